@@ -1,0 +1,2 @@
+//! Caravan benchmarks.
+fn main() {}

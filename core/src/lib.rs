@@ -1,0 +1,37 @@
+//! # caravan-core
+//!
+//! The core of Caravan: anonymized human-trafficking case records that merge without
+//! conflicts (Automerge), an encrypted crash-safe store for them on a phone, and the
+//! rules that keep identifiers out (controlled vocabularies, note screening).
+//!
+//! ```no_run
+//! use caravan_core::{CaseFilter, Edit, ScalarField, SetField, Store, StoreKey};
+//! # fn main() -> caravan_core::Result<()> {
+//! let key = StoreKey::generate()?; // apps keep this in the Android Keystore / iOS Keychain
+//! let mut store = Store::create("/path/to/store", &key)?;
+//! let id = store.add_case(&[
+//!     Edit::set(ScalarField::Gender, "Feminine"),
+//!     Edit::add(SetField::Citizenship, "KZ"),
+//!     Edit::add(SetField::MeansOfControl, "DebtBondage"),
+//!     Edit::note("Worked on a cotton farm; documents taken by the employer."),
+//! ])?;
+//! let cases = store.list(&CaseFilter::default());
+//! assert_eq!(cases[0].id, id);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod crypto;
+pub mod error;
+pub mod model;
+pub mod privacy;
+pub mod store;
+pub mod vocab;
+
+pub use crypto::{KdfParams, StoreKey};
+pub use error::{Error, Result};
+pub use model::{
+    assess, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict, Consent, Edit, Note,
+    Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField, Timestamp, YearMonth,
+};
+pub use store::{Damage, Progress, Store, StoreOptions, Tombstone};

@@ -1,0 +1,669 @@
+//! A case record stored as an Automerge document, and how edits map onto it.
+//!
+//! Layout of one case document (all keys are stable; see `docs/storage-format.md`):
+//!
+//! ```text
+//! ROOT { schema: 1, id: bytes, created_at: timestamp,
+//!        case_status: "Active", gender: "Feminine", ...        single-valued: strings
+//!        citizenship: { "KZ": true }, means_of_control: {...}, sets: maps of code -> true
+//!        consent: { share_with_partners: bool, include_in_statistics: bool },
+//!        indicators: { "DebtBondage": "Yes", ... },
+//!        route: [ { kind, country, year, month } ],
+//!        notes: [ { id, at, text } ],
+//!        referrals: { id: { service, partner, organisation_type, reason,
+//!                           history: [ { status, at } ] } } }
+//! ```
+//!
+//! Every container is created once, in the case's first change, so concurrent edits
+//! from other devices only ever write *inside* containers and never replace one
+//! another's (two concurrent `put_object`s on one key would hide one side). Sets are
+//! maps so that concurrent additions all survive and removal is add-wins. Notes are
+//! plain strings, not Text objects: they are append-only, and one op per note instead
+//! of one per character keeps documents small.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{transaction::Transactable, ActorId, ChangeHash, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use super::fields::{ScalarField, SetField};
+use super::record::*;
+use super::{CaseId, Edit, Timestamp, YearMonth};
+use crate::error::{Error, Result};
+use crate::privacy::screen_note;
+use crate::vocab::*;
+
+/// Schema version written into every case document.
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+/// Longest note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 4000;
+/// Longest partner organisation name accepted, in characters.
+pub const MAX_PARTNER_CHARS: usize = 200;
+
+const CONTAINER_MAPS: &[&str] = &["consent", "indicators", "referrals"];
+const CONTAINER_LISTS: &[&str] = &["route", "notes"];
+
+/// One case's Automerge document.
+pub(crate) struct CaseDoc {
+    doc: AutoCommit,
+    /// Heads of what is already stored; `save_incremental` writes what came after.
+    /// (Automerge's own save cursor starts empty after `load`, which would re-save
+    /// the whole history as "incremental".)
+    saved: Vec<ChangeHash>,
+}
+
+impl CaseDoc {
+    /// A new case with all containers created, committed as one change by `actor`.
+    pub(crate) fn create(id: CaseId, actor: ActorId, now: Timestamp) -> Result<CaseDoc> {
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+        doc.put(ROOT, "id", ScalarValue::Bytes(id.0.to_vec()))?;
+        doc.put(ROOT, "created_at", ScalarValue::Timestamp(now.0))?;
+        for f in SetField::ALL {
+            doc.put_object(ROOT, f.key(), ObjType::Map)?;
+        }
+        for key in CONTAINER_MAPS {
+            doc.put_object(ROOT, *key, ObjType::Map)?;
+        }
+        for key in CONTAINER_LISTS {
+            doc.put_object(ROOT, *key, ObjType::List)?;
+        }
+        doc.commit();
+        Ok(CaseDoc { doc, saved: Vec::new() })
+    }
+
+    /// Loads a document from authenticated bytes (a full save, optionally followed by
+    /// incremental chunks) and sets the actor this device writes as.
+    pub(crate) fn load(bytes: &[u8], actor: ActorId) -> Result<CaseDoc> {
+        let mut doc = AutoCommit::load(bytes)
+            .map_err(|e| Error::Internal(format!("case document does not load: {e}")))?
+            .with_actor(actor);
+        let saved = doc.get_heads();
+        Ok(CaseDoc { doc, saved })
+    }
+
+    /// The case identifier recorded inside the document.
+    pub(crate) fn id(&self) -> Option<CaseId> {
+        match self.doc.get(ROOT, "id").ok().flatten() {
+            Some((Value::Scalar(v), _)) => match v.as_ref() {
+                ScalarValue::Bytes(b) => b.as_slice().try_into().ok().map(CaseId),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Everything since the last save or load, as an incremental chunk.
+    pub(crate) fn save_incremental(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save_after(&self.saved);
+        self.saved = self.doc.get_heads();
+        bytes
+    }
+
+    /// The whole document, compacted.
+    pub(crate) fn save(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save();
+        self.saved = self.doc.get_heads();
+        bytes
+    }
+
+    /// Validates `edits`, then applies them all as one change, or none on error.
+    pub(crate) fn apply(&mut self, edits: &[Edit], now: Timestamp) -> Result<()> {
+        let checked = edits.iter().map(check_edit).collect::<Result<Vec<_>>>()?;
+        // Referral status changes must name an existing referral.
+        for edit in &checked {
+            if let Checked::ReferralStatus { referral, .. } = edit {
+                let referrals = self.obj(&ROOT, "referrals")?;
+                if self.obj(&referrals, referral).is_err() {
+                    return Err(Error::invalid("referral", format!("no referral {referral:?} on this case")));
+                }
+            }
+        }
+        let result = checked.into_iter().try_for_each(|e| self.apply_checked(e, now));
+        match result {
+            Ok(()) => {
+                self.doc.commit();
+                Ok(())
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_checked(&mut self, edit: Checked, now: Timestamp) -> Result<()> {
+        let doc = &mut self.doc;
+        match edit {
+            Checked::Set { field, code: Some(code) } => doc.put(ROOT, field.key(), code)?,
+            Checked::Set { field, code: None } => doc.delete(ROOT, field.key())?,
+            Checked::Add { field, code } => {
+                let set = obj_of(doc, &ROOT, field.key())?;
+                doc.put(&set, code, true)?;
+            }
+            Checked::Remove { field, code } => {
+                let set = obj_of(doc, &ROOT, field.key())?;
+                if doc.get(&set, code.as_str())?.is_some() {
+                    doc.delete(&set, code)?;
+                }
+            }
+            Checked::Consent { share, stats } => {
+                let consent = obj_of(doc, &ROOT, "consent")?;
+                if let Some(v) = share {
+                    doc.put(&consent, "share_with_partners", v)?;
+                }
+                if let Some(v) = stats {
+                    doc.put(&consent, "include_in_statistics", v)?;
+                }
+            }
+            Checked::Answer { indicator, answer } => {
+                let answers = obj_of(doc, &ROOT, "indicators")?;
+                doc.put(&answers, indicator, answer)?;
+            }
+            Checked::Route { kind, country, when } => {
+                let route = obj_of(doc, &ROOT, "route")?;
+                let at = doc.length(&route);
+                let ev = doc.insert_object(&route, at, ObjType::Map)?;
+                doc.put(&ev, "kind", kind)?;
+                doc.put(&ev, "country", country)?;
+                if let Some(w) = when {
+                    doc.put(&ev, "year", u64::from(w.year))?;
+                    if let Some(m) = w.month {
+                        doc.put(&ev, "month", u64::from(m))?;
+                    }
+                }
+            }
+            Checked::Note { text } => {
+                let notes = obj_of(doc, &ROOT, "notes")?;
+                let at = doc.length(&notes);
+                let note = doc.insert_object(&notes, at, ObjType::Map)?;
+                doc.put(&note, "id", short_id()?)?;
+                doc.put(&note, "at", ScalarValue::Timestamp(now.0))?;
+                doc.put(&note, "text", text)?;
+            }
+            Checked::Referral { service, partner, organisation_type, reason } => {
+                let referrals = obj_of(doc, &ROOT, "referrals")?;
+                let r = doc.put_object(&referrals, short_id()?, ObjType::Map)?;
+                doc.put(&r, "service", service)?;
+                doc.put(&r, "partner", partner)?;
+                if let Some(t) = organisation_type {
+                    doc.put(&r, "organisation_type", t)?;
+                }
+                if let Some(reason) = reason {
+                    doc.put(&r, "reason", reason)?;
+                }
+                let history = doc.put_object(&r, "history", ObjType::List)?;
+                push_status(doc, &history, "Requested".into(), now)?;
+            }
+            Checked::ReferralStatus { referral, status } => {
+                let referrals = obj_of(doc, &ROOT, "referrals")?;
+                let r = obj_of(doc, &referrals, &referral)?;
+                let history = obj_of(doc, &r, "history")?;
+                push_status(doc, &history, status, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn obj(&self, parent: &ObjId, key: &str) -> Result<ObjId> {
+        obj_of(&self.doc, parent, key)
+    }
+
+    /// Reads the whole record, including unresolved conflicts.
+    pub(crate) fn record(&self) -> Result<CaseRecord> {
+        let d = &self.doc;
+        let id = self.id().ok_or_else(|| Error::Internal("case document has no id".into()))?;
+        let created_at = Timestamp(get_i64(d, &ROOT, "created_at").unwrap_or(0));
+        let scalar = |f: ScalarField| get_str(d, &ROOT, f.key());
+        let mut conflicts = Vec::new();
+        for f in ScalarField::ALL {
+            collect_conflict(d, &ROOT, f.key(), f.key(), &mut conflicts);
+        }
+        let consent_obj = self.obj(&ROOT, "consent")?;
+        for key in ["share_with_partners", "include_in_statistics"] {
+            collect_conflict(d, &consent_obj, key, &format!("consent.{key}"), &mut conflicts);
+        }
+        let indicators_obj = self.obj(&ROOT, "indicators")?;
+        let mut indicators = BTreeMap::new();
+        for code in d.keys(&indicators_obj) {
+            if let Some(answer) = get_str(d, &indicators_obj, &code) {
+                collect_conflict(d, &indicators_obj, &code, &format!("indicators.{code}"), &mut conflicts);
+                indicators.insert(Indicator::from_code(&code), Answer::from_code(&answer));
+            }
+        }
+        Ok(CaseRecord {
+            id,
+            created_at,
+            case_status: scalar(ScalarField::CaseStatus).map(|c| CaseStatus::from_code(&c)),
+            trafficking_status: scalar(ScalarField::TraffickingStatus)
+                .map(|c| TraffickingStatus::from_code(&c)),
+            decided_by: scalar(ScalarField::DecidedBy).map(|c| DecisionOrganisation::from_code(&c)),
+            gender: scalar(ScalarField::Gender).map(|c| Gender::from_code(&c)),
+            age_band: scalar(ScalarField::AgeBand).map(|c| AgeBand::from_code(&c)),
+            majority_at_registration: scalar(ScalarField::MajorityAtRegistration)
+                .map(|c| MajorityStatus::from_code(&c)),
+            majority_at_exploitation: scalar(ScalarField::MajorityAtExploitation)
+                .map(|c| MajorityStatus::from_code(&c)),
+            majority_at_entry: scalar(ScalarField::MajorityAtEntry).map(|c| MajorityStatus::from_code(&c)),
+            relationship_to_trafficker: scalar(ScalarField::RelationshipToTrafficker)
+                .map(|c| RelationshipToTrafficker::from_code(&c)),
+            citizenship: self.set(SetField::Citizenship)?.iter().map(|c| Country::from_code(c)).collect(),
+            exploitation: self.vocab_set(SetField::Exploitation)?,
+            labour_industry: self.vocab_set(SetField::LabourIndustry)?,
+            sexual_exploitation: self.vocab_set(SetField::SexualExploitation)?,
+            means_of_control: self.vocab_set(SetField::MeansOfControl)?,
+            recruitment_method: self.vocab_set(SetField::RecruitmentMethod)?,
+            recruitment_app: self.vocab_set(SetField::RecruitmentApp)?,
+            recruiter_relation: self.vocab_set(SetField::RecruiterRelation)?,
+            route: self.route()?,
+            consent: Consent {
+                share_with_partners: get_bool(d, &consent_obj, "share_with_partners"),
+                include_in_statistics: get_bool(d, &consent_obj, "include_in_statistics"),
+            },
+            screening: Screening { indicators, vulnerabilities: self.vocab_set(SetField::Vulnerability)? },
+            referrals: self.referrals()?,
+            notes: self.notes()?,
+            conflicts,
+        })
+    }
+
+    fn set(&self, field: SetField) -> Result<Vec<String>> {
+        let obj = self.obj(&ROOT, field.key())?;
+        Ok(self.doc.keys(&obj).filter(|k| get_bool(&self.doc, &obj, k) == Some(true)).collect())
+    }
+
+    fn vocab_set<V: Vocabulary>(&self, field: SetField) -> Result<BTreeSet<V>> {
+        Ok(self.set(field)?.iter().map(|c| V::from_code(c)).collect())
+    }
+
+    fn list_maps(&self, key: &str) -> Result<Vec<ObjId>> {
+        let list = self.obj(&ROOT, key)?;
+        Ok(list_objects(&self.doc, &list))
+    }
+
+    fn route(&self) -> Result<Vec<RouteEvent>> {
+        let d = &self.doc;
+        Ok(self
+            .list_maps("route")?
+            .iter()
+            .filter_map(|ev| {
+                let year = get_i64(d, ev, "year").and_then(|y| u16::try_from(y).ok());
+                let month = get_i64(d, ev, "month").and_then(|m| u8::try_from(m).ok());
+                Some(RouteEvent {
+                    kind: RouteEventKind::from_code(&get_str(d, ev, "kind")?),
+                    country: Country::from_code(&get_str(d, ev, "country")?),
+                    when: year.map(|year| YearMonth { year, month }),
+                })
+            })
+            .collect())
+    }
+
+    fn notes(&self) -> Result<Vec<Note>> {
+        let d = &self.doc;
+        let mut notes: Vec<Note> = self
+            .list_maps("notes")?
+            .iter()
+            .filter_map(|n| {
+                Some(Note {
+                    id: get_str(d, n, "id")?,
+                    at: Timestamp(get_i64(d, n, "at")?),
+                    text: get_str(d, n, "text")?,
+                })
+            })
+            .collect();
+        notes.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(notes)
+    }
+
+    fn referrals(&self) -> Result<Vec<Referral>> {
+        let d = &self.doc;
+        let referrals = self.obj(&ROOT, "referrals")?;
+        let mut out = Vec::new();
+        for id in d.keys(&referrals) {
+            let Ok(r) = obj_of(d, &referrals, &id) else { continue };
+            let mut history: Vec<ReferralEvent> = match obj_of(d, &r, "history") {
+                Ok(h) => list_objects(d, &h)
+                    .iter()
+                    .filter_map(|e| {
+                        Some(ReferralEvent {
+                            at: Timestamp(get_i64(d, e, "at")?),
+                            status: ReferralStatus::from_code(&get_str(d, e, "status")?),
+                        })
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            history.sort();
+            out.push(Referral {
+                service: ServiceType::from_code(&get_str(d, &r, "service").unwrap_or_default()),
+                partner: get_str(d, &r, "partner").unwrap_or_default(),
+                organisation_type: get_str(d, &r, "organisation_type").map(|c| OrganisationType::from_code(&c)),
+                reason: get_str(d, &r, "reason").map(|c| ReferralReason::from_code(&c)),
+                history,
+                id,
+            });
+        }
+        out.sort_by(|a, b| (a.history.first().map(|e| e.at), &a.id).cmp(&(b.history.first().map(|e| e.at), &b.id)));
+        Ok(out)
+    }
+}
+
+fn push_status(doc: &mut AutoCommit, history: &ObjId, status: String, now: Timestamp) -> Result<()> {
+    let at = doc.length(history);
+    let ev = doc.insert_object(history, at, ObjType::Map)?;
+    doc.put(&ev, "status", status)?;
+    doc.put(&ev, "at", ScalarValue::Timestamp(now.0))?;
+    Ok(())
+}
+
+fn short_id() -> Result<String> {
+    Ok(super::ids::hex_encode(&crate::crypto::random_array::<8>()?))
+}
+
+fn obj_of<D: ReadDoc>(doc: &D, parent: &ObjId, key: &str) -> Result<ObjId> {
+    match doc.get(parent, key)? {
+        Some((Value::Object(_), id)) => Ok(id),
+        _ => Err(Error::Internal(format!("case document lacks container {key:?}"))),
+    }
+}
+
+fn list_objects<D: ReadDoc>(doc: &D, list: &ObjId) -> Vec<ObjId> {
+    (0..doc.length(list))
+        .filter_map(|i| match doc.get(list, i) {
+            Ok(Some((Value::Object(_), id))) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn scalar_to_string(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Str(s) => s.to_string(),
+        ScalarValue::Boolean(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn get_str<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok().flatten()? {
+        (Value::Scalar(v), _) => match v.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn get_bool<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<bool> {
+    match doc.get(obj, key).ok().flatten()? {
+        (Value::Scalar(v), _) => match v.as_ref() {
+            ScalarValue::Boolean(b) => Some(*b),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn get_i64<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<i64> {
+    match doc.get(obj, key).ok().flatten()? {
+        (Value::Scalar(v), _) => match v.as_ref() {
+            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
+            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Records a conflict if concurrent writes left several values under `key`.
+fn collect_conflict<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, name: &str, out: &mut Vec<Conflict>) {
+    let Ok(all) = doc.get_all(obj, key) else { return };
+    if all.len() < 2 {
+        return;
+    }
+    let Ok(Some((Value::Scalar(winner), winner_id))) = doc.get(obj, key) else { return };
+    let others = all
+        .iter()
+        .filter(|(_, id)| *id != winner_id)
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => Some(scalar_to_string(s)),
+            Value::Object(_) => None,
+        })
+        .collect();
+    out.push(Conflict { field: name.to_string(), current: scalar_to_string(&winner), others });
+}
+
+/// An edit whose codes were validated and normalised.
+enum Checked {
+    Set { field: ScalarField, code: Option<String> },
+    Add { field: SetField, code: String },
+    Remove { field: SetField, code: String },
+    Consent { share: Option<bool>, stats: Option<bool> },
+    Answer { indicator: String, answer: String },
+    Route { kind: String, country: String, when: Option<YearMonth> },
+    Note { text: String },
+    Referral { service: String, partner: String, organisation_type: Option<String>, reason: Option<String> },
+    ReferralStatus { referral: String, status: String },
+}
+
+fn known<V: Vocabulary>(code: &str) -> Result<String> {
+    Ok(V::parse_known(code.trim())?.code().to_string())
+}
+
+fn check_edit(edit: &Edit) -> Result<Checked> {
+    Ok(match edit {
+        Edit::Set { field, code } => Checked::Set {
+            field: *field,
+            code: code.as_deref().map(|c| field.check_code(c)).transpose()?,
+        },
+        Edit::Add { field, code } => Checked::Add { field: *field, code: field.check_code(code)? },
+        Edit::Remove { field, code } => Checked::Remove {
+            field: *field,
+            // Removing an unknown (newer-version) code is allowed: it may be there.
+            code: field.check_code(code).unwrap_or_else(|_| code.trim().to_string()),
+        },
+        Edit::Consent { share_with_partners, include_in_statistics } => {
+            Checked::Consent { share: *share_with_partners, stats: *include_in_statistics }
+        }
+        Edit::Answer { indicator, answer } => {
+            Checked::Answer { indicator: known::<Indicator>(indicator)?, answer: known::<Answer>(answer)? }
+        }
+        Edit::AddRouteEvent { kind, country, when } => {
+            if let Some(w) = when {
+                YearMonth::new(w.year, w.month)?;
+            }
+            Checked::Route {
+                kind: known::<RouteEventKind>(kind)?,
+                country: Country::parse(country)?.code().to_string(),
+                when: *when,
+            }
+        }
+        Edit::AddNote { text } => {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(Error::invalid("note", "the note is empty"));
+            }
+            if text.chars().count() > MAX_NOTE_CHARS {
+                return Err(Error::invalid("note", format!("notes are at most {MAX_NOTE_CHARS} characters")));
+            }
+            screen_note(text)?;
+            Checked::Note { text: text.to_string() }
+        }
+        Edit::AddReferral { service, partner, organisation_type, reason } => {
+            let partner = partner.trim();
+            if partner.is_empty() || partner.chars().count() > MAX_PARTNER_CHARS {
+                return Err(Error::invalid(
+                    "partner",
+                    format!("give the partner organisation's name (1 to {MAX_PARTNER_CHARS} characters)"),
+                ));
+            }
+            screen_note(partner)?;
+            Checked::Referral {
+                service: known::<ServiceType>(service)?,
+                partner: partner.to_string(),
+                organisation_type: organisation_type.as_deref().map(known::<OrganisationType>).transpose()?,
+                reason: reason.as_deref().map(known::<ReferralReason>).transpose()?,
+            }
+        }
+        Edit::SetReferralStatus { referral, status } => Checked::ReferralStatus {
+            referral: referral.trim().to_string(),
+            status: known::<ReferralStatus>(status)?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from([n; 16])
+    }
+
+    /// Two devices holding the same case: `b` is a copy of `a` under another actor.
+    fn two_devices() -> (CaseDoc, CaseDoc) {
+        let id = CaseId([7; 16]);
+        let mut a = CaseDoc::create(id, actor(1), Timestamp(1_000)).expect("create");
+        a.apply(&[Edit::set(ScalarField::CaseStatus, "Active")], Timestamp(1_000)).expect("apply");
+        let bytes = a.save();
+        let b = CaseDoc::load(&bytes, actor(2)).expect("load");
+        (a, b)
+    }
+
+    fn merged(x: &mut CaseDoc, y: &mut CaseDoc) -> CaseRecord {
+        let mut m = CaseDoc { doc: x.doc.fork(), saved: Vec::new() };
+        m.doc.merge(&mut y.doc).expect("merge");
+        m.record().expect("record")
+    }
+
+    #[test]
+    fn concurrent_edits_of_different_fields_both_survive() {
+        let (mut a, mut b) = two_devices();
+        a.apply(&[Edit::set(ScalarField::Gender, "Feminine")], Timestamp(2_000)).expect("a");
+        b.apply(&[Edit::set(ScalarField::AgeBand, "18-20")], Timestamp(2_000)).expect("b");
+        let r = merged(&mut a, &mut b);
+        assert_eq!(r.gender, Some(Gender::Feminine));
+        assert_eq!(r.age_band, Some(AgeBand::Age18To20));
+        assert!(r.conflicts.is_empty());
+    }
+
+    #[test]
+    fn concurrent_set_additions_both_survive_and_removal_is_add_wins() {
+        let (mut a, mut b) = two_devices();
+        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000)).expect("a");
+        b.apply(&[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")], Timestamp(2_000)).expect("b");
+        a.apply(&[Edit::note("first note")], Timestamp(2_100)).expect("a note");
+        b.apply(&[Edit::note("second note")], Timestamp(2_200)).expect("b note");
+        let r = merged(&mut a, &mut b);
+        let means: Vec<_> = r.means_of_control.iter().cloned().collect();
+        assert_eq!(means, vec![MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments]);
+        assert_eq!(r.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["first note", "second note"]);
+
+        // Concurrent removal of one code and addition of another: both apply.
+        // (Re-adding a code that is already present is a no-op in Automerge, so a
+        // concurrent removal of that same code wins; see docs/case-model.md.)
+        let mut a2 = CaseDoc::load(&merged_bytes(&mut a, &mut b), actor(1)).expect("a2");
+        let mut b2 = CaseDoc::load(&a2.save(), actor(2)).expect("b2");
+        a2.apply(&[Edit::Remove { field: SetField::MeansOfControl, code: "DebtBondage".into() }], Timestamp(3_000))
+            .expect("remove");
+        b2.apply(&[Edit::add(SetField::MeansOfControl, "PhysicalThreats")], Timestamp(3_000)).expect("add");
+        let r = merged(&mut a2, &mut b2);
+        let means: Vec<_> = r.means_of_control.iter().cloned().collect();
+        assert_eq!(means, vec![MeansOfControl::PhysicalThreats, MeansOfControl::WithholdsDocuments]);
+    }
+
+    fn merged_bytes(x: &mut CaseDoc, y: &mut CaseDoc) -> Vec<u8> {
+        let mut m = x.doc.fork();
+        m.merge(&mut y.doc).expect("merge");
+        m.save()
+    }
+
+    #[test]
+    fn same_field_conflicts_are_deterministic_exposed_and_resolvable() {
+        let (mut a, mut b) = two_devices();
+        a.apply(&[Edit::set(ScalarField::TraffickingStatus, "Possible")], Timestamp(2_000)).expect("a");
+        b.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(2_000)).expect("b");
+        let ab = merged(&mut a, &mut b);
+        let ba = merged(&mut b, &mut a);
+        assert_eq!(ab.trafficking_status, ba.trafficking_status, "same winner in any merge order");
+        assert_eq!(ab.conflicts, ba.conflicts);
+        let c = &ab.conflicts[0];
+        assert_eq!(c.field, "trafficking_status");
+        let mut values = vec![c.current.clone(), c.others[0].clone()];
+        values.sort();
+        assert_eq!(values, ["Actual", "Possible"]);
+
+        // A coordinator resolves it by setting the field on the merged document.
+        let mut m = CaseDoc { doc: a.doc.fork(), saved: Vec::new() };
+        m.doc.merge(&mut b.doc).expect("merge");
+        m.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(3_000)).expect("resolve");
+        let r = m.record().expect("record");
+        assert!(r.conflicts.is_empty());
+        assert_eq!(r.trafficking_status, Some(TraffickingStatus::Actual));
+    }
+
+    #[test]
+    fn unknown_codes_from_newer_versions_survive_edits_and_reloads() {
+        let (mut a, _) = two_devices();
+        // A newer version wrote codes this build does not know.
+        let set = obj_of(&a.doc, &ROOT, "means_of_control").expect("set");
+        a.doc.put(&set, "AlgorithmicWageTheft", true).expect("put");
+        a.doc.put(ROOT, "gender", "FutureGenderCode").expect("put");
+        a.doc.put(ROOT, "future_field", "kept").expect("put");
+        a.doc.commit();
+        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000)).expect("edit");
+        let mut reloaded = CaseDoc::load(&a.save(), actor(3)).expect("reload");
+        let r = reloaded.record().expect("record");
+        assert!(r.means_of_control.contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
+        assert_eq!(r.gender, Some(Gender::Unknown("FutureGenderCode".into())));
+        assert_eq!(get_str(&reloaded.doc, &ROOT, "future_field").as_deref(), Some("kept"));
+        // The record round-trips through CBOR with the unknown codes intact.
+        let mut buf = Vec::new();
+        ciborium::into_writer(&r, &mut buf).expect("encode");
+        let back: CaseRecord = ciborium::from_reader(&buf[..]).expect("decode");
+        assert_eq!(back, r);
+        let _ = reloaded.save_incremental();
+    }
+
+    #[test]
+    fn a_bad_edit_in_a_batch_applies_nothing() {
+        let (mut a, _) = two_devices();
+        let before = a.record().expect("record");
+        let err = a
+            .apply(
+                &[Edit::set(ScalarField::Gender, "Feminine"), Edit::add(SetField::MeansOfControl, "NotACode")],
+                Timestamp(2_000),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::UnknownCode { .. }));
+        assert!(matches!(
+            a.apply(&[Edit::note("call +996 555 123 456")], Timestamp(2_000)),
+            Err(Error::NoteRejected { .. })
+        ));
+        assert!(matches!(
+            a.apply(&[Edit::SetReferralStatus { referral: "nope".into(), status: "Accepted".into() }], Timestamp(1)),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert_eq!(a.record().expect("record"), before);
+    }
+
+    #[test]
+    fn referrals_keep_a_status_history() {
+        let (mut a, _) = two_devices();
+        a.apply(
+            &[Edit::AddReferral {
+                service: "Shelter".into(),
+                partner: "Shelter Partner Almaty".into(),
+                organisation_type: Some("NGO".into()),
+                reason: None,
+            }],
+            Timestamp(2_000),
+        )
+        .expect("refer");
+        let rid = a.record().expect("r").referrals[0].id.clone();
+        a.apply(&[Edit::SetReferralStatus { referral: rid, status: "Accepted".into() }], Timestamp(3_000))
+            .expect("status");
+        let r = a.record().expect("r");
+        assert_eq!(r.referrals[0].status(), Some(&ReferralStatus::Accepted));
+        assert_eq!(r.referrals[0].history.len(), 2);
+    }
+}

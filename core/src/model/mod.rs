@@ -1,0 +1,20 @@
+//! The anonymized case record: its fields, edits, Automerge layout and screening.
+
+mod doc;
+mod edit;
+mod fields;
+mod ids;
+mod record;
+mod screening;
+mod summary;
+
+pub(crate) use doc::CaseDoc;
+pub use doc::{MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
+pub use edit::Edit;
+pub use fields::{ScalarField, SetField};
+pub use ids::{CaseId, Timestamp, YearMonth};
+pub use record::{
+    CaseRecord, Conflict, Consent, Note, Referral, ReferralEvent, RouteEvent, Screening,
+};
+pub use screening::{assess, Assessment};
+pub use summary::{CaseFilter, CaseSummary};

@@ -1,0 +1,80 @@
+//! Keeping personal identifiers out of case records.
+//!
+//! Case records have no field for a name, phone number, address, date of birth or
+//! document number. Free-text notes are the weak spot, so every note is screened by
+//! [`screen_note`] before it is stored: a note with a likely identifier is refused
+//! with [`Error::NoteRejected`](crate::Error::NoteRejected), which says what kind of
+//! identifier was found and where (character offsets), so the app can highlight it
+//! and ask the worker to rephrase. The identifier itself is never echoed back.
+
+mod identifiers;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub use identifiers::find_identifiers;
+
+/// A kind of personal identifier the note screen looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum IdentifierKind {
+    /// A phone number (international `+7`, `+996`, `+992`, `+998`, `+993` and national formats).
+    PhoneNumber,
+    /// An e-mail address.
+    Email,
+    /// A national identity number (e.g. a 12-digit Kazakh IIN, a 14-digit PIN/PINFL).
+    NationalId,
+    /// A passport or identity document number.
+    PassportNumber,
+    /// An exact calendar date (day, month and year), e.g. a date of birth.
+    ExactDate,
+}
+
+impl IdentifierKind {
+    /// A short English description used in error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IdentifierKind::PhoneNumber => "a likely phone number",
+            IdentifierKind::Email => "a likely e-mail address",
+            IdentifierKind::NationalId => "a likely national identity number",
+            IdentifierKind::PassportNumber => "a likely passport or document number",
+            IdentifierKind::ExactDate => "an exact date (possibly a date of birth)",
+        }
+    }
+}
+
+/// One likely identifier found in a text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What it looks like.
+    pub kind: IdentifierKind,
+    /// Offset of its first character, counted in Unicode scalar values from 0.
+    pub start: usize,
+    /// Offset one past its last character, counted in Unicode scalar values.
+    pub end: usize,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at characters {}..{}", self.kind.describe(), self.start, self.end)
+    }
+}
+
+/// Refuses `text` if it contains a likely personal identifier.
+///
+/// ```
+/// use caravan_core::{privacy::screen_note, Error};
+/// assert!(screen_note("Worked 14 hours a day at a brick kiln, documents taken.").is_ok());
+/// let err = screen_note("Call her on +7 701 234 56 78").unwrap_err();
+/// assert!(matches!(err, Error::NoteRejected { .. }));
+/// ```
+pub fn screen_note(text: &str) -> Result<()> {
+    let findings = find_identifiers(text);
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NoteRejected { findings })
+    }
+}

@@ -1,0 +1,243 @@
+//! The on-disk format: the clear header, sealed frames and the records inside them.
+//!
+//! ```text
+//! caravan.hdr     clear CBOR, fixed size: magic, format, store id, KDF params, key check
+//! index-<gen>     one sealed frame: the index snapshot (summaries + frame locations)
+//! journal-<gen>   append-only sealed frames written since index-<gen>
+//! pack-<n>        immutable sealed frames moved out of older journals
+//! LOCK            advisory lock held while a process has the store open
+//! ```
+//!
+//! A frame is `u32 LE length ‖ salt(16) ‖ ChaCha20-Poly1305(payload) ‖ tag(16)` with a
+//! key derived per frame (see `crypto`). The payload is `u32 LE cbor_len ‖ CBOR record
+//! ‖ zero padding` padded with Padmé, so frame sizes say little about their content.
+//! File names are generation and pack numbers only.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{padme, KdfParams, Sealer, StoreKey, SEAL_OVERHEAD};
+use crate::error::{Error, Result};
+use crate::model::{CaseId, CaseSummary, Timestamp};
+use crate::vocab::ErasureReason;
+
+/// Format version this build reads and writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Name of the clear header file.
+pub(crate) const HEADER_FILE: &str = "caravan.hdr";
+/// Name of the lock file.
+pub(crate) const LOCK_FILE: &str = "LOCK";
+const MAGIC: &str = "caravan-store";
+/// Size the header is padded to, so KDF choices do not show in its size.
+const HEADER_SIZE: usize = 256;
+/// Largest frame accepted when reading (a corrupted length must not allocate GBs).
+pub(crate) const MAX_FRAME: usize = 256 * 1024 * 1024;
+
+/// AEAD context of journal and pack frames.
+pub(crate) const CTX_FRAME: &[u8] = b"caravan/store/frame";
+/// AEAD context of index snapshots.
+pub(crate) const CTX_INDEX: &[u8] = b"caravan/store/index";
+
+/// The clear header: nothing in it depends on case content.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Header {
+    pub(crate) magic: String,
+    pub(crate) format: u32,
+    #[serde(with = "serde_bytes")]
+    pub(crate) store_id: Vec<u8>,
+    pub(crate) kdf: Option<KdfParams>,
+    #[serde(with = "serde_bytes")]
+    pub(crate) key_check: Vec<u8>,
+}
+
+impl Header {
+    pub(crate) fn new(key: &StoreKey, kdf: Option<KdfParams>) -> Result<Header> {
+        let store_id = crate::crypto::random_array::<16>()?.to_vec();
+        let key_check = key.check_value(&store_id).to_vec();
+        Ok(Header { magic: MAGIC.into(), format: FORMAT_VERSION, store_id, kdf, key_check })
+    }
+
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = cbor(self)?;
+        if out.len() > HEADER_SIZE {
+            return Err(Error::Internal("store header too large".into()));
+        }
+        out.resize(HEADER_SIZE, 0);
+        Ok(out)
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Header> {
+        let bad = |detail: &str| Error::corrupted(HEADER_FILE, detail);
+        if bytes.len() != HEADER_SIZE {
+            return Err(bad("wrong size"));
+        }
+        let header: Header = ciborium::from_reader(bytes).map_err(|_| bad("not a caravan header"))?;
+        if header.magic != MAGIC {
+            return Err(bad("not a caravan header"));
+        }
+        if header.format != FORMAT_VERSION {
+            return Err(Error::UnsupportedFormat { found: header.format, supported: FORMAT_VERSION });
+        }
+        if header.store_id.len() != 16 || header.key_check.len() != 32 {
+            return Err(bad("malformed fields"));
+        }
+        Ok(header)
+    }
+
+    /// Checks `key` against the header in constant time.
+    pub(crate) fn verify(&self, key: &StoreKey) -> Result<()> {
+        if key.verify_check_value(&self.store_id, &self.key_check) {
+            Ok(())
+        } else {
+            Err(Error::WrongKey)
+        }
+    }
+
+    /// The sealer for this store's frames (keys bound to the store id).
+    pub(crate) fn sealer(&self, key: &StoreKey) -> Sealer {
+        let mut domain = b"caravan/store/v1/".to_vec();
+        domain.extend_from_slice(&self.store_id);
+        key.sealer(&domain)
+    }
+}
+
+/// Why a case was erased; kept forever so the erasure can propagate and cannot be
+/// undone by a stale replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The erased case.
+    pub case: CaseId,
+    /// When it was erased.
+    pub erased_at: Timestamp,
+    /// Why.
+    pub reason: ErasureReason,
+}
+
+/// A record inside a journal or pack frame. Each record is self-describing, so the
+/// index can be rebuilt from the frames alone.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Record {
+    /// A chunk of a case's Automerge document: the whole document (`full`), or the
+    /// changes since the previous chunk.
+    Put {
+        lsn: u64,
+        case: CaseId,
+        full: bool,
+        summary: CaseSummary,
+        #[serde(with = "serde_bytes")]
+        doc: Vec<u8>,
+    },
+    /// A case was erased.
+    Erase { lsn: u64, tombstone: Tombstone },
+    /// This device's Automerge actor id.
+    Device {
+        lsn: u64,
+        #[serde(with = "serde_bytes")]
+        actor: Vec<u8>,
+    },
+}
+
+impl Record {
+    pub(crate) fn lsn(&self) -> u64 {
+        match self {
+            Record::Put { lsn, .. } | Record::Erase { lsn, .. } | Record::Device { lsn, .. } => *lsn,
+        }
+    }
+}
+
+pub(crate) fn cbor<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).map_err(|e| Error::Internal(format!("cbor encoding: {e}")))?;
+    Ok(out)
+}
+
+/// Seals `value` into a complete frame (length prefix included).
+pub(crate) fn seal_frame<T: Serialize>(sealer: &Sealer, context: &[u8], value: &T) -> Result<Vec<u8>> {
+    let body = cbor(value)?;
+    let padded_len = padme(4 + body.len());
+    let mut plain = Vec::with_capacity(padded_len);
+    plain.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    plain.extend_from_slice(&body);
+    plain.resize(padded_len, 0);
+    let sealed = sealer.seal(context, &plain)?;
+    let mut frame = Vec::with_capacity(4 + sealed.len());
+    frame.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&sealed);
+    Ok(frame)
+}
+
+/// Why a frame could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// Fewer bytes remain than the frame needs (a torn write at the end of a file).
+    Incomplete,
+    /// The length is impossible, or the frame does not authenticate or parse.
+    Invalid(&'static str),
+}
+
+/// Reads the length prefix at the start of `bytes`: the total frame size.
+pub(crate) fn frame_len(bytes: &[u8]) -> Result<usize, FrameError> {
+    let prefix: [u8; 4] = bytes.get(..4).and_then(|b| b.try_into().ok()).ok_or(FrameError::Incomplete)?;
+    let len = u32::from_le_bytes(prefix) as usize;
+    if !(SEAL_OVERHEAD + 4..=MAX_FRAME).contains(&len) {
+        return Err(FrameError::Invalid("impossible frame length"));
+    }
+    Ok(4 + len)
+}
+
+/// Opens one complete frame (`bytes` is exactly the frame).
+pub(crate) fn open_frame<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
+    context: &[u8],
+    bytes: &[u8],
+) -> Result<T, FrameError> {
+    let total = frame_len(bytes)?;
+    if bytes.len() < total {
+        return Err(FrameError::Incomplete);
+    }
+    let plain = sealer.open(context, &bytes[4..total]).ok_or(FrameError::Invalid("does not authenticate"))?;
+    let body_len = plain
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or(FrameError::Invalid("short payload"))? as usize;
+    let body = plain.get(4..4 + body_len).ok_or(FrameError::Invalid("payload length"))?;
+    ciborium::from_reader(body).map_err(|_| FrameError::Invalid("payload does not parse"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_key_check() {
+        let key = StoreKey::generate().expect("key");
+        let h = Header::new(&key, None).expect("header");
+        let bytes = h.encode().expect("encode");
+        assert_eq!(bytes.len(), HEADER_SIZE);
+        let back = Header::decode(&bytes).expect("decode");
+        back.verify(&key).expect("right key");
+        let other = StoreKey::generate().expect("key");
+        assert!(matches!(back.verify(&other), Err(Error::WrongKey)));
+        assert!(Header::decode(&bytes[..100]).is_err());
+    }
+
+    #[test]
+    fn frames_detect_truncation_and_tampering() {
+        let key = StoreKey::generate().expect("key");
+        let sealer = key.sealer(b"t");
+        let rec = Record::Device { lsn: 7, actor: vec![1; 16] };
+        let frame = seal_frame(&sealer, CTX_FRAME, &rec).expect("seal");
+        let back: Record = open_frame(&sealer, CTX_FRAME, &frame).expect("open");
+        assert_eq!(back.lsn(), 7);
+        for cut in 0..frame.len() {
+            assert!(open_frame::<Record>(&sealer, CTX_FRAME, &frame[..cut]).is_err());
+        }
+        let mut bad = frame.clone();
+        bad[10] ^= 0x40;
+        assert_eq!(
+            open_frame::<Record>(&sealer, CTX_FRAME, &bad).err(),
+            Some(FrameError::Invalid("does not authenticate"))
+        );
+        assert!(open_frame::<Record>(&sealer, CTX_INDEX, &frame).is_err());
+    }
+}

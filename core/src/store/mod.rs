@@ -1,0 +1,838 @@
+//! The encrypted, crash-safe device store.
+//!
+//! One directory holds all of a device's cases. Everything but a fixed-size clear
+//! header is sealed with keys derived from the 32-byte store key (from the platform
+//! keystore, or from a passphrase through Argon2id). See `docs/storage-format.md`.
+//!
+//! - **Durable and atomic.** An update is one frame appended to the journal and
+//!   `fdatasync`ed before the call returns; a torn frame at the end of the journal
+//!   (a crash mid-write) was never acknowledged and is cut off on the next open.
+//! - **Fast to open.** An index snapshot holds every case's summary and where its
+//!   document chunks are; opening reads the snapshot and the (short) journal, never a
+//!   case's history. Listing and searching use summaries only.
+//! - **Compaction** moves journal frames into an immutable pack file and writes a new
+//!   snapshot (temporary file, fsync, rename), then starts a new journal.
+//! - **Damage stays local.** A frame that fails authentication makes only its case
+//!   unreadable ([`Error::Corrupted`] names the file); a lost or corrupted snapshot is
+//!   rebuilt from the frames, which are self-describing. See [`Store::damage`].
+//! - **Erasure is real.** Erasing a case writes a tombstone, then rewrites every file
+//!   that held one of its frames without them and deletes the old files: no file of
+//!   the store holds the case's content afterwards, under any key. The tombstone
+//!   stays, so the erasure can propagate and no stale copy can bring the case back.
+
+mod files;
+mod format;
+mod index;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use automerge::ActorId;
+
+use self::files::{FileName, Journal};
+use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
+use self::index::{Entry, Index, Loc, JOURNAL};
+use crate::crypto::{KdfParams, Sealer, StoreKey};
+use crate::error::{Error, Result};
+use crate::model::{CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
+use crate::vocab::ErasureReason;
+
+pub use self::format::Tombstone;
+
+/// Something wrong found while opening a store. The store still opened; cases not
+/// affected are readable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// The file concerned.
+    pub file: String,
+    /// What was wrong and what was done about it.
+    pub problem: String,
+}
+
+/// Tuning knobs; the defaults suit phones.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Compact when the journal grows past this many bytes.
+    pub journal_limit: u64,
+    /// Write a case's whole document instead of a delta once it has this many chunks.
+    pub max_chunks: usize,
+    /// How many case documents to keep in memory.
+    pub cache_size: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { journal_limit: 4 << 20, max_chunks: 8, cache_size: 64 }
+    }
+}
+
+/// Progress of a long operation: `done` of `total` items. Return `false` to cancel.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> bool;
+
+/// An open store. Not shared between processes: a second `open` of the same directory
+/// fails with [`Error::Locked`] until this one is dropped.
+pub struct Store {
+    dir: PathBuf,
+    _lock: File,
+    sealer: Sealer,
+    actor: ActorId,
+    index: Index,
+    journal: Journal,
+    packs: HashMap<u32, File>,
+    cache: HashMap<CaseId, CaseDoc>,
+    cache_order: VecDeque<CaseId>,
+    damage: Vec<Damage>,
+    poisoned: bool,
+    options: StoreOptions,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).field("cases", &self.index.cases.len()).finish()
+    }
+}
+
+impl Store {
+    /// Creates a new store in `dir` (which must be empty or absent), opened with `key`.
+    pub fn create(dir: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
+        Store::create_with(dir.as_ref(), key, None, StoreOptions::default())
+    }
+
+    /// Creates a new store whose key is derived from `passphrase` with `kdf`.
+    pub fn create_with_passphrase(dir: impl AsRef<Path>, passphrase: &str, kdf: KdfParams) -> Result<Store> {
+        let key = StoreKey::from_passphrase(passphrase, &kdf)?;
+        Store::create_with(dir.as_ref(), &key, Some(kdf), StoreOptions::default())
+    }
+
+    /// Creates a store with explicit options.
+    pub fn create_with(dir: &Path, key: &StoreKey, kdf: Option<KdfParams>, options: StoreOptions) -> Result<Store> {
+        let name = dir.display().to_string();
+        if dir.exists() {
+            let mut entries = fs::read_dir(dir).map_err(|e| Error::io(&name, e))?;
+            if entries.next().is_some() {
+                return Err(Error::AlreadyExists { path: name });
+            }
+        }
+        fs::create_dir_all(dir).map_err(|e| Error::io(&name, e))?;
+        let header = Header::new(key, kdf)?;
+        let sealer = header.sealer(key);
+        let actor = crate::crypto::random_array::<16>()?.to_vec();
+        let device = format::seal_frame(&sealer, CTX_FRAME, &Record::Device { lsn: 0, actor: actor.clone() })?;
+        let mut index = Index { actor, next_lsn: 1, ..Index::default() };
+        index.meta_frames.push(Loc(JOURNAL, 0, device.len() as u32));
+        let snapshot = format::seal_frame(&sealer, CTX_INDEX, &index)?;
+        files::write_atomic(dir, &files::index_name(0), &snapshot)?;
+        files::write_atomic(dir, &files::journal_name(0), &device)?;
+        File::create(dir.join(LOCK_FILE)).map_err(|e| Error::io(LOCK_FILE, e))?;
+        // The header goes last: a directory with a header is a complete store.
+        files::write_atomic(dir, HEADER_FILE, &header.encode()?)?;
+        files::sync_dir(dir)?;
+        Store::open_with(dir, key, options)
+    }
+
+    /// Opens the store in `dir` with `key`. A wrong key fails with [`Error::WrongKey`]
+    /// before anything is read beyond the header or written.
+    pub fn open(dir: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
+        Store::open_with(dir.as_ref(), key, StoreOptions::default())
+    }
+
+    /// Opens a store whose key is derived from a passphrase (parameters from its header).
+    pub fn open_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<Store> {
+        let dir = dir.as_ref();
+        let header = read_header(dir)?;
+        let kdf = header.kdf.ok_or_else(|| {
+            Error::invalid("passphrase", "this store is opened with a device key, not a passphrase")
+        })?;
+        let key = StoreKey::from_passphrase(passphrase, &kdf)?;
+        Store::open(dir, &key)
+    }
+
+    /// Opens with explicit options.
+    pub fn open_with(dir: &Path, key: &StoreKey, options: StoreOptions) -> Result<Store> {
+        let header = read_header(dir)?;
+        header.verify(key)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| Error::io(LOCK_FILE, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked { path: dir.display().to_string() })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
+        }
+        let sealer = header.sealer(key);
+        let mut opener = Opener { dir, sealer: &sealer, damage: Vec::new() };
+        let (index, journal_len, purge) = opener.load()?;
+        let damage = opener.damage;
+        let actor_bytes: [u8; 16] = index
+            .actor
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::corrupted(files::index_name(index.gen), "device record missing"))?;
+        let journal = Journal::open(dir, index.gen, journal_len)?;
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            sealer,
+            actor: ActorId::from(actor_bytes),
+            packs: HashMap::new(),
+            index,
+            journal,
+            cache: HashMap::new(),
+            cache_order: VecDeque::new(),
+            damage,
+            poisoned: false,
+            options,
+        };
+        store.open_packs()?;
+        let rebuilt = store.damage.iter().any(|d| d.problem.contains("rebuilt"));
+        if !purge.is_empty() || rebuilt {
+            // An erasure was interrupted, or the snapshot was rebuilt: finish the job.
+            store.compact(&purge)?;
+        } else {
+            store.remove_stale_files()?;
+        }
+        Ok(store)
+    }
+
+    /// Problems found when the store was opened (empty for a healthy store).
+    pub fn damage(&self) -> &[Damage] {
+        &self.damage
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of live (not erased) cases.
+    pub fn len(&self) -> usize {
+        self.index.cases.len()
+    }
+
+    /// Whether the store holds no live case.
+    pub fn is_empty(&self) -> bool {
+        self.index.cases.is_empty()
+    }
+
+    /// Summaries of the cases matching `filter`, most recently updated first.
+    /// Reads no case document.
+    pub fn list(&self, filter: &CaseFilter) -> Vec<CaseSummary> {
+        let mut out: Vec<CaseSummary> =
+            self.index.cases.values().map(|e| &e.summary).filter(|s| filter.matches(s)).cloned().collect();
+        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// The summary of one case.
+    pub fn summary(&self, id: &CaseId) -> Result<&CaseSummary> {
+        self.entry(id).map(|e| &e.summary)
+    }
+
+    /// Finds a case by a unique prefix of its hex id (at least 4 digits).
+    pub fn resolve(&self, prefix: &str) -> Result<CaseId> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::invalid("case id", "give at least 4 hexadecimal digits of the id"));
+        }
+        let mut found = self.index.cases.keys().filter(|id| id.to_hex().starts_with(&prefix));
+        match (found.next(), found.next()) {
+            (Some(id), None) => Ok(*id),
+            (Some(_), Some(_)) => Err(Error::invalid("case id", format!("{prefix} matches several cases"))),
+            (None, _) => {
+                if let Some(t) = self.index.tombstones.keys().find(|id| id.to_hex().starts_with(&prefix)) {
+                    return Err(Error::CaseErased { id: t.to_hex() });
+                }
+                Err(Error::CaseNotFound { id: prefix })
+            }
+        }
+    }
+
+    /// Tombstones of erased cases.
+    pub fn tombstones(&self) -> impl Iterator<Item = &Tombstone> {
+        self.index.tombstones.values()
+    }
+
+    /// Creates a case from `edits` (validated all-or-nothing) and stores it durably.
+    pub fn add_case(&mut self, edits: &[Edit]) -> Result<CaseId> {
+        self.check_writable()?;
+        let (id, mut doc) = self.new_case_doc(edits, Timestamp::now())?;
+        self.persist(id, &mut doc, true)?;
+        self.cache_put(id, doc);
+        Ok(id)
+    }
+
+    /// Applies `edits` to a case (validated all-or-nothing) and stores them durably.
+    pub fn update_case(&mut self, id: &CaseId, edits: &[Edit]) -> Result<()> {
+        self.check_writable()?;
+        self.entry(id)?;
+        let mut doc = self.take_doc(id)?;
+        if let Err(e) = doc.apply(edits, Timestamp::now()) {
+            self.cache_put(*id, doc);
+            return Err(e);
+        }
+        // On failure the document is dropped (not cached), so memory never runs ahead of disk.
+        self.persist(*id, &mut doc, false)?;
+        self.cache_put(*id, doc);
+        Ok(())
+    }
+
+    /// Reads a whole case record.
+    pub fn case(&mut self, id: &CaseId) -> Result<CaseRecord> {
+        let doc = self.take_doc(id)?;
+        let record = doc.record();
+        self.cache_put(*id, doc);
+        record
+    }
+
+    /// Imports many cases at once: each is validated and built (in parallel), then all
+    /// are written with a single fsync. All or nothing: if one case is invalid, the
+    /// error names it and nothing is stored.
+    pub fn import(&mut self, cases: &[Vec<Edit>], progress: Progress<'_>) -> Result<Vec<CaseId>> {
+        self.check_writable()?;
+        let now = Timestamp::now();
+        let total = cases.len();
+        let start_len = self.journal.len;
+        let start_lsn = self.index.next_lsn;
+        let mut ids = Vec::with_capacity(total);
+        let mut pending: Vec<(Loc, Record)> = Vec::with_capacity(total);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let batch = 256;
+        let result: Result<()> = (|| {
+            for (b, chunk) in cases.chunks(batch).enumerate() {
+                let built = self.build_parallel(chunk, now, threads)?;
+                for (i, item) in built.into_iter().enumerate() {
+                    let (id, bytes, summary) =
+                        item.map_err(|e| with_case_number(e, b * batch + i + 1))?;
+                    let record = Record::Put { lsn: self.index.next_lsn, case: id, full: true, summary, doc: bytes };
+                    self.index.next_lsn += 1;
+                    let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
+                    let off = self.journal.append(&frame)?;
+                    pending.push((Loc(JOURNAL, off, frame.len() as u32), record));
+                    ids.push(id);
+                }
+                if !progress(ids.len(), total) {
+                    return Err(Error::Cancelled);
+                }
+            }
+            self.journal.sync()
+        })();
+        if let Err(e) = result {
+            self.index.next_lsn = start_lsn;
+            if self.journal.rollback_to(start_len).is_err() {
+                self.poisoned = true;
+            }
+            return Err(e);
+        }
+        for (loc, record) in pending {
+            self.index.apply(strip_doc(record), loc);
+        }
+        self.maybe_compact()?;
+        Ok(ids)
+    }
+
+    /// Erases a case for real: afterwards no file of the store holds its content.
+    /// A tombstone (id, time, reason) is kept so the erasure can propagate.
+    pub fn erase_case(&mut self, id: &CaseId, reason: ErasureReason) -> Result<()> {
+        self.check_writable()?;
+        self.entry(id)?;
+        let tombstone = Tombstone { case: *id, erased_at: Timestamp::now(), reason };
+        let record = Record::Erase { lsn: self.index.next_lsn, tombstone };
+        let loc = self.append_durably(&record)?;
+        self.index.next_lsn += 1;
+        let purged = self.index.apply(record, loc);
+        self.cache.remove(id);
+        self.cache_order.retain(|c| c != id);
+        self.compact(&purged)
+    }
+
+    /// Moves the journal into a pack, writes a new index snapshot and removes files
+    /// that hold nothing live. Runs by itself when the journal grows large.
+    pub fn compact_now(&mut self) -> Result<()> {
+        self.check_writable()?;
+        self.compact(&[])
+    }
+
+    /// Total bytes of all files in the store directory.
+    pub fn disk_usage(&self) -> Result<u64> {
+        let mut total = 0;
+        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))? {
+            let entry = entry.map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+            total += entry.metadata().map_err(|e| Error::io(self.dir.display().to_string(), e))?.len();
+        }
+        Ok(total)
+    }
+
+    // ----- internals -------------------------------------------------------------
+
+    fn check_writable(&self) -> Result<()> {
+        if self.poisoned {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn entry(&self, id: &CaseId) -> Result<&Entry> {
+        if self.index.tombstones.contains_key(id) {
+            return Err(Error::CaseErased { id: id.to_hex() });
+        }
+        self.index.cases.get(id).ok_or_else(|| Error::CaseNotFound { id: id.to_hex() })
+    }
+
+    fn new_case_doc(&self, edits: &[Edit], now: Timestamp) -> Result<(CaseId, CaseDoc)> {
+        let id = loop {
+            let id = CaseId::random()?;
+            if !self.index.cases.contains_key(&id) && !self.index.tombstones.contains_key(&id) {
+                break id;
+            }
+        };
+        let mut doc = CaseDoc::create(id, self.actor.clone(), now)?;
+        doc.apply(edits, now)?;
+        Ok((id, doc))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build_parallel(
+        &self,
+        cases: &[Vec<Edit>],
+        now: Timestamp,
+        threads: usize,
+    ) -> Result<Vec<Result<(CaseId, Vec<u8>, CaseSummary)>>> {
+        let build = |edits: &Vec<Edit>| -> Result<(CaseId, Vec<u8>, CaseSummary)> {
+            let (id, mut doc) = self.new_case_doc(edits, now)?;
+            let summary = CaseSummary::of(&doc.record()?, now);
+            Ok((id, doc.save(), summary))
+        };
+        let per = cases.len().div_ceil(threads).max(1);
+        let out = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                cases.chunks(per).map(|part| s.spawn(move || part.iter().map(build).collect::<Vec<_>>())).collect();
+            handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+        });
+        let mut all = Vec::with_capacity(cases.len());
+        for part in out {
+            all.extend(part.map_err(|_| Error::Internal("an import worker panicked".into()))?);
+        }
+        Ok(all)
+    }
+
+    /// Writes a case's new changes (or whole document) as one durable journal frame.
+    fn persist(&mut self, id: CaseId, doc: &mut CaseDoc, new: bool) -> Result<()> {
+        let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
+        let full = new || chunks >= self.options.max_chunks;
+        let bytes = if full { doc.save() } else { doc.save_incremental() };
+        let summary = CaseSummary::of(&doc.record()?, Timestamp::now());
+        let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes };
+        let loc = self.append_durably(&record)?;
+        self.index.next_lsn += 1;
+        self.index.apply(strip_doc(record), loc);
+        self.maybe_compact()
+    }
+
+    /// Appends one record and fsyncs; on failure the journal is cut back so the store
+    /// is exactly as before (or the store is poisoned if even that fails).
+    fn append_durably(&mut self, record: &Record) -> Result<Loc> {
+        let frame = format::seal_frame(&self.sealer, CTX_FRAME, record)?;
+        let before = self.journal.len;
+        let res = self.journal.append(&frame).and_then(|off| self.journal.sync().map(|()| off));
+        match res {
+            Ok(off) => Ok(Loc(JOURNAL, off, frame.len() as u32)),
+            Err(e) => {
+                if self.journal.rollback_to(before).is_err() {
+                    self.poisoned = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn maybe_compact(&mut self) -> Result<()> {
+        if self.journal.len > self.options.journal_limit {
+            self.compact(&[])?;
+        }
+        Ok(())
+    }
+
+    fn take_doc(&mut self, id: &CaseId) -> Result<CaseDoc> {
+        if let Some(doc) = self.cache.remove(id) {
+            self.cache_order.retain(|c| c != id);
+            return Ok(doc);
+        }
+        let entry = self.entry(id)?;
+        let mut bytes = Vec::new();
+        for loc in entry.frames.clone() {
+            let (name, file) = self.file_of(loc)?;
+            let frame = read_frame(file, &name, loc)?;
+            match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
+                Ok(Record::Put { case, doc, .. }) if case == *id => bytes.extend_from_slice(&doc),
+                Ok(_) => return Err(Error::corrupted(name, format!("a frame of case {id} holds another record"))),
+                Err(e) => return Err(Error::corrupted(name, format!("a frame of case {id} {}", frame_error(&e)))),
+            }
+        }
+        let doc = CaseDoc::load(&bytes, self.actor.clone())?;
+        if doc.id() != Some(*id) {
+            return Err(Error::Internal(format!("document of case {id} names another case")));
+        }
+        Ok(doc)
+    }
+
+    fn cache_put(&mut self, id: CaseId, doc: CaseDoc) {
+        while self.cache.len() >= self.options.cache_size.max(1) {
+            match self.cache_order.pop_front() {
+                Some(old) => {
+                    self.cache.remove(&old);
+                }
+                None => self.cache.clear(),
+            }
+        }
+        self.cache.insert(id, doc);
+        self.cache_order.push_back(id);
+    }
+
+    fn file_of(&self, loc: Loc) -> Result<(String, &File)> {
+        if loc.file() == JOURNAL {
+            return Ok((self.journal.name(), &self.journal.file));
+        }
+        let name = files::pack_name(loc.file());
+        match self.packs.get(&loc.file()) {
+            Some(f) => Ok((name, f)),
+            None => Err(Error::corrupted(name, "the pack file is missing")),
+        }
+    }
+
+    fn open_packs(&mut self) -> Result<()> {
+        for &n in &self.index.packs {
+            let name = files::pack_name(n);
+            match File::open(self.dir.join(&name)) {
+                Ok(f) => {
+                    self.packs.insert(n, f);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.damage.push(Damage { file: name, problem: "missing; its cases cannot be read".into() });
+                }
+                Err(e) => return Err(Error::io(name, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes live frames from the journal and from packs that need rewriting into one
+    /// new pack, then a new snapshot and journal, then deletes what is no longer used.
+    /// `purge` lists frames that must not survive (an erased case's).
+    fn compact(&mut self, purge: &[Loc]) -> Result<()> {
+        let dir = self.dir.clone();
+        let new_gen = self.index.gen + 1;
+        // Which packs to rewrite: those holding purged frames, and mostly-dead ones.
+        let mut live_bytes: BTreeMap<u32, u64> = BTreeMap::new();
+        for loc in self.index.live_frames() {
+            *live_bytes.entry(loc.file()).or_default() += u64::from(loc.len());
+        }
+        let mut rewrite: BTreeSet<u32> = purge.iter().map(|l| l.file()).filter(|f| *f != JOURNAL).collect();
+        let small = self.index.packs.len() > 4;
+        for (&n, file) in &self.packs {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let live = live_bytes.get(&n).copied().unwrap_or(0);
+            if live * 2 < size || (small && size < (1 << 20)) {
+                rewrite.insert(n);
+            }
+        }
+        // Copy the live frames into the new pack.
+        let pack_no = self.index.next_pack;
+        let pack_file = files::pack_name(pack_no);
+        let tmp_path = dir.join(format!("{pack_file}.tmp"));
+        let io = |e| Error::io(format!("{pack_file}.tmp"), e);
+        let mut out = BufWriter::new(File::create(&tmp_path).map_err(io)?);
+        let mut written: u64 = 0;
+        let mut moves: Vec<(Loc, Loc)> = Vec::new();
+        let mut locs: Vec<Loc> = self.index.live_frames().map(|l| *l).collect();
+        locs.retain(|l| l.file() == JOURNAL || rewrite.contains(&l.file()));
+        locs.sort_by_key(|l| (l.file(), l.offset()));
+        for loc in locs {
+            let (name, file) = self.file_of(loc)?;
+            let frame = read_frame(file, &name, loc)?;
+            out.write_all(&frame).map_err(io)?;
+            moves.push((loc, Loc(pack_no, written, loc.len())));
+            written += u64::from(loc.len());
+        }
+        let out = out.into_inner().map_err(|e| io(e.into_error()))?;
+        out.sync_all().map_err(io)?;
+        drop(out);
+        let mut index_packs: Vec<u32> = self.index.packs.iter().copied().filter(|n| !rewrite.contains(n)).collect();
+        if written > 0 {
+            fs::rename(&tmp_path, dir.join(&pack_file)).map_err(|e| Error::io(&pack_file, e))?;
+            index_packs.push(pack_no);
+        } else {
+            files::remove(&dir, &format!("{pack_file}.tmp"))?;
+        }
+        // The new snapshot, in memory first (so a failure leaves the index untouched).
+        let moved: HashMap<(u32, u64), Loc> = moves.iter().map(|(from, to)| ((from.file(), from.offset()), *to)).collect();
+        let old_packs = std::mem::replace(&mut self.index.packs, index_packs);
+        let old_gen = self.index.gen;
+        self.index.gen = new_gen;
+        self.index.next_pack = pack_no + u32::from(written > 0);
+        let mut new_locs: Vec<(Loc, Loc)> = Vec::new();
+        for loc in self.index.live_frames() {
+            if let Some(to) = moved.get(&(loc.file(), loc.offset())) {
+                new_locs.push((*loc, *to));
+                *loc = *to;
+            }
+        }
+        let snapshot = format::seal_frame(&self.sealer, CTX_INDEX, &self.index);
+        let committed = snapshot.and_then(|s| {
+            files::write_atomic(&dir, &files::index_name(new_gen), &s)?;
+            files::write_atomic(&dir, &files::journal_name(new_gen), &[])?;
+            files::sync_dir(&dir)
+        });
+        if let Err(e) = committed {
+            // Undo the in-memory switch; the files of the old generation are intact.
+            for loc in self.index.live_frames() {
+                if let Some((from, _)) = new_locs.iter().find(|(_, to)| to == loc) {
+                    *loc = *from;
+                }
+            }
+            self.index.packs = old_packs;
+            self.index.gen = old_gen;
+            self.index.next_pack = pack_no;
+            files::remove(&dir, &files::index_name(new_gen)).ok();
+            files::remove(&dir, &pack_file).ok();
+            return Err(e);
+        }
+        // Switch to the new generation.
+        self.index.drop_old_frames_in(|f| f == JOURNAL || rewrite.contains(&f));
+        self.journal = Journal::open(&dir, new_gen, 0)?;
+        for n in &rewrite {
+            self.packs.remove(n);
+        }
+        if written > 0 {
+            let f = File::open(dir.join(&pack_file)).map_err(|e| Error::io(&pack_file, e))?;
+            self.packs.insert(pack_no, f);
+        }
+        self.remove_stale_files()
+    }
+
+    /// Deletes temporary files, older generations and packs the index does not use.
+    fn remove_stale_files(&mut self) -> Result<()> {
+        let listing = fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+        let mut removed = false;
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = match FileName::parse(&name) {
+                Some(FileName::Temp) => true,
+                Some(FileName::Index(g)) | Some(FileName::Journal(g)) => g != self.index.gen,
+                Some(FileName::Pack(n)) => !self.index.packs.contains(&n),
+                None => false,
+            };
+            if stale {
+                files::remove(&self.dir, &name)?;
+                removed = true;
+            }
+        }
+        if removed {
+            files::sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn read_header(dir: &Path) -> Result<Header> {
+    let path = dir.join(HEADER_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => Header::decode(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::NotAStore { path: dir.display().to_string() })
+        }
+        Err(e) => Err(Error::io(HEADER_FILE, e)),
+    }
+}
+
+fn read_frame(file: &File, name: &str, loc: Loc) -> Result<Vec<u8>> {
+    let mut frame = vec![0u8; loc.len() as usize];
+    files::read_at(file, &mut frame, loc.offset()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::corrupted(name, "the file is truncated")
+        } else {
+            Error::io(name, e)
+        }
+    })?;
+    Ok(frame)
+}
+
+fn frame_error(e: &format::FrameError) -> &'static str {
+    match e {
+        format::FrameError::Incomplete => "is truncated",
+        format::FrameError::Invalid(why) => why,
+    }
+}
+
+/// The index keeps summaries, not documents: drop the bytes before replaying.
+fn strip_doc(record: Record) -> Record {
+    match record {
+        Record::Put { lsn, case, full, summary, .. } => Record::Put { lsn, case, full, summary, doc: Vec::new() },
+        other => other,
+    }
+}
+
+fn with_case_number(e: Error, n: usize) -> Error {
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput { field: format!("case {n}: {field}"), reason },
+        Error::UnknownCode { vocabulary, code } => {
+            Error::UnknownCode { vocabulary: format!("{vocabulary} (case {n})"), code }
+        }
+        other => other,
+    }
+}
+
+/// Loads the index at open: the newest valid snapshot plus its journal, or a rebuild
+/// from every frame if the snapshot is lost.
+struct Opener<'a> {
+    dir: &'a Path,
+    sealer: &'a Sealer,
+    damage: Vec<Damage>,
+}
+
+impl Opener<'_> {
+    /// Returns the index, the valid length of the current journal, and frames of
+    /// cases whose erasure was interrupted.
+    fn load(&mut self) -> Result<(Index, u64, Vec<Loc>)> {
+        let mut indexes = Vec::new();
+        let mut journals = Vec::new();
+        let mut packs = Vec::new();
+        let listing = fs::read_dir(self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+        for entry in listing.flatten() {
+            match FileName::parse(&entry.file_name().to_string_lossy()) {
+                Some(FileName::Index(g)) => indexes.push(g),
+                Some(FileName::Journal(g)) => journals.push(g),
+                Some(FileName::Pack(n)) => packs.push(n),
+                _ => {}
+            }
+        }
+        indexes.sort_unstable();
+        journals.sort_unstable();
+        packs.sort_unstable();
+        if let Some(&gen) = indexes.last() {
+            let name = files::index_name(gen);
+            let bytes = files::read_file(self.dir, &name)?;
+            match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
+                Ok(mut index) => {
+                    index.gen = gen;
+                    let (len, purge) = self.replay(&mut index, JOURNAL, &files::journal_name(gen), true)?;
+                    return Ok((index, len, purge));
+                }
+                Err(e) => self.damage.push(Damage {
+                    file: name,
+                    problem: format!("{}; the index was rebuilt from the other files", frame_error(&e)),
+                }),
+            }
+        } else {
+            self.damage.push(Damage {
+                file: "index".into(),
+                problem: "no index snapshot; the index was rebuilt from the other files".into(),
+            });
+        }
+        self.rebuild(indexes.last().copied().unwrap_or(0), &journals, &packs)
+    }
+
+    /// Replays the frames of one file into `index`. For the current journal, a torn
+    /// tail is reported as the valid length; elsewhere damage is recorded.
+    fn replay(&mut self, index: &mut Index, file_no: u32, name: &str, is_journal: bool) -> Result<(u64, Vec<Loc>)> {
+        let bytes = match fs::read(self.dir.join(name)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
+            Err(e) => return Err(Error::io(name, e)),
+        };
+        let mut records = Vec::new();
+        let valid = self.scan(&bytes, name, is_journal, |rec, off, len| records.push((rec, Loc(file_no, off, len))));
+        let mut purge = Vec::new();
+        for (record, loc) in records {
+            purge.extend(index.apply(strip_doc(record), loc));
+        }
+        Ok((valid, purge))
+    }
+
+    /// Walks the frames of a file; returns the length of its valid prefix.
+    fn scan(&mut self, bytes: &[u8], name: &str, is_journal: bool, mut each: impl FnMut(Record, u64, u32)) -> u64 {
+        let mut off = 0usize;
+        while off < bytes.len() {
+            let rest = &bytes[off..];
+            let len = match format::frame_len(rest) {
+                Ok(len) if len <= rest.len() => len,
+                Ok(_) | Err(_) => {
+                    // A frame cut short, or an impossible length: the end of what was written.
+                    if rest.iter().any(|b| *b != 0) && !is_journal {
+                        self.damage.push(Damage {
+                            file: name.into(),
+                            problem: format!("unreadable from byte {off}; frames after it are lost"),
+                        });
+                    }
+                    break;
+                }
+            };
+            match format::open_frame::<Record>(self.sealer, CTX_FRAME, &rest[..len]) {
+                Ok(record) => each(record, off as u64, len as u32),
+                Err(e) if is_journal && off + len == bytes.len() => {
+                    // A torn last frame: never acknowledged, dropped.
+                    let _ = e;
+                    break;
+                }
+                Err(e) => self.damage.push(Damage {
+                    file: name.into(),
+                    problem: format!("frame at byte {off} {}; skipped", frame_error(&e)),
+                }),
+            }
+            off += len;
+        }
+        off as u64
+    }
+
+    fn rebuild(&mut self, gen: u64, journals: &[u64], packs: &[u32]) -> Result<(Index, u64, Vec<Loc>)> {
+        let mut all: Vec<(Record, Loc, u64)> = Vec::new();
+        for &n in packs {
+            let name = files::pack_name(n);
+            let bytes = files::read_file(self.dir, &name)?;
+            self.scan(&bytes, &name, false, |r, off, len| all.push((r, Loc(n, off, len), 0)));
+        }
+        // Older journals still present (a crash during compaction) are read too; their
+        // frames are copies of ones in packs or newer, and replay by LSN keeps one.
+        let mut current_len = 0;
+        for &g in journals.iter().filter(|g| **g <= gen) {
+            let name = files::journal_name(g);
+            let bytes = files::read_file(self.dir, &name)?;
+            let current = g == gen;
+            let valid = self.scan(&bytes, &name, current, |r, off, len| {
+                if current {
+                    all.push((r, Loc(JOURNAL, off, len), 1))
+                }
+            });
+            if current {
+                current_len = valid;
+            }
+        }
+        all.sort_by_key(|(r, _, pref)| (r.lsn(), *pref));
+        let mut index = Index { gen, next_lsn: 1, packs: packs.to_vec(), ..Index::default() };
+        index.next_pack = packs.last().map_or(0, |n| n + 1);
+        let mut seen = BTreeSet::new();
+        let mut purge = Vec::new();
+        for (record, loc, _) in all.into_iter().rev() {
+            // Keep the journal's copy of a duplicated LSN (it sorts last).
+            if seen.insert(record.lsn()) {
+                purge.push((record, loc));
+            }
+        }
+        let mut erased = Vec::new();
+        for (record, loc) in purge.into_iter().rev() {
+            erased.extend(index.apply(strip_doc(record), loc));
+        }
+        Ok((index, current_len, erased))
+    }
+}
+
+#[cfg(test)]
+mod tests;

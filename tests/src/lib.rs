@@ -1,0 +1,1 @@
+//! Shared helpers for Caravan's cross-crate tests.
