@@ -1,2 +1,53 @@
-//! The `caravan` command.
-fn main() {}
+//! `caravan`: anonymized trafficking case records in an encrypted store, from a terminal.
+//!
+//! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
+//! store in use, 4 case not found or erased, 5 store damaged or an i/o error.
+#![forbid(unsafe_code)]
+
+mod args;
+mod commands;
+mod demo;
+mod output;
+mod unlock;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("caravan: {e}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// Maps an error to the documented exit code.
+fn exit_code(e: &caravan_core::Error) -> u8 {
+    use caravan_core::Error::*;
+    match e {
+        InvalidInput { .. } | UnknownCode { .. } | NoteRejected { .. } | AlreadyExists { .. } => 2,
+        WrongKey | Locked { .. } => 3,
+        CaseNotFound { .. } | CaseErased { .. } | NotAStore { .. } => 4,
+        Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
+        _ => 1,
+    }
+}
+
+/// A next step for the errors people meet most.
+fn hint(e: &caravan_core::Error) -> Option<&'static str> {
+    use caravan_core::Error::*;
+    match e {
+        NoteRejected { .. } => Some("rephrase the note without the identifier (e.g. \"March 2023\" instead of a full date)"),
+        UnknownCode { .. } => Some("`caravan vocab` lists every vocabulary and its codes"),
+        NotAStore { .. } => Some("create one with `caravan init --store DIR`"),
+        WrongKey => Some("check the passphrase (CARAVAN_PASSPHRASE or the prompt)"),
+        _ => None,
+    }
+}

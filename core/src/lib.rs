@@ -31,7 +31,7 @@ pub mod vocab;
 pub use crypto::{KdfParams, StoreKey};
 pub use error::{Error, Result};
 pub use model::{
-    assess, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict, Consent, Edit, Note,
+    assess, assess_answers, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict, Consent, Edit, Note,
     Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField, Timestamp, YearMonth,
 };
 pub use store::{Damage, Progress, Store, StoreOptions, Tombstone};

@@ -8,9 +8,34 @@ use crate::error::{Error, Result};
 
 /// A case identifier: 16 random bytes, shown as 32 lowercase hex digits.
 ///
-/// It carries no information about the case or the person.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CaseId(#[serde(with = "serde_bytes")] pub [u8; 16]);
+/// It carries no information about the case or the person. Serialized as a byte
+/// string in CBOR and as hex in human-readable formats such as JSON.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseId(pub [u8; 16]);
+
+impl Serialize for CaseId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            s.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            CaseId::parse(&s).map_err(D::Error::custom)
+        } else {
+            let b = serde_bytes::ByteBuf::deserialize(d)?;
+            let arr: [u8; 16] = b.as_slice().try_into().map_err(|_| D::Error::custom("a case id is 16 bytes"))?;
+            Ok(CaseId(arr))
+        }
+    }
+}
 
 impl CaseId {
     /// A fresh random identifier.
@@ -214,6 +239,13 @@ mod tests {
         assert_eq!(CaseId::parse(&id.to_hex()).expect("parse"), id);
         assert!(CaseId::parse("xyz").is_err());
         assert!(CaseId::parse(&"a".repeat(30)).is_err());
+        let json = serde_json::to_string(&id).expect("json");
+        assert_eq!(json, format!("\"{}\"", id.to_hex()));
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&id, &mut cbor).expect("cbor");
+        assert_eq!(cbor.len(), 17, "a 16-byte CBOR byte string");
+        let back: CaseId = ciborium::from_reader(&cbor[..]).expect("decode");
+        assert_eq!(back, id);
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub use ids::{CaseId, Timestamp, YearMonth};
 pub use record::{
     CaseRecord, Conflict, Consent, Note, Referral, ReferralEvent, RouteEvent, Screening,
 };
-pub use screening::{assess, Assessment};
+pub use screening::{assess, assess_answers, Assessment};
 pub use summary::{CaseFilter, CaseSummary};

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::CaseRecord;
+use super::{CaseRecord, Screening};
 use crate::vocab::*;
 
 /// The outcome of a screening and the answers it rests on.
@@ -41,20 +41,25 @@ pub struct Assessment {
 
 /// Assesses the screening answers recorded on a case.
 pub fn assess(record: &CaseRecord) -> Assessment {
-    let indicators: Vec<Indicator> = record
-        .screening
+    let minor = record.age_band.as_ref().and_then(AgeBand::is_minor) == Some(true)
+        || [&record.majority_at_registration, &record.majority_at_exploitation]
+            .iter()
+            .any(|m| **m == Some(MajorityStatus::Minor));
+    assess_answers(&record.screening, minor)
+}
+
+/// Assesses screening answers on their own (`minor`: whether the person is or was a
+/// minor when exploited; a `Minor` vulnerability factor counts too).
+pub fn assess_answers(screening: &Screening, minor: bool) -> Assessment {
+    let indicators: Vec<Indicator> = screening
         .indicators
         .iter()
         .filter(|(_, a)| **a == Answer::Yes)
         .map(|(i, _)| i.clone())
         .collect();
     let categories: BTreeSet<IndicatorCategory> = indicators.iter().filter_map(Indicator::category).collect();
-    let minor = record.age_band.as_ref().and_then(AgeBand::is_minor) == Some(true)
-        || [&record.majority_at_registration, &record.majority_at_exploitation]
-            .iter()
-            .any(|m| **m == Some(MajorityStatus::Minor))
-        || record.screening.vulnerabilities.contains(&Vulnerability::Minor);
-    let mut vulnerabilities: BTreeSet<Vulnerability> = record.screening.vulnerabilities.clone();
+    let minor = minor || screening.vulnerabilities.contains(&Vulnerability::Minor);
+    let mut vulnerabilities: BTreeSet<Vulnerability> = screening.vulnerabilities.clone();
     if minor {
         vulnerabilities.insert(Vulnerability::Minor);
     }
@@ -79,5 +84,48 @@ pub fn assess(record: &CaseRecord) -> Assessment {
         vulnerabilities: vulnerabilities.into_iter().collect(),
         minor,
         explanation: explanation.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screening(yes: &[Indicator], vulnerable: &[Vulnerability]) -> Screening {
+        Screening {
+            indicators: yes.iter().map(|i| (i.clone(), Answer::Yes)).collect(),
+            vulnerabilities: vulnerable.iter().cloned().collect(),
+        }
+    }
+
+    #[test]
+    fn the_rules_decide_and_explain() {
+        let one_coercion = [Indicator::DocumentsWithheld];
+        let a = assess_answers(&screening(&one_coercion, &[]), false);
+        assert_eq!(a.outcome, ScreeningOutcome::AtRisk);
+        assert_eq!(a.indicators, one_coercion);
+
+        let a = assess_answers(&screening(&one_coercion, &[Vulnerability::IrregularMigrationStatus]), false);
+        assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim);
+        assert!(a.explanation.contains("vulnerable"));
+
+        let a = assess_answers(&screening(&one_coercion, &[]), true);
+        assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim, "minors need no means element");
+        assert!(a.minor && a.vulnerabilities.contains(&Vulnerability::Minor));
+
+        let two_categories = [Indicator::DocumentsWithheld, Indicator::DeceivedAboutNatureOfWork];
+        let a = assess_answers(&screening(&two_categories, &[]), false);
+        assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim);
+        assert_eq!(a.categories, [IndicatorCategory::Fraud, IndicatorCategory::Coercion]);
+
+        let a = assess_answers(&screening(&[], &[Vulnerability::Debt]), false);
+        assert_eq!(a.outcome, ScreeningOutcome::AtRisk);
+        assert_eq!(assess_answers(&Screening::default(), false).outcome, ScreeningOutcome::NoIndicators);
+
+        // "No" and "DontKnow" answers are not indicators.
+        let mut s = screening(&[], &[]);
+        s.indicators.insert(Indicator::PhysicalViolence, Answer::No);
+        s.indicators.insert(Indicator::DebtBondage, Answer::DontKnow);
+        assert_eq!(assess_answers(&s, true).outcome, ScreeningOutcome::AtRisk);
     }
 }
