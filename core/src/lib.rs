@@ -23,9 +23,11 @@
 
 mod crypto;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod privacy;
 pub mod store;
+pub mod sync;
 pub mod vocab;
 
 pub use crypto::{KdfParams, StoreKey};

@@ -21,7 +21,7 @@
 //! plain strings, not Text objects: they are append-only, and one op per note instead
 //! of one per character keeps documents small.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{transaction::Transactable, ActorId, ChangeHash, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
@@ -30,6 +30,7 @@ use super::record::*;
 use super::{CaseId, Edit, Timestamp, YearMonth};
 use crate::error::{Error, Result};
 use crate::privacy::screen_note;
+use crate::sync::DeviceIdentity;
 use crate::vocab::*;
 
 /// Schema version written into every case document.
@@ -49,7 +50,17 @@ pub(crate) struct CaseDoc {
     /// (Automerge's own save cursor starts empty after `load`, which would re-save
     /// the whole history as "incremental".)
     saved: Vec<ChangeHash>,
+    /// The author's signature on every change of the document, by change hash.
+    sigs: HashMap<ChangeHash, [u8; 64]>,
+    id: CaseId,
 }
+
+/// A change signature as stored and sent: `(change hash, Ed25519 signature)`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ChangeSig(
+    #[serde(with = "serde_bytes")] pub(crate) [u8; 32],
+    #[serde(with = "serde_bytes")] pub(crate) [u8; 64],
+);
 
 impl CaseDoc {
     /// A new case with all containers created, committed as one change by `actor`.
@@ -67,18 +78,96 @@ impl CaseDoc {
         for key in CONTAINER_LISTS {
             doc.put_object(ROOT, *key, ObjType::List)?;
         }
-        doc.commit();
-        Ok(CaseDoc { doc, saved: Vec::new() })
+        Ok(CaseDoc { doc, saved: Vec::new(), sigs: HashMap::new(), id })
     }
 
     /// Loads a document from authenticated bytes (a full save, optionally followed by
     /// incremental chunks) and sets the actor this device writes as.
-    pub(crate) fn load(bytes: &[u8], actor: ActorId) -> Result<CaseDoc> {
+    pub(crate) fn load(id: CaseId, bytes: &[u8], sigs: Vec<ChangeSig>, actor: ActorId) -> Result<CaseDoc> {
         let mut doc = AutoCommit::load(bytes)
             .map_err(|e| Error::Internal(format!("case document does not load: {e}")))?
             .with_actor(actor);
         let saved = doc.get_heads();
-        Ok(CaseDoc { doc, saved })
+        let sigs = sigs.into_iter().map(|ChangeSig(h, s)| (ChangeHash(h), s)).collect();
+        let loaded = CaseDoc { doc, saved, sigs, id };
+        if loaded.id() != Some(id) {
+            return Err(Error::Internal(format!("document of case {id} names another case")));
+        }
+        Ok(loaded)
+    }
+
+    /// An empty document for a case first seen from another device; changes follow.
+    pub(crate) fn empty(id: CaseId, actor: ActorId) -> CaseDoc {
+        CaseDoc { doc: AutoCommit::new().with_actor(actor), saved: Vec::new(), sigs: HashMap::new(), id }
+    }
+
+    /// The case this document belongs to.
+    pub(crate) fn case_id(&self) -> CaseId {
+        self.id
+    }
+
+    /// Current heads.
+    pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Signatures of the changes not yet saved (for a delta chunk), or of all changes.
+    pub(crate) fn sigs_for_save(&mut self, full: bool) -> Vec<ChangeSig> {
+        let since: Vec<ChangeHash> = if full { Vec::new() } else { self.saved.clone() };
+        self.sigs_since(&since)
+    }
+
+    /// Signatures of the changes after `heads`, in the order of those changes.
+    pub(crate) fn sigs_since(&mut self, heads: &[ChangeHash]) -> Vec<ChangeSig> {
+        let hashes: Vec<ChangeHash> = self.doc.get_changes(heads).iter().map(|c| c.hash()).collect();
+        hashes.into_iter().filter_map(|h| self.sigs.get(&h).map(|s| ChangeSig(h.0, *s))).collect()
+    }
+
+    /// The changes after `heads` (all of them for `&[]`), with their signatures.
+    pub(crate) fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<(automerge::Change, [u8; 64])> {
+        let changes: Vec<automerge::Change> = self.doc.get_changes(heads);
+        changes.into_iter().filter_map(|c| self.sigs.get(&c.hash()).copied().map(|s| (c, s))).collect()
+    }
+
+    /// Whether the document knows the change `hash`.
+    pub(crate) fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// Applies verified changes from another device. The caller has checked each
+    /// signature; this checks dependencies and the document's identity, and leaves
+    /// the document unchanged (returning the missing dependencies) if any is missing.
+    pub(crate) fn apply_verified(
+        &mut self,
+        changes: Vec<(automerge::Change, [u8; 64])>,
+    ) -> Result<std::result::Result<usize, Vec<ChangeHash>>> {
+        let mut staged = self.doc.fork();
+        let mut new = Vec::new();
+        for (c, sig) in &changes {
+            if self.doc.get_change_by_hash(&c.hash()).is_none() {
+                new.push((c.clone(), *sig));
+            }
+        }
+        if new.is_empty() {
+            return Ok(Ok(0));
+        }
+        staged
+            .apply_changes(new.iter().map(|(c, _)| c.clone()))
+            .map_err(|e| Error::Internal(format!("changes do not apply: {e}")))?;
+        let missing = staged.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Ok(Err(missing));
+        }
+        let check = CaseDoc { doc: staged, saved: Vec::new(), sigs: HashMap::new(), id: self.id };
+        if check.id() != Some(self.id) {
+            return Err(Error::invalid("changes", format!("changes for case {} rewrite its identity", self.id)));
+        }
+        let applied = new.len();
+        self.doc.apply_changes(new.iter().map(|(c, _)| c.clone()))?;
+        for (c, sig) in new {
+            self.sigs.insert(c.hash(), sig);
+        }
+        Ok(Ok(applied))
     }
 
     /// The case identifier recorded inside the document.
@@ -107,7 +196,7 @@ impl CaseDoc {
     }
 
     /// Validates `edits`, then applies them all as one change, or none on error.
-    pub(crate) fn apply(&mut self, edits: &[Edit], now: Timestamp) -> Result<()> {
+    pub(crate) fn apply(&mut self, edits: &[Edit], now: Timestamp, signer: &DeviceIdentity) -> Result<()> {
         let checked = edits.iter().map(check_edit).collect::<Result<Vec<_>>>()?;
         // Referral status changes must name an existing referral.
         for edit in &checked {
@@ -121,7 +210,9 @@ impl CaseDoc {
         let result = checked.into_iter().try_for_each(|e| self.apply_checked(e, now));
         match result {
             Ok(()) => {
-                self.doc.commit();
+                if let Some(hash) = self.doc.commit() {
+                    self.sigs.insert(hash, signer.sign_change(&self.id, &hash.0));
+                }
                 Ok(())
             }
             Err(e) => {
@@ -515,6 +606,9 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
 mod tests {
     use super::*;
 
+    static SIGNER: std::sync::LazyLock<DeviceIdentity> =
+        std::sync::LazyLock::new(|| DeviceIdentity::generate().expect("identity"));
+
     fn actor(n: u8) -> ActorId {
         ActorId::from([n; 16])
     }
@@ -523,14 +617,14 @@ mod tests {
     fn two_devices() -> (CaseDoc, CaseDoc) {
         let id = CaseId([7; 16]);
         let mut a = CaseDoc::create(id, actor(1), Timestamp(1_000)).expect("create");
-        a.apply(&[Edit::set(ScalarField::CaseStatus, "Active")], Timestamp(1_000)).expect("apply");
+        a.apply(&[Edit::set(ScalarField::CaseStatus, "Active")], Timestamp(1_000), &SIGNER).expect("apply");
         let bytes = a.save();
-        let b = CaseDoc::load(&bytes, actor(2)).expect("load");
+        let b = CaseDoc::load(id, &bytes, Vec::new(), actor(2)).expect("load");
         (a, b)
     }
 
     fn merged(x: &mut CaseDoc, y: &mut CaseDoc) -> CaseRecord {
-        let mut m = CaseDoc { doc: x.doc.fork(), saved: Vec::new() };
+        let mut m = CaseDoc { doc: x.doc.fork(), saved: Vec::new(), sigs: HashMap::new(), id: x.id };
         m.doc.merge(&mut y.doc).expect("merge");
         m.record().expect("record")
     }
@@ -538,8 +632,8 @@ mod tests {
     #[test]
     fn concurrent_edits_of_different_fields_both_survive() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::set(ScalarField::Gender, "Feminine")], Timestamp(2_000)).expect("a");
-        b.apply(&[Edit::set(ScalarField::AgeBand, "18-20")], Timestamp(2_000)).expect("b");
+        a.apply(&[Edit::set(ScalarField::Gender, "Feminine")], Timestamp(2_000), &SIGNER).expect("a");
+        b.apply(&[Edit::set(ScalarField::AgeBand, "18-20")], Timestamp(2_000), &SIGNER).expect("b");
         let r = merged(&mut a, &mut b);
         assert_eq!(r.gender, Some(Gender::Feminine));
         assert_eq!(r.age_band, Some(AgeBand::Age18To20));
@@ -549,10 +643,10 @@ mod tests {
     #[test]
     fn concurrent_set_additions_both_survive_and_removal_is_add_wins() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000)).expect("a");
-        b.apply(&[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")], Timestamp(2_000)).expect("b");
-        a.apply(&[Edit::note("first note")], Timestamp(2_100)).expect("a note");
-        b.apply(&[Edit::note("second note")], Timestamp(2_200)).expect("b note");
+        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000), &SIGNER).expect("a");
+        b.apply(&[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")], Timestamp(2_000), &SIGNER).expect("b");
+        a.apply(&[Edit::note("first note")], Timestamp(2_100), &SIGNER).expect("a note");
+        b.apply(&[Edit::note("second note")], Timestamp(2_200), &SIGNER).expect("b note");
         let r = merged(&mut a, &mut b);
         let means: Vec<_> = r.means_of_control.iter().cloned().collect();
         assert_eq!(means, vec![MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments]);
@@ -561,11 +655,11 @@ mod tests {
         // Concurrent removal of one code and addition of another: both apply.
         // (Re-adding a code that is already present is a no-op in Automerge, so a
         // concurrent removal of that same code wins; see docs/case-model.md.)
-        let mut a2 = CaseDoc::load(&merged_bytes(&mut a, &mut b), actor(1)).expect("a2");
-        let mut b2 = CaseDoc::load(&a2.save(), actor(2)).expect("b2");
-        a2.apply(&[Edit::Remove { field: SetField::MeansOfControl, code: "DebtBondage".into() }], Timestamp(3_000))
+        let mut a2 = CaseDoc::load(a.id, &merged_bytes(&mut a, &mut b), Vec::new(), actor(1)).expect("a2");
+        let mut b2 = CaseDoc::load(a2.id, &a2.save(), Vec::new(), actor(2)).expect("b2");
+        a2.apply(&[Edit::Remove { field: SetField::MeansOfControl, code: "DebtBondage".into() }], Timestamp(3_000), &SIGNER)
             .expect("remove");
-        b2.apply(&[Edit::add(SetField::MeansOfControl, "PhysicalThreats")], Timestamp(3_000)).expect("add");
+        b2.apply(&[Edit::add(SetField::MeansOfControl, "PhysicalThreats")], Timestamp(3_000), &SIGNER).expect("add");
         let r = merged(&mut a2, &mut b2);
         let means: Vec<_> = r.means_of_control.iter().cloned().collect();
         assert_eq!(means, vec![MeansOfControl::PhysicalThreats, MeansOfControl::WithholdsDocuments]);
@@ -580,8 +674,8 @@ mod tests {
     #[test]
     fn same_field_conflicts_are_deterministic_exposed_and_resolvable() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::set(ScalarField::TraffickingStatus, "Possible")], Timestamp(2_000)).expect("a");
-        b.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(2_000)).expect("b");
+        a.apply(&[Edit::set(ScalarField::TraffickingStatus, "Possible")], Timestamp(2_000), &SIGNER).expect("a");
+        b.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(2_000), &SIGNER).expect("b");
         let ab = merged(&mut a, &mut b);
         let ba = merged(&mut b, &mut a);
         assert_eq!(ab.trafficking_status, ba.trafficking_status, "same winner in any merge order");
@@ -593,9 +687,9 @@ mod tests {
         assert_eq!(values, ["Actual", "Possible"]);
 
         // A coordinator resolves it by setting the field on the merged document.
-        let mut m = CaseDoc { doc: a.doc.fork(), saved: Vec::new() };
+        let mut m = CaseDoc { doc: a.doc.fork(), saved: Vec::new(), sigs: HashMap::new(), id: a.id };
         m.doc.merge(&mut b.doc).expect("merge");
-        m.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(3_000)).expect("resolve");
+        m.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(3_000), &SIGNER).expect("resolve");
         let r = m.record().expect("record");
         assert!(r.conflicts.is_empty());
         assert_eq!(r.trafficking_status, Some(TraffickingStatus::Actual));
@@ -610,8 +704,8 @@ mod tests {
         a.doc.put(ROOT, "gender", "FutureGenderCode").expect("put");
         a.doc.put(ROOT, "future_field", "kept").expect("put");
         a.doc.commit();
-        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000)).expect("edit");
-        let mut reloaded = CaseDoc::load(&a.save(), actor(3)).expect("reload");
+        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000), &SIGNER).expect("edit");
+        let mut reloaded = CaseDoc::load(a.id, &a.save(), Vec::new(), actor(3)).expect("reload");
         let r = reloaded.record().expect("record");
         assert!(r.means_of_control.contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
         assert_eq!(r.gender, Some(Gender::Unknown("FutureGenderCode".into())));
@@ -632,15 +726,16 @@ mod tests {
             .apply(
                 &[Edit::set(ScalarField::Gender, "Feminine"), Edit::add(SetField::MeansOfControl, "NotACode")],
                 Timestamp(2_000),
+                &SIGNER,
             )
             .unwrap_err();
         assert!(matches!(err, Error::UnknownCode { .. }));
         assert!(matches!(
-            a.apply(&[Edit::note("call +996 555 123 456")], Timestamp(2_000)),
+            a.apply(&[Edit::note("call +996 555 123 456")], Timestamp(2_000), &SIGNER),
             Err(Error::NoteRejected { .. })
         ));
         assert!(matches!(
-            a.apply(&[Edit::SetReferralStatus { referral: "nope".into(), status: "Accepted".into() }], Timestamp(1)),
+            a.apply(&[Edit::SetReferralStatus { referral: "nope".into(), status: "Accepted".into() }], Timestamp(1), &SIGNER),
             Err(Error::InvalidInput { .. })
         ));
         assert_eq!(a.record().expect("record"), before);
@@ -657,10 +752,11 @@ mod tests {
                 reason: None,
             }],
             Timestamp(2_000),
+            &SIGNER,
         )
         .expect("refer");
         let rid = a.record().expect("r").referrals[0].id.clone();
-        a.apply(&[Edit::SetReferralStatus { referral: rid, status: "Accepted".into() }], Timestamp(3_000))
+        a.apply(&[Edit::SetReferralStatus { referral: rid, status: "Accepted".into() }], Timestamp(3_000), &SIGNER)
             .expect("status");
         let r = a.record().expect("r");
         assert_eq!(r.referrals[0].status(), Some(&ReferralStatus::Accepted));

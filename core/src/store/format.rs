@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{padme, KdfParams, Sealer, StoreKey, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
-use crate::model::{CaseId, CaseSummary, Timestamp};
+use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
 use crate::vocab::ErasureReason;
 
 /// Format version this build reads and writes.
@@ -114,6 +114,9 @@ pub struct Tombstone {
 
 /// A record inside a journal or pack frame. Each record is self-describing, so the
 /// index can be rebuilt from the frames alone.
+// `Put` is much larger than the other variants, but records are short-lived values
+// built right before sealing or right after opening; boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Record {
     /// A chunk of a case's Automerge document: the whole document (`full`), or the
@@ -125,16 +128,24 @@ pub(crate) enum Record {
         summary: CaseSummary,
         #[serde(with = "serde_bytes")]
         doc: Vec<u8>,
+        /// Author signatures of the changes in `doc`.
+        sigs: Vec<ChangeSig>,
+        /// The document's heads after this chunk.
+        heads: Vec<Hash>,
     },
     /// A case was erased.
     Erase { lsn: u64, tombstone: Tombstone },
-    /// This device's Automerge actor id.
+    /// This device's Ed25519 identity (PKCS#8); its actor id derives from it.
     Device {
         lsn: u64,
         #[serde(with = "serde_bytes")]
-        actor: Vec<u8>,
+        key: Vec<u8>,
     },
 }
+
+/// A change hash as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct Hash(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
 
 impl Record {
     pub(crate) fn lsn(&self) -> u64 {
@@ -225,7 +236,7 @@ mod tests {
     fn frames_detect_truncation_and_tampering() {
         let key = StoreKey::generate().expect("key");
         let sealer = key.sealer(b"t");
-        let rec = Record::Device { lsn: 7, actor: vec![1; 16] };
+        let rec = Record::Device { lsn: 7, key: vec![1; 16] };
         let frame = seal_frame(&sealer, CTX_FRAME, &rec).expect("seal");
         let back: Record = open_frame(&sealer, CTX_FRAME, &frame).expect("open");
         assert_eq!(back.lsn(), 7);

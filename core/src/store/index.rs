@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::format::{Record, Tombstone};
+use super::format::{Hash, Record, Tombstone};
 use crate::model::{CaseId, CaseSummary};
 
 /// Marks a location in the current journal rather than in a pack.
@@ -40,6 +40,9 @@ pub(crate) struct Entry {
     pub(crate) frames: Vec<Loc>,
     #[serde(rename = "l")]
     pub(crate) lsn: u64,
+    /// The document's current heads (for sync inventories without loading it).
+    #[serde(rename = "h", default)]
+    pub(crate) heads: Vec<Hash>,
     /// Superseded frames still in some file: they hold older versions of the case,
     /// so erasure must purge them too. Dropped when their file is rewritten.
     #[serde(rename = "o", default)]
@@ -51,9 +54,9 @@ pub(crate) struct Entry {
 pub(crate) struct Index {
     /// Generation of the snapshot this index was loaded from or last written as.
     pub(crate) gen: u64,
-    /// This device's Automerge actor id.
+    /// This device's identity key (PKCS#8), wiped from memory on drop.
     #[serde(with = "serde_bytes")]
-    pub(crate) actor: Vec<u8>,
+    pub(crate) device_key: Vec<u8>,
     /// Frames that are not case chunks but must be kept (device, tombstones).
     pub(crate) meta_frames: Vec<Loc>,
     /// Next log sequence number.
@@ -74,14 +77,20 @@ impl Index {
     pub(crate) fn apply(&mut self, record: Record, loc: Loc) -> Vec<Loc> {
         self.next_lsn = self.next_lsn.max(record.lsn() + 1);
         match record {
-            Record::Put { lsn, case, full, summary, .. } => {
+            Record::Put { lsn, case, full, summary, heads, .. } => {
                 if self.tombstones.contains_key(&case) {
                     return vec![loc];
                 }
                 let entry = self
                     .cases
                     .entry(case)
-                    .or_insert_with(|| Entry { summary: summary.clone(), frames: Vec::new(), lsn, old: Vec::new() });
+                    .or_insert_with(|| Entry {
+                        summary: summary.clone(),
+                        frames: Vec::new(),
+                        lsn,
+                        heads: Vec::new(),
+                        old: Vec::new(),
+                    });
                 if full {
                     let superseded: Vec<Loc> = entry.frames.drain(..).collect();
                     entry.old.extend(superseded);
@@ -90,6 +99,7 @@ impl Index {
                 if lsn >= entry.lsn {
                     entry.summary = summary;
                     entry.lsn = lsn;
+                    entry.heads = heads;
                 }
                 Vec::new()
             }
@@ -103,8 +113,8 @@ impl Index {
                 self.meta_frames.push(loc);
                 purged
             }
-            Record::Device { actor, .. } => {
-                self.actor = actor;
+            Record::Device { key, .. } => {
+                self.device_key = key;
                 self.meta_frames.push(loc);
                 Vec::new()
             }
@@ -121,5 +131,11 @@ impl Index {
     /// Every live frame location (case chunks and meta frames).
     pub(crate) fn live_frames(&mut self) -> impl Iterator<Item = &mut Loc> {
         self.meta_frames.iter_mut().chain(self.cases.values_mut().flat_map(|e| e.frames.iter_mut()))
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.device_key);
     }
 }

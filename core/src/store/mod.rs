@@ -32,11 +32,12 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 
 use self::files::{FileName, Journal};
-use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
+use self::format::{Hash, Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
 use self::index::{Entry, Index, Loc, JOURNAL};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
-use crate::model::{CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
+use crate::sync::DeviceIdentity;
+use crate::model::{CaseDoc, ChangeSig, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
 use crate::vocab::ErasureReason;
 
 pub use self::format::Tombstone;
@@ -78,6 +79,7 @@ pub struct Store {
     _lock: File,
     sealer: Sealer,
     actor: ActorId,
+    identity: DeviceIdentity,
     index: Index,
     journal: Journal,
     packs: HashMap<u32, File>,
@@ -118,9 +120,12 @@ impl Store {
         fs::create_dir_all(dir).map_err(|e| Error::io(&name, e))?;
         let header = Header::new(key, kdf)?;
         let sealer = header.sealer(key);
-        let actor = crate::crypto::random_array::<16>()?.to_vec();
-        let device = format::seal_frame(&sealer, CTX_FRAME, &Record::Device { lsn: 0, actor: actor.clone() })?;
-        let mut index = Index { actor, next_lsn: 1, ..Index::default() };
+        let identity = DeviceIdentity::generate()?;
+        let key_bytes = identity.pkcs8().to_vec();
+        let device = format::seal_frame(&sealer, CTX_FRAME, &Record::Device { lsn: 0, key: key_bytes.clone() })?;
+        let mut index = Index::default();
+        index.device_key = key_bytes;
+        index.next_lsn = 1;
         index.meta_frames.push(Loc(JOURNAL, 0, device.len() as u32));
         let snapshot = format::seal_frame(&sealer, CTX_INDEX, &index)?;
         files::write_atomic(dir, &files::index_name(0), &snapshot)?;
@@ -171,17 +176,17 @@ impl Store {
         let mut opener = Opener { dir, sealer: &sealer, damage: Vec::new() };
         let (index, journal_len, purge) = opener.load()?;
         let damage = opener.damage;
-        let actor_bytes: [u8; 16] = index
-            .actor
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::corrupted(files::index_name(index.gen), "device record missing"))?;
+        if index.device_key.is_empty() {
+            return Err(Error::corrupted(files::index_name(index.gen), "device record missing"));
+        }
+        let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
         let journal = Journal::open(dir, index.gen, journal_len)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             _lock: lock,
             sealer,
-            actor: ActorId::from(actor_bytes),
+            actor: ActorId::from(identity.id().actor()),
+            identity,
             packs: HashMap::new(),
             index,
             journal,
@@ -274,7 +279,7 @@ impl Store {
         self.check_writable()?;
         self.entry(id)?;
         let mut doc = self.take_doc(id)?;
-        if let Err(e) = doc.apply(edits, Timestamp::now()) {
+        if let Err(e) = doc.apply(edits, Timestamp::now(), &self.identity) {
             self.cache_put(*id, doc);
             return Err(e);
         }
@@ -309,9 +314,10 @@ impl Store {
             for (b, chunk) in cases.chunks(batch).enumerate() {
                 let built = self.build_parallel(chunk, now, threads)?;
                 for (i, item) in built.into_iter().enumerate() {
-                    let (id, bytes, summary) =
+                    let (id, bytes, summary, sigs, heads) =
                         item.map_err(|e| with_case_number(e, b * batch + i + 1))?;
-                    let record = Record::Put { lsn: self.index.next_lsn, case: id, full: true, summary, doc: bytes };
+                    let record =
+                        Record::Put { lsn: self.index.next_lsn, case: id, full: true, summary, doc: bytes, sigs, heads };
                     self.index.next_lsn += 1;
                     let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                     let off = self.journal.append(&frame)?;
@@ -395,21 +401,22 @@ impl Store {
             }
         };
         let mut doc = CaseDoc::create(id, self.actor.clone(), now)?;
-        doc.apply(edits, now)?;
+        doc.apply(edits, now, &self.identity)?;
         Ok((id, doc))
     }
 
-    #[allow(clippy::type_complexity)]
     fn build_parallel(
         &self,
         cases: &[Vec<Edit>],
         now: Timestamp,
         threads: usize,
-    ) -> Result<Vec<Result<(CaseId, Vec<u8>, CaseSummary)>>> {
-        let build = |edits: &Vec<Edit>| -> Result<(CaseId, Vec<u8>, CaseSummary)> {
+    ) -> Result<Vec<Result<Built>>> {
+        let build = |edits: &Vec<Edit>| -> Result<Built> {
             let (id, mut doc) = self.new_case_doc(edits, now)?;
             let summary = CaseSummary::of(&doc.record()?, now);
-            Ok((id, doc.save(), summary))
+            let sigs = doc.sigs_for_save(true);
+            let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+            Ok((id, doc.save(), summary, sigs, heads))
         };
         let per = cases.len().div_ceil(threads).max(1);
         let out = std::thread::scope(|s| {
@@ -428,9 +435,11 @@ impl Store {
     fn persist(&mut self, id: CaseId, doc: &mut CaseDoc, new: bool) -> Result<()> {
         let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
         let full = new || chunks >= self.options.max_chunks;
+        let sigs = doc.sigs_for_save(full);
         let bytes = if full { doc.save() } else { doc.save_incremental() };
+        let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
         let summary = CaseSummary::of(&doc.record()?, Timestamp::now());
-        let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes };
+        let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes, sigs, heads };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
         self.index.apply(strip_doc(record), loc);
@@ -468,20 +477,20 @@ impl Store {
         }
         let entry = self.entry(id)?;
         let mut bytes = Vec::new();
+        let mut all_sigs = Vec::new();
         for loc in entry.frames.clone() {
             let (name, file) = self.file_of(loc)?;
             let frame = read_frame(file, &name, loc)?;
             match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
-                Ok(Record::Put { case, doc, .. }) if case == *id => bytes.extend_from_slice(&doc),
+                Ok(Record::Put { case, doc, sigs, .. }) if case == *id => {
+                    bytes.extend_from_slice(&doc);
+                    all_sigs.extend(sigs);
+                }
                 Ok(_) => return Err(Error::corrupted(name, format!("a frame of case {id} holds another record"))),
                 Err(e) => return Err(Error::corrupted(name, format!("a frame of case {id} {}", frame_error(&e)))),
             }
         }
-        let doc = CaseDoc::load(&bytes, self.actor.clone())?;
-        if doc.id() != Some(*id) {
-            return Err(Error::Internal(format!("document of case {id} names another case")));
-        }
-        Ok(doc)
+        CaseDoc::load(*id, &bytes, all_sigs, self.actor.clone())
     }
 
     fn cache_put(&mut self, id: CaseId, doc: CaseDoc) {
@@ -675,10 +684,15 @@ fn frame_error(e: &format::FrameError) -> &'static str {
 /// The index keeps summaries, not documents: drop the bytes before replaying.
 fn strip_doc(record: Record) -> Record {
     match record {
-        Record::Put { lsn, case, full, summary, .. } => Record::Put { lsn, case, full, summary, doc: Vec::new() },
+        Record::Put { lsn, case, full, summary, heads, .. } => {
+            Record::Put { lsn, case, full, summary, doc: Vec::new(), sigs: Vec::new(), heads }
+        }
         other => other,
     }
 }
+
+/// A case built for import: id, document bytes, summary, signatures, heads.
+type Built = (CaseId, Vec<u8>, CaseSummary, Vec<ChangeSig>, Vec<Hash>);
 
 fn with_case_number(e: Error, n: usize) -> Error {
     match e {
@@ -816,7 +830,10 @@ impl Opener<'_> {
             }
         }
         all.sort_by_key(|(r, _, pref)| (r.lsn(), *pref));
-        let mut index = Index { gen, next_lsn: 1, packs: packs.to_vec(), ..Index::default() };
+        let mut index = Index::default();
+        index.gen = gen;
+        index.next_lsn = 1;
+        index.packs = packs.to_vec();
         index.next_pack = packs.last().map_or(0, |n| n + 1);
         let mut seen = BTreeSet::new();
         let mut purge = Vec::new();

@@ -16,8 +16,8 @@ fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn case_edits(n: usize) -> Vec<Edit> {
     vec![
-        Edit::set(ScalarField::CaseStatus, if n % 2 == 0 { "Active" } else { "Closed" }),
-        Edit::add(SetField::Citizenship, if n % 3 == 0 { "KZ" } else { "KG" }),
+        Edit::set(ScalarField::CaseStatus, if n.is_multiple_of(2) { "Active" } else { "Closed" }),
+        Edit::add(SetField::Citizenship, if n.is_multiple_of(3) { "KZ" } else { "KG" }),
         Edit::add(SetField::Exploitation, "ForcedLabour"),
         Edit::note(format!("note number {n} about the brick kiln")),
     ]
@@ -236,8 +236,10 @@ fn erasure_leaves_nothing_recoverable_even_with_the_store_key() {
                 hits += plain.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
                 // Full saves may be deflated: load them and read the notes too.
                 if ctx == CTX_FRAME {
-                    if let Ok(Record::Put { full: true, doc, .. }) = format::open_frame(&store.sealer, ctx, &bytes[off..off + len]) {
-                        let record = CaseDoc::load(&doc, ActorId::from([9u8; 16])).and_then(|d| d.record()).expect("doc");
+                    if let Ok(Record::Put { full: true, doc, case, .. }) = format::open_frame(&store.sealer, ctx, &bytes[off..off + len]) {
+                        let record = CaseDoc::load(case, &doc, Vec::new(), ActorId::from([9u8; 16]))
+                            .and_then(|d| d.record())
+                            .expect("doc");
                         hits += record.notes.iter().filter(|n| n.text.contains(needle)).count();
                     }
                 }
