@@ -111,6 +111,31 @@ pub enum Error {
         findings: Vec<Finding>,
     },
 
+    /// A message, bundle or frame from another device or a transport was refused:
+    /// it is malformed, does not authenticate, or breaks a rule. Nothing was changed.
+    #[error("refused a message from another device: {reason}; nothing was changed")]
+    Rejected {
+        /// Why, in words (never message content).
+        reason: String,
+    },
+
+    /// A message for a group or key epoch this device has no key for.
+    #[error("the message is for a group or key epoch this device is not part of")]
+    NotForThisDevice,
+
+    /// A message in a protocol version or cipher suite this build does not speak.
+    #[error("unsupported message format (version {version}, suite {suite}); update Caravan")]
+    UnsupportedMessage {
+        /// Version found.
+        version: u64,
+        /// Cipher suite found.
+        suite: u64,
+    },
+
+    /// The device is not in a group yet (create one or join with an invitation).
+    #[error("this device is not in a group yet; create one or join with an invitation")]
+    NoGroup,
+
     /// The operation was cancelled through its progress callback; nothing was stored.
     #[error("cancelled; nothing was stored")]
     Cancelled,
@@ -141,6 +166,10 @@ impl Error {
 
     pub(crate) fn corrupted(file: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Corrupted { file: file.into(), detail: detail.into() }
+    }
+
+    pub(crate) fn rejected(reason: impl Into<String>) -> Self {
+        Error::Rejected { reason: reason.into() }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {

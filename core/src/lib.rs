@@ -36,4 +36,6 @@ pub use model::{
     assess, assess_answers, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict, Consent, Edit, Note,
     Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField, Timestamp, YearMonth,
 };
-pub use store::{Damage, Progress, Store, StoreOptions, Tombstone};
+pub use store::{
+    BundleScope, Damage, LiveSession, Progress, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+};

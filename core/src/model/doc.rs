@@ -101,9 +101,20 @@ impl CaseDoc {
         CaseDoc { doc: AutoCommit::new().with_actor(actor), saved: Vec::new(), sigs: HashMap::new(), id }
     }
 
-    /// The case this document belongs to.
-    pub(crate) fn case_id(&self) -> CaseId {
-        self.id
+    /// Adopts a document loaded from another device whose changes (with their
+    /// signatures) were verified by the caller.
+    pub(crate) fn adopt(
+        id: CaseId,
+        doc: AutoCommit,
+        changes: &[(automerge::Change, [u8; 64])],
+        actor: ActorId,
+    ) -> Result<CaseDoc> {
+        let sigs = changes.iter().map(|(c, s)| (c.hash(), *s)).collect();
+        let adopted = CaseDoc { doc: doc.with_actor(actor), saved: Vec::new(), sigs, id };
+        if adopted.id() != Some(id) {
+            return Err(Error::rejected(format!("the document sent for case {id} is another case's")));
+        }
+        Ok(adopted)
     }
 
     /// Current heads.

@@ -110,6 +110,35 @@ pub struct Tombstone {
     pub erased_at: Timestamp,
     /// Why.
     pub reason: ErasureReason,
+    /// The erasing device and its signature, so other devices can check who erased.
+    #[serde(default)]
+    pub signature: Option<TombstoneSignature>,
+}
+
+/// Who erased a case, and their signature over
+/// `"caravan/erase/v1" ‖ case ‖ erased_at (i64 BE) ‖ reason code`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TombstoneSignature {
+    /// The erasing device's public key.
+    #[serde(with = "serde_bytes")]
+    pub by: [u8; 32],
+    /// Its Ed25519 signature.
+    #[serde(with = "serde_bytes")]
+    pub sig: [u8; 64],
+}
+
+impl Tombstone {
+    /// The bytes a tombstone signature covers.
+    pub(crate) fn signed_bytes(&self) -> Vec<u8> {
+        use crate::vocab::Vocabulary;
+        [
+            b"caravan/erase/v1".as_slice(),
+            &self.case.0,
+            &self.erased_at.0.to_be_bytes(),
+            self.reason.code().as_bytes(),
+        ]
+        .concat()
+    }
 }
 
 /// A record inside a journal or pack frame. Each record is self-describing, so the
@@ -135,6 +164,8 @@ pub(crate) enum Record {
     },
     /// A case was erased.
     Erase { lsn: u64, tombstone: Tombstone },
+    /// A change to the sync state (group, peers, cursors, pending changes).
+    Sync { lsn: u64, delta: super::index::SyncDelta },
     /// This device's Ed25519 identity (PKCS#8); its actor id derives from it.
     Device {
         lsn: u64,
@@ -150,7 +181,10 @@ pub(crate) struct Hash(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
 impl Record {
     pub(crate) fn lsn(&self) -> u64 {
         match self {
-            Record::Put { lsn, .. } | Record::Erase { lsn, .. } | Record::Device { lsn, .. } => *lsn,
+            Record::Put { lsn, .. }
+            | Record::Erase { lsn, .. }
+            | Record::Device { lsn, .. }
+            | Record::Sync { lsn, .. } => *lsn,
         }
     }
 }

@@ -5,12 +5,13 @@
 //! what the frames say: [`Index::apply`] replays a frame's record into it, and the
 //! same function rebuilds the whole index from packs and journals if a snapshot is lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::format::{Hash, Record, Tombstone};
 use crate::model::{CaseId, CaseSummary};
+use crate::sync::{GroupState, B32, B64};
 
 /// Marks a location in the current journal rather than in a pack.
 pub(crate) const JOURNAL: u32 = u32::MAX;
@@ -69,6 +70,91 @@ pub(crate) struct Index {
     pub(crate) cases: HashMap<CaseId, Entry>,
     /// Erased cases, kept forever.
     pub(crate) tombstones: BTreeMap<CaseId, Tombstone>,
+    /// Sync state: group, what peers are known to have, pending changes.
+    #[serde(default)]
+    pub(crate) sync: SyncState,
+    /// Where the latest group record is (kept through compactions and rebuilds).
+    #[serde(default)]
+    pub(crate) group_frame: Option<Loc>,
+}
+
+/// Heads per case.
+pub(crate) type HeadsMap = HashMap<CaseId, Vec<Hash>>;
+
+/// What this device remembers for sync. Only the group is needed to rebuild a store;
+/// the rest is an optimisation that falls back to a full exchange if lost.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SyncState {
+    pub(crate) group: Option<GroupState>,
+    /// For each peer device: the heads of every case as of the last completed sync.
+    pub(crate) peers: BTreeMap<B32, HeadsMap>,
+    /// Heads as of the last bundle exported "since last time", per export target.
+    pub(crate) cursors: BTreeMap<String, HeadsMap>,
+    /// Verified changes waiting for their dependencies, per case.
+    pub(crate) pending: HashMap<CaseId, Vec<PendingChange>>,
+    /// Mailbox bundle files fully imported (by content hash).
+    pub(crate) seen: BTreeSet<B32>,
+    /// Number of tombstones when this device last rewrote its mailbox outbox.
+    pub(crate) outbox_tombstones: usize,
+    /// The peer of the last completed live session (the likely next one).
+    #[serde(default)]
+    pub(crate) last_peer: Option<B32>,
+    /// Digest of tombstones and membership records each peer had at the last sync.
+    #[serde(default)]
+    pub(crate) peer_meta: BTreeMap<B32, B32>,
+}
+
+/// A verified change waiting for its dependencies.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct PendingChange(#[serde(with = "serde_bytes")] pub(crate) Vec<u8>, pub(crate) B64);
+
+/// A change to [`SyncState`], written to the journal.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum SyncDelta {
+    Group(GroupState),
+    Peer { peer: B32, updates: Vec<(CaseId, Vec<Hash>)>, replace: bool },
+    Cursor { name: String, updates: Vec<(CaseId, Vec<Hash>)>, replace: bool },
+    Pending { case: CaseId, changes: Vec<PendingChange> },
+    Seen { bundle: B32 },
+    OutboxTombstones(usize),
+    Finished { peer: B32, meta: B32 },
+}
+
+impl SyncState {
+    pub(crate) fn apply(&mut self, delta: SyncDelta) {
+        match delta {
+            SyncDelta::Group(g) => self.group = Some(g),
+            SyncDelta::Peer { peer, updates, replace } => {
+                let map = self.peers.entry(peer).or_default();
+                if replace {
+                    map.clear();
+                }
+                map.extend(updates);
+            }
+            SyncDelta::Cursor { name, updates, replace } => {
+                let map = self.cursors.entry(name).or_default();
+                if replace {
+                    map.clear();
+                }
+                map.extend(updates);
+            }
+            SyncDelta::Pending { case, changes } => {
+                if changes.is_empty() {
+                    self.pending.remove(&case);
+                } else {
+                    self.pending.insert(case, changes);
+                }
+            }
+            SyncDelta::Seen { bundle } => {
+                self.seen.insert(bundle);
+            }
+            SyncDelta::OutboxTombstones(n) => self.outbox_tombstones = n,
+            SyncDelta::Finished { peer, meta } => {
+                self.last_peer = Some(peer);
+                self.peer_meta.insert(peer, meta);
+            }
+        }
+    }
 }
 
 impl Index {
@@ -113,6 +199,13 @@ impl Index {
                 self.meta_frames.push(loc);
                 purged
             }
+            Record::Sync { delta, .. } => {
+                if matches!(delta, SyncDelta::Group(_)) {
+                    self.group_frame = Some(loc);
+                }
+                self.sync.apply(delta);
+                Vec::new()
+            }
             Record::Device { key, .. } => {
                 self.device_key = key;
                 self.meta_frames.push(loc);
@@ -130,7 +223,10 @@ impl Index {
 
     /// Every live frame location (case chunks and meta frames).
     pub(crate) fn live_frames(&mut self) -> impl Iterator<Item = &mut Loc> {
-        self.meta_frames.iter_mut().chain(self.cases.values_mut().flat_map(|e| e.frames.iter_mut()))
+        self.meta_frames
+            .iter_mut()
+            .chain(self.group_frame.iter_mut())
+            .chain(self.cases.values_mut().flat_map(|e| e.frames.iter_mut()))
     }
 }
 

@@ -23,6 +23,7 @@
 mod files;
 mod format;
 mod index;
+mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 
 use self::files::{FileName, Journal};
-use self::format::{Hash, Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
+use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
 use self::index::{Entry, Index, Loc, JOURNAL};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
@@ -40,7 +41,9 @@ use crate::sync::DeviceIdentity;
 use crate::model::{CaseDoc, ChangeSig, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
 use crate::vocab::ErasureReason;
 
-pub use self::format::Tombstone;
+pub use self::format::{Tombstone, TombstoneSignature};
+pub(crate) use self::format::{cbor, Hash};
+pub use self::sync::{BundleScope, LiveSession, SyncReport};
 
 /// Something wrong found while opening a store. The store still opened; cases not
 /// affected are readable.
@@ -349,13 +352,25 @@ impl Store {
     pub fn erase_case(&mut self, id: &CaseId, reason: ErasureReason) -> Result<()> {
         self.check_writable()?;
         self.entry(id)?;
-        let tombstone = Tombstone { case: *id, erased_at: Timestamp::now(), reason };
+        let mut tombstone = Tombstone { case: *id, erased_at: Timestamp::now(), reason, signature: None };
+        let sig = self.identity.sign(&tombstone.signed_bytes());
+        tombstone.signature = Some(TombstoneSignature { by: self.identity.id().0, sig });
+        self.apply_tombstone(tombstone)
+    }
+
+    /// Records a (verified) tombstone and purges the case's content, if present.
+    pub(crate) fn apply_tombstone(&mut self, tombstone: Tombstone) -> Result<()> {
+        let id = tombstone.case;
+        if self.index.tombstones.contains_key(&id) {
+            return Ok(());
+        }
         let record = Record::Erase { lsn: self.index.next_lsn, tombstone };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
         let purged = self.index.apply(record, loc);
-        self.cache.remove(id);
-        self.cache_order.retain(|c| c != id);
+        self.cache.remove(&id);
+        self.cache_order.retain(|c| *c != id);
+        self.index.sync.pending.remove(&id);
         self.compact(&purged)
     }
 
@@ -853,3 +868,6 @@ impl Opener<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sync_tests;

@@ -3,3 +3,12 @@
 mod identity;
 
 pub use identity::{DeviceId, DeviceIdentity, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+pub mod envelope;
+mod group;
+
+pub use group::{Invitation, Member};
+pub(crate) use group::{GroupState, B32, B64};
+mod message;
+
+pub(crate) use identity::change_message;
+pub(crate) use message::{open as open_message, seal as seal_message, CaseChanges, LiveHeader, Payload};

@@ -1,0 +1,695 @@
+//! The store's side of sync: groups, bundles, live sessions.
+//!
+//! Every incoming payload goes through the same pipeline ([`Store::ingest`]):
+//!
+//! 1. the envelope is parsed strictly, its key commitment checked and it is decrypted;
+//!    the sender's signature is verified ([`crate::sync`]);
+//! 2. membership records are merged into a *copy* of the group, and the sender must
+//!    be a member of it;
+//! 3. every tombstone's signature, and every change's author signature (by the member
+//!    whose actor id wrote it), is verified — nothing is written before all pass;
+//! 4. changes are applied to a fork of each case's document; missing dependencies
+//!    leave the case unchanged and park its changes as *pending*; the declared heads
+//!    must then be present;
+//! 5. all updated cases are written with one `fdatasync`; only then does the call
+//!    return (and a live session reply).
+
+use std::collections::BTreeSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use serde_bytes::ByteBuf;
+
+use super::index::{HeadsMap, PendingChange, SyncDelta};
+use super::*;
+use crate::sync::{
+    CaseChanges, DeviceId, GroupState, Invitation, LiveHeader, Member, Payload, B32, B64,
+};
+
+/// Which changes a bundle carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundleScope {
+    /// Everything this device has: any member can catch up from it alone.
+    Everything,
+    /// What changed since the last bundle exported for this named target (e.g. a
+    /// colleague's name, "usb", "qr"); everything the first time.
+    SinceLast(String),
+}
+
+/// What an import or a live session did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Cases this device did not have before.
+    pub cases_created: usize,
+    /// Existing cases that received changes.
+    pub cases_updated: usize,
+    /// Automerge changes applied.
+    pub changes_applied: usize,
+    /// Cases erased because another device erased them.
+    pub cases_erased: usize,
+    /// Cases whose changes wait for earlier changes not received yet.
+    pub cases_waiting: usize,
+    /// Changes ignored because their case was erased.
+    pub ignored_erased: usize,
+    /// New group members learned of.
+    pub members_added: usize,
+}
+
+impl SyncReport {
+    fn add(&mut self, o: &SyncReport) {
+        self.cases_created += o.cases_created;
+        self.cases_updated += o.cases_updated;
+        self.changes_applied += o.changes_applied;
+        self.cases_erased += o.cases_erased;
+        self.cases_waiting += o.cases_waiting;
+        self.ignored_erased += o.ignored_erased;
+        self.members_added += o.members_added;
+    }
+}
+
+/// One live sync session with another device, driven by [`Store::live_receive`].
+/// The app (or CLI) moves the bytes over any reliable stream.
+#[derive(Debug)]
+pub struct LiveSession {
+    id: [u8; 16],
+    initiator: bool,
+    sent_inventory: bool,
+    peer: Option<DeviceId>,
+    done: bool,
+    /// What the session has done so far.
+    pub report: SyncReport,
+    /// Messages and bytes sent and received.
+    pub messages_sent: usize,
+    /// Bytes sent.
+    pub bytes_sent: usize,
+    /// Messages received.
+    pub messages_received: usize,
+    /// Bytes received.
+    pub bytes_received: usize,
+}
+
+impl LiveSession {
+    /// Whether the session has finished.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The device on the other end, once known.
+    pub fn peer(&self) -> Option<DeviceId> {
+        self.peer
+    }
+}
+
+impl Store {
+    /// This device's public identity.
+    pub fn device_id(&self) -> DeviceId {
+        self.identity.id()
+    }
+
+    /// The group's name, if this device is in one.
+    pub fn group_name(&self) -> Option<String> {
+        self.index.sync.group.as_ref().map(|g| g.name.clone())
+    }
+
+    /// The group's members.
+    pub fn members(&self) -> Vec<Member> {
+        self.index
+            .sync
+            .group
+            .as_ref()
+            .map(|g| g.members().into_iter().map(|(device, name)| Member { device, name }).collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates a group with this device as its first member.
+    pub fn create_group(&mut self, name: &str) -> Result<()> {
+        self.check_writable()?;
+        if self.index.sync.group.is_some() {
+            return Err(Error::invalid("group", "this device is already in a group"));
+        }
+        let g = GroupState::create(&self.identity, name)?;
+        self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Creates a one-time invitation for another device (show it as a QR code).
+    pub fn invite(&mut self) -> Result<Invitation> {
+        self.check_writable()?;
+        let mut g = self.group()?.clone();
+        let inv = g.invite(&self.identity)?;
+        self.write_sync(vec![SyncDelta::Group(g)])?;
+        Ok(inv)
+    }
+
+    /// Joins the group of an invitation, naming this device `device_name`.
+    pub fn join_group(&mut self, invitation: &str, device_name: &str) -> Result<()> {
+        self.check_writable()?;
+        if self.index.sync.group.is_some() {
+            return Err(Error::invalid("group", "this device is already in a group"));
+        }
+        let g = GroupState::join(invitation, &self.identity, device_name)?;
+        self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    pub(crate) fn group(&self) -> Result<&GroupState> {
+        self.index.sync.group.as_ref().ok_or(Error::NoGroup)
+    }
+
+    /// Seals a bundle of the changes `scope` asks for.
+    pub fn export_bundle(&mut self, scope: BundleScope) -> Result<Vec<u8>> {
+        let key = self.group()?.current_key()?;
+        let base = match &scope {
+            BundleScope::Everything => None,
+            BundleScope::SinceLast(name) => self.index.sync.cursors.get(name).cloned(),
+        };
+        let payload = self.payload_since(base.as_ref(), true)?;
+        let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
+        if let BundleScope::SinceLast(name) = scope {
+            let updates = self.state_updates(base.as_ref());
+            if !updates.is_empty() {
+                self.write_sync(vec![SyncDelta::Cursor { name, updates, replace: false }])?;
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
+    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
+        self.check_writable()?;
+        let (sender, payload) = self.open_message(bytes)?;
+        self.ingest(sender, payload)
+    }
+
+    fn open_message(&self, bytes: &[u8]) -> Result<(DeviceId, Payload)> {
+        let group = self.group()?;
+        crate::sync::open_message(bytes, |tag, epoch| group.key_for(tag, epoch))
+    }
+
+    /// Every case's heads, and erased cases with no heads: the state peers compare.
+    fn state(&self) -> HeadsMap {
+        let mut m: HeadsMap = self.index.cases.iter().map(|(id, e)| (*id, e.heads.clone())).collect();
+        for id in self.index.tombstones.keys() {
+            m.insert(*id, Vec::new());
+        }
+        m
+    }
+
+    /// Entries of the current state that differ from `base`.
+    fn state_updates(&self, base: Option<&HeadsMap>) -> Vec<(CaseId, Vec<Hash>)> {
+        let mut v: Vec<(CaseId, Vec<Hash>)> =
+            self.state().into_iter().filter(|(id, h)| base.and_then(|b| b.get(id)) != Some(h)).collect();
+        v.sort();
+        v
+    }
+
+    /// The payload a peer whose state is `base` lacks (`None`: everything).
+    fn payload_since(&mut self, base: Option<&HeadsMap>, members: bool) -> Result<Payload> {
+        let mut ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
+        ids.sort();
+        let mut cases = Vec::new();
+        for id in ids {
+            let heads = self.index.cases[&id].heads.clone();
+            match base.and_then(|b| b.get(&id)) {
+                Some(theirs) if *theirs == heads => {}
+                Some(theirs) => cases.push(self.case_delta(&id, theirs)?),
+                None => cases.push(self.whole_case(&id)?),
+            }
+        }
+        let tombstones = self
+            .index
+            .tombstones
+            .values()
+            .filter(|t| base.and_then(|b| b.get(&t.case)).is_none_or(|h| !h.is_empty()))
+            .cloned()
+            .collect();
+        let members = if members { self.group()?.records.iter().cloned().collect() } else { Vec::new() };
+        Ok(Payload { cases, tombstones, members, live: None })
+    }
+
+    /// A case's whole document as stored (no Automerge work), signatures by hash order.
+    fn whole_case(&mut self, id: &CaseId) -> Result<CaseChanges> {
+        let entry = self.entry(id)?;
+        let heads = entry.heads.clone();
+        let mut doc = Vec::new();
+        let mut sigs: Vec<ChangeSig> = Vec::new();
+        for loc in entry.frames.clone() {
+            let (name, file) = self.file_of(loc)?;
+            let frame = read_frame(file, &name, loc)?;
+            match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
+                Ok(Record::Put { case, doc: d, sigs: s, .. }) if case == *id => {
+                    doc.extend_from_slice(&d);
+                    sigs.extend(s);
+                }
+                _ => return Err(Error::corrupted(name, format!("a frame of case {id} does not open"))),
+            }
+        }
+        sigs.sort_by(|a, b| a.0.cmp(&b.0));
+        sigs.dedup_by(|a, b| a.0 == b.0);
+        Ok(CaseChanges {
+            case: *id,
+            doc: Some(doc),
+            changes: Vec::new(),
+            sigs: sigs.into_iter().map(|s| B64(s.1)).collect(),
+            heads,
+        })
+    }
+
+    /// The changes of a case after heads `theirs`.
+    fn case_delta(&mut self, id: &CaseId, theirs: &[Hash]) -> Result<CaseChanges> {
+        let mut doc = self.take_doc(id)?;
+        let known: Vec<ChangeHash> =
+            theirs.iter().map(|h| ChangeHash(h.0)).filter(|h| doc.has_change(h)).collect();
+        let changes = doc.changes_since(&known);
+        let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+        self.cache_put(*id, doc);
+        Ok(CaseChanges {
+            case: *id,
+            doc: None,
+            sigs: changes.iter().map(|(_, s)| B64(*s)).collect(),
+            changes: changes.into_iter().map(|(c, _)| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+            heads,
+        })
+    }
+
+    /// Verifies and applies a payload from `sender` (see the module doc).
+    pub(crate) fn ingest(&mut self, sender: DeviceId, payload: Payload) -> Result<SyncReport> {
+        self.check_writable()?;
+        let mut report = SyncReport::default();
+        // 2. membership
+        let mut group = self.group()?.clone();
+        report.members_added = group.merge_records(payload.members);
+        let members = group.members();
+        if !members.contains_key(&sender) {
+            return Err(Error::rejected("the sender is not a member of this group"));
+        }
+        // 3. verify everything before writing anything
+        let mut tombstones = Vec::new();
+        for t in payload.tombstones {
+            if self.index.tombstones.contains_key(&t.case) || tombstones.iter().any(|x: &Tombstone| x.case == t.case) {
+                continue;
+            }
+            let ok = t.signature.as_ref().is_some_and(|s| {
+                members.contains_key(&DeviceId(s.by)) && DeviceId(s.by).verify(&t.signed_bytes(), &s.sig)
+            });
+            if !ok {
+                return Err(Error::rejected("an erasure is not signed by a member"));
+            }
+            tombstones.push(t);
+        }
+        let erased: BTreeSet<CaseId> =
+            self.index.tombstones.keys().chain(tombstones.iter().map(|t| &t.case)).copied().collect();
+        let mut verified: Vec<(CaseId, Vec<(Change, [u8; 64])>, Option<AutoCommit>, Vec<Hash>)> = Vec::new();
+        for cc in payload.cases {
+            if erased.contains(&cc.case) {
+                report.ignored_erased += 1;
+                continue;
+            }
+            let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
+            for (c, sig) in &changes {
+                let author = group
+                    .member_by_actor(&members, c.actor_id().to_bytes())
+                    .ok_or_else(|| Error::rejected("a change was written by a device that is not a member"))?;
+                let msg = crate::sync::change_message(&cc.case, &c.hash().0);
+                if !author.verify(&msg, sig) {
+                    return Err(Error::rejected("a change's author signature does not verify"));
+                }
+            }
+            verified.push((cc.case, changes, loaded, cc.heads));
+        }
+        // Everything checked: now write. Group first (small), then erasures, then cases.
+        if report.members_added > 0 {
+            self.write_sync(vec![SyncDelta::Group(group)])?;
+        }
+        for t in tombstones {
+            let existed = self.index.cases.contains_key(&t.case);
+            self.apply_tombstone(t)?;
+            report.cases_erased += usize::from(existed);
+        }
+        let mut to_write: Vec<(CaseId, CaseDoc, bool)> = Vec::new();
+        let mut deltas = Vec::new();
+        for (case, changes, loaded, declared) in verified {
+            let pending: Vec<(Change, [u8; 64])> = self
+                .index
+                .sync
+                .pending
+                .get(&case)
+                .map(|p| p.iter().filter_map(|PendingChange(b, s)| Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))).collect())
+                .unwrap_or_default();
+            let had_pending = !pending.is_empty();
+            let exists = self.index.cases.contains_key(&case);
+            let (mut doc, applied) = match (exists, loaded) {
+                // A case new to this device, sent whole: adopt the loaded document.
+                (false, Some(am)) if !had_pending => {
+                    let n = changes.len();
+                    (CaseDoc::adopt(case, am, &changes, self.actor.clone())?, Ok(n))
+                }
+                _ => {
+                    let mut doc = if exists { self.take_doc(&case)? } else { CaseDoc::empty(case, self.actor.clone()) };
+                    let mut all = pending;
+                    all.extend(changes);
+                    match doc.apply_verified(all.clone()) {
+                        Ok(Ok(n)) => (doc, Ok(n)),
+                        Ok(Err(_missing)) => {
+                            let parked = all.iter().map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s))).collect();
+                            deltas.push(SyncDelta::Pending { case, changes: parked });
+                            (doc, Err(()))
+                        }
+                        Err(e) => {
+                            if exists {
+                                self.cache_put(case, doc);
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            match applied {
+                Ok(0) => {
+                    if exists {
+                        self.cache_put(case, doc);
+                    }
+                }
+                Ok(n) => {
+                    if !declared.iter().all(|h| doc.has_change(&ChangeHash(h.0))) {
+                        report.cases_waiting += 1;
+                    }
+                    if had_pending {
+                        deltas.push(SyncDelta::Pending { case, changes: Vec::new() });
+                    }
+                    report.changes_applied += n;
+                    if exists {
+                        report.cases_updated += 1;
+                    } else {
+                        report.cases_created += 1;
+                    }
+                    to_write.push((case, doc, !exists));
+                }
+                Err(()) => {
+                    report.cases_waiting += 1;
+                    if exists {
+                        self.cache_put(case, doc);
+                    }
+                }
+            }
+        }
+        self.persist_batch(to_write, deltas)?;
+        Ok(report)
+    }
+
+    /// Writes several case documents and sync deltas with one fsync (all or nothing).
+    fn persist_batch(&mut self, docs: Vec<(CaseId, CaseDoc, bool)>, deltas: Vec<SyncDelta>) -> Result<()> {
+        if docs.is_empty() && deltas.is_empty() {
+            return Ok(());
+        }
+        let start_len = self.journal.len;
+        let start_lsn = self.index.next_lsn;
+        let now = Timestamp::now();
+        let mut records = Vec::new();
+        let mut kept = Vec::new();
+        let result: Result<()> = (|| {
+            for (id, mut doc, new) in docs {
+                let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
+                let full = new || chunks >= self.options.max_chunks;
+                let sigs = doc.sigs_for_save(full);
+                let bytes = if full { doc.save() } else { doc.save_incremental() };
+                let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+                let summary = CaseSummary::of(&doc.record()?, now);
+                let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes, sigs, heads };
+                self.index.next_lsn += 1;
+                let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
+                let off = self.journal.append(&frame)?;
+                records.push((Loc(JOURNAL, off, frame.len() as u32), strip_doc(record)));
+                kept.push((id, doc));
+            }
+            for delta in deltas {
+                let record = Record::Sync { lsn: self.index.next_lsn, delta };
+                self.index.next_lsn += 1;
+                let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
+                let off = self.journal.append(&frame)?;
+                records.push((Loc(JOURNAL, off, frame.len() as u32), record));
+            }
+            self.journal.sync()
+        })();
+        if let Err(e) = result {
+            self.index.next_lsn = start_lsn;
+            if self.journal.rollback_to(start_len).is_err() {
+                self.poisoned = true;
+            }
+            return Err(e);
+        }
+        for (loc, record) in records {
+            self.index.apply(record, loc);
+        }
+        for (id, doc) in kept {
+            self.cache_put(id, doc);
+        }
+        self.maybe_compact()
+    }
+
+    /// Writes sync-state changes durably.
+    pub(crate) fn write_sync(&mut self, deltas: Vec<SyncDelta>) -> Result<()> {
+        self.persist_batch(Vec::new(), deltas)
+    }
+
+    // ----- live sessions -----------------------------------------------------------
+
+    /// Starts a live session as the initiator; send the returned bytes to the peer.
+    pub fn live_start(&mut self) -> Result<(LiveSession, Vec<u8>)> {
+        let expected = self.index.sync.last_peer;
+        let base = expected.and_then(|p| self.index.sync.peers.get(&p)).map(|known| (state_digest(known), known.clone()));
+        let mut session = LiveSession {
+            id: crate::crypto::random_array()?,
+            initiator: true,
+            sent_inventory: base.is_none(),
+            peer: None,
+            done: false,
+            report: SyncReport::default(),
+            messages_sent: 0,
+            bytes_sent: 0,
+            messages_received: 0,
+            bytes_received: 0,
+        };
+        let meta = self.meta_digest()?;
+        let meta_known = expected.and_then(|p| self.index.sync.peer_meta.get(&p)).is_some_and(|m| m.0 == meta);
+        let mut payload = match &base {
+            Some((_, known)) => self.payload_since(Some(known), !meta_known)?,
+            None => Payload::default(),
+        };
+        payload.live = Some(LiveHeader {
+            session: session.id,
+            step: 1,
+            base: base.as_ref().map(|(d, _)| B32(*d)),
+            inventory: if base.is_none() { Some(self.inventory()) } else { None },
+            meta_digest: B32(self.meta_digest()?),
+            last: false,
+        });
+        let bytes = self.seal_live(&payload, &mut session)?;
+        Ok((session, bytes))
+    }
+
+    /// Starts a live session as the responder; feed it the initiator's first message.
+    pub fn live_accept(&self) -> Result<LiveSession> {
+        Ok(LiveSession {
+            id: [0; 16],
+            initiator: false,
+            sent_inventory: false,
+            peer: None,
+            done: false,
+            report: SyncReport::default(),
+            messages_sent: 0,
+            bytes_sent: 0,
+            messages_received: 0,
+            bytes_received: 0,
+        })
+    }
+
+    /// Feeds one message from the peer into the session. Returns the reply to send, if
+    /// any; the session is done when [`LiveSession::is_done`] says so. The message's
+    /// changes are stored durably before this returns.
+    pub fn live_receive(&mut self, session: &mut LiveSession, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+        if session.done {
+            return Err(Error::invalid("live session", "the session has already finished"));
+        }
+        session.messages_received += 1;
+        session.bytes_received += bytes.len();
+        let (sender, mut payload) = self.open_message(bytes)?;
+        let live = payload.live.take().ok_or_else(|| Error::rejected("not a live-session message"))?;
+        if session.messages_received == 1 && !session.initiator {
+            session.id = live.session;
+        }
+        if live.session != session.id || usize::from(live.step) != session.messages_sent + session.messages_received {
+            return Err(Error::rejected("message from another session, or out of order"));
+        }
+        if let Some(p) = session.peer {
+            if p != sender {
+                return Err(Error::rejected("message from a different device than the session's peer"));
+            }
+        }
+        if sender == self.device_id() {
+            return Err(Error::rejected("a device cannot sync with itself"));
+        }
+        session.peer = Some(sender);
+        let peer = B32(sender.0);
+        // What the peer will have after this message: its declared heads for what it sent.
+        let declared: Vec<(CaseId, Vec<Hash>)> = payload.cases.iter().map(|c| (c.case, c.heads.clone())).collect();
+        let report = self.ingest(sender, payload)?;
+        session.report.add(&report);
+        if live.last && session.messages_sent > 0 {
+            return self.finish(session, peer).map(|()| None);
+        }
+        let our_known = self.index.sync.peers.get(&peer).cloned();
+        let fast = live.base.is_some() && our_known.as_ref().map(state_digest).map(B32) == live.base;
+        let meta_differs = live.meta_digest.0 != self.meta_digest()?;
+        let mut reply = Payload::default();
+        let mut last = true;
+        if let Some(inv) = &live.inventory {
+            // The peer told us exactly what it has.
+            let theirs: HeadsMap = inv.iter().cloned().collect();
+            reply = self.payload_since(Some(&theirs), meta_differs)?;
+            let news = self.peer_has_news(&theirs);
+            if news && !session.sent_inventory {
+                reply.live = Some(self.live_header(session, Some(self.inventory()), false)?);
+                session.sent_inventory = true;
+                last = false;
+            }
+        } else if fast {
+            let mut base = our_known.unwrap_or_default();
+            base.extend(declared);
+            reply = self.payload_since(Some(&base), meta_differs)?;
+        } else {
+            // We cannot tell what the peer lacks: send our inventory and let it ask.
+            reply.members = self.group()?.records.iter().cloned().collect();
+            reply.live = Some(self.live_header(session, Some(self.inventory()), false)?);
+            session.sent_inventory = true;
+            last = false;
+        }
+        if reply.live.is_none() {
+            reply.live = Some(self.live_header(session, None, last)?);
+        }
+        let bytes = self.seal_live(&reply, session)?;
+        if last {
+            self.finish(session, peer)?;
+        }
+        Ok(Some(bytes))
+    }
+
+    fn live_header(&self, session: &LiveSession, inventory: Option<Vec<(CaseId, Vec<Hash>)>>, last: bool) -> Result<LiveHeader> {
+        Ok(LiveHeader {
+            session: session.id,
+            step: (session.messages_sent + session.messages_received + 1) as u8,
+            base: None,
+            inventory,
+            meta_digest: B32(self.meta_digest()?),
+            last,
+        })
+    }
+
+    fn seal_live(&mut self, payload: &Payload, session: &mut LiveSession) -> Result<Vec<u8>> {
+        let key = self.group()?.current_key()?;
+        let bytes = crate::sync::seal_message(&key, &self.identity, payload)?;
+        session.messages_sent += 1;
+        session.bytes_sent += bytes.len();
+        Ok(bytes)
+    }
+
+    /// Remembers that the peer now has exactly our state.
+    fn finish(&mut self, session: &mut LiveSession, peer: B32) -> Result<()> {
+        let known = self.index.sync.peers.get(&peer);
+        let updates = self.state_updates(known);
+        let mut deltas = vec![SyncDelta::Finished { peer, meta: B32(self.meta_digest()?) }];
+        if !updates.is_empty() || known.is_none() {
+            deltas.push(SyncDelta::Peer { peer, updates, replace: false });
+        }
+        self.write_sync(deltas)?;
+        session.done = true;
+        Ok(())
+    }
+
+    fn inventory(&self) -> Vec<(CaseId, Vec<Hash>)> {
+        let mut v: Vec<(CaseId, Vec<Hash>)> = self.state().into_iter().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether a peer with state `theirs` has something we lack.
+    fn peer_has_news(&mut self, theirs: &HeadsMap) -> bool {
+        for (id, heads) in theirs {
+            if heads.is_empty() {
+                if !self.index.tombstones.contains_key(id) {
+                    return true;
+                }
+                continue;
+            }
+            match self.index.cases.get(id) {
+                None => {
+                    if !self.index.tombstones.contains_key(id) {
+                        return true;
+                    }
+                }
+                Some(e) if e.heads == *heads => {}
+                Some(_) => match self.take_doc(id) {
+                    Ok(mut doc) => {
+                        let all = heads.iter().all(|h| doc.has_change(&ChangeHash(h.0)));
+                        self.cache_put(*id, doc);
+                        if !all {
+                            return true;
+                        }
+                    }
+                    Err(_) => return true,
+                },
+            }
+        }
+        false
+    }
+
+    fn meta_digest(&self) -> Result<[u8; 32]> {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&self.group()?.records_digest());
+        for id in self.index.tombstones.keys() {
+            ctx.update(&id.0);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        Ok(out)
+    }
+}
+
+/// SHA-256 over the sorted entries of a state map.
+fn state_digest(map: &HeadsMap) -> [u8; 32] {
+    let mut entries: Vec<(&CaseId, &Vec<Hash>)> = map.iter().collect();
+    entries.sort();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for (id, heads) in entries {
+        ctx.update(&id.0);
+        ctx.update(&(heads.len() as u32).to_le_bytes());
+        for h in heads {
+            ctx.update(&h.0);
+        }
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// Parses the changes of one case: individual changes (signatures in order), or a
+/// whole document (signatures in change-hash order).
+fn parse_changes(
+    doc: Option<&[u8]>,
+    changes: Vec<ByteBuf>,
+    sigs: &[B64],
+) -> Result<(Vec<(Change, [u8; 64])>, Option<AutoCommit>)> {
+    if let Some(bytes) = doc {
+        let mut am = AutoCommit::load(bytes).map_err(|_| Error::rejected("a case document does not load"))?;
+        let mut all: Vec<Change> = am.get_changes(&[]);
+        all.sort_by_key(|c| c.hash());
+        if all.len() != sigs.len() {
+            return Err(Error::rejected("every change needs exactly one author signature"));
+        }
+        let pairs = all.into_iter().zip(sigs.iter().map(|s| s.0)).collect();
+        return Ok((pairs, Some(am)));
+    }
+    let mut out = Vec::with_capacity(changes.len());
+    for (bytes, sig) in changes.into_iter().zip(sigs) {
+        let c = Change::from_bytes(bytes.into_vec()).map_err(|_| Error::rejected("a change does not parse"))?;
+        out.push((c, sig.0));
+    }
+    Ok((out, None))
+}

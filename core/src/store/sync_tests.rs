@@ -1,0 +1,207 @@
+//! Multi-device sync tests on real stores.
+
+use super::*;
+use crate::model::{ScalarField, SetField};
+use super::sync::SyncReport;
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    store: Store,
+    key: StoreKey,
+    dir: PathBuf,
+}
+
+fn device() -> Device {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let key = StoreKey::generate().expect("key");
+    let store = Store::create(&dir, &key).expect("create");
+    Device { _tmp: tmp, store, key, dir }
+}
+
+/// A group of `n` devices: the first creates it, the others join with invitations.
+fn team(n: usize) -> Vec<Device> {
+    let mut devices: Vec<Device> = (0..n).map(|_| device()).collect();
+    devices[0].store.create_group("Cross-border team").expect("group");
+    for i in 1..n {
+        let inv = devices[0].store.invite().expect("invite");
+        devices[i].store.join_group(inv.as_text(), &format!("Device {i}")).expect("join");
+        // The newcomer's join record reaches the creator with its first bundle.
+        let b = devices[i].store.export_bundle(BundleScope::Everything).expect("bundle");
+        devices[0].store.import_bundle(&b).expect("import");
+    }
+    devices
+}
+
+fn records(store: &mut Store) -> Vec<CaseRecord> {
+    let ids: Vec<CaseId> = store.list(&CaseFilter::default()).iter().map(|s| s.id).collect();
+    let mut v: Vec<CaseRecord> = ids.iter().map(|id| store.case(id).expect("case")).collect();
+    v.sort_by_key(|r| r.id);
+    v
+}
+
+fn live(a: &mut Store, b: &mut Store) -> (LiveSession, LiveSession) {
+    let (mut sa, mut msg) = a.live_start().expect("start");
+    let mut sb = b.live_accept().expect("accept");
+    for _ in 0..8 {
+        match b.live_receive(&mut sb, &msg).expect("b receives") {
+            Some(reply) => msg = reply,
+            None => break,
+        }
+        match a.live_receive(&mut sa, &msg).expect("a receives") {
+            Some(reply) => msg = reply,
+            None => break,
+        }
+    }
+    assert!(sa.is_done() && sb.is_done(), "both sides finish");
+    (sa, sb)
+}
+
+fn edits(n: usize) -> Vec<Edit> {
+    vec![
+        Edit::set(ScalarField::CaseStatus, "Active"),
+        Edit::add(SetField::Citizenship, ["KZ", "KG", "TJ"][n % 3]),
+        Edit::add(SetField::Exploitation, "ForcedLabour"),
+        Edit::note(format!("case number {n} met at the border crossing")),
+    ]
+}
+
+#[test]
+fn bundles_carry_cases_both_ways_and_converge() {
+    let mut t = team(2);
+    let ids: Vec<CaseId> = (0..5).map(|n| t[0].store.add_case(&edits(n)).expect("add")).collect();
+    let bundle = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let r = t[1].store.import_bundle(&bundle).expect("import");
+    assert_eq!(r.cases_created, 5);
+    // Concurrent edits of different fields and concurrent set additions.
+    t[0].store.update_case(&ids[0], &[Edit::set(ScalarField::Gender, "Feminine")]).expect("a");
+    t[0].store.update_case(&ids[0], &[Edit::add(SetField::MeansOfControl, "DebtBondage")]).expect("a");
+    t[1].store.update_case(&ids[0], &[Edit::set(ScalarField::AgeBand, "18-20")]).expect("b");
+    t[1].store.update_case(&ids[0], &[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")]).expect("b");
+    let id_b = t[1].store.add_case(&edits(9)).expect("b adds");
+    let from_a = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("a");
+    let from_b = t[1].store.export_bundle(BundleScope::SinceLast("a".into())).expect("b");
+    t[1].store.import_bundle(&from_a).expect("b imports");
+    t[0].store.import_bundle(&from_b).expect("a imports");
+    let (ra, rb) = (records(&mut t[0].store), records(&mut t[1].store));
+    assert_eq!(ra, rb, "both devices converge");
+    let merged = ra.iter().find(|r| r.id == ids[0]).expect("case");
+    assert_eq!(merged.gender, Some(crate::vocab::Gender::Feminine));
+    assert_eq!(merged.age_band, Some(crate::vocab::AgeBand::Age18To20));
+    assert_eq!(merged.means_of_control.len(), 2);
+    assert!(ra.iter().any(|r| r.id == id_b));
+    // Importing again changes nothing (idempotent).
+    assert_eq!(t[1].store.import_bundle(&from_a).expect("again"), SyncReport::default());
+    // Everything survives a reopen.
+    let Device { store, key, dir, .. } = &mut t[1];
+    let _ = std::mem::replace(store, Store::create(dir.with_extension("x"), key).expect("placeholder"));
+    let mut reopened = Store::open(dir.as_path(), key).expect("reopen");
+    assert_eq!(records(&mut reopened), rb);
+}
+
+#[test]
+fn live_sessions_converge_and_repeat_syncs_take_two_small_messages() {
+    let mut t = team(2);
+    for n in 0..20 {
+        t[0].store.add_case(&edits(n)).expect("add");
+    }
+    for n in 20..25 {
+        t[1].store.add_case(&edits(n)).expect("add");
+    }
+    let (a, b) = t.split_at_mut(1);
+    let (sa, _) = live(&mut a[0].store, &mut b[0].store);
+    assert_eq!(records(&mut a[0].store), records(&mut b[0].store));
+    assert_eq!(a[0].store.len(), 25);
+    assert!(sa.messages_sent + sa.messages_received <= 4);
+    // One field edited: the next session is two messages in one round trip.
+    let id = a[0].store.list(&CaseFilter::default())[3].id;
+    a[0].store.update_case(&id, &[Edit::set(ScalarField::CaseStatus, "FollowUp")]).expect("edit");
+    let (sa, sb) = live(&mut a[0].store, &mut b[0].store);
+    assert_eq!(sa.messages_sent + sa.messages_received, 2, "one round trip");
+    let bytes = sa.bytes_sent + sa.bytes_received;
+    assert!(bytes <= 1_500, "edit sync took {bytes} bytes");
+    assert_eq!(sb.report.changes_applied, 1);
+    assert_eq!(records(&mut a[0].store), records(&mut b[0].store));
+    // Concurrent edits on both sides, still two messages.
+    let other = a[0].store.list(&CaseFilter::default())[7].id;
+    a[0].store.update_case(&id, &[Edit::add(SetField::MeansOfControl, "DebtBondage")]).expect("a");
+    b[0].store.update_case(&other, &[Edit::set(ScalarField::Gender, "Masculine")]).expect("b");
+    let (sa, _) = live(&mut a[0].store, &mut b[0].store);
+    assert_eq!(sa.messages_sent + sa.messages_received, 2);
+    assert_eq!(records(&mut a[0].store), records(&mut b[0].store));
+}
+
+#[test]
+fn hostile_bytes_are_refused_and_change_nothing() {
+    let mut t = team(2);
+    t[0].store.add_case(&edits(1)).expect("add");
+    let bundle = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let before = t[1].store.disk_usage().expect("du");
+    for i in (0..bundle.len()).step_by(7) {
+        let mut bad = bundle.clone();
+        bad[i] ^= 0x10;
+        assert!(t[1].store.import_bundle(&bad).is_err(), "flip at {i}");
+    }
+    for cut in (0..bundle.len()).step_by(11) {
+        assert!(t[1].store.import_bundle(&bundle[..cut]).is_err(), "cut at {cut}");
+    }
+    assert_eq!(t[1].store.disk_usage().expect("du"), before);
+    assert_eq!(t[1].store.len(), 0);
+    // A device of another group, and a stranger using a leaked group key, are refused.
+    let mut outsider = team(1);
+    outsider[0].store.add_case(&edits(2)).expect("add");
+    let foreign = outsider[0].store.export_bundle(BundleScope::Everything).expect("export");
+    assert!(matches!(t[1].store.import_bundle(&foreign), Err(Error::NotForThisDevice)));
+    let key = t[0].store.group().expect("g").current_key().expect("k");
+    let stranger = DeviceIdentity::generate().expect("id");
+    let forged = crate::sync::seal_message(&key, &stranger, &crate::sync::Payload::default()).expect("seal");
+    assert!(matches!(t[1].store.import_bundle(&forged), Err(Error::Rejected { .. })));
+    t[1].store.import_bundle(&bundle).expect("the genuine bundle still imports");
+    assert_eq!(t[1].store.len(), 1);
+}
+
+#[test]
+fn erasure_propagates_and_stale_devices_cannot_resurrect() {
+    let mut t = team(3);
+    let id = t[0].store.add_case(&edits(1)).expect("add");
+    let all = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    t[1].store.import_bundle(&all).expect("b");
+    t[2].store.import_bundle(&all).expect("c");
+    // c edits the case offline; a erases it.
+    t[2].store.update_case(&id, &[Edit::note("a late note from the field")]).expect("c edits");
+    let stale = t[2].store.export_bundle(BundleScope::Everything).expect("stale");
+    t[0].store.erase_case(&id, ErasureReason::PersonRequested).expect("erase");
+    let erasure = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let r = t[1].store.import_bundle(&erasure).expect("b");
+    assert_eq!(r.cases_erased, 1);
+    assert!(matches!(t[1].store.case(&id), Err(Error::CaseErased { .. })));
+    // The stale device's bundle does not bring it back anywhere.
+    let r = t[0].store.import_bundle(&stale).expect("a");
+    assert_eq!(r.ignored_erased, 1);
+    assert!(matches!(t[0].store.case(&id), Err(Error::CaseErased { .. })));
+    // The stale device itself erases it when it syncs.
+    t[2].store.import_bundle(&erasure).expect("c");
+    assert!(matches!(t[2].store.case(&id), Err(Error::CaseErased { .. })));
+}
+
+#[test]
+fn bundles_apply_in_any_order_with_gaps_and_duplicates() {
+    let mut t = team(2);
+    let id = t[0].store.add_case(&edits(1)).expect("add");
+    let first = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("1");
+    t[0].store.update_case(&id, &[Edit::note("second step")]).expect("u");
+    let second = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("2");
+    t[0].store.update_case(&id, &[Edit::note("third step")]).expect("u");
+    let third = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("3");
+    // Out of order: the later bundles wait for the first.
+    let r = t[1].store.import_bundle(&third).expect("3");
+    assert_eq!(r.cases_waiting, 1);
+    let r = t[1].store.import_bundle(&second).expect("2");
+    assert_eq!(r.cases_waiting, 1);
+    assert_eq!(t[1].store.len(), 0);
+    t[1].store.import_bundle(&first).expect("1");
+    t[1].store.import_bundle(&second).expect("dup");
+    t[1].store.import_bundle(&third).expect("dup");
+    assert_eq!(records(&mut t[0].store), records(&mut t[1].store));
+    assert_eq!(t[1].store.case(&id).expect("case").notes.len(), 3);
+}

@@ -1,0 +1,120 @@
+//! What travels inside an envelope: a payload of signed changes, tombstones and
+//! membership records, signed by the device that sent it.
+//!
+//! ```text
+//! Signed  = { sender: bstr(32), body: bstr (CBOR Payload), sig: bstr(64) }
+//!           sig = Ed25519(sender, "caravan/message/v1" ‖ routing tag ‖ epoch u32 BE ‖ body)
+//! Payload = { cases: [CaseChanges], tombstones: [Tombstone], members: [MemberRecord],
+//!             live: LiveHeader? }
+//! CaseChanges = { case: bstr(16), doc: bstr?, changes: [bstr], sigs: [bstr(64)], heads: [bstr(32)] }
+//! ```
+//!
+//! `doc` carries whole-document chunks for a case the recipient does not have;
+//! `changes` carries individual Automerge changes. Every change in either has an author
+//! signature (`sigs`, in change order); the receiver checks each against the member
+//! whose actor id wrote it, so authorship survives forwarding.
+
+use serde::{Deserialize, Serialize};
+
+use super::envelope::{self, EpochKey};
+use super::group::{MemberRecord, B32, B64};
+use super::identity::{DeviceId, DeviceIdentity};
+use crate::error::{Error, Result};
+use crate::model::CaseId;
+use crate::store::{Hash, Tombstone};
+
+/// Limits checked before anything large is allocated or parsed further.
+pub(crate) const MAX_CASES_PER_MESSAGE: usize = 1_000_000;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Signed {
+    sender: B32,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+    sig: B64,
+}
+
+/// The changes of one case in a payload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct CaseChanges {
+    pub(crate) case: CaseId,
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub(crate) doc: Option<Vec<u8>>,
+    #[serde(default)]
+    pub(crate) changes: Vec<serde_bytes::ByteBuf>,
+    #[serde(default)]
+    pub(crate) sigs: Vec<B64>,
+    #[serde(default)]
+    pub(crate) heads: Vec<Hash>,
+}
+
+/// Live-session fields of a payload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct LiveHeader {
+    pub(crate) session: [u8; 16],
+    pub(crate) step: u8,
+    /// Digest of the state both sides agreed on after their last sync, if any.
+    #[serde(default)]
+    pub(crate) base: Option<B32>,
+    /// Every case's heads, when the peer cannot compute a delta.
+    #[serde(default)]
+    pub(crate) inventory: Option<Vec<(CaseId, Vec<Hash>)>>,
+    /// Digest of the sender's tombstones and membership records.
+    pub(crate) meta_digest: B32,
+    /// The sender has nothing more to send after this message.
+    pub(crate) last: bool,
+}
+
+/// The body of every message.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    #[serde(default)]
+    pub(crate) cases: Vec<CaseChanges>,
+    #[serde(default)]
+    pub(crate) tombstones: Vec<Tombstone>,
+    #[serde(default)]
+    pub(crate) members: Vec<MemberRecord>,
+    #[serde(default)]
+    pub(crate) live: Option<LiveHeader>,
+}
+
+fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {
+    [b"caravan/message/v1".as_slice(), &key.routing_tag(), &key.epoch.to_be_bytes(), body].concat()
+}
+
+/// Signs and seals a payload.
+pub(crate) fn seal(key: &EpochKey, me: &DeviceIdentity, payload: &Payload) -> Result<Vec<u8>> {
+    let body = crate::store::cbor(payload)?;
+    let sig = B64(me.sign(&signed_message(key, &body)));
+    let signed = Signed { sender: B32(me.id().0), body, sig };
+    envelope::seal(key, &crate::store::cbor(&signed)?)
+}
+
+/// Opens an envelope with whichever key `key_for` returns for its tag and epoch,
+/// checks the sender's signature and decodes the payload. Membership of the sender
+/// is checked by the caller (after merging membership records the payload carries).
+pub(crate) fn open(
+    bytes: &[u8],
+    key_for: impl Fn(&[u8; 16], u32) -> Option<EpochKey>,
+) -> Result<(DeviceId, Payload)> {
+    let parsed = envelope::parse(bytes)?;
+    let key = key_for(&parsed.header.tag, parsed.header.epoch).ok_or(Error::NotForThisDevice)?;
+    let plain = envelope::open(&parsed, &key)?;
+    let signed: Signed = ciborium::from_reader(plain.as_slice()).map_err(|_| Error::rejected("message does not parse"))?;
+    let sender = DeviceId(signed.sender.0);
+    if !sender.verify(&signed_message(&key, &signed.body), &signed.sig.0) {
+        return Err(Error::rejected("the sender's signature does not verify"));
+    }
+    let payload: Payload =
+        ciborium::from_reader(signed.body.as_slice()).map_err(|_| Error::rejected("payload does not parse"))?;
+    if payload.cases.len() > MAX_CASES_PER_MESSAGE {
+        return Err(Error::rejected("too many cases in one message"));
+    }
+    for c in &payload.cases {
+        let n = c.changes.len();
+        if c.doc.is_none() && c.sigs.len() != n {
+            return Err(Error::rejected("every change needs exactly one author signature"));
+        }
+    }
+    Ok((sender, payload))
+}
