@@ -37,5 +37,5 @@ pub use model::{
     Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField, Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, Progress, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, Damage, LiveSession, MailboxReport, Progress, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };

@@ -13,6 +13,7 @@ pub use doc::{MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};
 pub use ids::{CaseId, Timestamp, YearMonth};
+pub(crate) use ids::hex_encode;
 pub use record::{
     CaseRecord, Conflict, Consent, Note, Referral, ReferralEvent, RouteEvent, Screening,
 };

@@ -118,6 +118,7 @@ pub(crate) enum SyncDelta {
     Seen { bundle: B32 },
     OutboxTombstones(usize),
     Finished { peer: B32, meta: B32 },
+    PeerMeta { peer: B32, meta: B32 },
 }
 
 impl SyncState {
@@ -149,6 +150,9 @@ impl SyncState {
                 self.seen.insert(bundle);
             }
             SyncDelta::OutboxTombstones(n) => self.outbox_tombstones = n,
+            SyncDelta::PeerMeta { peer, meta } => {
+                self.peer_meta.insert(peer, meta);
+            }
             SyncDelta::Finished { peer, meta } => {
                 self.last_peer = Some(peer);
                 self.peer_meta.insert(peer, meta);

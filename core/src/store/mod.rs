@@ -23,6 +23,7 @@
 mod files;
 mod format;
 mod index;
+mod mailbox;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -43,6 +44,7 @@ use crate::vocab::ErasureReason;
 
 pub use self::format::{Tombstone, TombstoneSignature};
 pub(crate) use self::format::{cbor, Hash};
+pub use self::mailbox::MailboxReport;
 pub use self::sync::{BundleScope, LiveSession, SyncReport};
 
 /// Something wrong found while opening a store. The store still opened; cases not

@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Entries of the current state that differ from `base`.
-    fn state_updates(&self, base: Option<&HeadsMap>) -> Vec<(CaseId, Vec<Hash>)> {
+    pub(super) fn state_updates(&self, base: Option<&HeadsMap>) -> Vec<(CaseId, Vec<Hash>)> {
         let mut v: Vec<(CaseId, Vec<Hash>)> =
             self.state().into_iter().filter(|(id, h)| base.and_then(|b| b.get(id)) != Some(h)).collect();
         v.sort();
@@ -201,7 +201,7 @@ impl Store {
     }
 
     /// The payload a peer whose state is `base` lacks (`None`: everything).
-    fn payload_since(&mut self, base: Option<&HeadsMap>, members: bool) -> Result<Payload> {
+    pub(super) fn payload_since(&mut self, base: Option<&HeadsMap>, members: bool) -> Result<Payload> {
         let mut ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
         ids.sort();
         let mut cases = Vec::new();

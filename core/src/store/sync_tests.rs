@@ -205,3 +205,62 @@ fn bundles_apply_in_any_order_with_gaps_and_duplicates() {
     assert_eq!(records(&mut t[0].store), records(&mut t[1].store));
     assert_eq!(t[1].store.case(&id).expect("case").notes.len(), 3);
 }
+
+#[test]
+fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
+    let mut t = team(3);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let id = t[0].store.add_case(&[Edit::note("MAILBOXSENTINEL brick kiln")]).expect("add");
+    t[1].store.add_case(&edits(2)).expect("add");
+    for _ in 0..2 {
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(folder.path()).expect("sync");
+        }
+    }
+    let r0 = records(&mut t[0].store);
+    assert_eq!(r0.len(), 2);
+    assert_eq!(records(&mut t[1].store), r0);
+    assert_eq!(records(&mut t[2].store), r0);
+    // A second sync with nothing new writes nothing and reads nothing new.
+    let quiet = t[2].store.sync_mailbox(folder.path()).expect("sync");
+    assert_eq!((quiet.bundles_written, quiet.bundles_imported), (0, 0));
+    // The folder holds ciphertext only.
+    let scan = |needle: &[u8]| -> usize {
+        let mut hits = 0;
+        for sub in fs::read_dir(folder.path()).expect("dir").flatten() {
+            for f in fs::read_dir(sub.path()).expect("dir").flatten() {
+                let b = fs::read(f.path()).expect("read");
+                hits += b.windows(needle.len()).filter(|w| *w == needle).count();
+            }
+        }
+        hits
+    };
+    assert_eq!(scan(b"MAILBOXSENTINEL"), 0);
+    assert_eq!(scan(id.to_hex().as_bytes()), 0);
+    assert_eq!(scan(&id.0), 0);
+    // Erase: after every device has synced, no bundle in the folder can bring it back.
+    t[0].store.erase_case(&id, ErasureReason::EnteredInError).expect("erase");
+    for _ in 0..2 {
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(folder.path()).expect("sync");
+        }
+    }
+    for d in t.iter_mut() {
+        assert!(matches!(d.store.case(&id), Err(Error::CaseErased { .. })));
+    }
+    let newcomer_key = t[0].store.group().expect("g").current_key().expect("k");
+    let mut seen_erased_content = 0;
+    for sub in fs::read_dir(folder.path()).expect("dir").flatten() {
+        for f in fs::read_dir(sub.path()).expect("dir").flatten() {
+            let bytes = fs::read(f.path()).expect("read");
+            let (_, payload) = crate::sync::open_message(&bytes, |_, _| Some(newcomer_key.clone())).expect("open");
+            seen_erased_content += payload.cases.iter().filter(|c| c.case == id).count();
+        }
+    }
+    assert_eq!(seen_erased_content, 0, "every outbox was rewritten without the erased case");
+    // A tampered file is refused by name and does not stop the sync.
+    let sub = fs::read_dir(folder.path()).expect("dir").flatten().next().expect("outbox");
+    fs::write(sub.path().join("9999999999.cvb"), b"not a bundle").expect("write");
+    let r = t[2].store.sync_mailbox(folder.path()).expect("sync");
+    assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
+}

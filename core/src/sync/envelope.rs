@@ -135,8 +135,9 @@ pub fn seal(key: &EpochKey, message: &[u8]) -> Result<Vec<u8>> {
     seal_with_salt(key, message, salt)
 }
 
-/// Like [`seal`] with a given salt (test vectors only; a salt must never repeat).
-pub(crate) fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<Vec<u8>> {
+/// Like [`seal`] with a given salt: for test vectors and independent implementations
+/// only. Reusing a salt under one key breaks confidentiality; [`seal`] never does.
+pub fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<Vec<u8>> {
     let (aead_key, commit) = key.derive(&salt);
     let mut out = Vec::with_capacity(message.len() + 128);
     out.push(0x87); // array(7)

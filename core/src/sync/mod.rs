@@ -4,6 +4,7 @@ mod identity;
 
 pub use identity::{DeviceId, DeviceIdentity, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub mod envelope;
+pub mod qr;
 mod group;
 
 pub use group::{Invitation, Member};

@@ -1,0 +1,159 @@
+//! The mailbox directory: store-and-forward sync through a shared folder (a USB stick,
+//! a synced cloud folder, a relay's inbox) that only ever holds ciphertext.
+//!
+//! ```text
+//! <mailbox>/<outbox>/<seq>.cvb
+//! ```
+//!
+//! Each device writes only into its own outbox, named
+//! `hex(HMAC-SHA256(epoch key, "caravan/outbox/v1" ‖ device public key)[..8])`: opaque
+//! to anyone without the group key. Bundles are numbered, written to a temporary name
+//! and renamed, so a reader never sees half a file (and would reject one anyway).
+//! A sync first reads every other outbox (skipping bundles already imported, by
+//! content hash; a bundle whose changes wait for earlier ones is read again next
+//! time), then appends one bundle of what changed since this device's previous
+//! bundle. When this device has learnt of an erasure since it last wrote, it deletes
+//! its own older bundles and writes one fresh bundle of everything, so erased content
+//! leaves the folder once every device has synced.
+
+use std::path::Path;
+
+use ring::hmac;
+
+use super::index::SyncDelta;
+use super::*;
+use crate::sync::B32;
+
+/// What a mailbox sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailboxReport {
+    /// Bundles read from other devices' outboxes and imported.
+    pub bundles_imported: usize,
+    /// Bytes of those bundles.
+    pub bytes_read: usize,
+    /// Bundles written to this device's outbox (0 or 1).
+    pub bundles_written: usize,
+    /// Bytes written.
+    pub bytes_written: usize,
+    /// Older bundles of this device deleted after an erasure.
+    pub bundles_removed: usize,
+    /// Files that were refused (corrupted, tampered with, not a bundle), by name.
+    pub refused: Vec<String>,
+    /// What the imports changed.
+    pub changes: SyncReport,
+}
+
+const CURSOR: &str = "mailbox";
+
+impl Store {
+    /// Syncs through the mailbox directory `dir` (created if missing).
+    pub fn sync_mailbox(&mut self, dir: &Path) -> Result<MailboxReport> {
+        self.check_writable()?;
+        let key = self.group()?.current_key()?;
+        let outbox_name = {
+            let k = hmac::Key::new(hmac::HMAC_SHA256, key.bytes());
+            let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), &self.device_id().0].concat());
+            crate::model::hex_encode(&tag.as_ref()[..8])
+        };
+        let io = |e| Error::io(dir.display().to_string(), e);
+        let outbox = dir.join(&outbox_name);
+        fs::create_dir_all(&outbox).map_err(io)?;
+        let mut report = MailboxReport::default();
+
+        // 1. Read the other devices' outboxes.
+        let mut files = Vec::new();
+        for sub in fs::read_dir(dir).map_err(io)?.flatten() {
+            if sub.file_name().to_string_lossy() == outbox_name || !sub.path().is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(sub.path()).map_err(io)?.flatten() {
+                if f.file_name().to_string_lossy().ends_with(".cvb") {
+                    files.push(f.path());
+                }
+            }
+        }
+        files.sort();
+        for path in files {
+            let bytes = fs::read(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
+            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(digest.as_ref());
+            if self.index.sync.seen.contains(&B32(hash)) {
+                continue;
+            }
+            match self.import_bundle(&bytes) {
+                Ok(r) => {
+                    report.bundles_imported += 1;
+                    report.bytes_read += bytes.len();
+                    if r.cases_waiting == 0 {
+                        self.write_sync(vec![SyncDelta::Seen { bundle: B32(hash) }])?;
+                    }
+                    add_report(&mut report.changes, &r);
+                }
+                Err(Error::NotForThisDevice) => {}
+                Err(e @ (Error::Rejected { .. } | Error::UnsupportedMessage { .. })) => {
+                    let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                    report.refused.push(format!("{name}: {e}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        // 2. Write what changed since our previous bundle (everything after an erasure).
+        let tombstones = self.index.tombstones.len();
+        let rewrite = tombstones > self.index.sync.outbox_tombstones;
+        let mut own: Vec<PathBuf> = fs::read_dir(&outbox)
+            .map_err(io)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cvb"))
+            .collect();
+        own.sort();
+        let next = own
+            .last()
+            .and_then(|p| p.file_stem())
+            .and_then(|s| s.to_string_lossy().parse::<u64>().ok())
+            .map_or(1, |n| n + 1);
+        let cursor = if rewrite { None } else { self.index.sync.cursors.get(CURSOR).cloned() };
+        let meta = self.group()?.records_digest();
+        // Membership records last written to the mailbox, tracked like a peer's.
+        let meta_key = B32([0xff; 32]);
+        let meta_changed = self.index.sync.peer_meta.get(&meta_key).is_none_or(|m| m.0 != meta);
+        let updates = self.state_updates(cursor.as_ref());
+        if rewrite || meta_changed || !updates.is_empty() {
+            let payload = self.payload_since(cursor.as_ref(), true)?;
+            let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
+            let name = format!("{next:010}.cvb");
+            let tmp = outbox.join(format!(".{name}.tmp"));
+            fs::write(&tmp, &bytes).map_err(io)?;
+            File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+            fs::rename(&tmp, outbox.join(&name)).map_err(io)?;
+            files::sync_dir(&outbox)?;
+            report.bundles_written = 1;
+            report.bytes_written = bytes.len();
+            if rewrite {
+                for old in own {
+                    fs::remove_file(&old).map_err(io)?;
+                    report.bundles_removed += 1;
+                }
+                files::sync_dir(&outbox)?;
+            }
+            self.write_sync(vec![
+                SyncDelta::Cursor { name: CURSOR.into(), updates, replace: rewrite },
+                SyncDelta::OutboxTombstones(tombstones),
+                SyncDelta::PeerMeta { peer: meta_key, meta: B32(meta) },
+            ])?;
+        }
+        Ok(report)
+    }
+}
+
+fn add_report(total: &mut SyncReport, r: &SyncReport) {
+    total.cases_created += r.cases_created;
+    total.cases_updated += r.cases_updated;
+    total.changes_applied += r.changes_applied;
+    total.cases_erased += r.cases_erased;
+    total.cases_waiting += r.cases_waiting;
+    total.ignored_erased += r.ignored_erased;
+    total.members_added += r.members_added;
+}
