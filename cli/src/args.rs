@@ -57,6 +57,18 @@ pub(crate) enum Command {
         /// Vocabulary id, e.g. means_of_control.
         id: Option<String>,
     },
+    /// Create or join a team of devices, list its members.
+    #[command(subcommand)]
+    Group(crate::sync_cmd::GroupCommand),
+    /// Encrypted bundles for USB sticks, messengers and QR codes.
+    #[command(subcommand)]
+    Bundle(crate::sync_cmd::BundleCommand),
+    /// Sync through a mailbox folder, or live over the network.
+    #[command(subcommand)]
+    Sync(crate::sync_cmd::SyncCommand),
+    /// Statistics safe to publish: k-anonymized CTDC exports, tables, charts.
+    #[command(subcommand)]
+    Export(crate::export::ExportCommand),
     /// Run the cross-border demo on embedded defaults in a temporary directory.
     Demo {
         /// Keep the demo's stores in this directory instead of a temporary one.

@@ -50,6 +50,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Screen(args) => screen(&ctx, &cli.store, args),
         Command::Vocab { id } => vocab(&ctx, id.as_deref()),
+        Command::Group(cmd) => crate::sync_cmd::group(&mut unlock::open(&cli.store)?, cli.json, cmd),
+        Command::Bundle(cmd) => crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd),
+        Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
+        Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
         Command::Demo { keep } => demo::run(keep.as_deref()),
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use caravan_core::vocab::{ErasureReason, Lang, Vocabulary};
 use caravan_core::{
-    assess, CaseFilter, Edit, Error, Result, ScalarField, SetField, Store, StoreKey, YearMonth,
+    assess, BundleScope, CaseFilter, Edit, Error, Result, ScalarField, SetField, Store, StoreKey, YearMonth,
 };
 
 use crate::output;
@@ -164,8 +164,197 @@ fn scenario(base: &Path) -> Result<()> {
     );
     println!("   {} live case(s), {} tombstone(s).", store.len(), store.tombstones().count());
 
-    println!("\nDone. Sync between devices and partner agencies is the next part of Caravan.");
+    cross_border(base, &mut store, &ids)
+}
+
+/// The cross-border part: three devices, offline edits, and every way to sync.
+fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) -> Result<()> {
+    let mailbox = base.join("shared-folder");
+    let mut transport_bytes: Vec<Vec<u8>> = Vec::new();
+
+    step(9, "Aigerim creates a team and invites two colleagues in person (QR code).");
+    aigerim.create_group("Central Asia outreach", "Aigerim, Shymkent")?;
+    let mut bakyt = Store::create(base.join("bakyt-phone"), &StoreKey::generate()?)?;
+    let mut dana = Store::create(base.join("dana-laptop"), &StoreKey::generate()?)?;
+    let inv = aigerim.invite()?;
+    println!("   invitation for Bakyt (Osh, Kyrgyzstan): {}…  ({} characters)", &inv.as_text()[..32], inv.as_text().len());
+    bakyt.join_group(inv.as_text(), "Bakyt, Osh")?;
+    dana.join_group(aigerim.invite()?.as_text(), "Dana, coordinator, Almaty")?;
+
+    step(10, "Everyone syncs through a shared folder (it only ever holds ciphertext).");
+    for _ in 0..2 {
+        for s in [&mut bakyt, &mut dana, &mut *aigerim] {
+            let r = s.sync_mailbox(&mailbox)?;
+            if r.bundles_written + r.bundles_imported > 0 {
+                println!(
+                    "   {:<24} read {} bundle(s), wrote {} ({} bytes) — {} new case(s)",
+                    member_name(s),
+                    r.bundles_imported,
+                    r.bundles_written,
+                    r.bytes_written,
+                    r.changes.cases_created
+                );
+            }
+        }
+    }
+    for m in aigerim.members() {
+        println!("   member {}  {}", m.device.short(), m.name);
+    }
+
+    step(11, "Offline, at the same time: Aigerim and Bakyt both edit the first case; Bakyt registers a new one.");
+    let case = ids[0];
+    aigerim.update_case(&case, &[Edit::add(SetField::MeansOfControl, "PhysicalThreats"), Edit::set(ScalarField::DecidedBy, "NGO")])?;
+    bakyt.update_case(&case, &[Edit::add(SetField::MeansOfControl, "ThreatensChildrenFamily"), Edit::set(ScalarField::DecidedBy, "Police")])?;
+    let new_case = bakyt.add_case(&[
+        Edit::set(ScalarField::CaseStatus, "Active"),
+        Edit::set(ScalarField::Gender, "Masculine"),
+        Edit::set(ScalarField::AgeBand, "21-23"),
+        Edit::add(SetField::Citizenship, "KG"),
+        Edit::AddRouteEvent { kind: "Exploitation".into(), country: "KR".into(), when: Some(YearMonth::new(2024, Some(2))?) },
+        Edit::add(SetField::Exploitation, "ForcedLabour"),
+        Edit::note("Factory work in Korea; wages withheld; ZX-SENTINEL-TRANSIT"),
+    ])?;
+
+    step(12, "They meet at the border post and sync live over the local network (TCP).");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
+    let addr = listener.local_addr().map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
+    let bakyt_ref = &mut bakyt;
+    let bakyt_key_session = std::thread::scope(|scope| -> Result<(caravan_core::LiveSession, Vec<Vec<u8>>)> {
+        let server = scope.spawn(move || -> Result<caravan_core::LiveSession> {
+            let (stream, _) = listener.accept().map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
+            let session = bakyt_ref.live_accept()?;
+            crate::sync_cmd::run_live(bakyt_ref, stream, session, None, true)
+        });
+        let stream = std::net::TcpStream::connect(addr).map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
+        let tap = Tap { inner: stream, seen: Vec::new() };
+        let (session, first) = aigerim.live_start()?;
+        let mut tap = tap;
+        let s = crate::sync_cmd::run_live(aigerim, &mut tap, session, Some(first), true)?;
+        server.join().map_err(|_| Error::Internal("the listening side panicked".into()))??;
+        Ok((s, std::mem::take(&mut tap.seen)))
+    })?;
+    let (live, captured) = bakyt_key_session;
+    transport_bytes.extend(captured);
+    println!(
+        "   {} messages, {} bytes sent, {} bytes received; {} change(s) applied on Aigerim's phone",
+        live.messages_sent + live.messages_received,
+        live.bytes_sent,
+        live.bytes_received,
+        live.report.changes_applied
+    );
+    let merged = aigerim.case(&case)?;
+    println!("   means of control on case {}: {}", case.short(),
+        merged.means_of_control.iter().map(|m| m.code().to_string()).collect::<Vec<_>>().join(", "));
+    for c in &merged.conflicts {
+        println!("   conflict for the coordinator: {} shows {}, also written: {}", c.field, c.current, c.others.join(", "));
+    }
+
+    step(13, "Bakyt hands Dana his day of updates as QR codes (no network at the shelter).");
+    let day = bakyt.export_bundle(BundleScope::SinceLast("dana".into()))?;
+    let frames = caravan_core::sync::qr::split(&day, caravan_core::sync::qr::DEFAULT_MAX_FRAME)?;
+    transport_bytes.extend(frames.iter().cloned());
+    let mut scanner = caravan_core::sync::qr::Reassembler::new();
+    for f in frames.iter().rev().chain(frames.iter().take(1)) {
+        scanner.push(f)?; // scanned in reverse order, one twice
+    }
+    let r = dana.import_bundle(&scanner.finish()?)?;
+    println!(
+        "   {} bytes in {} QR frame(s) of at most {} bytes; Dana's laptop: {} new case(s), {} change(s)",
+        day.len(),
+        frames.len(),
+        frames.iter().map(Vec::len).max().unwrap_or(0),
+        r.cases_created,
+        r.changes_applied
+    );
+
+    step(14, "Dana resolves the conflict, and erases a case the person asked to delete.");
+    dana.sync_mailbox(&mailbox)?;
+    dana.update_case(&case, &[Edit::set(ScalarField::DecidedBy, "NGO")])?;
+    dana.erase_case(&ids[1], ErasureReason::PersonRequested)?;
+    for _ in 0..2 {
+        for s in [&mut dana, &mut bakyt, &mut *aigerim] {
+            s.sync_mailbox(&mailbox)?;
+        }
+    }
+    for s in [&mut *aigerim, &mut bakyt, &mut dana] {
+        match s.case(&ids[1]) {
+            Err(Error::CaseErased { .. }) => {}
+            _ => return Err(Error::Internal("the erasure did not reach every device".into())),
+        }
+    }
+    println!("   erased on all three devices; every outbox in the folder was rewritten without it.");
+
+    step(15, "Check: all devices converge, and no transport saw plaintext.");
+    let a = snapshot(aigerim)?;
+    let b = snapshot(&mut bakyt)?;
+    let d = snapshot(&mut dana)?;
+    if a != b || a != d {
+        return Err(Error::Internal("devices did not converge".into()));
+    }
+    println!("   3 devices hold the same {} case(s), identical field by field.", a.len());
+    for entry in walk(&mailbox)? {
+        transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io { file: entry.display().to_string(), source: e })?);
+    }
+    let total: usize = transport_bytes.iter().map(Vec::len).sum();
+    let leaks = ["ZX-SENTINEL-TRANSIT", "ZX-SENTINEL-KEPT", "Central Asia outreach", &new_case.to_hex()]
+        .iter()
+        .map(|n| transport_bytes.iter().map(|b| b.windows(n.len()).filter(|w| *w == n.as_bytes()).count()).sum::<usize>())
+        .sum::<usize>();
+    println!("   {} bytes crossed the folder, the network and the QR codes; plaintext found in them: {leaks}.", total);
+    if leaks > 0 {
+        return Err(Error::Internal("plaintext reached a transport".into()));
+    }
+    println!("\nDone.");
     Ok(())
+}
+
+/// Records the transport saw.
+struct Tap<S> {
+    inner: S,
+    seen: Vec<Vec<u8>>,
+}
+
+impl<S: std::io::Read> std::io::Read for Tap<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.push(buf[..n].to_vec());
+        Ok(n)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Tap<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.seen.push(buf.to_vec());
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn member_name(s: &Store) -> String {
+    let me = s.device_id();
+    s.members().into_iter().find(|m| m.device == me).map(|m| m.name).unwrap_or_else(|| "this device".into())
+}
+
+fn snapshot(s: &mut Store) -> Result<Vec<caravan_core::CaseRecord>> {
+    let ids: Vec<_> = s.list(&CaseFilter::default()).iter().map(|c| c.id).collect();
+    let mut v = ids.iter().map(|id| s.case(id)).collect::<Result<Vec<_>>>()?;
+    v.sort_by_key(|r| r.id);
+    Ok(v)
+}
+
+fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let io = |e| Error::Io { file: dir.display().to_string(), source: e };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)?.flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path())?);
+        } else {
+            out.push(e.path());
+        }
+    }
+    Ok(out)
 }
 
 fn indent(s: &str) -> String {

@@ -1,13 +1,16 @@
 //! `caravan`: anonymized trafficking case records in an encrypted store, from a terminal.
 //!
 //! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
-//! store in use, 4 case not found or erased, 5 store damaged or an i/o error.
+//! store in use, 4 case not found or erased, 5 store damaged or an i/o error, 6 a
+//! bundle or message from another device was refused.
 #![forbid(unsafe_code)]
 
 mod args;
 mod commands;
 mod demo;
+mod export;
 mod output;
+mod sync_cmd;
 mod unlock;
 
 use std::process::ExitCode;
@@ -36,6 +39,8 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
         WrongKey | Locked { .. } => 3,
         CaseNotFound { .. } | CaseErased { .. } | NotAStore { .. } => 4,
         Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
+        Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } => 6,
+        NoGroup => 2,
         _ => 1,
     }
 }
@@ -48,6 +53,7 @@ fn hint(e: &caravan_core::Error) -> Option<&'static str> {
         UnknownCode { .. } => Some("`caravan vocab` lists every vocabulary and its codes"),
         NotAStore { .. } => Some("create one with `caravan init --store DIR`"),
         WrongKey => Some("check the passphrase (CARAVAN_PASSPHRASE or the prompt)"),
+        NoGroup => Some("create a team with `caravan group create NAME`, or join one with `caravan group join`"),
         _ => None,
     }
 }

@@ -594,6 +594,8 @@ impl Store {
         let mut index_packs: Vec<u32> = self.index.packs.iter().copied().filter(|n| !rewrite.contains(n)).collect();
         if written > 0 {
             fs::rename(&tmp_path, dir.join(&pack_file)).map_err(|e| Error::io(&pack_file, e))?;
+            // The pack's name must be durable before any index refers to it.
+            files::sync_dir(&dir)?;
             index_packs.push(pack_no);
         } else {
             files::remove(&dir, &format!("{pack_file}.tmp"))?;

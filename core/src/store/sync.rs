@@ -120,13 +120,13 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Creates a group with this device as its first member.
-    pub fn create_group(&mut self, name: &str) -> Result<()> {
+    /// Creates a group named `name` with this device, named `device_name`, as its first member.
+    pub fn create_group(&mut self, name: &str, device_name: &str) -> Result<()> {
         self.check_writable()?;
         if self.index.sync.group.is_some() {
             return Err(Error::invalid("group", "this device is already in a group"));
         }
-        let g = GroupState::create(&self.identity, name)?;
+        let g = GroupState::create(&self.identity, name, device_name)?;
         self.write_sync(vec![SyncDelta::Group(g)])
     }
 

@@ -22,7 +22,7 @@ fn device() -> Device {
 /// A group of `n` devices: the first creates it, the others join with invitations.
 fn team(n: usize) -> Vec<Device> {
     let mut devices: Vec<Device> = (0..n).map(|_| device()).collect();
-    devices[0].store.create_group("Cross-border team").expect("group");
+    devices[0].store.create_group("Cross-border team", "Device 0").expect("group");
     for i in 1..n {
         let inv = devices[0].store.invite().expect("invite");
         devices[i].store.join_group(inv.as_text(), &format!("Device {i}")).expect("join");

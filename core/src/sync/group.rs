@@ -34,13 +34,14 @@ pub(crate) struct B64(#[serde(with = "serde_bytes")] pub(crate) [u8; 64]);
 /// A signed membership record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum MemberRecord {
-    Genesis { group: [u8; 16], nonce: [u8; 16], creator: B32, name: String, sig: B64 },
+    Genesis { group: [u8; 16], nonce: [u8; 16], creator: B32, name: String, creator_name: String, sig: B64 },
     Invite { group: [u8; 16], by: B32, invite: B32, sig: B64 },
     Join { group: [u8; 16], member: B32, name: String, invite: B32, invite_sig: B64, sig: B64 },
 }
 
-fn genesis_msg(group: &[u8; 16], nonce: &[u8; 16], name: &str) -> Vec<u8> {
-    [b"caravan/genesis/v1".as_slice(), group, nonce, name.as_bytes()].concat()
+fn genesis_msg(group: &[u8; 16], nonce: &[u8; 16], name: &str, creator_name: &str) -> Vec<u8> {
+    let name_len = (name.len() as u32).to_be_bytes();
+    [b"caravan/genesis/v1".as_slice(), group, nonce, &name_len, name.as_bytes(), creator_name.as_bytes()].concat()
 }
 
 fn invite_msg(group: &[u8; 16], invite: &[u8; 32]) -> Vec<u8> {
@@ -92,18 +93,22 @@ impl Drop for GroupState {
 
 impl GroupState {
     /// A new group created by `me`.
-    pub(crate) fn create(me: &DeviceIdentity, name: &str) -> Result<GroupState> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 80 {
-            return Err(Error::invalid("group name", "give a name of 1 to 80 characters"));
-        }
-        crate::privacy::screen_note(name)?;
+    pub(crate) fn create(me: &DeviceIdentity, name: &str, device_name: &str) -> Result<GroupState> {
+        let name = checked_name(name, "group name")?;
+        let creator_name = checked_name(device_name, "device name")?;
         let nonce: [u8; 16] = crate::crypto::random_array()?;
         let creator = me.id().0;
         let id = group_id(&creator, &nonce);
-        let sig = B64(me.sign(&genesis_msg(&id, &nonce, name)));
+        let sig = B64(me.sign(&genesis_msg(&id, &nonce, name, creator_name)));
         let mut records = BTreeSet::new();
-        records.insert(MemberRecord::Genesis { group: id, nonce, creator: B32(creator), name: name.into(), sig });
+        records.insert(MemberRecord::Genesis {
+            group: id,
+            nonce,
+            creator: B32(creator),
+            name: name.into(),
+            creator_name: creator_name.into(),
+            sig,
+        });
         let key = EpochKey::generate(0)?;
         Ok(GroupState { id, name: name.into(), keys: vec![(0, B32(*key.bytes()))], records })
     }
@@ -146,9 +151,9 @@ impl GroupState {
     pub(crate) fn members(&self) -> BTreeMap<DeviceId, String> {
         let mut members = BTreeMap::new();
         for r in &self.records {
-            if let MemberRecord::Genesis { group, nonce, creator, name, .. } = r {
+            if let MemberRecord::Genesis { group, nonce, creator, creator_name, .. } = r {
                 if *group == self.id && group_id(&creator.0, nonce) == self.id {
-                    members.insert(DeviceId(creator.0), format!("{name} (creator)"));
+                    members.insert(DeviceId(creator.0), creator_name.clone());
                 }
             }
         }
@@ -233,11 +238,7 @@ impl GroupState {
         let parsed = super::envelope::parse(sealed)?;
         let plain = super::envelope::open(&parsed, &welcome_key(&secret)).map_err(|_| bad())?;
         let mut group: GroupState = ciborium::from_reader(plain.as_slice()).map_err(|_| bad())?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 80 {
-            return Err(Error::invalid("device name", "give a name of 1 to 80 characters"));
-        }
-        crate::privacy::screen_note(name)?;
+        let name = checked_name(name, "device name")?;
         let invite_key = invite_identity(&secret)?;
         let invite = invite_key.id().0;
         let member = me.id().0;
@@ -257,11 +258,22 @@ impl GroupState {
     }
 }
 
+/// Trims and checks a group or device name (1–80 characters, no identifiers).
+fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(Error::invalid(what, "give a name of 1 to 80 characters"));
+    }
+    crate::privacy::screen_note(name)?;
+    Ok(name)
+}
+
 /// Checks a record's own signatures (membership is decided by [`GroupState::members`]).
 fn record_signature_ok(r: &MemberRecord) -> bool {
     match r {
-        MemberRecord::Genesis { group, nonce, creator, name, sig } => {
-            group_id(&creator.0, nonce) == *group && DeviceId(creator.0).verify(&genesis_msg(group, nonce, name), &sig.0)
+        MemberRecord::Genesis { group, nonce, creator, name, creator_name, sig } => {
+            group_id(&creator.0, nonce) == *group
+                && DeviceId(creator.0).verify(&genesis_msg(group, nonce, name, creator_name), &sig.0)
         }
         MemberRecord::Invite { group, by, invite, sig } => DeviceId(by.0).verify(&invite_msg(group, &invite.0), &sig.0),
         MemberRecord::Join { group, member, name, invite, invite_sig, sig } => {
@@ -359,7 +371,7 @@ mod tests {
         let a = DeviceIdentity::generate().expect("a");
         let b = DeviceIdentity::generate().expect("b");
         let c = DeviceIdentity::generate().expect("c");
-        let mut ga = GroupState::create(&a, "Shymkent outreach").expect("create");
+        let mut ga = GroupState::create(&a, "Shymkent outreach", "Aigerim").expect("create");
         let inv = ga.invite(&a).expect("invite");
         assert!(!format!("{inv:?}").contains(&inv.as_text()[20..30]), "the secret is not printed");
         let gb = GroupState::join(inv.as_text(), &b, "Bakyt, Osh").expect("join");
@@ -383,7 +395,7 @@ mod tests {
     #[test]
     fn tampered_or_foreign_invitations_are_refused() {
         let a = DeviceIdentity::generate().expect("a");
-        let mut g = GroupState::create(&a, "Team").expect("create");
+        let mut g = GroupState::create(&a, "Team", "Aigerim").expect("create");
         let inv = g.invite(&a).expect("invite");
         let text = inv.as_text();
         let mut bad = text.to_string();

@@ -1,0 +1,360 @@
+//! `caravan group | bundle | sync`: teams, store-and-forward bundles, QR frames,
+//! the mailbox folder and live sync over TCP.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+
+use caravan_core::sync::qr;
+use caravan_core::{BundleScope, Error, LiveSession, Result, Store, SyncReport};
+use clap::Subcommand;
+use serde_json::json;
+
+/// `caravan group ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupCommand {
+    /// Create a team with this device as its first member.
+    Create {
+        /// The team's name (e.g. "Shymkent outreach").
+        name: String,
+        /// A name for this device that colleagues will see (no personal data).
+        #[arg(long)]
+        device: String,
+    },
+    /// Create a one-time invitation for another device; show it as a QR code, in person.
+    Invite {
+        /// Also write it to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Join a team with an invitation (text, or @FILE).
+    Join {
+        /// The invitation text, or @path/to/file.
+        invitation: String,
+        /// A name for this device that colleagues will see (no personal data).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the team's members.
+    Members,
+}
+
+/// `caravan bundle ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Write an encrypted bundle for a USB stick, a messenger or QR codes.
+    Export {
+        /// Only what changed since the last bundle for this target (e.g. a colleague's name).
+        #[arg(long)]
+        since: Option<String>,
+        /// The bundle file to write.
+        #[arg(long, required_unless_present = "qr")]
+        out: Option<PathBuf>,
+        /// Also (or instead) write QR frames of at most 1,000 bytes into this directory.
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
+    /// Import bundle files, or a directory of QR frames (any order, duplicates ignored).
+    Import {
+        /// Bundle files.
+        files: Vec<PathBuf>,
+        /// A directory of scanned QR frames.
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
+}
+
+/// `caravan sync ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SyncCommand {
+    /// Sync through a shared mailbox folder (holds ciphertext only).
+    Dir {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Wait for one colleague to connect, and sync live.
+    Listen {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        addr: String,
+    },
+    /// Connect to a colleague's `caravan sync listen` and sync live.
+    Connect {
+        /// HOST:PORT.
+        addr: String,
+    },
+}
+
+fn report_json(r: &SyncReport) -> serde_json::Value {
+    json!({
+        "cases_created": r.cases_created,
+        "cases_updated": r.cases_updated,
+        "changes_applied": r.changes_applied,
+        "cases_erased": r.cases_erased,
+        "cases_waiting": r.cases_waiting,
+        "ignored_erased": r.ignored_erased,
+        "members_added": r.members_added,
+    })
+}
+
+fn report_text(r: &SyncReport) -> String {
+    let mut s = format!(
+        "{} new case(s), {} updated, {} change(s) applied",
+        r.cases_created, r.cases_updated, r.changes_applied
+    );
+    if r.cases_erased > 0 {
+        s.push_str(&format!(", {} erased", r.cases_erased));
+    }
+    if r.cases_waiting > 0 {
+        s.push_str(&format!(", {} waiting for earlier bundles", r.cases_waiting));
+    }
+    if r.members_added > 0 {
+        s.push_str(&format!(", {} membership record(s)", r.members_added));
+    }
+    s
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io { file: path.display().to_string(), source: e }
+}
+
+/// Runs a group command.
+pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<()> {
+    match cmd {
+        GroupCommand::Create { name, device } => {
+            store.create_group(&name, &device)?;
+            out(json, json!({"group": name}), format!("Created team {name:?}. Invite colleagues with `caravan group invite`.\n"));
+        }
+        GroupCommand::Invite { out: file } => {
+            let inv = store.invite()?;
+            if let Some(f) = &file {
+                std::fs::write(f, inv.as_text()).map_err(io(f))?;
+            }
+            if json {
+                println!("{}", json!({"invitation": inv.as_text()}));
+            } else {
+                println!("One-time invitation (show it as a QR code, in person; it admits one device):\n{}", inv.as_text());
+            }
+        }
+        GroupCommand::Join { invitation, name } => {
+            let text = match invitation.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path)))?,
+                None => invitation,
+            };
+            store.join_group(&text, &name)?;
+            out(json, json!({"joined": store.group_name()}), format!(
+                "Joined team {:?}. Sync once with a member so they learn of this device.\n",
+                store.group_name().unwrap_or_default()
+            ));
+        }
+        GroupCommand::Members => {
+            let members = store.members();
+            if json {
+                let v: Vec<_> = members.iter().map(|m| json!({"device": m.device.short(), "name": m.name})).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!("Team {:?}:", store.group_name().unwrap_or_default());
+                for m in members {
+                    let me = if m.device == store.device_id() { "  (this device)" } else { "" };
+                    println!("  {}  {}{me}", m.device.short(), m.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn out(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Runs a bundle command.
+pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Result<()> {
+    match cmd {
+        BundleCommand::Export { since, out: file, qr: qr_dir } => {
+            let scope = since.map_or(BundleScope::Everything, BundleScope::SinceLast);
+            let bytes = store.export_bundle(scope)?;
+            if let Some(f) = &file {
+                std::fs::write(f, &bytes).map_err(io(f))?;
+            }
+            let mut frames = 0;
+            if let Some(dir) = &qr_dir {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+                let parts = qr::split(&bytes, qr::DEFAULT_MAX_FRAME)?;
+                frames = parts.len();
+                for (i, f) in parts.iter().enumerate() {
+                    let p = dir.join(format!("frame-{:04}-of-{:04}.bin", i + 1, frames));
+                    std::fs::write(&p, f).map_err(io(&p))?;
+                }
+            }
+            out(json, json!({"bytes": bytes.len(), "qr_frames": frames}), format!(
+                "Bundle of {} bytes written{}.\n",
+                bytes.len(),
+                if frames > 0 { format!(" ({frames} QR frame(s) of ≤ 1,000 bytes)") } else { String::new() }
+            ));
+        }
+        BundleCommand::Import { files, qr: qr_dir } => {
+            let mut bundles: Vec<(String, Vec<u8>)> = Vec::new();
+            for f in &files {
+                bundles.push((f.display().to_string(), std::fs::read(f).map_err(io(f))?));
+            }
+            if let Some(dir) = &qr_dir {
+                let mut r = qr::Reassembler::new();
+                let mut paths: Vec<PathBuf> =
+                    std::fs::read_dir(dir).map_err(io(dir))?.flatten().map(|e| e.path()).collect();
+                paths.sort();
+                for p in paths {
+                    let frame = std::fs::read(&p).map_err(io(&p))?;
+                    r.push(&frame)?;
+                }
+                if !r.is_complete() {
+                    return Err(Error::InvalidInput {
+                        field: "qr frames".into(),
+                        reason: format!("frames missing: {:?}; scan them too", r.missing()),
+                    });
+                }
+                bundles.push((dir.display().to_string(), r.finish()?));
+            }
+            if bundles.is_empty() {
+                return Err(Error::InvalidInput { field: "import".into(), reason: "give bundle files or --qr DIR".into() });
+            }
+            let mut total = SyncReport::default();
+            for (name, b) in bundles {
+                let r = store.import_bundle(&b)?;
+                if !json {
+                    println!("{name}: {}", report_text(&r));
+                }
+                total = sum(total, &r);
+            }
+            if json {
+                println!("{}", report_json(&total));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sum(mut a: SyncReport, b: &SyncReport) -> SyncReport {
+    a.cases_created += b.cases_created;
+    a.cases_updated += b.cases_updated;
+    a.changes_applied += b.changes_applied;
+    a.cases_erased += b.cases_erased;
+    a.cases_waiting += b.cases_waiting;
+    a.ignored_erased += b.ignored_erased;
+    a.members_added += b.members_added;
+    a
+}
+
+/// Runs a sync command.
+pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()> {
+    match cmd {
+        SyncCommand::Dir { path } => {
+            let r = store.sync_mailbox(&path)?;
+            for refused in &r.refused {
+                eprintln!("warning: refused {refused}");
+            }
+            out(
+                json,
+                json!({"imported": r.bundles_imported, "written": r.bundles_written, "bytes_read": r.bytes_read,
+                       "bytes_written": r.bytes_written, "refused": r.refused, "changes": report_json(&r.changes)}),
+                format!(
+                    "Mailbox: read {} bundle(s) ({} bytes), wrote {} ({} bytes). {}\n",
+                    r.bundles_imported,
+                    r.bytes_read,
+                    r.bundles_written,
+                    r.bytes_written,
+                    report_text(&r.changes)
+                ),
+            );
+        }
+        SyncCommand::Listen { addr } => {
+            let listener = TcpListener::bind(&addr).map_err(io(Path::new(&addr)))?;
+            if !json {
+                eprintln!("Waiting for a colleague on {addr} …");
+            }
+            let (stream, _) = listener.accept().map_err(io(Path::new(&addr)))?;
+            let session = store.live_accept()?;
+            let s = run_live(store, stream, session, None, json)?;
+            finish(json, &s);
+        }
+        SyncCommand::Connect { addr } => {
+            let stream = TcpStream::connect(&addr).map_err(io(Path::new(&addr)))?;
+            let (session, first) = store.live_start()?;
+            let s = run_live(store, stream, session, Some(first), json)?;
+            finish(json, &s);
+        }
+    }
+    Ok(())
+}
+
+fn finish(json: bool, s: &LiveSession) {
+    out(
+        json,
+        json!({"messages": s.messages_sent + s.messages_received, "bytes_sent": s.bytes_sent,
+               "bytes_received": s.bytes_received, "changes": report_json(&s.report)}),
+        format!(
+            "Live sync done: {} message(s), {} bytes sent, {} bytes received. {}\n",
+            s.messages_sent + s.messages_received,
+            s.bytes_sent,
+            s.bytes_received,
+            report_text(&s.report)
+        ),
+    );
+}
+
+/// Largest message accepted from the network.
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Moves length-prefixed messages (u32 BE) over the stream until the session is done.
+pub(crate) fn run_live<S: Read + Write>(
+    store: &mut Store,
+    mut stream: S,
+    mut session: LiveSession,
+    first: Option<Vec<u8>>,
+    quiet: bool,
+) -> Result<LiveSession> {
+    let net = |e| Error::Io { file: "network".into(), source: e };
+    if let Some(m) = first {
+        send(&mut stream, &m).map_err(net)?;
+    }
+    while !session.is_done() {
+        let msg = receive(&mut stream, quiet).map_err(net)?;
+        if let Some(reply) = store.live_receive(&mut session, &msg)? {
+            send(&mut stream, &reply).map_err(net)?;
+        }
+    }
+    Ok(session)
+}
+
+fn send<S: Write>(s: &mut S, msg: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(msg.len() as u32).to_be_bytes())?;
+    s.write_all(msg)?;
+    s.flush()
+}
+
+fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_MESSAGE {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "message larger than 64 MiB"));
+    }
+    let mut buf = Vec::with_capacity(len.min(1 << 20));
+    let mut chunk = [0u8; 64 * 1024];
+    while buf.len() < len {
+        let want = (len - buf.len()).min(chunk.len());
+        s.read_exact(&mut chunk[..want])?;
+        buf.extend_from_slice(&chunk[..want]);
+        if !quiet && len > 256 * 1024 {
+            eprint!("\r  receiving {:>5.1}% of {} KB", buf.len() as f64 * 100.0 / len as f64, len / 1024);
+        }
+    }
+    if !quiet && len > 256 * 1024 {
+        eprintln!();
+    }
+    Ok(buf)
+}
