@@ -1,0 +1,123 @@
+//! Two `caravan` stores syncing through the CLI: invitation, bundles, QR frames,
+//! the mailbox folder and live TCP.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery staple";
+
+fn caravan(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .arg("--json")
+        .args(args)
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .output()
+        .expect("run caravan")
+}
+
+fn ok(store: &Path, args: &[&str]) -> Value {
+    let out = caravan(store, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn two_devices_sync_every_way() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    for s in [&a, &b] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    // No group yet: a clear error.
+    let out = caravan(&a, &["bundle", "export", "--out", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in a group"));
+
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["group", "invite"])["invitation"].as_str().expect("invitation").to_string();
+    ok(&b, &["group", "join", &inv, "--name", "Bakyt"]);
+    let id = ok(&a, &["case", "add", "--add", "citizenship=KG", "--note", "met at the bazaar"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // Bundle file, both ways (b's join record reaches a with b's bundle).
+    let bundle_ab = tmp.path().join("ab.cvb");
+    let bundle_ba = tmp.path().join("ba.cvb");
+    ok(&a, &["bundle", "export", "--out", bundle_ab.to_str().expect("p")]);
+    ok(&b, &["bundle", "export", "--out", bundle_ba.to_str().expect("p")]);
+    let r = ok(&b, &["bundle", "import", bundle_ab.to_str().expect("p")]);
+    assert_eq!(r["cases_created"], 1);
+    ok(&a, &["bundle", "import", bundle_ba.to_str().expect("p")]);
+    assert_eq!(ok(&a, &["group", "members"]).as_array().expect("members").len(), 2);
+
+    // QR frames: b edits, hands a its day as frames.
+    ok(&b, &["case", "update", &id[..8], "--add", "means_of_control=DebtBondage"]);
+    let qr = tmp.path().join("qr");
+    let exp = ok(&b, &["bundle", "export", "--since", "aigerim", "--qr", qr.to_str().expect("p")]);
+    assert!(exp["qr_frames"].as_u64().expect("frames") >= 1);
+    for f in std::fs::read_dir(&qr).expect("qr").flatten() {
+        assert!(std::fs::metadata(f.path()).expect("m").len() <= 1000);
+    }
+    let r = ok(&a, &["bundle", "import", "--qr", qr.to_str().expect("p")]);
+    assert_eq!(r["changes_applied"], 1);
+    // A missing frame is reported, not guessed.
+    let first = std::fs::read_dir(&qr).expect("qr").flatten().next().expect("frame").path();
+    std::fs::remove_file(first).expect("rm");
+    let out = caravan(&a, &["bundle", "import", "--qr", qr.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("frames missing"));
+
+    // Mailbox folder.
+    let folder = tmp.path().join("folder");
+    ok(&a, &["case", "update", &id[..8], "--set", "case_status=FollowUp"]);
+    ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
+    let r = ok(&b, &["sync", "dir", folder.to_str().expect("p")]);
+    assert!(r["changes"]["changes_applied"].as_u64().expect("n") >= 1);
+
+    // Live over TCP on loopback.
+    ok(&b, &["case", "update", &id[..8], "--set", "gender=Feminine"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["--store", b.to_str().expect("p"), "--json", "sync", "listen", "--addr", &addr])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut connected = None;
+    for _ in 0..100 {
+        let out = caravan(&a, &["sync", "connect", &addr]);
+        if out.status.success() {
+            connected = Some(out);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = connected.expect("connected to the listener");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["changes"]["changes_applied"], 1);
+    let listened = listener.wait_with_output().expect("listener");
+    assert!(listened.status.success(), "{}", String::from_utf8_lossy(&listened.stderr));
+
+    let show_a = ok(&a, &["case", "show", &id[..8]]);
+    let show_b = ok(&b, &["case", "show", &id[..8]]);
+    assert_eq!(show_a["case"], show_b["case"]);
+    assert_eq!(show_a["case"]["gender"], "Feminine");
+    assert_eq!(show_a["case"]["case_status"], "FollowUp");
+
+    // A tampered bundle is refused with exit code 6 and changes nothing.
+    let mut bytes = std::fs::read(&bundle_ab).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&bundle_ab, bytes).expect("write");
+    let out = caravan(&b, &["bundle", "import", bundle_ab.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+}
