@@ -473,6 +473,10 @@ impl Store {
             Some((_, known)) => self.payload_since(Some(known), !meta_known)?,
             None => Payload::default(),
         };
+        if !meta_known {
+            // The peer may not know this device yet (a newcomer's first contact).
+            payload.members = self.group()?.records.iter().cloned().collect();
+        }
         payload.live = Some(LiveHeader {
             session: session.id,
             step: 1,

@@ -264,3 +264,18 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     let r = t[2].store.sync_mailbox(folder.path()).expect("sync");
     assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
 }
+
+#[test]
+fn a_newcomer_can_sync_live_on_first_contact() {
+    let mut a = device();
+    let mut b = device();
+    a.store.create_group("Team", "A").expect("group");
+    a.store.add_case(&edits(1)).expect("add");
+    let inv = a.store.invite().expect("invite");
+    b.store.join_group(inv.as_text(), "B").expect("join");
+    // b connects live before a has ever heard of it.
+    let (sb, _) = live(&mut b.store, &mut a.store);
+    assert_eq!(sb.report.cases_created, 1);
+    assert_eq!(a.store.members().len(), 2);
+    assert_eq!(records(&mut a.store), records(&mut b.store));
+}
