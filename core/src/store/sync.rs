@@ -512,14 +512,12 @@ impl Store {
         if session.done {
             return Err(Error::invalid("live session", "the session has already finished"));
         }
-        session.messages_received += 1;
-        session.bytes_received += bytes.len();
+        // A refused message leaves the session exactly as it was.
+        let received = session.messages_received + 1;
         let (sender, mut payload) = self.open_message(bytes)?;
         let live = payload.live.take().ok_or_else(|| Error::rejected("not a live-session message"))?;
-        if session.messages_received == 1 && !session.initiator {
-            session.id = live.session;
-        }
-        if live.session != session.id || usize::from(live.step) != session.messages_sent + session.messages_received {
+        let expected_id = if received == 1 && !session.initiator { live.session } else { session.id };
+        if live.session != expected_id || usize::from(live.step) != session.messages_sent + received {
             return Err(Error::rejected("message from another session, or out of order"));
         }
         if let Some(p) = session.peer {
@@ -530,11 +528,14 @@ impl Store {
         if sender == self.device_id() {
             return Err(Error::rejected("a device cannot sync with itself"));
         }
-        session.peer = Some(sender);
         let peer = B32(sender.0);
         // What the peer will have after this message: its declared heads for what it sent.
         let declared: Vec<(CaseId, Vec<Hash>)> = payload.cases.iter().map(|c| (c.case, c.heads.clone())).collect();
         let report = self.ingest(sender, payload)?;
+        session.peer = Some(sender);
+        session.id = expected_id;
+        session.messages_received = received;
+        session.bytes_received += bytes.len();
         session.report.add(&report);
         if live.last && session.messages_sent > 0 {
             return self.finish(session, peer).map(|()| None);

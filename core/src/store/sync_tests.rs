@@ -259,10 +259,13 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     }
     assert_eq!(seen_erased_content, 0, "every outbox was rewritten without the erased case");
     // A tampered file is refused by name and does not stop the sync.
-    let sub = fs::read_dir(folder.path()).expect("dir").flatten().next().expect("outbox");
-    fs::write(sub.path().join("9999999999.cvb"), b"not a bundle").expect("write");
+    // A tampered file (planted in every outbox) is refused by name and does not stop the
+    // sync; a device reads only the other two outboxes.
+    for sub in fs::read_dir(folder.path()).expect("dir").flatten() {
+        fs::write(sub.path().join("9999999999.cvb"), b"not a bundle").expect("write");
+    }
     let r = t[2].store.sync_mailbox(folder.path()).expect("sync");
-    assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
+    assert_eq!(r.refused.len(), 2, "{:?}", r.refused);
 }
 
 #[test]
@@ -278,4 +281,35 @@ fn a_newcomer_can_sync_live_on_first_contact() {
     assert_eq!(sb.report.cases_created, 1);
     assert_eq!(a.store.members().len(), 2);
     assert_eq!(records(&mut a.store), records(&mut b.store));
+}
+
+#[test]
+fn replayed_or_misdirected_live_messages_are_refused() {
+    let mut t = team(2);
+    t[0].store.add_case(&edits(1)).expect("add");
+    let (a, b) = t.split_at_mut(1);
+    let (a, b) = (&mut a[0].store, &mut b[0].store);
+    live(a, b);
+    // Capture a first message, finish that session, then replay it into a new one.
+    a.update_case(&a.list(&CaseFilter::default())[0].id.clone(), &[Edit::set(ScalarField::Gender, "Feminine")])
+        .expect("edit");
+    let (_, captured) = a.live_start().expect("start");
+    let mut s1 = b.live_accept().expect("accept");
+    b.live_receive(&mut s1, &captured).expect("first delivery");
+    let mut s2 = b.live_accept().expect("accept");
+    let replay = b.live_receive(&mut s2, &captured);
+    // A replayed first message starts a harmless new session (its changes are already
+    // applied); a replayed reply inside a session is refused as out of order.
+    if let Ok(Some(reply)) = replay {
+        let mut s3 = b.live_accept().expect("accept");
+        assert!(matches!(b.live_receive(&mut s3, &reply), Err(Error::Rejected { .. })), "own message");
+    }
+    let (mut sa, m1) = a.live_start().expect("start");
+    let mut sb = b.live_accept().expect("accept");
+    let m2 = b.live_receive(&mut sb, &m1).expect("m1").expect("reply");
+    assert!(matches!(a.live_receive(&mut sa, &m1), Err(Error::Rejected { .. })), "own message back");
+    let mut other = a.live_start().expect("another session").0;
+    assert!(matches!(a.live_receive(&mut other, &m2), Err(Error::Rejected { .. })), "reply from another session");
+    a.live_receive(&mut sa, &m2).expect("the genuine reply");
+    assert_eq!(records(a), records(b));
 }
