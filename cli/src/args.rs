@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "caravan", version, about, long_about = None)]
 pub(crate) struct Cli {
     /// The store directory.
-    #[arg(long, global = true, env = "CARAVAN_STORE", default_value = "caravan-store")]
+    #[arg(
+        long,
+        global = true,
+        env = "CARAVAN_STORE",
+        default_value = "caravan-store"
+    )]
     pub(crate) store: PathBuf,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]

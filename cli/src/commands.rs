@@ -3,21 +3,27 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use caravan_core::vocab::{
-    Answer, CaseStatus, Country, ErasureReason, ExploitationType, Indicator, Lang, Vocabulary, Vulnerability,
+    Answer, CaseStatus, Country, ErasureReason, ExploitationType, Indicator, Lang, Vocabulary,
+    Vulnerability,
 };
 use caravan_core::{
-    assess, assess_answers, CaseFilter, CaseId, Edit, Error, Result, ScalarField, Screening, SetField, Store,
-    Timestamp, YearMonth,
+    assess, assess_answers, CaseFilter, CaseId, Edit, Error, Result, ScalarField, Screening,
+    SetField, Store, Timestamp, YearMonth,
 };
 use serde_json::json;
 
-use crate::args::{CaseCommand, Cli, Command, FieldArgs, ListArgs, NoteCommand, ReferArgs, ScreenArgs};
+use crate::args::{
+    CaseCommand, Cli, Command, FieldArgs, ListArgs, NoteCommand, ReferArgs, ScreenArgs,
+};
 use crate::{demo, output, unlock};
 
 /// Runs one parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let lang = Lang::from_tag(&cli.lang)?;
-    let ctx = Ctx { json: cli.json, lang };
+    let ctx = Ctx {
+        json: cli.json,
+        lang,
+    };
     match cli.command {
         Command::Init { kdf_memory_mib } => {
             let store = unlock::create(&cli.store, kdf_memory_mib)?;
@@ -31,7 +37,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             let mut store = unlock::open(&cli.store)?;
             let id = store.resolve(&id)?;
             store.update_case(&id, &[Edit::note(text)])?;
-            ctx.done(json!({"id": id.to_hex()}), || format!("Note added to case {}\n", id.short()));
+            ctx.done(json!({"id": id.to_hex()}), || {
+                format!("Note added to case {}\n", id.short())
+            });
             Ok(())
         }
         Command::Refer(args) => refer(&ctx, &mut unlock::open(&cli.store)?, args),
@@ -44,14 +52,21 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             }
             store.erase_case(&id, reason)?;
             ctx.done(json!({"id": id.to_hex(), "erased": true}), || {
-                format!("Case {} erased; its content is no longer recoverable from this store.\n", id.short())
+                format!(
+                    "Case {} erased; its content is no longer recoverable from this store.\n",
+                    id.short()
+                )
             });
             Ok(())
         }
         Command::Screen(args) => screen(&ctx, &cli.store, args),
         Command::Vocab { id } => vocab(&ctx, id.as_deref()),
-        Command::Group(cmd) => crate::sync_cmd::group(&mut unlock::open(&cli.store)?, cli.json, cmd),
-        Command::Bundle(cmd) => crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd),
+        Command::Group(cmd) => {
+            crate::sync_cmd::group(&mut unlock::open(&cli.store)?, cli.json, cmd)
+        }
+        Command::Bundle(cmd) => {
+            crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
+        }
         Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
         Command::Demo { keep } => demo::run(keep.as_deref()),
@@ -78,16 +93,23 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
     match cmd {
         CaseCommand::Add(fields) => {
             let id = store.add_case(&edits(&fields)?)?;
-            ctx.done(json!({"id": id.to_hex()}), || format!("Registered case {} ({})\n", id.short(), id));
+            ctx.done(json!({"id": id.to_hex()}), || {
+                format!("Registered case {} ({})\n", id.short(), id)
+            });
         }
         CaseCommand::Update { id, fields } => {
             let id = store.resolve(&id)?;
             let edits = edits(&fields)?;
             if edits.is_empty() {
-                return Err(Error::InvalidInput { field: "update".into(), reason: "nothing to change".into() });
+                return Err(Error::InvalidInput {
+                    field: "update".into(),
+                    reason: "nothing to change".into(),
+                });
             }
             store.update_case(&id, &edits)?;
-            ctx.done(json!({"id": id.to_hex()}), || format!("Updated case {}\n", id.short()));
+            ctx.done(json!({"id": id.to_hex()}), || {
+                format!("Updated case {}\n", id.short())
+            });
         }
         CaseCommand::Show { id } => {
             let id = store.resolve(&id)?;
@@ -114,17 +136,22 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
 }
 
 fn split_pair<'a>(arg: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
-    arg.split_once('=').map(|(a, b)| (a.trim(), b.trim())).ok_or_else(|| Error::InvalidInput {
-        field: what.into(),
-        reason: format!("{arg:?} is not FIELD=CODE"),
-    })
+    arg.split_once('=')
+        .map(|(a, b)| (a.trim(), b.trim()))
+        .ok_or_else(|| Error::InvalidInput {
+            field: what.into(),
+            reason: format!("{arg:?} is not FIELD=CODE"),
+        })
 }
 
 fn yes_no(arg: &str, what: &str) -> Result<bool> {
     match arg.to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" | "да" => Ok(true),
         "no" | "n" | "false" | "нет" => Ok(false),
-        _ => Err(Error::InvalidInput { field: what.into(), reason: format!("{arg:?} is not yes or no") }),
+        _ => Err(Error::InvalidInput {
+            field: what.into(),
+            reason: format!("{arg:?} is not yes or no"),
+        }),
     }
 }
 
@@ -136,7 +163,10 @@ fn edits(f: &FieldArgs) -> Result<Vec<Edit>> {
         out.push(Edit::set(ScalarField::from_key(field)?, code));
     }
     for field in &f.clear {
-        out.push(Edit::Set { field: ScalarField::from_key(field.trim())?, code: None });
+        out.push(Edit::Set {
+            field: ScalarField::from_key(field.trim())?,
+            code: None,
+        });
     }
     for s in &f.add {
         let (field, code) = split_pair(s, "--add")?;
@@ -144,7 +174,10 @@ fn edits(f: &FieldArgs) -> Result<Vec<Edit>> {
     }
     for s in &f.remove {
         let (field, code) = split_pair(s, "--remove")?;
-        out.push(Edit::Remove { field: SetField::from_key(field)?, code: code.into() });
+        out.push(Edit::Remove {
+            field: SetField::from_key(field)?,
+            code: code.into(),
+        });
     }
     for r in &f.route {
         let parts: Vec<&str> = r.split(':').collect();
@@ -158,24 +191,47 @@ fn edits(f: &FieldArgs) -> Result<Vec<Edit>> {
                 })
             }
         };
-        out.push(Edit::AddRouteEvent { kind: kind.into(), country: country.into(), when });
+        out.push(Edit::AddRouteEvent {
+            kind: kind.into(),
+            country: country.into(),
+            when,
+        });
     }
     for n in &f.note {
         out.push(Edit::note(n.clone()));
     }
-    let share = f.consent_share.as_deref().map(|v| yes_no(v, "--consent-share")).transpose()?;
-    let stats = f.consent_stats.as_deref().map(|v| yes_no(v, "--consent-stats")).transpose()?;
+    let share = f
+        .consent_share
+        .as_deref()
+        .map(|v| yes_no(v, "--consent-share"))
+        .transpose()?;
+    let stats = f
+        .consent_stats
+        .as_deref()
+        .map(|v| yes_no(v, "--consent-stats"))
+        .transpose()?;
     if share.is_some() || stats.is_some() {
-        out.push(Edit::Consent { share_with_partners: share, include_in_statistics: stats });
+        out.push(Edit::Consent {
+            share_with_partners: share,
+            include_in_statistics: stats,
+        });
     }
     Ok(out)
 }
 
 fn filter(a: &ListArgs) -> Result<CaseFilter> {
     Ok(CaseFilter {
-        case_status: a.status.as_deref().map(CaseStatus::parse_known).transpose()?,
+        case_status: a
+            .status
+            .as_deref()
+            .map(CaseStatus::parse_known)
+            .transpose()?,
         country: a.country.as_deref().map(Country::parse).transpose()?,
-        exploitation: a.exploitation.as_deref().map(ExploitationType::parse_known).transpose()?,
+        exploitation: a
+            .exploitation
+            .as_deref()
+            .map(ExploitationType::parse_known)
+            .transpose()?,
         created_from: a.from.as_deref().map(Timestamp::parse_date).transpose()?,
         created_to: a.to.as_deref().map(Timestamp::parse_date).transpose()?,
         conflicts_only: a.conflicts,
@@ -185,13 +241,30 @@ fn filter(a: &ListArgs) -> Result<CaseFilter> {
 fn refer(ctx: &Ctx, store: &mut Store, a: ReferArgs) -> Result<()> {
     let id = store.resolve(&a.id)?;
     if let (Some(referral), Some(status)) = (&a.referral, &a.status) {
-        store.update_case(&id, &[Edit::SetReferralStatus { referral: referral.clone(), status: status.clone() }])?;
-        ctx.done(json!({"id": id.to_hex(), "referral": referral, "status": status}), || {
-            format!("Referral {referral} of case {} is now {status}\n", id.short())
-        });
+        store.update_case(
+            &id,
+            &[Edit::SetReferralStatus {
+                referral: referral.clone(),
+                status: status.clone(),
+            }],
+        )?;
+        ctx.done(
+            json!({"id": id.to_hex(), "referral": referral, "status": status}),
+            || {
+                format!(
+                    "Referral {referral} of case {} is now {status}\n",
+                    id.short()
+                )
+            },
+        );
         return Ok(());
     }
-    let before: Vec<String> = store.case(&id)?.referrals.into_iter().map(|r| r.id).collect();
+    let before: Vec<String> = store
+        .case(&id)?
+        .referrals
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     store.update_case(
         &id,
         &[Edit::AddReferral {
@@ -209,7 +282,10 @@ fn refer(ctx: &Ctx, store: &mut Store, a: ReferArgs) -> Result<()> {
         .find(|r| !before.contains(r))
         .unwrap_or_default();
     ctx.done(json!({"id": id.to_hex(), "referral": referral}), || {
-        format!("Referral {referral} recorded on case {} (status Requested)\n", id.short())
+        format!(
+            "Referral {referral} recorded on case {} (status Requested)\n",
+            id.short()
+        )
     });
     Ok(())
 }
@@ -229,7 +305,10 @@ fn confirm_erase(id: &CaseId) -> Result<()> {
     if line.trim() == id.short() {
         Ok(())
     } else {
-        Err(Error::InvalidInput { field: "erase".into(), reason: "not confirmed; nothing was erased".into() })
+        Err(Error::InvalidInput {
+            field: "erase".into(),
+            reason: "not confirmed; nothing was erased".into(),
+        })
     }
 }
 
@@ -237,10 +316,15 @@ fn screen(ctx: &Ctx, dir: &std::path::Path, a: ScreenArgs) -> Result<()> {
     let mut answers = Screening::default();
     for pair in &a.answers {
         let (indicator, answer) = split_pair(pair, "--answer")?;
-        answers.indicators.insert(Indicator::parse_known(indicator)?, Answer::parse_known(answer)?);
+        answers.indicators.insert(
+            Indicator::parse_known(indicator)?,
+            Answer::parse_known(answer)?,
+        );
     }
     for v in &a.vulnerabilities {
-        answers.vulnerabilities.insert(Vulnerability::parse_known(v)?);
+        answers
+            .vulnerabilities
+            .insert(Vulnerability::parse_known(v)?);
     }
     if a.answers.is_empty() && a.vulnerabilities.is_empty() {
         ask(ctx.lang, &mut answers)?;
@@ -256,9 +340,17 @@ fn screen(ctx: &Ctx, dir: &std::path::Path, a: ScreenArgs) -> Result<()> {
         let mut edits: Vec<Edit> = answers
             .indicators
             .iter()
-            .map(|(i, ans)| Edit::Answer { indicator: i.code().into(), answer: ans.code().into() })
+            .map(|(i, ans)| Edit::Answer {
+                indicator: i.code().into(),
+                answer: ans.code().into(),
+            })
             .collect();
-        edits.extend(answers.vulnerabilities.iter().map(|v| Edit::add(SetField::Vulnerability, v.code())));
+        edits.extend(
+            answers
+                .vulnerabilities
+                .iter()
+                .map(|v| Edit::add(SetField::Vulnerability, v.code())),
+        );
         if let Some(b) = &a.age_band {
             edits.push(Edit::set(ScalarField::AgeBand, b.clone()));
         }
@@ -280,12 +372,20 @@ fn ask(lang: Lang, answers: &mut Screening) -> Result<()> {
     let mut next = |prompt: String| -> Option<String> {
         eprint!("{prompt}");
         std::io::stderr().flush().ok();
-        lines.next().and_then(|l| l.ok()).map(|l| l.trim().to_lowercase())
+        lines
+            .next()
+            .and_then(|l| l.ok())
+            .map(|l| l.trim().to_lowercase())
     };
     eprintln!("Answer each question: y = yes, n = no, ? = don't know, - = declined.");
     for indicator in Indicator::ALL {
-        let category = indicator.category().map(|c| output::label(&c, lang)).unwrap_or_default();
-        let Some(reply) = next(format!("[{category}] {}? ", output::label(indicator, lang))) else { break };
+        let category = indicator
+            .category()
+            .map(|c| output::label(&c, lang))
+            .unwrap_or_default();
+        let Some(reply) = next(format!("[{category}] {}? ", output::label(indicator, lang))) else {
+            break;
+        };
         let answer = match reply.as_str() {
             "y" | "yes" | "д" | "да" => Answer::Yes,
             "n" | "no" | "н" | "нет" => Answer::No,
@@ -296,7 +396,9 @@ fn ask(lang: Lang, answers: &mut Screening) -> Result<()> {
     }
     eprintln!("Vulnerable situation (y/n):");
     for v in Vulnerability::ALL {
-        let Some(reply) = next(format!("  {}? ", output::label(v, lang))) else { break };
+        let Some(reply) = next(format!("  {}? ", output::label(v, lang))) else {
+            break;
+        };
         if matches!(reply.as_str(), "y" | "yes" | "д" | "да") {
             answers.vulnerabilities.insert(v.clone());
         }
@@ -311,8 +413,10 @@ fn vocab(ctx: &Ctx, id: Option<&str>) -> Result<()> {
             if ctx.json {
                 println!("{}", json!(all.iter().map(|v| v.id).collect::<Vec<_>>()));
             } else {
-                let rows: Vec<Vec<String>> =
-                    all.iter().map(|v| vec![v.id.to_string(), v.entries.len().to_string()]).collect();
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|v| vec![v.id.to_string(), v.entries.len().to_string()])
+                    .collect();
                 print!("{}", output::table(&["VOCABULARY", "CODES"], &rows));
             }
         }
@@ -332,7 +436,12 @@ fn vocab(ctx: &Ctx, id: Option<&str>) -> Result<()> {
                 let rows: Vec<Vec<String>> = table
                     .entries
                     .iter()
-                    .map(|e| vec![e.code.to_string(), e.label(ctx.lang).unwrap_or(e.en).to_string()])
+                    .map(|e| {
+                        vec![
+                            e.code.to_string(),
+                            e.label(ctx.lang).unwrap_or(e.en).to_string(),
+                        ]
+                    })
                     .collect();
                 print!("{}", output::table(&["CODE", "LABEL"], &rows));
             }

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use caravan_core::vocab::{ErasureReason, Lang, Vocabulary};
 use caravan_core::{
-    assess, BundleScope, CaseFilter, Edit, Error, Result, ScalarField, SetField, Store, StoreKey, YearMonth,
+    assess, BundleScope, CaseFilter, Edit, Error, Result, ScalarField, SetField, Store, StoreKey,
+    YearMonth,
 };
 
 use crate::output;
@@ -41,11 +42,17 @@ fn scenario(base: &Path) -> Result<()> {
     let dir = base.join("aigerim-phone");
     let key = StoreKey::generate()?;
 
-    step(1, "Aigerim (NGO outreach, Shymkent, Kazakhstan) opens Caravan offline.");
+    step(
+        1,
+        "Aigerim (NGO outreach, Shymkent, Kazakhstan) opens Caravan offline.",
+    );
     let mut store = Store::create(&dir, &key)?;
     println!("   A new encrypted store; its 32-byte key would live in the Android Keystore.");
 
-    step(2, "She registers three cases met at the border crossing. No names, no dates of birth.");
+    step(
+        2,
+        "She registers three cases met at the border crossing. No names, no dates of birth.",
+    );
     let cases = [
         vec![
             Edit::set(ScalarField::CaseStatus, "Active"),
@@ -53,68 +60,136 @@ fn scenario(base: &Path) -> Result<()> {
             Edit::set(ScalarField::Gender, "Feminine"),
             Edit::set(ScalarField::AgeBand, "18-20"),
             Edit::add(SetField::Citizenship, "UZ"),
-            Edit::AddRouteEvent { kind: "Recruitment".into(), country: "UZ".into(), when: Some(YearMonth::new(2024, Some(3))?) },
-            Edit::AddRouteEvent { kind: "Transit".into(), country: "KZ".into(), when: Some(YearMonth::new(2024, Some(4))?) },
-            Edit::AddRouteEvent { kind: "Exploitation".into(), country: "RU".into(), when: Some(YearMonth::new(2024, Some(5))?) },
+            Edit::AddRouteEvent {
+                kind: "Recruitment".into(),
+                country: "UZ".into(),
+                when: Some(YearMonth::new(2024, Some(3))?),
+            },
+            Edit::AddRouteEvent {
+                kind: "Transit".into(),
+                country: "KZ".into(),
+                when: Some(YearMonth::new(2024, Some(4))?),
+            },
+            Edit::AddRouteEvent {
+                kind: "Exploitation".into(),
+                country: "RU".into(),
+                when: Some(YearMonth::new(2024, Some(5))?),
+            },
             Edit::add(SetField::Exploitation, "ForcedLabour"),
             Edit::add(SetField::LabourIndustry, "F_Construction"),
             Edit::add(SetField::MeansOfControl, "WithholdsDocuments"),
             Edit::add(SetField::MeansOfControl, "DebtBondage"),
             Edit::add(SetField::RecruitmentMethod, "ThroughOnlineSocialNetworks"),
             Edit::add(SetField::RecruitmentApp, "Telegram"),
-            Edit::Consent { share_with_partners: Some(true), include_in_statistics: Some(true) },
-            Edit::note("Recruited through a Telegram job channel; passport kept by the foreman in Moscow."),
+            Edit::Consent {
+                share_with_partners: Some(true),
+                include_in_statistics: Some(true),
+            },
+            Edit::note(
+                "Recruited through a Telegram job channel; passport kept by the foreman in Moscow.",
+            ),
         ],
         vec![
             Edit::set(ScalarField::CaseStatus, "Active"),
             Edit::set(ScalarField::Gender, "Feminine"),
             Edit::set(ScalarField::AgeBand, "9-17"),
             Edit::add(SetField::Citizenship, "KZ"),
-            Edit::AddRouteEvent { kind: "Exploitation".into(), country: "AE".into(), when: Some(YearMonth::new(2023, None)?) },
+            Edit::AddRouteEvent {
+                kind: "Exploitation".into(),
+                country: "AE".into(),
+                when: Some(YearMonth::new(2023, None)?),
+            },
             Edit::add(SetField::Exploitation, "SexualExploitation"),
             Edit::add(SetField::MeansOfControl, "FalsePromises"),
-            Edit::Consent { share_with_partners: Some(false), include_in_statistics: Some(true) },
+            Edit::Consent {
+                share_with_partners: Some(false),
+                include_in_statistics: Some(true),
+            },
         ],
         vec![
             Edit::set(ScalarField::CaseStatus, "FollowUp"),
             Edit::set(ScalarField::Gender, "Masculine"),
             Edit::set(ScalarField::AgeBand, "30-38"),
             Edit::add(SetField::Citizenship, "TJ"),
-            Edit::AddRouteEvent { kind: "Exploitation".into(), country: "KZ".into(), when: Some(YearMonth::new(2024, Some(9))?) },
+            Edit::AddRouteEvent {
+                kind: "Exploitation".into(),
+                country: "KZ".into(),
+                when: Some(YearMonth::new(2024, Some(9))?),
+            },
             Edit::add(SetField::Exploitation, "ForcedLabour"),
             Edit::add(SetField::LabourIndustry, "A_AgricultureForestryAndFishing"),
-            Edit::note("Cotton harvest near the border; ZX-SENTINEL-KEPT wages withheld for the season."),
+            Edit::note(
+                "Cotton harvest near the border; ZX-SENTINEL-KEPT wages withheld for the season.",
+            ),
         ],
     ];
     let mut ids = Vec::new();
     for edits in &cases {
         ids.push(store.add_case(edits)?);
     }
-    print!("{}", output::summaries_table(&store.list(&CaseFilter::default()), Lang::En));
+    print!(
+        "{}",
+        output::summaries_table(&store.list(&CaseFilter::default()), Lang::En)
+    );
 
-    step(3, "A note with a phone number is refused before it is stored.");
-    match store.update_case(&ids[0], &[Edit::note("Her sister can be reached on +998 90 123 45 67.")]) {
+    step(
+        3,
+        "A note with a phone number is refused before it is stored.",
+    );
+    match store.update_case(
+        &ids[0],
+        &[Edit::note(
+            "Her sister can be reached on +998 90 123 45 67.",
+        )],
+    ) {
         Err(e @ Error::NoteRejected { .. }) => println!("   refused: {e}"),
-        Ok(()) => return Err(Error::Internal("the demo expected the note to be refused".into())),
+        Ok(()) => {
+            return Err(Error::Internal(
+                "the demo expected the note to be refused".into(),
+            ))
+        }
         Err(e) => return Err(e),
     }
-    store.update_case(&ids[0], &[Edit::note("Her sister in Tashkent knows her whereabouts; contact via the shelter.")])?;
+    store.update_case(
+        &ids[0],
+        &[Edit::note(
+            "Her sister in Tashkent knows her whereabouts; contact via the shelter.",
+        )],
+    )?;
     println!("   rephrased and stored.");
 
-    step(4, "Screening the second case (a minor) with the indicator questionnaire.");
+    step(
+        4,
+        "Screening the second case (a minor) with the indicator questionnaire.",
+    );
     store.update_case(
         &ids[1],
         &[
-            Edit::Answer { indicator: "DeceivedAboutNatureOfWork".into(), answer: "Yes".into() },
-            Edit::Answer { indicator: "DocumentsWithheld".into(), answer: "DontKnow".into() },
+            Edit::Answer {
+                indicator: "DeceivedAboutNatureOfWork".into(),
+                answer: "Yes".into(),
+            },
+            Edit::Answer {
+                indicator: "DocumentsWithheld".into(),
+                answer: "DontKnow".into(),
+            },
             Edit::add(SetField::Vulnerability, "LackOfParentalCare"),
         ],
     )?;
     let assessment = assess(&store.case(&ids[1])?);
-    print!("{}", indent(&output::assessment_text(&assessment, Lang::En)));
-    println!("   ru: {}", assessment.outcome.label(Lang::Ru).unwrap_or_default());
+    print!(
+        "{}",
+        indent(&output::assessment_text(&assessment, Lang::En))
+    );
+    println!(
+        "   ru: {}",
+        assessment.outcome.label(Lang::Ru).unwrap_or_default()
+    );
 
-    step(5, "She refers the first case to a partner shelter in Almaty; the shelter accepts.");
+    step(
+        5,
+        "She refers the first case to a partner shelter in Almaty; the shelter accepts.",
+    );
     store.update_case(
         &ids[0],
         &[Edit::AddReferral {
@@ -125,34 +200,62 @@ fn scenario(base: &Path) -> Result<()> {
         }],
     )?;
     let referral = store.case(&ids[0])?.referrals[0].id.clone();
-    store.update_case(&ids[0], &[Edit::SetReferralStatus { referral, status: "Accepted".into() }])?;
+    store.update_case(
+        &ids[0],
+        &[Edit::SetReferralStatus {
+            referral,
+            status: "Accepted".into(),
+        }],
+    )?;
     let r = store.case(&ids[0])?;
     println!(
         "   referral → {} [{}]",
         r.referrals[0].partner,
-        r.referrals[0].status().map(|s| s.code().to_string()).unwrap_or_default()
+        r.referrals[0]
+            .status()
+            .map(|s| s.code().to_string())
+            .unwrap_or_default()
     );
 
-    step(6, "Search: forced labour cases involving Kazakhstan (summaries only, no history loaded).");
+    step(
+        6,
+        "Search: forced labour cases involving Kazakhstan (summaries only, no history loaded).",
+    );
     let filter = CaseFilter {
         country: Some(caravan_core::vocab::Country::parse("KZ")?),
         exploitation: Some(caravan_core::vocab::ExploitationType::ForcedLabour),
         ..CaseFilter::default()
     };
-    print!("{}", output::summaries_table(&store.list(&filter), Lang::Ru));
+    print!(
+        "{}",
+        output::summaries_table(&store.list(&filter), Lang::Ru)
+    );
 
-    step(7, "What someone who seizes the phone finds in the store directory:");
+    step(
+        7,
+        "What someone who seizes the phone finds in the store directory:",
+    );
     for (name, size) in listing(&dir)? {
         println!("   {name:<20} {size:>7} bytes");
     }
-    println!("   The text \"ZX-SENTINEL-KEPT\" from a note appears in the files {} times.", occurrences(&dir, "ZX-SENTINEL-KEPT")?);
+    println!(
+        "   The text \"ZX-SENTINEL-KEPT\" from a note appears in the files {} times.",
+        occurrences(&dir, "ZX-SENTINEL-KEPT")?
+    );
     drop(store);
     match Store::open(&dir, &StoreKey::generate()?) {
         Err(e @ Error::WrongKey) => println!("   Opening with another key: {e}."),
-        other => return Err(Error::Internal(format!("expected a wrong-key error, got {other:?}"))),
+        other => {
+            return Err(Error::Internal(format!(
+                "expected a wrong-key error, got {other:?}"
+            )))
+        }
     }
 
-    step(8, "The third person asks for their record to be deleted: erase it for real.");
+    step(
+        8,
+        "The third person asks for their record to be deleted: erase it for real.",
+    );
     let mut store = Store::open(&dir, &key)?;
     store.erase_case(&ids[2], ErasureReason::PersonRequested)?;
     match store.case(&ids[2]) {
@@ -162,7 +265,11 @@ fn scenario(base: &Path) -> Result<()> {
     println!(
         "   Every file that held it was rewritten; a tombstone (id, date, reason) remains so the erasure can follow the case to other devices."
     );
-    println!("   {} live case(s), {} tombstone(s).", store.len(), store.tombstones().count());
+    println!(
+        "   {} live case(s), {} tombstone(s).",
+        store.len(),
+        store.tombstones().count()
+    );
 
     cross_border(base, &mut store, &ids)
 }
@@ -172,16 +279,26 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     let mailbox = base.join("shared-folder");
     let mut transport_bytes: Vec<Vec<u8>> = Vec::new();
 
-    step(9, "Aigerim creates a team and invites two colleagues in person (QR code).");
+    step(
+        9,
+        "Aigerim creates a team and invites two colleagues in person (QR code).",
+    );
     aigerim.create_group("Central Asia outreach", "Aigerim, Shymkent")?;
     let mut bakyt = Store::create(base.join("bakyt-phone"), &StoreKey::generate()?)?;
     let mut dana = Store::create(base.join("dana-laptop"), &StoreKey::generate()?)?;
     let inv = aigerim.invite()?;
-    println!("   invitation for Bakyt (Osh, Kyrgyzstan): {}…  ({} characters)", &inv.as_text()[..32], inv.as_text().len());
+    println!(
+        "   invitation for Bakyt (Osh, Kyrgyzstan): {}…  ({} characters)",
+        &inv.as_text()[..32],
+        inv.as_text().len()
+    );
     bakyt.join_group(inv.as_text(), "Bakyt, Osh")?;
     dana.join_group(aigerim.invite()?.as_text(), "Dana, coordinator, Almaty")?;
 
-    step(10, "Everyone syncs through a shared folder (it only ever holds ciphertext).");
+    step(
+        10,
+        "Everyone syncs through a shared folder (it only ever holds ciphertext).",
+    );
     for _ in 0..2 {
         for s in [&mut bakyt, &mut dana, &mut *aigerim] {
             let r = s.sync_mailbox(&mailbox)?;
@@ -203,36 +320,74 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
 
     step(11, "Offline, at the same time: Aigerim and Bakyt both edit the first case; Bakyt registers a new one.");
     let case = ids[0];
-    aigerim.update_case(&case, &[Edit::add(SetField::MeansOfControl, "PhysicalThreats"), Edit::set(ScalarField::DecidedBy, "NGO")])?;
-    bakyt.update_case(&case, &[Edit::add(SetField::MeansOfControl, "ThreatensChildrenFamily"), Edit::set(ScalarField::DecidedBy, "Police")])?;
+    aigerim.update_case(
+        &case,
+        &[
+            Edit::add(SetField::MeansOfControl, "PhysicalThreats"),
+            Edit::set(ScalarField::DecidedBy, "NGO"),
+        ],
+    )?;
+    bakyt.update_case(
+        &case,
+        &[
+            Edit::add(SetField::MeansOfControl, "ThreatensChildrenFamily"),
+            Edit::set(ScalarField::DecidedBy, "Police"),
+        ],
+    )?;
     let new_case = bakyt.add_case(&[
         Edit::set(ScalarField::CaseStatus, "Active"),
         Edit::set(ScalarField::Gender, "Masculine"),
         Edit::set(ScalarField::AgeBand, "21-23"),
         Edit::add(SetField::Citizenship, "KG"),
-        Edit::AddRouteEvent { kind: "Exploitation".into(), country: "KR".into(), when: Some(YearMonth::new(2024, Some(2))?) },
+        Edit::AddRouteEvent {
+            kind: "Exploitation".into(),
+            country: "KR".into(),
+            when: Some(YearMonth::new(2024, Some(2))?),
+        },
         Edit::add(SetField::Exploitation, "ForcedLabour"),
         Edit::note("Factory work in Korea; wages withheld; ZX-SENTINEL-TRANSIT"),
     ])?;
 
-    step(12, "They meet at the border post and sync live over the local network (TCP).");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
-    let addr = listener.local_addr().map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
-    let bakyt_ref = &mut bakyt;
-    let bakyt_key_session = std::thread::scope(|scope| -> Result<(caravan_core::LiveSession, Vec<Vec<u8>>)> {
-        let server = scope.spawn(move || -> Result<caravan_core::LiveSession> {
-            let (stream, _) = listener.accept().map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
-            let session = bakyt_ref.live_accept()?;
-            crate::sync_cmd::run_live(bakyt_ref, stream, session, None, true)
-        });
-        let stream = std::net::TcpStream::connect(addr).map_err(|e| Error::Io { file: "loopback".into(), source: e })?;
-        let tap = Tap { inner: stream, seen: Vec::new() };
-        let (session, first) = aigerim.live_start()?;
-        let mut tap = tap;
-        let s = crate::sync_cmd::run_live(aigerim, &mut tap, session, Some(first), true)?;
-        server.join().map_err(|_| Error::Internal("the listening side panicked".into()))??;
-        Ok((s, std::mem::take(&mut tap.seen)))
+    step(
+        12,
+        "They meet at the border post and sync live over the local network (TCP).",
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Io {
+        file: "loopback".into(),
+        source: e,
     })?;
+    let addr = listener.local_addr().map_err(|e| Error::Io {
+        file: "loopback".into(),
+        source: e,
+    })?;
+    let bakyt_ref = &mut bakyt;
+    let bakyt_key_session = std::thread::scope(
+        |scope| -> Result<(caravan_core::LiveSession, Vec<Vec<u8>>)> {
+            let server = scope.spawn(move || -> Result<caravan_core::LiveSession> {
+                let (stream, _) = listener.accept().map_err(|e| Error::Io {
+                    file: "loopback".into(),
+                    source: e,
+                })?;
+                let session = bakyt_ref.live_accept()?;
+                crate::sync_cmd::run_live(bakyt_ref, stream, session, None, true)
+            });
+            let stream = std::net::TcpStream::connect(addr).map_err(|e| Error::Io {
+                file: "loopback".into(),
+                source: e,
+            })?;
+            let tap = Tap {
+                inner: stream,
+                seen: Vec::new(),
+            };
+            let (session, first) = aigerim.live_start()?;
+            let mut tap = tap;
+            let s = crate::sync_cmd::run_live(aigerim, &mut tap, session, Some(first), true)?;
+            server
+                .join()
+                .map_err(|_| Error::Internal("the listening side panicked".into()))??;
+            Ok((s, std::mem::take(&mut tap.seen)))
+        },
+    )?;
     let (live, captured) = bakyt_key_session;
     transport_bytes.extend(captured);
     println!(
@@ -243,13 +398,29 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         live.report.changes_applied
     );
     let merged = aigerim.case(&case)?;
-    println!("   means of control on case {}: {}", case.short(),
-        merged.means_of_control.iter().map(|m| m.code().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "   means of control on case {}: {}",
+        case.short(),
+        merged
+            .means_of_control
+            .iter()
+            .map(|m| m.code().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for c in &merged.conflicts {
-        println!("   conflict for the coordinator: {} shows {}, also written: {}", c.field, c.current, c.others.join(", "));
+        println!(
+            "   conflict for the coordinator: {} shows {}, also written: {}",
+            c.field,
+            c.current,
+            c.others.join(", ")
+        );
     }
 
-    step(13, "Bakyt hands Dana his day of updates as QR codes (no network at the shelter).");
+    step(
+        13,
+        "Bakyt hands Dana his day of updates as QR codes (no network at the shelter).",
+    );
     let day = bakyt.export_bundle(BundleScope::SinceLast("dana".into()))?;
     let frames = caravan_core::sync::qr::split(&day, caravan_core::sync::qr::DEFAULT_MAX_FRAME)?;
     transport_bytes.extend(frames.iter().cloned());
@@ -267,7 +438,10 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         r.changes_applied
     );
 
-    step(14, "Dana resolves the conflict, and erases a case the person asked to delete.");
+    step(
+        14,
+        "Dana resolves the conflict, and erases a case the person asked to delete.",
+    );
     dana.sync_mailbox(&mailbox)?;
     dana.update_case(&case, &[Edit::set(ScalarField::DecidedBy, "NGO")])?;
     dana.erase_case(&ids[1], ErasureReason::PersonRequested)?;
@@ -279,27 +453,52 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     for s in [&mut *aigerim, &mut bakyt, &mut dana] {
         match s.case(&ids[1]) {
             Err(Error::CaseErased { .. }) => {}
-            _ => return Err(Error::Internal("the erasure did not reach every device".into())),
+            _ => {
+                return Err(Error::Internal(
+                    "the erasure did not reach every device".into(),
+                ))
+            }
         }
     }
-    println!("   erased on all three devices; every outbox in the folder was rewritten without it.");
+    println!(
+        "   erased on all three devices; every outbox in the folder was rewritten without it."
+    );
 
-    step(15, "Check: all devices converge, and no transport saw plaintext.");
+    step(
+        15,
+        "Check: all devices converge, and no transport saw plaintext.",
+    );
     let a = snapshot(aigerim)?;
     let b = snapshot(&mut bakyt)?;
     let d = snapshot(&mut dana)?;
     if a != b || a != d {
         return Err(Error::Internal("devices did not converge".into()));
     }
-    println!("   3 devices hold the same {} case(s), identical field by field.", a.len());
+    println!(
+        "   3 devices hold the same {} case(s), identical field by field.",
+        a.len()
+    );
     for entry in walk(&mailbox)? {
-        transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io { file: entry.display().to_string(), source: e })?);
+        transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io {
+            file: entry.display().to_string(),
+            source: e,
+        })?);
     }
     let total: usize = transport_bytes.iter().map(Vec::len).sum();
-    let leaks = ["ZX-SENTINEL-TRANSIT", "ZX-SENTINEL-KEPT", "Central Asia outreach", &new_case.to_hex()]
-        .iter()
-        .map(|n| transport_bytes.iter().map(|b| b.windows(n.len()).filter(|w| *w == n.as_bytes()).count()).sum::<usize>())
-        .sum::<usize>();
+    let leaks = [
+        "ZX-SENTINEL-TRANSIT",
+        "ZX-SENTINEL-KEPT",
+        "Central Asia outreach",
+        &new_case.to_hex(),
+    ]
+    .iter()
+    .map(|n| {
+        transport_bytes
+            .iter()
+            .map(|b| b.windows(n.len()).filter(|w| *w == n.as_bytes()).count())
+            .sum::<usize>()
+    })
+    .sum::<usize>();
     println!("   {} bytes crossed the folder, the network and the QR codes; plaintext found in them: {leaks}.", total);
     if leaks > 0 {
         return Err(Error::Internal("plaintext reached a transport".into()));
@@ -334,18 +533,32 @@ impl<S: std::io::Write> std::io::Write for Tap<S> {
 
 fn member_name(s: &Store) -> String {
     let me = s.device_id();
-    s.members().into_iter().find(|m| m.device == me).map(|m| m.name).unwrap_or_else(|| "this device".into())
+    s.members()
+        .into_iter()
+        .find(|m| m.device == me)
+        .map(|m| m.name)
+        .unwrap_or_else(|| "this device".into())
 }
 
 fn snapshot(s: &mut Store) -> Result<Vec<caravan_core::CaseRecord>> {
-    let ids: Vec<_> = s.list(&CaseFilter::default()).iter().map(|c| c.id).collect();
-    let mut v = ids.iter().map(|id| s.case(id)).collect::<Result<Vec<_>>>()?;
+    let ids: Vec<_> = s
+        .list(&CaseFilter::default())
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let mut v = ids
+        .iter()
+        .map(|id| s.case(id))
+        .collect::<Result<Vec<_>>>()?;
     v.sort_by_key(|r| r.id);
     Ok(v)
 }
 
 fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let io = |e| Error::Io { file: dir.display().to_string(), source: e };
+    let io = |e| Error::Io {
+        file: dir.display().to_string(),
+        source: e,
+    };
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io)?.flatten() {
         if e.path().is_dir() {
@@ -362,22 +575,34 @@ fn indent(s: &str) -> String {
 }
 
 fn listing(dir: &Path) -> Result<Vec<(String, u64)>> {
-    let io = |e| Error::Io { file: dir.display().to_string(), source: e };
+    let io = |e| Error::Io {
+        file: dir.display().to_string(),
+        source: e,
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        out.push((entry.file_name().to_string_lossy().into_owned(), entry.metadata().map_err(io)?.len()));
+        out.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.metadata().map_err(io)?.len(),
+        ));
     }
     out.sort();
     Ok(out)
 }
 
 fn occurrences(dir: &Path, needle: &str) -> Result<usize> {
-    let io = |e| Error::Io { file: dir.display().to_string(), source: e };
+    let io = |e| Error::Io {
+        file: dir.display().to_string(),
+        source: e,
+    };
     let mut n = 0;
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let bytes = std::fs::read(entry.map_err(io)?.path()).map_err(io)?;
-        n += bytes.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
+        n += bytes
+            .windows(needle.len())
+            .filter(|w| *w == needle.as_bytes())
+            .count();
     }
     Ok(n)
 }

@@ -49,11 +49,15 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
 fn hint(e: &caravan_core::Error) -> Option<&'static str> {
     use caravan_core::Error::*;
     match e {
-        NoteRejected { .. } => Some("rephrase the note without the identifier (e.g. \"March 2023\" instead of a full date)"),
+        NoteRejected { .. } => Some(
+            "rephrase the note without the identifier (e.g. \"March 2023\" instead of a full date)",
+        ),
         UnknownCode { .. } => Some("`caravan vocab` lists every vocabulary and its codes"),
         NotAStore { .. } => Some("create one with `caravan init --store DIR`"),
         WrongKey => Some("check the passphrase (CARAVAN_PASSPHRASE or the prompt)"),
-        NoGroup => Some("create a team with `caravan group create NAME`, or join one with `caravan group join`"),
+        NoGroup => Some(
+            "create a team with `caravan group create NAME`, or join one with `caravan group join`",
+        ),
         _ => None,
     }
 }

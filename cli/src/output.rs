@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 /// The label of a vocabulary value in `lang`, or its code if it has none.
 pub(crate) fn label<V: Vocabulary>(v: &V, lang: Lang) -> String {
-    v.label(lang).map_or_else(|| v.code().to_string(), str::to_string)
+    v.label(lang)
+        .map_or_else(|| v.code().to_string(), str::to_string)
 }
 
 fn opt_label<V: Vocabulary>(v: &Option<V>, lang: Lang) -> String {
@@ -14,7 +15,8 @@ fn opt_label<V: Vocabulary>(v: &Option<V>, lang: Lang) -> String {
 }
 
 fn country(c: &Country, lang: Lang) -> String {
-    c.label(lang).map_or_else(|| c.code().to_string(), |l| format!("{l} ({})", c.code()))
+    c.label(lang)
+        .map_or_else(|| c.code().to_string(), |l| format!("{l} ({})", c.code()))
 }
 
 fn join<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> String) -> String {
@@ -67,11 +69,26 @@ pub(crate) fn summaries_table(list: &[CaseSummary], lang: Lang) -> String {
                 join(&s.citizenship, |c| c.code().to_string()),
                 join(&s.route_countries, |c| c.code().to_string()),
                 join(&s.exploitation, |e| label(e, lang)),
-                if s.conflicts > 0 { format!("{} conflict(s)", s.conflicts) } else { String::new() },
+                if s.conflicts > 0 {
+                    format!("{} conflict(s)", s.conflicts)
+                } else {
+                    String::new()
+                },
             ]
         })
         .collect();
-    let mut out = table(&["ID", "REGISTERED", "STATUS", "CITIZENSHIP", "ROUTE", "EXPLOITATION", ""], &rows);
+    let mut out = table(
+        &[
+            "ID",
+            "REGISTERED",
+            "STATUS",
+            "CITIZENSHIP",
+            "ROUTE",
+            "EXPLOITATION",
+            "",
+        ],
+        &rows,
+    );
     out.push_str(&format!("{} case(s)\n", list.len()));
     out
 }
@@ -101,19 +118,46 @@ pub(crate) fn record_text(r: &CaseRecord, lang: Lang) -> String {
         vec!["id".into(), r.id.to_hex()],
         vec!["registered".into(), r.created_at.date_string()],
         vec!["case status".into(), opt_label(&r.case_status, lang)],
-        vec!["trafficking status".into(), opt_label(&r.trafficking_status, lang)],
+        vec![
+            "trafficking status".into(),
+            opt_label(&r.trafficking_status, lang),
+        ],
         vec!["decided by".into(), opt_label(&r.decided_by, lang)],
         vec!["gender".into(), opt_label(&r.gender, lang)],
         vec!["age band".into(), opt_label(&r.age_band, lang)],
-        vec!["majority (registration)".into(), opt_label(&r.majority_at_registration, lang)],
-        vec!["citizenship".into(), join(&r.citizenship, |c| country(c, lang))],
-        vec!["exploitation".into(), join(&r.exploitation, |v| label(v, lang))],
-        vec!["labour industry".into(), join(&r.labour_industry, |v| label(v, lang))],
-        vec!["sexual exploitation".into(), join(&r.sexual_exploitation, |v| label(v, lang))],
-        vec!["means of control".into(), join(&r.means_of_control, |v| label(v, lang))],
-        vec!["recruitment".into(), join(&r.recruitment_method, |v| label(v, lang))],
+        vec![
+            "majority (registration)".into(),
+            opt_label(&r.majority_at_registration, lang),
+        ],
+        vec![
+            "citizenship".into(),
+            join(&r.citizenship, |c| country(c, lang)),
+        ],
+        vec![
+            "exploitation".into(),
+            join(&r.exploitation, |v| label(v, lang)),
+        ],
+        vec![
+            "labour industry".into(),
+            join(&r.labour_industry, |v| label(v, lang)),
+        ],
+        vec![
+            "sexual exploitation".into(),
+            join(&r.sexual_exploitation, |v| label(v, lang)),
+        ],
+        vec![
+            "means of control".into(),
+            join(&r.means_of_control, |v| label(v, lang)),
+        ],
+        vec![
+            "recruitment".into(),
+            join(&r.recruitment_method, |v| label(v, lang)),
+        ],
         vec!["apps".into(), join(&r.recruitment_app, |v| label(v, lang))],
-        vec!["relationship".into(), opt_label(&r.relationship_to_trafficker, lang)],
+        vec![
+            "relationship".into(),
+            opt_label(&r.relationship_to_trafficker, lang),
+        ],
         vec![
             "route".into(),
             join(&r.route, |e| {
@@ -129,10 +173,15 @@ pub(crate) fn record_text(r: &CaseRecord, lang: Lang) -> String {
                 yes_no(r.consent.include_in_statistics)
             ),
         ],
-        vec!["vulnerabilities".into(), join(&r.screening.vulnerabilities, |v| label(v, lang))],
+        vec![
+            "vulnerabilities".into(),
+            join(&r.screening.vulnerabilities, |v| label(v, lang)),
+        ],
         vec![
             "indicators".into(),
-            join(&r.screening.indicators, |(i, a)| format!("{}: {}", label(i, lang), label(a, lang))),
+            join(&r.screening.indicators, |(i, a)| {
+                format!("{}: {}", label(i, lang), label(a, lang))
+            }),
         ],
     ];
     for referral in &r.referrals {
@@ -142,17 +191,27 @@ pub(crate) fn record_text(r: &CaseRecord, lang: Lang) -> String {
                 "{} → {} [{}]",
                 label(&referral.service, lang),
                 referral.partner,
-                referral.status().map_or_else(|| "-".into(), |s| label(s, lang))
+                referral
+                    .status()
+                    .map_or_else(|| "-".into(), |s| label(s, lang))
             ),
         ]);
     }
     for note in &r.notes {
-        rows.push(vec![format!("note {}", note.at.date_string()), note.text.clone()]);
+        rows.push(vec![
+            format!("note {}", note.at.date_string()),
+            note.text.clone(),
+        ]);
     }
     for c in &r.conflicts {
         rows.push(vec![
             "CONFLICT".into(),
-            format!("{}: showing {}, also written: {}", c.field, c.current, c.others.join(", ")),
+            format!(
+                "{}: showing {}, also written: {}",
+                c.field,
+                c.current,
+                c.others.join(", ")
+            ),
         ]);
     }
     let mut out = String::new();
@@ -172,12 +231,22 @@ fn yes_no(v: Option<bool>) -> &'static str {
 
 /// A screening assessment, readable.
 pub(crate) fn assessment_text(a: &Assessment, lang: Lang) -> String {
-    let mut out = format!("Outcome: {}\nWhy: {}\n", label(&a.outcome, lang), a.explanation);
+    let mut out = format!(
+        "Outcome: {}\nWhy: {}\n",
+        label(&a.outcome, lang),
+        a.explanation
+    );
     if !a.indicators.is_empty() {
-        out.push_str(&format!("Indicators present: {}\n", join(&a.indicators, |i| label(i, lang))));
+        out.push_str(&format!(
+            "Indicators present: {}\n",
+            join(&a.indicators, |i| label(i, lang))
+        ));
     }
     if !a.vulnerabilities.is_empty() {
-        out.push_str(&format!("Vulnerability factors: {}\n", join(&a.vulnerabilities, |v| label(v, lang))));
+        out.push_str(&format!(
+            "Vulnerability factors: {}\n",
+            join(&a.vulnerabilities, |v| label(v, lang))
+        ));
     }
     out
 }

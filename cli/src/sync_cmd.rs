@@ -106,7 +106,10 @@ fn report_text(r: &SyncReport) -> String {
         s.push_str(&format!(", {} erased", r.cases_erased));
     }
     if r.cases_waiting > 0 {
-        s.push_str(&format!(", {} waiting for earlier bundles", r.cases_waiting));
+        s.push_str(&format!(
+            ", {} waiting for earlier bundles",
+            r.cases_waiting
+        ));
     }
     if r.members_added > 0 {
         s.push_str(&format!(", {} membership record(s)", r.members_added));
@@ -115,7 +118,10 @@ fn report_text(r: &SyncReport) -> String {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io { file: path.display().to_string(), source: e }
+    move |e| Error::Io {
+        file: path.display().to_string(),
+        source: e,
+    }
 }
 
 /// Runs a group command.
@@ -123,7 +129,11 @@ pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<
     match cmd {
         GroupCommand::Create { name, device } => {
             store.create_group(&name, &device)?;
-            out(json, json!({"group": name}), format!("Created team {name:?}. Invite colleagues with `caravan group invite`.\n"));
+            out(
+                json,
+                json!({"group": name}),
+                format!("Created team {name:?}. Invite colleagues with `caravan group invite`.\n"),
+            );
         }
         GroupCommand::Invite { out: file } => {
             let inv = store.invite()?;
@@ -142,20 +152,31 @@ pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<
                 None => invitation,
             };
             store.join_group(&text, &name)?;
-            out(json, json!({"joined": store.group_name()}), format!(
-                "Joined team {:?}. Sync once with a member so they learn of this device.\n",
-                store.group_name().unwrap_or_default()
-            ));
+            out(
+                json,
+                json!({"joined": store.group_name()}),
+                format!(
+                    "Joined team {:?}. Sync once with a member so they learn of this device.\n",
+                    store.group_name().unwrap_or_default()
+                ),
+            );
         }
         GroupCommand::Members => {
             let members = store.members();
             if json {
-                let v: Vec<_> = members.iter().map(|m| json!({"device": m.device.short(), "name": m.name})).collect();
+                let v: Vec<_> = members
+                    .iter()
+                    .map(|m| json!({"device": m.device.short(), "name": m.name}))
+                    .collect();
                 println!("{}", serde_json::Value::Array(v));
             } else {
                 println!("Team {:?}:", store.group_name().unwrap_or_default());
                 for m in members {
-                    let me = if m.device == store.device_id() { "  (this device)" } else { "" };
+                    let me = if m.device == store.device_id() {
+                        "  (this device)"
+                    } else {
+                        ""
+                    };
                     println!("  {}  {}{me}", m.device.short(), m.name);
                 }
             }
@@ -175,7 +196,11 @@ fn out(json: bool, value: serde_json::Value, text: String) {
 /// Runs a bundle command.
 pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Result<()> {
     match cmd {
-        BundleCommand::Export { since, out: file, qr: qr_dir } => {
+        BundleCommand::Export {
+            since,
+            out: file,
+            qr: qr_dir,
+        } => {
             let scope = since.map_or(BundleScope::Everything, BundleScope::SinceLast);
             let bytes = store.export_bundle(scope)?;
             if let Some(f) = &file {
@@ -191,11 +216,19 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
                     std::fs::write(&p, f).map_err(io(&p))?;
                 }
             }
-            out(json, json!({"bytes": bytes.len(), "qr_frames": frames}), format!(
-                "Bundle of {} bytes written{}.\n",
-                bytes.len(),
-                if frames > 0 { format!(" ({frames} QR frame(s) of ≤ 1,000 bytes)") } else { String::new() }
-            ));
+            out(
+                json,
+                json!({"bytes": bytes.len(), "qr_frames": frames}),
+                format!(
+                    "Bundle of {} bytes written{}.\n",
+                    bytes.len(),
+                    if frames > 0 {
+                        format!(" ({frames} QR frame(s) of ≤ 1,000 bytes)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
         }
         BundleCommand::Import { files, qr: qr_dir } => {
             let mut bundles: Vec<(String, Vec<u8>)> = Vec::new();
@@ -204,8 +237,11 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
             }
             if let Some(dir) = &qr_dir {
                 let mut r = qr::Reassembler::new();
-                let mut paths: Vec<PathBuf> =
-                    std::fs::read_dir(dir).map_err(io(dir))?.flatten().map(|e| e.path()).collect();
+                let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+                    .map_err(io(dir))?
+                    .flatten()
+                    .map(|e| e.path())
+                    .collect();
                 paths.sort();
                 for p in paths {
                     let frame = std::fs::read(&p).map_err(io(&p))?;
@@ -220,7 +256,10 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
                 bundles.push((dir.display().to_string(), r.finish()?));
             }
             if bundles.is_empty() {
-                return Err(Error::InvalidInput { field: "import".into(), reason: "give bundle files or --qr DIR".into() });
+                return Err(Error::InvalidInput {
+                    field: "import".into(),
+                    reason: "give bundle files or --qr DIR".into(),
+                });
             }
             let mut total = SyncReport::default();
             for (name, b) in bundles {
@@ -317,7 +356,10 @@ pub(crate) fn run_live<S: Read + Write>(
     first: Option<Vec<u8>>,
     quiet: bool,
 ) -> Result<LiveSession> {
-    let net = |e| Error::Io { file: "network".into(), source: e };
+    let net = |e| Error::Io {
+        file: "network".into(),
+        source: e,
+    };
     if let Some(m) = first {
         send(&mut stream, &m).map_err(net)?;
     }
@@ -341,7 +383,10 @@ fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
     s.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_MESSAGE {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "message larger than 64 MiB"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "message larger than 64 MiB",
+        ));
     }
     let mut buf = Vec::with_capacity(len.min(1 << 20));
     let mut chunk = [0u8; 64 * 1024];
@@ -350,7 +395,11 @@ fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
         s.read_exact(&mut chunk[..want])?;
         buf.extend_from_slice(&chunk[..want]);
         if !quiet && len > 256 * 1024 {
-            eprint!("\r  receiving {:>5.1}% of {} KB", buf.len() as f64 * 100.0 / len as f64, len / 1024);
+            eprint!(
+                "\r  receiving {:>5.1}% of {} KB",
+                buf.len() as f64 * 100.0 / len as f64,
+                len / 1024
+            );
         }
     }
     if !quiet && len > 256 * 1024 {

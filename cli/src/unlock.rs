@@ -10,11 +10,9 @@ fn passphrase(prompt: &str) -> Result<String> {
     if let Ok(p) = std::env::var(ENV) {
         return Ok(p);
     }
-    rpassword::prompt_password(prompt).map_err(|_| {
-        Error::InvalidInput {
-            field: "passphrase".into(),
-            reason: format!("no terminal to ask on; set {ENV}"),
-        }
+    rpassword::prompt_password(prompt).map_err(|_| Error::InvalidInput {
+        field: "passphrase".into(),
+        reason: format!("no terminal to ask on; set {ENV}"),
     })
 }
 
@@ -32,7 +30,10 @@ pub(crate) fn create(dir: &Path, memory_mib: u32) -> Result<Store> {
             let a = passphrase("New store passphrase: ")?;
             let b = passphrase("Repeat the passphrase: ")?;
             if a != b {
-                return Err(Error::InvalidInput { field: "passphrase".into(), reason: "the two entries differ".into() });
+                return Err(Error::InvalidInput {
+                    field: "passphrase".into(),
+                    reason: "the two entries differ".into(),
+                });
             }
             a
         }

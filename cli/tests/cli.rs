@@ -22,7 +22,11 @@ fn ok_json(store: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = caravan(store, PASS, &all);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json output")
 }
 
@@ -35,35 +39,113 @@ fn a_case_from_registration_to_erasure() {
     let tmp = tempfile::tempdir().expect("tmp");
     let store = tmp.path().join("store");
     let out = caravan(&store, PASS, &["init", "--kdf-memory-mib", "8"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let added = ok_json(
         &store,
         &[
-            "case", "add", "--set", "gender=Feminine", "--set", "age_band=18-20", "--add", "citizenship=kaz",
-            "--add", "means_of_control=DebtBondage", "--route", "Exploitation:RU:2024-05", "--note",
-            "Worked on a construction site, documents kept by the employer.", "--consent-stats", "yes",
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--set",
+            "age_band=18-20",
+            "--add",
+            "citizenship=kaz",
+            "--add",
+            "means_of_control=DebtBondage",
+            "--route",
+            "Exploitation:RU:2024-05",
+            "--note",
+            "Worked on a construction site, documents kept by the employer.",
+            "--consent-stats",
+            "yes",
         ],
     );
     let id = added["id"].as_str().expect("id").to_string();
     let prefix = &id[..8];
-    ok_json(&store, &["case", "add", "--set", "case_status=Closed", "--add", "citizenship=KG"]);
+    ok_json(
+        &store,
+        &[
+            "case",
+            "add",
+            "--set",
+            "case_status=Closed",
+            "--add",
+            "citizenship=KG",
+        ],
+    );
 
     let list = ok_json(&store, &["case", "list", "--country", "KZ"]);
     assert_eq!(list.as_array().expect("array").len(), 1);
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["route_countries"][0], "RU");
-    assert_eq!(ok_json(&store, &["case", "list"]).as_array().expect("array").len(), 2);
-    assert_eq!(ok_json(&store, &["case", "list", "--status", "Closed"]).as_array().expect("a").len(), 1);
+    assert_eq!(
+        ok_json(&store, &["case", "list"])
+            .as_array()
+            .expect("array")
+            .len(),
+        2
+    );
+    assert_eq!(
+        ok_json(&store, &["case", "list", "--status", "Closed"])
+            .as_array()
+            .expect("a")
+            .len(),
+        1
+    );
 
-    ok_json(&store, &["case", "update", prefix, "--add", "means_of_control=WithholdsDocuments", "--set", "case_status=Active"]);
-    ok_json(&store, &["note", "add", prefix, "Moved to the shelter in March 2024."]);
-    let referral = ok_json(&store, &["refer", prefix, "--service", "Shelter", "--partner", "Shelter Almaty", "--org-type", "NGO"]);
-    let rid = referral["referral"].as_str().expect("referral id").to_string();
-    ok_json(&store, &["refer", prefix, "--referral", &rid, "--status", "Accepted"]);
+    ok_json(
+        &store,
+        &[
+            "case",
+            "update",
+            prefix,
+            "--add",
+            "means_of_control=WithholdsDocuments",
+            "--set",
+            "case_status=Active",
+        ],
+    );
+    ok_json(
+        &store,
+        &["note", "add", prefix, "Moved to the shelter in March 2024."],
+    );
+    let referral = ok_json(
+        &store,
+        &[
+            "refer",
+            prefix,
+            "--service",
+            "Shelter",
+            "--partner",
+            "Shelter Almaty",
+            "--org-type",
+            "NGO",
+        ],
+    );
+    let rid = referral["referral"]
+        .as_str()
+        .expect("referral id")
+        .to_string();
+    ok_json(
+        &store,
+        &["refer", prefix, "--referral", &rid, "--status", "Accepted"],
+    );
     let screening = ok_json(
         &store,
-        &["screen", prefix, "--answer", "DocumentsWithheld=Yes", "--vulnerability", "IrregularMigrationStatus"],
+        &[
+            "screen",
+            prefix,
+            "--answer",
+            "DocumentsWithheld=Yes",
+            "--vulnerability",
+            "IrregularMigrationStatus",
+        ],
     );
     assert_eq!(screening["outcome"], "PotentialVictim");
 
@@ -79,31 +161,79 @@ fn a_case_from_registration_to_erasure() {
     // Human-readable output, in Russian.
     let out = caravan(&store, PASS, &["--lang", "ru", "case", "show", prefix]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Долговая кабала") || text.contains("долг"), "{text}");
+    assert!(
+        text.contains("Долговая кабала") || text.contains("долг"),
+        "{text}"
+    );
 
     // A note with an identifier is refused with exit code 2 and says what and where.
-    let out = caravan(&store, PASS, &["note", "add", prefix, "Her IIN is 900515400123, call +7 701 123 45 67"]);
+    let out = caravan(
+        &store,
+        PASS,
+        &[
+            "note",
+            "add",
+            prefix,
+            "Her IIN is 900515400123, call +7 701 123 45 67",
+        ],
+    );
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("national identity number") && err.contains("phone number"), "{err}");
-    assert!(!err.contains("900515400123") && !err.contains("701 123"), "the identifier is never echoed: {err}");
+    assert!(
+        err.contains("national identity number") && err.contains("phone number"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("900515400123") && !err.contains("701 123"),
+        "the identifier is never echoed: {err}"
+    );
 
     // Bad codes, wrong passphrase, unknown cases.
-    let out = caravan(&store, PASS, &["case", "update", prefix, "--add", "means_of_control=Magic"]);
+    let out = caravan(
+        &store,
+        PASS,
+        &["case", "update", prefix, "--add", "means_of_control=Magic"],
+    );
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("means_of_control"));
-    assert_eq!(code(&caravan(&store, "not the passphrase", &["case", "list"])), 3);
-    assert_eq!(code(&caravan(&store, PASS, &["case", "show", "abcdef12"])), 4);
-    assert_eq!(code(&caravan(&tmp.path().join("nowhere"), PASS, &["case", "list"])), 4);
+    assert_eq!(
+        code(&caravan(&store, "not the passphrase", &["case", "list"])),
+        3
+    );
+    assert_eq!(
+        code(&caravan(&store, PASS, &["case", "show", "abcdef12"])),
+        4
+    );
+    assert_eq!(
+        code(&caravan(
+            &tmp.path().join("nowhere"),
+            PASS,
+            &["case", "list"]
+        )),
+        4
+    );
 
     // Erasure: refused without --yes off a terminal, then done; afterwards exit code 4.
-    let out = caravan(&store, PASS, &["erase", prefix, "--reason", "PersonRequested"]);
+    let out = caravan(
+        &store,
+        PASS,
+        &["erase", prefix, "--reason", "PersonRequested"],
+    );
     assert_eq!(code(&out), 2);
-    ok_json(&store, &["erase", prefix, "--reason", "PersonRequested", "--yes"]);
+    ok_json(
+        &store,
+        &["erase", prefix, "--reason", "PersonRequested", "--yes"],
+    );
     let out = caravan(&store, PASS, &["case", "show", prefix]);
     assert_eq!(code(&out), 4);
     assert!(String::from_utf8_lossy(&out.stderr).contains("erased"));
-    assert_eq!(ok_json(&store, &["case", "list"]).as_array().expect("a").len(), 1);
+    assert_eq!(
+        ok_json(&store, &["case", "list"])
+            .as_array()
+            .expect("a")
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -111,7 +241,11 @@ fn vocabularies_and_questionnaire_work_without_a_store() {
     let tmp = tempfile::tempdir().expect("tmp");
     let store = tmp.path().join("none");
     let list = ok_json(&store, &["vocab"]);
-    assert!(list.as_array().expect("a").iter().any(|v| v == "means_of_control"));
+    assert!(list
+        .as_array()
+        .expect("a")
+        .iter()
+        .any(|v| v == "means_of_control"));
     let codes = ok_json(&store, &["vocab", "country"]);
     assert_eq!(codes.as_array().expect("a").len(), 249);
     // The interactive questionnaire reads answers from stdin (piped here).
@@ -128,7 +262,11 @@ fn vocabularies_and_questionnaire_work_without_a_store() {
         stdin.write_all(b"y\n").expect("write"); // first indicator: yes; EOF for the rest
     }
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["outcome"], "PotentialVictim");
     assert_eq!(v["minor"], true);
@@ -136,8 +274,15 @@ fn vocabularies_and_questionnaire_work_without_a_store() {
 
 #[test]
 fn the_demo_runs() {
-    let out = Command::new(env!("CARGO_BIN_EXE_caravan")).arg("demo").output().expect("demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("demo")
+        .output()
+        .expect("demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("note refused: a likely phone number"));
     assert!(text.contains("appears in the files 0 times"));

@@ -21,7 +21,11 @@ fn caravan(store: &Path, args: &[&str]) -> Output {
 
 fn ok(store: &Path, args: &[&str]) -> Value {
     let out = caravan(store, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
@@ -39,9 +43,22 @@ fn two_devices_sync_every_way() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in a group"));
 
     ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
-    let inv = ok(&a, &["group", "invite"])["invitation"].as_str().expect("invitation").to_string();
+    let inv = ok(&a, &["group", "invite"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
     ok(&b, &["group", "join", &inv, "--name", "Bakyt"]);
-    let id = ok(&a, &["case", "add", "--add", "citizenship=KG", "--note", "met at the bazaar"])["id"]
+    let id = ok(
+        &a,
+        &[
+            "case",
+            "add",
+            "--add",
+            "citizenship=KG",
+            "--note",
+            "met at the bazaar",
+        ],
+    )["id"]
         .as_str()
         .expect("id")
         .to_string();
@@ -49,17 +66,48 @@ fn two_devices_sync_every_way() {
     // Bundle file, both ways (b's join record reaches a with b's bundle).
     let bundle_ab = tmp.path().join("ab.cvb");
     let bundle_ba = tmp.path().join("ba.cvb");
-    ok(&a, &["bundle", "export", "--out", bundle_ab.to_str().expect("p")]);
-    ok(&b, &["bundle", "export", "--out", bundle_ba.to_str().expect("p")]);
+    ok(
+        &a,
+        &["bundle", "export", "--out", bundle_ab.to_str().expect("p")],
+    );
+    ok(
+        &b,
+        &["bundle", "export", "--out", bundle_ba.to_str().expect("p")],
+    );
     let r = ok(&b, &["bundle", "import", bundle_ab.to_str().expect("p")]);
     assert_eq!(r["cases_created"], 1);
     ok(&a, &["bundle", "import", bundle_ba.to_str().expect("p")]);
-    assert_eq!(ok(&a, &["group", "members"]).as_array().expect("members").len(), 2);
+    assert_eq!(
+        ok(&a, &["group", "members"])
+            .as_array()
+            .expect("members")
+            .len(),
+        2
+    );
 
     // QR frames: b edits, hands a its day as frames.
-    ok(&b, &["case", "update", &id[..8], "--add", "means_of_control=DebtBondage"]);
+    ok(
+        &b,
+        &[
+            "case",
+            "update",
+            &id[..8],
+            "--add",
+            "means_of_control=DebtBondage",
+        ],
+    );
     let qr = tmp.path().join("qr");
-    let exp = ok(&b, &["bundle", "export", "--since", "aigerim", "--qr", qr.to_str().expect("p")]);
+    let exp = ok(
+        &b,
+        &[
+            "bundle",
+            "export",
+            "--since",
+            "aigerim",
+            "--qr",
+            qr.to_str().expect("p"),
+        ],
+    );
     assert!(exp["qr_frames"].as_u64().expect("frames") >= 1);
     for f in std::fs::read_dir(&qr).expect("qr").flatten() {
         assert!(std::fs::metadata(f.path()).expect("m").len() <= 1000);
@@ -67,7 +115,12 @@ fn two_devices_sync_every_way() {
     let r = ok(&a, &["bundle", "import", "--qr", qr.to_str().expect("p")]);
     assert_eq!(r["changes_applied"], 1);
     // A missing frame is reported, not guessed.
-    let first = std::fs::read_dir(&qr).expect("qr").flatten().next().expect("frame").path();
+    let first = std::fs::read_dir(&qr)
+        .expect("qr")
+        .flatten()
+        .next()
+        .expect("frame")
+        .path();
     std::fs::remove_file(first).expect("rm");
     let out = caravan(&a, &["bundle", "import", "--qr", qr.to_str().expect("p")]);
     assert_eq!(out.status.code(), Some(2));
@@ -75,17 +128,35 @@ fn two_devices_sync_every_way() {
 
     // Mailbox folder.
     let folder = tmp.path().join("folder");
-    ok(&a, &["case", "update", &id[..8], "--set", "case_status=FollowUp"]);
+    ok(
+        &a,
+        &["case", "update", &id[..8], "--set", "case_status=FollowUp"],
+    );
     ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
     let r = ok(&b, &["sync", "dir", folder.to_str().expect("p")]);
     assert!(r["changes"]["changes_applied"].as_u64().expect("n") >= 1);
 
     // Live over TCP on loopback.
-    ok(&b, &["case", "update", &id[..8], "--set", "gender=Feminine"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    ok(
+        &b,
+        &["case", "update", &id[..8], "--set", "gender=Feminine"],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
-        .args(["--store", b.to_str().expect("p"), "--json", "sync", "listen", "--addr", &addr])
+        .args([
+            "--store",
+            b.to_str().expect("p"),
+            "--json",
+            "sync",
+            "listen",
+            "--addr",
+            &addr,
+        ])
         .env("CARAVAN_PASSPHRASE", PASS)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -104,7 +175,11 @@ fn two_devices_sync_every_way() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["changes"]["changes_applied"], 1);
     let listened = listener.wait_with_output().expect("listener");
-    assert!(listened.status.success(), "{}", String::from_utf8_lossy(&listened.stderr));
+    assert!(
+        listened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listened.stderr)
+    );
 
     let show_a = ok(&a, &["case", "show", &id[..8]]);
     let show_b = ok(&b, &["case", "show", &id[..8]]);

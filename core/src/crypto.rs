@@ -63,7 +63,8 @@ impl StoreKey {
         }
         let params = argon2::Params::new(kdf.memory_kib, kdf.iterations, kdf.parallelism, Some(32))
             .map_err(|e| Error::invalid("kdf parameters", e.to_string()))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; 32]);
         argon
             .hash_password_into(passphrase.as_bytes(), &kdf.salt, out.as_mut())
@@ -73,7 +74,9 @@ impl StoreKey {
 
     /// The keys used to seal and open blobs for one store.
     pub(crate) fn sealer(&self, domain: &[u8]) -> Sealer {
-        Sealer { prk: hkdf::Salt::new(hkdf::HKDF_SHA256, domain).extract(self.0.as_ref()) }
+        Sealer {
+            prk: hkdf::Salt::new(hkdf::HKDF_SHA256, domain).extract(self.0.as_ref()),
+        }
     }
 
     /// A key-check value: HMAC-SHA256 under a key derived for that purpose alone.
@@ -90,7 +93,8 @@ impl StoreKey {
     }
 
     fn check_key(&self) -> hmac::Key {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"caravan/key-check/v1").extract(self.0.as_ref());
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"caravan/key-check/v1").extract(self.0.as_ref());
         let okm = prk.expand(&[b"key-check"], hmac::HMAC_SHA256);
         match okm {
             Ok(okm) => hmac::Key::from(okm),
@@ -137,7 +141,12 @@ impl KdfParams {
         if memory_kib < Self::MIN_MEMORY_KIB {
             return Err(Error::invalid("kdf memory", "use at least 8 MiB"));
         }
-        Ok(KdfParams { memory_kib, iterations: 3, parallelism: 1, salt: random_array::<16>()?.to_vec() })
+        Ok(KdfParams {
+            memory_kib,
+            iterations: 3,
+            parallelism: 1,
+            salt: random_array::<16>()?.to_vec(),
+        })
     }
 }
 
@@ -217,12 +226,18 @@ mod tests {
         let key = StoreKey::generate().expect("key");
         let sealer = key.sealer(b"store-1");
         let sealed = sealer.seal(b"frame", b"hello case").expect("seal");
-        assert_eq!(sealer.open(b"frame", &sealed).as_deref(), Some(&b"hello case"[..]));
+        assert_eq!(
+            sealer.open(b"frame", &sealed).as_deref(),
+            Some(&b"hello case"[..])
+        );
         assert!(sealer.open(b"index", &sealed).is_none(), "context is bound");
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 1;
-            assert!(sealer.open(b"frame", &bad).is_none(), "bit flip at {i} detected");
+            assert!(
+                sealer.open(b"frame", &bad).is_none(),
+                "bit flip at {i} detected"
+            );
         }
         let other = StoreKey::generate().expect("key").sealer(b"store-1");
         assert!(other.open(b"frame", &sealed).is_none());

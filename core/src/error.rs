@@ -34,7 +34,9 @@ pub enum Error {
     },
 
     /// The store was written by a format version this build does not read.
-    #[error("store format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "store format version {found} is not supported (this build reads version {supported})"
+    )]
     UnsupportedFormat {
         /// Version found on disk.
         found: u32,
@@ -161,19 +163,30 @@ impl fmt::Display for Findings<'_> {
 
 impl Error {
     pub(crate) fn io(file: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { file: file.into(), source }
+        Error::Io {
+            file: file.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupted(file: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error::Corrupted { file: file.into(), detail: detail.into() }
+        Error::Corrupted {
+            file: file.into(),
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn rejected(reason: impl Into<String>) -> Self {
-        Error::Rejected { reason: reason.into() }
+        Error::Rejected {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { field: field.into(), reason: reason.into() }
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -33,9 +33,11 @@ pub mod vocab;
 pub use crypto::{KdfParams, StoreKey};
 pub use error::{Error, Result};
 pub use model::{
-    assess, assess_answers, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict, Consent, Edit, Note,
-    Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField, Timestamp, YearMonth,
+    assess, assess_answers, Assessment, CaseFilter, CaseId, CaseRecord, CaseSummary, Conflict,
+    Consent, Edit, Note, Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField,
+    Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, MailboxReport, Progress, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, Damage, LiveSession, MailboxReport, Progress, Store, StoreOptions, SyncReport,
+    Tombstone, TombstoneSignature,
 };

@@ -23,7 +23,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{transaction::Transactable, ActorId, ChangeHash, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{
+    transaction::Transactable, ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc,
+    ScalarValue, Value, ROOT,
+};
 
 use super::fields::{ScalarField, SetField};
 use super::record::*;
@@ -78,27 +81,52 @@ impl CaseDoc {
         for key in CONTAINER_LISTS {
             doc.put_object(ROOT, *key, ObjType::List)?;
         }
-        Ok(CaseDoc { doc, saved: Vec::new(), sigs: HashMap::new(), id })
+        Ok(CaseDoc {
+            doc,
+            saved: Vec::new(),
+            sigs: HashMap::new(),
+            id,
+        })
     }
 
     /// Loads a document from authenticated bytes (a full save, optionally followed by
     /// incremental chunks) and sets the actor this device writes as.
-    pub(crate) fn load(id: CaseId, bytes: &[u8], sigs: Vec<ChangeSig>, actor: ActorId) -> Result<CaseDoc> {
+    pub(crate) fn load(
+        id: CaseId,
+        bytes: &[u8],
+        sigs: Vec<ChangeSig>,
+        actor: ActorId,
+    ) -> Result<CaseDoc> {
         let mut doc = AutoCommit::load(bytes)
             .map_err(|e| Error::Internal(format!("case document does not load: {e}")))?
             .with_actor(actor);
         let saved = doc.get_heads();
-        let sigs = sigs.into_iter().map(|ChangeSig(h, s)| (ChangeHash(h), s)).collect();
-        let loaded = CaseDoc { doc, saved, sigs, id };
+        let sigs = sigs
+            .into_iter()
+            .map(|ChangeSig(h, s)| (ChangeHash(h), s))
+            .collect();
+        let loaded = CaseDoc {
+            doc,
+            saved,
+            sigs,
+            id,
+        };
         if loaded.id() != Some(id) {
-            return Err(Error::Internal(format!("document of case {id} names another case")));
+            return Err(Error::Internal(format!(
+                "document of case {id} names another case"
+            )));
         }
         Ok(loaded)
     }
 
     /// An empty document for a case first seen from another device; changes follow.
     pub(crate) fn empty(id: CaseId, actor: ActorId) -> CaseDoc {
-        CaseDoc { doc: AutoCommit::new().with_actor(actor), saved: Vec::new(), sigs: HashMap::new(), id }
+        CaseDoc {
+            doc: AutoCommit::new().with_actor(actor),
+            saved: Vec::new(),
+            sigs: HashMap::new(),
+            id,
+        }
     }
 
     /// Adopts a document loaded from another device whose changes (with their
@@ -110,9 +138,16 @@ impl CaseDoc {
         actor: ActorId,
     ) -> Result<CaseDoc> {
         let sigs = changes.iter().map(|(c, s)| (c.hash(), *s)).collect();
-        let adopted = CaseDoc { doc: doc.with_actor(actor), saved: Vec::new(), sigs, id };
+        let adopted = CaseDoc {
+            doc: doc.with_actor(actor),
+            saved: Vec::new(),
+            sigs,
+            id,
+        };
         if adopted.id() != Some(id) {
-            return Err(Error::rejected(format!("the document sent for case {id} is another case's")));
+            return Err(Error::rejected(format!(
+                "the document sent for case {id} is another case's"
+            )));
         }
         Ok(adopted)
     }
@@ -130,14 +165,28 @@ impl CaseDoc {
 
     /// Signatures of the changes after `heads`, in the order of those changes.
     pub(crate) fn sigs_since(&mut self, heads: &[ChangeHash]) -> Vec<ChangeSig> {
-        let hashes: Vec<ChangeHash> = self.doc.get_changes(heads).iter().map(|c| c.hash()).collect();
-        hashes.into_iter().filter_map(|h| self.sigs.get(&h).map(|s| ChangeSig(h.0, *s))).collect()
+        let hashes: Vec<ChangeHash> = self
+            .doc
+            .get_changes(heads)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        hashes
+            .into_iter()
+            .filter_map(|h| self.sigs.get(&h).map(|s| ChangeSig(h.0, *s)))
+            .collect()
     }
 
     /// The changes after `heads` (all of them for `&[]`), with their signatures.
-    pub(crate) fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<(automerge::Change, [u8; 64])> {
+    pub(crate) fn changes_since(
+        &mut self,
+        heads: &[ChangeHash],
+    ) -> Vec<(automerge::Change, [u8; 64])> {
         let changes: Vec<automerge::Change> = self.doc.get_changes(heads);
-        changes.into_iter().filter_map(|c| self.sigs.get(&c.hash()).copied().map(|s| (c, s))).collect()
+        changes
+            .into_iter()
+            .filter_map(|c| self.sigs.get(&c.hash()).copied().map(|s| (c, s)))
+            .collect()
     }
 
     /// Whether the document knows the change `hash`.
@@ -169,9 +218,17 @@ impl CaseDoc {
         if !missing.is_empty() {
             return Ok(Err(missing));
         }
-        let check = CaseDoc { doc: staged, saved: Vec::new(), sigs: HashMap::new(), id: self.id };
+        let check = CaseDoc {
+            doc: staged,
+            saved: Vec::new(),
+            sigs: HashMap::new(),
+            id: self.id,
+        };
         if check.id() != Some(self.id) {
-            return Err(Error::invalid("changes", format!("changes for case {} rewrite its identity", self.id)));
+            return Err(Error::invalid(
+                "changes",
+                format!("changes for case {} rewrite its identity", self.id),
+            ));
         }
         let applied = new.len();
         self.doc.apply_changes(new.iter().map(|(c, _)| c.clone()))?;
@@ -207,22 +264,33 @@ impl CaseDoc {
     }
 
     /// Validates `edits`, then applies them all as one change, or none on error.
-    pub(crate) fn apply(&mut self, edits: &[Edit], now: Timestamp, signer: &DeviceIdentity) -> Result<()> {
+    pub(crate) fn apply(
+        &mut self,
+        edits: &[Edit],
+        now: Timestamp,
+        signer: &DeviceIdentity,
+    ) -> Result<()> {
         let checked = edits.iter().map(check_edit).collect::<Result<Vec<_>>>()?;
         // Referral status changes must name an existing referral.
         for edit in &checked {
             if let Checked::ReferralStatus { referral, .. } = edit {
                 let referrals = self.obj(&ROOT, "referrals")?;
                 if self.obj(&referrals, referral).is_err() {
-                    return Err(Error::invalid("referral", format!("no referral {referral:?} on this case")));
+                    return Err(Error::invalid(
+                        "referral",
+                        format!("no referral {referral:?} on this case"),
+                    ));
                 }
             }
         }
-        let result = checked.into_iter().try_for_each(|e| self.apply_checked(e, now));
+        let result = checked
+            .into_iter()
+            .try_for_each(|e| self.apply_checked(e, now));
         match result {
             Ok(()) => {
                 if let Some(hash) = self.doc.commit() {
-                    self.sigs.insert(hash, signer.sign_change(&self.id, &hash.0));
+                    self.sigs
+                        .insert(hash, signer.sign_change(&self.id, &hash.0));
                 }
                 Ok(())
             }
@@ -236,7 +304,10 @@ impl CaseDoc {
     fn apply_checked(&mut self, edit: Checked, now: Timestamp) -> Result<()> {
         let doc = &mut self.doc;
         match edit {
-            Checked::Set { field, code: Some(code) } => doc.put(ROOT, field.key(), code)?,
+            Checked::Set {
+                field,
+                code: Some(code),
+            } => doc.put(ROOT, field.key(), code)?,
             Checked::Set { field, code: None } => doc.delete(ROOT, field.key())?,
             Checked::Add { field, code } => {
                 let set = obj_of(doc, &ROOT, field.key())?;
@@ -261,7 +332,11 @@ impl CaseDoc {
                 let answers = obj_of(doc, &ROOT, "indicators")?;
                 doc.put(&answers, indicator, answer)?;
             }
-            Checked::Route { kind, country, when } => {
+            Checked::Route {
+                kind,
+                country,
+                when,
+            } => {
                 let route = obj_of(doc, &ROOT, "route")?;
                 let at = doc.length(&route);
                 let ev = doc.insert_object(&route, at, ObjType::Map)?;
@@ -282,7 +357,12 @@ impl CaseDoc {
                 doc.put(&note, "at", ScalarValue::Timestamp(now.0))?;
                 doc.put(&note, "text", text)?;
             }
-            Checked::Referral { service, partner, organisation_type, reason } => {
+            Checked::Referral {
+                service,
+                partner,
+                organisation_type,
+                reason,
+            } => {
                 let referrals = obj_of(doc, &ROOT, "referrals")?;
                 let r = doc.put_object(&referrals, short_id()?, ObjType::Map)?;
                 doc.put(&r, "service", service)?;
@@ -313,7 +393,9 @@ impl CaseDoc {
     /// Reads the whole record, including unresolved conflicts.
     pub(crate) fn record(&self) -> Result<CaseRecord> {
         let d = &self.doc;
-        let id = self.id().ok_or_else(|| Error::Internal("case document has no id".into()))?;
+        let id = self
+            .id()
+            .ok_or_else(|| Error::Internal("case document has no id".into()))?;
         let created_at = Timestamp(get_i64(d, &ROOT, "created_at").unwrap_or(0));
         let scalar = |f: ScalarField| get_str(d, &ROOT, f.key());
         let mut conflicts = Vec::new();
@@ -322,13 +404,25 @@ impl CaseDoc {
         }
         let consent_obj = self.obj(&ROOT, "consent")?;
         for key in ["share_with_partners", "include_in_statistics"] {
-            collect_conflict(d, &consent_obj, key, &format!("consent.{key}"), &mut conflicts);
+            collect_conflict(
+                d,
+                &consent_obj,
+                key,
+                &format!("consent.{key}"),
+                &mut conflicts,
+            );
         }
         let indicators_obj = self.obj(&ROOT, "indicators")?;
         let mut indicators = BTreeMap::new();
         for code in d.keys(&indicators_obj) {
             if let Some(answer) = get_str(d, &indicators_obj, &code) {
-                collect_conflict(d, &indicators_obj, &code, &format!("indicators.{code}"), &mut conflicts);
+                collect_conflict(
+                    d,
+                    &indicators_obj,
+                    &code,
+                    &format!("indicators.{code}"),
+                    &mut conflicts,
+                );
                 indicators.insert(Indicator::from_code(&code), Answer::from_code(&answer));
             }
         }
@@ -345,10 +439,15 @@ impl CaseDoc {
                 .map(|c| MajorityStatus::from_code(&c)),
             majority_at_exploitation: scalar(ScalarField::MajorityAtExploitation)
                 .map(|c| MajorityStatus::from_code(&c)),
-            majority_at_entry: scalar(ScalarField::MajorityAtEntry).map(|c| MajorityStatus::from_code(&c)),
+            majority_at_entry: scalar(ScalarField::MajorityAtEntry)
+                .map(|c| MajorityStatus::from_code(&c)),
             relationship_to_trafficker: scalar(ScalarField::RelationshipToTrafficker)
                 .map(|c| RelationshipToTrafficker::from_code(&c)),
-            citizenship: self.set(SetField::Citizenship)?.iter().map(|c| Country::from_code(c)).collect(),
+            citizenship: self
+                .set(SetField::Citizenship)?
+                .iter()
+                .map(|c| Country::from_code(c))
+                .collect(),
             exploitation: self.vocab_set(SetField::Exploitation)?,
             labour_industry: self.vocab_set(SetField::LabourIndustry)?,
             sexual_exploitation: self.vocab_set(SetField::SexualExploitation)?,
@@ -361,7 +460,10 @@ impl CaseDoc {
                 share_with_partners: get_bool(d, &consent_obj, "share_with_partners"),
                 include_in_statistics: get_bool(d, &consent_obj, "include_in_statistics"),
             },
-            screening: Screening { indicators, vulnerabilities: self.vocab_set(SetField::Vulnerability)? },
+            screening: Screening {
+                indicators,
+                vulnerabilities: self.vocab_set(SetField::Vulnerability)?,
+            },
             referrals: self.referrals()?,
             notes: self.notes()?,
             conflicts,
@@ -370,7 +472,11 @@ impl CaseDoc {
 
     fn set(&self, field: SetField) -> Result<Vec<String>> {
         let obj = self.obj(&ROOT, field.key())?;
-        Ok(self.doc.keys(&obj).filter(|k| get_bool(&self.doc, &obj, k) == Some(true)).collect())
+        Ok(self
+            .doc
+            .keys(&obj)
+            .filter(|k| get_bool(&self.doc, &obj, k) == Some(true))
+            .collect())
     }
 
     fn vocab_set<V: Vocabulary>(&self, field: SetField) -> Result<BTreeSet<V>> {
@@ -421,7 +527,9 @@ impl CaseDoc {
         let referrals = self.obj(&ROOT, "referrals")?;
         let mut out = Vec::new();
         for id in d.keys(&referrals) {
-            let Ok(r) = obj_of(d, &referrals, &id) else { continue };
+            let Ok(r) = obj_of(d, &referrals, &id) else {
+                continue;
+            };
             let mut history: Vec<ReferralEvent> = match obj_of(d, &r, "history") {
                 Ok(h) => list_objects(d, &h)
                     .iter()
@@ -438,18 +546,26 @@ impl CaseDoc {
             out.push(Referral {
                 service: ServiceType::from_code(&get_str(d, &r, "service").unwrap_or_default()),
                 partner: get_str(d, &r, "partner").unwrap_or_default(),
-                organisation_type: get_str(d, &r, "organisation_type").map(|c| OrganisationType::from_code(&c)),
+                organisation_type: get_str(d, &r, "organisation_type")
+                    .map(|c| OrganisationType::from_code(&c)),
                 reason: get_str(d, &r, "reason").map(|c| ReferralReason::from_code(&c)),
                 history,
                 id,
             });
         }
-        out.sort_by(|a, b| (a.history.first().map(|e| e.at), &a.id).cmp(&(b.history.first().map(|e| e.at), &b.id)));
+        out.sort_by(|a, b| {
+            (a.history.first().map(|e| e.at), &a.id).cmp(&(b.history.first().map(|e| e.at), &b.id))
+        });
         Ok(out)
     }
 }
 
-fn push_status(doc: &mut AutoCommit, history: &ObjId, status: String, now: Timestamp) -> Result<()> {
+fn push_status(
+    doc: &mut AutoCommit,
+    history: &ObjId,
+    status: String,
+    now: Timestamp,
+) -> Result<()> {
     let at = doc.length(history);
     let ev = doc.insert_object(history, at, ObjType::Map)?;
     doc.put(&ev, "status", status)?;
@@ -464,7 +580,9 @@ fn short_id() -> Result<String> {
 fn obj_of<D: ReadDoc>(doc: &D, parent: &ObjId, key: &str) -> Result<ObjId> {
     match doc.get(parent, key)? {
         Some((Value::Object(_), id)) => Ok(id),
-        _ => Err(Error::Internal(format!("case document lacks container {key:?}"))),
+        _ => Err(Error::Internal(format!(
+            "case document lacks container {key:?}"
+        ))),
     }
 }
 
@@ -517,12 +635,22 @@ fn get_i64<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<i64> {
 }
 
 /// Records a conflict if concurrent writes left several values under `key`.
-fn collect_conflict<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, name: &str, out: &mut Vec<Conflict>) {
-    let Ok(all) = doc.get_all(obj, key) else { return };
+fn collect_conflict<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    key: &str,
+    name: &str,
+    out: &mut Vec<Conflict>,
+) {
+    let Ok(all) = doc.get_all(obj, key) else {
+        return;
+    };
     if all.len() < 2 {
         return;
     }
-    let Ok(Some((Value::Scalar(winner), winner_id))) = doc.get(obj, key) else { return };
+    let Ok(Some((Value::Scalar(winner), winner_id))) = doc.get(obj, key) else {
+        return;
+    };
     let others = all
         .iter()
         .filter(|(_, id)| *id != winner_id)
@@ -531,20 +659,53 @@ fn collect_conflict<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, name: &str, out
             Value::Object(_) => None,
         })
         .collect();
-    out.push(Conflict { field: name.to_string(), current: scalar_to_string(&winner), others });
+    out.push(Conflict {
+        field: name.to_string(),
+        current: scalar_to_string(&winner),
+        others,
+    });
 }
 
 /// An edit whose codes were validated and normalised.
 enum Checked {
-    Set { field: ScalarField, code: Option<String> },
-    Add { field: SetField, code: String },
-    Remove { field: SetField, code: String },
-    Consent { share: Option<bool>, stats: Option<bool> },
-    Answer { indicator: String, answer: String },
-    Route { kind: String, country: String, when: Option<YearMonth> },
-    Note { text: String },
-    Referral { service: String, partner: String, organisation_type: Option<String>, reason: Option<String> },
-    ReferralStatus { referral: String, status: String },
+    Set {
+        field: ScalarField,
+        code: Option<String>,
+    },
+    Add {
+        field: SetField,
+        code: String,
+    },
+    Remove {
+        field: SetField,
+        code: String,
+    },
+    Consent {
+        share: Option<bool>,
+        stats: Option<bool>,
+    },
+    Answer {
+        indicator: String,
+        answer: String,
+    },
+    Route {
+        kind: String,
+        country: String,
+        when: Option<YearMonth>,
+    },
+    Note {
+        text: String,
+    },
+    Referral {
+        service: String,
+        partner: String,
+        organisation_type: Option<String>,
+        reason: Option<String>,
+    },
+    ReferralStatus {
+        referral: String,
+        status: String,
+    },
 }
 
 fn known<V: Vocabulary>(code: &str) -> Result<String> {
@@ -557,19 +718,33 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
             field: *field,
             code: code.as_deref().map(|c| field.check_code(c)).transpose()?,
         },
-        Edit::Add { field, code } => Checked::Add { field: *field, code: field.check_code(code)? },
+        Edit::Add { field, code } => Checked::Add {
+            field: *field,
+            code: field.check_code(code)?,
+        },
         Edit::Remove { field, code } => Checked::Remove {
             field: *field,
             // Removing an unknown (newer-version) code is allowed: it may be there.
-            code: field.check_code(code).unwrap_or_else(|_| code.trim().to_string()),
+            code: field
+                .check_code(code)
+                .unwrap_or_else(|_| code.trim().to_string()),
         },
-        Edit::Consent { share_with_partners, include_in_statistics } => {
-            Checked::Consent { share: *share_with_partners, stats: *include_in_statistics }
-        }
-        Edit::Answer { indicator, answer } => {
-            Checked::Answer { indicator: known::<Indicator>(indicator)?, answer: known::<Answer>(answer)? }
-        }
-        Edit::AddRouteEvent { kind, country, when } => {
+        Edit::Consent {
+            share_with_partners,
+            include_in_statistics,
+        } => Checked::Consent {
+            share: *share_with_partners,
+            stats: *include_in_statistics,
+        },
+        Edit::Answer { indicator, answer } => Checked::Answer {
+            indicator: known::<Indicator>(indicator)?,
+            answer: known::<Answer>(answer)?,
+        },
+        Edit::AddRouteEvent {
+            kind,
+            country,
+            when,
+        } => {
             if let Some(w) = when {
                 YearMonth::new(w.year, w.month)?;
             }
@@ -585,12 +760,22 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
                 return Err(Error::invalid("note", "the note is empty"));
             }
             if text.chars().count() > MAX_NOTE_CHARS {
-                return Err(Error::invalid("note", format!("notes are at most {MAX_NOTE_CHARS} characters")));
+                return Err(Error::invalid(
+                    "note",
+                    format!("notes are at most {MAX_NOTE_CHARS} characters"),
+                ));
             }
             screen_note(text)?;
-            Checked::Note { text: text.to_string() }
+            Checked::Note {
+                text: text.to_string(),
+            }
         }
-        Edit::AddReferral { service, partner, organisation_type, reason } => {
+        Edit::AddReferral {
+            service,
+            partner,
+            organisation_type,
+            reason,
+        } => {
             let partner = partner.trim();
             if partner.is_empty() || partner.chars().count() > MAX_PARTNER_CHARS {
                 return Err(Error::invalid(
@@ -602,7 +787,10 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
             Checked::Referral {
                 service: known::<ServiceType>(service)?,
                 partner: partner.to_string(),
-                organisation_type: organisation_type.as_deref().map(known::<OrganisationType>).transpose()?,
+                organisation_type: organisation_type
+                    .as_deref()
+                    .map(known::<OrganisationType>)
+                    .transpose()?,
                 reason: reason.as_deref().map(known::<ReferralReason>).transpose()?,
             }
         }
@@ -628,14 +816,24 @@ mod tests {
     fn two_devices() -> (CaseDoc, CaseDoc) {
         let id = CaseId([7; 16]);
         let mut a = CaseDoc::create(id, actor(1), Timestamp(1_000)).expect("create");
-        a.apply(&[Edit::set(ScalarField::CaseStatus, "Active")], Timestamp(1_000), &SIGNER).expect("apply");
+        a.apply(
+            &[Edit::set(ScalarField::CaseStatus, "Active")],
+            Timestamp(1_000),
+            &SIGNER,
+        )
+        .expect("apply");
         let bytes = a.save();
         let b = CaseDoc::load(id, &bytes, Vec::new(), actor(2)).expect("load");
         (a, b)
     }
 
     fn merged(x: &mut CaseDoc, y: &mut CaseDoc) -> CaseRecord {
-        let mut m = CaseDoc { doc: x.doc.fork(), saved: Vec::new(), sigs: HashMap::new(), id: x.id };
+        let mut m = CaseDoc {
+            doc: x.doc.fork(),
+            saved: Vec::new(),
+            sigs: HashMap::new(),
+            id: x.id,
+        };
         m.doc.merge(&mut y.doc).expect("merge");
         m.record().expect("record")
     }
@@ -643,8 +841,18 @@ mod tests {
     #[test]
     fn concurrent_edits_of_different_fields_both_survive() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::set(ScalarField::Gender, "Feminine")], Timestamp(2_000), &SIGNER).expect("a");
-        b.apply(&[Edit::set(ScalarField::AgeBand, "18-20")], Timestamp(2_000), &SIGNER).expect("b");
+        a.apply(
+            &[Edit::set(ScalarField::Gender, "Feminine")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("a");
+        b.apply(
+            &[Edit::set(ScalarField::AgeBand, "18-20")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("b");
         let r = merged(&mut a, &mut b);
         assert_eq!(r.gender, Some(Gender::Feminine));
         assert_eq!(r.age_band, Some(AgeBand::Age18To20));
@@ -654,26 +862,66 @@ mod tests {
     #[test]
     fn concurrent_set_additions_both_survive_and_removal_is_add_wins() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000), &SIGNER).expect("a");
-        b.apply(&[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")], Timestamp(2_000), &SIGNER).expect("b");
-        a.apply(&[Edit::note("first note")], Timestamp(2_100), &SIGNER).expect("a note");
-        b.apply(&[Edit::note("second note")], Timestamp(2_200), &SIGNER).expect("b note");
+        a.apply(
+            &[Edit::add(SetField::MeansOfControl, "DebtBondage")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("a");
+        b.apply(
+            &[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("b");
+        a.apply(&[Edit::note("first note")], Timestamp(2_100), &SIGNER)
+            .expect("a note");
+        b.apply(&[Edit::note("second note")], Timestamp(2_200), &SIGNER)
+            .expect("b note");
         let r = merged(&mut a, &mut b);
         let means: Vec<_> = r.means_of_control.iter().cloned().collect();
-        assert_eq!(means, vec![MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments]);
-        assert_eq!(r.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["first note", "second note"]);
+        assert_eq!(
+            means,
+            vec![
+                MeansOfControl::DebtBondage,
+                MeansOfControl::WithholdsDocuments
+            ]
+        );
+        assert_eq!(
+            r.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+            ["first note", "second note"]
+        );
 
         // Concurrent removal of one code and addition of another: both apply.
         // (Re-adding a code that is already present is a no-op in Automerge, so a
         // concurrent removal of that same code wins; see docs/case-model.md.)
-        let mut a2 = CaseDoc::load(a.id, &merged_bytes(&mut a, &mut b), Vec::new(), actor(1)).expect("a2");
+        let mut a2 =
+            CaseDoc::load(a.id, &merged_bytes(&mut a, &mut b), Vec::new(), actor(1)).expect("a2");
         let mut b2 = CaseDoc::load(a2.id, &a2.save(), Vec::new(), actor(2)).expect("b2");
-        a2.apply(&[Edit::Remove { field: SetField::MeansOfControl, code: "DebtBondage".into() }], Timestamp(3_000), &SIGNER)
-            .expect("remove");
-        b2.apply(&[Edit::add(SetField::MeansOfControl, "PhysicalThreats")], Timestamp(3_000), &SIGNER).expect("add");
+        a2.apply(
+            &[Edit::Remove {
+                field: SetField::MeansOfControl,
+                code: "DebtBondage".into(),
+            }],
+            Timestamp(3_000),
+            &SIGNER,
+        )
+        .expect("remove");
+        b2.apply(
+            &[Edit::add(SetField::MeansOfControl, "PhysicalThreats")],
+            Timestamp(3_000),
+            &SIGNER,
+        )
+        .expect("add");
         let r = merged(&mut a2, &mut b2);
         let means: Vec<_> = r.means_of_control.iter().cloned().collect();
-        assert_eq!(means, vec![MeansOfControl::PhysicalThreats, MeansOfControl::WithholdsDocuments]);
+        assert_eq!(
+            means,
+            vec![
+                MeansOfControl::PhysicalThreats,
+                MeansOfControl::WithholdsDocuments
+            ]
+        );
     }
 
     fn merged_bytes(x: &mut CaseDoc, y: &mut CaseDoc) -> Vec<u8> {
@@ -685,11 +933,24 @@ mod tests {
     #[test]
     fn same_field_conflicts_are_deterministic_exposed_and_resolvable() {
         let (mut a, mut b) = two_devices();
-        a.apply(&[Edit::set(ScalarField::TraffickingStatus, "Possible")], Timestamp(2_000), &SIGNER).expect("a");
-        b.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(2_000), &SIGNER).expect("b");
+        a.apply(
+            &[Edit::set(ScalarField::TraffickingStatus, "Possible")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("a");
+        b.apply(
+            &[Edit::set(ScalarField::TraffickingStatus, "Actual")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("b");
         let ab = merged(&mut a, &mut b);
         let ba = merged(&mut b, &mut a);
-        assert_eq!(ab.trafficking_status, ba.trafficking_status, "same winner in any merge order");
+        assert_eq!(
+            ab.trafficking_status, ba.trafficking_status,
+            "same winner in any merge order"
+        );
         assert_eq!(ab.conflicts, ba.conflicts);
         let c = &ab.conflicts[0];
         assert_eq!(c.field, "trafficking_status");
@@ -698,9 +959,19 @@ mod tests {
         assert_eq!(values, ["Actual", "Possible"]);
 
         // A coordinator resolves it by setting the field on the merged document.
-        let mut m = CaseDoc { doc: a.doc.fork(), saved: Vec::new(), sigs: HashMap::new(), id: a.id };
+        let mut m = CaseDoc {
+            doc: a.doc.fork(),
+            saved: Vec::new(),
+            sigs: HashMap::new(),
+            id: a.id,
+        };
         m.doc.merge(&mut b.doc).expect("merge");
-        m.apply(&[Edit::set(ScalarField::TraffickingStatus, "Actual")], Timestamp(3_000), &SIGNER).expect("resolve");
+        m.apply(
+            &[Edit::set(ScalarField::TraffickingStatus, "Actual")],
+            Timestamp(3_000),
+            &SIGNER,
+        )
+        .expect("resolve");
         let r = m.record().expect("record");
         assert!(r.conflicts.is_empty());
         assert_eq!(r.trafficking_status, Some(TraffickingStatus::Actual));
@@ -715,12 +986,22 @@ mod tests {
         a.doc.put(ROOT, "gender", "FutureGenderCode").expect("put");
         a.doc.put(ROOT, "future_field", "kept").expect("put");
         a.doc.commit();
-        a.apply(&[Edit::add(SetField::MeansOfControl, "DebtBondage")], Timestamp(2_000), &SIGNER).expect("edit");
+        a.apply(
+            &[Edit::add(SetField::MeansOfControl, "DebtBondage")],
+            Timestamp(2_000),
+            &SIGNER,
+        )
+        .expect("edit");
         let mut reloaded = CaseDoc::load(a.id, &a.save(), Vec::new(), actor(3)).expect("reload");
         let r = reloaded.record().expect("record");
-        assert!(r.means_of_control.contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
+        assert!(r
+            .means_of_control
+            .contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
         assert_eq!(r.gender, Some(Gender::Unknown("FutureGenderCode".into())));
-        assert_eq!(get_str(&reloaded.doc, &ROOT, "future_field").as_deref(), Some("kept"));
+        assert_eq!(
+            get_str(&reloaded.doc, &ROOT, "future_field").as_deref(),
+            Some("kept")
+        );
         // The record round-trips through CBOR with the unknown codes intact.
         let mut buf = Vec::new();
         ciborium::into_writer(&r, &mut buf).expect("encode");
@@ -735,18 +1016,32 @@ mod tests {
         let before = a.record().expect("record");
         let err = a
             .apply(
-                &[Edit::set(ScalarField::Gender, "Feminine"), Edit::add(SetField::MeansOfControl, "NotACode")],
+                &[
+                    Edit::set(ScalarField::Gender, "Feminine"),
+                    Edit::add(SetField::MeansOfControl, "NotACode"),
+                ],
                 Timestamp(2_000),
                 &SIGNER,
             )
             .unwrap_err();
         assert!(matches!(err, Error::UnknownCode { .. }));
         assert!(matches!(
-            a.apply(&[Edit::note("call +996 555 123 456")], Timestamp(2_000), &SIGNER),
+            a.apply(
+                &[Edit::note("call +996 555 123 456")],
+                Timestamp(2_000),
+                &SIGNER
+            ),
             Err(Error::NoteRejected { .. })
         ));
         assert!(matches!(
-            a.apply(&[Edit::SetReferralStatus { referral: "nope".into(), status: "Accepted".into() }], Timestamp(1), &SIGNER),
+            a.apply(
+                &[Edit::SetReferralStatus {
+                    referral: "nope".into(),
+                    status: "Accepted".into()
+                }],
+                Timestamp(1),
+                &SIGNER
+            ),
             Err(Error::InvalidInput { .. })
         ));
         assert_eq!(a.record().expect("record"), before);
@@ -767,8 +1062,15 @@ mod tests {
         )
         .expect("refer");
         let rid = a.record().expect("r").referrals[0].id.clone();
-        a.apply(&[Edit::SetReferralStatus { referral: rid, status: "Accepted".into() }], Timestamp(3_000), &SIGNER)
-            .expect("status");
+        a.apply(
+            &[Edit::SetReferralStatus {
+                referral: rid,
+                status: "Accepted".into(),
+            }],
+            Timestamp(3_000),
+            &SIGNER,
+        )
+        .expect("status");
         let r = a.record().expect("r");
         assert_eq!(r.referrals[0].status(), Some(&ReferralStatus::Accepted));
         assert_eq!(r.referrals[0].history.len(), 2);

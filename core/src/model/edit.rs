@@ -85,12 +85,18 @@ pub enum Edit {
 impl Edit {
     /// Shorthand for [`Edit::Set`] with a value.
     pub fn set(field: ScalarField, code: impl Into<String>) -> Edit {
-        Edit::Set { field, code: Some(code.into()) }
+        Edit::Set {
+            field,
+            code: Some(code.into()),
+        }
     }
 
     /// Shorthand for [`Edit::Add`].
     pub fn add(field: SetField, code: impl Into<String>) -> Edit {
-        Edit::Add { field, code: code.into() }
+        Edit::Add {
+            field,
+            code: code.into(),
+        }
     }
 
     /// Shorthand for [`Edit::AddNote`].

@@ -129,11 +129,17 @@ mod tests {
         for f in SetField::ALL {
             assert_eq!(SetField::from_key(f.key()).ok(), Some(*f));
         }
-        assert_eq!(ScalarField::Gender.check_code("Feminine").ok().as_deref(), Some("Feminine"));
+        assert_eq!(
+            ScalarField::Gender.check_code("Feminine").ok().as_deref(),
+            Some("Feminine")
+        );
         assert!(matches!(
             ScalarField::Gender.check_code("Female"),
             Err(Error::UnknownCode { .. })
         ));
-        assert_eq!(SetField::Citizenship.check_code("kgz").ok().as_deref(), Some("KG"));
+        assert_eq!(
+            SetField::Citizenship.check_code("kgz").ok().as_deref(),
+            Some("KG")
+        );
     }
 }

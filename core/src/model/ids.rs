@@ -31,7 +31,10 @@ impl<'de> Deserialize<'de> for CaseId {
             CaseId::parse(&s).map_err(D::Error::custom)
         } else {
             let b = serde_bytes::ByteBuf::deserialize(d)?;
-            let arr: [u8; 16] = b.as_slice().try_into().map_err(|_| D::Error::custom("a case id is 16 bytes"))?;
+            let arr: [u8; 16] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| D::Error::custom("a case id is 16 bytes"))?;
             Ok(CaseId(arr))
         }
     }
@@ -119,7 +122,10 @@ impl Timestamp {
     /// Midnight UTC at the start of the given calendar day.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Result<Timestamp> {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(Error::invalid("date", format!("{year:04}-{month:02}-{day:02} is not a date")));
+            return Err(Error::invalid(
+                "date",
+                format!("{year:04}-{month:02}-{day:02} is not a date"),
+            ));
         }
         Ok(Timestamp(days_from_civil(year, month, day) * 86_400_000))
     }
@@ -194,7 +200,10 @@ impl YearMonth {
     /// Checks the ranges.
     pub fn new(year: u16, month: Option<u8>) -> Result<YearMonth> {
         if !(1900..=2200).contains(&year) {
-            return Err(Error::invalid("year", format!("{year} is out of range 1900..2200")));
+            return Err(Error::invalid(
+                "year",
+                format!("{year} is out of range 1900..2200"),
+            ));
         }
         if let Some(m) = month {
             if !(1..=12).contains(&m) {
@@ -214,7 +223,10 @@ impl YearMonth {
             None => None,
         };
         if parts.next().is_some() {
-            return Err(Error::invalid("year-month", "route dates have month precision at most"));
+            return Err(Error::invalid(
+                "year-month",
+                "route dates have month precision at most",
+            ));
         }
         YearMonth::new(year, month)
     }
@@ -255,12 +267,18 @@ mod tests {
             assert_eq!(t.ymd(), (y, m, d));
         }
         assert!(Timestamp::from_ymd(2023, 2, 29).is_err());
-        assert_eq!(Timestamp::parse_date("2024-03").expect("ym").date_string(), "2024-03-01");
+        assert_eq!(
+            Timestamp::parse_date("2024-03").expect("ym").date_string(),
+            "2024-03-01"
+        );
     }
 
     #[test]
     fn year_month_refuses_days() {
-        assert_eq!(YearMonth::parse("2023-07").expect("ym").to_string(), "2023-07");
+        assert_eq!(
+            YearMonth::parse("2023-07").expect("ym").to_string(),
+            "2023-07"
+        );
         assert_eq!(YearMonth::parse("2023").expect("y").month, None);
         assert!(YearMonth::parse("2023-07-14").is_err());
         assert!(YearMonth::parse("2023-13").is_err());

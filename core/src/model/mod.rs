@@ -12,8 +12,8 @@ pub(crate) use doc::{CaseDoc, ChangeSig};
 pub use doc::{MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};
-pub use ids::{CaseId, Timestamp, YearMonth};
 pub(crate) use ids::hex_encode;
+pub use ids::{CaseId, Timestamp, YearMonth};
 pub use record::{
     CaseRecord, Conflict, Consent, Note, Referral, ReferralEvent, RouteEvent, Screening,
 };

@@ -42,9 +42,12 @@ pub struct Assessment {
 /// Assesses the screening answers recorded on a case.
 pub fn assess(record: &CaseRecord) -> Assessment {
     let minor = record.age_band.as_ref().and_then(AgeBand::is_minor) == Some(true)
-        || [&record.majority_at_registration, &record.majority_at_exploitation]
-            .iter()
-            .any(|m| **m == Some(MajorityStatus::Minor));
+        || [
+            &record.majority_at_registration,
+            &record.majority_at_exploitation,
+        ]
+        .iter()
+        .any(|m| **m == Some(MajorityStatus::Minor));
     assess_answers(&record.screening, minor)
 }
 
@@ -57,7 +60,8 @@ pub fn assess_answers(screening: &Screening, minor: bool) -> Assessment {
         .filter(|(_, a)| **a == Answer::Yes)
         .map(|(i, _)| i.clone())
         .collect();
-    let categories: BTreeSet<IndicatorCategory> = indicators.iter().filter_map(Indicator::category).collect();
+    let categories: BTreeSet<IndicatorCategory> =
+        indicators.iter().filter_map(Indicator::category).collect();
     let minor = minor || screening.vulnerabilities.contains(&Vulnerability::Minor);
     let mut vulnerabilities: BTreeSet<Vulnerability> = screening.vulnerabilities.clone();
     if minor {
@@ -65,17 +69,35 @@ pub fn assess_answers(screening: &Screening, minor: bool) -> Assessment {
     }
     let any_indicator = !indicators.is_empty();
     let (outcome, explanation) = if minor && any_indicator {
-        (ScreeningOutcome::PotentialVictim, "a minor with at least one trafficking indicator")
+        (
+            ScreeningOutcome::PotentialVictim,
+            "a minor with at least one trafficking indicator",
+        )
     } else if any_indicator && !vulnerabilities.is_empty() {
-        (ScreeningOutcome::PotentialVictim, "trafficking indicators together with a vulnerable situation")
+        (
+            ScreeningOutcome::PotentialVictim,
+            "trafficking indicators together with a vulnerable situation",
+        )
     } else if categories.len() >= 2 {
-        (ScreeningOutcome::PotentialVictim, "trafficking indicators in more than one category (force, fraud, coercion)")
+        (
+            ScreeningOutcome::PotentialVictim,
+            "trafficking indicators in more than one category (force, fraud, coercion)",
+        )
     } else if any_indicator {
-        (ScreeningOutcome::AtRisk, "a trafficking indicator in one category only, and no vulnerability factor")
+        (
+            ScreeningOutcome::AtRisk,
+            "a trafficking indicator in one category only, and no vulnerability factor",
+        )
     } else if !vulnerabilities.is_empty() {
-        (ScreeningOutcome::AtRisk, "a vulnerable situation without trafficking indicators")
+        (
+            ScreeningOutcome::AtRisk,
+            "a vulnerable situation without trafficking indicators",
+        )
     } else {
-        (ScreeningOutcome::NoIndicators, "no trafficking indicator and no vulnerability factor")
+        (
+            ScreeningOutcome::NoIndicators,
+            "no trafficking indicator and no vulnerability factor",
+        )
     };
     Assessment {
         outcome,
@@ -105,27 +127,44 @@ mod tests {
         assert_eq!(a.outcome, ScreeningOutcome::AtRisk);
         assert_eq!(a.indicators, one_coercion);
 
-        let a = assess_answers(&screening(&one_coercion, &[Vulnerability::IrregularMigrationStatus]), false);
+        let a = assess_answers(
+            &screening(&one_coercion, &[Vulnerability::IrregularMigrationStatus]),
+            false,
+        );
         assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim);
         assert!(a.explanation.contains("vulnerable"));
 
         let a = assess_answers(&screening(&one_coercion, &[]), true);
-        assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim, "minors need no means element");
+        assert_eq!(
+            a.outcome,
+            ScreeningOutcome::PotentialVictim,
+            "minors need no means element"
+        );
         assert!(a.minor && a.vulnerabilities.contains(&Vulnerability::Minor));
 
-        let two_categories = [Indicator::DocumentsWithheld, Indicator::DeceivedAboutNatureOfWork];
+        let two_categories = [
+            Indicator::DocumentsWithheld,
+            Indicator::DeceivedAboutNatureOfWork,
+        ];
         let a = assess_answers(&screening(&two_categories, &[]), false);
         assert_eq!(a.outcome, ScreeningOutcome::PotentialVictim);
-        assert_eq!(a.categories, [IndicatorCategory::Fraud, IndicatorCategory::Coercion]);
+        assert_eq!(
+            a.categories,
+            [IndicatorCategory::Fraud, IndicatorCategory::Coercion]
+        );
 
         let a = assess_answers(&screening(&[], &[Vulnerability::Debt]), false);
         assert_eq!(a.outcome, ScreeningOutcome::AtRisk);
-        assert_eq!(assess_answers(&Screening::default(), false).outcome, ScreeningOutcome::NoIndicators);
+        assert_eq!(
+            assess_answers(&Screening::default(), false).outcome,
+            ScreeningOutcome::NoIndicators
+        );
 
         // "No" and "DontKnow" answers are not indicators.
         let mut s = screening(&[], &[]);
         s.indicators.insert(Indicator::PhysicalViolence, Answer::No);
-        s.indicators.insert(Indicator::DebtBondage, Answer::DontKnow);
+        s.indicators
+            .insert(Indicator::DebtBondage, Answer::DontKnow);
         assert_eq!(assess_answers(&s, true).outcome, ScreeningOutcome::AtRisk);
     }
 }

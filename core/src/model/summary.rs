@@ -54,7 +54,8 @@ pub struct CaseSummary {
 impl CaseSummary {
     /// Summarises a record.
     pub fn of(record: &CaseRecord, updated_at: Timestamp) -> CaseSummary {
-        let mut route_countries: Vec<Country> = record.route.iter().map(|e| e.country.clone()).collect();
+        let mut route_countries: Vec<Country> =
+            record.route.iter().map(|e| e.country.clone()).collect();
         route_countries.sort();
         route_countries.dedup();
         CaseSummary {
@@ -95,12 +96,17 @@ pub struct CaseFilter {
 impl CaseFilter {
     /// Whether `s` satisfies every criterion of this filter.
     pub fn matches(&self, s: &CaseSummary) -> bool {
-        self.case_status.as_ref().is_none_or(|st| s.case_status.as_ref() == Some(st))
+        self.case_status
+            .as_ref()
+            .is_none_or(|st| s.case_status.as_ref() == Some(st))
             && self
                 .country
                 .as_ref()
                 .is_none_or(|c| s.citizenship.contains(c) || s.route_countries.contains(c))
-            && self.exploitation.as_ref().is_none_or(|e| s.exploitation.contains(e))
+            && self
+                .exploitation
+                .as_ref()
+                .is_none_or(|e| s.exploitation.contains(e))
             && self.created_from.is_none_or(|t| s.created_at >= t)
             && self.created_to.is_none_or(|t| s.created_at < t)
             && (!self.conflicts_only || s.conflicts > 0)

@@ -58,7 +58,13 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at characters {}..{}", self.kind.describe(), self.start, self.end)
+        write!(
+            f,
+            "{} at characters {}..{}",
+            self.kind.describe(),
+            self.start,
+            self.end
+        )
     }
 }
 

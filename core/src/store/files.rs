@@ -53,7 +53,8 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Resu
 pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
-        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
+        let n =
+            std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
@@ -66,7 +67,9 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Resu
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir.display().to_string(), e))?;
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -112,13 +115,24 @@ impl Journal {
         let name = journal_name(gen);
         let path = dir.join(&name);
         let io = |e| Error::io(journal_name(gen), e);
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
         let actual = file.metadata().map_err(io)?.len();
         if actual != valid_len {
             file.set_len(valid_len).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        Ok(Journal { gen, file, len: valid_len, path })
+        Ok(Journal {
+            gen,
+            file,
+            len: valid_len,
+            path,
+        })
     }
 
     pub(crate) fn name(&self) -> String {
@@ -162,7 +176,8 @@ fn write_at_end(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
 fn write_at_end(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
     let mut done = 0;
     while done < bytes.len() {
-        done += std::os::windows::fs::FileExt::seek_write(file, &bytes[done..], offset + done as u64)?;
+        done +=
+            std::os::windows::fs::FileExt::seek_write(file, &bytes[done..], offset + done as u64)?;
     }
     Ok(())
 }

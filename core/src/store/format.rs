@@ -53,7 +53,13 @@ impl Header {
     pub(crate) fn new(key: &StoreKey, kdf: Option<KdfParams>) -> Result<Header> {
         let store_id = crate::crypto::random_array::<16>()?.to_vec();
         let key_check = key.check_value(&store_id).to_vec();
-        Ok(Header { magic: MAGIC.into(), format: FORMAT_VERSION, store_id, kdf, key_check })
+        Ok(Header {
+            magic: MAGIC.into(),
+            format: FORMAT_VERSION,
+            store_id,
+            kdf,
+            key_check,
+        })
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
@@ -70,12 +76,16 @@ impl Header {
         if bytes.len() != HEADER_SIZE {
             return Err(bad("wrong size"));
         }
-        let header: Header = ciborium::from_reader(bytes).map_err(|_| bad("not a caravan header"))?;
+        let header: Header =
+            ciborium::from_reader(bytes).map_err(|_| bad("not a caravan header"))?;
         if header.magic != MAGIC {
             return Err(bad("not a caravan header"));
         }
         if header.format != FORMAT_VERSION {
-            return Err(Error::UnsupportedFormat { found: header.format, supported: FORMAT_VERSION });
+            return Err(Error::UnsupportedFormat {
+                found: header.format,
+                supported: FORMAT_VERSION,
+            });
         }
         if header.store_id.len() != 16 || header.key_check.len() != 32 {
             return Err(bad("malformed fields"));
@@ -165,7 +175,10 @@ pub(crate) enum Record {
     /// A case was erased.
     Erase { lsn: u64, tombstone: Tombstone },
     /// A change to the sync state (group, peers, cursors, pending changes).
-    Sync { lsn: u64, delta: super::index::SyncDelta },
+    Sync {
+        lsn: u64,
+        delta: super::index::SyncDelta,
+    },
     /// This device's Ed25519 identity (PKCS#8); its actor id derives from it.
     Device {
         lsn: u64,
@@ -191,12 +204,17 @@ impl Record {
 
 pub(crate) fn cbor<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out).map_err(|e| Error::Internal(format!("cbor encoding: {e}")))?;
+    ciborium::into_writer(value, &mut out)
+        .map_err(|e| Error::Internal(format!("cbor encoding: {e}")))?;
     Ok(out)
 }
 
 /// Seals `value` into a complete frame (length prefix included).
-pub(crate) fn seal_frame<T: Serialize>(sealer: &Sealer, context: &[u8], value: &T) -> Result<Vec<u8>> {
+pub(crate) fn seal_frame<T: Serialize>(
+    sealer: &Sealer,
+    context: &[u8],
+    value: &T,
+) -> Result<Vec<u8>> {
     let body = cbor(value)?;
     let padded_len = padme(4 + body.len());
     let mut plain = Vec::with_capacity(padded_len);
@@ -221,7 +239,10 @@ pub(crate) enum FrameError {
 
 /// Reads the length prefix at the start of `bytes`: the total frame size.
 pub(crate) fn frame_len(bytes: &[u8]) -> Result<usize, FrameError> {
-    let prefix: [u8; 4] = bytes.get(..4).and_then(|b| b.try_into().ok()).ok_or(FrameError::Incomplete)?;
+    let prefix: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(FrameError::Incomplete)?;
     let len = u32::from_le_bytes(prefix) as usize;
     if !(SEAL_OVERHEAD + 4..=MAX_FRAME).contains(&len) {
         return Err(FrameError::Invalid("impossible frame length"));
@@ -239,13 +260,17 @@ pub(crate) fn open_frame<T: serde::de::DeserializeOwned>(
     if bytes.len() < total {
         return Err(FrameError::Incomplete);
     }
-    let plain = sealer.open(context, &bytes[4..total]).ok_or(FrameError::Invalid("does not authenticate"))?;
+    let plain = sealer
+        .open(context, &bytes[4..total])
+        .ok_or(FrameError::Invalid("does not authenticate"))?;
     let body_len = plain
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .map(u32::from_le_bytes)
         .ok_or(FrameError::Invalid("short payload"))? as usize;
-    let body = plain.get(4..4 + body_len).ok_or(FrameError::Invalid("payload length"))?;
+    let body = plain
+        .get(4..4 + body_len)
+        .ok_or(FrameError::Invalid("payload length"))?;
     ciborium::from_reader(body).map_err(|_| FrameError::Invalid("payload does not parse"))
 }
 
@@ -270,7 +295,10 @@ mod tests {
     fn frames_detect_truncation_and_tampering() {
         let key = StoreKey::generate().expect("key");
         let sealer = key.sealer(b"t");
-        let rec = Record::Device { lsn: 7, key: vec![1; 16] };
+        let rec = Record::Device {
+            lsn: 7,
+            key: vec![1; 16],
+        };
         let frame = seal_frame(&sealer, CTX_FRAME, &rec).expect("seal");
         let back: Record = open_frame(&sealer, CTX_FRAME, &frame).expect("open");
         assert_eq!(back.lsn(), 7);

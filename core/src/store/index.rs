@@ -106,33 +106,63 @@ pub(crate) struct SyncState {
 
 /// A verified change waiting for its dependencies.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct PendingChange(#[serde(with = "serde_bytes")] pub(crate) Vec<u8>, pub(crate) B64);
+pub(crate) struct PendingChange(
+    #[serde(with = "serde_bytes")] pub(crate) Vec<u8>,
+    pub(crate) B64,
+);
 
 /// A change to [`SyncState`], written to the journal.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum SyncDelta {
     Group(GroupState),
-    Peer { peer: B32, updates: Vec<(CaseId, Vec<Hash>)>, replace: bool },
-    Cursor { name: String, updates: Vec<(CaseId, Vec<Hash>)>, replace: bool },
-    Pending { case: CaseId, changes: Vec<PendingChange> },
-    Seen { bundle: B32 },
+    Peer {
+        peer: B32,
+        updates: Vec<(CaseId, Vec<Hash>)>,
+        replace: bool,
+    },
+    Cursor {
+        name: String,
+        updates: Vec<(CaseId, Vec<Hash>)>,
+        replace: bool,
+    },
+    Pending {
+        case: CaseId,
+        changes: Vec<PendingChange>,
+    },
+    Seen {
+        bundle: B32,
+    },
     OutboxTombstones(usize),
-    Finished { peer: B32, meta: B32 },
-    PeerMeta { peer: B32, meta: B32 },
+    Finished {
+        peer: B32,
+        meta: B32,
+    },
+    PeerMeta {
+        peer: B32,
+        meta: B32,
+    },
 }
 
 impl SyncState {
     pub(crate) fn apply(&mut self, delta: SyncDelta) {
         match delta {
             SyncDelta::Group(g) => self.group = Some(g),
-            SyncDelta::Peer { peer, updates, replace } => {
+            SyncDelta::Peer {
+                peer,
+                updates,
+                replace,
+            } => {
                 let map = self.peers.entry(peer).or_default();
                 if replace {
                     map.clear();
                 }
                 map.extend(updates);
             }
-            SyncDelta::Cursor { name, updates, replace } => {
+            SyncDelta::Cursor {
+                name,
+                updates,
+                replace,
+            } => {
                 let map = self.cursors.entry(name).or_default();
                 if replace {
                     map.clear();
@@ -167,20 +197,24 @@ impl Index {
     pub(crate) fn apply(&mut self, record: Record, loc: Loc) -> Vec<Loc> {
         self.next_lsn = self.next_lsn.max(record.lsn() + 1);
         match record {
-            Record::Put { lsn, case, full, summary, heads, .. } => {
+            Record::Put {
+                lsn,
+                case,
+                full,
+                summary,
+                heads,
+                ..
+            } => {
                 if self.tombstones.contains_key(&case) {
                     return vec![loc];
                 }
-                let entry = self
-                    .cases
-                    .entry(case)
-                    .or_insert_with(|| Entry {
-                        summary: summary.clone(),
-                        frames: Vec::new(),
-                        lsn,
-                        heads: Vec::new(),
-                        old: Vec::new(),
-                    });
+                let entry = self.cases.entry(case).or_insert_with(|| Entry {
+                    summary: summary.clone(),
+                    frames: Vec::new(),
+                    lsn,
+                    heads: Vec::new(),
+                    old: Vec::new(),
+                });
                 if full {
                     let superseded: Vec<Loc> = entry.frames.drain(..).collect();
                     entry.old.extend(superseded);

@@ -21,6 +21,7 @@ use std::path::Path;
 use ring::hmac;
 
 use super::index::SyncDelta;
+use super::sync::Members;
 use super::*;
 use crate::sync::B32;
 
@@ -52,7 +53,10 @@ impl Store {
         let key = self.group()?.current_key()?;
         let outbox_name = {
             let k = hmac::Key::new(hmac::HMAC_SHA256, key.bytes());
-            let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), &self.device_id().0].concat());
+            let tag = hmac::sign(
+                &k,
+                &[b"caravan/outbox/v1".as_slice(), &self.device_id().0].concat(),
+            );
             crate::model::hex_encode(&tag.as_ref()[..8])
         };
         let io = |e| Error::io(dir.display().to_string(), e);
@@ -92,7 +96,11 @@ impl Store {
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e @ (Error::Rejected { .. } | Error::UnsupportedMessage { .. })) => {
-                    let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                    let name = path
+                        .strip_prefix(dir)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string();
                     report.refused.push(format!("{name}: {e}"));
                 }
                 Err(e) => return Err(e),
@@ -114,14 +122,23 @@ impl Store {
             .and_then(|p| p.file_stem())
             .and_then(|s| s.to_string_lossy().parse::<u64>().ok())
             .map_or(1, |n| n + 1);
-        let cursor = if rewrite { None } else { self.index.sync.cursors.get(CURSOR).cloned() };
+        let cursor = if rewrite {
+            None
+        } else {
+            self.index.sync.cursors.get(CURSOR).cloned()
+        };
         let meta = self.group()?.records_digest();
         // Membership records last written to the mailbox, tracked like a peer's.
         let meta_key = B32([0xff; 32]);
-        let meta_changed = self.index.sync.peer_meta.get(&meta_key).is_none_or(|m| m.0 != meta);
+        let meta_changed = self
+            .index
+            .sync
+            .peer_meta
+            .get(&meta_key)
+            .is_none_or(|m| m.0 != meta);
         let updates = self.state_updates(cursor.as_ref());
         if rewrite || meta_changed || !updates.is_empty() {
-            let payload = self.payload_since(cursor.as_ref(), true)?;
+            let payload = self.payload_since(cursor.as_ref(), Members::All)?;
             let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
             let name = format!("{next:010}.cvb");
             let tmp = outbox.join(format!(".{name}.tmp"));
@@ -139,9 +156,16 @@ impl Store {
                 files::sync_dir(&outbox)?;
             }
             self.write_sync(vec![
-                SyncDelta::Cursor { name: CURSOR.into(), updates, replace: rewrite },
+                SyncDelta::Cursor {
+                    name: CURSOR.into(),
+                    updates,
+                    replace: rewrite,
+                },
                 SyncDelta::OutboxTombstones(tombstones),
-                SyncDelta::PeerMeta { peer: meta_key, meta: B32(meta) },
+                SyncDelta::PeerMeta {
+                    peer: meta_key,
+                    meta: B32(meta),
+                },
             ])?;
         }
         Ok(report)

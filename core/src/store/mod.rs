@@ -38,12 +38,14 @@ use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE}
 use self::index::{Entry, Index, Loc, JOURNAL};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
+use crate::model::{
+    CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, ChangeSig, Edit, Timestamp,
+};
 use crate::sync::DeviceIdentity;
-use crate::model::{CaseDoc, ChangeSig, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
 use crate::vocab::ErasureReason;
 
-pub use self::format::{Tombstone, TombstoneSignature};
 pub(crate) use self::format::{cbor, Hash};
+pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::mailbox::MailboxReport;
 pub use self::sync::{BundleScope, LiveSession, SyncReport};
 
@@ -70,7 +72,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { journal_limit: 4 << 20, max_chunks: 8, cache_size: 64 }
+        StoreOptions {
+            journal_limit: 4 << 20,
+            max_chunks: 8,
+            cache_size: 64,
+        }
     }
 }
 
@@ -97,7 +103,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).field("cases", &self.index.cases.len()).finish()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("cases", &self.index.cases.len())
+            .finish()
     }
 }
 
@@ -108,13 +117,22 @@ impl Store {
     }
 
     /// Creates a new store whose key is derived from `passphrase` with `kdf`.
-    pub fn create_with_passphrase(dir: impl AsRef<Path>, passphrase: &str, kdf: KdfParams) -> Result<Store> {
+    pub fn create_with_passphrase(
+        dir: impl AsRef<Path>,
+        passphrase: &str,
+        kdf: KdfParams,
+    ) -> Result<Store> {
         let key = StoreKey::from_passphrase(passphrase, &kdf)?;
         Store::create_with(dir.as_ref(), &key, Some(kdf), StoreOptions::default())
     }
 
     /// Creates a store with explicit options.
-    pub fn create_with(dir: &Path, key: &StoreKey, kdf: Option<KdfParams>, options: StoreOptions) -> Result<Store> {
+    pub fn create_with(
+        dir: &Path,
+        key: &StoreKey,
+        kdf: Option<KdfParams>,
+        options: StoreOptions,
+    ) -> Result<Store> {
         let name = dir.display().to_string();
         if dir.exists() {
             let mut entries = fs::read_dir(dir).map_err(|e| Error::io(&name, e))?;
@@ -127,7 +145,14 @@ impl Store {
         let sealer = header.sealer(key);
         let identity = DeviceIdentity::generate()?;
         let key_bytes = identity.pkcs8().to_vec();
-        let device = format::seal_frame(&sealer, CTX_FRAME, &Record::Device { lsn: 0, key: key_bytes.clone() })?;
+        let device = format::seal_frame(
+            &sealer,
+            CTX_FRAME,
+            &Record::Device {
+                lsn: 0,
+                key: key_bytes.clone(),
+            },
+        )?;
         let mut index = Index::default();
         index.device_key = key_bytes;
         index.next_lsn = 1;
@@ -153,7 +178,10 @@ impl Store {
         let dir = dir.as_ref();
         let header = read_header(dir)?;
         let kdf = header.kdf.ok_or_else(|| {
-            Error::invalid("passphrase", "this store is opened with a device key, not a passphrase")
+            Error::invalid(
+                "passphrase",
+                "this store is opened with a device key, not a passphrase",
+            )
         })?;
         let key = StoreKey::from_passphrase(passphrase, &kdf)?;
         Store::open(dir, &key)
@@ -173,16 +201,25 @@ impl Store {
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked { path: dir.display().to_string() })
+                return Err(Error::Locked {
+                    path: dir.display().to_string(),
+                })
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
         }
         let sealer = header.sealer(key);
-        let mut opener = Opener { dir, sealer: &sealer, damage: Vec::new() };
+        let mut opener = Opener {
+            dir,
+            sealer: &sealer,
+            damage: Vec::new(),
+        };
         let (index, journal_len, purge) = opener.load()?;
         let damage = opener.damage;
         if index.device_key.is_empty() {
-            return Err(Error::corrupted(files::index_name(index.gen), "device record missing"));
+            return Err(Error::corrupted(
+                files::index_name(index.gen),
+                "device record missing",
+            ));
         }
         let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
         let journal = Journal::open(dir, index.gen, journal_len)?;
@@ -235,8 +272,14 @@ impl Store {
     /// Summaries of the cases matching `filter`, most recently updated first.
     /// Reads no case document.
     pub fn list(&self, filter: &CaseFilter) -> Vec<CaseSummary> {
-        let mut out: Vec<CaseSummary> =
-            self.index.cases.values().map(|e| &e.summary).filter(|s| filter.matches(s)).cloned().collect();
+        let mut out: Vec<CaseSummary> = self
+            .index
+            .cases
+            .values()
+            .map(|e| &e.summary)
+            .filter(|s| filter.matches(s))
+            .cloned()
+            .collect();
         out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
         out
     }
@@ -250,14 +293,29 @@ impl Store {
     pub fn resolve(&self, prefix: &str) -> Result<CaseId> {
         let prefix = prefix.trim().to_ascii_lowercase();
         if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::invalid("case id", "give at least 4 hexadecimal digits of the id"));
+            return Err(Error::invalid(
+                "case id",
+                "give at least 4 hexadecimal digits of the id",
+            ));
         }
-        let mut found = self.index.cases.keys().filter(|id| id.to_hex().starts_with(&prefix));
+        let mut found = self
+            .index
+            .cases
+            .keys()
+            .filter(|id| id.to_hex().starts_with(&prefix));
         match (found.next(), found.next()) {
             (Some(id), None) => Ok(*id),
-            (Some(_), Some(_)) => Err(Error::invalid("case id", format!("{prefix} matches several cases"))),
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "case id",
+                format!("{prefix} matches several cases"),
+            )),
             (None, _) => {
-                if let Some(t) = self.index.tombstones.keys().find(|id| id.to_hex().starts_with(&prefix)) {
+                if let Some(t) = self
+                    .index
+                    .tombstones
+                    .keys()
+                    .find(|id| id.to_hex().starts_with(&prefix))
+                {
                     return Err(Error::CaseErased { id: t.to_hex() });
                 }
                 Err(Error::CaseNotFound { id: prefix })
@@ -313,7 +371,9 @@ impl Store {
         let start_lsn = self.index.next_lsn;
         let mut ids = Vec::with_capacity(total);
         let mut pending: Vec<(Loc, Record)> = Vec::with_capacity(total);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
         let batch = 256;
         let result: Result<()> = (|| {
             for (b, chunk) in cases.chunks(batch).enumerate() {
@@ -321,8 +381,15 @@ impl Store {
                 for (i, item) in built.into_iter().enumerate() {
                     let (id, bytes, summary, sigs, heads) =
                         item.map_err(|e| with_case_number(e, b * batch + i + 1))?;
-                    let record =
-                        Record::Put { lsn: self.index.next_lsn, case: id, full: true, summary, doc: bytes, sigs, heads };
+                    let record = Record::Put {
+                        lsn: self.index.next_lsn,
+                        case: id,
+                        full: true,
+                        summary,
+                        doc: bytes,
+                        sigs,
+                        heads,
+                    };
                     self.index.next_lsn += 1;
                     let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                     let off = self.journal.append(&frame)?;
@@ -354,9 +421,17 @@ impl Store {
     pub fn erase_case(&mut self, id: &CaseId, reason: ErasureReason) -> Result<()> {
         self.check_writable()?;
         self.entry(id)?;
-        let mut tombstone = Tombstone { case: *id, erased_at: Timestamp::now(), reason, signature: None };
+        let mut tombstone = Tombstone {
+            case: *id,
+            erased_at: Timestamp::now(),
+            reason,
+            signature: None,
+        };
         let sig = self.identity.sign(&tombstone.signed_bytes());
-        tombstone.signature = Some(TombstoneSignature { by: self.identity.id().0, sig });
+        tombstone.signature = Some(TombstoneSignature {
+            by: self.identity.id().0,
+            sig,
+        });
         self.apply_tombstone(tombstone)
     }
 
@@ -366,7 +441,10 @@ impl Store {
         if self.index.tombstones.contains_key(&id) {
             return Ok(());
         }
-        let record = Record::Erase { lsn: self.index.next_lsn, tombstone };
+        let record = Record::Erase {
+            lsn: self.index.next_lsn,
+            tombstone,
+        };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
         let purged = self.index.apply(record, loc);
@@ -386,9 +464,14 @@ impl Store {
     /// Total bytes of all files in the store directory.
     pub fn disk_usage(&self) -> Result<u64> {
         let mut total = 0;
-        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))? {
+        for entry in
+            fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?
+        {
             let entry = entry.map_err(|e| Error::io(self.dir.display().to_string(), e))?;
-            total += entry.metadata().map_err(|e| Error::io(self.dir.display().to_string(), e))?.len();
+            total += entry
+                .metadata()
+                .map_err(|e| Error::io(self.dir.display().to_string(), e))?
+                .len();
         }
         Ok(total)
     }
@@ -407,7 +490,10 @@ impl Store {
         if self.index.tombstones.contains_key(id) {
             return Err(Error::CaseErased { id: id.to_hex() });
         }
-        self.index.cases.get(id).ok_or_else(|| Error::CaseNotFound { id: id.to_hex() })
+        self.index
+            .cases
+            .get(id)
+            .ok_or_else(|| Error::CaseNotFound { id: id.to_hex() })
     }
 
     fn new_case_doc(&self, edits: &[Edit], now: Timestamp) -> Result<(CaseId, CaseDoc)> {
@@ -437,8 +523,10 @@ impl Store {
         };
         let per = cases.len().div_ceil(threads).max(1);
         let out = std::thread::scope(|s| {
-            let handles: Vec<_> =
-                cases.chunks(per).map(|part| s.spawn(move || part.iter().map(build).collect::<Vec<_>>())).collect();
+            let handles: Vec<_> = cases
+                .chunks(per)
+                .map(|part| s.spawn(move || part.iter().map(build).collect::<Vec<_>>()))
+                .collect();
             handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
         });
         let mut all = Vec::with_capacity(cases.len());
@@ -453,10 +541,22 @@ impl Store {
         let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
         let full = new || chunks >= self.options.max_chunks;
         let sigs = doc.sigs_for_save(full);
-        let bytes = if full { doc.save() } else { doc.save_incremental() };
+        let bytes = if full {
+            doc.save()
+        } else {
+            doc.save_incremental()
+        };
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
         let summary = CaseSummary::of(&doc.record()?, Timestamp::now());
-        let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes, sigs, heads };
+        let record = Record::Put {
+            lsn: self.index.next_lsn,
+            case: id,
+            full,
+            summary,
+            doc: bytes,
+            sigs,
+            heads,
+        };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
         self.index.apply(strip_doc(record), loc);
@@ -468,7 +568,10 @@ impl Store {
     fn append_durably(&mut self, record: &Record) -> Result<Loc> {
         let frame = format::seal_frame(&self.sealer, CTX_FRAME, record)?;
         let before = self.journal.len;
-        let res = self.journal.append(&frame).and_then(|off| self.journal.sync().map(|()| off));
+        let res = self
+            .journal
+            .append(&frame)
+            .and_then(|off| self.journal.sync().map(|()| off));
         match res {
             Ok(off) => Ok(Loc(JOURNAL, off, frame.len() as u32)),
             Err(e) => {
@@ -499,12 +602,24 @@ impl Store {
             let (name, file) = self.file_of(loc)?;
             let frame = read_frame(file, &name, loc)?;
             match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
-                Ok(Record::Put { case, doc, sigs, .. }) if case == *id => {
+                Ok(Record::Put {
+                    case, doc, sigs, ..
+                }) if case == *id => {
                     bytes.extend_from_slice(&doc);
                     all_sigs.extend(sigs);
                 }
-                Ok(_) => return Err(Error::corrupted(name, format!("a frame of case {id} holds another record"))),
-                Err(e) => return Err(Error::corrupted(name, format!("a frame of case {id} {}", frame_error(&e)))),
+                Ok(_) => {
+                    return Err(Error::corrupted(
+                        name,
+                        format!("a frame of case {id} holds another record"),
+                    ))
+                }
+                Err(e) => {
+                    return Err(Error::corrupted(
+                        name,
+                        format!("a frame of case {id} {}", frame_error(&e)),
+                    ))
+                }
             }
         }
         CaseDoc::load(*id, &bytes, all_sigs, self.actor.clone())
@@ -542,7 +657,10 @@ impl Store {
                     self.packs.insert(n, f);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.damage.push(Damage { file: name, problem: "missing; its cases cannot be read".into() });
+                    self.damage.push(Damage {
+                        file: name,
+                        problem: "missing; its cases cannot be read".into(),
+                    });
                 }
                 Err(e) => return Err(Error::io(name, e)),
             }
@@ -561,7 +679,11 @@ impl Store {
         for loc in self.index.live_frames() {
             *live_bytes.entry(loc.file()).or_default() += u64::from(loc.len());
         }
-        let mut rewrite: BTreeSet<u32> = purge.iter().map(|l| l.file()).filter(|f| *f != JOURNAL).collect();
+        let mut rewrite: BTreeSet<u32> = purge
+            .iter()
+            .map(|l| l.file())
+            .filter(|f| *f != JOURNAL)
+            .collect();
         let small = self.index.packs.len() > 4;
         for (&n, file) in &self.packs {
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -591,7 +713,13 @@ impl Store {
         let out = out.into_inner().map_err(|e| io(e.into_error()))?;
         out.sync_all().map_err(io)?;
         drop(out);
-        let mut index_packs: Vec<u32> = self.index.packs.iter().copied().filter(|n| !rewrite.contains(n)).collect();
+        let mut index_packs: Vec<u32> = self
+            .index
+            .packs
+            .iter()
+            .copied()
+            .filter(|n| !rewrite.contains(n))
+            .collect();
         if written > 0 {
             fs::rename(&tmp_path, dir.join(&pack_file)).map_err(|e| Error::io(&pack_file, e))?;
             // The pack's name must be durable before any index refers to it.
@@ -601,7 +729,10 @@ impl Store {
             files::remove(&dir, &format!("{pack_file}.tmp"))?;
         }
         // The new snapshot, in memory first (so a failure leaves the index untouched).
-        let moved: HashMap<(u32, u64), Loc> = moves.iter().map(|(from, to)| ((from.file(), from.offset()), *to)).collect();
+        let moved: HashMap<(u32, u64), Loc> = moves
+            .iter()
+            .map(|(from, to)| ((from.file(), from.offset()), *to))
+            .collect();
         let old_packs = std::mem::replace(&mut self.index.packs, index_packs);
         let old_gen = self.index.gen;
         self.index.gen = new_gen;
@@ -634,7 +765,8 @@ impl Store {
             return Err(e);
         }
         // Switch to the new generation.
-        self.index.drop_old_frames_in(|f| f == JOURNAL || rewrite.contains(&f));
+        self.index
+            .drop_old_frames_in(|f| f == JOURNAL || rewrite.contains(&f));
         self.journal = Journal::open(&dir, new_gen, 0)?;
         for n in &rewrite {
             self.packs.remove(n);
@@ -648,7 +780,8 @@ impl Store {
 
     /// Deletes temporary files, older generations and packs the index does not use.
     fn remove_stale_files(&mut self) -> Result<()> {
-        let listing = fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+        let listing =
+            fs::read_dir(&self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
         let mut removed = false;
         for entry in listing.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -674,9 +807,9 @@ fn read_header(dir: &Path) -> Result<Header> {
     let path = dir.join(HEADER_FILE);
     match fs::read(&path) {
         Ok(bytes) => Header::decode(&bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(Error::NotAStore { path: dir.display().to_string() })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotAStore {
+            path: dir.display().to_string(),
+        }),
         Err(e) => Err(Error::io(HEADER_FILE, e)),
     }
 }
@@ -703,9 +836,22 @@ fn frame_error(e: &format::FrameError) -> &'static str {
 /// The index keeps summaries, not documents: drop the bytes before replaying.
 fn strip_doc(record: Record) -> Record {
     match record {
-        Record::Put { lsn, case, full, summary, heads, .. } => {
-            Record::Put { lsn, case, full, summary, doc: Vec::new(), sigs: Vec::new(), heads }
-        }
+        Record::Put {
+            lsn,
+            case,
+            full,
+            summary,
+            heads,
+            ..
+        } => Record::Put {
+            lsn,
+            case,
+            full,
+            summary,
+            doc: Vec::new(),
+            sigs: Vec::new(),
+            heads,
+        },
         other => other,
     }
 }
@@ -715,10 +861,14 @@ type Built = (CaseId, Vec<u8>, CaseSummary, Vec<ChangeSig>, Vec<Hash>);
 
 fn with_case_number(e: Error, n: usize) -> Error {
     match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput { field: format!("case {n}: {field}"), reason },
-        Error::UnknownCode { vocabulary, code } => {
-            Error::UnknownCode { vocabulary: format!("{vocabulary} (case {n})"), code }
-        }
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: format!("case {n}: {field}"),
+            reason,
+        },
+        Error::UnknownCode { vocabulary, code } => Error::UnknownCode {
+            vocabulary: format!("{vocabulary} (case {n})"),
+            code,
+        },
         other => other,
     }
 }
@@ -738,7 +888,8 @@ impl Opener<'_> {
         let mut indexes = Vec::new();
         let mut journals = Vec::new();
         let mut packs = Vec::new();
-        let listing = fs::read_dir(self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+        let listing =
+            fs::read_dir(self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
         for entry in listing.flatten() {
             match FileName::parse(&entry.file_name().to_string_lossy()) {
                 Some(FileName::Index(g)) => indexes.push(g),
@@ -756,12 +907,16 @@ impl Opener<'_> {
             match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
                 Ok(mut index) => {
                     index.gen = gen;
-                    let (len, purge) = self.replay(&mut index, JOURNAL, &files::journal_name(gen), true)?;
+                    let (len, purge) =
+                        self.replay(&mut index, JOURNAL, &files::journal_name(gen), true)?;
                     return Ok((index, len, purge));
                 }
                 Err(e) => self.damage.push(Damage {
                     file: name,
-                    problem: format!("{}; the index was rebuilt from the other files", frame_error(&e)),
+                    problem: format!(
+                        "{}; the index was rebuilt from the other files",
+                        frame_error(&e)
+                    ),
                 }),
             }
         } else {
@@ -775,14 +930,22 @@ impl Opener<'_> {
 
     /// Replays the frames of one file into `index`. For the current journal, a torn
     /// tail is reported as the valid length; elsewhere damage is recorded.
-    fn replay(&mut self, index: &mut Index, file_no: u32, name: &str, is_journal: bool) -> Result<(u64, Vec<Loc>)> {
+    fn replay(
+        &mut self,
+        index: &mut Index,
+        file_no: u32,
+        name: &str,
+        is_journal: bool,
+    ) -> Result<(u64, Vec<Loc>)> {
         let bytes = match fs::read(self.dir.join(name)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
             Err(e) => return Err(Error::io(name, e)),
         };
         let mut records = Vec::new();
-        let valid = self.scan(&bytes, name, is_journal, |rec, off, len| records.push((rec, Loc(file_no, off, len))));
+        let valid = self.scan(&bytes, name, is_journal, |rec, off, len| {
+            records.push((rec, Loc(file_no, off, len)))
+        });
         let mut purge = Vec::new();
         for (record, loc) in records {
             purge.extend(index.apply(strip_doc(record), loc));
@@ -791,7 +954,13 @@ impl Opener<'_> {
     }
 
     /// Walks the frames of a file; returns the length of its valid prefix.
-    fn scan(&mut self, bytes: &[u8], name: &str, is_journal: bool, mut each: impl FnMut(Record, u64, u32)) -> u64 {
+    fn scan(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+        is_journal: bool,
+        mut each: impl FnMut(Record, u64, u32),
+    ) -> u64 {
         let mut off = 0usize;
         while off < bytes.len() {
             let rest = &bytes[off..];
@@ -802,7 +971,9 @@ impl Opener<'_> {
                     if rest.iter().any(|b| *b != 0) && !is_journal {
                         self.damage.push(Damage {
                             file: name.into(),
-                            problem: format!("unreadable from byte {off}; frames after it are lost"),
+                            problem: format!(
+                                "unreadable from byte {off}; frames after it are lost"
+                            ),
                         });
                     }
                     break;
@@ -825,12 +996,19 @@ impl Opener<'_> {
         off as u64
     }
 
-    fn rebuild(&mut self, gen: u64, journals: &[u64], packs: &[u32]) -> Result<(Index, u64, Vec<Loc>)> {
+    fn rebuild(
+        &mut self,
+        gen: u64,
+        journals: &[u64],
+        packs: &[u32],
+    ) -> Result<(Index, u64, Vec<Loc>)> {
         let mut all: Vec<(Record, Loc, u64)> = Vec::new();
         for &n in packs {
             let name = files::pack_name(n);
             let bytes = files::read_file(self.dir, &name)?;
-            self.scan(&bytes, &name, false, |r, off, len| all.push((r, Loc(n, off, len), 0)));
+            self.scan(&bytes, &name, false, |r, off, len| {
+                all.push((r, Loc(n, off, len), 0))
+            });
         }
         // Older journals still present (a crash during compaction) are read too; their
         // frames are copies of ones in packs or newer, and replay by LSN keeps one.

@@ -116,7 +116,12 @@ impl Store {
             .sync
             .group
             .as_ref()
-            .map(|g| g.members().into_iter().map(|(device, name)| Member { device, name }).collect())
+            .map(|g| {
+                g.members()
+                    .into_iter()
+                    .map(|(device, name)| Member { device, name })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -160,12 +165,16 @@ impl Store {
             BundleScope::Everything => None,
             BundleScope::SinceLast(name) => self.index.sync.cursors.get(name).cloned(),
         };
-        let payload = self.payload_since(base.as_ref(), true)?;
+        let payload = self.payload_since(base.as_ref(), Members::All)?;
         let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
         if let BundleScope::SinceLast(name) = scope {
             let updates = self.state_updates(base.as_ref());
             if !updates.is_empty() {
-                self.write_sync(vec![SyncDelta::Cursor { name, updates, replace: false }])?;
+                self.write_sync(vec![SyncDelta::Cursor {
+                    name,
+                    updates,
+                    replace: false,
+                }])?;
             }
         }
         Ok(bytes)
@@ -185,7 +194,12 @@ impl Store {
 
     /// Every case's heads, and erased cases with no heads: the state peers compare.
     fn state(&self) -> HeadsMap {
-        let mut m: HeadsMap = self.index.cases.iter().map(|(id, e)| (*id, e.heads.clone())).collect();
+        let mut m: HeadsMap = self
+            .index
+            .cases
+            .iter()
+            .map(|(id, e)| (*id, e.heads.clone()))
+            .collect();
         for id in self.index.tombstones.keys() {
             m.insert(*id, Vec::new());
         }
@@ -194,34 +208,77 @@ impl Store {
 
     /// Entries of the current state that differ from `base`.
     pub(super) fn state_updates(&self, base: Option<&HeadsMap>) -> Vec<(CaseId, Vec<Hash>)> {
-        let mut v: Vec<(CaseId, Vec<Hash>)> =
-            self.state().into_iter().filter(|(id, h)| base.and_then(|b| b.get(id)) != Some(h)).collect();
+        let mut v: Vec<(CaseId, Vec<Hash>)> = self
+            .state()
+            .into_iter()
+            .filter(|(id, h)| base.and_then(|b| b.get(id)) != Some(h))
+            .collect();
         v.sort();
         v
     }
 
     /// The payload a peer whose state is `base` lacks (`None`: everything).
-    pub(super) fn payload_since(&mut self, base: Option<&HeadsMap>, members: bool) -> Result<Payload> {
+    pub(super) fn payload_since(
+        &mut self,
+        base: Option<&HeadsMap>,
+        members: Members,
+    ) -> Result<Payload> {
         let mut ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
         ids.sort();
         let mut cases = Vec::new();
+        let mut authors: BTreeSet<[u8; 16]> = BTreeSet::new();
+        let mut whole = false;
         for id in ids {
             let heads = self.index.cases[&id].heads.clone();
             match base.and_then(|b| b.get(&id)) {
                 Some(theirs) if *theirs == heads => {}
-                Some(theirs) => cases.push(self.case_delta(&id, theirs)?),
-                None => cases.push(self.whole_case(&id)?),
+                Some(theirs) => {
+                    let (delta, actors) = self.case_delta(&id, theirs)?;
+                    authors.extend(actors);
+                    cases.push(delta);
+                }
+                None => {
+                    whole = true;
+                    cases.push(self.whole_case(&id)?);
+                }
             }
         }
         let tombstones = self
             .index
             .tombstones
             .values()
-            .filter(|t| base.and_then(|b| b.get(&t.case)).is_none_or(|h| !h.is_empty()))
+            .filter(|t| {
+                base.and_then(|b| b.get(&t.case))
+                    .is_none_or(|h| !h.is_empty())
+            })
             .cloned()
             .collect();
-        let members = if members { self.group()?.records.iter().cloned().collect() } else { Vec::new() };
-        Ok(Payload { cases, tombstones, members, live: None })
+        let group = self.group()?;
+        let members = if members == Members::All || whole {
+            group.records.iter().cloned().collect()
+        } else if members == Members::Nothing {
+            Vec::new()
+        } else {
+            // The recipient must be able to check every author of what we forward, and us.
+            let all = group.members();
+            let mut proof = group.proof_of(&self.identity.id());
+            for actor in authors {
+                if let Some(d) = group.member_by_actor(&all, &actor) {
+                    for r in group.proof_of(&d) {
+                        if !proof.contains(&r) {
+                            proof.push(r);
+                        }
+                    }
+                }
+            }
+            proof
+        };
+        Ok(Payload {
+            cases,
+            tombstones,
+            members,
+            live: None,
+        })
     }
 
     /// A case's whole document as stored (no Automerge work), signatures by hash order.
@@ -234,14 +291,24 @@ impl Store {
             let (name, file) = self.file_of(loc)?;
             let frame = read_frame(file, &name, loc)?;
             match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
-                Ok(Record::Put { case, doc: d, sigs: s, .. }) if case == *id => {
+                Ok(Record::Put {
+                    case,
+                    doc: d,
+                    sigs: s,
+                    ..
+                }) if case == *id => {
                     doc.extend_from_slice(&d);
                     sigs.extend(s);
                 }
-                _ => return Err(Error::corrupted(name, format!("a frame of case {id} does not open"))),
+                _ => {
+                    return Err(Error::corrupted(
+                        name,
+                        format!("a frame of case {id} does not open"),
+                    ))
+                }
             }
         }
-        sigs.sort_by(|a, b| a.0.cmp(&b.0));
+        sigs.sort_by_key(|a| a.0);
         sigs.dedup_by(|a, b| a.0 == b.0);
         Ok(CaseChanges {
             case: *id,
@@ -252,21 +319,32 @@ impl Store {
         })
     }
 
-    /// The changes of a case after heads `theirs`.
-    fn case_delta(&mut self, id: &CaseId, theirs: &[Hash]) -> Result<CaseChanges> {
+    /// The changes of a case after heads `theirs`, and the actors who wrote them.
+    fn case_delta(&mut self, id: &CaseId, theirs: &[Hash]) -> Result<(CaseChanges, Vec<[u8; 16]>)> {
         let mut doc = self.take_doc(id)?;
-        let known: Vec<ChangeHash> =
-            theirs.iter().map(|h| ChangeHash(h.0)).filter(|h| doc.has_change(h)).collect();
+        let known: Vec<ChangeHash> = theirs
+            .iter()
+            .map(|h| ChangeHash(h.0))
+            .filter(|h| doc.has_change(h))
+            .collect();
         let changes = doc.changes_since(&known);
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
         self.cache_put(*id, doc);
-        Ok(CaseChanges {
+        let actors = changes
+            .iter()
+            .filter_map(|(c, _)| <[u8; 16]>::try_from(c.actor_id().to_bytes()).ok())
+            .collect();
+        let delta = CaseChanges {
             case: *id,
             doc: None,
             sigs: changes.iter().map(|(_, s)| B64(*s)).collect(),
-            changes: changes.into_iter().map(|(c, _)| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+            changes: changes
+                .into_iter()
+                .map(|(c, _)| ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect(),
             heads,
-        })
+        };
+        Ok((delta, actors))
     }
 
     /// Verifies and applies a payload from `sender` (see the module doc).
@@ -283,20 +361,28 @@ impl Store {
         // 3. verify everything before writing anything
         let mut tombstones = Vec::new();
         for t in payload.tombstones {
-            if self.index.tombstones.contains_key(&t.case) || tombstones.iter().any(|x: &Tombstone| x.case == t.case) {
+            if self.index.tombstones.contains_key(&t.case)
+                || tombstones.iter().any(|x: &Tombstone| x.case == t.case)
+            {
                 continue;
             }
             let ok = t.signature.as_ref().is_some_and(|s| {
-                members.contains_key(&DeviceId(s.by)) && DeviceId(s.by).verify(&t.signed_bytes(), &s.sig)
+                members.contains_key(&DeviceId(s.by))
+                    && DeviceId(s.by).verify(&t.signed_bytes(), &s.sig)
             });
             if !ok {
                 return Err(Error::rejected("an erasure is not signed by a member"));
             }
             tombstones.push(t);
         }
-        let erased: BTreeSet<CaseId> =
-            self.index.tombstones.keys().chain(tombstones.iter().map(|t| &t.case)).copied().collect();
-        let mut verified: Vec<(CaseId, Vec<(Change, [u8; 64])>, Option<AutoCommit>, Vec<Hash>)> = Vec::new();
+        let erased: BTreeSet<CaseId> = self
+            .index
+            .tombstones
+            .keys()
+            .chain(tombstones.iter().map(|t| &t.case))
+            .copied()
+            .collect();
+        let mut verified: Vec<(CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>)> = Vec::new();
         for cc in payload.cases {
             if erased.contains(&cc.case) {
                 report.ignored_erased += 1;
@@ -306,10 +392,14 @@ impl Store {
             for (c, sig) in &changes {
                 let author = group
                     .member_by_actor(&members, c.actor_id().to_bytes())
-                    .ok_or_else(|| Error::rejected("a change was written by a device that is not a member"))?;
+                    .ok_or_else(|| {
+                        Error::rejected("a change was written by a device that is not a member")
+                    })?;
                 let msg = crate::sync::change_message(&cc.case, &c.hash().0);
                 if !author.verify(&msg, sig) {
-                    return Err(Error::rejected("a change's author signature does not verify"));
+                    return Err(Error::rejected(
+                        "a change's author signature does not verify",
+                    ));
                 }
             }
             verified.push((cc.case, changes, loaded, cc.heads));
@@ -331,7 +421,13 @@ impl Store {
                 .sync
                 .pending
                 .get(&case)
-                .map(|p| p.iter().filter_map(|PendingChange(b, s)| Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))).collect())
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|PendingChange(b, s)| {
+                            Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             let had_pending = !pending.is_empty();
             let exists = self.index.cases.contains_key(&case);
@@ -339,17 +435,30 @@ impl Store {
                 // A case new to this device, sent whole: adopt the loaded document.
                 (false, Some(am)) if !had_pending => {
                     let n = changes.len();
-                    (CaseDoc::adopt(case, am, &changes, self.actor.clone())?, Ok(n))
+                    (
+                        CaseDoc::adopt(case, am, &changes, self.actor.clone())?,
+                        Ok(n),
+                    )
                 }
                 _ => {
-                    let mut doc = if exists { self.take_doc(&case)? } else { CaseDoc::empty(case, self.actor.clone()) };
+                    let mut doc = if exists {
+                        self.take_doc(&case)?
+                    } else {
+                        CaseDoc::empty(case, self.actor.clone())
+                    };
                     let mut all = pending;
                     all.extend(changes);
                     match doc.apply_verified(all.clone()) {
                         Ok(Ok(n)) => (doc, Ok(n)),
                         Ok(Err(_missing)) => {
-                            let parked = all.iter().map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s))).collect();
-                            deltas.push(SyncDelta::Pending { case, changes: parked });
+                            let parked = all
+                                .iter()
+                                .map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s)))
+                                .collect();
+                            deltas.push(SyncDelta::Pending {
+                                case,
+                                changes: parked,
+                            });
                             (doc, Err(()))
                         }
                         Err(e) => {
@@ -372,7 +481,10 @@ impl Store {
                         report.cases_waiting += 1;
                     }
                     if had_pending {
-                        deltas.push(SyncDelta::Pending { case, changes: Vec::new() });
+                        deltas.push(SyncDelta::Pending {
+                            case,
+                            changes: Vec::new(),
+                        });
                     }
                     report.changes_applied += n;
                     if exists {
@@ -395,7 +507,11 @@ impl Store {
     }
 
     /// Writes several case documents and sync deltas with one fsync (all or nothing).
-    fn persist_batch(&mut self, docs: Vec<(CaseId, CaseDoc, bool)>, deltas: Vec<SyncDelta>) -> Result<()> {
+    fn persist_batch(
+        &mut self,
+        docs: Vec<(CaseId, CaseDoc, bool)>,
+        deltas: Vec<SyncDelta>,
+    ) -> Result<()> {
         if docs.is_empty() && deltas.is_empty() {
             return Ok(());
         }
@@ -409,10 +525,22 @@ impl Store {
                 let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
                 let full = new || chunks >= self.options.max_chunks;
                 let sigs = doc.sigs_for_save(full);
-                let bytes = if full { doc.save() } else { doc.save_incremental() };
+                let bytes = if full {
+                    doc.save()
+                } else {
+                    doc.save_incremental()
+                };
                 let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
                 let summary = CaseSummary::of(&doc.record()?, now);
-                let record = Record::Put { lsn: self.index.next_lsn, case: id, full, summary, doc: bytes, sigs, heads };
+                let record = Record::Put {
+                    lsn: self.index.next_lsn,
+                    case: id,
+                    full,
+                    summary,
+                    doc: bytes,
+                    sigs,
+                    heads,
+                };
                 self.index.next_lsn += 1;
                 let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                 let off = self.journal.append(&frame)?;
@@ -420,7 +548,10 @@ impl Store {
                 kept.push((id, doc));
             }
             for delta in deltas {
-                let record = Record::Sync { lsn: self.index.next_lsn, delta };
+                let record = Record::Sync {
+                    lsn: self.index.next_lsn,
+                    delta,
+                };
                 self.index.next_lsn += 1;
                 let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                 let off = self.journal.append(&frame)?;
@@ -454,7 +585,9 @@ impl Store {
     /// Starts a live session as the initiator; send the returned bytes to the peer.
     pub fn live_start(&mut self) -> Result<(LiveSession, Vec<u8>)> {
         let expected = self.index.sync.last_peer;
-        let base = expected.and_then(|p| self.index.sync.peers.get(&p)).map(|known| (state_digest(known), known.clone()));
+        let base = expected
+            .and_then(|p| self.index.sync.peers.get(&p))
+            .map(|known| (state_digest(known), known.clone()));
         let mut session = LiveSession {
             id: crate::crypto::random_array()?,
             initiator: true,
@@ -468,20 +601,36 @@ impl Store {
             bytes_received: 0,
         };
         let meta = self.meta_digest()?;
-        let meta_known = expected.and_then(|p| self.index.sync.peer_meta.get(&p)).is_some_and(|m| m.0 == meta);
+        let meta_known = expected
+            .and_then(|p| self.index.sync.peer_meta.get(&p))
+            .is_some_and(|m| m.0 == meta);
         let mut payload = match &base {
-            Some((_, known)) => self.payload_since(Some(known), !meta_known)?,
+            Some((_, known)) => {
+                // The device that answers may not be the expected one and may not know this
+                // device or the authors we forward: prove them (a few hundred bytes).
+                self.payload_since(
+                    Some(known),
+                    if meta_known {
+                        Members::Proofs
+                    } else {
+                        Members::All
+                    },
+                )?
+            }
             None => Payload::default(),
         };
         if !meta_known {
-            // The peer may not know this device yet (a newcomer's first contact).
             payload.members = self.group()?.records.iter().cloned().collect();
         }
         payload.live = Some(LiveHeader {
             session: session.id,
             step: 1,
             base: base.as_ref().map(|(d, _)| B32(*d)),
-            inventory: if base.is_none() { Some(self.inventory()) } else { None },
+            inventory: if base.is_none() {
+                Some(self.inventory())
+            } else {
+                None
+            },
             meta_digest: B32(self.meta_digest()?),
             last: false,
         });
@@ -508,21 +657,40 @@ impl Store {
     /// Feeds one message from the peer into the session. Returns the reply to send, if
     /// any; the session is done when [`LiveSession::is_done`] says so. The message's
     /// changes are stored durably before this returns.
-    pub fn live_receive(&mut self, session: &mut LiveSession, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub fn live_receive(
+        &mut self,
+        session: &mut LiveSession,
+        bytes: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
         if session.done {
-            return Err(Error::invalid("live session", "the session has already finished"));
+            return Err(Error::invalid(
+                "live session",
+                "the session has already finished",
+            ));
         }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
         let (sender, mut payload) = self.open_message(bytes)?;
-        let live = payload.live.take().ok_or_else(|| Error::rejected("not a live-session message"))?;
-        let expected_id = if received == 1 && !session.initiator { live.session } else { session.id };
-        if live.session != expected_id || usize::from(live.step) != session.messages_sent + received {
-            return Err(Error::rejected("message from another session, or out of order"));
+        let live = payload
+            .live
+            .take()
+            .ok_or_else(|| Error::rejected("not a live-session message"))?;
+        let expected_id = if received == 1 && !session.initiator {
+            live.session
+        } else {
+            session.id
+        };
+        if live.session != expected_id || usize::from(live.step) != session.messages_sent + received
+        {
+            return Err(Error::rejected(
+                "message from another session, or out of order",
+            ));
         }
         if let Some(p) = session.peer {
             if p != sender {
-                return Err(Error::rejected("message from a different device than the session's peer"));
+                return Err(Error::rejected(
+                    "message from a different device than the session's peer",
+                ));
             }
         }
         if sender == self.device_id() {
@@ -530,7 +698,11 @@ impl Store {
         }
         let peer = B32(sender.0);
         // What the peer will have after this message: its declared heads for what it sent.
-        let declared: Vec<(CaseId, Vec<Hash>)> = payload.cases.iter().map(|c| (c.case, c.heads.clone())).collect();
+        let declared: Vec<(CaseId, Vec<Hash>)> = payload
+            .cases
+            .iter()
+            .map(|c| (c.case, c.heads.clone()))
+            .collect();
         let report = self.ingest(sender, payload)?;
         session.peer = Some(sender);
         session.id = expected_id;
@@ -541,14 +713,15 @@ impl Store {
             return self.finish(session, peer).map(|()| None);
         }
         let our_known = self.index.sync.peers.get(&peer).cloned();
-        let fast = live.base.is_some() && our_known.as_ref().map(state_digest).map(B32) == live.base;
+        let fast =
+            live.base.is_some() && our_known.as_ref().map(state_digest).map(B32) == live.base;
         let meta_differs = live.meta_digest.0 != self.meta_digest()?;
         let mut reply = Payload::default();
         let mut last = true;
         if let Some(inv) = &live.inventory {
             // The peer told us exactly what it has.
             let theirs: HeadsMap = inv.iter().cloned().collect();
-            reply = self.payload_since(Some(&theirs), meta_differs)?;
+            reply = self.payload_since(Some(&theirs), Members::all_if(meta_differs))?;
             let news = self.peer_has_news(&theirs);
             if news && !session.sent_inventory {
                 reply.live = Some(self.live_header(session, Some(self.inventory()), false)?);
@@ -558,7 +731,7 @@ impl Store {
         } else if fast {
             let mut base = our_known.unwrap_or_default();
             base.extend(declared);
-            reply = self.payload_since(Some(&base), meta_differs)?;
+            reply = self.payload_since(Some(&base), Members::all_if(meta_differs))?;
         } else {
             // We cannot tell what the peer lacks: send our inventory and let it ask.
             reply.members = self.group()?.records.iter().cloned().collect();
@@ -576,7 +749,12 @@ impl Store {
         Ok(Some(bytes))
     }
 
-    fn live_header(&self, session: &LiveSession, inventory: Option<Vec<(CaseId, Vec<Hash>)>>, last: bool) -> Result<LiveHeader> {
+    fn live_header(
+        &self,
+        session: &LiveSession,
+        inventory: Option<Vec<(CaseId, Vec<Hash>)>>,
+        last: bool,
+    ) -> Result<LiveHeader> {
         Ok(LiveHeader {
             session: session.id,
             step: (session.messages_sent + session.messages_received + 1) as u8,
@@ -599,9 +777,16 @@ impl Store {
     fn finish(&mut self, session: &mut LiveSession, peer: B32) -> Result<()> {
         let known = self.index.sync.peers.get(&peer);
         let updates = self.state_updates(known);
-        let mut deltas = vec![SyncDelta::Finished { peer, meta: B32(self.meta_digest()?) }];
+        let mut deltas = vec![SyncDelta::Finished {
+            peer,
+            meta: B32(self.meta_digest()?),
+        }];
         if !updates.is_empty() || known.is_none() {
-            deltas.push(SyncDelta::Peer { peer, updates, replace: false });
+            deltas.push(SyncDelta::Peer {
+                peer,
+                updates,
+                replace: false,
+            });
         }
         self.write_sync(deltas)?;
         session.done = true;
@@ -680,21 +865,49 @@ fn parse_changes(
     doc: Option<&[u8]>,
     changes: Vec<ByteBuf>,
     sigs: &[B64],
-) -> Result<(Vec<(Change, [u8; 64])>, Option<AutoCommit>)> {
+) -> Result<(SignedChanges, Option<AutoCommit>)> {
     if let Some(bytes) = doc {
-        let mut am = AutoCommit::load(bytes).map_err(|_| Error::rejected("a case document does not load"))?;
+        let mut am = AutoCommit::load(bytes)
+            .map_err(|_| Error::rejected("a case document does not load"))?;
         let mut all: Vec<Change> = am.get_changes(&[]);
         all.sort_by_key(|c| c.hash());
         if all.len() != sigs.len() {
-            return Err(Error::rejected("every change needs exactly one author signature"));
+            return Err(Error::rejected(
+                "every change needs exactly one author signature",
+            ));
         }
         let pairs = all.into_iter().zip(sigs.iter().map(|s| s.0)).collect();
         return Ok((pairs, Some(am)));
     }
     let mut out = Vec::with_capacity(changes.len());
     for (bytes, sig) in changes.into_iter().zip(sigs) {
-        let c = Change::from_bytes(bytes.into_vec()).map_err(|_| Error::rejected("a change does not parse"))?;
+        let c = Change::from_bytes(bytes.into_vec())
+            .map_err(|_| Error::rejected("a change does not parse"))?;
         out.push((c, sig.0));
     }
     Ok((out, None))
+}
+
+/// Automerge changes, each with its author's Ed25519 signature.
+type SignedChanges = Vec<(Change, [u8; 64])>;
+
+/// Which membership records a payload carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Members {
+    /// The whole membership log: the recipient may know nothing of the group.
+    All,
+    /// The proofs of membership of the sender and of every author of forwarded changes.
+    Proofs,
+    /// None: the recipient has the same membership log as we do.
+    Nothing,
+}
+
+impl Members {
+    fn all_if(differs: bool) -> Self {
+        if differs {
+            Members::All
+        } else {
+            Members::Nothing
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! Multi-device sync tests on real stores.
 
+use super::sync::SyncReport;
 use super::*;
 use crate::model::{ScalarField, SetField};
-use super::sync::SyncReport;
 
 struct Device {
     _tmp: tempfile::TempDir,
@@ -16,25 +16,43 @@ fn device() -> Device {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let store = Store::create(&dir, &key).expect("create");
-    Device { _tmp: tmp, store, key, dir }
+    Device {
+        _tmp: tmp,
+        store,
+        key,
+        dir,
+    }
 }
 
 /// A group of `n` devices: the first creates it, the others join with invitations.
 fn team(n: usize) -> Vec<Device> {
     let mut devices: Vec<Device> = (0..n).map(|_| device()).collect();
-    devices[0].store.create_group("Cross-border team", "Device 0").expect("group");
+    devices[0]
+        .store
+        .create_group("Cross-border team", "Device 0")
+        .expect("group");
     for i in 1..n {
         let inv = devices[0].store.invite().expect("invite");
-        devices[i].store.join_group(inv.as_text(), &format!("Device {i}")).expect("join");
+        devices[i]
+            .store
+            .join_group(inv.as_text(), &format!("Device {i}"))
+            .expect("join");
         // The newcomer's join record reaches the creator with its first bundle.
-        let b = devices[i].store.export_bundle(BundleScope::Everything).expect("bundle");
+        let b = devices[i]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle");
         devices[0].store.import_bundle(&b).expect("import");
     }
     devices
 }
 
 fn records(store: &mut Store) -> Vec<CaseRecord> {
-    let ids: Vec<CaseId> = store.list(&CaseFilter::default()).iter().map(|s| s.id).collect();
+    let ids: Vec<CaseId> = store
+        .list(&CaseFilter::default())
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let mut v: Vec<CaseRecord> = ids.iter().map(|id| store.case(id).expect("case")).collect();
     v.sort_by_key(|r| r.id);
     v
@@ -69,18 +87,43 @@ fn edits(n: usize) -> Vec<Edit> {
 #[test]
 fn bundles_carry_cases_both_ways_and_converge() {
     let mut t = team(2);
-    let ids: Vec<CaseId> = (0..5).map(|n| t[0].store.add_case(&edits(n)).expect("add")).collect();
-    let bundle = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let ids: Vec<CaseId> = (0..5)
+        .map(|n| t[0].store.add_case(&edits(n)).expect("add"))
+        .collect();
+    let bundle = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("export");
     let r = t[1].store.import_bundle(&bundle).expect("import");
     assert_eq!(r.cases_created, 5);
     // Concurrent edits of different fields and concurrent set additions.
-    t[0].store.update_case(&ids[0], &[Edit::set(ScalarField::Gender, "Feminine")]).expect("a");
-    t[0].store.update_case(&ids[0], &[Edit::add(SetField::MeansOfControl, "DebtBondage")]).expect("a");
-    t[1].store.update_case(&ids[0], &[Edit::set(ScalarField::AgeBand, "18-20")]).expect("b");
-    t[1].store.update_case(&ids[0], &[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")]).expect("b");
+    t[0].store
+        .update_case(&ids[0], &[Edit::set(ScalarField::Gender, "Feminine")])
+        .expect("a");
+    t[0].store
+        .update_case(
+            &ids[0],
+            &[Edit::add(SetField::MeansOfControl, "DebtBondage")],
+        )
+        .expect("a");
+    t[1].store
+        .update_case(&ids[0], &[Edit::set(ScalarField::AgeBand, "18-20")])
+        .expect("b");
+    t[1].store
+        .update_case(
+            &ids[0],
+            &[Edit::add(SetField::MeansOfControl, "WithholdsDocuments")],
+        )
+        .expect("b");
     let id_b = t[1].store.add_case(&edits(9)).expect("b adds");
-    let from_a = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("a");
-    let from_b = t[1].store.export_bundle(BundleScope::SinceLast("a".into())).expect("b");
+    let from_a = t[0]
+        .store
+        .export_bundle(BundleScope::SinceLast("b".into()))
+        .expect("a");
+    let from_b = t[1]
+        .store
+        .export_bundle(BundleScope::SinceLast("a".into()))
+        .expect("b");
     t[1].store.import_bundle(&from_a).expect("b imports");
     t[0].store.import_bundle(&from_b).expect("a imports");
     let (ra, rb) = (records(&mut t[0].store), records(&mut t[1].store));
@@ -91,10 +134,18 @@ fn bundles_carry_cases_both_ways_and_converge() {
     assert_eq!(merged.means_of_control.len(), 2);
     assert!(ra.iter().any(|r| r.id == id_b));
     // Importing again changes nothing (idempotent).
-    assert_eq!(t[1].store.import_bundle(&from_a).expect("again"), SyncReport::default());
+    assert_eq!(
+        t[1].store.import_bundle(&from_a).expect("again"),
+        SyncReport::default()
+    );
     // Everything survives a reopen.
-    let Device { store, key, dir, .. } = &mut t[1];
-    let _ = std::mem::replace(store, Store::create(dir.with_extension("x"), key).expect("placeholder"));
+    let Device {
+        store, key, dir, ..
+    } = &mut t[1];
+    let _ = std::mem::replace(
+        store,
+        Store::create(dir.with_extension("x"), key).expect("placeholder"),
+    );
     let mut reopened = Store::open(dir.as_path(), key).expect("reopen");
     assert_eq!(records(&mut reopened), rb);
 }
@@ -115,7 +166,9 @@ fn live_sessions_converge_and_repeat_syncs_take_two_small_messages() {
     assert!(sa.messages_sent + sa.messages_received <= 4);
     // One field edited: the next session is two messages in one round trip.
     let id = a[0].store.list(&CaseFilter::default())[3].id;
-    a[0].store.update_case(&id, &[Edit::set(ScalarField::CaseStatus, "FollowUp")]).expect("edit");
+    a[0].store
+        .update_case(&id, &[Edit::set(ScalarField::CaseStatus, "FollowUp")])
+        .expect("edit");
     let (sa, sb) = live(&mut a[0].store, &mut b[0].store);
     assert_eq!(sa.messages_sent + sa.messages_received, 2, "one round trip");
     let bytes = sa.bytes_sent + sa.bytes_received;
@@ -124,8 +177,12 @@ fn live_sessions_converge_and_repeat_syncs_take_two_small_messages() {
     assert_eq!(records(&mut a[0].store), records(&mut b[0].store));
     // Concurrent edits on both sides, still two messages.
     let other = a[0].store.list(&CaseFilter::default())[7].id;
-    a[0].store.update_case(&id, &[Edit::add(SetField::MeansOfControl, "DebtBondage")]).expect("a");
-    b[0].store.update_case(&other, &[Edit::set(ScalarField::Gender, "Masculine")]).expect("b");
+    a[0].store
+        .update_case(&id, &[Edit::add(SetField::MeansOfControl, "DebtBondage")])
+        .expect("a");
+    b[0].store
+        .update_case(&other, &[Edit::set(ScalarField::Gender, "Masculine")])
+        .expect("b");
     let (sa, _) = live(&mut a[0].store, &mut b[0].store);
     assert_eq!(sa.messages_sent + sa.messages_received, 2);
     assert_eq!(records(&mut a[0].store), records(&mut b[0].store));
@@ -135,7 +192,10 @@ fn live_sessions_converge_and_repeat_syncs_take_two_small_messages() {
 fn hostile_bytes_are_refused_and_change_nothing() {
     let mut t = team(2);
     t[0].store.add_case(&edits(1)).expect("add");
-    let bundle = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let bundle = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("export");
     let before = t[1].store.disk_usage().expect("du");
     for i in (0..bundle.len()).step_by(7) {
         let mut bad = bundle.clone();
@@ -143,20 +203,35 @@ fn hostile_bytes_are_refused_and_change_nothing() {
         assert!(t[1].store.import_bundle(&bad).is_err(), "flip at {i}");
     }
     for cut in (0..bundle.len()).step_by(11) {
-        assert!(t[1].store.import_bundle(&bundle[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            t[1].store.import_bundle(&bundle[..cut]).is_err(),
+            "cut at {cut}"
+        );
     }
     assert_eq!(t[1].store.disk_usage().expect("du"), before);
     assert_eq!(t[1].store.len(), 0);
     // A device of another group, and a stranger using a leaked group key, are refused.
     let mut outsider = team(1);
     outsider[0].store.add_case(&edits(2)).expect("add");
-    let foreign = outsider[0].store.export_bundle(BundleScope::Everything).expect("export");
-    assert!(matches!(t[1].store.import_bundle(&foreign), Err(Error::NotForThisDevice)));
+    let foreign = outsider[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("export");
+    assert!(matches!(
+        t[1].store.import_bundle(&foreign),
+        Err(Error::NotForThisDevice)
+    ));
     let key = t[0].store.group().expect("g").current_key().expect("k");
     let stranger = DeviceIdentity::generate().expect("id");
-    let forged = crate::sync::seal_message(&key, &stranger, &crate::sync::Payload::default()).expect("seal");
-    assert!(matches!(t[1].store.import_bundle(&forged), Err(Error::Rejected { .. })));
-    t[1].store.import_bundle(&bundle).expect("the genuine bundle still imports");
+    let forged =
+        crate::sync::seal_message(&key, &stranger, &crate::sync::Payload::default()).expect("seal");
+    assert!(matches!(
+        t[1].store.import_bundle(&forged),
+        Err(Error::Rejected { .. })
+    ));
+    t[1].store
+        .import_bundle(&bundle)
+        .expect("the genuine bundle still imports");
     assert_eq!(t[1].store.len(), 1);
 }
 
@@ -164,35 +239,70 @@ fn hostile_bytes_are_refused_and_change_nothing() {
 fn erasure_propagates_and_stale_devices_cannot_resurrect() {
     let mut t = team(3);
     let id = t[0].store.add_case(&edits(1)).expect("add");
-    let all = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    let all = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("export");
     t[1].store.import_bundle(&all).expect("b");
     t[2].store.import_bundle(&all).expect("c");
     // c edits the case offline; a erases it.
-    t[2].store.update_case(&id, &[Edit::note("a late note from the field")]).expect("c edits");
-    let stale = t[2].store.export_bundle(BundleScope::Everything).expect("stale");
-    t[0].store.erase_case(&id, ErasureReason::PersonRequested).expect("erase");
-    let erasure = t[0].store.export_bundle(BundleScope::Everything).expect("export");
+    t[2].store
+        .update_case(&id, &[Edit::note("a late note from the field")])
+        .expect("c edits");
+    let stale = t[2]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("stale");
+    t[0].store
+        .erase_case(&id, ErasureReason::PersonRequested)
+        .expect("erase");
+    let erasure = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("export");
     let r = t[1].store.import_bundle(&erasure).expect("b");
     assert_eq!(r.cases_erased, 1);
-    assert!(matches!(t[1].store.case(&id), Err(Error::CaseErased { .. })));
+    assert!(matches!(
+        t[1].store.case(&id),
+        Err(Error::CaseErased { .. })
+    ));
     // The stale device's bundle does not bring it back anywhere.
     let r = t[0].store.import_bundle(&stale).expect("a");
     assert_eq!(r.ignored_erased, 1);
-    assert!(matches!(t[0].store.case(&id), Err(Error::CaseErased { .. })));
+    assert!(matches!(
+        t[0].store.case(&id),
+        Err(Error::CaseErased { .. })
+    ));
     // The stale device itself erases it when it syncs.
     t[2].store.import_bundle(&erasure).expect("c");
-    assert!(matches!(t[2].store.case(&id), Err(Error::CaseErased { .. })));
+    assert!(matches!(
+        t[2].store.case(&id),
+        Err(Error::CaseErased { .. })
+    ));
 }
 
 #[test]
 fn bundles_apply_in_any_order_with_gaps_and_duplicates() {
     let mut t = team(2);
     let id = t[0].store.add_case(&edits(1)).expect("add");
-    let first = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("1");
-    t[0].store.update_case(&id, &[Edit::note("second step")]).expect("u");
-    let second = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("2");
-    t[0].store.update_case(&id, &[Edit::note("third step")]).expect("u");
-    let third = t[0].store.export_bundle(BundleScope::SinceLast("b".into())).expect("3");
+    let first = t[0]
+        .store
+        .export_bundle(BundleScope::SinceLast("b".into()))
+        .expect("1");
+    t[0].store
+        .update_case(&id, &[Edit::note("second step")])
+        .expect("u");
+    let second = t[0]
+        .store
+        .export_bundle(BundleScope::SinceLast("b".into()))
+        .expect("2");
+    t[0].store
+        .update_case(&id, &[Edit::note("third step")])
+        .expect("u");
+    let third = t[0]
+        .store
+        .export_bundle(BundleScope::SinceLast("b".into()))
+        .expect("3");
     // Out of order: the later bundles wait for the first.
     let r = t[1].store.import_bundle(&third).expect("3");
     assert_eq!(r.cases_waiting, 1);
@@ -210,7 +320,10 @@ fn bundles_apply_in_any_order_with_gaps_and_duplicates() {
 fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     let mut t = team(3);
     let folder = tempfile::tempdir().expect("mailbox");
-    let id = t[0].store.add_case(&[Edit::note("MAILBOXSENTINEL brick kiln")]).expect("add");
+    let id = t[0]
+        .store
+        .add_case(&[Edit::note("MAILBOXSENTINEL brick kiln")])
+        .expect("add");
     t[1].store.add_case(&edits(2)).expect("add");
     for _ in 0..2 {
         for d in t.iter_mut() {
@@ -239,7 +352,9 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     assert_eq!(scan(id.to_hex().as_bytes()), 0);
     assert_eq!(scan(&id.0), 0);
     // Erase: after every device has synced, no bundle in the folder can bring it back.
-    t[0].store.erase_case(&id, ErasureReason::EnteredInError).expect("erase");
+    t[0].store
+        .erase_case(&id, ErasureReason::EnteredInError)
+        .expect("erase");
     for _ in 0..2 {
         for d in t.iter_mut() {
             d.store.sync_mailbox(folder.path()).expect("sync");
@@ -253,11 +368,15 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     for sub in fs::read_dir(folder.path()).expect("dir").flatten() {
         for f in fs::read_dir(sub.path()).expect("dir").flatten() {
             let bytes = fs::read(f.path()).expect("read");
-            let (_, payload) = crate::sync::open_message(&bytes, |_, _| Some(newcomer_key.clone())).expect("open");
+            let (_, payload) =
+                crate::sync::open_message(&bytes, |_, _| Some(newcomer_key.clone())).expect("open");
             seen_erased_content += payload.cases.iter().filter(|c| c.case == id).count();
         }
     }
-    assert_eq!(seen_erased_content, 0, "every outbox was rewritten without the erased case");
+    assert_eq!(
+        seen_erased_content, 0,
+        "every outbox was rewritten without the erased case"
+    );
     // A tampered file is refused by name and does not stop the sync.
     // A tampered file (planted in every outbox) is refused by name and does not stop the
     // sync; a device reads only the other two outboxes.
@@ -291,8 +410,11 @@ fn replayed_or_misdirected_live_messages_are_refused() {
     let (a, b) = (&mut a[0].store, &mut b[0].store);
     live(a, b);
     // Capture a first message, finish that session, then replay it into a new one.
-    a.update_case(&a.list(&CaseFilter::default())[0].id.clone(), &[Edit::set(ScalarField::Gender, "Feminine")])
-        .expect("edit");
+    a.update_case(
+        &a.list(&CaseFilter::default())[0].id.clone(),
+        &[Edit::set(ScalarField::Gender, "Feminine")],
+    )
+    .expect("edit");
     let (_, captured) = a.live_start().expect("start");
     let mut s1 = b.live_accept().expect("accept");
     b.live_receive(&mut s1, &captured).expect("first delivery");
@@ -302,14 +424,23 @@ fn replayed_or_misdirected_live_messages_are_refused() {
     // applied); a replayed reply inside a session is refused as out of order.
     if let Ok(Some(reply)) = replay {
         let mut s3 = b.live_accept().expect("accept");
-        assert!(matches!(b.live_receive(&mut s3, &reply), Err(Error::Rejected { .. })), "own message");
+        assert!(
+            matches!(b.live_receive(&mut s3, &reply), Err(Error::Rejected { .. })),
+            "own message"
+        );
     }
     let (mut sa, m1) = a.live_start().expect("start");
     let mut sb = b.live_accept().expect("accept");
     let m2 = b.live_receive(&mut sb, &m1).expect("m1").expect("reply");
-    assert!(matches!(a.live_receive(&mut sa, &m1), Err(Error::Rejected { .. })), "own message back");
+    assert!(
+        matches!(a.live_receive(&mut sa, &m1), Err(Error::Rejected { .. })),
+        "own message back"
+    );
     let mut other = a.live_start().expect("another session").0;
-    assert!(matches!(a.live_receive(&mut other, &m2), Err(Error::Rejected { .. })), "reply from another session");
+    assert!(
+        matches!(a.live_receive(&mut other, &m2), Err(Error::Rejected { .. })),
+        "reply from another session"
+    );
     a.live_receive(&mut sa, &m2).expect("the genuine reply");
     assert_eq!(records(a), records(b));
 }

@@ -10,21 +10,40 @@ fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fs::read_dir(dir)
         .expect("read dir")
         .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).expect("read")))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).expect("read"),
+            )
+        })
         .collect()
 }
 
 fn case_edits(n: usize) -> Vec<Edit> {
     vec![
-        Edit::set(ScalarField::CaseStatus, if n.is_multiple_of(2) { "Active" } else { "Closed" }),
-        Edit::add(SetField::Citizenship, if n.is_multiple_of(3) { "KZ" } else { "KG" }),
+        Edit::set(
+            ScalarField::CaseStatus,
+            if n.is_multiple_of(2) {
+                "Active"
+            } else {
+                "Closed"
+            },
+        ),
+        Edit::add(
+            SetField::Citizenship,
+            if n.is_multiple_of(3) { "KZ" } else { "KG" },
+        ),
         Edit::add(SetField::Exploitation, "ForcedLabour"),
         Edit::note(format!("note number {n} about the brick kiln")),
     ]
 }
 
 fn small_options() -> StoreOptions {
-    StoreOptions { journal_limit: 16 << 10, max_chunks: 2, cache_size: 2 }
+    StoreOptions {
+        journal_limit: 16 << 10,
+        max_chunks: 2,
+        cache_size: 2,
+    }
 }
 
 #[test]
@@ -33,22 +52,43 @@ fn lifecycle_add_update_list_reopen() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create(&dir, &key).expect("create");
-    let ids: Vec<CaseId> = (0..3).map(|n| store.add_case(&case_edits(n)).expect("add")).collect();
-    store.update_case(&ids[1], &[Edit::add(SetField::MeansOfControl, "DebtBondage")]).expect("update");
+    let ids: Vec<CaseId> = (0..3)
+        .map(|n| store.add_case(&case_edits(n)).expect("add"))
+        .collect();
+    store
+        .update_case(
+            &ids[1],
+            &[Edit::add(SetField::MeansOfControl, "DebtBondage")],
+        )
+        .expect("update");
     assert!(matches!(Store::open(&dir, &key), Err(Error::Locked { .. })));
     drop(store);
 
     let mut store = Store::open(&dir, &key).expect("reopen");
     assert!(store.damage().is_empty());
     assert_eq!(store.len(), 3);
-    let active = store.list(&CaseFilter { case_status: Some(CaseStatus::Active), ..CaseFilter::default() });
+    let active = store.list(&CaseFilter {
+        case_status: Some(CaseStatus::Active),
+        ..CaseFilter::default()
+    });
     assert_eq!(active.len(), 2);
-    let kz = store.list(&CaseFilter { country: Some(Country::from_code("KZ")), ..CaseFilter::default() });
+    let kz = store.list(&CaseFilter {
+        country: Some(Country::from_code("KZ")),
+        ..CaseFilter::default()
+    });
     assert_eq!(kz.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[0]]);
     let r = store.case(&ids[1]).expect("case");
-    assert!(r.means_of_control.contains(&crate::vocab::MeansOfControl::DebtBondage));
-    assert_eq!(store.resolve(&ids[2].to_hex()[..8]).expect("resolve"), ids[2]);
-    assert!(matches!(store.resolve("zz"), Err(Error::InvalidInput { .. })));
+    assert!(r
+        .means_of_control
+        .contains(&crate::vocab::MeansOfControl::DebtBondage));
+    assert_eq!(
+        store.resolve(&ids[2].to_hex()[..8]).expect("resolve"),
+        ids[2]
+    );
+    assert!(matches!(
+        store.resolve("zz"),
+        Err(Error::InvalidInput { .. })
+    ));
 }
 
 #[test]
@@ -59,16 +99,32 @@ fn wrong_key_and_bad_input_change_nothing() {
     let mut store = Store::create(&dir, &key).expect("create");
     let id = store.add_case(&case_edits(1)).expect("add");
     let before = dir_bytes(&dir);
-    assert!(matches!(store.update_case(&id, &[Edit::add(SetField::Exploitation, "Nope")]), Err(Error::UnknownCode { .. })));
-    assert!(matches!(store.add_case(&[Edit::set(ScalarField::AgeBand, "17")]), Err(Error::UnknownCode { .. })));
-    assert_eq!(dir_bytes(&dir), before, "refused edits leave every byte as it was");
+    assert!(matches!(
+        store.update_case(&id, &[Edit::add(SetField::Exploitation, "Nope")]),
+        Err(Error::UnknownCode { .. })
+    ));
+    assert!(matches!(
+        store.add_case(&[Edit::set(ScalarField::AgeBand, "17")]),
+        Err(Error::UnknownCode { .. })
+    ));
+    assert_eq!(
+        dir_bytes(&dir),
+        before,
+        "refused edits leave every byte as it was"
+    );
     drop(store);
     let before = dir_bytes(&dir);
     let wrong = StoreKey::generate().expect("key");
     assert!(matches!(Store::open(&dir, &wrong), Err(Error::WrongKey)));
     assert_eq!(dir_bytes(&dir), before, "a wrong key changes nothing");
-    assert!(matches!(Store::open(tmp.path().join("nothing"), &key), Err(Error::NotAStore { .. })));
-    assert!(matches!(Store::create(&dir, &key), Err(Error::AlreadyExists { .. })));
+    assert!(matches!(
+        Store::open(tmp.path().join("nothing"), &key),
+        Err(Error::NotAStore { .. })
+    ));
+    assert!(matches!(
+        Store::create(&dir, &key),
+        Err(Error::AlreadyExists { .. })
+    ));
 }
 
 #[test]
@@ -79,8 +135,16 @@ fn passphrase_stores_open_only_with_the_passphrase() {
     let mut store = Store::create_with_passphrase(&dir, "сұлу таулар 2024", kdf).expect("create");
     store.add_case(&case_edits(0)).expect("add");
     drop(store);
-    assert!(matches!(Store::open_with_passphrase(&dir, "wrong"), Err(Error::WrongKey)));
-    assert_eq!(Store::open_with_passphrase(&dir, "сұлу таулар 2024").expect("open").len(), 1);
+    assert!(matches!(
+        Store::open_with_passphrase(&dir, "wrong"),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(
+        Store::open_with_passphrase(&dir, "сұлу таулар 2024")
+            .expect("open")
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -89,7 +153,9 @@ fn a_corrupted_pack_frame_loses_only_its_case() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create(&dir, &key).expect("create");
-    let ids: Vec<CaseId> = (0..5).map(|n| store.add_case(&case_edits(n)).expect("add")).collect();
+    let ids: Vec<CaseId> = (0..5)
+        .map(|n| store.add_case(&case_edits(n)).expect("add"))
+        .collect();
     store.compact_now().expect("compact");
     let victim = ids[2];
     let loc = store.index.cases[&victim].frames[0];
@@ -108,7 +174,11 @@ fn a_corrupted_pack_frame_loses_only_its_case() {
     for id in ids.iter().filter(|i| **i != victim) {
         store.case(id).expect("other cases stay readable");
     }
-    assert_eq!(store.list(&CaseFilter::default()).len(), 5, "the list still shows every case");
+    assert_eq!(
+        store.list(&CaseFilter::default()).len(),
+        5,
+        "the list still shows every case"
+    );
 }
 
 #[test]
@@ -117,15 +187,28 @@ fn a_truncated_pack_loses_only_the_cases_in_the_cut_part() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create(&dir, &key).expect("create");
-    let ids: Vec<CaseId> = (0..6).map(|n| store.add_case(&case_edits(n)).expect("add")).collect();
+    let ids: Vec<CaseId> = (0..6)
+        .map(|n| store.add_case(&case_edits(n)).expect("add"))
+        .collect();
     store.compact_now().expect("compact");
-    let last = *ids.iter().max_by_key(|i| store.index.cases[*i].frames[0].offset()).expect("ids");
-    let first = *ids.iter().min_by_key(|i| store.index.cases[*i].frames[0].offset()).expect("ids");
+    let last = *ids
+        .iter()
+        .max_by_key(|i| store.index.cases[*i].frames[0].offset())
+        .expect("ids");
+    let first = *ids
+        .iter()
+        .min_by_key(|i| store.index.cases[*i].frames[0].offset())
+        .expect("ids");
     let pack_no = store.index.cases[&last].frames[0].file();
     drop(store);
     let pack = dir.join(files::pack_name(pack_no));
     let len = fs::metadata(&pack).expect("meta").len();
-    OpenOptions::new().write(true).open(&pack).expect("open").set_len(len - 10).expect("truncate");
+    OpenOptions::new()
+        .write(true)
+        .open(&pack)
+        .expect("open")
+        .set_len(len - 10)
+        .expect("truncate");
     let mut store = Store::open(&dir, &key).expect("open");
     assert!(matches!(store.case(&last), Err(Error::Corrupted { .. })));
     store.case(&first).expect("earlier case readable");
@@ -137,13 +220,22 @@ fn a_corrupted_or_missing_index_is_rebuilt_from_the_frames() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create_with(&dir, &key, None, small_options()).expect("create");
-    let ids: Vec<CaseId> = (0..20).map(|n| store.add_case(&case_edits(n)).expect("add")).collect();
+    let ids: Vec<CaseId> = (0..20)
+        .map(|n| store.add_case(&case_edits(n)).expect("add"))
+        .collect();
     for (n, id) in ids.iter().enumerate() {
-        store.update_case(id, &[Edit::note(format!("follow-up {n}"))]).expect("update");
+        store
+            .update_case(id, &[Edit::note(format!("follow-up {n}"))])
+            .expect("update");
     }
     let erased = ids[0];
-    store.erase_case(&erased, ErasureReason::PersonRequested).expect("erase");
-    let expected: Vec<CaseRecord> = ids[1..].iter().map(|id| store.case(id).expect("case")).collect();
+    store
+        .erase_case(&erased, ErasureReason::PersonRequested)
+        .expect("erase");
+    let expected: Vec<CaseRecord> = ids[1..]
+        .iter()
+        .map(|id| store.case(id).expect("case"))
+        .collect();
     let gen = store.index.gen;
     drop(store);
 
@@ -154,9 +246,15 @@ fn a_corrupted_or_missing_index_is_rebuilt_from_the_frames() {
     let mut store = Store::open_with(&dir, &key, small_options()).expect("open");
     assert_eq!(store.damage().len(), 1, "{:?}", store.damage());
     assert!(store.damage()[0].problem.contains("rebuilt"));
-    let got: Vec<CaseRecord> = ids[1..].iter().map(|id| store.case(id).expect("case")).collect();
+    let got: Vec<CaseRecord> = ids[1..]
+        .iter()
+        .map(|id| store.case(id).expect("case"))
+        .collect();
     assert_eq!(got, expected);
-    assert!(matches!(store.case(&erased), Err(Error::CaseErased { .. })), "tombstones survive a rebuild");
+    assert!(
+        matches!(store.case(&erased), Err(Error::CaseErased { .. })),
+        "tombstones survive a rebuild"
+    );
     let gen = store.index.gen;
     drop(store);
 
@@ -165,7 +263,10 @@ fn a_corrupted_or_missing_index_is_rebuilt_from_the_frames() {
     assert_eq!(store.len(), 19);
     assert_eq!(store.case(&ids[5]).expect("case"), expected[4]);
     drop(store);
-    assert!(Store::open(&dir, &key).expect("open").damage().is_empty(), "healthy after the rebuild");
+    assert!(
+        Store::open(&dir, &key).expect("open").damage().is_empty(),
+        "healthy after the rebuild"
+    );
 }
 
 #[test]
@@ -175,9 +276,13 @@ fn a_torn_journal_tail_keeps_every_acknowledged_update() {
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create(&dir, &key).expect("create");
     let id = store.add_case(&case_edits(0)).expect("add");
-    store.update_case(&id, &[Edit::note("acknowledged one")]).expect("update");
+    store
+        .update_case(&id, &[Edit::note("acknowledged one")])
+        .expect("update");
     let acked_len = store.journal.len;
-    store.update_case(&id, &[Edit::note("the torn one")]).expect("update");
+    store
+        .update_case(&id, &[Edit::note("the torn one")])
+        .expect("update");
     let full_len = store.journal.len;
     let journal = dir.join(store.journal.name());
     drop(store);
@@ -186,12 +291,23 @@ fn a_torn_journal_tail_keeps_every_acknowledged_update() {
     for cut in acked_len..full_len {
         fs::write(&journal, &full[..cut as usize]).expect("write");
         let mut store = Store::open(&dir, &key).expect("open after torn write");
-        let notes: Vec<String> = store.case(&id).expect("case").notes.into_iter().map(|n| n.text).collect();
-        assert!(notes.contains(&"acknowledged one".to_string()), "cut at {cut}");
+        let notes: Vec<String> = store
+            .case(&id)
+            .expect("case")
+            .notes
+            .into_iter()
+            .map(|n| n.text)
+            .collect();
+        assert!(
+            notes.contains(&"acknowledged one".to_string()),
+            "cut at {cut}"
+        );
         assert!(!notes.contains(&"the torn one".to_string()), "cut at {cut}");
         assert!(store.damage().is_empty());
         // The store keeps working after the cut.
-        store.update_case(&id, &[Edit::note("after recovery")]).expect("update");
+        store
+            .update_case(&id, &[Edit::note("after recovery")])
+            .expect("update");
         drop(store);
         fs::write(&journal, &full).expect("restore");
     }
@@ -205,12 +321,20 @@ fn erasure_leaves_nothing_recoverable_even_with_the_store_key() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create_with(&dir, &key, None, small_options()).expect("create");
-    let victim = store.add_case(&[Edit::note(format!("{ERASED} one"))]).expect("add");
-    let keeper = store.add_case(&[Edit::note(format!("{KEPT} one"))]).expect("add");
+    let victim = store
+        .add_case(&[Edit::note(format!("{ERASED} one"))])
+        .expect("add");
+    let keeper = store
+        .add_case(&[Edit::note(format!("{KEPT} one"))])
+        .expect("add");
     // Several generations: superseded full saves in packs, deltas in the journal.
     for round in 0..6 {
-        store.update_case(&victim, &[Edit::note(format!("{ERASED} round {round}"))]).expect("u");
-        store.update_case(&keeper, &[Edit::note(format!("{KEPT} round {round}"))]).expect("u");
+        store
+            .update_case(&victim, &[Edit::note(format!("{ERASED} round {round}"))])
+            .expect("u");
+        store
+            .update_case(&keeper, &[Edit::note(format!("{KEPT} round {round}"))])
+            .expect("u");
         if round % 2 == 0 {
             store.compact_now().expect("compact");
         }
@@ -221,26 +345,50 @@ fn erasure_leaves_nothing_recoverable_even_with_the_store_key() {
     let scan = |store: &Store, needle: &str| -> usize {
         let mut hits = 0;
         for (name, bytes) in dir_bytes(&dir) {
-            hits += bytes.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
+            hits += bytes
+                .windows(needle.len())
+                .filter(|w| *w == needle.as_bytes())
+                .count();
             if name == HEADER_FILE || name == LOCK_FILE {
                 continue;
             }
             // Decrypt every frame of every file with the store's own keys.
-            let ctx = if name.starts_with("index") { CTX_INDEX } else { CTX_FRAME };
+            let ctx = if name.starts_with("index") {
+                CTX_INDEX
+            } else {
+                CTX_FRAME
+            };
             let mut off = 0;
             while let Ok(len) = format::frame_len(&bytes[off..]) {
                 if off + len > bytes.len() {
                     break;
                 }
-                let plain = store.sealer.open(ctx, &bytes[off + 4..off + len]).expect("every frame opens");
-                hits += plain.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
+                let plain = store
+                    .sealer
+                    .open(ctx, &bytes[off + 4..off + len])
+                    .expect("every frame opens");
+                hits += plain
+                    .windows(needle.len())
+                    .filter(|w| *w == needle.as_bytes())
+                    .count();
                 // Full saves may be deflated: load them and read the notes too.
                 if ctx == CTX_FRAME {
-                    if let Ok(Record::Put { full: true, doc, case, .. }) = format::open_frame(&store.sealer, ctx, &bytes[off..off + len]) {
-                        let record = CaseDoc::load(case, &doc, Vec::new(), ActorId::from([9u8; 16]))
-                            .and_then(|d| d.record())
-                            .expect("doc");
-                        hits += record.notes.iter().filter(|n| n.text.contains(needle)).count();
+                    if let Ok(Record::Put {
+                        full: true,
+                        doc,
+                        case,
+                        ..
+                    }) = format::open_frame(&store.sealer, ctx, &bytes[off..off + len])
+                    {
+                        let record =
+                            CaseDoc::load(case, &doc, Vec::new(), ActorId::from([9u8; 16]))
+                                .and_then(|d| d.record())
+                                .expect("doc");
+                        hits += record
+                            .notes
+                            .iter()
+                            .filter(|n| n.text.contains(needle))
+                            .count();
                     }
                 }
                 off += len;
@@ -248,12 +396,24 @@ fn erasure_leaves_nothing_recoverable_even_with_the_store_key() {
         }
         hits
     };
-    assert!(scan(&store, ERASED) >= 7, "the positive control finds the text before erasure");
-    store.erase_case(&victim, ErasureReason::PersonRequested).expect("erase");
-    assert_eq!(scan(&store, ERASED), 0, "erased text is gone from every file, decrypted or not");
+    assert!(
+        scan(&store, ERASED) >= 7,
+        "the positive control finds the text before erasure"
+    );
+    store
+        .erase_case(&victim, ErasureReason::PersonRequested)
+        .expect("erase");
+    assert_eq!(
+        scan(&store, ERASED),
+        0,
+        "erased text is gone from every file, decrypted or not"
+    );
     assert!(scan(&store, KEPT) >= 7, "other cases are untouched");
     assert!(matches!(store.case(&victim), Err(Error::CaseErased { .. })));
-    assert!(matches!(store.update_case(&victim, &[Edit::note("again")]), Err(Error::CaseErased { .. })));
+    assert!(matches!(
+        store.update_case(&victim, &[Edit::note("again")]),
+        Err(Error::CaseErased { .. })
+    ));
     assert_eq!(store.tombstones().count(), 1);
     drop(store);
     let mut store = Store::open(&dir, &key).expect("open");
@@ -280,12 +440,21 @@ fn import_is_all_or_nothing_and_cancellable() {
     let before = dir_bytes(&dir);
     cases[450].push(Edit::add(SetField::MeansOfControl, "NotACode"));
     match store.import(&cases, &mut |_, _| true) {
-        Err(Error::UnknownCode { vocabulary, .. }) => assert!(vocabulary.contains("case 451"), "{vocabulary}"),
+        Err(Error::UnknownCode { vocabulary, .. }) => {
+            assert!(vocabulary.contains("case 451"), "{vocabulary}")
+        }
         other => panic!("expected UnknownCode, got {other:?}"),
     }
-    assert!(matches!(store.import(&cases[..300], &mut |_, _| false), Err(Error::Cancelled)));
+    assert!(matches!(
+        store.import(&cases[..300], &mut |_, _| false),
+        Err(Error::Cancelled)
+    ));
     assert_eq!(store.len(), 600);
-    assert_eq!(dir_bytes(&dir), before, "failed and cancelled imports store nothing");
+    assert_eq!(
+        dir_bytes(&dir),
+        before,
+        "failed and cancelled imports store nothing"
+    );
     drop(store);
     assert_eq!(Store::open(&dir, &key).expect("open").len(), 600);
 }
@@ -296,10 +465,14 @@ fn many_compactions_keep_every_update() {
     let dir = tmp.path().join("s");
     let key = StoreKey::generate().expect("key");
     let mut store = Store::create_with(&dir, &key, None, small_options()).expect("create");
-    let ids: Vec<CaseId> = (0..30).map(|n| store.add_case(&case_edits(n)).expect("add")).collect();
+    let ids: Vec<CaseId> = (0..30)
+        .map(|n| store.add_case(&case_edits(n)).expect("add"))
+        .collect();
     for round in 0..10 {
         for id in &ids {
-            store.update_case(id, &[Edit::note(format!("round {round}"))]).expect("update");
+            store
+                .update_case(id, &[Edit::note(format!("round {round}"))])
+                .expect("update");
         }
     }
     assert!(store.index.gen > 3, "compactions happened");
@@ -308,6 +481,10 @@ fn many_compactions_keep_every_update() {
     for id in &ids {
         assert_eq!(store.case(id).expect("case").notes.len(), 11);
     }
-    let packs = fs::read_dir(&dir).expect("dir").flatten().filter(|e| e.file_name().to_string_lossy().starts_with("pack")).count();
+    let packs = fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pack"))
+        .count();
     assert!(packs <= 6, "small packs are merged ({packs})");
 }

@@ -49,7 +49,10 @@ impl std::fmt::Debug for EpochKey {
 impl EpochKey {
     /// Wraps key bytes for an epoch.
     pub fn new(epoch: u32, key: [u8; 32]) -> EpochKey {
-        EpochKey { epoch, key: Zeroizing::new(key) }
+        EpochKey {
+            epoch,
+            key: Zeroizing::new(key),
+        }
     }
 
     /// A fresh random key.
@@ -162,7 +165,10 @@ pub fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<
         .map_err(|_| Error::Internal("sealing failed".into()))?;
     plain.extend_from_slice(tag.as_ref());
     if plain.len() > MAX_ENVELOPE {
-        return Err(Error::invalid("message", "too large for one envelope; split it"));
+        return Err(Error::invalid(
+            "message",
+            "too large for one envelope; split it",
+        ));
     }
     put_head(&mut out, 2, plain.len() as u64);
     out.extend_from_slice(&plain);
@@ -191,13 +197,22 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
     let ct_len = r.head(2)?;
     let remaining = (bytes.len() - r.pos) as u64;
     if ct_len != remaining {
-        return Err(Error::rejected("ciphertext length does not match the envelope"));
+        return Err(Error::rejected(
+            "ciphertext length does not match the envelope",
+        ));
     }
     if ct_len < 16 + 4 {
         return Err(Error::rejected("ciphertext too short"));
     }
     Ok(Parsed {
-        header: Header { version, suite, tag, epoch, salt, commit },
+        header: Header {
+            version,
+            suite,
+            tag,
+            epoch,
+            salt,
+            commit,
+        },
         aad: &bytes[..aad_len],
         ciphertext: &bytes[r.pos..],
     })
@@ -214,14 +229,20 @@ pub fn open(parsed: &Parsed<'_>, key: &EpochKey) -> Result<Vec<u8>> {
     }
     let mut buf = parsed.ciphertext.to_vec();
     let plain = aead_key
-        .open_in_place(aead::Nonce::assume_unique_for_key([0; 12]), aead::Aad::from(parsed.aad), &mut buf)
+        .open_in_place(
+            aead::Nonce::assume_unique_for_key([0; 12]),
+            aead::Aad::from(parsed.aad),
+            &mut buf,
+        )
         .map_err(|_| Error::rejected("envelope does not authenticate"))?;
     let len = plain
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .map(u32::from_le_bytes)
         .ok_or_else(|| Error::rejected("short plaintext"))? as usize;
-    let body = plain.get(4..4 + len).ok_or_else(|| Error::rejected("plaintext length"))?;
+    let body = plain
+        .get(4..4 + len)
+        .ok_or_else(|| Error::rejected("plaintext length"))?;
     if plain[4 + len..].iter().any(|b| *b != 0) {
         return Err(Error::rejected("non-zero padding"));
     }
@@ -266,7 +287,10 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn byte(&mut self) -> Result<u8> {
-        let b = *self.bytes.get(self.pos).ok_or_else(|| Error::rejected("envelope truncated"))?;
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| Error::rejected("envelope truncated"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -289,10 +313,16 @@ impl Reader<'_> {
         let (n, min) = match info {
             0..=23 => return Ok(u64::from(info)),
             24 => (u64::from(self.take(1)?[0]), 24),
-            25 => (u64::from(u16::from_be_bytes([self.take(1)?[0], self.take(1)?[0]])), 0x100),
+            25 => (
+                u64::from(u16::from_be_bytes([self.take(1)?[0], self.take(1)?[0]])),
+                0x100,
+            ),
             26 => {
                 let b = self.take(4)?;
-                (u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])), 0x1_0000)
+                (
+                    u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                    0x1_0000,
+                )
             }
             27 => {
                 let b = self.take(8)?;
@@ -303,7 +333,9 @@ impl Reader<'_> {
             _ => return Err(Error::rejected("indefinite or reserved length in envelope")),
         };
         if n < min {
-            return Err(Error::rejected("non-canonical integer encoding in envelope"));
+            return Err(Error::rejected(
+                "non-canonical integer encoding in envelope",
+            ));
         }
         Ok(n)
     }
@@ -341,11 +373,22 @@ mod tests {
             assert_eq!(parsed.header.epoch, 3);
             assert_eq!(open(&parsed, &k).expect("open"), msg);
             // 72-byte header, a 1–5 byte length head, the padded plaintext and the tag.
-            let head = if padme(4 + len) + 16 < 24 { 1 } else if padme(4 + len) + 16 < 256 { 2 } else if padme(4 + len) + 16 < 65_536 { 3 } else { 5 };
+            let head = if padme(4 + len) + 16 < 24 {
+                1
+            } else if padme(4 + len) + 16 < 256 {
+                2
+            } else if padme(4 + len) + 16 < 65_536 {
+                3
+            } else {
+                5
+            };
             assert_eq!(env.len(), 72 + head + padme(4 + len) + 16);
         }
         // Sizes fall into buckets: 1001 and 1010 bytes of message give the same size.
-        assert_eq!(seal(&k, &[0; 1001]).expect("s").len(), seal(&k, &[0; 1010]).expect("s").len());
+        assert_eq!(
+            seal(&k, &[0; 1001]).expect("s").len(),
+            seal(&k, &[0; 1010]).expect("s").len()
+        );
     }
 
     #[test]
@@ -361,7 +404,10 @@ mod tests {
             }
         }
         for cut in 0..env.len() {
-            assert!(parse(&env[..cut]).and_then(|p| open(&p, &k)).is_err(), "truncation at {cut}");
+            assert!(
+                parse(&env[..cut]).and_then(|p| open(&p, &k)).is_err(),
+                "truncation at {cut}"
+            );
         }
         let mut longer = env.clone();
         longer.push(0);
@@ -373,13 +419,22 @@ mod tests {
         let k = key();
         let env = seal(&k, b"x").expect("seal");
         let other = EpochKey::new(3, [0x43; 32]);
-        assert!(matches!(open(&parse(&env).expect("p"), &other), Err(Error::NotForThisDevice)));
+        assert!(matches!(
+            open(&parse(&env).expect("p"), &other),
+            Err(Error::NotForThisDevice)
+        ));
         let mut v2 = env.clone();
         v2[1] = 0x02;
-        assert!(matches!(parse(&v2), Err(Error::UnsupportedMessage { version: 2, .. })));
+        assert!(matches!(
+            parse(&v2),
+            Err(Error::UnsupportedMessage { version: 2, .. })
+        ));
         let mut s2 = env.clone();
         s2[2] = 0x02;
-        assert!(matches!(parse(&s2), Err(Error::UnsupportedMessage { suite: 2, .. })));
+        assert!(matches!(
+            parse(&s2),
+            Err(Error::UnsupportedMessage { suite: 2, .. })
+        ));
         // version 1 written in a longer form than needed
         let mut long = vec![0x87, 0x18, 0x01];
         long.extend_from_slice(&env[2..]);
@@ -394,7 +449,10 @@ mod tests {
     #[test]
     fn the_routing_tag_depends_on_key_and_epoch_only() {
         assert_eq!(key().routing_tag(), key().routing_tag());
-        assert_ne!(key().routing_tag(), EpochKey::new(4, [0x42; 32]).routing_tag());
+        assert_ne!(
+            key().routing_tag(),
+            EpochKey::new(4, [0x42; 32]).routing_tag()
+        );
         assert!(format!("{:?}", key()).contains("redacted"));
     }
 }

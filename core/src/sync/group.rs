@@ -34,14 +34,41 @@ pub(crate) struct B64(#[serde(with = "serde_bytes")] pub(crate) [u8; 64]);
 /// A signed membership record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum MemberRecord {
-    Genesis { group: [u8; 16], nonce: [u8; 16], creator: B32, name: String, creator_name: String, sig: B64 },
-    Invite { group: [u8; 16], by: B32, invite: B32, sig: B64 },
-    Join { group: [u8; 16], member: B32, name: String, invite: B32, invite_sig: B64, sig: B64 },
+    Genesis {
+        group: [u8; 16],
+        nonce: [u8; 16],
+        creator: B32,
+        name: String,
+        creator_name: String,
+        sig: B64,
+    },
+    Invite {
+        group: [u8; 16],
+        by: B32,
+        invite: B32,
+        sig: B64,
+    },
+    Join {
+        group: [u8; 16],
+        member: B32,
+        name: String,
+        invite: B32,
+        invite_sig: B64,
+        sig: B64,
+    },
 }
 
 fn genesis_msg(group: &[u8; 16], nonce: &[u8; 16], name: &str, creator_name: &str) -> Vec<u8> {
     let name_len = (name.len() as u32).to_be_bytes();
-    [b"caravan/genesis/v1".as_slice(), group, nonce, &name_len, name.as_bytes(), creator_name.as_bytes()].concat()
+    [
+        b"caravan/genesis/v1".as_slice(),
+        group,
+        nonce,
+        &name_len,
+        name.as_bytes(),
+        creator_name.as_bytes(),
+    ]
+    .concat()
 }
 
 fn invite_msg(group: &[u8; 16], invite: &[u8; 32]) -> Vec<u8> {
@@ -49,11 +76,21 @@ fn invite_msg(group: &[u8; 16], invite: &[u8; 32]) -> Vec<u8> {
 }
 
 fn join_msg(group: &[u8; 16], member: &[u8; 32], name: &str, invite: &[u8; 32]) -> Vec<u8> {
-    [b"caravan/join/v1".as_slice(), group, member, invite, name.as_bytes()].concat()
+    [
+        b"caravan/join/v1".as_slice(),
+        group,
+        member,
+        invite,
+        name.as_bytes(),
+    ]
+    .concat()
 }
 
 fn group_id(creator: &[u8; 32], nonce: &[u8; 16]) -> [u8; 16] {
-    let d = ring::digest::digest(&ring::digest::SHA256, &[b"caravan/group/v1".as_slice(), creator, nonce].concat());
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        &[b"caravan/group/v1".as_slice(), creator, nonce].concat(),
+    );
     let mut id = [0u8; 16];
     id.copy_from_slice(&d.as_ref()[..16]);
     id
@@ -79,7 +116,12 @@ pub(crate) struct GroupState {
 
 impl std::fmt::Debug for GroupState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GroupState({}, {} records, <keys redacted>)", self.name, self.records.len())
+        write!(
+            f,
+            "GroupState({}, {} records, <keys redacted>)",
+            self.name,
+            self.records.len()
+        )
     }
 }
 
@@ -110,7 +152,12 @@ impl GroupState {
             sig,
         });
         let key = EpochKey::generate(0)?;
-        Ok(GroupState { id, name: name.into(), keys: vec![(0, B32(*key.bytes()))], records })
+        Ok(GroupState {
+            id,
+            name: name.into(),
+            keys: vec![(0, B32(*key.bytes()))],
+            records,
+        })
     }
 
     /// The current epoch's key.
@@ -151,7 +198,14 @@ impl GroupState {
     pub(crate) fn members(&self) -> BTreeMap<DeviceId, String> {
         let mut members = BTreeMap::new();
         for r in &self.records {
-            if let MemberRecord::Genesis { group, nonce, creator, creator_name, .. } = r {
+            if let MemberRecord::Genesis {
+                group,
+                nonce,
+                creator,
+                creator_name,
+                ..
+            } = r
+            {
                 if *group == self.id && group_id(&creator.0, nonce) == self.id {
                     members.insert(DeviceId(creator.0), creator_name.clone());
                 }
@@ -170,7 +224,13 @@ impl GroupState {
             // One device per invitation: the smallest device key among its joins.
             let mut by_invite: BTreeMap<[u8; 32], (&B32, &String)> = BTreeMap::new();
             for r in &self.records {
-                if let MemberRecord::Join { member, name, invite, .. } = r {
+                if let MemberRecord::Join {
+                    member,
+                    name,
+                    invite,
+                    ..
+                } = r
+                {
                     if invites.contains(&invite.0) {
                         let e = by_invite.entry(invite.0).or_insert((member, name));
                         if member.0 < e.0 .0 {
@@ -180,7 +240,9 @@ impl GroupState {
                 }
             }
             for (member, name) in by_invite.into_values() {
-                members.entry(DeviceId(member.0)).or_insert_with(|| name.clone());
+                members
+                    .entry(DeviceId(member.0))
+                    .or_insert_with(|| name.clone());
             }
             if (members.len(), invites.len()) == before {
                 break;
@@ -189,9 +251,49 @@ impl GroupState {
         members
     }
 
+    /// The records that prove `device` is a member: the genesis, and for an invited
+    /// device its join, the invitation it used, and the inviter's own proof.
+    pub(crate) fn proof_of(&self, device: &DeviceId) -> Vec<MemberRecord> {
+        let mut out: Vec<MemberRecord> = Vec::new();
+        let mut todo = vec![device.0];
+        while let Some(d) = todo.pop() {
+            for r in &self.records {
+                let keep = match r {
+                    MemberRecord::Genesis { creator, .. } => creator.0 == d,
+                    MemberRecord::Join { member, .. } => member.0 == d,
+                    MemberRecord::Invite { .. } => false,
+                };
+                if keep && !out.contains(r) {
+                    out.push(r.clone());
+                    if let MemberRecord::Join { invite, .. } = r {
+                        for i in &self.records {
+                            if let MemberRecord::Invite {
+                                invite: inv, by, ..
+                            } = i
+                            {
+                                if inv == invite && !out.contains(i) {
+                                    out.push(i.clone());
+                                    todo.push(by.0);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The member whose Automerge actor id is `actor`.
-    pub(crate) fn member_by_actor(&self, members: &BTreeMap<DeviceId, String>, actor: &[u8]) -> Option<DeviceId> {
-        members.keys().find(|d| d.actor().as_slice() == actor).copied()
+    pub(crate) fn member_by_actor(
+        &self,
+        members: &BTreeMap<DeviceId, String>,
+        actor: &[u8],
+    ) -> Option<DeviceId> {
+        members
+            .keys()
+            .find(|d| d.actor().as_slice() == actor)
+            .copied()
     }
 
     /// Digest of the record set (to tell whether a peer needs ours).
@@ -211,24 +313,37 @@ impl GroupState {
     /// Creates a one-time invitation and records it (signed by `me`).
     pub(crate) fn invite(&mut self, me: &DeviceIdentity) -> Result<Invitation> {
         if !self.members().contains_key(&me.id()) {
-            return Err(Error::invalid("invite", "this device is not a member of its group"));
+            return Err(Error::invalid(
+                "invite",
+                "this device is not a member of its group",
+            ));
         }
         let secret: [u8; 16] = crate::crypto::random_array()?;
         let invite_key = invite_identity(&secret)?;
         let invite = invite_key.id().0;
         let sig = B64(me.sign(&invite_msg(&self.id, &invite)));
-        self.records.insert(MemberRecord::Invite { group: self.id, by: B32(me.id().0), invite: B32(invite), sig });
+        self.records.insert(MemberRecord::Invite {
+            group: self.id,
+            by: B32(me.id().0),
+            invite: B32(invite),
+            sig,
+        });
         let welcome = crate::store::cbor(self)?;
         let sealed = super::envelope::seal(&welcome_key(&secret), &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
-        Ok(Invitation { text: format!("{INVITE_PREFIX}{}", base32(&raw)) })
+        Ok(Invitation {
+            text: format!("{INVITE_PREFIX}{}", base32(&raw)),
+        })
     }
 
     /// Joins the group an invitation is for, as `me` named `name`.
     pub(crate) fn join(invitation: &str, me: &DeviceIdentity, name: &str) -> Result<GroupState> {
         let bad = || Error::invalid("invitation", "this is not a valid Caravan invitation");
-        let body = invitation.trim().strip_prefix(INVITE_PREFIX).ok_or_else(bad)?;
+        let body = invitation
+            .trim()
+            .strip_prefix(INVITE_PREFIX)
+            .ok_or_else(bad)?;
         let raw = unbase32(body).ok_or_else(bad)?;
         if raw.len() < 16 + 80 {
             return Err(bad());
@@ -252,7 +367,10 @@ impl GroupState {
             sig: B64(me.sign(&msg)),
         });
         if !group.members().contains_key(&me.id()) {
-            return Err(Error::invalid("invitation", "the invitation was not issued by a member of the group"));
+            return Err(Error::invalid(
+                "invitation",
+                "the invitation was not issued by a member of the group",
+            ));
         }
         Ok(group)
     }
@@ -271,14 +389,35 @@ fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
 /// Checks a record's own signatures (membership is decided by [`GroupState::members`]).
 fn record_signature_ok(r: &MemberRecord) -> bool {
     match r {
-        MemberRecord::Genesis { group, nonce, creator, name, creator_name, sig } => {
+        MemberRecord::Genesis {
+            group,
+            nonce,
+            creator,
+            name,
+            creator_name,
+            sig,
+        } => {
             group_id(&creator.0, nonce) == *group
-                && DeviceId(creator.0).verify(&genesis_msg(group, nonce, name, creator_name), &sig.0)
+                && DeviceId(creator.0)
+                    .verify(&genesis_msg(group, nonce, name, creator_name), &sig.0)
         }
-        MemberRecord::Invite { group, by, invite, sig } => DeviceId(by.0).verify(&invite_msg(group, &invite.0), &sig.0),
-        MemberRecord::Join { group, member, name, invite, invite_sig, sig } => {
+        MemberRecord::Invite {
+            group,
+            by,
+            invite,
+            sig,
+        } => DeviceId(by.0).verify(&invite_msg(group, &invite.0), &sig.0),
+        MemberRecord::Join {
+            group,
+            member,
+            name,
+            invite,
+            invite_sig,
+            sig,
+        } => {
             let msg = join_msg(group, &member.0, name, &invite.0);
-            DeviceId(member.0).verify(&msg, &sig.0) && DeviceId(invite.0).verify(&msg, &invite_sig.0)
+            DeviceId(member.0).verify(&msg, &sig.0)
+                && DeviceId(invite.0).verify(&msg, &invite_sig.0)
         }
     }
 }
@@ -351,7 +490,9 @@ pub(crate) fn unbase32(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 5 / 8);
     let (mut buf, mut bits) = (0u64, 0u32);
     for c in s.chars().filter(|c| !matches!(c, ' ' | '-' | '\n')) {
-        let v = B32_ALPHABET.iter().position(|a| *a as char == c.to_ascii_uppercase())? as u64;
+        let v = B32_ALPHABET
+            .iter()
+            .position(|a| *a as char == c.to_ascii_uppercase())? as u64;
         buf = (buf << 5) | v;
         bits += 5;
         if bits >= 8 {
@@ -373,7 +514,10 @@ mod tests {
         let c = DeviceIdentity::generate().expect("c");
         let mut ga = GroupState::create(&a, "Shymkent outreach", "Aigerim").expect("create");
         let inv = ga.invite(&a).expect("invite");
-        assert!(!format!("{inv:?}").contains(&inv.as_text()[20..30]), "the secret is not printed");
+        assert!(
+            !format!("{inv:?}").contains(&inv.as_text()[20..30]),
+            "the secret is not printed"
+        );
         let gb = GroupState::join(inv.as_text(), &b, "Bakyt, Osh").expect("join");
         assert_eq!(gb.id, ga.id);
         assert_eq!(gb.members().len(), 2);
@@ -386,9 +530,18 @@ mod tests {
         if let Ok(gc) = gc {
             all.merge_records(gc.records.iter().cloned().collect());
         }
-        assert_eq!(all.members().len(), 2, "a reused invitation admits nobody else");
+        assert_eq!(
+            all.members().len(),
+            2,
+            "a reused invitation admits nobody else"
+        );
         // Forged records are dropped.
-        let forged = MemberRecord::Invite { group: ga.id, by: B32(c.id().0), invite: B32([9; 32]), sig: B64([0; 64]) };
+        let forged = MemberRecord::Invite {
+            group: ga.id,
+            by: B32(c.id().0),
+            invite: B32([9; 32]),
+            sig: B64([0; 64]),
+        };
         assert_eq!(ga.merge_records(vec![forged]), 0);
     }
 

@@ -39,7 +39,9 @@ impl DeviceId {
 
     /// Verifies a signature by this device over `message`.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0).verify(message, sig).is_ok()
+        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
+            .verify(message, sig)
+            .is_ok()
     }
 }
 
@@ -68,14 +70,20 @@ impl DeviceIdentity {
     pub fn from_pkcs8(bytes: &[u8]) -> Result<DeviceIdentity> {
         let pair = Ed25519KeyPair::from_pkcs8(bytes)
             .map_err(|_| Error::corrupted("device identity", "the device key does not parse"))?;
-        Ok(DeviceIdentity { pkcs8: Zeroizing::new(bytes.to_vec()), pair })
+        Ok(DeviceIdentity {
+            pkcs8: Zeroizing::new(bytes.to_vec()),
+            pair,
+        })
     }
 
     /// A deterministic key pair from a 32-byte seed (used for one-time invitation keys).
     pub(crate) fn from_seed(seed: &[u8; 32]) -> Result<DeviceIdentity> {
         let pair = Ed25519KeyPair::from_seed_unchecked(seed)
             .map_err(|_| Error::Internal("invalid seed".into()))?;
-        Ok(DeviceIdentity { pkcs8: Zeroizing::new(Vec::new()), pair })
+        Ok(DeviceIdentity {
+            pkcs8: Zeroizing::new(Vec::new()),
+            pair,
+        })
     }
 
     /// The PKCS#8 bytes, for storing encrypted.
@@ -105,7 +113,11 @@ impl DeviceIdentity {
 
 impl fmt::Debug for DeviceIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeviceIdentity({}, <private key redacted>)", self.id().short())
+        write!(
+            f,
+            "DeviceIdentity({}, <private key redacted>)",
+            self.id().short()
+        )
     }
 }
 
@@ -129,7 +141,9 @@ mod tests {
         let sig = me.sign_change(&case, &[7; 32]);
         assert!(me.id().verify(&change_message(&case, &[7; 32]), &sig));
         assert!(!me.id().verify(&change_message(&case, &[8; 32]), &sig));
-        assert!(!me.id().verify(&change_message(&CaseId([2; 16]), &[7; 32]), &sig));
+        assert!(!me
+            .id()
+            .verify(&change_message(&CaseId([2; 16]), &[7; 32]), &sig));
         let again = DeviceIdentity::from_pkcs8(me.pkcs8()).expect("reload");
         assert_eq!(again.id(), me.id());
         assert!(format!("{me:?}").contains("redacted"));

@@ -79,14 +79,24 @@ pub(crate) struct Payload {
 }
 
 fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {
-    [b"caravan/message/v1".as_slice(), &key.routing_tag(), &key.epoch.to_be_bytes(), body].concat()
+    [
+        b"caravan/message/v1".as_slice(),
+        &key.routing_tag(),
+        &key.epoch.to_be_bytes(),
+        body,
+    ]
+    .concat()
 }
 
 /// Signs and seals a payload.
 pub(crate) fn seal(key: &EpochKey, me: &DeviceIdentity, payload: &Payload) -> Result<Vec<u8>> {
     let body = crate::store::cbor(payload)?;
     let sig = B64(me.sign(&signed_message(key, &body)));
-    let signed = Signed { sender: B32(me.id().0), body, sig };
+    let signed = Signed {
+        sender: B32(me.id().0),
+        body,
+        sig,
+    };
     envelope::seal(key, &crate::store::cbor(&signed)?)
 }
 
@@ -100,20 +110,23 @@ pub(crate) fn open(
     let parsed = envelope::parse(bytes)?;
     let key = key_for(&parsed.header.tag, parsed.header.epoch).ok_or(Error::NotForThisDevice)?;
     let plain = envelope::open(&parsed, &key)?;
-    let signed: Signed = ciborium::from_reader(plain.as_slice()).map_err(|_| Error::rejected("message does not parse"))?;
+    let signed: Signed = ciborium::from_reader(plain.as_slice())
+        .map_err(|_| Error::rejected("message does not parse"))?;
     let sender = DeviceId(signed.sender.0);
     if !sender.verify(&signed_message(&key, &signed.body), &signed.sig.0) {
         return Err(Error::rejected("the sender's signature does not verify"));
     }
-    let payload: Payload =
-        ciborium::from_reader(signed.body.as_slice()).map_err(|_| Error::rejected("payload does not parse"))?;
+    let payload: Payload = ciborium::from_reader(signed.body.as_slice())
+        .map_err(|_| Error::rejected("payload does not parse"))?;
     if payload.cases.len() > MAX_CASES_PER_MESSAGE {
         return Err(Error::rejected("too many cases in one message"));
     }
     for c in &payload.cases {
         let n = c.changes.len();
         if c.doc.is_none() && c.sigs.len() != n {
-            return Err(Error::rejected("every change needs exactly one author signature"));
+            return Err(Error::rejected(
+                "every change needs exactly one author signature",
+            ));
         }
     }
     Ok((sender, payload))

@@ -4,12 +4,16 @@ mod identity;
 
 pub use identity::{DeviceId, DeviceIdentity, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub mod envelope;
-pub mod qr;
 mod group;
+pub mod qr;
+#[cfg(test)]
+mod vectors;
 
-pub use group::{Invitation, Member};
 pub(crate) use group::{GroupState, B32, B64};
+pub use group::{Invitation, Member};
 mod message;
 
 pub(crate) use identity::change_message;
-pub(crate) use message::{open as open_message, seal as seal_message, CaseChanges, LiveHeader, Payload};
+pub(crate) use message::{
+    open as open_message, seal as seal_message, CaseChanges, LiveHeader, Payload,
+};

@@ -49,8 +49,15 @@ pub enum Lang {
 
 impl Lang {
     /// All languages, in a stable order.
-    pub const ALL: &'static [Lang] =
-        &[Lang::En, Lang::Ru, Lang::Kk, Lang::Ky, Lang::Tg, Lang::Uz, Lang::Tk];
+    pub const ALL: &'static [Lang] = &[
+        Lang::En,
+        Lang::Ru,
+        Lang::Kk,
+        Lang::Ky,
+        Lang::Tg,
+        Lang::Uz,
+        Lang::Tk,
+    ];
 
     /// The BCP 47 language tag (`"en"`, `"ru"`, ...).
     pub fn tag(self) -> &'static str {
@@ -67,7 +74,11 @@ impl Lang {
 
     /// Parses a language tag such as `"ru"` or `"ru-KZ"`.
     pub fn from_tag(tag: &str) -> Result<Lang> {
-        let primary = tag.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         Lang::ALL
             .iter()
             .copied()
@@ -123,14 +134,20 @@ pub trait Vocabulary: Sized + Clone + Ord {
         if v.is_known() {
             Ok(v)
         } else {
-            Err(Error::UnknownCode { vocabulary: Self::ID.to_string(), code: code.to_string() })
+            Err(Error::UnknownCode {
+                vocabulary: Self::ID.to_string(),
+                code: code.to_string(),
+            })
         }
     }
 
     /// The label of this value in `lang` (`None` for unknown codes or missing labels).
     fn label(&self, lang: Lang) -> Option<&'static str> {
         let code = self.code();
-        Self::entries().iter().find(|e| e.code == code).and_then(|e| e.label(lang))
+        Self::entries()
+            .iter()
+            .find(|e| e.code == code)
+            .and_then(|e| e.label(lang))
     }
 }
 
@@ -146,7 +163,10 @@ pub struct VocabularyTable {
 impl VocabularyTable {
     /// The label of `code` in `lang`, if the code is known and has one.
     pub fn label(&self, code: &str, lang: Lang) -> Option<&'static str> {
-        self.entries.iter().find(|e| e.code == code).and_then(|e| e.label(lang))
+        self.entries
+            .iter()
+            .find(|e| e.code == code)
+            .and_then(|e| e.label(lang))
     }
 }
 
@@ -237,8 +257,18 @@ mod tests {
             assert!(!v.entries.is_empty(), "{} is empty", v.id);
             for e in v.entries {
                 assert!(seen.insert(e.code), "{}: duplicate code {}", v.id, e.code);
-                assert!(!e.en.trim().is_empty(), "{}.{}: no English label", v.id, e.code);
-                assert!(!e.ru.trim().is_empty(), "{}.{}: no Russian label", v.id, e.code);
+                assert!(
+                    !e.en.trim().is_empty(),
+                    "{}.{}: no English label",
+                    v.id,
+                    e.code
+                );
+                assert!(
+                    !e.ru.trim().is_empty(),
+                    "{}.{}: no Russian label",
+                    v.id,
+                    e.code
+                );
                 assert!(
                     e.ru.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)),
                     "{}.{}: Russian label {:?} has no Cyrillic",
@@ -247,7 +277,9 @@ mod tests {
                     e.ru
                 );
                 assert!(
-                    e.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+')),
+                    e.code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+')),
                     "{}.{}: codes are ASCII identifiers",
                     v.id,
                     e.code
@@ -265,7 +297,10 @@ mod tests {
         let back: MeansOfControl = ciborium::from_reader(&buf[..]).expect("decode");
         assert_eq!(back, v);
         assert!(MeansOfControl::parse_known("QuantumCoercion").is_err());
-        assert_eq!(MeansOfControl::parse_known("DebtBondage").ok(), Some(MeansOfControl::DebtBondage));
+        assert_eq!(
+            MeansOfControl::parse_known("DebtBondage").ok(),
+            Some(MeansOfControl::DebtBondage)
+        );
     }
 
     #[test]

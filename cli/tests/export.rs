@@ -1,0 +1,380 @@
+//! `caravan export ...` end to end: a real store, real processes, files written and read
+//! back, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery staple";
+
+fn caravan(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .env_remove("CARAVAN_LANG")
+        .output()
+        .expect("run caravan")
+}
+
+fn ok(store: &Path, args: &[&str]) -> Output {
+    let out = caravan(store, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ok_json(store: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_slice(&ok(store, &all).stdout).expect("json summary")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+/// A store with 24 consenting cases (12 + 12 in two identical groups), and 12 without
+/// statistics consent, all from New Zealand and exploited in Iceland.
+fn store_with_cases(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("store");
+    ok(&store, &["init", "--kdf-memory-mib", "8"]);
+    let kg = [
+        "case",
+        "add",
+        "--set",
+        "gender=Masculine",
+        "--set",
+        "age_band=30-38",
+        "--add",
+        "citizenship=KG",
+        "--add",
+        "exploitation=ForcedLabour",
+        "--add",
+        "labour_industry=F_Construction",
+        "--add",
+        "means_of_control=WithholdsDocuments",
+        "--route",
+        "Exploitation:RU:2024-03",
+        "--consent-stats",
+        "yes",
+    ];
+    let tj = [
+        "case",
+        "add",
+        "--set",
+        "gender=Feminine",
+        "--set",
+        "age_band=21-23",
+        "--add",
+        "citizenship=TJ",
+        "--add",
+        "exploitation=SexualExploitation",
+        "--add",
+        "means_of_control=FalsePromises",
+        "--route",
+        "Exploitation:AE:2024-06",
+        "--consent-stats",
+        "yes",
+    ];
+    let nz = [
+        "case",
+        "add",
+        "--set",
+        "gender=Feminine",
+        "--add",
+        "citizenship=NZ",
+        "--add",
+        "exploitation=ForcedLabour",
+        "--route",
+        "Exploitation:IS:2024-01",
+    ];
+    for _ in 0..12 {
+        ok(&store, &kg);
+        ok(&store, &tj);
+    }
+    for i in 0..12 {
+        let mut args = nz.to_vec();
+        if i % 2 == 0 {
+            args.extend(["--consent-stats", "no"]);
+        }
+        ok(&store, &args);
+    }
+    store
+}
+
+fn assert_no_new_zealand(what: &str, text: &str) {
+    for needle in ["NZ", "NZL", "New Zealand", "ISL", "Iceland"] {
+        assert!(!text.contains(needle), "{what} mentions {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn records_tables_charts_and_checks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let d = tmp.path();
+
+    // Record-level CSV, k = 11: both groups of 12 are released, nothing else.
+    let csv_path = d.join("records.csv");
+    let summary = ok_json(
+        &store,
+        &["export", "records", "--out", csv_path.to_str().expect("p")],
+    );
+    assert_eq!(summary["report"]["released"], 24);
+    assert_eq!(summary["report"]["redacted_small_groups"], 0);
+    assert_eq!(summary["input"]["no_statistics_consent"], 12);
+    assert_eq!(summary["input"]["cases"], 36);
+    let csv = std::fs::read_to_string(&csv_path).expect("csv");
+    assert_no_new_zealand("records.csv", &csv);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 25);
+    assert!(lines[0].starts_with("yearOfRegistration,gender,ageBroad,majorityStatus"));
+    assert!(lines[0].contains("CountryOfExploitation"));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains(",Man,30--38,") && l.contains("KGZ,RUS")));
+    assert_eq!(lines.iter().filter(|l| l.contains("TJK,ARE")).count(), 12);
+
+    // The checker agrees, and refuses a CSV with a small group.
+    let check = ok_json(&store, &["export", "check", csv_path.to_str().expect("p")]);
+    assert_eq!(check["holds"], true);
+    assert_eq!(check["check"]["smallest_group"], 12);
+    let bad = d.join("bad.csv");
+    std::fs::write(&bad, "a,b\n1,2\n1,2\n3,4\n").expect("write");
+    let out = caravan(
+        &store,
+        &["export", "check", "--k", "2", bad.to_str().expect("p")],
+    );
+    assert_eq!(code(&out), 2);
+
+    // k = 13: both groups are too small and are redacted; the report says why.
+    let out = ok(
+        &store,
+        &["export", "records", "--k", "13", "--format", "json"],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json export");
+    assert_eq!(doc["records"].as_array().expect("records").len(), 0);
+    assert_eq!(doc["report"]["redacted_small_groups"], 24);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("24 redacted"));
+
+    // Generalization and alpha-2 codes, JSON records.
+    let out = ok(
+        &store,
+        &[
+            "export",
+            "records",
+            "--k",
+            "20",
+            "--generalize",
+            "--countries",
+            "alpha2",
+            "--format",
+            "json",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json export");
+    let released = doc["records"].as_array().expect("records");
+    assert_eq!(released.len(), 24, "generalized to groups of 24");
+    assert_eq!(doc["country_codes"], "alpha2");
+    assert_no_new_zealand("records json", &doc.to_string());
+
+    // Dates: everything was registered today, so a window in the past is empty.
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "records",
+            "--to",
+            "2001-01-01",
+            "--out",
+            d.join("e.csv").to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["report"]["released"], 0);
+    assert_eq!(s["input"]["outside_dates"], 24);
+
+    // Tables: exact, then differentially private with a budget ledger.
+    let out = ok(&store, &["export", "table", "--by", "routes", "--k", "5"]);
+    let table = String::from_utf8(out.stdout).expect("utf8");
+    assert!(table.starts_with("citizenship,country-of-exploitation,count\n"));
+    assert!(table.contains("KGZ,RUS,12\n") && table.contains("TJK,ARE,12\n"));
+    assert_no_new_zealand("table", &table);
+    let ledger = d.join("budget.json");
+    let t = d.join("t.json");
+    let args = [
+        "export",
+        "table",
+        "--by",
+        "exploitation",
+        "--epsilon",
+        "0.5",
+        "--ledger",
+        ledger.to_str().expect("p"),
+        "--out",
+        t.to_str().expect("p"),
+    ];
+    let s1 = ok_json(&store, &args);
+    assert_eq!(s1["privacy"]["differentially_private"], true);
+    assert_eq!(s1["privacy"]["epsilon"], 0.5);
+    assert_eq!(s1["budget"]["epsilon"], 0.5);
+    let s2 = ok_json(&store, &args);
+    assert_eq!(s2["budget"]["epsilon"], 1.0);
+    assert_eq!(s2["budget"]["outputs"], 2);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&t).expect("t")).expect("json");
+    assert_eq!(written["privacy"]["mechanism"], "laplace");
+    let gauss = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "gender,age-band",
+            "--epsilon",
+            "1",
+            "--mechanism",
+            "gaussian",
+            "--out",
+            d.join("g.csv").to_str().expect("p"),
+        ],
+    );
+    assert_eq!(gauss["privacy"]["mechanism"], "gaussian");
+    assert_eq!(gauss["privacy"]["delta"], 1e-6);
+
+    // Charts: SVG to stdout, PNG to a file; numbers match the table.
+    let out = ok(&store, &["export", "chart", "routes", "--k", "5"]);
+    let svg = String::from_utf8(out.stdout).expect("svg");
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.contains("data-values=\"KGZ|RUS\" data-count=\"12\""));
+    assert_no_new_zealand("svg", &svg);
+    let png = d.join("means.png");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "chart",
+            "means",
+            "--k",
+            "5",
+            "--out",
+            png.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["format"], "png");
+    let bytes = std::fs::read(&png).expect("png");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let bars = s["data"].as_array().expect("data");
+    assert!(bars
+        .iter()
+        .any(|b| b["values"][0] == "WithholdsDocuments" && b["count"] == 12));
+
+    // Usage errors exit with 2.
+    for args in [
+        vec!["export", "records", "--format", "xml"],
+        vec!["export", "chart", "means", "--format", "png"],
+        vec![
+            "export",
+            "records",
+            "--from",
+            "2024-05-01",
+            "--to",
+            "2024-01-01",
+        ],
+        vec!["export", "table", "--by", "shoe-size"],
+        vec!["export", "table", "--by", "gender", "--epsilon", "-1"],
+        vec!["export", "records", "--attributes", "height"],
+    ] {
+        let out = caravan(&store, &args);
+        assert_eq!(
+            code(&out),
+            2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn extracts_combine_without_double_counting() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let a = tmp.path().join("a.json");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "extract",
+            "--agency",
+            "NGO Bishkek",
+            "--out",
+            a.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["records"], 24);
+    assert_eq!(s["withheld"], 12);
+    let text = std::fs::read_to_string(&a).expect("extract");
+    assert!(text.contains("CONFIDENTIAL"));
+    assert!(text.contains("NGO Bishkek"));
+
+    // The same cases arriving from two agencies (shared by sync) count once; the
+    // combining party needs no store.
+    let nowhere = tmp.path().join("no-store");
+    let out = caravan(
+        &nowhere,
+        &[
+            "--json",
+            "export",
+            "records",
+            "--input",
+            a.to_str().expect("p"),
+            "--input",
+            a.to_str().expect("p"),
+            "--out",
+            tmp.path().join("c.csv").to_str().expect("p"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(s["report"]["released"], 24);
+    assert_eq!(s["input"]["duplicates"], 24);
+    assert_eq!(s["sources"][0]["shared"], 24);
+    // With the store as a third source: still 24.
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "citizenship",
+            "--input",
+            a.to_str().expect("p"),
+            "--with-store",
+            "--k",
+            "1",
+            "--out",
+            tmp.path().join("c2.csv").to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["released_total"], 24);
+    assert_eq!(s["input"]["duplicates"], 24);
+
+    // Not an extract: a clear error.
+    let bogus = tmp.path().join("bogus.json");
+    std::fs::write(&bogus, "{\"format\":\"something else\"}").expect("write");
+    let out = caravan(
+        &nowhere,
+        &["export", "records", "--input", bogus.to_str().expect("p")],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Caravan statistics extract"));
+}

@@ -1,0 +1,550 @@
+//! Differential privacy for aggregate tables: noise from a cryptographic RNG, the
+//! (discrete) Laplace and Gaussian mechanisms, their calibration, and budget accounting.
+//!
+//! - **Laplace** adds two-sided geometric ("discrete Laplace") noise to integer counts:
+//!   `P(x) ∝ exp(-ε |x| / Δ₁)`. This is ε-differentially private for L1 sensitivity
+//!   Δ₁, and being integer-valued it avoids the floating-point weaknesses of
+//!   continuous Laplace noise.
+//! - **Gaussian** adds `N(0, σ²)` noise, rounded to integers afterwards; σ is calibrated
+//!   with the analytic Gaussian mechanism (Balle and Wang, 2018), which is exact for
+//!   any ε, for L2 sensitivity Δ₂. It is (ε, δ)-differentially private.
+//!
+//! Noise comes from the operating system's cryptographic generator (`ring`'s
+//! `SystemRandom`) through [`NoiseSource`]; tests use a seeded generator behind the
+//! same trait, which never leaves test builds.
+
+use std::path::Path;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A source of uniformly random 64-bit words for noise.
+pub trait NoiseSource {
+    /// The next 64 random bits.
+    fn next_u64(&mut self) -> Result<u64>;
+}
+
+/// Noise from the operating system's cryptographic random number generator.
+pub struct SystemNoise {
+    rng: SystemRandom,
+    buf: [u8; 4096],
+    pos: usize,
+}
+
+impl std::fmt::Debug for SystemNoise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SystemNoise")
+    }
+}
+
+impl SystemNoise {
+    /// A new generator.
+    pub fn new() -> SystemNoise {
+        SystemNoise {
+            rng: SystemRandom::new(),
+            buf: [0; 4096],
+            pos: 4096,
+        }
+    }
+}
+
+impl Default for SystemNoise {
+    fn default() -> Self {
+        SystemNoise::new()
+    }
+}
+
+impl NoiseSource for SystemNoise {
+    fn next_u64(&mut self) -> Result<u64> {
+        if self.pos + 8 > self.buf.len() {
+            self.rng
+                .fill(&mut self.buf)
+                .map_err(|_| Error::Internal("the system random number generator failed".into()))?;
+            self.pos = 0;
+        }
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.buf[self.pos..self.pos + 8]);
+        self.pos += 8;
+        Ok(u64::from_le_bytes(word))
+    }
+}
+
+/// A seeded, deterministic source for tests only (SplitMix64).
+#[cfg(test)]
+pub(crate) struct SeededNoise(pub(crate) super::testdata::Rng);
+
+#[cfg(test)]
+impl NoiseSource for SeededNoise {
+    fn next_u64(&mut self) -> Result<u64> {
+        Ok(self.0.next_u64())
+    }
+}
+
+/// A uniform number in the open interval (0, 1), with 53 random bits.
+pub(crate) fn uniform(src: &mut dyn NoiseSource) -> Result<f64> {
+    let x = src.next_u64()? >> 11;
+    Ok((x as f64 + 0.5) / (1u64 << 53) as f64)
+}
+
+/// A uniform integer in `0..n` (`n > 0`), without modulo bias.
+pub(crate) fn below(src: &mut dyn NoiseSource, n: u64) -> Result<u64> {
+    let zone = u64::MAX - u64::MAX % n;
+    loop {
+        let x = src.next_u64()?;
+        if x < zone {
+            return Ok(x % n);
+        }
+    }
+}
+
+/// A draw from the discrete Laplace distribution `P(x) ∝ exp(-t |x|)`, `t = ε / Δ₁`,
+/// as the difference of two geometric variables.
+pub fn sample_discrete_laplace(src: &mut dyn NoiseSource, t: f64) -> Result<i64> {
+    let geometric = |src: &mut dyn NoiseSource| -> Result<i64> {
+        // P(G >= g) = q^g with q = exp(-t): G = floor(ln U / ln q).
+        Ok((uniform(src)?.ln() / -t).floor() as i64)
+    };
+    Ok(geometric(src)? - geometric(src)?)
+}
+
+/// A draw from `N(0, σ²)` (Box–Muller).
+pub fn sample_gaussian(src: &mut dyn NoiseSource, sigma: f64) -> Result<f64> {
+    let u1 = uniform(src)?;
+    let u2 = uniform(src)?;
+    Ok(sigma * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos())
+}
+
+/// The complementary error function (Numerical Recipes' `erfcc`, fractional error below
+/// 1.2e-7 everywhere).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// The standard normal cumulative distribution function.
+pub(crate) fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// The privacy loss profile of the Gaussian mechanism: the smallest δ for which noise σ
+/// is (ε, δ)-DP at L2 sensitivity Δ₂ (Balle and Wang 2018, Theorem 8).
+pub(crate) fn gaussian_delta(epsilon: f64, sigma: f64, l2: f64) -> f64 {
+    let a = l2 / (2.0 * sigma);
+    let b = epsilon * sigma / l2;
+    normal_cdf(a - b) - epsilon.exp() * normal_cdf(-a - b)
+}
+
+/// The smallest σ for which Gaussian noise is (ε, δ)-DP at L2 sensitivity `l2`
+/// (the analytic Gaussian mechanism).
+pub fn gaussian_sigma(epsilon: f64, delta: f64, l2: f64) -> Result<f64> {
+    if !(epsilon > 0.0 && epsilon <= 50.0 && delta > 0.0 && delta < 0.5 && l2 > 0.0) {
+        return Err(Error::invalid("privacy", "need 0 < ε ≤ 50 and 0 < δ < 0.5"));
+    }
+    let mut hi = l2 * (2.0 * (1.25 / delta).ln()).sqrt() / epsilon.min(1.0);
+    while gaussian_delta(epsilon, hi, l2) > delta {
+        hi *= 2.0;
+    }
+    let mut lo = hi / 1e6;
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if gaussian_delta(epsilon, mid, l2) > delta {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// The smallest release threshold for a table of `cells` cells such that, over all cells
+/// whose true count is 0, fewer than 0.5 are expected to be released by noise alone.
+/// `scale` is the discrete Laplace parameter `t = ε/Δ₁` or the Gaussian σ.
+pub(crate) fn false_positive_threshold(mechanism: &Mechanism, scale: f64, cells: u64) -> u64 {
+    let cells = cells.max(1) as f64;
+    match mechanism {
+        Mechanism::Laplace => {
+            // P(X >= x) = q^x / (1 + q) for x >= 1.
+            let q = (-scale).exp();
+            let x = ((0.5 * (1.0 + q) / cells).ln() / q.ln()).ceil();
+            x.max(1.0) as u64
+        }
+        Mechanism::Gaussian { .. } => {
+            // A zero cell rounds to x or more when the noise is at least x - 0.5.
+            let mut x = 1u64;
+            while cells * (1.0 - normal_cdf((x as f64 - 0.5) / scale)) > 0.5 && x < 1_000_000 {
+                x += 1;
+            }
+            x
+        }
+    }
+}
+
+/// The noise mechanism of a differentially private table.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "name")]
+pub enum Mechanism {
+    /// Discrete Laplace noise: pure ε-DP.
+    Laplace,
+    /// Gaussian noise: (ε, δ)-DP.
+    Gaussian {
+        /// δ, e.g. 1e-6 (well below 1 / number of cases).
+        delta: f64,
+    },
+}
+
+impl Mechanism {
+    /// The mechanism's name (`"laplace"` or `"gaussian"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mechanism::Laplace => "laplace",
+            Mechanism::Gaussian { .. } => "gaussian",
+        }
+    }
+}
+
+/// Share of ε spent on the noisy total; the rest goes to the cells.
+pub const TOTAL_SHARE: f64 = 0.1;
+
+/// Differential privacy for one table.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DpSpec {
+    /// The privacy budget this output spends (ε), split between cells and the total.
+    pub epsilon: f64,
+    /// Laplace or Gaussian.
+    pub mechanism: Mechanism,
+    /// The most cells one case may count in (its other cells are dropped at random);
+    /// `None`: the product of the dimensions' typical number of values per case (1 for
+    /// most, 2 for exploitation types and referrals, 4 for means of control), at most 8.
+    pub max_contributions: Option<u32>,
+}
+
+impl DpSpec {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.epsilon > 0.0 && self.epsilon <= 50.0) {
+            return Err(Error::invalid("epsilon", "ε must be in (0, 50]"));
+        }
+        if let Mechanism::Gaussian { delta } = self.mechanism {
+            if !(delta > 0.0 && delta < 0.5) {
+                return Err(Error::invalid("delta", "δ must be in (0, 0.5)"));
+            }
+        }
+        if self.max_contributions == Some(0) {
+            return Err(Error::invalid("max contributions", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The privacy an output has, and the budget it spent. Every table and chart carries
+/// one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyReport {
+    /// Whether the counts are differentially private.
+    pub differentially_private: bool,
+    /// `"none"`, `"laplace"` or `"gaussian"`.
+    pub mechanism: String,
+    /// Total ε this output spent (cells plus total), by sequential composition.
+    pub epsilon: Option<f64>,
+    /// Total δ this output spent.
+    pub delta: Option<f64>,
+    /// ε spent on the cells.
+    pub epsilon_cells: Option<f64>,
+    /// ε spent on the total (always Laplace).
+    pub epsilon_total: Option<f64>,
+    /// The most cells one case counts in (the sensitivity bound).
+    pub max_contributions: Option<u32>,
+    /// Cell noise scale: Laplace `b = Δ₁/ε` or Gaussian σ.
+    pub cell_noise_scale: Option<f64>,
+    /// Small-cell threshold: cells below k are not shown.
+    pub k: u32,
+    /// The smallest count shown: k, or with DP more if needed so that noise alone is
+    /// not expected to make any empty cell appear.
+    pub threshold: u64,
+    /// The guarantee in words.
+    pub statement: String,
+}
+
+impl PrivacyReport {
+    /// The report of an output protected by small-cell suppression only.
+    pub fn suppression_only(k: u32) -> PrivacyReport {
+        PrivacyReport {
+            differentially_private: false,
+            mechanism: "none".into(),
+            epsilon: None,
+            delta: None,
+            epsilon_cells: None,
+            epsilon_total: None,
+            max_contributions: None,
+            cell_noise_scale: None,
+            k,
+            threshold: u64::from(k),
+            statement: format!(
+                "not differentially private: exact counts, cells below k = {k} suppressed; \
+                 no privacy budget spent"
+            ),
+        }
+    }
+}
+
+/// One differentially private output in a budget ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// When (YYYY-MM-DD).
+    pub date: String,
+    /// What was released (e.g. `"table citizenship x country-of-exploitation"`).
+    pub output: String,
+    /// ε spent.
+    pub epsilon: f64,
+    /// δ spent.
+    pub delta: f64,
+}
+
+/// A privacy budget ledger: every DP output released from the same cases, so that the
+/// total spent (by basic sequential composition) stays known.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// The outputs, oldest first.
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Ledger {
+    /// Reads a ledger file; a missing file is an empty ledger.
+    pub fn load(path: &Path) -> Result<Ledger> {
+        let name = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid("ledger", format!("{name} is not a ledger: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
+            Err(e) => Err(Error::Io {
+                file: name,
+                source: e,
+            }),
+        }
+    }
+
+    /// Writes the ledger (to a temporary file, then renamed over the old one).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let name = path.display().to_string();
+        let text =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("ledger: {e}")))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::Io {
+            file: name.clone(),
+            source: e,
+        })?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::Io {
+            file: name,
+            source: e,
+        })
+    }
+
+    /// Total (ε, δ) spent so far.
+    pub fn spent(&self) -> (f64, f64) {
+        self.entries
+            .iter()
+            .fold((0.0, 0.0), |(e, d), x| (e + x.epsilon, d + x.delta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::testdata::Rng;
+
+    fn seeded(seed: u64) -> SeededNoise {
+        SeededNoise(Rng::new(seed))
+    }
+
+    #[test]
+    fn discrete_laplace_matches_its_distribution() {
+        let mut src = seeded(1);
+        for (epsilon, sensitivity) in [(1.0f64, 1.0f64), (0.5, 4.0), (2.0, 1.0)] {
+            let t = epsilon / sensitivity;
+            let q: f64 = (-t).exp();
+            let n = 200_000;
+            let span = 12i64;
+            let mut bins = vec![0u64; (2 * span + 3) as usize];
+            let mut sum = 0.0;
+            let mut sumsq = 0.0;
+            for _ in 0..n {
+                let x = sample_discrete_laplace(&mut src, t).unwrap();
+                sum += x as f64;
+                sumsq += (x * x) as f64;
+                let bin = if x < -span {
+                    0
+                } else if x > span {
+                    2 * span + 2
+                } else {
+                    x + span + 1
+                };
+                bins[bin as usize] += 1;
+            }
+            let pmf = |x: i64| (1.0 - q) / (1.0 + q) * q.powi(x.abs() as i32);
+            let tail = q.powi(span as i32 + 1) / (1.0 + q);
+            let mut chi2 = 0.0;
+            let mut df = 0;
+            for (i, &obs) in bins.iter().enumerate() {
+                let i = i as i64;
+                let p = if i == 0 || i == 2 * span + 2 {
+                    tail
+                } else {
+                    pmf(i - span - 1)
+                };
+                let expected = p * n as f64;
+                if expected < 5.0 {
+                    continue;
+                }
+                chi2 += (obs as f64 - expected).powi(2) / expected;
+                df += 1;
+            }
+            // 99.9th percentile of χ² with ≤ 26 degrees of freedom is below 55.
+            assert!(
+                chi2 < 55.0,
+                "ε={epsilon} Δ={sensitivity}: χ² = {chi2} over {df} bins"
+            );
+            let mean = sum / n as f64;
+            let var = sumsq / n as f64 - mean * mean;
+            let expected_var = 2.0 * q / (1.0 - q).powi(2);
+            assert!(
+                mean.abs() < 0.05 * expected_var.sqrt() + 0.01,
+                "mean {mean}"
+            );
+            assert!(
+                (var / expected_var - 1.0).abs() < 0.03,
+                "var {var} vs {expected_var}"
+            );
+        }
+    }
+
+    #[test]
+    fn gaussian_matches_its_distribution() {
+        let mut src = seeded(2);
+        let sigma = gaussian_sigma(1.0, 1e-6, 2f64.sqrt()).unwrap();
+        let n = 50_000;
+        let mut xs: Vec<f64> = (0..n)
+            .map(|_| sample_gaussian(&mut src, sigma).unwrap())
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        // Kolmogorov–Smirnov against N(0, σ²).
+        let d = xs
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = normal_cdf(x / sigma);
+                (f - i as f64 / n as f64)
+                    .abs()
+                    .max((f - (i + 1) as f64 / n as f64).abs())
+            })
+            .fold(0.0, f64::max);
+        // Critical value at α = 0.001: 1.95 / √n.
+        assert!(d < 1.95 / (n as f64).sqrt(), "KS D = {d}");
+        let var = xs.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        assert!((var.sqrt() / sigma - 1.0).abs() < 0.02);
+    }
+
+    #[test]
+    fn gaussian_calibration_is_tight_and_beats_the_classic_bound() {
+        for (eps, delta, l2) in [(1.0, 1e-5, 1.0), (0.5, 1e-6, 2.0), (3.0, 1e-6, 1.0)] {
+            let sigma = gaussian_sigma(eps, delta, l2).unwrap();
+            assert!(gaussian_delta(eps, sigma, l2) <= delta * (1.0 + 1e-9));
+            assert!(gaussian_delta(eps, sigma * 0.99, l2) > delta);
+            if eps <= 1.0 {
+                let classic = l2 * (2.0 * (1.25f64 / delta).ln()).sqrt() / eps;
+                assert!(sigma < classic, "{sigma} vs {classic}");
+            }
+        }
+        assert!(gaussian_sigma(0.0, 1e-6, 1.0).is_err());
+        assert!(gaussian_sigma(1.0, 0.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn thresholds_keep_noise_out_of_empty_cells() {
+        let t = false_positive_threshold(&Mechanism::Laplace, 0.9, 62_500);
+        let q = (-0.9f64).exp();
+        assert!(62_500.0 * q.powi(t as i32) / (1.0 + q) <= 0.5);
+        assert!(62_500.0 * q.powi(t as i32 - 1) / (1.0 + q) > 0.5);
+        let g = Mechanism::Gaussian { delta: 1e-6 };
+        let t = false_positive_threshold(&g, 4.0, 62_500);
+        assert!((15..=20).contains(&t), "{t}");
+        assert_eq!(false_positive_threshold(&Mechanism::Laplace, 50.0, 10), 1);
+    }
+
+    #[test]
+    fn normal_cdf_is_accurate() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.96) - 0.975_002_1).abs() < 1e-6);
+        assert!((normal_cdf(-3.0) - 0.001_349_898).abs() < 1e-8);
+    }
+
+    #[test]
+    fn system_noise_and_uniform_helpers() {
+        let mut sys = SystemNoise::new();
+        let a = sys.next_u64().unwrap();
+        let b = sys.next_u64().unwrap();
+        assert_ne!(a, b);
+        for _ in 0..2000 {
+            let u = uniform(&mut sys).unwrap();
+            assert!(u > 0.0 && u < 1.0);
+            assert!(below(&mut sys, 7).unwrap() < 7);
+        }
+    }
+
+    #[test]
+    fn spec_validation_and_ledger() {
+        let ok = DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+        };
+        assert!(ok.validate().is_ok());
+        assert!(DpSpec {
+            epsilon: -1.0,
+            ..ok
+        }
+        .validate()
+        .is_err());
+        assert!(DpSpec {
+            mechanism: Mechanism::Gaussian { delta: 0.0 },
+            ..ok
+        }
+        .validate()
+        .is_err());
+        assert!(DpSpec {
+            max_contributions: Some(0),
+            ..ok
+        }
+        .validate()
+        .is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let mut ledger = Ledger::load(&path).unwrap();
+        assert_eq!(ledger.spent(), (0.0, 0.0));
+        ledger.entries.push(LedgerEntry {
+            date: "2025-01-01".into(),
+            output: "t".into(),
+            epsilon: 0.5,
+            delta: 1e-6,
+        });
+        ledger.save(&path).unwrap();
+        let back = Ledger::load(&path).unwrap();
+        assert_eq!(back, ledger);
+        assert_eq!(back.spent(), (0.5, 1e-6));
+    }
+}

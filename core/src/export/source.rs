@@ -1,0 +1,378 @@
+//! What exports read: the statistical content of consenting cases, and the accounting
+//! of every case left out and why.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{CaseFilter, CaseId, CaseRecord, Timestamp};
+use crate::store::Store;
+use crate::vocab::*;
+
+/// The conflict field name of the statistics consent (see `CaseRecord::conflicts`).
+const CONSENT_FIELD: &str = "consent.include_in_statistics";
+
+/// Registration dates to include: `from` inclusive, `to` exclusive (like `case list`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateWindow {
+    /// Registered at or after this time.
+    pub from: Option<Timestamp>,
+    /// Registered before this time.
+    pub to: Option<Timestamp>,
+}
+
+impl DateWindow {
+    /// Whether a case registered at `t` is inside the window.
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|to| t < to)
+    }
+
+    /// Checks that the window is not empty.
+    pub fn validate(&self) -> Result<()> {
+        match (self.from, self.to) {
+            (Some(f), Some(t)) if t <= f => {
+                Err(Error::invalid("dates", "--to must be later than --from"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How many cases were read, and why those not exported were left out. The numbers add
+/// up: `cases` equals `eligible` plus every exclusion.
+///
+/// This is for the agency producing the export. It holds exact counts (of cases without
+/// consent, for example), so it is not part of what is published.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// Case copies read (from the store, or rows and withheld ids of extracts).
+    pub cases: usize,
+    /// Left out: the person did not agree (or was not asked) to inclusion in statistics.
+    pub no_statistics_consent: usize,
+    /// Left out: devices wrote different answers to the statistics consent concurrently,
+    /// and not all of them were "yes".
+    pub consent_in_conflict: usize,
+    /// Left out: another agency's copy of the same case has no statistics consent.
+    pub withheld_by_another_agency: usize,
+    /// Left out: the case could not be read (damaged store file).
+    pub unreadable: usize,
+    /// Left out: another copy of the same case (shared between agencies) was counted.
+    pub duplicates: usize,
+    /// Left out: registered outside the requested dates.
+    pub outside_dates: usize,
+    /// Cases that went on to anonymization.
+    pub eligible: usize,
+}
+
+impl InputReport {
+    /// Whether the exclusions and `eligible` add up to `cases`.
+    pub fn adds_up(&self) -> bool {
+        self.cases
+            == self.no_statistics_consent
+                + self.consent_in_conflict
+                + self.withheld_by_another_agency
+                + self.unreadable
+                + self.duplicates
+                + self.outside_dates
+                + self.eligible
+    }
+}
+
+/// Proof that a [`StatRecord`] came from a consenting case (or from an extract, which
+/// holds only those): it cannot be built outside this crate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Consented;
+
+/// The statistical content of one case whose person agreed to inclusion in statistics:
+/// every field an export may use, and nothing else (no notes, partner names, screening
+/// answers, exact times).
+///
+/// It can only be made by [`StatRecord::from_case`], which refuses cases without
+/// statistics consent, or read from an agency extract (which holds only such cases).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatRecord {
+    /// The case identifier (shared by every agency's copy of a synced case).
+    pub id: CaseId,
+    /// A keyed blind index of the person, when the membership work provides one: two
+    /// agencies that registered the same person separately produce the same value. No
+    /// case has one yet; [`super::combine`] already merges cases that share one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind_index: Option<String>,
+    /// The day of registration (midnight UTC).
+    pub registered: Timestamp,
+    /// Trafficking status.
+    #[serde(default)]
+    pub trafficking_status: Option<TraffickingStatus>,
+    /// Gender.
+    #[serde(default)]
+    pub gender: Option<Gender>,
+    /// CTDC age band.
+    #[serde(default)]
+    pub age_band: Option<AgeBand>,
+    /// Majority status at registration.
+    #[serde(default)]
+    pub majority_at_registration: Option<MajorityStatus>,
+    /// Majority status at exploitation.
+    #[serde(default)]
+    pub majority_at_exploitation: Option<MajorityStatus>,
+    /// Majority status at entry.
+    #[serde(default)]
+    pub majority_at_entry: Option<MajorityStatus>,
+    /// Citizenships, sorted.
+    #[serde(default)]
+    pub citizenship: Vec<Country>,
+    /// Types of exploitation, sorted.
+    #[serde(default)]
+    pub exploitation: Vec<ExploitationType>,
+    /// Forced-labour industries, sorted.
+    #[serde(default)]
+    pub labour_industry: Vec<LabourIndustry>,
+    /// Types of sexual exploitation, sorted.
+    #[serde(default)]
+    pub sexual_exploitation: Vec<SexualExploitationType>,
+    /// Means of control, sorted.
+    #[serde(default)]
+    pub means_of_control: Vec<MeansOfControl>,
+    /// Recruiter relations, sorted.
+    #[serde(default)]
+    pub recruiter_relation: Vec<RecruiterRelation>,
+    /// The route, in order, at year precision.
+    #[serde(default)]
+    pub route: Vec<StatRouteEvent>,
+    /// Referrals: service and latest status.
+    #[serde(default)]
+    pub referrals: Vec<StatReferral>,
+    #[serde(skip)]
+    consented: Consented,
+}
+
+/// One route event at year precision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatRouteEvent {
+    /// Recruitment, transit or exploitation.
+    pub kind: RouteEventKind,
+    /// Where.
+    pub country: Country,
+    /// The year, if known.
+    #[serde(default)]
+    pub year: Option<u16>,
+}
+
+/// One referral: the service and its latest status (`None`: no status recorded yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatReferral {
+    /// Service referred to.
+    pub service: ServiceType,
+    /// Latest status.
+    #[serde(default)]
+    pub status: Option<ReferralStatus>,
+}
+
+/// Why a case is not exported at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Excluded {
+    /// No "yes" to inclusion in statistics.
+    NoConsent,
+    /// Concurrent, differing answers to the statistics consent.
+    ConsentInConflict,
+}
+
+impl StatRecord {
+    /// The statistical content of `record`, if its person explicitly agreed to inclusion
+    /// in statistics and no concurrent edit says otherwise.
+    pub fn from_case(record: &CaseRecord) -> std::result::Result<StatRecord, Excluded> {
+        let conflicting = record.conflicts.iter().any(|c| {
+            c.field == CONSENT_FIELD
+                && (c.current != "true" || c.others.iter().any(|o| o != "true"))
+        });
+        if conflicting {
+            return Err(Excluded::ConsentInConflict);
+        }
+        if !record.consent.allows_statistics() {
+            return Err(Excluded::NoConsent);
+        }
+        let (y, m, d) = record.created_at.ymd();
+        let registered = Timestamp::from_ymd(y, m, d).unwrap_or(record.created_at);
+        Ok(StatRecord {
+            id: record.id,
+            blind_index: blind_index(record),
+            registered,
+            trafficking_status: record.trafficking_status.clone(),
+            gender: record.gender.clone(),
+            age_band: record.age_band.clone(),
+            majority_at_registration: record.majority_at_registration.clone(),
+            majority_at_exploitation: record.majority_at_exploitation.clone(),
+            majority_at_entry: record.majority_at_entry.clone(),
+            citizenship: record.citizenship.iter().cloned().collect(),
+            exploitation: record.exploitation.iter().cloned().collect(),
+            labour_industry: record.labour_industry.iter().cloned().collect(),
+            sexual_exploitation: record.sexual_exploitation.iter().cloned().collect(),
+            means_of_control: record.means_of_control.iter().cloned().collect(),
+            recruiter_relation: record.recruiter_relation.iter().cloned().collect(),
+            route: record
+                .route
+                .iter()
+                .map(|e| StatRouteEvent {
+                    kind: e.kind.clone(),
+                    country: e.country.clone(),
+                    year: e.when.map(|w| w.year),
+                })
+                .collect(),
+            referrals: record
+                .referrals
+                .iter()
+                .map(|r| StatReferral {
+                    service: r.service.clone(),
+                    status: r.status().cloned(),
+                })
+                .collect(),
+            consented: Consented,
+        })
+    }
+
+    /// The year of registration.
+    pub fn year(&self) -> i32 {
+        self.registered.ymd().0
+    }
+
+    /// The country of exploitation in CTDC's single-valued sense: the last exploitation
+    /// event of the route.
+    pub fn country_of_exploitation(&self) -> Option<&Country> {
+        self.route
+            .iter()
+            .rev()
+            .find(|e| e.kind == RouteEventKind::Exploitation)
+            .map(|e| &e.country)
+    }
+
+    /// Every distinct country of exploitation on the route, sorted.
+    pub fn countries_of_exploitation(&self) -> Vec<&Country> {
+        let mut all: Vec<&Country> = self
+            .route
+            .iter()
+            .filter(|e| e.kind == RouteEventKind::Exploitation)
+            .map(|e| &e.country)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// How many fields hold a value (used to pick the fullest copy of a shared case).
+    pub(crate) fn filled(&self) -> usize {
+        [
+            self.trafficking_status.is_some(),
+            self.gender.is_some(),
+            self.age_band.is_some(),
+            self.majority_at_registration.is_some(),
+            self.majority_at_exploitation.is_some(),
+            self.majority_at_entry.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+            + self.citizenship.len()
+            + self.exploitation.len()
+            + self.labour_industry.len()
+            + self.sexual_exploitation.len()
+            + self.means_of_control.len()
+            + self.recruiter_relation.len()
+            + self.route.len()
+            + self.referrals.len()
+    }
+
+    /// A record for tests, with every field empty.
+    #[cfg(test)]
+    pub(crate) fn blank(id: CaseId, registered: Timestamp) -> StatRecord {
+        StatRecord {
+            id,
+            blind_index: None,
+            registered,
+            trafficking_status: None,
+            gender: None,
+            age_band: None,
+            majority_at_registration: None,
+            majority_at_exploitation: None,
+            majority_at_entry: None,
+            citizenship: Vec::new(),
+            exploitation: Vec::new(),
+            labour_industry: Vec::new(),
+            sexual_exploitation: Vec::new(),
+            means_of_control: Vec::new(),
+            recruiter_relation: Vec::new(),
+            route: Vec::new(),
+            referrals: Vec::new(),
+            consented: Consented,
+        }
+    }
+}
+
+/// The hook for the membership work's blind index of the person. Case records hold none
+/// yet, so this returns `None`; when they do, return it here (hex) and combining
+/// agencies' exports will merge cases registered separately for the same person.
+fn blind_index(_record: &CaseRecord) -> Option<String> {
+    None
+}
+
+/// Consenting cases ready for export, with the accounting of those left out.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    /// The cases to export.
+    pub records: Vec<StatRecord>,
+    /// Cases left out for lack of statistics consent (an agency extract lists them, so
+    /// that a partner's copy of the same case is left out too).
+    pub withheld: Vec<CaseId>,
+    /// The accounting.
+    pub input: InputReport,
+}
+
+impl Collected {
+    /// Applies the consent rule, then the date window, to `records`.
+    pub fn from_cases<'a>(
+        records: impl IntoIterator<Item = &'a CaseRecord>,
+        window: &DateWindow,
+    ) -> Collected {
+        let mut out = Collected::default();
+        for record in records {
+            out.add(record, window);
+        }
+        out
+    }
+
+    /// Reads every case of `store`; cases in damaged files are counted as unreadable.
+    pub fn from_store(store: &mut Store, window: &DateWindow) -> Result<Collected> {
+        let mut out = Collected::default();
+        for summary in store.list(&CaseFilter::default()) {
+            match store.case(&summary.id) {
+                Ok(record) => out.add(&record, window),
+                Err(Error::Corrupted { .. }) => {
+                    out.input.cases += 1;
+                    out.input.unreadable += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn add(&mut self, record: &CaseRecord, window: &DateWindow) {
+        self.input.cases += 1;
+        match StatRecord::from_case(record) {
+            Err(Excluded::NoConsent) => {
+                self.input.no_statistics_consent += 1;
+                self.withheld.push(record.id);
+            }
+            Err(Excluded::ConsentInConflict) => {
+                self.input.consent_in_conflict += 1;
+                self.withheld.push(record.id);
+            }
+            Ok(stat) if !window.contains(record.created_at) => {
+                let _ = stat;
+                self.input.outside_dates += 1;
+            }
+            Ok(stat) => {
+                self.input.eligible += 1;
+                self.records.push(stat);
+            }
+        }
+    }
+}

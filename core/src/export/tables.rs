@@ -1,0 +1,1004 @@
+//! Aggregate tables: counts of cases by one to three dimensions, small cells
+//! suppressed, optionally differentially private.
+//!
+//! A case counts once in every cell its values fall in (a person with two types of
+//! exploitation counts in both rows). Cells under k are never shown. Without
+//! differential privacy the counts are exact, suppressed cells are left out (not
+//! listed, so their combinations are not revealed), and the total is shown only when
+//! the suppressed remainder is 0 or at least k (otherwise it would give the remainder
+//! away). With differential privacy every cell of the whole domain (every code of
+//! every dimension, whether present or not) gets noise, each case counts in at most a
+//! bounded number of cells, the noisy counts are rounded and made non-negative, cells
+//! below k are suppressed, and the total (noised separately) is made consistent:
+//! released cells plus the suppressed remainder equal the total.
+
+use serde::{Deserialize, Serialize};
+
+use super::ctdc::CountryCodes;
+use super::dp::{
+    below, false_positive_threshold, gaussian_sigma, sample_discrete_laplace, sample_gaussian,
+    DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
+};
+use super::kanon::{csv_field, json, KeyMap, DEFAULT_K};
+use super::source::{StatRecord, StatReferral};
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+use crate::vocab::*;
+
+/// The largest domain (product of the dimensions' sizes) a DP table may have: every
+/// cell gets noise.
+pub const MAX_DP_CELLS: u64 = 5_000_000;
+
+/// The value of a dimension for cases without one (or with a code this version does
+/// not know).
+pub const UNKNOWN: &str = "Unknown";
+
+/// Something to count cases by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dimension {
+    /// Citizenship (a case with two counts in both).
+    Citizenship,
+    /// Countries of exploitation on the route.
+    CountryOfExploitation,
+    /// Countries of recruitment on the route.
+    CountryOfRecruitment,
+    /// Citizenship → country of exploitation pairs (`"KGZ-RUS"`).
+    Route,
+    /// Year of registration.
+    Year,
+    /// Gender.
+    Gender,
+    /// CTDC age band.
+    AgeBand,
+    /// Majority status at registration.
+    Majority,
+    /// Type of exploitation.
+    Exploitation,
+    /// CTDC type of labour.
+    Labour,
+    /// Type of sexual exploitation.
+    SexualExploitation,
+    /// Means of control.
+    MeansOfControl,
+    /// Recruiter relation.
+    RecruiterRelation,
+    /// Trafficking status.
+    TraffickingStatus,
+    /// Service of a referral.
+    Service,
+    /// Latest status of a referral (`"None"` when none was recorded).
+    ReferralOutcome,
+}
+
+const LABOUR_TYPES: [&str; 12] = [
+    "Agriculture",
+    "Aquafarming",
+    "Begging",
+    "Construction",
+    "DomesticWork",
+    "Hospitality",
+    "IllicitActivities",
+    "Manufacturing",
+    "MiningOrDrilling",
+    "Peddling",
+    "Transportation",
+    "Other",
+];
+
+fn vocab_codes<V: Vocabulary>() -> Vec<String> {
+    V::entries().iter().map(|e| e.code.to_string()).collect()
+}
+
+fn vocab_index<V: Vocabulary>(v: &V) -> Option<u32> {
+    let code = v.code();
+    V::entries()
+        .iter()
+        .position(|e| e.code == code)
+        .map(|i| i as u32)
+}
+
+fn vocab_label<V: Vocabulary>(code: &str, lang: Lang) -> Option<String> {
+    V::from_code(code).label(lang).map(str::to_string)
+}
+
+impl Dimension {
+    /// Every dimension.
+    pub const ALL: [Dimension; 16] = [
+        Dimension::Citizenship,
+        Dimension::CountryOfExploitation,
+        Dimension::CountryOfRecruitment,
+        Dimension::Route,
+        Dimension::Year,
+        Dimension::Gender,
+        Dimension::AgeBand,
+        Dimension::Majority,
+        Dimension::Exploitation,
+        Dimension::Labour,
+        Dimension::SexualExploitation,
+        Dimension::MeansOfControl,
+        Dimension::RecruiterRelation,
+        Dimension::TraffickingStatus,
+        Dimension::Service,
+        Dimension::ReferralOutcome,
+    ];
+
+    /// The name used on the command line and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Citizenship => "citizenship",
+            Dimension::CountryOfExploitation => "country-of-exploitation",
+            Dimension::CountryOfRecruitment => "country-of-recruitment",
+            Dimension::Route => "route",
+            Dimension::Year => "year",
+            Dimension::Gender => "gender",
+            Dimension::AgeBand => "age-band",
+            Dimension::Majority => "majority",
+            Dimension::Exploitation => "exploitation",
+            Dimension::Labour => "labour",
+            Dimension::SexualExploitation => "sexual-exploitation",
+            Dimension::MeansOfControl => "means-of-control",
+            Dimension::RecruiterRelation => "recruiter-relation",
+            Dimension::TraffickingStatus => "trafficking-status",
+            Dimension::Service => "service",
+            Dimension::ReferralOutcome => "referral-outcome",
+        }
+    }
+
+    /// Parses a name from [`Dimension::name`] (a few short forms are accepted too).
+    pub fn parse(s: &str) -> Result<Dimension> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        let alias = match s.as_str() {
+            "country" | "destination" => "country-of-exploitation",
+            "age" => "age-band",
+            "means" => "means-of-control",
+            "outcome" => "referral-outcome",
+            other => other,
+        };
+        Dimension::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name() == alias)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+                Error::invalid(
+                    "dimension",
+                    format!("{s:?} is not one of {}", names.join(", ")),
+                )
+            })
+    }
+
+    /// Whether a case can have several values.
+    pub fn multi_valued(self) -> bool {
+        matches!(
+            self,
+            Dimension::Citizenship
+                | Dimension::CountryOfExploitation
+                | Dimension::CountryOfRecruitment
+                | Dimension::Route
+                | Dimension::Exploitation
+                | Dimension::Labour
+                | Dimension::SexualExploitation
+                | Dimension::MeansOfControl
+                | Dimension::RecruiterRelation
+                | Dimension::Service
+                | Dimension::ReferralOutcome
+        )
+    }
+
+    /// The typical number of values per case, for the default contribution bound (a
+    /// public constant, not measured on the data).
+    fn typical_values(self) -> u32 {
+        match self {
+            Dimension::Exploitation => 2,
+            Dimension::MeansOfControl => 4,
+            _ => 1,
+        }
+    }
+
+    /// Whether values come from each referral (service and outcome are paired per
+    /// referral, not crossed over a case's referrals).
+    fn per_referral(self) -> bool {
+        matches!(self, Dimension::Service | Dimension::ReferralOutcome)
+    }
+
+    /// A readable label of one of this dimension's values.
+    pub fn label(self, value: &str, lang: Lang) -> String {
+        let country = |v: &str| {
+            Country::parse(v)
+                .ok()
+                .and_then(|c| c.label(lang).map(str::to_string))
+        };
+        let label = match self {
+            Dimension::Citizenship
+            | Dimension::CountryOfExploitation
+            | Dimension::CountryOfRecruitment => country(value),
+            Dimension::Route => value.split_once('-').map(|(a, b)| {
+                format!(
+                    "{} → {}",
+                    country(a).unwrap_or_else(|| a.to_string()),
+                    country(b).unwrap_or_else(|| b.to_string())
+                )
+            }),
+            Dimension::Gender => vocab_label::<Gender>(value, lang),
+            Dimension::AgeBand => vocab_label::<AgeBand>(value, lang),
+            Dimension::Majority => vocab_label::<MajorityStatus>(value, lang),
+            Dimension::Exploitation => vocab_label::<ExploitationType>(value, lang),
+            Dimension::SexualExploitation => vocab_label::<SexualExploitationType>(value, lang),
+            Dimension::MeansOfControl => vocab_label::<MeansOfControl>(value, lang),
+            Dimension::RecruiterRelation => vocab_label::<RecruiterRelation>(value, lang),
+            Dimension::TraffickingStatus => vocab_label::<TraffickingStatus>(value, lang),
+            Dimension::Service => vocab_label::<ServiceType>(value, lang),
+            Dimension::ReferralOutcome => vocab_label::<ReferralStatus>(value, lang),
+            Dimension::Year | Dimension::Labour => None,
+        };
+        label.unwrap_or_else(|| value.to_string())
+    }
+}
+
+/// What to count and how to protect it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableSpec {
+    /// One to three dimensions.
+    pub dimensions: Vec<Dimension>,
+    /// Cells below k are suppressed.
+    pub k: u32,
+    /// Alpha-2 or alpha-3 country codes in values.
+    pub country_codes: CountryCodes,
+    /// Differential privacy, if wanted.
+    pub dp: Option<DpSpec>,
+    /// The years of the year dimension (inclusive); other years count as `Unknown`.
+    /// Default: 2000 to the current year. It must not depend on the data (it is the
+    /// domain every DP cell is drawn from).
+    pub years: Option<(i32, i32)>,
+}
+
+impl TableSpec {
+    /// A spec with CTDC's k, alpha-3 codes and no DP.
+    pub fn new(dimensions: Vec<Dimension>) -> TableSpec {
+        TableSpec {
+            dimensions,
+            k: DEFAULT_K,
+            country_codes: CountryCodes::default(),
+            dp: None,
+            years: None,
+        }
+    }
+}
+
+/// One released cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    /// The value of each dimension.
+    pub values: Vec<String>,
+    /// The count (exact, or noised and post-processed).
+    pub count: u64,
+}
+
+/// A table safe to publish.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// The dimensions, in order.
+    pub dimensions: Vec<Dimension>,
+    /// What is counted.
+    pub unit: String,
+    /// Country code style of the values.
+    pub country_codes: CountryCodes,
+    /// Released cells, largest first.
+    pub cells: Vec<Cell>,
+    /// Sum of the released cells.
+    pub released_total: u64,
+    /// Cells suppressed as below k (without DP only: with DP it would count mostly
+    /// noise in empty cells).
+    pub suppressed_cells: Option<usize>,
+    /// The count in suppressed cells, when it can be shown.
+    pub suppressed_total: Option<u64>,
+    /// All counts (`released_total + suppressed_total`), when it can be shown.
+    pub total: Option<u64>,
+    /// The protection and the privacy budget spent.
+    pub privacy: PrivacyReport,
+}
+
+/// Value domains of the dimensions.
+struct Domains {
+    countries: Vec<Country>,
+    country_index: KeyMap<u64, u32>,
+    years: (i32, i32),
+    codes: CountryCodes,
+}
+
+fn country_key(code: &str) -> u64 {
+    code.bytes().fold(0u64, |acc, b| {
+        acc.wrapping_mul(257).wrapping_add(u64::from(b))
+    })
+}
+
+impl Domains {
+    fn new(spec: &TableSpec) -> Domains {
+        let countries: Vec<Country> = Country::all().collect();
+        let mut country_index = KeyMap::default();
+        for (i, c) in countries.iter().enumerate() {
+            country_index.insert(country_key(c.code()), i as u32);
+        }
+        let this_year = Timestamp::now().ymd().0;
+        Domains {
+            countries,
+            country_index,
+            years: spec.years.unwrap_or((2000, this_year.max(2000))),
+            codes: spec.country_codes,
+        }
+    }
+
+    fn country(&self, c: &Country) -> u32 {
+        if !c.is_known() {
+            return self.countries.len() as u32;
+        }
+        self.country_index
+            .get(&country_key(c.code()))
+            .copied()
+            .unwrap_or(self.countries.len() as u32)
+    }
+
+    fn country_name(&self, i: u32) -> String {
+        self.countries
+            .get(i as usize)
+            .map_or_else(|| UNKNOWN.to_string(), |c| self.codes.render(c))
+    }
+
+    /// Number of values of `d`, `Unknown` included.
+    fn size(&self, d: Dimension) -> u64 {
+        let n = self.countries.len() as u64 + 1;
+        match d {
+            Dimension::Citizenship
+            | Dimension::CountryOfExploitation
+            | Dimension::CountryOfRecruitment => n,
+            Dimension::Route => n * n,
+            Dimension::Year => (self.years.1 - self.years.0 + 1).max(0) as u64 + 1,
+            Dimension::Gender => Gender::ALL.len() as u64 + 1,
+            Dimension::AgeBand => AgeBand::ALL.len() as u64 + 1,
+            Dimension::Majority => MajorityStatus::ALL.len() as u64 + 1,
+            Dimension::Exploitation => ExploitationType::ALL.len() as u64 + 1,
+            Dimension::Labour => LABOUR_TYPES.len() as u64 + 1,
+            Dimension::SexualExploitation => SexualExploitationType::ALL.len() as u64 + 1,
+            Dimension::MeansOfControl => MeansOfControl::ALL.len() as u64 + 1,
+            Dimension::RecruiterRelation => RecruiterRelation::ALL.len() as u64 + 1,
+            Dimension::TraffickingStatus => TraffickingStatus::ALL.len() as u64 + 1,
+            Dimension::Service => ServiceType::ALL.len() as u64 + 1,
+            // Each status, plus "None" (no status yet); unknown codes count as None.
+            Dimension::ReferralOutcome => ReferralStatus::ALL.len() as u64 + 1,
+        }
+    }
+
+    /// The name of value `i` of `d`.
+    fn value(&self, d: Dimension, i: u64) -> String {
+        let n = self.countries.len() as u64 + 1;
+        let vocab = |codes: Vec<String>| {
+            codes
+                .get(i as usize)
+                .cloned()
+                .unwrap_or_else(|| UNKNOWN.to_string())
+        };
+        match d {
+            Dimension::Citizenship
+            | Dimension::CountryOfExploitation
+            | Dimension::CountryOfRecruitment => self.country_name(i as u32),
+            Dimension::Route => {
+                format!(
+                    "{}-{}",
+                    self.country_name((i / n) as u32),
+                    self.country_name((i % n) as u32)
+                )
+            }
+            Dimension::Year => {
+                let y = self.years.0 as i64 + i as i64;
+                if y <= self.years.1 as i64 {
+                    y.to_string()
+                } else {
+                    UNKNOWN.to_string()
+                }
+            }
+            Dimension::Gender => vocab(vocab_codes::<Gender>()),
+            Dimension::AgeBand => vocab(vocab_codes::<AgeBand>()),
+            Dimension::Majority => vocab(vocab_codes::<MajorityStatus>()),
+            Dimension::Exploitation => vocab(vocab_codes::<ExploitationType>()),
+            Dimension::Labour => vocab(LABOUR_TYPES.iter().map(|s| s.to_string()).collect()),
+            Dimension::SexualExploitation => vocab(vocab_codes::<SexualExploitationType>()),
+            Dimension::MeansOfControl => vocab(vocab_codes::<MeansOfControl>()),
+            Dimension::RecruiterRelation => vocab(vocab_codes::<RecruiterRelation>()),
+            Dimension::TraffickingStatus => vocab(vocab_codes::<TraffickingStatus>()),
+            Dimension::Service => vocab(vocab_codes::<ServiceType>()),
+            Dimension::ReferralOutcome => {
+                let mut codes = vocab_codes::<ReferralStatus>();
+                codes.push("None".into());
+                vocab(codes)
+            }
+        }
+    }
+
+    /// The value indices of `d` for a case (and one of its referrals), deduplicated;
+    /// `Unknown` when it has none.
+    fn values(&self, d: Dimension, r: &StatRecord, referral: Option<&StatReferral>) -> Vec<u64> {
+        let unknown = self.size(d) - 1;
+        let opt = |i: Option<u32>| vec![i.map_or(unknown, u64::from)];
+        let many = |it: &mut dyn Iterator<Item = Option<u32>>| -> Vec<u64> {
+            let mut v: Vec<u64> = it.map(|i| i.map_or(unknown, u64::from)).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut out = match d {
+            Dimension::Citizenship => r
+                .citizenship
+                .iter()
+                .map(|c| u64::from(self.country(c)))
+                .collect(),
+            Dimension::CountryOfExploitation | Dimension::CountryOfRecruitment => {
+                let kind = if d == Dimension::CountryOfExploitation {
+                    RouteEventKind::Exploitation
+                } else {
+                    RouteEventKind::Recruitment
+                };
+                r.route
+                    .iter()
+                    .filter(|e| e.kind == kind)
+                    .map(|e| u64::from(self.country(&e.country)))
+                    .collect()
+            }
+            Dimension::Route => {
+                let n = self.countries.len() as u64 + 1;
+                let from = self.values(Dimension::Citizenship, r, None);
+                let to = self.values(Dimension::CountryOfExploitation, r, None);
+                from.iter()
+                    .flat_map(|a| to.iter().map(move |b| a * n + b))
+                    .collect()
+            }
+            Dimension::Year => {
+                let y = r.year();
+                if (self.years.0..=self.years.1).contains(&y) {
+                    vec![(y - self.years.0) as u64]
+                } else {
+                    vec![unknown]
+                }
+            }
+            Dimension::Gender => opt(r.gender.as_ref().and_then(vocab_index)),
+            Dimension::AgeBand => opt(r.age_band.as_ref().and_then(vocab_index)),
+            Dimension::Majority => opt(r.majority_at_registration.as_ref().and_then(vocab_index)),
+            Dimension::TraffickingStatus => {
+                opt(r.trafficking_status.as_ref().and_then(vocab_index))
+            }
+            Dimension::Exploitation => many(&mut r.exploitation.iter().map(vocab_index)),
+            Dimension::Labour => many(&mut r.labour_industry.iter().map(|l| {
+                let t = l.ctdc_type_of_labour();
+                LABOUR_TYPES.iter().position(|x| *x == t).map(|i| i as u32)
+            })),
+            Dimension::SexualExploitation => {
+                many(&mut r.sexual_exploitation.iter().map(vocab_index))
+            }
+            Dimension::MeansOfControl => many(&mut r.means_of_control.iter().map(vocab_index)),
+            Dimension::RecruiterRelation => many(&mut r.recruiter_relation.iter().map(vocab_index)),
+            Dimension::Service => opt(referral.and_then(|x| vocab_index(&x.service))),
+            Dimension::ReferralOutcome => {
+                let none = ReferralStatus::ALL.len() as u32;
+                opt(Some(
+                    referral
+                        .and_then(|x| x.status.as_ref())
+                        .and_then(vocab_index)
+                        .unwrap_or(none),
+                ))
+            }
+        };
+        out.sort_unstable();
+        out.dedup();
+        if out.is_empty() {
+            out.push(unknown);
+        }
+        out
+    }
+}
+
+/// Counts `records` as `spec` says, with noise from the system's cryptographic
+/// generator when `spec.dp` is set.
+pub fn table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
+    table_with_noise(records, spec, &mut SystemNoise::new())
+}
+
+/// As [`table`], with noise from `noise`. Publish only tables made with a
+/// cryptographic source such as [`SystemNoise`].
+pub fn table_with_noise(
+    records: &[StatRecord],
+    spec: &TableSpec,
+    noise: &mut dyn NoiseSource,
+) -> Result<Table> {
+    let dims = &spec.dimensions;
+    if dims.is_empty() || dims.len() > 3 {
+        return Err(Error::invalid(
+            "dimensions",
+            "count by one, two or three dimensions",
+        ));
+    }
+    let mut seen = dims.clone();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != dims.len() {
+        return Err(Error::invalid("dimensions", "a dimension is given twice"));
+    }
+    if spec.k == 0 {
+        return Err(Error::invalid("k", "k must be at least 1"));
+    }
+    if let Some((a, b)) = spec.years {
+        if b < a || b - a > 200 {
+            return Err(Error::invalid("years", "give a range of at most 200 years"));
+        }
+    }
+    if let Some(dp) = &spec.dp {
+        dp.validate()?;
+    }
+    let domains = Domains::new(spec);
+    let sizes: Vec<u64> = dims.iter().map(|&d| domains.size(d)).collect();
+    let cells = sizes.iter().try_fold(1u64, |acc, &s| acc.checked_mul(s));
+    let cells = match cells {
+        Some(c) if spec.dp.is_none() || c <= MAX_DP_CELLS => c,
+        _ => {
+            return Err(Error::invalid(
+                "dimensions",
+                format!(
+                    "the table has too many possible cells for differential privacy (at most \
+                     {MAX_DP_CELLS}); use fewer or smaller dimensions"
+                ),
+            ))
+        }
+    };
+    let per_referral = dims.iter().any(|d| d.per_referral());
+    let contributions = spec.dp.as_ref().map(|dp| {
+        dp.max_contributions.unwrap_or_else(|| {
+            let per_case: u32 = dims.iter().map(|d| d.typical_values()).product();
+            (per_case * if per_referral { 2 } else { 1 }).min(8)
+        })
+    });
+
+    // Each case's cells: the product of its values (per referral for referral
+    // dimensions), deduplicated, at most `contributions` of them.
+    let mut counts: KeyMap<u64, u64> = KeyMap::default();
+    let mut case_cells: Vec<u64> = Vec::new();
+    let mut total: u64 = 0;
+    for r in records {
+        case_cells.clear();
+        let referrals: Vec<Option<&StatReferral>> = if per_referral {
+            r.referrals.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for referral in referrals {
+            let mut partial = vec![0u64];
+            for (&d, &size) in dims.iter().zip(&sizes) {
+                let vals = domains.values(d, r, referral);
+                partial = partial
+                    .iter()
+                    .flat_map(|p| vals.iter().map(move |v| p * size + v))
+                    .collect();
+            }
+            case_cells.extend(partial);
+        }
+        case_cells.sort_unstable();
+        case_cells.dedup();
+        if let Some(c) = contributions {
+            let c = c as usize;
+            if case_cells.len() > c {
+                // A uniformly random subset of c cells (partial Fisher–Yates).
+                for i in 0..c {
+                    let j = i + below(noise, (case_cells.len() - i) as u64)? as usize;
+                    case_cells.swap(i, j);
+                }
+                case_cells.truncate(c);
+            }
+        }
+        for &cell in &case_cells {
+            *counts.entry(cell).or_insert(0) += 1;
+            total += 1;
+        }
+    }
+
+    let k = u64::from(spec.k);
+    let mut released: Vec<(u64, u64)> = Vec::new();
+    let (suppressed_cells, suppressed_total, table_total, privacy) = match (&spec.dp, contributions)
+    {
+        (Some(dp), Some(c)) => {
+            let eps_total = dp.epsilon * TOTAL_SHARE;
+            let eps_cells = dp.epsilon - eps_total;
+            let c_f = f64::from(c);
+            let (scale, delta) = match dp.mechanism {
+                Mechanism::Laplace => (c_f / eps_cells, None),
+                Mechanism::Gaussian { delta } => {
+                    (gaussian_sigma(eps_cells, delta, c_f.sqrt())?, Some(delta))
+                }
+            };
+            let threshold = match dp.mechanism {
+                Mechanism::Laplace => {
+                    false_positive_threshold(&dp.mechanism, eps_cells / c_f, cells)
+                }
+                Mechanism::Gaussian { .. } => false_positive_threshold(&dp.mechanism, scale, cells),
+            }
+            .max(k);
+            for cell in 0..cells {
+                let exact = counts.get(&cell).copied().unwrap_or(0) as f64;
+                let noisy = match dp.mechanism {
+                    Mechanism::Laplace => {
+                        exact + sample_discrete_laplace(noise, eps_cells / c_f)? as f64
+                    }
+                    Mechanism::Gaussian { .. } => exact + sample_gaussian(noise, scale)?,
+                };
+                let count = noisy.round().max(0.0) as u64;
+                if count >= threshold {
+                    released.push((cell, count));
+                }
+            }
+            let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
+            let noisy_total = (total as f64
+                + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
+                .round()
+                .max(0.0) as u64;
+            let consistent = noisy_total.max(released_sum);
+            let privacy = PrivacyReport {
+                differentially_private: true,
+                mechanism: dp.mechanism.name().into(),
+                epsilon: Some(dp.epsilon),
+                delta,
+                epsilon_cells: Some(eps_cells),
+                epsilon_total: Some(eps_total),
+                max_contributions: Some(c),
+                cell_noise_scale: Some(scale),
+                k: spec.k,
+                threshold,
+                statement: match delta {
+                    None => format!(
+                        "ε = {} differential privacy (discrete Laplace noise): cells ε = {:.4}, \
+                         total ε = {:.4}; each case counts in at most {c} cell(s); noisy counts \
+                         below {threshold} (k = {}, raised so noise alone shows no empty cell) \
+                         are not shown",
+                        dp.epsilon, eps_cells, eps_total, spec.k
+                    ),
+                    Some(d) => format!(
+                        "(ε = {}, δ = {d:e}) differential privacy (Gaussian noise on cells, σ = \
+                         {scale:.3}, ε = {:.4}; Laplace noise on the total, ε = {:.4}); each case \
+                         counts in at most {c} cell(s); noisy counts below {threshold} (k = {}, \
+                         raised so noise alone shows no empty cell) are not shown",
+                        dp.epsilon, eps_cells, eps_total, spec.k
+                    ),
+                },
+            };
+            (
+                None,
+                Some(consistent - released_sum),
+                Some(consistent),
+                privacy,
+            )
+        }
+        _ => {
+            let mut suppressed = 0;
+            let mut suppressed_sum = 0;
+            for (&cell, &count) in &counts {
+                if count >= k {
+                    released.push((cell, count));
+                } else {
+                    suppressed += 1;
+                    suppressed_sum += count;
+                }
+            }
+            let shown = suppressed_sum == 0 || suppressed_sum >= k;
+            let privacy = PrivacyReport::suppression_only(spec.k);
+            (
+                Some(suppressed),
+                shown.then_some(suppressed_sum),
+                shown.then_some(total),
+                privacy,
+            )
+        }
+    };
+
+    let mut out_cells: Vec<Cell> = released
+        .into_iter()
+        .map(|(cell, count)| {
+            let mut rest = cell;
+            let mut values = vec![String::new(); dims.len()];
+            for i in (0..dims.len()).rev() {
+                values[i] = domains.value(dims[i], rest % sizes[i]);
+                rest /= sizes[i];
+            }
+            Cell { values, count }
+        })
+        .collect();
+    out_cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
+    let released_total = out_cells.iter().map(|c| c.count).sum();
+    Ok(Table {
+        dimensions: dims.clone(),
+        unit: if per_referral {
+            "cases (per referral)"
+        } else {
+            "cases"
+        }
+        .into(),
+        country_codes: spec.country_codes,
+        cells: out_cells,
+        released_total,
+        suppressed_cells,
+        suppressed_total,
+        total: table_total,
+        privacy,
+    })
+}
+
+impl Table {
+    /// Sums of released cells by the values of dimension `dim` (a margin), largest
+    /// first. Consistent with the cells by construction.
+    pub fn margin(&self, dim: usize) -> Vec<(String, u64)> {
+        let mut sums: Vec<(String, u64)> = Vec::new();
+        for cell in &self.cells {
+            let Some(v) = cell.values.get(dim) else {
+                continue;
+            };
+            match sums.iter_mut().find(|(k, _)| k == v) {
+                Some((_, s)) => *s += cell.count,
+                None => sums.push((v.clone(), cell.count)),
+            }
+        }
+        sums.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        sums
+    }
+
+    /// CSV: one column per dimension and `count`; a last line per summary figure is
+    /// not added (see the JSON form for the totals and the privacy statement).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        for d in &self.dimensions {
+            out.push_str(d.name());
+            out.push(',');
+        }
+        out.push_str("count\n");
+        for cell in &self.cells {
+            for v in &cell.values {
+                csv_field(&mut out, v);
+                out.push(',');
+            }
+            out.push_str(&cell.count.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// JSON: the whole table with totals and its privacy report.
+    pub fn to_json(&self) -> Result<String> {
+        json(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::dp::SeededNoise;
+    use crate::export::testdata::{self, Rng};
+
+    fn spec(dims: &[Dimension]) -> TableSpec {
+        TableSpec {
+            years: Some((2015, 2026)),
+            ..TableSpec::new(dims.to_vec())
+        }
+    }
+
+    fn check_consistent(t: &Table) {
+        assert!(t.cells.iter().all(|c| c.count >= u64::from(t.privacy.k)));
+        assert_eq!(
+            t.released_total,
+            t.cells.iter().map(|c| c.count).sum::<u64>()
+        );
+        if let (Some(total), Some(sup)) = (t.total, t.suppressed_total) {
+            assert_eq!(total, t.released_total + sup);
+        }
+        for d in 0..t.dimensions.len() {
+            assert_eq!(
+                t.margin(d).iter().map(|(_, s)| s).sum::<u64>(),
+                t.released_total
+            );
+        }
+    }
+
+    #[test]
+    fn exact_tables_suppress_small_cells() {
+        let records = testdata::skewed(5_000, 11);
+        let t = table(
+            &records,
+            &spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]),
+        )
+        .unwrap();
+        check_consistent(&t);
+        assert!(!t.privacy.differentially_private);
+        assert!(
+            t.suppressed_cells.unwrap() > 0,
+            "the long tail is suppressed"
+        );
+        // Recount by hand: every released cell is exact.
+        for cell in &t.cells {
+            let n = records
+                .iter()
+                .filter(|r| {
+                    r.citizenship
+                        .iter()
+                        .any(|c| c.alpha3() == Some(cell.values[0].as_str()))
+                        && r.countries_of_exploitation()
+                            .iter()
+                            .any(|c| c.alpha3() == Some(cell.values[1].as_str()))
+                })
+                .count() as u64;
+            assert_eq!(n, cell.count, "{:?}", cell.values);
+        }
+        assert!(t.cells.iter().any(|c| c.values == ["KGZ", "RUS"]));
+        // Three dimensions.
+        let t3 = table(
+            &records,
+            &spec(&[
+                Dimension::Exploitation,
+                Dimension::Gender,
+                Dimension::AgeBand,
+            ]),
+        )
+        .unwrap();
+        check_consistent(&t3);
+        assert!(t3
+            .cells
+            .iter()
+            .any(|c| c.values == ["ForcedLabour", "Masculine", "30-38"]));
+    }
+
+    #[test]
+    fn total_is_hidden_when_it_would_reveal_a_small_remainder() {
+        let mut records = testdata::skewed(200, 5);
+        for r in &mut records {
+            r.gender = Some(Gender::Masculine);
+        }
+        records[0].gender = Some(Gender::Feminine);
+        let t = table(&records, &spec(&[Dimension::Gender])).unwrap();
+        assert_eq!(t.suppressed_cells, Some(1));
+        assert_eq!(t.total, None);
+        assert_eq!(t.suppressed_total, None);
+        assert_eq!(t.released_total, 199);
+        let t = table(&records[1..], &spec(&[Dimension::Gender])).unwrap();
+        assert_eq!(t.total, Some(199));
+    }
+
+    #[test]
+    fn referral_outcomes_pair_service_and_status() {
+        let records = testdata::skewed(3_000, 8);
+        let t = table(
+            &records,
+            &spec(&[Dimension::Service, Dimension::ReferralOutcome]),
+        )
+        .unwrap();
+        check_consistent(&t);
+        let cell = t
+            .cells
+            .iter()
+            .find(|c| c.values == ["Shelter", "Completed"])
+            .unwrap();
+        let n = records
+            .iter()
+            .filter(|r| {
+                r.referrals.iter().any(|x| {
+                    x.service == ServiceType::Shelter && x.status == Some(ReferralStatus::Completed)
+                })
+            })
+            .count() as u64;
+        assert_eq!(cell.count, n);
+        let years = table(&records, &spec(&[Dimension::Year, Dimension::Route])).unwrap();
+        check_consistent(&years);
+        assert!(years.cells.iter().any(|c| c.values[1] == "UZB-RUS"));
+    }
+
+    #[test]
+    fn dp_tables_are_noisy_consistent_and_report_epsilon() {
+        let records = testdata::skewed(5_000, 12);
+        let exact = table(
+            &records,
+            &spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]),
+        )
+        .unwrap();
+        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian { delta: 1e-6 }] {
+            let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
+            s.dp = Some(DpSpec {
+                epsilon: 1.0,
+                mechanism,
+                max_contributions: None,
+            });
+            let mut noise = SeededNoise(Rng::new(99));
+            let t = table_with_noise(&records, &s, &mut noise).unwrap();
+            check_consistent(&t);
+            assert!(t.privacy.differentially_private);
+            assert_eq!(t.privacy.epsilon, Some(1.0));
+            assert_eq!(t.privacy.mechanism, mechanism.name());
+            assert!(
+                (t.privacy.epsilon_cells.unwrap() + t.privacy.epsilon_total.unwrap() - 1.0).abs()
+                    < 1e-12
+            );
+            assert_eq!(t.privacy.max_contributions, Some(1));
+            assert!(t.privacy.threshold >= 11);
+            assert!(t.total.is_some() && t.suppressed_total.is_some());
+            assert!(t.suppressed_cells.is_none());
+            // Big cells stay close to the truth; noise is there.
+            let big = exact
+                .cells
+                .iter()
+                .find(|c| c.values == ["KGZ", "RUS"])
+                .unwrap();
+            let noisy = t.cells.iter().find(|c| c.values == ["KGZ", "RUS"]).unwrap();
+            assert!(
+                noisy.count.abs_diff(big.count) < 60,
+                "{} vs {}",
+                noisy.count,
+                big.count
+            );
+            let total = t.total.unwrap();
+            assert!(total.abs_diff(records.len() as u64) < 400, "{total}");
+        }
+        // Different noise, different counts.
+        let mut s = spec(&[Dimension::Exploitation]);
+        s.dp = Some(DpSpec {
+            epsilon: 0.5,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+        });
+        let a = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(1))).unwrap();
+        let b = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(2))).unwrap();
+        assert_ne!(a.cells, b.cells);
+        check_consistent(&a);
+    }
+
+    #[test]
+    fn contribution_bound_limits_each_case() {
+        let mut records = testdata::skewed(50, 2);
+        for r in &mut records {
+            r.means_of_control = MeansOfControl::ALL.to_vec();
+        }
+        let mut s = spec(&[Dimension::MeansOfControl]);
+        s.k = 1;
+        s.dp = Some(DpSpec {
+            epsilon: 50.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: Some(2),
+        });
+        let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(3))).unwrap();
+        // With ε = 50 the noise is almost always 0: 50 cases × 2 cells.
+        assert!(t.released_total.abs_diff(100) <= 3, "{}", t.released_total);
+    }
+
+    #[test]
+    fn invalid_specs_are_refused() {
+        let records = testdata::skewed(10, 2);
+        assert!(table(&records, &spec(&[])).is_err());
+        assert!(table(&records, &spec(&[Dimension::Year, Dimension::Year])).is_err());
+        let four = [
+            Dimension::Year,
+            Dimension::Gender,
+            Dimension::AgeBand,
+            Dimension::Majority,
+        ];
+        assert!(table(&records, &spec(&four)).is_err());
+        let mut s = spec(&[Dimension::Route, Dimension::Citizenship]);
+        s.dp = Some(DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+        });
+        assert!(table(&records, &s).is_err(), "too many cells for DP");
+        assert_eq!(
+            Dimension::parse("country").unwrap(),
+            Dimension::CountryOfExploitation
+        );
+        assert!(Dimension::parse("shoe-size").is_err());
+        assert_eq!(
+            Dimension::Route.label("KGZ-RUS", Lang::En),
+            "Kyrgyzstan → Russian Federation"
+        );
+        assert_eq!(
+            Dimension::Exploitation.label("ForcedLabour", Lang::En),
+            "Forced labour"
+        );
+    }
+}
