@@ -10,7 +10,7 @@
 //!   `sync::State`s of the first sync.
 //! - `edit_bundle_bytes`: a store-and-forward bundle ("since last") carrying that edit.
 //! - `day_bundle_bytes`: 20 edits across 10 cases, one "since last" bundle.
-//! - `ingest_ms`: a third, empty device importing one bundle of every case.
+//! - `ingest_10k_ms`: a third, empty device importing one bundle of every case.
 
 use std::time::Instant;
 
@@ -41,7 +41,7 @@ struct SyncReport {
     baseline_edit_sync_messages: usize,
     edit_bundle_bytes: usize,
     day_bundle_bytes: usize,
-    ingest_ms: f64,
+    ingest_10k_ms: f64,
     ingest_bundle_bytes: usize,
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn run(n: usize, seed: u64, json: bool) -> Result<(), String> {
     let everything = a.export_bundle(BundleScope::Everything).map_err(e)?;
     let t = Instant::now();
     c.import_bundle(&everything).map_err(e)?;
-    let ingest_ms = ms(t);
+    let ingest_10k_ms = ms(t);
     if c.len() != n {
         return Err(format!("ingest left {} of {n} cases", c.len()));
     }
@@ -215,7 +215,7 @@ pub(crate) fn run(n: usize, seed: u64, json: bool) -> Result<(), String> {
         baseline_edit_sync_messages: base_edit_msgs,
         edit_bundle_bytes: edit_bundle.len(),
         day_bundle_bytes: day_bundle.len(),
-        ingest_ms,
+        ingest_10k_ms,
         ingest_bundle_bytes: everything.len(),
     };
     if json {
@@ -242,7 +242,7 @@ pub(crate) fn run(n: usize, seed: u64, json: bool) -> Result<(), String> {
         );
         println!(
             "  ingest          {:>10.1} ms for a {} B bundle",
-            r.ingest_ms, r.ingest_bundle_bytes
+            r.ingest_10k_ms, r.ingest_bundle_bytes
         );
     }
     Ok(())

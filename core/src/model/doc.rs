@@ -159,7 +159,15 @@ impl CaseDoc {
 
     /// Signatures of the changes not yet saved (for a delta chunk), or of all changes.
     pub(crate) fn sigs_for_save(&mut self, full: bool) -> Vec<ChangeSig> {
-        let since: Vec<ChangeHash> = if full { Vec::new() } else { self.saved.clone() };
+        if full {
+            // Every change of the document has its signature in `sigs` (kept so by
+            // load, commit and apply_verified), so no need to walk the changes.
+            let mut all: Vec<ChangeSig> =
+                self.sigs.iter().map(|(h, s)| ChangeSig(h.0, *s)).collect();
+            all.sort_by_key(|c| c.0);
+            return all;
+        }
+        let since = self.saved.clone();
         self.sigs_since(&since)
     }
 
@@ -189,6 +197,12 @@ impl CaseDoc {
             .collect()
     }
 
+    /// Whether the document knows the change `hash`, checking its heads first (cheap)
+    /// before its history.
+    pub(crate) fn knows_head(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_heads().contains(hash) || self.has_change(hash)
+    }
+
     /// Whether the document knows the change `hash`.
     pub(crate) fn has_change(&mut self, hash: &ChangeHash) -> bool {
         self.doc.get_change_by_hash(hash).is_some()
@@ -201,16 +215,19 @@ impl CaseDoc {
         &mut self,
         changes: Vec<(automerge::Change, [u8; 64])>,
     ) -> Result<std::result::Result<usize, Vec<ChangeHash>>> {
-        let mut staged = self.doc.fork();
+        // A new document knows no change: skip the (costly) lookups.
+        let empty = self.doc.get_heads().is_empty();
         let mut new = Vec::new();
-        for (c, sig) in &changes {
-            if self.doc.get_change_by_hash(&c.hash()).is_none() {
-                new.push((c.clone(), *sig));
+        for (c, sig) in changes {
+            if empty || self.doc.get_change_by_hash(&c.hash()).is_none() {
+                new.push((c, sig));
             }
         }
         if new.is_empty() {
             return Ok(Ok(0));
         }
+        // Apply to a staging copy; it replaces the document only if all is well.
+        let mut staged = self.doc.fork();
         staged
             .apply_changes(new.iter().map(|(c, _)| c.clone()))
             .map_err(|e| Error::Internal(format!("changes do not apply: {e}")))?;
@@ -218,8 +235,9 @@ impl CaseDoc {
         if !missing.is_empty() {
             return Ok(Err(missing));
         }
+        let actor = self.doc.get_actor().clone();
         let check = CaseDoc {
-            doc: staged,
+            doc: staged.with_actor(actor),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id: self.id,
@@ -230,8 +248,8 @@ impl CaseDoc {
                 format!("changes for case {} rewrite its identity", self.id),
             ));
         }
+        self.doc = check.doc;
         let applied = new.len();
-        self.doc.apply_changes(new.iter().map(|(c, _)| c.clone()))?;
         for (c, sig) in new {
             self.sigs.insert(c.hash(), sig);
         }
@@ -254,6 +272,12 @@ impl CaseDoc {
         let bytes = self.doc.save_after(&self.saved);
         self.saved = self.doc.get_heads();
         bytes
+    }
+
+    /// Records that the document as it is now has been stored (by the caller, e.g. as
+    /// the raw changes it was built from).
+    pub(crate) fn mark_saved(&mut self) {
+        self.saved = self.doc.get_heads();
     }
 
     /// The whole document, compacted.
@@ -392,129 +416,132 @@ impl CaseDoc {
 
     /// Reads the whole record, including unresolved conflicts.
     pub(crate) fn record(&self) -> Result<CaseRecord> {
+        // Each map is read in one pass (`map_range`) rather than key by key: with
+        // Automerge 0.12 every `get` is a seek, and this runs for every case a sync
+        // brings in. Conflicting values are looked up only where a key has them.
         let d = &self.doc;
         let id = self
             .id()
             .ok_or_else(|| Error::Internal("case document has no id".into()))?;
-        let created_at = Timestamp(get_i64(d, &ROOT, "created_at").unwrap_or(0));
-        let scalar = |f: ScalarField| get_str(d, &ROOT, f.key());
+        let root = Fields::read(d, &ROOT);
+        let created_at = Timestamp(root.i64("created_at").unwrap_or(0));
+        let scalar = |f: ScalarField| root.str(f.key());
         let mut conflicts = Vec::new();
         for f in ScalarField::ALL {
-            collect_conflict(d, &ROOT, f.key(), f.key(), &mut conflicts);
+            if root.conflicted(f.key()) {
+                collect_conflict(d, &ROOT, f.key(), f.key(), &mut conflicts);
+            }
         }
-        let consent_obj = self.obj(&ROOT, "consent")?;
+        let consent_obj = root.obj("consent")?;
+        let consent = Fields::read(d, &consent_obj);
         for key in ["share_with_partners", "include_in_statistics"] {
-            collect_conflict(
-                d,
-                &consent_obj,
-                key,
-                &format!("consent.{key}"),
-                &mut conflicts,
-            );
-        }
-        let indicators_obj = self.obj(&ROOT, "indicators")?;
-        let mut indicators = BTreeMap::new();
-        for code in d.keys(&indicators_obj) {
-            if let Some(answer) = get_str(d, &indicators_obj, &code) {
+            if consent.conflicted(key) {
                 collect_conflict(
                     d,
-                    &indicators_obj,
-                    &code,
-                    &format!("indicators.{code}"),
+                    &consent_obj,
+                    key,
+                    &format!("consent.{key}"),
                     &mut conflicts,
                 );
-                indicators.insert(Indicator::from_code(&code), Answer::from_code(&answer));
             }
+        }
+        let indicators_obj = root.obj("indicators")?;
+        let mut indicators = BTreeMap::new();
+        for (code, field) in Fields::read(d, &indicators_obj).0 {
+            if let Some(answer) = field.str() {
+                if field.conflict {
+                    collect_conflict(
+                        d,
+                        &indicators_obj,
+                        &code,
+                        &format!("indicators.{code}"),
+                        &mut conflicts,
+                    );
+                }
+                indicators.insert(Indicator::from_code(&code), Answer::from_code(answer));
+            }
+        }
+        let set = |field: SetField| -> Result<Vec<String>> {
+            let obj = root.obj(field.key())?;
+            Ok(Fields::read(d, &obj)
+                .0
+                .into_iter()
+                .filter(|(_, f)| matches!(f.value, Value::Scalar(ref v) if **v == ScalarValue::Boolean(true)))
+                .map(|(k, _)| k)
+                .collect())
+        };
+        fn vocab<V: Vocabulary>(codes: Vec<String>) -> BTreeSet<V> {
+            codes.iter().map(|c| V::from_code(c)).collect()
         }
         Ok(CaseRecord {
             id,
             created_at,
-            case_status: scalar(ScalarField::CaseStatus).map(|c| CaseStatus::from_code(&c)),
+            case_status: scalar(ScalarField::CaseStatus).map(CaseStatus::from_code),
             trafficking_status: scalar(ScalarField::TraffickingStatus)
-                .map(|c| TraffickingStatus::from_code(&c)),
-            decided_by: scalar(ScalarField::DecidedBy).map(|c| DecisionOrganisation::from_code(&c)),
-            gender: scalar(ScalarField::Gender).map(|c| Gender::from_code(&c)),
-            age_band: scalar(ScalarField::AgeBand).map(|c| AgeBand::from_code(&c)),
+                .map(TraffickingStatus::from_code),
+            decided_by: scalar(ScalarField::DecidedBy).map(DecisionOrganisation::from_code),
+            gender: scalar(ScalarField::Gender).map(Gender::from_code),
+            age_band: scalar(ScalarField::AgeBand).map(AgeBand::from_code),
             majority_at_registration: scalar(ScalarField::MajorityAtRegistration)
-                .map(|c| MajorityStatus::from_code(&c)),
+                .map(MajorityStatus::from_code),
             majority_at_exploitation: scalar(ScalarField::MajorityAtExploitation)
-                .map(|c| MajorityStatus::from_code(&c)),
-            majority_at_entry: scalar(ScalarField::MajorityAtEntry)
-                .map(|c| MajorityStatus::from_code(&c)),
+                .map(MajorityStatus::from_code),
+            majority_at_entry: scalar(ScalarField::MajorityAtEntry).map(MajorityStatus::from_code),
             relationship_to_trafficker: scalar(ScalarField::RelationshipToTrafficker)
-                .map(|c| RelationshipToTrafficker::from_code(&c)),
-            citizenship: self
-                .set(SetField::Citizenship)?
+                .map(RelationshipToTrafficker::from_code),
+            citizenship: set(SetField::Citizenship)?
                 .iter()
                 .map(|c| Country::from_code(c))
                 .collect(),
-            exploitation: self.vocab_set(SetField::Exploitation)?,
-            labour_industry: self.vocab_set(SetField::LabourIndustry)?,
-            sexual_exploitation: self.vocab_set(SetField::SexualExploitation)?,
-            means_of_control: self.vocab_set(SetField::MeansOfControl)?,
-            recruitment_method: self.vocab_set(SetField::RecruitmentMethod)?,
-            recruitment_app: self.vocab_set(SetField::RecruitmentApp)?,
-            recruiter_relation: self.vocab_set(SetField::RecruiterRelation)?,
-            route: self.route()?,
+            exploitation: vocab(set(SetField::Exploitation)?),
+            labour_industry: vocab(set(SetField::LabourIndustry)?),
+            sexual_exploitation: vocab(set(SetField::SexualExploitation)?),
+            means_of_control: vocab(set(SetField::MeansOfControl)?),
+            recruitment_method: vocab(set(SetField::RecruitmentMethod)?),
+            recruitment_app: vocab(set(SetField::RecruitmentApp)?),
+            recruiter_relation: vocab(set(SetField::RecruiterRelation)?),
+            route: self.route(&root)?,
             consent: Consent {
-                share_with_partners: get_bool(d, &consent_obj, "share_with_partners"),
-                include_in_statistics: get_bool(d, &consent_obj, "include_in_statistics"),
+                share_with_partners: consent.bool("share_with_partners"),
+                include_in_statistics: consent.bool("include_in_statistics"),
             },
             screening: Screening {
                 indicators,
-                vulnerabilities: self.vocab_set(SetField::Vulnerability)?,
+                vulnerabilities: vocab(set(SetField::Vulnerability)?),
             },
-            referrals: self.referrals()?,
-            notes: self.notes()?,
+            referrals: self.referrals(&root)?,
+            notes: self.notes(&root)?,
             conflicts,
         })
     }
 
-    fn set(&self, field: SetField) -> Result<Vec<String>> {
-        let obj = self.obj(&ROOT, field.key())?;
-        Ok(self
-            .doc
-            .keys(&obj)
-            .filter(|k| get_bool(&self.doc, &obj, k) == Some(true))
-            .collect())
-    }
-
-    fn vocab_set<V: Vocabulary>(&self, field: SetField) -> Result<BTreeSet<V>> {
-        Ok(self.set(field)?.iter().map(|c| V::from_code(c)).collect())
-    }
-
-    fn list_maps(&self, key: &str) -> Result<Vec<ObjId>> {
-        let list = self.obj(&ROOT, key)?;
-        Ok(list_objects(&self.doc, &list))
-    }
-
-    fn route(&self) -> Result<Vec<RouteEvent>> {
+    fn route(&self, root: &Fields) -> Result<Vec<RouteEvent>> {
         let d = &self.doc;
-        Ok(self
-            .list_maps("route")?
+        Ok(list_objects(d, &root.obj("route")?)
             .iter()
             .filter_map(|ev| {
-                let year = get_i64(d, ev, "year").and_then(|y| u16::try_from(y).ok());
-                let month = get_i64(d, ev, "month").and_then(|m| u8::try_from(m).ok());
+                let ev = Fields::read(d, ev);
+                let year = ev.i64("year").and_then(|y| u16::try_from(y).ok());
+                let month = ev.i64("month").and_then(|m| u8::try_from(m).ok());
                 Some(RouteEvent {
-                    kind: RouteEventKind::from_code(&get_str(d, ev, "kind")?),
-                    country: Country::from_code(&get_str(d, ev, "country")?),
+                    kind: RouteEventKind::from_code(ev.str("kind")?),
+                    country: Country::from_code(ev.str("country")?),
                     when: year.map(|year| YearMonth { year, month }),
                 })
             })
             .collect())
     }
 
-    fn notes(&self) -> Result<Vec<Note>> {
+    fn notes(&self, root: &Fields) -> Result<Vec<Note>> {
         let d = &self.doc;
-        let mut notes: Vec<Note> = self
-            .list_maps("notes")?
+        let mut notes: Vec<Note> = list_objects(d, &root.obj("notes")?)
             .iter()
             .filter_map(|n| {
+                let n = Fields::read(d, n);
                 Some(Note {
-                    id: get_str(d, n, "id")?,
-                    at: Timestamp(get_i64(d, n, "at")?),
-                    text: get_str(d, n, "text")?,
+                    id: n.str("id")?.to_string(),
+                    at: Timestamp(n.i64("at")?),
+                    text: n.str("text")?.to_string(),
                 })
             })
             .collect();
@@ -522,21 +549,22 @@ impl CaseDoc {
         Ok(notes)
     }
 
-    fn referrals(&self) -> Result<Vec<Referral>> {
+    fn referrals(&self, root: &Fields) -> Result<Vec<Referral>> {
         let d = &self.doc;
-        let referrals = self.obj(&ROOT, "referrals")?;
         let mut out = Vec::new();
-        for id in d.keys(&referrals) {
-            let Ok(r) = obj_of(d, &referrals, &id) else {
+        for (id, field) in Fields::read(d, &root.obj("referrals")?).0 {
+            if !matches!(field.value, Value::Object(_)) {
                 continue;
-            };
-            let mut history: Vec<ReferralEvent> = match obj_of(d, &r, "history") {
+            }
+            let r = Fields::read(d, &field.id);
+            let mut history: Vec<ReferralEvent> = match r.obj("history") {
                 Ok(h) => list_objects(d, &h)
                     .iter()
                     .filter_map(|e| {
+                        let e = Fields::read(d, e);
                         Some(ReferralEvent {
-                            at: Timestamp(get_i64(d, e, "at")?),
-                            status: ReferralStatus::from_code(&get_str(d, e, "status")?),
+                            at: Timestamp(e.i64("at")?),
+                            status: ReferralStatus::from_code(e.str("status")?),
                         })
                     })
                     .collect(),
@@ -544,11 +572,10 @@ impl CaseDoc {
             };
             history.sort();
             out.push(Referral {
-                service: ServiceType::from_code(&get_str(d, &r, "service").unwrap_or_default()),
-                partner: get_str(d, &r, "partner").unwrap_or_default(),
-                organisation_type: get_str(d, &r, "organisation_type")
-                    .map(|c| OrganisationType::from_code(&c)),
-                reason: get_str(d, &r, "reason").map(|c| ReferralReason::from_code(&c)),
+                service: ServiceType::from_code(r.str("service").unwrap_or_default()),
+                partner: r.str("partner").unwrap_or_default().to_string(),
+                organisation_type: r.str("organisation_type").map(OrganisationType::from_code),
+                reason: r.str("reason").map(ReferralReason::from_code),
                 history,
                 id,
             });
@@ -557,6 +584,93 @@ impl CaseDoc {
             (a.history.first().map(|e| e.at), &a.id).cmp(&(b.history.first().map(|e| e.at), &b.id))
         });
         Ok(out)
+    }
+}
+
+/// One key of a map, as read in a single pass over the map.
+struct Field {
+    value: Value<'static>,
+    id: ObjId,
+    conflict: bool,
+}
+
+impl Field {
+    fn str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar(v) => match v.as_ref() {
+                ScalarValue::Str(s) => Some(s.as_str()),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+}
+
+/// All keys of one map with their winning values, read in one pass.
+struct Fields(Vec<(String, Field)>);
+
+impl Fields {
+    fn read<D: ReadDoc>(doc: &D, obj: &ObjId) -> Fields {
+        Fields(
+            doc.map_range(obj, ..)
+                .map(|item| {
+                    let id = item.id();
+                    let conflict = item.conflict;
+                    let key = item.key.into_owned();
+                    let value = Value::from(item.value).into_owned();
+                    (
+                        key,
+                        Field {
+                            value,
+                            id,
+                            conflict,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&Field> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, f)| f)
+    }
+
+    fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Field::str)
+    }
+
+    fn bool(&self, key: &str) -> Option<bool> {
+        match &self.get(key)?.value {
+            Value::Scalar(v) => match v.as_ref() {
+                ScalarValue::Boolean(b) => Some(*b),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn i64(&self, key: &str) -> Option<i64> {
+        match &self.get(key)?.value {
+            Value::Scalar(v) => match v.as_ref() {
+                ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
+                ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn conflicted(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|f| f.conflict)
+    }
+
+    fn obj(&self, key: &str) -> Result<ObjId> {
+        match self.get(key) {
+            Some(f) if matches!(f.value, Value::Object(_)) => Ok(f.id.clone()),
+            _ => Err(Error::Internal(format!(
+                "case document lacks container {key:?}"
+            ))),
+        }
     }
 }
 
@@ -600,37 +714,6 @@ fn scalar_to_string(v: &ScalarValue) -> String {
         ScalarValue::Str(s) => s.to_string(),
         ScalarValue::Boolean(b) => b.to_string(),
         other => other.to_string(),
-    }
-}
-
-fn get_str<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<String> {
-    match doc.get(obj, key).ok().flatten()? {
-        (Value::Scalar(v), _) => match v.as_ref() {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn get_bool<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<bool> {
-    match doc.get(obj, key).ok().flatten()? {
-        (Value::Scalar(v), _) => match v.as_ref() {
-            ScalarValue::Boolean(b) => Some(*b),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn get_i64<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<i64> {
-    match doc.get(obj, key).ok().flatten()? {
-        (Value::Scalar(v), _) => match v.as_ref() {
-            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
-            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
-            _ => None,
-        },
-        _ => None,
     }
 }
 
@@ -999,7 +1082,7 @@ mod tests {
             .contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
         assert_eq!(r.gender, Some(Gender::Unknown("FutureGenderCode".into())));
         assert_eq!(
-            get_str(&reloaded.doc, &ROOT, "future_field").as_deref(),
+            Fields::read(&reloaded.doc, &ROOT).str("future_field"),
             Some("kept")
         );
         // The record round-trips through CBOR with the unknown codes intact.

@@ -138,7 +138,15 @@ impl Store {
             .is_none_or(|m| m.0 != meta);
         let updates = self.state_updates(cursor.as_ref());
         if rewrite || meta_changed || !updates.is_empty() {
-            let payload = self.payload_since(cursor.as_ref(), Members::All)?;
+            // Readers may pick bundles up in any order: each carries at least the proofs
+            // of membership of its sender and authors, and the full records when they
+            // changed since the last bundle written here.
+            let members = if rewrite || meta_changed {
+                Members::All
+            } else {
+                Members::Proofs
+            };
+            let payload = self.payload_since(cursor.as_ref(), members)?;
             let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
             let name = format!("{next:010}.cvb");
             let tmp = outbox.join(format!(".{name}.tmp"));

@@ -165,17 +165,39 @@ impl Store {
             BundleScope::Everything => None,
             BundleScope::SinceLast(name) => self.index.sync.cursors.get(name).cloned(),
         };
-        let payload = self.payload_since(base.as_ref(), Members::All)?;
+        // Membership: everything, unless this target already got the same records in an
+        // earlier bundle; then only the proofs that make this bundle verifiable alone
+        // (bundles may arrive in any order, or not at all).
+        let meta = B32(self.group()?.records_digest());
+        let meta_key = match &scope {
+            BundleScope::Everything => None,
+            BundleScope::SinceLast(name) => Some(cursor_meta_key(name)),
+        };
+        let meta_known = meta_key
+            .as_ref()
+            .and_then(|k| self.index.sync.peer_meta.get(k))
+            .is_some_and(|m| *m == meta);
+        let members = if meta_known {
+            Members::Proofs
+        } else {
+            Members::All
+        };
+        let payload = self.payload_since(base.as_ref(), members)?;
         let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
-        if let BundleScope::SinceLast(name) = scope {
+        if let (BundleScope::SinceLast(name), Some(peer)) = (scope, meta_key) {
             let updates = self.state_updates(base.as_ref());
+            let mut deltas = Vec::new();
             if !updates.is_empty() {
-                self.write_sync(vec![SyncDelta::Cursor {
+                deltas.push(SyncDelta::Cursor {
                     name,
                     updates,
                     replace: false,
-                }])?;
+                });
             }
+            if !meta_known {
+                deltas.push(SyncDelta::PeerMeta { peer, meta });
+            }
+            self.write_sync(deltas)?;
         }
         Ok(bytes)
     }
@@ -283,40 +305,10 @@ impl Store {
 
     /// A case's whole document as stored (no Automerge work), signatures by hash order.
     fn whole_case(&mut self, id: &CaseId) -> Result<CaseChanges> {
-        let entry = self.entry(id)?;
-        let heads = entry.heads.clone();
-        let mut doc = Vec::new();
-        let mut sigs: Vec<ChangeSig> = Vec::new();
-        for loc in entry.frames.clone() {
-            let (name, file) = self.file_of(loc)?;
-            let frame = read_frame(file, &name, loc)?;
-            match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
-                Ok(Record::Put {
-                    case,
-                    doc: d,
-                    sigs: s,
-                    ..
-                }) if case == *id => {
-                    doc.extend_from_slice(&d);
-                    sigs.extend(s);
-                }
-                _ => {
-                    return Err(Error::corrupted(
-                        name,
-                        format!("a frame of case {id} does not open"),
-                    ))
-                }
-            }
-        }
-        sigs.sort_by_key(|a| a.0);
-        sigs.dedup_by(|a, b| a.0 == b.0);
-        Ok(CaseChanges {
-            case: *id,
-            doc: Some(doc),
-            changes: Vec::new(),
-            sigs: sigs.into_iter().map(|s| B64(s.1)).collect(),
-            heads,
-        })
+        // Individual changes rather than the saved document: the stored document's
+        // columns are already deflated one case at a time, whereas raw changes of many
+        // cases compress together several times better in the message body.
+        Ok(self.case_delta(id, &[])?.0)
     }
 
     /// The changes of a case after heads `theirs`, and the actors who wrote them.
@@ -382,12 +374,13 @@ impl Store {
             .chain(tombstones.iter().map(|t| &t.case))
             .copied()
             .collect();
-        let mut verified: Vec<(CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>)> = Vec::new();
-        for cc in payload.cases {
-            if erased.contains(&cc.case) {
-                report.ignored_erased += 1;
-                continue;
-            }
+        let (wanted, ignored): (Vec<CaseChanges>, Vec<CaseChanges>) = payload
+            .cases
+            .into_iter()
+            .partition(|cc| !erased.contains(&cc.case));
+        report.ignored_erased += ignored.len();
+        // Parsing and signature checks are independent per case: spread them over cores.
+        let verify = |cc: CaseChanges| -> Result<Verified> {
             let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
             for (c, sig) in &changes {
                 let author = group
@@ -402,8 +395,9 @@ impl Store {
                     ));
                 }
             }
-            verified.push((cc.case, changes, loaded, cc.heads));
-        }
+            Ok((cc.case, changes, loaded, cc.heads))
+        };
+        let verified: Vec<Verified> = par_map(wanted, verify).into_iter().collect::<Result<_>>()?;
         // Everything checked: now write. Group first (small), then erasures, then cases.
         if report.members_added > 0 {
             self.write_sync(vec![SyncDelta::Group(group)])?;
@@ -413,8 +407,58 @@ impl Store {
             self.apply_tombstone(t)?;
             report.cases_erased += usize::from(existed);
         }
-        let mut to_write: Vec<(CaseId, CaseDoc, bool)> = Vec::new();
+        let mut to_write: Vec<ToWrite> = Vec::new();
         let mut deltas = Vec::new();
+        // Cases new to this device, sent as changes with nothing parked for them: build
+        // their documents in parallel (the bulk of a first sync).
+        let (fresh, verified): (Vec<Verified>, Vec<Verified>) =
+            verified.into_iter().partition(|(case, _, loaded, _)| {
+                loaded.is_none()
+                    && !self.index.cases.contains_key(case)
+                    && !self.index.sync.pending.contains_key(case)
+            });
+        let actor = self.actor.clone();
+        let built = par_map(fresh, |(case, changes, _, declared)| -> Result<Built> {
+            let mut doc = CaseDoc::empty(case, actor.clone());
+            let applied = doc.apply_verified(changes.clone())?;
+            let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
+            // The changes, concatenated, are a valid saved document: store them as they
+            // came instead of re-encoding (and re-compressing) the document.
+            let raw: Vec<u8> = changes
+                .iter()
+                .flat_map(|(c, _)| c.raw_bytes().iter().copied())
+                .collect();
+            Ok((
+                case,
+                doc,
+                applied.map(|n| (n, raw)).map_err(|_| changes),
+                complete,
+            ))
+        });
+        for item in built {
+            let (case, doc, applied, complete) = item?;
+            match applied {
+                Ok((0, _)) => {}
+                Ok((n, raw)) => {
+                    report.cases_waiting += usize::from(!complete);
+                    report.changes_applied += n;
+                    report.cases_created += 1;
+                    to_write.push((case, doc, true, Some(raw)));
+                }
+                Err(changes) => {
+                    // Changes whose dependencies have not arrived: park them.
+                    let parked = changes
+                        .iter()
+                        .map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s)))
+                        .collect();
+                    deltas.push(SyncDelta::Pending {
+                        case,
+                        changes: parked,
+                    });
+                    report.cases_waiting += 1;
+                }
+            }
+        }
         for (case, changes, loaded, declared) in verified {
             let pending: Vec<(Change, [u8; 64])> = self
                 .index
@@ -477,7 +521,7 @@ impl Store {
                     }
                 }
                 Ok(n) => {
-                    if !declared.iter().all(|h| doc.has_change(&ChangeHash(h.0))) {
+                    if !declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0))) {
                         report.cases_waiting += 1;
                     }
                     if had_pending {
@@ -492,7 +536,7 @@ impl Store {
                     } else {
                         report.cases_created += 1;
                     }
-                    to_write.push((case, doc, !exists));
+                    to_write.push((case, doc, !exists, None));
                 }
                 Err(()) => {
                     report.cases_waiting += 1;
@@ -507,11 +551,7 @@ impl Store {
     }
 
     /// Writes several case documents and sync deltas with one fsync (all or nothing).
-    fn persist_batch(
-        &mut self,
-        docs: Vec<(CaseId, CaseDoc, bool)>,
-        deltas: Vec<SyncDelta>,
-    ) -> Result<()> {
+    fn persist_batch(&mut self, docs: Vec<ToWrite>, deltas: Vec<SyncDelta>) -> Result<()> {
         if docs.is_empty() && deltas.is_empty() {
             return Ok(());
         }
@@ -520,18 +560,36 @@ impl Store {
         let now = Timestamp::now();
         let mut records = Vec::new();
         let mut kept = Vec::new();
-        let result: Result<()> = (|| {
-            for (id, mut doc, new) in docs {
+        // Saving and summarising each document is independent: do it on all cores.
+        let jobs: Vec<ToWrite> = docs
+            .into_iter()
+            .map(|(id, doc, new, raw)| {
                 let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
-                let full = new || chunks >= self.options.max_chunks;
-                let sigs = doc.sigs_for_save(full);
-                let bytes = if full {
-                    doc.save()
-                } else {
-                    doc.save_incremental()
-                };
-                let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-                let summary = CaseSummary::of(&doc.record()?, now);
+                (
+                    id,
+                    doc,
+                    new || chunks >= self.options.max_chunks,
+                    raw.filter(|_| new),
+                )
+            })
+            .collect();
+        let prepared = par_map(jobs, |(id, mut doc, full, raw)| -> Result<Prepared> {
+            let sigs = doc.sigs_for_save(full);
+            let bytes = match raw {
+                Some(raw) => {
+                    doc.mark_saved();
+                    raw
+                }
+                None if full => doc.save(),
+                None => doc.save_incremental(),
+            };
+            let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+            let summary = CaseSummary::of(&doc.record()?, now);
+            Ok((id, doc, full, bytes, sigs, heads, summary))
+        });
+        let result: Result<()> = (|| {
+            for item in prepared {
+                let (id, doc, full, bytes, sigs, heads, summary) = item?;
                 let record = Record::Put {
                     lsn: self.index.next_lsn,
                     case: id,
@@ -888,8 +946,90 @@ fn parse_changes(
     Ok((out, None))
 }
 
+/// Where the membership digest last exported to the bundle target `name` is kept
+/// (beside the peers' digests, which are keyed by device public key).
+fn cursor_meta_key(name: &str) -> B32 {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        [b"caravan/cursor/".as_slice(), name.as_bytes()]
+            .concat()
+            .as_slice(),
+    );
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    B32(key)
+}
+
 /// Automerge changes, each with its author's Ed25519 signature.
 type SignedChanges = Vec<(Change, [u8; 64])>;
+
+/// A case's changes after their signatures were checked: the case, its changes, the
+/// whole document if one was sent, and the heads the sender declared.
+type Verified = (CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>);
+
+/// A fresh case's document built from verified changes: the case, the document, the
+/// number of changes applied and their raw bytes (or, if dependencies are missing, the
+/// changes to park), and whether it reached the heads the sender declared.
+type Built = (
+    CaseId,
+    CaseDoc,
+    std::result::Result<(usize, Vec<u8>), SignedChanges>,
+    bool,
+);
+
+/// A case document to write: case, document, whether it is new to this device, and
+/// for a new one optionally its raw changes to store as they are.
+type ToWrite = (CaseId, CaseDoc, bool, Option<Vec<u8>>);
+
+/// A document ready to be written: case, document, whether the chunk is the whole
+/// document, its bytes, signatures, heads and summary.
+type Prepared = (
+    CaseId,
+    CaseDoc,
+    bool,
+    Vec<u8>,
+    Vec<ChangeSig>,
+    Vec<Hash>,
+    CaseSummary,
+);
+
+/// Below this many items, [`par_map`] does not bother starting threads.
+const PARALLEL_FROM: usize = 64;
+
+/// Maps `f` over `items` on up to 8 threads, keeping the order.
+pub(super) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    if threads == 1 || items.len() < PARALLEL_FROM {
+        return items.into_iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(out) => out,
+                // A panic in a worker is a bug: re-raise it on the caller's thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
 
 /// Which membership records a payload carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,12 +2,18 @@
 //! membership records, signed by the device that sent it.
 //!
 //! ```text
-//! Signed  = { sender: bstr(32), body: bstr (CBOR Payload), sig: bstr(64) }
+//! Signed  = { sender: bstr(32), body: bstr, sig: bstr(64) }
+//!           body = 0x00 ‖ CBOR Payload, or 0x01 ‖ raw DEFLATE (RFC 1951) of CBOR Payload
 //!           sig = Ed25519(sender, "caravan/message/v1" ‖ routing tag ‖ epoch u32 BE ‖ body)
 //! Payload = { cases: [CaseChanges], tombstones: [Tombstone], members: [MemberRecord],
 //!             live: LiveHeader? }
 //! CaseChanges = { case: bstr(16), doc: bstr?, changes: [bstr], sigs: [bstr(64)], heads: [bstr(32)] }
 //! ```
+//!
+//! The signature covers the body as sent, so a compressed body is authenticated before it
+//! is inflated, and inflating stops at [`MAX_PAYLOAD`] bytes (no decompression bombs).
+//! Bodies are compressed when that makes them smaller: whole case documents share most
+//! of their structure, so a first sync shrinks several times (`docs/protocol.md`).
 //!
 //! `doc` carries whole-document chunks for a case the recipient does not have;
 //! `changes` carries individual Automerge changes. Every change in either has an author
@@ -25,6 +31,70 @@ use crate::store::{Hash, Tombstone};
 
 /// Limits checked before anything large is allocated or parsed further.
 pub(crate) const MAX_CASES_PER_MESSAGE: usize = 1_000_000;
+
+/// The largest payload a compressed body may inflate to.
+pub(crate) const MAX_PAYLOAD: usize = 256 << 20;
+
+/// Body encodings (the body's first byte).
+const BODY_CBOR: u8 = 0;
+const BODY_DEFLATE: u8 = 1;
+
+/// Bodies smaller than this are sent uncompressed.
+const COMPRESS_FROM: usize = 256;
+
+/// Encodes a payload as a message body: CBOR, deflated when that is smaller.
+pub(crate) fn encode_body(payload: &Payload) -> Result<Vec<u8>> {
+    let cbor = crate::store::cbor(payload)?;
+    if cbor.len() >= COMPRESS_FROM {
+        let mut z =
+            flate2::write::DeflateEncoder::new(vec![BODY_DEFLATE], flate2::Compression::default());
+        std::io::Write::write_all(&mut z, &cbor)
+            .map_err(|e| Error::Internal(format!("deflate: {e}")))?;
+        let z = z
+            .finish()
+            .map_err(|e| Error::Internal(format!("deflate: {e}")))?;
+        if z.len() < cbor.len() + 1 {
+            return Ok(z);
+        }
+    }
+    let mut body = Vec::with_capacity(cbor.len() + 1);
+    body.push(BODY_CBOR);
+    body.extend_from_slice(&cbor);
+    Ok(body)
+}
+
+/// Decodes a message body (already authenticated) into a payload.
+pub(crate) fn decode_body(body: &[u8]) -> Result<Payload> {
+    let parse = |cbor: &[u8]| -> Result<Payload> {
+        let mut reader = cbor;
+        let payload: Payload = ciborium::from_reader(&mut reader)
+            .map_err(|_| Error::rejected("payload does not parse"))?;
+        if !reader.is_empty() {
+            return Err(Error::rejected("trailing bytes after the payload"));
+        }
+        Ok(payload)
+    };
+    match body.split_first() {
+        Some((&BODY_CBOR, cbor)) => parse(cbor),
+        Some((&BODY_DEFLATE, z)) => {
+            let mut cbor = Vec::new();
+            let mut inflater =
+                std::io::Read::take(flate2::read::DeflateDecoder::new(z), MAX_PAYLOAD as u64 + 1);
+            std::io::Read::read_to_end(&mut inflater, &mut cbor)
+                .map_err(|_| Error::rejected("the compressed payload does not inflate"))?;
+            if cbor.len() > MAX_PAYLOAD {
+                return Err(Error::rejected(
+                    "the payload inflates beyond the size limit",
+                ));
+            }
+            parse(&cbor)
+        }
+        Some(_) => Err(Error::rejected(
+            "the payload uses an encoding this build does not know; update Caravan",
+        )),
+        None => Err(Error::rejected("empty message body")),
+    }
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Signed {
@@ -90,7 +160,7 @@ fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {
 
 /// Signs and seals a payload.
 pub(crate) fn seal(key: &EpochKey, me: &DeviceIdentity, payload: &Payload) -> Result<Vec<u8>> {
-    let body = crate::store::cbor(payload)?;
+    let body = encode_body(payload)?;
     let sig = B64(me.sign(&signed_message(key, &body)));
     let signed = Signed {
         sender: B32(me.id().0),
@@ -116,8 +186,7 @@ pub(crate) fn open(
     if !sender.verify(&signed_message(&key, &signed.body), &signed.sig.0) {
         return Err(Error::rejected("the sender's signature does not verify"));
     }
-    let payload: Payload = ciborium::from_reader(signed.body.as_slice())
-        .map_err(|_| Error::rejected("payload does not parse"))?;
+    let payload = decode_body(&signed.body)?;
     if payload.cases.len() > MAX_CASES_PER_MESSAGE {
         return Err(Error::rejected("too many cases in one message"));
     }

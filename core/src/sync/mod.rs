@@ -14,6 +14,8 @@ pub use group::{Invitation, Member};
 mod message;
 
 pub(crate) use identity::change_message;
+#[cfg(test)]
+pub(crate) use message::{decode_body, encode_body};
 pub(crate) use message::{
     open as open_message, seal as seal_message, CaseChanges, LiveHeader, Payload,
 };

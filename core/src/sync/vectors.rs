@@ -505,7 +505,9 @@ fn seal_payload(
     payload: &Payload,
     salt: [u8; 16],
 ) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let body = cbor(payload).expect("cbor");
+    // The plain encoding (0x00 ‖ CBOR), reproducible by any implementation; senders
+    // may deflate instead (see `body_deflated` in the file).
+    let body = [&[0u8][..], &cbor(payload).expect("cbor")].concat();
     let sig = sender.sign(&message_signature_input(key, &body));
     let signed = cbor(&SignedShape {
         sender: B32(sender.id().0),
@@ -522,7 +524,7 @@ fn bundle_vectors() -> Value {
     let (body, signed, bundle) = seal_payload(&f.key, &f.sender, &f.payload, BUNDLE_SALT);
     let (sender, opened) = super::open_message(&bundle, key_for(&f.key)).expect("the bundle opens");
     assert_eq!(sender, f.sender.id());
-    assert_eq!(cbor(&opened).expect("cbor"), body);
+    assert_eq!(cbor(&opened).expect("cbor"), body[1..]);
 
     let cases: Vec<Value> = f
         .payload
@@ -606,7 +608,9 @@ fn bundle_vectors() -> Value {
         "sender_seed": hex(&CREATOR_SEED),
         "sender_public_key": hex(&f.sender.id().0),
         "sender_actor": hex(&f.sender.id().actor()),
-        "payload_cbor": hex(&body),
+        "payload_cbor": hex(&body[1..]),
+        "body": hex(&body),
+        "body_deflated": hex(&super::encode_body(&f.payload).expect("deflate")),
         "message_signature_input": hex(&message_signature_input(&f.key, &body)),
         "signed_cbor": hex(&signed),
         "salt": hex(&BUNDLE_SALT),
@@ -1271,7 +1275,17 @@ fn bundle_vector_holds() {
         sender.id().actor(),
         "actor = SHA-256(public key)[..16]"
     );
-    let body = unhex(&file["payload_cbor"]);
+    let payload_cbor = unhex(&file["payload_cbor"]);
+    let body = unhex(&file["body"]);
+    assert_eq!(body[0], 0, "the plain body encoding");
+    assert_eq!(body[1..], payload_cbor[..]);
+    let deflated = unhex(&file["body_deflated"]);
+    assert_eq!(deflated[0], 1, "the deflated body encoding");
+    assert_eq!(
+        cbor(&super::decode_body(&deflated).expect("inflates")).expect("cbor"),
+        payload_cbor,
+        "both encodings carry the same payload"
+    );
     let signed = unhex(&file["signed_cbor"]);
     let bundle = unhex(&file["bundle"]);
 
@@ -1289,18 +1303,22 @@ fn bundle_vector_holds() {
         envelope::seal_with_salt(&key, &signed, arr(&file["salt"])).expect("seal"),
         bundle
     );
-    let payload: Payload = ciborium::from_reader(body.as_slice()).expect("payload decodes");
+    let payload: Payload = ciborium::from_reader(payload_cbor.as_slice()).expect("payload decodes");
     assert_eq!(
         cbor(&payload).expect("cbor"),
-        body,
+        payload_cbor,
         "the payload re-encodes to the same bytes"
     );
     let resealed = super::seal_message(&key, &sender, &payload).expect("seal_message");
     let reopened = envelope::open(&envelope::parse(&resealed).expect("parse"), &key).expect("open");
+    let r: SignedShape = ciborium::from_reader(reopened.as_slice()).expect("signed decodes");
     assert_eq!(
-        reopened, signed,
-        "message::seal builds the same Signed bytes"
+        r.body, deflated,
+        "message::seal deflates this payload as in the file"
     );
+    assert!(sender
+        .id()
+        .verify(&message_signature_input(&key, &r.body), &r.sig.0));
 
     // Opening the bundle gives the sender and the content.
     let (from, opened) = super::open_message(&bundle, key_for(&key)).expect("the bundle opens");

@@ -1,0 +1,46 @@
+// The Kotlin side of the FFI benchmark (bindings/bench.sh): the same calls as
+// caravan-ffi-bench makes in Rust, through the generated bindings on the JVM.
+
+import org.caravan.core.*
+import java.io.File
+
+val COUNTRIES = listOf("KZ", "KG", "TJ", "UZ", "TM")
+
+fun edits(i: Int): List<CaseEdit> = listOf(
+    CaseEdit.Set(ScalarField.GENDER, if (i % 2 == 0) "Feminine" else "Masculine"),
+    CaseEdit.Set(ScalarField.AGE_BAND, "18-20"),
+    CaseEdit.Add(SetField.CITIZENSHIP, COUNTRIES[i % COUNTRIES.size]),
+    CaseEdit.Add(SetField.EXPLOITATION, "ForcedLabour"),
+    CaseEdit.Add(SetField.MEANS_OF_CONTROL, "DebtBondage"),
+    CaseEdit.AddRouteEvent("Exploitation", "RU", 2024.toUShort(), 5.toUByte()),
+)
+
+fun main(args: Array<String>) {
+    val dir = File(args[0])
+    val cases = 10_000
+    val adds = 1_000
+    val rounds = 30
+    val warmup = 20 // the JIT compiles the generated readers during these
+    val key = generateStoreKey()
+    val store = CaravanStore.create(File(dir, "list").path, key)
+    store.importCases(List(cases) { edits(it) }, null)
+    val everything = CaseListFilter()
+    val times = mutableListOf<Double>()
+    repeat(rounds + warmup) { r ->
+        val t = System.nanoTime()
+        val listed = store.listCases(everything)
+        val ms = (System.nanoTime() - t) / 1e6
+        check(listed.size == cases)
+        if (r >= warmup) times.add(ms)
+    }
+    store.closeStore()
+
+    val adding = CaravanStore.create(File(dir, "add").path, key)
+    val batch = List(adds) { edits(it) }
+    val t = System.nanoTime()
+    for (e in batch) adding.addCase(e)
+    val addMs = (System.nanoTime() - t) / 1e6
+    adding.closeStore()
+    times.sort()
+    println("kotlin list_ms=%.3f add_ms=%.1f".format(times[times.size / 2], addMs))
+}

@@ -1,0 +1,88 @@
+//! The Rust side of the FFI benchmark (`bindings/bench.sh`): the same calls the
+//! Kotlin and Python benchmarks make through the bindings, made directly on
+//! `caravan_core::Store`, so the difference is the cost of crossing the FFI.
+//!
+//! `caravan-ffi-bench [--cases 10000] [--adds 1000] [--rounds 30] DIR` prints one line:
+//! `rust list_ms=<median> add_ms=<total>`.
+
+use std::time::Instant;
+
+use caravan_core::{CaseFilter, Edit, ScalarField, SetField, Store, StoreKey, YearMonth};
+
+/// The case every benchmark adds (same edits in Kotlin and Python).
+fn edits(i: usize) -> Vec<Edit> {
+    let countries = ["KZ", "KG", "TJ", "UZ", "TM"];
+    vec![
+        Edit::set(
+            ScalarField::Gender,
+            if i.is_multiple_of(2) {
+                "Feminine"
+            } else {
+                "Masculine"
+            },
+        ),
+        Edit::set(ScalarField::AgeBand, "18-20"),
+        Edit::add(SetField::Citizenship, countries[i % countries.len()]),
+        Edit::add(SetField::Exploitation, "ForcedLabour"),
+        Edit::add(SetField::MeansOfControl, "DebtBondage"),
+        Edit::AddRouteEvent {
+            kind: "Exploitation".into(),
+            country: "RU".into(),
+            when: YearMonth::new(2024, Some(5)).ok(),
+        },
+    ]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut cases = 10_000;
+    let mut adds = 1_000;
+    let mut rounds = 30;
+    let mut dir = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut num = || -> Result<usize, Box<dyn std::error::Error>> {
+            Ok(args.next().ok_or("missing number")?.parse()?)
+        };
+        match a.as_str() {
+            "--cases" => cases = num()?,
+            "--adds" => adds = num()?,
+            "--rounds" => rounds = num()?,
+            other => dir = Some(std::path::PathBuf::from(other)),
+        }
+    }
+    let dir = dir.ok_or("usage: caravan-ffi-bench [--cases N] [--adds N] [--rounds N] DIR")?;
+    let key = StoreKey::generate()?;
+
+    // Listing: a store of `cases` cases, imported in bulk, listed `rounds` times.
+    let mut store = Store::create(dir.join("list"), &key)?;
+    let batch: Vec<Vec<Edit>> = (0..cases).map(edits).collect();
+    store.import(&batch, &mut |_, _| true)?;
+    let filter = CaseFilter::default();
+    let mut times = Vec::new();
+    for round in 0..rounds + 5 {
+        let t = Instant::now();
+        let list = store.list(&filter);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(list.len(), cases);
+        if round >= 5 {
+            times.push(ms);
+        }
+    }
+    let list_ms = median(times);
+    drop(store);
+
+    // Adding: `adds` cases one call each (each is durable: one fsync per case).
+    let mut store = Store::create(dir.join("add"), &key)?;
+    let t = Instant::now();
+    for i in 0..adds {
+        store.add_case(&edits(i))?;
+    }
+    let add_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!("rust list_ms={list_ms:.3} add_ms={add_ms:.1}");
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The one error type the apps see: [`CaravanError`] (Kotlin `CaravanException`, Swift
+//! `CaravanError`, Python `CaravanError`), mapped from `caravan_core::Error`.
+//!
+//! Variants say what the app should do (ask for the passphrase again, close the other
+//! window, highlight the note, update the app, ...). Messages never contain a key, a
+//! passphrase, an invitation or the content of a case or note, exactly as in the core.
+
+use caravan_core::privacy::{Finding, IdentifierKind};
+use caravan_core::Error as CoreError;
+
+/// Everything that can go wrong in a call from the app.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum CaravanError {
+    /// The key or passphrase does not open this store; nothing was changed. Ask again.
+    #[error("wrong key or passphrase for this store")]
+    WrongKey,
+    /// The directory holds no Caravan store; create one first.
+    #[error("no caravan store at {path}")]
+    NotAStore {
+        /// The directory that was opened.
+        path: String,
+    },
+    /// The directory is not empty, so no store can be created there.
+    #[error("cannot create a store at {path}: the directory is not empty")]
+    AlreadyExists {
+        /// The directory given.
+        path: String,
+    },
+    /// Another process (or another open handle) has the store open; close it first.
+    #[error("the store at {path} is in use")]
+    Locked {
+        /// The store directory.
+        path: String,
+    },
+    /// The data was written by a newer Caravan; update the app.
+    #[error("{reason}; update the app")]
+    UpdateRequired {
+        /// What is not supported.
+        reason: String,
+    },
+    /// A store file is damaged; the cases it held are unreadable, the others are fine.
+    #[error("store file {file} is damaged: {reason}")]
+    Damaged {
+        /// File name inside the store directory.
+        file: String,
+        /// What is wrong (never file content).
+        reason: String,
+    },
+    /// The operating system refused a read or write (disk full, permissions, ...).
+    #[error("i/o error on {file}: {reason}")]
+    Io {
+        /// File or directory concerned.
+        file: String,
+        /// The operating system's message.
+        reason: String,
+    },
+    /// The store handle cannot be used any more (closed, or an earlier write failed
+    /// half-way, or an internal error interrupted a call): open the store again.
+    #[error("the store must be opened again: {reason}")]
+    ReopenStore {
+        /// Why.
+        reason: String,
+    },
+    /// No case with this identifier exists in the store.
+    #[error("no case {id}")]
+    CaseNotFound {
+        /// The identifier, as given.
+        id: String,
+    },
+    /// The case was erased; its content no longer exists.
+    #[error("case {id} was erased")]
+    CaseErased {
+        /// The case identifier.
+        id: String,
+    },
+    /// A code is not in its vocabulary (the form offered something it should not).
+    #[error("{code:?} is not a code of the {vocabulary} vocabulary")]
+    UnknownCode {
+        /// Vocabulary identifier, e.g. `means_of_control`.
+        vocabulary: String,
+        /// The code given.
+        code: String,
+    },
+    /// An input value is malformed or out of range.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field or argument concerned.
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A note contains something that looks like a personal identifier and was not
+    /// stored: highlight the findings and ask the worker to rephrase.
+    #[error("note refused: {} likely identifier(s)", findings.len())]
+    NoteRejected {
+        /// What was found and where (character offsets), never the text itself.
+        findings: Vec<NoteFinding>,
+    },
+    /// A bundle, frame or message from another device was refused (tampered with,
+    /// from another group, not a member, ...); nothing was changed.
+    #[error("refused a message from another device: {reason}")]
+    Refused {
+        /// Why (never message content).
+        reason: String,
+    },
+    /// The message is for a group or key epoch this device is not part of.
+    #[error("the message is for a group this device is not part of")]
+    NotForThisDevice,
+    /// The device is not in a group yet: create one or join with an invitation.
+    #[error("this device is not in a group yet; create one or join with an invitation")]
+    NoGroup,
+    /// The call was cancelled through its progress listener; nothing was stored.
+    #[error("cancelled; nothing was stored")]
+    Cancelled,
+    /// A bug in Caravan (including a panic caught at the boundary). The store was left
+    /// unchanged; if it keeps happening, reopen the store and report it.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What failed, in words (never case content or secrets).
+        reason: String,
+    },
+}
+
+/// Result alias for the exported functions.
+pub type Result<T, E = CaravanError> = std::result::Result<T, E>;
+
+/// A kind of personal identifier the note screen looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum IdentifierType {
+    /// A phone number.
+    PhoneNumber,
+    /// An e-mail address.
+    Email,
+    /// A national identity number (IIN, PIN, ...).
+    NationalId,
+    /// A passport or identity document number.
+    PassportNumber,
+    /// An exact calendar date (possibly a date of birth).
+    ExactDate,
+}
+
+/// One likely identifier found in a note: what and where, never the text.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct NoteFinding {
+    /// What it looks like.
+    pub kind: IdentifierType,
+    /// Offset of its first character, in Unicode scalar values from 0.
+    pub start: u32,
+    /// Offset one past its last character, in Unicode scalar values.
+    pub end: u32,
+    /// A short English description (apps show a localized one from `kind`).
+    pub description: String,
+}
+
+impl From<&Finding> for NoteFinding {
+    fn from(f: &Finding) -> Self {
+        NoteFinding {
+            kind: match f.kind {
+                IdentifierKind::PhoneNumber => IdentifierType::PhoneNumber,
+                IdentifierKind::Email => IdentifierType::Email,
+                IdentifierKind::NationalId => IdentifierType::NationalId,
+                IdentifierKind::PassportNumber => IdentifierType::PassportNumber,
+                IdentifierKind::ExactDate => IdentifierType::ExactDate,
+            },
+            start: u32::try_from(f.start).unwrap_or(u32::MAX),
+            end: u32::try_from(f.end).unwrap_or(u32::MAX),
+            description: f.kind.describe().to_string(),
+        }
+    }
+}
+
+impl From<CoreError> for CaravanError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::WrongKey => CaravanError::WrongKey,
+            CoreError::NotAStore { path } => CaravanError::NotAStore { path },
+            CoreError::AlreadyExists { path } => CaravanError::AlreadyExists { path },
+            CoreError::Locked { path } => CaravanError::Locked { path },
+            e @ (CoreError::UnsupportedFormat { .. } | CoreError::UnsupportedMessage { .. }) => {
+                CaravanError::UpdateRequired {
+                    reason: e.to_string(),
+                }
+            }
+            CoreError::Corrupted { file, detail } => CaravanError::Damaged {
+                file,
+                reason: detail,
+            },
+            CoreError::Io { file, source } => CaravanError::Io {
+                file,
+                reason: source.to_string(),
+            },
+            CoreError::Poisoned => CaravanError::ReopenStore {
+                reason: "an earlier write failed and could not be rolled back".into(),
+            },
+            CoreError::CaseNotFound { id } => CaravanError::CaseNotFound { id },
+            CoreError::CaseErased { id } => CaravanError::CaseErased { id },
+            CoreError::UnknownCode { vocabulary, code } => {
+                CaravanError::UnknownCode { vocabulary, code }
+            }
+            CoreError::InvalidInput { field, reason } => {
+                CaravanError::InvalidInput { field, reason }
+            }
+            CoreError::NoteRejected { findings } => CaravanError::NoteRejected {
+                findings: findings.iter().map(NoteFinding::from).collect(),
+            },
+            CoreError::Rejected { reason } => CaravanError::Refused { reason },
+            CoreError::NotForThisDevice => CaravanError::NotForThisDevice,
+            CoreError::NoGroup => CaravanError::NoGroup,
+            CoreError::Cancelled => CaravanError::Cancelled,
+            CoreError::Internal(reason) => CaravanError::Internal { reason },
+            other => CaravanError::Internal {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into [`CaravanError::Internal`]: no panic crosses the FFI.
+///
+/// The panic's message is not copied into the error (it could in principle quote
+/// data); the default panic hook still prints it to the platform log.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(_) => Err(CaravanError::Internal {
+            reason: "caravan stopped this call on an unexpected failure (a bug); reopen the \
+                     store if errors continue"
+                .into(),
+        }),
+    }
+}

@@ -1,0 +1,343 @@
+//! [`CaravanStore`]: one open encrypted store, shared by the app's threads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use caravan_core::vocab::{ErasureReason, Vocabulary};
+use caravan_core::{CaseFilter, CaseId, KdfParams, Store, StoreKey, Timestamp};
+use zeroize::Zeroizing;
+
+use crate::error::{guard, CaravanError, Result};
+use crate::listener::{ChangeListener, ProgressListener};
+use crate::model::{
+    case_id, core_edits, CaseDetails, CaseEdit, CaseListFilter, CaseSummary, ScreeningAssessment,
+};
+
+/// A problem found when the store was opened; the store still opened.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StoreDamage {
+    /// The file concerned.
+    pub file: String,
+    /// What was wrong and what was done about it.
+    pub problem: String,
+}
+
+/// An erased case: only its id, when and why remain.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ErasedCase {
+    /// Case identifier.
+    pub id: String,
+    /// When it was erased (ms since the epoch).
+    pub erased_at_ms: i64,
+    /// `erasure_reason` code.
+    pub reason: String,
+}
+
+/// An open store. Every method may be called from any thread (calls are serialized);
+/// long calls should not run on the UI thread. Call [`CaravanStore::close_store`] (or drop
+/// the last reference) to release the store's lock.
+#[derive(uniffi::Object)]
+pub struct CaravanStore {
+    inner: Mutex<Option<Store>>,
+    listener: Mutex<Option<Arc<dyn ChangeListener>>>,
+}
+
+impl std::fmt::Debug for CaravanStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaravanStore")
+    }
+}
+
+/// Takes the key bytes, zeroizing the FFI copy whatever happens.
+fn store_key(key: Vec<u8>) -> Result<StoreKey> {
+    let key = Zeroizing::new(key);
+    Ok(StoreKey::from_bytes(&key)?)
+}
+
+impl CaravanStore {
+    fn wrap(store: Store) -> Arc<Self> {
+        Arc::new(CaravanStore {
+            inner: Mutex::new(Some(store)),
+            listener: Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the open store, inside the panic guard.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        guard(|| {
+            let mut slot = self.inner.lock().map_err(|_| CaravanError::ReopenStore {
+                reason: "an earlier call on this handle failed unexpectedly".into(),
+            })?;
+            let store = slot.as_mut().ok_or_else(|| CaravanError::ReopenStore {
+                reason: "this handle was closed".into(),
+            })?;
+            f(store)
+        })
+    }
+
+    /// Runs a sync call `f`, then tells the change listener which cases it changed.
+    pub(crate) fn syncing<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T>,
+    ) -> Result<(T, Vec<String>)> {
+        let (value, changed) = self.with(|store| {
+            let before = stamps(store);
+            let value = f(store)?;
+            let after = stamps(store);
+            let mut changed: Vec<String> = after
+                .iter()
+                .filter(|(id, t)| before.get(*id) != Some(*t))
+                .map(|(id, _)| id.to_hex())
+                .chain(
+                    before
+                        .keys()
+                        .filter(|id| !after.contains_key(*id))
+                        .map(CaseId::to_hex),
+                )
+                .collect();
+            changed.sort();
+            Ok((value, changed))
+        })?;
+        if !changed.is_empty() {
+            let listener = self.listener.lock().ok().and_then(|l| l.clone());
+            if let Some(listener) = listener {
+                let ids = changed.clone();
+                // The sync is done and durable: a failing listener must not turn it into an error.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    listener.on_cases_changed(ids)
+                }))
+                .is_err()
+                {
+                    eprintln!("caravan: the change listener failed; ignored");
+                }
+            }
+        }
+        Ok((value, changed))
+    }
+}
+
+fn stamps(store: &Store) -> HashMap<CaseId, Timestamp> {
+    store
+        .list(&CaseFilter::default())
+        .into_iter()
+        .map(|s| (s.id, s.updated_at))
+        .collect()
+}
+
+/// Adapts an optional foreign progress listener to the core's callback.
+pub(crate) fn progress_fn(
+    listener: &Option<Arc<dyn ProgressListener>>,
+) -> impl FnMut(usize, usize) -> bool + '_ {
+    move |done, total| {
+        listener
+            .as_ref()
+            .is_none_or(|l| l.on_progress(done as u64, total as u64))
+    }
+}
+
+#[uniffi::export]
+impl CaravanStore {
+    /// Creates a store in `dir` (empty or absent) with a 32-byte key from the platform
+    /// keystore (see `generate_store_key`). The key bytes are wiped after use.
+    #[uniffi::constructor]
+    pub fn create(dir: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        guard(|| Ok(Self::wrap(Store::create(&dir, &store_key(key)?)?)))
+    }
+
+    /// Opens the store in `dir` with its 32-byte key. A wrong key fails with `WrongKey`
+    /// and changes nothing.
+    #[uniffi::constructor]
+    pub fn open(dir: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        guard(|| Ok(Self::wrap(Store::open(&dir, &store_key(key)?)?)))
+    }
+
+    /// Creates a store whose key is derived from a passphrase (Argon2id, 64 MiB), for
+    /// devices without a usable keystore.
+    #[uniffi::constructor]
+    pub fn create_with_passphrase(dir: String, passphrase: String) -> Result<Arc<Self>> {
+        let passphrase = Zeroizing::new(passphrase);
+        guard(|| {
+            Ok(Self::wrap(Store::create_with_passphrase(
+                &dir,
+                &passphrase,
+                KdfParams::recommended()?,
+            )?))
+        })
+    }
+
+    /// Opens a store created with a passphrase.
+    #[uniffi::constructor]
+    pub fn open_with_passphrase(dir: String, passphrase: String) -> Result<Arc<Self>> {
+        let passphrase = Zeroizing::new(passphrase);
+        guard(|| Ok(Self::wrap(Store::open_with_passphrase(&dir, &passphrase)?)))
+    }
+
+    /// Closes the store and releases its lock; later calls fail with `ReopenStore`.
+    pub fn close_store(&self) {
+        if let Ok(mut slot) = self.inner.lock() {
+            slot.take();
+        }
+    }
+
+    /// Registers (or, with `None`, removes) the listener told about changes brought by sync.
+    pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
+        if let Ok(mut slot) = self.listener.lock() {
+            *slot = listener;
+        }
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> Result<String> {
+        self.with(|s| Ok(s.dir().display().to_string()))
+    }
+
+    /// Problems found when the store was opened (empty for a healthy store).
+    pub fn damage(&self) -> Result<Vec<StoreDamage>> {
+        self.with(|s| {
+            Ok(s.damage()
+                .iter()
+                .map(|d| StoreDamage {
+                    file: d.file.clone(),
+                    problem: d.problem.clone(),
+                })
+                .collect())
+        })
+    }
+
+    /// Number of live (not erased) cases.
+    pub fn case_count(&self) -> Result<u64> {
+        self.with(|s| Ok(s.len() as u64))
+    }
+
+    /// Summaries of the cases matching `filter`, most recently updated first. Reads no
+    /// case document, so it is fast even for tens of thousands of cases.
+    pub fn list_cases(&self, filter: CaseListFilter) -> Result<Vec<CaseSummary>> {
+        self.with(|s| {
+            let filter = filter.to_core()?;
+            Ok(s.list(&filter).iter().map(CaseSummary::from).collect())
+        })
+    }
+
+    /// The summary of one case.
+    pub fn case_summary(&self, id: String) -> Result<CaseSummary> {
+        self.with(|s| Ok(CaseSummary::from(s.summary(&case_id(&id)?)?)))
+    }
+
+    /// The full id of the case whose id starts with `prefix` (at least 4 hex digits).
+    pub fn resolve(&self, prefix: String) -> Result<String> {
+        self.with(|s| Ok(s.resolve(&prefix)?.to_hex()))
+    }
+
+    /// Registers a case from `edits` (validated all or nothing); returns its id.
+    pub fn add_case(&self, edits: Vec<CaseEdit>) -> Result<String> {
+        self.with(|s| Ok(s.add_case(&core_edits(edits)?)?.to_hex()))
+    }
+
+    /// Applies `edits` to a case (validated all or nothing).
+    pub fn update_case(&self, id: String, edits: Vec<CaseEdit>) -> Result<()> {
+        self.with(|s| Ok(s.update_case(&case_id(&id)?, &core_edits(edits)?)?))
+    }
+
+    /// Reads a whole case.
+    pub fn get_case(&self, id: String) -> Result<CaseDetails> {
+        self.with(|s| Ok(CaseDetails::from(&s.case(&case_id(&id)?)?)))
+    }
+
+    /// Appends a dated note. A note with a likely identifier (phone number, e-mail,
+    /// ID or passport number, exact date) is refused with `NoteRejected`.
+    pub fn add_note(&self, id: String, text: String) -> Result<()> {
+        self.update_case(id, vec![CaseEdit::AddNote { text }])
+    }
+
+    /// Refers the person to a service; returns the new referral's id.
+    pub fn refer(
+        &self,
+        id: String,
+        service: String,
+        partner: String,
+        organisation_type: Option<String>,
+        reason: Option<String>,
+    ) -> Result<String> {
+        self.with(|s| {
+            let id = case_id(&id)?;
+            let before: Vec<String> = s.case(&id)?.referrals.into_iter().map(|r| r.id).collect();
+            s.update_case(
+                &id,
+                &[caravan_core::Edit::AddReferral {
+                    service,
+                    partner,
+                    organisation_type,
+                    reason,
+                }],
+            )?;
+            s.case(&id)?
+                .referrals
+                .into_iter()
+                .map(|r| r.id)
+                .find(|r| !before.contains(r))
+                .ok_or_else(|| CaravanError::Internal {
+                    reason: "the new referral was not found after it was stored".into(),
+                })
+        })
+    }
+
+    /// Records a referral's new status (`referral_status` code).
+    pub fn set_referral_status(&self, id: String, referral: String, status: String) -> Result<()> {
+        self.update_case(id, vec![CaseEdit::SetReferralStatus { referral, status }])
+    }
+
+    /// Assesses the screening answers recorded on a case.
+    pub fn assess_case(&self, id: String) -> Result<ScreeningAssessment> {
+        self.with(|s| Ok(caravan_core::assess(&s.case(&case_id(&id)?)?).into()))
+    }
+
+    /// Registers many cases at once with one fsync, all or nothing; `progress` is told
+    /// after each batch of 256 and may cancel (then nothing is stored).
+    pub fn import_cases(
+        &self,
+        cases: Vec<Vec<CaseEdit>>,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<Vec<String>> {
+        self.with(|s| {
+            let cases = cases
+                .into_iter()
+                .map(core_edits)
+                .collect::<Result<Vec<_>>>()?;
+            let mut report = progress_fn(&progress);
+            let ids = s.import(&cases, &mut report)?;
+            Ok(ids.iter().map(CaseId::to_hex).collect())
+        })
+    }
+
+    /// Erases a case for real (no file keeps its content); `reason` is an
+    /// `erasure_reason` code. The erasure propagates to the other devices by sync.
+    pub fn erase_case(&self, id: String, reason: String) -> Result<()> {
+        self.with(|s| {
+            let reason = ErasureReason::parse_known(&reason)?;
+            Ok(s.erase_case(&case_id(&id)?, reason)?)
+        })
+    }
+
+    /// The erased cases (tombstones).
+    pub fn erased_cases(&self) -> Result<Vec<ErasedCase>> {
+        self.with(|s| {
+            Ok(s.tombstones()
+                .map(|t| ErasedCase {
+                    id: t.case.to_hex(),
+                    erased_at_ms: t.erased_at.0,
+                    reason: t.reason.code().to_string(),
+                })
+                .collect())
+        })
+    }
+
+    /// Compacts the store now (it also compacts by itself as the journal grows).
+    pub fn compact(&self) -> Result<()> {
+        self.with(|s| Ok(s.compact_now()?))
+    }
+
+    /// Total bytes of the store's files.
+    pub fn disk_usage(&self) -> Result<u64> {
+        self.with(|s| Ok(s.disk_usage()?))
+    }
+}

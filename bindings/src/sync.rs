@@ -1,0 +1,386 @@
+//! Sync as the apps drive it: groups and invitations, bundles (files, messenger
+//! attachments, QR codes), the mailbox folder and live sessions whose bytes the app
+//! carries over Bluetooth, Wi-Fi or TCP itself.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use caravan_core::sync::qr;
+use caravan_core::{LiveSession, MailboxReport, SyncReport};
+
+use crate::error::{guard, CaravanError, Result};
+use crate::store::CaravanStore;
+
+/// Which changes a bundle carries.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum BundleScope {
+    /// Everything this device has: any member can catch up from it alone.
+    Everything,
+    /// What changed since the last bundle exported for `target` (a colleague's name,
+    /// "usb", "qr"); everything the first time.
+    SinceLast {
+        /// The name the device remembers the last bundle under.
+        target: String,
+    },
+}
+
+/// What an import or a live session changed on this device.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Cases this device did not have before.
+    pub cases_created: u64,
+    /// Existing cases that received changes.
+    pub cases_updated: u64,
+    /// Automerge changes applied.
+    pub changes_applied: u64,
+    /// Cases erased because another device erased them.
+    pub cases_erased: u64,
+    /// Cases whose changes wait for earlier ones not received yet.
+    pub cases_waiting: u64,
+    /// Changes ignored because their case was erased.
+    pub ignored_erased: u64,
+    /// New group members learnt of.
+    pub members_added: u64,
+    /// The cases created, changed or erased by this call (what the listener was told).
+    pub changed_case_ids: Vec<String>,
+}
+
+impl SyncSummary {
+    fn new(r: &SyncReport, changed: Vec<String>) -> Self {
+        SyncSummary {
+            cases_created: r.cases_created as u64,
+            cases_updated: r.cases_updated as u64,
+            changes_applied: r.changes_applied as u64,
+            cases_erased: r.cases_erased as u64,
+            cases_waiting: r.cases_waiting as u64,
+            ignored_erased: r.ignored_erased as u64,
+            members_added: r.members_added as u64,
+            changed_case_ids: changed,
+        }
+    }
+}
+
+/// What a mailbox sync did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct MailboxSummary {
+    /// Bundles read from other devices' outboxes and imported.
+    pub bundles_imported: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Bundles written to this device's outbox (0 or 1).
+    pub bundles_written: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Older bundles of this device removed after an erasure.
+    pub bundles_removed: u64,
+    /// Files refused (corrupted, tampered with, not a bundle), by name.
+    pub refused: Vec<String>,
+    /// What the imports changed.
+    pub changes: SyncSummary,
+}
+
+impl MailboxSummary {
+    fn new(r: &MailboxReport, changed: Vec<String>) -> Self {
+        MailboxSummary {
+            bundles_imported: r.bundles_imported as u64,
+            bytes_read: r.bytes_read as u64,
+            bundles_written: r.bundles_written as u64,
+            bytes_written: r.bytes_written as u64,
+            bundles_removed: r.bundles_removed as u64,
+            refused: r.refused.clone(),
+            changes: SyncSummary::new(&r.changes, changed),
+        }
+    }
+}
+
+/// A member of this device's group.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GroupMember {
+    /// The device's public key, 64 hex digits.
+    pub device_id: String,
+    /// A short form for display.
+    pub short_id: String,
+    /// The name given when it joined (e.g. "Aigerim, Shymkent").
+    pub name: String,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One live sync session with another device. The app moves the bytes: send what
+/// `CaravanStore.live_start` / `live_receive` return, feed what arrives to
+/// `live_receive`, until `is_done`.
+#[derive(uniffi::Object)]
+pub struct LiveSync {
+    session: Mutex<LiveSession>,
+}
+
+impl std::fmt::Debug for LiveSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveSync")
+    }
+}
+
+/// The initiator's new session and the first message to send.
+#[derive(uniffi::Record)]
+pub struct LiveStart {
+    /// The session to keep feeding.
+    pub session: Arc<LiveSync>,
+    /// The bytes to send to the peer.
+    pub message: Vec<u8>,
+}
+
+fn session_lock(s: &LiveSync) -> Result<std::sync::MutexGuard<'_, LiveSession>> {
+    s.session.lock().map_err(|_| CaravanError::Internal {
+        reason: "an earlier call on this live session failed unexpectedly; start a new one".into(),
+    })
+}
+
+#[uniffi::export]
+impl LiveSync {
+    /// Whether the session has finished (nothing more to send or receive).
+    pub fn is_done(&self) -> Result<bool> {
+        guard(|| Ok(session_lock(self)?.is_done()))
+    }
+
+    /// What the session changed on this device so far.
+    pub fn summary(&self) -> Result<SyncSummary> {
+        guard(|| Ok(SyncSummary::new(&session_lock(self)?.report, Vec::new())))
+    }
+
+    /// Bytes sent so far.
+    pub fn bytes_sent(&self) -> Result<u64> {
+        guard(|| Ok(session_lock(self)?.bytes_sent as u64))
+    }
+
+    /// Bytes received so far.
+    pub fn bytes_received(&self) -> Result<u64> {
+        guard(|| Ok(session_lock(self)?.bytes_received as u64))
+    }
+
+    /// The peer's device id (64 hex digits), once known.
+    pub fn peer_device_id(&self) -> Result<Option<String>> {
+        guard(|| Ok(session_lock(self)?.peer().map(|p| hex(&p.0))))
+    }
+}
+
+#[uniffi::export]
+impl CaravanStore {
+    /// This device's public identity (64 hex digits).
+    pub fn device_id(&self) -> Result<String> {
+        self.with(|s| Ok(hex(&s.device_id().0)))
+    }
+
+    /// The group's name, if this device is in one.
+    pub fn group_name(&self) -> Result<Option<String>> {
+        self.with(|s| Ok(s.group_name()))
+    }
+
+    /// Creates a group with this device, named `device_name`, as its first member.
+    pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
+        self.with(|s| Ok(s.create_group(&name, &device_name)?))
+    }
+
+    /// A one-time invitation for another device. It is a secret: show it as a QR code,
+    /// in person; never send it over an untrusted channel or log it.
+    pub fn invite(&self) -> Result<String> {
+        self.with(|s| Ok(s.invite()?.as_text().to_string()))
+    }
+
+    /// Joins the group of an invitation scanned from another device.
+    pub fn join_group(&self, invitation: String, device_name: String) -> Result<()> {
+        let invitation = zeroize::Zeroizing::new(invitation);
+        self.with(|s| Ok(s.join_group(&invitation, &device_name)?))
+    }
+
+    /// The group's members.
+    pub fn members(&self) -> Result<Vec<GroupMember>> {
+        self.with(|s| {
+            let me = s.device_id();
+            Ok(s.members()
+                .into_iter()
+                .map(|m| GroupMember {
+                    device_id: hex(&m.device.0),
+                    short_id: m.device.short(),
+                    name: m.name,
+                    this_device: m.device == me,
+                })
+                .collect())
+        })
+    }
+
+    /// Seals a bundle of the changes `scope` asks for (ciphertext: safe to carry).
+    pub fn export_bundle(&self, scope: BundleScope) -> Result<Vec<u8>> {
+        self.with(|s| Ok(s.export_bundle(core_scope(scope))?))
+    }
+
+    /// A bundle cut into QR frames of at most `max_frame` bytes (1,000 is a good
+    /// default), to show one after another.
+    pub fn export_bundle_frames(&self, scope: BundleScope, max_frame: u32) -> Result<Vec<Vec<u8>>> {
+        self.with(|s| {
+            let bundle = s.export_bundle(core_scope(scope))?;
+            Ok(qr::split(&bundle, max_frame as usize)?)
+        })
+    }
+
+    /// Imports a bundle: idempotent, any order, duplicates and gaps tolerated. The
+    /// change listener is told which cases changed.
+    pub fn import_bundle(&self, bundle: Vec<u8>) -> Result<SyncSummary> {
+        let (report, changed) = self.syncing(|s| Ok(s.import_bundle(&bundle)?))?;
+        Ok(SyncSummary::new(&report, changed))
+    }
+
+    /// Syncs through the mailbox folder `dir` (a USB stick, a shared folder): reads
+    /// the other devices' bundles, then writes this device's. The change listener is
+    /// told which cases changed.
+    pub fn sync_mailbox(&self, dir: String) -> Result<MailboxSummary> {
+        let (report, changed) = self.syncing(|s| Ok(s.sync_mailbox(Path::new(&dir))?))?;
+        Ok(MailboxSummary::new(&report, changed))
+    }
+
+    /// Starts a live session as the initiator.
+    pub fn live_start(&self) -> Result<LiveStart> {
+        self.with(|s| {
+            let (session, message) = s.live_start()?;
+            Ok(LiveStart {
+                session: Arc::new(LiveSync {
+                    session: Mutex::new(session),
+                }),
+                message,
+            })
+        })
+    }
+
+    /// Starts a live session as the responder; feed it the initiator's first message.
+    pub fn live_accept(&self) -> Result<Arc<LiveSync>> {
+        self.with(|s| {
+            Ok(Arc::new(LiveSync {
+                session: Mutex::new(s.live_accept()?),
+            }))
+        })
+    }
+
+    /// Feeds one message from the peer into `session`; returns the reply to send, if
+    /// any. Changes are stored durably before this returns, and the change listener is
+    /// told. A refused message leaves the session unchanged.
+    pub fn live_receive(
+        &self,
+        session: Arc<LiveSync>,
+        message: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>> {
+        let (reply, _) = self.syncing(|s| {
+            let mut live = session_lock(&session)?;
+            Ok(s.live_receive(&mut live, &message)?)
+        })?;
+        Ok(reply)
+    }
+}
+
+fn core_scope(scope: BundleScope) -> caravan_core::BundleScope {
+    match scope {
+        BundleScope::Everything => caravan_core::BundleScope::Everything,
+        BundleScope::SinceLast { target } => caravan_core::BundleScope::SinceLast(target),
+    }
+}
+
+/// Progress of a QR scan.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ScanProgress {
+    /// Distinct frames received so far.
+    pub received: u32,
+    /// Frames of the bundle (0 before the first frame).
+    pub total: u32,
+    /// Whether every frame has been received: call `finish`.
+    pub complete: bool,
+    /// Whether the frame just scanned was a repeat (and ignored).
+    pub duplicate: bool,
+}
+
+/// Collects scanned QR frames, in any order and with repeats, into a bundle.
+#[derive(uniffi::Object)]
+pub struct QrReassembler {
+    inner: Mutex<qr::Reassembler>,
+}
+
+impl std::fmt::Debug for QrReassembler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QrReassembler")
+    }
+}
+
+impl QrReassembler {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, qr::Reassembler>> {
+        self.inner.lock().map_err(|_| CaravanError::Internal {
+            reason: "an earlier call on this scan failed unexpectedly; scan again".into(),
+        })
+    }
+}
+
+impl Default for QrReassembler {
+    fn default() -> Self {
+        QrReassembler {
+            inner: Mutex::new(qr::Reassembler::new()),
+        }
+    }
+}
+
+#[uniffi::export]
+impl QrReassembler {
+    /// An empty scan, ready for the first frame of any bundle.
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Adds one scanned frame (binary QR content). A refused frame (`InvalidInput`)
+    /// leaves the scan unchanged: report it and keep scanning.
+    pub fn push(&self, frame: Vec<u8>) -> Result<ScanProgress> {
+        guard(|| {
+            let p = self.lock()?.push(&frame)?;
+            Ok(ScanProgress {
+                received: p.received as u32,
+                total: p.total as u32,
+                complete: p.complete,
+                duplicate: p.duplicate,
+            })
+        })
+    }
+
+    /// Adds one frame scanned in text mode (base45).
+    pub fn push_text(&self, text: String) -> Result<ScanProgress> {
+        let frame = guard(|| Ok(qr::frame_from_text(&text)?))?;
+        self.push(frame)
+    }
+
+    /// Frame numbers not received yet.
+    pub fn missing(&self) -> Result<Vec<u16>> {
+        guard(|| Ok(self.lock()?.missing()))
+    }
+
+    /// The bundle, once complete (pass it to `CaravanStore.import_bundle`); the scan
+    /// then starts afresh.
+    pub fn finish(&self) -> Result<Vec<u8>> {
+        guard(|| {
+            let mut scan = self.lock()?;
+            // Frames stay if the bundle is incomplete; a finished scan starts afresh.
+            let bundle = scan.clone().finish()?;
+            *scan = qr::Reassembler::new();
+            Ok(bundle)
+        })
+    }
+}
+
+/// Cuts a bundle into QR frames of at most `max_frame` bytes (64..=2953).
+#[uniffi::export]
+pub fn qr_split(bundle: Vec<u8>, max_frame: u32) -> Result<Vec<Vec<u8>>> {
+    guard(|| Ok(qr::split(&bundle, max_frame as usize)?))
+}
+
+/// Encodes a frame as base45 text, for QR libraries that only take text.
+#[uniffi::export]
+pub fn qr_frame_to_text(frame: Vec<u8>) -> String {
+    qr::frame_to_text(&frame)
+}

@@ -1,0 +1,207 @@
+//! The exported API called from Rust, as the generated bindings call it: the error
+//! mapping, the panic guard, the listeners and the absence of secrets in errors.
+
+use std::sync::{Arc, Mutex};
+
+use caravan_ffi::*;
+
+fn edits(country: &str) -> Vec<CaseEdit> {
+    vec![
+        CaseEdit::Set {
+            field: ScalarField::Gender,
+            code: Some("Feminine".into()),
+        },
+        CaseEdit::Add {
+            field: SetField::Citizenship,
+            code: country.into(),
+        },
+        CaseEdit::Consent {
+            share_with_partners: Some(true),
+            include_in_statistics: Some(true),
+        },
+    ]
+}
+
+#[derive(Default)]
+struct Heard(Mutex<Vec<String>>);
+
+impl ChangeListener for Heard {
+    fn on_cases_changed(&self, ids: Vec<String>) {
+        self.0.lock().expect("lock").extend(ids);
+    }
+}
+
+struct CancelAfter(u64);
+
+impl ProgressListener for CancelAfter {
+    fn on_progress(&self, done: u64, _total: u64) -> bool {
+        done < self.0
+    }
+}
+
+#[test]
+fn a_forced_panic_arrives_as_an_internal_error() {
+    match debug_force_panic() {
+        Err(CaravanError::Internal { reason }) => assert!(reason.contains("bug")),
+        other => panic!("expected Internal, got {other:?}"),
+    }
+    // A panic in a listener does not undo a finished sync or escape either.
+    struct Panics;
+    impl ChangeListener for Panics {
+        fn on_cases_changed(&self, _: Vec<String>) {
+            panic!("listener bug");
+        }
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    b.set_change_listener(Some(Arc::new(Panics)));
+    a.add_case(edits("KZ")).expect("add");
+    let bundle = a.export_bundle(BundleScope::Everything).expect("export");
+    assert_eq!(b.import_bundle(bundle).expect("import").cases_created, 1);
+}
+
+fn pair(dir: &std::path::Path) -> (Arc<CaravanStore>, Arc<CaravanStore>) {
+    let store = |name: &str| {
+        let key = generate_store_key().expect("key");
+        CaravanStore::create(dir.join(name).display().to_string(), key).expect("create")
+    };
+    let (a, b) = (store("a"), store("b"));
+    a.create_group("Team".into(), "A".into()).expect("group");
+    b.join_group(a.invite().expect("invite"), "B".into())
+        .expect("join");
+    a.import_bundle(b.export_bundle(BundleScope::Everything).expect("export"))
+        .expect("membership");
+    (a, b)
+}
+
+#[test]
+fn errors_are_typed_and_carry_no_secret() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("s").display().to_string();
+    let key = generate_store_key().expect("key");
+    let store = CaravanStore::create(path.clone(), key.clone()).expect("create");
+    let id = store.add_case(edits("KZ")).expect("add");
+
+    let phone = "+7 701 234 5678";
+    let err = store
+        .add_note(id.clone(), format!("Call her on {phone}"))
+        .expect_err("refused");
+    match &err {
+        CaravanError::NoteRejected { findings } => {
+            assert_eq!(findings[0].kind, IdentifierType::PhoneNumber);
+            assert_eq!((findings[0].start, findings[0].end), (12, 27));
+        }
+        other => panic!("expected NoteRejected, got {other:?}"),
+    }
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("701"), "{text}");
+    }
+
+    let other = generate_store_key().expect("key");
+    let err = CaravanStore::open(path.clone(), other.clone())
+        .map(|_| ())
+        .expect_err("wrong key");
+    assert!(matches!(err, CaravanError::WrongKey));
+    let err = CaravanStore::open(path.clone(), key.clone())
+        .map(|_| ())
+        .expect_err("locked");
+    assert!(matches!(err, CaravanError::Locked { .. }), "{err:?}");
+    for k in [&key, &other] {
+        let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+        for text in [err.to_string(), format!("{err:?}"), format!("{store:?}")] {
+            assert!(!text.contains(&hex));
+        }
+    }
+    assert!(matches!(
+        store.update_case(
+            id.clone(),
+            vec![CaseEdit::Set {
+                field: ScalarField::Gender,
+                code: Some("Female".into())
+            }]
+        ),
+        Err(CaravanError::UnknownCode { .. })
+    ));
+    assert!(matches!(
+        store.get_case("nothex".into()),
+        Err(CaravanError::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        store.export_bundle(BundleScope::Everything),
+        Err(CaravanError::NoGroup)
+    ));
+    store
+        .erase_case(id.clone(), "PersonRequested".into())
+        .expect("erase");
+    assert!(matches!(
+        store.get_case(id),
+        Err(CaravanError::CaseErased { .. })
+    ));
+    store.close_store();
+    assert!(matches!(
+        store.case_count(),
+        Err(CaravanError::ReopenStore { .. })
+    ));
+    let again = CaravanStore::open(path, key).expect("reopen after close");
+    assert_eq!(again.case_count().expect("count"), 0);
+}
+
+#[test]
+fn sync_tells_the_listener_and_progress_can_cancel() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    let heard = Arc::new(Heard::default());
+    b.set_change_listener(Some(heard.clone()));
+    let ids = a
+        .import_cases(vec![edits("KG"); 300], None)
+        .expect("import");
+    let r = b
+        .import_bundle(a.export_bundle(BundleScope::Everything).expect("export"))
+        .expect("import bundle");
+    assert_eq!(r.cases_created, 300);
+    let mut heard_ids = heard.0.lock().expect("lock").clone();
+    heard_ids.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(heard_ids, expected);
+    assert_eq!(r.changed_case_ids, expected);
+
+    let err = a
+        .import_cases(vec![edits("KG"); 600], Some(Arc::new(CancelAfter(256))))
+        .expect_err("cancelled");
+    assert!(matches!(err, CaravanError::Cancelled));
+    assert_eq!(a.case_count().expect("count"), 300);
+    let err = a
+        .export_records(
+            ExportFormat::Csv,
+            ExportOptions::default(),
+            Some(Arc::new(CancelAfter(64))),
+        )
+        .expect_err("cancelled");
+    assert!(matches!(err, CaravanError::Cancelled));
+    let out = a
+        .export_records(ExportFormat::Csv, ExportOptions::default(), None)
+        .expect("export");
+    assert_eq!((out.released, out.input.eligible), (300, 300));
+}
+
+#[test]
+fn vocabularies_drive_forms() {
+    let all = vocabularies();
+    assert!(all.iter().any(|v| v.id == "means_of_control"));
+    assert!(all
+        .iter()
+        .all(|v| v.entries.iter().all(|e| !e.label_ru.is_empty())));
+    assert_eq!(
+        label("gender".into(), "Feminine".into(), "ru".into()).expect("label"),
+        Some("Женский".into())
+    );
+    for f in [
+        ScalarField::CaseStatus,
+        ScalarField::Gender,
+        ScalarField::AgeBand,
+    ] {
+        assert!(vocabulary(scalar_field_vocabulary(f)).is_some());
+    }
+    assert!(vocabulary(set_field_vocabulary(SetField::Citizenship)).is_some());
+}
