@@ -55,6 +55,13 @@ pub(crate) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Panic wipe: destroy the store at once so no key or passphrase opens it again.
+    /// Needs no passphrase (for duress); cannot be undone.
+    Wipe {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Run the trafficking-indicator screening questionnaire.
     Screen(ScreenArgs),
     /// List vocabularies, or the codes and labels of one.

@@ -59,6 +59,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }
+        Command::Wipe { yes } => {
+            if !yes {
+                confirm("wipe", "WIPE")?;
+            }
+            caravan_core::store::Store::panic_wipe(&cli.store)?;
+            ctx.done(json!({"wiped": true}), || {
+                "Store wiped: it can no longer be opened with any key or passphrase.\n".into()
+            });
+            Ok(())
+        }
         Command::Screen(args) => screen(&ctx, &cli.store, args),
         Command::Vocab { id } => vocab(&ctx, id.as_deref()),
         Command::Group(cmd) => {
@@ -291,23 +301,30 @@ fn refer(ctx: &Ctx, store: &mut Store, a: ReferArgs) -> Result<()> {
 }
 
 fn confirm_erase(id: &CaseId) -> Result<()> {
+    confirm("erase", &id.short())
+}
+
+/// Asks the person at the terminal to type `word` before an action that cannot be undone.
+fn confirm(action: &str, word: &str) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::InvalidInput {
-            field: "erase".into(),
-            reason: "erasing cannot be undone; pass --yes to confirm when not at a terminal".into(),
+            field: action.into(),
+            reason: format!(
+                "{action} cannot be undone; pass --yes to confirm when not at a terminal"
+            ),
         });
     }
-    eprint!("Erasing cannot be undone. Type {} to confirm: ", id.short());
+    eprint!("This cannot be undone. Type {word} to confirm: ");
     std::io::stderr().flush().ok();
     let mut line = String::new();
     stdin.lock().read_line(&mut line).ok();
-    if line.trim() == id.short() {
+    if line.trim() == word {
         Ok(())
     } else {
         Err(Error::InvalidInput {
-            field: "erase".into(),
-            reason: "not confirmed; nothing was erased".into(),
+            field: action.into(),
+            reason: "not confirmed; nothing was changed".into(),
         })
     }
 }

@@ -234,6 +234,18 @@ fn a_case_from_registration_to_erasure() {
             .len(),
         1
     );
+
+    // Panic wipe: refused without --yes off a terminal; then needs no passphrase, and
+    // afterwards not even the right passphrase opens the store.
+    assert_eq!(code(&caravan(&store, "", &["wipe"])), 2);
+    let out = caravan(&store, "", &["--json", "wipe", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(code(&caravan(&store, PASS, &["case", "list"])), 4);
+    assert!(!store.exists());
 }
 
 #[test]

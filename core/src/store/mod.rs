@@ -25,6 +25,7 @@ mod format;
 mod index;
 mod mailbox;
 mod sync;
+mod wipe;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
