@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of the `qr_reassembly` fuzz target.
+"""Writes the seed corpora of the fuzz targets.
+
+`qr_reassembly`: see below. `envelope_decode` and `bundle_import`: the envelopes and
+bundles of the checked-in test vectors (tests/vectors/), genuine and negative, so the
+fuzzer starts from inputs that get past the strict decoder.
+
 
 An independent implementation of the QR frame format (docs/protocol.md, "QR
 frames"), written from the spec only, so the seeds also cross-check the Rust code.
@@ -14,6 +19,7 @@ Fuzz input format (see fuzz_targets/qr_reassembly.rs):
                  reassembled.
 """
 import hashlib
+import json
 import os
 import struct
 
@@ -61,5 +67,35 @@ def main() -> None:
     print("0x00..0x31, max_frame 64:", [f.hex() for f in two])
 
 
+def vector_seeds() -> None:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    corpus = os.path.join(root, "fuzz", "corpus")
+    with open(os.path.join(root, "tests", "vectors", "envelope.json")) as f:
+        env = json.load(f)
+    out = os.path.join(corpus, "envelope_decode")
+    os.makedirs(out, exist_ok=True)
+    for v in env["vectors"]:
+        write(out, "vector_" + v["name"], bytes.fromhex(v["envelope"]))
+    for n in env["negative"]:
+        write(out, "negative_" + n["name"], bytes.fromhex(n["envelope"]))
+    with open(os.path.join(root, "tests", "vectors", "bundle.json")) as f:
+        bundle = json.load(f)
+    out = os.path.join(corpus, "bundle_import")
+    os.makedirs(out, exist_ok=True)
+    write(out, "vector_bundle", bytes.fromhex(bundle["bundle"]))
+    for n in bundle["negative"]:
+        write(out, "negative_" + n["name"], bytes.fromhex(n["bundle"]))
+    # Mode 0x01: the target's own genuine bundle with these bytes XORed over it.
+    write(out, "genuine_unchanged", b"\x01")
+    write(out, "genuine_flip_first_byte", b"\x01\x01")
+    write(out, "genuine_flip_in_body", b"\x01" + bytes(60) + b"\x80")
+
+
+def write(folder: str, name: str, data: bytes) -> None:
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
 if __name__ == "__main__":
     main()
+    vector_seeds()

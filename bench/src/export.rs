@@ -12,8 +12,8 @@ use std::time::Instant;
 use caravan_core::export::{export_records, Collected, DateWindow, RecordOptions};
 use caravan_core::vocab::*;
 use caravan_core::{
-    CaseId, CaseRecord, Consent, Referral, ReferralEvent, RouteEvent, Screening, Timestamp,
-    YearMonth,
+    CaseId, CaseRecord, Consent, Edit, Referral, ReferralEvent, RouteEvent, Screening, Store,
+    StoreKey, Timestamp, YearMonth,
 };
 use serde::Serialize;
 
@@ -305,6 +305,15 @@ struct ExportReport {
     columns: usize,
     /// CSV size in bytes.
     csv_bytes: usize,
+    /// The same export end to end from an encrypted store holding `cases` synthetic
+    /// cases (the store benchmark's generator): reading every case from disk
+    /// (decrypt, load its Automerge document, read the record), in ms.
+    store_read_ms: f64,
+    /// Reading the store plus the export pipeline above, in ms: what
+    /// `caravan export records --generalize` spends after unlocking.
+    store_export_ms: f64,
+    /// Records the end-to-end export released.
+    store_released: usize,
 }
 
 /// Generates `cases` cases, exports them at k = 11 with generalization, and prints the
@@ -327,6 +336,14 @@ pub(crate) fn run(cases: usize, json: bool) {
     };
     let csv = export.to_csv();
     let export_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(records);
+    let (store_read_ms, store_export_ms, store_released) = match from_store(cases, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("caravan-bench: end-to-end export failed: {e}");
+            std::process::exit(1);
+        }
+    };
     let r = &export.report;
     let report = ExportReport {
         cases,
@@ -344,6 +361,9 @@ pub(crate) fn run(cases: usize, json: bool) {
         nodes_evaluated: r.nodes_evaluated,
         columns: export.columns().len(),
         csv_bytes: csv.len(),
+        store_read_ms,
+        store_export_ms,
+        store_released,
     };
     if json {
         match serde_json::to_string(&report) {
@@ -368,4 +388,42 @@ pub(crate) fn run(cases: usize, json: bool) {
         println!("  {attr:<26} {level}");
     }
     println!("lattice nodes evaluated      {}", report.nodes_evaluated);
+    println!(
+        "from an encrypted store      {:.0} ms (reading {:.0} ms), {} released",
+        report.store_export_ms, report.store_read_ms, report.store_released
+    );
+}
+
+/// Imports `cases` synthetic cases into a fresh store (not timed), then times reading
+/// them all back and exporting them with `opts`. Returns (read ms, total ms, released).
+fn from_store(
+    cases: usize,
+    opts: &RecordOptions,
+) -> Result<(f64, f64, usize), Box<dyn std::error::Error>> {
+    let tmp = tempfile::Builder::new()
+        .prefix("caravan-bench-export-")
+        .tempdir()?;
+    let key = StoreKey::generate()?;
+    let edits: Vec<Vec<Edit>> = crate::synth::cases(cases, 42)
+        .iter()
+        .map(crate::synth::SynthCase::edits)
+        .collect();
+    eprintln!("importing {cases} cases into a store for the end-to-end export …");
+    let dir = tmp.path().join("store");
+    {
+        let mut store = Store::create(&dir, &key)?;
+        for chunk in edits.chunks(10_000) {
+            store.import(chunk, &mut |_, _| true)?;
+        }
+    }
+    drop(edits);
+    let mut store = Store::open(&dir, &key)?;
+    let started = Instant::now();
+    let collected = Collected::from_store(&mut store, &DateWindow::default())?;
+    let read_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let export = export_records(&collected.records, opts)?;
+    let csv = export.to_csv();
+    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    std::hint::black_box(csv);
+    Ok((read_ms, total_ms, export.report.released))
 }

@@ -81,6 +81,9 @@ pub(crate) enum Command {
     /// Statistics safe to publish: k-anonymized CTDC exports, tables, charts.
     #[command(subcommand)]
     Export(crate::export::ExportCommand),
+    /// Cross-agency duplicate detection with keyed blind indices (no names stored).
+    #[command(subcommand)]
+    Dedup(crate::dedup_cmd::DedupCommand),
     /// Run the cross-border demo on embedded defaults in a temporary directory.
     Demo {
         /// Keep the demo's stores in this directory instead of a temporary one.

@@ -63,7 +63,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             if !yes {
                 confirm("wipe", "WIPE")?;
             }
-            caravan_core::store::Store::panic_wipe(&cli.store)?;
+            Store::panic_wipe(&cli.store)?;
             ctx.done(json!({"wiped": true}), || {
                 "Store wiped: it can no longer be opened with any key or passphrase.\n".into()
             });
@@ -79,6 +79,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
+        Command::Dedup(cmd) => crate::dedup_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Demo { keep } => demo::run(keep.as_deref()),
     }
 }

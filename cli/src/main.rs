@@ -7,6 +7,7 @@
 
 mod args;
 mod commands;
+mod dedup_cmd;
 mod demo;
 mod export;
 mod output;

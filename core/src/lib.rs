@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod crypto;
+pub mod dedup;
 pub mod error;
 pub mod export;
 pub mod model;

@@ -341,14 +341,22 @@ impl Collected {
     /// Reads every case of `store`; cases in damaged files are counted as unreadable.
     pub fn from_store(store: &mut Store, window: &DateWindow) -> Result<Collected> {
         let mut out = Collected::default();
-        for summary in store.list(&CaseFilter::default()) {
-            match store.case(&summary.id) {
-                Ok(record) => out.add(&record, window),
-                Err(Error::Corrupted { .. }) => {
-                    out.input.cases += 1;
-                    out.input.unreadable += 1;
+        let ids: Vec<_> = store
+            .list(&CaseFilter::default())
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        // In slices, so memory stays bounded however large the store is.
+        for slice in ids.chunks(4096) {
+            for record in store.records(slice) {
+                match record {
+                    Ok(record) => out.add(&record, window),
+                    Err(Error::Corrupted { .. }) => {
+                        out.input.cases += 1;
+                        out.input.unreadable += 1;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(out)

@@ -11,7 +11,8 @@
 //!        route: [ { kind, country, year, month } ],
 //!        notes: [ { id, at, text } ],
 //!        referrals: { id: { service, partner, organisation_type, reason,
-//!                           history: [ { status, at } ] } } }
+//!                           history: [ { status, at } ] } },
+//!        blind_index: bytes }                      optional: CBOR of a dedup::BlindIndex
 //! ```
 //!
 //! Every container is created once, in the case's first change, so concurrent edits
@@ -45,6 +46,8 @@ pub const MAX_PARTNER_CHARS: usize = 200;
 
 const CONTAINER_MAPS: &[&str] = &["consent", "indicators", "referrals"];
 const CONTAINER_LISTS: &[&str] = &["route", "notes"];
+/// Root key of the optional blind index (see [`crate::dedup`]).
+const BLIND_INDEX_KEY: &str = "blind_index";
 
 /// One case's Automerge document.
 pub(crate) struct CaseDoc {
@@ -406,8 +409,29 @@ impl CaseDoc {
                 let history = obj_of(doc, &r, "history")?;
                 push_status(doc, &history, status, now)?;
             }
+            Checked::BlindIndex { bytes: Some(b) } => {
+                doc.put(ROOT, BLIND_INDEX_KEY, ScalarValue::Bytes(b))?;
+            }
+            Checked::BlindIndex { bytes: None } => {
+                if doc.get(ROOT, BLIND_INDEX_KEY)?.is_some() {
+                    doc.delete(ROOT, BLIND_INDEX_KEY)?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The case's blind index, if one was set (the winning value if devices set it
+    /// concurrently). An index that does not decode (e.g. from a newer scheme version)
+    /// is an error, so the caller can tell it from "none".
+    pub(crate) fn blind_index(&self) -> Result<Option<crate::dedup::BlindIndex>> {
+        match self.doc.get(ROOT, BLIND_INDEX_KEY)? {
+            Some((Value::Scalar(v), _)) => match v.as_ref() {
+                ScalarValue::Bytes(b) => crate::dedup::BlindIndex::from_cbor(b).map(Some),
+                _ => Err(Error::invalid("blind index", "not stored as bytes")),
+            },
+            _ => Ok(None),
+        }
     }
 
     fn obj(&self, parent: &ObjId, key: &str) -> Result<ObjId> {
@@ -789,6 +813,10 @@ enum Checked {
         referral: String,
         status: String,
     },
+    /// The checked CBOR encoding of a blind index, or `None` to remove it.
+    BlindIndex {
+        bytes: Option<Vec<u8>>,
+    },
 }
 
 fn known<V: Vocabulary>(code: &str) -> Result<String> {
@@ -880,6 +908,17 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
         Edit::SetReferralStatus { referral, status } => Checked::ReferralStatus {
             referral: referral.trim().to_string(),
             status: known::<ReferralStatus>(status)?,
+        },
+        Edit::SetBlindIndex { index } => Checked::BlindIndex {
+            bytes: match index {
+                Some(index) => {
+                    let bytes = index.to_cbor()?;
+                    // The same checks as on the way back in (version, token count).
+                    crate::dedup::BlindIndex::from_cbor(&bytes)?;
+                    Some(bytes)
+                }
+                None => None,
+            },
         },
     })
 }

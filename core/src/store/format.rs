@@ -9,8 +9,11 @@
 //! ```
 //!
 //! A frame is `u32 LE length ‖ salt(16) ‖ ChaCha20-Poly1305(payload) ‖ tag(16)` with a
-//! key derived per frame (see `crypto`). The payload is `u32 LE cbor_len ‖ CBOR record
-//! ‖ zero padding` padded with Padmé, so frame sizes say little about their content.
+//! key derived per frame (see `crypto`). The payload is `u32 LE body_len ‖ body ‖ zero
+//! padding` padded with Padmé, so frame sizes say little about their content. The body
+//! is the CBOR record, or, when the top bit of `body_len` is set, the CBOR record
+//! compressed with raw DEFLATE (used whenever it is smaller: case documents and
+//! summaries of small cases are mostly uncompressed column data and vocabulary strings).
 //! File names are generation and pack numbers only.
 
 use serde::{Deserialize, Serialize};
@@ -20,8 +23,9 @@ use crate::error::{Error, Result};
 use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
 use crate::vocab::ErasureReason;
 
-/// Format version this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Format version this build reads and writes. (Format 1, without compressed frame
+/// bodies, was never released.)
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Name of the clear header file.
 pub(crate) const HEADER_FILE: &str = "caravan.hdr";
 /// Name of the lock file.
@@ -215,10 +219,14 @@ pub(crate) fn seal_frame<T: Serialize>(
     context: &[u8],
     value: &T,
 ) -> Result<Vec<u8>> {
-    let body = cbor(value)?;
+    let cbor = cbor(value)?;
+    let (body, flag) = match deflate(&cbor) {
+        Some(small) => (small, DEFLATED),
+        None => (cbor, 0),
+    };
     let padded_len = padme(4 + body.len());
     let mut plain = Vec::with_capacity(padded_len);
-    plain.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    plain.extend_from_slice(&(body.len() as u32 | flag).to_le_bytes());
     plain.extend_from_slice(&body);
     plain.resize(padded_len, 0);
     let sealed = sealer.seal(context, &plain)?;
@@ -263,15 +271,55 @@ pub(crate) fn open_frame<T: serde::de::DeserializeOwned>(
     let plain = sealer
         .open(context, &bytes[4..total])
         .ok_or(FrameError::Invalid("does not authenticate"))?;
-    let body_len = plain
+    let prefix = plain
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .map(u32::from_le_bytes)
-        .ok_or(FrameError::Invalid("short payload"))? as usize;
+        .ok_or(FrameError::Invalid("short payload"))?;
+    let body_len = (prefix & !DEFLATED) as usize;
     let body = plain
         .get(4..4 + body_len)
         .ok_or(FrameError::Invalid("payload length"))?;
-    ciborium::from_reader(body).map_err(|_| FrameError::Invalid("payload does not parse"))
+    let parse = |cbor: &[u8]| {
+        ciborium::from_reader(cbor).map_err(|_| FrameError::Invalid("payload does not parse"))
+    };
+    if prefix & DEFLATED == 0 {
+        return parse(body);
+    }
+    parse(&inflate(body).ok_or(FrameError::Invalid("payload does not inflate"))?)
+}
+
+/// The top bit of a payload's length prefix: the body is DEFLATE-compressed.
+const DEFLATED: u32 = 1 << 31;
+/// Bodies shorter than this are stored as they are.
+const DEFLATE_FROM: usize = 64;
+
+/// Raw DEFLATE of `cbor` if that is smaller. Fast level: frames are written on every
+/// update, and the fast level gets most of the gain on this data.
+fn deflate(cbor: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    if cbor.len() < DEFLATE_FROM {
+        return None;
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(cbor.len() / 2),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(cbor).ok()?;
+    let out = enc.finish().ok()?;
+    (out.len() < cbor.len()).then_some(out)
+}
+
+/// Inverse of [`deflate`], refusing output beyond [`MAX_FRAME`] and trailing input.
+fn inflate(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut dec = flate2::bufread::DeflateDecoder::new(body);
+    let mut out = Vec::with_capacity(body.len() * 3);
+    (&mut dec)
+        .take(MAX_FRAME as u64 + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() <= MAX_FRAME && dec.into_inner().is_empty()).then_some(out)
 }
 
 #[cfg(test)]
@@ -312,5 +360,39 @@ mod tests {
             Some(FrameError::Invalid("does not authenticate"))
         );
         assert!(open_frame::<Record>(&sealer, CTX_INDEX, &frame).is_err());
+    }
+
+    #[test]
+    fn compressible_bodies_are_deflated_and_come_back_unchanged() {
+        let key = StoreKey::generate().expect("key");
+        let sealer = key.sealer(b"t");
+        let rec = Record::Device {
+            lsn: 9,
+            key: b"ForcedLabour ForcedLabour ForcedLabour ".repeat(40),
+        };
+        let plain_len = cbor(&rec).expect("cbor").len();
+        let frame = seal_frame(&sealer, CTX_FRAME, &rec).expect("seal");
+        assert!(
+            frame.len() < plain_len / 4,
+            "{} vs {plain_len}",
+            frame.len()
+        );
+        let back: Record = open_frame(&sealer, CTX_FRAME, &frame).expect("open");
+        match (back, rec) {
+            (Record::Device { lsn, key }, Record::Device { key: want, .. }) => {
+                assert_eq!((lsn, key), (9, want));
+            }
+            _ => panic!("another record came back"),
+        }
+
+        assert_eq!(
+            inflate(&deflate(&[7; 1000]).expect("deflate")),
+            Some(vec![7; 1000])
+        );
+        let mut trailing = deflate(&[7; 1000]).expect("deflate");
+        trailing.push(0);
+        assert_eq!(inflate(&trailing), None, "trailing bytes are refused");
+        assert_eq!(inflate(b"not deflate at all"), None);
+        assert_eq!(deflate(&[1, 2, 3]), None, "short bodies stay as they are");
     }
 }

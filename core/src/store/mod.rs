@@ -20,6 +20,7 @@
 //!   the store holds the case's content afterwards, under any key. The tombstone
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
+mod dedup;
 mod files;
 mod format;
 mod index;
@@ -361,6 +362,16 @@ impl Store {
         record
     }
 
+    /// Reads the records of many cases at once, in parallel, without filling the cache
+    /// (exports and reports read every case once). One result per id, in order; a case
+    /// that cannot be read gets its own error and the others are still read.
+    pub fn records(&self, ids: &[CaseId]) -> Vec<Result<CaseRecord>> {
+        sync::par_map(ids.to_vec(), |id| match self.cache.get(&id) {
+            Some(doc) => doc.record(),
+            None => self.read_doc(&id).and_then(|doc| doc.record()),
+        })
+    }
+
     /// Imports many cases at once: each is validated and built (in parallel), then all
     /// are written with a single fsync. All or nothing: if one case is invalid, the
     /// error names it and nothing is stored.
@@ -596,6 +607,11 @@ impl Store {
             self.cache_order.retain(|c| c != id);
             return Ok(doc);
         }
+        self.read_doc(id)
+    }
+
+    /// Reads a case's document from disk (not from the cache).
+    fn read_doc(&self, id: &CaseId) -> Result<CaseDoc> {
         let entry = self.entry(id)?;
         let mut bytes = Vec::new();
         let mut all_sigs = Vec::new();

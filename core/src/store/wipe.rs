@@ -6,7 +6,8 @@
 //! from (with the platform-keystore key) and, for a passphrase store, the Argon2id salt,
 //! so from that moment the store cannot be opened with any key or passphrase. Then it
 //! deletes every file the store owns (snapshot, journal, packs, temporary files, the
-//! lock), and the header itself, and the directory if nothing else is left in it.
+//! duplicate-detection agreement key, the lock), then the header itself, and the
+//! directory if nothing else is left in it.
 //! Files that are not the store's are left alone, so pointing it at a wrong directory
 //! destroys nothing else.
 //!
@@ -19,6 +20,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
+use super::dedup::KEY_FILE as DEDUP_KEY_FILE;
 use super::files::{self, FileName};
 use super::format::{HEADER_FILE, LOCK_FILE};
 use super::Store;
@@ -45,7 +47,7 @@ impl Store {
             if name == HEADER_FILE {
                 continue;
             }
-            if name == LOCK_FILE || FileName::parse(&name).is_some() {
+            if name == LOCK_FILE || name == DEDUP_KEY_FILE || FileName::parse(&name).is_some() {
                 owned.push(name);
             } else {
                 foreign = true;
