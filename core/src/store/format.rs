@@ -12,12 +12,13 @@
 //! key derived per frame (see `crypto`). The payload is `u32 LE body_len ‖ body ‖ zero
 //! padding` padded with Padmé, so frame sizes say little about their content. The body
 //! is the CBOR record, or, when the top bit of `body_len` is set, the CBOR record
-//! compressed with raw DEFLATE (used whenever it is smaller: case documents and
-//! summaries of small cases are mostly uncompressed column data and vocabulary strings).
+//! compressed with raw DEFLATE and the preset dictionary of `dictionary.rs` (used
+//! whenever it is smaller).
 //! File names are generation and pack numbers only.
 
 use serde::{Deserialize, Serialize};
 
+use super::dictionary::FRAME_DICTIONARY;
 use crate::crypto::{padme, KdfParams, Sealer, StoreKey, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
 use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
@@ -294,32 +295,47 @@ const DEFLATED: u32 = 1 << 31;
 /// Bodies shorter than this are stored as they are.
 const DEFLATE_FROM: usize = 64;
 
-/// Raw DEFLATE of `cbor` if that is smaller. Fast level: frames are written on every
-/// update, and the fast level gets most of the gain on this data.
+/// Raw DEFLATE of `cbor` with the preset dictionary ([`FRAME_DICTIONARY`]) if that is
+/// smaller. Fast level: frames are written on every update, and the fast level gets
+/// nearly all of the gain on this data.
 fn deflate(cbor: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write;
+    use flate2::{Compress, Compression, FlushCompress, Status};
     if cbor.len() < DEFLATE_FROM {
         return None;
     }
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(cbor.len() / 2),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(cbor).ok()?;
-    let out = enc.finish().ok()?;
-    (out.len() < cbor.len()).then_some(out)
+    let mut c = Compress::new(Compression::fast(), false);
+    c.set_dictionary(FRAME_DICTIONARY).ok()?;
+    // Compressed output larger than the input is useless: stop there.
+    let mut out = Vec::with_capacity(cbor.len());
+    match c.compress_vec(cbor, &mut out, FlushCompress::Finish).ok()? {
+        Status::StreamEnd if out.len() < cbor.len() => Some(out),
+        _ => None,
+    }
 }
 
 /// Inverse of [`deflate`], refusing output beyond [`MAX_FRAME`] and trailing input.
 fn inflate(body: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut dec = flate2::bufread::DeflateDecoder::new(body);
-    let mut out = Vec::with_capacity(body.len() * 3);
-    (&mut dec)
-        .take(MAX_FRAME as u64 + 1)
-        .read_to_end(&mut out)
-        .ok()?;
-    (out.len() <= MAX_FRAME && dec.into_inner().is_empty()).then_some(out)
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut d = Decompress::new(false);
+    d.set_dictionary(FRAME_DICTIONARY).ok()?;
+    let mut out = Vec::with_capacity(body.len().saturating_mul(3).min(MAX_FRAME));
+    loop {
+        let consumed = d.total_in() as usize;
+        let status = d
+            .decompress_vec(&body[consumed..], &mut out, FlushDecompress::Finish)
+            .ok()?;
+        match status {
+            Status::StreamEnd => break,
+            _ if out.len() >= MAX_FRAME => return None,
+            _ if out.len() == out.capacity() => {
+                out.reserve(out.capacity().max(4096).min(MAX_FRAME + 1 - out.len()))
+            }
+            // No progress with room left: the input ended before the stream did.
+            _ if d.total_in() as usize == consumed => return None,
+            _ => {}
+        }
+    }
+    (out.len() <= MAX_FRAME && d.total_in() as usize == body.len()).then_some(out)
 }
 
 #[cfg(test)]
@@ -393,6 +409,12 @@ mod tests {
         trailing.push(0);
         assert_eq!(inflate(&trailing), None, "trailing bytes are refused");
         assert_eq!(inflate(b"not deflate at all"), None);
+        let whole = deflate(&b"case ".repeat(500)).expect("deflate");
+        for cut in 0..whole.len() {
+            assert_eq!(inflate(&whole[..cut]), None, "cut at {cut}");
+        }
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(inflate(&deflate(&big).expect("deflate")), Some(big));
         assert_eq!(deflate(&[1, 2, 3]), None, "short bodies stay as they are");
     }
 }

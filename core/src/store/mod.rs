@@ -21,6 +21,7 @@
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
 mod dedup;
+mod dictionary;
 mod files;
 mod format;
 mod index;
