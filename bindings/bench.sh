@@ -1,43 +1,104 @@
 #!/usr/bin/env bash
 # FFI overhead: lists 10,000 case summaries and adds 1,000 cases from Rust (directly on
 # caravan_core), from Kotlin (JVM, JNA) and from Python through the generated bindings,
-# in the same run, on release builds, and prints the ratios to Rust.
+# in the same run, on release builds, and prints the ratios to Rust
+# (docs/benchmarks.md, "FFI overhead").
 #
 #   bash bindings/bench.sh
 #
-# Needs what bindings/tests/run.sh needs (kotlinc, JNA, python3).
+# Needs what bindings/tests/run.sh needs (kotlinc, JNA, python3). Each language works in
+# its own fresh store in a temporary directory (on the file system of $TMPDIR: adding
+# cases is one fsync per case, so that disk decides the add times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 out="$target/bindings"
 
-kotlinc="${KOTLINC:-$(command -v kotlinc || echo "$(npm root -g 2>/dev/null)/kotlin-compiler/bin/kotlinc")}"
+kotlinc="${KOTLINC:-}"
+if [[ -z "$kotlinc" ]]; then
+  if command -v kotlinc >/dev/null; then
+    kotlinc="$(command -v kotlinc)"
+  elif command -v npm >/dev/null && [[ -x "$(npm root -g 2>/dev/null)/kotlin-compiler/bin/kotlinc" ]]; then
+    kotlinc="$(npm root -g 2>/dev/null)/kotlin-compiler/bin/kotlinc"
+  fi
+fi
 jna="${JNA_JAR:-/usr/share/java/jna.jar}"
-[[ -x "$kotlinc" && -f "$jna" ]] || { echo "needs kotlinc and JNA: see bindings/tests/run.sh" >&2; exit 1; }
+[[ -n "$kotlinc" && -x "$kotlinc" && -f "$jna" ]] || {
+  echo "needs kotlinc and JNA: see bindings/tests/run.sh" >&2
+  exit 1
+}
+kotlin_home="$(cd "$(dirname "$(readlink -f "$kotlinc")")/.." && pwd)"
 
+echo "== release build and bindings"
 bash bindings/generate.sh --release >/dev/null
 cargo build --locked --release -p caravan-ffi --bin caravan-ffi-bench
-jar="$target/kotlin-tests/caravan-bench.jar"
-mkdir -p "$(dirname "$jar")"
-"$kotlinc" -nowarn -cp "$jna" -include-runtime -d "$jar" \
-  "$out/kotlin/org/caravan/core/caravan_ffi.kt" bindings/bench/Bench.kt 2>&1 \
-  | grep -v '^warning: unable to find kotlin-stdlib.jar' || true
+build="$target/kotlin-tests"
+mkdir -p "$build"
+sources=("$out/kotlin/org/caravan/core/caravan_ffi.kt" bindings/bench/Bench.kt)
+stamp="$(cat "${sources[@]}" "$jna" | sha256sum | cut -c1-16)"
+jar="$build/caravan-bench-$stamp.jar"
+if [[ ! -f "$jar" ]]; then
+  rm -f "$build"/caravan-bench-*.jar
+  "$kotlinc" -nowarn -jvm-target 17 -cp "$jna" -d "$jar" "${sources[@]}" 2>&1 \
+    | grep -v '^warning: unable to find kotlin-stdlib.jar' || true
+  [[ -f "$jar" ]] || { echo "kotlinc failed" >&2; exit 1; }
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/rust" "$work/kotlin" "$work/python"
-echo "machine: $(nproc) cores, $(uname -sr), $(java -version 2>&1 | head -1), $(python3 --version)"
-rust="$("$target/release/caravan-ffi-bench" "$work/rust")"
-echo "$rust"
-kotlin="$(java -Djna.library.path="$out" -cp "$jar:$jna" BenchKt "$work/kotlin")"
-echo "$kotlin"
-python="$(PYTHONPATH="$out/python" python3 bindings/bench/bench.py "$work/python")"
-echo "$python"
+echo "== machine"
+echo "cpu: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
+echo "system: $(uname -sr); load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+echo "store directory on: $(df -T "$work" | awk 'NR==2 { print $2 }') ($work)"
+echo "tools: $(rustc --version), $(java -version 2>&1 | head -1), JNA $(unzip -p "$jna" META-INF/MANIFEST.MF 2>/dev/null | sed -n 's/^Implementation-Version: //p' | tr -d '\r'), kotlinc $(cat "$kotlin_home/build.txt" 2>/dev/null), $(python3 --version)"
 
-value() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-for lang in kotlin python; do
-  line="${!lang}"
-  awk -v l="$lang" -v rl="$(value "$rust" list_ms)" -v ll="$(value "$line" list_ms)" \
-      -v ra="$(value "$rust" add_ms)" -v la="$(value "$line" add_ms)" \
-      'BEGIN { printf "%s/rust: list 10,000 summaries %.2fx, add 1,000 cases %.2fx\n", l, ll/rl, la/ra }'
+repeats="${BENCH_REPEATS:-3}"
+echo "== runs: $repeats rounds of Rust, Kotlin, Python in turn (list: median of 30 calls after"
+echo "   warm-up, in a store of 10,000 cases; paged: list_case_ids of all, then case_summaries"
+echo "   of the first 50, median of 30; add: 1,000 add_case calls, total, first round only)"
+value() { sed -n "s/.*\b$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+declare -A lists=() adds=() pages=()
+for round in $(seq 1 "$repeats"); do
+  n=0
+  if [[ $round -eq 1 ]]; then n=1000; fi
+  rm -rf "$work/rust" "$work/kotlin" "$work/python"
+  mkdir -p "$work/rust" "$work/kotlin" "$work/python"
+  rust="$("$target/release/caravan-ffi-bench" --adds "$n" "$work/rust")"
+  kotlin="$(java -Djna.library.path="$out" -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" BenchKt "$work/kotlin" "$n")"
+  python="$(PYTHONPATH="$out/python" python3 bindings/bench/bench.py "$work/python" "$n")"
+  for lang in rust kotlin python; do
+    line="${!lang}"
+    echo "round $round: $line"
+    lists[$lang]+=" $(value "$line" list_ms)"
+    if [[ $round -eq 1 ]]; then adds[$lang]="$(value "$line" add_ms)"; fi
+  done
+  pages[kotlin]+=" $(value "$kotlin" paged_ms)"
+  pages[python]+=" $(value "$python" paged_ms)"
+  lists[wrapped]+=" $(value "$rust" wrapped_list_ms)"
+  lists[lowered]+=" $(value "$rust" lowered_list_ms)"
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+
+echo "== medians over the rounds, and ratios to Rust"
+rl="$(median <<<"${lists[rust]}")"
+printf '%-34s list %8.2f ms   add %8.1f ms\n' "rust (caravan_core::Store)" "$rl" "${adds[rust]}"
+printf '%-34s list %8.2f ms   (%.2fx)\n' "rust via the wrapper, no crossing" "$(median <<<"${lists[wrapped]}")" \
+  "$(awk -v a="$(median <<<"${lists[wrapped]}")" -v b="$rl" 'BEGIN { print a / b }')"
+printf '%-34s list %8.2f ms   (%.2fx)\n' "rust wrapper + serialised + freed" "$(median <<<"${lists[lowered]}")" \
+  "$(awk -v a="$(median <<<"${lists[lowered]}")" -v b="$rl" 'BEGIN { print a / b }')"
+for lang in kotlin python; do
+  ll="$(median <<<"${lists[$lang]}")"
+  printf '%-34s list %8.2f ms (%.2fx)   add %8.1f ms (%.2fx)\n' "$lang" "$ll" \
+    "$(awk -v a="$ll" -v b="$rl" 'BEGIN { print a / b }')" "${adds[$lang]}" \
+    "$(awk -v a="${adds[$lang]}" -v b="${adds[rust]}" 'BEGIN { print a / b }')"
+done
+for lang in kotlin python; do
+  pl="$(median <<<"${pages[$lang]}")"
+  printf '%-34s       %8.2f ms (%.2fx)\n' "$lang paged: all ids + 50 summaries" "$pl" \
+    "$(awk -v a="$pl" -v b="$rl" 'BEGIN { print a / b }')"
+done
+awk -v r="$(awk -v a="$(median <<<"${lists[kotlin]}")" -v b="$rl" 'BEGIN { print a / b }')" 'BEGIN {
+  printf "target (Kotlin list <= 2x Rust): %.2fx, %s\n", r, (r <= 2 ? "met" : "MISSED")
+}'

@@ -48,7 +48,8 @@ for symbol in \
   "func importBundle(" "func exportBundle(" "func eraseCase(" "func syncMailbox(" \
   "func liveReceive(" "func createGroup(" "func invite(" "func joinGroup(" \
   "public func vocabularies(" "public func debugForcePanic(" "open class QrReassembler" \
-  "public enum CaseEdit"; do
+  "public enum CaseEdit" "func panicWipe()" "public func panicWipeDir(dir: String)" \
+  "func listCaseIds(" "func caseSummaries("; do
   if ! grep -qF "$symbol" "$swift"; then
     echo "missing in $swift: $symbol" >&2
     missing=1

@@ -8,6 +8,7 @@ import time
 import caravan_ffi as cv
 
 COUNTRIES = ["KZ", "KG", "TJ", "UZ", "TM"]
+PAGE = 50  # rows of the first page of a list screen
 
 
 def edits(i):
@@ -34,6 +35,16 @@ def main(directory, cases=10_000, adds=1_000, rounds=30):
         assert len(listed) == cases
         if r >= 5:
             times.append(ms)
+    # The paged path of a list screen: every id in list order, then the first page.
+    paged = []
+    for r in range(rounds + 5):
+        t = time.perf_counter()
+        ids = store.list_case_ids(everything)
+        page = store.case_summaries(ids[:PAGE])
+        ms = (time.perf_counter() - t) * 1e3
+        assert len(ids) == cases and len(page) == PAGE
+        if r >= 5:
+            paged.append(ms)
     store.close_store()
 
     store = cv.CaravanStore.create(f"{directory}/add", key)
@@ -43,8 +54,12 @@ def main(directory, cases=10_000, adds=1_000, rounds=30):
         store.add_case(e)
     add_ms = (time.perf_counter() - t) * 1e3
     store.close_store()
-    print(f"python list_ms={statistics.median(times):.3f} add_ms={add_ms:.1f}")
+    print(
+        f"python list_ms={statistics.median(times):.3f} add_ms={add_ms:.1f} "
+        f"paged_ms={statistics.median(paged):.3f}"
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # bench.sh passes ADDS=0 on repeat runs: `bench.py DIR [ADDS]`.
+    main(sys.argv[1], adds=int(sys.argv[2]) if len(sys.argv) > 2 else 1_000)

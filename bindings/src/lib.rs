@@ -7,7 +7,8 @@
 //! - [`CaravanStore`]: open or create an encrypted store with a 32-byte key from the
 //!   platform keystore; cases (add, edit, notes, referrals, screening, erasure), groups
 //!   (create, invite, join, members), sync (bundles, QR frames, the mailbox folder,
-//!   live sessions whose bytes the app carries), exports.
+//!   live sessions whose bytes the app carries), exports, panic wipe ([`panic_wipe_dir`]
+//!   for a store that is not open).
 //! - Vocabularies and labels ([`vocabularies`], [`label`]) to build forms.
 //! - [`ChangeListener`] and [`ProgressListener`]: callbacks the app implements.
 //! - [`CaravanError`]: the one error the app sees (`CaravanException` in Kotlin).
@@ -59,6 +60,15 @@ use crate::error::guard;
 #[uniffi::export]
 pub fn generate_store_key() -> Result<Vec<u8>> {
     guard(|| Ok(caravan_core::StoreKey::generate()?.expose_bytes().to_vec()))
+}
+
+/// Panic wipe of the store in `dir` when no handle to it is open (for an open store,
+/// call `CaravanStore.panic_wipe()`): no key opens it afterwards and its files are
+/// deleted; files that are not the store's are kept. A directory with no store is left
+/// as it is. Deleting the key from the platform keystore stays the app's job.
+#[uniffi::export]
+pub fn panic_wipe_dir(dir: String) -> Result<()> {
+    guard(|| Ok(caravan_core::Store::panic_wipe(&dir)?))
 }
 
 /// Screens a note for likely personal identifiers as the worker types, so the app can

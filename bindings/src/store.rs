@@ -1,10 +1,11 @@
 //! [`CaravanStore`]: one open encrypted store, shared by the app's threads.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use caravan_core::vocab::{ErasureReason, Vocabulary};
-use caravan_core::{CaseFilter, CaseId, KdfParams, Store, StoreKey, Timestamp};
+use caravan_core::{CaseFilter, CaseId, Error as CoreError, KdfParams, Store, StoreKey, Timestamp};
 use zeroize::Zeroizing;
 
 use crate::error::{guard, CaravanError, Result};
@@ -40,6 +41,9 @@ pub struct ErasedCase {
 pub struct CaravanStore {
     inner: Mutex<Option<Store>>,
     listener: Mutex<Option<Arc<dyn ChangeListener>>>,
+    /// The store directory, kept so that [`CaravanStore::panic_wipe`] works on a closed
+    /// or poisoned handle too.
+    dir: PathBuf,
 }
 
 impl std::fmt::Debug for CaravanStore {
@@ -57,6 +61,7 @@ fn store_key(key: Vec<u8>) -> Result<StoreKey> {
 impl CaravanStore {
     fn wrap(store: Store) -> Arc<Self> {
         Arc::new(CaravanStore {
+            dir: store.dir().to_path_buf(),
             inner: Mutex::new(Some(store)),
             listener: Mutex::new(None),
         })
@@ -179,6 +184,30 @@ impl CaravanStore {
         }
     }
 
+    /// Panic wipe: closes this handle, then destroys the store so that no key opens it
+    /// any more (the header is overwritten first) and deletes its files. Later calls on
+    /// this handle fail with `ReopenStore`; opening the directory fails with `NotAStore`.
+    /// Works on a closed handle too. Other handles to the same store must be closed
+    /// first. Deleting the key from the platform keystore stays the app's job.
+    pub fn panic_wipe(&self) -> Result<()> {
+        guard(|| {
+            // A poisoned lock must not stop a wipe: take the store out and drop it anyway.
+            drop(
+                self.inner
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+            drop(
+                self.listener
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+            Ok(Store::panic_wipe(&self.dir)?)
+        })
+    }
+
     /// Registers (or, with `None`, removes) the listener told about changes brought by sync.
     pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
         if let Ok(mut slot) = self.listener.lock() {
@@ -215,6 +244,32 @@ impl CaravanStore {
         self.with(|s| {
             let filter = filter.to_core()?;
             Ok(s.list(&filter).iter().map(CaseSummary::from).collect())
+        })
+    }
+
+    /// The ids of the cases matching `filter`, in the order of `list_cases`: for a list
+    /// screen that loads the summaries of the rows it shows, page by page, with
+    /// `case_summaries`. Cheaper across the FFI than `list_cases` for a long list.
+    pub fn list_case_ids(&self, filter: CaseListFilter) -> Result<Vec<String>> {
+        self.with(|s| {
+            let filter = filter.to_core()?;
+            Ok(s.list(&filter).iter().map(|c| c.id.to_hex()).collect())
+        })
+    }
+
+    /// The summaries of `ids`, in the same order (a page of `list_case_ids`). Cases
+    /// erased since the ids were listed (by a sync, for example) are left out.
+    pub fn case_summaries(&self, ids: Vec<String>) -> Result<Vec<CaseSummary>> {
+        self.with(|s| {
+            let mut page = Vec::with_capacity(ids.len());
+            for id in &ids {
+                match s.summary(&case_id(id)?) {
+                    Ok(summary) => page.push(CaseSummary::from(summary)),
+                    Err(CoreError::CaseNotFound { .. } | CoreError::CaseErased { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(page)
         })
     }
 

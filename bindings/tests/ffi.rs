@@ -205,3 +205,36 @@ fn vocabularies_drive_forms() {
     }
     assert!(vocabulary(set_field_vocabulary(SetField::Citizenship)).is_some());
 }
+
+#[test]
+fn panic_wipe_leaves_nothing_the_right_key_opens() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("store");
+    let path = dir.display().to_string();
+    let key = generate_store_key().expect("key");
+    let store = CaravanStore::create(path.clone(), key.clone()).expect("create");
+    store.add_case(edits("KZ")).expect("add");
+    store.panic_wipe().expect("wipe");
+    assert!(matches!(
+        store.case_count(),
+        Err(CaravanError::ReopenStore { .. })
+    ));
+    assert!(matches!(
+        CaravanStore::open(path.clone(), key.clone()),
+        Err(CaravanError::NotAStore { .. })
+    ));
+    assert!(!dir.exists());
+    store
+        .panic_wipe()
+        .expect("wiping a wiped handle again is a no-op");
+
+    // A store that is not open: the free function.
+    CaravanStore::create(path.clone(), key.clone())
+        .expect("create")
+        .close_store();
+    panic_wipe_dir(path.clone()).expect("wipe dir");
+    assert!(matches!(
+        CaravanStore::open(path, key),
+        Err(CaravanError::NotAStore { .. })
+    ));
+}

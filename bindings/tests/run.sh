@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Generates the bindings (bindings/generate.sh), then runs the Python and Kotlin
-# binding tests against the freshly built library. Part of the README's test command
-# (tests/run.sh) and of CI. Installs nothing: .ci/run installs kotlinc and JNA.
+# binding tests against the freshly built library, then android/check-jvm.sh (the
+# Android library module's platform-neutral Kotlin, compiled against the same bindings
+# and run on the JVM). Part of the README's test command (tests/run.sh) and of CI.
+# Installs nothing: .ci/run installs kotlinc and JNA.
 #
 # Finds kotlinc on PATH, in $KOTLINC, or in npm's global kotlin-compiler package,
 # and JNA in $JNA_JAR or /usr/share/java/jna.jar.
@@ -36,15 +38,33 @@ echo "== Python binding tests"
 RUST_BACKTRACE=0 PYTHONPATH="$out/python" python3 bindings/tests/python/test_caravan.py
 
 echo "== Kotlin binding tests (desktop JVM, JNA)"
+# The generated bindings are compiled once into their own jar (reused by
+# android/check-jvm.sh below), then the test against it; both are kept while their
+# sources are unchanged.
 build="$target/kotlin-tests"
 mkdir -p "$build"
-sources=("$out/kotlin/org/caravan/core/caravan_ffi.kt" bindings/tests/kotlin/CaravanTest.kt)
-stamp="$(cat "${sources[@]}" "$jna" | sha256sum | cut -c1-16)"
-jar="$build/caravan-test-$stamp.jar"
-if [[ ! -f "$jar" ]]; then
-  rm -f "$build"/caravan-test-*.jar
-  "$kotlinc" -nowarn -cp "$jna" -include-runtime -d "$jar" "${sources[@]}" 2>&1 \
-    | grep -v '^warning: unable to find kotlin-stdlib.jar' || true
-  [[ -f "$jar" ]] || { echo "kotlinc failed" >&2; exit 1; }
+kotlin_home="$(cd "$(dirname "$(readlink -f "$kotlinc")")/.." && pwd)"
+stdlib="$kotlin_home/lib/kotlin-stdlib.jar"
+generated="$out/kotlin/org/caravan/core/caravan_ffi.kt"
+kotlinc_quiet() {
+  "$kotlinc" -nowarn -jvm-target 17 "$@" 2>&1 | grep -v '^warning: unable to find kotlin-stdlib.jar' || true
+}
+stamp="$(cat "$generated" "$jna" | sha256sum | cut -c1-16)"
+bindings_jar="$build/caravan-bindings-$stamp.jar"
+if [[ ! -f "$bindings_jar" ]]; then
+  rm -f "$build"/caravan-bindings-*.jar
+  kotlinc_quiet -module-name caravan-bindings -cp "$jna" -d "$bindings_jar" "$generated"
+  [[ -f "$bindings_jar" ]] || { echo "kotlinc failed on the generated bindings" >&2; exit 1; }
 fi
-RUST_BACKTRACE=0 java -Djna.library.path="$out" -cp "$jar:$jna" CaravanTestKt
+test_stamp="$(cat "$bindings_jar" bindings/tests/kotlin/CaravanTest.kt | sha256sum | cut -c1-16)"
+test_jar="$build/caravan-test-$test_stamp.jar"
+if [[ ! -f "$test_jar" ]]; then
+  rm -f "$build"/caravan-test-*.jar
+  kotlinc_quiet -module-name caravan-test -cp "$jna:$bindings_jar" -d "$test_jar" bindings/tests/kotlin/CaravanTest.kt
+  [[ -f "$test_jar" ]] || { echo "kotlinc failed on the Kotlin tests" >&2; exit 1; }
+fi
+RUST_BACKTRACE=0 java -Djna.library.path="$out" -cp "$test_jar:$bindings_jar:$jna:$stdlib" CaravanTestKt
+
+echo "== Android library module's platform-neutral Kotlin on the desktop JVM (android/check-jvm.sh)"
+KOTLINC="$kotlinc" JNA_JAR="$jna" CARAVAN_BINDINGS="$out" CARAVAN_BINDINGS_JAR="$bindings_jar" \
+  bash android/check-jvm.sh

@@ -3,7 +3,12 @@
 //! `caravan_core::Store`, so the difference is the cost of crossing the FFI.
 //!
 //! `caravan-ffi-bench [--cases 10000] [--adds 1000] [--rounds 30] DIR` prints one line:
-//! `rust list_ms=<median> add_ms=<total>`.
+//! `rust list_ms=<median> add_ms=<total> wrapped_list_ms=<median> lowered_list_ms=<median>`.
+//! `wrapped_list_ms` is the exported `CaravanStore::list_cases` called from Rust (the
+//! binding's conversion to `CaseSummary` records, no FFI crossing); `lowered_list_ms`
+//! adds serialising the records into the buffer that crosses the FFI and freeing them,
+//! which is all the Rust side of the exported call. What remains of the Kotlin and
+//! Python times is the crossing and the decoding on their side.
 
 use std::time::Instant;
 
@@ -76,6 +81,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let list_ms = median(times);
     drop(store);
 
+    // The same listing through the exported wrapper, still in Rust (no FFI crossing).
+    let wrapped = caravan_ffi::CaravanStore::open(
+        dir.join("list").display().to_string(),
+        key.expose_bytes().to_vec(),
+    )?;
+    let everything = caravan_ffi::CaseListFilter::default();
+    let mut times = Vec::new();
+    for round in 0..rounds + 5 {
+        let t = Instant::now();
+        let list = wrapped.list_cases(everything.clone())?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(list.len(), cases);
+        if round >= 5 {
+            times.push(ms);
+        }
+    }
+    let wrapped_list_ms = median(times);
+
+    // ... and also serialised into the buffer that crosses the FFI, then freed: all the
+    // work the exported call does on the Rust side.
+    let mut times = Vec::new();
+    for round in 0..rounds + 5 {
+        let t = Instant::now();
+        let list = wrapped.list_cases(everything.clone())?;
+        let buffer =
+            <Vec<caravan_ffi::CaseSummary> as uniffi::Lower<caravan_ffi::UniFfiTag>>::lower(list);
+        let bytes = buffer.len();
+        buffer.destroy();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert!(bytes > cases);
+        if round >= 5 {
+            times.push(ms);
+        }
+    }
+    let lowered_list_ms = median(times);
+    wrapped.close_store();
+
     // Adding: `adds` cases one call each (each is durable: one fsync per case).
     let mut store = Store::create(dir.join("add"), &key)?;
     let t = Instant::now();
@@ -83,6 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.add_case(&edits(i))?;
     }
     let add_ms = t.elapsed().as_secs_f64() * 1e3;
-    println!("rust list_ms={list_ms:.3} add_ms={add_ms:.1}");
+    println!(
+        "rust list_ms={list_ms:.3} add_ms={add_ms:.1} wrapped_list_ms={wrapped_list_ms:.3} \
+         lowered_list_ms={lowered_list_ms:.3}"
+    );
     Ok(())
 }

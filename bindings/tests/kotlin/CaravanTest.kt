@@ -96,6 +96,9 @@ fun run(tmp: File) {
         check(case.meansOfControl == listOf("DebtBondage", "WithholdsDocuments"), "means of control: ${case.meansOfControl}")
         check(case.notes.size == 1, "one note")
         check(a.listCases(CaseListFilter(country = "KZ")).map { it.id } == listOf(caseId), "filter by country")
+        val ids = a.listCaseIds(CaseListFilter())
+        check(ids == a.listCases(CaseListFilter()).map { it.id }, "ids in list order")
+        check(a.caseSummaries(ids) == a.listCases(CaseListFilter()), "a page of summaries")
     }
 
     test("a note with a phone number is refused with a typed error") {
@@ -172,6 +175,22 @@ fun run(tmp: File) {
         check(c.exportRecords(ExportFormat.CSV, ExportOptions(), null).released == 600uL, "export")
         c.closeStore()
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
+    }
+
+    test("panic wipe: the right key opens nothing afterwards") {
+        val key = generateStoreKey()
+        val dir = File(tmp, "w")
+        val w = CaravanStore.create(dir.path, key.copyOf())
+        w.addCase(edits())
+        w.panicWipe()
+        expect<CaravanException.ReopenStore>("wiped handle") { w.caseCount() }
+        expect<CaravanException.NotAStore>("open after the wipe") { CaravanStore.open(dir.path, key.copyOf()) }
+        check(!dir.exists(), "the store directory is gone")
+        // A store that is not open: the free function.
+        val x = File(tmp, "x")
+        CaravanStore.create(x.path, key.copyOf()).closeStore()
+        panicWipeDir(x.path)
+        expect<CaravanException.NotAStore>("open after panicWipeDir") { CaravanStore.open(x.path, key.copyOf()) }
     }
 
     test("a forced panic arrives as CaravanException.Internal") {

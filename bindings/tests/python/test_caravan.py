@@ -3,6 +3,7 @@
 Run through bindings/tests/run.sh (which sets PYTHONPATH to the generated module).
 """
 
+import os
 import random
 import shutil
 import tempfile
@@ -131,6 +132,11 @@ class CaravanFlow(unittest.TestCase):
         kz = store.list_cases(cv.CaseListFilter(country="KZ"))
         self.assertEqual([s.id for s in kz], [cid])
         self.assertEqual(store.resolve(cid[:8]), cid)
+        # The paged path: ids in list order, then one page of summaries.
+        everything = cv.CaseListFilter()
+        ids = store.list_case_ids(everything)
+        self.assertEqual(ids, [s.id for s in store.list_cases(everything)])
+        self.assertEqual(store.case_summaries(ids[1:]), store.list_cases(everything)[1:])
 
         # Erasure is real and typed afterwards.
         store.erase_case(cid, "PersonRequested")
@@ -138,6 +144,9 @@ class CaravanFlow(unittest.TestCase):
             store.get_case(cid)
         self.assertEqual([e.id for e in store.erased_cases()], [cid])
         self.assertEqual(store.case_count(), 1)
+        # A page listed before the erasure leaves the erased case out.
+        self.assertNotIn(cid, [s.id for s in store.case_summaries(ids)])
+        self.assertEqual(len(store.case_summaries(ids)), 1)
 
         # A wrong key changes nothing and says so.
         with self.assertRaises(cv.CaravanError.WrongKey):
@@ -257,6 +266,29 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(table.released_total, 600)
         with self.assertRaises(cv.CaravanError.Cancelled):
             store.export_records(cv.ExportFormat.JSON, cv.ExportOptions(), Progress(cancel_after=64))
+
+    def test_panic_wipe(self):
+        store, key = self.new_store("w")
+        store.add_case(case_edits())
+        store.panic_wipe()
+        with self.assertRaises(cv.CaravanError.ReopenStore):
+            store.case_count()
+        # The right key no longer opens anything: the store is gone.
+        with self.assertRaises(cv.CaravanError.NotAStore):
+            cv.CaravanStore.open(f"{self.tmp}/w", key)
+        self.assertFalse(os.path.exists(f"{self.tmp}/w"))
+
+        # A store that is not open; a file that is not the store's stays.
+        other, other_key = self.new_store("x")
+        other.add_case(case_edits(country="KG"))
+        other.close_store()
+        with open(f"{self.tmp}/x/photo.jpg", "wb") as f:
+            f.write(b"not the store's")
+        cv.panic_wipe_dir(f"{self.tmp}/x")
+        with self.assertRaises(cv.CaravanError.NotAStore):
+            cv.CaravanStore.open(f"{self.tmp}/x", other_key)
+        self.assertEqual(os.listdir(f"{self.tmp}/x"), ["photo.jpg"])
+        cv.panic_wipe_dir(f"{self.tmp}/x")  # nothing left to wipe: a no-op
 
     def test_a_forced_panic_arrives_as_internal_error(self):
         with self.assertRaises(cv.CaravanError.Internal) as err:

@@ -1,0 +1,187 @@
+package org.caravan.android
+
+import java.io.File
+import java.util.concurrent.ArrayBlockingQueue
+import java.util.concurrent.TimeUnit
+import kotlin.concurrent.thread
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeoutOrNull
+import org.caravan.core.CaravanException
+import org.caravan.core.CaravanStore
+import org.caravan.core.CaseListFilter
+import org.caravan.core.QrReassembler
+import org.caravan.core.ScalarField
+import org.caravan.core.SetField
+
+/**
+ * Runs the platform-neutral Kotlin layer of the Android app on a desktop JVM against
+ * the host build of the core (android/check-jvm.sh). It checks the app's own logic
+ * (vault, duress PIN, form diffing, transports), not the core, which Rust tests cover.
+ */
+fun main(args: Array<String>) {
+    val root = File(args.firstOrNull() ?: "build/jvm-smoke").absoluteFile
+    root.deleteRecursively()
+    root.mkdirs()
+    val checks = Checks()
+    try {
+        runBlocking { smoke(root, checks) }
+    } catch (e: Throwable) {
+        checks.fail("unexpected ${e::class.simpleName}: ${e.message}")
+        e.printStackTrace()
+    } finally {
+        root.deleteRecursively()
+    }
+    println("${checks.passed} passed, ${checks.failed} failed")
+    if (checks.failed > 0) kotlin.system.exitProcess(1)
+}
+
+private class Checks {
+    var passed = 0
+    var failed = 0
+
+    fun check(what: String, ok: Boolean) {
+        if (ok) passed++ else fail(what)
+        println("${if (ok) "ok  " else "FAIL"} $what")
+    }
+
+    fun fail(what: String) {
+        failed++
+        System.err.println("FAIL $what")
+    }
+}
+
+private fun session(dir: File) =
+    StoreSession(File(dir, "store"), KeyVault(File(dir, "vault"), SoftwareWrappingKey(), iterations = 2_000))
+
+private suspend fun smoke(root: File, c: Checks) {
+    // --- labels ---------------------------------------------------------------------
+    val ru = Labels("ru")
+    c.check("Russian label of gender Feminine", ru.label("gender", "Feminine") == "Женский")
+    c.check("unknown code shown as itself", ru.label("gender", "SomeNewCode") == "SomeNewCode")
+    c.check("form choices come from the vocabulary", Labels("en").choices(SetField.MEANS_OF_CONTROL).any { it.code == "DebtBondage" })
+    c.check("Kazakh phone gets Russian labels", Labels.languageFor(java.util.Locale("kk", "KZ")) == "ru")
+
+    // --- set-up, wrong PIN, unlock ----------------------------------------------------
+    val a = session(File(root, "a"))
+    c.check("fresh phone is not set up", !a.isSetUp())
+    var repoA = a.setUp("1234".toCharArray(), "9999".toCharArray())
+    c.check("set-up opens an empty store", repoA.list().isEmpty() && a.isSetUp())
+    a.lock()
+    val wrong = a.unlock("0000".toCharArray())
+    c.check("wrong PIN is refused with attempts left", wrong is UnlockOutcome.WrongPin && wrong.attemptsLeft == 9)
+    val opened = a.unlock("1234".toCharArray())
+    c.check("right PIN opens the store", opened is UnlockOutcome.Opened)
+    repoA = (opened as UnlockOutcome.Opened).repository
+
+    // --- case form --------------------------------------------------------------------
+    val form = CaseForm()
+        .with(ScalarField.GENDER, "Feminine")
+        .with(ScalarField.AGE_BAND, "9-17")
+        .toggle(SetField.CITIZENSHIP, "KZ")
+        .toggle(SetField.MEANS_OF_CONTROL, "DebtBondage")
+        .copy(includeInStatistics = true, newNote = "Worked on a cotton farm.")
+    val id = repoA.save(null, form)
+    val stored = CaseForm.of(repoA.get(id))
+    c.check("saved form reads back", stored.scalars[ScalarField.GENDER] == "Feminine" &&
+        stored.sets[SetField.CITIZENSHIP] == setOf("KZ") && stored.includeInStatistics == true)
+    val edited = stored.toggle(SetField.MEANS_OF_CONTROL, "DebtBondage").toggle(SetField.MEANS_OF_CONTROL, "WithholdsDocuments")
+    c.check("form diff is minimal", edited.edits(stored).size == 2)
+    repoA.save(id, edited, stored)
+    c.check("edit stored", repoA.get(id).meansOfControl == listOf("WithholdsDocuments"))
+    c.check("paged listing: ids, then a page of summaries", repoA.summaries(repoA.ids()).map { it.id } == listOf(id))
+    c.check("filter by country", repoA.list(CaseListFilter(country = "KZ")).size == 1 &&
+        repoA.list(CaseListFilter(country = "KG")).isEmpty())
+    val refused = runCatching { repoA.save(id, edited.copy(newNote = "Call her at +7 701 234 5678"), edited) }
+    c.check("note with a phone number refused", refused.exceptionOrNull() is CaravanException.NoteRejected)
+
+    // --- screening and referral ---------------------------------------------------------
+    val screening = ScreeningForm().answer("DocumentsWithheld", "Yes").answer("PhysicalViolence", "No")
+    val assessment = repoA.screen(id, screening, ScreeningForm.of(repoA.get(id)))
+    c.check("minor with an indicator is a potential victim", assessment.outcome == "PotentialVictim" && assessment.minor)
+    val referral = repoA.refer(id, "Shelter", "Shelter Almaty", "NGO", null)
+    repoA.setReferralStatus(id, referral, "Accepted")
+    c.check("referral accepted", repoA.get(id).referrals.single().status == "Accepted")
+
+    // --- team -----------------------------------------------------------------------------
+    repoA.createGroup("Osh outreach", "Aigerim, Shymkent")
+    val vaultB = KeyVault(File(root, "b/vault"), SoftwareWrappingKey(), iterations = 2_000)
+    val b = StoreSession(File(root, "b/store"), vaultB)
+    val repoB = b.setUp("4321".toCharArray(), null)
+    repoB.join(repoA.invite(), "Bakyt, Osh")
+    c.check("B joined A's team", repoB.groupName() == "Osh outreach")
+
+    // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
+    // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
+    val frames = repoA.qrFrames("bakyt")
+    val scan = QrReassembler()
+    var lastSummary: org.caravan.core.SyncSummary? = null
+    val changed = CompletableDeferred<List<String>>()
+    coroutineScope {
+        // Unconfined + UNDISPATCHED: the listener is registered before launch returns.
+        val watcher = launch(Dispatchers.Unconfined, start = CoroutineStart.UNDISPATCHED) {
+            repoB.changes().collect { changed.complete(it) }
+        }
+        for (text in (frames.reversed() + frames.first())) {
+            val (_, summary) = repoB.scanned(scan, text)
+            if (summary != null) lastSummary = summary
+        }
+        c.check("changes() Flow told of the synced case", withTimeoutOrNull(10_000) { changed.await() } == listOf(id))
+        watcher.cancel()
+    }
+    c.check("QR hand-over brought the case (${frames.size} frames)", lastSummary?.casesCreated == 1UL || repoB.list().size == 1)
+    c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
+
+    // --- live sync over loopback TCP ---------------------------------------------------------
+    repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())
+    val port = ArrayBlockingQueue<Int>(1)
+    var listened: Result<org.caravan.core.SyncSummary>? = null
+    val listener = thread { listened = runCatching { LocalNetworkSync.listen(repoB.store, port = 0) { port.put(it) } } }
+    val p = checkNotNull(port.poll(30, TimeUnit.SECONDS)) { "listener did not start" }
+    LocalNetworkSync.connect(repoA.store, "127.0.0.1", p)
+    listener.join(30_000)
+    c.check("live sync over TCP succeeded", listened?.isSuccess == true)
+    c.check("live sync brought the edit", repoB.get(id).exploitation == listOf("ForcedLabour"))
+
+    // --- shared folder -------------------------------------------------------------------------
+    val folder = FileMailboxFolder(File(root, "usb").apply { mkdirs() })
+    val id2 = repoB.save(null, CaseForm().with(ScalarField.GENDER, "Masculine").toggle(SetField.CITIZENSHIP, "KG"))
+    repoB.syncFolder(folder, File(root, "staging-b"))
+    c.check("folder holds ciphertext files", folder.list().isNotEmpty())
+    repoA.syncFolder(folder, File(root, "staging-a"))
+    c.check("folder sync brought B's case to A", repoA.list().any { it.id == id2 })
+    c.check("staging emptied", !File(root, "staging-a").exists())
+
+    // --- duress PIN ----------------------------------------------------------------------------
+    a.lock()
+    val duress = a.unlock("9999".toCharArray())
+    c.check("duress PIN opens an empty store", duress is UnlockOutcome.Opened && duress.repository.list().isEmpty())
+    a.lock()
+    c.check("real PIN no longer works after duress", a.unlock("1234".toCharArray()) is UnlockOutcome.WrongPin)
+    c.check("duress PIN is now the only PIN", a.unlock("9999".toCharArray()) is UnlockOutcome.Opened)
+
+    // --- panic wipe and too many attempts ----------------------------------------------------
+    val keyB = (vaultB.unlock("4321".toCharArray()) as UnlockResult.Unlocked).storeKey
+    b.panic()
+    c.check("panic wipe removes store and key", !b.isSetUp() && !File(root, "b/store").exists() && b.repository == null)
+    val reopened = runCatching { CaravanStore.open(File(root, "b/store").absolutePath, keyB) }
+    c.check("after the panic wipe the right key opens nothing", reopened.exceptionOrNull() is CaravanException.NotAStore)
+    val d = StoreSession(File(root, "d/store"), KeyVault(File(root, "d/vault"), SoftwareWrappingKey(), iterations = 1_000, maxAttempts = 2))
+    d.setUp("1111".toCharArray(), null)
+    d.lock()
+    d.unlock("0000".toCharArray())
+    c.check("too many wrong PINs wipe", d.unlock("0000".toCharArray()) == UnlockOutcome.Wiped && !d.isSetUp())
+
+    // --- auto-lock -------------------------------------------------------------------------
+    var now = 0L
+    var locked = 0
+    val auto = AutoLock(timeoutMs = 1_000, clock = { now }) { locked++ }
+    auto.onBackground(); now = 500; auto.onForeground()
+    auto.onBackground(); now = 2_000; auto.onForeground()
+    c.check("auto-lock after the timeout only", locked == 1)
+    a.lock()
+}

@@ -1,0 +1,143 @@
+package org.caravan.android
+
+import java.io.File
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+import org.caravan.core.BundleScope
+import org.caravan.core.CaravanStore
+import org.caravan.core.CaseDetails
+import org.caravan.core.CaseEdit
+import org.caravan.core.CaseListFilter
+import org.caravan.core.CaseSummary
+import org.caravan.core.GroupMember
+import org.caravan.core.MailboxSummary
+import org.caravan.core.QrReassembler
+import org.caravan.core.ScanProgress
+import org.caravan.core.ScreeningAssessment
+import org.caravan.core.SyncSummary
+import org.caravan.core.qrFrameToText
+
+/**
+ * The open store, as the app's screens use it: every call is a `suspend` function that
+ * runs on [io] (never on the UI thread) and throws `CaravanException` subclasses from
+ * the core unchanged, so a screen can say exactly what went wrong.
+ *
+ * It adds nothing to the core's logic; it only moves calls off the main thread and
+ * bundles the two or three core calls a screen needs.
+ */
+class CaseRepository(
+    /** The open store; closed by [close]. */
+    val store: CaravanStore,
+    private val io: CoroutineDispatcher = Dispatchers.IO,
+) : AutoCloseable {
+
+    /** Summaries matching [filter], most recently updated first. */
+    suspend fun list(filter: CaseListFilter = CaseListFilter()): List<CaseSummary> =
+        withContext(io) { store.listCases(filter) }
+
+    /**
+     * The ids matching [filter], in list order, for a long list that loads its rows page
+     * by page with [summaries]: much less crosses the FFI than with [list].
+     */
+    suspend fun ids(filter: CaseListFilter = CaseListFilter()): List<String> =
+        withContext(io) { store.listCaseIds(filter) }
+
+    /** The summaries of [ids] (a page of [ids]), in that order; erased cases left out. */
+    suspend fun summaries(ids: List<String>): List<CaseSummary> =
+        withContext(io) { store.caseSummaries(ids) }
+
+    /** A whole case. */
+    suspend fun get(id: String): CaseDetails = withContext(io) { store.getCase(id) }
+
+    /** Registers a case from [edits]; returns its id. */
+    suspend fun add(edits: List<CaseEdit>): String = withContext(io) { store.addCase(edits) }
+
+    /** Applies [edits] to case [id], all or nothing; a no-op for an empty list. */
+    suspend fun update(id: String, edits: List<CaseEdit>) = withContext(io) {
+        if (edits.isNotEmpty()) store.updateCase(id, edits)
+    }
+
+    /** Saves the case form: a new case when [id] is null. Returns the case id. */
+    suspend fun save(id: String?, form: CaseForm, stored: CaseForm = CaseForm()): String =
+        withContext(io) {
+            val edits = form.edits(stored)
+            if (id == null) store.addCase(edits) else id.also { if (edits.isNotEmpty()) store.updateCase(it, edits) }
+        }
+
+    /** Stores the screening answers and returns the core's assessment. */
+    suspend fun screen(id: String, form: ScreeningForm, stored: ScreeningForm): ScreeningAssessment =
+        withContext(io) {
+            val edits = form.edits(stored)
+            if (edits.isNotEmpty()) store.updateCase(id, edits)
+            store.assessCase(id)
+        }
+
+    /** Refers the person to a service; returns the referral id. */
+    suspend fun refer(id: String, service: String, partner: String, organisationType: String?, reason: String?): String =
+        withContext(io) { store.refer(id, service, partner, organisationType, reason) }
+
+    /** Records a referral's new status. */
+    suspend fun setReferralStatus(id: String, referral: String, status: String) =
+        withContext(io) { store.setReferralStatus(id, referral, status) }
+
+    /** Erases a case for real (an `erasure_reason` code). */
+    suspend fun erase(id: String, reason: String) = withContext(io) { store.eraseCase(id, reason) }
+
+    // ----- team ------------------------------------------------------------------------
+
+    /** The group's name, or null before this phone joined one. */
+    suspend fun groupName(): String? = withContext(io) { store.groupName() }
+
+    /** The group's members. */
+    suspend fun members(): List<GroupMember> = withContext(io) { store.members() }
+
+    /** Creates a team with this phone as its first member. */
+    suspend fun createGroup(name: String, deviceName: String) =
+        withContext(io) { store.createGroup(name, deviceName) }
+
+    /** A one-time invitation, to show as a QR code in person only. */
+    suspend fun invite(): String = withContext(io) { store.invite() }
+
+    /** Joins the team of a scanned invitation. */
+    suspend fun join(invitation: String, deviceName: String) =
+        withContext(io) { store.joinGroup(invitation, deviceName) }
+
+    // ----- sync ------------------------------------------------------------------------
+
+    /**
+     * The updates since the last QR hand-over to [target], as base45 texts to show one
+     * QR code after another (alphanumeric mode; frames of at most [maxFrame] bytes).
+     */
+    suspend fun qrFrames(target: String = "qr", maxFrame: Int = QR_FRAME_BYTES): List<String> =
+        withContext(io) {
+            store.exportBundleFrames(BundleScope.SinceLast(target), maxFrame.toUInt()).map(::qrFrameToText)
+        }
+
+    /** Adds one scanned QR text to [scan]; imports the bundle once it is complete. */
+    suspend fun scanned(scan: QrReassembler, text: String): Pair<ScanProgress, SyncSummary?> =
+        withContext(io) {
+            val progress = scan.pushText(text)
+            progress to if (progress.complete) store.importBundle(scan.finish()) else null
+        }
+
+    /** Syncs through a shared folder (see [MailboxMirror]). */
+    suspend fun syncFolder(folder: MailboxFolder, staging: File): MailboxSummary =
+        withContext(io) { MailboxMirror(staging).sync(store, folder) }
+
+    /** Waits for a colleague on the local network, then syncs. */
+    suspend fun listen(port: Int = LocalNetworkSync.DEFAULT_PORT, onListening: (Int) -> Unit = {}): SyncSummary =
+        withContext(io) { LocalNetworkSync.listen(store, port, onListening = onListening) }
+
+    /** Syncs with a colleague listening at [host]. */
+    suspend fun connect(host: String, port: Int = LocalNetworkSync.DEFAULT_PORT): SyncSummary =
+        withContext(io) { LocalNetworkSync.connect(store, host, port) }
+
+    /** Closes the store and releases its lock. */
+    override fun close() = store.close()
+
+    companion object {
+        /** QR frame size: a version-25-ish code that cheap phone cameras read at arm's length. */
+        const val QR_FRAME_BYTES = 1000
+    }
+}

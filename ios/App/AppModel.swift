@@ -1,0 +1,91 @@
+import CaravanCore
+import CaravanKit
+import SwiftUI
+
+/// The app's state: the store session, the open store, labels, and a revision counter
+/// that bumps when sync changed cases (views reload on it).
+@MainActor
+final class AppModel: ObservableObject {
+    let session = StoreSession()
+    let labels = Labels()
+    @Published private(set) var store: CaravanStore?
+    @Published private(set) var revision = 0
+    private var backgroundSince: Date?
+    /// Lock after this long in the background.
+    let autoLockAfter: TimeInterval = 60
+
+    var isSetUp: Bool { session.isSetUp }
+
+    func setUp(pin: String, duressPin: String?) async throws {
+        let session = self.session
+        let store = try await Task.detached { try session.setUp(pin: pin, duressPin: duressPin) }.value
+        opened(store)
+    }
+
+    func unlock(pin: String) async throws -> UnlockOutcome {
+        let session = self.session
+        let outcome = try await Task.detached { try session.unlock(pin: pin) }.value
+        if case .opened(let store) = outcome { opened(store) }
+        return outcome
+    }
+
+    private func opened(_ store: CaravanStore) {
+        store.setChangeListener(listener: Listener { [weak self] in
+            Task { @MainActor in self?.revision += 1 }
+        })
+        self.store = store
+    }
+
+    func lock() {
+        session.lock()
+        store = nil
+    }
+
+    func panic() {
+        session.panic()
+        store = nil
+    }
+
+    func changed() { revision += 1 }
+
+    /// Runs a store call off the main thread.
+    func run<T>(_ work: @escaping (CaravanStore) throws -> T) async throws -> T {
+        guard let store else { throw CaravanError.ReopenStore(reason: "locked") }
+        return try await Task.detached { try work(store) }.value
+    }
+
+    func scenePhaseChanged(_ phase: ScenePhase) {
+        switch phase {
+        case .background:
+            backgroundSince = Date()
+        case .active:
+            if let since = backgroundSince, Date().timeIntervalSince(since) >= autoLockAfter { lock() }
+            backgroundSince = nil
+        default:
+            break
+        }
+    }
+
+    /// A short message for an error from the core.
+    static func message(_ error: Error) -> String {
+        switch error {
+        case CaravanError.NoteRejected:
+            return String(localized: "The note looks like it contains a phone number, an ID or a date. Rephrase it without them.")
+        case CaravanError.Refused, CaravanError.NotForThisDevice:
+            return String(localized: "The data from the other phone was refused (another team, or damaged).")
+        case CaravanError.NoGroup:
+            return String(localized: "Create or join a team first.")
+        case CaravanError.UpdateRequired:
+            return String(localized: "Update the app to read this data.")
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Told by the core which cases sync changed.
+final class Listener: ChangeListener {
+    private let onChange: () -> Void
+    init(_ onChange: @escaping () -> Void) { self.onChange = onChange }
+    func onCasesChanged(ids: [String]) { onChange() }
+}
