@@ -535,3 +535,63 @@ fn match_rates_on_test_lists() {
         );
     }
 }
+
+/// Combining two agencies' statistics counts a person registered by both once, when
+/// both typed the details (in different alphabets) and the blind indices link them.
+#[test]
+fn combined_statistics_count_a_person_registered_by_two_agencies_once() {
+    use caravan_core::export::{combine, Collected, DateWindow, Extract};
+    use caravan_core::SetField;
+
+    let key = cheap(DedupKey::generate().expect("key"));
+    let mut agencies = [Agency::new(), Agency::new()];
+    let add = |agency: &mut Agency, person: Option<Identity>, citizenship: &str| {
+        let case = agency
+            .store
+            .add_case(&[
+                Edit::set(ScalarField::Gender, "Feminine"),
+                Edit::add(SetField::Citizenship, citizenship),
+                Edit::Consent {
+                    share_with_partners: Some(true),
+                    include_in_statistics: Some(true),
+                },
+            ])
+            .expect("case");
+        if let Some(person) = person {
+            let index = BlindIndex::compute(&key, &person).expect("index");
+            agency.store.set_blind_index(&case, &index).expect("set");
+        }
+    };
+    let [almaty, bishkek] = &mut agencies;
+    add(
+        almaty,
+        Some(identity("Aigerim", "Kairatkyzy", "1999-03-14")),
+        "KZ",
+    );
+    add(almaty, None, "KZ");
+    add(
+        bishkek,
+        Some(identity("Айгерим", "Кайраткызы", "14.03.1999")),
+        "KZ",
+    );
+    add(
+        bishkek,
+        Some(identity("Aigul", "Kairatkyzy", "1999-03-14")),
+        "KG",
+    );
+
+    let extracts = agencies
+        .iter_mut()
+        .zip(["Almaty", "Bishkek"])
+        .map(|(a, name)| {
+            let collected =
+                Collected::from_store(&mut a.store, &DateWindow::default()).expect("collect");
+            Extract::new(Some(name.into()), collected)
+        })
+        .collect();
+    let combined = combine(extracts, &DateWindow::default()).expect("combine");
+    assert_eq!(combined.input.cases, 4);
+    assert_eq!(combined.input.duplicates, 1, "Aigerim is counted once");
+    assert_eq!(combined.records.len(), 3);
+    assert!(combined.input.adds_up());
+}

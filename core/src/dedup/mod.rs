@@ -722,6 +722,16 @@ impl BlindIndex {
         })
     }
 
+    /// The key that links this person's cases when agencies combine their statistics
+    /// (`caravan export … --input`): the agreement key's fingerprint and the strong
+    /// token (whole name with the full date of birth), in hex. `None` without a full
+    /// date of birth: weaker tokens are for a human to follow up, not for counting.
+    pub fn link_key(&self) -> Option<String> {
+        let token = self.tokens.iter().find(|t| t.kind == TokenKind::NameDob)?;
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Some(format!("{}:{}", hex(&self.key_id), hex(&token.tag)))
+    }
+
     /// Whether both indices were computed under the same agreement key, stretch cost
     /// and scheme version (otherwise they can never match).
     pub fn same_agreement(&self, other: &BlindIndex) -> bool {

@@ -176,6 +176,41 @@ pub enum Excluded {
     ConsentInConflict,
 }
 
+/// What an export needs of a case, computed when the case is written and kept in its
+/// newest store frame, so that exports read no Automerge document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum StoredStats {
+    /// The case may be exported: its statistical content.
+    Eligible(Box<StatRecord>),
+    /// No "yes" to inclusion in statistics.
+    NoConsent,
+    /// Concurrent, differing answers to the statistics consent.
+    ConsentInConflict,
+}
+
+impl StoredStats {
+    /// The projection of `record`, linked to other agencies' copies of the same person
+    /// by `link` (see `BlindIndex::link_key`).
+    pub(crate) fn of(record: &CaseRecord, link: Option<String>) -> StoredStats {
+        match StatRecord::from_case(record) {
+            Ok(mut stat) => {
+                stat.blind_index = link;
+                StoredStats::Eligible(Box::new(stat))
+            }
+            Err(Excluded::NoConsent) => StoredStats::NoConsent,
+            Err(Excluded::ConsentInConflict) => StoredStats::ConsentInConflict,
+        }
+    }
+
+    fn into_result(self) -> std::result::Result<StatRecord, Excluded> {
+        match self {
+            StoredStats::Eligible(stat) => Ok(*stat),
+            StoredStats::NoConsent => Err(Excluded::NoConsent),
+            StoredStats::ConsentInConflict => Err(Excluded::ConsentInConflict),
+        }
+    }
+}
+
 impl StatRecord {
     /// The statistical content of `record`, if its person explicitly agreed to inclusion
     /// in statistics and no concurrent edit says otherwise.
@@ -306,9 +341,9 @@ impl StatRecord {
     }
 }
 
-/// The hook for the membership work's blind index of the person. Case records hold none
-/// yet, so this returns `None`; when they do, return it here (hex) and combining
-/// agencies' exports will merge cases registered separately for the same person.
+/// A case record does not carry the person's blind index (it is kept beside the
+/// record in the case document): the store fills it in when it computes the projection
+/// it keeps for exports (`StoredStats`), from `BlindIndex::link_key`.
 fn blind_index(_record: &CaseRecord) -> Option<String> {
     None
 }
@@ -348,9 +383,11 @@ impl Collected {
             .collect();
         // In slices, so memory stays bounded however large the store is.
         for slice in ids.chunks(4096) {
-            for record in store.records(slice) {
-                match record {
-                    Ok(record) => out.add(&record, window),
+            for (id, stats) in slice.iter().zip(store.statistics(slice)) {
+                match stats {
+                    Ok((created_at, stats)) => {
+                        out.add_stats(*id, created_at, stats.into_result(), window)
+                    }
                     Err(Error::Corrupted { .. }) => {
                         out.input.cases += 1;
                         out.input.unreadable += 1;
@@ -363,17 +400,32 @@ impl Collected {
     }
 
     fn add(&mut self, record: &CaseRecord, window: &DateWindow) {
+        self.add_stats(
+            record.id,
+            record.created_at,
+            StatRecord::from_case(record),
+            window,
+        );
+    }
+
+    fn add_stats(
+        &mut self,
+        id: CaseId,
+        created_at: Timestamp,
+        stats: std::result::Result<StatRecord, Excluded>,
+        window: &DateWindow,
+    ) {
         self.input.cases += 1;
-        match StatRecord::from_case(record) {
+        match stats {
             Err(Excluded::NoConsent) => {
                 self.input.no_statistics_consent += 1;
-                self.withheld.push(record.id);
+                self.withheld.push(id);
             }
             Err(Excluded::ConsentInConflict) => {
                 self.input.consent_in_conflict += 1;
-                self.withheld.push(record.id);
+                self.withheld.push(id);
             }
-            Ok(stat) if !window.contains(record.created_at) => {
+            Ok(stat) if !window.contains(created_at) => {
                 let _ = stat;
                 self.input.outside_dates += 1;
             }

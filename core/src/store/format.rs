@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::dictionary::FRAME_DICTIONARY;
 use crate::crypto::{padme, KdfParams, Sealer, StoreKey, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
+use crate::export::StoredStats;
 use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
 use crate::vocab::ErasureReason;
 
@@ -176,6 +177,11 @@ pub(crate) enum Record {
         sigs: Vec<ChangeSig>,
         /// The document's heads after this chunk.
         heads: Vec<Hash>,
+        /// The case's statistical projection after this chunk: exports read it from the
+        /// case's newest frame instead of loading the document. Absent in frames that
+        /// only feed the index.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stats: Option<StoredStats>,
     },
     /// A case was erased.
     Erase { lsn: u64, tombstone: Tombstone },
@@ -195,6 +201,18 @@ pub(crate) enum Record {
 /// A change hash as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct Hash(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
+
+/// What exports read of a `Put` record: the other fields are skipped while parsing,
+/// never built (no document bytes copied, no summary allocated).
+#[derive(Debug, Deserialize)]
+pub(crate) enum StatsOnly {
+    /// A [`Record::Put`].
+    Put {
+        case: CaseId,
+        #[serde(default)]
+        stats: Option<StoredStats>,
+    },
+}
 
 impl Record {
     pub(crate) fn lsn(&self) -> u64 {

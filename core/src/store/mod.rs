@@ -41,6 +41,7 @@ use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE}
 use self::index::{Entry, Index, Loc, JOURNAL};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
+use crate::export::StoredStats;
 use crate::model::{
     CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, ChangeSig, Edit, Timestamp,
 };
@@ -373,6 +374,42 @@ impl Store {
         })
     }
 
+    /// What exports need of many cases, with each case's registration time, read in
+    /// parallel from each case's newest frame (no Automerge document is loaded unless
+    /// that frame predates the projection). One result per id, in order.
+    pub(crate) fn statistics(&self, ids: &[CaseId]) -> Vec<Result<(Timestamp, StoredStats)>> {
+        sync::par_map(ids.to_vec(), |id| {
+            let entry = self.entry(&id)?;
+            let created_at = entry.summary.created_at;
+            if let Some(&loc) = entry.frames.last() {
+                let (name, file) = self.file_of(loc)?;
+                let frame = read_frame(file, &name, loc)?;
+                match format::open_frame::<format::StatsOnly>(&self.sealer, CTX_FRAME, &frame) {
+                    Ok(format::StatsOnly::Put {
+                        case,
+                        stats: Some(stats),
+                    }) if case == id => return Ok((created_at, stats)),
+                    // Authentic but without a projection: read the document below.
+                    Ok(_) | Err(format::FrameError::Invalid("payload does not parse")) => {}
+                    Err(e) => {
+                        return Err(Error::corrupted(
+                            name,
+                            format!("a frame of case {id} {}", frame_error(&e)),
+                        ))
+                    }
+                }
+            }
+            let stats = match self.cache.get(&id) {
+                Some(doc) => stats_of(doc, &doc.record()?),
+                None => {
+                    let doc = self.read_doc(&id)?;
+                    stats_of(&doc, &doc.record()?)
+                }
+            };
+            Ok((created_at, stats))
+        })
+    }
+
     /// Imports many cases at once: each is validated and built (in parallel), then all
     /// are written with a single fsync. All or nothing: if one case is invalid, the
     /// error names it and nothing is stored.
@@ -392,7 +429,7 @@ impl Store {
             for (b, chunk) in cases.chunks(batch).enumerate() {
                 let built = self.build_parallel(chunk, now, threads)?;
                 for (i, item) in built.into_iter().enumerate() {
-                    let (id, bytes, summary, sigs, heads) =
+                    let (id, bytes, summary, stats, sigs, heads) =
                         item.map_err(|e| with_case_number(e, b * batch + i + 1))?;
                     let record = Record::Put {
                         lsn: self.index.next_lsn,
@@ -402,6 +439,7 @@ impl Store {
                         doc: bytes,
                         sigs,
                         heads,
+                        stats: Some(stats),
                     };
                     self.index.next_lsn += 1;
                     let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
@@ -529,10 +567,12 @@ impl Store {
     ) -> Result<Vec<Result<Built>>> {
         let build = |edits: &Vec<Edit>| -> Result<Built> {
             let (id, mut doc) = self.new_case_doc(edits, now)?;
-            let summary = CaseSummary::of(&doc.record()?, now);
+            let record = doc.record()?;
+            let summary = CaseSummary::of(&record, now);
+            let stats = stats_of(&doc, &record);
             let sigs = doc.sigs_for_save(true);
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-            Ok((id, doc.save(), summary, sigs, heads))
+            Ok((id, doc.save(), summary, stats, sigs, heads))
         };
         let per = cases.len().div_ceil(threads).max(1);
         let out = std::thread::scope(|s| {
@@ -560,7 +600,8 @@ impl Store {
             doc.save_incremental()
         };
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-        let summary = CaseSummary::of(&doc.record()?, Timestamp::now());
+        let case = doc.record()?;
+        let summary = CaseSummary::of(&case, Timestamp::now());
         let record = Record::Put {
             lsn: self.index.next_lsn,
             case: id,
@@ -569,6 +610,7 @@ impl Store {
             doc: bytes,
             sigs,
             heads,
+            stats: Some(stats_of(doc, &case)),
         };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
@@ -851,6 +893,12 @@ fn frame_error(e: &format::FrameError) -> &'static str {
     }
 }
 
+/// The projection exports read, with the person's blind-index link if one was set.
+fn stats_of(doc: &CaseDoc, record: &CaseRecord) -> StoredStats {
+    let link = doc.blind_index().ok().flatten().and_then(|b| b.link_key());
+    StoredStats::of(record, link)
+}
+
 /// The index keeps summaries, not documents: drop the bytes before replaying.
 fn strip_doc(record: Record) -> Record {
     match record {
@@ -869,13 +917,21 @@ fn strip_doc(record: Record) -> Record {
             doc: Vec::new(),
             sigs: Vec::new(),
             heads,
+            stats: None,
         },
         other => other,
     }
 }
 
-/// A case built for import: id, document bytes, summary, signatures, heads.
-type Built = (CaseId, Vec<u8>, CaseSummary, Vec<ChangeSig>, Vec<Hash>);
+/// A case built for import: id, document bytes, summary, statistics, signatures, heads.
+type Built = (
+    CaseId,
+    Vec<u8>,
+    CaseSummary,
+    StoredStats,
+    Vec<ChangeSig>,
+    Vec<Hash>,
+);
 
 fn with_case_number(e: Error, n: usize) -> Error {
     match e {

@@ -584,12 +584,14 @@ impl Store {
                 None => doc.save_incremental(),
             };
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-            let summary = CaseSummary::of(&doc.record()?, now);
-            Ok((id, doc, full, bytes, sigs, heads, summary))
+            let record = doc.record()?;
+            let summary = CaseSummary::of(&record, now);
+            let stats = stats_of(&doc, &record);
+            Ok((id, doc, full, bytes, sigs, heads, summary, stats))
         });
         let result: Result<()> = (|| {
             for item in prepared {
-                let (id, doc, full, bytes, sigs, heads, summary) = item?;
+                let (id, doc, full, bytes, sigs, heads, summary, stats) = item?;
                 let record = Record::Put {
                     lsn: self.index.next_lsn,
                     case: id,
@@ -598,6 +600,7 @@ impl Store {
                     doc: bytes,
                     sigs,
                     heads,
+                    stats: Some(stats),
                 };
                 self.index.next_lsn += 1;
                 let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
@@ -991,6 +994,7 @@ type Prepared = (
     Vec<ChangeSig>,
     Vec<Hash>,
     CaseSummary,
+    StoredStats,
 );
 
 /// Below this many items, [`par_map`] does not bother starting threads.
