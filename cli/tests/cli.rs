@@ -300,3 +300,19 @@ fn the_demo_runs() {
     assert!(text.contains("appears in the files 0 times"));
     assert!(text.contains("was erased"));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    // `caravan vocab country | head -c 0`: the reader is gone before anything is written.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["vocab", "country"])
+        .env_remove("CARAVAN_LANG")
+        .stdout(writer)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
