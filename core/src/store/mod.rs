@@ -364,16 +364,6 @@ impl Store {
         record
     }
 
-    /// Reads the records of many cases at once, in parallel, without filling the cache
-    /// (exports and reports read every case once). One result per id, in order; a case
-    /// that cannot be read gets its own error and the others are still read.
-    pub fn records(&self, ids: &[CaseId]) -> Vec<Result<CaseRecord>> {
-        sync::par_map(ids.to_vec(), |id| match self.cache.get(&id) {
-            Some(doc) => doc.record(),
-            None => self.read_doc(&id).and_then(|doc| doc.record()),
-        })
-    }
-
     /// What exports need of many cases, with each case's registration time, read in
     /// parallel from each case's newest frame (no Automerge document is loaded unless
     /// that frame predates the projection). One result per id, in order.
@@ -400,11 +390,8 @@ impl Store {
                 }
             }
             let stats = match self.cache.get(&id) {
-                Some(doc) => stats_of(doc, &doc.record()?),
-                None => {
-                    let doc = self.read_doc(&id)?;
-                    stats_of(&doc, &doc.record()?)
-                }
+                Some(doc) => describe(doc, created_at)?.1,
+                None => describe(&self.read_doc(&id)?, created_at)?.1,
             };
             Ok((created_at, stats))
         })
@@ -567,9 +554,7 @@ impl Store {
     ) -> Result<Vec<Result<Built>>> {
         let build = |edits: &Vec<Edit>| -> Result<Built> {
             let (id, mut doc) = self.new_case_doc(edits, now)?;
-            let record = doc.record()?;
-            let summary = CaseSummary::of(&record, now);
-            let stats = stats_of(&doc, &record);
+            let (summary, stats) = describe(&doc, now)?;
             let sigs = doc.sigs_for_save(true);
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
             Ok((id, doc.save(), summary, stats, sigs, heads))
@@ -600,8 +585,7 @@ impl Store {
             doc.save_incremental()
         };
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-        let case = doc.record()?;
-        let summary = CaseSummary::of(&case, Timestamp::now());
+        let (summary, stats) = describe(doc, Timestamp::now())?;
         let record = Record::Put {
             lsn: self.index.next_lsn,
             case: id,
@@ -610,7 +594,7 @@ impl Store {
             doc: bytes,
             sigs,
             heads,
-            stats: Some(stats_of(doc, &case)),
+            stats: Some(stats),
         };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
@@ -893,10 +877,27 @@ fn frame_error(e: &format::FrameError) -> &'static str {
     }
 }
 
-/// The projection exports read, with the person's blind-index link if one was set.
-fn stats_of(doc: &CaseDoc, record: &CaseRecord) -> StoredStats {
+/// What is stored about a case beside its document, read from it once: the summary
+/// for the index (updated at `now`) and the projection exports read, with the
+/// person's blind-index link if one was set.
+fn describe(doc: &CaseDoc, now: Timestamp) -> Result<(CaseSummary, StoredStats)> {
+    let record = doc.record()?;
     let link = doc.blind_index().ok().flatten().and_then(|b| b.link_key());
-    StoredStats::of(record, link)
+    Ok((
+        CaseSummary::of(&record, now),
+        StoredStats::of(&record, link),
+    ))
+}
+
+/// Changes waiting for dependencies that have not arrived, kept for a later sync.
+fn park(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> index::SyncDelta {
+    index::SyncDelta::Pending {
+        case,
+        changes: changes
+            .iter()
+            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::sync::B64(*s)))
+            .collect(),
+    }
 }
 
 /// The index keeps summaries, not documents: drop the bytes before replaying.

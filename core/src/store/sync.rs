@@ -447,14 +447,7 @@ impl Store {
                 }
                 Err(changes) => {
                     // Changes whose dependencies have not arrived: park them.
-                    let parked = changes
-                        .iter()
-                        .map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s)))
-                        .collect();
-                    deltas.push(SyncDelta::Pending {
-                        case,
-                        changes: parked,
-                    });
+                    deltas.push(park(case, &changes));
                     report.cases_waiting += 1;
                 }
             }
@@ -495,14 +488,7 @@ impl Store {
                     match doc.apply_verified(all.clone()) {
                         Ok(Ok(n)) => (doc, Ok(n)),
                         Ok(Err(_missing)) => {
-                            let parked = all
-                                .iter()
-                                .map(|(c, s)| PendingChange(c.raw_bytes().to_vec(), B64(*s)))
-                                .collect();
-                            deltas.push(SyncDelta::Pending {
-                                case,
-                                changes: parked,
-                            });
+                            deltas.push(park(case, &all));
                             (doc, Err(()))
                         }
                         Err(e) => {
@@ -584,9 +570,7 @@ impl Store {
                 None => doc.save_incremental(),
             };
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-            let record = doc.record()?;
-            let summary = CaseSummary::of(&record, now);
-            let stats = stats_of(&doc, &record);
+            let (summary, stats) = describe(&doc, now)?;
             Ok((id, doc, full, bytes, sigs, heads, summary, stats))
         });
         let result: Result<()> = (|| {
