@@ -49,7 +49,9 @@ for symbol in \
   "func liveReceive(" "func createGroup(" "func invite(" "func joinGroup(" \
   "public func vocabularies(" "public func debugForcePanic(" "open class QrReassembler" \
   "public enum CaseEdit" "func panicWipe()" "public func panicWipeDir(dir: String)" \
-  "func listCaseIds(" "func caseSummaries("; do
+  "func listCaseIds(" "func caseSummaries(" "func invite(role: MemberRole)" \
+  "func revokeMember(deviceIdHex: String)" "func myRole()" "public enum MemberRole" \
+  "case NotPermitted(" "func quarantined()" "func resolveQuarantine("; do
   if ! grep -qF "$symbol" "$swift"; then
     echo "missing in $swift: $symbol" >&2
     missing=1

@@ -116,10 +116,20 @@ pub(crate) fn run(n: usize, seed: u64, json: bool) -> Result<(), String> {
     a.create_group("Bench team", "A").map_err(e)?;
     eprintln!("importing {n} cases …");
     a.import(&edits, &mut |_, _| true).map_err(e)?;
-    b.join_group(a.invite().map_err(e)?.as_text(), "B")
-        .map_err(e)?;
-    c.join_group(a.invite().map_err(e)?.as_text(), "C")
-        .map_err(e)?;
+    b.join_group(
+        a.invite(caravan_core::sync::Role::Coordinator)
+            .map_err(e)?
+            .as_text(),
+        "B",
+    )
+    .map_err(e)?;
+    c.join_group(
+        a.invite(caravan_core::sync::Role::Coordinator)
+            .map_err(e)?
+            .as_text(),
+        "C",
+    )
+    .map_err(e)?;
 
     eprintln!("first sync …");
     let t = Instant::now();

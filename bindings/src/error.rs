@@ -103,9 +103,19 @@ pub enum CaravanError {
         /// Why (never message content).
         reason: String,
     },
-    /// The message is for a group or key epoch this device is not part of.
+    /// The message is for a group or key epoch this device is not part of (or this
+    /// device was revoked). Nothing was changed.
     #[error("the message is for a group this device is not part of")]
     NotForThisDevice,
+    /// This device's role does not allow the action (other devices would refuse it
+    /// too); show `reason`, which says who may. Nothing was changed.
+    #[error("not permitted to {action}: {reason}")]
+    NotPermitted {
+        /// What was attempted.
+        action: String,
+        /// Why not, and who may.
+        reason: String,
+    },
     /// The device is not in a group yet: create one or join with an invitation.
     #[error("this device is not in a group yet; create one or join with an invitation")]
     NoGroup,
@@ -205,6 +215,9 @@ impl From<CoreError> for CaravanError {
             },
             CoreError::Rejected { reason } => CaravanError::Refused { reason },
             CoreError::NotForThisDevice => CaravanError::NotForThisDevice,
+            CoreError::NotPermitted { action, reason } => {
+                CaravanError::NotPermitted { action, reason }
+            }
             CoreError::NoGroup => CaravanError::NoGroup,
             CoreError::Cancelled => CaravanError::Cancelled,
             CoreError::Internal(reason) => CaravanError::Internal { reason },

@@ -45,7 +45,7 @@ pub use model::{
 pub use store::{CaravanStore, ErasedCase, StoreDamage};
 pub use sync::{
     qr_frame_to_text, qr_split, BundleScope, GroupMember, LiveStart, LiveSync, MailboxSummary,
-    QrReassembler, ScanProgress, SyncSummary,
+    MemberRole, QrReassembler, QuarantinedCase, ScanProgress, SyncSummary,
 };
 pub use vocab::{
     age_band_is_minor, indicator_category, label, scalar_field_key, scalar_field_vocabulary,

@@ -5,11 +5,55 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use caravan_core::sync::qr;
+use caravan_core::sync::{qr, DeviceId, Role};
 use caravan_core::{LiveSession, MailboxReport, SyncReport};
 
 use crate::error::{guard, CaravanError, Result};
+use crate::model::case_id;
 use crate::store::CaravanStore;
+
+/// What a group member may do; every device enforces it on the changes it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum MemberRole {
+    /// Invites, revokes, erases, assigns cases; edits any case.
+    Coordinator,
+    /// Creates cases; edits the cases it created or was assigned.
+    FieldWorker,
+    /// A partner agency's device: referral status and notes on cases assigned to it.
+    /// Its invitation carries no group key.
+    Partner,
+}
+
+impl From<Role> for MemberRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Coordinator => MemberRole::Coordinator,
+            Role::FieldWorker => MemberRole::FieldWorker,
+            Role::Partner => MemberRole::Partner,
+        }
+    }
+}
+
+impl From<MemberRole> for Role {
+    fn from(r: MemberRole) -> Self {
+        match r {
+            MemberRole::Coordinator => Role::Coordinator,
+            MemberRole::FieldWorker => Role::FieldWorker,
+            MemberRole::Partner => Role::Partner,
+        }
+    }
+}
+
+/// A case holding changes by a revoked device, waiting for a coordinator's decision.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct QuarantinedCase {
+    /// The case.
+    pub case_id: String,
+    /// How many changes wait.
+    pub changes: u64,
+    /// Short ids of the revoked devices that wrote them.
+    pub authors: Vec<String>,
+}
 
 /// Which changes a bundle carries.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -39,8 +83,12 @@ pub struct SyncSummary {
     pub cases_waiting: u64,
     /// Changes ignored because their case was erased.
     pub ignored_erased: u64,
-    /// New group members learnt of.
+    /// New membership records learnt of.
     pub members_added: u64,
+    /// Changes by revoked devices set aside for a coordinator (see `quarantined`).
+    pub changes_quarantined: u64,
+    /// Cases whose incoming changes were refused: outside their author's role.
+    pub cases_refused: u64,
     /// The cases created, changed or erased by this call (what the listener was told).
     pub changed_case_ids: Vec<String>,
 }
@@ -55,6 +103,8 @@ impl SyncSummary {
             cases_waiting: r.cases_waiting as u64,
             ignored_erased: r.ignored_erased as u64,
             members_added: r.members_added as u64,
+            changes_quarantined: r.changes_quarantined as u64,
+            cases_refused: r.cases_refused as u64,
             changed_case_ids: changed,
         }
     }
@@ -104,6 +154,26 @@ pub struct GroupMember {
     pub name: String,
     /// Whether it is this device.
     pub this_device: bool,
+    /// What it may do.
+    pub role: MemberRole,
+    /// False once revoked.
+    pub active: bool,
+}
+
+fn device_id(hex_id: &str) -> Result<DeviceId> {
+    let s = hex_id.trim();
+    let bad = || CaravanError::InvalidInput {
+        field: "device id".into(),
+        reason: "give the 64 hex digits of a member's device id".into(),
+    };
+    if s.len() != 64 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(DeviceId(out))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -179,15 +249,70 @@ impl CaravanStore {
         self.with(|s| Ok(s.group_name()))
     }
 
-    /// Creates a group with this device, named `device_name`, as its first member.
+    /// Creates a group with this device, named `device_name`, as its first member and
+    /// coordinator.
     pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
         self.with(|s| Ok(s.create_group(&name, &device_name)?))
     }
 
-    /// A one-time invitation for another device. It is a secret: show it as a QR code,
-    /// in person; never send it over an untrusted channel or log it.
-    pub fn invite(&self) -> Result<String> {
-        self.with(|s| Ok(s.invite()?.as_text().to_string()))
+    /// A one-time invitation admitting one device as `role` (coordinators only). It is
+    /// a secret: show it as a QR code, in person; never send it over an untrusted
+    /// channel or log it.
+    pub fn invite(&self, role: MemberRole) -> Result<String> {
+        self.with(|s| Ok(s.invite(role.into())?.as_text().to_string()))
+    }
+
+    /// This device's role, or `None` outside a group or once revoked.
+    pub fn my_role(&self) -> Result<Option<MemberRole>> {
+        self.with(|s| Ok(s.role().map(MemberRole::from)))
+    }
+
+    /// Revokes a member's device (e.g. a phone taken at a border) and rotates the group
+    /// key; it can read nothing written afterwards. Coordinators only.
+    pub fn revoke_member(&self, device_id_hex: String) -> Result<()> {
+        let d = device_id(&device_id_hex)?;
+        self.with(|s| Ok(s.revoke(&d)?))
+    }
+
+    /// Gives a member another role. Coordinators only.
+    pub fn set_member_role(&self, device_id_hex: String, role: MemberRole) -> Result<()> {
+        let d = device_id(&device_id_hex)?;
+        self.with(|s| Ok(s.set_role(&d, role.into())?))
+    }
+
+    /// Assigns a case to a member (or takes it back, `assigned = false`), so a field
+    /// worker or partner may change it. Coordinators only.
+    pub fn assign_case(
+        &self,
+        case_id_hex: String,
+        device_id_hex: String,
+        assigned: bool,
+    ) -> Result<()> {
+        let d = device_id(&device_id_hex)?;
+        self.with(|s| Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?))
+    }
+
+    /// Cases holding changes by revoked devices, waiting for a coordinator.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedCase>> {
+        self.with(|s| {
+            Ok(s.quarantined()
+                .into_iter()
+                .map(|q| QuarantinedCase {
+                    case_id: q.case.to_hex(),
+                    changes: q.changes as u64,
+                    authors: q.authors.iter().map(DeviceId::short).collect(),
+                })
+                .collect())
+        })
+    }
+
+    /// Accepts (applies) or rejects (drops) a case's quarantined changes; the decision
+    /// reaches every device with the next sync. Coordinators only.
+    pub fn resolve_quarantine(&self, case_id_hex: String, accept: bool) -> Result<SyncSummary> {
+        self.with(|s| {
+            let report = s.resolve_quarantine(&case_id(&case_id_hex)?, accept)?;
+            Ok(SyncSummary::new(&report, vec![case_id_hex.clone()]))
+        })
     }
 
     /// Joins the group of an invitation scanned from another device.
@@ -207,6 +332,8 @@ impl CaravanStore {
                     short_id: m.device.short(),
                     name: m.name,
                     this_device: m.device == me,
+                    role: m.role.into(),
+                    active: m.active,
                 })
                 .collect())
         })

@@ -67,8 +67,11 @@ fn pair(dir: &std::path::Path) -> (Arc<CaravanStore>, Arc<CaravanStore>) {
     };
     let (a, b) = (store("a"), store("b"));
     a.create_group("Team".into(), "A".into()).expect("group");
-    b.join_group(a.invite().expect("invite"), "B".into())
-        .expect("join");
+    b.join_group(
+        a.invite(MemberRole::Coordinator).expect("invite"),
+        "B".into(),
+    )
+    .expect("join");
     a.import_bundle(b.export_bundle(BundleScope::Everything).expect("export"))
         .expect("membership");
     (a, b)

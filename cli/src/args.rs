@@ -69,9 +69,12 @@ pub(crate) enum Command {
         /// Vocabulary id, e.g. means_of_control.
         id: Option<String>,
     },
-    /// Create or join a team of devices, list its members.
+    /// Create a team of devices.
     #[command(subcommand)]
     Group(crate::sync_cmd::GroupCommand),
+    /// Team members: invite with a role, join, list, revoke, roles, assignments, quarantine.
+    #[command(subcommand)]
+    Member(crate::member_cmd::MemberCommand),
     /// Encrypted bundles for USB sticks, messengers and QR codes.
     #[command(subcommand)]
     Bundle(crate::sync_cmd::BundleCommand),

@@ -74,6 +74,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Group(cmd) => {
             crate::sync_cmd::group(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
+        Command::Member(cmd) => {
+            crate::member_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
+        }
         Command::Bundle(cmd) => {
             crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use caravan_core::sync::Role;
 use caravan_core::vocab::{ErasureReason, Lang, Vocabulary};
 use caravan_core::{
     assess, BundleScope, CaseFilter, Edit, Error, Result, ScalarField, SetField, Store, StoreKey,
@@ -281,19 +282,23 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
 
     step(
         9,
-        "Aigerim creates a team and invites two colleagues in person (QR code).",
+        "Aigerim creates a team and invites two colleagues in person (QR code): Bakyt as a \
+         field worker, Dana as a coordinator.",
     );
     aigerim.create_group("Central Asia outreach", "Aigerim, Shymkent")?;
     let mut bakyt = Store::create(base.join("bakyt-phone"), &StoreKey::generate()?)?;
     let mut dana = Store::create(base.join("dana-laptop"), &StoreKey::generate()?)?;
-    let inv = aigerim.invite()?;
+    let inv = aigerim.invite(Role::FieldWorker)?;
     println!(
         "   invitation for Bakyt (Osh, Kyrgyzstan): {}…  ({} characters)",
         &inv.as_text()[..32],
         inv.as_text().len()
     );
     bakyt.join_group(inv.as_text(), "Bakyt, Osh")?;
-    dana.join_group(aigerim.invite()?.as_text(), "Dana, coordinator, Almaty")?;
+    dana.join_group(
+        aigerim.invite(Role::Coordinator)?.as_text(),
+        "Dana, coordinator, Almaty",
+    )?;
 
     step(
         10,
@@ -315,11 +320,29 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         }
     }
     for m in aigerim.members() {
-        println!("   member {}  {}", m.device.short(), m.name);
+        println!(
+            "   member {}  {:<13} {}",
+            m.device.short(),
+            m.role.code(),
+            m.name
+        );
+    }
+    // A field worker edits the cases it created or was assigned; every device checks.
+    let case = ids[0];
+    aigerim.assign_case(&case, &bakyt.device_id(), true)?;
+    aigerim.sync_mailbox(&mailbox)?;
+    bakyt.sync_mailbox(&mailbox)?;
+    match bakyt.erase_case(&case, ErasureReason::EnteredInError) {
+        Err(Error::NotPermitted { reason, .. }) => {
+            println!(
+                "   Aigerim assigns case {} to Bakyt; Bakyt may not erase cases: {reason}",
+                case.short()
+            )
+        }
+        _ => return Err(Error::Internal("a field worker could erase".into())),
     }
 
-    step(11, "Offline, at the same time: Aigerim and Bakyt both edit the first case; Bakyt registers a new one.");
-    let case = ids[0];
+    step(11, "Offline, at the same time: Aigerim and Bakyt both edit the case assigned to him; Bakyt registers a new one.");
     aigerim.update_case(
         &case,
         &[
@@ -464,10 +487,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         "   erased on all three devices; every outbox in the folder was rewritten without it."
     );
 
-    step(
-        15,
-        "Check: all devices converge, and no transport saw plaintext.",
-    );
+    step(15, "Check: all three devices converge.");
     let a = snapshot(aigerim)?;
     let b = snapshot(&mut bakyt)?;
     let d = snapshot(&mut dana)?;
@@ -478,6 +498,54 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         "   3 devices hold the same {} case(s), identical field by field.",
         a.len()
     );
+
+    step(
+        16,
+        "Bakyt's phone is taken at the border. Dana revokes it: the team key rotates.",
+    );
+    let seized = bakyt.device_id();
+    dana.revoke(&seized)?;
+    dana.sync_mailbox(&mailbox)?;
+    aigerim.sync_mailbox(&mailbox)?;
+    let after = aigerim.add_case(&[
+        Edit::set(ScalarField::CaseStatus, "Active"),
+        Edit::add(SetField::Citizenship, "KZ"),
+        Edit::note("Registered after the revocation; ZX-SENTINEL-AFTER"),
+    ])?;
+    aigerim.sync_mailbox(&mailbox)?;
+    dana.sync_mailbox(&mailbox)?;
+    // Whoever holds the phone now tries to read the folder and to write to the team.
+    let on_phone = bakyt.sync_mailbox(&mailbox);
+    let phone_reads_new_case = bakyt.case(&after).is_ok();
+    let forged = bakyt.export_bundle(BundleScope::Everything);
+    let refused = match forged {
+        Ok(bytes) => matches!(aigerim.import_bundle(&bytes), Err(Error::Rejected { .. })),
+        Err(_) => true,
+    };
+    println!(
+        "   key epoch now {}. On the seized phone: folder sync {}; the new case {}; what it sends {}.",
+        aigerim.key_epoch().unwrap_or(0),
+        match &on_phone {
+            Ok(_) => "runs".to_string(),
+            Err(e) => format!("fails ({e})"),
+        },
+        if phone_reads_new_case { "IS READABLE" } else { "is unreadable" },
+        if refused { "is refused by the team" } else { "IS ACCEPTED" },
+    );
+    if phone_reads_new_case || !refused {
+        return Err(Error::Internal("the revoked phone still takes part".into()));
+    }
+    for m in dana.members().iter().filter(|m| !m.active) {
+        println!("   revoked: {} {}", m.device.short(), m.name);
+    }
+    if snapshot(aigerim)? != snapshot(&mut dana)? {
+        return Err(Error::Internal(
+            "the remaining devices did not converge".into(),
+        ));
+    }
+    println!("   Aigerim and Dana still converge; the new case never reached the phone.");
+
+    step(17, "Check: no transport saw plaintext.");
     for entry in walk(&mailbox)? {
         transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io {
             file: entry.display().to_string(),
@@ -488,6 +556,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     let leaks = [
         "ZX-SENTINEL-TRANSIT",
         "ZX-SENTINEL-KEPT",
+        "ZX-SENTINEL-AFTER",
         "Central Asia outreach",
         &new_case.to_hex(),
     ]

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
 //! store in use, 4 case not found or erased, 5 store damaged or an i/o error, 6 a
-//! bundle or message from another device was refused.
+//! bundle or message from another device was refused, 7 this device's role in its team
+//! does not allow the action.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -10,6 +11,7 @@ mod commands;
 mod dedup_cmd;
 mod demo;
 mod export;
+mod member_cmd;
 mod output;
 mod sync_cmd;
 mod unlock;
@@ -61,6 +63,7 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
         Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
         Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } => 6,
         NoGroup => 2,
+        NotPermitted { .. } => 7,
         _ => 1,
     }
 }
@@ -76,8 +79,9 @@ fn hint(e: &caravan_core::Error) -> Option<&'static str> {
         NotAStore { .. } => Some("create one with `caravan init --store DIR`"),
         WrongKey => Some("check the passphrase (CARAVAN_PASSPHRASE or the prompt)"),
         NoGroup => Some(
-            "create a team with `caravan group create NAME`, or join one with `caravan group join`",
+            "create a team with `caravan group create NAME`, or join one with `caravan member join`",
         ),
+        NotPermitted { .. } => Some("`caravan member list` shows who coordinates the team"),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 /// `caravan group ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum GroupCommand {
-    /// Create a team with this device as its first member.
+    /// Create a team with this device as its first member and coordinator.
     Create {
         /// The team's name (e.g. "Shymkent outreach").
         name: String,
@@ -21,22 +21,6 @@ pub(crate) enum GroupCommand {
         #[arg(long)]
         device: String,
     },
-    /// Create a one-time invitation for another device; show it as a QR code, in person.
-    Invite {
-        /// Also write it to this file.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Join a team with an invitation (text, or @FILE).
-    Join {
-        /// The invitation text, or @path/to/file.
-        invitation: String,
-        /// A name for this device that colleagues will see (no personal data).
-        #[arg(long)]
-        name: String,
-    },
-    /// List the team's members.
-    Members,
 }
 
 /// `caravan bundle ...`
@@ -114,6 +98,18 @@ fn report_text(r: &SyncReport) -> String {
     if r.members_added > 0 {
         s.push_str(&format!(", {} membership record(s)", r.members_added));
     }
+    if r.changes_quarantined > 0 {
+        s.push_str(&format!(
+            ", {} change(s) by revoked devices quarantined (see `caravan member quarantine`)",
+            r.changes_quarantined
+        ));
+    }
+    if r.cases_refused > 0 {
+        s.push_str(&format!(
+            ", {} case(s) refused: changes outside their author's role",
+            r.cases_refused
+        ));
+    }
     s
 }
 
@@ -132,54 +128,8 @@ pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<
             out(
                 json,
                 json!({"group": name}),
-                format!("Created team {name:?}. Invite colleagues with `caravan group invite`.\n"),
+                format!("Created team {name:?}. Invite colleagues with `caravan member invite --role field_worker`.\n"),
             );
-        }
-        GroupCommand::Invite { out: file } => {
-            let inv = store.invite()?;
-            if let Some(f) = &file {
-                std::fs::write(f, inv.as_text()).map_err(io(f))?;
-            }
-            if json {
-                println!("{}", json!({"invitation": inv.as_text()}));
-            } else {
-                println!("One-time invitation (show it as a QR code, in person; it admits one device):\n{}", inv.as_text());
-            }
-        }
-        GroupCommand::Join { invitation, name } => {
-            let text = match invitation.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path)))?,
-                None => invitation,
-            };
-            store.join_group(&text, &name)?;
-            out(
-                json,
-                json!({"joined": store.group_name()}),
-                format!(
-                    "Joined team {:?}. Sync once with a member so they learn of this device.\n",
-                    store.group_name().unwrap_or_default()
-                ),
-            );
-        }
-        GroupCommand::Members => {
-            let members = store.members();
-            if json {
-                let v: Vec<_> = members
-                    .iter()
-                    .map(|m| json!({"device": m.device.short(), "name": m.name}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(v));
-            } else {
-                println!("Team {:?}:", store.group_name().unwrap_or_default());
-                for m in members {
-                    let me = if m.device == store.device_id() {
-                        "  (this device)"
-                    } else {
-                        ""
-                    };
-                    println!("  {}  {}{me}", m.device.short(), m.name);
-                }
-            }
         }
     }
     Ok(())

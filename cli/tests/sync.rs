@@ -43,11 +43,11 @@ fn two_devices_sync_every_way() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in a group"));
 
     ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
-    let inv = ok(&a, &["group", "invite"])["invitation"]
+    let inv = ok(&a, &["member", "invite", "--role", "coordinator"])["invitation"]
         .as_str()
         .expect("invitation")
         .to_string();
-    ok(&b, &["group", "join", &inv, "--name", "Bakyt"]);
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
     let id = ok(
         &a,
         &[
@@ -78,7 +78,7 @@ fn two_devices_sync_every_way() {
     assert_eq!(r["cases_created"], 1);
     ok(&a, &["bundle", "import", bundle_ba.to_str().expect("p")]);
     assert_eq!(
-        ok(&a, &["group", "members"])
+        ok(&a, &["member", "list"])
             .as_array()
             .expect("members")
             .len(),
@@ -195,4 +195,100 @@ fn two_devices_sync_every_way() {
     let out = caravan(&b, &["bundle", "import", bundle_ab.to_str().expect("p")]);
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+}
+
+#[test]
+fn roles_are_enforced_and_a_revoked_device_is_cut_off() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    for s in [&a, &b] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    assert_eq!(
+        ok(&b, &["member", "join", &inv, "--name", "Bakyt"])["role"],
+        "field_worker"
+    );
+    let ab = tmp.path().join("ab.cvb");
+    let ba = tmp.path().join("ba.cvb");
+    let sync = |from: &Path, to: &Path, file: &Path| {
+        ok(
+            from,
+            &["bundle", "export", "--out", file.to_str().expect("p")],
+        );
+        ok(to, &["bundle", "import", file.to_str().expect("p")])
+    };
+    sync(&b, &a, &ba);
+    let id = ok(&a, &["case", "add", "--add", "citizenship=KG"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    sync(&a, &b, &ab);
+    let members = ok(&a, &["member", "list"]);
+    let bakyt = members
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["name"] == "Bakyt")
+        .expect("Bakyt listed")
+        .clone();
+    assert_eq!(bakyt["role"], "field_worker");
+    let short = bakyt["device"].as_str().expect("short id").to_string();
+
+    // A field worker may not invite, erase, or edit a case it was not assigned.
+    for args in [
+        vec!["member", "invite"],
+        vec!["erase", &id[..8], "--reason", "EnteredInError", "--yes"],
+        vec![
+            "case",
+            "update",
+            &id[..8],
+            "--add",
+            "means_of_control=DebtBondage",
+        ],
+    ] {
+        let out = caravan(&b, &args);
+        assert_eq!(out.status.code(), Some(7), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not permitted"));
+    }
+    // Once assigned, it may edit that case.
+    ok(&a, &["member", "assign", &id[..8], &short]);
+    sync(&a, &b, &ab);
+    ok(
+        &b,
+        &[
+            "case",
+            "update",
+            &id[..8],
+            "--add",
+            "means_of_control=DebtBondage",
+        ],
+    );
+    let r = sync(&b, &a, &ba);
+    assert_eq!(r["changes_applied"], 1);
+
+    // Revocation: the key rotates, the device is cut off.
+    ok(&a, &["member", "revoke", &short]);
+    let listed = ok(&a, &["member", "list"]);
+    assert!(listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|m| m["device"] == short.as_str() && m["active"] == false));
+    ok(&a, &["bundle", "export", "--out", ab.to_str().expect("p")]);
+    let out = caravan(&b, &["bundle", "import", ab.to_str().expect("p")]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "nothing after the revocation opens"
+    );
+    let out = caravan(&b, &["bundle", "export", "--out", ba.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(7), "a revoked device cannot send");
+    let q = ok(&a, &["member", "quarantine"]);
+    assert_eq!(q.as_array().map(Vec::len), Some(0));
 }

@@ -121,6 +121,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// This device's role in its group does not allow the action (other devices would
+    /// refuse it too). Nothing was changed.
+    #[error("not permitted to {action}: {reason}")]
+    NotPermitted {
+        /// What was attempted, in words.
+        action: String,
+        /// Why not, and who may.
+        reason: String,
+    },
+
     /// A message for a group or key epoch this device has no key for.
     #[error("the message is for a group or key epoch this device is not part of")]
     NotForThisDevice,

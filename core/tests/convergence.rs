@@ -93,7 +93,10 @@ fn team(n: usize, setup: Setup) -> Vec<Device> {
         .create_group(GROUP_NAME, "Coordinator phone")
         .expect("create group");
     for i in 1..n {
-        let invitation = devices[0].store.invite().expect("invite");
+        let invitation = devices[0]
+            .store
+            .invite(caravan_core::sync::Role::Coordinator)
+            .expect("invite");
         let name = format!("Outreach phone {}", letters(i as u64));
         devices[i]
             .store

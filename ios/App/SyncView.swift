@@ -12,6 +12,7 @@ struct SyncView: View {
     @EnvironmentObject var model: AppModel
     @State private var group: String?
     @State private var members: [GroupMember] = []
+    @State private var myRole: MemberRole?
     @State private var teamName = ""
     @State private var deviceName = UIDevice.current.name
     @State private var peer = ""
@@ -39,13 +40,20 @@ struct SyncView: View {
                 TextField("This phone's name", text: $deviceName)
                 if let group {
                     Text(group).font(.headline)
-                    ForEach(members, id: \.deviceId) { m in Text("• \(m.name) (\(m.shortId))\(m.thisDevice ? " ★" : "")") }
-                    Button("Invite a phone") {
-                        act { store in
-                            let invitation = try store.invite()
-                            await MainActor.run { showing = [invitation] }
-                            return String(localized: "Let your colleague scan this code now, in person. Never send it.")
+                    ForEach(members, id: \.deviceId) { m in
+                        HStack {
+                            Text("• \(m.name) (\(m.shortId), \(roleLabel(m.role)))\(m.active ? "" : " — " + String(localized: "revoked"))\(m.thisDevice ? " ★" : "")")
+                            if myRole == .coordinator && m.active && !m.thisDevice {
+                                Button("Revoke", role: .destructive) {
+                                    let id = m.deviceId
+                                    act { try $0.revokeMember(deviceIdHex: id); return String(localized: "Revoked. The team key changed: that phone can read nothing new. Sync with the team now.") }
+                                }
+                            }
                         }
+                    }
+                    if myRole == .coordinator {
+                        Button("Invite a phone") { invite(.fieldWorker) }
+                        Button("Invite a coordinator") { invite(.coordinator) }
                     }
                 } else {
                     TextField("Team name", text: $teamName)
@@ -102,10 +110,27 @@ struct SyncView: View {
         }
     }
 
+    private func invite(_ role: MemberRole) {
+        act { store in
+            let invitation = try store.invite(role: role)
+            await MainActor.run { showing = [invitation] }
+            return String(localized: "Let your colleague scan this code now, in person. Never send it.")
+        }
+    }
+
+    private func roleLabel(_ role: MemberRole) -> String {
+        switch role {
+        case .coordinator: return String(localized: "coordinator")
+        case .fieldWorker: return String(localized: "field worker")
+        case .partner: return String(localized: "partner")
+        }
+    }
+
     private func loadTeam() async {
         do {
             group = try await model.run { try $0.groupName() }
             members = group == nil ? [] : try await model.run { try $0.members() }
+            myRole = group == nil ? nil : try await model.run { try $0.myRole() }
         } catch { self.error = AppModel.message(error) }
     }
 

@@ -127,16 +127,22 @@ fun run(tmp: File) {
     val heardB = Recorder()
     test("two stores sync through bundles and the change listener fires") {
         a.createGroup("Osh outreach", "Bakyt, Osh")
-        b.joinGroup(a.invite(), "Aigerim, Shymkent")
+        b.joinGroup(a.invite(MemberRole.FIELD_WORKER), "Aigerim, Shymkent")
         a.importBundle(b.exportBundle(BundleScope.Everything))
         check(a.members().map { it.name }.sorted() == listOf("Aigerim, Shymkent", "Bakyt, Osh"), "members")
+        check(a.members().single { it.name == "Aigerim, Shymkent" }.role == MemberRole.FIELD_WORKER, "role")
+        check(b.myRole() == MemberRole.FIELD_WORKER, "own role")
         a.setChangeListener(heardA)
         b.setChangeListener(heardB)
         val report = b.importBundle(a.exportBundle(BundleScope.SinceLast("b")))
         check(report.casesCreated == 2uL, "two cases created: $report")
         check(heardB.ids.contains(caseId), "B's listener heard of the case")
         check(b.listCases(CaseListFilter()).map { it.id }.toSet() == a.listCases(CaseListFilter()).map { it.id }.toSet(), "same cases")
-        b.updateCase(caseId, listOf(CaseEdit.Set(ScalarField.CASE_STATUS, "FollowUp")))
+        val edit = listOf(CaseEdit.Set(ScalarField.CASE_STATUS, "FollowUp"))
+        expect<CaravanException.NotPermitted>("a field worker edits an unassigned case") { b.updateCase(caseId, edit) }
+        a.assignCase(caseId, b.deviceId(), true)
+        b.importBundle(a.exportBundle(BundleScope.SinceLast("b")))
+        b.updateCase(caseId, edit)
         a.importBundle(b.exportBundle(BundleScope.SinceLast("a")))
         check(a.getCase(caseId).caseStatus == "FollowUp", "B's edit reached A")
         check(heardA.ids.contains(caseId), "A's listener heard of it")
@@ -152,6 +158,24 @@ fun run(tmp: File) {
         check(progress!!.complete, "complete")
         b.importBundle(scan.finish())
         check(b.getCase(id).gender == "Masculine", "case arrived by QR")
+    }
+
+    test("a revoked device reads nothing new and cannot send") {
+        val c = CaravanStore.create(File(tmp, "seized").path, generateStoreKey())
+        c.joinGroup(a.invite(MemberRole.FIELD_WORKER), "Seized phone")
+        a.importBundle(c.exportBundle(BundleScope.Everything))
+        c.importBundle(a.exportBundle(BundleScope.Everything))
+        expect<CaravanException.NotPermitted>("a field worker revokes") { b.revokeMember(c.deviceId()) }
+        a.revokeMember(c.deviceId())
+        check(a.members().single { !it.active }.name == "Seized phone", "listed as revoked")
+        val secret = a.addCase(edits())
+        val bundle = a.exportBundle(BundleScope.Everything)
+        expect<CaravanException.NotForThisDevice>("the revoked device opens nothing new") { c.importBundle(bundle) }
+        check(c.myRole() == null, "it knows it was revoked")
+        expect<CaravanException.NotPermitted>("the revoked device cannot send") { c.exportBundle(BundleScope.Everything) }
+        b.importBundle(bundle)
+        check(b.getCase(secret).id == secret, "the others read it")
+        c.closeStore()
     }
 
     test("erasure propagates and is typed") {

@@ -164,11 +164,13 @@ class CaravanFlow(unittest.TestCase):
         a, _ = self.new_store("a")
         b, _ = self.new_store("b")
         a.create_group("Osh outreach", "Bakyt, Osh")
-        b.join_group(a.invite(), "Aigerim, Shymkent")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "Aigerim, Shymkent")
         # The newcomer's membership reaches the creator with its first bundle.
         a.import_bundle(b.export_bundle(cv.BundleScope.EVERYTHING()))
-        self.assertEqual(sorted(m.name for m in a.members()),
-                         ["Aigerim, Shymkent", "Bakyt, Osh"])
+        self.assertEqual(sorted((m.name, m.role) for m in a.members()),
+                         [("Aigerim, Shymkent", cv.MemberRole.FIELD_WORKER),
+                          ("Bakyt, Osh", cv.MemberRole.COORDINATOR)])
+        self.assertEqual(b.my_role(), cv.MemberRole.FIELD_WORKER)
         heard_a, heard_b = Recorder(), Recorder()
         a.set_change_listener(heard_a)
         b.set_change_listener(heard_b)
@@ -179,9 +181,14 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(heard_b.all_ids(), set(ids))
         self.assertEqual(sorted(s.id for s in b.list_cases(cv.CaseListFilter())), sorted(ids))
 
+        # A field worker edits only cases it created or was assigned.
+        edit = [cv.CaseEdit.SET(field=cv.ScalarField.CASE_STATUS, code="FollowUp")]
+        with self.assertRaises(cv.CaravanError.NotPermitted):
+            b.update_case(ids[0], edit)
+        a.assign_case(ids[0], b.device_id(), True)
+        b.import_bundle(a.export_bundle(cv.BundleScope.SINCE_LAST(target="b")))
         # B edits; the bundle back brings the change and A's listener hears of it.
-        b.update_case(ids[0], [cv.CaseEdit.SET(field=cv.ScalarField.CASE_STATUS,
-                                               code="FollowUp")])
+        b.update_case(ids[0], edit)
         a.import_bundle(b.export_bundle(cv.BundleScope.SINCE_LAST(target="a")))
         self.assertEqual(a.get_case(ids[0]).case_status, "FollowUp")
         self.assertIn(ids[0], heard_a.all_ids())
@@ -216,11 +223,40 @@ class CaravanFlow(unittest.TestCase):
         with self.assertRaises(cv.CaravanError.Refused):
             b.import_bundle(bytes(bundle))
 
+    def test_revoking_a_device_cuts_it_off(self):
+        a, _ = self.new_store("a")
+        b, _ = self.new_store("b")
+        c, _ = self.new_store("c")
+        a.create_group("Team", "Coordinator")
+        for s, name in ((b, "B"), (c, "Seized phone")):
+            s.join_group(a.invite(cv.MemberRole.FIELD_WORKER), name)
+            a.import_bundle(s.export_bundle(cv.BundleScope.EVERYTHING()))
+        everything = a.export_bundle(cv.BundleScope.EVERYTHING())
+        b.import_bundle(everything)
+        c.import_bundle(everything)
+        with self.assertRaises(cv.CaravanError.NotPermitted):
+            b.revoke_member(c.device_id())
+        a.revoke_member(c.device_id())
+        revoked = [m for m in a.members() if not m.active]
+        self.assertEqual([m.name for m in revoked], ["Seized phone"])
+        secret = a.add_case(case_edits())
+        bundle = a.export_bundle(cv.BundleScope.EVERYTHING())
+        self.assertEqual(b.import_bundle(bundle).cases_created, 1)
+        self.assertEqual(b.get_case(secret).id, secret)
+        with self.assertRaises(cv.CaravanError.NotForThisDevice):
+            c.import_bundle(bundle)
+        with self.assertRaises(cv.CaravanError.CaseNotFound):
+            c.get_case(secret)
+        self.assertIsNone(c.my_role())
+        with self.assertRaises(cv.CaravanError.NotPermitted):
+            c.export_bundle(cv.BundleScope.EVERYTHING())
+        self.assertEqual(a.quarantined(), [])
+
     def test_mailbox_and_live_sessions(self):
         a, _ = self.new_store("a")
         b, _ = self.new_store("b")
         a.create_group("Team", "A")
-        b.join_group(a.invite(), "B")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
         mailbox = f"{self.tmp}/mailbox"
         heard = Recorder()
         a.set_change_listener(heard)

@@ -49,6 +49,12 @@ const CONTAINER_LISTS: &[&str] = &["route", "notes"];
 /// Root key of the optional blind index (see [`crate::dedup`]).
 const BLIND_INDEX_KEY: &str = "blind_index";
 
+/// Checks changes from other devices against their authors' rights, on a staging copy
+/// that already holds them: `(staged document, the case had no change before, the new
+/// changes)` (see `crate::sync::rights`).
+pub(crate) type RightsCheck<'a> =
+    &'a (dyn Fn(&mut AutoCommit, bool, &[&automerge::Change]) -> Result<()> + Sync);
+
 /// One case's Automerge document.
 pub(crate) struct CaseDoc {
     doc: AutoCommit,
@@ -136,10 +142,13 @@ impl CaseDoc {
     /// signatures) were verified by the caller.
     pub(crate) fn adopt(
         id: CaseId,
-        doc: AutoCommit,
+        mut doc: AutoCommit,
         changes: &[(automerge::Change, [u8; 64])],
         actor: ActorId,
+        check: RightsCheck<'_>,
     ) -> Result<CaseDoc> {
+        let refs: Vec<&automerge::Change> = changes.iter().map(|(c, _)| c).collect();
+        check(&mut doc, true, &refs)?;
         let sigs = changes.iter().map(|(c, s)| (c.hash(), *s)).collect();
         let adopted = CaseDoc {
             doc: doc.with_actor(actor),
@@ -217,6 +226,7 @@ impl CaseDoc {
     pub(crate) fn apply_verified(
         &mut self,
         changes: Vec<(automerge::Change, [u8; 64])>,
+        check: RightsCheck<'_>,
     ) -> Result<std::result::Result<usize, Vec<ChangeHash>>> {
         // A new document knows no change: skip the (costly) lookups.
         let empty = self.doc.get_heads().is_empty();
@@ -238,6 +248,8 @@ impl CaseDoc {
         if !missing.is_empty() {
             return Ok(Err(missing));
         }
+        let refs: Vec<&automerge::Change> = new.iter().map(|(c, _)| c).collect();
+        check(&mut staged, empty, &refs)?;
         let actor = self.doc.get_actor().clone();
         let check = CaseDoc {
             doc: staged.with_actor(actor),
@@ -257,6 +269,14 @@ impl CaseDoc {
             self.sigs.insert(c.hash(), sig);
         }
         Ok(Ok(applied))
+    }
+
+    /// The Automerge actor that created the case (wrote its `id`).
+    pub(crate) fn creator_actor(&self) -> Option<Vec<u8>> {
+        match self.doc.get(ROOT, "id").ok().flatten() {
+            Some((_, ObjId::Id(_, actor, _))) => Some(actor.to_bytes().to_vec()),
+            _ => None,
+        }
     }
 
     /// The case identifier recorded inside the document.

@@ -102,6 +102,9 @@ pub(crate) struct SyncState {
     /// Digest of tombstones and membership records each peer had at the last sync.
     #[serde(default)]
     pub(crate) peer_meta: BTreeMap<B32, B32>,
+    /// Verified changes by revoked devices, per case, waiting for a coordinator.
+    #[serde(default)]
+    pub(crate) quarantine: BTreeMap<CaseId, Vec<PendingChange>>,
 }
 
 /// A verified change waiting for its dependencies.
@@ -140,6 +143,10 @@ pub(crate) enum SyncDelta {
     PeerMeta {
         peer: B32,
         meta: B32,
+    },
+    Quarantine {
+        case: CaseId,
+        changes: Vec<PendingChange>,
     },
 }
 
@@ -182,6 +189,13 @@ impl SyncState {
             SyncDelta::OutboxTombstones(n) => self.outbox_tombstones = n,
             SyncDelta::PeerMeta { peer, meta } => {
                 self.peer_meta.insert(peer, meta);
+            }
+            SyncDelta::Quarantine { case, changes } => {
+                if changes.is_empty() {
+                    self.quarantine.remove(&case);
+                } else {
+                    self.quarantine.insert(case, changes);
+                }
             }
             SyncDelta::Finished { peer, meta } => {
                 self.last_peer = Some(peer);

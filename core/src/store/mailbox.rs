@@ -50,7 +50,7 @@ impl Store {
     /// Syncs through the mailbox directory `dir` (created if missing).
     pub fn sync_mailbox(&mut self, dir: &Path) -> Result<MailboxReport> {
         self.check_writable()?;
-        let key = self.group()?.current_key()?;
+        let key = self.sending_key()?;
         let outbox_name = {
             let k = hmac::Key::new(hmac::HMAC_SHA256, key.bytes());
             let tag = hmac::sign(
@@ -147,7 +147,7 @@ impl Store {
                 Members::Proofs
             };
             let payload = self.payload_since(cursor.as_ref(), members)?;
-            let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
+            let bytes = self.seal_for_group(&payload)?;
             let name = format!("{next:010}.cvb");
             let tmp = outbox.join(format!(".{name}.tmp"));
             fs::write(&tmp, &bytes).map_err(io)?;

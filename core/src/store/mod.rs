@@ -51,7 +51,7 @@ use crate::vocab::ErasureReason;
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::mailbox::MailboxReport;
-pub use self::sync::{BundleScope, LiveSession, SyncReport};
+pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
 
 /// Something wrong found while opening a store. The store still opened; cases not
 /// affected are readable.
@@ -335,6 +335,7 @@ impl Store {
     /// Creates a case from `edits` (validated all-or-nothing) and stores it durably.
     pub fn add_case(&mut self, edits: &[Edit]) -> Result<CaseId> {
         self.check_writable()?;
+        self.check_local_rights(None, edits)?;
         let (id, mut doc) = self.new_case_doc(edits, Timestamp::now())?;
         self.persist(id, &mut doc, true)?;
         self.cache_put(id, doc);
@@ -345,6 +346,7 @@ impl Store {
     pub fn update_case(&mut self, id: &CaseId, edits: &[Edit]) -> Result<()> {
         self.check_writable()?;
         self.entry(id)?;
+        self.check_local_rights(Some(id), edits)?;
         let mut doc = self.take_doc(id)?;
         if let Err(e) = doc.apply(edits, Timestamp::now(), &self.identity) {
             self.cache_put(*id, doc);
@@ -402,6 +404,7 @@ impl Store {
     /// error names it and nothing is stored.
     pub fn import(&mut self, cases: &[Vec<Edit>], progress: Progress<'_>) -> Result<Vec<CaseId>> {
         self.check_writable()?;
+        self.check_local_rights(None, &[])?;
         let now = Timestamp::now();
         let total = cases.len();
         let start_len = self.journal.len;
@@ -459,6 +462,7 @@ impl Store {
     pub fn erase_case(&mut self, id: &CaseId, reason: ErasureReason) -> Result<()> {
         self.check_writable()?;
         self.entry(id)?;
+        self.check_may_erase()?;
         let mut tombstone = Tombstone {
             case: *id,
             erased_at: Timestamp::now(),
@@ -900,6 +904,17 @@ fn park(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> index::SyncD
     }
 }
 
+/// A journal entry setting a case's quarantined changes (none: the entry goes).
+fn quarantine_delta(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> index::SyncDelta {
+    index::SyncDelta::Quarantine {
+        case,
+        changes: changes
+            .iter()
+            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::sync::B64(*s)))
+            .collect(),
+    }
+}
+
 /// The index keeps summaries, not documents: drop the bytes before replaying.
 fn strip_doc(record: Record) -> Record {
     match record {
@@ -1126,5 +1141,7 @@ impl Opener<'_> {
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod membership_tests;
 #[cfg(test)]
 mod sync_tests;

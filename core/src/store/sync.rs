@@ -22,8 +22,27 @@ use serde_bytes::ByteBuf;
 use super::index::{HeadsMap, PendingChange, SyncDelta};
 use super::*;
 use crate::sync::{
-    CaseChanges, DeviceId, GroupState, Invitation, LiveHeader, Member, Payload, B32, B64,
+    CaseChanges, DeviceId, GroupState, Invitation, LiveHeader, Member, MemberOp, Payload, Role,
+    B32, B64,
 };
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn this device's own rights checks off to forge what a modified app
+    /// could send, and check that the *receiving* devices refuse it.
+    pub(crate) static LOCAL_CHECKS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A case with changes by a revoked device, set aside for a coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The case.
+    pub case: CaseId,
+    /// How many changes wait.
+    pub changes: usize,
+    /// The revoked devices that wrote them.
+    pub authors: Vec<DeviceId>,
+}
 
 /// Which changes a bundle carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +69,12 @@ pub struct SyncReport {
     pub cases_waiting: usize,
     /// Changes ignored because their case was erased.
     pub ignored_erased: usize,
-    /// New group members learned of.
+    /// New membership records learned of.
     pub members_added: usize,
+    /// Changes by revoked devices set aside for a coordinator to accept or reject.
+    pub changes_quarantined: usize,
+    /// Cases whose incoming changes were refused: outside their author's rights.
+    pub cases_refused: usize,
 }
 
 impl SyncReport {
@@ -63,6 +86,8 @@ impl SyncReport {
         self.cases_waiting += o.cases_waiting;
         self.ignored_erased += o.ignored_erased;
         self.members_added += o.members_added;
+        self.changes_quarantined += o.changes_quarantined;
+        self.cases_refused += o.cases_refused;
     }
 }
 
@@ -110,22 +135,40 @@ impl Store {
         self.index.sync.group.as_ref().map(|g| g.name.clone())
     }
 
-    /// The group's members.
+    /// The group's members, revoked ones included (`active` false).
     pub fn members(&self) -> Vec<Member> {
         self.index
             .sync
             .group
             .as_ref()
             .map(|g| {
-                g.members()
+                g.view()
+                    .members
                     .into_iter()
-                    .map(|(device, name)| Member { device, name })
+                    .map(|(device, m)| Member {
+                        device,
+                        name: m.name,
+                        role: m.role,
+                        active: m.active,
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// Creates a group named `name` with this device, named `device_name`, as its first member.
+    /// The group's newest key epoch (0 until the first rotation).
+    pub fn key_epoch(&self) -> Option<u32> {
+        self.index.sync.group.as_ref().map(|g| g.view().epoch)
+    }
+
+    /// This device's role in its group (`None` outside a group, or once revoked).
+    pub fn role(&self) -> Option<Role> {
+        let g = self.index.sync.group.as_ref()?;
+        g.view().active(&self.identity.id()).map(|m| m.role)
+    }
+
+    /// Creates a group named `name` with this device, named `device_name`, as its
+    /// first member and coordinator.
     pub fn create_group(&mut self, name: &str, device_name: &str) -> Result<()> {
         self.check_writable()?;
         if self.index.sync.group.is_some() {
@@ -135,11 +178,12 @@ impl Store {
         self.write_sync(vec![SyncDelta::Group(g)])
     }
 
-    /// Creates a one-time invitation for another device (show it as a QR code).
-    pub fn invite(&mut self) -> Result<Invitation> {
+    /// Creates a one-time invitation admitting one device as `role` (show it as a QR
+    /// code, in person). Coordinators only.
+    pub fn invite(&mut self, role: Role) -> Result<Invitation> {
         self.check_writable()?;
         let mut g = self.group()?.clone();
-        let inv = g.invite(&self.identity)?;
+        let inv = g.invite(&self.identity, role)?;
         self.write_sync(vec![SyncDelta::Group(g)])?;
         Ok(inv)
     }
@@ -154,13 +198,247 @@ impl Store {
         self.write_sync(vec![SyncDelta::Group(g)])
     }
 
+    /// Revokes a member's device for good and rotates the group key: the new key goes,
+    /// sealed to their X25519 keys, to every remaining member but partners. The revoked
+    /// device can open nothing sealed afterwards, every message it sends is refused,
+    /// and its late changes are quarantined. Coordinators only.
+    pub fn revoke(&mut self, device: &DeviceId) -> Result<()> {
+        self.check_writable()?;
+        let mut g = self.group()?.clone();
+        let view = g.require_coordinator(&self.identity, "revoke a member")?;
+        if *device == self.identity.id() {
+            return Err(Error::invalid(
+                "member",
+                "a coordinator cannot revoke its own device; ask another coordinator",
+            ));
+        }
+        if view.active(device).is_none() {
+            return Err(Error::invalid(
+                "member",
+                "no active member of the group has this device key",
+            ));
+        }
+        g.append(
+            &self.identity,
+            MemberOp::Revoke {
+                member: B32(device.0),
+            },
+        )?;
+        g.rekey(&self.identity)?;
+        self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Gives an active member another role. Coordinators only.
+    pub fn set_role(&mut self, device: &DeviceId, role: Role) -> Result<()> {
+        if *device == self.identity.id() {
+            return Err(Error::invalid(
+                "member",
+                "a coordinator cannot change its own role; ask another coordinator",
+            ));
+        }
+        self.member_op(
+            "change a member's role",
+            device,
+            MemberOp::SetRole {
+                member: B32(device.0),
+                role,
+            },
+        )
+    }
+
+    /// Assigns a case to a member (field worker or partner), or takes it back, so the
+    /// member may change it. Coordinators only.
+    pub fn assign_case(&mut self, case: &CaseId, device: &DeviceId, assigned: bool) -> Result<()> {
+        if !self.index.cases.contains_key(case) {
+            return Err(Error::CaseNotFound { id: case.to_hex() });
+        }
+        self.member_op(
+            "assign a case",
+            device,
+            MemberOp::Assign {
+                case: *case,
+                member: B32(device.0),
+                assigned,
+            },
+        )
+    }
+
+    fn member_op(&mut self, action: &str, device: &DeviceId, op: MemberOp) -> Result<()> {
+        self.check_writable()?;
+        let mut g = self.group()?.clone();
+        let view = g.require_coordinator(&self.identity, action)?;
+        if view.active(device).is_none() {
+            return Err(Error::invalid(
+                "member",
+                "no active member of the group has this device key",
+            ));
+        }
+        g.append(&self.identity, op)?;
+        self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Refuses, before anything is written, a local change that this device's role does
+    /// not allow (other devices would refuse it on ingest). `case` is `None` for a new
+    /// case. Outside a group, everything is allowed.
+    pub(super) fn check_local_rights(
+        &mut self,
+        case: Option<&CaseId>,
+        edits: &[Edit],
+    ) -> Result<()> {
+        #[cfg(test)]
+        if LOCAL_CHECKS_OFF.with(std::cell::Cell::get) {
+            return Ok(());
+        }
+        let Some(g) = self.index.sync.group.as_ref() else {
+            return Ok(());
+        };
+        let view = g.view();
+        let me = self.identity.id();
+        let denied = |reason: &str| Error::NotPermitted {
+            action: "change this case".into(),
+            reason: reason.into(),
+        };
+        let Some(info) = view.active(&me) else {
+            return Err(denied("this device was revoked from its group"));
+        };
+        let Some(case) = case else {
+            return match info.role {
+                Role::Partner => Err(denied("a partner device cannot create cases")),
+                _ => Ok(()),
+            };
+        };
+        match info.role {
+            Role::Coordinator => Ok(()),
+            Role::FieldWorker => {
+                if view.is_assigned(case, &me) {
+                    return Ok(());
+                }
+                let doc = self.take_doc(case)?;
+                let creator = doc.creator_actor();
+                self.cache_put(*case, doc);
+                if creator.as_deref() == Some(me.actor().as_slice()) {
+                    Ok(())
+                } else {
+                    Err(denied(
+                        "a field worker changes only the cases it created or was assigned; ask a coordinator",
+                    ))
+                }
+            }
+            Role::Partner => {
+                if !view.is_assigned(case, &me) {
+                    return Err(denied("this case was not shared with this partner device"));
+                }
+                if edits
+                    .iter()
+                    .all(|e| matches!(e, Edit::AddNote { .. } | Edit::SetReferralStatus { .. }))
+                {
+                    Ok(())
+                } else {
+                    Err(denied(
+                        "a partner device only updates referral status and adds notes",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Whether this device may erase cases: outside a group, or as a coordinator.
+    pub(super) fn check_may_erase(&self) -> Result<()> {
+        #[cfg(test)]
+        if LOCAL_CHECKS_OFF.with(std::cell::Cell::get) {
+            return Ok(());
+        }
+        match self.index.sync.group.as_ref() {
+            None => Ok(()),
+            Some(g) if g.view().is_coordinator(&self.identity.id()) => Ok(()),
+            Some(_) => Err(Error::NotPermitted {
+                action: "erase a case".into(),
+                reason: "only a coordinator of the group may erase cases".into(),
+            }),
+        }
+    }
+
+    /// Changes by revoked devices that arrived after their revocation, per case,
+    /// waiting for a coordinator to accept or reject them.
+    pub fn quarantined(&self) -> Vec<Quarantined> {
+        let view = match self.index.sync.group.as_ref() {
+            Some(g) => g.view(),
+            None => return Vec::new(),
+        };
+        self.index
+            .sync
+            .quarantine
+            .iter()
+            .map(|(case, q)| {
+                let mut authors = BTreeSet::new();
+                for PendingChange(b, _) in q {
+                    if let Ok(c) = Change::from_bytes(b.clone()) {
+                        if let Some((d, _)) = view.by_actor(c.actor_id().to_bytes()) {
+                            authors.insert(d);
+                        }
+                    }
+                }
+                Quarantined {
+                    case: *case,
+                    changes: q.len(),
+                    authors: authors.into_iter().collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// Accepts (applies) or rejects (drops) a case's quarantined changes. The decision
+    /// is a signed membership record, so every device decides the same once it syncs.
+    /// Coordinators only.
+    pub fn resolve_quarantine(&mut self, case: &CaseId, accept: bool) -> Result<SyncReport> {
+        self.check_writable()?;
+        let q = self
+            .index
+            .sync
+            .quarantine
+            .get(case)
+            .cloned()
+            .ok_or_else(|| Error::invalid("case", "this case has no quarantined changes"))?;
+        let mut g = self.group()?.clone();
+        g.require_coordinator(&self.identity, "resolve quarantined changes")?;
+        let changes = q
+            .iter()
+            .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
+            .map(|c| B32(c.hash().0))
+            .collect();
+        g.append(
+            &self.identity,
+            MemberOp::Resolve {
+                case: *case,
+                changes,
+                accept,
+            },
+        )?;
+        self.write_sync(vec![SyncDelta::Group(g)])?;
+        // Apply (or drop) through the ingest pipeline, as if this device had sent it.
+        let me = self.identity.id();
+        self.ingest(me, Payload::default())
+    }
+
+    /// The key this device seals with: the group's current key, unless this device
+    /// was revoked.
+    pub(super) fn sending_key(&self) -> Result<crate::sync::envelope::EpochKey> {
+        let group = self.group()?;
+        if self.index.sync.group.is_some() && self.role().is_none() {
+            return Err(Error::NotPermitted {
+                action: "sync".into(),
+                reason: "this device was revoked from its group".into(),
+            });
+        }
+        group.current_key()
+    }
+
     pub(crate) fn group(&self) -> Result<&GroupState> {
         self.index.sync.group.as_ref().ok_or(Error::NoGroup)
     }
 
     /// Seals a bundle of the changes `scope` asks for.
     pub fn export_bundle(&mut self, scope: BundleScope) -> Result<Vec<u8>> {
-        let key = self.group()?.current_key()?;
         let base = match &scope {
             BundleScope::Everything => None,
             BundleScope::SinceLast(name) => self.index.sync.cursors.get(name).cloned(),
@@ -183,7 +461,7 @@ impl Store {
             Members::All
         };
         let payload = self.payload_since(base.as_ref(), members)?;
-        let bytes = crate::sync::seal_message(&key, &self.identity, &payload)?;
+        let bytes = self.seal_for_group(&payload)?;
         if let (BundleScope::SinceLast(name), Some(peer)) = (scope, meta_key) {
             let updates = self.state_updates(base.as_ref());
             let mut deltas = Vec::new();
@@ -205,13 +483,69 @@ impl Store {
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
         self.check_writable()?;
-        let (sender, payload) = self.open_message(bytes)?;
-        self.ingest(sender, payload)
+        let mut report = SyncReport::default();
+        let (sender, payload) = self.open_incoming(bytes, &mut report)?;
+        report.add(&self.ingest(sender, payload)?);
+        Ok(report)
     }
 
     fn open_message(&self, bytes: &[u8]) -> Result<(DeviceId, Payload)> {
         let group = self.group()?;
         crate::sync::open_message(bytes, |tag, epoch| group.key_for(tag, epoch))
+    }
+
+    /// Opens what another device sent: one envelope, or key-update envelopes followed
+    /// by the main one (see [`Store::seal_for_group`]). Key updates this device can open
+    /// are ingested first (they may hold the key of the main envelope); the others are
+    /// skipped.
+    fn open_incoming(
+        &mut self,
+        bytes: &[u8],
+        report: &mut SyncReport,
+    ) -> Result<(DeviceId, Payload)> {
+        let parts = crate::sync::envelope::split(bytes)?;
+        let (main, updates) = parts
+            .split_last()
+            .ok_or_else(|| Error::rejected("empty message"))?;
+        for part in updates {
+            match self.open_message(part) {
+                Ok((sender, payload)) => {
+                    if !payload.cases.is_empty() || !payload.tombstones.is_empty() {
+                        return Err(Error::rejected("a key-update envelope carries case data"));
+                    }
+                    let members = Payload {
+                        members: payload.members,
+                        ..Payload::default()
+                    };
+                    report.add(&self.ingest(sender, members)?);
+                }
+                Err(Error::NotForThisDevice) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.open_message(main)
+    }
+
+    /// Seals a payload with the current group key. After a key rotation, the membership
+    /// log goes first in one envelope per older key this device holds, so that members
+    /// who have not heard of the rotation learn their new key (sealed to their X25519
+    /// key in the log) before they meet the main envelope. A revoked device can read
+    /// those envelopes, but they hold no case data and no key for it.
+    pub(super) fn seal_for_group(&self, payload: &Payload) -> Result<Vec<u8>> {
+        let group = self.group()?;
+        let key = self.sending_key()?;
+        let mut out = Vec::new();
+        if key.epoch > 0 {
+            let log = Payload {
+                members: group.records.iter().cloned().collect(),
+                ..Payload::default()
+            };
+            for old in group.all_keys().into_iter().filter(|k| k.epoch < key.epoch) {
+                out.extend(crate::sync::seal_message(&old, &self.identity, &log)?);
+            }
+        }
+        out.extend(crate::sync::seal_message(&key, &self.identity, payload)?);
+        Ok(out)
     }
 
     /// Every case's heads, and erased cases with no heads: the state peers compare.
@@ -282,10 +616,10 @@ impl Store {
             Vec::new()
         } else {
             // The recipient must be able to check every author of what we forward, and us.
-            let all = group.members();
+            let view = group.view();
             let mut proof = group.proof_of(&self.identity.id());
             for actor in authors {
-                if let Some(d) = group.member_by_actor(&all, &actor) {
+                if let Some((d, _)) = view.by_actor(&actor) {
                     for r in group.proof_of(&d) {
                         if !proof.contains(&r) {
                             proof.push(r);
@@ -343,13 +677,21 @@ impl Store {
     pub(crate) fn ingest(&mut self, sender: DeviceId, payload: Payload) -> Result<SyncReport> {
         self.check_writable()?;
         let mut report = SyncReport::default();
-        // 2. membership
+        // 2. membership: merge, open keys sealed to us, check the sender
         let mut group = self.group()?.clone();
         report.members_added = group.merge_records(payload.members);
-        let members = group.members();
-        if !members.contains_key(&sender) {
-            return Err(Error::rejected("the sender is not a member of this group"));
+        let keys_new = group.absorb_keys(&self.identity);
+        let view = group.view();
+        if view.active(&sender).is_none() {
+            return Err(Error::rejected(if view.members.contains_key(&sender) {
+                "the sending device was revoked from this group"
+            } else {
+                "the sender is not a member of this group"
+            }));
         }
+        // A coordinator hands the current key to members who joined while it rotated.
+        let delivered = group.deliver_keys(&self.identity)?;
+        let view = if delivered { group.view() } else { view };
         // 3. verify everything before writing anything
         let mut tombstones = Vec::new();
         for t in payload.tombstones {
@@ -358,11 +700,18 @@ impl Store {
             {
                 continue;
             }
-            let ok = t.signature.as_ref().is_some_and(|s| {
-                members.contains_key(&DeviceId(s.by))
-                    && DeviceId(s.by).verify(&t.signed_bytes(), &s.sig)
-            });
-            if !ok {
+            let signer = t
+                .signature
+                .as_ref()
+                .filter(|s| DeviceId(s.by).verify(&t.signed_bytes(), &s.sig))
+                .map(|s| DeviceId(s.by))
+                .ok_or_else(|| Error::rejected("an erasure's signature does not verify"))?;
+            if view.members.contains_key(&signer) && !view.is_coordinator(&signer) {
+                // A member erasing without the right: refused, the rest goes on.
+                report.cases_refused += 1;
+                continue;
+            }
+            if !view.members.contains_key(&signer) {
                 return Err(Error::rejected("an erasure is not signed by a member"));
             }
             tombstones.push(t);
@@ -380,26 +729,121 @@ impl Store {
             .partition(|cc| !erased.contains(&cc.case));
         report.ignored_erased += ignored.len();
         // Parsing and signature checks are independent per case: spread them over cores.
-        let verify = |cc: CaseChanges| -> Result<Verified> {
+        // Changes by revoked devices are set aside for quarantine unless a coordinator
+        // already accepted (or rejected) them.
+        let verify = |cc: CaseChanges| -> Result<(Verified, SignedChanges)> {
             let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
-            for (c, sig) in &changes {
-                let author = group
-                    .member_by_actor(&members, c.actor_id().to_bytes())
-                    .ok_or_else(|| {
-                        Error::rejected("a change was written by a device that is not a member")
-                    })?;
+            let mut keep = Vec::with_capacity(changes.len());
+            let mut held = Vec::new();
+            for (c, sig) in changes {
+                let (author, info) = view.by_actor(c.actor_id().to_bytes()).ok_or_else(|| {
+                    Error::rejected("a change was written by a device that is not a member")
+                })?;
                 let msg = crate::sync::change_message(&cc.case, &c.hash().0);
-                if !author.verify(&msg, sig) {
+                if !author.verify(&msg, &sig) {
                     return Err(Error::rejected(
                         "a change's author signature does not verify",
                     ));
                 }
+                match (info.active, view.resolved.get(&c.hash().0)) {
+                    (true, _) | (false, Some(true)) => keep.push((c, sig)),
+                    (false, Some(false)) => {}
+                    (false, None) => held.push((c, sig)),
+                }
             }
-            Ok((cc.case, changes, loaded, cc.heads))
+            // A whole document with held-back changes is applied change by change.
+            let loaded = if held.is_empty() { loaded } else { None };
+            Ok(((cc.case, keep, loaded, cc.heads), held))
         };
-        let verified: Vec<Verified> = par_map(wanted, verify).into_iter().collect::<Result<_>>()?;
+        let mut verified: Vec<Verified> = Vec::new();
+        let mut held: Vec<(CaseId, SignedChanges)> = Vec::new();
+        for item in par_map(wanted, verify) {
+            let ((case, keep, loaded, heads), h) = item?;
+            if !h.is_empty() {
+                held.push((case, h));
+            }
+            verified.push((case, keep, loaded, heads));
+        }
+        // Quarantined changes a coordinator has now accepted join the changes to apply.
+        let mut deltas = Vec::new();
+        let mut released: Vec<(CaseId, SignedChanges)> = Vec::new();
+        for (case, q) in &self.index.sync.quarantine {
+            if erased.contains(case) {
+                continue;
+            }
+            let all: SignedChanges = q
+                .iter()
+                .filter_map(|PendingChange(b, s)| {
+                    Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
+                })
+                .collect();
+            let (decided, open): (SignedChanges, SignedChanges) = all
+                .into_iter()
+                .partition(|(c, _)| view.resolved.contains_key(&c.hash().0));
+            if decided.is_empty() {
+                continue;
+            }
+            let accepted: SignedChanges = decided
+                .into_iter()
+                .filter(|(c, _)| view.resolved.get(&c.hash().0) == Some(&true))
+                .collect();
+            deltas.push(quarantine_delta(*case, &open));
+            if !accepted.is_empty() {
+                released.push((*case, accepted));
+            }
+        }
+        for (case, changes) in released {
+            match verified.iter_mut().find(|v| v.0 == case) {
+                Some(v) => {
+                    v.1.extend(changes);
+                    v.2 = None;
+                }
+                None => verified.push((case, changes, None, Vec::new())),
+            }
+        }
+        // New quarantined changes (unless this device already has them).
+        for (case, changes) in held {
+            let mut fresh: SignedChanges = Vec::new();
+            for (c, s) in changes {
+                let known = self.index.cases.contains_key(&case)
+                    && self.take_doc(&case).map(|mut d| {
+                        let k = d.has_change(&c.hash());
+                        self.cache_put(case, d);
+                        k
+                    })?;
+                if !known {
+                    fresh.push((c, s));
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let mut all: SignedChanges = self
+                .index
+                .sync
+                .quarantine
+                .get(&case)
+                .map(|q| {
+                    q.iter()
+                        .filter_map(|PendingChange(b, s)| {
+                            Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let before = all.len();
+            for (c, s) in fresh {
+                if !all.iter().any(|(x, _)| x.hash() == c.hash()) {
+                    all.push((c, s));
+                }
+            }
+            if all.len() > before {
+                report.changes_quarantined += all.len() - before;
+                deltas.push(quarantine_delta(case, &all));
+            }
+        }
         // Everything checked: now write. Group first (small), then erasures, then cases.
-        if report.members_added > 0 {
+        if report.members_added > 0 || keys_new || delivered {
             self.write_sync(vec![SyncDelta::Group(group)])?;
         }
         for t in tombstones {
@@ -408,7 +852,6 @@ impl Store {
             report.cases_erased += usize::from(existed);
         }
         let mut to_write: Vec<ToWrite> = Vec::new();
-        let mut deltas = Vec::new();
         // Cases new to this device, sent as changes with nothing parked for them: build
         // their documents in parallel (the bulk of a first sync).
         let (fresh, verified): (Vec<Verified>, Vec<Verified>) =
@@ -418,9 +861,16 @@ impl Store {
                     && !self.index.sync.pending.contains_key(case)
             });
         let actor = self.actor.clone();
+        let view = &view;
         let built = par_map(fresh, |(case, changes, _, declared)| -> Result<Built> {
             let mut doc = CaseDoc::empty(case, actor.clone());
-            let applied = doc.apply_verified(changes.clone())?;
+            let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
+                crate::sync::rights::check_changes(view, &case, empty, d, new)
+            };
+            let applied = match doc.apply_verified(changes.clone(), &check) {
+                Err(Error::NotPermitted { .. }) => return Ok((case, doc, Err(None), false)),
+                other => other?,
+            };
             let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
             // The changes, concatenated, are a valid saved document: store them as they
             // came instead of re-encoding (and re-compressing) the document.
@@ -431,7 +881,7 @@ impl Store {
             Ok((
                 case,
                 doc,
-                applied.map(|n| (n, raw)).map_err(|_| changes),
+                applied.map(|n| (n, raw)).map_err(|_| Some(changes)),
                 complete,
             ))
         });
@@ -445,14 +895,18 @@ impl Store {
                     report.cases_created += 1;
                     to_write.push((case, doc, true, Some(raw)));
                 }
-                Err(changes) => {
+                Err(Some(changes)) => {
                     // Changes whose dependencies have not arrived: park them.
                     deltas.push(park(case, &changes));
                     report.cases_waiting += 1;
                 }
+                Err(None) => report.cases_refused += 1,
             }
         }
         for (case, changes, loaded, declared) in verified {
+            let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
+                crate::sync::rights::check_changes(view, &case, empty, d, new)
+            };
             let pending: Vec<(Change, [u8; 64])> = self
                 .index
                 .sync
@@ -468,14 +922,12 @@ impl Store {
                 .unwrap_or_default();
             let had_pending = !pending.is_empty();
             let exists = self.index.cases.contains_key(&case);
-            let (mut doc, applied) = match (exists, loaded) {
+            let outcome = match (exists, loaded) {
                 // A case new to this device, sent whole: adopt the loaded document.
                 (false, Some(am)) if !had_pending => {
                     let n = changes.len();
-                    (
-                        CaseDoc::adopt(case, am, &changes, self.actor.clone())?,
-                        Ok(n),
-                    )
+                    CaseDoc::adopt(case, am, &changes, self.actor.clone(), &check)
+                        .map(|doc| (doc, Ok(n)))
                 }
                 _ => {
                     let mut doc = if exists {
@@ -485,20 +937,36 @@ impl Store {
                     };
                     let mut all = pending;
                     all.extend(changes);
-                    match doc.apply_verified(all.clone()) {
-                        Ok(Ok(n)) => (doc, Ok(n)),
+                    match doc.apply_verified(all.clone(), &check) {
+                        Ok(Ok(n)) => Ok((doc, Ok(n))),
                         Ok(Err(_missing)) => {
                             deltas.push(park(case, &all));
-                            (doc, Err(()))
+                            Ok((doc, Err(())))
                         }
                         Err(e) => {
                             if exists {
                                 self.cache_put(case, doc);
                             }
-                            return Err(e);
+                            Err(e)
                         }
                     }
                 }
+            };
+            let (mut doc, applied) = match outcome {
+                Ok(x) => x,
+                Err(Error::NotPermitted { .. }) => {
+                    // Outside the author's rights: this case's changes are refused (and
+                    // dropped, parked ones too); the rest of the payload goes on.
+                    if had_pending {
+                        deltas.push(SyncDelta::Pending {
+                            case,
+                            changes: Vec::new(),
+                        });
+                    }
+                    report.cases_refused += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             match applied {
                 Ok(0) => {
@@ -715,7 +1183,9 @@ impl Store {
         }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
-        let (sender, mut payload) = self.open_message(bytes)?;
+        let mut pre = SyncReport::default();
+        let (sender, mut payload) = self.open_incoming(bytes, &mut pre)?;
+        session.report.add(&pre);
         let live = payload
             .live
             .take()
@@ -811,8 +1281,12 @@ impl Store {
     }
 
     fn seal_live(&mut self, payload: &Payload, session: &mut LiveSession) -> Result<Vec<u8>> {
-        let key = self.group()?.current_key()?;
-        let bytes = crate::sync::seal_message(&key, &self.identity, payload)?;
+        let bytes = if session.messages_sent == 0 {
+            self.seal_for_group(payload)?
+        } else {
+            let key = self.sending_key()?;
+            crate::sync::seal_message(&key, &self.identity, payload)?
+        };
         session.messages_sent += 1;
         session.bytes_sent += bytes.len();
         Ok(bytes)
@@ -956,11 +1430,11 @@ type Verified = (CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>);
 
 /// A fresh case's document built from verified changes: the case, the document, the
 /// number of changes applied and their raw bytes (or, if dependencies are missing, the
-/// changes to park), and whether it reached the heads the sender declared.
+/// changes to park; `None` if they were refused), and whether it reached the heads the sender declared.
 type Built = (
     CaseId,
     CaseDoc,
-    std::result::Result<(usize, Vec<u8>), SignedChanges>,
+    std::result::Result<(usize, Vec<u8>), Option<SignedChanges>>,
     bool,
 );
 

@@ -32,7 +32,10 @@ fn team(n: usize) -> Vec<Device> {
         .create_group("Cross-border team", "Device 0")
         .expect("group");
     for i in 1..n {
-        let inv = devices[0].store.invite().expect("invite");
+        let inv = devices[0]
+            .store
+            .invite(crate::sync::Role::Coordinator)
+            .expect("invite");
         devices[i]
             .store
             .join_group(inv.as_text(), &format!("Device {i}"))
@@ -393,7 +396,10 @@ fn a_newcomer_can_sync_live_on_first_contact() {
     let mut b = device();
     a.store.create_group("Team", "A").expect("group");
     a.store.add_case(&edits(1)).expect("add");
-    let inv = a.store.invite().expect("invite");
+    let inv = a
+        .store
+        .invite(crate::sync::Role::Coordinator)
+        .expect("invite");
     b.store.join_group(inv.as_text(), "B").expect("join");
     // b connects live before a has ever heard of it.
     let (sb, _) = live(&mut b.store, &mut a.store);

@@ -175,6 +175,51 @@ pub fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<
     Ok(out)
 }
 
+/// At most this many envelopes in one message (key updates and the main envelope).
+const MAX_ENVELOPES: usize = 1024;
+
+/// Splits a message into its envelopes: a bundle or live message is one envelope, or
+/// after a key rotation several back to back (`docs/protocol.md`, "Key updates"). Only
+/// the lengths are read here; each part is then parsed strictly with [`parse`].
+pub fn split(bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if out.len() == MAX_ENVELOPES {
+            return Err(Error::rejected("too many envelopes in one message"));
+        }
+        let mut r = Reader {
+            bytes: rest,
+            pos: 0,
+        };
+        if r.byte()? != 0x87 {
+            return Err(Error::rejected("not a caravan envelope"));
+        }
+        let version = r.uint()?;
+        let suite = r.uint()?;
+        if version != VERSION || suite != SUITE {
+            return Err(Error::UnsupportedMessage { version, suite });
+        }
+        r.fixed::<16>()?;
+        r.uint()?;
+        r.fixed::<16>()?;
+        r.fixed::<32>()?;
+        let ct_len = usize::try_from(r.head(2)?)
+            .map_err(|_| Error::rejected("envelope larger than the limit"))?;
+        let end = r
+            .pos
+            .checked_add(ct_len)
+            .filter(|e| *e <= rest.len())
+            .ok_or_else(|| Error::rejected("truncated envelope"))?;
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    if out.is_empty() {
+        return Err(Error::rejected("empty message"));
+    }
+    Ok(out)
+}
+
 /// Parses an envelope strictly, without decrypting.
 pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
     if bytes.len() > MAX_ENVELOPE + 256 {

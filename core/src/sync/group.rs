@@ -1,27 +1,44 @@
-//! A team: a group with a symmetric key per epoch and a signed membership record set.
+//! A team: a group with a symmetric key per epoch and a signed, hash-linked
+//! membership log.
 //!
-//! Membership is a grow-only set of signed records, so devices that see the same
-//! records in any order derive the same members:
+//! The log is a set of signed records. Devices that hold the same records derive the
+//! same membership, whatever order the records arrived in, because the membership is
+//! a function of the set ([`GroupState::view`]): the records are put in one
+//! deterministic causal order and replayed through the rules below.
 //!
 //! - `Genesis`: the creator's key and the group name; the group id is
 //!   `SHA-256("caravan/group/v1" ‖ creator ‖ nonce)[..16]`, so nobody can claim it.
-//! - `Invite`: a member publishes the public key of a one-time invitation key pair
-//!   derived from a secret that travels out of band (a QR code shown in person).
+//!   The creator is the first coordinator.
+//! - `Invite` (version 1 records): a member publishes the public key of a one-time
+//!   invitation key pair derived from a secret that travels out of band. Admits a
+//!   field worker.
 //! - `Join`: a new device, signed with its own key *and* the invitation key, which
-//!   proves it holds the invitation. Each invitation admits one device (if two join
-//!   concurrently with one invitation, the smaller device key wins everywhere).
+//!   proves it holds the invitation. Each invitation admits one device.
+//! - `Op`: every later change (invite with a role, publish an X25519 key, set a role,
+//!   revoke, rekey, assign a case, resolve quarantined changes), signed by its author
+//!   and linked to the hashes of the records its author had seen (`parents`).
 //!
-//! Roles, revocation and key rotation come with the membership issue; here every
-//! member may invite, and the group has one key epoch.
+//! **Order.** A record comes after its parents: an `Op`'s explicit parents, an
+//! `Invite`'s author's admission, a `Join`'s invitation. Among records whose parents
+//! are all placed, revocations come first, then the smaller record hash. A record
+//! whose parents are missing waits.
+//!
+//! **Rules.** Only an active coordinator may invite, set roles, revoke, rekey,
+//! assign or resolve; any active member may publish its own X25519 key. A record by
+//! an author who is revoked at its place in the order has no effect. So when two
+//! coordinators revoke each other while apart, the revocation placed first wins and
+//! the other has no effect, on every device.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ring::hkdf;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 use super::envelope::EpochKey;
 use super::identity::{DeviceId, DeviceIdentity};
 use crate::error::{Error, Result};
+use crate::model::CaseId;
 
 /// 32 bytes as a CBOR byte string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -30,6 +47,40 @@ pub(crate) struct B32(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
 /// 64 bytes (a signature) as a CBOR byte string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct B64(#[serde(with = "serde_bytes")] pub(crate) [u8; 64]);
+
+/// What a member may do. Enforced by every device that receives a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Invites, revokes, erases, assigns cases, shares with partners; edits any case.
+    Coordinator,
+    /// Creates cases; edits the cases it created or that were assigned to it.
+    FieldWorker,
+    /// A partner agency's device: updates referrals and adds notes on the cases
+    /// assigned to it, nothing else. It receives no group key.
+    Partner,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Coordinator, Role::FieldWorker, Role::Partner];
+
+    /// The stable code (`coordinator`, `field_worker`, `partner`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Coordinator => "coordinator",
+            Role::FieldWorker => "field_worker",
+            Role::Partner => "partner",
+        }
+    }
+
+    /// Parses [`Role::code`].
+    pub fn from_code(code: &str) -> Result<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == code.trim())
+            .ok_or_else(|| Error::invalid("role", "give coordinator, field_worker or partner"))
+    }
+}
 
 /// A signed membership record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,6 +107,63 @@ pub(crate) enum MemberRecord {
         invite_sig: B64,
         sig: B64,
     },
+    Op {
+        group: [u8; 16],
+        parents: Vec<B32>,
+        author: B32,
+        op: MemberOp,
+        sig: B64,
+    },
+}
+
+/// What an `Op` record does.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) enum MemberOp {
+    /// An invitation that admits one device with `role`.
+    Invite { invite: B32, role: Role },
+    /// The author's static X25519 public key, and the newest key epoch it holds.
+    Keys { x25519: B32, epoch: u32 },
+    /// Gives an active member another role.
+    SetRole { member: B32, role: Role },
+    /// Removes a member for good. A rekey follows.
+    Revoke { member: B32 },
+    /// The key of `epoch`, sealed to each listed member's X25519 key.
+    Rekey {
+        epoch: u32,
+        keys: Vec<(B32, ByteBuf)>,
+    },
+    /// Assigns a case to a member (or takes it back).
+    Assign {
+        case: CaseId,
+        member: B32,
+        assigned: bool,
+    },
+    /// Accepts or rejects quarantined changes (by change hash) of a revoked device.
+    Resolve {
+        case: CaseId,
+        changes: Vec<B32>,
+        accept: bool,
+    },
+}
+
+impl MemberRecord {
+    fn group(&self) -> [u8; 16] {
+        match self {
+            MemberRecord::Genesis { group, .. }
+            | MemberRecord::Invite { group, .. }
+            | MemberRecord::Join { group, .. }
+            | MemberRecord::Op { group, .. } => *group,
+        }
+    }
+
+    /// SHA-256 of the record's CBOR encoding: what `parents` name.
+    pub(crate) fn hash(&self) -> [u8; 32] {
+        let bytes = crate::store::cbor(self).unwrap_or_default();
+        let d = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
 }
 
 fn genesis_msg(group: &[u8; 16], nonce: &[u8; 16], name: &str, creator_name: &str) -> Vec<u8> {
@@ -86,6 +194,13 @@ fn join_msg(group: &[u8; 16], member: &[u8; 32], name: &str, invite: &[u8; 32]) 
     .concat()
 }
 
+/// What an `Op` signature covers: `"caravan/member-op/v1" ‖ CBOR [group, parents, author, op]`.
+fn op_msg(group: &[u8; 16], parents: &[B32], author: &B32, op: &MemberOp) -> Vec<u8> {
+    let mut m = b"caravan/member-op/v1".to_vec();
+    m.extend_from_slice(&crate::store::cbor(&(group, parents, author, op)).unwrap_or_default());
+    m
+}
+
 fn group_id(creator: &[u8; 32], nonce: &[u8; 16]) -> [u8; 16] {
     let d = ring::digest::digest(
         &ring::digest::SHA256,
@@ -103,6 +218,71 @@ pub struct Member {
     pub device: DeviceId,
     /// The name given when it joined (e.g. "Aigerim, Shymkent").
     pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// False once revoked (revoked devices are listed so the app can show who was cut off).
+    pub active: bool,
+}
+
+/// One member in the derived membership.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MemberInfo {
+    pub(crate) name: String,
+    pub(crate) role: Role,
+    pub(crate) active: bool,
+    pub(crate) x25519: Option<[u8; 32]>,
+    /// The newest key epoch this member is known to hold.
+    pub(crate) known_epoch: u32,
+}
+
+/// The membership derived from the log (see the module doc).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Membership {
+    /// Every member ever admitted, revoked ones included.
+    pub(crate) members: BTreeMap<DeviceId, MemberInfo>,
+    /// Cases assigned to members.
+    pub(crate) assigned: BTreeMap<CaseId, BTreeSet<DeviceId>>,
+    /// Quarantined changes a coordinator accepted (true) or rejected (false).
+    pub(crate) resolved: BTreeMap<[u8; 32], bool>,
+    /// Valid rekeys in order: (epoch, sealed keys).
+    pub(crate) rekeys: Vec<(u32, Vec<(B32, ByteBuf)>)>,
+    /// The newest key epoch.
+    pub(crate) epoch: u32,
+}
+
+impl Membership {
+    /// The member, if active.
+    pub(crate) fn active(&self, d: &DeviceId) -> Option<&MemberInfo> {
+        self.members.get(d).filter(|m| m.active)
+    }
+
+    /// Whether `d` is an active coordinator.
+    pub(crate) fn is_coordinator(&self, d: &DeviceId) -> bool {
+        self.active(d).is_some_and(|m| m.role == Role::Coordinator)
+    }
+
+    /// The member (active or revoked) whose Automerge actor id is `actor`.
+    pub(crate) fn by_actor(&self, actor: &[u8]) -> Option<(DeviceId, &MemberInfo)> {
+        self.members
+            .iter()
+            .find(|(d, _)| d.actor().as_slice() == actor)
+            .map(|(d, m)| (*d, m))
+    }
+
+    /// Whether the case is assigned to `d`.
+    pub(crate) fn is_assigned(&self, case: &CaseId, d: &DeviceId) -> bool {
+        self.assigned.get(case).is_some_and(|s| s.contains(d))
+    }
+
+    /// Active members (other than partners) that do not hold the newest epoch key
+    /// and have published an X25519 key to receive it.
+    pub(crate) fn lacking_key(&self) -> Vec<(DeviceId, [u8; 32])> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.active && m.role != Role::Partner && m.known_epoch < self.epoch)
+            .filter_map(|(d, m)| m.x25519.map(|x| (*d, x)))
+            .collect()
+    }
 }
 
 /// What this device knows about its group. Holds secret keys: never printed.
@@ -152,21 +332,51 @@ impl GroupState {
             sig,
         });
         let key = EpochKey::generate(0)?;
-        Ok(GroupState {
+        let mut g = GroupState {
             id,
             name: name.into(),
             keys: vec![(0, B32(*key.bytes()))],
             records,
-        })
+        };
+        g.publish_keys(me)?;
+        Ok(g)
     }
 
-    /// The current epoch's key.
+    /// The current epoch's key: the key of the log's newest epoch, and for two keys of
+    /// one epoch (two coordinators rekeyed concurrently) the one placed last in the
+    /// log's order. A device that does not hold it yet gets a typed error rather than
+    /// sealing with an older key a revoked device may hold.
     pub(crate) fn current_key(&self) -> Result<EpochKey> {
+        let epoch = self.view().epoch;
         self.keys
             .iter()
-            .max_by_key(|(e, _)| *e)
+            .rev()
+            .find(|(e, _)| *e == epoch)
             .map(|(e, k)| EpochKey::new(*e, k.0))
-            .ok_or_else(|| Error::Internal("group without a key".into()))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "group key",
+                    "this device does not hold the group's current key (a partner device, \
+                     or one waiting for a coordinator to deliver the key after a rotation)",
+                )
+            })
+    }
+
+    /// Test hook: take another device's epoch keys.
+    #[cfg(test)]
+    pub(crate) fn copy_keys_from(&mut self, other: &GroupState) {
+        self.keys = other.keys.clone();
+    }
+
+    /// Every epoch key this device holds, oldest epoch first.
+    pub(crate) fn all_keys(&self) -> Vec<EpochKey> {
+        let mut v: Vec<EpochKey> = self
+            .keys
+            .iter()
+            .map(|(e, k)| EpochKey::new(*e, k.0))
+            .collect();
+        v.sort_by_key(|k| k.epoch);
+        v
     }
 
     /// The key of the epoch a message names, if this device has it.
@@ -182,101 +392,115 @@ impl GroupState {
     pub(crate) fn merge_records(&mut self, records: Vec<MemberRecord>) -> usize {
         let mut added = 0;
         for r in records {
-            let group = match &r {
-                MemberRecord::Genesis { group, .. }
-                | MemberRecord::Invite { group, .. }
-                | MemberRecord::Join { group, .. } => *group,
-            };
-            if group == self.id && record_signature_ok(&r) && self.records.insert(r) {
+            if r.group() == self.id && record_signature_ok(&r) && self.records.insert(r) {
                 added += 1;
             }
         }
         added
     }
 
-    /// The members derived from the records (deterministic for any record order).
-    pub(crate) fn members(&self) -> BTreeMap<DeviceId, String> {
-        let mut members = BTreeMap::new();
-        for r in &self.records {
-            if let MemberRecord::Genesis {
-                group,
-                nonce,
-                creator,
-                creator_name,
-                ..
-            } = r
-            {
-                if *group == self.id && group_id(&creator.0, nonce) == self.id {
-                    members.insert(DeviceId(creator.0), creator_name.clone());
+    /// Opens the epoch keys sealed to `me` in the log's valid rekeys (after new records
+    /// arrived) and puts them last, in the log's order, so the current key is the last
+    /// one of the newest epoch. Returns whether any key was new.
+    pub(crate) fn absorb_keys(&mut self, me: &DeviceIdentity) -> bool {
+        let view = self.view();
+        let secret = me.x25519();
+        let my = me.id().0;
+        let mut valid: Vec<(u32, B32)> = Vec::new();
+        for (epoch, keys) in &view.rekeys {
+            for (member, sealed) in keys {
+                if member.0 != my {
+                    continue;
+                }
+                if let Some(k) = super::keywrap::open_key(sealed, &self.id, *epoch, &my, &secret) {
+                    valid.push((*epoch, B32(*k)));
                 }
             }
         }
-        let mut invites: BTreeSet<[u8; 32]> = BTreeSet::new();
-        loop {
-            let before = (members.len(), invites.len());
-            for r in &self.records {
-                if let MemberRecord::Invite { by, invite, .. } = r {
-                    if members.contains_key(&DeviceId(by.0)) {
-                        invites.insert(invite.0);
-                    }
-                }
-            }
-            // One device per invitation: the smallest device key among its joins.
-            let mut by_invite: BTreeMap<[u8; 32], (&B32, &String)> = BTreeMap::new();
-            for r in &self.records {
-                if let MemberRecord::Join {
-                    member,
-                    name,
-                    invite,
-                    ..
-                } = r
-                {
-                    if invites.contains(&invite.0) {
-                        let e = by_invite.entry(invite.0).or_insert((member, name));
-                        if member.0 < e.0 .0 {
-                            *e = (member, name);
-                        }
-                    }
-                }
-            }
-            for (member, name) in by_invite.into_values() {
-                members
-                    .entry(DeviceId(member.0))
-                    .or_insert_with(|| name.clone());
-            }
-            if (members.len(), invites.len()) == before {
-                break;
-            }
-        }
-        members
+        let changed = valid.iter().any(|k| !self.keys.contains(k));
+        self.keys.retain(|k| !valid.contains(k));
+        self.keys.extend(valid);
+        changed
     }
 
-    /// The records that prove `device` is a member: the genesis, and for an invited
-    /// device its join, the invitation it used, and the inviter's own proof.
-    pub(crate) fn proof_of(&self, device: &DeviceId) -> Vec<MemberRecord> {
-        let mut out: Vec<MemberRecord> = Vec::new();
-        let mut todo = vec![device.0];
-        while let Some(d) = todo.pop() {
-            for r in &self.records {
-                let keep = match r {
-                    MemberRecord::Genesis { creator, .. } => creator.0 == d,
-                    MemberRecord::Join { member, .. } => member.0 == d,
-                    MemberRecord::Invite { .. } => false,
-                };
-                if keep && !out.contains(r) {
-                    out.push(r.clone());
-                    if let MemberRecord::Join { invite, .. } = r {
-                        for i in &self.records {
-                            if let MemberRecord::Invite {
-                                invite: inv, by, ..
-                            } = i
-                            {
-                                if inv == invite && !out.contains(i) {
-                                    out.push(i.clone());
-                                    todo.push(by.0);
-                                }
-                            }
-                        }
+    /// The members derived from the records: active ones, with their names.
+    #[cfg(test)]
+    pub(crate) fn members(&self) -> BTreeMap<DeviceId, String> {
+        self.view()
+            .members
+            .into_iter()
+            .filter(|(_, m)| m.active)
+            .map(|(d, m)| (d, m.name))
+            .collect()
+    }
+
+    /// The parents of a record: explicit for `Op`s, implied for version 1 records.
+    /// `None` if a parent is missing (the record waits).
+    fn parents(
+        &self,
+        r: &MemberRecord,
+        by_hash: &BTreeMap<[u8; 32], &MemberRecord>,
+    ) -> Option<Vec<[u8; 32]>> {
+        match r {
+            MemberRecord::Genesis { .. } => Some(Vec::new()),
+            MemberRecord::Invite { by, .. } => {
+                let p: Vec<[u8; 32]> = by_hash
+                    .iter()
+                    .filter(|(_, x)| admits(x, &by.0))
+                    .map(|(h, _)| *h)
+                    .collect();
+                (!p.is_empty()).then_some(p)
+            }
+            MemberRecord::Join { invite, .. } => {
+                let p: Vec<[u8; 32]> = by_hash
+                    .iter()
+                    .filter(|(_, x)| creates_invite(x, &invite.0))
+                    .map(|(h, _)| *h)
+                    .collect();
+                (!p.is_empty()).then_some(p)
+            }
+            MemberRecord::Op { parents, .. } => parents
+                .iter()
+                .all(|p| by_hash.contains_key(&p.0))
+                .then(|| parents.iter().map(|p| p.0).collect()),
+        }
+    }
+
+    /// The records in the log's deterministic causal order (records whose parents are
+    /// missing are left out).
+    pub(crate) fn ordered(&self) -> Vec<&MemberRecord> {
+        let by_hash: BTreeMap<[u8; 32], &MemberRecord> = self
+            .records
+            .iter()
+            .filter(|r| r.group() == self.id)
+            .map(|r| (r.hash(), r))
+            .collect();
+        let mut waiting: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+        let mut children: BTreeMap<[u8; 32], Vec<[u8; 32]>> = BTreeMap::new();
+        let mut ready = BinaryHeap::new();
+        for (h, r) in &by_hash {
+            let Some(parents) = self.parents(r, &by_hash) else {
+                continue;
+            };
+            let parents: BTreeSet<[u8; 32]> = parents.into_iter().filter(|p| p != h).collect();
+            if parents.is_empty() {
+                ready.push(std::cmp::Reverse((rank(r), *h)));
+            } else {
+                waiting.insert(*h, parents.len());
+                for p in parents {
+                    children.entry(p).or_default().push(*h);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(by_hash.len());
+        while let Some(std::cmp::Reverse((_, h))) = ready.pop() {
+            out.push(by_hash[&h]);
+            for c in children.remove(&h).unwrap_or_default() {
+                if let Some(n) = waiting.get_mut(&c) {
+                    *n -= 1;
+                    if *n == 0 {
+                        waiting.remove(&c);
+                        ready.push(std::cmp::Reverse((rank(by_hash[&c]), c)));
                     }
                 }
             }
@@ -284,16 +508,262 @@ impl GroupState {
         out
     }
 
-    /// The member whose Automerge actor id is `actor`.
-    pub(crate) fn member_by_actor(
-        &self,
-        members: &BTreeMap<DeviceId, String>,
-        actor: &[u8],
-    ) -> Option<DeviceId> {
-        members
+    /// The membership the records imply (the same for every order they arrived in).
+    pub(crate) fn view(&self) -> Membership {
+        let mut st = Membership::default();
+        let mut invites: BTreeMap<[u8; 32], Role> = BTreeMap::new();
+        for r in self.ordered() {
+            match r {
+                MemberRecord::Genesis {
+                    nonce,
+                    creator,
+                    creator_name,
+                    ..
+                } => {
+                    if group_id(&creator.0, nonce) == self.id && st.members.is_empty() {
+                        st.members.insert(
+                            DeviceId(creator.0),
+                            MemberInfo {
+                                name: creator_name.clone(),
+                                role: Role::Coordinator,
+                                active: true,
+                                x25519: None,
+                                known_epoch: 0,
+                            },
+                        );
+                    }
+                }
+                MemberRecord::Invite { by, invite, .. } => {
+                    if st.is_coordinator(&DeviceId(by.0)) {
+                        invites.entry(invite.0).or_insert(Role::FieldWorker);
+                    }
+                }
+                MemberRecord::Join {
+                    member,
+                    name,
+                    invite,
+                    ..
+                } => {
+                    if let std::collections::btree_map::Entry::Vacant(slot) =
+                        st.members.entry(DeviceId(member.0))
+                    {
+                        if let Some(role) = invites.remove(&invite.0) {
+                            slot.insert(MemberInfo {
+                                name: name.clone(),
+                                role,
+                                active: true,
+                                x25519: None,
+                                known_epoch: 0,
+                            });
+                        }
+                    }
+                }
+                MemberRecord::Op { author, op, .. } => {
+                    let author = DeviceId(author.0);
+                    if st.active(&author).is_none() {
+                        continue;
+                    }
+                    let coordinator = st.is_coordinator(&author);
+                    match op {
+                        MemberOp::Keys { x25519, epoch } => {
+                            if let Some(m) = st.members.get_mut(&author) {
+                                m.x25519 = Some(x25519.0);
+                                m.known_epoch = m.known_epoch.max(*epoch);
+                            }
+                        }
+                        _ if !coordinator => {}
+                        MemberOp::Invite { invite, role } => {
+                            invites.entry(invite.0).or_insert(*role);
+                        }
+                        // A coordinator never demotes or revokes itself, so every valid
+                        // record leaves at least one active coordinator.
+                        MemberOp::SetRole { member, .. } | MemberOp::Revoke { member }
+                            if member.0 == author.0 => {}
+                        MemberOp::SetRole { member, role } => {
+                            if let Some(m) = st.members.get_mut(&DeviceId(member.0)) {
+                                if m.active {
+                                    m.role = *role;
+                                }
+                            }
+                        }
+                        MemberOp::Revoke { member } => {
+                            if let Some(m) = st.members.get_mut(&DeviceId(member.0)) {
+                                m.active = false;
+                            }
+                        }
+                        MemberOp::Rekey { epoch, keys } => {
+                            if *epoch >= st.epoch {
+                                st.epoch = *epoch;
+                                for (m, _) in keys {
+                                    if let Some(m) = st.members.get_mut(&DeviceId(m.0)) {
+                                        m.known_epoch = m.known_epoch.max(*epoch);
+                                    }
+                                }
+                                st.rekeys.push((*epoch, keys.clone()));
+                            }
+                        }
+                        MemberOp::Assign {
+                            case,
+                            member,
+                            assigned,
+                        } => {
+                            if st.active(&DeviceId(member.0)).is_some() {
+                                let set = st.assigned.entry(*case).or_default();
+                                if *assigned {
+                                    set.insert(DeviceId(member.0));
+                                } else {
+                                    set.remove(&DeviceId(member.0));
+                                }
+                            }
+                        }
+                        MemberOp::Resolve {
+                            changes, accept, ..
+                        } => {
+                            for c in changes {
+                                st.resolved.insert(c.0, *accept);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        st
+    }
+
+    /// Hashes of the records no other record names as a parent: what a new `Op` links to.
+    fn heads(&self) -> Vec<B32> {
+        let by_hash: BTreeMap<[u8; 32], &MemberRecord> =
+            self.records.iter().map(|r| (r.hash(), r)).collect();
+        let mut named: BTreeSet<[u8; 32]> = BTreeSet::new();
+        for r in by_hash.values() {
+            named.extend(self.parents(r, &by_hash).unwrap_or_default());
+        }
+        by_hash
             .keys()
-            .find(|d| d.actor().as_slice() == actor)
-            .copied()
+            .filter(|h| !named.contains(*h))
+            .map(|h| B32(*h))
+            .collect()
+    }
+
+    /// Signs `op` as `me`, linked to the current heads, and adds it to the log.
+    pub(crate) fn append(&mut self, me: &DeviceIdentity, op: MemberOp) -> Result<()> {
+        let parents = self.heads();
+        let author = B32(me.id().0);
+        let sig = B64(me.sign(&op_msg(&self.id, &parents, &author, &op)));
+        self.records.insert(MemberRecord::Op {
+            group: self.id,
+            parents,
+            author,
+            op,
+            sig,
+        });
+        Ok(())
+    }
+
+    /// Publishes this device's X25519 key and the newest epoch it holds.
+    pub(crate) fn publish_keys(&mut self, me: &DeviceIdentity) -> Result<()> {
+        let epoch = self.keys.iter().map(|(e, _)| *e).max().unwrap_or(0);
+        let x25519 = B32(me.x25519().public());
+        self.append(me, MemberOp::Keys { x25519, epoch })
+    }
+
+    /// Requires `me` to be an active coordinator.
+    pub(crate) fn require_coordinator(
+        &self,
+        me: &DeviceIdentity,
+        action: &str,
+    ) -> Result<Membership> {
+        let view = self.view();
+        if view.is_coordinator(&me.id()) {
+            Ok(view)
+        } else {
+            Err(Error::NotPermitted {
+                action: action.into(),
+                reason: "only a coordinator of the group may do this".into(),
+            })
+        }
+    }
+
+    /// Rotates to a new epoch: a fresh key sealed to every active member but partners
+    /// (and to this device).
+    pub(crate) fn rekey(&mut self, me: &DeviceIdentity) -> Result<()> {
+        let view = self.require_coordinator(me, "rotate the group key")?;
+        let epoch = view.epoch + 1;
+        let key = EpochKey::generate(epoch)?;
+        let keys = self.seal_to(&view, &key, |_| true)?;
+        self.append(me, MemberOp::Rekey { epoch, keys })?;
+        // This device reads its own key back from the record, like every member.
+        self.absorb_keys(me);
+        Ok(())
+    }
+
+    /// Delivers the current key to active members who lack it (e.g. they joined while
+    /// a revocation rotated the key). Returns whether a record was added.
+    pub(crate) fn deliver_keys(&mut self, me: &DeviceIdentity) -> Result<bool> {
+        let view = self.view();
+        if !view.is_coordinator(&me.id()) {
+            return Ok(false);
+        }
+        let key = self.current_key()?;
+        if key.epoch != view.epoch {
+            return Ok(false);
+        }
+        let lacking: BTreeSet<DeviceId> = view.lacking_key().into_iter().map(|(d, _)| d).collect();
+        if lacking.is_empty() {
+            return Ok(false);
+        }
+        let keys = self.seal_to(&view, &key, |d| lacking.contains(d))?;
+        self.append(
+            me,
+            MemberOp::Rekey {
+                epoch: key.epoch,
+                keys,
+            },
+        )?;
+        Ok(true)
+    }
+
+    fn seal_to(
+        &self,
+        view: &Membership,
+        key: &EpochKey,
+        want: impl Fn(&DeviceId) -> bool,
+    ) -> Result<Vec<(B32, ByteBuf)>> {
+        let mut keys = Vec::new();
+        for (d, m) in &view.members {
+            if !m.active || m.role == Role::Partner || !want(d) {
+                continue;
+            }
+            if let Some(x) = m.x25519 {
+                let sealed = super::keywrap::seal_key(key.bytes(), &self.id, key.epoch, &d.0, &x)?;
+                keys.push((B32(d.0), ByteBuf::from(sealed)));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The records that prove what `device` may do: the ancestors of every record that
+    /// admits it, gives it a role or a case, or revokes it.
+    pub(crate) fn proof_of(&self, device: &DeviceId) -> Vec<MemberRecord> {
+        let by_hash: BTreeMap<[u8; 32], &MemberRecord> =
+            self.records.iter().map(|r| (r.hash(), r)).collect();
+        let mut todo: Vec<[u8; 32]> = by_hash
+            .iter()
+            .filter(|(_, r)| about(r, &device.0))
+            .map(|(h, _)| *h)
+            .collect();
+        let mut seen: BTreeSet<[u8; 32]> = BTreeSet::new();
+        while let Some(h) = todo.pop() {
+            if !seen.insert(h) {
+                continue;
+            }
+            if let Some(r) = by_hash.get(&h) {
+                todo.extend(self.parents(r, &by_hash).unwrap_or_default());
+            }
+        }
+        seen.into_iter()
+            .filter_map(|h| by_hash.get(&h).map(|r| (*r).clone()))
+            .collect()
     }
 
     /// Digest of the record set (to tell whether a peer needs ours).
@@ -310,25 +780,20 @@ impl GroupState {
         out
     }
 
-    /// Creates a one-time invitation and records it (signed by `me`).
-    pub(crate) fn invite(&mut self, me: &DeviceIdentity) -> Result<Invitation> {
-        if !self.members().contains_key(&me.id()) {
-            return Err(Error::invalid(
-                "invite",
-                "this device is not a member of its group",
-            ));
-        }
+    /// Creates a one-time invitation admitting one device as `role`, and records it
+    /// (signed by `me`, who must be a coordinator). A partner's invitation carries no
+    /// group key.
+    pub(crate) fn invite(&mut self, me: &DeviceIdentity, role: Role) -> Result<Invitation> {
+        self.require_coordinator(me, "invite")?;
         let secret: [u8; 16] = crate::crypto::random_array()?;
         let invite_key = invite_identity(&secret)?;
-        let invite = invite_key.id().0;
-        let sig = B64(me.sign(&invite_msg(&self.id, &invite)));
-        self.records.insert(MemberRecord::Invite {
-            group: self.id,
-            by: B32(me.id().0),
-            invite: B32(invite),
-            sig,
-        });
-        let welcome = crate::store::cbor(self)?;
+        let invite = B32(invite_key.id().0);
+        self.append(me, MemberOp::Invite { invite, role })?;
+        let mut welcome_state = self.clone();
+        if role == Role::Partner {
+            welcome_state.keys.clear();
+        }
+        let welcome = crate::store::cbor(&welcome_state)?;
         let sealed = super::envelope::seal(&welcome_key(&secret), &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
@@ -353,6 +818,9 @@ impl GroupState {
         let parsed = super::envelope::parse(sealed)?;
         let plain = super::envelope::open(&parsed, &welcome_key(&secret)).map_err(|_| bad())?;
         let mut group: GroupState = ciborium::from_reader(plain.as_slice()).map_err(|_| bad())?;
+        // Keep only records whose signatures verify.
+        let records = std::mem::take(&mut group.records);
+        group.merge_records(records.into_iter().collect());
         let name = checked_name(name, "device name")?;
         let invite_key = invite_identity(&secret)?;
         let invite = invite_key.id().0;
@@ -366,13 +834,64 @@ impl GroupState {
             invite_sig: B64(invite_key.sign(&msg)),
             sig: B64(me.sign(&msg)),
         });
-        if !group.members().contains_key(&me.id()) {
+        if group.view().active(&me.id()).is_none() {
             return Err(Error::invalid(
                 "invitation",
-                "the invitation was not issued by a member of the group",
+                "the invitation was not issued by a coordinator of the group, or was used already",
             ));
         }
+        group.publish_keys(me)?;
         Ok(group)
+    }
+}
+
+/// Revocations are placed before other records that are ready at the same time.
+fn rank(r: &MemberRecord) -> u8 {
+    match r {
+        MemberRecord::Op {
+            op: MemberOp::Revoke { .. },
+            ..
+        } => 0,
+        _ => 1,
+    }
+}
+
+/// Whether `r` admits `device` (its Genesis or Join).
+fn admits(r: &MemberRecord, device: &[u8; 32]) -> bool {
+    match r {
+        MemberRecord::Genesis { creator, .. } => creator.0 == *device,
+        MemberRecord::Join { member, .. } => member.0 == *device,
+        _ => false,
+    }
+}
+
+/// Whether `r` creates the invitation `invite`.
+fn creates_invite(r: &MemberRecord, invite: &[u8; 32]) -> bool {
+    match r {
+        MemberRecord::Invite { invite: i, .. } => i.0 == *invite,
+        MemberRecord::Op {
+            op: MemberOp::Invite { invite: i, .. },
+            ..
+        } => i.0 == *invite,
+        _ => false,
+    }
+}
+
+/// Whether `r` decides what `device` may do: admits it, or names it in a role,
+/// revocation or assignment.
+fn about(r: &MemberRecord, device: &[u8; 32]) -> bool {
+    if admits(r, device) {
+        return true;
+    }
+    match r {
+        MemberRecord::Op {
+            op:
+                MemberOp::SetRole { member, .. }
+                | MemberOp::Revoke { member }
+                | MemberOp::Assign { member, .. },
+            ..
+        } => member.0 == *device,
+        _ => false,
     }
 }
 
@@ -419,8 +938,21 @@ fn record_signature_ok(r: &MemberRecord) -> bool {
             DeviceId(member.0).verify(&msg, &sig.0)
                 && DeviceId(invite.0).verify(&msg, &invite_sig.0)
         }
+        MemberRecord::Op {
+            group,
+            parents,
+            author,
+            op,
+            sig,
+        } => {
+            parents.len() <= MAX_PARENTS
+                && DeviceId(author.0).verify(&op_msg(group, parents, author, op), &sig.0)
+        }
     }
 }
+
+/// At most this many parents per record (strict decoding of untrusted records).
+const MAX_PARENTS: usize = 10_000;
 
 const INVITE_PREFIX: &str = "caravan-invite:";
 
@@ -513,7 +1045,7 @@ mod tests {
         let b = DeviceIdentity::generate().expect("b");
         let c = DeviceIdentity::generate().expect("c");
         let mut ga = GroupState::create(&a, "Shymkent outreach", "Aigerim").expect("create");
-        let inv = ga.invite(&a).expect("invite");
+        let inv = ga.invite(&a, Role::FieldWorker).expect("invite");
         assert!(
             !format!("{inv:?}").contains(&inv.as_text()[20..30]),
             "the secret is not printed"
@@ -522,7 +1054,7 @@ mod tests {
         assert_eq!(gb.id, ga.id);
         assert_eq!(gb.members().len(), 2);
         // The creator learns of b through b's records.
-        assert_eq!(ga.merge_records(gb.records.iter().cloned().collect()), 1);
+        assert_eq!(ga.merge_records(gb.records.iter().cloned().collect()), 2);
         assert_eq!(ga.members(), gb.members());
         // An invitation admits one device only.
         let gc = GroupState::join(inv.as_text(), &c, "Someone else");
@@ -549,7 +1081,7 @@ mod tests {
     fn tampered_or_foreign_invitations_are_refused() {
         let a = DeviceIdentity::generate().expect("a");
         let mut g = GroupState::create(&a, "Team", "Aigerim").expect("create");
-        let inv = g.invite(&a).expect("invite");
+        let inv = g.invite(&a, Role::FieldWorker).expect("invite");
         let text = inv.as_text();
         let mut bad = text.to_string();
         let i = bad.len() - 10;
@@ -565,5 +1097,214 @@ mod tests {
             assert_eq!(unbase32(&base32(data)).as_deref(), Some(data));
         }
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+    }
+}
+
+/// Concurrent membership changes by coordinators who were apart converge.
+#[cfg(test)]
+mod partition_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Three coordinators' devices and three field workers, all knowing the same log.
+    struct World {
+        ids: Vec<DeviceIdentity>,
+        replicas: Vec<GroupState>,
+    }
+
+    fn world() -> World {
+        let ids: Vec<DeviceIdentity> = (0..6)
+            .map(|i| DeviceIdentity::from_pkcs8(&pkcs8(i)).expect("identity"))
+            .collect();
+        let mut g = GroupState::create(&ids[0], "Team", "Device 0").expect("create");
+        for (i, id) in ids.iter().enumerate().skip(1) {
+            let role = if i < 3 {
+                Role::Coordinator
+            } else {
+                Role::FieldWorker
+            };
+            let inv = g.invite(&ids[0], role).expect("invite");
+            let joined = GroupState::join(inv.as_text(), id, &format!("Device {i}")).expect("join");
+            g.merge_records(joined.records.iter().cloned().collect());
+        }
+        let replicas = (0..3)
+            .map(|i| {
+                let mut r = g.clone();
+                r.keys.clear();
+                r.keys.push(g.keys[0]);
+                r.absorb_keys(&ids[i]);
+                r
+            })
+            .collect();
+        World { ids, replicas }
+    }
+
+    /// The same six identities for every case of a run, so shrinking replays.
+    fn pkcs8(i: u8) -> Vec<u8> {
+        static KEYS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| {
+            (0..6)
+                .map(|_| DeviceIdentity::generate().expect("id").pkcs8().to_vec())
+                .collect()
+        })[usize::from(i)]
+        .clone()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        Revoke(usize),
+        SetRole(usize, Role),
+        Rekey,
+        Assign(u8, usize),
+        Invite(Role),
+        Sync(usize, usize),
+    }
+
+    fn action() -> impl Strategy<Value = (usize, Action)> {
+        let role = prop_oneof![
+            Just(Role::Coordinator),
+            Just(Role::FieldWorker),
+            Just(Role::Partner)
+        ];
+        (
+            0..3usize,
+            prop_oneof![
+                (0..6usize).prop_map(Action::Revoke),
+                (0..6usize, role.clone()).prop_map(|(t, r)| Action::SetRole(t, r)),
+                Just(Action::Rekey),
+                (0..4u8, 0..6usize).prop_map(|(c, t)| Action::Assign(c, t)),
+                role.prop_map(Action::Invite),
+                (0..3usize, 0..3usize).prop_map(|(a, b)| Action::Sync(a, b)),
+            ],
+        )
+    }
+
+    fn apply(w: &mut World, who: usize, a: &Action) {
+        let me = &w.ids[who];
+        let target = |t: usize| B32(w.ids[t].id().0);
+        let g = &mut w.replicas[who];
+        let view = g.view();
+        // As the store does: only an active coordinator acts, never on itself.
+        if !view.is_coordinator(&me.id()) {
+            return;
+        }
+        match a {
+            Action::Revoke(t) if *t != who && view.active(&w.ids[*t].id()).is_some() => {
+                g.append(me, MemberOp::Revoke { member: target(*t) })
+                    .expect("revoke");
+                g.rekey(me).expect("rekey");
+            }
+            Action::SetRole(t, role) if *t != who => {
+                g.append(
+                    me,
+                    MemberOp::SetRole {
+                        member: target(*t),
+                        role: *role,
+                    },
+                )
+                .expect("role");
+            }
+            Action::Rekey => g.rekey(me).expect("rekey"),
+            Action::Assign(c, t) => {
+                g.append(
+                    me,
+                    MemberOp::Assign {
+                        case: CaseId([*c; 16]),
+                        member: target(*t),
+                        assigned: true,
+                    },
+                )
+                .expect("assign");
+            }
+            Action::Invite(role) => {
+                g.invite(me, *role).expect("invite");
+            }
+            Action::Sync(from, to) if from != to => {
+                let records: Vec<MemberRecord> =
+                    w.replicas[*from].records.iter().cloned().collect();
+                let r = &mut w.replicas[*to];
+                r.merge_records(records);
+                r.absorb_keys(&w.ids[*to]);
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn partitioned_coordinators_converge_in_any_order(
+            actions in prop::collection::vec(action(), 1..24),
+            order in prop::collection::vec(0..3usize, 6),
+        ) {
+            let mut w = world();
+            for (who, a) in &actions {
+                apply(&mut w, *who, a);
+            }
+            // Everyone meets everyone, in an arbitrary order, record by record.
+            let all: Vec<MemberRecord> = w
+                .replicas
+                .iter()
+                .flat_map(|r| r.records.iter().cloned())
+                .collect();
+            for (step, to) in order.iter().enumerate() {
+                let mut records = all.clone();
+                let k = step % records.len().max(1);
+                records.rotate_left(k);
+                if step % 2 == 1 {
+                    records.reverse();
+                }
+                let r = &mut w.replicas[*to];
+                for rec in records {
+                    r.merge_records(vec![rec]);
+                }
+            }
+            for (i, r) in w.replicas.iter_mut().enumerate() {
+                r.merge_records(all.clone());
+                r.absorb_keys(&w.ids[i]);
+            }
+            let views: Vec<Membership> = w.replicas.iter().map(GroupState::view).collect();
+            for v in &views[1..] {
+                prop_assert_eq!(v, &views[0]);
+            }
+            let v = &views[0];
+            prop_assert!(
+                v.members.values().any(|m| m.active && m.role == Role::Coordinator),
+                "a coordinator always remains"
+            );
+            // Every device still active and not a partner holds the newest epoch's key,
+            // or a coordinator can hand it over (as the store does on its next sync).
+            for (i, r) in w.replicas.iter_mut().enumerate() {
+                let me = w.ids[i].id();
+                if v.active(&me).is_some_and(|m| m.role != Role::Partner) {
+                    let has = r.current_key().map(|k| k.epoch).unwrap_or(0);
+                    let lacking = v.lacking_key().iter().any(|(d, _)| *d == me);
+                    prop_assert!(has == v.epoch || lacking, "device {} has epoch {} of {}", i, has, v.epoch);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_coordinators_revoking_each_other_leave_exactly_one() {
+        let mut w = world();
+        apply(&mut w, 1, &Action::Revoke(2));
+        apply(&mut w, 2, &Action::Revoke(1));
+        let all: Vec<MemberRecord> = w
+            .replicas
+            .iter()
+            .flat_map(|r| r.records.iter().cloned())
+            .collect();
+        for r in &mut w.replicas {
+            r.merge_records(all.clone());
+        }
+        let v = w.replicas[0].view();
+        assert_eq!(v, w.replicas[1].view());
+        assert_eq!(v, w.replicas[2].view());
+        let active = |i: usize| v.active(&w.ids[i].id()).is_some();
+        assert!(active(1) ^ active(2), "exactly one of the two remains");
+        assert!(active(0));
     }
 }

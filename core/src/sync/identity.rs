@@ -105,6 +105,11 @@ impl DeviceIdentity {
         out
     }
 
+    /// This device's static X25519 secret (for receiving group keys while offline).
+    pub(crate) fn x25519(&self) -> super::keywrap::X25519Secret {
+        super::keywrap::X25519Secret::derive(&self.pkcs8)
+    }
+
     /// Signs that this device authored the change `hash` of case `case`.
     pub fn sign_change(&self, case: &CaseId, hash: &[u8; 32]) -> [u8; SIGNATURE_LEN] {
         self.sign(&change_message(case, hash))

@@ -5,12 +5,14 @@ mod identity;
 pub use identity::{DeviceId, DeviceIdentity, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub mod envelope;
 mod group;
+mod keywrap;
 pub mod qr;
+pub(crate) mod rights;
 #[cfg(test)]
 mod vectors;
 
-pub(crate) use group::{GroupState, B32, B64};
-pub use group::{Invitation, Member};
+pub(crate) use group::{GroupState, MemberOp, B32, B64};
+pub use group::{Invitation, Member, Role};
 mod message;
 
 pub(crate) use identity::change_message;

@@ -321,6 +321,9 @@ fn record_json(r: &MemberRecord) -> Value {
             "kind": "Join", "group": hex(group), "member": hex(&member.0), "name": name,
             "invite": hex(&invite.0), "invite_sig": hex(&invite_sig.0), "sig": hex(&sig.0),
         }),
+        MemberRecord::Op { author, sig, .. } => json!({
+            "kind": "Op", "author": hex(&author.0), "sig": hex(&sig.0),
+        }),
     };
     body["cbor"] = json!(hex(&cbor(r).expect("cbor")));
     body

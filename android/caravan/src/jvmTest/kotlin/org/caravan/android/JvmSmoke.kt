@@ -13,6 +13,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeoutOrNull
 import org.caravan.core.CaravanException
 import org.caravan.core.CaravanStore
+import org.caravan.core.MemberRole
 import org.caravan.core.CaseListFilter
 import org.caravan.core.QrReassembler
 import org.caravan.core.ScalarField
@@ -112,8 +113,9 @@ private suspend fun smoke(root: File, c: Checks) {
     val vaultB = KeyVault(File(root, "b/vault"), SoftwareWrappingKey(), iterations = 2_000)
     val b = StoreSession(File(root, "b/store"), vaultB)
     val repoB = b.setUp("4321".toCharArray(), null)
-    repoB.join(repoA.invite(), "Bakyt, Osh")
+    repoB.join(repoA.invite(MemberRole.FIELD_WORKER), "Bakyt, Osh")
     c.check("B joined A's team", repoB.groupName() == "Osh outreach")
+    c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
 
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
@@ -155,6 +157,15 @@ private suspend fun smoke(root: File, c: Checks) {
     repoA.syncFolder(folder, File(root, "staging-a"))
     c.check("folder sync brought B's case to A", repoA.list().any { it.id == id2 })
     c.check("staging emptied", !File(root, "staging-a").exists())
+
+    // --- revocation ----------------------------------------------------------------------------
+    repoA.revoke(repoB.store.deviceId())
+    c.check("B is listed as revoked", repoA.members().single { !it.active }.name == "Bakyt, Osh")
+    repoA.save(null, CaseForm().with(ScalarField.GENDER, "Feminine"))
+    repoA.syncFolder(folder, File(root, "staging-a"))
+    val afterRevocation = runCatching { repoB.syncFolder(folder, File(root, "staging-b")) }
+    c.check("the revoked phone cannot sync", afterRevocation.exceptionOrNull() is CaravanException.NotPermitted)
+    c.check("the revoked phone knows it", repoB.myRole() == null)
 
     // --- duress PIN ----------------------------------------------------------------------------
     a.lock()

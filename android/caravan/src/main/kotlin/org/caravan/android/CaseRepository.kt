@@ -12,7 +12,9 @@ import org.caravan.core.CaseListFilter
 import org.caravan.core.CaseSummary
 import org.caravan.core.GroupMember
 import org.caravan.core.MailboxSummary
+import org.caravan.core.MemberRole
 import org.caravan.core.QrReassembler
+import org.caravan.core.QuarantinedCase
 import org.caravan.core.ScanProgress
 import org.caravan.core.ScreeningAssessment
 import org.caravan.core.SyncSummary
@@ -92,12 +94,29 @@ class CaseRepository(
     /** The group's members. */
     suspend fun members(): List<GroupMember> = withContext(io) { store.members() }
 
-    /** Creates a team with this phone as its first member. */
+    /** Creates a team with this phone as its first member and coordinator. */
     suspend fun createGroup(name: String, deviceName: String) =
         withContext(io) { store.createGroup(name, deviceName) }
 
-    /** A one-time invitation, to show as a QR code in person only. */
-    suspend fun invite(): String = withContext(io) { store.invite() }
+    /** This phone's role in its team, or null before joining or once revoked. */
+    suspend fun myRole(): MemberRole? = withContext(io) { store.myRole() }
+
+    /** A one-time invitation admitting one phone as [role], to show as a QR code in person only. */
+    suspend fun invite(role: MemberRole = MemberRole.FIELD_WORKER): String = withContext(io) { store.invite(role) }
+
+    /** Revokes a member's phone (e.g. taken at a border); the team key rotates. */
+    suspend fun revoke(deviceId: String) = withContext(io) { store.revokeMember(deviceId) }
+
+    /** Lets a field worker or partner change a case (or takes it back). */
+    suspend fun assign(caseId: String, deviceId: String, assigned: Boolean = true) =
+        withContext(io) { store.assignCase(caseId, deviceId, assigned) }
+
+    /** Cases holding changes by revoked phones, waiting for a coordinator. */
+    suspend fun quarantined(): List<QuarantinedCase> = withContext(io) { store.quarantined() }
+
+    /** Accepts or rejects a case's quarantined changes. */
+    suspend fun resolveQuarantine(caseId: String, accept: Boolean): SyncSummary =
+        withContext(io) { store.resolveQuarantine(caseId, accept) }
 
     /** Joins the team of a scanned invitation. */
     suspend fun join(invitation: String, deviceName: String) =

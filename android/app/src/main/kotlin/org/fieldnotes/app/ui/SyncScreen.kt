@@ -46,12 +46,20 @@ import org.caravan.android.CaravanAndroid
 import org.caravan.android.DocumentTreeFolder
 import org.caravan.android.LocalNetworkSync
 import org.caravan.core.GroupMember
+import org.caravan.core.MemberRole
 import org.caravan.core.QrReassembler
 import org.caravan.core.SyncSummary
 import org.fieldnotes.app.AppViewModel
 import org.fieldnotes.app.R
 
 private enum class ScanPurpose { Frames, Invitation }
+
+/** The label of a member's role, in the phone's language. */
+private fun roleLabel(role: MemberRole): Int = when (role) {
+    MemberRole.COORDINATOR -> R.string.role_coordinator
+    MemberRole.FIELD_WORKER -> R.string.role_field_worker
+    MemberRole.PARTNER -> R.string.role_partner
+}
 
 /**
  * Team and sync: create or join a team (invitation shown and scanned as a QR code, in
@@ -65,6 +73,7 @@ fun SyncScreen(model: AppViewModel) {
     val repo = model.repository
     var group by remember { mutableStateOf<String?>(null) }
     var members by remember { mutableStateOf<List<GroupMember>>(emptyList()) }
+    var myRole by remember { mutableStateOf<MemberRole?>(null) }
     var status by remember { mutableStateOf<String?>(null) }
     var error by remember { mutableStateOf<String?>(null) }
     var showing by remember { mutableStateOf<List<String>>(emptyList()) }
@@ -92,6 +101,7 @@ fun SyncScreen(model: AppViewModel) {
     LaunchedEffect(reload) {
         group = repo.groupName()
         members = if (group != null) repo.members() else emptyList()
+        myRole = if (group != null) repo.myRole() else null
     }
 
     // The scanner returns one code per launch; frames relaunch it until the bundle is complete.
@@ -182,9 +192,28 @@ fun SyncScreen(model: AppViewModel) {
                 }
             } else {
                 Text(group ?: "", style = MaterialTheme.typography.titleSmall)
-                members.forEach { m -> Text("• ${m.name} (${m.shortId})" + if (m.thisDevice) " ★" else "") }
-                OutlinedButton(onClick = { run { showing = listOf(repo.invite()); context.getString(R.string.team_invite_help) } }) {
-                    Text(stringResource(R.string.team_invite))
+                val coordinator = myRole == MemberRole.COORDINATOR
+                members.forEach { m ->
+                    Row(verticalAlignment = Alignment.CenterVertically, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                        val role = stringResource(roleLabel(m.role))
+                        val state = if (m.active) "" else " — " + stringResource(R.string.member_revoked)
+                        Text("• ${m.name} (${m.shortId}, $role)$state" + if (m.thisDevice) " ★" else "")
+                        if (coordinator && m.active && !m.thisDevice) {
+                            TextButton(onClick = { run { repo.revoke(m.deviceId); context.getString(R.string.member_revoked_help) } }) {
+                                Text(stringResource(R.string.member_revoke))
+                            }
+                        }
+                    }
+                }
+                if (coordinator) {
+                    Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                        OutlinedButton(onClick = { run { showing = listOf(repo.invite(MemberRole.FIELD_WORKER)); context.getString(R.string.team_invite_help) } }) {
+                            Text(stringResource(R.string.team_invite))
+                        }
+                        OutlinedButton(onClick = { run { showing = listOf(repo.invite(MemberRole.COORDINATOR)); context.getString(R.string.team_invite_help) } }) {
+                            Text(stringResource(R.string.team_invite_coordinator))
+                        }
+                    }
                 }
             }
             HorizontalDivider()

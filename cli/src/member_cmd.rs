@@ -1,0 +1,287 @@
+//! `caravan member`: invitations with roles, joining, the member list, revocation,
+//! roles, case assignment, and quarantined changes of revoked devices.
+
+use std::path::{Path, PathBuf};
+
+use caravan_core::sync::{DeviceId, Member, Role};
+use caravan_core::{Error, Result, Store, SyncReport};
+use clap::Subcommand;
+use serde_json::json;
+
+/// `caravan member ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum MemberCommand {
+    /// Create a one-time invitation admitting one device with a role (coordinators
+    /// only); show it as a QR code, in person.
+    Invite {
+        /// coordinator, field_worker or partner (a partner gets no group key).
+        #[arg(long, default_value = "field_worker")]
+        role: String,
+        /// Also write it to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Join a team with an invitation (text, or @FILE).
+    Join {
+        /// The invitation text, or @path/to/file.
+        invitation: String,
+        /// A name for this device that colleagues will see (no personal data).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the team's members, their roles, and revoked devices.
+    List,
+    /// Revoke a device (e.g. a phone taken at a border) and rotate the team key.
+    Revoke {
+        /// The device's short id (from `caravan member list`) or a unique prefix of it.
+        device: String,
+    },
+    /// Give a member another role (coordinators only).
+    Role {
+        /// The device's short id or a unique prefix of it.
+        device: String,
+        /// coordinator, field_worker or partner.
+        role: String,
+    },
+    /// Let a field worker or partner change a case (coordinators only).
+    Assign {
+        /// Case id (or a unique prefix of at least 4 hex digits).
+        case: String,
+        /// The device's short id or a unique prefix of it.
+        device: String,
+        /// Take the case back instead.
+        #[arg(long)]
+        unassign: bool,
+    },
+    /// Changes by revoked devices waiting for a coordinator: list, accept or reject.
+    Quarantine {
+        /// `accept` or `reject` (without: list).
+        decision: Option<String>,
+        /// The case whose quarantined changes to decide on.
+        case: Option<String>,
+    },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io {
+        file: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// Finds an active or revoked member by the start of its short id.
+fn find_member(store: &Store, prefix: &str) -> Result<Member> {
+    let p = prefix.trim().to_ascii_lowercase();
+    let hits: Vec<Member> = store
+        .members()
+        .into_iter()
+        .filter(|m| !p.is_empty() && m.device.short().starts_with(&p))
+        .collect();
+    match hits.len() {
+        1 => Ok(hits.into_iter().next().expect("one hit")),
+        0 => Err(Error::InvalidInput {
+            field: "device".into(),
+            reason: format!("no member's short id starts with {p:?}; see `caravan member list`"),
+        }),
+        _ => Err(Error::InvalidInput {
+            field: "device".into(),
+            reason: format!("{p:?} matches several members; give more digits"),
+        }),
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Coordinator => "coordinator",
+        Role::FieldWorker => "field worker",
+        Role::Partner => "partner",
+    }
+}
+
+fn report_text(r: &SyncReport) -> String {
+    format!(
+        "{} change(s) applied to {} case(s)",
+        r.changes_applied,
+        r.cases_updated + r.cases_created
+    )
+}
+
+/// Runs a member command.
+pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<()> {
+    let say = |value: serde_json::Value, text: String| {
+        if json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    };
+    match cmd {
+        MemberCommand::Invite { role, out } => {
+            let role = Role::from_code(&role)?;
+            let inv = store.invite(role)?;
+            if let Some(f) = &out {
+                std::fs::write(f, inv.as_text()).map_err(io(f))?;
+            }
+            say(
+                json!({"invitation": inv.as_text(), "role": role.code()}),
+                format!(
+                    "One-time invitation for a {} (show it as a QR code, in person; it admits one device):\n{}",
+                    role_name(role),
+                    inv.as_text()
+                ),
+            );
+        }
+        MemberCommand::Join { invitation, name } => {
+            let text = match invitation.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path)))?,
+                None => invitation,
+            };
+            store.join_group(&text, &name)?;
+            let role = store.role().map(role_name).unwrap_or("member");
+            say(
+                json!({"joined": store.group_name(), "role": store.role().map(Role::code)}),
+                format!(
+                    "Joined team {:?} as a {role}. Sync once with a member so they learn of this device.",
+                    store.group_name().unwrap_or_default()
+                ),
+            );
+        }
+        MemberCommand::List => {
+            let members = store.members();
+            let me = store.device_id();
+            if json {
+                let v: Vec<_> = members
+                    .iter()
+                    .map(|m| {
+                        json!({"device": m.device.short(), "name": m.name,
+                               "role": m.role.code(), "active": m.active,
+                               "this_device": m.device == me})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!("Team {:?}:", store.group_name().unwrap_or_default());
+                for m in members {
+                    let mut notes = Vec::new();
+                    if m.device == me {
+                        notes.push("this device");
+                    }
+                    if !m.active {
+                        notes.push("REVOKED");
+                    }
+                    let notes = if notes.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", notes.join(", "))
+                    };
+                    println!(
+                        "  {}  {:<13} {}{notes}",
+                        m.device.short(),
+                        role_name(m.role),
+                        m.name
+                    );
+                }
+            }
+        }
+        MemberCommand::Revoke { device } => {
+            let m = find_member(store, &device)?;
+            store.revoke(&m.device)?;
+            say(
+                json!({"revoked": m.device.short()}),
+                format!(
+                    "Revoked {} ({}). The team key was rotated: that device can read nothing written \
+                     from now on, and anything it sends is refused. Sync with the team to pass it on.",
+                    m.device.short(),
+                    m.name
+                ),
+            );
+        }
+        MemberCommand::Role { device, role } => {
+            let m = find_member(store, &device)?;
+            let role = Role::from_code(&role)?;
+            store.set_role(&m.device, role)?;
+            say(
+                json!({"device": m.device.short(), "role": role.code()}),
+                format!(
+                    "{} ({}) is now a {}.",
+                    m.device.short(),
+                    m.name,
+                    role_name(role)
+                ),
+            );
+        }
+        MemberCommand::Assign {
+            case,
+            device,
+            unassign,
+        } => {
+            let id = store.resolve(&case)?;
+            let m = find_member(store, &device)?;
+            store.assign_case(&id, &m.device, !unassign)?;
+            say(
+                json!({"case": id.to_hex(), "device": m.device.short(), "assigned": !unassign}),
+                format!(
+                    "Case {} {} {} ({}).",
+                    id.short(),
+                    if unassign {
+                        "taken back from"
+                    } else {
+                        "assigned to"
+                    },
+                    m.device.short(),
+                    m.name
+                ),
+            );
+        }
+        MemberCommand::Quarantine { decision, case } => match (decision.as_deref(), case) {
+            (None, _) => {
+                let q = store.quarantined();
+                if json {
+                    let v: Vec<_> = q
+                        .iter()
+                        .map(|q| {
+                            json!({"case": q.case.to_hex(), "changes": q.changes,
+                                   "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>()})
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::Array(v));
+                } else if q.is_empty() {
+                    println!("Nothing is quarantined.");
+                } else {
+                    println!("Changes by revoked devices, waiting for a coordinator:");
+                    for q in q {
+                        let authors: Vec<String> = q.authors.iter().map(DeviceId::short).collect();
+                        println!(
+                            "  case {}  {} change(s) by {}",
+                            q.case.short(),
+                            q.changes,
+                            authors.join(", ")
+                        );
+                    }
+                    println!("Decide with `caravan member quarantine accept|reject CASE`.");
+                }
+            }
+            (Some(d @ ("accept" | "reject")), Some(case)) => {
+                let id = store.resolve(&case)?;
+                let report = store.resolve_quarantine(&id, d == "accept")?;
+                say(
+                    json!({"case": id.to_hex(), "decision": d, "changes_applied": report.changes_applied}),
+                    format!(
+                        "{d}ed the quarantined changes of case {}: {}.",
+                        id.short(),
+                        report_text(&report)
+                    ),
+                );
+            }
+            _ => {
+                return Err(Error::InvalidInput {
+                    field: "quarantine".into(),
+                    reason:
+                        "use `caravan member quarantine`, or `... accept CASE` / `... reject CASE`"
+                            .into(),
+                })
+            }
+        },
+    }
+    Ok(())
+}
