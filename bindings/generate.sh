@@ -51,7 +51,8 @@ for symbol in \
   "public enum CaseEdit" "func panicWipe()" "public func panicWipeDir(dir: String)" \
   "func listCaseIds(" "func caseSummaries(" "func invite(role: MemberRole)" \
   "func revokeMember(deviceIdHex: String)" "func myRole()" "public enum MemberRole" \
-  "case NotPermitted(" "func quarantined()" "func resolveQuarantine("; do
+  "case NotPermitted(" "func quarantined()" "func resolveQuarantine(" "func joinRequest(" \
+  "func inviteRemote("; do
   if ! grep -qF "$symbol" "$swift"; then
     echo "missing in $swift: $symbol" >&2
     missing=1

@@ -44,6 +44,27 @@ impl From<MemberRole> for Role {
     }
 }
 
+/// A join request for joining a team from afar.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct JoinRequestInfo {
+    /// The request, to send over any channel (not secret).
+    pub text: String,
+    /// The verification code to read out (or compare) over the phone.
+    pub code: String,
+    /// The name the requesting device gave.
+    pub name: String,
+}
+
+impl From<caravan_core::sync::JoinRequest> for JoinRequestInfo {
+    fn from(r: caravan_core::sync::JoinRequest) -> Self {
+        JoinRequestInfo {
+            text: r.as_text().to_string(),
+            code: r.code().to_string(),
+            name: r.name().to_string(),
+        }
+    }
+}
+
 /// A case holding changes by a revoked device, waiting for a coordinator's decision.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct QuarantinedCase {
@@ -260,6 +281,34 @@ impl CaravanStore {
     /// channel or log it.
     pub fn invite(&self, role: MemberRole) -> Result<String> {
         self.with(|s| Ok(s.invite(role.into())?.as_text().to_string()))
+    }
+
+    /// A request to join a team from afar: send `text` to a coordinator over any
+    /// channel, then read `code` out to them over the phone.
+    pub fn join_request(&self, device_name: String) -> Result<JoinRequestInfo> {
+        self.with(|s| Ok(s.join_request(&device_name)?.into()))
+    }
+
+    /// Checks a join request received over any channel (coordinator side): its code
+    /// and the name it gives.
+    pub fn read_join_request(&self, request: String) -> Result<JoinRequestInfo> {
+        self.with(|s| Ok(s.read_join_request(&request)?.into()))
+    }
+
+    /// Invites the device of a join request as `role`, once `heard_code` (read out by
+    /// the requester over the phone) matches; the invitation is sealed to that device
+    /// and may be sent over any channel. Coordinators only.
+    pub fn invite_remote(
+        &self,
+        request: String,
+        role: MemberRole,
+        heard_code: String,
+    ) -> Result<String> {
+        self.with(|s| {
+            Ok(s.invite_remote(&request, role.into(), &heard_code)?
+                .as_text()
+                .to_string())
+        })
     }
 
     /// This device's role, or `None` outside a group or once revoked.

@@ -12,12 +12,29 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub(crate) enum MemberCommand {
     /// Create a one-time invitation admitting one device with a role (coordinators
-    /// only); show it as a QR code, in person.
+    /// only): shown as a QR code in person, or, with --for, sealed to a join request.
     Invite {
         /// coordinator, field_worker or partner (a partner gets no group key).
         #[arg(long, default_value = "field_worker")]
         role: String,
         /// Also write it to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A join request received from afar (text, or @FILE): the invitation is sealed
+        /// to it and may be sent over any channel.
+        #[arg(long = "for", requires = "code")]
+        request: Option<String>,
+        /// The request's code, as the requester read it out over the phone.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Ask to join a team from afar: prints a request to send over any channel, and a
+    /// code to read out over the phone to the coordinator.
+    Request {
+        /// A name for this device that colleagues will see (no personal data).
+        #[arg(long)]
+        name: String,
+        /// Also write the request to this file.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -69,6 +86,14 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// The argument itself, or the content of the file it names after `@`.
+fn text_or_file(arg: String) -> Result<String> {
+    match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path))),
+        None => Ok(arg),
+    }
+}
+
 /// Finds an active or revoked member by the start of its short id.
 fn find_member(store: &Store, prefix: &str) -> Result<Member> {
     let p = prefix.trim().to_ascii_lowercase();
@@ -116,26 +141,59 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         }
     };
     match cmd {
-        MemberCommand::Invite { role, out } => {
+        MemberCommand::Invite {
+            role,
+            out,
+            request,
+            code,
+        } => {
             let role = Role::from_code(&role)?;
-            let inv = store.invite(role)?;
+            let (inv, how) = match (request, code) {
+                (Some(request), Some(code)) => {
+                    let request = text_or_file(request)?;
+                    let named = store.read_join_request(&request)?.name().to_string();
+                    (
+                        store.invite_remote(&request, role, &code)?,
+                        format!(
+                            "sealed to the join request of {named:?}: send it over any channel"
+                        ),
+                    )
+                }
+                _ => (
+                    store.invite(role)?,
+                    "show it as a QR code, in person; it admits one device".to_string(),
+                ),
+            };
             if let Some(f) = &out {
                 std::fs::write(f, inv.as_text()).map_err(io(f))?;
             }
             say(
                 json!({"invitation": inv.as_text(), "role": role.code()}),
                 format!(
-                    "One-time invitation for a {} (show it as a QR code, in person; it admits one device):\n{}",
+                    "One-time invitation for a {} ({how}):\n{}",
                     role_name(role),
                     inv.as_text()
                 ),
             );
         }
+        MemberCommand::Request { name, out } => {
+            let req = store.join_request(&name)?;
+            if let Some(f) = &out {
+                std::fs::write(f, req.as_text()).map_err(io(f))?;
+            }
+            say(
+                json!({"request": req.as_text(), "code": req.code()}),
+                format!(
+                    "Join request (send it to a coordinator over any channel):\n{}\n\n\
+                     Then call the coordinator and read out this code: {}\n\
+                     Join with the invitation you get back: `caravan member join caravan-invite-for:… --name …`",
+                    req.as_text(),
+                    req.code()
+                ),
+            );
+        }
         MemberCommand::Join { invitation, name } => {
-            let text = match invitation.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path)))?,
-                None => invitation,
-            };
+            let text = text_or_file(invitation)?;
             store.join_group(&text, &name)?;
             let role = store.role().map(role_name).unwrap_or("member");
             say(

@@ -292,3 +292,51 @@ fn roles_are_enforced_and_a_revoked_device_is_cut_off() {
     let q = ok(&a, &["member", "quarantine"]);
     assert_eq!(q.as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn a_partner_agency_joins_from_afar_with_a_code_read_over_the_phone() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    let p = tmp.path().join("p");
+    for s in [&a, &p] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(
+        &a,
+        &["group", "create", "Almaty NGO", "--device", "Coordinator"],
+    );
+    let req = ok(&p, &["member", "request", "--name", "Shelter, Istanbul"]);
+    let (text, code) = (
+        req["request"].as_str().expect("request").to_string(),
+        req["code"].as_str().expect("code").to_string(),
+    );
+    // A wrong code (the request was replaced on the way) issues nothing.
+    let out = caravan(
+        &a,
+        &[
+            "member",
+            "invite",
+            "--role",
+            "partner",
+            "--for",
+            &text,
+            "--code",
+            "AAAA-AAAA-AAAA-AAAA",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let inv = ok(
+        &a,
+        &[
+            "member", "invite", "--role", "partner", "--for", &text, "--code", &code,
+        ],
+    )["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    assert!(inv.starts_with("caravan-invite-for:"));
+    assert_eq!(
+        ok(&p, &["member", "join", &inv, "--name", "Shelter, Istanbul"])["role"],
+        "partner"
+    );
+}

@@ -252,6 +252,19 @@ class CaravanFlow(unittest.TestCase):
             c.export_bundle(cv.BundleScope.EVERYTHING())
         self.assertEqual(a.quarantined(), [])
 
+    def test_joining_from_afar_with_a_code_read_over_the_phone(self):
+        a, _ = self.new_store("a")
+        p, _ = self.new_store("p")
+        a.create_group("Almaty NGO", "Coordinator")
+        req = p.join_request("Shelter, Istanbul")
+        seen = a.read_join_request(req.text)
+        self.assertEqual((seen.code, seen.name), (req.code, "Shelter, Istanbul"))
+        with self.assertRaises(cv.CaravanError.InvalidInput):
+            a.invite_remote(req.text, cv.MemberRole.PARTNER, "AAAA-AAAA-AAAA-AAAA")
+        inv = a.invite_remote(req.text, cv.MemberRole.PARTNER, req.code.lower())
+        p.join_group(inv, "Shelter, Istanbul")
+        self.assertEqual(p.my_role(), cv.MemberRole.PARTNER)
+
     def test_mailbox_and_live_sessions(self):
         a, _ = self.new_store("a")
         b, _ = self.new_store("b")

@@ -22,8 +22,8 @@ use serde_bytes::ByteBuf;
 use super::index::{HeadsMap, PendingChange, SyncDelta};
 use super::*;
 use crate::sync::{
-    CaseChanges, DeviceId, GroupState, Invitation, LiveHeader, Member, MemberOp, Payload, Role,
-    B32, B64,
+    CaseChanges, DeviceId, GroupState, Invitation, JoinRequest, LiveHeader, Member, MemberOp,
+    Payload, Role, B32, B64,
 };
 
 #[cfg(test)]
@@ -188,7 +188,39 @@ impl Store {
         Ok(inv)
     }
 
-    /// Joins the group of an invitation, naming this device `device_name`.
+    /// A join request for joining a group from afar: send its text over any channel,
+    /// and read its code out over the phone to the coordinator.
+    pub fn join_request(&self, device_name: &str) -> Result<JoinRequest> {
+        if self.index.sync.group.is_some() {
+            return Err(Error::invalid("group", "this device is already in a group"));
+        }
+        JoinRequest::new(&self.identity, device_name)
+    }
+
+    /// Checks a join request received over any channel and gives its code, to compare
+    /// with the one the requester reads out.
+    pub fn read_join_request(&self, request: &str) -> Result<JoinRequest> {
+        JoinRequest::parse(request)
+    }
+
+    /// Invites the device of a join request as `role`, once `heard_code` (the code the
+    /// requester read out over the phone) matches the request. The invitation is sealed
+    /// to that device and may travel over any channel. Coordinators only.
+    pub fn invite_remote(
+        &mut self,
+        request: &str,
+        role: Role,
+        heard_code: &str,
+    ) -> Result<Invitation> {
+        self.check_writable()?;
+        let mut g = self.group()?.clone();
+        let inv = g.invite_remote(&self.identity, role, request, heard_code)?;
+        self.write_sync(vec![SyncDelta::Group(g)])?;
+        Ok(inv)
+    }
+
+    /// Joins the group of an invitation (shown in person, or sealed to this device's
+    /// join request), naming this device `device_name`.
     pub fn join_group(&mut self, invitation: &str, device_name: &str) -> Result<()> {
         self.check_writable()?;
         if self.index.sync.group.is_some() {

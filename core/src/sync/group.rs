@@ -417,8 +417,13 @@ impl GroupState {
                 }
             }
         }
-        let changed = valid.iter().any(|k| !self.keys.contains(k));
-        self.keys.retain(|k| !valid.contains(k));
+        // Keys are told apart by epoch and routing tag (public), never by comparing
+        // key bytes.
+        let id = |(e, k): &(u32, B32)| (*e, EpochKey::new(*e, k.0).routing_tag());
+        let valid_ids: Vec<(u32, [u8; 16])> = valid.iter().map(id).collect();
+        let held: Vec<(u32, [u8; 16])> = self.keys.iter().map(id).collect();
+        let changed = valid_ids.iter().any(|v| !held.contains(v));
+        self.keys.retain(|k| !valid_ids.contains(&id(k)));
         self.keys.extend(valid);
         changed
     }
@@ -782,8 +787,43 @@ impl GroupState {
 
     /// Creates a one-time invitation admitting one device as `role`, and records it
     /// (signed by `me`, who must be a coordinator). A partner's invitation carries no
-    /// group key.
+    /// group key. Shown in person, as a QR code.
     pub(crate) fn invite(&mut self, me: &DeviceIdentity, role: Role) -> Result<Invitation> {
+        let raw = self.invitation_bytes(me, role)?;
+        Ok(Invitation {
+            text: format!("{INVITE_PREFIX}{}", base32(&raw)),
+        })
+    }
+
+    /// Like [`GroupState::invite`], for a device that is not here: the invitation is
+    /// sealed to the X25519 key of its join request, so it may travel over any
+    /// channel. `heard_code` is the request's code as the requester read it out over
+    /// the phone; a mismatch means the request was replaced on the way, and nothing is
+    /// recorded.
+    pub(crate) fn invite_remote(
+        &mut self,
+        me: &DeviceIdentity,
+        role: Role,
+        request: &str,
+        heard_code: &str,
+    ) -> Result<Invitation> {
+        let req = super::remote::JoinRequest::parse(request)?;
+        if !super::remote::codes_match(req.code(), heard_code) {
+            return Err(Error::invalid(
+                "verification code",
+                "the code read over the phone does not match this request; it may have been \
+                 replaced on the way: do not invite, ask for a new request",
+            ));
+        }
+        let raw = zeroize::Zeroizing::new(self.invitation_bytes(me, role)?);
+        let sealed = super::keywrap::seal_to(REMOTE_LABEL, &req.device().0, req.x25519(), &raw)?;
+        Ok(Invitation {
+            text: format!("{REMOTE_PREFIX}{}", base32(&sealed)),
+        })
+    }
+
+    /// Records an invitation for `role` and returns `secret ‖ sealed welcome`.
+    fn invitation_bytes(&mut self, me: &DeviceIdentity, role: Role) -> Result<Vec<u8>> {
         self.require_coordinator(me, "invite")?;
         let secret: [u8; 16] = crate::crypto::random_array()?;
         let invite_key = invite_identity(&secret)?;
@@ -797,19 +837,27 @@ impl GroupState {
         let sealed = super::envelope::seal(&welcome_key(&secret), &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
-        Ok(Invitation {
-            text: format!("{INVITE_PREFIX}{}", base32(&raw)),
-        })
+        Ok(raw)
     }
 
     /// Joins the group an invitation is for, as `me` named `name`.
     pub(crate) fn join(invitation: &str, me: &DeviceIdentity, name: &str) -> Result<GroupState> {
         let bad = || Error::invalid("invitation", "this is not a valid Caravan invitation");
-        let body = invitation
-            .trim()
-            .strip_prefix(INVITE_PREFIX)
-            .ok_or_else(bad)?;
-        let raw = unbase32(body).ok_or_else(bad)?;
+        let text = invitation.trim();
+        let raw = if let Some(body) = text.strip_prefix(REMOTE_PREFIX) {
+            let sealed = unbase32(body).ok_or_else(bad)?;
+            super::keywrap::open_from(REMOTE_LABEL, &me.id().0, &sealed, &me.x25519()).ok_or_else(
+                || {
+                    Error::invalid(
+                        "invitation",
+                        "this invitation was sealed for another device's join request",
+                    )
+                },
+            )?
+        } else {
+            let body = text.strip_prefix(INVITE_PREFIX).ok_or_else(bad)?;
+            zeroize::Zeroizing::new(unbase32(body).ok_or_else(bad)?)
+        };
         if raw.len() < 16 + 80 {
             return Err(bad());
         }
@@ -955,6 +1003,10 @@ fn record_signature_ok(r: &MemberRecord) -> bool {
 const MAX_PARENTS: usize = 10_000;
 
 const INVITE_PREFIX: &str = "caravan-invite:";
+/// Prefix of an invitation sealed to a join request (section 11 of docs/protocol.md).
+const REMOTE_PREFIX: &str = "caravan-invite-for:";
+/// Label binding a remote invitation's sealing.
+const REMOTE_LABEL: &[u8] = b"caravan/invite-for/v1";
 
 /// A one-time invitation to join a group: show it as a QR code, in person.
 /// Whoever holds it can join once, so it must not travel over untrusted channels.

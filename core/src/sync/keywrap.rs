@@ -76,12 +76,85 @@ fn aad(group: &[u8; 16], epoch: u32, recipient: &[u8; 32]) -> Vec<u8> {
 }
 
 fn wrap_key(shared: &[u8], eph: &[u8; 32], recipient_x: &[u8; 32]) -> Result<aead::LessSafeKey> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, LABEL).extract(shared);
+    derive_key(LABEL, shared, eph, recipient_x)
+}
+
+fn derive_key(
+    label: &[u8],
+    shared: &[u8],
+    eph: &[u8; 32],
+    recipient_x: &[u8; 32],
+) -> Result<aead::LessSafeKey> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, label).extract(shared);
     let mut k = Zeroizing::new([0u8; 32]);
     fill(&prk, &[eph, recipient_x], &mut k[..]);
     let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k[..])
         .map_err(|_| Error::Internal("key wrapping key".into()))?;
     Ok(aead::LessSafeKey::new(unbound))
+}
+
+/// Seals `plain` to the holder of the X25519 key `recipient_x`, bound to `label` and
+/// `context` (AEAD associated data): `ephemeral public (32) ‖ ciphertext ‖ tag (16)`.
+pub(crate) fn seal_to(
+    label: &[u8],
+    context: &[u8],
+    recipient_x: &[u8; 32],
+    plain: &[u8],
+) -> Result<Vec<u8>> {
+    let rng = ring::rand::SystemRandom::new();
+    let eph = agreement::EphemeralPrivateKey::generate(&agreement::X25519, &rng)
+        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
+    let eph_pub: [u8; 32] = eph
+        .compute_public_key()
+        .map_err(|_| Error::Internal("x25519 public key".into()))?
+        .as_ref()
+        .try_into()
+        .map_err(|_| Error::Internal("x25519 public key length".into()))?;
+    let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, recipient_x);
+    let key = agreement::agree_ephemeral(eph, &peer, |shared| {
+        derive_key(label, shared, &eph_pub, recipient_x)
+    })
+    .map_err(|_| Error::invalid("member key", "the X25519 key is not usable"))??;
+    let mut sealed = plain.to_vec();
+    key.seal_in_place_append_tag(
+        aead::Nonce::assume_unique_for_key([0; 12]),
+        aead::Aad::from([label, context].concat()),
+        &mut sealed,
+    )
+    .map_err(|_| Error::Internal("sealing failed".into()))?;
+    let mut out = eph_pub.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens what [`seal_to`] sealed to this device; `None` if it is not for this device,
+/// for another label or context, or was tampered with.
+pub(crate) fn open_from(
+    label: &[u8],
+    context: &[u8],
+    sealed: &[u8],
+    secret: &X25519Secret,
+) -> Option<Zeroizing<Vec<u8>>> {
+    if sealed.len() < 32 + 16 {
+        return None;
+    }
+    let eph: [u8; 32] = sealed[..32].try_into().ok()?;
+    let shared = secret.0.diffie_hellman(&PublicKey::from(eph));
+    if !shared.was_contributory() {
+        return None;
+    }
+    let key = derive_key(label, shared.as_bytes(), &eph, &secret.public()).ok()?;
+    let mut buf = Zeroizing::new(sealed[32..].to_vec());
+    let n = key
+        .open_in_place(
+            aead::Nonce::assume_unique_for_key([0; 12]),
+            aead::Aad::from([label, context].concat()),
+            &mut buf,
+        )
+        .ok()?
+        .len();
+    buf.truncate(n);
+    Some(buf)
 }
 
 /// Seals `epoch_key` to a member: `recipient` is its device key, `recipient_x` its
@@ -172,6 +245,17 @@ mod tests {
         let mut bad = sealed.clone();
         bad[40] ^= 1;
         assert!(open_key(&bad, &group, 3, &me, &alice).is_none());
+        // Any plaintext, bound to its label and context.
+        let boxed = seal_to(b"label", b"ctx", &alice.public(), b"hello").expect("seal");
+        assert_eq!(
+            open_from(b"label", b"ctx", &boxed, &alice)
+                .as_deref()
+                .map(Vec::as_slice),
+            Some(&b"hello"[..])
+        );
+        assert!(open_from(b"label", b"other", &boxed, &alice).is_none());
+        assert!(open_from(b"other", b"ctx", &boxed, &alice).is_none());
+        assert!(open_from(b"label", b"ctx", &boxed, &bob).is_none());
         // Deterministic derivation; the secret never prints.
         assert_eq!(
             X25519Secret::derive(b"alice pkcs8 stand-in").public(),

@@ -7,7 +7,9 @@ pub mod envelope;
 mod group;
 mod keywrap;
 pub mod qr;
+mod remote;
 pub(crate) mod rights;
+pub use remote::JoinRequest;
 #[cfg(test)]
 mod vectors;
 
