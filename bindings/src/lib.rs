@@ -31,6 +31,7 @@ mod error;
 mod export;
 mod listener;
 mod model;
+mod partner;
 mod store;
 mod sync;
 mod vocab;
@@ -42,6 +43,7 @@ pub use model::{
     CaseDetails, CaseEdit, CaseListFilter, CaseNote, CaseReferral, CaseSummary, FieldConflict,
     IndicatorAnswer, ReferralStatusChange, RouteStep, ScalarField, ScreeningAssessment, SetField,
 };
+pub use partner::{AgreementOfferInfo, PartnerAgreementInfo, ShareSummary};
 pub use store::{CaravanStore, ErasedCase, StoreDamage};
 pub use sync::{
     qr_frame_to_text, qr_split, BundleScope, GroupMember, JoinRequestInfo, LiveStart, LiveSync,

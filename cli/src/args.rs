@@ -75,6 +75,9 @@ pub(crate) enum Command {
     /// Team members: invite with a role, join, list, revoke, roles, assignments, quarantine.
     #[command(subcommand)]
     Member(crate::member_cmd::MemberCommand),
+    /// Sharing agreements with partner agencies: request, agree, accept, share, revoke.
+    #[command(subcommand)]
+    Partner(crate::partner_cmd::PartnerCommand),
     /// Encrypted bundles for USB sticks, messengers and QR codes.
     #[command(subcommand)]
     Bundle(crate::sync_cmd::BundleCommand),

@@ -77,6 +77,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Member(cmd) => {
             crate::member_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
+        Command::Partner(cmd) => {
+            crate::partner_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
+        }
         Command::Bundle(cmd) => {
             crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }

@@ -501,6 +501,92 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
 
     step(
         16,
+        "Dana refers the first case across the border, to a shelter in Istanbul: an agency \
+         with its own team and key. By e-mail they agree which fields the shelter sees, \
+         checking codes read out over the phone.",
+    );
+    let mut shelter = Store::create(base.join("istanbul-shelter"), &StoreKey::generate()?)?;
+    shelter.create_group("Istanbul shelter", "Shelter coordinator")?;
+    let request = shelter.partner_request("Istanbul shelter")?;
+    let fields: Vec<String> = ["gender", "age_band", "citizenship", "exploitation"]
+        .map(String::from)
+        .to_vec();
+    let (agreement, offer) = dana.partner_agree(
+        "Central Asia outreach",
+        request.as_text(),
+        request.code(),
+        &fields,
+    )?;
+    let at_shelter = shelter.partner_accept(offer.as_text(), offer.code())?;
+    println!(
+        "   codes read out: request {}, offer {}; fields agreed: {}",
+        request.code(),
+        offer.code(),
+        fields.join(", ")
+    );
+    dana.share_case(&agreement, &case, "Shelter")?;
+    let to_shelter = dana.export_share(&agreement)?;
+    transport_bytes.push(to_shelter.clone());
+    shelter.import_share(&to_shelter)?;
+    let copy_id = shelter
+        .list(&CaseFilter::default())
+        .first()
+        .map(|c| c.id)
+        .ok_or_else(|| Error::Internal("the shared case did not arrive".into()))?;
+    let seen = shelter.case(&copy_id)?;
+    println!(
+        "   the shelter sees: gender {}, age band {}, citizenship {}, exploitation {}; \
+         means of control: {}, notes: {}, route: {}; the NGO's case id: {}",
+        seen.scalar_code(ScalarField::Gender).unwrap_or_default(),
+        seen.scalar_code(ScalarField::AgeBand).unwrap_or_default(),
+        seen.set_codes(SetField::Citizenship).join("+"),
+        seen.set_codes(SetField::Exploitation).join("+"),
+        seen.means_of_control.len(),
+        seen.notes.len(),
+        seen.route.len(),
+        if copy_id == case {
+            "visible"
+        } else {
+            "not visible"
+        }
+    );
+    if !seen.means_of_control.is_empty() || !seen.notes.is_empty() || copy_id == case {
+        return Err(Error::Internal("the shelter saw more than agreed".into()));
+    }
+    let referral = seen.referrals[0].id.clone();
+    shelter.update_case(
+        &copy_id,
+        &[
+            Edit::SetReferralStatus {
+                referral,
+                status: "Accepted".into(),
+            },
+            Edit::note("Bed assigned for two weeks; ZX-SENTINEL-SHELTER legal aid on Monday."),
+        ],
+    )?;
+    let to_dana = shelter.export_share(&at_shelter)?;
+    transport_bytes.push(to_dana.clone());
+    let back = dana.import_share(&to_dana)?;
+    let real = dana.case(&case)?;
+    let status = real
+        .referrals
+        .iter()
+        .find(|r| r.partner == "Istanbul shelter")
+        .and_then(|r| r.history.last())
+        .map(|e| e.status.code().to_string())
+        .unwrap_or_default();
+    println!(
+        "   back in Almaty: the referral to the shelter is {status}; {} service note(s) copied into the case",
+        back.notes_copied
+    );
+    if status != "Accepted" || back.notes_copied != 1 {
+        return Err(Error::Internal(
+            "the shelter's update did not come back".into(),
+        ));
+    }
+
+    step(
+        17,
         "Bakyt's phone is taken at the border. Dana revokes it: the team key rotates.",
     );
     let seized = bakyt.device_id();
@@ -545,7 +631,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     }
     println!("   Aigerim and Dana still converge; the new case never reached the phone.");
 
-    step(17, "Check: no transport saw plaintext.");
+    step(18, "Check: no transport saw plaintext.");
     for entry in walk(&mailbox)? {
         transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io {
             file: entry.display().to_string(),
@@ -557,6 +643,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         "ZX-SENTINEL-TRANSIT",
         "ZX-SENTINEL-KEPT",
         "ZX-SENTINEL-AFTER",
+        "ZX-SENTINEL-SHELTER",
         "Central Asia outreach",
         &new_case.to_hex(),
     ]
@@ -568,7 +655,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
             .sum::<usize>()
     })
     .sum::<usize>();
-    println!("   {} bytes crossed the folder, the network and the QR codes; plaintext found in them: {leaks}.", total);
+    println!("   {} bytes crossed the folder, the network, the QR codes and the share bundles; plaintext found in them: {leaks}.", total);
     if leaks > 0 {
         return Err(Error::Internal("plaintext reached a transport".into()));
     }

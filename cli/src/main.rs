@@ -13,6 +13,7 @@ mod demo;
 mod export;
 mod member_cmd;
 mod output;
+mod partner_cmd;
 mod sync_cmd;
 mod unlock;
 

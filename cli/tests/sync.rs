@@ -340,3 +340,148 @@ fn a_partner_agency_joins_from_afar_with_a_code_read_over_the_phone() {
         "partner"
     );
 }
+
+#[test]
+fn a_case_referred_to_another_agency_shares_only_the_agreed_fields_and_its_updates_come_back() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("ngo");
+    let p = tmp.path().join("shelter");
+    for s in [&a, &p] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Almaty NGO", "--device", "Dana"]);
+    ok(
+        &p,
+        &[
+            "group",
+            "create",
+            "Istanbul shelter",
+            "--device",
+            "Coordinator",
+        ],
+    );
+    let req = ok(&p, &["partner", "request", "--name", "Istanbul shelter"]);
+    let agreed = ok(
+        &a,
+        &[
+            "partner",
+            "agree",
+            "--for",
+            req["request"].as_str().expect("r"),
+            "--code",
+            req["code"].as_str().expect("c"),
+            "--fields",
+            "gender,citizenship",
+            "--as",
+            "Almaty NGO",
+        ],
+    );
+    let id = agreed["agreement"].as_str().expect("id").to_string();
+    ok(
+        &p,
+        &[
+            "partner",
+            "accept",
+            agreed["offer"].as_str().expect("o"),
+            "--code",
+            agreed["code"].as_str().expect("c"),
+        ],
+    );
+    let case = ok(
+        &a,
+        &[
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--add",
+            "citizenship=KZ",
+            "--add",
+            "means_of_control=DebtBondage",
+            "--consent-share",
+            "yes",
+        ],
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ok(
+        &a,
+        &[
+            "partner",
+            "share",
+            &case[..8],
+            "--agreement",
+            &id[..8],
+            "--service",
+            "Shelter",
+        ],
+    );
+    let out = tmp.path().join("to-shelter.cvs");
+    ok(
+        &a,
+        &[
+            "partner",
+            "export",
+            "--agreement",
+            &id[..8],
+            "--out",
+            out.to_str().expect("p"),
+        ],
+    );
+    let r = ok(&p, &["partner", "import", out.to_str().expect("p")]);
+    assert_eq!(r["cases_received"], 1);
+    let list = ok(&p, &["case", "list"]);
+    let copy = list.as_array().expect("list")[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let shown = ok(&p, &["case", "show", &copy[..8]]);
+    assert_eq!(shown["gender"], "Feminine");
+    assert!(shown["means_of_control"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+    let rid = shown["referrals"][0]["id"]
+        .as_str()
+        .expect("referral")
+        .to_string();
+    ok(
+        &p,
+        &[
+            "refer",
+            &copy[..8],
+            "--referral",
+            &rid,
+            "--status",
+            "Accepted",
+        ],
+    );
+    ok(
+        &p,
+        &["note", "add", &copy[..8], "Bed assigned for two weeks."],
+    );
+    let back = tmp.path().join("to-ngo.cvs");
+    ok(
+        &p,
+        &[
+            "partner",
+            "export",
+            "--agreement",
+            &id[..8],
+            "--out",
+            back.to_str().expect("p"),
+        ],
+    );
+    let r = ok(&a, &["partner", "import", back.to_str().expect("p")]);
+    assert_eq!(
+        (r["statuses_copied"].as_u64(), r["notes_copied"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let real = ok(&a, &["case", "show", &case[..8]]);
+    assert_eq!(real["referrals"][0]["status"], "Accepted");
+    ok(
+        &a,
+        &["partner", "revoke", "--agreement", &id[..8], &case[..8]],
+    );
+    assert_eq!(ok(&a, &["partner", "list"])[0]["shared_cases"], 0);
+}

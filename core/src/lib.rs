@@ -39,6 +39,6 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, MailboxReport, Progress, Quarantined, Store, StoreOptions,
-    SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, Damage, LiveSession, MailboxReport, PartnerAgreement, Progress, Quarantined,
+    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };

@@ -265,6 +265,39 @@ class CaravanFlow(unittest.TestCase):
         p.join_group(inv, "Shelter, Istanbul")
         self.assertEqual(p.my_role(), cv.MemberRole.PARTNER)
 
+    def test_a_case_referred_to_another_agency_and_its_update_coming_back(self):
+        ngo, _ = self.new_store("ngo")
+        shelter, _ = self.new_store("shelter")
+        ngo.create_group("Almaty NGO", "Dana")
+        shelter.create_group("Istanbul shelter", "Coordinator")
+        req = shelter.partner_request("Istanbul shelter")
+        offer = ngo.partner_agree("Almaty NGO", req.text, req.code, ["gender", "citizenship"])
+        with self.assertRaises(cv.CaravanError.InvalidInput):
+            shelter.partner_accept(offer.text, "AAAA-AAAA-AAAA-AAAA")
+        sid = shelter.partner_accept(offer.text, offer.code)
+        self.assertEqual(sid, offer.agreement_id)
+        private = ngo.add_case(case_edits()[:-1] + [
+            cv.CaseEdit.CONSENT(share_with_partners=False, include_in_statistics=True)])
+        with self.assertRaises(cv.CaravanError.NotPermitted):
+            ngo.share_case(offer.agreement_id, private, "Shelter")
+        cid = ngo.add_case(case_edits())
+        ngo.share_case(offer.agreement_id, cid, "Shelter")
+        heard = Recorder()
+        shelter.set_change_listener(heard)
+        got = shelter.import_share(ngo.export_share(offer.agreement_id))
+        self.assertEqual(got.cases_received, 1)
+        copy = got.changed_case_ids[0]
+        self.assertIn(copy, heard.all_ids())
+        self.assertNotEqual(copy, cid)
+        seen = shelter.get_case(copy)
+        rid = seen.referrals[0].id
+        shelter.set_referral_status(copy, rid, "Accepted")
+        back = ngo.import_share(shelter.export_share(sid))
+        self.assertEqual(back.statuses_copied, 1)
+        statuses = [r.status for r in ngo.get_case(cid).referrals]
+        self.assertIn("Accepted", statuses)
+        self.assertEqual(len(ngo.agreements()), 1)
+
     def test_mailbox_and_live_sessions(self):
         a, _ = self.new_store("a")
         b, _ = self.new_store("b")

@@ -161,3 +161,53 @@ pub struct Conflict {
     /// The other concurrently written values.
     pub others: Vec<String>,
 }
+
+impl CaseRecord {
+    /// The code of a single-valued field, if set.
+    pub fn scalar_code(&self, field: super::ScalarField) -> Option<String> {
+        use super::ScalarField as F;
+        fn c<V: Vocabulary>(v: &Option<V>) -> Option<String> {
+            v.as_ref().map(|v| v.code().to_string())
+        }
+        match field {
+            F::CaseStatus => c(&self.case_status),
+            F::TraffickingStatus => c(&self.trafficking_status),
+            F::DecidedBy => c(&self.decided_by),
+            F::Gender => c(&self.gender),
+            F::AgeBand => c(&self.age_band),
+            F::MajorityAtRegistration => c(&self.majority_at_registration),
+            F::MajorityAtExploitation => c(&self.majority_at_exploitation),
+            F::MajorityAtEntry => c(&self.majority_at_entry),
+            F::RelationshipToTrafficker => c(&self.relationship_to_trafficker),
+        }
+    }
+
+    /// The codes of a set-valued field, sorted.
+    pub fn set_codes(&self, field: super::SetField) -> Vec<String> {
+        use super::SetField as F;
+        fn c<'a, V: Vocabulary + 'a>(v: impl IntoIterator<Item = &'a V>) -> Vec<String> {
+            let mut out: Vec<String> = v.into_iter().map(|v| v.code().to_string()).collect();
+            out.sort();
+            out
+        }
+        match field {
+            F::Citizenship => {
+                let mut out: Vec<String> = self
+                    .citizenship
+                    .iter()
+                    .map(|v| v.code().to_string())
+                    .collect();
+                out.sort();
+                out
+            }
+            F::Exploitation => c(&self.exploitation),
+            F::LabourIndustry => c(&self.labour_industry),
+            F::SexualExploitation => c(&self.sexual_exploitation),
+            F::MeansOfControl => c(&self.means_of_control),
+            F::RecruitmentMethod => c(&self.recruitment_method),
+            F::RecruitmentApp => c(&self.recruitment_app),
+            F::RecruiterRelation => c(&self.recruiter_relation),
+            F::Vulnerability => c(&self.screening.vulnerabilities),
+        }
+    }
+}

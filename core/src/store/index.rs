@@ -105,6 +105,9 @@ pub(crate) struct SyncState {
     /// Verified changes by revoked devices, per case, waiting for a coordinator.
     #[serde(default)]
     pub(crate) quarantine: BTreeMap<CaseId, Vec<PendingChange>>,
+    /// Sharing agreements with partner agencies, by id.
+    #[serde(default)]
+    pub(crate) agreements: BTreeMap<[u8; 16], crate::sync::share::Agreement>,
 }
 
 /// A verified change waiting for its dependencies.
@@ -148,6 +151,7 @@ pub(crate) enum SyncDelta {
         case: CaseId,
         changes: Vec<PendingChange>,
     },
+    Agreement(crate::sync::share::Agreement),
 }
 
 impl SyncState {
@@ -196,6 +200,9 @@ impl SyncState {
                 } else {
                     self.quarantine.insert(case, changes);
                 }
+            }
+            SyncDelta::Agreement(a) => {
+                self.agreements.insert(a.id, a);
             }
             SyncDelta::Finished { peer, meta } => {
                 self.last_peer = Some(peer);

@@ -26,6 +26,7 @@ mod files;
 mod format;
 mod index;
 mod mailbox;
+mod share;
 mod sync;
 mod wipe;
 
@@ -51,6 +52,7 @@ use crate::vocab::ErasureReason;
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::mailbox::MailboxReport;
+pub use self::share::{PartnerAgreement, ShareReport};
 pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
 
 /// Something wrong found while opening a store. The store still opened; cases not
@@ -1143,5 +1145,7 @@ mod tests;
 
 #[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod share_tests;
 #[cfg(test)]
 mod sync_tests;

@@ -10,6 +10,8 @@ pub mod qr;
 mod remote;
 pub(crate) mod rights;
 pub use remote::JoinRequest;
+pub(crate) mod share;
+pub use share::AgreementOffer;
 #[cfg(test)]
 mod vectors;
 

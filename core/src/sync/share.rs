@@ -1,0 +1,378 @@
+//! Sharing with a partner agency: a sharing agreement between two teams, and the
+//! encrypted bundles that carry shared cases one way and referral updates back.
+//!
+//! A partner agency (a shelter in Turkey, an IOM office) is a team of its own, with its
+//! own group key. The two teams never share a group key. Instead:
+//!
+//! 1. The partner's coordinator sends a request (the join-request format,
+//!    [`super::JoinRequest`]) over any channel and reads its code out over the phone.
+//! 2. The sharing team's coordinator checks the code and makes an **agreement**: a
+//!    random id and key, the list of fields the partner may see, and both coordinator
+//!    devices. The offer is sealed to the request's X25519 key, so only the partner's
+//!    device opens it, and it has a code of its own that the sharing coordinator reads
+//!    out for the partner to check (the request was public: anyone could seal an offer
+//!    to it).
+//! 3. Sharing a case (only with the person's consent to sharing) sends a **projection**:
+//!    only the agreed fields and the referral, under an id derived from the agreement
+//!    key (`HMAC(key, case id)`), so the partner never learns the case id. The partner
+//!    keeps it as a case of its own team; its referral status changes and service notes
+//!    travel back and are copied into the real case by the sharing coordinator's device.
+//!
+//! Bundles are envelopes (docs/protocol.md, section 6) under an epoch key derived from
+//! the agreement key, signed by the sending coordinator device; a bundle from any
+//! other device is refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ring::{hkdf, hmac};
+use serde::{Deserialize, Serialize};
+
+use super::envelope::{self, EpochKey};
+use super::group::{base32, unbase32, B32, B64};
+use super::identity::{DeviceId, DeviceIdentity};
+use super::remote::{codes_match, JoinRequest};
+use crate::error::{Error, Result};
+use crate::model::{CaseId, ScalarField, SetField};
+
+const OFFER_PREFIX: &str = "caravan-agreement:";
+const OFFER_LABEL: &[u8] = b"caravan/agreement/v1";
+const SHARE_LABEL: &[u8] = b"caravan/share/v1";
+/// At most this many cases or returns in one share bundle.
+const MAX_ITEMS: usize = 100_000;
+
+/// A sharing agreement as this device keeps it. Holds the agreement key: never printed.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Agreement {
+    pub(crate) id: [u8; 16],
+    /// The other agency's name.
+    pub(crate) peer_name: String,
+    /// The other agency's coordinator device: the only sender accepted.
+    pub(crate) peer_device: B32,
+    key: B32,
+    /// Field keys the partner may see.
+    pub(crate) fields: Vec<String>,
+    /// True on the sharing side, false on the partner's.
+    pub(crate) sharer: bool,
+    /// Shared cases by projection id.
+    pub(crate) shares: BTreeMap<[u8; 16], Share>,
+    /// Ended: nothing is sent or accepted any more.
+    pub(crate) ended: bool,
+}
+
+impl std::fmt::Debug for Agreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Agreement({}, {} shares, <key redacted>)",
+            self.peer_name,
+            self.shares.len()
+        )
+    }
+}
+
+impl Drop for Agreement {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key.0);
+    }
+}
+
+/// One shared case as either side tracks it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Share {
+    /// Sharing side: the real case. Partner side: its own copy.
+    pub(crate) case: CaseId,
+    /// The referral (in that case) the partner's statuses belong to.
+    pub(crate) referral: Option<String>,
+    /// The sharing side withdrew the share: no more updates either way.
+    pub(crate) withdrawn: bool,
+    /// Sharing side: the partner's note ids and statuses already copied into the case.
+    pub(crate) mirrored: BTreeSet<String>,
+}
+
+/// What the sharing coordinator sends once the codes matched: sealed to the partner.
+#[derive(Serialize, Deserialize)]
+struct Offer {
+    id: [u8; 16],
+    key: B32,
+    fields: Vec<String>,
+    sharer_name: String,
+    sharer_device: B32,
+    partner_device: B32,
+    sig: B64,
+}
+
+fn offer_msg(
+    id: &[u8; 16],
+    key: &B32,
+    fields: &[String],
+    name: &str,
+    sharer: &B32,
+    partner: &B32,
+) -> Vec<u8> {
+    let mut m = OFFER_LABEL.to_vec();
+    m.extend_from_slice(id);
+    m.extend_from_slice(&key.0);
+    m.extend_from_slice(&sharer.0);
+    m.extend_from_slice(&partner.0);
+    m.extend_from_slice(&crate::store::cbor(&(fields, name)).unwrap_or_default());
+    m
+}
+
+/// An agreement offer: the text to send, and the code to read out.
+pub struct AgreementOffer {
+    text: String,
+    code: String,
+}
+
+impl AgreementOffer {
+    /// The offer as text (sealed to the partner's device; safe on any channel).
+    pub fn as_text(&self) -> &str {
+        &self.text
+    }
+
+    /// The code the sharing coordinator reads out for the partner to check.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+}
+
+impl std::fmt::Debug for AgreementOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgreementOffer({})", self.code)
+    }
+}
+
+fn offer_code(sealed: &[u8]) -> String {
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        &[b"caravan/agreement-code/v1".as_slice(), sealed].concat(),
+    );
+    let c = base32(&d.as_ref()[..10]);
+    format!("{}-{}-{}-{}", &c[..4], &c[4..8], &c[8..12], &c[12..16])
+}
+
+/// Checks that every field key names a shareable field.
+pub(crate) fn check_fields(fields: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for f in fields {
+        let f = f.trim();
+        if ScalarField::from_key(f).is_err() && SetField::from_key(f).is_err() {
+            return Err(Error::invalid(
+                "fields",
+                format!("{f:?} is not a field that can be shared (see `caravan vocab`)"),
+            ));
+        }
+        if !out.iter().any(|x| x == f) {
+            out.push(f.to_string());
+        }
+    }
+    Ok(out)
+}
+
+impl Agreement {
+    /// The sharing side: checks the partner's request against the code read out over
+    /// the phone and makes the agreement and the sealed offer.
+    pub(crate) fn offer(
+        me: &DeviceIdentity,
+        my_agency: &str,
+        request: &str,
+        heard_code: &str,
+        fields: &[String],
+    ) -> Result<(Agreement, AgreementOffer)> {
+        let req = JoinRequest::parse(request)?;
+        if !codes_match(req.code(), heard_code) {
+            return Err(Error::invalid(
+                "verification code",
+                "the code read over the phone does not match this request; it may have been \
+                 replaced on the way: ask for a new request",
+            ));
+        }
+        let fields = check_fields(fields)?;
+        let id: [u8; 16] = crate::crypto::random_array()?;
+        let key = B32(crate::crypto::random_array()?);
+        let sharer = B32(me.id().0);
+        let partner = B32(req.device().0);
+        let sig = B64(me.sign(&offer_msg(&id, &key, &fields, my_agency, &sharer, &partner)));
+        let offer = Offer {
+            id,
+            key,
+            fields: fields.clone(),
+            sharer_name: my_agency.into(),
+            sharer_device: sharer,
+            partner_device: partner,
+            sig,
+        };
+        let plain = zeroize::Zeroizing::new(crate::store::cbor(&offer)?);
+        let sealed = super::keywrap::seal_to(OFFER_LABEL, &partner.0, req.x25519(), &plain)?;
+        let agreement = Agreement {
+            id,
+            peer_name: req.name().to_string(),
+            peer_device: partner,
+            key,
+            fields,
+            sharer: true,
+            shares: BTreeMap::new(),
+            ended: false,
+        };
+        let code = offer_code(&sealed);
+        Ok((
+            agreement,
+            AgreementOffer {
+                text: format!("{OFFER_PREFIX}{}", base32(&sealed)),
+                code,
+            },
+        ))
+    }
+
+    /// The partner's side: opens an offer sealed to this device, once the code the
+    /// sharing coordinator read out matches.
+    pub(crate) fn accept(me: &DeviceIdentity, text: &str, heard_code: &str) -> Result<Agreement> {
+        let bad = || Error::invalid("agreement", "this is not a valid Caravan agreement offer");
+        let sealed =
+            unbase32(text.trim().strip_prefix(OFFER_PREFIX).ok_or_else(bad)?).ok_or_else(bad)?;
+        if !codes_match(&offer_code(&sealed), heard_code) {
+            return Err(Error::invalid(
+                "verification code",
+                "the code read over the phone does not match this offer; do not accept it",
+            ));
+        }
+        let plain = super::keywrap::open_from(OFFER_LABEL, &me.id().0, &sealed, &me.x25519())
+            .ok_or_else(|| {
+                Error::invalid("agreement", "this offer was sealed for another device")
+            })?;
+        let offer: Offer = ciborium::from_reader(plain.as_slice()).map_err(|_| bad())?;
+        let msg = offer_msg(
+            &offer.id,
+            &offer.key,
+            &offer.fields,
+            &offer.sharer_name,
+            &offer.sharer_device,
+            &offer.partner_device,
+        );
+        if offer.partner_device.0 != me.id().0
+            || !DeviceId(offer.sharer_device.0).verify(&msg, &offer.sig.0)
+        {
+            return Err(bad());
+        }
+        Ok(Agreement {
+            id: offer.id,
+            peer_name: offer.sharer_name.clone(),
+            peer_device: offer.sharer_device,
+            key: offer.key,
+            fields: check_fields(&offer.fields)?,
+            sharer: false,
+            shares: BTreeMap::new(),
+            ended: false,
+        })
+    }
+
+    /// The id under which the partner knows a case: `HMAC(key, case id)[..16]`.
+    pub(crate) fn projection_id(&self, case: &CaseId) -> [u8; 16] {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, &self.key.0);
+        let tag = hmac::sign(&k, &[b"caravan/projection/v1".as_slice(), &case.0].concat());
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&tag.as_ref()[..16]);
+        out
+    }
+
+    fn envelope_key(&self) -> EpochKey {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SHARE_LABEL).extract(&self.key.0);
+        let mut k = [0u8; 32];
+        if let Ok(okm) = prk.expand(&[&self.id], hkdf::HKDF_SHA256) {
+            if okm.fill(&mut k).is_err() {
+                unreachable!("32 bytes fit")
+            }
+        }
+        EpochKey::new(0, k)
+    }
+
+    /// Seals a share payload, signed by `me`.
+    pub(crate) fn seal(&self, me: &DeviceIdentity, payload: &SharePayload) -> Result<Vec<u8>> {
+        let body = crate::store::cbor(payload)?;
+        let sig = B64(me.sign(&[SHARE_LABEL, &self.id, &body].concat()));
+        let signed = SignedShare {
+            sender: B32(me.id().0),
+            body,
+            sig,
+        };
+        envelope::seal(&self.envelope_key(), &crate::store::cbor(&signed)?)
+    }
+
+    /// Whether an envelope is for this agreement (by routing tag).
+    pub(crate) fn opens(&self, bytes: &[u8]) -> bool {
+        envelope::parse(bytes).is_ok_and(|p| p.header.tag == self.envelope_key().routing_tag())
+    }
+
+    /// Opens a share bundle from the other agency's coordinator device.
+    pub(crate) fn open(&self, bytes: &[u8]) -> Result<SharePayload> {
+        let parsed = envelope::parse(bytes)?;
+        let plain = envelope::open(&parsed, &self.envelope_key())?;
+        let signed: SignedShare = ciborium::from_reader(plain.as_slice())
+            .map_err(|_| Error::rejected("share bundle does not parse"))?;
+        if signed.sender != self.peer_device
+            || !DeviceId(signed.sender.0).verify(
+                &[SHARE_LABEL, &self.id, &signed.body].concat(),
+                &signed.sig.0,
+            )
+        {
+            return Err(Error::rejected(
+                "the share bundle is not signed by the partner agency's coordinator device",
+            ));
+        }
+        let payload: SharePayload = ciborium::from_reader(signed.body.as_slice())
+            .map_err(|_| Error::rejected("share payload does not parse"))?;
+        if payload.agreement != self.id
+            || payload.cases.len() + payload.returns.len() + payload.withdrawn.len() > MAX_ITEMS
+        {
+            return Err(Error::rejected(
+                "share payload for another agreement, or too large",
+            ));
+        }
+        Ok(payload)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SignedShare {
+    sender: B32,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+    sig: B64,
+}
+
+/// What a share bundle carries.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SharePayload {
+    pub(crate) agreement: [u8; 16],
+    /// Sharing side → partner: projections of shared cases.
+    #[serde(default)]
+    pub(crate) cases: Vec<SharedCase>,
+    /// Partner → sharing side: referral statuses and service notes.
+    #[serde(default)]
+    pub(crate) returns: Vec<ShareReturn>,
+    /// Sharing side → partner: projections no longer shared.
+    #[serde(default)]
+    pub(crate) withdrawn: Vec<[u8; 16]>,
+}
+
+/// A projection of a case: only the agreed fields, and the referral.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SharedCase {
+    pub(crate) projection: [u8; 16],
+    /// Agreed single-valued fields that have a value: (field key, code).
+    pub(crate) scalars: Vec<(String, String)>,
+    /// Agreed set-valued fields: (field key, codes).
+    pub(crate) sets: Vec<(String, Vec<String>)>,
+    /// The service the case is referred for.
+    pub(crate) service: String,
+}
+
+/// The partner's side of a shared case.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ShareReturn {
+    pub(crate) projection: [u8; 16],
+    /// Referral status changes: (status code, milliseconds since the epoch).
+    pub(crate) statuses: Vec<(String, i64)>,
+    /// Service notes: (note id, milliseconds since the epoch, text).
+    pub(crate) notes: Vec<(String, i64, String)>,
+}
