@@ -381,19 +381,17 @@ impl Collected {
             .into_iter()
             .map(|s| s.id)
             .collect();
-        // In slices, so memory stays bounded however large the store is.
-        for slice in ids.chunks(4096) {
-            for (id, stats) in slice.iter().zip(store.statistics(slice)) {
-                match stats {
-                    Ok((created_at, stats)) => {
-                        out.add_stats(*id, created_at, stats.into_result(), window)
-                    }
-                    Err(Error::Corrupted { .. }) => {
-                        out.input.cases += 1;
-                        out.input.unreadable += 1;
-                    }
-                    Err(e) => return Err(e),
+        // All at once: the store reads them block by block (many cases share one).
+        for (id, stats) in ids.iter().zip(store.statistics(&ids)) {
+            match stats {
+                Ok((created_at, stats)) => {
+                    out.add_stats(*id, created_at, stats.into_result(), window)
                 }
+                Err(Error::Corrupted { .. }) => {
+                    out.input.cases += 1;
+                    out.input.unreadable += 1;
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(out)

@@ -11,11 +11,15 @@
 //! A frame is `u32 LE length ‖ salt(16) ‖ ChaCha20-Poly1305(payload) ‖ tag(16)` with a
 //! key derived per frame (see `crypto`). The payload is `u32 LE body_len ‖ body ‖ zero
 //! padding` padded with Padmé, so frame sizes say little about their content. The body
-//! is the CBOR record, or, when the top bit of `body_len` is set, the CBOR record
-//! compressed with raw DEFLATE and the preset dictionary of `dictionary.rs` (used
-//! whenever it is smaller).
+//! is one or more CBOR records one after the other (a *block*), or, when the top bit of
+//! `body_len` is set, those records compressed together with raw DEFLATE and the preset
+//! dictionary of `dictionary.rs` (used whenever it is smaller). A record inside a frame
+//! is addressed by its *slot*, its position in the block. An update writes a block of
+//! one record; bulk imports and compaction write blocks of up to [`BLOCK_RECORDS`]
+//! records, which DEFLATE compresses against each other.
 //! File names are generation and pack numbers only.
 
+use flate2::Compression;
 use serde::{Deserialize, Serialize};
 
 use super::dictionary::FRAME_DICTIONARY;
@@ -25,9 +29,17 @@ use crate::export::StoredStats;
 use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
 use crate::vocab::ErasureReason;
 
-/// Format version this build reads and writes. (Format 1, without compressed frame
-/// bodies, was never released.)
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Format version this build writes. (Format 1, without compressed frame bodies, was
+/// never released.)
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// Oldest format this build opens. A format-2 store is a format-3 store whose frames
+/// all hold one record: opening one rewrites its header as format 3 (see
+/// `Store::open_with`), so builds that only know format 2 refuse it from then on.
+pub(crate) const OLDEST_FORMAT: u32 = 2;
+/// Most records one block frame holds.
+pub(crate) const BLOCK_RECORDS: usize = 32;
+/// A block is closed once its records' CBOR reaches this many bytes.
+pub(crate) const BLOCK_BYTES: usize = 64 << 10;
 /// Name of the clear header file.
 pub(crate) const HEADER_FILE: &str = "caravan.hdr";
 /// Name of the lock file.
@@ -87,7 +99,7 @@ impl Header {
         if header.magic != MAGIC {
             return Err(bad("not a caravan header"));
         }
-        if header.format != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.format) {
             return Err(Error::UnsupportedFormat {
                 found: header.format,
                 supported: FORMAT_VERSION,
@@ -232,14 +244,36 @@ pub(crate) fn cbor<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Seals `value` into a complete frame (length prefix included).
+/// Seals `value` into a complete frame (length prefix included): an index snapshot,
+/// or a block of one record.
 pub(crate) fn seal_frame<T: Serialize>(
     sealer: &Sealer,
     context: &[u8],
     value: &T,
 ) -> Result<Vec<u8>> {
-    let cbor = cbor(value)?;
-    let (body, flag) = match deflate(&cbor) {
+    seal_body(sealer, context, cbor(value)?, Compression::fast())
+}
+
+/// Seals a block of several records (each already CBOR-encoded) into one frame. They
+/// are compressed together, at a higher level than single records: blocks are written
+/// by bulk imports and compaction, not on the path of an interactive update.
+pub(crate) fn seal_block(sealer: &Sealer, records: &[Vec<u8>]) -> Result<Vec<u8>> {
+    if records.is_empty() || records.len() > BLOCK_RECORDS {
+        return Err(Error::Internal(format!(
+            "a block of {} records",
+            records.len()
+        )));
+    }
+    seal_body(sealer, CTX_FRAME, records.concat(), Compression::default())
+}
+
+fn seal_body(
+    sealer: &Sealer,
+    context: &[u8],
+    cbor: Vec<u8>,
+    level: Compression,
+) -> Result<Vec<u8>> {
+    let (body, flag) = match deflate(&cbor, level) {
         Some(small) => (small, DEFLATED),
         None => (cbor, 0),
     };
@@ -277,17 +311,28 @@ pub(crate) fn frame_len(bytes: &[u8]) -> Result<usize, FrameError> {
     Ok(4 + len)
 }
 
-/// Opens one complete frame (`bytes` is exactly the frame).
+/// Opens one complete frame (`bytes` is exactly the frame) holding a single value:
+/// an index snapshot, or the first record of a block.
 pub(crate) fn open_frame<T: serde::de::DeserializeOwned>(
     sealer: &Sealer,
     context: &[u8],
     bytes: &[u8],
 ) -> Result<T, FrameError> {
+    parse(&open_body(sealer, context, bytes)?)
+}
+
+/// Opens one complete frame and returns its body, inflated: for journal and pack
+/// frames, a block of records (see [`Block`]).
+pub(crate) fn open_body(
+    sealer: &Sealer,
+    context: &[u8],
+    bytes: &[u8],
+) -> Result<Vec<u8>, FrameError> {
     let total = frame_len(bytes)?;
     if bytes.len() < total {
         return Err(FrameError::Incomplete);
     }
-    let plain = sealer
+    let mut plain = sealer
         .open(context, &bytes[4..total])
         .ok_or(FrameError::Invalid("does not authenticate"))?;
     let prefix = plain
@@ -299,13 +344,134 @@ pub(crate) fn open_frame<T: serde::de::DeserializeOwned>(
     let body = plain
         .get(4..4 + body_len)
         .ok_or(FrameError::Invalid("payload length"))?;
-    let parse = |cbor: &[u8]| {
-        ciborium::from_reader(cbor).map_err(|_| FrameError::Invalid("payload does not parse"))
-    };
-    if prefix & DEFLATED == 0 {
-        return parse(body);
+    if prefix & DEFLATED != 0 {
+        return inflate(body).ok_or(FrameError::Invalid("payload does not inflate"));
     }
-    parse(&inflate(body).ok_or(FrameError::Invalid("payload does not inflate"))?)
+    plain.truncate(4 + body_len);
+    plain.drain(..4);
+    Ok(plain)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(cbor: &[u8]) -> Result<T, FrameError> {
+    ciborium::from_reader(cbor).map_err(|_| FrameError::Invalid("payload does not parse"))
+}
+
+/// The records of an opened journal or pack frame: CBOR items one after the other.
+pub(crate) struct Block {
+    body: Vec<u8>,
+    /// Where each record starts and ends in `body`.
+    slots: Vec<(usize, usize)>,
+}
+
+impl Block {
+    /// Opens a journal or pack frame and finds its records. A block with no record,
+    /// more than [`BLOCK_RECORDS`], or bytes that are not CBOR items is invalid.
+    pub(crate) fn open(sealer: &Sealer, bytes: &[u8]) -> Result<Block, FrameError> {
+        let body = open_body(sealer, CTX_FRAME, bytes)?;
+        let mut slots = Vec::new();
+        let mut start = 0;
+        while start < body.len() {
+            if slots.len() == BLOCK_RECORDS {
+                return Err(FrameError::Invalid("too many records in a block"));
+            }
+            let end =
+                cbor_item_end(&body, start).ok_or(FrameError::Invalid("payload does not parse"))?;
+            slots.push((start, end));
+            start = end;
+        }
+        if slots.is_empty() {
+            return Err(FrameError::Invalid("empty block"));
+        }
+        Ok(Block { body, slots })
+    }
+
+    /// Number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The CBOR bytes of the record in `slot`.
+    pub(crate) fn raw(&self, slot: u16) -> Result<&[u8], FrameError> {
+        let &(start, end) = self
+            .slots
+            .get(usize::from(slot))
+            .ok_or(FrameError::Invalid("no record in that slot"))?;
+        Ok(&self.body[start..end])
+    }
+
+    /// Parses the record in `slot`.
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(&self, slot: u16) -> Result<T, FrameError> {
+        parse(self.raw(slot)?)
+    }
+}
+
+/// Where the CBOR item starting at `start` ends, walking only its headers (records
+/// are parsed for real when read), or `None` if it is malformed or cut short.
+fn cbor_item_end(b: &[u8], start: usize) -> Option<usize> {
+    fn item(b: &[u8], pos: &mut usize, depth: u32) -> Option<()> {
+        if depth > 64 {
+            return None;
+        }
+        let first = *b.get(*pos)?;
+        *pos += 1;
+        let (major, info) = (first >> 5, first & 0x1f);
+        let mut take = |n: usize| -> Option<u64> {
+            let bytes = b.get(*pos..pos.checked_add(n)?)?;
+            *pos += n;
+            Some(bytes.iter().fold(0u64, |v, x| (v << 8) | u64::from(*x)))
+        };
+        let arg = match info {
+            0..=23 => Some(u64::from(info)),
+            24 => Some(take(1)?),
+            25 => Some(take(2)?),
+            26 => Some(take(4)?),
+            27 => Some(take(8)?),
+            31 if (2..=5).contains(&major) => None, // indefinite length, up to a break
+            _ => return None,
+        };
+        let at_break = |pos: &mut usize| -> Option<bool> {
+            let stop = *b.get(*pos)? == 0xff;
+            *pos += usize::from(stop);
+            Some(stop)
+        };
+        match (major, arg) {
+            (0 | 1 | 7, _) => {}
+            (2 | 3, Some(n)) => {
+                *pos = pos.checked_add(usize::try_from(n).ok()?)?;
+                if *pos > b.len() {
+                    return None;
+                }
+            }
+            (4, Some(n)) => {
+                for _ in 0..n {
+                    item(b, pos, depth + 1)?;
+                }
+            }
+            (5, Some(n)) => {
+                for _ in 0..n {
+                    item(b, pos, depth + 1)?;
+                    item(b, pos, depth + 1)?;
+                }
+            }
+            (6, Some(_)) => item(b, pos, depth + 1)?,
+            (2..=4, None) => {
+                while !at_break(pos)? {
+                    item(b, pos, depth + 1)?;
+                }
+            }
+            (5, None) => {
+                while !at_break(pos)? {
+                    item(b, pos, depth + 1)?;
+                    item(b, pos, depth + 1)?;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+    let mut pos = start;
+    item(b, &mut pos, 0)?;
+    Some(pos)
 }
 
 /// The top bit of a payload's length prefix: the body is DEFLATE-compressed.
@@ -314,14 +480,14 @@ const DEFLATED: u32 = 1 << 31;
 const DEFLATE_FROM: usize = 64;
 
 /// Raw DEFLATE of `cbor` with the preset dictionary ([`FRAME_DICTIONARY`]) if that is
-/// smaller. Fast level: frames are written on every update, and the fast level gets
-/// nearly all of the gain on this data.
-fn deflate(cbor: &[u8]) -> Option<Vec<u8>> {
-    use flate2::{Compress, Compression, FlushCompress, Status};
+/// smaller. Single records use the fast level (they are written on every update, and
+/// one record gains little from more effort); blocks of many records the default one.
+fn deflate(cbor: &[u8], level: Compression) -> Option<Vec<u8>> {
+    use flate2::{Compress, FlushCompress, Status};
     if cbor.len() < DEFLATE_FROM {
         return None;
     }
-    let mut c = Compress::new(Compression::fast(), false);
+    let mut c = Compress::new(level, false);
     c.set_dictionary(FRAME_DICTIONARY).ok()?;
     // Compressed output larger than the input is useless: stop there.
     let mut out = Vec::with_capacity(cbor.len());
@@ -420,19 +586,112 @@ mod tests {
         }
 
         assert_eq!(
-            inflate(&deflate(&[7; 1000]).expect("deflate")),
+            inflate(&deflate(&[7; 1000], Compression::fast()).expect("deflate")),
             Some(vec![7; 1000])
         );
-        let mut trailing = deflate(&[7; 1000]).expect("deflate");
+        let mut trailing = deflate(&[7; 1000], Compression::fast()).expect("deflate");
         trailing.push(0);
         assert_eq!(inflate(&trailing), None, "trailing bytes are refused");
         assert_eq!(inflate(b"not deflate at all"), None);
-        let whole = deflate(&b"case ".repeat(500)).expect("deflate");
+        let whole = deflate(&b"case ".repeat(500), Compression::fast()).expect("deflate");
         for cut in 0..whole.len() {
             assert_eq!(inflate(&whole[..cut]), None, "cut at {cut}");
         }
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        assert_eq!(inflate(&deflate(&big).expect("deflate")), Some(big));
-        assert_eq!(deflate(&[1, 2, 3]), None, "short bodies stay as they are");
+        assert_eq!(
+            inflate(&deflate(&big, Compression::default()).expect("deflate")),
+            Some(big)
+        );
+        assert_eq!(
+            deflate(&[1, 2, 3], Compression::fast()),
+            None,
+            "short bodies stay as they are"
+        );
+    }
+
+    #[test]
+    fn cbor_items_are_delimited_like_ciborium_reads_them() {
+        use std::collections::BTreeMap;
+        let mut map = BTreeMap::new();
+        map.insert(
+            "k".to_string(),
+            (vec![1u64 << 40, 3], -7i64, 2.5f64, None::<u8>),
+        );
+        let values = [
+            cbor(&map).expect("cbor"),
+            cbor(&serde_bytes::ByteBuf::from(vec![9u8; 300])).expect("cbor"),
+            cbor(&"text ✓").expect("cbor"),
+            cbor(&(true, [0u16; 40].to_vec())).expect("cbor"),
+            vec![0x9f, 0x01, 0x5f, 0x41, 0x00, 0xff, 0xff], // indefinite array and bytes
+            vec![0xc1, 0x1a, 0, 0, 0, 1],                   // a tagged number
+        ];
+        for v in &values {
+            assert_eq!(cbor_item_end(v, 0), Some(v.len()), "{v:02x?}");
+            for cut in 0..v.len() {
+                assert_eq!(cbor_item_end(&v[..cut], 0), None, "{v:02x?} cut at {cut}");
+            }
+        }
+        let two = [values[0].clone(), values[1].clone()].concat();
+        assert_eq!(cbor_item_end(&two, 0), Some(values[0].len()));
+        assert_eq!(cbor_item_end(&two, values[0].len()), Some(two.len()));
+        assert_eq!(cbor_item_end(&[0x1c], 0), None, "reserved additional info");
+        assert_eq!(cbor_item_end(&[0xff], 0), None, "a lone break");
+        assert_eq!(cbor_item_end(&[0x81; 100], 0), None, "nesting too deep");
+    }
+
+    #[test]
+    fn blocks_hold_several_records_addressed_by_slot() {
+        let key = StoreKey::generate().expect("key");
+        let sealer = key.sealer(b"t");
+        let records: Vec<Vec<u8>> = (0..5u8)
+            .map(|i| {
+                cbor(&Record::Device {
+                    lsn: u64::from(i),
+                    key: vec![i; 40],
+                })
+                .expect("cbor")
+            })
+            .collect();
+        let frame = seal_block(&sealer, &records).expect("seal");
+        let block = Block::open(&sealer, &frame).expect("open");
+        assert_eq!(block.len(), 5);
+        for (i, want) in records.iter().enumerate() {
+            let slot = i as u16;
+            assert_eq!(block.raw(slot).expect("raw"), want.as_slice());
+            assert_eq!(block.get::<Record>(slot).expect("get").lsn(), i as u64);
+        }
+        assert!(block.get::<Record>(5).is_err(), "no sixth record");
+        for cut in 0..frame.len() {
+            assert!(Block::open(&sealer, &frame[..cut]).is_err(), "cut at {cut}");
+        }
+        // A frame of one record, as format 2 wrote every frame, is a block of one.
+        let single = seal_frame(
+            &sealer,
+            CTX_FRAME,
+            &Record::Device {
+                lsn: 3,
+                key: vec![],
+            },
+        )
+        .expect("seal");
+        let one = Block::open(&sealer, &single).expect("open");
+        assert_eq!(
+            (one.len(), one.get::<Record>(0).expect("get").lsn()),
+            (1, 3)
+        );
+        // Empty and oversized blocks are refused when sealing and when opening.
+        assert!(seal_block(&sealer, &[]).is_err());
+        let many = vec![records[0].clone(); BLOCK_RECORDS + 1];
+        assert!(seal_block(&sealer, &many).is_err());
+        let sealed =
+            seal_body(&sealer, CTX_FRAME, many.concat(), Compression::fast()).expect("seal");
+        assert!(Block::open(&sealer, &sealed).is_err());
+        let empty = seal_body(&sealer, CTX_FRAME, Vec::new(), Compression::fast()).expect("seal");
+        assert!(Block::open(&sealer, &empty).is_err());
+        // Bytes after the last record that are not a whole CBOR item are refused.
+        let mut trailing = records.concat();
+        trailing.push(0x5f);
+        let sealed = seal_body(&sealer, CTX_FRAME, trailing, Compression::fast()).expect("seal");
+        assert!(Block::open(&sealer, &sealed).is_err());
     }
 }

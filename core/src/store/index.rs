@@ -15,12 +15,28 @@ use crate::sync::{GroupState, B32, B64};
 
 /// Marks a location in the current journal rather than in a pack.
 pub(crate) const JOURNAL: u32 = u32::MAX;
+/// Marks a record that was in an unreadable frame which compaction did not keep
+/// because it also held an erased case: reading it fails with `Corrupted`.
+pub(crate) const LOST: u32 = u32::MAX - 1;
 
-/// Where a frame is: pack number (or [`JOURNAL`]), byte offset, total length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Loc(pub(crate) u32, pub(crate) u64, pub(crate) u32);
+/// Where a record is: pack number (or [`JOURNAL`]), byte offset and total length of
+/// its frame, and its slot in the frame's block (0 for a frame of one record).
+///
+/// Stored as `[file, offset, len]` when the slot is 0 (as format 2 stored every
+/// location) and `[file, offset, len, slot]` otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Loc(
+    pub(crate) u32,
+    pub(crate) u64,
+    pub(crate) u32,
+    pub(crate) u16,
+);
 
 impl Loc {
+    /// A frame of one record.
+    pub(crate) fn frame(file: u32, offset: u64, len: u32) -> Loc {
+        Loc(file, offset, len, 0)
+    }
     pub(crate) fn file(self) -> u32 {
         self.0
     }
@@ -29,6 +45,57 @@ impl Loc {
     }
     pub(crate) fn len(self) -> u32 {
         self.2
+    }
+    pub(crate) fn slot(self) -> u16 {
+        self.3
+    }
+    /// The frame this record is in (file and offset).
+    pub(crate) fn frame_key(self) -> (u32, u64) {
+        (self.0, self.1)
+    }
+}
+
+impl Serialize for Loc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(if self.3 == 0 { 3 } else { 4 })?;
+        t.serialize_element(&self.0)?;
+        t.serialize_element(&self.1)?;
+        t.serialize_element(&self.2)?;
+        if self.3 != 0 {
+            t.serialize_element(&self.3)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Loc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Loc, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Loc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a frame location of 3 or 4 numbers")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loc, A::Error> {
+                use serde::de::Error;
+                let file = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let offset = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let len = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?;
+                let slot = seq.next_element()?.unwrap_or(0);
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(5, &self));
+                }
+                Ok(Loc(file, offset, len, slot))
+            }
+        }
+        d.deserialize_seq(V)
     }
 }
 
@@ -280,17 +347,46 @@ impl Index {
         }
     }
 
-    /// Every live frame location (case chunks and meta frames).
-    pub(crate) fn live_frames(&mut self) -> impl Iterator<Item = &mut Loc> {
+    /// Every location the index holds, live and superseded, in an order that stays
+    /// the same while the index is not otherwise changed.
+    pub(crate) fn all_locs(&mut self) -> impl Iterator<Item = &mut Loc> {
         self.meta_frames
             .iter_mut()
             .chain(self.group_frame.iter_mut())
-            .chain(self.cases.values_mut().flat_map(|e| e.frames.iter_mut()))
+            .chain(
+                self.cases
+                    .values_mut()
+                    .flat_map(|e| e.frames.iter_mut().chain(e.old.iter_mut())),
+            )
     }
 }
 
 impl Drop for Index {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.device_key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::cbor;
+
+    #[test]
+    fn locations_in_slot_0_keep_the_format_2_encoding() {
+        let first = Loc(3, 1 << 40, 900, 0);
+        assert_eq!(
+            cbor(&first).expect("cbor"),
+            cbor(&(3u32, 1u64 << 40, 900u32)).expect("cbor")
+        );
+        let later = Loc(JOURNAL, 7, 9, 31);
+        for loc in [first, later] {
+            let back: Loc = ciborium::from_reader(&cbor(&loc).expect("cbor")[..]).expect("parse");
+            assert_eq!(back, loc);
+        }
+        let short = cbor(&(1u32, 2u64)).expect("cbor");
+        assert!(ciborium::from_reader::<Loc, _>(&short[..]).is_err());
+        let long = cbor(&(1u32, 2u64, 3u32, 4u16, 5u8)).expect("cbor");
+        assert!(ciborium::from_reader::<Loc, _>(&long[..]).is_err());
     }
 }

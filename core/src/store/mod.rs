@@ -38,8 +38,11 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 
 use self::files::{FileName, Journal};
-use self::format::{Header, Record, CTX_FRAME, CTX_INDEX, HEADER_FILE, LOCK_FILE};
-use self::index::{Entry, Index, Loc, JOURNAL};
+use self::format::{
+    Block, Header, Record, BLOCK_BYTES, BLOCK_RECORDS, CTX_FRAME, CTX_INDEX, FORMAT_VERSION,
+    HEADER_FILE, LOCK_FILE,
+};
+use self::index::{Entry, Index, Loc, JOURNAL, LOST};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
 use crate::export::StoredStats;
@@ -162,7 +165,9 @@ impl Store {
         let mut index = Index::default();
         index.device_key = key_bytes;
         index.next_lsn = 1;
-        index.meta_frames.push(Loc(JOURNAL, 0, device.len() as u32));
+        index
+            .meta_frames
+            .push(Loc::frame(JOURNAL, 0, device.len() as u32));
         let snapshot = format::seal_frame(&sealer, CTX_INDEX, &index)?;
         files::write_atomic(dir, &files::index_name(0), &snapshot)?;
         files::write_atomic(dir, &files::journal_name(0), &device)?;
@@ -245,6 +250,16 @@ impl Store {
             options,
         };
         store.open_packs()?;
+        if header.format < FORMAT_VERSION {
+            // Format 2 is format 3 with one record per frame: only the header changes,
+            // so that builds that know only format 2 refuse the store from now on.
+            let upgraded = Header {
+                format: FORMAT_VERSION,
+                ..header
+            };
+            files::write_atomic(dir, HEADER_FILE, &upgraded.encode()?)?;
+            files::sync_dir(dir)?;
+        }
         let rebuilt = store.damage.iter().any(|d| d.problem.contains("rebuilt"));
         if !purge.is_empty() || rebuilt {
             // An erasure was interrupted, or the snapshot was rebuilt: finish the job.
@@ -370,35 +385,72 @@ impl Store {
 
     /// What exports need of many cases, with each case's registration time, read in
     /// parallel from each case's newest frame (no Automerge document is loaded unless
-    /// that frame predates the projection). One result per id, in order.
+    /// that frame predates the projection). Cases are read frame by frame, so a block
+    /// of many cases is opened once however many of them are asked for: pass all the
+    /// ids at once. One result per id, in order.
     pub(crate) fn statistics(&self, ids: &[CaseId]) -> Vec<Result<(Timestamp, StoredStats)>> {
-        sync::par_map(ids.to_vec(), |id| {
-            let entry = self.entry(&id)?;
-            let created_at = entry.summary.created_at;
-            if let Some(&loc) = entry.frames.last() {
-                let (name, file) = self.file_of(loc)?;
-                let frame = read_frame(file, &name, loc)?;
-                match format::open_frame::<format::StatsOnly>(&self.sealer, CTX_FRAME, &frame) {
-                    Ok(format::StatsOnly::Put {
-                        case,
-                        stats: Some(stats),
-                    }) if case == id => return Ok((created_at, stats)),
-                    // Authentic but without a projection: read the document below.
-                    Ok(_) | Err(format::FrameError::Invalid("payload does not parse")) => {}
-                    Err(e) => {
-                        return Err(Error::corrupted(
-                            name,
-                            format!("a frame of case {id} {}", frame_error(&e)),
-                        ))
-                    }
-                }
+        type Wanted = (usize, CaseId, Loc);
+        let mut out: Vec<Option<Result<(Timestamp, StoredStats)>>> =
+            ids.iter().map(|_| None).collect();
+        let mut by_frame: BTreeMap<(u32, u64), Vec<Wanted>> = BTreeMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            match self.entry(id).map(|e| e.frames.last().copied()) {
+                Ok(Some(loc)) => by_frame
+                    .entry(loc.frame_key())
+                    .or_default()
+                    .push((i, *id, loc)),
+                Ok(None) => out[i] = Some(self.stats_from_doc(id)),
+                Err(e) => out[i] = Some(Err(e)),
             }
-            let stats = match self.cache.get(&id) {
-                Some(doc) => describe(doc, created_at)?.1,
-                None => describe(&self.read_doc(&id)?, created_at)?.1,
-            };
-            Ok((created_at, stats))
-        })
+        }
+        let groups: Vec<Vec<Wanted>> = by_frame.into_values().collect();
+        let read = sync::par_map(groups, |group| {
+            let block = self.open_block(&group[0].1, group[0].2);
+            group
+                .into_iter()
+                .map(|(i, id, loc)| {
+                    let block = match &block {
+                        Ok(b) => b,
+                        // Unreadable: the error again, naming this case.
+                        Err(_) => {
+                            let again = match self.open_block(&id, loc) {
+                                Err(e) => e,
+                                Ok(_) => Error::Internal("a frame read differently twice".into()),
+                            };
+                            return (i, Err(again));
+                        }
+                    };
+                    let created_at = match self.entry(&id) {
+                        Ok(e) => e.summary.created_at,
+                        Err(e) => return (i, Err(e)),
+                    };
+                    match block.1.get::<format::StatsOnly>(loc.slot()) {
+                        Ok(format::StatsOnly::Put {
+                            case,
+                            stats: Some(stats),
+                        }) if case == id => (i, Ok((created_at, stats))),
+                        // Authentic but without a projection: read the document.
+                        _ => (i, self.stats_from_doc(&id)),
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
+        for (i, result) in read.into_iter().flatten() {
+            out[i] = Some(result);
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a case was not read".into()))))
+            .collect()
+    }
+
+    /// A case's projection computed from its document.
+    fn stats_from_doc(&self, id: &CaseId) -> Result<(Timestamp, StoredStats)> {
+        let created_at = self.entry(id)?.summary.created_at;
+        let stats = match self.cache.get(id) {
+            Some(doc) => describe(doc, created_at)?.1,
+            None => describe(&self.read_doc(id)?, created_at)?.1,
+        };
+        Ok((created_at, stats))
     }
 
     /// Imports many cases at once: each is validated and built (in parallel), then all
@@ -419,26 +471,16 @@ impl Store {
         let batch = 256;
         let result: Result<()> = (|| {
             for (b, chunk) in cases.chunks(batch).enumerate() {
-                let built = self.build_parallel(chunk, now, threads)?;
-                for (i, item) in built.into_iter().enumerate() {
-                    let (id, bytes, summary, stats, sigs, heads) =
-                        item.map_err(|e| with_case_number(e, b * batch + i + 1))?;
-                    let record = Record::Put {
-                        lsn: self.index.next_lsn,
-                        case: id,
-                        full: true,
-                        summary,
-                        doc: bytes,
-                        sigs,
-                        heads,
-                        stats: Some(stats),
-                    };
-                    self.index.next_lsn += 1;
-                    let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
+                let first = (self.index.next_lsn, b * batch);
+                for (frame, records) in self.build_parallel(chunk, now, threads, first)? {
                     let off = self.journal.append(&frame)?;
-                    pending.push((Loc(JOURNAL, off, frame.len() as u32), record));
-                    ids.push(id);
+                    for (slot, (id, record)) in records.into_iter().enumerate() {
+                        let loc = Loc(JOURNAL, off, frame.len() as u32, slot as u16);
+                        pending.push((loc, record));
+                        ids.push(id);
+                    }
                 }
+                self.index.next_lsn += chunk.len() as u64;
                 if !progress(ids.len(), total) {
                     return Err(Error::Cancelled);
                 }
@@ -453,7 +495,7 @@ impl Store {
             return Err(e);
         }
         for (loc, record) in pending {
-            self.index.apply(strip_doc(record), loc);
+            self.index.apply(record, loc);
         }
         self.maybe_compact()?;
         Ok(ids)
@@ -552,30 +594,63 @@ impl Store {
         Ok((id, doc))
     }
 
+    /// Builds `cases` on `threads` threads and seals them into blocks of up to
+    /// [`BLOCK_RECORDS`] records. `first` is the LSN of the first case and its number
+    /// (from 0) in the whole import. Returns each block's frame with its cases' ids and
+    /// records (without their documents, for the index), in the order of `cases`.
     fn build_parallel(
         &self,
         cases: &[Vec<Edit>],
         now: Timestamp,
         threads: usize,
-    ) -> Result<Vec<Result<Built>>> {
-        let build = |edits: &Vec<Edit>| -> Result<Built> {
+        first: (u64, usize),
+    ) -> Result<Vec<SealedBlock>> {
+        let build = |edits: &Vec<Edit>, lsn: u64| -> Result<(CaseId, Record)> {
             let (id, mut doc) = self.new_case_doc(edits, now)?;
             let (summary, stats) = describe(&doc, now)?;
             let sigs = doc.sigs_for_save(true);
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-            Ok((id, doc.save(), summary, stats, sigs, heads))
+            let record = Record::Put {
+                lsn,
+                case: id,
+                full: true,
+                summary,
+                doc: doc.save(),
+                sigs,
+                heads,
+                stats: Some(stats),
+            };
+            Ok((id, record))
         };
         let per = cases.len().div_ceil(threads).max(1);
+        let part = |p: usize, part: &[Vec<Edit>]| -> Result<Vec<SealedBlock>> {
+            let mut blocks = Vec::new();
+            let mut block = BlockBuilder::default();
+            for (j, edits) in part.iter().enumerate() {
+                let i = p * per + j;
+                let (id, record) = build(edits, first.0 + i as u64)
+                    .map_err(|e| with_case_number(e, first.1 + i + 1))?;
+                block.push(cbor(&record)?, (id, strip_doc(record)));
+                if block.is_full() {
+                    blocks.push(block.seal(&self.sealer)?);
+                }
+            }
+            if !block.is_empty() {
+                blocks.push(block.seal(&self.sealer)?);
+            }
+            Ok(blocks)
+        };
         let out = std::thread::scope(|s| {
             let handles: Vec<_> = cases
                 .chunks(per)
-                .map(|part| s.spawn(move || part.iter().map(build).collect::<Vec<_>>()))
+                .enumerate()
+                .map(|(p, chunk)| s.spawn(move || part(p, chunk)))
                 .collect();
             handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
         });
-        let mut all = Vec::with_capacity(cases.len());
-        for part in out {
-            all.extend(part.map_err(|_| Error::Internal("an import worker panicked".into()))?);
+        let mut all = Vec::new();
+        for blocks in out {
+            all.extend(blocks.map_err(|_| Error::Internal("an import worker panicked".into()))??);
         }
         Ok(all)
     }
@@ -618,7 +693,7 @@ impl Store {
             .append(&frame)
             .and_then(|off| self.journal.sync().map(|()| off));
         match res {
-            Ok(off) => Ok(Loc(JOURNAL, off, frame.len() as u32)),
+            Ok(off) => Ok(Loc::frame(JOURNAL, off, frame.len() as u32)),
             Err(e) => {
                 if self.journal.rollback_to(before).is_err() {
                     self.poisoned = true;
@@ -648,10 +723,18 @@ impl Store {
         let entry = self.entry(id)?;
         let mut bytes = Vec::new();
         let mut all_sigs = Vec::new();
+        let mut open: Option<(String, Block)> = None;
+        let mut open_key = None;
         for loc in entry.frames.clone() {
-            let (name, file) = self.file_of(loc)?;
-            let frame = read_frame(file, &name, loc)?;
-            match format::open_frame::<Record>(&self.sealer, CTX_FRAME, &frame) {
+            // A case's chunks may share a block: open it once.
+            if open_key != Some(loc.frame_key()) {
+                open = Some(self.open_block(id, loc)?);
+                open_key = Some(loc.frame_key());
+            }
+            let Some((name, block)) = &open else {
+                return Err(Error::Internal("no block".into()));
+            };
+            match block.get::<Record>(loc.slot()) {
                 Ok(Record::Put {
                     case, doc, sigs, ..
                 }) if case == *id => {
@@ -660,19 +743,32 @@ impl Store {
                 }
                 Ok(_) => {
                     return Err(Error::corrupted(
-                        name,
+                        name.as_str(),
                         format!("a frame of case {id} holds another record"),
                     ))
                 }
                 Err(e) => {
                     return Err(Error::corrupted(
-                        name,
+                        name.as_str(),
                         format!("a frame of case {id} {}", frame_error(&e)),
                     ))
                 }
             }
         }
         CaseDoc::load(*id, &bytes, all_sigs, self.actor.clone())
+    }
+
+    /// Reads and opens the frame holding `loc` (a record of case `id`).
+    fn open_block(&self, id: &CaseId, loc: Loc) -> Result<(String, Block)> {
+        let (name, file) = self.file_of(loc)?;
+        let frame = read_frame(file, &name, loc)?;
+        match Block::open(&self.sealer, &frame) {
+            Ok(block) => Ok((name, block)),
+            Err(e) => Err(Error::corrupted(
+                name,
+                format!("a frame of case {id} {}", frame_error(&e)),
+            )),
+        }
     }
 
     fn cache_put(&mut self, id: CaseId, doc: CaseDoc) {
@@ -691,6 +787,12 @@ impl Store {
     fn file_of(&self, loc: Loc) -> Result<(String, &File)> {
         if loc.file() == JOURNAL {
             return Ok((self.journal.name(), &self.journal.file));
+        }
+        if loc.file() == LOST {
+            return Err(Error::corrupted(
+                "a deleted file",
+                "the frame was unreadable and held an erased case, so it was not kept",
+            ));
         }
         let name = files::pack_name(loc.file());
         match self.packs.get(&loc.file()) {
@@ -724,14 +826,47 @@ impl Store {
     fn compact(&mut self, purge: &[Loc]) -> Result<()> {
         let dir = self.dir.clone();
         let new_gen = self.index.gen + 1;
-        // Which packs to rewrite: those holding purged frames, and mostly-dead ones.
-        let mut live_bytes: BTreeMap<u32, u64> = BTreeMap::new();
-        for loc in self.index.live_frames() {
-            *live_bytes.entry(loc.file()).or_default() += u64::from(loc.len());
+        // What each frame holds: live records (by slot), and dead ones (superseded or
+        // purged) that must not be carried over.
+        let mut frames: HashMap<(u32, u64), FrameUse> = HashMap::new();
+        let mut note = |loc: &Loc, live: bool, meta: bool, purged: bool| {
+            let u = frames.entry(loc.frame_key()).or_insert(FrameUse {
+                len: loc.len(),
+                ..FrameUse::default()
+            });
+            if live {
+                u.live.push(loc.slot());
+            } else {
+                u.dead += 1;
+            }
+            u.meta |= meta;
+            u.purged |= purged;
+        };
+        for loc in self.index.meta_frames.iter().chain(&self.index.group_frame) {
+            note(loc, true, true, false);
         }
-        let mut rewrite: BTreeSet<u32> = purge
+        for entry in self.index.cases.values() {
+            for loc in &entry.frames {
+                note(loc, true, false, false);
+            }
+            for loc in &entry.old {
+                note(loc, false, false, false);
+            }
+        }
+        for loc in purge {
+            note(loc, false, false, true);
+        }
+        // Which packs to rewrite: those holding purged records, and mostly-dead ones.
+        let mut live_bytes: BTreeMap<u32, u64> = BTreeMap::new();
+        for (&(file, _), u) in &frames {
+            let known = u.live.len() as u64 + u64::from(u.dead);
+            *live_bytes.entry(file).or_default() +=
+                u64::from(u.len) * u.live.len() as u64 / known.max(1);
+        }
+        let mut rewrite: BTreeSet<u32> = frames
             .iter()
-            .map(|l| l.file())
+            .filter(|(_, u)| u.purged)
+            .map(|(k, _)| k.0)
             .filter(|f| *f != JOURNAL)
             .collect();
         let small = self.index.packs.len() > 4;
@@ -742,23 +877,80 @@ impl Store {
                 rewrite.insert(n);
             }
         }
-        // Copy the live frames into the new pack.
+        // Carry the live records of the journal and of those packs into a new pack.
         let pack_no = self.index.next_pack;
         let pack_file = files::pack_name(pack_no);
         let tmp_path = dir.join(format!("{pack_file}.tmp"));
         let io = |e| Error::io(format!("{pack_file}.tmp"), e);
         let mut out = BufWriter::new(File::create(&tmp_path).map_err(io)?);
         let mut written: u64 = 0;
-        let mut moves: Vec<(Loc, Loc)> = Vec::new();
-        let mut locs: Vec<Loc> = self.index.live_frames().map(|l| *l).collect();
-        locs.retain(|l| l.file() == JOURNAL || rewrite.contains(&l.file()));
-        locs.sort_by_key(|l| (l.file(), l.offset()));
-        for loc in locs {
-            let (name, file) = self.file_of(loc)?;
-            let frame = read_frame(file, &name, loc)?;
+        let mut todo: Vec<((u32, u64), FrameUse)> = frames
+            .into_iter()
+            .filter(|((f, _), u)| !u.live.is_empty() && (*f == JOURNAL || rewrite.contains(f)))
+            .collect();
+        todo.sort_by_key(|(k, _)| *k);
+        // Whole frames copied as they are, and records moved one by one into new blocks.
+        let mut moved_frames: HashMap<(u32, u64), Loc> = HashMap::new();
+        let mut moved: HashMap<((u32, u64), u16), Loc> = HashMap::new();
+        let mut lost: BTreeSet<(u32, u64)> = BTreeSet::new();
+        let mut block: BlockBuilder<((u32, u64), u16)> = BlockBuilder::default();
+        let put_block = |block: &mut BlockBuilder<((u32, u64), u16)>,
+                         out: &mut BufWriter<File>,
+                         written: &mut u64,
+                         moved: &mut HashMap<((u32, u64), u16), Loc>|
+         -> Result<()> {
+            let (frame, from) = block.seal(&self.sealer)?;
             out.write_all(&frame).map_err(io)?;
-            moves.push((loc, Loc(pack_no, written, loc.len())));
-            written += u64::from(loc.len());
+            for (slot, key) in from.into_iter().enumerate() {
+                moved.insert(key, Loc(pack_no, *written, frame.len() as u32, slot as u16));
+            }
+            *written += frame.len() as u64;
+            Ok(())
+        };
+        for (key, mut u) in todo {
+            let at = Loc::frame(key.0, key.1, u.len);
+            let (name, file) = self.file_of(at)?;
+            let frame = read_frame(file, &name, at)?;
+            // A block of many live records (or a big one) gains nothing from being
+            // repacked: copy it byte for byte, like a meta frame.
+            let whole = u.dead == 0 && (u.live.len() >= REPACK_BELOW || at.len() >= 8 << 10);
+            let opened = if u.meta || whole {
+                None
+            } else {
+                Block::open(&self.sealer, &frame).ok()
+            };
+            match opened {
+                Some(b) => {
+                    u.live.sort_unstable();
+                    u.live.dedup();
+                    for slot in u.live {
+                        match b.raw(slot) {
+                            Ok(raw) => {
+                                block.push(raw.to_vec(), (key, slot));
+                                if block.is_full() {
+                                    put_block(&mut block, &mut out, &mut written, &mut moved)?;
+                                }
+                            }
+                            Err(_) => {
+                                lost.insert(key);
+                            }
+                        }
+                    }
+                }
+                // Unreadable: kept as it is (its cases stay unreadable, not missing),
+                // unless it holds an erased case's record.
+                None if !u.meta && !whole && u.purged => {
+                    lost.insert(key);
+                }
+                None => {
+                    out.write_all(&frame).map_err(io)?;
+                    moved_frames.insert(key, Loc::frame(pack_no, written, at.len()));
+                    written += u64::from(at.len());
+                }
+            }
+        }
+        if !block.is_empty() {
+            put_block(&mut block, &mut out, &mut written, &mut moved)?;
         }
         let out = out.into_inner().map_err(|e| io(e.into_error()))?;
         out.sync_all().map_err(io)?;
@@ -779,21 +971,21 @@ impl Store {
             files::remove(&dir, &format!("{pack_file}.tmp"))?;
         }
         // The new snapshot, in memory first (so a failure leaves the index untouched).
-        let moved: HashMap<(u32, u64), Loc> = moves
-            .iter()
-            .map(|(from, to)| ((from.file(), from.offset()), *to))
-            .collect();
+        let before: Vec<Loc> = self.index.all_locs().map(|l| *l).collect();
+        for loc in self.index.all_locs() {
+            let key = loc.frame_key();
+            if let Some(to) = moved.get(&(key, loc.slot())) {
+                *loc = *to;
+            } else if let Some(to) = moved_frames.get(&key) {
+                *loc = Loc(to.file(), to.offset(), to.len(), loc.slot());
+            } else if lost.contains(&key) {
+                *loc = Loc(LOST, 0, 0, 0);
+            }
+        }
         let old_packs = std::mem::replace(&mut self.index.packs, index_packs);
         let old_gen = self.index.gen;
         self.index.gen = new_gen;
         self.index.next_pack = pack_no + u32::from(written > 0);
-        let mut new_locs: Vec<(Loc, Loc)> = Vec::new();
-        for loc in self.index.live_frames() {
-            if let Some(to) = moved.get(&(loc.file(), loc.offset())) {
-                new_locs.push((*loc, *to));
-                *loc = *to;
-            }
-        }
         let snapshot = format::seal_frame(&self.sealer, CTX_INDEX, &self.index);
         let committed = snapshot.and_then(|s| {
             files::write_atomic(&dir, &files::index_name(new_gen), &s)?;
@@ -802,10 +994,8 @@ impl Store {
         });
         if let Err(e) = committed {
             // Undo the in-memory switch; the files of the old generation are intact.
-            for loc in self.index.live_frames() {
-                if let Some((from, _)) = new_locs.iter().find(|(_, to)| to == loc) {
-                    *loc = *from;
-                }
+            for (loc, was) in self.index.all_locs().zip(before) {
+                *loc = was;
             }
             self.index.packs = old_packs;
             self.index.gen = old_gen;
@@ -816,7 +1006,7 @@ impl Store {
         }
         // Switch to the new generation.
         self.index
-            .drop_old_frames_in(|f| f == JOURNAL || rewrite.contains(&f));
+            .drop_old_frames_in(|f| f == JOURNAL || f == LOST || rewrite.contains(&f));
         self.journal = Journal::open(&dir, new_gen, 0)?;
         for n in &rewrite {
             self.packs.remove(n);
@@ -941,15 +1131,69 @@ fn strip_doc(record: Record) -> Record {
     }
 }
 
-/// A case built for import: id, document bytes, summary, statistics, signatures, heads.
-type Built = (
-    CaseId,
-    Vec<u8>,
-    CaseSummary,
-    StoredStats,
-    Vec<ChangeSig>,
-    Vec<Hash>,
-);
+/// A frame with fewer live records than this is repacked into a shared block when
+/// compaction carries it over.
+const REPACK_BELOW: usize = BLOCK_RECORDS / 4;
+
+/// What compaction knows of one frame from the index.
+#[derive(Default)]
+struct FrameUse {
+    /// Total frame length.
+    len: u32,
+    /// Slots of live records.
+    live: Vec<u16>,
+    /// Records superseded or purged.
+    dead: u32,
+    /// A meta frame (device, tombstone, group): always copied as it is.
+    meta: bool,
+    /// Holds a record being erased.
+    purged: bool,
+}
+
+/// A sealed block frame and the records in it (without documents, for the index).
+type SealedBlock = (Vec<u8>, Vec<(CaseId, Record)>);
+
+/// Records gathered into one block frame, closed at [`BLOCK_RECORDS`] records or
+/// [`BLOCK_BYTES`] bytes of CBOR.
+struct BlockBuilder<T> {
+    cbor: Vec<Vec<u8>>,
+    bytes: usize,
+    items: Vec<T>,
+}
+
+impl<T> Default for BlockBuilder<T> {
+    fn default() -> Self {
+        BlockBuilder {
+            cbor: Vec::new(),
+            bytes: 0,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T> BlockBuilder<T> {
+    fn push(&mut self, cbor: Vec<u8>, item: T) {
+        self.bytes += cbor.len();
+        self.cbor.push(cbor);
+        self.items.push(item);
+    }
+
+    fn is_full(&self) -> bool {
+        self.cbor.len() >= BLOCK_RECORDS || self.bytes >= BLOCK_BYTES
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cbor.is_empty()
+    }
+
+    /// Seals the records gathered so far into a frame and starts over.
+    fn seal(&mut self, sealer: &Sealer) -> Result<(Vec<u8>, Vec<T>)> {
+        let frame = format::seal_block(sealer, &self.cbor)?;
+        self.cbor.clear();
+        self.bytes = 0;
+        Ok((frame, std::mem::take(&mut self.items)))
+    }
+}
 
 fn with_case_number(e: Error, n: usize) -> Error {
     match e {
@@ -1035,8 +1279,8 @@ impl Opener<'_> {
             Err(e) => return Err(Error::io(name, e)),
         };
         let mut records = Vec::new();
-        let valid = self.scan(&bytes, name, is_journal, |rec, off, len| {
-            records.push((rec, Loc(file_no, off, len)))
+        let valid = self.scan(&bytes, name, is_journal, |rec, off, len, slot| {
+            records.push((rec, Loc(file_no, off, len, slot)))
         });
         let mut purge = Vec::new();
         for (record, loc) in records {
@@ -1045,13 +1289,14 @@ impl Opener<'_> {
         Ok((valid, purge))
     }
 
-    /// Walks the frames of a file; returns the length of its valid prefix.
+    /// Walks the frames of a file and the records in each; returns the length of its
+    /// valid prefix.
     fn scan(
         &mut self,
         bytes: &[u8],
         name: &str,
         is_journal: bool,
-        mut each: impl FnMut(Record, u64, u32),
+        mut each: impl FnMut(Record, u64, u32, u16),
     ) -> u64 {
         let mut off = 0usize;
         while off < bytes.len() {
@@ -1071,8 +1316,21 @@ impl Opener<'_> {
                     break;
                 }
             };
-            match format::open_frame::<Record>(self.sealer, CTX_FRAME, &rest[..len]) {
-                Ok(record) => each(record, off as u64, len as u32),
+            match Block::open(self.sealer, &rest[..len]) {
+                Ok(block) => {
+                    for slot in 0..block.len() as u16 {
+                        match block.get::<Record>(slot) {
+                            Ok(record) => each(record, off as u64, len as u32, slot),
+                            Err(e) => self.damage.push(Damage {
+                                file: name.into(),
+                                problem: format!(
+                                    "record {slot} of the frame at byte {off} {}; skipped",
+                                    frame_error(&e)
+                                ),
+                            }),
+                        }
+                    }
+                }
                 Err(e) if is_journal && off + len == bytes.len() => {
                     // A torn last frame: never acknowledged, dropped.
                     let _ = e;
@@ -1098,8 +1356,8 @@ impl Opener<'_> {
         for &n in packs {
             let name = files::pack_name(n);
             let bytes = files::read_file(self.dir, &name)?;
-            self.scan(&bytes, &name, false, |r, off, len| {
-                all.push((r, Loc(n, off, len), 0))
+            self.scan(&bytes, &name, false, |r, off, len, slot| {
+                all.push((r, Loc(n, off, len, slot), 0))
             });
         }
         // Older journals still present (a crash during compaction) are read too; their
@@ -1109,9 +1367,9 @@ impl Opener<'_> {
             let name = files::journal_name(g);
             let bytes = files::read_file(self.dir, &name)?;
             let current = g == gen;
-            let valid = self.scan(&bytes, &name, current, |r, off, len| {
+            let valid = self.scan(&bytes, &name, current, |r, off, len, slot| {
                 if current {
-                    all.push((r, Loc(JOURNAL, off, len), 1))
+                    all.push((r, Loc(JOURNAL, off, len, slot), 1))
                 }
             });
             if current {

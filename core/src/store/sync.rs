@@ -1089,7 +1089,10 @@ impl Store {
                 self.index.next_lsn += 1;
                 let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                 let off = self.journal.append(&frame)?;
-                records.push((Loc(JOURNAL, off, frame.len() as u32), strip_doc(record)));
+                records.push((
+                    Loc::frame(JOURNAL, off, frame.len() as u32),
+                    strip_doc(record),
+                ));
                 kept.push((id, doc));
             }
             for delta in deltas {
@@ -1100,7 +1103,7 @@ impl Store {
                 self.index.next_lsn += 1;
                 let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
                 let off = self.journal.append(&frame)?;
-                records.push((Loc(JOURNAL, off, frame.len() as u32), record));
+                records.push((Loc::frame(JOURNAL, off, frame.len() as u32), record));
             }
             self.journal.sync()
         })();
