@@ -187,6 +187,27 @@ fun run(tmp: File) {
         expect<CaravanException.CaseErased>("read an erased case") { b.getCase(caseId) }
     }
 
+    test("a case referred to another agency's team, and its update coming back") {
+        val shelter = CaravanStore.create(File(tmp, "shelter").path, generateStoreKey())
+        shelter.createGroup("Istanbul shelter", "Coordinator")
+        val request = shelter.partnerRequest("Istanbul shelter")
+        val offer = a.partnerAgree("Osh outreach", request.text, request.code, listOf("gender", "citizenship"))
+        expect<CaravanException.InvalidInput>("a wrong code") { shelter.partnerAccept(offer.text, "AAAA-AAAA-AAAA-AAAA") }
+        val id = shelter.partnerAccept(offer.text, offer.code)
+        check(id == offer.agreementId, "same agreement")
+        val shared = a.addCase(edits())
+        a.shareCase(offer.agreementId, shared, "Shelter")
+        val got = shelter.importShare(a.exportShare(offer.agreementId))
+        check(got.casesReceived == 1uL, "received")
+        val copy = shelter.getCase(got.changedCaseIds.single())
+        check(copy.gender == "Feminine" && copy.meansOfControl.isEmpty(), "only the agreed fields")
+        shelter.setReferralStatus(copy.id, copy.referrals.single().id, "Accepted")
+        val back = a.importShare(shelter.exportShare(id))
+        check(back.statusesCopied == 1uL, "status came back")
+        check(a.getCase(shared).referrals.any { it.status == "Accepted" && it.partner == "Istanbul shelter" }, "in the real case")
+        shelter.closeStore()
+    }
+
     test("a wrong key, a closed handle and a cancelled import are typed errors") {
         expect<CaravanException.WrongKey>("wrong key") { CaravanStore.open(File(tmp, "a").path, generateStoreKey()) }
         val c = CaravanStore.create(File(tmp, "c").path, generateStoreKey())

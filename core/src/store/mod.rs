@@ -46,9 +46,7 @@ use self::index::{Entry, Index, Loc, JOURNAL, LOST};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
 use crate::export::StoredStats;
-use crate::model::{
-    CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, ChangeSig, Edit, Timestamp,
-};
+use crate::model::{CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
 use crate::sync::DeviceIdentity;
 use crate::vocab::ErasureReason;
 
@@ -720,18 +718,23 @@ impl Store {
 
     /// Reads a case's document from disk (not from the cache).
     fn read_doc(&self, id: &CaseId) -> Result<CaseDoc> {
+        self.read_doc_with(id, &mut HashMap::new())
+    }
+
+    /// Reads a case's document from disk, keeping the blocks it opens in `blocks` so
+    /// that cases stored in the same block open it once (bulk readers).
+    fn read_doc_with(&self, id: &CaseId, blocks: &mut OpenBlocks) -> Result<CaseDoc> {
         let entry = self.entry(id)?;
         let mut bytes = Vec::new();
         let mut all_sigs = Vec::new();
-        let mut open: Option<(String, Block)> = None;
-        let mut open_key = None;
         for loc in entry.frames.clone() {
-            // A case's chunks may share a block: open it once.
-            if open_key != Some(loc.frame_key()) {
-                open = Some(self.open_block(id, loc)?);
-                open_key = Some(loc.frame_key());
+            if !blocks.contains_key(&loc.frame_key()) {
+                if blocks.len() >= 4 {
+                    blocks.clear();
+                }
+                blocks.insert(loc.frame_key(), self.open_block(id, loc)?);
             }
-            let Some((name, block)) = &open else {
+            let Some((name, block)) = blocks.get(&loc.frame_key()) else {
                 return Err(Error::Internal("no block".into()));
             };
             match block.get::<Record>(loc.slot()) {
@@ -1149,6 +1152,9 @@ struct FrameUse {
     /// Holds a record being erased.
     purged: bool,
 }
+
+/// Blocks opened by a bulk reader, by frame, with their file's name.
+type OpenBlocks = HashMap<(u32, u64), (String, Block)>;
 
 /// A sealed block frame and the records in it (without documents, for the index).
 type SealedBlock = (Vec<u8>, Vec<(CaseId, Record)>);

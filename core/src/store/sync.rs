@@ -611,26 +611,86 @@ impl Store {
         base: Option<&HeadsMap>,
         members: Members,
     ) -> Result<Payload> {
-        let mut ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
-        ids.sort();
-        let mut cases = Vec::new();
-        let mut authors: BTreeSet<[u8; 16]> = BTreeSet::new();
+        // The cases the peer lacks (None: all of it), read in storage order so that
+        // a block of many cases is opened once, on all cores.
+        let mut work: Vec<(CaseId, Option<Vec<Hash>>, (u32, u64))> = Vec::new();
         let mut whole = false;
-        for id in ids {
-            let heads = self.index.cases[&id].heads.clone();
-            match base.and_then(|b| b.get(&id)) {
-                Some(theirs) if *theirs == heads => {}
-                Some(theirs) => {
-                    let (delta, actors) = self.case_delta(&id, theirs)?;
-                    authors.extend(actors);
-                    cases.push(delta);
-                }
-                None => {
-                    whole = true;
-                    cases.push(self.whole_case(&id)?);
+        for (id, entry) in &self.index.cases {
+            match base.and_then(|b| b.get(id)) {
+                Some(theirs) if *theirs == entry.heads => {}
+                theirs => {
+                    whole |= theirs.is_none();
+                    let key = entry.frames.first().map_or((0, 0), |l| l.frame_key());
+                    work.push((*id, theirs.cloned(), key));
                 }
             }
         }
+        work.sort_by_key(|(id, _, key)| (*key, *id));
+        let mut cached: HashMap<CaseId, CaseDoc> = HashMap::new();
+        for (id, _, _) in &work {
+            if let Some(doc) = self.cache.remove(id) {
+                cached.insert(*id, doc);
+            }
+        }
+        self.cache_order.retain(|c| !cached.contains_key(c));
+        let chunks: Vec<Vec<(CaseId, Option<Vec<Hash>>, Option<CaseDoc>)>> = {
+            let mut out = Vec::new();
+            let mut it = work.into_iter().peekable();
+            while it.peek().is_some() {
+                out.push(
+                    it.by_ref()
+                        .take(64)
+                        .map(|(id, theirs, _)| {
+                            let doc = cached.remove(&id);
+                            (id, theirs, doc)
+                        })
+                        .collect(),
+                );
+            }
+            out
+        };
+        let this = &*self;
+        let read =
+            par_map(chunks, |chunk| {
+                let mut blocks = HashMap::new();
+                chunk
+                .into_iter()
+                .map(|(id, theirs, doc)| -> Result<(CaseChanges, Vec<[u8; 16]>, Option<CaseDoc>)> {
+                    let was_cached = doc.is_some();
+                    let mut doc = match doc {
+                        Some(d) => d,
+                        None => this.read_doc_with(&id, &mut blocks)?,
+                    };
+                    let (delta, actors) = delta_of(&id, &mut doc, theirs.as_deref().unwrap_or(&[]));
+                    Ok((delta, actors, was_cached.then_some(doc)))
+                })
+                .collect::<Vec<_>>()
+            });
+        let mut cases = Vec::new();
+        let mut authors: BTreeSet<[u8; 16]> = BTreeSet::new();
+        let mut back = Vec::new();
+        let mut failed = None;
+        for item in read.into_iter().flatten() {
+            match item {
+                Ok((delta, actors, doc)) => {
+                    if !whole {
+                        authors.extend(actors);
+                    }
+                    if let Some(doc) = doc {
+                        back.push((delta.case, doc));
+                    }
+                    cases.push(delta);
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        for (id, doc) in back {
+            self.cache_put(id, doc);
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        cases.sort_by_key(|c| c.case);
         let tombstones = self
             .index
             .tombstones
@@ -667,42 +727,6 @@ impl Store {
             members,
             live: None,
         })
-    }
-
-    /// A case's whole document as stored (no Automerge work), signatures by hash order.
-    fn whole_case(&mut self, id: &CaseId) -> Result<CaseChanges> {
-        // Individual changes rather than the saved document: the stored document's
-        // columns are already deflated one case at a time, whereas raw changes of many
-        // cases compress together several times better in the message body.
-        Ok(self.case_delta(id, &[])?.0)
-    }
-
-    /// The changes of a case after heads `theirs`, and the actors who wrote them.
-    fn case_delta(&mut self, id: &CaseId, theirs: &[Hash]) -> Result<(CaseChanges, Vec<[u8; 16]>)> {
-        let mut doc = self.take_doc(id)?;
-        let known: Vec<ChangeHash> = theirs
-            .iter()
-            .map(|h| ChangeHash(h.0))
-            .filter(|h| doc.has_change(h))
-            .collect();
-        let changes = doc.changes_since(&known);
-        let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-        self.cache_put(*id, doc);
-        let actors = changes
-            .iter()
-            .filter_map(|(c, _)| <[u8; 16]>::try_from(c.actor_id().to_bytes()).ok())
-            .collect();
-        let delta = CaseChanges {
-            case: *id,
-            doc: None,
-            sigs: changes.iter().map(|(_, s)| B64(*s)).collect(),
-            changes: changes
-                .into_iter()
-                .map(|(c, _)| ByteBuf::from(c.raw_bytes().to_vec()))
-                .collect(),
-            heads,
-        };
-        Ok((delta, actors))
     }
 
     /// Verifies and applies a payload from `sender` (see the module doc).
@@ -1046,38 +1070,50 @@ impl Store {
         let now = Timestamp::now();
         let mut records = Vec::new();
         let mut kept = Vec::new();
-        // Saving and summarising each document is independent: do it on all cores.
-        let jobs: Vec<ToWrite> = docs
+        // Saving, summarising and sealing each document is independent: do it on all
+        // cores. Many documents at once (a first sync) are sealed into blocks, so that
+        // compaction later copies them as they are instead of repacking.
+        let jobs: Vec<(u64, ToWrite)> = docs
             .into_iter()
-            .map(|(id, doc, new, raw)| {
+            .enumerate()
+            .map(|(i, (id, doc, new, raw))| {
                 let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
                 (
-                    id,
-                    doc,
-                    new || chunks >= self.options.max_chunks,
-                    raw.filter(|_| new),
+                    start_lsn + i as u64,
+                    (
+                        id,
+                        doc,
+                        new || chunks >= self.options.max_chunks,
+                        raw.filter(|_| new),
+                    ),
                 )
             })
             .collect();
-        let prepared = par_map(jobs, |(id, mut doc, full, raw)| -> Result<Prepared> {
-            let sigs = doc.sigs_for_save(full);
-            let bytes = match raw {
-                Some(raw) => {
-                    doc.mark_saved();
-                    raw
-                }
-                None if full => doc.save(),
-                None => doc.save_incremental(),
-            };
-            let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-            let (summary, stats) = describe(&doc, now)?;
-            Ok((id, doc, full, bytes, sigs, heads, summary, stats))
-        });
-        let result: Result<()> = (|| {
-            for item in prepared {
-                let (id, doc, full, bytes, sigs, heads, summary, stats) = item?;
+        let written = jobs.len() as u64;
+        let in_blocks = jobs.len() >= BLOCK_RECORDS;
+        let mut parts: Vec<Vec<(u64, ToWrite)>> = Vec::new();
+        let mut it = jobs.into_iter().peekable();
+        while it.peek().is_some() {
+            parts.push(it.by_ref().take(BLOCK_RECORDS).collect());
+        }
+        let sealer = &self.sealer;
+        let sealed = par_map(parts, |part| -> Result<Vec<SealedDocs>> {
+            let mut out = Vec::new();
+            let mut block: BlockBuilder<(CaseId, Record, CaseDoc)> = BlockBuilder::default();
+            for (lsn, (id, mut doc, full, raw)) in part {
+                let sigs = doc.sigs_for_save(full);
+                let bytes = match raw {
+                    Some(raw) => {
+                        doc.mark_saved();
+                        raw
+                    }
+                    None if full => doc.save(),
+                    None => doc.save_incremental(),
+                };
+                let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+                let (summary, stats) = describe(&doc, now)?;
                 let record = Record::Put {
-                    lsn: self.index.next_lsn,
+                    lsn,
                     case: id,
                     full,
                     summary,
@@ -1086,14 +1122,31 @@ impl Store {
                     heads,
                     stats: Some(stats),
                 };
-                self.index.next_lsn += 1;
-                let frame = format::seal_frame(&self.sealer, CTX_FRAME, &record)?;
-                let off = self.journal.append(&frame)?;
-                records.push((
-                    Loc::frame(JOURNAL, off, frame.len() as u32),
-                    strip_doc(record),
-                ));
-                kept.push((id, doc));
+                if in_blocks {
+                    block.push(cbor(&record)?, (id, strip_doc(record), doc));
+                    if block.is_full() {
+                        out.push(block.seal(sealer)?);
+                    }
+                } else {
+                    let frame = format::seal_frame(sealer, CTX_FRAME, &record)?;
+                    out.push((frame, vec![(id, strip_doc(record), doc)]));
+                }
+            }
+            if !block.is_empty() {
+                out.push(block.seal(sealer)?);
+            }
+            Ok(out)
+        });
+        let result: Result<()> = (|| {
+            self.index.next_lsn += written;
+            for part in sealed {
+                for (frame, items) in part? {
+                    let off = self.journal.append(&frame)?;
+                    for (slot, (id, record, doc)) in items.into_iter().enumerate() {
+                        records.push((Loc(JOURNAL, off, frame.len() as u32, slot as u16), record));
+                        kept.push((id, doc));
+                    }
+                }
             }
             for delta in deltas {
                 let record = Record::Sync {
@@ -1413,6 +1466,34 @@ fn state_digest(map: &HeadsMap) -> [u8; 32] {
     out
 }
 
+/// The changes of a case after heads `theirs` (individual changes, with their
+/// signatures, rather than the saved document: raw changes of many cases compress
+/// together several times better in a message body), and the actors who wrote them.
+fn delta_of(id: &CaseId, doc: &mut CaseDoc, theirs: &[Hash]) -> (CaseChanges, Vec<[u8; 16]>) {
+    let known: Vec<ChangeHash> = theirs
+        .iter()
+        .map(|h| ChangeHash(h.0))
+        .filter(|h| doc.has_change(h))
+        .collect();
+    let changes = doc.changes_since(&known);
+    let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+    let actors = changes
+        .iter()
+        .filter_map(|(c, _)| <[u8; 16]>::try_from(c.actor_id().to_bytes()).ok())
+        .collect();
+    let delta = CaseChanges {
+        case: *id,
+        doc: None,
+        sigs: changes.iter().map(|(_, s)| B64(*s)).collect(),
+        changes: changes
+            .into_iter()
+            .map(|(c, _)| ByteBuf::from(c.raw_bytes().to_vec()))
+            .collect(),
+        heads,
+    };
+    (delta, actors)
+}
+
 /// Parses the changes of one case: individual changes (signatures in order), or a
 /// whole document (signatures in change-hash order).
 fn parse_changes(
@@ -1477,18 +1558,9 @@ type Built = (
 /// for a new one optionally its raw changes to store as they are.
 type ToWrite = (CaseId, CaseDoc, bool, Option<Vec<u8>>);
 
-/// A document ready to be written: case, document, whether the chunk is the whole
-/// document, its bytes, signatures, heads and summary.
-type Prepared = (
-    CaseId,
-    CaseDoc,
-    bool,
-    Vec<u8>,
-    Vec<ChangeSig>,
-    Vec<Hash>,
-    CaseSummary,
-    StoredStats,
-);
+/// A sealed frame (one record, or a block of many) and its cases' records (without
+/// documents, for the index) and documents (for the cache).
+type SealedDocs = (Vec<u8>, Vec<(CaseId, Record, CaseDoc)>);
 
 /// Below this many items, [`par_map`] does not bother starting threads.
 const PARALLEL_FROM: usize = 64;
