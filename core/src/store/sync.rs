@@ -613,7 +613,7 @@ impl Store {
     ) -> Result<Payload> {
         // The cases the peer lacks (None: all of it), read in storage order so that
         // a block of many cases is opened once, on all cores.
-        let mut work: Vec<(CaseId, Option<Vec<Hash>>, (u32, u64))> = Vec::new();
+        let mut work: Vec<(CaseId, Option<Vec<Hash>>, FrameKey)> = Vec::new();
         let mut whole = false;
         for (id, entry) in &self.index.cases {
             match base.and_then(|b| b.get(id)) {
@@ -633,7 +633,7 @@ impl Store {
             }
         }
         self.cache_order.retain(|c| !cached.contains_key(c));
-        let chunks: Vec<Vec<(CaseId, Option<Vec<Hash>>, Option<CaseDoc>)>> = {
+        let chunks: Vec<Vec<ToRead>> = {
             let mut out = Vec::new();
             let mut it = work.into_iter().peekable();
             while it.peek().is_some() {
@@ -1557,6 +1557,13 @@ type Built = (
 /// A case document to write: case, document, whether it is new to this device, and
 /// for a new one optionally its raw changes to store as they are.
 type ToWrite = (CaseId, CaseDoc, bool, Option<Vec<u8>>);
+
+/// A frame's file and offset.
+type FrameKey = (u32, u64);
+
+/// A case to read for a peer: the peer's heads of it (`None`: it has none) and the
+/// document, if it was in the cache.
+type ToRead = (CaseId, Option<Vec<Hash>>, Option<CaseDoc>);
 
 /// A sealed frame (one record, or a block of many) and its cases' records (without
 /// documents, for the index) and documents (for the cache).
