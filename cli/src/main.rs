@@ -11,6 +11,7 @@ mod commands;
 mod dedup_cmd;
 mod demo;
 mod export;
+mod inputs;
 mod member_cmd;
 mod output;
 mod partner_cmd;

@@ -1,12 +1,14 @@
 //! `caravan member`: invitations with roles, joining, the member list, revocation,
 //! roles, case assignment, and quarantined changes of revoked devices.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use caravan_core::sync::{DeviceId, Member, Role};
 use caravan_core::{Error, Result, Store, SyncReport};
 use clap::Subcommand;
 use serde_json::json;
+
+use crate::inputs::{io, text_or_file};
 
 /// `caravan member ...`
 #[derive(Debug, Subcommand)]
@@ -77,21 +79,6 @@ pub(crate) enum MemberCommand {
         /// The case whose quarantined changes to decide on.
         case: Option<String>,
     },
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io {
-        file: path.display().to_string(),
-        source: e,
-    }
-}
-
-/// The argument itself, or the content of the file it names after `@`.
-fn text_or_file(arg: String) -> Result<String> {
-    match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path))),
-        None => Ok(arg),
-    }
 }
 
 /// Finds an active or revoked member by the start of its short id.

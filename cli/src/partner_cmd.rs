@@ -1,11 +1,13 @@
 //! `caravan partner`: sharing agreements with partner agencies (each a team of its
 //! own), referring cases under them, and the bundles that carry them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use caravan_core::{Error, Result, Store};
+use caravan_core::{Result, Store};
 use clap::Subcommand;
 use serde_json::json;
+
+use crate::inputs::{io, text_or_file};
 
 /// `caravan partner ...`
 #[derive(Debug, Subcommand)]
@@ -76,20 +78,6 @@ pub(crate) enum PartnerCommand {
         /// The bundle file.
         file: PathBuf,
     },
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io {
-        file: path.display().to_string(),
-        source: e,
-    }
-}
-
-fn text_or_file(arg: String) -> Result<String> {
-    match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(io(Path::new(path))),
-        None => Ok(arg),
-    }
 }
 
 /// Runs a partner command.

@@ -10,6 +10,8 @@ use caravan_core::{BundleScope, Error, LiveSession, Result, Store, SyncReport};
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::inputs::io;
+
 /// `caravan group ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum GroupCommand {
@@ -111,13 +113,6 @@ fn report_text(r: &SyncReport) -> String {
         ));
     }
     s
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io {
-        file: path.display().to_string(),
-        source: e,
-    }
 }
 
 /// Runs a group command.
