@@ -52,7 +52,8 @@ for symbol in \
   "func listCaseIds(" "func caseSummaries(" "func invite(role: MemberRole)" \
   "func revokeMember(deviceIdHex: String)" "func myRole()" "public enum MemberRole" \
   "case NotPermitted(" "func quarantined()" "func resolveQuarantine(" "func joinRequest(" \
-  "func inviteRemote(" "func partnerAgree(" "func shareCase(" "func importShare("; do
+  "func inviteRemote(" "func partnerAgree(" "func shareCase(" "func importShare(" \
+  "public func invitationCode(invitation: String)"; do
   if ! grep -qF "$symbol" "$swift"; then
     echo "missing in $swift: $symbol" >&2
     missing=1

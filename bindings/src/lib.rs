@@ -46,8 +46,9 @@ pub use model::{
 pub use partner::{AgreementOfferInfo, PartnerAgreementInfo, ShareSummary};
 pub use store::{CaravanStore, ErasedCase, StoreDamage};
 pub use sync::{
-    qr_frame_to_text, qr_split, BundleScope, GroupMember, JoinRequestInfo, LiveStart, LiveSync,
-    MailboxSummary, MemberRole, QrReassembler, QuarantinedCase, ScanProgress, SyncSummary,
+    invitation_code, qr_frame_to_text, qr_split, BundleScope, GroupMember, JoinRequestInfo,
+    LiveStart, LiveSync, MailboxSummary, MemberRole, QrReassembler, QuarantinedCase, ScanProgress,
+    SyncSummary,
 };
 pub use vocab::{
     age_band_is_minor, indicator_category, label, scalar_field_key, scalar_field_vocabulary,

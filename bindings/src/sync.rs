@@ -12,6 +12,14 @@ use crate::error::{guard, CaravanError, Result};
 use crate::model::case_id;
 use crate::store::CaravanStore;
 
+/// The verification code of an invitation (`XXXX-XXXX`): the inviter's app shows it
+/// next to the QR code, the invitee's app shows it for what it scanned, and the two
+/// people compare them.
+#[uniffi::export]
+pub fn invitation_code(invitation: String) -> Result<String> {
+    guard(|| Ok(caravan_core::sync::invitation_code(&invitation)?))
+}
+
 /// What a group member may do; every device enforces it on the changes it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum MemberRole {

@@ -155,11 +155,12 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 std::fs::write(f, inv.as_text()).map_err(io(f))?;
             }
             say(
-                json!({"invitation": inv.as_text(), "role": role.code()}),
+                json!({"invitation": inv.as_text(), "role": role.code(), "code": inv.code()}),
                 format!(
-                    "One-time invitation for a {} ({how}):\n{}",
+                    "One-time invitation for a {} ({how}):\n{}\n\nAfter scanning, both phones show this code; compare them: {}",
                     role_name(role),
-                    inv.as_text()
+                    inv.as_text(),
+                    inv.code()
                 ),
             );
         }
@@ -181,12 +182,14 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         }
         MemberCommand::Join { invitation, name } => {
             let text = text_or_file(invitation)?;
+            let code = caravan_core::sync::invitation_code(&text)?;
             store.join_group(&text, &name)?;
             let role = store.role().map(role_name).unwrap_or("member");
             say(
-                json!({"joined": store.group_name(), "role": store.role().map(Role::code)}),
+                json!({"joined": store.group_name(), "role": store.role().map(Role::code), "code": code}),
                 format!(
-                    "Joined team {:?} as a {role}. Sync once with a member so they learn of this device.",
+                    "Joined team {:?} as a {role}. Check that the inviter's screen shows the code {code}.\n\
+                     Sync once with a member so they learn of this device.",
                     store.group_name().unwrap_or_default()
                 ),
             );

@@ -206,13 +206,16 @@ fn roles_are_enforced_and_a_revoked_device_is_cut_off() {
         ok(s, &["init", "--kdf-memory-mib", "8"]);
     }
     ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
-    let inv = ok(&a, &["member", "invite"])["invitation"]
+    let invited = ok(&a, &["member", "invite"]);
+    let inv = invited["invitation"]
         .as_str()
         .expect("invitation")
         .to_string();
+    let joined = ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    assert_eq!(joined["role"], "field_worker");
     assert_eq!(
-        ok(&b, &["member", "join", &inv, "--name", "Bakyt"])["role"],
-        "field_worker"
+        joined["code"], invited["code"],
+        "both screens show one code"
     );
     let ab = tmp.path().join("ab.cvb");
     let ba = tmp.path().join("ba.cvb");

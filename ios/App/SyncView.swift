@@ -114,7 +114,8 @@ struct SyncView: View {
         act { store in
             let invitation = try store.invite(role: role)
             await MainActor.run { showing = [invitation] }
-            return String(localized: "Let your colleague scan this code now, in person. Never send it.")
+            let code = (try? invitationCode(invitation: invitation)) ?? ""
+            return String(localized: "Let your colleague scan this code now, in person. Never send it.") + " " + String(localized: "Both phones must show the code \(code).")
         }
     }
 
@@ -139,7 +140,11 @@ struct SyncView: View {
         case .invitation:
             scanning = nil
             let device = deviceName
-            act { try $0.joinGroup(invitation: text, deviceName: device); return String(localized: "You joined the team.") }
+            act {
+                try $0.joinGroup(invitation: text, deviceName: device)
+                let code = (try? invitationCode(invitation: text)) ?? ""
+                return String(localized: "You joined the team.") + " " + String(localized: "Both phones must show the code \(code).")
+            }
         case .frames:
             let scan = self.scan
             act { store in

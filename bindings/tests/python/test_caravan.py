@@ -164,7 +164,10 @@ class CaravanFlow(unittest.TestCase):
         a, _ = self.new_store("a")
         b, _ = self.new_store("b")
         a.create_group("Osh outreach", "Bakyt, Osh")
-        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "Aigerim, Shymkent")
+        invitation = a.invite(cv.MemberRole.FIELD_WORKER)
+        code = cv.invitation_code(invitation)
+        self.assertRegex(code, r"^[A-Z2-7]{4}-[A-Z2-7]{4}$")
+        b.join_group(invitation, "Aigerim, Shymkent")
         # The newcomer's membership reaches the creator with its first bundle.
         a.import_bundle(b.export_bundle(cv.BundleScope.EVERYTHING()))
         self.assertEqual(sorted((m.name, m.role) for m in a.members()),

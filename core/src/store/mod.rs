@@ -973,6 +973,18 @@ impl Store {
         } else {
             files::remove(&dir, &format!("{pack_file}.tmp"))?;
         }
+        // Superseded locations in the journal and in the packs about to go are stale in
+        // the new generation (its journal reuses the same offsets): drop them before
+        // the snapshot, keeping a copy in case the snapshot cannot be written.
+        let gone = |f: u32| f == JOURNAL || f == LOST || rewrite.contains(&f);
+        let saved_old: Vec<(CaseId, Vec<Loc>)> = self
+            .index
+            .cases
+            .iter()
+            .filter(|(_, e)| e.old.iter().any(|l| gone(l.file())))
+            .map(|(id, e)| (*id, e.old.clone()))
+            .collect();
+        self.index.drop_old_frames_in(gone);
         // The new snapshot, in memory first (so a failure leaves the index untouched).
         let before: Vec<Loc> = self.index.all_locs().map(|l| *l).collect();
         for loc in self.index.all_locs() {
@@ -1000,6 +1012,11 @@ impl Store {
             for (loc, was) in self.index.all_locs().zip(before) {
                 *loc = was;
             }
+            for (id, old) in saved_old {
+                if let Some(e) = self.index.cases.get_mut(&id) {
+                    e.old = old;
+                }
+            }
             self.index.packs = old_packs;
             self.index.gen = old_gen;
             self.index.next_pack = pack_no;
@@ -1008,8 +1025,6 @@ impl Store {
             return Err(e);
         }
         // Switch to the new generation.
-        self.index
-            .drop_old_frames_in(|f| f == JOURNAL || f == LOST || rewrite.contains(&f));
         self.journal = Journal::open(&dir, new_gen, 0)?;
         for n in &rewrite {
             self.packs.remove(n);
@@ -1249,6 +1264,12 @@ impl Opener<'_> {
             match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
                 Ok(mut index) => {
                     index.gen = gen;
+                    // A snapshot is written when its journal is new and empty, so any
+                    // superseded location in it that points into a journal (or into a
+                    // pack that no longer exists) is stale: the same offsets of the new
+                    // journal hold other frames. Older builds kept such locations.
+                    let kept: Vec<u32> = packs.clone();
+                    index.drop_old_frames_in(|f| f == JOURNAL || (f != LOST && !kept.contains(&f)));
                     let (len, purge) =
                         self.replay(&mut index, JOURNAL, &files::journal_name(gen), true)?;
                     return Ok((index, len, purge));

@@ -1019,6 +1019,33 @@ impl Invitation {
     pub fn as_text(&self) -> &str {
         &self.text
     }
+
+    /// The verification code both people compare after the QR code was scanned (the
+    /// invitee's app shows [`invitation_code`] of what it scanned), so that nobody can
+    /// slip in a code of their own. Not secret.
+    pub fn code(&self) -> String {
+        invitation_code(&self.text).unwrap_or_default()
+    }
+}
+
+/// The verification code of an invitation's text (`XXXX-XXXX`, 40 bits of a hash of
+/// the whole invitation), as both phones show it.
+pub fn invitation_code(text: &str) -> Result<String> {
+    let bad = || Error::invalid("invitation", "this is not a valid Caravan invitation");
+    let text = text.trim();
+    let raw = match (
+        text.strip_prefix(INVITE_PREFIX),
+        text.strip_prefix(REMOTE_PREFIX),
+    ) {
+        (Some(body), _) | (None, Some(body)) => unbase32(body).ok_or_else(bad)?,
+        (None, None) => return Err(bad()),
+    };
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        &[b"caravan/invite-code/v1".as_slice(), &raw].concat(),
+    );
+    let c = base32(&d.as_ref()[..5]);
+    Ok(format!("{}-{}", &c[..4], &c[4..8]))
 }
 
 impl std::fmt::Debug for Invitation {
@@ -1098,6 +1125,12 @@ mod tests {
         let c = DeviceIdentity::generate().expect("c");
         let mut ga = GroupState::create(&a, "Shymkent outreach", "Aigerim").expect("create");
         let inv = ga.invite(&a, Role::FieldWorker).expect("invite");
+        // Both phones show the same verification code; another invitation has another.
+        assert_eq!(invitation_code(inv.as_text()).expect("code"), inv.code());
+        assert_eq!(inv.code().len(), 9);
+        let other = ga.invite(&a, Role::FieldWorker).expect("invite");
+        assert_ne!(other.code(), inv.code());
+        assert!(invitation_code("hello").is_err());
         assert!(
             !format!("{inv:?}").contains(&inv.as_text()[20..30]),
             "the secret is not printed"

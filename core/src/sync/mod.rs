@@ -15,8 +15,8 @@ pub use share::AgreementOffer;
 #[cfg(test)]
 mod vectors;
 
+pub use group::{invitation_code, Invitation, Member, Role};
 pub(crate) use group::{GroupState, MemberOp, B32, B64};
-pub use group::{Invitation, Member, Role};
 mod message;
 
 pub(crate) use identity::change_message;

@@ -47,6 +47,7 @@ import org.caravan.android.DocumentTreeFolder
 import org.caravan.android.LocalNetworkSync
 import org.caravan.core.GroupMember
 import org.caravan.core.MemberRole
+import org.caravan.core.invitationCode
 import org.caravan.core.QrReassembler
 import org.caravan.core.SyncSummary
 import org.fieldnotes.app.AppViewModel
@@ -111,7 +112,7 @@ fun SyncScreen(model: AppViewModel) {
         when (purpose) {
             ScanPurpose.Invitation -> run {
                 repo.join(text, deviceName.trim())
-                context.getString(R.string.team_joined)
+                context.getString(R.string.team_joined) + " " + context.getString(R.string.team_compare_code, invitationCode(text))
             }
             ScanPurpose.Frames -> run {
                 val (progress, summary) = repo.scanned(scan, text)
@@ -207,10 +208,10 @@ fun SyncScreen(model: AppViewModel) {
                 }
                 if (coordinator) {
                     Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                        OutlinedButton(onClick = { run { showing = listOf(repo.invite(MemberRole.FIELD_WORKER)); context.getString(R.string.team_invite_help) } }) {
+                        OutlinedButton(onClick = { run { val inv = repo.invite(MemberRole.FIELD_WORKER); showing = listOf(inv); context.getString(R.string.team_invite_help) + " " + context.getString(R.string.team_compare_code, invitationCode(inv)) } }) {
                             Text(stringResource(R.string.team_invite))
                         }
-                        OutlinedButton(onClick = { run { showing = listOf(repo.invite(MemberRole.COORDINATOR)); context.getString(R.string.team_invite_help) } }) {
+                        OutlinedButton(onClick = { run { val inv = repo.invite(MemberRole.COORDINATOR); showing = listOf(inv); context.getString(R.string.team_invite_help) + " " + context.getString(R.string.team_compare_code, invitationCode(inv)) } }) {
                             Text(stringResource(R.string.team_invite_coordinator))
                         }
                     }
