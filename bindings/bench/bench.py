@@ -45,6 +45,13 @@ def main(directory, cases=10_000, adds=1_000, rounds=30):
         assert len(ids) == cases and len(page) == PAGE
         if r >= 5:
             paged.append(ms)
+    # Not timed: the summaries carry what the case list shows, and their vocabulary
+    # values resolve to the codes that were stored.
+    listed = store.list_cases(everything)
+    assert sum(cv.code_of("gender", s.gender) == "Feminine" for s in listed) == cases // 2
+    assert {cv.code_of("country", s.citizenship[0]) for s in listed} == set(COUNTRIES)
+    assert all([cv.code_of("exploitation_type", c) for c in s.exploitation] == ["ForcedLabour"]
+               for s in listed)
     store.close_store()
 
     store = cv.CaravanStore.create(f"{directory}/add", key)

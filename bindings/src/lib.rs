@@ -9,7 +9,8 @@
 //!   (create, invite, join, members), sync (bundles, QR frames, the mailbox folder,
 //!   live sessions whose bytes the app carries), exports, panic wipe ([`panic_wipe_dir`]
 //!   for a store that is not open).
-//! - Vocabularies and labels ([`vocabularies`], [`label`]) to build forms.
+//! - Vocabularies and labels ([`vocabularies`], [`label`], [`code_of`]) to build forms and
+//!   to label case summaries, whose values are [`VocabularyCode`]s.
 //! - [`ChangeListener`] and [`ProgressListener`]: callbacks the app implements.
 //! - [`CaravanError`]: the one error the app sees (`CaravanException` in Kotlin).
 //!   No panic crosses the boundary: every call runs under `catch_unwind` and a panic
@@ -51,8 +52,9 @@ pub use sync::{
     SyncSummary,
 };
 pub use vocab::{
-    age_band_is_minor, indicator_category, label, scalar_field_key, scalar_field_vocabulary,
-    set_field_key, set_field_vocabulary, vocabularies, vocabulary, VocabularyEntry, VocabularyInfo,
+    age_band_is_minor, code_of, indicator_category, label, scalar_field_key,
+    scalar_field_vocabulary, set_field_key, set_field_vocabulary, vocabularies, vocabulary,
+    VocabularyCode, VocabularyEntry, VocabularyInfo,
 };
 
 use caravan_core::vocab::{Answer, Indicator, Vocabulary, Vulnerability};

@@ -1,14 +1,16 @@
 //! The case model as the apps see it: edits in, summaries and records out.
 //!
 //! Categorical values cross the boundary as their stable vocabulary **codes**
-//! (`"DebtBondage"`); the apps turn them into labels with [`crate::vocab`]. Times are
-//! milliseconds since the Unix epoch (UTC).
+//! (`"DebtBondage"`), except in [`CaseSummary`], where they are [`VocabularyCode`]s
+//! (indices into the vocabularies, so long lists stay cheap); the apps turn either into
+//! labels with [`crate::vocab`]. Times are milliseconds since the Unix epoch (UTC).
 
 use caravan_core as core_;
 use caravan_core::vocab::{AgeBand, CaseStatus, Country, ExploitationType, Vocabulary};
 use caravan_core::{CaseId, Timestamp, YearMonth};
 
 use crate::error::{CaravanError, Result};
+use crate::vocab::{ToVocabularyCode, VocabularyCode};
 
 macro_rules! mirror_fields {
     ($(#[$meta:meta])* $name:ident => $core:ty { $( $(#[$vmeta:meta])* $variant:ident ),+ $(,)? }) => {
@@ -238,6 +240,11 @@ fn countries<'a>(v: impl IntoIterator<Item = &'a Country>) -> Vec<String> {
 }
 
 /// What the case list shows: the searchable gist of a case, read without loading it.
+///
+/// Vocabulary values are [`VocabularyCode`]s (an index into the vocabulary the field
+/// names, or the code itself if this version does not know it), not code strings: a
+/// list of 10,000 summaries then costs one string per case to move across the FFI (the
+/// id) instead of about eight (docs/decisions/0008-ffi-bindings.md).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CaseSummary {
     /// Case identifier (32 hex digits).
@@ -246,20 +253,20 @@ pub struct CaseSummary {
     pub created_at_ms: i64,
     /// When this device last stored a change to it (ms since the epoch).
     pub updated_at_ms: i64,
-    /// Case-management status code.
-    pub case_status: Option<String>,
-    /// Trafficking status code.
-    pub trafficking_status: Option<String>,
-    /// Gender code.
-    pub gender: Option<String>,
-    /// Age band code.
-    pub age_band: Option<String>,
-    /// Citizenship(s), alpha-2.
-    pub citizenship: Vec<String>,
-    /// Countries on the route, deduplicated, alpha-2.
-    pub route_countries: Vec<String>,
-    /// Types of exploitation.
-    pub exploitation: Vec<String>,
+    /// Case-management status (`case_status` vocabulary).
+    pub case_status: Option<VocabularyCode>,
+    /// Trafficking status (`trafficking_status` vocabulary).
+    pub trafficking_status: Option<VocabularyCode>,
+    /// Gender (`gender` vocabulary).
+    pub gender: Option<VocabularyCode>,
+    /// Age band (`age_band` vocabulary).
+    pub age_band: Option<VocabularyCode>,
+    /// Citizenship(s) (`country` vocabulary).
+    pub citizenship: Vec<VocabularyCode>,
+    /// Countries on the route, deduplicated (`country` vocabulary).
+    pub route_countries: Vec<VocabularyCode>,
+    /// Types of exploitation (`exploitation_type` vocabulary).
+    pub exploitation: Vec<VocabularyCode>,
     /// Number of referrals.
     pub referrals: u32,
     /// Number of notes.
@@ -268,19 +275,29 @@ pub struct CaseSummary {
     pub conflicts: u32,
 }
 
-impl From<&core_::CaseSummary> for CaseSummary {
-    fn from(s: &core_::CaseSummary) -> Self {
+fn value<V: ToVocabularyCode>(v: Option<V>) -> Option<VocabularyCode> {
+    v.as_ref().map(ToVocabularyCode::to_vocabulary_code)
+}
+
+/// Converts a list of values, reusing its allocation (a value and a [`VocabularyCode`]
+/// have the same size): a summary's lists cost no new allocation.
+pub(crate) fn values<V: ToVocabularyCode>(v: Vec<V>) -> Vec<VocabularyCode> {
+    v.into_iter().map(|v| v.to_vocabulary_code()).collect()
+}
+
+impl From<core_::CaseSummary> for CaseSummary {
+    fn from(s: core_::CaseSummary) -> Self {
         CaseSummary {
             id: s.id.to_hex(),
             created_at_ms: s.created_at.0,
             updated_at_ms: s.updated_at.0,
-            case_status: code(&s.case_status),
-            trafficking_status: code(&s.trafficking_status),
-            gender: code(&s.gender),
-            age_band: code(&s.age_band),
-            citizenship: countries(&s.citizenship),
-            route_countries: countries(&s.route_countries),
-            exploitation: codes(&s.exploitation),
+            case_status: value(s.case_status),
+            trafficking_status: value(s.trafficking_status),
+            gender: value(s.gender),
+            age_band: value(s.age_band),
+            citizenship: values(s.citizenship),
+            route_countries: values(s.route_countries),
+            exploitation: values(s.exploitation),
             referrals: s.referrals,
             notes: s.notes,
             conflicts: s.conflicts,

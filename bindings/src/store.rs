@@ -238,12 +238,13 @@ impl CaravanStore {
         self.with(|s| Ok(s.len() as u64))
     }
 
-    /// Summaries of the cases matching `filter`, most recently updated first. Reads no
-    /// case document, so it is fast even for tens of thousands of cases.
+    /// Summaries of the cases matching `filter`, most recently updated first: what the
+    /// case list shows. Reads no case document, and the summaries carry vocabulary values
+    /// as `VocabularyCode`s, so it is fast even for tens of thousands of cases.
     pub fn list_cases(&self, filter: CaseListFilter) -> Result<Vec<CaseSummary>> {
         self.with(|s| {
             let filter = filter.to_core()?;
-            Ok(s.list(&filter).iter().map(CaseSummary::from).collect())
+            Ok(s.list(&filter).into_iter().map(CaseSummary::from).collect())
         })
     }
 
@@ -264,7 +265,7 @@ impl CaravanStore {
             let mut page = Vec::with_capacity(ids.len());
             for id in &ids {
                 match s.summary(&case_id(id)?) {
-                    Ok(summary) => page.push(CaseSummary::from(summary)),
+                    Ok(summary) => page.push(CaseSummary::from(summary.clone())),
                     Err(CoreError::CaseNotFound { .. } | CoreError::CaseErased { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -275,7 +276,7 @@ impl CaravanStore {
 
     /// The summary of one case.
     pub fn case_summary(&self, id: String) -> Result<CaseSummary> {
-        self.with(|s| Ok(CaseSummary::from(s.summary(&case_id(&id)?)?)))
+        self.with(|s| Ok(CaseSummary::from(s.summary(&case_id(&id)?)?.clone())))
     }
 
     /// The full id of the case whose id starts with `prefix` (at least 4 hex digits).

@@ -241,3 +241,84 @@ fn panic_wipe_leaves_nothing_the_right_key_opens() {
         Err(CaravanError::NotAStore { .. })
     ));
 }
+
+#[test]
+fn summaries_carry_vocabulary_values_that_resolve_to_the_stored_codes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = generate_store_key().expect("key");
+    let store =
+        CaravanStore::create(dir.path().join("s").display().to_string(), key).expect("create");
+    let mut case = edits("KZ");
+    case.extend([
+        CaseEdit::Set {
+            field: ScalarField::CaseStatus,
+            code: Some("FollowUp".into()),
+        },
+        CaseEdit::Add {
+            field: SetField::Exploitation,
+            code: "ForcedLabour".into(),
+        },
+        CaseEdit::AddRouteEvent {
+            kind: "Exploitation".into(),
+            country: "RUS".into(),
+            year: Some(2024),
+            month: None,
+        },
+    ]);
+    let id = store.add_case(case).expect("add");
+    let other = store.add_case(edits("KG")).expect("add");
+
+    let listed = store.list_cases(CaseListFilter::default()).expect("list");
+    assert_eq!(listed.len(), 2);
+    let summary = listed.iter().find(|s| s.id == id).expect("listed");
+    // What the app does: index the vocabulary tables it read once.
+    let table = |id: &str| vocabulary(id.into()).expect("vocabulary");
+    let code = |vocabulary_id: &str, value: &VocabularyCode| match value {
+        VocabularyCode::Known { index } => table(vocabulary_id).entries[usize::from(*index)]
+            .code
+            .clone(),
+        VocabularyCode::Unknown { code } => code.clone(),
+    };
+    let one = |vocabulary_id: &str, value: &Option<VocabularyCode>| {
+        value.as_ref().map(|v| code(vocabulary_id, v))
+    };
+    assert_eq!(one("gender", &summary.gender).as_deref(), Some("Feminine"));
+    assert_eq!(
+        one("case_status", &summary.case_status).as_deref(),
+        Some("FollowUp")
+    );
+    assert_eq!(one("age_band", &summary.age_band), None);
+    assert_eq!(one("trafficking_status", &summary.trafficking_status), None);
+    let many = |vocabulary_id: &str, values: &[VocabularyCode]| -> Vec<String> {
+        values.iter().map(|v| code(vocabulary_id, v)).collect()
+    };
+    assert_eq!(many("country", &summary.citizenship), ["KZ"]);
+    assert_eq!(many("country", &summary.route_countries), ["RU"]);
+    assert_eq!(
+        many("exploitation_type", &summary.exploitation),
+        ["ForcedLabour"]
+    );
+    // The exported `code_of` agrees, and so does `label`.
+    let citizenship = summary.citizenship[0].clone();
+    assert_eq!(code_of("country".into(), citizenship).expect("code"), "KZ");
+    let gender = code_of("gender".into(), summary.gender.clone().expect("gender")).expect("code");
+    assert_eq!(
+        label("gender".into(), gender, "ru".into()).expect("label"),
+        Some("Женский".into())
+    );
+    // A page of summaries is the same records, in the order of the ids.
+    assert_eq!(
+        store
+            .case_summaries(vec![other.clone(), id.clone()])
+            .expect("page"),
+        [
+            listed
+                .iter()
+                .find(|s| s.id == other)
+                .expect("other")
+                .clone(),
+            summary.clone()
+        ]
+    );
+    assert_eq!(store.case_summary(id).expect("one"), *summary);
+}

@@ -70,7 +70,7 @@ private struct CaseRow: View {
         VStack(alignment: .leading, spacing: 2) {
             let who = [summary.gender.map { labels.label("gender", $0) },
                        summary.ageBand.map { labels.label("age_band", $0) },
-                       summary.citizenship.isEmpty ? nil : summary.citizenship.joined(separator: "/")]
+                       summary.citizenship.isEmpty ? nil : summary.citizenship.map { labels.code("country", $0) }.joined(separator: "/")]
                 .compactMap { $0 }.joined(separator: " · ")
             Text(who.isEmpty ? String(summary.id.prefix(8)) : who).font(.headline)
             let what = [summary.caseStatus.map { labels.label("case_status", $0) },

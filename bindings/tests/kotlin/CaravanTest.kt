@@ -101,6 +101,28 @@ fun run(tmp: File) {
         check(a.caseSummaries(ids) == a.listCases(CaseListFilter()), "a page of summaries")
     }
 
+    test("summaries carry vocabulary values that resolve to codes and labels") {
+        val summary = a.listCases(CaseListFilter(country = "KZ")).single()
+        // What an app does: read the tables once, then index them (no FFI call per row).
+        val tables = vocabularies().associateBy { it.id }
+        fun entry(vocabulary: String, value: VocabularyCode?): VocabularyEntry? =
+            (value as? VocabularyCode.Known)?.let { tables.getValue(vocabulary).entries[it.index.toInt()] }
+        check(entry("gender", summary.gender)?.code == "Feminine", "gender: ${summary.gender}")
+        check(entry("gender", summary.gender)?.labelRu == "Женский", "gender label")
+        check(entry("age_band", summary.ageBand)?.code == "18-20", "age band: ${summary.ageBand}")
+        check(summary.caseStatus == null && summary.traffickingStatus == null, "not recorded")
+        check(summary.citizenship.map { entry("country", it)?.code } == listOf("KZ"), "citizenship: ${summary.citizenship}")
+        check(summary.routeCountries.map { codeOf("country", it) } == listOf("RU"), "route: ${summary.routeCountries}")
+        check(summary.exploitation.isEmpty(), "no exploitation recorded")
+        check(label("gender", codeOf("gender", summary.gender!!), "ru") == "Женский", "label from codeOf")
+        // A code from a newer version arrives as itself; codeOf gives it back unchanged.
+        check(codeOf("gender", VocabularyCode.Unknown("SomeNewCode")) == "SomeNewCode", "unknown code kept")
+        val outside = tables.getValue("gender").entries.size.toUShort()
+        expect<CaravanException.InvalidInput>("index outside the vocabulary") {
+            codeOf("gender", VocabularyCode.Known(outside))
+        }
+    }
+
     test("a note with a phone number is refused with a typed error") {
         val e = expect<CaravanException.NoteRejected>("note with a phone number") {
             a.addNote(caseId, "Call her on $PHONE tomorrow")

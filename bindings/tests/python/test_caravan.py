@@ -131,6 +131,20 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(store.case_count(), 2)
         kz = store.list_cases(cv.CaseListFilter(country="KZ"))
         self.assertEqual([s.id for s in kz], [cid])
+        # Summaries carry vocabulary values: indices into the tables, resolved here
+        # both by indexing the table and with code_of.
+        gender = kz[0].gender
+        self.assertTrue(gender.is_known())
+        self.assertEqual(cv.vocabulary("gender").entries[gender.index].code, "Feminine")
+        self.assertEqual(cv.code_of("gender", gender), "Feminine")
+        self.assertEqual(cv.label("gender", cv.code_of("gender", gender), "ru"), "Женский")
+        self.assertEqual([cv.code_of("country", c) for c in kz[0].citizenship], ["KZ"])
+        self.assertEqual([cv.code_of("country", c) for c in kz[0].route_countries], ["RU"])
+        self.assertIsNone(kz[0].case_status)
+        self.assertEqual(
+            cv.code_of("gender", cv.VocabularyCode.UNKNOWN(code="SomeNewCode")), "SomeNewCode")
+        with self.assertRaises(cv.CaravanError.InvalidInput):
+            cv.code_of("gender", cv.VocabularyCode.KNOWN(index=len(cv.vocabulary("gender").entries)))
         self.assertEqual(store.resolve(cid[:8]), cid)
         # The paged path: ids in list order, then one page of summaries.
         everything = cv.CaseListFilter()

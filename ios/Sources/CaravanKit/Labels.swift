@@ -39,4 +39,37 @@ public final class Labels {
     public func labels(_ vocabularyId: String, _ codes: [String]) -> String {
         codes.map { label(vocabularyId, $0) }.joined(separator: ", ")
     }
+
+    /// The code of a summary value: case summaries carry `VocabularyCode`s, indices into
+    /// the same tables (read once above), so resolving one is an array lookup.
+    public func code(_ vocabularyId: String, _ value: VocabularyCode) -> String {
+        switch value {
+        case let .known(index): return entry(vocabularyId, index).code
+        case let .unknown(code): return code
+        }
+    }
+
+    /// The label of a summary value, or its code if this version does not know it.
+    public func label(_ vocabularyId: String, _ value: VocabularyCode) -> String {
+        switch value {
+        case let .known(index):
+            let e = entry(vocabularyId, index)
+            return language == "ru" ? e.labelRu : e.labelEn
+        case let .unknown(code): return code
+        }
+    }
+
+    /// Labels for several summary values, joined for a list row.
+    public func labels(_ vocabularyId: String, _ values: [VocabularyCode]) -> String {
+        values.map { label(vocabularyId, $0) }.joined(separator: ", ")
+    }
+
+    /// The entry a known value points at. The tables come from the same library as the
+    /// summaries, so a missing entry is a programming error (a wrong vocabulary id).
+    private func entry(_ vocabularyId: String, _ index: UInt16) -> VocabularyEntry {
+        guard let entries = tables[vocabularyId]?.entries, Int(index) < entries.count else {
+            preconditionFailure("no entry \(index) in vocabulary \(vocabularyId)")
+        }
+        return entries[Int(index)]
+    }
 }

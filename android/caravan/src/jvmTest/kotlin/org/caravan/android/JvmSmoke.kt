@@ -18,6 +18,7 @@ import org.caravan.core.CaseListFilter
 import org.caravan.core.QrReassembler
 import org.caravan.core.ScalarField
 import org.caravan.core.SetField
+import org.caravan.core.VocabularyCode
 
 /**
  * Runs the platform-neutral Kotlin layer of the Android app on a desktop JVM against
@@ -97,6 +98,12 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("paged listing: ids, then a page of summaries", repoA.summaries(repoA.ids()).map { it.id } == listOf(id))
     c.check("filter by country", repoA.list(CaseListFilter(country = "KZ")).size == 1 &&
         repoA.list(CaseListFilter(country = "KG")).isEmpty())
+    val row = repoA.list().single()
+    c.check("list row labels from summary values", ru.label("gender", row.gender!!) == "Женский" &&
+        ru.label("age_band", row.ageBand!!) == ru.label("age_band", "9-17") &&
+        row.citizenship.map { ru.code("country", it) } == listOf("KZ"))
+    c.check("a value from a newer version shows as its code",
+        ru.label("gender", VocabularyCode.Unknown("SomeNewCode")) == "SomeNewCode")
     val refused = runCatching { repoA.save(id, edited.copy(newNote = "Call her at +7 701 234 5678"), edited) }
     c.check("note with a phone number refused", refused.exceptionOrNull() is CaravanException.NoteRejected)
 

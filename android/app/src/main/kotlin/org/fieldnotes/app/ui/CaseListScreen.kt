@@ -131,7 +131,7 @@ private fun CaseRow(model: AppViewModel, case: CaseSummary) {
         val who = listOfNotNull(
             case.gender?.let { labels.label("gender", it) },
             case.ageBand?.let { labels.label("age_band", it) },
-            case.citizenship.takeIf { it.isNotEmpty() }?.joinToString("/"),
+            case.citizenship.takeIf { it.isNotEmpty() }?.joinToString("/") { labels.code("country", it) },
         ).joinToString(" · ")
         Text(who.ifEmpty { case.id.take(8) }, style = MaterialTheme.typography.titleMedium)
         val what = listOfNotNull(
