@@ -231,8 +231,11 @@ impl CaseDoc {
         // A new document knows no change: skip the (costly) lookups.
         let empty = self.doc.get_heads().is_empty();
         let mut new = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (c, sig) in changes {
-            if empty || self.doc.get_change_by_hash(&c.hash()).is_none() {
+            // The same change may come twice (parked earlier, and sent again).
+            if seen.insert(c.hash()) && (empty || self.doc.get_change_by_hash(&c.hash()).is_none())
+            {
                 new.push((c, sig));
             }
         }

@@ -35,7 +35,12 @@ pub(crate) fn check_changes(
     doc: &mut AutoCommit,
     new: &[&Change],
 ) -> Result<()> {
-    let roots = new.iter().filter(|c| c.deps().is_empty()).count();
+    let roots = new
+        .iter()
+        .filter(|c| c.deps().is_empty())
+        .map(|c| c.hash())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     if roots > 1 || (roots == 1 && !was_empty) {
         return Err(refused(
             case,
