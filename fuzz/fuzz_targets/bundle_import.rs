@@ -6,6 +6,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
+use caravan_core::sync::Role;
 use caravan_core::{BundleScope, Edit, SetField, Store, StoreKey};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +23,7 @@ fn fixture() -> &'static Mutex<Fixture> {
         let mut a = Store::create(da.path().join("s"), &StoreKey::generate().expect("key")).expect("a");
         let mut b = Store::create(db.path().join("s"), &StoreKey::generate().expect("key")).expect("b");
         a.create_group("Fuzz", "A").expect("group");
-        b.join_group(a.invite().expect("invite").as_text(), "B").expect("join");
+        b.join_group(a.invite(Role::Coordinator).expect("invite").as_text(), "B").expect("join");
         a.add_case(&[Edit::add(SetField::Citizenship, "KZ"), Edit::note("a plain note")]).expect("add");
         let genuine = a.export_bundle(BundleScope::Everything).expect("bundle");
         Mutex::new(Fixture { store: b, genuine, _dirs: (da, db) })
