@@ -12,7 +12,7 @@ use crate::error::{guard, CaravanError, Result};
 use crate::model::case_id;
 use crate::store::CaravanStore;
 
-/// The verification code of an invitation (`XXXX-XXXX`): the inviter's app shows it
+/// The verification code of an invitation (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`): the inviter's app shows it
 /// next to the QR code, the invitee's app shows it for what it scanned, and the two
 /// people compare them.
 #[uniffi::export]

@@ -120,13 +120,7 @@ fn report_text(r: &SyncReport) -> String {
 
 /// Runs a member command.
 pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<()> {
-    let say = |value: serde_json::Value, text: String| {
-        if json {
-            println!("{value}");
-        } else {
-            println!("{text}");
-        }
-    };
+    let say = |value, text| crate::output::say(json, value, text);
     match cmd {
         MemberCommand::Invite {
             role,

@@ -250,3 +250,12 @@ pub(crate) fn assessment_text(a: &Assessment, lang: Lang) -> String {
     }
     out
 }
+
+/// Prints `value` as JSON (with `--json`) or `text` for people.
+pub(crate) fn say(json: bool, value: Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text.trim_end_matches('\n'));
+    }
+}

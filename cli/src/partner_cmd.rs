@@ -82,13 +82,7 @@ pub(crate) enum PartnerCommand {
 
 /// Runs a partner command.
 pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<()> {
-    let say = |value: serde_json::Value, text: String| {
-        if json {
-            println!("{value}");
-        } else {
-            println!("{text}");
-        }
-    };
+    let say = |value, text| crate::output::say(json, value, text);
     match cmd {
         PartnerCommand::Request { name } => {
             let req = store.partner_request(&name)?;

@@ -11,6 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::inputs::io;
+use crate::output::say as out;
 
 /// `caravan group ...`
 #[derive(Debug, Subcommand)]
@@ -128,14 +129,6 @@ pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<
         }
     }
     Ok(())
-}
-
-fn out(json: bool, value: serde_json::Value, text: String) {
-    if json {
-        println!("{value}");
-    } else {
-        print!("{text}");
-    }
 }
 
 /// Runs a bundle command.

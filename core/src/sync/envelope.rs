@@ -192,18 +192,7 @@ pub fn split(bytes: &[u8]) -> Result<Vec<&[u8]>> {
             bytes: rest,
             pos: 0,
         };
-        if r.byte()? != 0x87 {
-            return Err(Error::rejected("not a caravan envelope"));
-        }
-        let version = r.uint()?;
-        let suite = r.uint()?;
-        if version != VERSION || suite != SUITE {
-            return Err(Error::UnsupportedMessage { version, suite });
-        }
-        r.fixed::<16>()?;
-        r.uint()?;
-        r.fixed::<16>()?;
-        r.fixed::<32>()?;
+        read_header(&mut r)?;
         let ct_len = usize::try_from(r.head(2)?)
             .map_err(|_| Error::rejected("envelope larger than the limit"))?;
         let end = r
@@ -220,12 +209,8 @@ pub fn split(bytes: &[u8]) -> Result<Vec<&[u8]>> {
     Ok(out)
 }
 
-/// Parses an envelope strictly, without decrypting.
-pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
-    if bytes.len() > MAX_ENVELOPE + 256 {
-        return Err(Error::rejected("envelope larger than the limit"));
-    }
-    let mut r = Reader { bytes, pos: 0 };
+/// Reads the clear header (the array head and its first six items) strictly.
+fn read_header(r: &mut Reader<'_>) -> Result<Header> {
     if r.byte()? != 0x87 {
         return Err(Error::rejected("not a caravan envelope"));
     }
@@ -238,6 +223,23 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
     let epoch = u32::try_from(r.uint()?).map_err(|_| Error::rejected("epoch out of range"))?;
     let salt = r.fixed::<16>()?;
     let commit = r.fixed::<32>()?;
+    Ok(Header {
+        version,
+        suite,
+        tag,
+        epoch,
+        salt,
+        commit,
+    })
+}
+
+/// Parses an envelope strictly, without decrypting.
+pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
+    if bytes.len() > MAX_ENVELOPE + 256 {
+        return Err(Error::rejected("envelope larger than the limit"));
+    }
+    let mut r = Reader { bytes, pos: 0 };
+    let header = read_header(&mut r)?;
     let aad_len = r.pos;
     let ct_len = r.head(2)?;
     let remaining = (bytes.len() - r.pos) as u64;
@@ -250,14 +252,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
         return Err(Error::rejected("ciphertext too short"));
     }
     Ok(Parsed {
-        header: Header {
-            version,
-            suite,
-            tag,
-            epoch,
-            salt,
-            commit,
-        },
+        header,
         aad: &bytes[..aad_len],
         ciphertext: &bytes[r.pos..],
     })

@@ -248,6 +248,8 @@ pub(crate) struct Membership {
     pub(crate) rekeys: Vec<(u32, Vec<(B32, ByteBuf)>)>,
     /// The newest key epoch.
     pub(crate) epoch: u32,
+    /// Every member by its Automerge actor id.
+    actors: BTreeMap<[u8; 16], DeviceId>,
 }
 
 impl Membership {
@@ -261,12 +263,11 @@ impl Membership {
         self.active(d).is_some_and(|m| m.role == Role::Coordinator)
     }
 
-    /// The member (active or revoked) whose Automerge actor id is `actor`.
+    /// The member (active or revoked) whose Automerge actor id is `actor` (asked for
+    /// every change received, so looked up in a map rather than hashed each time).
     pub(crate) fn by_actor(&self, actor: &[u8]) -> Option<(DeviceId, &MemberInfo)> {
-        self.members
-            .iter()
-            .find(|(d, _)| d.actor().as_slice() == actor)
-            .map(|(d, m)| (*d, m))
+        let d = self.actors.get(<&[u8; 16]>::try_from(actor).ok()?)?;
+        self.members.get(d).map(|m| (*d, m))
     }
 
     /// Whether the case is assigned to `d`.
@@ -632,6 +633,7 @@ impl GroupState {
                 }
             }
         }
+        st.actors = st.members.keys().map(|d| (d.actor(), *d)).collect();
         st
     }
 
@@ -1028,7 +1030,7 @@ impl Invitation {
     }
 }
 
-/// The verification code of an invitation's text (`XXXX-XXXX`, 40 bits of a hash of
+/// The verification code of an invitation's text (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`; 40 bits of a hash of
 /// the whole invitation), as both phones show it.
 pub fn invitation_code(text: &str) -> Result<String> {
     let bad = || Error::invalid("invitation", "this is not a valid Caravan invitation");

@@ -71,12 +71,9 @@ fn fill(prk: &hkdf::Prk, info: &[&[u8]], out: &mut [u8]) {
     }
 }
 
-fn aad(group: &[u8; 16], epoch: u32, recipient: &[u8; 32]) -> Vec<u8> {
-    [LABEL, group, &epoch.to_be_bytes(), recipient].concat()
-}
-
-fn wrap_key(shared: &[u8], eph: &[u8; 32], recipient_x: &[u8; 32]) -> Result<aead::LessSafeKey> {
-    derive_key(LABEL, shared, eph, recipient_x)
+/// What a sealed epoch key is bound to (after the label): group, epoch, recipient.
+fn key_context(group: &[u8; 16], epoch: u32, recipient: &[u8; 32]) -> Vec<u8> {
+    [group.as_slice(), &epoch.to_be_bytes(), recipient].concat()
 }
 
 fn derive_key(
@@ -166,29 +163,12 @@ pub(crate) fn seal_key(
     recipient: &[u8; 32],
     recipient_x: &[u8; 32],
 ) -> Result<Vec<u8>> {
-    let rng = ring::rand::SystemRandom::new();
-    let eph = agreement::EphemeralPrivateKey::generate(&agreement::X25519, &rng)
-        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
-    let eph_pub: [u8; 32] = eph
-        .compute_public_key()
-        .map_err(|_| Error::Internal("x25519 public key".into()))?
-        .as_ref()
-        .try_into()
-        .map_err(|_| Error::Internal("x25519 public key length".into()))?;
-    let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, recipient_x);
-    let key =
-        agreement::agree_ephemeral(eph, &peer, |shared| wrap_key(shared, &eph_pub, recipient_x))
-            .map_err(|_| Error::invalid("member key", "the member's X25519 key is not usable"))??;
-    let mut sealed = epoch_key.to_vec();
-    key.seal_in_place_append_tag(
-        aead::Nonce::assume_unique_for_key([0; 12]),
-        aead::Aad::from(aad(group, epoch, recipient)),
-        &mut sealed,
+    seal_to(
+        LABEL,
+        &key_context(group, epoch, recipient),
+        recipient_x,
+        epoch_key,
     )
-    .map_err(|_| Error::Internal("sealing a key failed".into()))?;
-    let mut out = eph_pub.to_vec();
-    out.extend_from_slice(&sealed);
-    Ok(out)
 }
 
 /// Opens a key sealed to this device; `None` if it is not for this device or was
@@ -203,20 +183,7 @@ pub(crate) fn open_key(
     if sealed.len() != SEALED_KEY_LEN {
         return None;
     }
-    let eph: [u8; 32] = sealed[..32].try_into().ok()?;
-    let shared = secret.0.diffie_hellman(&PublicKey::from(eph));
-    if !shared.was_contributory() {
-        return None;
-    }
-    let key = wrap_key(shared.as_bytes(), &eph, &secret.public()).ok()?;
-    let mut buf = Zeroizing::new(sealed[32..].to_vec());
-    let plain = key
-        .open_in_place(
-            aead::Nonce::assume_unique_for_key([0; 12]),
-            aead::Aad::from(aad(group, epoch, me)),
-            &mut buf,
-        )
-        .ok()?;
+    let plain = open_from(LABEL, &key_context(group, epoch, me), sealed, secret)?;
     let mut out = Zeroizing::new([0u8; 32]);
     out.copy_from_slice(plain.get(..32)?);
     Some(out)

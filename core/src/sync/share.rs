@@ -340,8 +340,8 @@ struct SignedShare {
     sig: B64,
 }
 
-/// What a share bundle carries.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// What a share bundle carries. Its `Debug` shows counts only, never case content.
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct SharePayload {
     pub(crate) agreement: [u8; 16],
     /// Sharing side → partner: projections of shared cases.
@@ -355,8 +355,20 @@ pub(crate) struct SharePayload {
     pub(crate) withdrawn: Vec<[u8; 16]>,
 }
 
+impl std::fmt::Debug for SharePayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SharePayload({} cases, {} returns, {} withdrawn)",
+            self.cases.len(),
+            self.returns.len(),
+            self.withdrawn.len()
+        )
+    }
+}
+
 /// A projection of a case: only the agreed fields, and the referral.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct SharedCase {
     pub(crate) projection: [u8; 16],
     /// Agreed single-valued fields that have a value: (field key, code).
@@ -367,8 +379,8 @@ pub(crate) struct SharedCase {
     pub(crate) service: String,
 }
 
-/// The partner's side of a shared case.
-#[derive(Debug, Serialize, Deserialize)]
+/// The partner's side of a shared case (its notes are case content: no `Debug`).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct ShareReturn {
     pub(crate) projection: [u8; 16],
     /// Referral status changes: (status code, milliseconds since the epoch).
