@@ -69,6 +69,9 @@ enum Cmd {
         /// Seed of the case generator.
         #[arg(long, default_value_t = 0x00C0_FFEE)]
         seed: u64,
+        /// Rounds of the first sync and its baseline (the medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -217,7 +220,12 @@ fn main() {
             json,
             keep,
         } => run_store(cases, updates, seed, tmp, json, keep),
-        Cmd::Sync { cases, seed, json } => sync_bench::run(cases, seed, json).map_err(Into::into),
+        Cmd::Sync {
+            cases,
+            seed,
+            rounds,
+            json,
+        } => sync_bench::run(cases, seed, rounds, json).map_err(Into::into),
         Cmd::Export { cases, json } => {
             export::run(cases, json);
             Ok(())

@@ -20,6 +20,7 @@
 //!   the store holds the case's content afterwards, under any key. The tombstone
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
+mod chunks;
 mod dedup;
 mod dictionary;
 mod files;
@@ -46,7 +47,9 @@ use self::index::{Entry, Index, Loc, JOURNAL, LOST};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
 use crate::export::StoredStats;
-use crate::model::{CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, Edit, Timestamp};
+use crate::model::{
+    CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, ChangeSig, Edit, Timestamp,
+};
 use crate::sync::DeviceIdentity;
 use crate::vocab::ErasureReason;
 
@@ -606,14 +609,14 @@ impl Store {
         let build = |edits: &Vec<Edit>, lsn: u64| -> Result<(CaseId, Record)> {
             let (id, mut doc) = self.new_case_doc(edits, now)?;
             let (summary, stats) = describe(&doc, now)?;
-            let sigs = doc.sigs_for_save(true);
+            let (bytes, sigs) = doc.unsaved_changes();
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
             let record = Record::Put {
                 lsn,
                 case: id,
                 full: true,
                 summary,
-                doc: doc.save(),
+                doc: bytes,
                 sigs,
                 heads,
                 stats: Some(stats),
@@ -657,12 +660,7 @@ impl Store {
     fn persist(&mut self, id: CaseId, doc: &mut CaseDoc, new: bool) -> Result<()> {
         let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
         let full = new || chunks >= self.options.max_chunks;
-        let sigs = doc.sigs_for_save(full);
-        let bytes = if full {
-            doc.save()
-        } else {
-            doc.save_incremental()
-        };
+        let (bytes, sigs) = doc.chunk_to_store(full);
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
         let (summary, stats) = describe(doc, Timestamp::now())?;
         let record = Record::Put {
@@ -724,6 +722,17 @@ impl Store {
     /// Reads a case's document from disk, keeping the blocks it opens in `blocks` so
     /// that cases stored in the same block open it once (bulk readers).
     fn read_doc_with(&self, id: &CaseId, blocks: &mut OpenBlocks) -> Result<CaseDoc> {
+        let (bytes, sigs) = self.read_stored(id, blocks)?;
+        CaseDoc::load(*id, &bytes, sigs, self.actor.clone())
+    }
+
+    /// A case's stored document bytes (its chunks in order) and the signatures of its
+    /// changes, read as [`Store::read_doc_with`] does.
+    fn read_stored(
+        &self,
+        id: &CaseId,
+        blocks: &mut OpenBlocks,
+    ) -> Result<(Vec<u8>, Vec<ChangeSig>)> {
         let entry = self.entry(id)?;
         let mut bytes = Vec::new();
         let mut all_sigs = Vec::new();
@@ -758,7 +767,7 @@ impl Store {
                 }
             }
         }
-        CaseDoc::load(*id, &bytes, all_sigs, self.actor.clone())
+        Ok((bytes, all_sigs))
     }
 
     /// Reads and opens the frame holding `loc` (a record of case `id`).
@@ -1095,8 +1104,8 @@ fn frame_error(e: &format::FrameError) -> &'static str {
 /// for the index (updated at `now`) and the projection exports read, with the
 /// person's blind-index link if one was set.
 fn describe(doc: &CaseDoc, now: Timestamp) -> Result<(CaseSummary, StoredStats)> {
-    let record = doc.record()?;
-    let link = doc.blind_index().ok().flatten().and_then(|b| b.link_key());
+    let (record, blind_index) = doc.record_and_blind_index()?;
+    let link = blind_index.and_then(|b| b.link_key());
     Ok((
         CaseSummary::of(&record, now),
         StoredStats::of(&record, link),

@@ -21,6 +21,8 @@ use serde_bytes::ByteBuf;
 
 use super::index::{HeadsMap, PendingChange, SyncDelta};
 use super::*;
+use crate::model::ChangeSig;
+use crate::sync::signatures::{self, ChangeSignature};
 use crate::sync::{
     CaseChanges, DeviceId, GroupState, Invitation, JoinRequest, LiveHeader, Member, MemberOp,
     Payload, Role, B32, B64,
@@ -657,9 +659,18 @@ impl Store {
                 .into_iter()
                 .map(|(id, theirs, doc)| -> Result<(CaseChanges, Vec<[u8; 16]>, Option<CaseDoc>)> {
                     let was_cached = doc.is_some();
-                    let mut doc = match doc {
-                        Some(d) => d,
-                        None => this.read_doc_with(&id, &mut blocks)?,
+                    let mut doc = match (doc, &theirs) {
+                        (Some(d), _) => d,
+                        (None, None) => {
+                            // The peer lacks the whole case: send its changes as stored
+                            // if they are (no document to load).
+                            let (bytes, sigs) = this.read_stored(&id, &mut blocks)?;
+                            if let Some(delta) = this.stored_delta(&id, &bytes, &sigs) {
+                                return Ok((delta, Vec::new(), None));
+                            }
+                            CaseDoc::load(id, &bytes, sigs, this.actor.clone())?
+                        }
+                        (None, Some(_)) => this.read_doc_with(&id, &mut blocks)?,
                     };
                     let (delta, actors) = delta_of(&id, &mut doc, theirs.as_deref().unwrap_or(&[]));
                     Ok((delta, actors, was_cached.then_some(doc)))
@@ -729,6 +740,23 @@ impl Store {
         })
     }
 
+    /// All of a case's changes as stored, for a peer that lacks the case, if it is
+    /// stored as signed changes (see [`super::chunks`]). The authors are not needed:
+    /// such a payload carries the whole membership log.
+    fn stored_delta(&self, id: &CaseId, bytes: &[u8], sigs: &[ChangeSig]) -> Option<CaseChanges> {
+        let changes = chunks::signed_changes(bytes, sigs)?;
+        Some(CaseChanges {
+            case: *id,
+            doc: None,
+            sigs: changes.iter().map(|(_, s)| B64(*s)).collect(),
+            changes: changes
+                .iter()
+                .map(|(c, _)| ByteBuf::from(c.to_vec()))
+                .collect(),
+            heads: self.index.cases.get(id)?.heads.clone(),
+        })
+    }
+
     /// Verifies and applies a payload from `sender` (see the module doc).
     pub(crate) fn ingest(&mut self, sender: DeviceId, payload: Payload) -> Result<SyncReport> {
         self.check_writable()?;
@@ -784,41 +812,65 @@ impl Store {
             .into_iter()
             .partition(|cc| !erased.contains(&cc.case));
         report.ignored_erased += ignored.len();
-        // Parsing and signature checks are independent per case: spread them over cores.
-        // Changes by revoked devices are set aside for quarantine unless a coordinator
-        // already accepted (or rejected) them.
-        let verify = |cc: CaseChanges| -> Result<(Verified, SignedChanges)> {
-            let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
-            let mut keep = Vec::with_capacity(changes.len());
-            let mut held = Vec::new();
-            for (c, sig) in changes {
-                let (author, info) = view.by_actor(c.actor_id().to_bytes()).ok_or_else(|| {
-                    Error::rejected("a change was written by a device that is not a member")
-                })?;
-                let msg = crate::sync::change_message(&cc.case, &c.hash().0);
-                if !author.verify(&msg, &sig) {
-                    return Err(Error::rejected(
-                        "a change's author signature does not verify",
-                    ));
+        // Parsing and signature checks are independent per case: spread them over cores,
+        // a slice of cases at a time so that their signatures are checked in batches
+        // (`crate::sync::signatures`). Changes by revoked devices are set aside for
+        // quarantine unless a coordinator already accepted (or rejected) them.
+        let verify = |slice: Vec<CaseChanges>| -> Result<Vec<(Verified, SignedChanges)>> {
+            let mut checks = Vec::new();
+            let mut out = Vec::with_capacity(slice.len());
+            for cc in slice {
+                let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
+                let mut keep = Vec::with_capacity(changes.len());
+                let mut held = Vec::new();
+                for (c, sig) in changes {
+                    let (author, info) =
+                        view.by_actor(c.actor_id().to_bytes()).ok_or_else(|| {
+                            Error::rejected("a change was written by a device that is not a member")
+                        })?;
+                    checks.push(ChangeSignature {
+                        author,
+                        message: crate::sync::change_message(&cc.case, &c.hash().0),
+                        signature: sig,
+                    });
+                    match (info.active, view.resolved.get(&c.hash().0)) {
+                        (true, _) | (false, Some(true)) => keep.push((c, sig)),
+                        (false, Some(false)) => {}
+                        (false, None) => held.push((c, sig)),
+                    }
                 }
-                match (info.active, view.resolved.get(&c.hash().0)) {
-                    (true, _) | (false, Some(true)) => keep.push((c, sig)),
-                    (false, Some(false)) => {}
-                    (false, None) => held.push((c, sig)),
-                }
+                // A whole document with held-back changes is applied change by change.
+                let loaded = if held.is_empty() { loaded } else { None };
+                out.push(((cc.case, keep, loaded, cc.heads), held));
             }
-            // A whole document with held-back changes is applied change by change.
-            let loaded = if held.is_empty() { loaded } else { None };
-            Ok(((cc.case, keep, loaded, cc.heads), held))
+            if !signatures::all_valid(&checks) {
+                return Err(Error::rejected(
+                    "a change's author signature does not verify",
+                ));
+            }
+            Ok(out)
         };
+        // Slices of at most VERIFY_SLICE cases, at least two of them once the payload is
+        // large enough to share out.
+        let slice = if wanted.len() < PARALLEL_FROM {
+            wanted.len().max(1)
+        } else {
+            VERIFY_SLICE.min(wanted.len().div_ceil(2))
+        };
+        let mut slices: Vec<Vec<CaseChanges>> = Vec::new();
+        let mut it = wanted.into_iter().peekable();
+        while it.peek().is_some() {
+            slices.push(it.by_ref().take(slice).collect());
+        }
         let mut verified: Vec<Verified> = Vec::new();
         let mut held: Vec<(CaseId, SignedChanges)> = Vec::new();
-        for item in par_map(wanted, verify) {
-            let ((case, keep, loaded, heads), h) = item?;
-            if !h.is_empty() {
-                held.push((case, h));
+        for slice in par_map_from(slices, 2, verify) {
+            for ((case, keep, loaded, heads), h) in slice? {
+                if !h.is_empty() {
+                    held.push((case, h));
+                }
+                verified.push((case, keep, loaded, heads));
             }
-            verified.push((case, keep, loaded, heads));
         }
         // Quarantined changes a coordinator has now accepted join the changes to apply.
         let mut deltas = Vec::new();
@@ -916,47 +968,67 @@ impl Store {
                     && !self.index.cases.contains_key(case)
                     && !self.index.sync.pending.contains_key(case)
             });
+        let fresh_ids: Vec<CaseId> = fresh.iter().map(|v| v.0).collect();
         let actor = self.actor.clone();
         let view = &view;
-        let built = par_map(fresh, |(case, changes, _, declared)| -> Result<Built> {
-            let mut doc = CaseDoc::empty(case, actor.clone());
-            let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
-                crate::sync::rights::check_changes(view, &case, empty, d, new)
-            };
-            let applied = match doc.apply_verified(changes.clone(), &check) {
-                Err(Error::NotPermitted { .. }) => return Ok((case, doc, Err(None), false)),
-                other => other?,
-            };
-            let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
-            // The changes, concatenated, are a valid saved document: store them as they
-            // came instead of re-encoding (and re-compressing) the document.
-            let raw: Vec<u8> = changes
-                .iter()
-                .flat_map(|(c, _)| c.raw_bytes().iter().copied())
-                .collect();
-            Ok((
-                case,
-                doc,
-                applied.map(|n| (n, raw)).map_err(|_| Some(changes)),
-                complete,
-            ))
-        });
-        for item in built {
-            let (case, doc, applied, complete) = item?;
-            match applied {
-                Ok((0, _)) => {}
-                Ok((n, raw)) => {
+        let now = Timestamp::now();
+        // Each is built, checked, described and dropped on its worker (only the last
+        // few stay, for the cache): a first sync never holds thousands of documents.
+        let keep_from = fresh.len().saturating_sub(self.options.cache_size);
+        let fresh: Vec<(usize, Verified)> = fresh.into_iter().enumerate().collect();
+        let built = par_map(
+            fresh,
+            |(i, (case, changes, _, declared))| -> Result<Fresh> {
+                let mut doc = CaseDoc::empty(case, actor.clone());
+                let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
+                    crate::sync::rights::check_changes(view, &case, empty, d, new)
+                };
+                let applied = match doc.apply_verified(&changes, &check) {
+                    Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused),
+                    Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
+                    Ok(Ok(0)) => return Ok(Fresh::Known),
+                    Ok(Ok(n)) => n,
+                    Err(e) => return Err(e),
+                };
+                let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
+                // The changes, concatenated, are a valid saved document: store them as they
+                // came (signatures in the same order) instead of re-encoding the document.
+                let bytes: Vec<u8> = changes
+                    .iter()
+                    .flat_map(|(c, _)| c.raw_bytes().iter().copied())
+                    .collect();
+                let sigs = changes
+                    .iter()
+                    .map(|(c, s)| ChangeSig(c.hash().0, *s))
+                    .collect();
+                let prepared =
+                    Prepared::new(case, doc, true, Some((bytes, sigs)), i >= keep_from, now)?;
+                Ok(Fresh::Built {
+                    prepared,
+                    applied,
+                    complete,
+                })
+            },
+        );
+        for (item, case) in built.into_iter().zip(fresh_ids) {
+            match item? {
+                Fresh::Known => {}
+                Fresh::Built {
+                    prepared,
+                    applied,
+                    complete,
+                } => {
                     report.cases_waiting += usize::from(!complete);
-                    report.changes_applied += n;
+                    report.changes_applied += applied;
                     report.cases_created += 1;
-                    to_write.push((case, doc, true, Some(raw)));
+                    to_write.push(ToWrite::Prepared(prepared));
                 }
-                Err(Some(changes)) => {
+                Fresh::Waiting(changes) => {
                     // Changes whose dependencies have not arrived: park them.
                     deltas.push(park(case, &changes));
                     report.cases_waiting += 1;
                 }
-                Err(None) => report.cases_refused += 1,
+                Fresh::Refused => report.cases_refused += 1,
             }
         }
         for (case, changes, loaded, declared) in verified {
@@ -993,7 +1065,7 @@ impl Store {
                     };
                     let mut all = pending;
                     all.extend(changes);
-                    match doc.apply_verified(all.clone(), &check) {
+                    match doc.apply_verified(&all, &check) {
                         Ok(Ok(n)) => Ok((doc, Ok(n))),
                         Ok(Err(_missing)) => {
                             deltas.push(park(case, &all));
@@ -1046,7 +1118,11 @@ impl Store {
                     } else {
                         report.cases_created += 1;
                     }
-                    to_write.push((case, doc, !exists, None));
+                    to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(doc),
+                        full: !exists,
+                    });
                 }
                 Err(()) => {
                     report.cases_waiting += 1;
@@ -1076,17 +1152,17 @@ impl Store {
         let jobs: Vec<(u64, ToWrite)> = docs
             .into_iter()
             .enumerate()
-            .map(|(i, (id, doc, new, raw))| {
-                let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
-                (
-                    start_lsn + i as u64,
-                    (
-                        id,
-                        doc,
-                        new || chunks >= self.options.max_chunks,
-                        raw.filter(|_| new),
-                    ),
-                )
+            .map(|(i, job)| {
+                let job = match job {
+                    ToWrite::Doc { case, doc, full } => {
+                        let chunks = self.index.cases.get(&case).map_or(0, |e| e.frames.len());
+                        // A case stored in many chunks is rewritten whole.
+                        let full = full || chunks >= self.options.max_chunks;
+                        ToWrite::Doc { case, doc, full }
+                    }
+                    prepared => prepared,
+                };
+                (start_lsn + i as u64, job)
             })
             .collect();
         let written = jobs.len() as u64;
@@ -1097,31 +1173,32 @@ impl Store {
             parts.push(it.by_ref().take(BLOCK_RECORDS).collect());
         }
         let sealer = &self.sealer;
+        // Only the newest documents stay in the cache; the others are dropped here, on
+        // all cores (dropping thousands of documents one by one is not free).
+        let cached_from = (start_lsn + written).saturating_sub(self.options.cache_size as u64);
         let sealed = par_map(parts, |part| -> Result<Vec<SealedDocs>> {
             let mut out = Vec::new();
-            let mut block: BlockBuilder<(CaseId, Record, CaseDoc)> = BlockBuilder::default();
-            for (lsn, (id, mut doc, full, raw)) in part {
-                let sigs = doc.sigs_for_save(full);
-                let bytes = match raw {
-                    Some(raw) => {
-                        doc.mark_saved();
-                        raw
+            let mut block: BlockBuilder<(CaseId, Record, Option<CaseDoc>)> =
+                BlockBuilder::default();
+            for (lsn, job) in part {
+                let p = match job {
+                    ToWrite::Doc { case, doc, full } => {
+                        Prepared::new(case, *doc, full, None, true, now)?
                     }
-                    None if full => doc.save(),
-                    None => doc.save_incremental(),
+                    ToWrite::Prepared(p) => p,
                 };
-                let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
-                let (summary, stats) = describe(&doc, now)?;
+                let (id, full) = (p.case, p.full);
                 let record = Record::Put {
                     lsn,
                     case: id,
                     full,
-                    summary,
-                    doc: bytes,
-                    sigs,
-                    heads,
-                    stats: Some(stats),
+                    summary: p.summary,
+                    doc: p.bytes,
+                    sigs: p.sigs,
+                    heads: p.heads,
+                    stats: Some(p.stats),
                 };
+                let doc = p.doc.filter(|_| lsn >= cached_from);
                 if in_blocks {
                     block.push(cbor(&record)?, (id, strip_doc(record), doc));
                     if block.is_full() {
@@ -1144,7 +1221,9 @@ impl Store {
                     let off = self.journal.append(&frame)?;
                     for (slot, (id, record, doc)) in items.into_iter().enumerate() {
                         records.push((Loc(JOURNAL, off, frame.len() as u32, slot as u16), record));
-                        kept.push((id, doc));
+                        if let Some(doc) = doc {
+                            kept.push((id, doc));
+                        }
                     }
                 }
             }
@@ -1544,19 +1623,82 @@ type SignedChanges = Vec<(Change, [u8; 64])>;
 /// whole document if one was sent, and the heads the sender declared.
 type Verified = (CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>);
 
-/// A fresh case's document built from verified changes: the case, the document, the
-/// number of changes applied and their raw bytes (or, if dependencies are missing, the
-/// changes to park; `None` if they were refused), and whether it reached the heads the sender declared.
-type Built = (
-    CaseId,
-    CaseDoc,
-    std::result::Result<(usize, Vec<u8>), Option<SignedChanges>>,
-    bool,
-);
+/// What became of a case new to this device, built on a worker thread.
+enum Fresh {
+    /// Nothing in the changes was new.
+    Known,
+    /// Built, checked and described: ready to write. `applied` changes; `complete`:
+    /// the document reached the heads the sender declared.
+    Built {
+        prepared: Box<Prepared>,
+        applied: usize,
+        complete: bool,
+    },
+    /// Dependencies have not arrived: park these changes.
+    Waiting(SignedChanges),
+    /// Outside the author's rights.
+    Refused,
+}
 
-/// A case document to write: case, document, whether it is new to this device, and
-/// for a new one optionally its raw changes to store as they are.
-type ToWrite = (CaseId, CaseDoc, bool, Option<Vec<u8>>);
+/// A case document to write.
+enum ToWrite {
+    /// Store what the document has new (`full`: all of it).
+    Doc {
+        case: CaseId,
+        doc: Box<CaseDoc>,
+        full: bool,
+    },
+    /// A record prepared on a worker thread.
+    Prepared(Box<Prepared>),
+}
+
+/// A case's next record, prepared off the store's thread: the chunk to store, its
+/// changes' signatures, the heads after it, the summary and projection, and the
+/// document if the cache is to keep it.
+struct Prepared {
+    case: CaseId,
+    full: bool,
+    bytes: Vec<u8>,
+    sigs: Vec<ChangeSig>,
+    heads: Vec<Hash>,
+    summary: CaseSummary,
+    stats: StoredStats,
+    doc: Option<CaseDoc>,
+}
+
+impl Prepared {
+    /// Prepares the record of `doc`. `stored`: the chunk to store if it is already at
+    /// hand (a new case's changes, as they came); otherwise the document's unstored
+    /// changes (`full`: the whole document). `keep`: keep the document for the cache.
+    fn new(
+        case: CaseId,
+        mut doc: CaseDoc,
+        full: bool,
+        stored: Option<(Vec<u8>, Vec<ChangeSig>)>,
+        keep: bool,
+        now: Timestamp,
+    ) -> Result<Box<Prepared>> {
+        let (bytes, sigs) = match stored {
+            Some(chunk) => {
+                doc.mark_saved();
+                chunk
+            }
+            None => doc.chunk_to_store(full),
+        };
+        let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
+        let (summary, stats) = describe(&doc, now)?;
+        Ok(Box::new(Prepared {
+            case,
+            full,
+            bytes,
+            sigs,
+            heads,
+            summary,
+            stats,
+            doc: keep.then_some(doc),
+        }))
+    }
+}
 
 /// A frame's file and offset.
 type FrameKey = (u32, u64);
@@ -1566,45 +1708,64 @@ type FrameKey = (u32, u64);
 type ToRead = (CaseId, Option<Vec<Hash>>, Option<CaseDoc>);
 
 /// A sealed frame (one record, or a block of many) and its cases' records (without
-/// documents, for the index) and documents (for the cache).
-type SealedDocs = (Vec<u8>, Vec<(CaseId, Record, CaseDoc)>);
+/// documents, for the index) and the documents the cache keeps.
+type SealedDocs = (Vec<u8>, Vec<(CaseId, Record, Option<CaseDoc>)>);
+
+/// How many cases' changes one worker parses and checks together (their signatures in
+/// batches).
+const VERIFY_SLICE: usize = 64;
 
 /// Below this many items, [`par_map`] does not bother starting threads.
 const PARALLEL_FROM: usize = 64;
 
 /// Maps `f` over `items` on up to 8 threads, keeping the order.
 pub(super) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    par_map_from(items, PARALLEL_FROM, f)
+}
+
+/// [`par_map`] for items that are each a lot of work: threads start from `from` items.
+fn par_map_from<T: Send, R: Send>(items: Vec<T>, from: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    if threads == 1 || items.len() < PARALLEL_FROM {
+    if threads == 1 || items.len() < from.max(2) {
         return items.into_iter().map(f).collect();
     }
-    let per = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter();
-    loop {
-        let part: Vec<T> = items.by_ref().take(per).collect();
-        if part.is_empty() {
-            break;
+    // Workers (this thread among them) take small runs of items as they go, so that one
+    // core slowed by something else does not hold up the whole map.
+    let total = items.len();
+    let grain = (total / (threads * 16)).max(1);
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let work = || {
+        let mut done: Vec<(usize, R)> = Vec::new();
+        loop {
+            let run: Vec<(usize, T)> = match queue.lock() {
+                Ok(mut q) => q.by_ref().take(grain).collect(),
+                // Another worker panicked; its panic is re-raised below.
+                Err(_) => break,
+            };
+            if run.is_empty() {
+                break;
+            }
+            done.extend(run.into_iter().map(|(i, item)| (i, f(item))));
         }
-        parts.push(part);
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(out) => out,
+        done
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(done) => all.extend(done),
                 // A panic in a worker is a bug: re-raise it on the caller's thread.
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
+            }
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    debug_assert_eq!(all.len(), total);
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Which membership records a payload carries.

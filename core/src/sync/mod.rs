@@ -9,6 +9,7 @@ mod keywrap;
 pub mod qr;
 mod remote;
 pub(crate) mod rights;
+pub(crate) mod signatures;
 pub use remote::JoinRequest;
 pub(crate) mod share;
 pub use share::AgreementOffer;
