@@ -5,6 +5,10 @@
 //! `caravan-bench store | sync | export --cases N [--json]`; see `docs/benchmarks.md`
 //! for what each figure measures and the targets.
 
+/// The allocator (docs/decisions/0014-allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod baseline;
 mod export;
 mod sync_bench;
@@ -70,7 +74,7 @@ enum Cmd {
         #[arg(long, default_value_t = 0x00C0_FFEE)]
         seed: u64,
         /// Rounds of the first sync and its baseline (the medians are reported).
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Print one JSON object instead of a table.
         #[arg(long)]

@@ -28,6 +28,10 @@
 
 uniffi::setup_scaffolding!();
 
+/// The allocator of the apps' library (docs/decisions/0014-allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod error;
 mod export;
 mod listener;

@@ -6,6 +6,10 @@
 //! does not allow the action.
 #![forbid(unsafe_code)]
 
+/// The allocator (docs/decisions/0014-allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod args;
 mod commands;
 mod dedup_cmd;

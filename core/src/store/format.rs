@@ -226,6 +226,19 @@ pub(crate) enum StatsOnly {
     },
 }
 
+/// What reading a case's document needs of a `Put` record: the summary and projection
+/// are skipped while parsing.
+#[derive(Debug, Deserialize)]
+pub(crate) enum ChunkOnly {
+    /// A [`Record::Put`].
+    Put {
+        case: CaseId,
+        #[serde(with = "serde_bytes")]
+        doc: Vec<u8>,
+        sigs: Vec<ChangeSig>,
+    },
+}
+
 impl Record {
     pub(crate) fn lsn(&self) -> u64 {
         match self {

@@ -746,10 +746,8 @@ impl Store {
             let Some((name, block)) = blocks.get(&loc.frame_key()) else {
                 return Err(Error::Internal("no block".into()));
             };
-            match block.get::<Record>(loc.slot()) {
-                Ok(Record::Put {
-                    case, doc, sigs, ..
-                }) if case == *id => {
+            match block.get::<format::ChunkOnly>(loc.slot()) {
+                Ok(format::ChunkOnly::Put { case, doc, sigs }) if case == *id => {
                     bytes.extend_from_slice(&doc);
                     all_sigs.extend(sigs);
                 }

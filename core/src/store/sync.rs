@@ -816,10 +816,30 @@ impl Store {
         // a slice of cases at a time so that their signatures are checked in batches
         // (`crate::sync::signatures`). Changes by revoked devices are set aside for
         // quarantine unless a coordinator already accepted (or rejected) them.
-        let verify = |slice: Vec<CaseChanges>| -> Result<Vec<(Verified, SignedChanges)>> {
+        //
+        // Cases new to this device, sent as changes, with nothing parked or quarantined
+        // for them (the bulk of a first sync), are also built, checked, described and
+        // dropped right there once their slice's signatures verify: each worker keeps
+        // its own data hot and frees what it allocated, and only the last few documents
+        // stay, for the cache.
+        let now = Timestamp::now();
+        let fresh_ctx = FreshContext {
+            actor: self.actor.clone(),
+            view: &view,
+            now,
+        };
+        let keep_from = wanted.len().saturating_sub(self.options.cache_size);
+        let eligible = |cc: &CaseChanges| {
+            cc.doc.is_none()
+                && !self.index.cases.contains_key(&cc.case)
+                && !self.index.sync.pending.contains_key(&cc.case)
+                && !self.index.sync.quarantine.contains_key(&cc.case)
+        };
+        let verify = |slice: Vec<(usize, bool, CaseChanges)>| -> Result<Vec<Checked>> {
             let mut checks = Vec::new();
             let mut out = Vec::with_capacity(slice.len());
-            for cc in slice {
+            let mut fresh = Vec::with_capacity(slice.len());
+            for (i, eligible, cc) in slice {
                 let (changes, loaded) = parse_changes(cc.doc.as_deref(), cc.changes, &cc.sigs)?;
                 let mut keep = Vec::with_capacity(changes.len());
                 let mut held = Vec::new();
@@ -841,14 +861,25 @@ impl Store {
                 }
                 // A whole document with held-back changes is applied change by change.
                 let loaded = if held.is_empty() { loaded } else { None };
-                out.push(((cc.case, keep, loaded, cc.heads), held));
+                fresh.push(eligible && held.is_empty() && loaded.is_none());
+                out.push((i, (cc.case, keep, loaded, cc.heads), held));
             }
             if !signatures::all_valid(&checks) {
                 return Err(Error::rejected(
                     "a change's author signature does not verify",
                 ));
             }
-            Ok(out)
+            out.into_iter()
+                .zip(fresh)
+                .map(|((i, verified, held), fresh)| {
+                    if !fresh {
+                        return Ok(Checked::Verified(Box::new((verified, held))));
+                    }
+                    let (case, changes, _, declared) = verified;
+                    let built = build_fresh(&fresh_ctx, case, changes, &declared, i >= keep_from)?;
+                    Ok(Checked::Built(case, built))
+                })
+                .collect()
         };
         // Slices of at most VERIFY_SLICE cases, at least two of them once the payload is
         // large enough to share out.
@@ -857,19 +888,30 @@ impl Store {
         } else {
             VERIFY_SLICE.min(wanted.len().div_ceil(2))
         };
-        let mut slices: Vec<Vec<CaseChanges>> = Vec::new();
-        let mut it = wanted.into_iter().peekable();
+        let mut slices: Vec<Vec<(usize, bool, CaseChanges)>> = Vec::new();
+        let mut it = wanted
+            .into_iter()
+            .enumerate()
+            .map(|(i, cc)| (i, eligible(&cc), cc))
+            .peekable();
         while it.peek().is_some() {
             slices.push(it.by_ref().take(slice).collect());
         }
         let mut verified: Vec<Verified> = Vec::new();
         let mut held: Vec<(CaseId, SignedChanges)> = Vec::new();
+        let mut fused: Vec<(CaseId, Fresh)> = Vec::new();
         for slice in par_map_from(slices, 2, verify) {
-            for ((case, keep, loaded, heads), h) in slice? {
-                if !h.is_empty() {
-                    held.push((case, h));
+            for checked in slice? {
+                match checked {
+                    Checked::Built(case, built) => fused.push((case, built)),
+                    Checked::Verified(checked) => {
+                        let ((case, keep, loaded, heads), h) = *checked;
+                        if !h.is_empty() {
+                            held.push((case, h));
+                        }
+                        verified.push((case, keep, loaded, heads));
+                    }
                 }
-                verified.push((case, keep, loaded, heads));
             }
         }
         // Quarantined changes a coordinator has now accepted join the changes to apply.
@@ -969,48 +1011,17 @@ impl Store {
                     && !self.index.sync.pending.contains_key(case)
             });
         let fresh_ids: Vec<CaseId> = fresh.iter().map(|v| v.0).collect();
-        let actor = self.actor.clone();
         let view = &view;
-        let now = Timestamp::now();
-        // Each is built, checked, described and dropped on its worker (only the last
-        // few stay, for the cache): a first sync never holds thousands of documents.
         let keep_from = fresh.len().saturating_sub(self.options.cache_size);
         let fresh: Vec<(usize, Verified)> = fresh.into_iter().enumerate().collect();
-        let built = par_map(
-            fresh,
-            |(i, (case, changes, _, declared))| -> Result<Fresh> {
-                let mut doc = CaseDoc::empty(case, actor.clone());
-                let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
-                    crate::sync::rights::check_changes(view, &case, empty, d, new)
-                };
-                let applied = match doc.apply_verified(&changes, &check) {
-                    Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused),
-                    Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
-                    Ok(Ok(0)) => return Ok(Fresh::Known),
-                    Ok(Ok(n)) => n,
-                    Err(e) => return Err(e),
-                };
-                let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
-                // The changes, concatenated, are a valid saved document: store them as they
-                // came (signatures in the same order) instead of re-encoding the document.
-                let bytes: Vec<u8> = changes
-                    .iter()
-                    .flat_map(|(c, _)| c.raw_bytes().iter().copied())
-                    .collect();
-                let sigs = changes
-                    .iter()
-                    .map(|(c, s)| ChangeSig(c.hash().0, *s))
-                    .collect();
-                let prepared =
-                    Prepared::new(case, doc, true, Some((bytes, sigs)), i >= keep_from, now)?;
-                Ok(Fresh::Built {
-                    prepared,
-                    applied,
-                    complete,
-                })
-            },
-        );
-        for (item, case) in built.into_iter().zip(fresh_ids) {
+        let built = par_map(fresh, |(i, (case, changes, _, declared))| {
+            build_fresh(&fresh_ctx, case, changes, &declared, i >= keep_from)
+        });
+        let built = fused
+            .into_iter()
+            .map(|(case, f)| (Ok(f), case))
+            .chain(built.into_iter().zip(fresh_ids));
+        for (item, case) in built {
             match item? {
                 Fresh::Known => {}
                 Fresh::Built {
@@ -1622,6 +1633,64 @@ type SignedChanges = Vec<(Change, [u8; 64])>;
 /// A case's changes after their signatures were checked: the case, its changes, the
 /// whole document if one was sent, and the heads the sender declared.
 type Verified = (CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>);
+
+/// What a worker of the ingest returns for one case: built already (a case new to this
+/// device), or verified, for the store's thread to apply (with its changes held for
+/// quarantine).
+enum Checked {
+    Built(CaseId, Fresh),
+    Verified(Box<(Verified, SignedChanges)>),
+}
+
+/// What [`build_fresh`] needs besides the case.
+struct FreshContext<'a> {
+    /// The actor this device writes as.
+    actor: ActorId,
+    /// The membership the changes are judged by.
+    view: &'a crate::sync::Membership,
+    /// The summaries' update time.
+    now: Timestamp,
+}
+
+/// Builds a case new to this device from its verified changes, checks them against
+/// their authors' rights, and prepares its record (keeping the document only if
+/// `keep`, for the cache).
+fn build_fresh(
+    ctx: &FreshContext<'_>,
+    case: CaseId,
+    changes: SignedChanges,
+    declared: &[Hash],
+    keep: bool,
+) -> Result<Fresh> {
+    let mut doc = CaseDoc::empty(case, ctx.actor.clone());
+    let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
+        crate::sync::rights::check_changes(ctx.view, &case, empty, d, new)
+    };
+    let applied = match doc.apply_verified(&changes, &check) {
+        Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused),
+        Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
+        Ok(Ok(0)) => return Ok(Fresh::Known),
+        Ok(Ok(n)) => n,
+        Err(e) => return Err(e),
+    };
+    let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
+    // The changes, concatenated, are a valid saved document: store them as they came
+    // (signatures in the same order) instead of re-encoding the document.
+    let bytes: Vec<u8> = changes
+        .iter()
+        .flat_map(|(c, _)| c.raw_bytes().iter().copied())
+        .collect();
+    let sigs = changes
+        .iter()
+        .map(|(c, s)| ChangeSig(c.hash().0, *s))
+        .collect();
+    let prepared = Prepared::new(case, doc, true, Some((bytes, sigs)), keep, ctx.now)?;
+    Ok(Fresh::Built {
+        prepared,
+        applied,
+        complete,
+    })
+}
 
 /// What became of a case new to this device, built on a worker thread.
 enum Fresh {
