@@ -26,6 +26,7 @@ pub mod dedup;
 pub mod error;
 pub mod export;
 pub mod model;
+mod parallel;
 pub mod privacy;
 pub mod store;
 pub mod sync;

@@ -405,7 +405,7 @@ impl Store {
             }
         }
         let groups: Vec<Vec<Wanted>> = by_frame.into_values().collect();
-        let read = sync::par_map(groups, |group| {
+        let read = crate::parallel::par_map(groups, |group| {
             let block = self.open_block(&group[0].1, group[0].2);
             group
                 .into_iter()

@@ -22,6 +22,7 @@ use serde_bytes::ByteBuf;
 use super::index::{HeadsMap, PendingChange, SyncDelta};
 use super::*;
 use crate::model::ChangeSig;
+use crate::parallel::{chunked, par_map, par_map_from, PARALLEL_FROM};
 use crate::sync::signatures::{self, ChangeSignature};
 use crate::sync::{
     CaseChanges, DeviceId, GroupState, Invitation, JoinRequest, LiveHeader, Member, MemberOp,
@@ -635,22 +636,14 @@ impl Store {
             }
         }
         self.cache_order.retain(|c| !cached.contains_key(c));
-        let chunks: Vec<Vec<ToRead>> = {
-            let mut out = Vec::new();
-            let mut it = work.into_iter().peekable();
-            while it.peek().is_some() {
-                out.push(
-                    it.by_ref()
-                        .take(64)
-                        .map(|(id, theirs, _)| {
-                            let doc = cached.remove(&id);
-                            (id, theirs, doc)
-                        })
-                        .collect(),
-                );
-            }
-            out
-        };
+        let work: Vec<ToRead> = work
+            .into_iter()
+            .map(|(id, theirs, _)| {
+                let doc = cached.remove(&id);
+                (id, theirs, doc)
+            })
+            .collect();
+        let chunks = chunked(work, 64);
         let this = &*self;
         let read =
             par_map(chunks, |chunk| {
@@ -888,15 +881,14 @@ impl Store {
         } else {
             VERIFY_SLICE.min(wanted.len().div_ceil(2))
         };
-        let mut slices: Vec<Vec<(usize, bool, CaseChanges)>> = Vec::new();
-        let mut it = wanted
-            .into_iter()
-            .enumerate()
-            .map(|(i, cc)| (i, eligible(&cc), cc))
-            .peekable();
-        while it.peek().is_some() {
-            slices.push(it.by_ref().take(slice).collect());
-        }
+        let slices = chunked(
+            wanted
+                .into_iter()
+                .enumerate()
+                .map(|(i, cc)| (i, eligible(&cc), cc))
+                .collect(),
+            slice,
+        );
         let mut verified: Vec<Verified> = Vec::new();
         let mut held: Vec<(CaseId, SignedChanges)> = Vec::new();
         let mut fused: Vec<(CaseId, Fresh)> = Vec::new();
@@ -1178,11 +1170,7 @@ impl Store {
             .collect();
         let written = jobs.len() as u64;
         let in_blocks = jobs.len() >= BLOCK_RECORDS;
-        let mut parts: Vec<Vec<(u64, ToWrite)>> = Vec::new();
-        let mut it = jobs.into_iter().peekable();
-        while it.peek().is_some() {
-            parts.push(it.by_ref().take(BLOCK_RECORDS).collect());
-        }
+        let parts = chunked(jobs, BLOCK_RECORDS);
         let sealer = &self.sealer;
         // Only the newest documents stay in the cache; the others are dropped here, on
         // all cores (dropping thousands of documents one by one is not free).
@@ -1783,59 +1771,6 @@ type SealedDocs = (Vec<u8>, Vec<(CaseId, Record, Option<CaseDoc>)>);
 /// How many cases' changes one worker parses and checks together (their signatures in
 /// batches).
 const VERIFY_SLICE: usize = 64;
-
-/// Below this many items, [`par_map`] does not bother starting threads.
-const PARALLEL_FROM: usize = 64;
-
-/// Maps `f` over `items` on up to 8 threads, keeping the order.
-pub(super) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    par_map_from(items, PARALLEL_FROM, f)
-}
-
-/// [`par_map`] for items that are each a lot of work: threads start from `from` items.
-fn par_map_from<T: Send, R: Send>(items: Vec<T>, from: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    if threads == 1 || items.len() < from.max(2) {
-        return items.into_iter().map(f).collect();
-    }
-    // Workers (this thread among them) take small runs of items as they go, so that one
-    // core slowed by something else does not hold up the whole map.
-    let total = items.len();
-    let grain = (total / (threads * 16)).max(1);
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let work = || {
-        let mut done: Vec<(usize, R)> = Vec::new();
-        loop {
-            let run: Vec<(usize, T)> = match queue.lock() {
-                Ok(mut q) => q.by_ref().take(grain).collect(),
-                // Another worker panicked; its panic is re-raised below.
-                Err(_) => break,
-            };
-            if run.is_empty() {
-                break;
-            }
-            done.extend(run.into_iter().map(|(i, item)| (i, f(item))));
-        }
-        done
-    };
-    let mut all: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut all = work();
-        for h in helpers {
-            match h.join() {
-                Ok(done) => all.extend(done),
-                // A panic in a worker is a bug: re-raise it on the caller's thread.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    debug_assert_eq!(all.len(), total);
-    all.into_iter().map(|(_, r)| r).collect()
-}
 
 /// Which membership records a payload carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

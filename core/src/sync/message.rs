@@ -69,11 +69,12 @@ const WINDOW: usize = 32 * 1024;
 /// all parts but the last end on a byte boundary without a final block, so the parts
 /// joined are one ordinary DEFLATE stream, decoded as usual.
 fn deflate(data: &[u8]) -> Result<Vec<u8>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let parts = if data.len() < PARALLEL_DEFLATE_FROM {
         1
     } else {
-        threads.min(data.len() / (PARALLEL_DEFLATE_FROM / 2)).max(1)
+        crate::parallel::threads()
+            .min(data.len() / (PARALLEL_DEFLATE_FROM / 2))
+            .max(1)
     };
     let size = data.len().div_ceil(parts);
     let part = |i: usize| -> Result<Vec<u8>> {
@@ -104,18 +105,7 @@ fn deflate(data: &[u8]) -> Result<Vec<u8>> {
             out.reserve(out.capacity().max(4096));
         }
     };
-    let compressed: Vec<Result<Vec<u8>>> = if parts == 1 {
-        vec![part(0)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (1..parts).map(|i| scope.spawn(move || part(i))).collect();
-            let mut all = vec![part(0)];
-            for h in handles {
-                all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
-            all
-        })
-    };
+    let compressed = crate::parallel::par_map_from((0..parts).collect(), 2, part);
     let mut out = Vec::new();
     for p in compressed {
         out.extend(p?);
