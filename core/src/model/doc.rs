@@ -22,11 +22,12 @@
 //! plain strings, not Text objects: they are append-only, and one op per note instead
 //! of one per character keeps documents small.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{
     transaction::Transactable, ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc,
-    ScalarValue, Value, ROOT,
+    ScalarValue, ScalarValueRef, Value, ValueRef, ROOT,
 };
 
 use super::fields::{ScalarField, SetField};
@@ -57,7 +58,9 @@ pub(crate) type RightsCheck<'a> =
 
 /// One case's Automerge document.
 pub(crate) struct CaseDoc {
-    doc: AutoCommit,
+    /// Boxed: an `AutoCommit` is over 4 KiB inline, and documents are moved around in
+    /// bulk (thousands at a time in a first sync) and kept in the cache.
+    doc: Box<AutoCommit>,
     /// Heads of what is already stored; `unsaved_changes` returns what came after.
     /// (Automerge's own save cursor starts empty after `load`, which would re-save
     /// the whole history as "incremental".)
@@ -91,7 +94,7 @@ impl CaseDoc {
             doc.put_object(ROOT, *key, ObjType::List)?;
         }
         Ok(CaseDoc {
-            doc,
+            doc: Box::new(doc),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id,
@@ -115,7 +118,7 @@ impl CaseDoc {
             .map(|ChangeSig(h, s)| (ChangeHash(h), s))
             .collect();
         let loaded = CaseDoc {
-            doc,
+            doc: Box::new(doc),
             saved,
             sigs,
             id,
@@ -131,7 +134,7 @@ impl CaseDoc {
     /// An empty document for a case first seen from another device; changes follow.
     pub(crate) fn empty(id: CaseId, actor: ActorId) -> CaseDoc {
         CaseDoc {
-            doc: AutoCommit::new().with_actor(actor),
+            doc: Box::new(AutoCommit::new().with_actor(actor)),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id,
@@ -142,7 +145,7 @@ impl CaseDoc {
     /// signatures) were verified by the caller.
     pub(crate) fn adopt(
         id: CaseId,
-        mut doc: AutoCommit,
+        mut doc: Box<AutoCommit>,
         changes: &[(automerge::Change, [u8; 64])],
         actor: ActorId,
         check: RightsCheck<'_>,
@@ -151,7 +154,7 @@ impl CaseDoc {
         check(&mut doc, true, &refs)?;
         let sigs = changes.iter().map(|(c, s)| (c.hash(), *s)).collect();
         let adopted = CaseDoc {
-            doc: doc.with_actor(actor),
+            doc: Box::new(doc.with_actor(actor)),
             saved: Vec::new(),
             sigs,
             id,
@@ -231,7 +234,12 @@ impl CaseDoc {
             return Ok(Ok(0));
         }
         // Apply to a staging copy; it replaces the document only if all is well.
-        let mut staged = self.doc.fork();
+        // (A new document's staging copy is just a new document.)
+        let mut staged = if empty {
+            AutoCommit::new()
+        } else {
+            self.doc.fork()
+        };
         staged
             .apply_changes(new.iter().map(|(c, _)| (*c).clone()))
             .map_err(|e| Error::Internal(format!("changes do not apply: {e}")))?;
@@ -243,7 +251,7 @@ impl CaseDoc {
         check(&mut staged, empty, &refs)?;
         let actor = self.doc.get_actor().clone();
         let check = CaseDoc {
-            doc: staged.with_actor(actor),
+            doc: Box::new(staged.with_actor(actor)),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id: self.id,
@@ -352,7 +360,7 @@ impl CaseDoc {
     }
 
     fn apply_checked(&mut self, edit: Checked, now: Timestamp) -> Result<()> {
-        let doc = &mut self.doc;
+        let doc: &mut AutoCommit = &mut self.doc;
         match edit {
             Checked::Set {
                 field,
@@ -458,7 +466,7 @@ impl CaseDoc {
     }
 
     fn obj(&self, parent: &ObjId, key: &str) -> Result<ObjId> {
-        obj_of(&self.doc, parent, key)
+        obj_of(&*self.doc, parent, key)
     }
 
     /// Reads the whole record, including unresolved conflicts.
@@ -475,24 +483,18 @@ impl CaseDoc {
         // object by object: with Automerge 0.12 every `get` is a seek and every
         // `map_range` a costly setup, and this runs for every case a sync brings in.
         // Conflicting values are looked up only where a key has them.
-        let d = &self.doc;
+        let d: &AutoCommit = &self.doc;
         let view = DocView::read(d);
         let root = view.map(&ROOT);
-        let id = match root.get("id").map(|f| &f.value) {
-            Some(Value::Scalar(v)) => match v.as_ref() {
-                ScalarValue::Bytes(b) => b.as_slice().try_into().ok().map(CaseId),
-                _ => None,
-            },
-            _ => None,
-        }
-        .ok_or_else(|| Error::Internal("case document has no id".into()))?;
-        let blind_index = match root.get(BLIND_INDEX_KEY).map(|f| &f.value) {
-            Some(Value::Scalar(v)) => match v.as_ref() {
-                ScalarValue::Bytes(b) => crate::dedup::BlindIndex::from_cbor(b).ok(),
-                _ => None,
-            },
-            _ => None,
-        };
+        let id = root
+            .get("id")
+            .and_then(Field::bytes)
+            .and_then(|b| b.try_into().ok().map(CaseId))
+            .ok_or_else(|| Error::Internal("case document has no id".into()))?;
+        let blind_index = root
+            .get(BLIND_INDEX_KEY)
+            .and_then(Field::bytes)
+            .and_then(|b| crate::dedup::BlindIndex::from_cbor(b).ok());
         let created_at = Timestamp(root.i64("created_at").unwrap_or(0));
         let scalar = |f: ScalarField| root.str(f.key());
         let mut conflicts = Vec::new();
@@ -536,8 +538,8 @@ impl CaseDoc {
                 .map(&obj)
                 .0
                 .iter()
-                .filter(|(_, f)| matches!(f.value, Value::Scalar(ref v) if **v == ScalarValue::Boolean(true)))
-                .map(|(k, _)| k.clone())
+                .filter(|(_, f)| matches!(f.scalar(), Some(ScalarValueRef::Boolean(true))))
+                .map(|(k, _)| k.to_string())
                 .collect())
         };
         fn vocab<V: Vocabulary>(codes: Vec<String>) -> BTreeSet<V> {
@@ -587,7 +589,7 @@ impl CaseDoc {
     }
 }
 
-fn route(view: &DocView, root: &Fields<'_>) -> Result<Vec<RouteEvent>> {
+fn route(view: &DocView<'_>, root: &Fields<'_, '_>) -> Result<Vec<RouteEvent>> {
     Ok(view
         .list_objects(&root.obj("route")?)
         .filter_map(|ev| {
@@ -603,7 +605,7 @@ fn route(view: &DocView, root: &Fields<'_>) -> Result<Vec<RouteEvent>> {
         .collect())
 }
 
-fn notes(view: &DocView, root: &Fields<'_>) -> Result<Vec<Note>> {
+fn notes(view: &DocView<'_>, root: &Fields<'_, '_>) -> Result<Vec<Note>> {
     let mut notes: Vec<Note> = view
         .list_objects(&root.obj("notes")?)
         .filter_map(|n| {
@@ -619,13 +621,13 @@ fn notes(view: &DocView, root: &Fields<'_>) -> Result<Vec<Note>> {
     Ok(notes)
 }
 
-fn referrals(view: &DocView, root: &Fields<'_>) -> Result<Vec<Referral>> {
+fn referrals(view: &DocView<'_>, root: &Fields<'_, '_>) -> Result<Vec<Referral>> {
     let mut out = Vec::new();
     for (id, field) in view.map(&root.obj("referrals")?).0 {
-        if !matches!(field.value, Value::Object(_)) {
+        let Some(obj) = &field.id else {
             continue;
-        }
-        let r = view.map(&field.id);
+        };
+        let r = view.map(obj);
         let mut history: Vec<ReferralEvent> = match r.obj("history") {
             Ok(h) => view
                 .list_objects(&h)
@@ -646,7 +648,7 @@ fn referrals(view: &DocView, root: &Fields<'_>) -> Result<Vec<Referral>> {
             organisation_type: r.str("organisation_type").map(OrganisationType::from_code),
             reason: r.str("reason").map(ReferralReason::from_code),
             history,
-            id: id.clone(),
+            id: id.to_string(),
         });
     }
     out.sort_by(|a, b| {
@@ -655,72 +657,111 @@ fn referrals(view: &DocView, root: &Fields<'_>) -> Result<Vec<Referral>> {
     Ok(out)
 }
 
-/// One key of a map, as read in a single pass over the map.
-struct Field {
-    value: Value<'static>,
-    id: ObjId,
+/// One key of a map (or element of a list), as read in a single pass over the
+/// document: its winning value, borrowed from the document, and, for an object, its id.
+struct Field<'a> {
+    value: ValueRef<'a>,
+    /// The object's id (`None` for a scalar, whose id nothing reads).
+    id: Option<ObjId>,
     conflict: bool,
 }
 
-impl Field {
-    fn str(&self) -> Option<&str> {
+impl Field<'_> {
+    fn scalar(&self) -> Option<&ScalarValueRef<'_>> {
         match &self.value {
-            Value::Scalar(v) => match v.as_ref() {
-                ScalarValue::Str(s) => Some(s.as_str()),
-                _ => None,
-            },
-            Value::Object(_) => None,
+            ValueRef::Scalar(v) => Some(v),
+            ValueRef::Object(_) => None,
+        }
+    }
+
+    fn str(&self) -> Option<&str> {
+        match self.scalar()? {
+            ScalarValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        match self.scalar()? {
+            ScalarValueRef::Bytes(b) => Some(b),
+            _ => None,
         }
     }
 }
 
 /// Every object of a document with its keys (maps) or elements (lists) and their
 /// winning values, read in one pass over the document (`ReadDoc::iter`, about twice as
-/// fast as reading it object by object).
-struct DocView {
-    maps: HashMap<ObjId, Vec<(String, Field)>>,
-    lists: HashMap<ObjId, Vec<Field>>,
+/// fast as reading it object by object). Keys and values are borrowed from the
+/// document, and an object's items, which the pass yields one after the other, are
+/// gathered without a map lookup per item.
+struct DocView<'a> {
+    maps: HashMap<ObjId, Vec<(Cow<'a, str>, Field<'a>)>>,
+    lists: HashMap<ObjId, Vec<Field<'a>>>,
 }
 
-impl DocView {
-    fn read<D: ReadDoc>(doc: &D) -> DocView {
+impl<'a> DocView<'a> {
+    fn read<D: ReadDoc>(doc: &'a D) -> DocView<'a> {
         let mut view = DocView {
             maps: HashMap::new(),
             lists: HashMap::new(),
         };
+        // The object being read, and its items so far.
+        let mut current: Option<std::sync::Arc<ObjId>> = None;
+        let mut map: Vec<(Cow<'a, str>, Field<'a>)> = Vec::new();
+        let mut list: Vec<Field<'a>> = Vec::new();
         for item in doc.iter() {
+            if !current
+                .as_ref()
+                .is_some_and(|c| std::sync::Arc::ptr_eq(c, &item.obj) || **c == *item.obj)
+            {
+                view.gather(current.take(), &mut map, &mut list);
+                current = Some(item.obj.clone());
+            }
             match item.item {
                 automerge::iter::DocItem::Map(m) => {
+                    let id = matches!(m.value, ValueRef::Object(_)).then(|| m.id());
                     let field = Field {
-                        id: m.id(),
+                        value: m.value,
+                        id,
                         conflict: m.conflict,
-                        value: Value::from(m.value).into_owned(),
                     };
-                    let key = m.key.into_owned();
-                    view.maps
-                        .entry((*item.obj).clone())
-                        .or_default()
-                        .push((key, field));
+                    map.push((m.key, field));
                 }
                 automerge::iter::DocItem::List(l) => {
-                    let field = Field {
-                        id: l.id(),
+                    let id = matches!(l.value, ValueRef::Object(_)).then(|| l.id());
+                    list.push(Field {
+                        value: l.value,
+                        id,
                         conflict: l.conflict,
-                        value: Value::from(l.value).into_owned(),
-                    };
-                    view.lists
-                        .entry((*item.obj).clone())
-                        .or_default()
-                        .push(field);
+                    });
                 }
                 automerge::iter::DocItem::Text(_) => {}
             }
         }
+        view.gather(current, &mut map, &mut list);
         view
     }
 
+    /// Files the items read of object `obj` under it (emptying `map` and `list`).
+    fn gather(
+        &mut self,
+        obj: Option<std::sync::Arc<ObjId>>,
+        map: &mut Vec<(Cow<'a, str>, Field<'a>)>,
+        list: &mut Vec<Field<'a>>,
+    ) {
+        let Some(obj) = obj else {
+            return;
+        };
+        if !map.is_empty() {
+            self.maps.entry((*obj).clone()).or_default().append(map);
+        }
+        if !list.is_empty() {
+            self.lists.entry((*obj).clone()).or_default().append(list);
+        }
+    }
+
     /// The keys of map `obj` (none if it is not a map of the document).
-    fn map(&self, obj: &ObjId) -> Fields<'_> {
+    fn map(&self, obj: &ObjId) -> Fields<'_, 'a> {
         Fields(self.maps.get(obj).map_or(&[], Vec::as_slice))
     }
 
@@ -730,41 +771,34 @@ impl DocView {
             .get(obj)
             .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter(|f| matches!(f.value, Value::Object(_)))
-            .map(|f| &f.id)
+            .filter_map(|f| f.id.as_ref())
     }
 }
 
 /// All keys of one map with their winning values, in key order.
-struct Fields<'a>(&'a [(String, Field)]);
+struct Fields<'v, 'a>(&'v [(Cow<'a, str>, Field<'a>)]);
 
-impl Fields<'_> {
-    fn get(&self, key: &str) -> Option<&Field> {
+impl<'v, 'a> Fields<'v, 'a> {
+    fn get(&self, key: &str) -> Option<&'v Field<'a>> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, f)| f)
     }
 
-    fn str(&self, key: &str) -> Option<&str> {
+    fn str(&self, key: &str) -> Option<&'v str> {
         self.get(key).and_then(Field::str)
     }
 
     fn bool(&self, key: &str) -> Option<bool> {
-        match &self.get(key)?.value {
-            Value::Scalar(v) => match v.as_ref() {
-                ScalarValue::Boolean(b) => Some(*b),
-                _ => None,
-            },
-            Value::Object(_) => None,
+        match self.get(key)?.scalar()? {
+            ScalarValueRef::Boolean(b) => Some(*b),
+            _ => None,
         }
     }
 
     fn i64(&self, key: &str) -> Option<i64> {
-        match &self.get(key)?.value {
-            Value::Scalar(v) => match v.as_ref() {
-                ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
-                ScalarValue::Uint(u) => i64::try_from(*u).ok(),
-                _ => None,
-            },
-            Value::Object(_) => None,
+        match self.get(key)?.scalar()? {
+            ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) => Some(*i),
+            ScalarValueRef::Uint(u) => i64::try_from(*u).ok(),
+            _ => None,
         }
     }
 
@@ -773,9 +807,9 @@ impl Fields<'_> {
     }
 
     fn obj(&self, key: &str) -> Result<ObjId> {
-        match self.get(key) {
-            Some(f) if matches!(f.value, Value::Object(_)) => Ok(f.id.clone()),
-            _ => Err(Error::Internal(format!(
+        match self.get(key).and_then(|f| f.id.as_ref()) {
+            Some(id) => Ok(id.clone()),
+            None => Err(Error::Internal(format!(
                 "case document lacks container {key:?}"
             ))),
         }
@@ -1026,7 +1060,7 @@ mod tests {
 
     fn merged(x: &mut CaseDoc, y: &mut CaseDoc) -> CaseRecord {
         let mut m = CaseDoc {
-            doc: x.doc.fork(),
+            doc: Box::new(x.doc.fork()),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id: x.id,
@@ -1157,7 +1191,7 @@ mod tests {
 
         // A coordinator resolves it by setting the field on the merged document.
         let mut m = CaseDoc {
-            doc: a.doc.fork(),
+            doc: Box::new(a.doc.fork()),
             saved: Vec::new(),
             sigs: HashMap::new(),
             id: a.id,
@@ -1178,7 +1212,7 @@ mod tests {
     fn unknown_codes_from_newer_versions_survive_edits_and_reloads() {
         let (mut a, _) = two_devices();
         // A newer version wrote codes this build does not know.
-        let set = obj_of(&a.doc, &ROOT, "means_of_control").expect("set");
+        let set = obj_of(&*a.doc, &ROOT, "means_of_control").expect("set");
         a.doc.put(&set, "AlgorithmicWageTheft", true).expect("put");
         a.doc.put(ROOT, "gender", "FutureGenderCode").expect("put");
         a.doc.put(ROOT, "future_field", "kept").expect("put");
@@ -1196,7 +1230,7 @@ mod tests {
             .contains(&MeansOfControl::Unknown("AlgorithmicWageTheft".into())));
         assert_eq!(r.gender, Some(Gender::Unknown("FutureGenderCode".into())));
         assert_eq!(
-            DocView::read(&reloaded.doc).map(&ROOT).str("future_field"),
+            DocView::read(&*reloaded.doc).map(&ROOT).str("future_field"),
             Some("kept")
         );
         // The record round-trips through CBOR with the unknown codes intact.

@@ -670,7 +670,7 @@ impl Store {
                 })
                 .collect::<Vec<_>>()
             });
-        let mut cases = Vec::new();
+        let mut cases = Vec::with_capacity(read.iter().map(Vec::len).sum());
         let mut authors: BTreeSet<[u8; 16]> = BTreeSet::new();
         let mut back = Vec::new();
         let mut failed = None;
@@ -1578,7 +1578,7 @@ fn parse_changes(
     doc: Option<&[u8]>,
     changes: Vec<ByteBuf>,
     sigs: &[B64],
-) -> Result<(SignedChanges, Option<AutoCommit>)> {
+) -> Result<(SignedChanges, Option<Box<AutoCommit>>)> {
     if let Some(bytes) = doc {
         let mut am = AutoCommit::load(bytes)
             .map_err(|_| Error::rejected("a case document does not load"))?;
@@ -1590,7 +1590,7 @@ fn parse_changes(
             ));
         }
         let pairs = all.into_iter().zip(sigs.iter().map(|s| s.0)).collect();
-        return Ok((pairs, Some(am)));
+        return Ok((pairs, Some(Box::new(am))));
     }
     let mut out = Vec::with_capacity(changes.len());
     for (bytes, sig) in changes.into_iter().zip(sigs) {
@@ -1620,7 +1620,7 @@ type SignedChanges = Vec<(Change, [u8; 64])>;
 
 /// A case's changes after their signatures were checked: the case, its changes, the
 /// whole document if one was sent, and the heads the sender declared.
-type Verified = (CaseId, SignedChanges, Option<AutoCommit>, Vec<Hash>);
+type Verified = (CaseId, SignedChanges, Option<Box<AutoCommit>>, Vec<Hash>);
 
 /// What a worker of the ingest returns for one case: built already (a case new to this
 /// device), or verified, for the store's thread to apply (with its changes held for
@@ -1664,10 +1664,10 @@ fn build_fresh(
     let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
     // The changes, concatenated, are a valid saved document: store them as they came
     // (signatures in the same order) instead of re-encoding the document.
-    let bytes: Vec<u8> = changes
-        .iter()
-        .flat_map(|(c, _)| c.raw_bytes().iter().copied())
-        .collect();
+    let mut bytes = Vec::with_capacity(changes.iter().map(|(c, _)| c.raw_bytes().len()).sum());
+    for (c, _) in &changes {
+        bytes.extend_from_slice(c.raw_bytes());
+    }
     let sigs = changes
         .iter()
         .map(|(c, s)| ChangeSig(c.hash().0, *s))
