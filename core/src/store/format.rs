@@ -30,11 +30,14 @@ use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
 use crate::vocab::ErasureReason;
 
 /// Format version this build writes. (Format 1, without compressed frame bodies, was
-/// never released.)
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// never released.) Format 4 writes case summaries in their compact encoding
+/// (`super::summary_codec`) instead of as CBOR maps.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 /// Oldest format this build opens. A format-2 store is a format-3 store whose frames
-/// all hold one record: opening one rewrites its header as format 3 (see
-/// `Store::open_with`), so builds that only know format 2 refuse it from then on.
+/// all hold one record, and a format-3 store is a format-4 store whose summaries are
+/// all CBOR maps (which format 4 still reads): opening one rewrites its header as the
+/// current format (see `Store::open_with`), so builds that only know the older format
+/// refuse it from then on, as its new records hold compact summaries.
 pub(crate) const OLDEST_FORMAT: u32 = 2;
 /// Most records one block frame holds.
 pub(crate) const BLOCK_RECORDS: usize = 32;
@@ -182,6 +185,7 @@ pub(crate) enum Record {
         lsn: u64,
         case: CaseId,
         full: bool,
+        #[serde(with = "super::summary_codec")]
         summary: CaseSummary,
         #[serde(with = "serde_bytes")]
         doc: Vec<u8>,

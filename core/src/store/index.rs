@@ -102,7 +102,7 @@ impl<'de> Deserialize<'de> for Loc {
 /// One live case: its summary and the frames that make up its document.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Entry {
-    #[serde(rename = "s")]
+    #[serde(rename = "s", with = "super::summary_codec")]
     pub(crate) summary: CaseSummary,
     #[serde(rename = "f")]
     pub(crate) frames: Vec<Loc>,

@@ -28,6 +28,7 @@ mod format;
 mod index;
 mod mailbox;
 mod share;
+mod summary_codec;
 mod sync;
 mod wipe;
 
@@ -252,8 +253,9 @@ impl Store {
         };
         store.open_packs()?;
         if header.format < FORMAT_VERSION {
-            // Format 2 is format 3 with one record per frame: only the header changes,
-            // so that builds that know only format 2 refuse the store from now on.
+            // Formats 2 and 3 are read as they are (one record per frame; summaries as
+            // CBOR maps): only the header changes, so that builds that know only the
+            // older format refuse the store from now on (its new records differ).
             let upgraded = Header {
                 format: FORMAT_VERSION,
                 ..header
