@@ -217,14 +217,24 @@ mod tests {
             share_with_partners: None,
             include_in_statistics: Some(true),
         };
-        for (i, id) in ids.iter().enumerate() {
-            let edits = match i % 3 {
-                0 => vec![no.clone()],
-                1 => vec![yes.clone(), Edit::add(SetField::Citizenship, "TJ")],
-                _ => vec![Edit::add(SetField::Citizenship, "UZ")],
+        // Chosen by consent, not by list position (case ids are random): four consents
+        // withdrawn, two given, a field changed on the rest, so that the number of
+        // eligible cases always changes.
+        let (mut withdrawn, mut given) = (0, 0);
+        for id in &ids {
+            let consented = store.case(id).unwrap().consent.include_in_statistics == Some(true);
+            let edits = if consented && withdrawn < 4 {
+                withdrawn += 1;
+                vec![no.clone()]
+            } else if !consented && given < 2 {
+                given += 1;
+                vec![yes.clone(), Edit::add(SetField::Citizenship, "TJ")]
+            } else {
+                vec![Edit::add(SetField::Citizenship, "UZ")]
             };
             store.update_case(id, &edits).unwrap();
         }
+        assert_eq!((withdrawn, given), (4, 2));
         let fast = Collected::from_store(&mut store, &DateWindow::default()).unwrap();
         let records: Vec<_> = ids.iter().map(|id| store.case(id).unwrap()).collect();
         let slow = Collected::from_cases(&records, &DateWindow::default());
@@ -235,7 +245,11 @@ mod tests {
         };
         assert_eq!(sorted(&fast), sorted(&slow));
         assert_eq!(fast.input, slow.input);
-        assert_ne!(fast.input.eligible, 12, "the edits changed who is eligible");
+        assert_eq!(
+            fast.input.eligible,
+            12 - 4 + 2,
+            "the edits changed who is eligible"
+        );
         // And after a reopen (the frames come from disk, not from the cache).
         drop(store);
         let mut store = Store::open(dir.path().join("s"), &key).unwrap();
