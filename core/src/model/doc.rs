@@ -153,8 +153,9 @@ impl CaseDoc {
         let refs: Vec<&automerge::Change> = changes.iter().map(|(c, _)| c).collect();
         check(&mut doc, true, &refs)?;
         let sigs = changes.iter().map(|(c, s)| (c.hash(), *s)).collect();
+        doc.set_actor(actor);
         let adopted = CaseDoc {
-            doc: Box::new(doc.with_actor(actor)),
+            doc,
             saved: Vec::new(),
             sigs,
             id,
@@ -296,16 +297,9 @@ impl CaseDoc {
     /// Automerge document on their own and after earlier chunks.
     pub(crate) fn unsaved_changes(&mut self) -> (Vec<u8>, Vec<ChangeSig>) {
         let changes = self.doc.get_changes(&self.saved);
-        let mut bytes = Vec::with_capacity(changes.iter().map(|c| c.raw_bytes().len()).sum());
-        let mut sigs = Vec::with_capacity(changes.len());
-        for c in &changes {
-            bytes.extend_from_slice(c.raw_bytes());
-            if let Some(sig) = self.sigs.get(&c.hash()) {
-                sigs.push(ChangeSig(c.hash().0, *sig));
-            }
-        }
+        let chunk = stored_chunk(changes.iter().map(|c| (c, self.sigs.get(&c.hash()))));
         self.saved = self.doc.get_heads();
-        (bytes, sigs)
+        chunk
     }
 
     /// Records that the document as it is now has been stored (by the caller, e.g. as
@@ -587,6 +581,23 @@ impl CaseDoc {
         };
         Ok((record, blind_index))
     }
+}
+
+/// Change chunks one after another, as a case's record stores them (see
+/// [`CaseDoc::unsaved_changes`]), with the signatures of those that have one, in the
+/// same order.
+pub(crate) fn stored_chunk<'c>(
+    changes: impl Iterator<Item = (&'c automerge::Change, Option<&'c [u8; 64]>)> + Clone,
+) -> (Vec<u8>, Vec<ChangeSig>) {
+    let mut bytes = Vec::with_capacity(changes.clone().map(|(c, _)| c.raw_bytes().len()).sum());
+    let mut sigs = Vec::new();
+    for (c, sig) in changes {
+        bytes.extend_from_slice(c.raw_bytes());
+        if let Some(sig) = sig {
+            sigs.push(ChangeSig(c.hash().0, *sig));
+        }
+    }
+    (bytes, sigs)
 }
 
 fn route(view: &DocView<'_>, root: &Fields<'_, '_>) -> Result<Vec<RouteEvent>> {

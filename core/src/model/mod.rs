@@ -8,7 +8,7 @@ mod record;
 mod screening;
 mod summary;
 
-pub(crate) use doc::{CaseDoc, ChangeSig};
+pub(crate) use doc::{stored_chunk, CaseDoc, ChangeSig};
 pub use doc::{MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};

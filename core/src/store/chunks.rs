@@ -53,27 +53,10 @@ fn next_change_chunk(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     if bytes.get(..4)? != MAGIC || *bytes.get(8)? != CHANGE {
         return None;
     }
-    let (len, leb) = uleb128(bytes.get(9..)?)?;
+    let (len, leb) = super::leb128::read(bytes.get(9..)?)?;
+    let len = usize::try_from(len).ok()?;
     let end = 9usize.checked_add(leb)?.checked_add(len)?;
     (end <= bytes.len()).then(|| bytes.split_at(end))
-}
-
-/// An unsigned LEB128 number at the start of `bytes` that fits a `usize`, and how many
-/// bytes it took.
-fn uleb128(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut value: u64 = 0;
-    for (i, b) in bytes.iter().take(10).enumerate() {
-        let part = u64::from(b & 0x7f);
-        let shift = 7 * i as u32;
-        if shift >= 64 || (shift > 0 && part >> (64 - shift) != 0) {
-            return None;
-        }
-        value |= part << shift;
-        if b & 0x80 == 0 {
-            return Some((usize::try_from(value).ok()?, i + 1));
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -149,13 +132,6 @@ mod tests {
 
     #[test]
     fn length_fields_never_overflow() {
-        assert_eq!(uleb128(&[0x7f]), Some((127, 1)));
-        assert_eq!(uleb128(&[0x80, 0x01]), Some((128, 2)));
-        assert_eq!(uleb128(&[0x80; 10]), None);
-        assert_eq!(
-            uleb128(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]),
-            None
-        );
         let mut huge = MAGIC.to_vec();
         huge.extend([0, 0, 0, 0, CHANGE]);
         huge.extend([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);

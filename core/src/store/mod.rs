@@ -26,6 +26,7 @@ mod dictionary;
 mod files;
 mod format;
 mod index;
+mod leb128;
 mod mailbox;
 mod share;
 mod summary_codec;

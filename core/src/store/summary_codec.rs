@@ -29,6 +29,8 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Serializer;
 
+use super::leb128;
+
 use crate::model::{CaseId, CaseSummary, Timestamp};
 use crate::vocab::{
     AgeBand, CaseStatus, Country, ExploitationType, Gender, TraffickingStatus, Vocabulary,
@@ -54,9 +56,9 @@ pub(crate) fn encode(s: &CaseSummary) -> Vec<u8> {
     put_list(&mut out, s.citizenship.iter().map(Country::code));
     put_list(&mut out, s.route_countries.iter().map(Country::code));
     put_list(&mut out, s.exploitation.iter().map(Vocabulary::code));
-    put_u64(&mut out, u64::from(s.referrals));
-    put_u64(&mut out, u64::from(s.notes));
-    put_u64(&mut out, u64::from(s.conflicts));
+    leb128::write(&mut out, u64::from(s.referrals));
+    leb128::write(&mut out, u64::from(s.notes));
+    leb128::write(&mut out, u64::from(s.conflicts));
     out
 }
 
@@ -132,20 +134,12 @@ impl<'de> Visitor<'de> for SummaryVisitor {
     }
 }
 
-fn put_u64(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_i64(out: &mut Vec<u8>, v: i64) {
-    put_u64(out, ((v << 1) ^ (v >> 63)) as u64);
+    leb128::write(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u64(out, s.len() as u64);
+    leb128::write(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
@@ -153,14 +147,14 @@ fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         None => out.push(0),
         Some(s) => {
-            put_u64(out, s.len() as u64 + 1);
+            leb128::write(out, s.len() as u64 + 1);
             out.extend_from_slice(s.as_bytes());
         }
     }
 }
 
 fn put_list<'a>(out: &mut Vec<u8>, items: impl ExactSizeIterator<Item = &'a str>) {
-    put_u64(out, items.len() as u64);
+    leb128::write(out, items.len() as u64);
     for s in items {
         put_str(out, s);
     }
@@ -186,19 +180,9 @@ impl<'a> Reader<'a> {
     }
 
     fn u64(&mut self) -> Result<u64, &'static str> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err("number too large in summary");
-            }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("number too long in summary")
+        let (v, used) = leb128::read(self.0).ok_or("truncated or oversized number in summary")?;
+        self.0 = &self.0[used..];
+        Ok(v)
     }
 
     fn u32(&mut self) -> Result<u32, &'static str> {

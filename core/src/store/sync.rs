@@ -1664,15 +1664,8 @@ fn build_fresh(
     let complete = declared.iter().all(|h| doc.knows_head(&ChangeHash(h.0)));
     // The changes, concatenated, are a valid saved document: store them as they came
     // (signatures in the same order) instead of re-encoding the document.
-    let mut bytes = Vec::with_capacity(changes.iter().map(|(c, _)| c.raw_bytes().len()).sum());
-    for (c, _) in &changes {
-        bytes.extend_from_slice(c.raw_bytes());
-    }
-    let sigs = changes
-        .iter()
-        .map(|(c, s)| ChangeSig(c.hash().0, *s))
-        .collect();
-    let prepared = Prepared::new(case, doc, true, Some((bytes, sigs)), keep, ctx.now)?;
+    let chunk = crate::model::stored_chunk(changes.iter().map(|(c, s)| (c, Some(s))));
+    let prepared = Prepared::new(case, doc, true, Some(chunk), keep, ctx.now)?;
     Ok(Fresh::Built {
         prepared,
         applied,
