@@ -20,6 +20,16 @@ fn step(n: u32, text: &str) {
     println!("\n── {n}. {text}");
 }
 
+/// Every sentence the demo states as a fact is checked: a claim that does not hold
+/// stops the demo with an error instead of being printed.
+fn ensure(holds: bool, claim: &str) -> Result<()> {
+    if holds {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!("demo check failed: {claim}")))
+    }
+}
+
 /// Runs the demo in a temporary directory (or in `keep`).
 pub(crate) fn run(keep: Option<&Path>) -> Result<()> {
     let tmp;
@@ -239,10 +249,12 @@ fn scenario(base: &Path) -> Result<()> {
     for (name, size) in listing(&dir)? {
         println!("   {name:<20} {size:>7} bytes");
     }
-    println!(
-        "   The text \"ZX-SENTINEL-KEPT\" from a note appears in the files {} times.",
-        occurrences(&dir, "ZX-SENTINEL-KEPT")?
-    );
+    let sentinel = occurrences(&dir, "ZX-SENTINEL-KEPT")?;
+    ensure(
+        sentinel == 0,
+        "the note's text does not appear in the store files",
+    )?;
+    println!("   The text \"ZX-SENTINEL-KEPT\" from a note appears in the files {sentinel} times.");
     drop(store);
     match Store::open(&dir, &StoreKey::generate()?) {
         Err(e @ Error::WrongKey) => println!("   Opening with another key: {e}."),
@@ -258,16 +270,35 @@ fn scenario(base: &Path) -> Result<()> {
         "The third person asks for their record to be deleted: erase it for real.",
     );
     let mut store = Store::open(&dir, &key)?;
+    let before = data_files(&dir)?;
     store.erase_case(&ids[2], ErasureReason::PersonRequested)?;
     match store.case(&ids[2]) {
-        Err(e) => println!("   reading it now: {e}"),
-        Ok(_) => return Err(Error::Internal("erased case still readable".into())),
+        Err(e @ Error::CaseErased { .. }) => println!("   reading it now: {e}"),
+        _ => return Err(Error::Internal("erased case still readable".into())),
     }
+    let after = data_files(&dir)?;
+    let unchanged = before
+        .iter()
+        .filter(|(name, bytes)| after.iter().any(|(n, b)| n == name && b == bytes))
+        .count();
+    ensure(
+        !before.is_empty() && unchanged == 0,
+        "every journal, pack and index file from before the erasure was rewritten or removed",
+    )?;
     println!(
-        "   Every file that held it was rewritten; a tombstone (id, date, reason) remains so the erasure can follow the case to other devices."
+        "   All {} journal and index file(s) that could hold it were rewritten or removed; a tombstone (id, date, reason) remains so the erasure can follow the case to other devices.",
+        before.len()
     );
+    drop(store);
+    let mut store = Store::open(&dir, &key)?;
+    ensure(
+        matches!(store.case(&ids[2]), Err(Error::CaseErased { .. }))
+            && store.len() == 2
+            && store.tombstones().count() == 1,
+        "after reopening, the case stays erased with one tombstone and two live cases",
+    )?;
     println!(
-        "   {} live case(s), {} tombstone(s).",
+        "   Reopened: {} live case(s), {} tombstone(s).",
         store.len(),
         store.tombstones().count()
     );
@@ -421,8 +452,23 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         live.report.changes_applied
     );
     let merged = aigerim.case(&case)?;
+    let codes: Vec<String> = merged
+        .means_of_control
+        .iter()
+        .map(|m| m.code().to_string())
+        .collect();
+    ensure(
+        ["PhysicalThreats", "ThreatensChildrenFamily"]
+            .iter()
+            .all(|c| codes.iter().any(|m| m == c)),
+        "both offline additions to the means of control survive the merge",
+    )?;
+    ensure(
+        merged.conflicts.iter().any(|c| c.field == "decided_by"),
+        "the two concurrent values of decided_by are kept as a conflict",
+    )?;
     println!(
-        "   means of control on case {}: {}",
+        "   both additions survive; means of control on case {}: {}",
         case.short(),
         merged
             .means_of_control
@@ -468,23 +514,39 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     dana.sync_mailbox(&mailbox)?;
     dana.update_case(&case, &[Edit::set(ScalarField::DecidedBy, "NGO")])?;
     dana.erase_case(&ids[1], ErasureReason::PersonRequested)?;
+    let folder_before = folder_files(&mailbox)?;
     for _ in 0..2 {
         for s in [&mut dana, &mut bakyt, &mut *aigerim] {
             s.sync_mailbox(&mailbox)?;
         }
     }
     for s in [&mut *aigerim, &mut bakyt, &mut dana] {
-        match s.case(&ids[1]) {
-            Err(Error::CaseErased { .. }) => {}
-            _ => {
-                return Err(Error::Internal(
-                    "the erasure did not reach every device".into(),
-                ))
-            }
-        }
+        ensure(
+            matches!(s.case(&ids[1]), Err(Error::CaseErased { .. })),
+            "the erasure reached every device",
+        )?;
+        let c = s.case(&case)?;
+        ensure(
+            c.conflicts.iter().all(|c| c.field != "decided_by")
+                && c.scalar_code(ScalarField::DecidedBy).as_deref() == Some("NGO"),
+            "Dana's choice resolved the decided_by conflict on every device",
+        )?;
     }
+    let folder_after = folder_files(&mailbox)?;
+    let kept = folder_before
+        .iter()
+        .filter(|(name, bytes)| folder_after.iter().any(|(n, b)| n == name && b == bytes))
+        .count();
+    ensure(
+        kept == 0,
+        "every file the folder held before the erasure was rewritten or removed",
+    )?;
     println!(
-        "   erased on all three devices; every outbox in the folder was rewritten without it."
+        "   the conflict is resolved (decided_by = NGO) and the case erased on all three devices;"
+    );
+    println!(
+        "   all {} file(s) the folder held before the erasure were rewritten or removed.",
+        folder_before.len()
     );
 
     step(15, "Check: all three devices converge.");
@@ -550,7 +612,11 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
             "not visible"
         }
     );
-    if !seen.means_of_control.is_empty() || !seen.notes.is_empty() || copy_id == case {
+    if !seen.means_of_control.is_empty()
+        || !seen.notes.is_empty()
+        || !seen.route.is_empty()
+        || copy_id == case
+    {
         return Err(Error::Internal("the shelter saw more than agreed".into()));
     }
     let referral = seen.referrals[0].id.clone();
@@ -600,14 +666,32 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     ])?;
     aigerim.sync_mailbox(&mailbox)?;
     dana.sync_mailbox(&mailbox)?;
-    // Whoever holds the phone now tries to read the folder and to write to the team.
+    // Whoever holds the phone now writes a case before the phone hears of the
+    // revocation, then tries to read the folder and to write to the team.
+    let late = bakyt.add_case(&[
+        Edit::set(ScalarField::CaseStatus, "Active"),
+        Edit::add(SetField::Citizenship, "KG"),
+        Edit::note("Written on the seized phone; ZX-SENTINEL-SEIZED"),
+    ])?;
+    let forged = bakyt.export_bundle(BundleScope::Everything)?;
+    transport_bytes.push(forged.clone());
     let on_phone = bakyt.sync_mailbox(&mailbox);
     let phone_reads_new_case = bakyt.case(&after).is_ok();
-    let forged = bakyt.export_bundle(BundleScope::Everything);
-    let refused = match forged {
-        Ok(bytes) => matches!(aigerim.import_bundle(&bytes), Err(Error::Rejected { .. })),
-        Err(_) => true,
-    };
+    // On each remaining device the seized phone's late case is either refused
+    // outright or held in quarantine; it never enters the case list.
+    let mut refused = true;
+    for s in [&mut *aigerim, &mut dana] {
+        let held = match s.import_bundle(&forged) {
+            Err(Error::Rejected { .. }) => true,
+            Ok(r) => r.changes_quarantined + r.cases_refused > 0 && r.cases_created == 0,
+            Err(e) => return Err(e),
+        };
+        refused &= held && s.case(&late).is_err();
+    }
+    ensure(
+        on_phone.is_err(),
+        "the seized phone can no longer sync through the folder",
+    )?;
     println!(
         "   key epoch now {}. On the seized phone: folder sync {}; the new case {}; what it sends {}.",
         aigerim.key_epoch().unwrap_or(0),
@@ -616,7 +700,11 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
             Err(e) => format!("fails ({e})"),
         },
         if phone_reads_new_case { "IS READABLE" } else { "is unreadable" },
-        if refused { "is refused by the team" } else { "IS ACCEPTED" },
+        if refused {
+            "is refused or quarantined by both remaining devices"
+        } else {
+            "IS ACCEPTED"
+        },
     );
     if phone_reads_new_case || !refused {
         return Err(Error::Internal("the revoked phone still takes part".into()));
@@ -639,23 +727,45 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         })?);
     }
     let total: usize = transport_bytes.iter().map(Vec::len).sum();
-    let leaks = [
+    let mut needles: Vec<String> = [
         "ZX-SENTINEL-TRANSIT",
         "ZX-SENTINEL-KEPT",
         "ZX-SENTINEL-AFTER",
         "ZX-SENTINEL-SHELTER",
+        "ZX-SENTINEL-SEIZED",
+        // team and device names
         "Central Asia outreach",
-        &new_case.to_hex(),
+        "Istanbul shelter",
+        "Shelter coordinator",
+        "Aigerim, Shymkent",
+        "Bakyt, Osh",
+        "Dana, coordinator, Almaty",
     ]
-    .iter()
-    .map(|n| {
-        transport_bytes
-            .iter()
-            .map(|b| b.windows(n.len()).filter(|w| *w == n.as_bytes()).count())
-            .sum::<usize>()
-    })
-    .sum::<usize>();
-    println!("   {} bytes crossed the folder, the network, the QR codes and the share bundles; plaintext found in them: {leaks}.", total);
+    .map(String::from)
+    .to_vec();
+    // every case id, in hex and as raw bytes
+    needles.extend(
+        ids.iter()
+            .chain([&new_case, &after, &late])
+            .map(|id| id.to_hex()),
+    );
+    let leaks = needles
+        .iter()
+        .map(|n| {
+            transport_bytes
+                .iter()
+                .map(|b| b.windows(n.len()).filter(|w| *w == n.as_bytes()).count())
+                .sum::<usize>()
+        })
+        .sum::<usize>();
+    println!(
+        "   {} bytes crossed the folder, the network, the QR codes and the share bundles;",
+        total
+    );
+    println!(
+        "   searched for {} plaintexts (note texts, team and device names, case ids): found {leaks}.",
+        needles.len()
+    );
     if leaks > 0 {
         return Err(Error::Internal("plaintext reached a transport".into()));
     }
@@ -761,4 +871,37 @@ fn occurrences(dir: &Path, needle: &str) -> Result<usize> {
             .count();
     }
     Ok(n)
+}
+
+/// The bytes of every journal, pack and index file of a store directory.
+fn data_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (name, _) in listing(dir)? {
+        if ["journal-", "pack-", "index-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            let path = dir.join(&name);
+            let bytes = std::fs::read(&path).map_err(|e| Error::Io {
+                file: path.display().to_string(),
+                source: e,
+            })?;
+            out.push((name, bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// The bytes of every file below a folder, by path.
+fn folder_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    walk(dir)?
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).map_err(|e| Error::Io {
+                file: path.display().to_string(),
+                source: e,
+            })?;
+            Ok((path.display().to_string(), bytes))
+        })
+        .collect()
 }
