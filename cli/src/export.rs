@@ -9,7 +9,7 @@ use caravan_core::export::chart::{bar_chart, route_diagram};
 use caravan_core::export::dp::{DpSpec, Ledger, LedgerEntry, Mechanism};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
-    CountryCodes, DateWindow, Dimension, Extract, InputReport, RecordOptions, SourceReport,
+    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
     StatRecord, Table, TableSpec,
 };
 use caravan_core::{Error, Result, Timestamp};
@@ -52,6 +52,11 @@ pub(crate) struct SourceArgs {
     /// With --input: include this store's cases too.
     #[arg(long)]
     with_store: bool,
+    /// Also print the agency's own accounting of what was read (cases without consent,
+    /// duplicates, ...). CONFIDENTIAL: exact counts, not for publication (they can
+    /// reveal a remainder below k; decision 0018).
+    #[arg(long)]
+    accounting: bool,
 }
 
 /// Protection and output shared by every publishable export.
@@ -98,6 +103,14 @@ pub(crate) struct RecordsArgs {
     /// csv or json (default: from the --out extension, else csv).
     #[arg(long)]
     format: Option<String>,
+    #[command(flatten)]
+    release: ReleaseArgs,
+}
+
+/// The k-anonymous record release: what `export records` writes and what exact tables
+/// and charts count (decision 0018).
+#[derive(Debug, Args)]
+pub(crate) struct ReleaseArgs {
     /// Generalize (coarser ages, years, regions; drop column groups) before
     /// suppressing, choosing the levels that release the most information.
     #[arg(long)]
@@ -106,11 +119,37 @@ pub(crate) struct RecordsArgs {
     /// citizenship,country-of-exploitation.
     #[arg(long, value_delimiter = ',')]
     keep: Vec<String>,
-    /// Release only these attributes (comma-separated; default all): year, gender, age,
-    /// majority, citizenship, country-of-exploitation, exploitation, means, labour, sex,
-    /// recruiter.
+    /// Release only these attributes (comma-separated): year, gender, age, majority,
+    /// citizenship, country-of-exploitation, exploitation, means, labour, sex,
+    /// recruiter. Default: all for records; for exact tables and charts, the store's
+    /// pinned release, else the table's own attributes.
     #[arg(long, value_delimiter = ',')]
     attributes: Vec<String>,
+}
+
+impl ReleaseArgs {
+    fn parse(names: &[String]) -> Result<Vec<Attribute>> {
+        names
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| Attribute::parse(s))
+            .collect()
+    }
+
+    /// The release these flags ask for; `None` when no flag was given.
+    fn spec(&self) -> Result<Option<ReleaseSpec>> {
+        let attributes = ReleaseArgs::parse(&self.attributes)?;
+        let keep = ReleaseArgs::parse(&self.keep)?;
+        if attributes.is_empty() && keep.is_empty() && !self.generalize {
+            return Ok(None);
+        }
+        let attributes = if attributes.is_empty() {
+            Attribute::ALL.to_vec()
+        } else {
+            attributes
+        };
+        Ok(Some(ReleaseSpec::new(&attributes, self.generalize, &keep)))
+    }
 }
 
 /// `caravan export table`
@@ -127,6 +166,8 @@ pub(crate) struct TableArgs {
     output: OutputArgs,
     #[command(flatten)]
     dp: DpArgs,
+    #[command(flatten)]
+    release: ReleaseArgs,
     /// csv or json (default: from the --out extension, else csv).
     #[arg(long)]
     format: Option<String>,
@@ -143,6 +184,8 @@ pub(crate) struct ChartArgs {
     output: OutputArgs,
     #[command(flatten)]
     dp: DpArgs,
+    #[command(flatten)]
+    release: ReleaseArgs,
     /// svg or png (default: from the --out extension, else svg). PNG needs --out.
     #[arg(long)]
     format: Option<String>,
@@ -209,6 +252,22 @@ struct Loaded {
     records: Vec<StatRecord>,
     input: InputReport,
     sources: Vec<SourceReport>,
+    /// Whether the accounting may be printed (--accounting).
+    accounting: bool,
+}
+
+impl Loaded {
+    /// The accounting for the summary: in full with --accounting, else a pointer to it.
+    fn accounting_text(&self) -> String {
+        if self.accounting {
+            format!(
+                "CONFIDENTIAL accounting, not for publication: {}",
+                input_text(&self.input)
+            )
+        } else {
+            String::new()
+        }
+    }
 }
 
 fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
@@ -220,6 +279,7 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
             records: c.records,
             input: c.input,
             sources: Vec::new(),
+            accounting: source.accounting,
         });
     }
     let mut extracts = Vec::new();
@@ -241,6 +301,7 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
         records: c.records,
         input: c.input,
         sources: c.sources,
+        accounting: source.accounting,
     })
 }
 
@@ -327,24 +388,11 @@ fn input_text(input: &InputReport) -> String {
 
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
-    let parse_attrs = |names: &[String]| -> Result<Vec<Attribute>> {
-        names
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| Attribute::parse(s))
-            .collect()
-    };
-    let mut attributes = parse_attrs(&args.attributes)?;
-    if attributes.is_empty() {
-        attributes = Attribute::ALL.to_vec();
-    }
-    let opts = RecordOptions {
-        k: args.output.k,
-        attributes,
-        country_codes: CountryCodes::parse(&args.output.countries)?,
-        generalize: args.generalize,
-        keep: parse_attrs(&args.keep)?,
-    };
+    let release = args
+        .release
+        .spec()?
+        .unwrap_or_else(|| ReleaseSpec::new(&Attribute::ALL, false, &[]));
+    let opts = release.options(args.output.k, CountryCodes::parse(&args.output.countries)?);
     let loaded = load(store, &args.source)?;
     let export = export_records(&loaded.records, &opts)?;
     let bytes = if fmt == "json" {
@@ -353,18 +401,26 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         export.to_csv()
     };
     emit(&args.output.out, bytes.as_bytes())?;
-    let r = &export.report;
+    let r = &export.report.published();
     let generalized: Vec<String> = r
         .generalization
         .iter()
         .filter(|g| g.level > 0)
         .map(|g| format!("{}: {}", g.attribute, g.level_name))
         .collect();
-    let mut text = format!(
-        "Released {} of {} record(s) with k = {}; {} redacted in {} group(s) smaller than k.\n",
-        r.released, r.eligible, r.k, r.redacted_small_groups, r.redacted_groups
-    );
-    if args.generalize {
+    let mut text = match (r.eligible, r.redacted_small_groups) {
+        (Some(eligible), Some(redacted)) => format!(
+            "Released {} of {eligible} record(s) with k = {}; {redacted} redacted in groups \
+             smaller than k.\n",
+            r.released, r.k
+        ),
+        _ => format!(
+            "Released {} record(s) with k = {}; fewer than k redacted in groups smaller than \
+             k (not counted here: the number would itself be a small count).\n",
+            r.released, r.k
+        ),
+    };
+    if release.generalize {
         text.push_str(&format!(
             "Generalization: {} (plain suppression would release {}).\n",
             if generalized.is_empty() {
@@ -373,9 +429,10 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
                 generalized.join(", ")
             },
             r.plain_suppression_released
+                .map_or_else(|| "fewer than k fewer".to_string(), |n| n.to_string())
         ));
     }
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
     }
@@ -384,8 +441,8 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         "format": fmt,
         "columns": export.columns(),
         "report": r,
-        "input": loaded.input,
-        "sources": loaded.sources,
+        "input": loaded.accounting.then_some(&loaded.input),
+        "sources": loaded.accounting.then_some(&loaded.sources),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())
@@ -459,6 +516,7 @@ fn make_table(
     source: &SourceArgs,
     output: &OutputArgs,
     dp: &DpArgs,
+    release: &ReleaseArgs,
     what: &str,
 ) -> Result<(Table, Loaded, Option<Value>)> {
     let spec = TableSpec {
@@ -467,6 +525,7 @@ fn make_table(
         country_codes: CountryCodes::parse(&output.countries)?,
         dp: dp_spec(dp)?,
         years: years(source)?,
+        release: release.spec()?,
     };
     let loaded = load(store, source)?;
     let t = table(&loaded.records, &spec)?;
@@ -512,7 +571,15 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" x ")
     );
-    let (t, loaded, ledger) = make_table(store, dims, &args.source, &args.output, &args.dp, &what)?;
+    let (t, loaded, ledger) = make_table(
+        store,
+        dims,
+        &args.source,
+        &args.output,
+        &args.dp,
+        &args.release,
+        &what,
+    )?;
     let bytes = if fmt == "json" {
         t.to_json()?
     } else {
@@ -525,18 +592,26 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         t.cells.len(),
         t.released_total
     );
-    match (t.suppressed_cells, t.total) {
-        (Some(n), Some(total)) => text.push_str(&format!(
-            "; {n} cell(s) below k suppressed; total {total}.\n"
-        )),
-        (Some(n), None) => text.push_str(&format!(
-            "; {n} cell(s) below k suppressed; total withheld (it would reveal them).\n"
-        )),
-        (None, Some(total)) => text.push_str(&format!("; noisy total {total}.\n")),
-        (None, None) => text.push_str(".\n"),
+    if t.privacy.differentially_private {
+        text.push_str(&format!(
+            "; noisy total {}, about {} in cells not shown.\n",
+            t.total.unwrap_or(0),
+            t.suppressed_total.unwrap_or(0)
+        ));
+    } else {
+        match t.suppressed_total {
+            Some(w) => text.push_str(&format!(
+                " (all from the k-anonymous record release); {w} record(s) outside it, in \
+                 groups below k.\n"
+            )),
+            None => text.push_str(
+                " (all from the k-anonymous record release); fewer than k record(s) outside \
+                 it (not counted: the number would itself be a small count).\n",
+            ),
+        }
     }
     text.push_str(&privacy_text(&t, &ledger));
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&loaded.accounting_text());
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
@@ -546,8 +621,8 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         "total": t.total,
         "privacy": t.privacy,
         "budget": ledger,
-        "input": loaded.input,
-        "sources": loaded.sources,
+        "input": loaded.accounting.then_some(&loaded.input),
+        "sources": loaded.accounting.then_some(&loaded.sources),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())
@@ -573,7 +648,15 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         }
     };
     let what = format!("chart {}", args.kind);
-    let (t, loaded, ledger) = make_table(store, dims, &args.source, &args.output, &args.dp, &what)?;
+    let (t, loaded, ledger) = make_table(
+        store,
+        dims,
+        &args.source,
+        &args.output,
+        &args.dp,
+        &args.release,
+        &what,
+    )?;
     let chart = if t.dimensions.len() == 2 {
         route_diagram(&t, title)?
     } else {
@@ -591,7 +674,7 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         chart.data.len()
     );
     text.push_str(&privacy_text(&t, &ledger));
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!(
             "Wrote {} ({fmt}, {}x{}).\n",
@@ -608,7 +691,7 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         "data": chart.data,
         "privacy": t.privacy,
         "budget": ledger,
-        "input": loaded.input,
+        "input": loaded.accounting.then_some(&loaded.input),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())

@@ -124,7 +124,13 @@ fn records_tables_charts_and_checks() {
     let csv_path = d.join("records.csv");
     let summary = ok_json(
         &store,
-        &["export", "records", "--out", csv_path.to_str().expect("p")],
+        &[
+            "export",
+            "records",
+            "--accounting",
+            "--out",
+            csv_path.to_str().expect("p"),
+        ],
     );
     assert_eq!(summary["report"]["released"], 24);
     assert_eq!(summary["report"]["redacted_small_groups"], 0);
@@ -190,6 +196,7 @@ fn records_tables_charts_and_checks() {
         &[
             "export",
             "records",
+            "--accounting",
             "--to",
             "2001-01-01",
             "--out",
@@ -272,7 +279,7 @@ fn records_tables_charts_and_checks() {
     let bars = s["data"].as_array().expect("data");
     assert!(bars
         .iter()
-        .any(|b| b["values"][0] == "WithholdsDocuments" && b["count"] == 12));
+        .any(|b| b["values"][0] == "WithholdDocs" && b["count"] == 12));
 
     // Usage errors exit with 2.
     for args in [
@@ -331,6 +338,7 @@ fn extracts_combine_without_double_counting() {
             "--json",
             "export",
             "records",
+            "--accounting",
             "--input",
             a.to_str().expect("p"),
             "--input",
@@ -359,6 +367,7 @@ fn extracts_combine_without_double_counting() {
             "--input",
             a.to_str().expect("p"),
             "--with-store",
+            "--accounting",
             "--k",
             "1",
             "--out",
