@@ -82,7 +82,8 @@ pub(crate) struct DpArgs {
     /// Noise mechanism: laplace or gaussian.
     #[arg(long, default_value = "laplace")]
     mechanism: String,
-    /// δ of the Gaussian mechanism.
+    /// δ: the probability that a cell of a single person is shown (partition
+    /// selection); with gaussian, half of it goes to the noise.
     #[arg(long, default_value_t = 1e-6)]
     delta: f64,
     /// The most cells one case may count in (default: from the dimensions).
@@ -480,7 +481,7 @@ fn dp_spec(dp: &DpArgs) -> Result<Option<DpSpec>> {
     };
     let mechanism = match dp.mechanism.to_ascii_lowercase().as_str() {
         "laplace" => Mechanism::Laplace,
-        "gaussian" => Mechanism::Gaussian { delta: dp.delta },
+        "gaussian" => Mechanism::Gaussian,
         other => {
             return Err(invalid(
                 "mechanism",
@@ -492,6 +493,7 @@ fn dp_spec(dp: &DpArgs) -> Result<Option<DpSpec>> {
         epsilon,
         mechanism,
         max_contributions: dp.max_contributions,
+        delta: dp.delta,
     };
     spec.validate()?;
     Ok(Some(spec))

@@ -576,6 +576,7 @@ mod tests {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let t = table_with_noise(&records, &spec, &mut SeededNoise(Rng::new(5))).unwrap();
         let chart = bar_chart(&t, "Means of control").unwrap();

@@ -46,7 +46,7 @@ pub use tables::{
 
 #[cfg(test)]
 mod tests {
-    use super::dp::{DpSpec, Mechanism, SeededNoise};
+    use super::dp::{DpSpec, Mechanism, SeededNoise, DEFAULT_DELTA};
     use super::testdata::{self, Rng};
     use super::*;
     use crate::model::{CaseRecord, Conflict, Edit, ScalarField, SetField};
@@ -124,6 +124,7 @@ mod tests {
                     epsilon: 1.0,
                     mechanism: Mechanism::Laplace,
                     max_contributions: None,
+                    delta: DEFAULT_DELTA,
                 }),
             ] {
                 let spec = TableSpec {

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ctdc::{Attribute, CountryCodes};
 use super::dp::{
-    below, false_positive_threshold, gaussian_sigma, sample_discrete_laplace, sample_gaussian,
-    DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
+    below, gaussian_sigma, noise_half_width_95, sample_discrete_laplace, sample_gaussian,
+    selection_threshold, DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
 };
 use super::kanon::{csv_field, export_records, json, KeyMap, RecordOptions, DEFAULT_K};
 use super::source::{StatRecord, StatReferral};
@@ -378,6 +378,10 @@ pub struct Cell {
     pub values: Vec<String>,
     /// The count (exact, or noised and post-processed).
     pub count: u64,
+    /// DP only: the half-width of the 95% interval of the noise (the true count is
+    /// within `count ± noise_95` with 95% probability, before selection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_95: Option<u64>,
 }
 
 /// A table safe to publish.
@@ -644,9 +648,11 @@ pub fn table_with_noise(
     dp.validate()?;
     let domains = Domains::new(spec);
     let sizes: Vec<u64> = dims.iter().map(|&d| domains.size(d)).collect();
+    // Cells are numbered in the whole domain (the product of the dimensions' sizes),
+    // which must fit the numbering.
     let cells = sizes.iter().try_fold(1u64, |acc, &s| acc.checked_mul(s));
-    let cells = match cells {
-        Some(c) if spec.dp.is_none() || c <= MAX_DP_CELLS => c,
+    match cells {
+        Some(c) if c <= MAX_DP_CELLS => {}
         _ => {
             return Err(Error::invalid(
                 "dimensions",
@@ -656,7 +662,7 @@ pub fn table_with_noise(
                 ),
             ))
         }
-    };
+    }
     let per_referral = dims.iter().any(|d| d.per_referral());
     let contributions = spec.dp.as_ref().map(|dp| {
         dp.max_contributions.unwrap_or_else(|| {
@@ -708,86 +714,81 @@ pub fn table_with_noise(
     }
 
     let k = u64::from(spec.k);
-    let mut released: Vec<(u64, u64)> = Vec::new();
-    let (suppressed_cells, suppressed_total, table_total, privacy) = match (&spec.dp, contributions)
-    {
-        (Some(dp), Some(c)) => {
-            let eps_total = dp.epsilon * TOTAL_SHARE;
-            let eps_cells = dp.epsilon - eps_total;
-            let c_f = f64::from(c);
-            let (scale, delta) = match dp.mechanism {
-                Mechanism::Laplace => (c_f / eps_cells, None),
-                Mechanism::Gaussian { delta } => {
-                    (gaussian_sigma(eps_cells, delta, c_f.sqrt())?, Some(delta))
-                }
-            };
-            let threshold = match dp.mechanism {
-                Mechanism::Laplace => {
-                    false_positive_threshold(&dp.mechanism, eps_cells / c_f, cells)
-                }
-                Mechanism::Gaussian { .. } => false_positive_threshold(&dp.mechanism, scale, cells),
-            }
-            .max(k);
-            for cell in 0..cells {
-                let exact = counts.get(&cell).copied().unwrap_or(0) as f64;
-                let noisy = match dp.mechanism {
-                    Mechanism::Laplace => {
-                        exact + sample_discrete_laplace(noise, eps_cells / c_f)? as f64
-                    }
-                    Mechanism::Gaussian { .. } => exact + sample_gaussian(noise, scale)?,
-                };
-                let count = noisy.round().max(0.0) as u64;
-                if count >= threshold {
-                    released.push((cell, count));
-                }
-            }
-            let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
-            let noisy_total = (total as f64
-                + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
-                .round()
-                .max(0.0) as u64;
-            let consistent = noisy_total.max(released_sum);
-            let privacy = PrivacyReport {
-                differentially_private: true,
-                mechanism: dp.mechanism.name().into(),
-                epsilon: Some(dp.epsilon),
-                delta,
-                epsilon_cells: Some(eps_cells),
-                epsilon_total: Some(eps_total),
-                max_contributions: Some(c),
-                cell_noise_scale: Some(scale),
-                k: spec.k,
-                threshold,
-                statement: match delta {
-                    None => format!(
-                        "ε = {} differential privacy (discrete Laplace noise): cells ε = {:.4}, \
-                         total ε = {:.4}; each case counts in at most {c} cell(s); noisy counts \
-                         below {threshold} (k = {}, raised so noise alone shows no empty cell) \
-                         are not shown",
-                        dp.epsilon, eps_cells, eps_total, spec.k
-                    ),
-                    Some(d) => format!(
-                        "(ε = {}, δ = {d:e}) differential privacy (Gaussian noise on cells, σ = \
-                         {scale:.3}, ε = {:.4}; Laplace noise on the total, ε = {:.4}); each case \
-                         counts in at most {c} cell(s); noisy counts below {threshold} (k = {}, \
-                         raised so noise alone shows no empty cell) are not shown",
-                        dp.epsilon, eps_cells, eps_total, spec.k
-                    ),
-                },
-            };
-            (
-                None,
-                Some(consistent - released_sum),
-                Some(consistent),
-                privacy,
-            )
-        }
-        _ => {
-            return Err(Error::Internal(
-                "a differentially private table without its bound".into(),
-            ))
-        }
+    let c = contributions.unwrap_or(1);
+    let eps_total = dp.epsilon * TOTAL_SHARE;
+    let eps_cells = dp.epsilon - eps_total;
+    let c_f = f64::from(c);
+    // Laplace: all of δ bounds partition selection. Gaussian: half for the noise, half
+    // for the selection.
+    let (scale, delta_selection) = match dp.mechanism {
+        Mechanism::Laplace => (c_f / eps_cells, dp.delta),
+        Mechanism::Gaussian => (
+            gaussian_sigma(eps_cells, dp.delta / 2.0, c_f.sqrt())?,
+            dp.delta / 2.0,
+        ),
     };
+    let selection = match dp.mechanism {
+        Mechanism::Laplace => {
+            selection_threshold(&dp.mechanism, eps_cells / c_f, c, delta_selection)
+        }
+        Mechanism::Gaussian => selection_threshold(&dp.mechanism, scale, c, delta_selection),
+    };
+    let threshold = selection.max(k);
+    let half_width = noise_half_width_95(&dp.mechanism, eps_cells / c_f, scale);
+    // Partition selection: only cells holding at least one case are candidates (no
+    // cell is ever invented), in a fixed order (the noise must not depend on a hash
+    // map's order); one is released if its noisy count reaches the threshold.
+    let mut candidates: Vec<(u64, u64)> = counts.into_iter().collect();
+    candidates.sort_unstable();
+    let mut released: Vec<(u64, u64)> = Vec::new();
+    for (cell, exact) in candidates {
+        let noisy = match dp.mechanism {
+            Mechanism::Laplace => {
+                exact as f64 + sample_discrete_laplace(noise, eps_cells / c_f)? as f64
+            }
+            Mechanism::Gaussian => exact as f64 + sample_gaussian(noise, scale)?,
+        };
+        let count = noisy.round().max(0.0) as u64;
+        if count >= threshold {
+            released.push((cell, count));
+        }
+    }
+    let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
+    let noisy_total = (total as f64 + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
+        .round()
+        .max(0.0) as u64;
+    let consistent = noisy_total.max(released_sum);
+    let delta = dp.delta;
+    let mech = match dp.mechanism {
+        Mechanism::Laplace => format!("discrete Laplace noise of scale {scale:.2} on cells"),
+        Mechanism::Gaussian => format!("Gaussian noise σ = {scale:.2} on cells"),
+    };
+    let privacy = PrivacyReport {
+        differentially_private: true,
+        mechanism: dp.mechanism.name().into(),
+        epsilon: Some(dp.epsilon),
+        delta: Some(delta),
+        epsilon_cells: Some(eps_cells),
+        epsilon_total: Some(eps_total),
+        max_contributions: Some(c),
+        cell_noise_scale: Some(scale),
+        k: spec.k,
+        threshold,
+        selection_threshold: Some(selection),
+        noise_95: Some(half_width),
+        statement: format!(
+            "(ε = {}, δ = {delta:e}) differential privacy: {mech} (ε = {eps_cells:.4}), \
+             Laplace noise on the total (ε = {eps_total:.4}); each case counts in at most \
+             {c} cell(s); only cells holding at least one case are candidates, and one is \
+             shown only if its noisy count is at least {threshold} (the larger of k = {} \
+             and the partition selection threshold {selection}: a cell of a single person \
+             appears with probability at most δ); a shown count is within ±{half_width} of \
+             the true count with 95% probability before selection",
+            dp.epsilon, spec.k
+        ),
+    };
+    let (suppressed_cells, suppressed_total, table_total) =
+        (None, Some(consistent - released_sum), Some(consistent));
 
     let mut out_cells: Vec<Cell> = released
         .into_iter()
@@ -798,7 +799,11 @@ pub fn table_with_noise(
                 values[i] = domains.value(dims[i], rest % sizes[i]);
                 rest /= sizes[i];
             }
-            Cell { values, count }
+            Cell {
+                values,
+                count,
+                noise_95: Some(half_width),
+            }
         })
         .collect();
     out_cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
@@ -973,7 +978,11 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
     }
     let mut cells: Vec<Cell> = counts
         .into_iter()
-        .map(|(values, count)| Cell { values, count })
+        .map(|(values, count)| Cell {
+            values,
+            count,
+            noise_95: None,
+        })
         .collect();
     cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
     let released_total = cells.iter().map(|c| c.count).sum();
@@ -1180,6 +1189,7 @@ mod tests {
             epsilon: 50.0,
             mechanism: Mechanism::Laplace,
             max_contributions: Some(8),
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(8))).unwrap();
         check_consistent(&t);
@@ -1220,12 +1230,13 @@ mod tests {
             &spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]),
         )
         .unwrap();
-        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian { delta: 1e-6 }] {
+        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian] {
             let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
             s.dp = Some(DpSpec {
                 epsilon: 1.0,
                 mechanism,
                 max_contributions: None,
+                delta: crate::export::dp::DEFAULT_DELTA,
             });
             let mut noise = SeededNoise(Rng::new(99));
             let t = table_with_noise(&records, &s, &mut noise).unwrap();
@@ -1263,6 +1274,7 @@ mod tests {
             epsilon: 0.5,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let a = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(1))).unwrap();
         let b = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(2))).unwrap();
@@ -1282,6 +1294,7 @@ mod tests {
             epsilon: 50.0,
             mechanism: Mechanism::Laplace,
             max_contributions: Some(2),
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(3))).unwrap();
         // With ε = 50 the noise is almost always 0: 50 cases × 2 cells.
@@ -1305,6 +1318,7 @@ mod tests {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         assert!(table(&records, &s).is_err(), "too many cells for DP");
         assert_eq!(
@@ -1320,5 +1334,143 @@ mod tests {
             Dimension::Exploitation.label("ForcedLabour", Lang::En),
             "Forced labour"
         );
+    }
+}
+
+/// Partition selection, measured: tables made over and over from skewed data never
+/// show a cell no case is in, and show a single person's cell at most at rate δ.
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+    use crate::export::dp::SeededNoise;
+    use crate::export::testdata::{self, Rng};
+    use std::collections::HashMap;
+
+    /// The true counts by citizenship × country of exploitation, read directly.
+    fn truth(records: &[StatRecord]) -> HashMap<Vec<String>, u64> {
+        let mut counts = HashMap::new();
+        for r in records {
+            for c in &r.citizenship {
+                for e in r.countries_of_exploitation() {
+                    let key = vec![
+                        c.alpha3().unwrap_or(UNKNOWN).to_string(),
+                        e.alpha3().unwrap_or(UNKNOWN).to_string(),
+                    ];
+                    *counts.entry(key).or_insert(0) += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Runs `runs` DP route tables; returns (released cells, released with true count
+    /// 0, single-person cells offered, single-person cells released).
+    pub(super) fn campaign(runs: u64, delta: f64, seed: u64) -> (u64, u64, u64, u64) {
+        // One citizenship and one country per case, so that every case is in exactly
+        // one cell and the contribution bound (1) never drops a cell.
+        let mut records = testdata::skewed(400, seed);
+        for r in &mut records {
+            let first = r.citizenship.first().cloned();
+            r.citizenship = first.into_iter().collect();
+            let last = r
+                .route
+                .iter()
+                .rev()
+                .find(|e| e.kind == RouteEventKind::Exploitation)
+                .cloned();
+            r.route = last.into_iter().collect();
+        }
+        let spec = TableSpec {
+            k: 1,
+            years: Some((2015, 2026)),
+            dp: Some(DpSpec {
+                epsilon: 1.0,
+                mechanism: Mechanism::Laplace,
+                max_contributions: None,
+                delta,
+            }),
+            ..TableSpec::new(vec![
+                Dimension::Citizenship,
+                Dimension::CountryOfExploitation,
+            ])
+        };
+        let truth = truth(&records);
+        let singles = truth.values().filter(|&&n| n == 1).count() as u64;
+        assert!(singles >= 5, "the data has a long tail: {singles}");
+        let mut noise = SeededNoise(Rng::new(seed));
+        let (mut released, mut invented, mut singles_released) = (0, 0, 0);
+        for _ in 0..runs {
+            let t = table_with_noise(&records, &spec, &mut noise).unwrap();
+            assert_eq!(t.privacy.max_contributions, Some(1));
+            for cell in &t.cells {
+                released += 1;
+                match truth.get(&cell.values).copied().unwrap_or(0) {
+                    0 => invented += 1,
+                    1 => singles_released += 1,
+                    _ => {}
+                }
+            }
+        }
+        (released, invented, singles * runs, singles_released)
+    }
+
+    #[test]
+    fn no_invented_cells_and_single_persons_at_most_delta() {
+        // The default δ: no cell is invented and no single person shows, in 1,000
+        // tables.
+        let (released, invented, offered, shown) = campaign(1_000, 1e-6, 31);
+        eprintln!(
+            "δ = 1e-6: {released} cells released in 1,000 tables, {invented} invented, \
+             {shown} of {offered} single-person cells shown"
+        );
+        assert!(released > 5_000, "{released}");
+        assert_eq!(invented, 0);
+        assert_eq!(shown, 0, "{shown} of {offered}");
+        // A large δ makes the bound measurable: the rate of single-person cells shown
+        // is at most δ (plus three standard errors), and not far below (the threshold
+        // is tight).
+        let delta = 0.05;
+        let (_, invented, offered, shown) = campaign(1_000, delta, 32);
+        assert_eq!(invented, 0);
+        let rate = shown as f64 / offered as f64;
+        eprintln!(
+            "δ = {delta}: {shown} of {offered} single-person cells shown (rate {rate:.4}); \
+             {invented} invented"
+        );
+        let se = (delta * (1.0 - delta) / offered as f64).sqrt();
+        assert!(rate <= delta + 3.0 * se, "{shown} of {offered}: {rate}");
+        assert!(rate > delta / 4.0, "{shown} of {offered}: {rate}");
+    }
+
+    #[test]
+    fn twelve_cases_on_one_route_show_that_route_or_nothing() {
+        let mut records = testdata::skewed(12, 5);
+        for r in &mut records {
+            r.citizenship = [Country::from_code("KG")].into_iter().collect();
+            r.route = vec![crate::export::StatRouteEvent {
+                kind: RouteEventKind::Exploitation,
+                country: Country::from_code("RU"),
+                year: None,
+            }];
+        }
+        let spec = TableSpec {
+            dp: Some(DpSpec {
+                epsilon: 1.0,
+                mechanism: Mechanism::Laplace,
+                max_contributions: None,
+                delta: crate::export::dp::DEFAULT_DELTA,
+            }),
+            ..TableSpec::new(vec![Dimension::Route])
+        };
+        let mut noise = SeededNoise(Rng::new(9));
+        for _ in 0..1_000 {
+            let t = table_with_noise(&records, &spec, &mut noise).unwrap();
+            assert!(
+                t.cells.iter().all(|c| c.values == ["KGZ-RUS"]),
+                "{:?}",
+                t.cells
+            );
+            assert!(t.cells.iter().all(|c| c.noise_95.is_some()));
+        }
     }
 }
