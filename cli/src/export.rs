@@ -6,13 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caravan_core::export::chart::{bar_chart, route_diagram};
-use caravan_core::export::dp::{DpSpec, Ledger, LedgerEntry, Mechanism};
+use caravan_core::export::dp::{DpSpec, Mechanism};
+use caravan_core::export::ledger::{Ledger, ReleaseEntry};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
     CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
     StatRecord, Table, TableSpec,
 };
-use caravan_core::{Error, Result, Timestamp};
+use caravan_core::{Error, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -57,6 +58,10 @@ pub(crate) struct SourceArgs {
     /// reveal a remainder below k; decision 0018).
     #[arg(long)]
     accounting: bool,
+    /// With --input: the privacy ledger file of the combined data set (budget spent,
+    /// release published); required. A store keeps its own, sealed inside it.
+    #[arg(long)]
+    ledger: Option<PathBuf>,
 }
 
 /// Protection and output shared by every publishable export.
@@ -89,9 +94,10 @@ pub(crate) struct DpArgs {
     /// The most cells one case may count in (default: from the dimensions).
     #[arg(long)]
     max_contributions: Option<u32>,
-    /// Budget ledger file: the ε spent is recorded there and the running total reported.
+    /// Publish even though the data set's privacy budget would be exceeded (recorded in
+    /// the ledger as over the limit).
     #[arg(long)]
-    ledger: Option<PathBuf>,
+    over_budget: bool,
 }
 
 /// `caravan export records`
@@ -126,6 +132,10 @@ pub(crate) struct ReleaseArgs {
     /// pinned release, else the table's own attributes.
     #[arg(long, value_delimiter = ',')]
     attributes: Vec<String>,
+    /// Publish from a release other than the one pinned for these cases in the ledger
+    /// (recorded; the two releases can be subtracted from each other).
+    #[arg(long)]
+    new_release: bool,
 }
 
 impl ReleaseArgs {
@@ -255,9 +265,91 @@ struct Loaded {
     sources: Vec<SourceReport>,
     /// Whether the accounting may be printed (--accounting).
     accounting: bool,
+    /// The store, when its cases were read.
+    store: Option<Store>,
+    /// The dates.
+    window: DateWindow,
 }
 
 impl Loaded {
+    /// The data set's privacy ledger: `--ledger FILE`, else the store's own; combined
+    /// extracts need a file.
+    fn ledger(&self, source: &SourceArgs) -> Result<Ledger> {
+        match (&source.ledger, &self.store) {
+            (Some(_), _) if source.inputs.is_empty() => Err(invalid(
+                "ledger",
+                "a store keeps its own privacy ledger, sealed inside it; --ledger FILE is for \
+                 combined extracts (--input)",
+            )),
+            (Some(path), _) => Ledger::load(path),
+            (None, Some(store)) if source.inputs.is_empty() => Ledger::from_bytes(
+                &store.privacy_ledger()?.unwrap_or_default(),
+                "the store's privacy ledger",
+            ),
+            _ => Err(invalid(
+                "ledger",
+                "combining extracts: give --ledger FILE, the privacy ledger of the combined \
+                 data set (it records the privacy budget spent and the release published)",
+            )),
+        }
+    }
+
+    /// Writes the ledger back where it came from.
+    fn save_ledger(&mut self, source: &SourceArgs, ledger: &Ledger) -> Result<()> {
+        match (&source.ledger, &mut self.store) {
+            (Some(path), _) => ledger.save(path),
+            (None, Some(store)) => store.set_privacy_ledger(&ledger.to_bytes()?),
+            (None, None) => Err(invalid("ledger", "no ledger to write")),
+        }
+    }
+
+    /// Where the ledger is, for summaries.
+    fn ledger_name(source: &SourceArgs) -> String {
+        source
+            .ledger
+            .as_ref()
+            .map_or_else(|| "sealed in the store".into(), |p| p.display().to_string())
+    }
+
+    /// A release entry for an exact output.
+    fn release_entry(
+        &self,
+        output: &str,
+        release: &ReleaseSpec,
+        k: u32,
+        released: usize,
+        new_release: bool,
+    ) -> ReleaseEntry {
+        ReleaseEntry {
+            date: Timestamp::now().date_string(),
+            output: output.to_string(),
+            release: release.clone(),
+            k,
+            from: self.window.from.map(|t| t.0),
+            to: self.window.to.map(|t| t.0),
+            released,
+            new_release,
+        }
+    }
+
+    /// The release of an exact output: the flags, else the one pinned in the ledger
+    /// for these dates, else `default`.
+    fn release(
+        &self,
+        ledger: &Ledger,
+        args: &ReleaseArgs,
+        default: impl FnOnce() -> Result<ReleaseSpec>,
+    ) -> Result<ReleaseSpec> {
+        if let Some(r) = args.spec()? {
+            return Ok(r);
+        }
+        let window = (self.window.from.map(|t| t.0), self.window.to.map(|t| t.0));
+        match ledger.pinned(window.0, window.1) {
+            Some(pin) => Ok(pin.release.clone()),
+            None => default(),
+        }
+    }
+
     /// The accounting for the summary: in full with --accounting, else a pointer to it.
     fn accounting_text(&self) -> String {
         if self.accounting {
@@ -281,13 +373,17 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
             input: c.input,
             sources: Vec::new(),
             accounting: source.accounting,
+            store: Some(s),
+            window,
         });
     }
     let mut extracts = Vec::new();
+    let mut opened = None;
     if source.with_store {
         let mut s = unlock::open(store)?;
         let c = Collected::from_store(&mut s, &DateWindow::default())?;
         extracts.push(Extract::new(Some(format!("store {}", store.display())), c));
+        opened = Some(s);
     }
     for path in &source.inputs {
         let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
@@ -303,6 +399,8 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
         input: c.input,
         sources: c.sources,
         accounting: source.accounting,
+        store: opened,
+        window,
     })
 }
 
@@ -389,13 +487,22 @@ fn input_text(input: &InputReport) -> String {
 
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
-    let release = args
-        .release
-        .spec()?
-        .unwrap_or_else(|| ReleaseSpec::new(&Attribute::ALL, false, &[]));
-    let opts = release.options(args.output.k, CountryCodes::parse(&args.output.countries)?);
-    let loaded = load(store, &args.source)?;
+    let countries = CountryCodes::parse(&args.output.countries)?;
+    let mut loaded = load(store, &args.source)?;
+    let mut ledger = loaded.ledger(&args.source)?;
+    let release = loaded.release(&ledger, &args.release, || {
+        Ok(ReleaseSpec::new(&Attribute::ALL, false, &[]))
+    })?;
+    let opts = release.options(args.output.k, countries);
     let export = export_records(&loaded.records, &opts)?;
+    ledger.record_release(loaded.release_entry(
+        "records",
+        &release,
+        args.output.k,
+        export.report.released,
+        args.release.new_release,
+    ))?;
+    loaded.save_ledger(&args.source, &ledger)?;
     let bytes = if fmt == "json" {
         export.to_json()?
     } else {
@@ -442,6 +549,8 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         "format": fmt,
         "columns": export.columns(),
         "report": r,
+        "release": release,
+        "ledger": Loaded::ledger_name(&args.source),
         "input": loaded.accounting.then_some(&loaded.input),
         "sources": loaded.accounting.then_some(&loaded.sources),
     });
@@ -471,10 +580,10 @@ fn dimensions(by: &[String]) -> Result<Vec<Dimension>> {
 
 fn dp_spec(dp: &DpArgs) -> Result<Option<DpSpec>> {
     let Some(epsilon) = dp.epsilon else {
-        if dp.ledger.is_some() {
+        if dp.over_budget {
             return Err(invalid(
-                "ledger",
-                "--ledger records differentially private outputs; add --epsilon",
+                "over-budget",
+                "--over-budget is for differentially private outputs; add --epsilon",
             ));
         }
         return Ok(None);
@@ -510,8 +619,10 @@ fn years(source: &SourceArgs) -> Result<Option<(i32, i32)>> {
     })
 }
 
-/// Computes a table and records its budget in the ledger; returns the table and the
-/// ledger's running total.
+/// Computes a table and records it in the data set's privacy ledger: a DP table's
+/// budget (refused past the limit unless --over-budget), an exact table's release
+/// (refused if another release is pinned for these dates unless --new-release).
+/// Returns the table, the cases and the ledger's summary.
 fn make_table(
     store: &Path,
     dims: Vec<Dimension>,
@@ -520,44 +631,79 @@ fn make_table(
     dp: &DpArgs,
     release: &ReleaseArgs,
     what: &str,
-) -> Result<(Table, Loaded, Option<Value>)> {
-    let spec = TableSpec {
+) -> Result<(Table, Loaded, Value)> {
+    let mut spec = TableSpec {
         dimensions: dims,
         k: output.k,
         country_codes: CountryCodes::parse(&output.countries)?,
         dp: dp_spec(dp)?,
         years: years(source)?,
-        release: release.spec()?,
+        release: None,
     };
-    let loaded = load(store, source)?;
-    let t = table(&loaded.records, &spec)?;
-    let mut ledger_total = None;
-    if let (Some(path), Some(eps)) = (&dp.ledger, t.privacy.epsilon) {
-        let mut ledger = Ledger::load(path)?;
-        ledger.entries.push(LedgerEntry {
-            date: Timestamp::now().date_string(),
-            output: what.to_string(),
-            epsilon: eps,
-            delta: t.privacy.delta.unwrap_or(0.0),
-        });
-        ledger.save(path)?;
-        let (e, d) = ledger.spent();
-        ledger_total = Some(
-            json!({"ledger": path.display().to_string(), "outputs": ledger.entries.len(), "epsilon": e, "delta": d}),
-        );
-    }
-    Ok((t, loaded, ledger_total))
+    let mut loaded = load(store, source)?;
+    let mut ledger = loaded.ledger(source)?;
+    let t = match spec.dp {
+        Some(d) => {
+            if release.spec()?.is_some() || release.new_release {
+                return Err(invalid(
+                    "release",
+                    "--attributes, --generalize, --keep and --new-release choose the record \
+                     release of exact tables; a differentially private table counts every \
+                     case",
+                ));
+            }
+            // Charged before anything is computed or written.
+            ledger.spend(what, d.epsilon, d.delta, dp.over_budget)?;
+            let t = table(&loaded.records, &spec)?;
+            loaded.save_ledger(source, &ledger)?;
+            t
+        }
+        None => {
+            let dims = spec.dimensions.clone();
+            let r = loaded.release(&ledger, release, || ReleaseSpec::for_dimensions(&dims))?;
+            spec.release = Some(r.clone());
+            let t = table(&loaded.records, &spec)?;
+            ledger.record_release(loaded.release_entry(
+                what,
+                &r,
+                output.k,
+                t.total.unwrap_or(0) as usize,
+                release.new_release,
+            ))?;
+            loaded.save_ledger(source, &ledger)?;
+            t
+        }
+    };
+    let (e, d) = ledger.spent();
+    let summary = json!({
+        "ledger": Loaded::ledger_name(source),
+        "outputs": ledger.entries.len(),
+        "epsilon": e,
+        "delta": d,
+        "epsilon_limit": ledger.epsilon_limit,
+        "delta_limit": ledger.delta_limit,
+        "over_limit": ledger.entries.last().is_some_and(|x| x.over_limit) && spec.dp.is_some(),
+        "release": spec.release,
+    });
+    Ok((t, loaded, summary))
 }
 
-fn privacy_text(t: &Table, ledger: &Option<Value>) -> String {
+fn privacy_text(t: &Table, ledger: &Value) -> String {
     let mut s = format!("Privacy: {}.\n", t.privacy.statement);
-    if let Some(l) = ledger {
+    if t.privacy.differentially_private {
         s.push_str(&format!(
-            "Budget ledger {}: {} output(s), total ε = {}, δ = {}.\n",
-            l["ledger"].as_str().unwrap_or(""),
-            l["outputs"],
-            l["epsilon"],
-            l["delta"]
+            "Privacy budget ({}): {} DP output(s), total ε = {} of {}, δ = {} of {}{}.\n",
+            ledger["ledger"].as_str().unwrap_or(""),
+            ledger["outputs"],
+            ledger["epsilon"],
+            ledger["epsilon_limit"],
+            ledger["delta"],
+            ledger["delta_limit"],
+            if ledger["over_limit"] == true {
+                " (OVER THE LIMIT, by --over-budget)"
+            } else {
+                ""
+            }
         ));
     }
     s

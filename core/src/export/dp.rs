@@ -1,5 +1,6 @@
 //! Differential privacy for aggregate tables: noise from a cryptographic RNG, the
-//! (discrete) Laplace and Gaussian mechanisms, their calibration, and budget accounting.
+//! (discrete) Laplace and Gaussian mechanisms, their calibration and partition selection
+//! (budget accounting is in [`super::ledger`]).
 //!
 //! - **Laplace** adds two-sided geometric ("discrete Laplace") noise to integer counts:
 //!   `P(x) ∝ exp(-ε |x| / Δ₁)`. This is ε-differentially private for L1 sensitivity
@@ -12,8 +13,6 @@
 //! Noise comes from the operating system's cryptographic generator (`ring`'s
 //! `SystemRandom`) through [`NoiseSource`]; tests use a seeded generator behind the
 //! same trait, which never leaves test builds.
-
-use std::path::Path;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
@@ -333,66 +332,6 @@ impl PrivacyReport {
     }
 }
 
-/// One differentially private output in a budget ledger.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    /// When (YYYY-MM-DD).
-    pub date: String,
-    /// What was released (e.g. `"table citizenship x country-of-exploitation"`).
-    pub output: String,
-    /// ε spent.
-    pub epsilon: f64,
-    /// δ spent.
-    pub delta: f64,
-}
-
-/// A privacy budget ledger: every DP output released from the same cases, so that the
-/// total spent (by basic sequential composition) stays known.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ledger {
-    /// The outputs, oldest first.
-    pub entries: Vec<LedgerEntry>,
-}
-
-impl Ledger {
-    /// Reads a ledger file; a missing file is an empty ledger.
-    pub fn load(path: &Path) -> Result<Ledger> {
-        let name = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::invalid("ledger", format!("{name} is not a ledger: {e}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-            Err(e) => Err(Error::Io {
-                file: name,
-                source: e,
-            }),
-        }
-    }
-
-    /// Writes the ledger (to a temporary file, then renamed over the old one).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let name = path.display().to_string();
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("ledger: {e}")))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::Io {
-            file: name.clone(),
-            source: e,
-        })?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::Io {
-            file: name,
-            source: e,
-        })
-    }
-
-    /// Total (ε, δ) spent so far.
-    pub fn spent(&self) -> (f64, f64) {
-        self.entries
-            .iter()
-            .fold((0.0, 0.0), |(e, d), x| (e + x.epsilon, d + x.delta))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn spec_validation_and_ledger() {
+    fn spec_validation() {
         let ok = DpSpec {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
@@ -580,19 +519,5 @@ mod tests {
         }
         .validate()
         .is_err());
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.json");
-        let mut ledger = Ledger::load(&path).unwrap();
-        assert_eq!(ledger.spent(), (0.0, 0.0));
-        ledger.entries.push(LedgerEntry {
-            date: "2025-01-01".into(),
-            output: "t".into(),
-            epsilon: 0.5,
-            delta: 1e-6,
-        });
-        ledger.save(&path).unwrap();
-        let back = Ledger::load(&path).unwrap();
-        assert_eq!(back, ledger);
-        assert_eq!(back.spent(), (0.5, 1e-6));
     }
 }

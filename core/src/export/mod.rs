@@ -19,6 +19,7 @@ mod combine;
 mod ctdc;
 pub mod dp;
 mod kanon;
+pub mod ledger;
 mod png;
 mod regions;
 mod source;
