@@ -1027,21 +1027,77 @@ impl Table {
         sums
     }
 
-    /// CSV: one column per dimension and `count`; a last line per summary figure is
-    /// not added (see the JSON form for the totals and the privacy statement).
+    /// CSV: one column per dimension and `count` (with DP also `low95` and `high95`,
+    /// the 95% noise interval), then labelled summary rows, the label in the first
+    /// column and the figure in `count`: `(total)`, `(not shown)` (DP: the noisy
+    /// remainder) or `(outside the release)` (exact: records in groups below k, `<k`
+    /// when fewer than k), `(epsilon)` and `(delta)` (`none` without DP).
     pub fn to_csv(&self) -> String {
+        let dp = self.privacy.differentially_private;
         let mut out = String::new();
         for d in &self.dimensions {
             out.push_str(d.name());
             out.push(',');
         }
-        out.push_str("count\n");
+        out.push_str(if dp {
+            "count,low95,high95\n"
+        } else {
+            "count\n"
+        });
         for cell in &self.cells {
             for v in &cell.values {
                 csv_field(&mut out, v);
                 out.push(',');
             }
             out.push_str(&cell.count.to_string());
+            if dp {
+                let w = cell.noise_95.unwrap_or(0);
+                out.push_str(&format!(
+                    ",{},{}",
+                    cell.count.saturating_sub(w),
+                    cell.count + w
+                ));
+            }
+            out.push('\n');
+        }
+        let k = self.privacy.k;
+        let remainder = match self.suppressed_total {
+            Some(n) => n.to_string(),
+            None => format!("<{k}"),
+        };
+        let mut rows = vec![
+            (
+                "(total)",
+                self.total.map_or_else(String::new, |t| t.to_string()),
+            ),
+            (
+                if dp {
+                    "(not shown)"
+                } else {
+                    "(outside the release)"
+                },
+                remainder,
+            ),
+        ];
+        match (self.privacy.epsilon, self.privacy.delta) {
+            (Some(e), Some(d)) => {
+                rows.push(("(epsilon)", e.to_string()));
+                rows.push(("(delta)", format!("{d:e}")));
+            }
+            _ => {
+                rows.push(("(epsilon)", "none".into()));
+                rows.push(("(delta)", "none".into()));
+            }
+        }
+        for (label, figure) in rows {
+            out.push_str(label);
+            for _ in 0..self.dimensions.len() {
+                out.push(',');
+            }
+            out.push_str(&figure);
+            if dp {
+                out.push_str(",,");
+            }
             out.push('\n');
         }
         out
@@ -1151,6 +1207,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--epsilon"), "{e}");
+    }
+
+    #[test]
+    fn csv_files_carry_the_total_the_remainder_and_epsilon() {
+        let records = testdata::skewed(2_000, 6);
+        let exact = table(&records, &spec(&[Dimension::Gender])).unwrap();
+        let csv = exact.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "gender,count");
+        let n = lines.len();
+        assert_eq!(lines[n - 4], format!("(total),{}", exact.total.unwrap()));
+        let rest = exact
+            .suppressed_total
+            .map_or_else(|| "<11".to_string(), |w| w.to_string());
+        assert_eq!(lines[n - 3], format!("(outside the release),{rest}"));
+        assert_eq!(lines[n - 2], "(epsilon),none");
+        let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
+        s.dp = Some(DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
+        });
+        let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(6))).unwrap();
+        let csv = t.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "citizenship,country-of-exploitation,count,low95,high95"
+        );
+        let w = t.privacy.noise_95.unwrap();
+        assert!(w > 0);
+        let first = &t.cells[0];
+        assert_eq!(
+            lines[1],
+            format!(
+                "{},{},{},{},{}",
+                first.values[0],
+                first.values[1],
+                first.count,
+                first.count - w,
+                first.count + w
+            )
+        );
+        let n = lines.len();
+        assert_eq!(lines[n - 4], format!("(total),,{},,", t.total.unwrap()));
+        assert_eq!(
+            lines[n - 3],
+            format!("(not shown),,{},,", t.suppressed_total.unwrap())
+        );
+        assert_eq!(lines[n - 2], "(epsilon),,1,,");
+        assert_eq!(lines[n - 1], "(delta),,1e-6,,");
     }
 
     #[test]
