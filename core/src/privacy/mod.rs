@@ -8,6 +8,7 @@
 //! and ask the worker to rephrase. The identifier itself is never echoed back.
 
 mod identifiers;
+mod normalize;
 
 use std::fmt;
 
@@ -30,6 +31,16 @@ pub enum IdentifierKind {
     PassportNumber,
     /// An exact calendar date (day, month and year), e.g. a date of birth.
     ExactDate,
+    /// A messenger or social-network handle (`@name_98`).
+    Handle,
+    /// A link to a person's profile (`t.me/…`, `vk.com/…`, `instagram.com/…`).
+    ProfileLink,
+    /// A bank account number (IBAN).
+    BankAccount,
+    /// A street address (street and house number).
+    Address,
+    /// A person's name (screened in names of teams, devices and partners only).
+    PersonalName,
 }
 
 impl IdentifierKind {
@@ -41,6 +52,11 @@ impl IdentifierKind {
             IdentifierKind::NationalId => "a likely national identity number",
             IdentifierKind::PassportNumber => "a likely passport or document number",
             IdentifierKind::ExactDate => "an exact date (possibly a date of birth)",
+            IdentifierKind::Handle => "a likely messenger or social-network handle",
+            IdentifierKind::ProfileLink => "a likely link to a personal profile",
+            IdentifierKind::BankAccount => "a likely bank account number (IBAN)",
+            IdentifierKind::Address => "a likely street address",
+            IdentifierKind::PersonalName => "a likely personal name",
         }
     }
 }
