@@ -1,16 +1,15 @@
-//! Aggregate tables: counts of cases by one to three dimensions, small cells
-//! suppressed, optionally differentially private.
+//! Aggregate tables: counts of cases by one to three dimensions.
 //!
-//! A case counts once in every cell its values fall in (a person with two types of
-//! exploitation counts in both rows). Cells under k are never shown. Without
-//! differential privacy the counts are exact, suppressed cells are left out (not
-//! listed, so their combinations are not revealed), and the total is shown only when
-//! the suppressed remainder is 0 or at least k (otherwise it would give the remainder
-//! away). With differential privacy every cell of the whole domain (every code of
-//! every dimension, whether present or not) gets noise, each case counts in at most a
-//! bounded number of cells, the noisy counts are rounded and made non-negative, cells
-//! below k are suppressed, and the total (noised separately) is made consistent:
-//! released cells plus the suppressed remainder equal the total.
+//! - **Exact tables** (no DP) count only the records of one k-anonymous record release
+//!   (decision 0018): every cell, margin and total is a sum of release groups of at
+//!   least k records, so no combination of exact outputs reveals a count between 1 and
+//!   k − 1. The records outside the release are one remainder, shown only when 0 or at
+//!   least k.
+//! - **DP tables** count every case, each in at most a bounded number of cells, add
+//!   noise to every cell that holds at least one case (partition selection: no cell is
+//!   invented) and show a cell only if its noisy count reaches a threshold set from
+//!   (ε, δ); the total (noised separately) is made consistent: shown cells plus the
+//!   remainder equal the total.
 
 use serde::{Deserialize, Serialize};
 
