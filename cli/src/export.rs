@@ -540,6 +540,7 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
                 .map_or_else(|| "fewer than k fewer".to_string(), |n| n.to_string())
         ));
     }
+    text.push_str(&release_text(&release, &args.source));
     text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
@@ -688,8 +689,27 @@ fn make_table(
     Ok((t, loaded, summary))
 }
 
+/// The release an exact output used, and that it is pinned.
+fn release_text(release: &ReleaseSpec, source: &SourceArgs) -> String {
+    release_line(release, &Loaded::ledger_name(source))
+}
+
+fn release_line(release: &ReleaseSpec, ledger: &str) -> String {
+    format!(
+        "Release: {}; every exact output of these cases must use it (pinned in the privacy \
+         ledger, {ledger}; another needs --new-release).\n",
+        release.describe()
+    )
+}
+
 fn privacy_text(t: &Table, ledger: &Value) -> String {
     let mut s = format!("Privacy: {}.\n", t.privacy.statement);
+    if let Ok(release) = serde_json::from_value::<ReleaseSpec>(ledger["release"].clone()) {
+        s.push_str(&release_line(
+            &release,
+            ledger["ledger"].as_str().unwrap_or(""),
+        ));
+    }
     if t.privacy.differentially_private {
         s.push_str(&format!(
             "Privacy budget ({}): {} DP output(s), total ε = {} of {}, δ = {} of {}{}.\n",
