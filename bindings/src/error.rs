@@ -147,6 +147,16 @@ pub enum IdentifierType {
     PassportNumber,
     /// An exact calendar date (possibly a date of birth).
     ExactDate,
+    /// A messenger or social-network handle.
+    Handle,
+    /// A link to a personal profile.
+    ProfileLink,
+    /// A bank account number (IBAN).
+    BankAccount,
+    /// A street address.
+    Address,
+    /// A person's name (in names of teams, devices and partners).
+    PersonalName,
 }
 
 /// One likely identifier found in a note: what and where, never the text.
@@ -171,6 +181,11 @@ impl From<&Finding> for NoteFinding {
                 IdentifierKind::NationalId => IdentifierType::NationalId,
                 IdentifierKind::PassportNumber => IdentifierType::PassportNumber,
                 IdentifierKind::ExactDate => IdentifierType::ExactDate,
+                IdentifierKind::Handle => IdentifierType::Handle,
+                IdentifierKind::ProfileLink => IdentifierType::ProfileLink,
+                IdentifierKind::BankAccount => IdentifierType::BankAccount,
+                IdentifierKind::Address => IdentifierType::Address,
+                IdentifierKind::PersonalName => IdentifierType::PersonalName,
             },
             start: u32::try_from(f.start).unwrap_or(u32::MAX),
             end: u32::try_from(f.end).unwrap_or(u32::MAX),

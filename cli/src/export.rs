@@ -6,13 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caravan_core::export::chart::{bar_chart, route_diagram};
-use caravan_core::export::dp::{DpSpec, Ledger, LedgerEntry, Mechanism};
+use caravan_core::export::dp::{DpSpec, Mechanism};
+use caravan_core::export::ledger::{Ledger, ReleaseEntry};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
-    CountryCodes, DateWindow, Dimension, Extract, InputReport, RecordOptions, SourceReport,
+    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
     StatRecord, Table, TableSpec,
 };
-use caravan_core::{Error, Result, Timestamp};
+use caravan_core::{Error, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -52,6 +53,15 @@ pub(crate) struct SourceArgs {
     /// With --input: include this store's cases too.
     #[arg(long)]
     with_store: bool,
+    /// Also print the agency's own accounting of what was read (cases without consent,
+    /// duplicates, ...). CONFIDENTIAL: exact counts, not for publication (they can
+    /// reveal a remainder below k; decision 0018).
+    #[arg(long)]
+    accounting: bool,
+    /// With --input: the privacy ledger file of the combined data set (budget spent,
+    /// release published); required. A store keeps its own, sealed inside it.
+    #[arg(long)]
+    ledger: Option<PathBuf>,
 }
 
 /// Protection and output shared by every publishable export.
@@ -77,15 +87,17 @@ pub(crate) struct DpArgs {
     /// Noise mechanism: laplace or gaussian.
     #[arg(long, default_value = "laplace")]
     mechanism: String,
-    /// δ of the Gaussian mechanism.
+    /// δ: the probability that a cell of a single person is shown (partition
+    /// selection); with gaussian, half of it goes to the noise.
     #[arg(long, default_value_t = 1e-6)]
     delta: f64,
     /// The most cells one case may count in (default: from the dimensions).
     #[arg(long)]
     max_contributions: Option<u32>,
-    /// Budget ledger file: the ε spent is recorded there and the running total reported.
+    /// Publish even though the data set's privacy budget would be exceeded (recorded in
+    /// the ledger as over the limit).
     #[arg(long)]
-    ledger: Option<PathBuf>,
+    over_budget: bool,
 }
 
 /// `caravan export records`
@@ -98,6 +110,14 @@ pub(crate) struct RecordsArgs {
     /// csv or json (default: from the --out extension, else csv).
     #[arg(long)]
     format: Option<String>,
+    #[command(flatten)]
+    release: ReleaseArgs,
+}
+
+/// The k-anonymous record release: what `export records` writes and what exact tables
+/// and charts count (decision 0018).
+#[derive(Debug, Args)]
+pub(crate) struct ReleaseArgs {
     /// Generalize (coarser ages, years, regions; drop column groups) before
     /// suppressing, choosing the levels that release the most information.
     #[arg(long)]
@@ -106,11 +126,41 @@ pub(crate) struct RecordsArgs {
     /// citizenship,country-of-exploitation.
     #[arg(long, value_delimiter = ',')]
     keep: Vec<String>,
-    /// Release only these attributes (comma-separated; default all): year, gender, age,
-    /// majority, citizenship, country-of-exploitation, exploitation, means, labour, sex,
-    /// recruiter.
+    /// Release only these attributes (comma-separated): year, gender, age, majority,
+    /// citizenship, country-of-exploitation, exploitation, means, labour, sex,
+    /// recruiter. Default: all for records; for exact tables and charts, the store's
+    /// pinned release, else the table's own attributes.
     #[arg(long, value_delimiter = ',')]
     attributes: Vec<String>,
+    /// Publish from a release other than the one pinned for these cases in the ledger
+    /// (recorded; the two releases can be subtracted from each other).
+    #[arg(long)]
+    new_release: bool,
+}
+
+impl ReleaseArgs {
+    fn parse(names: &[String]) -> Result<Vec<Attribute>> {
+        names
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| Attribute::parse(s))
+            .collect()
+    }
+
+    /// The release these flags ask for; `None` when no flag was given.
+    fn spec(&self) -> Result<Option<ReleaseSpec>> {
+        let attributes = ReleaseArgs::parse(&self.attributes)?;
+        let keep = ReleaseArgs::parse(&self.keep)?;
+        if attributes.is_empty() && keep.is_empty() && !self.generalize {
+            return Ok(None);
+        }
+        let attributes = if attributes.is_empty() {
+            Attribute::ALL.to_vec()
+        } else {
+            attributes
+        };
+        Ok(Some(ReleaseSpec::new(&attributes, self.generalize, &keep)))
+    }
 }
 
 /// `caravan export table`
@@ -127,6 +177,8 @@ pub(crate) struct TableArgs {
     output: OutputArgs,
     #[command(flatten)]
     dp: DpArgs,
+    #[command(flatten)]
+    release: ReleaseArgs,
     /// csv or json (default: from the --out extension, else csv).
     #[arg(long)]
     format: Option<String>,
@@ -143,6 +195,8 @@ pub(crate) struct ChartArgs {
     output: OutputArgs,
     #[command(flatten)]
     dp: DpArgs,
+    #[command(flatten)]
+    release: ReleaseArgs,
     /// svg or png (default: from the --out extension, else svg). PNG needs --out.
     #[arg(long)]
     format: Option<String>,
@@ -209,6 +263,104 @@ struct Loaded {
     records: Vec<StatRecord>,
     input: InputReport,
     sources: Vec<SourceReport>,
+    /// Whether the accounting may be printed (--accounting).
+    accounting: bool,
+    /// The store, when its cases were read.
+    store: Option<Store>,
+    /// The dates.
+    window: DateWindow,
+}
+
+impl Loaded {
+    /// The data set's privacy ledger: `--ledger FILE`, else the store's own; combined
+    /// extracts need a file.
+    fn ledger(&self, source: &SourceArgs) -> Result<Ledger> {
+        match (&source.ledger, &self.store) {
+            (Some(_), _) if source.inputs.is_empty() => Err(invalid(
+                "ledger",
+                "a store keeps its own privacy ledger, sealed inside it; --ledger FILE is for \
+                 combined extracts (--input)",
+            )),
+            (Some(path), _) => Ledger::load(path),
+            (None, Some(store)) if source.inputs.is_empty() => Ledger::from_bytes(
+                &store.privacy_ledger()?.unwrap_or_default(),
+                "the store's privacy ledger",
+            ),
+            _ => Err(invalid(
+                "ledger",
+                "combining extracts: give --ledger FILE, the privacy ledger of the combined \
+                 data set (it records the privacy budget spent and the release published)",
+            )),
+        }
+    }
+
+    /// Writes the ledger back where it came from.
+    fn save_ledger(&mut self, source: &SourceArgs, ledger: &Ledger) -> Result<()> {
+        match (&source.ledger, &mut self.store) {
+            (Some(path), _) => ledger.save(path),
+            (None, Some(store)) => store.set_privacy_ledger(&ledger.to_bytes()?),
+            (None, None) => Err(invalid("ledger", "no ledger to write")),
+        }
+    }
+
+    /// Where the ledger is, for summaries.
+    fn ledger_name(source: &SourceArgs) -> String {
+        source
+            .ledger
+            .as_ref()
+            .map_or_else(|| "sealed in the store".into(), |p| p.display().to_string())
+    }
+
+    /// A release entry for an exact output.
+    fn release_entry(
+        &self,
+        output: &str,
+        release: &ReleaseSpec,
+        k: u32,
+        released: usize,
+        new_release: bool,
+    ) -> ReleaseEntry {
+        ReleaseEntry {
+            date: Timestamp::now().date_string(),
+            output: output.to_string(),
+            release: release.clone(),
+            k,
+            from: self.window.from.map(|t| t.0),
+            to: self.window.to.map(|t| t.0),
+            released,
+            new_release,
+        }
+    }
+
+    /// The release of an exact output: the flags, else the one pinned in the ledger
+    /// for these dates, else `default`.
+    fn release(
+        &self,
+        ledger: &Ledger,
+        args: &ReleaseArgs,
+        default: impl FnOnce() -> Result<ReleaseSpec>,
+    ) -> Result<ReleaseSpec> {
+        if let Some(r) = args.spec()? {
+            return Ok(r);
+        }
+        let window = (self.window.from.map(|t| t.0), self.window.to.map(|t| t.0));
+        match ledger.pinned(window.0, window.1) {
+            Some(pin) => Ok(pin.release.clone()),
+            None => default(),
+        }
+    }
+
+    /// The accounting for the summary: in full with --accounting, else a pointer to it.
+    fn accounting_text(&self) -> String {
+        if self.accounting {
+            format!(
+                "CONFIDENTIAL accounting, not for publication: {}",
+                input_text(&self.input)
+            )
+        } else {
+            String::new()
+        }
+    }
 }
 
 fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
@@ -220,13 +372,18 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
             records: c.records,
             input: c.input,
             sources: Vec::new(),
+            accounting: source.accounting,
+            store: Some(s),
+            window,
         });
     }
     let mut extracts = Vec::new();
+    let mut opened = None;
     if source.with_store {
         let mut s = unlock::open(store)?;
         let c = Collected::from_store(&mut s, &DateWindow::default())?;
         extracts.push(Extract::new(Some(format!("store {}", store.display())), c));
+        opened = Some(s);
     }
     for path in &source.inputs {
         let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
@@ -241,6 +398,9 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
         records: c.records,
         input: c.input,
         sources: c.sources,
+        accounting: source.accounting,
+        store: opened,
+        window,
     })
 }
 
@@ -327,44 +487,48 @@ fn input_text(input: &InputReport) -> String {
 
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
-    let parse_attrs = |names: &[String]| -> Result<Vec<Attribute>> {
-        names
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| Attribute::parse(s))
-            .collect()
-    };
-    let mut attributes = parse_attrs(&args.attributes)?;
-    if attributes.is_empty() {
-        attributes = Attribute::ALL.to_vec();
-    }
-    let opts = RecordOptions {
-        k: args.output.k,
-        attributes,
-        country_codes: CountryCodes::parse(&args.output.countries)?,
-        generalize: args.generalize,
-        keep: parse_attrs(&args.keep)?,
-    };
-    let loaded = load(store, &args.source)?;
+    let countries = CountryCodes::parse(&args.output.countries)?;
+    let mut loaded = load(store, &args.source)?;
+    let mut ledger = loaded.ledger(&args.source)?;
+    let release = loaded.release(&ledger, &args.release, || {
+        Ok(ReleaseSpec::new(&Attribute::ALL, false, &[]))
+    })?;
+    let opts = release.options(args.output.k, countries);
     let export = export_records(&loaded.records, &opts)?;
+    ledger.record_release(loaded.release_entry(
+        "records",
+        &release,
+        args.output.k,
+        export.report.released,
+        args.release.new_release,
+    ))?;
+    loaded.save_ledger(&args.source, &ledger)?;
     let bytes = if fmt == "json" {
         export.to_json()?
     } else {
         export.to_csv()
     };
     emit(&args.output.out, bytes.as_bytes())?;
-    let r = &export.report;
+    let r = &export.report.published();
     let generalized: Vec<String> = r
         .generalization
         .iter()
         .filter(|g| g.level > 0)
         .map(|g| format!("{}: {}", g.attribute, g.level_name))
         .collect();
-    let mut text = format!(
-        "Released {} of {} record(s) with k = {}; {} redacted in {} group(s) smaller than k.\n",
-        r.released, r.eligible, r.k, r.redacted_small_groups, r.redacted_groups
-    );
-    if args.generalize {
+    let mut text = match (r.eligible, r.redacted_small_groups) {
+        (Some(eligible), Some(redacted)) => format!(
+            "Released {} of {eligible} record(s) with k = {}; {redacted} redacted in groups \
+             smaller than k.\n",
+            r.released, r.k
+        ),
+        _ => format!(
+            "Released {} record(s) with k = {}; fewer than k redacted in groups smaller than \
+             k (not counted here: the number would itself be a small count).\n",
+            r.released, r.k
+        ),
+    };
+    if release.generalize {
         text.push_str(&format!(
             "Generalization: {} (plain suppression would release {}).\n",
             if generalized.is_empty() {
@@ -373,9 +537,11 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
                 generalized.join(", ")
             },
             r.plain_suppression_released
+                .map_or_else(|| "fewer than k fewer".to_string(), |n| n.to_string())
         ));
     }
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&release_text(&release, &args.source));
+    text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
     }
@@ -384,8 +550,10 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         "format": fmt,
         "columns": export.columns(),
         "report": r,
-        "input": loaded.input,
-        "sources": loaded.sources,
+        "release": release,
+        "ledger": Loaded::ledger_name(&args.source),
+        "input": loaded.accounting.then_some(&loaded.input),
+        "sources": loaded.accounting.then_some(&loaded.sources),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())
@@ -413,17 +581,17 @@ fn dimensions(by: &[String]) -> Result<Vec<Dimension>> {
 
 fn dp_spec(dp: &DpArgs) -> Result<Option<DpSpec>> {
     let Some(epsilon) = dp.epsilon else {
-        if dp.ledger.is_some() {
+        if dp.over_budget {
             return Err(invalid(
-                "ledger",
-                "--ledger records differentially private outputs; add --epsilon",
+                "over-budget",
+                "--over-budget is for differentially private outputs; add --epsilon",
             ));
         }
         return Ok(None);
     };
     let mechanism = match dp.mechanism.to_ascii_lowercase().as_str() {
         "laplace" => Mechanism::Laplace,
-        "gaussian" => Mechanism::Gaussian { delta: dp.delta },
+        "gaussian" => Mechanism::Gaussian,
         other => {
             return Err(invalid(
                 "mechanism",
@@ -435,6 +603,7 @@ fn dp_spec(dp: &DpArgs) -> Result<Option<DpSpec>> {
         epsilon,
         mechanism,
         max_contributions: dp.max_contributions,
+        delta: dp.delta,
     };
     spec.validate()?;
     Ok(Some(spec))
@@ -451,52 +620,110 @@ fn years(source: &SourceArgs) -> Result<Option<(i32, i32)>> {
     })
 }
 
-/// Computes a table and records its budget in the ledger; returns the table and the
-/// ledger's running total.
+/// Computes a table and records it in the data set's privacy ledger: a DP table's
+/// budget (refused past the limit unless --over-budget), an exact table's release
+/// (refused if another release is pinned for these dates unless --new-release).
+/// Returns the table, the cases and the ledger's summary.
 fn make_table(
     store: &Path,
     dims: Vec<Dimension>,
     source: &SourceArgs,
     output: &OutputArgs,
     dp: &DpArgs,
+    release: &ReleaseArgs,
     what: &str,
-) -> Result<(Table, Loaded, Option<Value>)> {
-    let spec = TableSpec {
+) -> Result<(Table, Loaded, Value)> {
+    let mut spec = TableSpec {
         dimensions: dims,
         k: output.k,
         country_codes: CountryCodes::parse(&output.countries)?,
         dp: dp_spec(dp)?,
         years: years(source)?,
+        release: None,
     };
-    let loaded = load(store, source)?;
-    let t = table(&loaded.records, &spec)?;
-    let mut ledger_total = None;
-    if let (Some(path), Some(eps)) = (&dp.ledger, t.privacy.epsilon) {
-        let mut ledger = Ledger::load(path)?;
-        ledger.entries.push(LedgerEntry {
-            date: Timestamp::now().date_string(),
-            output: what.to_string(),
-            epsilon: eps,
-            delta: t.privacy.delta.unwrap_or(0.0),
-        });
-        ledger.save(path)?;
-        let (e, d) = ledger.spent();
-        ledger_total = Some(
-            json!({"ledger": path.display().to_string(), "outputs": ledger.entries.len(), "epsilon": e, "delta": d}),
-        );
-    }
-    Ok((t, loaded, ledger_total))
+    let mut loaded = load(store, source)?;
+    let mut ledger = loaded.ledger(source)?;
+    let t = match spec.dp {
+        Some(d) => {
+            if release.spec()?.is_some() || release.new_release {
+                return Err(invalid(
+                    "release",
+                    "--attributes, --generalize, --keep and --new-release choose the record \
+                     release of exact tables; a differentially private table counts every \
+                     case",
+                ));
+            }
+            // Charged before anything is computed or written.
+            ledger.spend(what, d.epsilon, d.delta, dp.over_budget)?;
+            let t = table(&loaded.records, &spec)?;
+            loaded.save_ledger(source, &ledger)?;
+            t
+        }
+        None => {
+            let dims = spec.dimensions.clone();
+            let r = loaded.release(&ledger, release, || ReleaseSpec::for_dimensions(&dims))?;
+            spec.release = Some(r.clone());
+            let t = table(&loaded.records, &spec)?;
+            ledger.record_release(loaded.release_entry(
+                what,
+                &r,
+                output.k,
+                t.total.unwrap_or(0) as usize,
+                release.new_release,
+            ))?;
+            loaded.save_ledger(source, &ledger)?;
+            t
+        }
+    };
+    let (e, d) = ledger.spent();
+    let summary = json!({
+        "ledger": Loaded::ledger_name(source),
+        "outputs": ledger.entries.len(),
+        "epsilon": e,
+        "delta": d,
+        "epsilon_limit": ledger.epsilon_limit,
+        "delta_limit": ledger.delta_limit,
+        "over_limit": ledger.entries.last().is_some_and(|x| x.over_limit) && spec.dp.is_some(),
+        "release": spec.release,
+    });
+    Ok((t, loaded, summary))
 }
 
-fn privacy_text(t: &Table, ledger: &Option<Value>) -> String {
+/// The release an exact output used, and that it is pinned.
+fn release_text(release: &ReleaseSpec, source: &SourceArgs) -> String {
+    release_line(release, &Loaded::ledger_name(source))
+}
+
+fn release_line(release: &ReleaseSpec, ledger: &str) -> String {
+    format!(
+        "Release: {}; every exact output of these cases must use it (pinned in the privacy \
+         ledger, {ledger}; another needs --new-release).\n",
+        release.describe()
+    )
+}
+
+fn privacy_text(t: &Table, ledger: &Value) -> String {
     let mut s = format!("Privacy: {}.\n", t.privacy.statement);
-    if let Some(l) = ledger {
+    if let Ok(release) = serde_json::from_value::<ReleaseSpec>(ledger["release"].clone()) {
+        s.push_str(&release_line(
+            &release,
+            ledger["ledger"].as_str().unwrap_or(""),
+        ));
+    }
+    if t.privacy.differentially_private {
         s.push_str(&format!(
-            "Budget ledger {}: {} output(s), total ε = {}, δ = {}.\n",
-            l["ledger"].as_str().unwrap_or(""),
-            l["outputs"],
-            l["epsilon"],
-            l["delta"]
+            "Privacy budget ({}): {} DP output(s), total ε = {} of {}, δ = {} of {}{}.\n",
+            ledger["ledger"].as_str().unwrap_or(""),
+            ledger["outputs"],
+            ledger["epsilon"],
+            ledger["epsilon_limit"],
+            ledger["delta"],
+            ledger["delta_limit"],
+            if ledger["over_limit"] == true {
+                " (OVER THE LIMIT, by --over-budget)"
+            } else {
+                ""
+            }
         ));
     }
     s
@@ -512,7 +739,15 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" x ")
     );
-    let (t, loaded, ledger) = make_table(store, dims, &args.source, &args.output, &args.dp, &what)?;
+    let (t, loaded, ledger) = make_table(
+        store,
+        dims,
+        &args.source,
+        &args.output,
+        &args.dp,
+        &args.release,
+        &what,
+    )?;
     let bytes = if fmt == "json" {
         t.to_json()?
     } else {
@@ -525,18 +760,26 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         t.cells.len(),
         t.released_total
     );
-    match (t.suppressed_cells, t.total) {
-        (Some(n), Some(total)) => text.push_str(&format!(
-            "; {n} cell(s) below k suppressed; total {total}.\n"
-        )),
-        (Some(n), None) => text.push_str(&format!(
-            "; {n} cell(s) below k suppressed; total withheld (it would reveal them).\n"
-        )),
-        (None, Some(total)) => text.push_str(&format!("; noisy total {total}.\n")),
-        (None, None) => text.push_str(".\n"),
+    if t.privacy.differentially_private {
+        text.push_str(&format!(
+            "; noisy total {}, about {} in cells not shown.\n",
+            t.total.unwrap_or(0),
+            t.suppressed_total.unwrap_or(0)
+        ));
+    } else {
+        match t.suppressed_total {
+            Some(w) => text.push_str(&format!(
+                " (all from the k-anonymous record release); {w} record(s) outside it, in \
+                 groups below k.\n"
+            )),
+            None => text.push_str(
+                " (all from the k-anonymous record release); fewer than k record(s) outside \
+                 it (not counted: the number would itself be a small count).\n",
+            ),
+        }
     }
     text.push_str(&privacy_text(&t, &ledger));
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&loaded.accounting_text());
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
@@ -546,8 +789,8 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         "total": t.total,
         "privacy": t.privacy,
         "budget": ledger,
-        "input": loaded.input,
-        "sources": loaded.sources,
+        "input": loaded.accounting.then_some(&loaded.input),
+        "sources": loaded.accounting.then_some(&loaded.sources),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())
@@ -573,7 +816,15 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         }
     };
     let what = format!("chart {}", args.kind);
-    let (t, loaded, ledger) = make_table(store, dims, &args.source, &args.output, &args.dp, &what)?;
+    let (t, loaded, ledger) = make_table(
+        store,
+        dims,
+        &args.source,
+        &args.output,
+        &args.dp,
+        &args.release,
+        &what,
+    )?;
     let chart = if t.dimensions.len() == 2 {
         route_diagram(&t, title)?
     } else {
@@ -591,7 +842,7 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         chart.data.len()
     );
     text.push_str(&privacy_text(&t, &ledger));
-    text.push_str(&input_text(&loaded.input));
+    text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!(
             "Wrote {} ({fmt}, {}x{}).\n",
@@ -608,7 +859,7 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         "data": chart.data,
         "privacy": t.privacy,
         "budget": ledger,
-        "input": loaded.input,
+        "input": loaded.accounting.then_some(&loaded.input),
     });
     summary(json, args.output.out.is_none(), value, text);
     Ok(())

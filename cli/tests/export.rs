@@ -124,7 +124,13 @@ fn records_tables_charts_and_checks() {
     let csv_path = d.join("records.csv");
     let summary = ok_json(
         &store,
-        &["export", "records", "--out", csv_path.to_str().expect("p")],
+        &[
+            "export",
+            "records",
+            "--accounting",
+            "--out",
+            csv_path.to_str().expect("p"),
+        ],
     );
     assert_eq!(summary["report"]["released"], 24);
     assert_eq!(summary["report"]["redacted_small_groups"], 0);
@@ -154,9 +160,25 @@ fn records_tables_charts_and_checks() {
     assert_eq!(code(&out), 2);
 
     // k = 13: both groups are too small and are redacted; the report says why.
-    let out = ok(
+    // A different k is another release of the same cases: refused, unless
+    // --new-release (recorded).
+    let out = caravan(
         &store,
         &["export", "records", "--k", "13", "--format", "json"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--new-release"));
+    let out = ok(
+        &store,
+        &[
+            "export",
+            "records",
+            "--k",
+            "13",
+            "--format",
+            "json",
+            "--new-release",
+        ],
     );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json export");
     assert_eq!(doc["records"].as_array().expect("records").len(), 0);
@@ -169,6 +191,7 @@ fn records_tables_charts_and_checks() {
         &[
             "export",
             "records",
+            "--new-release",
             "--k",
             "20",
             "--generalize",
@@ -190,6 +213,8 @@ fn records_tables_charts_and_checks() {
         &[
             "export",
             "records",
+            "--accounting",
+            "--new-release",
             "--to",
             "2001-01-01",
             "--out",
@@ -200,12 +225,24 @@ fn records_tables_charts_and_checks() {
     assert_eq!(s["input"]["outside_dates"], 24);
 
     // Tables: exact, then differentially private with a budget ledger.
-    let out = ok(&store, &["export", "table", "--by", "routes", "--k", "5"]);
+    let out = ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--k",
+            "5",
+            "--attributes",
+            "citizenship,country-of-exploitation",
+            "--new-release",
+        ],
+    );
     let table = String::from_utf8(out.stdout).expect("utf8");
     assert!(table.starts_with("citizenship,country-of-exploitation,count\n"));
     assert!(table.contains("KGZ,RUS,12\n") && table.contains("TJK,ARE,12\n"));
     assert_no_new_zealand("table", &table);
-    let ledger = d.join("budget.json");
     let t = d.join("t.json");
     let args = [
         "export",
@@ -214,8 +251,6 @@ fn records_tables_charts_and_checks() {
         "exploitation",
         "--epsilon",
         "0.5",
-        "--ledger",
-        ledger.to_str().expect("p"),
         "--out",
         t.to_str().expect("p"),
     ];
@@ -262,6 +297,9 @@ fn records_tables_charts_and_checks() {
             "means",
             "--k",
             "5",
+            "--attributes",
+            "means",
+            "--new-release",
             "--out",
             png.to_str().expect("p"),
         ],
@@ -272,7 +310,7 @@ fn records_tables_charts_and_checks() {
     let bars = s["data"].as_array().expect("data");
     assert!(bars
         .iter()
-        .any(|b| b["values"][0] == "WithholdsDocuments" && b["count"] == 12));
+        .any(|b| b["values"][0] == "WithholdDocs" && b["count"] == 12));
 
     // Usage errors exit with 2.
     for args in [
@@ -331,6 +369,9 @@ fn extracts_combine_without_double_counting() {
             "--json",
             "export",
             "records",
+            "--accounting",
+            "--ledger",
+            tmp.path().join("combined-ledger.json").to_str().expect("p"),
             "--input",
             a.to_str().expect("p"),
             "--input",
@@ -359,6 +400,12 @@ fn extracts_combine_without_double_counting() {
             "--input",
             a.to_str().expect("p"),
             "--with-store",
+            "--accounting",
+            "--ledger",
+            tmp.path()
+                .join("combined-ledger2.json")
+                .to_str()
+                .expect("p"),
             "--k",
             "1",
             "--out",
@@ -377,4 +424,109 @@ fn extracts_combine_without_double_counting() {
     );
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Caravan statistics extract"));
+}
+
+#[test]
+fn the_privacy_budget_is_enforced_and_one_release_is_pinned() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let out_file = tmp.path().join("t.csv");
+    let table = |eps: &str, extra: &[&'static str]| {
+        let mut args = vec![
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--epsilon",
+            eps,
+            "--out",
+            out_file.to_str().expect("p"),
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let run = |args: &[String]| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        caravan(&store, &refs)
+    };
+    // The default limit is ε = 5: five tables at ε = 1 pass.
+    for i in 1..=5 {
+        let mut args = vec!["--json".to_string()];
+        args.extend(table("1", &[]));
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(s["budget"]["epsilon"], f64::from(i));
+        assert_eq!(s["budget"]["epsilon_limit"], 5.0);
+    }
+    // The sixth is refused, writes nothing, and records nothing.
+    std::fs::remove_file(&out_file).expect("rm");
+    let out = run(&table("0.5", &[]));
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused") && err.contains("--over-budget"),
+        "{err}"
+    );
+    assert!(!out_file.exists());
+    // The override passes and is recorded as over the limit.
+    let mut args = vec!["--json".to_string()];
+    args.extend(table("0.5", &["--over-budget"]));
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(s["budget"]["epsilon"], 5.5);
+    assert_eq!(s["budget"]["over_limit"], true);
+    assert_eq!(s["budget"]["outputs"], 6);
+    // The ledger is sealed in the store: no clear file mentions ε.
+    for entry in std::fs::read_dir(&store).expect("dir") {
+        let bytes = std::fs::read(entry.expect("e").path()).unwrap_or_default();
+        assert!(!bytes.windows(7).any(|w| w == b"epsilon"));
+    }
+    // A ledger file is for combined extracts only.
+    let out = caravan(
+        &store,
+        &["export", "table", "--by", "gender", "--ledger", "x.json"],
+    );
+    assert_eq!(code(&out), 2);
+
+    // Exact outputs: the first pins its release; another release is refused.
+    ok(&store, &["export", "table", "--by", "routes", "--k", "5"]);
+    let out = caravan(&store, &["export", "table", "--by", "gender", "--k", "5"]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not in this data set's k-anonymous record release"),
+        "{err}"
+    );
+    let out = caravan(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "gender",
+            "--k",
+            "5",
+            "--attributes",
+            "gender",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--new-release"));
+    // The record export follows the pin: the same two columns.
+    let out = ok(&store, &["export", "records", "--k", "5"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        csv.starts_with("citizenship,CountryOfExploitation\n"),
+        "{csv}"
+    );
 }

@@ -122,25 +122,35 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// The caption: what is counted, what is left out, and the privacy statement.
 fn caption(table: &Table) -> String {
     let mut s = format!("Counts of {}. ", table.unit);
-    match (table.suppressed_cells, table.suppressed_total) {
-        (Some(n), Some(m)) if n > 0 => s.push_str(&format!(
-            "{n} cell(s) below k = {} not shown ({m} cases). ",
-            table.privacy.k
-        )),
-        (Some(n), None) if n > 0 => s.push_str(&format!(
-            "{n} cell(s) below k = {} not shown. ",
-            table.privacy.k
-        )),
-        (None, Some(m)) if m > 0 => s.push_str(&format!(
-            "Noisy counts below {} not shown (about {m} cases). ",
-            table.privacy.threshold
-        )),
-        _ => {}
+    let k = table.privacy.k;
+    if table.privacy.differentially_private {
+        if let Some(m) = table.suppressed_total.filter(|&m| m > 0) {
+            s.push_str(&format!(
+                "Noisy counts below {} not shown (about {m} cases). ",
+                table.privacy.threshold
+            ));
+        }
+    } else {
+        match table.suppressed_total {
+            Some(0) => {}
+            Some(w) => s.push_str(&format!(
+                "{w} record(s) in groups below k = {k} not counted. "
+            )),
+            None => s.push_str(&format!(
+                "Fewer than k = {k} record(s) in groups below k not counted. "
+            )),
+        }
     }
-    let mut statement = table.privacy.statement.chars();
-    if let Some(first) = statement.next() {
-        s.extend(first.to_uppercase());
-        s.push_str(statement.as_str());
+    // Capitalize an ASCII first letter only: the statement may start with "ε", whose
+    // capital is the Greek Ε, which reads as a Latin E.
+    let statement = &table.privacy.statement;
+    let mut chars = statement.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_lowercase() => {
+            s.push(first.to_ascii_uppercase());
+            s.push_str(chars.as_str());
+        }
+        _ => s.push_str(statement),
     }
     s.push('.');
     s
@@ -576,6 +586,7 @@ mod tests {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let t = table_with_noise(&records, &spec, &mut SeededNoise(Rng::new(5))).unwrap();
         let chart = bar_chart(&t, "Means of control").unwrap();
@@ -630,6 +641,33 @@ mod tests {
             .uncompressed_latin1_text
             .iter()
             .any(|t| t.text.contains("k = 11")));
+        // ε is written as ε (never as the Greek capital Ε, which reads as "E"), and
+        // spelled out in the PNG's Latin-1 text.
+        assert!(
+            chart.caption.contains("(ε = 1, δ = 1e-6)"),
+            "{}",
+            chart.caption
+        );
+        assert!(!chart.caption.contains('Ε'));
+        assert!(svg.contains("ε = 1"));
+        assert!(reader
+            .info()
+            .uncompressed_latin1_text
+            .iter()
+            .any(|t| t.text.contains("(eps = 1, delta = 1e-6)")));
+    }
+
+    #[test]
+    fn a_caption_never_capitalizes_epsilon() {
+        let records = testdata::skewed(300, 23);
+        let mut t =
+            crate::export::table(&records, &TableSpec::new(vec![Dimension::Gender])).unwrap();
+        t.privacy.statement = "ε = 1 differential privacy".into();
+        let c = caption(&t);
+        assert!(c.contains("ε = 1 differential privacy."), "{c}");
+        assert!(!c.contains('Ε'));
+        t.privacy.statement = "not differentially private".into();
+        assert!(caption(&t).contains("Not differentially private."));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Differential privacy for aggregate tables: noise from a cryptographic RNG, the
-//! (discrete) Laplace and Gaussian mechanisms, their calibration, and budget accounting.
+//! (discrete) Laplace and Gaussian mechanisms, their calibration and partition selection
+//! (budget accounting is in [`super::ledger`]).
 //!
 //! - **Laplace** adds two-sided geometric ("discrete Laplace") noise to integer counts:
 //!   `P(x) ∝ exp(-ε |x| / Δ₁)`. This is ε-differentially private for L1 sensitivity
@@ -12,8 +13,6 @@
 //! Noise comes from the operating system's cryptographic generator (`ring`'s
 //! `SystemRandom`) through [`NoiseSource`]; tests use a seeded generator behind the
 //! same trait, which never leaves test builds.
-
-use std::path::Path;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
@@ -172,40 +171,56 @@ pub fn gaussian_sigma(epsilon: f64, delta: f64, l2: f64) -> Result<f64> {
     Ok(hi)
 }
 
-/// The smallest release threshold for a table of `cells` cells such that, over all cells
-/// whose true count is 0, fewer than 0.5 are expected to be released by noise alone.
-/// `scale` is the discrete Laplace parameter `t = ε/Δ₁` or the Gaussian σ.
-pub(crate) fn false_positive_threshold(mechanism: &Mechanism, scale: f64, cells: u64) -> u64 {
-    let cells = cells.max(1) as f64;
+/// The partition-selection threshold (Desfontaines, Voss, Gipson and Mandayam, PoPETs
+/// 2022; Korolova et al. 2009): the smallest noisy count τ such that a cell holding a
+/// single case is released with probability at most `delta / c`, so that the at most
+/// `c` cells of one case are all hidden except with probability `delta` (union bound).
+/// `scale` is the discrete Laplace parameter `t = ε/c` or the Gaussian σ. For
+/// continuous Laplace noise of scale b = c/ε this is the textbook τ = 1 + b·ln(c/(2δ));
+/// the discrete form is exact for the two-sided geometric noise used here.
+pub fn selection_threshold(mechanism: &Mechanism, scale: f64, c: u32, delta: f64) -> u64 {
+    let per_cell = delta / f64::from(c.max(1));
     match mechanism {
         Mechanism::Laplace => {
-            // P(X >= x) = q^x / (1 + q) for x >= 1.
+            // A count of 1 becomes 1 + X; P(X >= m) = q^m / (1 + q) for m >= 1.
             let q = (-scale).exp();
-            let x = ((0.5 * (1.0 + q) / cells).ln() / q.ln()).ceil();
-            x.max(1.0) as u64
+            let m = ((per_cell * (1.0 + q)).ln() / q.ln()).ceil().max(1.0);
+            1 + m as u64
         }
-        Mechanism::Gaussian { .. } => {
-            // A zero cell rounds to x or more when the noise is at least x - 0.5.
-            let mut x = 1u64;
-            while cells * (1.0 - normal_cdf((x as f64 - 0.5) / scale)) > 0.5 && x < 1_000_000 {
-                x += 1;
+        Mechanism::Gaussian => {
+            // round(1 + N) >= τ when N >= τ − 1.5.
+            let mut tau = 2u64;
+            while 1.0 - normal_cdf((tau as f64 - 1.5) / scale) > per_cell && tau < 1_000_000 {
+                tau += 1;
             }
-            x
+            tau
         }
+    }
+}
+
+/// The half-width w of the 95% interval of one cell's noise: P(|noise| > w) ≤ 0.05.
+/// `t` is the discrete Laplace parameter, `sigma` the Gaussian σ.
+pub fn noise_half_width_95(mechanism: &Mechanism, t: f64, sigma: f64) -> u64 {
+    match mechanism {
+        Mechanism::Laplace => {
+            // P(|X| >= w + 1) = 2 q^(w+1) / (1 + q).
+            let q = (-t).exp();
+            let w = ((0.025 * (1.0 + q)).ln() / q.ln()).ceil() - 1.0;
+            w.max(0.0) as u64
+        }
+        // Rounded noise: |round(N)| <= ceil(1.96 σ).
+        Mechanism::Gaussian => (1.959_964 * sigma).ceil() as u64,
     }
 }
 
 /// The noise mechanism of a differentially private table.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "name")]
+#[serde(rename_all = "lowercase")]
 pub enum Mechanism {
     /// Discrete Laplace noise: pure ε-DP.
     Laplace,
     /// Gaussian noise: (ε, δ)-DP.
-    Gaussian {
-        /// δ, e.g. 1e-6 (well below 1 / number of cases).
-        delta: f64,
-    },
+    Gaussian,
 }
 
 impl Mechanism {
@@ -213,7 +228,7 @@ impl Mechanism {
     pub fn name(&self) -> &'static str {
         match self {
             Mechanism::Laplace => "laplace",
-            Mechanism::Gaussian { .. } => "gaussian",
+            Mechanism::Gaussian => "gaussian",
         }
     }
 }
@@ -232,7 +247,14 @@ pub struct DpSpec {
     /// `None`: the product of the dimensions' typical number of values per case (1 for
     /// most, 2 for exploitation types and referrals, 4 for means of control), at most 8.
     pub max_contributions: Option<u32>,
+    /// δ: the probability that any cell of one case is shown by partition selection
+    /// (Laplace), or that plus the Gaussian noise's own δ (half each). Default
+    /// [`DEFAULT_DELTA`].
+    pub delta: f64,
 }
+
+/// The default δ: far below 1 / the number of people in any Caravan data set.
+pub const DEFAULT_DELTA: f64 = 1e-6;
 
 impl DpSpec {
     /// Checks the parameters.
@@ -240,10 +262,8 @@ impl DpSpec {
         if !(self.epsilon > 0.0 && self.epsilon <= 50.0) {
             return Err(Error::invalid("epsilon", "ε must be in (0, 50]"));
         }
-        if let Mechanism::Gaussian { delta } = self.mechanism {
-            if !(delta > 0.0 && delta < 0.5) {
-                return Err(Error::invalid("delta", "δ must be in (0, 0.5)"));
-            }
+        if !(self.delta > 0.0 && self.delta < 0.5) {
+            return Err(Error::invalid("delta", "δ must be in (0, 0.5)"));
         }
         if self.max_contributions == Some(0) {
             return Err(Error::invalid("max contributions", "must be at least 1"));
@@ -274,9 +294,16 @@ pub struct PrivacyReport {
     pub cell_noise_scale: Option<f64>,
     /// Small-cell threshold: cells below k are not shown.
     pub k: u32,
-    /// The smallest count shown: k, or with DP more if needed so that noise alone is
-    /// not expected to make any empty cell appear.
+    /// The smallest count shown: k, or with DP the larger of k and the partition
+    /// selection threshold.
     pub threshold: u64,
+    /// DP only: the partition selection threshold from (ε, δ) (see
+    /// [`selection_threshold`]).
+    #[serde(default)]
+    pub selection_threshold: Option<u64>,
+    /// DP only: half-width of the 95% interval of each cell's noise.
+    #[serde(default)]
+    pub noise_95: Option<u64>,
     /// The guarantee in words.
     pub statement: String,
 }
@@ -295,71 +322,13 @@ impl PrivacyReport {
             cell_noise_scale: None,
             k,
             threshold: u64::from(k),
+            selection_threshold: None,
+            noise_95: None,
             statement: format!(
                 "not differentially private: exact counts, cells below k = {k} suppressed; \
                  no privacy budget spent"
             ),
         }
-    }
-}
-
-/// One differentially private output in a budget ledger.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    /// When (YYYY-MM-DD).
-    pub date: String,
-    /// What was released (e.g. `"table citizenship x country-of-exploitation"`).
-    pub output: String,
-    /// ε spent.
-    pub epsilon: f64,
-    /// δ spent.
-    pub delta: f64,
-}
-
-/// A privacy budget ledger: every DP output released from the same cases, so that the
-/// total spent (by basic sequential composition) stays known.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ledger {
-    /// The outputs, oldest first.
-    pub entries: Vec<LedgerEntry>,
-}
-
-impl Ledger {
-    /// Reads a ledger file; a missing file is an empty ledger.
-    pub fn load(path: &Path) -> Result<Ledger> {
-        let name = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::invalid("ledger", format!("{name} is not a ledger: {e}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-            Err(e) => Err(Error::Io {
-                file: name,
-                source: e,
-            }),
-        }
-    }
-
-    /// Writes the ledger (to a temporary file, then renamed over the old one).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let name = path.display().to_string();
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("ledger: {e}")))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::Io {
-            file: name.clone(),
-            source: e,
-        })?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::Io {
-            file: name,
-            source: e,
-        })
-    }
-
-    /// Total (ε, δ) spent so far.
-    pub fn spent(&self) -> (f64, f64) {
-        self.entries
-            .iter()
-            .fold((0.0, 0.0), |(e, d), x| (e + x.epsilon, d + x.delta))
     }
 }
 
@@ -475,15 +444,36 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_keep_noise_out_of_empty_cells() {
-        let t = false_positive_threshold(&Mechanism::Laplace, 0.9, 62_500);
+    fn selection_thresholds_bound_a_single_persons_cell_by_delta() {
+        for (eps, c, delta) in [(0.9f64, 1u32, 1e-6f64), (0.45, 2, 1e-6), (0.9, 1, 0.05)] {
+            let t = eps / f64::from(c);
+            let tau = selection_threshold(&Mechanism::Laplace, t, c, delta);
+            let q = (-t).exp();
+            // A count of 1 passes when the noise is at least tau − 1.
+            let p = |m: u64| q.powi(m as i32) / (1.0 + q);
+            assert!(
+                p(tau - 1) * f64::from(c) <= delta,
+                "{eps} {c} {delta}: {tau}"
+            );
+            assert!(p(tau - 2) * f64::from(c) > delta, "tight: {tau}");
+            // Close to the continuous formula 1 + (c/ε) ln(c/(2δ)).
+            let textbook = 1.0 + f64::from(c) / eps * (f64::from(c) / (2.0 * delta)).ln();
+            assert!(
+                (tau as f64 - textbook).abs() < 2.0 + 0.1 * textbook,
+                "{tau} vs {textbook}"
+            );
+        }
+        assert_eq!(selection_threshold(&Mechanism::Laplace, 0.9, 1, 1e-6), 16);
+        let sigma = 4.0;
+        let tau = selection_threshold(&Mechanism::Gaussian, sigma, 1, 1e-6);
+        assert!(1.0 - normal_cdf((tau as f64 - 1.5) / sigma) <= 1e-6);
+        assert!(1.0 - normal_cdf((tau as f64 - 2.5) / sigma) > 1e-6);
+        // 95% noise intervals.
+        let w = noise_half_width_95(&Mechanism::Laplace, 0.9, 0.0);
         let q = (-0.9f64).exp();
-        assert!(62_500.0 * q.powi(t as i32) / (1.0 + q) <= 0.5);
-        assert!(62_500.0 * q.powi(t as i32 - 1) / (1.0 + q) > 0.5);
-        let g = Mechanism::Gaussian { delta: 1e-6 };
-        let t = false_positive_threshold(&g, 4.0, 62_500);
-        assert!((15..=20).contains(&t), "{t}");
-        assert_eq!(false_positive_threshold(&Mechanism::Laplace, 50.0, 10), 1);
+        assert!(2.0 * q.powi(w as i32 + 1) / (1.0 + q) <= 0.05);
+        assert!(2.0 * q.powi(w as i32) / (1.0 + q) > 0.05);
+        assert_eq!(noise_half_width_95(&Mechanism::Gaussian, 0.0, 1.0), 2);
     }
 
     #[test]
@@ -507,11 +497,12 @@ mod tests {
     }
 
     #[test]
-    fn spec_validation_and_ledger() {
+    fn spec_validation() {
         let ok = DpSpec {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: DEFAULT_DELTA,
         };
         assert!(ok.validate().is_ok());
         assert!(DpSpec {
@@ -520,31 +511,13 @@ mod tests {
         }
         .validate()
         .is_err());
-        assert!(DpSpec {
-            mechanism: Mechanism::Gaussian { delta: 0.0 },
-            ..ok
-        }
-        .validate()
-        .is_err());
+        assert!(DpSpec { delta: 0.0, ..ok }.validate().is_err());
         assert!(DpSpec {
             max_contributions: Some(0),
+            delta: DEFAULT_DELTA,
             ..ok
         }
         .validate()
         .is_err());
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.json");
-        let mut ledger = Ledger::load(&path).unwrap();
-        assert_eq!(ledger.spent(), (0.0, 0.0));
-        ledger.entries.push(LedgerEntry {
-            date: "2025-01-01".into(),
-            output: "t".into(),
-            epsilon: 0.5,
-            delta: 1e-6,
-        });
-        ledger.save(&path).unwrap();
-        let back = Ledger::load(&path).unwrap();
-        assert_eq!(back, ledger);
-        assert_eq!(back.spent(), (0.5, 1e-6));
     }
 }

@@ -67,8 +67,9 @@ pub struct AttributeLevel {
     pub level_name: String,
 }
 
-/// What a record-level export released and redacted. Publishable: it holds no count of
-/// cases left out for lack of consent (see [`super::InputReport`] for those).
+/// What a record-level export released and redacted: the exporting agency's own
+/// account. What may be published of it is [`RecordReport::published`] (a remainder
+/// of 1 to k − 1 redacted records is itself a small count).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordReport {
     /// The k used.
@@ -92,6 +93,52 @@ pub struct RecordReport {
     /// Precision each released record keeps after generalization (the mean over the
     /// released attributes of 1 at full detail, 0 dropped), 0 to 1.
     pub precision: f64,
+}
+
+/// The publishable part of a [`RecordReport`]: every number is a count of released
+/// records, or a remainder of at least k (or 0); a remainder of 1 to k − 1 is `None`
+/// ("fewer than k"), and so is every figure it could be recovered from (decision 0018).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublishedReport {
+    /// The k used.
+    pub k: u32,
+    /// Records released.
+    pub released: usize,
+    /// Groups of identical released rows.
+    pub released_groups: usize,
+    /// Records redacted in groups below k, when 0 or at least k.
+    pub redacted_small_groups: Option<usize>,
+    /// Records that went into anonymization (released + redacted), when the redacted
+    /// count is shown.
+    pub eligible: Option<usize>,
+    /// Records plain suppression would release, when the difference from `released`
+    /// is 0 or at least k.
+    pub plain_suppression_released: Option<usize>,
+    /// The level of every released attribute.
+    pub generalization: Vec<AttributeLevel>,
+    /// Precision kept after generalization, 0 to 1.
+    pub precision: f64,
+}
+
+impl RecordReport {
+    /// What may be published (see [`PublishedReport`]).
+    pub fn published(&self) -> PublishedReport {
+        let ok = |n: usize| super::tables::publishable_remainder(n as u64, self.k).is_some();
+        let redacted = ok(self.redacted_small_groups);
+        PublishedReport {
+            k: self.k,
+            released: self.released,
+            released_groups: self.released_groups,
+            redacted_small_groups: redacted.then_some(self.redacted_small_groups),
+            eligible: redacted.then_some(self.eligible),
+            plain_suppression_released: ok(self
+                .released
+                .saturating_sub(self.plain_suppression_released))
+            .then_some(self.plain_suppression_released),
+            generalization: self.generalization.clone(),
+            precision: self.precision,
+        }
+    }
 }
 
 /// A k-anonymized record-level export in the CTDC schema.
@@ -462,6 +509,11 @@ impl RecordExport {
             .flat_map(|(row, n)| std::iter::repeat_n(row.as_slice(), *n as usize))
     }
 
+    /// The released rows, each distinct row once with its number of records.
+    pub(crate) fn groups(&self) -> &[(Vec<Option<String>>, u32)] {
+        &self.groups
+    }
+
     /// The country code style used.
     pub fn country_codes(&self) -> CountryCodes {
         self.country_codes
@@ -499,7 +551,7 @@ impl RecordExport {
         out.push_str(",\"columns\":");
         out.push_str(&json(&self.columns)?);
         out.push_str(",\"report\":");
-        out.push_str(&json(&self.report)?);
+        out.push_str(&json(&self.report.published())?);
         out.push_str(",\"records\":[");
         let keys: Vec<String> = self
             .columns

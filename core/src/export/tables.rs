@@ -1,25 +1,24 @@
-//! Aggregate tables: counts of cases by one to three dimensions, small cells
-//! suppressed, optionally differentially private.
+//! Aggregate tables: counts of cases by one to three dimensions.
 //!
-//! A case counts once in every cell its values fall in (a person with two types of
-//! exploitation counts in both rows). Cells under k are never shown. Without
-//! differential privacy the counts are exact, suppressed cells are left out (not
-//! listed, so their combinations are not revealed), and the total is shown only when
-//! the suppressed remainder is 0 or at least k (otherwise it would give the remainder
-//! away). With differential privacy every cell of the whole domain (every code of
-//! every dimension, whether present or not) gets noise, each case counts in at most a
-//! bounded number of cells, the noisy counts are rounded and made non-negative, cells
-//! below k are suppressed, and the total (noised separately) is made consistent:
-//! released cells plus the suppressed remainder equal the total.
+//! - **Exact tables** (no DP) count only the records of one k-anonymous record release
+//!   (decision 0018): every cell, margin and total is a sum of release groups of at
+//!   least k records, so no combination of exact outputs reveals a count between 1 and
+//!   k − 1. The records outside the release are one remainder, shown only when 0 or at
+//!   least k.
+//! - **DP tables** count every case, each in at most a bounded number of cells, add
+//!   noise to every cell that holds at least one case (partition selection: no cell is
+//!   invented) and show a cell only if its noisy count reaches a threshold set from
+//!   (ε, δ); the total (noised separately) is made consistent: shown cells plus the
+//!   remainder equal the total.
 
 use serde::{Deserialize, Serialize};
 
-use super::ctdc::CountryCodes;
+use super::ctdc::{Attribute, CountryCodes};
 use super::dp::{
-    below, false_positive_threshold, gaussian_sigma, sample_discrete_laplace, sample_gaussian,
-    DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
+    below, gaussian_sigma, noise_half_width_95, sample_discrete_laplace, sample_gaussian,
+    selection_threshold, DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
 };
-use super::kanon::{csv_field, json, KeyMap, DEFAULT_K};
+use super::kanon::{csv_field, export_records, json, KeyMap, RecordOptions, DEFAULT_K};
 use super::source::{StatRecord, StatReferral};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -196,6 +195,40 @@ impl Dimension {
         }
     }
 
+    /// The record-release attributes an exact table by this dimension reads; an error
+    /// for dimensions the CTDC record release does not hold (they can only be counted
+    /// with differential privacy).
+    pub fn release_attributes(self) -> Result<&'static [Attribute]> {
+        Ok(match self {
+            Dimension::Citizenship => &[Attribute::Citizenship],
+            Dimension::CountryOfExploitation => &[Attribute::CountryOfExploitation],
+            Dimension::Route => &[Attribute::Citizenship, Attribute::CountryOfExploitation],
+            Dimension::Year => &[Attribute::Year],
+            Dimension::Gender => &[Attribute::Gender],
+            Dimension::AgeBand => &[Attribute::Age],
+            Dimension::Majority => &[Attribute::Majority],
+            Dimension::Exploitation => &[Attribute::Exploitation],
+            Dimension::Labour => &[Attribute::Labour],
+            Dimension::SexualExploitation => &[Attribute::Sex],
+            Dimension::MeansOfControl => &[Attribute::Means],
+            Dimension::RecruiterRelation => &[Attribute::Recruiter],
+            Dimension::CountryOfRecruitment
+            | Dimension::TraffickingStatus
+            | Dimension::Service
+            | Dimension::ReferralOutcome => {
+                return Err(Error::invalid(
+                    "dimensions",
+                    format!(
+                        "{} is not in the k-anonymous CTDC record release, and exact tables \
+                         count only released records; count it with differential privacy \
+                         (--epsilon)",
+                        self.name()
+                    ),
+                ))
+            }
+        })
+    }
+
     /// Whether values come from each referral (service and outcome are paired per
     /// referral, not crossed over a case's referrals).
     fn per_referral(self) -> bool {
@@ -251,6 +284,76 @@ pub struct TableSpec {
     /// Default: 2000 to the current year. It must not depend on the data (it is the
     /// domain every DP cell is drawn from).
     pub years: Option<(i32, i32)>,
+    /// Exact tables (without DP) count the records of this k-anonymous record release
+    /// and nothing else (decision 0018). `None`: the attributes of the table's
+    /// dimensions, without generalization. Publish every exact output of one data set
+    /// from one release (the CLI pins it in the store's privacy ledger).
+    pub release: Option<ReleaseSpec>,
+}
+
+/// The k-anonymous record release an exact table is counted from: which attributes it
+/// releases and whether it generalizes them (k and country codes come from the
+/// [`TableSpec`] or the [`RecordOptions`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSpec {
+    /// Released attributes (sorted, without repeats).
+    pub attributes: Vec<Attribute>,
+    /// Whether the generalization search runs before suppression.
+    pub generalize: bool,
+    /// Attributes the generalization leaves at full detail (sorted, without repeats).
+    pub keep: Vec<Attribute>,
+}
+
+impl ReleaseSpec {
+    /// A release of `attributes` (put in order; repeats removed).
+    pub fn new(attributes: &[Attribute], generalize: bool, keep: &[Attribute]) -> ReleaseSpec {
+        let norm = |a: &[Attribute]| {
+            let mut v = a.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        ReleaseSpec {
+            attributes: norm(attributes),
+            generalize,
+            keep: norm(keep),
+        }
+    }
+
+    /// The release a table of `dims` uses when none is given: the attributes of its
+    /// dimensions (an error for a dimension the CTDC record release does not hold).
+    pub fn for_dimensions(dims: &[Dimension]) -> Result<ReleaseSpec> {
+        let mut attrs = Vec::new();
+        for d in dims {
+            attrs.extend_from_slice(d.release_attributes()?);
+        }
+        Ok(ReleaseSpec::new(&attrs, false, &[]))
+    }
+
+    /// The record options of this release.
+    pub fn options(&self, k: u32, country_codes: CountryCodes) -> RecordOptions {
+        RecordOptions {
+            k,
+            attributes: self.attributes.clone(),
+            country_codes,
+            generalize: self.generalize,
+            keep: self.keep.clone(),
+        }
+    }
+
+    /// A short description (`"citizenship, gender; generalized"`).
+    pub fn describe(&self) -> String {
+        let names: Vec<&str> = self.attributes.iter().map(|a| a.name()).collect();
+        let mut s = names.join(", ");
+        if self.generalize {
+            s.push_str("; generalized");
+            if !self.keep.is_empty() {
+                let keep: Vec<&str> = self.keep.iter().map(|a| a.name()).collect();
+                s.push_str(&format!(" keeping {}", keep.join(", ")));
+            }
+        }
+        s
+    }
 }
 
 impl TableSpec {
@@ -262,6 +365,7 @@ impl TableSpec {
             country_codes: CountryCodes::default(),
             dp: None,
             years: None,
+            release: None,
         }
     }
 }
@@ -273,6 +377,10 @@ pub struct Cell {
     pub values: Vec<String>,
     /// The count (exact, or noised and post-processed).
     pub count: u64,
+    /// DP only: the half-width of the 95% interval of the noise (the true count is
+    /// within `count ± noise_95` with 95% probability, before selection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_95: Option<u64>,
 }
 
 /// A table safe to publish.
@@ -288,12 +396,15 @@ pub struct Table {
     pub cells: Vec<Cell>,
     /// Sum of the released cells.
     pub released_total: u64,
-    /// Cells suppressed as below k (without DP only: with DP it would count mostly
-    /// noise in empty cells).
+    /// Cells suppressed as below k: 0 for exact tables (they count only k-anonymous
+    /// released records, so no cell is below k); `None` with DP.
     pub suppressed_cells: Option<usize>,
-    /// The count in suppressed cells, when it can be shown.
+    /// Exact tables: records outside the k-anonymous release (groups below k), when 0
+    /// or at least k (`None`: fewer than k, not shown). DP: the noisy total minus the
+    /// released cells.
     pub suppressed_total: Option<u64>,
-    /// All counts (`released_total + suppressed_total`), when it can be shown.
+    /// Exact tables: the released records counted (equal to `released_total`). DP: the
+    /// noisy total (`released_total + suppressed_total`).
     pub total: Option<u64>,
     /// The protection and the privacy budget spent.
     pub privacy: PrivacyReport,
@@ -530,14 +641,17 @@ pub fn table_with_noise(
             return Err(Error::invalid("years", "give a range of at most 200 years"));
         }
     }
-    if let Some(dp) = &spec.dp {
-        dp.validate()?;
-    }
+    let Some(dp) = &spec.dp else {
+        return exact_table(records, spec);
+    };
+    dp.validate()?;
     let domains = Domains::new(spec);
     let sizes: Vec<u64> = dims.iter().map(|&d| domains.size(d)).collect();
+    // Cells are numbered in the whole domain (the product of the dimensions' sizes),
+    // which must fit the numbering.
     let cells = sizes.iter().try_fold(1u64, |acc, &s| acc.checked_mul(s));
-    let cells = match cells {
-        Some(c) if spec.dp.is_none() || c <= MAX_DP_CELLS => c,
+    match cells {
+        Some(c) if c <= MAX_DP_CELLS => {}
         _ => {
             return Err(Error::invalid(
                 "dimensions",
@@ -547,7 +661,7 @@ pub fn table_with_noise(
                 ),
             ))
         }
-    };
+    }
     let per_referral = dims.iter().any(|d| d.per_referral());
     let contributions = spec.dp.as_ref().map(|dp| {
         dp.max_contributions.unwrap_or_else(|| {
@@ -599,101 +713,81 @@ pub fn table_with_noise(
     }
 
     let k = u64::from(spec.k);
-    let mut released: Vec<(u64, u64)> = Vec::new();
-    let (suppressed_cells, suppressed_total, table_total, privacy) = match (&spec.dp, contributions)
-    {
-        (Some(dp), Some(c)) => {
-            let eps_total = dp.epsilon * TOTAL_SHARE;
-            let eps_cells = dp.epsilon - eps_total;
-            let c_f = f64::from(c);
-            let (scale, delta) = match dp.mechanism {
-                Mechanism::Laplace => (c_f / eps_cells, None),
-                Mechanism::Gaussian { delta } => {
-                    (gaussian_sigma(eps_cells, delta, c_f.sqrt())?, Some(delta))
-                }
-            };
-            let threshold = match dp.mechanism {
-                Mechanism::Laplace => {
-                    false_positive_threshold(&dp.mechanism, eps_cells / c_f, cells)
-                }
-                Mechanism::Gaussian { .. } => false_positive_threshold(&dp.mechanism, scale, cells),
-            }
-            .max(k);
-            for cell in 0..cells {
-                let exact = counts.get(&cell).copied().unwrap_or(0) as f64;
-                let noisy = match dp.mechanism {
-                    Mechanism::Laplace => {
-                        exact + sample_discrete_laplace(noise, eps_cells / c_f)? as f64
-                    }
-                    Mechanism::Gaussian { .. } => exact + sample_gaussian(noise, scale)?,
-                };
-                let count = noisy.round().max(0.0) as u64;
-                if count >= threshold {
-                    released.push((cell, count));
-                }
-            }
-            let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
-            let noisy_total = (total as f64
-                + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
-                .round()
-                .max(0.0) as u64;
-            let consistent = noisy_total.max(released_sum);
-            let privacy = PrivacyReport {
-                differentially_private: true,
-                mechanism: dp.mechanism.name().into(),
-                epsilon: Some(dp.epsilon),
-                delta,
-                epsilon_cells: Some(eps_cells),
-                epsilon_total: Some(eps_total),
-                max_contributions: Some(c),
-                cell_noise_scale: Some(scale),
-                k: spec.k,
-                threshold,
-                statement: match delta {
-                    None => format!(
-                        "ε = {} differential privacy (discrete Laplace noise): cells ε = {:.4}, \
-                         total ε = {:.4}; each case counts in at most {c} cell(s); noisy counts \
-                         below {threshold} (k = {}, raised so noise alone shows no empty cell) \
-                         are not shown",
-                        dp.epsilon, eps_cells, eps_total, spec.k
-                    ),
-                    Some(d) => format!(
-                        "(ε = {}, δ = {d:e}) differential privacy (Gaussian noise on cells, σ = \
-                         {scale:.3}, ε = {:.4}; Laplace noise on the total, ε = {:.4}); each case \
-                         counts in at most {c} cell(s); noisy counts below {threshold} (k = {}, \
-                         raised so noise alone shows no empty cell) are not shown",
-                        dp.epsilon, eps_cells, eps_total, spec.k
-                    ),
-                },
-            };
-            (
-                None,
-                Some(consistent - released_sum),
-                Some(consistent),
-                privacy,
-            )
-        }
-        _ => {
-            let mut suppressed = 0;
-            let mut suppressed_sum = 0;
-            for (&cell, &count) in &counts {
-                if count >= k {
-                    released.push((cell, count));
-                } else {
-                    suppressed += 1;
-                    suppressed_sum += count;
-                }
-            }
-            let shown = suppressed_sum == 0 || suppressed_sum >= k;
-            let privacy = PrivacyReport::suppression_only(spec.k);
-            (
-                Some(suppressed),
-                shown.then_some(suppressed_sum),
-                shown.then_some(total),
-                privacy,
-            )
-        }
+    let c = contributions.unwrap_or(1);
+    let eps_total = dp.epsilon * TOTAL_SHARE;
+    let eps_cells = dp.epsilon - eps_total;
+    let c_f = f64::from(c);
+    // Laplace: all of δ bounds partition selection. Gaussian: half for the noise, half
+    // for the selection.
+    let (scale, delta_selection) = match dp.mechanism {
+        Mechanism::Laplace => (c_f / eps_cells, dp.delta),
+        Mechanism::Gaussian => (
+            gaussian_sigma(eps_cells, dp.delta / 2.0, c_f.sqrt())?,
+            dp.delta / 2.0,
+        ),
     };
+    let selection = match dp.mechanism {
+        Mechanism::Laplace => {
+            selection_threshold(&dp.mechanism, eps_cells / c_f, c, delta_selection)
+        }
+        Mechanism::Gaussian => selection_threshold(&dp.mechanism, scale, c, delta_selection),
+    };
+    let threshold = selection.max(k);
+    let half_width = noise_half_width_95(&dp.mechanism, eps_cells / c_f, scale);
+    // Partition selection: only cells holding at least one case are candidates (no
+    // cell is ever invented), in a fixed order (the noise must not depend on a hash
+    // map's order); one is released if its noisy count reaches the threshold.
+    let mut candidates: Vec<(u64, u64)> = counts.into_iter().collect();
+    candidates.sort_unstable();
+    let mut released: Vec<(u64, u64)> = Vec::new();
+    for (cell, exact) in candidates {
+        let noisy = match dp.mechanism {
+            Mechanism::Laplace => {
+                exact as f64 + sample_discrete_laplace(noise, eps_cells / c_f)? as f64
+            }
+            Mechanism::Gaussian => exact as f64 + sample_gaussian(noise, scale)?,
+        };
+        let count = noisy.round().max(0.0) as u64;
+        if count >= threshold {
+            released.push((cell, count));
+        }
+    }
+    let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
+    let noisy_total = (total as f64 + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
+        .round()
+        .max(0.0) as u64;
+    let consistent = noisy_total.max(released_sum);
+    let delta = dp.delta;
+    let mech = match dp.mechanism {
+        Mechanism::Laplace => format!("discrete Laplace noise of scale {scale:.2} on cells"),
+        Mechanism::Gaussian => format!("Gaussian noise σ = {scale:.2} on cells"),
+    };
+    let privacy = PrivacyReport {
+        differentially_private: true,
+        mechanism: dp.mechanism.name().into(),
+        epsilon: Some(dp.epsilon),
+        delta: Some(delta),
+        epsilon_cells: Some(eps_cells),
+        epsilon_total: Some(eps_total),
+        max_contributions: Some(c),
+        cell_noise_scale: Some(scale),
+        k: spec.k,
+        threshold,
+        selection_threshold: Some(selection),
+        noise_95: Some(half_width),
+        statement: format!(
+            "(ε = {}, δ = {delta:e}) differential privacy: {mech} (ε = {eps_cells:.4}), \
+             Laplace noise on the total (ε = {eps_total:.4}); each case counts in at most \
+             {c} cell(s); only cells holding at least one case are candidates, and one is \
+             shown only if its noisy count is at least {threshold} (the larger of k = {} \
+             and the partition selection threshold {selection}: a cell of a single person \
+             appears with probability at most δ); a shown count is within ±{half_width} of \
+             the true count with 95% probability before selection",
+            dp.epsilon, spec.k
+        ),
+    };
+    let (suppressed_cells, suppressed_total, table_total) =
+        (None, Some(consistent - released_sum), Some(consistent));
 
     let mut out_cells: Vec<Cell> = released
         .into_iter()
@@ -704,7 +798,11 @@ pub fn table_with_noise(
                 values[i] = domains.value(dims[i], rest % sizes[i]);
                 rest /= sizes[i];
             }
-            Cell { values, count }
+            Cell {
+                values,
+                count,
+                noise_95: Some(half_width),
+            }
         })
         .collect();
     out_cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
@@ -727,6 +825,189 @@ pub fn table_with_noise(
     })
 }
 
+/// The count of records outside a k-anonymous release, or `None` when it is between 1
+/// and k − 1: such a remainder is itself a small count (decision 0018), so it is
+/// published only as "fewer than k".
+pub fn publishable_remainder(remainder: u64, k: u32) -> Option<u64> {
+    (remainder == 0 || remainder >= u64::from(k)).then_some(remainder)
+}
+
+/// How an exact table reads one dimension from the record release's columns.
+enum ReleaseColumns {
+    /// One column: its value, `Unknown` when missing.
+    One(usize),
+    /// Citizenship and country of exploitation, joined as a route.
+    Route(usize, usize),
+    /// A group of CTDC boolean columns: the name of each set one (after the prefix);
+    /// `Unknown` when all are missing, `None` when none is set.
+    Flags(Vec<(usize, String)>),
+}
+
+impl ReleaseColumns {
+    fn find(d: Dimension, columns: &[&str], release: &ReleaseSpec) -> Result<ReleaseColumns> {
+        let missing = || {
+            Error::invalid(
+                "dimensions",
+                format!(
+                    "{} is not in this data set's k-anonymous record release ({}), and exact \
+                     tables count only released records; release it or use differential \
+                     privacy (--epsilon)",
+                    d.name(),
+                    release.describe()
+                ),
+            )
+        };
+        let one = |name: &str| columns.iter().position(|c| *c == name).ok_or_else(missing);
+        let flags = |prefix: &str, renames: &[(&str, &str)]| {
+            let found: Vec<(usize, String)> = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.starts_with(prefix))
+                .map(|(i, c)| {
+                    let name = renames
+                        .iter()
+                        .find(|(from, _)| from == c)
+                        .map_or_else(|| c[prefix.len()..].to_string(), |(_, to)| to.to_string());
+                    (i, name)
+                })
+                .collect();
+            if found.is_empty() {
+                Err(missing())
+            } else {
+                Ok(ReleaseColumns::Flags(found))
+            }
+        };
+        d.release_attributes()?;
+        match d {
+            Dimension::Citizenship => one("citizenship").map(ReleaseColumns::One),
+            Dimension::CountryOfExploitation => {
+                one("CountryOfExploitation").map(ReleaseColumns::One)
+            }
+            Dimension::Route => Ok(ReleaseColumns::Route(
+                one("citizenship")?,
+                one("CountryOfExploitation")?,
+            )),
+            Dimension::Year => one("yearOfRegistration").map(ReleaseColumns::One),
+            Dimension::Gender => one("gender").map(ReleaseColumns::One),
+            Dimension::AgeBand => one("ageBroad").map(ReleaseColumns::One),
+            Dimension::Majority => one("majorityStatus").map(ReleaseColumns::One),
+            Dimension::Exploitation => flags(
+                "is",
+                &[
+                    ("isForcedLabour", "ForcedLabour"),
+                    ("isSexualExploit", "SexualExploitation"),
+                    ("isOtherExploit", "OtherExploitation"),
+                ],
+            ),
+            Dimension::MeansOfControl => flags("means", &[]),
+            Dimension::Labour => flags("typeOfLabour", &[]),
+            Dimension::SexualExploitation => flags("typeOfSex", &[]),
+            Dimension::RecruiterRelation => flags("recruiterRelation", &[]),
+            _ => Err(missing()),
+        }
+    }
+
+    fn values(&self, row: &[Option<String>]) -> Vec<String> {
+        let get = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| UNKNOWN.to_string())
+        };
+        match self {
+            ReleaseColumns::One(i) => vec![get(*i)],
+            ReleaseColumns::Route(a, b) => vec![format!("{}-{}", get(*a), get(*b))],
+            ReleaseColumns::Flags(cols) => {
+                let set: Vec<String> = cols
+                    .iter()
+                    .filter(|(i, _)| row.get(*i).and_then(|v| v.as_deref()) == Some("1"))
+                    .map(|(_, name)| name.clone())
+                    .collect();
+                if !set.is_empty() {
+                    set
+                } else if cols
+                    .iter()
+                    .all(|(i, _)| row.get(*i).is_none_or(|v| v.is_none()))
+                {
+                    vec![UNKNOWN.to_string()]
+                } else {
+                    vec!["None".to_string()]
+                }
+            }
+        }
+    }
+}
+
+/// An exact table: the k-anonymous record release of `spec.release` is made, and its
+/// released records, and only they, are counted. Every cell is then a union of whole
+/// release groups of at least k records, and so is the difference of any two nested
+/// counts (decision 0018). Records outside the release are reported as one remainder,
+/// when it is 0 or at least k.
+fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
+    let dims = &spec.dimensions;
+    let release = match &spec.release {
+        Some(r) => r.clone(),
+        None => ReleaseSpec::for_dimensions(dims)?,
+    };
+    let export = export_records(records, &release.options(spec.k, spec.country_codes))?;
+    let columns = export.columns();
+    let readers: Vec<ReleaseColumns> = dims
+        .iter()
+        .map(|&d| ReleaseColumns::find(d, columns, &release))
+        .collect::<Result<_>>()?;
+    let mut counts: std::collections::BTreeMap<Vec<String>, u64> = Default::default();
+    for (row, n) in export.groups() {
+        let mut partial: Vec<Vec<String>> = vec![Vec::new()];
+        for reader in &readers {
+            let vals = reader.values(row);
+            partial = partial
+                .iter()
+                .flat_map(|p| {
+                    vals.iter().map(move |v| {
+                        let mut p = p.clone();
+                        p.push(v.clone());
+                        p
+                    })
+                })
+                .collect();
+        }
+        for cell in partial {
+            *counts.entry(cell).or_insert(0) += u64::from(*n);
+        }
+    }
+    let mut cells: Vec<Cell> = counts
+        .into_iter()
+        .map(|(values, count)| Cell {
+            values,
+            count,
+            noise_95: None,
+        })
+        .collect();
+    cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
+    let released_total = cells.iter().map(|c| c.count).sum();
+    let withheld = export.report.redacted_small_groups as u64;
+    let mut privacy = PrivacyReport::suppression_only(spec.k);
+    privacy.statement = format!(
+        "not differentially private: exact counts of the {} record(s) of the k-anonymous \
+         record release ({}; k = {}), every count a sum of groups of at least k records; no \
+         privacy budget spent",
+        export.report.released,
+        release.describe(),
+        spec.k
+    );
+    Ok(Table {
+        dimensions: dims.clone(),
+        unit: "released records".into(),
+        country_codes: spec.country_codes,
+        cells,
+        released_total,
+        suppressed_cells: Some(0),
+        suppressed_total: publishable_remainder(withheld, spec.k),
+        total: Some(released_total),
+        privacy,
+    })
+}
+
 impl Table {
     /// Sums of released cells by the values of dimension `dim` (a margin), largest
     /// first. Consistent with the cells by construction.
@@ -745,21 +1026,77 @@ impl Table {
         sums
     }
 
-    /// CSV: one column per dimension and `count`; a last line per summary figure is
-    /// not added (see the JSON form for the totals and the privacy statement).
+    /// CSV: one column per dimension and `count` (with DP also `low95` and `high95`,
+    /// the 95% noise interval), then labelled summary rows, the label in the first
+    /// column and the figure in `count`: `(total)`, `(not shown)` (DP: the noisy
+    /// remainder) or `(outside the release)` (exact: records in groups below k, `<k`
+    /// when fewer than k), `(epsilon)` and `(delta)` (`none` without DP).
     pub fn to_csv(&self) -> String {
+        let dp = self.privacy.differentially_private;
         let mut out = String::new();
         for d in &self.dimensions {
             out.push_str(d.name());
             out.push(',');
         }
-        out.push_str("count\n");
+        out.push_str(if dp {
+            "count,low95,high95\n"
+        } else {
+            "count\n"
+        });
         for cell in &self.cells {
             for v in &cell.values {
                 csv_field(&mut out, v);
                 out.push(',');
             }
             out.push_str(&cell.count.to_string());
+            if dp {
+                let w = cell.noise_95.unwrap_or(0);
+                out.push_str(&format!(
+                    ",{},{}",
+                    cell.count.saturating_sub(w),
+                    cell.count + w
+                ));
+            }
+            out.push('\n');
+        }
+        let k = self.privacy.k;
+        let remainder = match self.suppressed_total {
+            Some(n) => n.to_string(),
+            None => format!("<{k}"),
+        };
+        let mut rows = vec![
+            (
+                "(total)",
+                self.total.map_or_else(String::new, |t| t.to_string()),
+            ),
+            (
+                if dp {
+                    "(not shown)"
+                } else {
+                    "(outside the release)"
+                },
+                remainder,
+            ),
+        ];
+        match (self.privacy.epsilon, self.privacy.delta) {
+            (Some(e), Some(d)) => {
+                rows.push(("(epsilon)", e.to_string()));
+                rows.push(("(delta)", format!("{d:e}")));
+            }
+            _ => {
+                rows.push(("(epsilon)", "none".into()));
+                rows.push(("(delta)", "none".into()));
+            }
+        }
+        for (label, figure) in rows {
+            out.push_str(label);
+            for _ in 0..self.dimensions.len() {
+                out.push(',');
+            }
+            out.push_str(&figure);
+            if dp {
+                out.push_str(",,");
+            }
             out.push('\n');
         }
         out
@@ -790,8 +1127,14 @@ mod tests {
             t.released_total,
             t.cells.iter().map(|c| c.count).sum::<u64>()
         );
-        if let (Some(total), Some(sup)) = (t.total, t.suppressed_total) {
-            assert_eq!(total, t.released_total + sup);
+        if t.privacy.differentially_private {
+            assert_eq!(
+                t.total.unwrap(),
+                t.released_total + t.suppressed_total.unwrap()
+            );
+        } else {
+            // Exact: the total is the released records; the remainder is apart.
+            assert_eq!(t.total, Some(t.released_total));
         }
         for d in 0..t.dimensions.len() {
             assert_eq!(
@@ -802,36 +1145,41 @@ mod tests {
     }
 
     #[test]
-    fn exact_tables_suppress_small_cells() {
+    fn exact_tables_count_only_released_records() {
         let records = testdata::skewed(5_000, 11);
-        let t = table(
-            &records,
-            &spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]),
-        )
-        .unwrap();
+        let release = ReleaseSpec::new(
+            &[Attribute::Citizenship, Attribute::CountryOfExploitation],
+            false,
+            &[],
+        );
+        let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
+        s.release = Some(release.clone());
+        let t = table(&records, &s).unwrap();
         check_consistent(&t);
         assert!(!t.privacy.differentially_private);
-        assert!(
-            t.suppressed_cells.unwrap() > 0,
-            "the long tail is suppressed"
-        );
-        // Recount by hand: every released cell is exact.
+        assert_eq!(t.suppressed_cells, Some(0));
+        // Recount from the record export's rows: every cell is the number of released
+        // rows with its values, and nothing else is counted.
+        let export = export_records(&records, &release.options(11, CountryCodes::Alpha3)).unwrap();
+        let mut n_released = 0;
         for cell in &t.cells {
-            let n = records
-                .iter()
+            let n = export
+                .rows()
                 .filter(|r| {
-                    r.citizenship
-                        .iter()
-                        .any(|c| c.alpha3() == Some(cell.values[0].as_str()))
-                        && r.countries_of_exploitation()
-                            .iter()
-                            .any(|c| c.alpha3() == Some(cell.values[1].as_str()))
+                    r[0].as_deref().unwrap_or(UNKNOWN) == cell.values[0]
+                        && r[1].as_deref().unwrap_or(UNKNOWN) == cell.values[1]
                 })
                 .count() as u64;
             assert_eq!(n, cell.count, "{:?}", cell.values);
+            n_released += n;
         }
+        assert_eq!(n_released, export.report.released as u64);
+        assert_eq!(t.total, Some(n_released));
+        let withheld = (records.len() - export.report.released) as u64;
+        assert!(withheld >= 11, "the long tail is withheld");
+        assert_eq!(t.suppressed_total, Some(withheld));
         assert!(t.cells.iter().any(|c| c.values == ["KGZ", "RUS"]));
-        // Three dimensions.
+        // Three dimensions, release from the dimensions themselves.
         let t3 = table(
             &records,
             &spec(&[
@@ -845,33 +1193,112 @@ mod tests {
         assert!(t3
             .cells
             .iter()
-            .any(|c| c.values == ["ForcedLabour", "Masculine", "30-38"]));
+            .any(|c| c.values == ["ForcedLabour", "Man", "30--38"]));
+        // A dimension outside the release is refused, and so is one outside CTDC.
+        let mut s = spec(&[Dimension::Gender]);
+        s.release = Some(release);
+        let e = table(&records, &s).unwrap_err().to_string();
+        assert!(
+            e.contains("not in this data set's k-anonymous record release"),
+            "{e}"
+        );
+        let e = table(&records, &spec(&[Dimension::Service]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--epsilon"), "{e}");
     }
 
     #[test]
-    fn total_is_hidden_when_it_would_reveal_a_small_remainder() {
+    fn csv_files_carry_the_total_the_remainder_and_epsilon() {
+        let records = testdata::skewed(2_000, 6);
+        let exact = table(&records, &spec(&[Dimension::Gender])).unwrap();
+        let csv = exact.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "gender,count");
+        let n = lines.len();
+        assert_eq!(lines[n - 4], format!("(total),{}", exact.total.unwrap()));
+        let rest = exact
+            .suppressed_total
+            .map_or_else(|| "<11".to_string(), |w| w.to_string());
+        assert_eq!(lines[n - 3], format!("(outside the release),{rest}"));
+        assert_eq!(lines[n - 2], "(epsilon),none");
+        let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
+        s.dp = Some(DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
+        });
+        let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(6))).unwrap();
+        let csv = t.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "citizenship,country-of-exploitation,count,low95,high95"
+        );
+        let w = t.privacy.noise_95.unwrap();
+        assert!(w > 0);
+        let first = &t.cells[0];
+        assert_eq!(
+            lines[1],
+            format!(
+                "{},{},{},{},{}",
+                first.values[0],
+                first.values[1],
+                first.count,
+                first.count - w,
+                first.count + w
+            )
+        );
+        let n = lines.len();
+        assert_eq!(lines[n - 4], format!("(total),,{},,", t.total.unwrap()));
+        assert_eq!(
+            lines[n - 3],
+            format!("(not shown),,{},,", t.suppressed_total.unwrap())
+        );
+        assert_eq!(lines[n - 2], "(epsilon),,1,,");
+        assert_eq!(lines[n - 1], "(delta),,1e-6,,");
+    }
+
+    #[test]
+    fn the_withheld_remainder_is_shown_only_when_0_or_at_least_k() {
         let mut records = testdata::skewed(200, 5);
         for r in &mut records {
             r.gender = Some(Gender::Masculine);
         }
         records[0].gender = Some(Gender::Feminine);
         let t = table(&records, &spec(&[Dimension::Gender])).unwrap();
-        assert_eq!(t.suppressed_cells, Some(1));
-        assert_eq!(t.total, None);
-        assert_eq!(t.suppressed_total, None);
+        assert_eq!(t.cells.len(), 1);
         assert_eq!(t.released_total, 199);
-        let t = table(&records[1..], &spec(&[Dimension::Gender])).unwrap();
         assert_eq!(t.total, Some(199));
+        assert_eq!(t.suppressed_total, None, "1 withheld record is not counted");
+        let t = table(&records[1..], &spec(&[Dimension::Gender])).unwrap();
+        assert_eq!(t.suppressed_total, Some(0));
+        for (i, r) in records.iter_mut().enumerate().take(11) {
+            r.gender = Some(if i % 2 == 0 {
+                Gender::Feminine
+            } else {
+                Gender::NonConforming
+            });
+        }
+        let t = table(&records, &spec(&[Dimension::Gender])).unwrap();
+        assert_eq!(t.suppressed_total, Some(11), "two small cells, 11 records");
+        assert_eq!(publishable_remainder(0, 11), Some(0));
+        assert_eq!(publishable_remainder(10, 11), None);
+        assert_eq!(publishable_remainder(11, 11), Some(11));
     }
 
     #[test]
     fn referral_outcomes_pair_service_and_status() {
         let records = testdata::skewed(3_000, 8);
-        let t = table(
-            &records,
-            &spec(&[Dimension::Service, Dimension::ReferralOutcome]),
-        )
-        .unwrap();
+        let mut s = spec(&[Dimension::Service, Dimension::ReferralOutcome]);
+        s.dp = Some(DpSpec {
+            epsilon: 50.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: Some(8),
+            delta: crate::export::dp::DEFAULT_DELTA,
+        });
+        let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(8))).unwrap();
         check_consistent(&t);
         let cell = t
             .cells
@@ -886,8 +1313,18 @@ mod tests {
                 })
             })
             .count() as u64;
-        assert_eq!(cell.count, n);
-        let years = table(&records, &spec(&[Dimension::Year, Dimension::Route])).unwrap();
+        assert!(cell.count.abs_diff(n) <= 3, "{} vs {n}", cell.count);
+        let mut s = spec(&[Dimension::Year, Dimension::Route]);
+        s.release = Some(ReleaseSpec::new(
+            &[
+                Attribute::Year,
+                Attribute::Citizenship,
+                Attribute::CountryOfExploitation,
+            ],
+            false,
+            &[],
+        ));
+        let years = table(&records, &s).unwrap();
         check_consistent(&years);
         assert!(years.cells.iter().any(|c| c.values[1] == "UZB-RUS"));
     }
@@ -900,12 +1337,13 @@ mod tests {
             &spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]),
         )
         .unwrap();
-        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian { delta: 1e-6 }] {
+        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian] {
             let mut s = spec(&[Dimension::Citizenship, Dimension::CountryOfExploitation]);
             s.dp = Some(DpSpec {
                 epsilon: 1.0,
                 mechanism,
                 max_contributions: None,
+                delta: crate::export::dp::DEFAULT_DELTA,
             });
             let mut noise = SeededNoise(Rng::new(99));
             let t = table_with_noise(&records, &s, &mut noise).unwrap();
@@ -943,6 +1381,7 @@ mod tests {
             epsilon: 0.5,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let a = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(1))).unwrap();
         let b = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(2))).unwrap();
@@ -962,6 +1401,7 @@ mod tests {
             epsilon: 50.0,
             mechanism: Mechanism::Laplace,
             max_contributions: Some(2),
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(3))).unwrap();
         // With ε = 50 the noise is almost always 0: 50 cases × 2 cells.
@@ -985,6 +1425,7 @@ mod tests {
             epsilon: 1.0,
             mechanism: Mechanism::Laplace,
             max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
         });
         assert!(table(&records, &s).is_err(), "too many cells for DP");
         assert_eq!(
@@ -1000,5 +1441,143 @@ mod tests {
             Dimension::Exploitation.label("ForcedLabour", Lang::En),
             "Forced labour"
         );
+    }
+}
+
+/// Partition selection, measured: tables made over and over from skewed data never
+/// show a cell no case is in, and show a single person's cell at most at rate δ.
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+    use crate::export::dp::SeededNoise;
+    use crate::export::testdata::{self, Rng};
+    use std::collections::HashMap;
+
+    /// The true counts by citizenship × country of exploitation, read directly.
+    fn truth(records: &[StatRecord]) -> HashMap<Vec<String>, u64> {
+        let mut counts = HashMap::new();
+        for r in records {
+            for c in &r.citizenship {
+                for e in r.countries_of_exploitation() {
+                    let key = vec![
+                        c.alpha3().unwrap_or(UNKNOWN).to_string(),
+                        e.alpha3().unwrap_or(UNKNOWN).to_string(),
+                    ];
+                    *counts.entry(key).or_insert(0) += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Runs `runs` DP route tables; returns (released cells, released with true count
+    /// 0, single-person cells offered, single-person cells released).
+    pub(super) fn campaign(runs: u64, delta: f64, seed: u64) -> (u64, u64, u64, u64) {
+        // One citizenship and one country per case, so that every case is in exactly
+        // one cell and the contribution bound (1) never drops a cell.
+        let mut records = testdata::skewed(400, seed);
+        for r in &mut records {
+            let first = r.citizenship.first().cloned();
+            r.citizenship = first.into_iter().collect();
+            let last = r
+                .route
+                .iter()
+                .rev()
+                .find(|e| e.kind == RouteEventKind::Exploitation)
+                .cloned();
+            r.route = last.into_iter().collect();
+        }
+        let spec = TableSpec {
+            k: 1,
+            years: Some((2015, 2026)),
+            dp: Some(DpSpec {
+                epsilon: 1.0,
+                mechanism: Mechanism::Laplace,
+                max_contributions: None,
+                delta,
+            }),
+            ..TableSpec::new(vec![
+                Dimension::Citizenship,
+                Dimension::CountryOfExploitation,
+            ])
+        };
+        let truth = truth(&records);
+        let singles = truth.values().filter(|&&n| n == 1).count() as u64;
+        assert!(singles >= 5, "the data has a long tail: {singles}");
+        let mut noise = SeededNoise(Rng::new(seed));
+        let (mut released, mut invented, mut singles_released) = (0, 0, 0);
+        for _ in 0..runs {
+            let t = table_with_noise(&records, &spec, &mut noise).unwrap();
+            assert_eq!(t.privacy.max_contributions, Some(1));
+            for cell in &t.cells {
+                released += 1;
+                match truth.get(&cell.values).copied().unwrap_or(0) {
+                    0 => invented += 1,
+                    1 => singles_released += 1,
+                    _ => {}
+                }
+            }
+        }
+        (released, invented, singles * runs, singles_released)
+    }
+
+    #[test]
+    fn no_invented_cells_and_single_persons_at_most_delta() {
+        // The default δ: no cell is invented and no single person shows, in 1,000
+        // tables.
+        let (released, invented, offered, shown) = campaign(1_000, 1e-6, 31);
+        eprintln!(
+            "δ = 1e-6: {released} cells released in 1,000 tables, {invented} invented, \
+             {shown} of {offered} single-person cells shown"
+        );
+        assert!(released > 5_000, "{released}");
+        assert_eq!(invented, 0);
+        assert_eq!(shown, 0, "{shown} of {offered}");
+        // A large δ makes the bound measurable: the rate of single-person cells shown
+        // is at most δ (plus three standard errors), and not far below (the threshold
+        // is tight).
+        let delta = 0.05;
+        let (_, invented, offered, shown) = campaign(1_000, delta, 32);
+        assert_eq!(invented, 0);
+        let rate = shown as f64 / offered as f64;
+        eprintln!(
+            "δ = {delta}: {shown} of {offered} single-person cells shown (rate {rate:.4}); \
+             {invented} invented"
+        );
+        let se = (delta * (1.0 - delta) / offered as f64).sqrt();
+        assert!(rate <= delta + 3.0 * se, "{shown} of {offered}: {rate}");
+        assert!(rate > delta / 4.0, "{shown} of {offered}: {rate}");
+    }
+
+    #[test]
+    fn twelve_cases_on_one_route_show_that_route_or_nothing() {
+        let mut records = testdata::skewed(12, 5);
+        for r in &mut records {
+            r.citizenship = [Country::from_code("KG")].into_iter().collect();
+            r.route = vec![crate::export::StatRouteEvent {
+                kind: RouteEventKind::Exploitation,
+                country: Country::from_code("RU"),
+                year: None,
+            }];
+        }
+        let spec = TableSpec {
+            dp: Some(DpSpec {
+                epsilon: 1.0,
+                mechanism: Mechanism::Laplace,
+                max_contributions: None,
+                delta: crate::export::dp::DEFAULT_DELTA,
+            }),
+            ..TableSpec::new(vec![Dimension::Route])
+        };
+        let mut noise = SeededNoise(Rng::new(9));
+        for _ in 0..1_000 {
+            let t = table_with_noise(&records, &spec, &mut noise).unwrap();
+            assert!(
+                t.cells.iter().all(|c| c.values == ["KGZ-RUS"]),
+                "{:?}",
+                t.cells
+            );
+            assert!(t.cells.iter().all(|c| c.noise_95.is_some()));
+        }
     }
 }

@@ -1014,7 +1014,7 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
                     format!("give the partner organisation's name (1 to {MAX_PARTNER_CHARS} characters)"),
                 ));
             }
-            screen_note(partner)?;
+            crate::privacy::screen_name(partner, "partner name")?;
             Checked::Referral {
                 service: known::<ServiceType>(service)?,
                 partner: partner.to_string(),

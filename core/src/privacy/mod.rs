@@ -8,6 +8,8 @@
 //! and ask the worker to rephrase. The identifier itself is never echoed back.
 
 mod identifiers;
+mod names;
+mod normalize;
 
 use std::fmt;
 
@@ -30,6 +32,16 @@ pub enum IdentifierKind {
     PassportNumber,
     /// An exact calendar date (day, month and year), e.g. a date of birth.
     ExactDate,
+    /// A messenger or social-network handle (`@name_98`).
+    Handle,
+    /// A link to a person's profile (`t.me/…`, `vk.com/…`, `instagram.com/…`).
+    ProfileLink,
+    /// A bank account number (IBAN).
+    BankAccount,
+    /// A street address (street and house number).
+    Address,
+    /// A person's name (screened in names of teams, devices and partners only).
+    PersonalName,
 }
 
 impl IdentifierKind {
@@ -41,6 +53,11 @@ impl IdentifierKind {
             IdentifierKind::NationalId => "a likely national identity number",
             IdentifierKind::PassportNumber => "a likely passport or document number",
             IdentifierKind::ExactDate => "an exact date (possibly a date of birth)",
+            IdentifierKind::Handle => "a likely messenger or social-network handle",
+            IdentifierKind::ProfileLink => "a likely link to a personal profile",
+            IdentifierKind::BankAccount => "a likely bank account number (IBAN)",
+            IdentifierKind::Address => "a likely street address",
+            IdentifierKind::PersonalName => "a likely personal name",
         }
     }
 }
@@ -82,5 +99,67 @@ pub fn screen_note(text: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::NoteRejected { findings })
+    }
+}
+
+/// Refuses a team, device or partner name that holds a personal identifier (phone,
+/// e-mail, handle, profile link, ID or document number, exact date, address) or looks
+/// like a person's name, with its own message naming the field (`what`): such names
+/// are shared with every member and partner, unlike a note.
+pub fn screen_name(name: &str, what: &str) -> Result<()> {
+    let mut findings = find_identifiers(name);
+    if findings.is_empty() && names::looks_like_personal_name(name) {
+        findings.push(Finding {
+            kind: IdentifierKind::PersonalName,
+            start: 0,
+            end: name.chars().count(),
+        });
+    }
+    match findings.first() {
+        None => Ok(()),
+        Some(f) => Err(Error::InvalidInput {
+            field: what.to_string(),
+            reason: format!(
+                "a {what} must name an organisation, team or device, not a person: it holds \
+                 {f}"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_teams_devices_and_partners_are_screened_with_their_own_message() {
+        for (name, what, kind) in [
+            ("Call +7 701 234 56 78", "partner name", "phone"),
+            ("aigerim(at)mail.ru team", "group name", "e-mail"),
+            ("@aigerim_k phone", "device name", "handle"),
+            ("IIN 990101350123", "partner name", "identity"),
+            ("Born 14.03.1998", "group name", "date"),
+            ("Aigerim Bekova", "device name", "personal name"),
+            ("Иванов Пётр Сергеевич", "partner name", "personal name"),
+        ] {
+            match screen_name(name, what) {
+                Err(Error::InvalidInput { field, reason }) => {
+                    assert_eq!(field, what);
+                    assert!(reason.contains(&format!("a {what} must name an organisation")));
+                    assert!(reason.contains(kind), "{name}: {reason}");
+                    // The identifier itself is never echoed.
+                    assert!(!reason.contains(name), "{reason}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        for name in [
+            "NGO Bishkek",
+            "Shelter Almaty",
+            "Outreach team 2",
+            "Field tablet 3",
+        ] {
+            assert!(screen_name(name, "group name").is_ok(), "{name}");
+        }
     }
 }

@@ -28,6 +28,7 @@ mod format;
 mod index;
 mod leb128;
 mod mailbox;
+mod privacy_ledger;
 mod share;
 mod summary_codec;
 mod sync;

@@ -23,6 +23,7 @@ use std::path::Path;
 use super::dedup::KEY_FILE as DEDUP_KEY_FILE;
 use super::files::{self, FileName};
 use super::format::{HEADER_FILE, LOCK_FILE};
+use super::privacy_ledger::LEDGER_FILE;
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -47,7 +48,11 @@ impl Store {
             if name == HEADER_FILE {
                 continue;
             }
-            if name == LOCK_FILE || name == DEDUP_KEY_FILE || FileName::parse(&name).is_some() {
+            if name == LOCK_FILE
+                || name == DEDUP_KEY_FILE
+                || name == LEDGER_FILE
+                || FileName::parse(&name).is_some()
+            {
                 owned.push(name);
             } else {
                 foreign = true;

@@ -1,0 +1,277 @@
+//! Normalization before the identifier screen matches: what a person types to slip an
+//! identifier past a pattern is folded back to the plain form, and every character of
+//! the folded text remembers which character of the original it came from, so that
+//! findings are reported at the original positions.
+//!
+//! - Unicode NFKC, character by character: full-width digits (`７０１`), the full-width
+//!   at sign (`＠`), ligatures, non-breaking and thin spaces become their plain forms.
+//! - Invisible characters are dropped: zero-width space, joiners and non-joiner,
+//!   word joiner, byte-order mark, soft hyphen, bidirectional marks.
+//! - Greek capital letters that look like Latin ones (`Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ`,
+//!   and `ο`) become Latin: notes are in Kazakh, Russian and English, so Greek letters
+//!   in them are look-alikes. (Cyrillic look-alikes are matched by the patterns
+//!   themselves, which accept Cyrillic document series.)
+//! - In a word made of digits and look-alike letters only (`7O1`, `l23`, `2З4`),
+//!   `O`/`o`/`О`/`о` become `0`, `l`/`I`/`і`/`І`/`ӏ` become `1` and `З`/`з` become `3`.
+//!   Words without a digit (`III`, `Ol`) are left alone.
+//! - A second view joins digit groups (`990 101 350 123`, `8 7 0 1 2 3 4 5 6 7 8`,
+//!   `N 1234 5678`, `N12-345-678`) so that the number patterns see one number.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A normalized text and, for each of its characters, the index of the original
+/// character it came from.
+#[derive(Debug, Clone)]
+pub(super) struct View {
+    pub(super) text: String,
+    pub(super) origin: Vec<usize>,
+}
+
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+fn greek_to_latin(c: char) -> char {
+    match c {
+        'Α' => 'A',
+        'Β' => 'B',
+        'Ε' => 'E',
+        'Ζ' => 'Z',
+        'Η' => 'H',
+        'Ι' => 'I',
+        'Κ' => 'K',
+        'Μ' => 'M',
+        'Ν' => 'N',
+        'Ο' | 'ο' => 'O',
+        'Ρ' => 'P',
+        'Τ' => 'T',
+        'Υ' => 'Y',
+        'Χ' => 'X',
+        other => other,
+    }
+}
+
+fn digit_lookalike(c: char) -> Option<char> {
+    match c {
+        'O' | 'o' | 'О' | 'о' => Some('0'),
+        'l' | 'I' | 'і' | 'І' | 'ӏ' | 'Ӏ' => Some('1'),
+        'З' | 'з' => Some('3'),
+        _ => None,
+    }
+}
+
+impl View {
+    /// Normalizes `text` (see the module documentation).
+    pub(super) fn new(text: &str) -> View {
+        let mut chars: Vec<char> = Vec::with_capacity(text.len());
+        let mut origin = Vec::with_capacity(text.len());
+        for (i, c) in text.chars().enumerate() {
+            if invisible(c) {
+                continue;
+            }
+            // `№` stays: NFKC would make it `No`, and the patterns read `№` itself.
+            if c == '№' {
+                chars.push(c);
+                origin.push(i);
+                continue;
+            }
+            for n in std::iter::once(greek_to_latin(c)).nfkc() {
+                let n = greek_to_latin(n);
+                if !invisible(n) {
+                    chars.push(n);
+                    origin.push(i);
+                }
+            }
+        }
+        // Look-alike letters in words of digits.
+        let mut start = 0;
+        while start < chars.len() {
+            if !chars[start].is_alphanumeric() {
+                start += 1;
+                continue;
+            }
+            let mut end = start;
+            while end < chars.len() && chars[end].is_alphanumeric() {
+                end += 1;
+            }
+            let word = &chars[start..end];
+            let has_digit = word.iter().any(|c| c.is_ascii_digit());
+            let only = word
+                .iter()
+                .all(|&c| c.is_ascii_digit() || digit_lookalike(c).is_some());
+            if has_digit && only {
+                for c in &mut chars[start..end] {
+                    if let Some(d) = digit_lookalike(*c) {
+                        *c = d;
+                    }
+                }
+            }
+            start = end;
+        }
+        View {
+            text: chars.into_iter().collect(),
+            origin,
+        }
+    }
+
+    /// The view with digit groups joined, if any were: runs of at least two groups of
+    /// 1 to 4 digits separated by one space, dot or dash, holding at least 9 digits
+    /// (or 7 after a one- or two-letter series), except amounts written with
+    /// thousands separators below a billion and lists of years.
+    pub(super) fn joined(&self) -> Option<View> {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut keep = vec![true; chars.len()];
+        let mut changed = false;
+        let mut i = 0;
+        while i < chars.len() {
+            if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
+                i += 1;
+                continue;
+            }
+            // Groups starting at i.
+            let mut groups: Vec<(usize, usize)> = Vec::new();
+            let mut seps: Vec<char> = Vec::new();
+            let mut j = i;
+            loop {
+                let s = j;
+                while j < chars.len() && chars[j].is_ascii_digit() {
+                    j += 1;
+                }
+                groups.push((s, j));
+                if j + 1 < chars.len()
+                    && matches!(chars[j], ' ' | '.' | '-' | '–')
+                    && chars[j + 1].is_ascii_digit()
+                {
+                    seps.push(chars[j]);
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            let end = j;
+            let lens: Vec<usize> = groups.iter().map(|(s, e)| e - s).collect();
+            let digits: usize = lens.iter().sum();
+            // One or two capital letters right before, or before a space: a series.
+            let series_before = |mut k: usize| -> bool {
+                let mut n = 0;
+                while k > 0 && chars[k - 1].is_alphabetic() {
+                    if !chars[k - 1].is_uppercase() {
+                        return false;
+                    }
+                    k -= 1;
+                    n += 1;
+                }
+                (1..=2).contains(&n)
+            };
+            let series =
+                series_before(i) || (i >= 1 && chars[i - 1] == ' ' && series_before(i - 1));
+            let thousands = lens.len() >= 2
+                && (1..=3).contains(&lens[0])
+                && lens[1..].iter().all(|&l| l == 3)
+                && seps.iter().all(|&s| s == ' ' || s == '.');
+            let years = groups
+                .iter()
+                .filter(|(s, e)| {
+                    e - s == 4 && matches!((chars[*s], chars[s + 1]), ('1', '9') | ('2', '0'))
+                })
+                .count()
+                >= 2;
+            // Thousands separators make an amount, unless the number is an IIN (12
+            // digits starting with a date: no amount in a field note is that large).
+            let iin = digits == 12 && {
+                let d: String = groups
+                    .iter()
+                    .flat_map(|&(s, e)| chars[s..e].iter())
+                    .take(6)
+                    .collect();
+                yymmdd(&d)
+            };
+            // Four groups of four are a card layout, which the card rule judges.
+            let card = lens == [4, 4, 4, 4];
+            // A rising list of small numbers (ages `8 9 10 11 12 13`).
+            let values: Vec<u32> = groups
+                .iter()
+                .map(|&(s, e)| chars[s..e].iter().collect::<String>().parse().unwrap_or(0))
+                .collect();
+            let list = lens.iter().all(|&l| l <= 2) && values.windows(2).all(|w| w[0] < w[1]);
+            let ok = groups.len() >= 2
+                && lens.iter().all(|&l| (1..=4).contains(&l))
+                && (digits >= 9 || (series && digits >= 7))
+                && (!thousands || iin)
+                && !card
+                && !list
+                && !years;
+            if ok {
+                for &(_, e) in &groups[..groups.len() - 1] {
+                    keep[e] = false;
+                }
+                changed = true;
+            }
+            i = end.max(i + 1);
+        }
+        if !changed {
+            return None;
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut origin = Vec::with_capacity(self.origin.len());
+        for (k, c) in chars.iter().enumerate() {
+            if keep[k] {
+                text.push(*c);
+                origin.push(self.origin[k]);
+            }
+        }
+        Some(View { text, origin })
+    }
+}
+
+/// Whether six digits are a plausible `YYMMDD` date.
+fn yymmdd(d: &str) -> bool {
+    let n = |r: std::ops::Range<usize>| d.get(r).and_then(|x| x.parse::<u32>().ok());
+    matches!((n(2..4), n(4..6)), (Some(1..=12), Some(1..=31)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::View;
+
+    #[test]
+    fn folds_and_keeps_positions() {
+        let v = View::new("ＡＢ＋７\u{200B}７O1 Ν12");
+        assert_eq!(v.text, "AB+7701 N12");
+        assert_eq!(v.origin, vec![0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(View::new("14.III.1998").text, "14.III.1998");
+        assert_eq!(View::new("Ol 7l2").text, "Ol 712");
+    }
+
+    #[test]
+    fn joins_digit_groups_but_not_amounts_or_years() {
+        let j = |s: &str| View::new(s).joined().map(|v| v.text);
+        assert_eq!(
+            j("IIN 990 101 350 123").as_deref(),
+            Some("IIN 990101350123")
+        );
+        assert_eq!(j("8 7 0 1 2 3 4 5 6 7 8").as_deref(), Some("87012345678"));
+        assert_eq!(j("N 1234 5678").as_deref(), Some("N 12345678"));
+        assert_eq!(j("N12-345-678").as_deref(), Some("N12345678"));
+        assert_eq!(j("paid 150 000 tenge"), None);
+        assert_eq!(j("in 2019 2020 2021"), None);
+        assert_eq!(j("14 03 1998"), None);
+    }
+}
