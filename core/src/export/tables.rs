@@ -607,6 +607,10 @@ impl Domains {
     }
 }
 
+/// The largest noise scale (Laplace Δ₁/ε or Gaussian σ) a table is computed with; the
+/// ε floor keeps real scales far below it (at most about 2,000).
+const MAX_NOISE_SCALE: f64 = 1e6;
+
 /// Counts `records` as `spec` says, with noise from the system's cryptographic
 /// generator when `spec.dp` is set.
 pub fn table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
@@ -732,9 +736,12 @@ pub fn table_with_noise(
         }
         Mechanism::Gaussian => selection_threshold(&dp.mechanism, scale, c, delta_selection),
     };
-    // The ε floor keeps these finite; a non-finite scale would publish exact counts
-    // labelled as noisy, so it is refused rather than computed with.
-    if !(scale.is_finite() && scale > 0.0 && (eps_cells / c_f).is_finite()) {
+    // The ε floor keeps these in range; this second check does not rely on it. A noise
+    // parameter too small for the sampler (ε = 1e-300 made the geometric draws
+    // saturate and cancel: exact counts labelled as noisy) is refused, not used.
+    let t = eps_cells / c_f;
+    if !(scale.is_finite() && scale > 0.0 && scale <= MAX_NOISE_SCALE && t >= 1.0 / MAX_NOISE_SCALE)
+    {
         return Err(Error::invalid(
             "epsilon",
             "the noise scale for this ε is not a finite number; choose a larger ε",
