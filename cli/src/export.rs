@@ -58,8 +58,10 @@ pub(crate) struct SourceArgs {
     /// reveal a remainder below k; decision 0018).
     #[arg(long)]
     accounting: bool,
-    /// With --input: the privacy ledger file of the combined data set (budget spent,
-    /// release published); required. A store keeps its own, sealed inside it.
+    /// With --input (without --with-store): the privacy ledger file of the combined
+    /// extracts (budget spent, release published), bound to their data set ids;
+    /// required. Refused whenever the store's cases are included: the store's own
+    /// ledger, sealed inside it, governs them.
     #[arg(long)]
     ledger: Option<PathBuf>,
     /// The store's privacy ledger was deleted or rolled back: start a new one, which
