@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use caravan_core::export::chart::{bar_chart, route_diagram};
 use caravan_core::export::dp::{DpSpec, Mechanism};
-use caravan_core::export::ledger::{Ledger, ReleaseEntry};
+use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
     CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
     StatRecord, Table, TableSpec,
 };
-use caravan_core::{Error, Result, Store, Timestamp};
+use caravan_core::{Error, LedgerState, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -58,10 +58,16 @@ pub(crate) struct SourceArgs {
     /// reveal a remainder below k; decision 0018).
     #[arg(long)]
     accounting: bool,
-    /// With --input: the privacy ledger file of the combined data set (budget spent,
-    /// release published); required. A store keeps its own, sealed inside it.
+    /// With --input (without --with-store): the privacy ledger file of the combined
+    /// extracts (budget spent, release published), bound to their data set ids;
+    /// required. Refused whenever the store's cases are included: the store's own
+    /// ledger, sealed inside it, governs them.
     #[arg(long)]
     ledger: Option<PathBuf>,
+    /// The store's privacy ledger was deleted or rolled back: start a new one, which
+    /// records the loss and counts the whole budget as spent.
+    #[arg(long)]
+    restart_lost_ledger: bool,
 }
 
 /// Protection and output shared by every publishable export.
@@ -211,6 +217,10 @@ pub(crate) struct ExtractArgs {
     /// The agency's name, written into the extract.
     #[arg(long)]
     agency: Option<String>,
+    /// The store's privacy ledger was deleted or rolled back: start a new one, which
+    /// records the loss and counts the whole budget as spent.
+    #[arg(long)]
+    restart_lost_ledger: bool,
 }
 
 /// `caravan export check`
@@ -269,24 +279,50 @@ struct Loaded {
     store: Option<Store>,
     /// The dates.
     window: DateWindow,
+    /// The version of the records read ([`data_version`]).
+    data_version: String,
+    /// The data set ids of the extracts read, sorted, joined with `+` (`unknown` for
+    /// extracts without one); empty for the store alone.
+    datasets: String,
 }
 
 impl Loaded {
-    /// The data set's privacy ledger: `--ledger FILE`, else the store's own; combined
-    /// extracts need a file.
+    /// The data set's privacy ledger. Whenever the store's cases are in the output
+    /// (alone or `--with-store`), the store's own sealed ledger governs the budget and
+    /// the pinned release, and `--ledger` is refused: a fresh file must not reset them.
+    /// Extracts combined without the store need `--ledger FILE`, which is bound to the
+    /// data set ids of those extracts.
     fn ledger(&self, source: &SourceArgs) -> Result<Ledger> {
-        match (&source.ledger, &self.store) {
-            (Some(_), _) if source.inputs.is_empty() => Err(invalid(
+        match (&self.store, &source.ledger) {
+            (Some(_), Some(_)) => Err(invalid(
                 "ledger",
-                "a store keeps its own privacy ledger, sealed inside it; --ledger FILE is for \
-                 combined extracts (--input)",
+                "refused: the store's cases are in this output, so the store's own privacy \
+                 ledger (sealed inside it) governs its privacy budget and its pinned \
+                 release; --ledger FILE is only for extracts combined without the store \
+                 (--input without --with-store)",
             )),
-            (Some(path), _) => Ledger::load(path),
-            (None, Some(store)) if source.inputs.is_empty() => Ledger::from_bytes(
-                &store.privacy_ledger()?.unwrap_or_default(),
-                "the store's privacy ledger",
-            ),
-            _ => Err(invalid(
+            (Some(store), None) => store_ledger(store, source.restart_lost_ledger),
+            (None, Some(path)) => {
+                let mut ledger = Ledger::load(path)?;
+                match &ledger.dataset {
+                    None => ledger.dataset = Some(self.datasets.clone()),
+                    Some(d) if *d == self.datasets => {}
+                    Some(d) => {
+                        return Err(invalid(
+                            "ledger",
+                            format!(
+                                "refused: {} is the privacy ledger of the data sets {d}, and \
+                                 these extracts are of {}; keep one ledger per combination \
+                                 of data sets",
+                                path.display(),
+                                self.datasets
+                            ),
+                        ))
+                    }
+                }
+                Ok(ledger)
+            }
+            (None, None) => Err(invalid(
                 "ledger",
                 "combining extracts: give --ledger FILE, the privacy ledger of the combined \
                  data set (it records the privacy budget spent and the release published)",
@@ -296,19 +332,19 @@ impl Loaded {
 
     /// Writes the ledger back where it came from.
     fn save_ledger(&mut self, source: &SourceArgs, ledger: &Ledger) -> Result<()> {
-        match (&source.ledger, &mut self.store) {
-            (Some(path), _) => ledger.save(path),
-            (None, Some(store)) => store.set_privacy_ledger(&ledger.to_bytes()?),
+        match (&mut self.store, &source.ledger) {
+            (Some(store), _) => store.set_privacy_ledger(&ledger.to_bytes()?),
+            (None, Some(path)) => ledger.save(path),
             (None, None) => Err(invalid("ledger", "no ledger to write")),
         }
     }
 
     /// Where the ledger is, for summaries.
-    fn ledger_name(source: &SourceArgs) -> String {
-        source
-            .ledger
-            .as_ref()
-            .map_or_else(|| "sealed in the store".into(), |p| p.display().to_string())
+    fn ledger_name(&self, source: &SourceArgs) -> String {
+        match (&self.store, &source.ledger) {
+            (None, Some(p)) => p.display().to_string(),
+            _ => "sealed in the store".into(),
+        }
     }
 
     /// A release entry for an exact output.
@@ -329,6 +365,7 @@ impl Loaded {
             to: self.window.to.map(|t| t.0),
             released,
             new_release,
+            data: Some(self.data_version.clone()),
         }
     }
 
@@ -363,18 +400,42 @@ impl Loaded {
     }
 }
 
+/// The store's sealed privacy ledger. One the store finds deleted or rolled back is
+/// refused, unless `restart`: then a new ledger records the loss and counts the whole
+/// budget as spent.
+fn store_ledger(store: &Store, restart: bool) -> Result<Ledger> {
+    match store.privacy_ledger_state()? {
+        LedgerState::Never => Ok(Ledger::default()),
+        LedgerState::Present(bytes) => Ledger::from_bytes(&bytes, "the store's privacy ledger"),
+        LedgerState::Lost { writes } if restart => Ok(Ledger::after_loss(writes)),
+        LedgerState::Lost { writes } => Err(invalid(
+            "privacy ledger",
+            format!(
+                "refused: this store's privacy ledger was deleted or replaced by an older \
+                 copy (the store recorded {writes} write(s) of it), so the privacy budget \
+                 spent and the release published are unknown. Put the latest ledger back, \
+                 or repeat with --restart-lost-ledger: a new ledger records the loss and \
+                 counts the whole budget as spent (further DP outputs then need \
+                 --over-budget)"
+            ),
+        )),
+    }
+}
+
 fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
     let window = window(source)?;
     if source.inputs.is_empty() {
         let mut s = unlock::open(store)?;
         let c = Collected::from_store(&mut s, &window)?;
         return Ok(Loaded {
+            data_version: data_version(&c.records)?,
             records: c.records,
             input: c.input,
             sources: Vec::new(),
             accounting: source.accounting,
             store: Some(s),
             window,
+            datasets: String::new(),
         });
     }
     let mut extracts = Vec::new();
@@ -393,8 +454,17 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
         })?;
         extracts.push(e);
     }
+    let mut ids: Vec<String> = extracts
+        .iter()
+        .skip(usize::from(source.with_store))
+        .map(|e| e.dataset.clone().unwrap_or_else(|| "unknown".into()))
+        .collect();
+    ids.sort();
+    ids.dedup();
     let c = combine(extracts, &window)?;
     Ok(Loaded {
+        data_version: data_version(&c.records)?,
+        datasets: ids.join("+"),
         records: c.records,
         input: c.input,
         sources: c.sources,
@@ -551,7 +621,7 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         "columns": export.columns(),
         "report": r,
         "release": release,
-        "ledger": Loaded::ledger_name(&args.source),
+        "ledger": loaded.ledger_name(&args.source),
         "input": loaded.accounting.then_some(&loaded.input),
         "sources": loaded.accounting.then_some(&loaded.sources),
     });
@@ -677,7 +747,7 @@ fn make_table(
     };
     let (e, d) = ledger.spent();
     let summary = json!({
-        "ledger": Loaded::ledger_name(source),
+        "ledger": loaded.ledger_name(source),
         "outputs": ledger.entries.len(),
         "epsilon": e,
         "delta": d,
@@ -869,19 +939,30 @@ fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut s = unlock::open(store)?;
     let collected = Collected::from_store(&mut s, &DateWindow::default())?;
     let input = collected.input.clone();
-    let extract = Extract::new(args.agency, collected);
+    let mut extract = Extract::new(args.agency.clone(), collected);
+    // Recorded in the store's ledger before the file is written, and the data set id
+    // written into it (decision 0018: what a file-based extract can and cannot bind).
+    let mut ledger = store_ledger(&s, args.restart_lost_ledger)?;
+    extract.dataset = Some(ledger.record_extract(extract.records.len(), args.agency)?);
+    s.set_privacy_ledger(&ledger.to_bytes()?)?;
     std::fs::write(&args.out, extract.to_json()?).map_err(|e| io_error(&args.out, e))?;
     let text = format!(
         "Wrote {}: {} consenting case(s), {} withheld id(s). CONFIDENTIAL: per-case data, not \
-         anonymized; send it only to the party that combines statistics.\n",
+         anonymized; send it only to the party that combines statistics. Recorded in this \
+         store's privacy ledger (data set {}). Statistics computed from the extract are \
+         charged to the combining party's ledger for this data set, not to this store's: \
+         the store cannot enforce its budget on a copy of its data.\n",
         args.out.display(),
         extract.records.len(),
-        extract.withheld.len()
+        extract.withheld.len(),
+        extract.dataset.as_deref().unwrap_or("")
     );
     let value = json!({
         "out": args.out.display().to_string(),
         "records": extract.records.len(),
         "withheld": extract.withheld.len(),
+        "dataset": extract.dataset,
+        "extracts_recorded": ledger.extracts.len(),
         "input": input,
     });
     summary(json, false, value, text);

@@ -389,7 +389,7 @@ fn extracts_combine_without_double_counting() {
     assert_eq!(s["report"]["released"], 24);
     assert_eq!(s["input"]["duplicates"], 24);
     assert_eq!(s["sources"][0]["shared"], 24);
-    // With the store as a third source: still 24.
+    // With the store as a third source: still 24 (the store's own ledger governs).
     let s = ok_json(
         &store,
         &[
@@ -401,11 +401,6 @@ fn extracts_combine_without_double_counting() {
             a.to_str().expect("p"),
             "--with-store",
             "--accounting",
-            "--ledger",
-            tmp.path()
-                .join("combined-ledger2.json")
-                .to_str()
-                .expect("p"),
             "--k",
             "1",
             "--out",
@@ -529,4 +524,307 @@ fn the_privacy_budget_is_enforced_and_one_release_is_pinned() {
         csv.starts_with("citizenship,CountryOfExploitation\n"),
         "{csv}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The red team's findings against issue 15 (/work/findings/privacy-attack.md), replayed
+// command by command: each must now be refused.
+
+/// A small store: `n` Kyrgyz cases exploited in Russia, consenting.
+fn small_store(dir: &Path, n: usize) -> std::path::PathBuf {
+    let store = dir.join("store");
+    ok(&store, &["init", "--kdf-memory-mib", "8"]);
+    for _ in 0..n {
+        add_case(&store, "KG");
+    }
+    store
+}
+
+fn add_case(store: &Path, citizenship: &str) {
+    let cit = format!("citizenship={citizenship}");
+    ok(
+        store,
+        &[
+            "case",
+            "add",
+            "--set",
+            "gender=Masculine",
+            "--add",
+            &cit,
+            "--route",
+            "Exploitation:RU:2024-03",
+            "--consent-stats",
+            "yes",
+        ],
+    );
+}
+
+/// An extract of `(citizenship, registration year)` records, written to `path`.
+fn extract_file(path: &Path, cases: &[(&str, i32, usize)], dataset: Option<&str>) {
+    let mut records = Vec::new();
+    let mut n = 0u32;
+    for &(cit, year, count) in cases {
+        // June 1st of the year, ms since the epoch (days from 1970 by 365.25).
+        let days = ((year - 1970) as f64 * 365.25).round() as i64 + 151;
+        for _ in 0..count {
+            n += 1;
+            records.push(serde_json::json!({
+                "id": format!("{n:032x}"), "registered": days * 86_400_000,
+                "trafficking_status": null, "gender": "Feminine", "age_band": "18-20",
+                "majority_at_registration": null, "majority_at_exploitation": null,
+                "majority_at_entry": null, "citizenship": [cit],
+                "exploitation": ["SexualExploitation"], "labour_industry": [],
+                "sexual_exploitation": [], "means_of_control": [], "recruiter_relation": [],
+                "route": [{"kind": "Exploitation", "country": "RU", "year": 2023}],
+                "referrals": []
+            }));
+        }
+    }
+    let doc = serde_json::json!({
+        "format": "caravan-statistics-extract", "version": 1,
+        "classification": "CONFIDENTIAL", "agency": null, "created": "2026-12-04",
+        "withheld": [], "unreadable": 0, "records": records, "dataset": dataset,
+    });
+    std::fs::write(path, doc.to_string()).expect("write extract");
+}
+
+fn refused(out: &Output, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(code(out), 2, "expected a refusal ({needle}), got: {err}");
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+    err
+}
+
+/// F1, F7: `--epsilon 1e-300 --k 1` printed the exact counts labelled DP; gaussian
+/// panicked (exit 101). Both are refused, and nothing is charged.
+#[test]
+fn attack_f1_extreme_epsilon_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 3);
+    for eps in ["1e-300", "1e-20", "0.001", "11", "1e300"] {
+        for mech in ["laplace", "gaussian"] {
+            let out = caravan(
+                &store,
+                &[
+                    "export",
+                    "table",
+                    "--by",
+                    "citizenship",
+                    "--k",
+                    "1",
+                    "--epsilon",
+                    eps,
+                    "--mechanism",
+                    mech,
+                ],
+            );
+            refused(&out, "between 0.01 and 10");
+            assert!(out.stdout.is_empty(), "{eps} {mech}: nothing printed");
+        }
+    }
+    let csv = tmp.path().join("t.csv");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "citizenship",
+            "--epsilon",
+            "0.01",
+            "--out",
+            csv.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(
+        s["budget"]["epsilon"], 0.01,
+        "only the accepted output charged"
+    );
+}
+
+/// F2: `--with-store --input X --ledger NEW` skipped the store's pinned release and its
+/// budget. With store data in the output the store's ledger governs.
+#[test]
+fn attack_f2_with_store_uses_the_stores_ledger() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 12);
+    let pad = tmp.path().join("pad.json");
+    extract_file(&pad, &[("UZ", 2025, 1)], None);
+    let fresh = tmp.path().join("fresh.json");
+    let with_store = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "table",
+            "--by",
+            "citizenship",
+            "--input",
+            pad.to_str().expect("p"),
+            "--with-store",
+        ];
+        args.extend_from_slice(extra);
+        caravan(&store, &args)
+    };
+    refused(
+        &with_store(&["--k", "1", "--ledger", fresh.to_str().expect("p")]),
+        "store's own privacy ledger",
+    );
+    assert!(!fresh.exists());
+    // Spend the store's budget; with the store's cases the output is refused.
+    for _ in 0..5 {
+        ok(
+            &store,
+            &["export", "table", "--by", "citizenship", "--epsilon", "1"],
+        );
+    }
+    refused(&with_store(&["--epsilon", "1"]), "--over-budget");
+    // The pinned exact release (k = 11, store only) governs the combined data too: the
+    // padded data are another version, refused without --new-release.
+    ok(&store, &["export", "table", "--by", "citizenship"]);
+    refused(&with_store(&["--k", "1"]), "--new-release");
+    refused(&with_store(&[]), "cases changed");
+}
+
+/// F3: deleting the ledger file (or putting an older copy back) reset the budget.
+#[test]
+fn attack_f3_a_deleted_or_rolled_back_ledger_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 3);
+    let dp = ["export", "table", "--by", "citizenship", "--epsilon", "1"];
+    ok(&store, &dp);
+    let file = store.join("privacy-ledger");
+    let old = std::fs::read(&file).expect("ledger");
+    for _ in 0..4 {
+        ok(&store, &dp);
+    }
+    refused(&caravan(&store, &dp), "--over-budget");
+    // Rolled back to the copy after one output.
+    std::fs::write(&file, &old).expect("rollback");
+    refused(&caravan(&store, &dp), "deleted or replaced");
+    // Deleted.
+    std::fs::remove_file(&file).expect("rm");
+    let err = refused(&caravan(&store, &dp), "deleted or replaced");
+    assert!(err.contains("--restart-lost-ledger"), "{err}");
+    refused(
+        &caravan(&store, &["export", "records", "--k", "1"]),
+        "deleted or replaced",
+    );
+    // The explicit restart records the loss and counts the budget as spent.
+    let mut restart = dp.to_vec();
+    restart.push("--restart-lost-ledger");
+    refused(&caravan(&store, &restart), "--over-budget");
+    restart.push("--over-budget");
+    let csv = tmp.path().join("t.csv");
+    restart.extend(["--out", csv.to_str().expect("p")]);
+    let mut json = vec!["--json"];
+    json.extend_from_slice(&restart);
+    let s: Value = serde_json::from_slice(&ok(&store, &json).stdout).expect("json");
+    assert_eq!(s["budget"]["epsilon"], 6.0, "5 counted as spent + 1");
+    assert_eq!(s["budget"]["over_limit"], true);
+}
+
+/// F4: `export extract` left no trace, and its copy could be queried with fresh ledger
+/// files. The extract is recorded in the store's ledger and carries the data set id; a
+/// ledger file belongs to one combination of data sets.
+#[test]
+fn attack_f4_extracts_are_recorded_and_bound_to_a_data_set() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 3);
+    let ex = tmp.path().join("ex.json");
+    let s = ok_json(
+        &store,
+        &["export", "extract", "--out", ex.to_str().expect("p")],
+    );
+    assert_eq!(s["extracts_recorded"], 1);
+    let id = s["dataset"].as_str().expect("dataset id").to_string();
+    let text = std::fs::read_to_string(&ex).expect("extract");
+    assert!(text.contains(&id));
+    let s = ok_json(
+        &store,
+        &["export", "extract", "--out", ex.to_str().expect("p")],
+    );
+    assert_eq!(s["extracts_recorded"], 2);
+    assert_eq!(s["dataset"], id.as_str(), "one id per store");
+    // The combining party's ledger is keyed by the extracts' data sets.
+    let other = tmp.path().join("other.json");
+    extract_file(&other, &[("UZ", 2025, 12)], Some("0123"));
+    let ledger = tmp.path().join("l.json");
+    let nowhere = tmp.path().join("none");
+    let dp = |inputs: &[&Path]| {
+        let mut args = vec!["export", "table", "--by", "citizenship", "--epsilon", "1"];
+        for i in inputs {
+            args.extend(["--input", i.to_str().expect("p")]);
+        }
+        args.extend(["--ledger", ledger.to_str().expect("p")]);
+        caravan(&nowhere, &args)
+    };
+    assert!(dp(&[&ex]).status.success());
+    let l: Value = serde_json::from_slice(&std::fs::read(&ledger).expect("l")).expect("json");
+    assert_eq!(l["dataset"], id.as_str());
+    refused(&dp(&[&other]), "privacy ledger of the data sets");
+    refused(&dp(&[&ex, &other]), "privacy ledger of the data sets");
+}
+
+/// F5: on one pinned release, all dates vs --to 2025-01 vs --from 2025-01 were all
+/// published, and 12 − 11 revealed one person. The pin fixes the window.
+#[test]
+fn attack_f5_another_date_window_is_another_release() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ex = tmp.path().join("skew.json");
+    extract_file(
+        &ex,
+        &[("KZ", 2024, 20), ("UZ", 2024, 11), ("UZ", 2025, 1)],
+        None,
+    );
+    let ledger = tmp.path().join("l.json");
+    let nowhere = tmp.path().join("none");
+    let table = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "table",
+            "--by",
+            "citizenship",
+            "--input",
+            ex.to_str().expect("p"),
+            "--ledger",
+            ledger.to_str().expect("p"),
+        ];
+        args.extend_from_slice(extra);
+        caravan(&nowhere, &args)
+    };
+    assert!(table(&[]).status.success());
+    assert!(table(&[]).status.success(), "the same window again");
+    refused(&table(&["--to", "2025-01"]), "date window");
+    refused(&table(&["--from", "2025-01"]), "date window");
+    refused(
+        &table(&["--from", "2020-01", "--to", "2030-01"]),
+        "date window",
+    );
+    // Explicitly, and recorded.
+    assert!(table(&["--to", "2025-01", "--new-release"])
+        .status
+        .success());
+    let l: Value = serde_json::from_slice(&std::fs::read(&ledger).expect("l")).expect("json");
+    let releases = l["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 3);
+    assert_eq!(releases[2]["new_release"], true);
+}
+
+/// F6: T1, ten more cases, T2 revealed the one case of T1's small cell. Changed data is
+/// a new release, refused without --new-release.
+#[test]
+fn attack_f6_changed_data_is_a_new_release() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 12);
+    add_case(&store, "UZ");
+    let t = ["export", "table", "--by", "citizenship"];
+    ok(&store, &t);
+    for _ in 0..10 {
+        add_case(&store, "UZ");
+    }
+    refused(&caravan(&store, &t), "cases changed");
+    let mut new = t.to_vec();
+    new.push("--new-release");
+    let out = ok(&store, &new);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UZB"));
+    ok(&store, &t);
 }

@@ -40,6 +40,6 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, MailboxReport, PartnerAgreement, Progress, Quarantined,
-    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, Damage, LedgerState, LiveSession, MailboxReport, PartnerAgreement, Progress,
+    Quarantined, ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };

@@ -403,13 +403,7 @@ pub fn bar_chart(table: &Table, title: &str) -> Result<Chart> {
         .max(1) as f64;
     let mut y = 56.0;
     if table.cells.is_empty() {
-        chart.text(
-            20.0,
-            y + 10.0,
-            "Nothing to show: every cell is below k.".into(),
-            Anchor::Start,
-            INK,
-        );
+        chart.text(20.0, y + 10.0, nothing_to_show(table), Anchor::Start, INK);
         y += 24.0;
     }
     for (i, (cell, label)) in table.cells.iter().zip(labels).enumerate() {
@@ -537,13 +531,7 @@ pub fn route_diagram(table: &Table, title: &str) -> Result<Chart> {
         });
     }
     if table.cells.is_empty() {
-        chart.text(
-            20.0,
-            top + 10.0,
-            "Nothing to show: every cell is below k.".into(),
-            Anchor::Start,
-            INK,
-        );
+        chart.text(20.0, top + 10.0, nothing_to_show(table), Anchor::Start, INK);
     }
     chart.text(
         lx + node_w / 2.0,
@@ -561,6 +549,24 @@ pub fn route_diagram(table: &Table, title: &str) -> Result<Chart> {
     );
     chart.finish(left_end.max(right_end).max(top + 40.0));
     Ok(chart)
+}
+
+/// The caption of a chart with no cell: exact tables hide cells below k; DP tables
+/// hide cells whose noisy count is below the threshold (the larger of k and the
+/// partition selection threshold), which can hide cells of k cases or more.
+fn nothing_to_show(table: &Table) -> String {
+    if table.privacy.differentially_private {
+        format!(
+            "Nothing to show: no cell's noisy count reached the threshold {} (k = {} and \
+             partition selection).",
+            table.privacy.threshold, table.privacy.k
+        )
+    } else {
+        format!(
+            "Nothing to show: every cell is below k = {}.",
+            table.privacy.k
+        )
+    }
 }
 
 #[cfg(test)]
@@ -709,5 +715,30 @@ mod tests {
         let chart = route_diagram(&empty, "Routes").unwrap();
         assert!(chart.to_svg().contains("Nothing to show"));
         assert!(!chart.to_png().unwrap().is_empty());
+    }
+
+    /// Red-team finding F8: an empty DP chart said "every cell is below k" when its
+    /// cells were hidden by the partition selection threshold (k = 1 here).
+    #[test]
+    fn an_empty_dp_chart_names_the_threshold_not_k() {
+        use crate::export::dp::DEFAULT_DELTA;
+        let records = testdata::skewed(3, 1);
+        let mut spec = TableSpec::new(vec![Dimension::Exploitation]);
+        spec.k = 1;
+        spec.dp = Some(DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+            delta: DEFAULT_DELTA,
+        });
+        let t = table_with_noise(&records, &spec, &mut SeededNoise(Rng::new(4))).unwrap();
+        assert!(t.cells.is_empty());
+        let svg = bar_chart(&t, "Exploitation").unwrap().to_svg();
+        assert!(!svg.contains("every cell is below k"), "{svg}");
+        assert!(svg.contains("noisy count reached the threshold"));
+        let exact =
+            crate::export::table(&records, &TableSpec::new(vec![Dimension::Exploitation])).unwrap();
+        let svg = bar_chart(&exact, "Exploitation").unwrap().to_svg();
+        assert!(svg.contains("every cell is below k = 11"));
     }
 }

@@ -50,6 +50,11 @@ pub struct Extract {
     pub unreadable: usize,
     /// The consenting cases.
     pub records: Vec<StatRecord>,
+    /// The id of the data set it was made from (its privacy ledger's), so that the
+    /// combining party can keep one ledger per combination of data sets; `None` in
+    /// extracts made before ids were written.
+    #[serde(default)]
+    pub dataset: Option<String>,
 }
 
 impl Extract {
@@ -65,6 +70,7 @@ impl Extract {
             withheld: collected.withheld,
             unreadable: collected.input.unreadable,
             records: collected.records,
+            dataset: None,
         }
     }
 

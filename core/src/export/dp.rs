@@ -103,13 +103,23 @@ pub(crate) fn below(src: &mut dyn NoiseSource, n: u64) -> Result<u64> {
 pub fn sample_discrete_laplace(src: &mut dyn NoiseSource, t: f64) -> Result<i64> {
     let geometric = |src: &mut dyn NoiseSource| -> Result<i64> {
         // P(G >= g) = q^g with q = exp(-t): G = floor(ln U / ln q).
+        // `as` saturates; the callers keep t within [MIN_EPSILON / 8, MAX_EPSILON].
         Ok((uniform(src)?.ln() / -t).floor() as i64)
     };
-    Ok(geometric(src)? - geometric(src)?)
+    if !(t.is_finite() && t > 0.0) {
+        return Err(Error::invalid(
+            "privacy",
+            "the noise parameter must be positive",
+        ));
+    }
+    Ok(geometric(src)?.saturating_sub(geometric(src)?))
 }
 
 /// A draw from `N(0, σ²)` (Box–Muller).
 pub fn sample_gaussian(src: &mut dyn NoiseSource, sigma: f64) -> Result<f64> {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return Err(Error::invalid("privacy", "the noise scale must be finite"));
+    }
     let u1 = uniform(src)?;
     let u2 = uniform(src)?;
     Ok(sigma * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos())
@@ -185,7 +195,7 @@ pub fn selection_threshold(mechanism: &Mechanism, scale: f64, c: u32, delta: f64
             // A count of 1 becomes 1 + X; P(X >= m) = q^m / (1 + q) for m >= 1.
             let q = (-scale).exp();
             let m = ((per_cell * (1.0 + q)).ln() / q.ln()).ceil().max(1.0);
-            1 + m as u64
+            (m as u64).saturating_add(1)
         }
         Mechanism::Gaussian => {
             // round(1 + N) >= τ when N >= τ − 1.5.
@@ -256,11 +266,28 @@ pub struct DpSpec {
 /// The default δ: far below 1 / the number of people in any Caravan data set.
 pub const DEFAULT_DELTA: f64 = 1e-6;
 
+/// The smallest ε accepted for one output. Below it the noise is so wide that the
+/// table is useless, and at extreme values (1e-300) the arithmetic of the noise
+/// overflows: the floor keeps every noise scale finite.
+pub const MIN_EPSILON: f64 = 0.01;
+
+/// The largest ε accepted for one output (above it the noise hides nothing: e^10 ≈
+/// 22,000 is the ratio of output probabilities allowed between neighbouring data sets).
+pub const MAX_EPSILON: f64 = 10.0;
+
 impl DpSpec {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
-        if !(self.epsilon > 0.0 && self.epsilon <= 50.0) {
-            return Err(Error::invalid("epsilon", "ε must be in (0, 50]"));
+        if !(self.epsilon >= MIN_EPSILON && self.epsilon <= MAX_EPSILON) {
+            return Err(Error::invalid(
+                "epsilon",
+                format!(
+                    "ε = {} is refused: give ε between {MIN_EPSILON} and {MAX_EPSILON} (a \
+                     smaller ε makes noise too wide to compute safely, a larger one makes \
+                     the noise meaningless); 1.0 is a common choice",
+                    self.epsilon
+                ),
+            ));
         }
         if !(self.delta > 0.0 && self.delta < 0.5) {
             return Err(Error::invalid("delta", "δ must be in (0, 0.5)"));

@@ -19,6 +19,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::dp::{NoiseSource, SystemNoise};
+use super::source::StatRecord;
 use super::tables::ReleaseSpec;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -65,6 +67,57 @@ pub struct ReleaseEntry {
     /// override.
     #[serde(default)]
     pub new_release: bool,
+    /// The version of the data counted ([`data_version`] of its records); `None` in
+    /// ledgers written before versions were recorded.
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+/// One confidential extract made of the data set (`caravan export extract`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExtractEntry {
+    /// When (YYYY-MM-DD).
+    pub date: String,
+    /// The data set id written into the extract.
+    pub dataset: String,
+    /// Records in the extract.
+    pub records: usize,
+    /// The agency named in it.
+    #[serde(default)]
+    pub agency: Option<String>,
+}
+
+/// The version of a set of records: a SHA-256 digest over the digests of the records'
+/// canonical JSON, sorted (so the order they were read in does not matter). Any added,
+/// removed or edited record gives another version.
+pub fn data_version(records: &[StatRecord]) -> Result<String> {
+    let mut digests = Vec::with_capacity(records.len());
+    for r in records {
+        let json =
+            serde_json::to_vec(r).map_err(|e| Error::Internal(format!("data version: {e}")))?;
+        digests.push(ring::digest::digest(&ring::digest::SHA256, &json));
+    }
+    digests.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"caravan/statistics/data-version");
+    for d in &digests {
+        ctx.update(d.as_ref());
+    }
+    Ok(hex(&ctx.finish().as_ref()[..16]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why an exact output conflicts with the release pinned for its cases.
+enum Conflict {
+    /// Another release or k.
+    Release,
+    /// Another date window.
+    Window,
+    /// The data changed.
+    Data,
 }
 
 impl ReleaseEntry {
@@ -100,6 +153,12 @@ pub struct Ledger {
     /// The exact outputs, oldest first.
     #[serde(default)]
     pub releases: Vec<ReleaseEntry>,
+    /// The data set's id (random, made on first use), written into its extracts.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// The confidential extracts made of the data set, oldest first.
+    #[serde(default)]
+    pub extracts: Vec<ExtractEntry>,
 }
 
 impl Default for Ledger {
@@ -109,6 +168,8 @@ impl Default for Ledger {
             delta_limit: DEFAULT_DELTA_LIMIT,
             entries: Vec::new(),
             releases: Vec::new(),
+            dataset: None,
+            extracts: Vec::new(),
         }
     }
 }
@@ -153,6 +214,54 @@ impl Ledger {
             file: name,
             source: e,
         })
+    }
+
+    /// A ledger started again after the store found the old one deleted or rolled back
+    /// (after `writes` writes). What was spent is unknown, so the whole default budget
+    /// is counted as spent: a further DP output needs the over-budget override. The
+    /// loss is the first entry.
+    pub fn after_loss(writes: u64) -> Ledger {
+        let mut ledger = Ledger::default();
+        ledger.entries.push(LedgerEntry {
+            date: Timestamp::now().date_string(),
+            output: format!(
+                "LEDGER LOST: the previous ledger (written {writes} time(s)) was deleted or \
+                 rolled back; its budget is unknown and counted as spent; its pinned release \
+                 is unknown"
+            ),
+            epsilon: ledger.epsilon_limit,
+            delta: ledger.delta_limit,
+            over_limit: false,
+        });
+        ledger
+    }
+
+    /// The data set's id, made (random, 128 bits) if it has none yet.
+    pub fn dataset_id(&mut self) -> Result<String> {
+        if let Some(id) = &self.dataset {
+            return Ok(id.clone());
+        }
+        let mut rng = SystemNoise::new();
+        let mut bytes = Vec::with_capacity(16);
+        for _ in 0..2 {
+            bytes.extend_from_slice(&rng.next_u64()?.to_le_bytes());
+        }
+        let id = hex(&bytes);
+        self.dataset = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Records a confidential extract of the data set; returns the data set id to
+    /// write into it.
+    pub fn record_extract(&mut self, records: usize, agency: Option<String>) -> Result<String> {
+        let dataset = self.dataset_id()?;
+        self.extracts.push(ExtractEntry {
+            date: Timestamp::now().date_string(),
+            dataset: dataset.clone(),
+            records,
+            agency,
+        });
+        Ok(dataset)
     }
 
     /// Total (ε, δ) spent so far.
@@ -216,27 +325,50 @@ impl Ledger {
             .filter(|r| r.overlaps(entry.from, entry.to))
             .collect();
         let since = overlapping.iter().rposition(|r| r.new_release).unwrap_or(0);
-        let conflict = overlapping[since..]
-            .iter()
-            .find(|pin| pin.release != entry.release || pin.k != entry.k)
-            .copied();
-        if let Some(pin) = conflict {
-            if !entry.new_release {
-                return Err(Error::invalid(
-                    "release",
-                    format!(
-                        "refused: exact outputs of these cases were published from another \
-                         k-anonymous release ({}; k = {}, {} on {}), and two releases of the \
-                         same cases can be subtracted to reveal small counts. Use that \
-                         release (leave out --attributes/--generalize/--keep/--k), or repeat \
-                         with --new-release (recorded in the ledger)",
-                        pin.release.describe(),
-                        pin.k,
-                        pin.output,
-                        pin.date
-                    ),
-                ));
+        let conflict = overlapping[since..].iter().find_map(|pin| {
+            if pin.release != entry.release || pin.k != entry.k {
+                Some((*pin, Conflict::Release))
+            } else if (pin.from, pin.to) != (entry.from, entry.to) {
+                Some((*pin, Conflict::Window))
+            } else if pin.data.is_some() && entry.data.is_some() && pin.data != entry.data {
+                Some((*pin, Conflict::Data))
+            } else {
+                None
             }
+        });
+        if let (Some((pin, why)), false) = (&conflict, entry.new_release) {
+            let reason = match why {
+                Conflict::Release => format!(
+                    "refused: exact outputs of these cases were published from another \
+                     k-anonymous release ({}; k = {}, {} on {}), and two releases of the \
+                     same cases can be subtracted to reveal small counts. Use that release \
+                     (leave out --attributes/--generalize/--keep/--k), or repeat with \
+                     --new-release (recorded in the ledger)",
+                    pin.release.describe(),
+                    pin.k,
+                    pin.output,
+                    pin.date
+                ),
+                Conflict::Window => format!(
+                    "refused: exact outputs of overlapping dates were published for another \
+                     date window ({}, {} on {}), and tables of two overlapping windows can be \
+                     subtracted to reveal the small counts of their difference. Use the same \
+                     --from/--to, dates that do not overlap it, or repeat with --new-release \
+                     (recorded in the ledger)",
+                    window_text(pin.from, pin.to),
+                    pin.output,
+                    pin.date
+                ),
+                Conflict::Data => format!(
+                    "refused: the cases changed since exact outputs of these dates were \
+                     published ({} on {}): cases added, edited or withdrawn, and the old and \
+                     new tables can be subtracted to reveal the changed cases. Repeat with \
+                     --new-release to publish from the new data (recorded in the ledger; the \
+                     difference between the releases is then public)",
+                    pin.output, pin.date
+                ),
+            };
+            return Err(Error::invalid("release", reason));
         }
         let new_release = entry.new_release && conflict.is_some();
         self.releases.push(ReleaseEntry {
@@ -244,6 +376,17 @@ impl Ledger {
             ..entry
         });
         Ok(())
+    }
+}
+
+/// A date window in words (dates as YYYY-MM-DD).
+fn window_text(from: Option<i64>, to: Option<i64>) -> String {
+    let day = |t: i64| Timestamp(t).date_string();
+    match (from, to) {
+        (None, None) => "all dates".into(),
+        (Some(f), None) => format!("from {}", day(f)),
+        (None, Some(t)) => format!("before {}", day(t)),
+        (Some(f), Some(t)) => format!("from {} to before {}", day(f), day(t)),
     }
 }
 
@@ -296,6 +439,7 @@ mod tests {
             to,
             released: 100,
             new_release,
+            data: None,
         };
         let mut ledger = Ledger::default();
         ledger.record_release(entry(&a, None, None, false)).unwrap();
@@ -324,5 +468,117 @@ mod tests {
         assert!(ledger.record_release(entry(&a, None, None, false)).is_err());
         ledger.record_release(entry(&b, None, None, false)).unwrap();
         assert_eq!(ledger.pinned(None, None).unwrap().release, b);
+    }
+
+    fn pinned_entry(from: Option<i64>, to: Option<i64>, data: &str) -> ReleaseEntry {
+        ReleaseEntry {
+            date: "2026-01-01".into(),
+            output: "table citizenship".into(),
+            release: ReleaseSpec::new(&[Attribute::Citizenship], false, &[]),
+            k: 11,
+            from,
+            to,
+            released: 100,
+            new_release: false,
+            data: Some(data.into()),
+        }
+    }
+
+    /// Red-team finding F5: on one pinned release, tables of all dates, of dates
+    /// before 2025 and from 2025 were all accepted, and 12 − 11 revealed one person.
+    /// The pin fixes the window: an overlapping window is refused unless
+    /// `new_release`, which is recorded; disjoint windows and the same window pass.
+    #[test]
+    fn the_pinned_release_fixes_the_date_window() {
+        let jan_2025 = 1_735_689_600_000;
+        let mut ledger = Ledger::default();
+        ledger
+            .record_release(pinned_entry(None, None, "v1"))
+            .unwrap();
+        ledger
+            .record_release(pinned_entry(None, None, "v1"))
+            .unwrap();
+        let e = ledger
+            .record_release(pinned_entry(None, Some(jan_2025), "v0"))
+            .unwrap_err();
+        assert!(e.to_string().contains("date window"), "{e}");
+        assert!(ledger
+            .record_release(pinned_entry(Some(jan_2025), None, "v2"))
+            .is_err());
+        assert_eq!(ledger.releases.len(), 2, "nothing recorded when refused");
+        // Disjoint windows of their own, then the union of them, refused.
+        let mut split = Ledger::default();
+        split
+            .record_release(pinned_entry(None, Some(jan_2025), "a"))
+            .unwrap();
+        split
+            .record_release(pinned_entry(Some(jan_2025), None, "b"))
+            .unwrap();
+        assert!(split
+            .record_release(pinned_entry(None, None, "ab"))
+            .is_err());
+        // The override is recorded.
+        let mut new = pinned_entry(None, Some(jan_2025), "v0");
+        new.new_release = true;
+        ledger.record_release(new).unwrap();
+        assert!(ledger.releases.last().unwrap().new_release);
+    }
+
+    /// Red-team finding F6: a table, then ten more cases, then the same table again
+    /// revealed the one case of a small cell (T2 − T1). A pinned release is of one
+    /// version of the data: other data is refused unless `new_release`, recorded.
+    #[test]
+    fn changed_data_is_a_new_release() {
+        let records = crate::export::testdata::skewed(40, 6);
+        let v1 = data_version(&records).unwrap();
+        let mut reversed = records.clone();
+        reversed.reverse();
+        assert_eq!(
+            data_version(&reversed).unwrap(),
+            v1,
+            "order does not matter"
+        );
+        let mut more = records.clone();
+        more.extend(crate::export::testdata::skewed(10, 7));
+        let v2 = data_version(&more).unwrap();
+        assert_ne!(v2, v1);
+        assert_ne!(data_version(&records[1..]).unwrap(), v1);
+        let mut ledger = Ledger::default();
+        ledger
+            .record_release(pinned_entry(None, None, &v1))
+            .unwrap();
+        ledger
+            .record_release(pinned_entry(None, None, &v1))
+            .unwrap();
+        let e = ledger
+            .record_release(pinned_entry(None, None, &v2))
+            .unwrap_err();
+        assert!(e.to_string().contains("cases changed"), "{e}");
+        let mut new = pinned_entry(None, None, &v2);
+        new.new_release = true;
+        ledger.record_release(new).unwrap();
+        assert!(ledger.releases.last().unwrap().new_release);
+        ledger
+            .record_release(pinned_entry(None, None, &v2))
+            .unwrap();
+        assert!(ledger
+            .record_release(pinned_entry(None, None, &v1))
+            .is_err());
+    }
+
+    #[test]
+    fn extracts_are_recorded_with_the_data_set_id() {
+        let mut ledger = Ledger::default();
+        let id = ledger.record_extract(24, Some("NGO".into())).unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(
+            ledger.record_extract(3, None).unwrap(),
+            id,
+            "one id per data set"
+        );
+        assert_eq!(ledger.extracts.len(), 2);
+        let back = Ledger::from_bytes(&ledger.to_bytes().unwrap(), "x").unwrap();
+        assert_eq!(back.dataset.as_deref(), Some(id.as_str()));
+        assert_ne!(Ledger::default().dataset_id().unwrap(), id);
     }
 }

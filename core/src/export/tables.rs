@@ -607,6 +607,10 @@ impl Domains {
     }
 }
 
+/// The largest noise scale (Laplace Δ₁/ε or Gaussian σ) a table is computed with; the
+/// ε floor keeps real scales far below it (at most about 2,000).
+const MAX_NOISE_SCALE: f64 = 1e6;
+
 /// Counts `records` as `spec` says, with noise from the system's cryptographic
 /// generator when `spec.dp` is set.
 pub fn table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
@@ -732,6 +736,17 @@ pub fn table_with_noise(
         }
         Mechanism::Gaussian => selection_threshold(&dp.mechanism, scale, c, delta_selection),
     };
+    // The ε floor keeps these in range; this second check does not rely on it. A noise
+    // parameter too small for the sampler (ε = 1e-300 made the geometric draws
+    // saturate and cancel: exact counts labelled as noisy) is refused, not used.
+    let t = eps_cells / c_f;
+    if !(scale.is_finite() && scale > 0.0 && scale <= MAX_NOISE_SCALE && t >= 1.0 / MAX_NOISE_SCALE)
+    {
+        return Err(Error::invalid(
+            "epsilon",
+            "the noise scale for this ε is not a finite number; choose a larger ε",
+        ));
+    }
     let threshold = selection.max(k);
     let half_width = noise_half_width_95(&dp.mechanism, eps_cells / c_f, scale);
     // Partition selection: only cells holding at least one case are candidates (no
@@ -752,7 +767,9 @@ pub fn table_with_noise(
             released.push((cell, count));
         }
     }
-    let released_sum: u64 = released.iter().map(|(_, c)| c).sum();
+    let released_sum: u64 = released
+        .iter()
+        .fold(0u64, |sum, (_, c)| sum.saturating_add(*c));
     let noisy_total = (total as f64 + sample_discrete_laplace(noise, eps_total / c_f)? as f64)
         .round()
         .max(0.0) as u64;
@@ -806,7 +823,9 @@ pub fn table_with_noise(
         })
         .collect();
     out_cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
-    let released_total = out_cells.iter().map(|c| c.count).sum();
+    let released_total = out_cells
+        .iter()
+        .fold(0u64, |sum, c| sum.saturating_add(c.count));
     Ok(Table {
         dimensions: dims.clone(),
         unit: if per_referral {
@@ -1293,7 +1312,7 @@ mod tests {
         let records = testdata::skewed(3_000, 8);
         let mut s = spec(&[Dimension::Service, Dimension::ReferralOutcome]);
         s.dp = Some(DpSpec {
-            epsilon: 50.0,
+            epsilon: 10.0,
             mechanism: Mechanism::Laplace,
             max_contributions: Some(8),
             delta: crate::export::dp::DEFAULT_DELTA,
@@ -1398,13 +1417,15 @@ mod tests {
         let mut s = spec(&[Dimension::MeansOfControl]);
         s.k = 1;
         s.dp = Some(DpSpec {
-            epsilon: 50.0,
+            epsilon: 10.0,
             mechanism: Mechanism::Laplace,
             max_contributions: Some(2),
-            delta: crate::export::dp::DEFAULT_DELTA,
+            // A large δ lowers the selection threshold to 2, so small cells show too.
+            delta: 0.4,
         });
         let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(3))).unwrap();
-        // With ε = 50 the noise is almost always 0: 50 cases × 2 cells.
+        assert_eq!(t.privacy.threshold, 2);
+        // With ε = 10 the noise is almost always 0: 50 cases × 2 cells.
         assert!(t.released_total.abs_diff(100) <= 3, "{}", t.released_total);
     }
 
@@ -1428,6 +1449,57 @@ mod tests {
             delta: crate::export::dp::DEFAULT_DELTA,
         });
         assert!(table(&records, &s).is_err(), "too many cells for DP");
+    }
+
+    /// Red-team finding F1/F7: `--epsilon 1e-300 --k 1` published the exact counts
+    /// labelled as DP (the noise scale 1/ε overflowed), and Gaussian panicked. Every ε
+    /// outside [MIN_EPSILON, MAX_EPSILON] is refused with a message naming the range,
+    /// and nothing in between panics or returns a zero-width interval.
+    #[test]
+    fn extreme_epsilons_are_refused_not_published_exactly() {
+        use crate::export::dp::{MAX_EPSILON, MIN_EPSILON};
+        let records = testdata::skewed(200, 5);
+        let mut s = spec(&[Dimension::Citizenship]);
+        s.k = 1;
+        for mechanism in [Mechanism::Laplace, Mechanism::Gaussian] {
+            for epsilon in [1e-300, 1e-100, 1e-20, 1e-3, 0.0099, 10.5, 1e300, f64::NAN] {
+                s.dp = Some(DpSpec {
+                    epsilon,
+                    mechanism,
+                    max_contributions: None,
+                    delta: crate::export::dp::DEFAULT_DELTA,
+                });
+                let e = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(1)))
+                    .expect_err("an extreme ε must be refused");
+                assert!(e.to_string().contains("ε"), "{e}");
+            }
+            for epsilon in [MIN_EPSILON, 0.1, 1.0, MAX_EPSILON] {
+                for c in [1, 8] {
+                    s.dp = Some(DpSpec {
+                        epsilon,
+                        mechanism,
+                        max_contributions: Some(c),
+                        delta: 0.4,
+                    });
+                    let t = table_with_noise(&records, &s, &mut SeededNoise(Rng::new(2))).unwrap();
+                    let scale = t.privacy.cell_noise_scale.unwrap();
+                    assert!(scale.is_finite() && scale > 0.0, "{epsilon}: {scale}");
+                    if epsilon <= 1.0 {
+                        assert!(t.privacy.noise_95.unwrap() >= 1, "{epsilon}: no noise");
+                    }
+                    assert!(t.privacy.threshold >= 2, "{epsilon}");
+                }
+            }
+        }
+        // The samplers refuse a degenerate scale instead of overflowing.
+        let mut noise = SeededNoise(Rng::new(3));
+        assert!(sample_discrete_laplace(&mut noise, 0.0).is_err());
+        assert!(sample_discrete_laplace(&mut noise, f64::NAN).is_err());
+        assert!(sample_gaussian(&mut noise, f64::INFINITY).is_err());
+        assert!(
+            sample_discrete_laplace(&mut noise, 1e-300).is_ok(),
+            "saturates"
+        );
         assert_eq!(
             Dimension::parse("country").unwrap(),
             Dimension::CountryOfExploitation

@@ -212,6 +212,9 @@ pub(crate) enum Record {
         #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
+    /// The privacy ledger file was written for the `writes`-th time, with this
+    /// SHA-256 digest: deleting it or putting an older copy back is detected.
+    Ledger { lsn: u64, writes: u64, digest: Hash },
 }
 
 /// A change hash as stored.
@@ -249,6 +252,7 @@ impl Record {
             Record::Put { lsn, .. }
             | Record::Erase { lsn, .. }
             | Record::Device { lsn, .. }
+            | Record::Ledger { lsn, .. }
             | Record::Sync { lsn, .. } => *lsn,
         }
     }

@@ -143,6 +143,13 @@ pub(crate) struct Index {
     /// Where the latest group record is (kept through compactions and rebuilds).
     #[serde(default)]
     pub(crate) group_frame: Option<Loc>,
+    /// The privacy ledger's last write (count and digest), and where its record is
+    /// (kept like the group record).
+    #[serde(default)]
+    pub(crate) ledger: Option<(u64, Hash)>,
+    /// Where the latest ledger record is.
+    #[serde(default)]
+    pub(crate) ledger_frame: Option<Loc>,
 }
 
 /// Heads per case.
@@ -332,6 +339,13 @@ impl Index {
                 self.sync.apply(delta);
                 Vec::new()
             }
+            Record::Ledger { writes, digest, .. } => {
+                if self.ledger.is_none_or(|(w, _)| writes >= w) {
+                    self.ledger = Some((writes, digest));
+                    self.ledger_frame = Some(loc);
+                }
+                Vec::new()
+            }
             Record::Device { key, .. } => {
                 self.device_key = key;
                 self.meta_frames.push(loc);
@@ -353,6 +367,7 @@ impl Index {
         self.meta_frames
             .iter_mut()
             .chain(self.group_frame.iter_mut())
+            .chain(self.ledger_frame.iter_mut())
             .chain(
                 self.cases
                     .values_mut()

@@ -59,6 +59,7 @@ use crate::vocab::ErasureReason;
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::mailbox::MailboxReport;
+pub use self::privacy_ledger::LedgerState;
 pub use self::share::{PartnerAgreement, ShareReport};
 pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
 
@@ -856,7 +857,13 @@ impl Store {
             u.meta |= meta;
             u.purged |= purged;
         };
-        for loc in self.index.meta_frames.iter().chain(&self.index.group_frame) {
+        for loc in self
+            .index
+            .meta_frames
+            .iter()
+            .chain(&self.index.group_frame)
+            .chain(&self.index.ledger_frame)
+        {
             note(loc, true, true, false);
         }
         for entry in self.index.cases.values() {

@@ -7,6 +7,7 @@
 //! written atomically, never synced to other devices, deleted by a panic wipe.
 
 use super::files;
+use super::format::{Hash, Record};
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -16,36 +17,127 @@ pub(super) const LEDGER_FILE: &str = "privacy-ledger";
 const CTX_LEDGER: &[u8] = b"caravan/store/privacy-ledger";
 /// The largest ledger accepted (a ledger is a few hundred bytes per output).
 const MAX_LEDGER_BYTES: u64 = 16 << 20;
+/// What a ledger file's plaintext starts with, before the write count (files written
+/// before ledger writes were counted hold the ledger alone).
+const MAGIC: &[u8] = b"caravan-ledger/1";
+
+/// What a store holds as its privacy ledger.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LedgerState {
+    /// No ledger was ever written.
+    Never,
+    /// The ledger's bytes, as last written.
+    Present(Vec<u8>),
+    /// The store's journal records `writes` writes of a ledger, but the file is missing
+    /// or is an older (or another) copy: it was deleted or rolled back.
+    Lost {
+        /// Writes the journal records.
+        writes: u64,
+    },
+}
+
+fn digest(sealed: &[u8]) -> Hash {
+    let d = ring::digest::digest(&ring::digest::SHA256, sealed);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    Hash(out)
+}
 
 impl Store {
-    /// The privacy ledger's bytes, if one was written.
+    /// The privacy ledger's bytes, if one was written. A ledger that was deleted or
+    /// rolled back (see [`Store::privacy_ledger_state`]) is an error.
     pub fn privacy_ledger(&self) -> Result<Option<Vec<u8>>> {
+        match self.privacy_ledger_state()? {
+            LedgerState::Never => Ok(None),
+            LedgerState::Present(bytes) => Ok(Some(bytes)),
+            LedgerState::Lost { writes } => Err(Error::invalid(
+                "privacy ledger",
+                format!(
+                    "refused: this store's privacy ledger was deleted or replaced by an \
+                     older copy (the store recorded {writes} write(s) of it); the privacy \
+                     budget spent and the release published are unknown"
+                ),
+            )),
+        }
+    }
+
+    /// The privacy ledger, checked against the count and digest of its last write,
+    /// which the store keeps in its authenticated journal and index. The file is
+    /// accepted when it is that write; a ledger written but whose journal record a
+    /// crash lost is one write ahead, and accepted too.
+    pub fn privacy_ledger_state(&self) -> Result<LedgerState> {
         let path = self.dir.join(LEDGER_FILE);
         let len = match std::fs::metadata(&path) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Ok(m) => Some(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(LEDGER_FILE, e)),
+        };
+        let Some(len) = len else {
+            return Ok(match self.index.ledger {
+                None => LedgerState::Never,
+                Some((writes, _)) => LedgerState::Lost { writes },
+            });
         };
         if len > MAX_LEDGER_BYTES {
             return Err(Error::corrupted(LEDGER_FILE, "larger than any ledger"));
         }
         let sealed = files::read_file(&self.dir, LEDGER_FILE)?;
-        self.sealer
+        let opened = self
+            .sealer
             .open(CTX_LEDGER, &sealed)
-            .map(Some)
-            .ok_or_else(|| Error::corrupted(LEDGER_FILE, "does not authenticate"))
+            .ok_or_else(|| Error::corrupted(LEDGER_FILE, "does not authenticate"))?;
+        let (writes, bytes) = split(&opened)?;
+        match (self.index.ledger, writes) {
+            // Nothing recorded yet: a file from before writes were counted, or the
+            // first write, whose journal record a crash lost.
+            (None, None | Some(1)) => Ok(LedgerState::Present(bytes.to_vec())),
+            (Some((w, d)), Some(n)) if (n == w && d == digest(&sealed)) || n == w + 1 => {
+                Ok(LedgerState::Present(bytes.to_vec()))
+            }
+            (Some((w, _)), _) => Ok(LedgerState::Lost { writes: w }),
+            (None, Some(_)) => Ok(LedgerState::Lost { writes: 0 }),
+        }
     }
 
-    /// Replaces the privacy ledger with `bytes` (sealed, written atomically, durable).
+    /// Replaces the privacy ledger with `bytes` (sealed, written atomically, durable),
+    /// and records the write's count and digest in the journal.
     pub fn set_privacy_ledger(&mut self, bytes: &[u8]) -> Result<()> {
         self.check_writable()?;
         if bytes.len() as u64 > MAX_LEDGER_BYTES {
             return Err(Error::invalid("privacy ledger", "too large"));
         }
-        let sealed = self.sealer.seal(CTX_LEDGER, bytes)?;
+        let writes = self.index.ledger.map_or(0, |(w, _)| w) + 1;
+        let mut plain = Vec::with_capacity(8 + bytes.len());
+        plain.extend_from_slice(MAGIC);
+        plain.extend_from_slice(&writes.to_le_bytes());
+        plain.extend_from_slice(bytes);
+        let sealed = self.sealer.seal(CTX_LEDGER, &plain)?;
         files::write_atomic(&self.dir, LEDGER_FILE, &sealed)?;
-        files::sync_dir(&self.dir)
+        files::sync_dir(&self.dir)?;
+        let record = Record::Ledger {
+            lsn: self.index.next_lsn,
+            writes,
+            digest: digest(&sealed),
+        };
+        let loc = self.append_durably(&record)?;
+        self.index.apply(record, loc);
+        Ok(())
     }
+}
+
+/// The write count and the ledger's bytes; `None` for a file written before writes
+/// were counted.
+fn split(opened: &[u8]) -> Result<(Option<u64>, &[u8])> {
+    let Some(rest) = opened.strip_prefix(MAGIC) else {
+        return Ok((None, opened));
+    };
+    if rest.len() < 8 {
+        return Err(Error::corrupted(LEDGER_FILE, "too short"));
+    }
+    let (count, bytes) = rest.split_at(8);
+    let mut c = [0u8; 8];
+    c.copy_from_slice(count);
+    Ok((Some(u64::from_le_bytes(c)), bytes))
 }
 
 #[cfg(test)]
@@ -81,6 +173,63 @@ mod tests {
         assert!(
             !path.exists(),
             "the wipe deletes the ledger and the directory"
+        );
+    }
+
+    /// Red-team finding F3: deleting the ledger file, or putting an older copy back,
+    /// silently reset the privacy budget. The store's journal records each write's
+    /// count and digest, so both are detected, also after reopening and compaction.
+    #[test]
+    fn a_deleted_or_rolled_back_ledger_is_detected() {
+        use super::LedgerState;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let key = StoreKey::generate().unwrap();
+        let mut store = Store::create(&path, &key).unwrap();
+        assert_eq!(store.privacy_ledger_state().unwrap(), LedgerState::Never);
+        store.set_privacy_ledger(b"{\"spent\":1}").unwrap();
+        let first = std::fs::read(path.join(super::LEDGER_FILE)).unwrap();
+        store.set_privacy_ledger(b"{\"spent\":2}").unwrap();
+        let second = std::fs::read(path.join(super::LEDGER_FILE)).unwrap();
+        assert_eq!(
+            store.privacy_ledger().unwrap().as_deref(),
+            Some(&b"{\"spent\":2}"[..])
+        );
+        // Rolled back to the first copy.
+        std::fs::write(path.join(super::LEDGER_FILE), &first).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Lost { writes: 2 }
+        );
+        let e = store.privacy_ledger().unwrap_err();
+        assert!(e.to_string().contains("deleted or replaced"), "{e}");
+        // Deleted, seen after reopening the store and after a compaction.
+        std::fs::remove_file(path.join(super::LEDGER_FILE)).unwrap();
+        drop(store);
+        let mut store = Store::open(&path, &key).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Lost { writes: 2 }
+        );
+        store.compact_now().unwrap();
+        drop(store);
+        let mut store = Store::open(&path, &key).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Lost { writes: 2 }
+        );
+        // The real copy is accepted; a new write continues the count.
+        std::fs::write(path.join(super::LEDGER_FILE), &second).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Present(b"{\"spent\":2}".to_vec())
+        );
+        store.set_privacy_ledger(b"{\"spent\":3}").unwrap();
+        drop(store);
+        let store = Store::open(&path, &key).unwrap();
+        assert_eq!(
+            store.privacy_ledger().unwrap().as_deref(),
+            Some(&b"{\"spent\":3}"[..])
         );
     }
 }
