@@ -149,9 +149,12 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 std::fs::write(f, inv.as_text()).map_err(io(f))?;
             }
             say(
-                json!({"invitation": inv.as_text(), "role": role.code(), "code": inv.code()}),
+                json!({"invitation": inv.as_text(), "role": role.code(), "code": inv.code(), "id": inv.id()}),
                 format!(
-                    "One-time invitation for a {} ({how}):\n{}\n\nAfter scanning, both phones show this code; compare them: {}",
+                    "One-time invitation {} for a {} ({how}):\n{}\n\nAfter scanning, both phones show this code; compare them: {}\n\
+                     It carries no team key: this device admits the first device whose bundle it imports, \
+                     and hands it the key sealed to that device alone.",
+                    inv.id(),
                     role_name(role),
                     inv.as_text(),
                     inv.code()
@@ -178,13 +181,21 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
             let text = text_or_file(invitation)?;
             let code = caravan_core::sync::invitation_code(&text)?;
             store.join_group(&text, &name)?;
-            let role = store.role().map(role_name).unwrap_or("member");
+            let waiting = store.awaiting_admission();
+            let role = store.role().or(waiting);
+            let next = if waiting.is_some() {
+                "This device waits to be admitted: export a bundle for the inviter \
+                 (`caravan bundle export`), and import the bundle it answers with."
+            } else {
+                "Sync once with a member so they learn of this device."
+            };
             say(
-                json!({"joined": store.group_name(), "role": store.role().map(Role::code), "code": code}),
+                json!({"joined": store.group_name(), "role": role.map(Role::code),
+                       "admitted": waiting.is_none(), "code": code}),
                 format!(
-                    "Joined team {:?} as a {role}. Check that the inviter's screen shows the code {code}.\n\
-                     Sync once with a member so they learn of this device.",
-                    store.group_name().unwrap_or_default()
+                    "Joined team {:?} as a {}. Check that the inviter's screen shows the code {code}.\n{next}",
+                    store.group_name().unwrap_or_default(),
+                    role.map(role_name).unwrap_or("member"),
                 ),
             );
         }

@@ -170,6 +170,13 @@ impl Store {
         g.view().active(&self.identity.id()).map(|m| m.role)
     }
 
+    /// The role this device joined with while it waits for a coordinator to admit it
+    /// (`None` once admitted, or outside a group). Until then it holds no group key.
+    pub fn awaiting_admission(&self) -> Option<Role> {
+        let g = self.index.sync.group.as_ref()?;
+        g.view().pending.get(&self.identity.id()).map(|(_, r)| *r)
+    }
+
     /// Creates a group named `name` with this device, named `device_name`, as its
     /// first member and coordinator.
     pub fn create_group(&mut self, name: &str, device_name: &str) -> Result<()> {
@@ -334,6 +341,17 @@ impl Store {
             reason: reason.into(),
         };
         let Some(info) = view.active(&me) else {
+            if view.pending.contains_key(&me) {
+                return Err(denied(
+                    "this device waits to be admitted: send a bundle to the coordinator who \
+                     invited it and import the coordinator's reply",
+                ));
+            }
+            if view.reused.iter().any(|(_, d, _)| *d == me) {
+                return Err(denied(
+                    "another device was admitted on the invitation this device joined with",
+                ));
+            }
             return Err(denied("this device was revoked from its group"));
         };
         let Some(case) = case else {
@@ -459,6 +477,9 @@ impl Store {
     /// was revoked.
     pub(super) fn sending_key(&self) -> Result<crate::sync::envelope::EpochKey> {
         let group = self.group()?;
+        if group.view().pending.contains_key(&self.identity.id()) {
+            return Err(waiting_for_admission());
+        }
         if self.index.sync.group.is_some() && self.role().is_none() {
             return Err(Error::NotPermitted {
                 action: "sync".into(),
@@ -518,47 +539,82 @@ impl Store {
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
         self.check_writable()?;
-        let mut report = SyncReport::default();
-        let (sender, payload) = self.open_incoming(bytes, &mut report)?;
-        report.add(&self.ingest(sender, payload)?);
-        Ok(report)
-    }
-
-    fn open_message(&self, bytes: &[u8]) -> Result<(DeviceId, Payload)> {
-        let group = self.group()?;
-        crate::sync::open_message(bytes, |tag, epoch| group.key_for(tag, epoch))
+        let (sender, payload, via) = self.open_incoming(bytes)?;
+        self.ingest_from(sender, payload, via)
     }
 
     /// Opens what another device sent: one envelope, or key-update envelopes followed
-    /// by the main one (see [`Store::seal_for_group`]). Key updates this device can open
-    /// are ingested first (they may hold the key of the main envelope); the others are
-    /// skipped.
-    fn open_incoming(
-        &mut self,
-        bytes: &[u8],
-        report: &mut SyncReport,
-    ) -> Result<(DeviceId, Payload)> {
+    /// by the main one (see [`Store::seal_for_group`]). Nothing is written here: the
+    /// key updates this device can open are merged into a copy of the group (they may
+    /// hold the key of the main envelope) and their records join the main payload, so
+    /// the whole message is then verified and applied at once, or refused whole. The
+    /// third value names the single-use invitation whose welcome key opened the main
+    /// envelope (a device waiting to be admitted, decision 0016).
+    fn open_incoming(&self, bytes: &[u8]) -> Result<(DeviceId, Payload, Option<B32>)> {
         let parts = crate::sync::envelope::split(bytes)?;
         let (main, updates) = parts
             .split_last()
             .ok_or_else(|| Error::rejected("empty message"))?;
+        let mut group = self.group()?.clone();
+        let mut members = Vec::new();
+        let any_key = |g: &GroupState, tag: &[u8; 16], epoch: u32| {
+            g.key_for(tag, epoch)
+                .or_else(|| g.welcome_key_for(tag, epoch).map(|(_, k)| k))
+        };
         for part in updates {
-            match self.open_message(part) {
-                Ok((sender, payload)) => {
+            match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
+                Ok((_, payload)) => {
                     if !payload.cases.is_empty() || !payload.tombstones.is_empty() {
                         return Err(Error::rejected("a key-update envelope carries case data"));
                     }
-                    let members = Payload {
-                        members: payload.members,
-                        ..Payload::default()
-                    };
-                    report.add(&self.ingest(sender, members)?);
+                    group.merge_records(payload.members.clone());
+                    group.absorb_keys(&self.identity);
+                    members.extend(payload.members);
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e) => return Err(e),
             }
         }
-        self.open_message(main)
+        let opened = match crate::sync::open_message(main, |t, e| group.key_for(t, e)) {
+            Ok((sender, payload)) => Ok((sender, payload, None)),
+            Err(Error::NotForThisDevice) => {
+                let parsed = crate::sync::envelope::parse(main)?;
+                match group.welcome_key_for(&parsed.header.tag, parsed.header.epoch) {
+                    Some((invite, key)) => {
+                        crate::sync::open_message(main, |_, _| Some(key.clone()))
+                            .map(|(s, p)| (s, p, Some(invite)))
+                    }
+                    None => Err(Error::NotForThisDevice),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let (sender, mut payload, via) = match opened {
+            Ok(x) => x,
+            Err(Error::NotForThisDevice) => {
+                let me = self.identity.id();
+                let view = group.view();
+                if view.reused.iter().any(|(_, d, _)| *d == me) {
+                    return Err(not_admitted());
+                }
+                if view.pending.contains_key(&me) {
+                    return Err(waiting_for_admission());
+                }
+                if view.members.get(&me).is_some_and(|m| !m.active) {
+                    return Err(Error::NotPermitted {
+                        action: "sync".into(),
+                        reason: "this device was revoked from its group: it can read nothing \
+                                 sent since"
+                            .into(),
+                    });
+                }
+                return Err(Error::NotForThisDevice);
+            }
+            Err(e) => return Err(e),
+        };
+        members.append(&mut payload.members);
+        payload.members = members;
+        Ok((sender, payload, via))
     }
 
     /// Seals a payload with the current group key. After a key rotation, the membership
@@ -568,8 +624,44 @@ impl Store {
     /// those envelopes, but they hold no case data and no key for it.
     pub(super) fn seal_for_group(&self, payload: &Payload) -> Result<Vec<u8>> {
         let group = self.group()?;
+        let view = group.view();
+        let me = self.identity.id();
+        if view.reused.iter().any(|(_, d, _)| *d == me) {
+            return Err(not_admitted());
+        }
+        if view.pending.contains_key(&me) {
+            // Waiting to be admitted: this device's own records (its Join and X25519
+            // key), under its invitation's welcome key, for the coordinator.
+            let (_, welcome) = group
+                .welcome_keys()
+                .into_iter()
+                .next()
+                .ok_or_else(waiting_for_admission)?;
+            let join = Payload {
+                members: group.own_records(&me),
+                live: payload.live.clone(),
+                ..Payload::default()
+            };
+            return crate::sync::seal_message(&welcome, &self.identity, &join);
+        }
         let key = self.sending_key()?;
         let mut out = Vec::new();
+        // Devices this coordinator admitted that may not hold the key yet: their Admit
+        // record (the key sealed to them) under their invitation's welcome key.
+        for (invite, welcome) in group.welcome_keys() {
+            let admit = group.admit_records(&invite, &view);
+            if !admit.is_empty() {
+                let update = Payload {
+                    members: admit,
+                    ..Payload::default()
+                };
+                out.extend(crate::sync::seal_message(
+                    &welcome,
+                    &self.identity,
+                    &update,
+                )?);
+            }
+        }
         if key.epoch > 0 {
             let log = Payload {
                 members: group.records.iter().cloned().collect(),
@@ -752,13 +844,65 @@ impl Store {
 
     /// Verifies and applies a payload from `sender` (see the module doc).
     pub(crate) fn ingest(&mut self, sender: DeviceId, payload: Payload) -> Result<SyncReport> {
+        self.ingest_from(sender, payload, None)
+    }
+
+    /// [`Store::ingest`] for a message that `via` names the single-use invitation of,
+    /// if a welcome key opened it (decision 0016).
+    fn ingest_from(
+        &mut self,
+        sender: DeviceId,
+        payload: Payload,
+        via: Option<B32>,
+    ) -> Result<SyncReport> {
         self.check_writable()?;
         let mut report = SyncReport::default();
         // 2. membership: merge, open keys sealed to us, check the sender
         let mut group = self.group()?.clone();
+        if via.is_some() && (!payload.cases.is_empty() || !payload.tombstones.is_empty()) {
+            return Err(Error::rejected(
+                "a message under an invitation's key carries case data",
+            ));
+        }
         report.members_added = group.merge_records(payload.members);
-        let keys_new = group.absorb_keys(&self.identity);
-        let view = group.view();
+        let mut keys_new = group.absorb_keys(&self.identity);
+        let mut view = group.view();
+        if let Some((invite, _, name)) = view.reused.iter().find(|(_, d, _)| *d == sender) {
+            let admitted = view
+                .bound
+                .get(invite)
+                .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
+            let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
+            return Err(Error::rejected(format!(
+                "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
+                 (\"{first_name}\") already. The second device is not a member and can read \
+                 nothing; nothing was changed",
+                crate::sync::invitation_id(&B32(*invite)),
+                sender.short(),
+            )));
+        }
+        // A coordinator admits a device waiting on one of its single-use invitations,
+        // the first to reach it.
+        if via.is_some() && view.pending.contains_key(&sender) {
+            let admitted = group.admit_pending(&self.identity)?;
+            if admitted > 0 {
+                report.members_added += admitted;
+                view = group.view();
+            }
+        }
+        // Welcome keys are kept until their device holds the group key: it sent under
+        // it, or (on the joining device) the key was opened.
+        let me = self.identity.id();
+        for (invite, _) in group.welcome_keys() {
+            let done = match view.bound.get(&invite.0) {
+                Some(d) if *d == me => group.current_key().is_ok(),
+                Some(d) => *d == sender && via.is_none(),
+                None => false,
+            };
+            if done && group.forget_welcome(&invite) {
+                keys_new = true;
+            }
+        }
         if view.active(&sender).is_none() {
             return Err(Error::rejected(if view.members.contains_key(&sender) {
                 "the sending device was revoked from this group"
@@ -984,14 +1128,10 @@ impl Store {
                 deltas.push(quarantine_delta(case, &all));
             }
         }
-        // Everything checked: now write. Group first (small), then erasures, then cases.
+        // Everything checked: nothing was written so far. The group goes with the cases
+        // in one batch (one fsync), erasures after it.
         if report.members_added > 0 || keys_new || delivered {
-            self.write_sync(vec![SyncDelta::Group(group)])?;
-        }
-        for t in tombstones {
-            let existed = self.index.cases.contains_key(&t.case);
-            self.apply_tombstone(t)?;
-            report.cases_erased += usize::from(existed);
+            deltas.insert(0, SyncDelta::Group(group));
         }
         let mut to_write: Vec<ToWrite> = Vec::new();
         // Cases new to this device, sent as changes with nothing parked for them: build
@@ -1136,6 +1276,11 @@ impl Store {
             }
         }
         self.persist_batch(to_write, deltas)?;
+        for t in tombstones {
+            let existed = self.index.cases.contains_key(&t.case);
+            self.apply_tombstone(t)?;
+            report.cases_erased += usize::from(existed);
+        }
         Ok(report)
     }
 
@@ -1349,9 +1494,7 @@ impl Store {
         }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
-        let mut pre = SyncReport::default();
-        let (sender, mut payload) = self.open_incoming(bytes, &mut pre)?;
-        session.report.add(&pre);
+        let (sender, mut payload, via) = self.open_incoming(bytes)?;
         let live = payload
             .live
             .take()
@@ -1384,7 +1527,7 @@ impl Store {
             .iter()
             .map(|c| (c.case, c.heads.clone()))
             .collect();
-        let report = self.ingest(sender, payload)?;
+        let report = self.ingest_from(sender, payload, via)?;
         session.peer = Some(sender);
         session.id = expected_id;
         session.messages_received = received;
@@ -1528,6 +1671,27 @@ impl Store {
 }
 
 /// SHA-256 over the sorted entries of a state map.
+/// The error of a device another device was admitted on the same invitation before.
+fn not_admitted() -> Error {
+    Error::NotPermitted {
+        action: "sync".into(),
+        reason: "a coordinator admitted another device on the invitation this device joined \
+                 with, so this device is not a member and can read nothing; ask a coordinator \
+                 for a new invitation"
+            .into(),
+    }
+}
+
+/// The error of a device that joined and waits for a coordinator to admit it.
+fn waiting_for_admission() -> Error {
+    Error::NotPermitted {
+        action: "sync".into(),
+        reason: "this device waits to be admitted: send a bundle to the coordinator who \
+                 invited it and import the coordinator's reply"
+            .into(),
+    }
+}
+
 fn state_digest(map: &HeadsMap) -> [u8; 32] {
     let mut entries: Vec<(&CaseId, &Vec<Hash>)> = map.iter().collect();
     entries.sort();

@@ -46,6 +46,18 @@ fn team(n: usize) -> Vec<Device> {
             .export_bundle(BundleScope::Everything)
             .expect("bundle");
         devices[0].store.import_bundle(&b).expect("import");
+        // The creator admitted it; its reply hands over the key, sealed to it.
+        let reply = devices[0]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("reply");
+        devices[i].store.import_bundle(&reply).expect("admitted");
+        // Its next bundle, under the group key, tells the creator it holds the key.
+        let b = devices[i]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle");
+        devices[0].store.import_bundle(&b).expect("import");
     }
     devices
 }
