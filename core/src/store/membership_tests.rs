@@ -496,16 +496,16 @@ fn partner_invitations_carry_no_group_key() {
 }
 
 /// Every file of a store directory, byte for byte.
-fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
+        for entry in fs::read_dir(&d).expect("read dir") {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 todo.push(path);
             } else {
-                let bytes = std::fs::read(&path).expect("read");
+                let bytes = fs::read(&path).expect("read");
                 out.insert(path, bytes);
             }
         }
@@ -609,4 +609,68 @@ fn refused_inputs_change_no_byte_of_the_store() {
         .export_bundle(BundleScope::Everything)
         .expect("bundle");
     refused_unchanged(&mut t[2], &after, "the revoked device");
+}
+
+/// Observation 4 of issue 13: a revoked device reads nothing written after its
+/// revocation, membership records included: not the name, nor the device key, of a
+/// member added since, in any envelope of any bundle, with any key it holds.
+#[test]
+fn a_revoked_device_learns_nothing_of_members_added_after_its_revocation() {
+    let mut t = team(&[Role::FieldWorker, Role::FieldWorker]);
+    let r = t[2].store.device_id();
+    let r_group = t[2].store.group().expect("g").clone();
+    t[0].store.revoke(&r).expect("revoke");
+    // A newcomer joins after the revocation.
+    let mut n = device();
+    let inv = t[0].store.invite(Role::FieldWorker).expect("invite");
+    n.store
+        .join_group(inv.as_text(), "Nurlan, Turkistan")
+        .expect("join");
+    let join = n
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join");
+    t[0].store.import_bundle(&join).expect("admit");
+    let reply = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("reply");
+    n.store
+        .import_bundle(&reply)
+        .expect("newcomer gets the key");
+    // Device 1 has not heard of the rotation: it still gets in through the key update.
+    let bundles = [
+        t[0].store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle"),
+        t[0].store
+            .export_bundle(BundleScope::SinceLast("usb".into()))
+            .expect("bundle"),
+    ];
+    t[1].store
+        .import_bundle(&bundles[0])
+        .expect("member catches up");
+    assert_eq!(t[1].store.members().len(), t[0].store.members().len());
+    let secret_id = n.store.device_id();
+    let me = &t[2].store.identity;
+    for bundle in &bundles {
+        for part in crate::sync::envelope::split(bundle).expect("split") {
+            for key in r_group.all_keys() {
+                let Ok((_, payload)) = crate::sync::open_message(part, |_, _| Some(key.clone()))
+                else {
+                    continue;
+                };
+                let plain = cbor(&payload).expect("cbor");
+                assert!(
+                    !plain.windows(32).any(|w| w == secret_id.0),
+                    "the newcomer's device key reached the revoked device"
+                );
+                assert!(
+                    !plain.windows(6).any(|w| w == b"Nurlan"),
+                    "the newcomer's name reached the revoked device"
+                );
+                assert!(r_group.open_offered(me, &payload.keys).is_empty());
+            }
+        }
+    }
 }

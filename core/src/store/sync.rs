@@ -101,6 +101,9 @@ pub struct LiveSession {
     id: [u8; 16],
     initiator: bool,
     sent_inventory: bool,
+    /// Whether the peer is known to hold this device's membership records (then the
+    /// first message carries no key updates).
+    peer_meta_known: Option<bool>,
     peer: Option<DeviceId>,
     done: bool,
     /// What the session has done so far.
@@ -517,7 +520,7 @@ impl Store {
             Members::All
         };
         let payload = self.payload_since(base.as_ref(), members)?;
-        let bytes = self.seal_for_group(&payload)?;
+        let bytes = self.seal_for_group(&payload, !meta_known)?;
         if let (BundleScope::SinceLast(name), Some(peer)) = (scope, meta_key) {
             let updates = self.state_updates(base.as_ref());
             let mut deltas = Vec::new();
@@ -561,6 +564,8 @@ impl Store {
             g.key_for(tag, epoch)
                 .or_else(|| g.welcome_key_for(tag, epoch).map(|(_, k)| k))
         };
+        let mut offered: Vec<crate::sync::envelope::EpochKey> = Vec::new();
+        let mut offered_none = false;
         for part in updates {
             match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
                 Ok((_, payload)) => {
@@ -570,12 +575,23 @@ impl Store {
                     group.merge_records(payload.members.clone());
                     group.absorb_keys(&self.identity);
                     members.extend(payload.members);
+                    let opened = group.open_offered(&self.identity, &payload.keys);
+                    offered_none |= !payload.keys.is_empty() && opened.is_empty();
+                    offered.extend(opened);
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e) => return Err(e),
             }
         }
-        let opened = match crate::sync::open_message(main, |t, e| group.key_for(t, e)) {
+        let main_key = |t: &[u8; 16], e: u32| {
+            group.key_for(t, e).or_else(|| {
+                offered
+                    .iter()
+                    .find(|k| k.epoch == e && &k.routing_tag() == t)
+                    .cloned()
+            })
+        };
+        let opened = match crate::sync::open_message(main, main_key) {
             Ok((sender, payload)) => Ok((sender, payload, None)),
             Err(Error::NotForThisDevice) => {
                 let parsed = crate::sync::envelope::parse(main)?;
@@ -600,11 +616,12 @@ impl Store {
                 if view.pending.contains_key(&me) {
                     return Err(waiting_for_admission());
                 }
-                if view.members.get(&me).is_some_and(|m| !m.active) {
+                if offered_none || view.members.get(&me).is_some_and(|m| !m.active) {
                     return Err(Error::NotPermitted {
                         action: "sync".into(),
-                        reason: "this device was revoked from its group: it can read nothing \
-                                 sent since"
+                        reason: "the team's key rotated and none of the new keys is for this \
+                                 device: it was revoked from its group (it can read nothing \
+                                 sent since), or must wait for a coordinator to hand it the key"
                             .into(),
                     });
                 }
@@ -622,7 +639,7 @@ impl Store {
     /// who have not heard of the rotation learn their new key (sealed to their X25519
     /// key in the log) before they meet the main envelope. A revoked device can read
     /// those envelopes, but they hold no case data and no key for it.
-    pub(super) fn seal_for_group(&self, payload: &Payload) -> Result<Vec<u8>> {
+    pub(super) fn seal_for_group(&self, payload: &Payload, key_updates: bool) -> Result<Vec<u8>> {
         let group = self.group()?;
         let view = group.view();
         let me = self.identity.id();
@@ -662,13 +679,18 @@ impl Store {
                 )?);
             }
         }
-        if key.epoch > 0 {
-            let log = Payload {
-                members: group.records.iter().cloned().collect(),
+        // After a rotation, a peer that may lack our records gets, under each older key
+        // we hold, the current key sealed to every member (recipients unnamed): enough
+        // to open the main envelope, whose records then prove the key. A revoked device
+        // learns nothing from it, not even who the members are; a peer known to hold our
+        // records gets none (decision 0016).
+        if key.epoch > 0 && key_updates {
+            let update = Payload {
+                keys: group.current_sealed_keys(&view),
                 ..Payload::default()
             };
             for old in group.all_keys().into_iter().filter(|k| k.epoch < key.epoch) {
-                out.extend(crate::sync::seal_message(&old, &self.identity, &log)?);
+                out.extend(crate::sync::seal_message(&old, &self.identity, &update)?);
             }
         }
         out.extend(crate::sync::seal_message(&key, &self.identity, payload)?);
@@ -822,6 +844,7 @@ impl Store {
             tombstones,
             members,
             live: None,
+            keys: Vec::new(),
         })
     }
 
@@ -1416,6 +1439,7 @@ impl Store {
             id: crate::crypto::random_array()?,
             initiator: true,
             sent_inventory: base.is_none(),
+            peer_meta_known: None,
             peer: None,
             done: false,
             report: SyncReport::default(),
@@ -1428,6 +1452,7 @@ impl Store {
         let meta_known = expected
             .and_then(|p| self.index.sync.peer_meta.get(&p))
             .is_some_and(|m| m.0 == meta);
+        session.peer_meta_known = Some(meta_known);
         let mut payload = match &base {
             Some((_, known)) => {
                 // The device that answers may not be the expected one and may not know this
@@ -1468,6 +1493,7 @@ impl Store {
             id: [0; 16],
             initiator: false,
             sent_inventory: false,
+            peer_meta_known: None,
             peer: None,
             done: false,
             report: SyncReport::default(),
@@ -1540,6 +1566,7 @@ impl Store {
         let fast =
             live.base.is_some() && our_known.as_ref().map(state_digest).map(B32) == live.base;
         let meta_differs = live.meta_digest.0 != self.meta_digest()?;
+        session.peer_meta_known = Some(!meta_differs);
         let mut reply = Payload::default();
         let mut last = true;
         if let Some(inv) = &live.inventory {
@@ -1591,7 +1618,10 @@ impl Store {
 
     fn seal_live(&mut self, payload: &Payload, session: &mut LiveSession) -> Result<Vec<u8>> {
         let bytes = if session.messages_sent == 0 {
-            self.seal_for_group(payload)?
+            // The first message of each side: key updates unless the peer is known to
+            // hold our records already.
+            let known = session.peer_meta_known.unwrap_or(false);
+            self.seal_for_group(payload, !known)?
         } else {
             let key = self.sending_key()?;
             crate::sync::seal_message(&key, &self.identity, payload)?

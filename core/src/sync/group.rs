@@ -594,6 +594,37 @@ impl GroupState {
         changed
     }
 
+    /// The current epoch's key as sealed to each member in the log's valid rekeys and
+    /// admissions (what a key-update envelope carries, without naming the recipients).
+    pub(crate) fn current_sealed_keys(&self, view: &Membership) -> Vec<(u32, ByteBuf)> {
+        view.rekeys
+            .iter()
+            .filter(|(e, _)| *e == view.epoch)
+            .flat_map(|(e, keys)| {
+                keys.iter()
+                    .filter(|(m, _)| view.active(&DeviceId(m.0)).is_some())
+                    .map(|(_, k)| (*e, k.clone()))
+            })
+            .collect()
+    }
+
+    /// Opens, for trying only, whichever of `keys` was sealed to `me`. The key is kept
+    /// only once a valid record in the log gives it ([`GroupState::absorb_keys`]).
+    pub(crate) fn open_offered(
+        &self,
+        me: &DeviceIdentity,
+        keys: &[(u32, ByteBuf)],
+    ) -> Vec<EpochKey> {
+        let secret = me.x25519();
+        let my = me.id().0;
+        keys.iter()
+            .filter_map(|(e, sealed)| {
+                super::keywrap::open_key(sealed, &self.id, *e, &my, &secret)
+                    .map(|k| EpochKey::new(*e, *k))
+            })
+            .collect()
+    }
+
     /// The members derived from the records: active ones, with their names.
     #[cfg(test)]
     pub(crate) fn members(&self) -> BTreeMap<DeviceId, String> {
