@@ -664,8 +664,13 @@ impl Store {
         let key = self.sending_key()?;
         let mut out = Vec::new();
         // Devices this coordinator admitted that may not hold the key yet: their Admit
-        // record (the key sealed to them) under their invitation's welcome key.
+        // record (the key sealed to them) under their invitation's welcome key, to
+        // peers that may lack our records (an admitted device lacks them).
         for (invite, welcome) in group.welcome_keys() {
+            let admitted = view.bound.get(&invite.0);
+            if !key_updates || admitted.is_none_or(|d| view.active(d).is_none()) {
+                continue;
+            }
             let admit = group.admit_records(&invite, &view);
             if !admit.is_empty() {
                 let update = Payload {
