@@ -294,7 +294,9 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                         .iter()
                         .map(|q| {
                             json!({"case": q.case.to_hex(), "changes": q.changes,
-                                   "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>()})
+                                   "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>(),
+                                   "new_case": q.new_case, "fields": q.fields, "notes": q.notes,
+                                   "summary": q.summary})
                         })
                         .collect();
                     println!("{}", serde_json::Value::Array(v));
@@ -305,17 +307,39 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                     for q in q {
                         let authors: Vec<String> = q.authors.iter().map(DeviceId::short).collect();
                         println!(
-                            "  case {}  {} change(s) by {}",
+                            "  case {}  {} change(s) by {}{}",
                             q.case.short(),
                             q.changes,
-                            authors.join(", ")
+                            authors.join(", "),
+                            if q.new_case { " — a new case" } else { "" }
                         );
+                        if !q.summary.is_empty() {
+                            println!("      would create: {}", q.summary);
+                        }
+                        if !q.fields.is_empty() {
+                            println!("      would change: {}", q.fields.join(", "));
+                        }
+                        for n in &q.notes {
+                            println!("      would add the note: {n:?}");
+                        }
                     }
                     println!("Decide with `caravan member quarantine accept|reject CASE`.");
                 }
             }
             (Some(d @ ("accept" | "reject")), Some(case)) => {
-                let id = store.resolve(&case)?;
+                // A case created by a revoked device is only in quarantine: look there
+                // first, with the id (or prefix) the list prints.
+                let prefix = case.trim().to_ascii_lowercase();
+                let waiting: Vec<_> = store
+                    .quarantined()
+                    .into_iter()
+                    .map(|q| q.case)
+                    .filter(|c| !prefix.is_empty() && c.to_hex().starts_with(&prefix))
+                    .collect();
+                let id = match waiting.as_slice() {
+                    [one] => *one,
+                    _ => store.resolve(&case)?,
+                };
                 let report = store.resolve_quarantine(&id, d == "accept")?;
                 say(
                     json!({"case": id.to_hex(), "decision": d, "changes_applied": report.changes_applied}),

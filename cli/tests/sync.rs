@@ -626,3 +626,78 @@ fn an_invitation_used_twice_admits_one_device_in_every_order() {
         assert_eq!(ok(&b, &["case", "list"]).as_array().map(Vec::len), Some(3));
     }
 }
+
+/// Observation 3 of issue 13: a case *created* by a revoked device, forwarded by a
+/// coordinator who had not heard of the revocation, waits in quarantine; the list shows
+/// what it holds, and `member quarantine accept` takes the id the list prints.
+#[test]
+fn a_case_created_by_a_revoked_device_can_be_seen_and_accepted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    for s in [&a, &b, &c] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    let hand = |from: &Path, to: &Path, name: &str| {
+        let f = path(name);
+        ok(from, &["bundle", "export", "--out", f.to_str().expect("p")]);
+        ok(to, &["bundle", "import", f.to_str().expect("p")])
+    };
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    for (s, role, name) in [(&c, "coordinator", "Dana"), (&b, "field_worker", "Bakyt")] {
+        let inv = ok(&a, &["member", "invite", "--role", role])["invitation"]
+            .as_str()
+            .expect("inv")
+            .to_string();
+        ok(s, &["member", "join", &inv, "--name", name]);
+        hand(s, &a, "join");
+        hand(&a, s, "reply");
+    }
+    hand(&a, &c, "a-c");
+    let short = ok(&a, &["member", "list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["name"] == "Bakyt")
+        .expect("Bakyt")["device"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ok(
+        &b,
+        &[
+            "case",
+            "add",
+            "--add",
+            "citizenship=UZ",
+            "--note",
+            "met near the station",
+        ],
+    );
+    let late = path("late");
+    ok(
+        &b,
+        &["bundle", "export", "--out", late.to_str().expect("p")],
+    );
+    ok(&a, &["member", "revoke", &short]);
+    // Dana has not heard of the revocation: she takes the case and forwards it.
+    let rc = ok(&c, &["bundle", "import", late.to_str().expect("p")]);
+    assert_eq!(rc["cases_created"], 1, "{rc}");
+    let r = hand(&c, &a, "c-a");
+    assert_eq!(r["changes_quarantined"], 1, "{r}");
+    let q = ok(&a, &["member", "quarantine"]);
+    let q = q.as_array().expect("list");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["new_case"], true);
+    assert!(q[0]["summary"].as_str().expect("s").contains("UZ"), "{q:?}");
+    assert_eq!(q[0]["notes"][0], "met near the station");
+    let id = q[0]["case"].as_str().expect("id").to_string();
+    assert_eq!(ok(&a, &["case", "list"]).as_array().map(Vec::len), Some(0));
+    let decided = ok(&a, &["member", "quarantine", "accept", &id[..8]]);
+    assert_eq!(decided["decision"], "accept");
+    assert_eq!(ok(&a, &["case", "list"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        ok(&a, &["member", "quarantine"]).as_array().map(Vec::len),
+        Some(0)
+    );
+}

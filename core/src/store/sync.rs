@@ -45,6 +45,15 @@ pub struct Quarantined {
     pub changes: usize,
     /// The revoked devices that wrote them.
     pub authors: Vec<DeviceId>,
+    /// Whether the changes create the case (this device does not have it).
+    pub new_case: bool,
+    /// The fields the changes would change, by name (e.g. `case_status`, `notes`).
+    pub fields: Vec<String>,
+    /// The texts of the notes the changes would add.
+    pub notes: Vec<String>,
+    /// For a new case, the case as the changes would create it (a few fields, no
+    /// notes), to decide on; empty otherwise or if the changes do not apply alone.
+    pub summary: String,
 }
 
 /// Which changes a bundle carries.
@@ -78,10 +87,19 @@ pub struct SyncReport {
     pub changes_quarantined: usize,
     /// Cases whose incoming changes were refused: outside their author's rights.
     pub cases_refused: usize,
+    /// Same-field conflicts the applied changes created (concurrent edits of one
+    /// field; `caravan case show` lists them for a coordinator to resolve).
+    pub conflicts_created: usize,
+    /// Changes received and not applied: on erased cases, outside their author's
+    /// rights, or rejected by a coordinator (see `dropped`).
+    pub changes_dropped: usize,
+    /// Why changes were dropped, one line per reason with its count.
+    pub dropped: Vec<String>,
 }
 
 impl SyncReport {
-    fn add(&mut self, o: &SyncReport) {
+    /// Adds another report's counts to this one (several bundles imported at once).
+    pub fn add(&mut self, o: &SyncReport) {
         self.cases_created += o.cases_created;
         self.cases_updated += o.cases_updated;
         self.changes_applied += o.changes_applied;
@@ -91,6 +109,9 @@ impl SyncReport {
         self.members_added += o.members_added;
         self.changes_quarantined += o.changes_quarantined;
         self.cases_refused += o.cases_refused;
+        self.conflicts_created += o.conflicts_created;
+        self.changes_dropped += o.changes_dropped;
+        self.dropped.extend(o.dropped.iter().cloned());
     }
 }
 
@@ -434,13 +455,89 @@ impl Store {
                         }
                     }
                 }
+                let signed: Vec<(Change, [u8; 64])> = q
+                    .iter()
+                    .filter_map(|PendingChange(b, s)| {
+                        Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
+                    })
+                    .collect();
+                let preview = self.preview_quarantined(case, &signed);
                 Quarantined {
                     case: *case,
                     changes: q.len(),
                     authors: authors.into_iter().collect(),
+                    new_case: !self.index.cases.contains_key(case),
+                    fields: preview.0,
+                    notes: preview.1,
+                    summary: preview.2,
                 }
             })
             .collect()
+    }
+
+    /// What quarantined changes would change if accepted: the fields, the notes they
+    /// add, and a short summary of a case they create (applied to a copy, never
+    /// stored).
+    fn preview_quarantined(
+        &self,
+        case: &CaseId,
+        changes: &[(Change, [u8; 64])],
+    ) -> (Vec<String>, Vec<String>, String) {
+        let exists = self.index.cases.contains_key(case);
+        let base = if exists {
+            match self.read_doc(case) {
+                Ok(d) => d,
+                Err(_) => return Default::default(),
+            }
+        } else {
+            CaseDoc::empty(*case, self.actor.clone())
+        };
+        let before = if exists { base.record().ok() } else { None };
+        let mut after_doc = base;
+        let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+        if !matches!(after_doc.apply_verified(changes, &allow), Ok(Ok(_))) {
+            return Default::default();
+        }
+        let Ok(after) = after_doc.record() else {
+            return Default::default();
+        };
+        let to_map = |r: &CaseRecord| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let (b, a) = (
+            before.as_ref().map(to_map).unwrap_or_default(),
+            to_map(&after),
+        );
+        let fields = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v) && !matches!(k.as_str(), "id" | "created_at"))
+            .filter(|(_, v)| exists || !is_empty(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let old_notes: BTreeSet<String> = before
+            .as_ref()
+            .map(|r| r.notes.iter().map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
+        let notes = after
+            .notes
+            .iter()
+            .filter(|n| !old_notes.contains(&n.id))
+            .map(|n| n.text.clone())
+            .collect();
+        let summary = if exists {
+            String::new()
+        } else {
+            a.iter()
+                .filter(|(k, v)| {
+                    !matches!(k.as_str(), "id" | "created_at" | "notes" | "conflicts")
+                        && !is_empty(v)
+                })
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        (fields, notes, summary)
     }
 
     /// Accepts (applies) or rejects (drops) a case's quarantined changes. The decision
@@ -977,6 +1074,17 @@ impl Store {
             .into_iter()
             .partition(|cc| !erased.contains(&cc.case));
         report.ignored_erased += ignored.len();
+        let on_erased: usize = ignored
+            .iter()
+            .map(|cc| cc.changes.len().max(usize::from(cc.doc.is_some())))
+            .sum();
+        if on_erased > 0 {
+            report.changes_dropped += on_erased;
+            report.dropped.push(format!(
+                "{on_erased} change(s) on {} case(s) erased on this team",
+                ignored.len()
+            ));
+        }
         // Parsing and signature checks are independent per case: spread them over cores,
         // a slice of cases at a time so that their signatures are checked in batches
         // (`crate::sync::signatures`). Changes by revoked devices are set aside for
@@ -1000,6 +1108,7 @@ impl Store {
                 && !self.index.sync.pending.contains_key(&cc.case)
                 && !self.index.sync.quarantine.contains_key(&cc.case)
         };
+        let rejected = std::sync::atomic::AtomicUsize::new(0);
         let verify = |slice: Vec<(usize, bool, CaseChanges)>| -> Result<Vec<Checked>> {
             let mut checks = Vec::new();
             let mut out = Vec::with_capacity(slice.len());
@@ -1020,7 +1129,9 @@ impl Store {
                     });
                     match (info.active, view.resolved.get(&c.hash().0)) {
                         (true, _) | (false, Some(true)) => keep.push((c, sig)),
-                        (false, Some(false)) => {}
+                        (false, Some(false)) => {
+                            rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         (false, None) => held.push((c, sig)),
                     }
                 }
@@ -1077,6 +1188,13 @@ impl Store {
                     }
                 }
             }
+        }
+        let rejected = rejected.into_inner();
+        if rejected > 0 {
+            report.changes_dropped += rejected;
+            report.dropped.push(format!(
+                "{rejected} change(s) by revoked devices that a coordinator rejected"
+            ));
         }
         // Quarantined changes a coordinator has now accepted join the changes to apply.
         let mut deltas = Vec::new();
@@ -1199,10 +1317,14 @@ impl Store {
                     deltas.push(park(case, &changes));
                     report.cases_waiting += 1;
                 }
-                Fresh::Refused => report.cases_refused += 1,
+                Fresh::Refused(n) => {
+                    report.cases_refused += 1;
+                    report.changes_dropped += n;
+                }
             }
         }
         for (case, changes, loaded, declared) in verified {
+            let incoming = changes.len();
             let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
                 crate::sync::rights::check_changes(view, &case, empty, d, new)
             };
@@ -1263,6 +1385,7 @@ impl Store {
                         });
                     }
                     report.cases_refused += 1;
+                    report.changes_dropped += incoming;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1303,7 +1426,34 @@ impl Store {
                 }
             }
         }
+        let written: Vec<(CaseId, u32)> = to_write
+            .iter()
+            .map(|w| match w {
+                ToWrite::Doc { case, .. } => *case,
+                ToWrite::Prepared(p) => p.case,
+            })
+            .map(|c| {
+                (
+                    c,
+                    self.index.cases.get(&c).map_or(0, |e| e.summary.conflicts),
+                )
+            })
+            .collect();
         self.persist_batch(to_write, deltas)?;
+        for (case, before) in written {
+            let after = self
+                .index
+                .cases
+                .get(&case)
+                .map_or(0, |e| e.summary.conflicts);
+            report.conflicts_created += after.saturating_sub(before) as usize;
+        }
+        if report.cases_refused > 0 {
+            report.dropped.push(format!(
+                "{} case(s) refused: changes outside their author's role",
+                report.cases_refused
+            ));
+        }
         for t in tombstones {
             let existed = self.index.cases.contains_key(&t.case);
             self.apply_tombstone(t)?;
@@ -1706,6 +1856,16 @@ impl Store {
 }
 
 /// SHA-256 over the sorted entries of a state map.
+/// Whether a JSON value of a case field holds nothing (null, empty list or object).
+fn is_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
 /// The error of a device another device was admitted on the same invitation before.
 fn not_admitted() -> Error {
     Error::NotPermitted {
@@ -1854,7 +2014,7 @@ fn build_fresh(
         crate::sync::rights::check_changes(ctx.view, &case, empty, d, new)
     };
     let applied = match doc.apply_verified(&changes, &check) {
-        Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused),
+        Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused(changes.len())),
         Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
         Ok(Ok(0)) => return Ok(Fresh::Known),
         Ok(Ok(n)) => n,
@@ -1886,7 +2046,7 @@ enum Fresh {
     /// Dependencies have not arrived: park these changes.
     Waiting(SignedChanges),
     /// Outside the author's rights.
-    Refused,
+    Refused(usize),
 }
 
 /// A case document to write.
