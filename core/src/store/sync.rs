@@ -2,7 +2,8 @@
 //!
 //! Every incoming payload goes through the same pipeline ([`Store::ingest`]):
 //!
-//! 1. the envelope is parsed strictly, its key commitment checked and it is decrypted;
+//! 1. the envelopes are parsed strictly, their key commitments checked and they are
+//!    decrypted (key and admission updates into a copy of the group, nothing written);
 //!    the sender's signature is verified ([`crate::sync`]);
 //! 2. membership records are merged into a *copy* of the group, and the sender must
 //!    be a member of it;
@@ -11,8 +12,9 @@
 //! 4. changes are applied to a fork of each case's document; missing dependencies
 //!    leave the case unchanged and park its changes as *pending*; the declared heads
 //!    must then be present;
-//! 5. all updated cases are written with one `fdatasync`; only then does the call
-//!    return (and a live session reply).
+//! 5. the group state and all updated cases are written with one `fdatasync` (a
+//!    refused payload changes no byte); only then does the call return (and a live
+//!    session reply).
 
 use std::collections::BTreeSet;
 

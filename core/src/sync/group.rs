@@ -13,10 +13,16 @@
 //!   invitation key pair derived from a secret that travels out of band. Admits a
 //!   field worker.
 //! - `Join`: a new device, signed with its own key *and* the invitation key, which
-//!   proves it holds the invitation. Each invitation admits one device.
+//!   proves it holds the invitation. A version-1 invitation admits the first `Join`.
 //! - `Op`: every later change (invite with a role, publish an X25519 key, set a role,
-//!   revoke, rekey, assign a case, resolve quarantined changes), signed by its author
-//!   and linked to the hashes of the records its author had seen (`parents`).
+//!   revoke, rekey, assign a case, resolve quarantined changes, admit a device on a
+//!   single-use invitation), signed by its author and linked to the hashes of the
+//!   records its author had seen (`parents`).
+//!
+//! **Single-use invitations** (decision 0016): `InviteOnce` carries no key; a device
+//! that joins on it waits until a coordinator's `Admit` names it, with the current key
+//! sealed to it. The first `Admit` of an invitation in the order binds it; a `Join` on
+//! it by any other device has no effect, on every device.
 //!
 //! **Order.** A record comes after its parents: an `Op`'s explicit parents, an
 //! `Invite`'s author's admission, a `Join`'s invitation. Among records whose parents
