@@ -82,6 +82,14 @@ pub struct QuarantinedCase {
     pub changes: u64,
     /// Short ids of the revoked devices that wrote them.
     pub authors: Vec<String>,
+    /// Whether the changes create the case.
+    pub new_case: bool,
+    /// The fields the changes would change.
+    pub fields: Vec<String>,
+    /// The texts of the notes they would add.
+    pub notes: Vec<String>,
+    /// For a new case, a short summary of it as the changes would create it.
+    pub summary: String,
 }
 
 /// Which changes a bundle carries.
@@ -118,6 +126,12 @@ pub struct SyncSummary {
     pub changes_quarantined: u64,
     /// Cases whose incoming changes were refused: outside their author's role.
     pub cases_refused: u64,
+    /// Same-field conflicts the applied changes created.
+    pub conflicts_created: u64,
+    /// Changes received and not applied (see `dropped` for why).
+    pub changes_dropped: u64,
+    /// Why changes were dropped, one line per reason with its count.
+    pub dropped: Vec<String>,
     /// The cases created, changed or erased by this call (what the listener was told).
     pub changed_case_ids: Vec<String>,
 }
@@ -134,6 +148,9 @@ impl SyncSummary {
             members_added: r.members_added as u64,
             changes_quarantined: r.changes_quarantined as u64,
             cases_refused: r.cases_refused as u64,
+            conflicts_created: r.conflicts_created as u64,
+            changes_dropped: r.changes_dropped as u64,
+            dropped: r.dropped.clone(),
             changed_case_ids: changed,
         }
     }
@@ -358,6 +375,10 @@ impl CaravanStore {
                     case_id: q.case.to_hex(),
                     changes: q.changes as u64,
                     authors: q.authors.iter().map(DeviceId::short).collect(),
+                    new_case: q.new_case,
+                    fields: q.fields,
+                    notes: q.notes,
+                    summary: q.summary,
                 })
                 .collect())
         })

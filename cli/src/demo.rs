@@ -330,6 +330,15 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         aigerim.invite(Role::Coordinator)?.as_text(),
         "Dana, coordinator, Almaty",
     )?;
+    // The invitations carry no team key: each phone's first bundle reaches Aigerim,
+    // whose device admits it and answers with the key sealed to that phone alone.
+    for s in [&mut bakyt, &mut dana] {
+        let join = s.export_bundle(BundleScope::Everything)?;
+        aigerim.import_bundle(&join)?;
+        let reply = aigerim.export_bundle(BundleScope::Everything)?;
+        s.import_bundle(&reply)?;
+    }
+    println!("   each phone's join reached Aigerim, whose reply admitted it (one exchange each)");
 
     step(
         10,

@@ -149,9 +149,12 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 std::fs::write(f, inv.as_text()).map_err(io(f))?;
             }
             say(
-                json!({"invitation": inv.as_text(), "role": role.code(), "code": inv.code()}),
+                json!({"invitation": inv.as_text(), "role": role.code(), "code": inv.code(), "id": inv.id()}),
                 format!(
-                    "One-time invitation for a {} ({how}):\n{}\n\nAfter scanning, both phones show this code; compare them: {}",
+                    "One-time invitation {} for a {} ({how}):\n{}\n\nAfter scanning, both phones show this code; compare them: {}\n\
+                     It carries no team key: this device admits the first device whose bundle it imports, \
+                     and hands it the key sealed to that device alone.",
+                    inv.id(),
                     role_name(role),
                     inv.as_text(),
                     inv.code()
@@ -178,13 +181,21 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
             let text = text_or_file(invitation)?;
             let code = caravan_core::sync::invitation_code(&text)?;
             store.join_group(&text, &name)?;
-            let role = store.role().map(role_name).unwrap_or("member");
+            let waiting = store.awaiting_admission();
+            let role = store.role().or(waiting);
+            let next = if waiting.is_some() {
+                "This device waits to be admitted: export a bundle for the inviter \
+                 (`caravan bundle export`), and import the bundle it answers with."
+            } else {
+                "Sync once with a member so they learn of this device."
+            };
             say(
-                json!({"joined": store.group_name(), "role": store.role().map(Role::code), "code": code}),
+                json!({"joined": store.group_name(), "role": role.map(Role::code),
+                       "admitted": waiting.is_none(), "code": code}),
                 format!(
-                    "Joined team {:?} as a {role}. Check that the inviter's screen shows the code {code}.\n\
-                     Sync once with a member so they learn of this device.",
-                    store.group_name().unwrap_or_default()
+                    "Joined team {:?} as a {}. Check that the inviter's screen shows the code {code}.\n{next}",
+                    store.group_name().unwrap_or_default(),
+                    role.map(role_name).unwrap_or("member"),
                 ),
             );
         }
@@ -283,7 +294,9 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                         .iter()
                         .map(|q| {
                             json!({"case": q.case.to_hex(), "changes": q.changes,
-                                   "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>()})
+                                   "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>(),
+                                   "new_case": q.new_case, "fields": q.fields, "notes": q.notes,
+                                   "summary": q.summary})
                         })
                         .collect();
                     println!("{}", serde_json::Value::Array(v));
@@ -294,17 +307,39 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                     for q in q {
                         let authors: Vec<String> = q.authors.iter().map(DeviceId::short).collect();
                         println!(
-                            "  case {}  {} change(s) by {}",
+                            "  case {}  {} change(s) by {}{}",
                             q.case.short(),
                             q.changes,
-                            authors.join(", ")
+                            authors.join(", "),
+                            if q.new_case { " — a new case" } else { "" }
                         );
+                        if !q.summary.is_empty() {
+                            println!("      would create: {}", q.summary);
+                        }
+                        if !q.fields.is_empty() {
+                            println!("      would change: {}", q.fields.join(", "));
+                        }
+                        for n in &q.notes {
+                            println!("      would add the note: {n:?}");
+                        }
                     }
                     println!("Decide with `caravan member quarantine accept|reject CASE`.");
                 }
             }
             (Some(d @ ("accept" | "reject")), Some(case)) => {
-                let id = store.resolve(&case)?;
+                // A case created by a revoked device is only in quarantine: look there
+                // first, with the id (or prefix) the list prints.
+                let prefix = case.trim().to_ascii_lowercase();
+                let waiting: Vec<_> = store
+                    .quarantined()
+                    .into_iter()
+                    .map(|q| q.case)
+                    .filter(|c| !prefix.is_empty() && c.to_hex().starts_with(&prefix))
+                    .collect();
+                let id = match waiting.as_slice() {
+                    [one] => *one,
+                    _ => store.resolve(&case)?,
+                };
                 let report = store.resolve_quarantine(&id, d == "accept")?;
                 say(
                     json!({"case": id.to_hex(), "decision": d, "changes_applied": report.changes_applied}),

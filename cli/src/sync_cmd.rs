@@ -81,6 +81,11 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
         "cases_waiting": r.cases_waiting,
         "ignored_erased": r.ignored_erased,
         "members_added": r.members_added,
+        "changes_quarantined": r.changes_quarantined,
+        "cases_refused": r.cases_refused,
+        "conflicts_created": r.conflicts_created,
+        "changes_dropped": r.changes_dropped,
+        "dropped": r.dropped,
     })
 }
 
@@ -101,17 +106,15 @@ fn report_text(r: &SyncReport) -> String {
     if r.members_added > 0 {
         s.push_str(&format!(", {} membership record(s)", r.members_added));
     }
+    s.push_str(&format!(
+        ", {} conflict(s) created, {} change(s) quarantined, {} change(s) dropped",
+        r.conflicts_created, r.changes_quarantined, r.changes_dropped
+    ));
     if r.changes_quarantined > 0 {
-        s.push_str(&format!(
-            ", {} change(s) by revoked devices quarantined (see `caravan member quarantine`)",
-            r.changes_quarantined
-        ));
+        s.push_str(" (see `caravan member quarantine`)");
     }
-    if r.cases_refused > 0 {
-        s.push_str(&format!(
-            ", {} case(s) refused: changes outside their author's role",
-            r.cases_refused
-        ));
+    for why in &r.dropped {
+        s.push_str(&format!("; dropped: {why}"));
     }
     s
 }
@@ -216,13 +219,7 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
 }
 
 fn sum(mut a: SyncReport, b: &SyncReport) -> SyncReport {
-    a.cases_created += b.cases_created;
-    a.cases_updated += b.cases_updated;
-    a.changes_applied += b.changes_applied;
-    a.cases_erased += b.cases_erased;
-    a.cases_waiting += b.cases_waiting;
-    a.ignored_erased += b.ignored_erased;
-    a.members_added += b.members_added;
+    a.add(b);
     a
 }
 
@@ -302,7 +299,32 @@ pub(crate) fn run_live<S: Read + Write>(
         send(&mut stream, &m).map_err(net)?;
     }
     while !session.is_done() {
-        let msg = receive(&mut stream, quiet).map_err(net)?;
+        let msg = receive(&mut stream, quiet).map_err(|e| {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) {
+                // Every message received before was stored durably; what the peer did
+                // not finish sending is simply not here.
+                Error::Io {
+                    file: "network".into(),
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the other device closed the connection before the sync finished \
+                             (after {} message(s) received); what arrived so far is stored, \
+                             run the sync again to finish",
+                            session.messages_received
+                        ),
+                    ),
+                }
+            } else {
+                net(e)
+            }
+        })?;
         if let Some(reply) = store.live_receive(&mut session, &msg)? {
             send(&mut stream, &reply).map_err(net)?;
         }
@@ -344,4 +366,44 @@ fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
         eprintln!();
     }
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that sent two bytes of a length and hung up.
+    struct Dropped(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Dropped {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl Write for Dropped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dropped_live_peer_gets_a_clear_message() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let key = caravan_core::StoreKey::generate().expect("key");
+        let mut store = Store::create(tmp.path().join("s"), &key).expect("store");
+        let session = store.live_accept().expect("session");
+        let peer = Dropped(std::io::Cursor::new(vec![0, 0]));
+        let err = run_live(&mut store, peer, session, None, true)
+            .expect_err("the peer hung up")
+            .to_string();
+        assert!(
+            err.contains("closed the connection before the sync finished"),
+            "{err}"
+        );
+        assert!(!err.contains("fill whole buffer"), "{err}");
+    }
 }

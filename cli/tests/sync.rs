@@ -67,12 +67,13 @@ fn two_devices_sync_every_way() {
     let bundle_ab = tmp.path().join("ab.cvb");
     let bundle_ba = tmp.path().join("ba.cvb");
     ok(
-        &a,
-        &["bundle", "export", "--out", bundle_ab.to_str().expect("p")],
-    );
-    ok(
         &b,
         &["bundle", "export", "--out", bundle_ba.to_str().expect("p")],
+    );
+    ok(&a, &["bundle", "import", bundle_ba.to_str().expect("p")]);
+    ok(
+        &a,
+        &["bundle", "export", "--out", bundle_ab.to_str().expect("p")],
     );
     let r = ok(&b, &["bundle", "import", bundle_ab.to_str().expect("p")]);
     assert_eq!(r["cases_created"], 1);
@@ -287,11 +288,15 @@ fn roles_are_enforced_and_a_revoked_device_is_cut_off() {
     let out = caravan(&b, &["bundle", "import", ab.to_str().expect("p")]);
     assert_eq!(
         out.status.code(),
-        Some(6),
+        Some(7),
         "nothing after the revocation opens"
     );
-    let out = caravan(&b, &["bundle", "export", "--out", ba.to_str().expect("p")]);
-    assert_eq!(out.status.code(), Some(7), "a revoked device cannot send");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+    // The refused import wrote nothing, so B may still seal with its old key; whatever
+    // it sends is refused.
+    ok(&b, &["bundle", "export", "--out", ba.to_str().expect("p")]);
+    let out = caravan(&a, &["bundle", "import", ba.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(6), "a revoked device cannot send");
     let q = ok(&a, &["member", "quarantine"]);
     assert_eq!(q.as_array().map(Vec::len), Some(0));
 }
@@ -490,4 +495,209 @@ fn a_case_referred_to_another_agency_shares_only_the_agreed_fields_and_its_updat
         &["partner", "revoke", "--agreement", &id[..8], &case[..8]],
     );
     assert_eq!(ok(&a, &["partner", "list"])[0]["shared_cases"], 0);
+}
+
+/// Observation 1 of issue 13: one in-person invitation used by two phones. A invites;
+/// B and E both join with the same text; bundles go around in several orders. B stays
+/// a member, E reads nothing and is not a member, A is told the invitation was used
+/// again, and A's bundles keep being accepted by B.
+#[test]
+fn an_invitation_used_twice_admits_one_device_in_every_order() {
+    for order in 0..4 {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = |n: &str| tmp.path().join(n);
+        let (a, b, e) = (path("a"), path("b"), path("e"));
+        for s in [&a, &b, &e] {
+            ok(s, &["init", "--kdf-memory-mib", "8"]);
+        }
+        ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+        let inv_file = path("inv.txt");
+        let inv = ok(
+            &a,
+            &[
+                "member",
+                "invite",
+                "--role",
+                "field_worker",
+                "--out",
+                inv_file.to_str().expect("p"),
+            ],
+        );
+        let inv_id = inv["id"].as_str().expect("id").to_string();
+        let at = format!("@{}", inv_file.display());
+        assert_eq!(
+            ok(&b, &["member", "join", &at, "--name", "Bakyt"])["admitted"],
+            false
+        );
+        ok(&e, &["member", "join", &at, "--name", "Eve"]);
+        // The invitation text itself opens nothing: E cannot even export a readable bundle
+        // for the team yet, only its join message.
+        let export = |s: &Path, name: &str| {
+            let f = path(name);
+            ok(s, &["bundle", "export", "--out", f.to_str().expect("p")]);
+            f
+        };
+        let import = |s: &Path, f: &Path| caravan(s, &["bundle", "import", f.to_str().expect("p")]);
+        let used_again = |out: &Output| {
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(out.status.code(), Some(6), "{err}");
+            assert!(
+                err.contains(&format!("invitation {inv_id} was used again by"))
+                    && err.contains("Eve"),
+                "{err}"
+            );
+        };
+        let b_join = export(&b, "b-join");
+        let e_join = export(&e, "e-join");
+        // B's join reaches A first (in person), E's at some point after, in every order
+        // with A's answers.
+        assert!(import(&a, &b_join).status.success());
+        match order {
+            0 => used_again(&import(&a, &e_join)),
+            1 => {
+                let r = export(&a, "a1");
+                assert!(!import(&e, &r).status.success(), "E gets nothing");
+                assert!(import(&b, &r).status.success());
+                used_again(&import(&a, &e_join));
+            }
+            2 => {
+                let r = export(&a, "a1");
+                assert!(import(&b, &r).status.success());
+                // E's join given to B instead: B refuses it.
+                assert!(!import(&b, &e_join).status.success());
+                used_again(&import(&a, &e_join));
+                assert!(!import(&e, &r).status.success());
+            }
+            _ => {
+                used_again(&import(&a, &e_join));
+                used_again(&import(&a, &e_join));
+            }
+        }
+        // A adds a case; its bundle reaches B and E.
+        ok(
+            &a,
+            &[
+                "case",
+                "add",
+                "--add",
+                "citizenship=KG",
+                "--note",
+                "met at the bazaar",
+            ],
+        );
+        let ab = export(&a, "ab");
+        let rb = import(&b, &ab);
+        assert!(
+            rb.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rb.stderr)
+        );
+        assert_eq!(ok(&b, &["case", "list"]).as_array().map(Vec::len), Some(1));
+        let re = import(&e, &ab);
+        assert!(!re.status.success(), "E reads nothing");
+        assert!(
+            String::from_utf8_lossy(&re.stderr).contains("admitted another device"),
+            "{}",
+            String::from_utf8_lossy(&re.stderr)
+        );
+        assert_eq!(ok(&e, &["case", "list"]).as_array().map(Vec::len), Some(0));
+        // B writes; A accepts it; B stays the field worker; E is nowhere.
+        ok(&b, &["case", "add", "--add", "citizenship=UZ"]);
+        let ba = export(&b, "ba");
+        let ra = import(&a, &ba);
+        assert!(
+            ra.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ra.stderr)
+        );
+        for s in [&a, &b] {
+            let members = ok(s, &["member", "list"]);
+            let members = members.as_array().expect("list");
+            assert_eq!(members.len(), 2, "order {order}: {members:?}");
+            assert!(members.iter().any(|m| m["name"] == "Bakyt"
+                && m["role"] == "field_worker"
+                && m["active"] == true));
+            assert!(!members.iter().any(|m| m["name"] == "Eve"));
+        }
+        // A's next bundles are still accepted by B.
+        ok(&a, &["case", "add", "--add", "citizenship=TJ"]);
+        let ab2 = export(&a, "ab2");
+        assert!(import(&b, &ab2).status.success());
+        assert_eq!(ok(&b, &["case", "list"]).as_array().map(Vec::len), Some(3));
+    }
+}
+
+/// Observation 3 of issue 13: a case *created* by a revoked device, forwarded by a
+/// coordinator who had not heard of the revocation, waits in quarantine; the list shows
+/// what it holds, and `member quarantine accept` takes the id the list prints.
+#[test]
+fn a_case_created_by_a_revoked_device_can_be_seen_and_accepted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    for s in [&a, &b, &c] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    let hand = |from: &Path, to: &Path, name: &str| {
+        let f = path(name);
+        ok(from, &["bundle", "export", "--out", f.to_str().expect("p")]);
+        ok(to, &["bundle", "import", f.to_str().expect("p")])
+    };
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    for (s, role, name) in [(&c, "coordinator", "Dana"), (&b, "field_worker", "Bakyt")] {
+        let inv = ok(&a, &["member", "invite", "--role", role])["invitation"]
+            .as_str()
+            .expect("inv")
+            .to_string();
+        ok(s, &["member", "join", &inv, "--name", name]);
+        hand(s, &a, "join");
+        hand(&a, s, "reply");
+    }
+    hand(&a, &c, "a-c");
+    let short = ok(&a, &["member", "list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["name"] == "Bakyt")
+        .expect("Bakyt")["device"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ok(
+        &b,
+        &[
+            "case",
+            "add",
+            "--add",
+            "citizenship=UZ",
+            "--note",
+            "met near the station",
+        ],
+    );
+    let late = path("late");
+    ok(
+        &b,
+        &["bundle", "export", "--out", late.to_str().expect("p")],
+    );
+    ok(&a, &["member", "revoke", &short]);
+    // Dana has not heard of the revocation: she takes the case and forwards it.
+    let rc = ok(&c, &["bundle", "import", late.to_str().expect("p")]);
+    assert_eq!(rc["cases_created"], 1, "{rc}");
+    let r = hand(&c, &a, "c-a");
+    assert_eq!(r["changes_quarantined"], 1, "{r}");
+    let q = ok(&a, &["member", "quarantine"]);
+    let q = q.as_array().expect("list");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["new_case"], true);
+    assert!(q[0]["summary"].as_str().expect("s").contains("UZ"), "{q:?}");
+    assert_eq!(q[0]["notes"][0], "met near the station");
+    let id = q[0]["case"].as_str().expect("id").to_string();
+    assert_eq!(ok(&a, &["case", "list"]).as_array().map(Vec::len), Some(0));
+    let decided = ok(&a, &["member", "quarantine", "accept", &id[..8]]);
+    assert_eq!(decided["decision"], "accept");
+    assert_eq!(ok(&a, &["case", "list"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        ok(&a, &["member", "quarantine"]).as_array().map(Vec::len),
+        Some(0)
+    );
 }

@@ -78,8 +78,9 @@ fn device(i: usize) -> Device {
 /// How much the members know about each other when the random steps begin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Setup {
-    /// As an app sets a team up: each joiner's first bundle reaches the creator, so
-    /// the creator knows everyone and a joiner knows the creator and earlier joiners.
+    /// As an app sets a team up: each joiner's first bundle reaches the creator and the
+    /// creator's answer admits it, so the creator knows everyone and a joiner knows the
+    /// creator and earlier joiners.
     Cold,
     /// As `Cold`, then the creator's bundle reaches every joiner: everyone knows everyone.
     Warm,
@@ -110,6 +111,16 @@ fn team(n: usize, setup: Setup) -> Vec<Device> {
             .store
             .import_bundle(&hello)
             .expect("creator learns of the joiner");
+        // The creator admits it; its reply hands over the key (the in-person exchange
+        // of decision 0016).
+        let reply = devices[0]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("reply");
+        devices[i]
+            .store
+            .import_bundle(&reply)
+            .expect("joiner is admitted");
     }
     if setup == Setup::Warm {
         let roster = devices[0]

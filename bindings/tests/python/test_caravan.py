@@ -187,13 +187,14 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(sorted((m.name, m.role) for m in a.members()),
                          [("Aigerim, Shymkent", cv.MemberRole.FIELD_WORKER),
                           ("Bakyt, Osh", cv.MemberRole.COORDINATOR)])
-        self.assertEqual(b.my_role(), cv.MemberRole.FIELD_WORKER)
         heard_a, heard_b = Recorder(), Recorder()
         a.set_change_listener(heard_a)
         b.set_change_listener(heard_b)
 
         ids = [a.add_case(case_edits()) for _ in range(3)]
+        # A's answer admits B (the invitation carried no key, decision 0016).
         report = b.import_bundle(a.export_bundle(cv.BundleScope.SINCE_LAST(target="b")))
+        self.assertEqual(b.my_role(), cv.MemberRole.FIELD_WORKER)
         self.assertEqual(report.cases_created, 3)
         self.assertEqual(heard_b.all_ids(), set(ids))
         self.assertEqual(sorted(s.id for s in b.list_cases(cv.CaseListFilter())), sorted(ids))
@@ -260,13 +261,13 @@ class CaravanFlow(unittest.TestCase):
         bundle = a.export_bundle(cv.BundleScope.EVERYTHING())
         self.assertEqual(b.import_bundle(bundle).cases_created, 1)
         self.assertEqual(b.get_case(secret).id, secret)
-        with self.assertRaises(cv.CaravanError.NotForThisDevice):
+        with self.assertRaises(cv.CaravanError.NotPermitted):
             c.import_bundle(bundle)
         with self.assertRaises(cv.CaravanError.CaseNotFound):
             c.get_case(secret)
-        self.assertIsNone(c.my_role())
-        with self.assertRaises(cv.CaravanError.NotPermitted):
-            c.export_bundle(cv.BundleScope.EVERYTHING())
+        # The refused import wrote nothing; what the revoked device sends is refused.
+        with self.assertRaises(cv.CaravanError.Refused):
+            a.import_bundle(c.export_bundle(cv.BundleScope.EVERYTHING()))
         self.assertEqual(a.quarantined(), [])
 
     def test_joining_from_afar_with_a_code_read_over_the_phone(self):

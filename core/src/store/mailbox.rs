@@ -147,7 +147,7 @@ impl Store {
                 Members::Proofs
             };
             let payload = self.payload_since(cursor.as_ref(), members)?;
-            let bytes = self.seal_for_group(&payload)?;
+            let bytes = self.seal_for_group(&payload, rewrite || meta_changed)?;
             let name = format!("{next:010}.cvb");
             let tmp = outbox.join(format!(".{name}.tmp"));
             fs::write(&tmp, &bytes).map_err(io)?;

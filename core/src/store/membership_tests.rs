@@ -352,17 +352,22 @@ fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quar
         ));
     }
     // ...and importing the bundle tells R only that it was revoked.
-    assert!(matches!(
-        t[2].store.import_bundle(&bundle),
-        Err(Error::NotForThisDevice)
-    ));
+    // The import is refused whole (nothing is written), with the reason.
+    match t[2].store.import_bundle(&bundle) {
+        Err(Error::NotPermitted { reason, .. }) => assert!(reason.contains("revoked"), "{reason}"),
+        other => panic!("R's import: {other:?}"),
+    }
     assert!(t[2].store.case(&secret_case).is_err());
-    assert_eq!(t[2].store.role(), None, "R learned it was revoked");
     assert!(
-        t[2].store.group().expect("g").current_key().is_err(),
+        t[2].store
+            .group()
+            .expect("g")
+            .current_key()
+            .map(|k| k.epoch)
+            .unwrap_or(0)
+            == 0,
         "R holds no key for epoch 1"
     );
-    assert!(t[2].store.export_bundle(BundleScope::Everything).is_err());
     // The others open it (the new key reaches them inside, sealed to their X25519 keys).
     for to in [1, 3] {
         t[to].store.import_bundle(&bundle).expect("import");
@@ -470,7 +475,13 @@ fn partner_invitations_carry_no_group_key() {
     t[1].store
         .join_group(inv.as_text(), "Shelter, Istanbul")
         .expect("join");
-    assert!(t[1].store.export_bundle(BundleScope::Everything).is_err());
+    // Its join (under the invitation's welcome key) reaches the coordinator, who
+    // admits it: with no key.
+    let join = t[1]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join message");
+    t[0].store.import_bundle(&join).expect("admitted");
     let case = t[0].store.add_case(&case_edits()).expect("case");
     let b = t[0]
         .store
@@ -481,5 +492,185 @@ fn partner_invitations_carry_no_group_key() {
         Err(Error::NotForThisDevice)
     ));
     assert!(t[1].store.case(&case).is_err());
-    assert_eq!(t[1].store.role(), Some(Role::Partner));
+    assert!(t[1].store.group().expect("g").current_key().is_err());
+}
+
+/// Every file of a store directory, byte for byte.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = fs::read(&path).expect("read");
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// Imports `bytes` into `to`, which must refuse it and keep every byte of its store.
+fn refused_unchanged(to: &mut Device, bytes: &[u8], what: &str) -> Error {
+    let before = snapshot(to.store.dir());
+    let err = match to.store.import_bundle(bytes) {
+        Err(e) => e,
+        Ok(r) => panic!("{what}: accepted ({r:?})"),
+    };
+    assert!(
+        snapshot(to.store.dir()) == before,
+        "{what}: refused ({err:?}) but the store changed"
+    );
+    // A live session refuses it the same way, and writes nothing either.
+    let mut session = to.store.live_accept().expect("accept");
+    assert!(
+        to.store.live_receive(&mut session, bytes).is_err(),
+        "{what}: live"
+    );
+    assert!(
+        snapshot(to.store.dir()) == before,
+        "{what}: live changed the store"
+    );
+    err
+}
+
+/// Observation 5 of issue 13: on every refusal path of bundle and live import, the
+/// store's files are byte-identical afterwards.
+#[test]
+fn refused_inputs_change_no_byte_of_the_store() {
+    let mut t = team(&[Role::FieldWorker, Role::FieldWorker, Role::Coordinator]);
+    let case = t[0].store.add_case(&case_edits()).expect("case");
+    for to in 1..4 {
+        send(&mut t, 0, to).expect("sync");
+        // Once each device has sent under the group key, the coordinator stops adding
+        // its admission (under the invitation's welcome key) to its bundles.
+        send(&mut t, to, 0).expect("sync back");
+    }
+    // Damaged bytes of a good bundle, cut and flipped.
+    let good = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    for i in (0..good.len()).step_by(97) {
+        let mut bad = good.clone();
+        bad[i] ^= 0x04;
+        refused_unchanged(&mut t[1], &bad, &format!("flip at {i}"));
+    }
+    refused_unchanged(&mut t[1], &good[..good.len() / 2], "cut");
+    // A bundle of another group.
+    let mut other = team(&[]);
+    other[0].store.add_case(&case_edits()).expect("case");
+    let foreign = other[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    refused_unchanged(&mut t[1], &foreign, "another group");
+    // An invitation used a second time: the second device's join message.
+    let inv = t[0].store.invite(Role::FieldWorker).expect("invite");
+    let (mut x, mut e) = (device(), device());
+    x.store.join_group(inv.as_text(), "X").expect("join");
+    e.store.join_group(inv.as_text(), "E").expect("join");
+    let x_join = x
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join");
+    let e_join = e
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join");
+    t[0].store.import_bundle(&x_join).expect("X admitted");
+    let err = refused_unchanged(&mut t[0], &e_join, "invitation used again");
+    assert!(err.to_string().contains("was used again by"), "{err}");
+    // ...given to a member that is not a coordinator, and to the admitted device.
+    let reply = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("reply");
+    x.store.import_bundle(&reply).expect("X gets the key");
+    refused_unchanged(&mut x, &e_join, "join given to the admitted device");
+    // The coordinator's bundle to the second device: it reads nothing, keeps nothing.
+    refused_unchanged(&mut e, &reply, "the team's bundle to the second device");
+    assert!(e.store.case(&case).is_err());
+    // A revoked device: what it sends is refused, and what it is sent too.
+    let r = t[2].store.device_id();
+    t[0].store.revoke(&r).expect("revoke");
+    send(&mut t, 0, 1).expect("device 1 learns");
+    let from_r = t[2]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("old key");
+    refused_unchanged(&mut t[0], &from_r, "revoked sender at the coordinator");
+    refused_unchanged(&mut t[1], &from_r, "revoked sender at a member");
+    let after = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    refused_unchanged(&mut t[2], &after, "the revoked device");
+}
+
+/// Observation 4 of issue 13: a revoked device reads nothing written after its
+/// revocation, membership records included: not the name, nor the device key, of a
+/// member added since, in any envelope of any bundle, with any key it holds.
+#[test]
+fn a_revoked_device_learns_nothing_of_members_added_after_its_revocation() {
+    let mut t = team(&[Role::FieldWorker, Role::FieldWorker]);
+    let r = t[2].store.device_id();
+    let r_group = t[2].store.group().expect("g").clone();
+    t[0].store.revoke(&r).expect("revoke");
+    // A newcomer joins after the revocation.
+    let mut n = device();
+    let inv = t[0].store.invite(Role::FieldWorker).expect("invite");
+    n.store
+        .join_group(inv.as_text(), "Nurlan, Turkistan")
+        .expect("join");
+    let join = n
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join");
+    t[0].store.import_bundle(&join).expect("admit");
+    let reply = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("reply");
+    n.store
+        .import_bundle(&reply)
+        .expect("newcomer gets the key");
+    // Device 1 has not heard of the rotation: it still gets in through the key update.
+    let bundles = [
+        t[0].store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle"),
+        t[0].store
+            .export_bundle(BundleScope::SinceLast("usb".into()))
+            .expect("bundle"),
+    ];
+    t[1].store
+        .import_bundle(&bundles[0])
+        .expect("member catches up");
+    assert_eq!(t[1].store.members().len(), t[0].store.members().len());
+    let secret_id = n.store.device_id();
+    let me = &t[2].store.identity;
+    for bundle in &bundles {
+        for part in crate::sync::envelope::split(bundle).expect("split") {
+            for key in r_group.all_keys() {
+                let Ok((_, payload)) = crate::sync::open_message(part, |_, _| Some(key.clone()))
+                else {
+                    continue;
+                };
+                let plain = cbor(&payload).expect("cbor");
+                assert!(
+                    !plain.windows(32).any(|w| w == secret_id.0),
+                    "the newcomer's device key reached the revoked device"
+                );
+                assert!(
+                    !plain.windows(6).any(|w| w == b"Nurlan"),
+                    "the newcomer's name reached the revoked device"
+                );
+                assert!(r_group.open_offered(me, &payload.keys).is_empty());
+            }
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Every incoming payload goes through the same pipeline ([`Store::ingest`]):
 //!
-//! 1. the envelope is parsed strictly, its key commitment checked and it is decrypted;
+//! 1. the envelopes are parsed strictly, their key commitments checked and they are
+//!    decrypted (key and admission updates into a copy of the group, nothing written);
 //!    the sender's signature is verified ([`crate::sync`]);
 //! 2. membership records are merged into a *copy* of the group, and the sender must
 //!    be a member of it;
@@ -11,8 +12,9 @@
 //! 4. changes are applied to a fork of each case's document; missing dependencies
 //!    leave the case unchanged and park its changes as *pending*; the declared heads
 //!    must then be present;
-//! 5. all updated cases are written with one `fdatasync`; only then does the call
-//!    return (and a live session reply).
+//! 5. the group state and all updated cases are written with one `fdatasync` (a
+//!    refused payload changes no byte); only then does the call return (and a live
+//!    session reply).
 
 use std::collections::BTreeSet;
 
@@ -45,6 +47,15 @@ pub struct Quarantined {
     pub changes: usize,
     /// The revoked devices that wrote them.
     pub authors: Vec<DeviceId>,
+    /// Whether the changes create the case (this device does not have it).
+    pub new_case: bool,
+    /// The fields the changes would change, by name (e.g. `case_status`, `notes`).
+    pub fields: Vec<String>,
+    /// The texts of the notes the changes would add.
+    pub notes: Vec<String>,
+    /// For a new case, the case as the changes would create it (a few fields, no
+    /// notes), to decide on; empty otherwise or if the changes do not apply alone.
+    pub summary: String,
 }
 
 /// Which changes a bundle carries.
@@ -78,10 +89,19 @@ pub struct SyncReport {
     pub changes_quarantined: usize,
     /// Cases whose incoming changes were refused: outside their author's rights.
     pub cases_refused: usize,
+    /// Same-field conflicts the applied changes created (concurrent edits of one
+    /// field; `caravan case show` lists them for a coordinator to resolve).
+    pub conflicts_created: usize,
+    /// Changes received and not applied: on erased cases, outside their author's
+    /// rights, or rejected by a coordinator (see `dropped`).
+    pub changes_dropped: usize,
+    /// Why changes were dropped, one line per reason with its count.
+    pub dropped: Vec<String>,
 }
 
 impl SyncReport {
-    fn add(&mut self, o: &SyncReport) {
+    /// Adds another report's counts to this one (several bundles imported at once).
+    pub fn add(&mut self, o: &SyncReport) {
         self.cases_created += o.cases_created;
         self.cases_updated += o.cases_updated;
         self.changes_applied += o.changes_applied;
@@ -91,6 +111,9 @@ impl SyncReport {
         self.members_added += o.members_added;
         self.changes_quarantined += o.changes_quarantined;
         self.cases_refused += o.cases_refused;
+        self.conflicts_created += o.conflicts_created;
+        self.changes_dropped += o.changes_dropped;
+        self.dropped.extend(o.dropped.iter().cloned());
     }
 }
 
@@ -101,6 +124,9 @@ pub struct LiveSession {
     id: [u8; 16],
     initiator: bool,
     sent_inventory: bool,
+    /// Whether the peer is known to hold this device's membership records (then the
+    /// first message carries no key updates).
+    peer_meta_known: Option<bool>,
     peer: Option<DeviceId>,
     done: bool,
     /// What the session has done so far.
@@ -168,6 +194,13 @@ impl Store {
     pub fn role(&self) -> Option<Role> {
         let g = self.index.sync.group.as_ref()?;
         g.view().active(&self.identity.id()).map(|m| m.role)
+    }
+
+    /// The role this device joined with while it waits for a coordinator to admit it
+    /// (`None` once admitted, or outside a group). Until then it holds no group key.
+    pub fn awaiting_admission(&self) -> Option<Role> {
+        let g = self.index.sync.group.as_ref()?;
+        g.view().pending.get(&self.identity.id()).map(|(_, r)| *r)
     }
 
     /// Creates a group named `name` with this device, named `device_name`, as its
@@ -334,6 +367,17 @@ impl Store {
             reason: reason.into(),
         };
         let Some(info) = view.active(&me) else {
+            if view.pending.contains_key(&me) {
+                return Err(denied(
+                    "this device waits to be admitted: send a bundle to the coordinator who \
+                     invited it and import the coordinator's reply",
+                ));
+            }
+            if view.reused.iter().any(|(_, d, _)| *d == me) {
+                return Err(denied(
+                    "another device was admitted on the invitation this device joined with",
+                ));
+            }
             return Err(denied("this device was revoked from its group"));
         };
         let Some(case) = case else {
@@ -413,13 +457,89 @@ impl Store {
                         }
                     }
                 }
+                let signed: Vec<(Change, [u8; 64])> = q
+                    .iter()
+                    .filter_map(|PendingChange(b, s)| {
+                        Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
+                    })
+                    .collect();
+                let preview = self.preview_quarantined(case, &signed);
                 Quarantined {
                     case: *case,
                     changes: q.len(),
                     authors: authors.into_iter().collect(),
+                    new_case: !self.index.cases.contains_key(case),
+                    fields: preview.0,
+                    notes: preview.1,
+                    summary: preview.2,
                 }
             })
             .collect()
+    }
+
+    /// What quarantined changes would change if accepted: the fields, the notes they
+    /// add, and a short summary of a case they create (applied to a copy, never
+    /// stored).
+    fn preview_quarantined(
+        &self,
+        case: &CaseId,
+        changes: &[(Change, [u8; 64])],
+    ) -> (Vec<String>, Vec<String>, String) {
+        let exists = self.index.cases.contains_key(case);
+        let base = if exists {
+            match self.read_doc(case) {
+                Ok(d) => d,
+                Err(_) => return Default::default(),
+            }
+        } else {
+            CaseDoc::empty(*case, self.actor.clone())
+        };
+        let before = if exists { base.record().ok() } else { None };
+        let mut after_doc = base;
+        let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+        if !matches!(after_doc.apply_verified(changes, &allow), Ok(Ok(_))) {
+            return Default::default();
+        }
+        let Ok(after) = after_doc.record() else {
+            return Default::default();
+        };
+        let to_map = |r: &CaseRecord| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let (b, a) = (
+            before.as_ref().map(to_map).unwrap_or_default(),
+            to_map(&after),
+        );
+        let fields = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v) && !matches!(k.as_str(), "id" | "created_at"))
+            .filter(|(_, v)| exists || !is_empty(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let old_notes: BTreeSet<String> = before
+            .as_ref()
+            .map(|r| r.notes.iter().map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
+        let notes = after
+            .notes
+            .iter()
+            .filter(|n| !old_notes.contains(&n.id))
+            .map(|n| n.text.clone())
+            .collect();
+        let summary = if exists {
+            String::new()
+        } else {
+            a.iter()
+                .filter(|(k, v)| {
+                    !matches!(k.as_str(), "id" | "created_at" | "notes" | "conflicts")
+                        && !is_empty(v)
+                })
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        (fields, notes, summary)
     }
 
     /// Accepts (applies) or rejects (drops) a case's quarantined changes. The decision
@@ -459,6 +579,9 @@ impl Store {
     /// was revoked.
     pub(super) fn sending_key(&self) -> Result<crate::sync::envelope::EpochKey> {
         let group = self.group()?;
+        if group.view().pending.contains_key(&self.identity.id()) {
+            return Err(waiting_for_admission());
+        }
         if self.index.sync.group.is_some() && self.role().is_none() {
             return Err(Error::NotPermitted {
                 action: "sync".into(),
@@ -496,7 +619,7 @@ impl Store {
             Members::All
         };
         let payload = self.payload_since(base.as_ref(), members)?;
-        let bytes = self.seal_for_group(&payload)?;
+        let bytes = self.seal_for_group(&payload, !meta_known)?;
         if let (BundleScope::SinceLast(name), Some(peer)) = (scope, meta_key) {
             let updates = self.state_updates(base.as_ref());
             let mut deltas = Vec::new();
@@ -518,47 +641,96 @@ impl Store {
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
         self.check_writable()?;
-        let mut report = SyncReport::default();
-        let (sender, payload) = self.open_incoming(bytes, &mut report)?;
-        report.add(&self.ingest(sender, payload)?);
-        Ok(report)
-    }
-
-    fn open_message(&self, bytes: &[u8]) -> Result<(DeviceId, Payload)> {
-        let group = self.group()?;
-        crate::sync::open_message(bytes, |tag, epoch| group.key_for(tag, epoch))
+        let (sender, payload, via) = self.open_incoming(bytes)?;
+        self.ingest_from(sender, payload, via)
     }
 
     /// Opens what another device sent: one envelope, or key-update envelopes followed
-    /// by the main one (see [`Store::seal_for_group`]). Key updates this device can open
-    /// are ingested first (they may hold the key of the main envelope); the others are
-    /// skipped.
-    fn open_incoming(
-        &mut self,
-        bytes: &[u8],
-        report: &mut SyncReport,
-    ) -> Result<(DeviceId, Payload)> {
+    /// by the main one (see [`Store::seal_for_group`]). Nothing is written here: the
+    /// key updates this device can open are merged into a copy of the group (they may
+    /// hold the key of the main envelope) and their records join the main payload, so
+    /// the whole message is then verified and applied at once, or refused whole. The
+    /// third value names the single-use invitation whose welcome key opened the main
+    /// envelope (a device waiting to be admitted, decision 0016).
+    fn open_incoming(&self, bytes: &[u8]) -> Result<(DeviceId, Payload, Option<B32>)> {
         let parts = crate::sync::envelope::split(bytes)?;
         let (main, updates) = parts
             .split_last()
             .ok_or_else(|| Error::rejected("empty message"))?;
+        let mut group = self.group()?.clone();
+        let mut members = Vec::new();
+        let any_key = |g: &GroupState, tag: &[u8; 16], epoch: u32| {
+            g.key_for(tag, epoch)
+                .or_else(|| g.welcome_key_for(tag, epoch).map(|(_, k)| k))
+        };
+        let mut offered: Vec<crate::sync::envelope::EpochKey> = Vec::new();
+        let mut offered_none = false;
         for part in updates {
-            match self.open_message(part) {
-                Ok((sender, payload)) => {
+            match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
+                Ok((_, payload)) => {
                     if !payload.cases.is_empty() || !payload.tombstones.is_empty() {
                         return Err(Error::rejected("a key-update envelope carries case data"));
                     }
-                    let members = Payload {
-                        members: payload.members,
-                        ..Payload::default()
-                    };
-                    report.add(&self.ingest(sender, members)?);
+                    group.merge_records(payload.members.clone());
+                    group.absorb_keys(&self.identity);
+                    members.extend(payload.members);
+                    let opened = group.open_offered(&self.identity, &payload.keys);
+                    offered_none |= !payload.keys.is_empty() && opened.is_empty();
+                    offered.extend(opened);
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e) => return Err(e),
             }
         }
-        self.open_message(main)
+        let main_key = |t: &[u8; 16], e: u32| {
+            group.key_for(t, e).or_else(|| {
+                offered
+                    .iter()
+                    .find(|k| k.epoch == e && &k.routing_tag() == t)
+                    .cloned()
+            })
+        };
+        let opened = match crate::sync::open_message(main, main_key) {
+            Ok((sender, payload)) => Ok((sender, payload, None)),
+            Err(Error::NotForThisDevice) => {
+                let parsed = crate::sync::envelope::parse(main)?;
+                match group.welcome_key_for(&parsed.header.tag, parsed.header.epoch) {
+                    Some((invite, key)) => {
+                        crate::sync::open_message(main, |_, _| Some(key.clone()))
+                            .map(|(s, p)| (s, p, Some(invite)))
+                    }
+                    None => Err(Error::NotForThisDevice),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let (sender, mut payload, via) = match opened {
+            Ok(x) => x,
+            Err(Error::NotForThisDevice) => {
+                let me = self.identity.id();
+                let view = group.view();
+                if view.reused.iter().any(|(_, d, _)| *d == me) {
+                    return Err(not_admitted());
+                }
+                if view.pending.contains_key(&me) {
+                    return Err(waiting_for_admission());
+                }
+                if offered_none || view.members.get(&me).is_some_and(|m| !m.active) {
+                    return Err(Error::NotPermitted {
+                        action: "sync".into(),
+                        reason: "the team's key rotated and none of the new keys is for this \
+                                 device: it was revoked from its group (it can read nothing \
+                                 sent since), or must wait for a coordinator to hand it the key"
+                            .into(),
+                    });
+                }
+                return Err(Error::NotForThisDevice);
+            }
+            Err(e) => return Err(e),
+        };
+        members.append(&mut payload.members);
+        payload.members = members;
+        Ok((sender, payload, via))
     }
 
     /// Seals a payload with the current group key. After a key rotation, the membership
@@ -566,17 +738,63 @@ impl Store {
     /// who have not heard of the rotation learn their new key (sealed to their X25519
     /// key in the log) before they meet the main envelope. A revoked device can read
     /// those envelopes, but they hold no case data and no key for it.
-    pub(super) fn seal_for_group(&self, payload: &Payload) -> Result<Vec<u8>> {
+    pub(super) fn seal_for_group(&self, payload: &Payload, key_updates: bool) -> Result<Vec<u8>> {
         let group = self.group()?;
+        let view = group.view();
+        let me = self.identity.id();
+        if view.reused.iter().any(|(_, d, _)| *d == me) {
+            return Err(not_admitted());
+        }
+        if view.pending.contains_key(&me) {
+            // Waiting to be admitted: this device's own records (its Join and X25519
+            // key), under its invitation's welcome key, for the coordinator.
+            let (_, welcome) = group
+                .welcome_keys()
+                .into_iter()
+                .next()
+                .ok_or_else(waiting_for_admission)?;
+            let join = Payload {
+                members: group.own_records(&me),
+                live: payload.live.clone(),
+                ..Payload::default()
+            };
+            return crate::sync::seal_message(&welcome, &self.identity, &join);
+        }
         let key = self.sending_key()?;
         let mut out = Vec::new();
-        if key.epoch > 0 {
-            let log = Payload {
-                members: group.records.iter().cloned().collect(),
+        // Devices this coordinator admitted that may not hold the key yet: their Admit
+        // record (the key sealed to them) under their invitation's welcome key, to
+        // peers that may lack our records (an admitted device lacks them).
+        for (invite, welcome) in group.welcome_keys() {
+            let admitted = view.bound.get(&invite.0);
+            if !key_updates || admitted.is_none_or(|d| view.active(d).is_none()) {
+                continue;
+            }
+            let admit = group.admit_records(&invite, &view);
+            if !admit.is_empty() {
+                let update = Payload {
+                    members: admit,
+                    ..Payload::default()
+                };
+                out.extend(crate::sync::seal_message(
+                    &welcome,
+                    &self.identity,
+                    &update,
+                )?);
+            }
+        }
+        // After a rotation, a peer that may lack our records gets, under each older key
+        // we hold, the current key sealed to every member (recipients unnamed): enough
+        // to open the main envelope, whose records then prove the key. A revoked device
+        // learns nothing from it, not even who the members are; a peer known to hold our
+        // records gets none (decision 0016).
+        if key.epoch > 0 && key_updates {
+            let update = Payload {
+                keys: group.current_sealed_keys(&view),
                 ..Payload::default()
             };
             for old in group.all_keys().into_iter().filter(|k| k.epoch < key.epoch) {
-                out.extend(crate::sync::seal_message(&old, &self.identity, &log)?);
+                out.extend(crate::sync::seal_message(&old, &self.identity, &update)?);
             }
         }
         out.extend(crate::sync::seal_message(&key, &self.identity, payload)?);
@@ -730,6 +948,7 @@ impl Store {
             tombstones,
             members,
             live: None,
+            keys: Vec::new(),
         })
     }
 
@@ -752,13 +971,65 @@ impl Store {
 
     /// Verifies and applies a payload from `sender` (see the module doc).
     pub(crate) fn ingest(&mut self, sender: DeviceId, payload: Payload) -> Result<SyncReport> {
+        self.ingest_from(sender, payload, None)
+    }
+
+    /// [`Store::ingest`] for a message that `via` names the single-use invitation of,
+    /// if a welcome key opened it (decision 0016).
+    fn ingest_from(
+        &mut self,
+        sender: DeviceId,
+        payload: Payload,
+        via: Option<B32>,
+    ) -> Result<SyncReport> {
         self.check_writable()?;
         let mut report = SyncReport::default();
         // 2. membership: merge, open keys sealed to us, check the sender
         let mut group = self.group()?.clone();
+        if via.is_some() && (!payload.cases.is_empty() || !payload.tombstones.is_empty()) {
+            return Err(Error::rejected(
+                "a message under an invitation's key carries case data",
+            ));
+        }
         report.members_added = group.merge_records(payload.members);
-        let keys_new = group.absorb_keys(&self.identity);
-        let view = group.view();
+        let mut keys_new = group.absorb_keys(&self.identity);
+        let mut view = group.view();
+        if let Some((invite, _, name)) = view.reused.iter().find(|(_, d, _)| *d == sender) {
+            let admitted = view
+                .bound
+                .get(invite)
+                .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
+            let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
+            return Err(Error::rejected(format!(
+                "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
+                 (\"{first_name}\") already. The second device is not a member and can read \
+                 nothing; nothing was changed",
+                crate::sync::invitation_id(&B32(*invite)),
+                sender.short(),
+            )));
+        }
+        // A coordinator admits a device waiting on one of its single-use invitations,
+        // the first to reach it.
+        if via.is_some() && view.pending.contains_key(&sender) {
+            let admitted = group.admit_pending(&self.identity)?;
+            if admitted > 0 {
+                report.members_added += admitted;
+                view = group.view();
+            }
+        }
+        // Welcome keys are kept until their device holds the group key: it sent under
+        // it, or (on the joining device) the key was opened.
+        let me = self.identity.id();
+        for (invite, _) in group.welcome_keys() {
+            let done = match view.bound.get(&invite.0) {
+                Some(d) if *d == me => group.current_key().is_ok(),
+                Some(d) => *d == sender && via.is_none(),
+                None => false,
+            };
+            if done && group.forget_welcome(&invite) {
+                keys_new = true;
+            }
+        }
         if view.active(&sender).is_none() {
             return Err(Error::rejected(if view.members.contains_key(&sender) {
                 "the sending device was revoked from this group"
@@ -805,6 +1076,17 @@ impl Store {
             .into_iter()
             .partition(|cc| !erased.contains(&cc.case));
         report.ignored_erased += ignored.len();
+        let on_erased: usize = ignored
+            .iter()
+            .map(|cc| cc.changes.len().max(usize::from(cc.doc.is_some())))
+            .sum();
+        if on_erased > 0 {
+            report.changes_dropped += on_erased;
+            report.dropped.push(format!(
+                "{on_erased} change(s) on {} case(s) erased on this team",
+                ignored.len()
+            ));
+        }
         // Parsing and signature checks are independent per case: spread them over cores,
         // a slice of cases at a time so that their signatures are checked in batches
         // (`crate::sync::signatures`). Changes by revoked devices are set aside for
@@ -828,6 +1110,7 @@ impl Store {
                 && !self.index.sync.pending.contains_key(&cc.case)
                 && !self.index.sync.quarantine.contains_key(&cc.case)
         };
+        let rejected = std::sync::atomic::AtomicUsize::new(0);
         let verify = |slice: Vec<(usize, bool, CaseChanges)>| -> Result<Vec<Checked>> {
             let mut checks = Vec::new();
             let mut out = Vec::with_capacity(slice.len());
@@ -848,7 +1131,9 @@ impl Store {
                     });
                     match (info.active, view.resolved.get(&c.hash().0)) {
                         (true, _) | (false, Some(true)) => keep.push((c, sig)),
-                        (false, Some(false)) => {}
+                        (false, Some(false)) => {
+                            rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         (false, None) => held.push((c, sig)),
                     }
                 }
@@ -905,6 +1190,13 @@ impl Store {
                     }
                 }
             }
+        }
+        let rejected = rejected.into_inner();
+        if rejected > 0 {
+            report.changes_dropped += rejected;
+            report.dropped.push(format!(
+                "{rejected} change(s) by revoked devices that a coordinator rejected"
+            ));
         }
         // Quarantined changes a coordinator has now accepted join the changes to apply.
         let mut deltas = Vec::new();
@@ -984,14 +1276,10 @@ impl Store {
                 deltas.push(quarantine_delta(case, &all));
             }
         }
-        // Everything checked: now write. Group first (small), then erasures, then cases.
+        // Everything checked: nothing was written so far. The group goes with the cases
+        // in one batch (one fsync), erasures after it.
         if report.members_added > 0 || keys_new || delivered {
-            self.write_sync(vec![SyncDelta::Group(group)])?;
-        }
-        for t in tombstones {
-            let existed = self.index.cases.contains_key(&t.case);
-            self.apply_tombstone(t)?;
-            report.cases_erased += usize::from(existed);
+            deltas.insert(0, SyncDelta::Group(group));
         }
         let mut to_write: Vec<ToWrite> = Vec::new();
         // Cases new to this device, sent as changes with nothing parked for them: build
@@ -1031,10 +1319,14 @@ impl Store {
                     deltas.push(park(case, &changes));
                     report.cases_waiting += 1;
                 }
-                Fresh::Refused => report.cases_refused += 1,
+                Fresh::Refused(n) => {
+                    report.cases_refused += 1;
+                    report.changes_dropped += n;
+                }
             }
         }
         for (case, changes, loaded, declared) in verified {
+            let incoming = changes.len();
             let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
                 crate::sync::rights::check_changes(view, &case, empty, d, new)
             };
@@ -1095,6 +1387,7 @@ impl Store {
                         });
                     }
                     report.cases_refused += 1;
+                    report.changes_dropped += incoming;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1135,7 +1428,39 @@ impl Store {
                 }
             }
         }
+        let written: Vec<(CaseId, u32)> = to_write
+            .iter()
+            .map(|w| match w {
+                ToWrite::Doc { case, .. } => *case,
+                ToWrite::Prepared(p) => p.case,
+            })
+            .map(|c| {
+                (
+                    c,
+                    self.index.cases.get(&c).map_or(0, |e| e.summary.conflicts),
+                )
+            })
+            .collect();
         self.persist_batch(to_write, deltas)?;
+        for (case, before) in written {
+            let after = self
+                .index
+                .cases
+                .get(&case)
+                .map_or(0, |e| e.summary.conflicts);
+            report.conflicts_created += after.saturating_sub(before) as usize;
+        }
+        if report.cases_refused > 0 {
+            report.dropped.push(format!(
+                "{} case(s) refused: changes outside their author's role",
+                report.cases_refused
+            ));
+        }
+        for t in tombstones {
+            let existed = self.index.cases.contains_key(&t.case);
+            self.apply_tombstone(t)?;
+            report.cases_erased += usize::from(existed);
+        }
         Ok(report)
     }
 
@@ -1271,6 +1596,7 @@ impl Store {
             id: crate::crypto::random_array()?,
             initiator: true,
             sent_inventory: base.is_none(),
+            peer_meta_known: None,
             peer: None,
             done: false,
             report: SyncReport::default(),
@@ -1283,6 +1609,7 @@ impl Store {
         let meta_known = expected
             .and_then(|p| self.index.sync.peer_meta.get(&p))
             .is_some_and(|m| m.0 == meta);
+        session.peer_meta_known = Some(meta_known);
         let mut payload = match &base {
             Some((_, known)) => {
                 // The device that answers may not be the expected one and may not know this
@@ -1323,6 +1650,7 @@ impl Store {
             id: [0; 16],
             initiator: false,
             sent_inventory: false,
+            peer_meta_known: None,
             peer: None,
             done: false,
             report: SyncReport::default(),
@@ -1349,9 +1677,7 @@ impl Store {
         }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
-        let mut pre = SyncReport::default();
-        let (sender, mut payload) = self.open_incoming(bytes, &mut pre)?;
-        session.report.add(&pre);
+        let (sender, mut payload, via) = self.open_incoming(bytes)?;
         let live = payload
             .live
             .take()
@@ -1384,7 +1710,7 @@ impl Store {
             .iter()
             .map(|c| (c.case, c.heads.clone()))
             .collect();
-        let report = self.ingest(sender, payload)?;
+        let report = self.ingest_from(sender, payload, via)?;
         session.peer = Some(sender);
         session.id = expected_id;
         session.messages_received = received;
@@ -1397,6 +1723,7 @@ impl Store {
         let fast =
             live.base.is_some() && our_known.as_ref().map(state_digest).map(B32) == live.base;
         let meta_differs = live.meta_digest.0 != self.meta_digest()?;
+        session.peer_meta_known = Some(!meta_differs);
         let mut reply = Payload::default();
         let mut last = true;
         if let Some(inv) = &live.inventory {
@@ -1448,7 +1775,10 @@ impl Store {
 
     fn seal_live(&mut self, payload: &Payload, session: &mut LiveSession) -> Result<Vec<u8>> {
         let bytes = if session.messages_sent == 0 {
-            self.seal_for_group(payload)?
+            // The first message of each side: key updates unless the peer is known to
+            // hold our records already.
+            let known = session.peer_meta_known.unwrap_or(false);
+            self.seal_for_group(payload, !known)?
         } else {
             let key = self.sending_key()?;
             crate::sync::seal_message(&key, &self.identity, payload)?
@@ -1528,6 +1858,37 @@ impl Store {
 }
 
 /// SHA-256 over the sorted entries of a state map.
+/// Whether a JSON value of a case field holds nothing (null, empty list or object).
+fn is_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+/// The error of a device another device was admitted on the same invitation before.
+fn not_admitted() -> Error {
+    Error::NotPermitted {
+        action: "sync".into(),
+        reason: "a coordinator admitted another device on the invitation this device joined \
+                 with, so this device is not a member and can read nothing; ask a coordinator \
+                 for a new invitation"
+            .into(),
+    }
+}
+
+/// The error of a device that joined and waits for a coordinator to admit it.
+fn waiting_for_admission() -> Error {
+    Error::NotPermitted {
+        action: "sync".into(),
+        reason: "this device waits to be admitted: send a bundle to the coordinator who \
+                 invited it and import the coordinator's reply"
+            .into(),
+    }
+}
+
 fn state_digest(map: &HeadsMap) -> [u8; 32] {
     let mut entries: Vec<(&CaseId, &Vec<Hash>)> = map.iter().collect();
     entries.sort();
@@ -1655,7 +2016,7 @@ fn build_fresh(
         crate::sync::rights::check_changes(ctx.view, &case, empty, d, new)
     };
     let applied = match doc.apply_verified(&changes, &check) {
-        Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused),
+        Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused(changes.len())),
         Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
         Ok(Ok(0)) => return Ok(Fresh::Known),
         Ok(Ok(n)) => n,
@@ -1687,7 +2048,7 @@ enum Fresh {
     /// Dependencies have not arrived: park these changes.
     Waiting(SignedChanges),
     /// Outside the author's rights.
-    Refused,
+    Refused(usize),
 }
 
 /// A case document to write.

@@ -46,6 +46,18 @@ fn team(n: usize) -> Vec<Device> {
             .export_bundle(BundleScope::Everything)
             .expect("bundle");
         devices[0].store.import_bundle(&b).expect("import");
+        // The creator admitted it; its reply hands over the key, sealed to it.
+        let reply = devices[0]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("reply");
+        devices[i].store.import_bundle(&reply).expect("admitted");
+        // Its next bundle, under the group key, tells the creator it holds the key.
+        let b = devices[i]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle");
+        devices[0].store.import_bundle(&b).expect("import");
     }
     devices
 }
@@ -449,4 +461,43 @@ fn replayed_or_misdirected_live_messages_are_refused() {
     );
     a.live_receive(&mut sa, &m2).expect("the genuine reply");
     assert_eq!(records(a), records(b));
+}
+
+/// Every sync report says how many conflicts it created and which changes it dropped,
+/// and why (issue 13, item 7).
+#[test]
+fn reports_count_conflicts_created_and_changes_dropped_with_reasons() {
+    let mut t = team(2);
+    let id = t[0].store.add_case(&edits(1)).expect("add");
+    let other = t[0].store.add_case(&edits(2)).expect("add");
+    let b = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("b");
+    t[1].store.import_bundle(&b).expect("import");
+    // Both edit one field while apart: one conflict, on the device that merges.
+    t[0].store
+        .update_case(&id, &[Edit::set(ScalarField::Gender, "Feminine")])
+        .expect("a");
+    t[1].store
+        .update_case(&id, &[Edit::set(ScalarField::Gender, "Masculine")])
+        .expect("b");
+    // And device 1 adds to a case device 0 erases meanwhile.
+    t[1].store
+        .update_case(&other, &[Edit::set(ScalarField::CaseStatus, "Closed")])
+        .expect("b");
+    t[0].store
+        .erase_case(&other, ErasureReason::EnteredInError)
+        .expect("erase");
+    let b = t[1]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("b");
+    let r = t[0].store.import_bundle(&b).expect("import");
+    assert_eq!(r.conflicts_created, 1, "{r:?}");
+    assert!(r.changes_dropped >= 1, "{r:?}");
+    assert!(r.dropped.iter().any(|d| d.contains("erased")), "{r:?}");
+    // The same bundle again creates nothing new.
+    let again = t[0].store.import_bundle(&b).expect("again");
+    assert_eq!(again.conflicts_created, 0);
 }

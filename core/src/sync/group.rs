@@ -13,10 +13,16 @@
 //!   invitation key pair derived from a secret that travels out of band. Admits a
 //!   field worker.
 //! - `Join`: a new device, signed with its own key *and* the invitation key, which
-//!   proves it holds the invitation. Each invitation admits one device.
+//!   proves it holds the invitation. A version-1 invitation admits the first `Join`.
 //! - `Op`: every later change (invite with a role, publish an X25519 key, set a role,
-//!   revoke, rekey, assign a case, resolve quarantined changes), signed by its author
-//!   and linked to the hashes of the records its author had seen (`parents`).
+//!   revoke, rekey, assign a case, resolve quarantined changes, admit a device on a
+//!   single-use invitation), signed by its author and linked to the hashes of the
+//!   records its author had seen (`parents`).
+//!
+//! **Single-use invitations** (decision 0016): `InviteOnce` carries no key; a device
+//! that joins on it waits until a coordinator's `Admit` names it, with the current key
+//! sealed to it. The first `Admit` of an invitation in the order binds it; a `Join` on
+//! it by any other device has no effect, on every device.
 //!
 //! **Order.** A record comes after its parents: an `Op`'s explicit parents, an
 //! `Invite`'s author's admission, a `Join`'s invitation. Among records whose parents
@@ -144,6 +150,19 @@ pub(crate) enum MemberOp {
         changes: Vec<B32>,
         accept: bool,
     },
+    /// A single-use invitation (decision 0016): admits with `role` the one device a
+    /// coordinator's `Admit` names; carries no key.
+    InviteOnce { invite: B32, role: Role },
+    /// A coordinator admits `member` on the single-use invitation `invite` and hands it
+    /// the key of `epoch`, sealed to `x25519` (empty for a partner). The first `Admit`
+    /// of an invitation in the log's order binds it; later ones have no effect.
+    Admit {
+        invite: B32,
+        member: B32,
+        x25519: B32,
+        epoch: u32,
+        key: ByteBuf,
+    },
 }
 
 impl MemberRecord {
@@ -235,6 +254,18 @@ pub(crate) struct MemberInfo {
     pub(crate) known_epoch: u32,
 }
 
+impl MemberInfo {
+    fn new(name: String, role: Role) -> MemberInfo {
+        MemberInfo {
+            name,
+            role,
+            active: true,
+            x25519: None,
+            known_epoch: 0,
+        }
+    }
+}
+
 /// The membership derived from the log (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Membership {
@@ -250,6 +281,14 @@ pub(crate) struct Membership {
     pub(crate) epoch: u32,
     /// Every member by its Automerge actor id.
     actors: BTreeMap<[u8; 16], DeviceId>,
+    /// Devices that joined on a single-use invitation no coordinator has admitted
+    /// anyone on yet: the invitation and its role.
+    pub(crate) pending: BTreeMap<DeviceId, ([u8; 32], Role)>,
+    /// Single-use invitations and the device each admitted.
+    pub(crate) bound: BTreeMap<[u8; 32], DeviceId>,
+    /// Joins on a single-use invitation that admitted another device: (invitation,
+    /// device, name).
+    pub(crate) reused: Vec<([u8; 32], DeviceId, String)>,
 }
 
 impl Membership {
@@ -293,6 +332,12 @@ pub(crate) struct GroupState {
     pub(crate) name: String,
     keys: Vec<(u32, B32)>,
     pub(crate) records: BTreeSet<MemberRecord>,
+    /// Welcome keys of single-use invitations, by invitation key: on a coordinator,
+    /// those it issued, until the admitted device has the group key; on a device that
+    /// joined, its own until it is admitted. Messages between the two before the
+    /// joining device holds the group key travel under it (decision 0016).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    welcome: Vec<(B32, B32)>,
 }
 
 impl std::fmt::Debug for GroupState {
@@ -309,6 +354,9 @@ impl std::fmt::Debug for GroupState {
 impl Drop for GroupState {
     fn drop(&mut self) {
         for (_, k) in &mut self.keys {
+            zeroize::Zeroize::zeroize(&mut k.0);
+        }
+        for (_, k) in &mut self.welcome {
             zeroize::Zeroize::zeroize(&mut k.0);
         }
     }
@@ -338,6 +386,7 @@ impl GroupState {
             name: name.into(),
             keys: vec![(0, B32(*key.bytes()))],
             records,
+            welcome: Vec::new(),
         };
         g.publish_keys(me)?;
         Ok(g)
@@ -389,6 +438,128 @@ impl GroupState {
             .find(|k| &k.routing_tag() == tag)
     }
 
+    /// The welcome key of a single-use invitation this device holds whose tag is `tag`.
+    pub(crate) fn welcome_key_for(&self, tag: &[u8; 16], epoch: u32) -> Option<(B32, EpochKey)> {
+        if epoch != 0 {
+            return None;
+        }
+        self.welcome
+            .iter()
+            .map(|(i, k)| (*i, EpochKey::new(0, k.0)))
+            .find(|(_, k)| &k.routing_tag() == tag)
+    }
+
+    /// The welcome keys this device holds, with their invitations.
+    pub(crate) fn welcome_keys(&self) -> Vec<(B32, EpochKey)> {
+        self.welcome
+            .iter()
+            .map(|(i, k)| (*i, EpochKey::new(0, k.0)))
+            .collect()
+    }
+
+    /// Forgets the welcome key of `invite` (its device holds the group key now).
+    pub(crate) fn forget_welcome(&mut self, invite: &B32) -> bool {
+        let before = self.welcome.len();
+        self.welcome.retain(|(i, _)| i != invite);
+        self.welcome.len() != before
+    }
+
+    /// The `Admit` record of a single-use invitation, if one is in the log and valid,
+    /// and the `Join` it admitted (its parent): what a device holding only the welcome
+    /// needs to place it.
+    pub(crate) fn admit_records(&self, invite: &B32, view: &Membership) -> Vec<MemberRecord> {
+        let Some(member) = view.bound.get(&invite.0) else {
+            return Vec::new();
+        };
+        self.records
+            .iter()
+            .filter(|r| match r {
+                MemberRecord::Op {
+                    op:
+                        MemberOp::Admit {
+                            invite: i,
+                            member: m,
+                            ..
+                        },
+                    ..
+                } => i == invite && m.0 == member.0,
+                MemberRecord::Join {
+                    invite: i,
+                    member: m,
+                    ..
+                } => i == invite && m.0 == member.0,
+                _ => false,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The records `me` wrote itself (a device waiting to be admitted sends these).
+    pub(crate) fn own_records(&self, me: &DeviceId) -> Vec<MemberRecord> {
+        self.records
+            .iter()
+            .filter(|r| match r {
+                MemberRecord::Join { member, .. } => member.0 == me.0,
+                MemberRecord::Op { author, .. } => author.0 == me.0,
+                _ => false,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// As a coordinator, admits every device waiting on a single-use invitation that
+    /// admitted nobody yet: an `Admit` record per device, the current key sealed to
+    /// its X25519 key (from its own `Keys` record), linked to its `Join` only, so the
+    /// device can place it with what it holds. Returns how many were admitted.
+    pub(crate) fn admit_pending(&mut self, me: &DeviceIdentity) -> Result<usize> {
+        let view = self.view();
+        if !view.is_coordinator(&me.id()) || view.pending.is_empty() {
+            return Ok(0);
+        }
+        let Ok(key) = self.current_key() else {
+            return Ok(0);
+        };
+        let mut admitted = 0;
+        let mut taken: BTreeSet<[u8; 32]> = BTreeSet::new();
+        for (device, (invite, role)) in &view.pending {
+            if !taken.insert(*invite) {
+                continue;
+            }
+            let x25519 = self.records.iter().find_map(|r| match r {
+                MemberRecord::Op {
+                    author,
+                    op: MemberOp::Keys { x25519, .. },
+                    ..
+                } if author.0 == device.0 => Some(*x25519),
+                _ => None,
+            });
+            let join = self.records.iter().find(|r| {
+                matches!(r, MemberRecord::Join { member, invite: i, .. }
+                    if member.0 == device.0 && i.0 == *invite)
+            });
+            let (Some(x25519), Some(join)) = (x25519, join) else {
+                taken.remove(invite);
+                continue;
+            };
+            let parents = vec![B32(join.hash())];
+            let sealed = if *role == Role::Partner {
+                Vec::new()
+            } else {
+                super::keywrap::seal_key(key.bytes(), &self.id, key.epoch, &device.0, &x25519.0)?
+            };
+            let op = MemberOp::Admit {
+                invite: B32(*invite),
+                member: B32(device.0),
+                x25519,
+                epoch: key.epoch,
+                key: ByteBuf::from(sealed),
+            };
+            self.append_with_parents(me, parents, op);
+            admitted += 1;
+        }
+        Ok(admitted)
+    }
+
     /// Adds records received from another device; returns how many were new and valid.
     pub(crate) fn merge_records(&mut self, records: Vec<MemberRecord>) -> usize {
         let mut added = 0;
@@ -427,6 +598,37 @@ impl GroupState {
         self.keys.retain(|k| !valid_ids.contains(&id(k)));
         self.keys.extend(valid);
         changed
+    }
+
+    /// The current epoch's key as sealed to each member in the log's valid rekeys and
+    /// admissions (what a key-update envelope carries, without naming the recipients).
+    pub(crate) fn current_sealed_keys(&self, view: &Membership) -> Vec<(u32, ByteBuf)> {
+        view.rekeys
+            .iter()
+            .filter(|(e, _)| *e == view.epoch)
+            .flat_map(|(e, keys)| {
+                keys.iter()
+                    .filter(|(m, _)| view.active(&DeviceId(m.0)).is_some())
+                    .map(|(_, k)| (*e, k.clone()))
+            })
+            .collect()
+    }
+
+    /// Opens, for trying only, whichever of `keys` was sealed to `me`. The key is kept
+    /// only once a valid record in the log gives it ([`GroupState::absorb_keys`]).
+    pub(crate) fn open_offered(
+        &self,
+        me: &DeviceIdentity,
+        keys: &[(u32, ByteBuf)],
+    ) -> Vec<EpochKey> {
+        let secret = me.x25519();
+        let my = me.id().0;
+        keys.iter()
+            .filter_map(|(e, sealed)| {
+                super::keywrap::open_key(sealed, &self.id, *e, &my, &secret)
+                    .map(|k| EpochKey::new(*e, *k))
+            })
+            .collect()
     }
 
     /// The members derived from the records: active ones, with their names.
@@ -518,6 +720,11 @@ impl GroupState {
     pub(crate) fn view(&self) -> Membership {
         let mut st = Membership::default();
         let mut invites: BTreeMap<[u8; 32], Role> = BTreeMap::new();
+        // Single-use invitations: unbound ones, and bound ones with the admitted
+        // device, its role, X25519 key and key epoch.
+        let mut once: BTreeMap<[u8; 32], Role> = BTreeMap::new();
+        let mut bound: BTreeMap<[u8; 32], (DeviceId, Role, [u8; 32], u32)> = BTreeMap::new();
+        let mut joins: BTreeMap<([u8; 32], DeviceId), String> = BTreeMap::new();
         for r in self.ordered() {
             match r {
                 MemberRecord::Genesis {
@@ -529,13 +736,7 @@ impl GroupState {
                     if group_id(&creator.0, nonce) == self.id && st.members.is_empty() {
                         st.members.insert(
                             DeviceId(creator.0),
-                            MemberInfo {
-                                name: creator_name.clone(),
-                                role: Role::Coordinator,
-                                active: true,
-                                x25519: None,
-                                known_epoch: 0,
-                            },
+                            MemberInfo::new(creator_name.clone(), Role::Coordinator),
                         );
                     }
                 }
@@ -550,17 +751,26 @@ impl GroupState {
                     invite,
                     ..
                 } => {
-                    if let std::collections::btree_map::Entry::Vacant(slot) =
-                        st.members.entry(DeviceId(member.0))
-                    {
-                        if let Some(role) = invites.remove(&invite.0) {
-                            slot.insert(MemberInfo {
-                                name: name.clone(),
-                                role,
-                                active: true,
-                                x25519: None,
-                                known_epoch: 0,
-                            });
+                    let device = DeviceId(member.0);
+                    if st.members.contains_key(&device) {
+                        continue;
+                    }
+                    if let Some(role) = invites.remove(&invite.0) {
+                        // A version-1 invitation: the first Join in the order admits.
+                        st.members
+                            .insert(device, MemberInfo::new(name.clone(), role));
+                    } else if let Some(role) = once.get(&invite.0) {
+                        // A single-use invitation nobody was admitted on yet: waits.
+                        st.pending.insert(device, (invite.0, *role));
+                        joins.insert((invite.0, device), name.clone());
+                    } else if let Some(admitted) = bound.get(&invite.0) {
+                        if admitted.0 == device {
+                            let mut m = MemberInfo::new(name.clone(), admitted.1);
+                            m.x25519 = Some(admitted.2);
+                            m.known_epoch = admitted.3;
+                            st.members.insert(device, m);
+                        } else {
+                            st.reused.push((invite.0, device, name.clone()));
                         }
                     }
                 }
@@ -629,11 +839,56 @@ impl GroupState {
                                 st.resolved.insert(c.0, *accept);
                             }
                         }
+                        MemberOp::InviteOnce { invite, role } => {
+                            if !bound.contains_key(&invite.0) && !invites.contains_key(&invite.0) {
+                                once.entry(invite.0).or_insert(*role);
+                            }
+                        }
+                        MemberOp::Admit {
+                            invite,
+                            member,
+                            x25519,
+                            epoch,
+                            key,
+                        } => {
+                            let device = DeviceId(member.0);
+                            if st.members.contains_key(&device) {
+                                continue;
+                            }
+                            // The first Admit of an invitation in the order binds it.
+                            let Some(role) = once.remove(&invite.0) else {
+                                continue;
+                            };
+                            bound.insert(invite.0, (device, role, x25519.0, *epoch));
+                            if role != Role::Partner && !key.is_empty() {
+                                st.rekeys.push((*epoch, vec![(*member, key.clone())]));
+                            }
+                            // Devices that joined on it wait no more: one is admitted
+                            // (if its Join came first), the others used it again.
+                            let waiting: Vec<(DeviceId, String)> = joins
+                                .iter()
+                                .filter(|((i, _), _)| *i == invite.0)
+                                .map(|((_, d), n)| (*d, n.clone()))
+                                .collect();
+                            for (d, name) in waiting {
+                                joins.remove(&(invite.0, d));
+                                st.pending.remove(&d);
+                                if d == device {
+                                    let mut m = MemberInfo::new(name, role);
+                                    m.x25519 = Some(x25519.0);
+                                    m.known_epoch = *epoch;
+                                    st.members.insert(d, m);
+                                } else {
+                                    st.reused.push((invite.0, d, name));
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         st.actors = st.members.keys().map(|d| (d.actor(), *d)).collect();
+        st.bound = bound.into_iter().map(|(i, (d, ..))| (i, d)).collect();
         st
     }
 
@@ -655,6 +910,11 @@ impl GroupState {
     /// Signs `op` as `me`, linked to the current heads, and adds it to the log.
     pub(crate) fn append(&mut self, me: &DeviceIdentity, op: MemberOp) -> Result<()> {
         let parents = self.heads();
+        self.append_with_parents(me, parents, op);
+        Ok(())
+    }
+
+    fn append_with_parents(&mut self, me: &DeviceIdentity, parents: Vec<B32>, op: MemberOp) {
         let author = B32(me.id().0);
         let sig = B64(me.sign(&op_msg(&self.id, &parents, &author, &op)));
         self.records.insert(MemberRecord::Op {
@@ -664,7 +924,6 @@ impl GroupState {
             op,
             sig,
         });
-        Ok(())
     }
 
     /// Publishes this device's X25519 key and the newest epoch it holds.
@@ -791,9 +1050,10 @@ impl GroupState {
     /// (signed by `me`, who must be a coordinator). A partner's invitation carries no
     /// group key. Shown in person, as a QR code.
     pub(crate) fn invite(&mut self, me: &DeviceIdentity, role: Role) -> Result<Invitation> {
-        let raw = self.invitation_bytes(me, role)?;
+        let (raw, invite) = self.invitation_bytes(me, role, None)?;
         Ok(Invitation {
             text: format!("{INVITE_PREFIX}{}", base32(&raw)),
+            invite,
         })
     }
 
@@ -817,29 +1077,69 @@ impl GroupState {
                  replaced on the way: do not invite, ask for a new request",
             ));
         }
-        let raw = zeroize::Zeroizing::new(self.invitation_bytes(me, role)?);
+        let (raw, invite) = self.invitation_bytes(me, role, Some(&req))?;
+        let raw = zeroize::Zeroizing::new(raw);
         let sealed = super::keywrap::seal_to(REMOTE_LABEL, &req.device().0, req.x25519(), &raw)?;
         Ok(Invitation {
             text: format!("{REMOTE_PREFIX}{}", base32(&sealed)),
+            invite,
         })
     }
 
-    /// Records an invitation for `role` and returns `secret ‖ sealed welcome`.
-    fn invitation_bytes(&mut self, me: &DeviceIdentity, role: Role) -> Result<Vec<u8>> {
+    /// Records a single-use invitation for `role` and returns `secret ‖ sealed
+    /// welcome`. The welcome holds the membership log and no key (decision 0016): the
+    /// key reaches the joining device sealed to its own X25519 key in the `Admit`
+    /// record of the coordinator who admits it. For a device that asked from afar
+    /// (`request`), that record is written here, so it holds the key on joining.
+    fn invitation_bytes(
+        &mut self,
+        me: &DeviceIdentity,
+        role: Role,
+        request: Option<&super::remote::JoinRequest>,
+    ) -> Result<(Vec<u8>, B32)> {
         self.require_coordinator(me, "invite")?;
         let secret: [u8; 16] = crate::crypto::random_array()?;
         let invite_key = invite_identity(&secret)?;
         let invite = B32(invite_key.id().0);
-        self.append(me, MemberOp::Invite { invite, role })?;
-        let mut welcome_state = self.clone();
-        if role == Role::Partner {
-            welcome_state.keys.clear();
+        self.append(me, MemberOp::InviteOnce { invite, role })?;
+        match request {
+            Some(req) => {
+                let key = self.current_key()?;
+                let member = req.device();
+                let sealed = if role == Role::Partner {
+                    Vec::new()
+                } else {
+                    super::keywrap::seal_key(
+                        key.bytes(),
+                        &self.id,
+                        key.epoch,
+                        &member.0,
+                        req.x25519(),
+                    )?
+                };
+                self.append(
+                    me,
+                    MemberOp::Admit {
+                        invite,
+                        member: B32(member.0),
+                        x25519: B32(*req.x25519()),
+                        epoch: key.epoch,
+                        key: ByteBuf::from(sealed),
+                    },
+                )?;
+            }
+            None => self
+                .welcome
+                .push((invite, B32(*welcome_key(&secret).bytes()))),
         }
+        let mut welcome_state = self.clone();
+        welcome_state.keys.clear();
+        welcome_state.welcome.clear();
         let welcome = crate::store::cbor(&welcome_state)?;
         let sealed = super::envelope::seal(&welcome_key(&secret), &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
-        Ok(raw)
+        Ok((raw, invite))
     }
 
     /// Joins the group an invitation is for, as `me` named `name`.
@@ -884,13 +1184,20 @@ impl GroupState {
             invite_sig: B64(invite_key.sign(&msg)),
             sig: B64(me.sign(&msg)),
         });
-        if group.view().active(&me.id()).is_none() {
+        group.welcome = vec![(B32(invite), B32(*welcome_key(&secret).bytes()))];
+        let view = group.view();
+        if view.active(&me.id()).is_none() && !view.pending.contains_key(&me.id()) {
             return Err(Error::invalid(
                 "invitation",
                 "the invitation was not issued by a coordinator of the group, or was used already",
             ));
         }
         group.publish_keys(me)?;
+        if view.active(&me.id()).is_some() {
+            // Invited from afar: the key is in the log already, sealed to this device.
+            group.absorb_keys(me);
+            group.welcome.clear();
+        }
         Ok(group)
     }
 }
@@ -920,7 +1227,7 @@ fn creates_invite(r: &MemberRecord, invite: &[u8; 32]) -> bool {
     match r {
         MemberRecord::Invite { invite: i, .. } => i.0 == *invite,
         MemberRecord::Op {
-            op: MemberOp::Invite { invite: i, .. },
+            op: MemberOp::Invite { invite: i, .. } | MemberOp::InviteOnce { invite: i, .. },
             ..
         } => i.0 == *invite,
         _ => false,
@@ -938,7 +1245,8 @@ fn about(r: &MemberRecord, device: &[u8; 32]) -> bool {
             op:
                 MemberOp::SetRole { member, .. }
                 | MemberOp::Revoke { member }
-                | MemberOp::Assign { member, .. },
+                | MemberOp::Assign { member, .. }
+                | MemberOp::Admit { member, .. },
             ..
         } => member.0 == *device,
         _ => false,
@@ -1014,9 +1322,21 @@ const REMOTE_LABEL: &[u8] = b"caravan/invite-for/v1";
 /// Whoever holds it can join once, so it must not travel over untrusted channels.
 pub struct Invitation {
     text: String,
+    invite: B32,
+}
+
+/// The short public name of an invitation (the first 4 bytes of its invitation key in
+/// hex), as a coordinator's notices and `member invite` show it. Not secret.
+pub(crate) fn invitation_id(invite: &B32) -> String {
+    invite.0[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Invitation {
+    /// The invitation's short public name (e.g. in "invitation 3fa01c2e was used again").
+    pub fn id(&self) -> String {
+        invitation_id(&self.invite)
+    }
+
     /// The invitation as text (for a QR code).
     pub fn as_text(&self) -> &str {
         &self.text
@@ -1137,22 +1457,43 @@ mod tests {
             !format!("{inv:?}").contains(&inv.as_text()[20..30]),
             "the secret is not printed"
         );
-        let gb = GroupState::join(inv.as_text(), &b, "Bakyt, Osh").expect("join");
+        let mut gb = GroupState::join(inv.as_text(), &b, "Bakyt, Osh").expect("join");
         assert_eq!(gb.id, ga.id);
-        assert_eq!(gb.members().len(), 2);
-        // The creator learns of b through b's records.
-        assert_eq!(ga.merge_records(gb.records.iter().cloned().collect()), 2);
-        assert_eq!(ga.members(), gb.members());
-        // An invitation admits one device only.
-        let gc = GroupState::join(inv.as_text(), &c, "Someone else");
-        let mut all = ga.clone();
-        if let Ok(gc) = gc {
-            all.merge_records(gc.records.iter().cloned().collect());
-        }
+        // The invitation carries no key: b waits for a coordinator to admit it.
+        assert!(gb.current_key().is_err(), "no team key in an invitation");
+        assert!(gb.view().pending.contains_key(&b.id()));
+        assert_eq!(gb.members().len(), 1);
+        // c holds the same text and joins too.
+        let mut gc = GroupState::join(inv.as_text(), &c, "Someone else").expect("join");
+        // The creator learns of b through b's records and admits it.
+        assert_eq!(ga.merge_records(gb.own_records(&b.id())), 2);
+        assert_eq!(ga.admit_pending(&a).expect("admit"), 1);
+        let admit = ga.admit_records(&B32(inv_key(&inv)), &ga.view());
+        assert_eq!(admit.len(), 2, "the Admit and the Join it admits");
+        gb.merge_records(admit.clone());
+        assert!(gb.absorb_keys(&b));
         assert_eq!(
-            all.members().len(),
-            2,
-            "a reused invitation admits nobody else"
+            gb.current_key().expect("key").bytes(),
+            ga.current_key().expect("k").bytes()
+        );
+        assert_eq!(gb.members().len(), 2);
+        // c's Join, reaching a in any order, admits nobody and removes nobody.
+        let mut all = ga.clone();
+        all.merge_records(gc.own_records(&c.id()));
+        assert_eq!(all.admit_pending(&a).expect("admit"), 0);
+        assert_eq!(all.members(), ga.members());
+        assert_eq!(all.view().reused.len(), 1);
+        // c learns of the admission but gets no key.
+        gc.merge_records(admit);
+        assert!(!gc.absorb_keys(&c));
+        assert!(gc.current_key().is_err());
+        assert!(gc.view().active(&c.id()).is_none());
+        let mut cb = gb.clone();
+        cb.merge_records(gc.records.iter().cloned().collect());
+        assert_eq!(
+            cb.view(),
+            all.view(),
+            "the same records, the same membership"
         );
         // Forged records are dropped.
         let forged = MemberRecord::Invite {
@@ -1162,6 +1503,11 @@ mod tests {
             sig: B64([0; 64]),
         };
         assert_eq!(ga.merge_records(vec![forged]), 0);
+    }
+
+    /// The invitation key of an invitation (test helper).
+    fn inv_key(inv: &Invitation) -> [u8; 32] {
+        inv.invite.0
     }
 
     #[test]
@@ -1214,6 +1560,7 @@ mod partition_tests {
             let inv = g.invite(&ids[0], role).expect("invite");
             let joined = GroupState::join(inv.as_text(), id, &format!("Device {i}")).expect("join");
             g.merge_records(joined.records.iter().cloned().collect());
+            assert_eq!(g.admit_pending(&ids[0]).expect("admit"), 1);
         }
         let replicas = (0..3)
             .map(|i| {

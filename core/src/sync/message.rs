@@ -196,6 +196,10 @@ pub(crate) struct Payload {
     pub(crate) members: Vec<MemberRecord>,
     #[serde(default)]
     pub(crate) live: Option<LiveHeader>,
+    /// Key updates only (decision 0016): the current epoch's key sealed to each member
+    /// (`(epoch, sealed)`, recipients not named; each opens only for its own device).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) keys: Vec<(u32, serde_bytes::ByteBuf)>,
 }
 
 fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {

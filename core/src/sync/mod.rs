@@ -17,7 +17,7 @@ pub use share::AgreementOffer;
 mod vectors;
 
 pub use group::{invitation_code, Invitation, Member, Role};
-pub(crate) use group::{GroupState, MemberOp, Membership, B32, B64};
+pub(crate) use group::{invitation_id, GroupState, MemberOp, Membership, B32, B64};
 mod message;
 
 pub(crate) use identity::change_message;

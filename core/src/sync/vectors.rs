@@ -492,6 +492,7 @@ fn bundle_fixture() -> BundleFixture {
         tombstones: vec![t],
         members: g.records.iter().cloned().collect(),
         live: None,
+        keys: Vec::new(),
     };
     BundleFixture {
         key,

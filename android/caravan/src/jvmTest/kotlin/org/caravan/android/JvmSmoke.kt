@@ -11,6 +11,7 @@ import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeoutOrNull
+import org.caravan.core.BundleScope
 import org.caravan.core.CaravanException
 import org.caravan.core.CaravanStore
 import org.caravan.core.MemberRole
@@ -122,7 +123,9 @@ private suspend fun smoke(root: File, c: Checks) {
     val repoB = b.setUp("4321".toCharArray(), null)
     repoB.join(repoA.invite(MemberRole.FIELD_WORKER), "Bakyt, Osh")
     c.check("B joined A's team", repoB.groupName() == "Osh outreach")
-    c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
+    // The invitation carries no key (decision 0016): B's join reaches A, whose next
+    // bundle (here the QR frames) admits B.
+    repoA.store.importBundle(repoB.store.exportBundle(BundleScope.Everything))
 
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
@@ -144,6 +147,7 @@ private suspend fun smoke(root: File, c: Checks) {
     }
     c.check("QR hand-over brought the case (${frames.size} frames)", lastSummary?.casesCreated == 1UL || repoB.list().size == 1)
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
+    c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())
@@ -172,7 +176,7 @@ private suspend fun smoke(root: File, c: Checks) {
     repoA.syncFolder(folder, File(root, "staging-a"))
     val afterRevocation = runCatching { repoB.syncFolder(folder, File(root, "staging-b")) }
     c.check("the revoked phone cannot sync", afterRevocation.exceptionOrNull() is CaravanException.NotPermitted)
-    c.check("the revoked phone knows it", repoB.myRole() == null)
+    c.check("the revoked phone is told why", afterRevocation.exceptionOrNull()?.message.orEmpty().contains("revoked"))
 
     // --- duress PIN ----------------------------------------------------------------------------
     a.lock()
