@@ -21,6 +21,8 @@ pub struct StoreDamage {
     pub file: String,
     /// What was wrong and what was done about it.
     pub problem: String,
+    /// Acknowledged records lost because of it (0: nothing lost).
+    pub records_lost: u64,
 }
 
 /// An erased case: only its id, when and why remain.
@@ -204,7 +206,11 @@ impl CaravanStore {
                     .unwrap_or_else(PoisonError::into_inner)
                     .take(),
             );
-            Ok(Store::panic_wipe(&self.dir)?)
+            match Store::panic_wipe(&self.dir) {
+                // This handle's store, already wiped (the directory is gone): done.
+                Err(CoreError::NotAStore { .. }) if !self.dir.exists() => Ok(()),
+                other => Ok(other?),
+            }
         })
     }
 
@@ -228,6 +234,25 @@ impl CaravanStore {
                 .map(|d| StoreDamage {
                     file: d.file.clone(),
                     problem: d.problem.clone(),
+                    records_lost: d.records_lost,
+                })
+                .collect())
+        })
+    }
+
+    /// Verifies every frame of every store file and every record the index points to
+    /// (reads only; may take a while on a large store: not on the UI thread). Returns
+    /// every problem found, empty for a healthy store; a problem with
+    /// `records_lost > 0` means acknowledged data is missing.
+    pub fn check(&self) -> Result<Vec<StoreDamage>> {
+        self.with(|s| {
+            Ok(s.check()
+                .damage
+                .iter()
+                .map(|d| StoreDamage {
+                    file: d.file.clone(),
+                    problem: d.problem.clone(),
+                    records_lost: d.records_lost,
                 })
                 .collect())
         })

@@ -62,6 +62,16 @@ pub(crate) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Verify every frame of every store file and report what is damaged (reads only).
+    /// Exits 5 if acknowledged data is lost.
+    Check,
+    /// Repair a damaged store: damaged files are kept aside as `damaged-<name>`, all
+    /// that authenticates is rewritten, and what was lost is listed.
+    Repair {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Run the trafficking-indicator screening questionnaire.
     Screen(ScreenArgs),
     /// List vocabularies, or the codes and labels of one.

@@ -40,6 +40,7 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, MailboxReport, PartnerAgreement, Progress, Quarantined,
-    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, CheckReport, Damage, LiveSession, MailboxReport, PartnerAgreement, Progress,
+    Quarantined, RepairReport, ShareReport, Store, StoreOptions, SyncReport, Tombstone,
+    TombstoneSignature,
 };
