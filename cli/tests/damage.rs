@@ -47,10 +47,7 @@ fn add(store: &Path, note: Option<&str>) -> String {
     if let Some(n) = note {
         args.extend(["--note", n]);
     }
-    json(store, &args)["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    json(store, &args)["id"].as_str().expect("id").to_string()
 }
 
 fn names(store: &Path, prefix: &str) -> Vec<String> {
@@ -72,7 +69,10 @@ fn a_lost_index_after_a_compaction_loses_nothing() {
     init(&store);
     let a = add(&store, Some("first"));
     let b = add(&store, None);
-    let out = caravan(&store, &["erase", &b, "--reason", "EnteredInError", "--yes"]);
+    let out = caravan(
+        &store,
+        &["erase", &b, "--reason", "EnteredInError", "--yes"],
+    );
     assert!(out.status.success());
     let out = caravan(&store, &["note", "add", &a, "after compaction"]);
     assert!(out.status.success());
@@ -125,7 +125,11 @@ fn a_flipped_journal_byte_is_reported_and_reads_change_nothing() {
             assert!(stderr.contains("lost"), "{stderr}");
             assert_eq!(listed, 11, "the other cases stay readable");
         }
-        assert_eq!(fs::read(&journal).expect("read"), bytes, "the read kept the file");
+        assert_eq!(
+            fs::read(&journal).expect("read"),
+            bytes,
+            "the read kept the file"
+        );
         // Writes are refused until a repair, with the damage named.
         let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
         assert_eq!(code(&out), 5);
