@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
+use caravan_core::store::inputs;
 use caravan_core::sync::qr;
 use caravan_core::{BundleScope, Error, LiveSession, Result, Store, SyncReport};
 use clap::Subcommand;
@@ -171,7 +172,8 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
         BundleCommand::Import { files, qr: qr_dir } => {
             let mut bundles: Vec<(String, Vec<u8>)> = Vec::new();
             for f in &files {
-                bundles.push((f.display().to_string(), std::fs::read(f).map_err(io(f))?));
+                let bytes = inputs::read_bounded(f, inputs::MAX_BUNDLE_FILE, "bundle")?;
+                bundles.push((f.display().to_string(), bytes));
             }
             if let Some(dir) = &qr_dir {
                 let mut r = qr::Reassembler::new();
@@ -182,7 +184,7 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
                     .collect();
                 paths.sort();
                 for p in paths {
-                    let frame = std::fs::read(&p).map_err(io(&p))?;
+                    let frame = inputs::read_bounded(&p, inputs::MAX_QR_FRAME_FILE, "QR frame")?;
                     r.push(&frame)?;
                 }
                 if !r.is_complete() {

@@ -26,6 +26,7 @@ mod dictionary;
 mod files;
 mod format;
 mod index;
+pub mod inputs;
 mod leb128;
 mod mailbox;
 mod recovery;
