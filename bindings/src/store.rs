@@ -314,6 +314,19 @@ impl CaravanStore {
         self.with(|s| Ok(s.add_case(&core_edits(edits)?)?.to_hex()))
     }
 
+    /// [`CaravanStore::add_case`], safe to retry: `request_id` is an id the app makes
+    /// before the first attempt (a UUID) and reuses for retries. A retry after an
+    /// unknown outcome (the app was killed, the call timed out) returns the case the
+    /// first attempt stored instead of creating a second one (its edits are not applied
+    /// again). Fails with `CaseErased` if that case was erased since.
+    pub fn add_case_once(&self, edits: Vec<CaseEdit>, request_id: String) -> Result<String> {
+        self.with(|s| {
+            Ok(s.add_case_once(&request_id, &core_edits(edits)?)?
+                .0
+                .to_hex())
+        })
+    }
+
     /// Applies `edits` to a case (validated all or nothing).
     pub fn update_case(&self, id: String, edits: Vec<CaseEdit>) -> Result<()> {
         self.with(|s| Ok(s.update_case(&case_id(&id)?, &core_edits(edits)?)?))

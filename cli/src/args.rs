@@ -112,7 +112,16 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaseCommand {
     /// Register a new case.
-    Add(FieldArgs),
+    Add {
+        /// The case's fields.
+        #[command(flatten)]
+        fields: FieldArgs,
+        /// A name for this request (e.g. a UUID) that makes a retry safe: a second
+        /// `case add` with the same request id returns the case the first one stored
+        /// instead of creating another.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
     /// Change fields of a case.
     Update {
         /// Case id (or a unique prefix).

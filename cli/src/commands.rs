@@ -90,6 +90,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Bundle(cmd) => {
             crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
+        Command::Sync(crate::sync_cmd::SyncCommand::Listen { addr }) => {
+            crate::sync_cmd::listen(&cli.store, cli.json, &addr)
+        }
         Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
         Command::Dedup(cmd) => crate::dedup_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd),
@@ -115,10 +118,22 @@ impl Ctx {
 
 fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
     match cmd {
-        CaseCommand::Add(fields) => {
-            let id = store.add_case(&edits(&fields)?)?;
-            ctx.done(json!({"id": id.to_hex()}), || {
-                format!("Registered case {} ({})\n", id.short(), id)
+        CaseCommand::Add { fields, request_id } => {
+            let edits = edits(&fields)?;
+            let (id, created) = match &request_id {
+                Some(request) => store.add_case_once(request, &edits)?,
+                None => (store.add_case(&edits)?, true),
+            };
+            ctx.done(json!({"id": id.to_hex(), "created": created}), || {
+                if created {
+                    format!("Registered case {} ({})\n", id.short(), id)
+                } else {
+                    format!(
+                        "Case {} ({}) was already registered by this request; nothing changed\n",
+                        id.short(),
+                        id
+                    )
+                }
             });
         }
         CaseCommand::Update { id, fields } => {

@@ -251,10 +251,8 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
             );
         }
         SyncCommand::Listen { addr } => {
+            // Normally handled by `listen` (which does not hold the store while waiting).
             let listener = TcpListener::bind(&addr).map_err(io(Path::new(&addr)))?;
-            if !json {
-                eprintln!("Waiting for a colleague on {addr} …");
-            }
             let (stream, _) = listener.accept().map_err(io(Path::new(&addr)))?;
             let session = store.live_accept()?;
             let s = run_live(store, stream, session, None, json)?;
@@ -267,6 +265,25 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
             finish(json, &s);
         }
     }
+    Ok(())
+}
+
+/// `sync listen`: checks the passphrase and the store, then waits for a colleague
+/// **without holding the store** (other commands work meanwhile), and opens it again
+/// only for the session.
+pub(crate) fn listen(dir: &Path, json: bool, addr: &str) -> Result<()> {
+    let pass = crate::unlock::ask()?;
+    // The passphrase and the store are checked now, not after the wait.
+    drop(crate::unlock::open_with(dir, &pass)?);
+    let listener = TcpListener::bind(addr).map_err(io(Path::new(addr)))?;
+    if !json {
+        eprintln!("Waiting for a colleague on {addr} … (the store stays usable meanwhile)");
+    }
+    let (stream, _) = listener.accept().map_err(io(Path::new(addr)))?;
+    let mut store = crate::unlock::open_with(dir, &pass)?;
+    let session = store.live_accept()?;
+    let s = run_live(&mut store, stream, session, None, json)?;
+    finish(json, &s);
     Ok(())
 }
 

@@ -30,6 +30,18 @@ pub(crate) fn open(dir: &Path) -> Result<Store> {
     Ok(store)
 }
 
+/// Opens the store with `pass` (already asked for), printing damage as [`open`] does.
+pub(crate) fn open_with(dir: &Path, pass: &str) -> Result<Store> {
+    let store = Store::open_with_passphrase(dir, pass)?;
+    warn_damage(store.damage());
+    Ok(store)
+}
+
+/// Asks for the store passphrase once (for commands that open the store twice).
+pub(crate) fn ask() -> Result<String> {
+    passphrase("Store passphrase: ")
+}
+
 /// Opens the store for reading only (`check`): nothing is written.
 pub(crate) fn open_read_only(dir: &Path) -> Result<Store> {
     let pass = passphrase("Store passphrase: ")?;

@@ -195,3 +195,61 @@ fn a_store_in_use_and_a_wrong_passphrase_exit_differently() {
         .expect("run");
     assert_eq!(code(&out), 3);
 }
+
+#[test]
+fn a_retried_case_add_with_a_request_id_creates_one_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let args = [
+        "case",
+        "add",
+        "--set",
+        "case_status=Active",
+        "--request-id",
+        "7d0c1e",
+    ];
+    let first = json(&store, &args);
+    let again = json(&store, &args);
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(
+        (first["created"].clone(), again["created"].clone()),
+        (Value::Bool(true), Value::Bool(false))
+    );
+    assert_eq!(
+        json(&store, &["case", "list"]).as_array().expect("a").len(),
+        1
+    );
+}
+
+#[test]
+fn sync_listen_does_not_hold_the_store_while_it_waits() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut listen = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(&store)
+        .args(["sync", "listen", "--addr", &addr])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut line = String::new();
+    BufReader::new(listen.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("read");
+    assert!(line.contains("Waiting"), "{line}");
+    // While it waits, local work goes on.
+    let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    listen.kill().ok();
+    listen.wait().ok();
+    assert_eq!(code(&out), 0, "{stderr}");
+}

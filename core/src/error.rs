@@ -181,6 +181,22 @@ impl fmt::Display for Findings<'_> {
 }
 
 impl Error {
+    /// A name (of a team, a device, a partner organisation) that the identifier
+    /// screen refused: said as a refused name, not as a refused note.
+    pub(crate) fn name_refused(what: &str, e: Error) -> Self {
+        match e {
+            Error::NoteRejected { findings } => Error::InvalidInput {
+                field: what.into(),
+                reason: format!(
+                    "name refused: it looks like it holds a personal identifier ({}); use a \
+                     name that identifies no one",
+                    Findings(&findings)
+                ),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn io(file: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             file: file.into(),

@@ -1014,7 +1014,7 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
                     format!("give the partner organisation's name (1 to {MAX_PARTNER_CHARS} characters)"),
                 ));
             }
-            screen_note(partner)?;
+            screen_note(partner).map_err(|e| Error::name_refused("partner", e))?;
             Checked::Referral {
                 service: known::<ServiceType>(service)?,
                 partner: partner.to_string(),

@@ -432,6 +432,46 @@ impl Store {
         Ok(id)
     }
 
+    /// [`Store::add_case`] that is safe to retry: the case's id is derived from
+    /// `request_id` (a caller-chosen id of this request, e.g. a UUID made before the
+    /// first attempt, 1 to 128 bytes) with this device's key, so a retry after an
+    /// unknown outcome (a crash or a kill after the write reached the disk) finds the
+    /// case the first attempt stored instead of creating a second one. Returns the id
+    /// and whether this call created the case; a retry does not apply `edits` again.
+    /// Fails with [`Error::CaseErased`] if that case was created and then erased.
+    pub fn add_case_once(&mut self, request_id: &str, edits: &[Edit]) -> Result<(CaseId, bool)> {
+        if request_id.is_empty() || request_id.len() > 128 {
+            return Err(Error::invalid("request id", "give 1 to 128 bytes"));
+        }
+        let id = self.request_case_id(request_id);
+        if self.index.tombstones.contains_key(&id) {
+            return Err(Error::CaseErased { id: id.to_hex() });
+        }
+        if self.index.cases.contains_key(&id) {
+            return Ok((id, false));
+        }
+        self.check_writable()?;
+        self.check_local_rights(None, edits)?;
+        let now = Timestamp::now();
+        let mut doc = CaseDoc::create(id, self.actor.clone(), now)?;
+        doc.apply(edits, now, &self.identity)?;
+        self.persist(id, &mut doc, true)?;
+        self.cache_put(id, doc);
+        Ok((id, true))
+    }
+
+    /// The case id a request id stands for on this device: the first 16 bytes of
+    /// SHA-256 of this device's (deterministic) Ed25519 signature of the request id,
+    /// so it looks random to anyone without the device key.
+    fn request_case_id(&self, request_id: &str) -> CaseId {
+        let message = [b"caravan/request-id/v1\0".as_slice(), request_id.as_bytes()].concat();
+        let sig = self.identity.sign(&message);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &sig);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest.as_ref()[..16]);
+        CaseId(id)
+    }
+
     /// Applies `edits` to a case (validated all-or-nothing) and stores them durably.
     pub fn update_case(&mut self, id: &CaseId, edits: &[Edit]) -> Result<()> {
         self.check_writable()?;

@@ -699,3 +699,63 @@ fn superseded_journal_frames_of_an_old_generation_never_mix_with_the_new_journal
         s.case(id).expect("and after another reopen");
     }
 }
+
+#[test]
+fn a_retried_add_with_the_same_request_id_creates_one_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(&dir, &key).expect("create");
+    let (id, created) = store
+        .add_case_once("3f1c-request", &case_edits(0))
+        .expect("add");
+    assert!(created);
+    // The process dies after the write, before the caller learns the outcome; the
+    // caller retries after a restart.
+    drop(store);
+    let mut store = Store::open(&dir, &key).expect("open");
+    let (again, created) = store
+        .add_case_once("3f1c-request", &case_edits(1))
+        .expect("retry");
+    assert_eq!((again, created), (id, false));
+    assert_eq!(store.len(), 1, "no second case");
+    let (other, created) = store
+        .add_case_once("another request", &case_edits(0))
+        .expect("add");
+    assert!(created && other != id);
+    assert!(store.add_case_once("", &case_edits(0)).is_err());
+    store
+        .erase_case(&id, ErasureReason::EnteredInError)
+        .expect("erase");
+    assert!(matches!(
+        store.add_case_once("3f1c-request", &case_edits(0)),
+        Err(Error::CaseErased { .. })
+    ));
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn a_refused_name_says_name_not_note() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(tmp.path().join("s"), &key).expect("create");
+    let id = store.add_case(&case_edits(0)).expect("add");
+    let err = store
+        .update_case(
+            &id,
+            &[Edit::AddReferral {
+                service: "Shelter".into(),
+                partner: "call +996 555 123 456".into(),
+                organisation_type: None,
+                reason: None,
+            }],
+        )
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{text}");
+    assert!(
+        text.contains("partner") && text.contains("name refused"),
+        "{text}"
+    );
+    assert!(!text.contains("note"), "{text}");
+}

@@ -951,7 +951,7 @@ fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
     if name.is_empty() || name.chars().count() > 80 {
         return Err(Error::invalid(what, "give a name of 1 to 80 characters"));
     }
-    crate::privacy::screen_note(name)?;
+    crate::privacy::screen_note(name).map_err(|e| Error::name_refused(what, e))?;
     Ok(name)
 }
 

@@ -58,7 +58,7 @@ impl JoinRequest {
                 "give a name of 1 to 80 characters",
             ));
         }
-        crate::privacy::screen_note(name)?;
+        crate::privacy::screen_note(name).map_err(|e| Error::name_refused("device name", e))?;
         let device = B32(me.id().0);
         let x25519 = B32(me.x25519().public());
         let nonce: [u8; 16] = crate::crypto::random_array()?;
