@@ -14,7 +14,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz
 fi
 
-targets=(envelope_decode bundle_import qr_reassembly)
+targets=(envelope_decode bundle_import qr_reassembly store_open)
 echo "== building fuzz targets (release, coverage instrumentation, no sanitizer)"
 cargo fuzz build --sanitizer none
 

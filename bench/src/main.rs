@@ -100,6 +100,20 @@ enum Cmd {
         #[arg(long)]
         key_hex: String,
     },
+    /// Internal: open a store, try to import `file` as a bundle the way `caravan bundle
+    /// import` does (bounded read, then import), print peak RSS as JSON.
+    #[command(hide = true)]
+    JunkImport {
+        /// The store directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The store key, 64 hex digits.
+        #[arg(long)]
+        key_hex: String,
+        /// The file to import.
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 /// Everything `store` measures. Times in milliseconds, sizes in bytes unless named
@@ -153,6 +167,9 @@ struct Report {
     import_vs_baseline: f64,
     /// Peak RSS (VmHWM, MiB) of a fresh process that opens the store and lists all cases.
     rss_mb: f64,
+    /// Peak RSS (VmHWM, MiB) of a fresh process that opens the store and is given a
+    /// 1 GiB junk bundle file (sparse) to import, until it refuses it (target ≤ 64).
+    junk_import_peak_rss_mb: f64,
     /// Open + list time inside that fresh process (after the updates).
     fresh_process_open_list_ms: f64,
     /// `Store::disk_usage()` after the import and the updates.
@@ -196,10 +213,14 @@ struct Targets {
     import_vs_baseline: bool,
     /// `rss_mb <= 48`.
     rss_mb: bool,
+    /// `junk_import_peak_rss_mb <= 64`.
+    junk_import_peak_rss_mb: bool,
     /// `disk_bytes_per_case <= 1000`.
     disk_bytes_per_case: bool,
 }
 
+/// Target: peak RSS while refusing a 1 GiB junk bundle, MiB (issue 14).
+const JUNK_RSS_MAX_MB: f64 = 64.0;
 /// Target: open + list all, milliseconds.
 const OPEN_LIST_MAX_MS: f64 = 50.0;
 /// Target: open + list relative to loading the baseline document.
@@ -235,6 +256,7 @@ fn main() {
             Ok(())
         }
         Cmd::OpenList { dir, key_hex } => run_open_list(&dir, &key_hex),
+        Cmd::JunkImport { dir, key_hex, file } => run_junk_import(&dir, &key_hex, &file),
     };
     if let Err(e) = result {
         eprintln!("caravan-bench: {e}");
@@ -415,6 +437,8 @@ fn run_store(
     // --- Peak RSS of a fresh process that only opens and lists. ---
     note("store: open + list in a fresh process (peak RSS)");
     let child = fresh_open_list(&dir, &key)?;
+    note("store: a 1 GiB junk bundle refused in a fresh process (peak RSS)");
+    let junk_rss = fresh_junk_import(&dir, &key)?;
 
     // --- For reference: an explicit compaction. ---
     let mut store = Store::open(&dir, &key)?;
@@ -454,6 +478,7 @@ fn run_store(
         baseline_build_cpu_ms: ms(build_cpu),
         import_vs_baseline: round(import_vs_baseline, 4),
         rss_mb: child.rss_mb,
+        junk_import_peak_rss_mb: junk_rss,
         fresh_process_open_list_ms: child.open_list_ms,
         disk_bytes,
         disk_bytes_per_case: round(disk_bytes_per_case, 1),
@@ -472,6 +497,7 @@ fn run_store(
             update_p99_ms: update_p99_ms <= UPDATE_P99_MAX_MS,
             import_vs_baseline: import_vs_baseline <= IMPORT_VS_BASELINE_MAX,
             rss_mb: child.rss_mb <= RSS_MAX_MB,
+            junk_import_peak_rss_mb: junk_rss <= JUNK_RSS_MAX_MB,
             disk_bytes_per_case: disk_bytes_per_case <= DISK_PER_CASE_MAX,
         },
     };
@@ -573,6 +599,68 @@ fn fresh_open_list(dir: &Path, key: &StoreKey) -> BenchResult<ChildReport> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// Runs `junk-import` in a fresh process on a 1 GiB junk file next to the store.
+fn fresh_junk_import(dir: &Path, key: &StoreKey) -> BenchResult<f64> {
+    let junk = dir.with_extension("junk.cvb");
+    std::fs::File::create(&junk)?.set_len(1 << 30)?;
+    let out = Command::new(std::env::current_exe()?)
+        .arg("junk-import")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--key-hex")
+        .arg(synth::hex(key.expose_bytes()))
+        .arg("--file")
+        .arg(&junk)
+        .output();
+    std::fs::remove_file(&junk)?;
+    let out = out?;
+    if !out.status.success() {
+        return Err(format!(
+            "junk-import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    v["rss_mb"]
+        .as_f64()
+        .ok_or_else(|| "junk-import: no rss_mb".into())
+}
+
+/// The hidden `junk-import` subcommand: the bundle must be refused; prints peak RSS.
+fn run_junk_import(dir: &Path, key_hex: &str, file: &Path) -> BenchResult<()> {
+    let key = StoreKey::from_bytes(&parse_hex(key_hex)?)?;
+    let mut store = Store::open(dir, &key)?;
+    let result = caravan_core::store::inputs::read_bounded(
+        file,
+        caravan_core::store::inputs::MAX_BUNDLE_FILE,
+        "bundle",
+    )
+    .and_then(|bytes| store.import_bundle(&bytes));
+    let refused = match result {
+        Ok(_) => return Err("a junk bundle was imported".into()),
+        Err(e) => e.to_string(),
+    };
+    drop(store);
+    println!(
+        "{}",
+        serde_json::json!({"refused": refused, "rss_mb": peak_rss_mb()?})
+    );
+    Ok(())
+}
+
+fn parse_hex(key_hex: &str) -> BenchResult<Vec<u8>> {
+    Ok((0..key_hex.len())
+        .step_by(2)
+        .map(|i| {
+            key_hex
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or("--key-hex must be hexadecimal")?)
+}
+
 /// The hidden `open-list` subcommand: open, list all, print peak RSS.
 fn run_open_list(dir: &Path, key_hex: &str) -> BenchResult<()> {
     let bytes = (0..key_hex.len())
@@ -667,6 +755,12 @@ fn print_table(r: &Report) {
             format!("{:.1} MiB", r.rss_mb),
             "<= 48 MiB".to_string(),
             r.pass.rss_mb,
+        ),
+        (
+            "peak RSS, refusing 1 GiB junk",
+            format!("{:.1} MiB", r.junk_import_peak_rss_mb),
+            "<= 64 MiB".to_string(),
+            r.pass.junk_import_peak_rss_mb,
         ),
         (
             "disk per case",

@@ -210,6 +210,12 @@ impl From<CoreError> for CaravanError {
                 file,
                 reason: detail,
             },
+            CoreError::NeedsRepair { files } => CaravanError::Damaged {
+                reason: format!(
+                    "the store is damaged ({files}); writes are refused until it is repaired"
+                ),
+                file: files,
+            },
             CoreError::Io { file, source } => CaravanError::Io {
                 file,
                 reason: source.to_string(),

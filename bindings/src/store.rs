@@ -21,6 +21,8 @@ pub struct StoreDamage {
     pub file: String,
     /// What was wrong and what was done about it.
     pub problem: String,
+    /// Acknowledged records lost because of it (0: nothing lost).
+    pub records_lost: u64,
 }
 
 /// An erased case: only its id, when and why remain.
@@ -204,7 +206,11 @@ impl CaravanStore {
                     .unwrap_or_else(PoisonError::into_inner)
                     .take(),
             );
-            Ok(Store::panic_wipe(&self.dir)?)
+            match Store::panic_wipe(&self.dir) {
+                // This handle's store, already wiped (the directory is gone): done.
+                Err(CoreError::NotAStore { .. }) if !self.dir.exists() => Ok(()),
+                other => Ok(other?),
+            }
         })
     }
 
@@ -228,6 +234,25 @@ impl CaravanStore {
                 .map(|d| StoreDamage {
                     file: d.file.clone(),
                     problem: d.problem.clone(),
+                    records_lost: d.records_lost,
+                })
+                .collect())
+        })
+    }
+
+    /// Verifies every frame of every store file and every record the index points to
+    /// (reads only; may take a while on a large store: not on the UI thread). Returns
+    /// every problem found, empty for a healthy store; a problem with
+    /// `records_lost > 0` means acknowledged data is missing.
+    pub fn check(&self) -> Result<Vec<StoreDamage>> {
+        self.with(|s| {
+            Ok(s.check()
+                .damage
+                .iter()
+                .map(|d| StoreDamage {
+                    file: d.file.clone(),
+                    problem: d.problem.clone(),
+                    records_lost: d.records_lost,
                 })
                 .collect())
         })
@@ -287,6 +312,19 @@ impl CaravanStore {
     /// Registers a case from `edits` (validated all or nothing); returns its id.
     pub fn add_case(&self, edits: Vec<CaseEdit>) -> Result<String> {
         self.with(|s| Ok(s.add_case(&core_edits(edits)?)?.to_hex()))
+    }
+
+    /// [`CaravanStore::add_case`], safe to retry: `request_id` is an id the app makes
+    /// before the first attempt (a UUID) and reuses for retries. A retry after an
+    /// unknown outcome (the app was killed, the call timed out) returns the case the
+    /// first attempt stored instead of creating a second one (its edits are not applied
+    /// again). Fails with `CaseErased` if that case was erased since.
+    pub fn add_case_once(&self, edits: Vec<CaseEdit>, request_id: String) -> Result<String> {
+        self.with(|s| {
+            Ok(s.add_case_once(&request_id, &core_edits(edits)?)?
+                .0
+                .to_hex())
+        })
     }
 
     /// Applies `edits` to a case (validated all or nothing).

@@ -62,6 +62,16 @@ pub(crate) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Verify every frame of every store file and report what is damaged (reads only).
+    /// Exits 5 if acknowledged data is lost.
+    Check,
+    /// Repair a damaged store: damaged files are kept aside as `damaged-<name>`, all
+    /// that authenticates is rewritten, and what was lost is listed.
+    Repair {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Run the trafficking-indicator screening questionnaire.
     Screen(ScreenArgs),
     /// List vocabularies, or the codes and labels of one.
@@ -102,7 +112,16 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaseCommand {
     /// Register a new case.
-    Add(FieldArgs),
+    Add {
+        /// The case's fields.
+        #[command(flatten)]
+        fields: FieldArgs,
+        /// A name for this request (e.g. a UUID) that makes a retry safe: a second
+        /// `case add` with the same request id returns the case the first one stored
+        /// instead of creating another.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
     /// Change fields of a case.
     Update {
         /// Case id (or a unique prefix).

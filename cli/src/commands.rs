@@ -69,6 +69,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }
+        Command::Check => check(&ctx, &cli.store),
+        Command::Repair { yes } => {
+            if !yes {
+                confirm("repair", "REPAIR")?;
+            }
+            repair(&ctx, &cli.store)
+        }
         Command::Screen(args) => screen(&ctx, &cli.store, args),
         Command::Vocab { id } => vocab(&ctx, id.as_deref()),
         Command::Group(cmd) => {
@@ -82,6 +89,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Bundle(cmd) => {
             crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
+        }
+        Command::Sync(crate::sync_cmd::SyncCommand::Listen { addr }) => {
+            crate::sync_cmd::listen(&cli.store, cli.json, &addr)
         }
         Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
@@ -108,10 +118,22 @@ impl Ctx {
 
 fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
     match cmd {
-        CaseCommand::Add(fields) => {
-            let id = store.add_case(&edits(&fields)?)?;
-            ctx.done(json!({"id": id.to_hex()}), || {
-                format!("Registered case {} ({})\n", id.short(), id)
+        CaseCommand::Add { fields, request_id } => {
+            let edits = edits(&fields)?;
+            let (id, created) = match &request_id {
+                Some(request) => store.add_case_once(request, &edits)?,
+                None => (store.add_case(&edits)?, true),
+            };
+            ctx.done(json!({"id": id.to_hex(), "created": created}), || {
+                if created {
+                    format!("Registered case {} ({})\n", id.short(), id)
+                } else {
+                    format!(
+                        "Case {} ({}) was already registered by this request; nothing changed\n",
+                        id.short(),
+                        id
+                    )
+                }
             });
         }
         CaseCommand::Update { id, fields } => {
@@ -471,5 +493,93 @@ fn vocab(ctx: &Ctx, id: Option<&str>) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `caravan check`: verifies every file; exits 5 (through [`unlock::DATA_LOST`]) if
+/// acknowledged data is lost.
+fn check(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
+    let store = unlock::open_read_only(dir)?;
+    let report = store.check();
+    if report.data_lost() {
+        unlock::DATA_LOST.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let damage: Vec<_> = report
+        .damage
+        .iter()
+        .map(|d| json!({"file": d.file, "problem": d.problem, "records_lost": d.records_lost}))
+        .collect();
+    let unreadable: Vec<String> = report.unreadable_cases.iter().map(|c| c.to_hex()).collect();
+    ctx.done(
+        json!({
+            "files": report.files, "frames": report.frames, "records": report.records,
+            "damage": damage, "unreadable_cases": unreadable, "data_lost": report.data_lost(),
+        }),
+        || {
+            let mut out = format!(
+                "Checked {} file(s), {} frame(s), {} record(s), {} case(s).\n",
+                report.files,
+                report.frames,
+                report.records,
+                store.len()
+            );
+            if report.damage.is_empty() {
+                out.push_str("No damage found.\n");
+            }
+            for d in &report.damage {
+                out.push_str(&format!("DAMAGED {}: {}\n", d.file, d.problem));
+            }
+            if !report.damage.is_empty() {
+                out.push_str(if report.data_lost() {
+                    "Acknowledged data is missing. `caravan repair` keeps the damaged files \
+                     aside and salvages everything that authenticates.\n"
+                } else {
+                    "No acknowledged data is missing. `caravan repair` rewrites the damaged \
+                     files (keeping them aside).\n"
+                });
+            }
+            out
+        },
+    );
+    Ok(())
+}
+
+/// `caravan repair`.
+fn repair(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
+    let report = unlock::repair(dir)?;
+    let lost: Vec<String> = report.lost_cases.iter().map(|c| c.to_hex()).collect();
+    let records_lost: u64 = report.found.damage.iter().map(|d| d.records_lost).sum();
+    if report.found.data_lost() {
+        unlock::DATA_LOST.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    ctx.done(
+        json!({
+            "repaired": report.repaired, "kept_aside": report.kept_aside,
+            "lost_cases": lost, "records_lost": records_lost,
+            "damage": report.found.damage.iter().map(|d| json!({"file": d.file, "problem": d.problem})).collect::<Vec<_>>(),
+        }),
+        || {
+            if !report.repaired {
+                return "No damage found; nothing was changed.\n".into();
+            }
+            let mut out = String::new();
+            for d in &report.found.damage {
+                out.push_str(&format!("found: {}: {}\n", d.file, d.problem));
+            }
+            for f in &report.kept_aside {
+                out.push_str(&format!("kept aside: {f}\n"));
+            }
+            for c in &report.lost_cases {
+                out.push_str(&format!("lost: case {}\n", c.short()));
+            }
+            out.push_str(&format!(
+                "Repaired: {} case(s) lost, {} acknowledged record(s) lost in all; the store \
+                 is healthy again.\n",
+                report.lost_cases.len(),
+                records_lost
+            ));
+            out
+        },
+    );
     Ok(())
 }

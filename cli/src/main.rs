@@ -1,9 +1,10 @@
 //! `caravan`: anonymized trafficking case records in an encrypted store, from a terminal.
 //!
 //! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
-//! store in use, 4 case not found or erased, 5 store damaged or an i/o error, 6 a
-//! bundle or message from another device was refused, 7 this device's role in its team
-//! does not allow the action.
+//! passphrase, 4 case not found or erased (or no store there), 5 store damaged (also
+//! after a command that could run but found acknowledged data missing) or an i/o
+//! error, 6 a bundle or message from another device was refused, 7 this device's role
+//! in its team does not allow the action, 8 the store is in use by another process.
 #![forbid(unsafe_code)]
 
 /// The allocator (docs/decisions/0014-allocator.md).
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = args::Cli::parse();
     match commands::run(cli) {
+        Ok(()) if unlock::DATA_LOST.load(std::sync::atomic::Ordering::SeqCst) => ExitCode::from(5),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("caravan: {e}");
@@ -64,9 +66,12 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
     use caravan_core::Error::*;
     match e {
         InvalidInput { .. } | UnknownCode { .. } | NoteRejected { .. } | AlreadyExists { .. } => 2,
-        WrongKey | Locked { .. } => 3,
+        WrongKey => 3,
+        Locked { .. } => 8,
         CaseNotFound { .. } | CaseErased { .. } | NotAStore { .. } => 4,
-        Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
+        Corrupted { .. } | NeedsRepair { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => {
+            5
+        }
         Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } => 6,
         NoGroup => 2,
         NotPermitted { .. } => 7,
@@ -84,6 +89,10 @@ fn hint(e: &caravan_core::Error) -> Option<&'static str> {
         UnknownCode { .. } => Some("`caravan vocab` lists every vocabulary and its codes"),
         NotAStore { .. } => Some("create one with `caravan init --store DIR`"),
         WrongKey => Some("check the passphrase (CARAVAN_PASSPHRASE or the prompt)"),
+        Locked { .. } => Some("another caravan command (or `sync listen`) has the store open"),
+        Corrupted { .. } | NeedsRepair { .. } => {
+            Some("`caravan check` reports every damaged file; `caravan repair` salvages the rest")
+        }
         NoGroup => Some(
             "create a team with `caravan group create NAME`, or join one with `caravan member join`",
         ),

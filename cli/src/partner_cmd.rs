@@ -204,7 +204,11 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
             );
         }
         PartnerCommand::Import { file } => {
-            let bytes = std::fs::read(&file).map_err(io(&file))?;
+            let bytes = caravan_core::store::inputs::read_bounded(
+                &file,
+                caravan_core::store::inputs::MAX_BUNDLE_FILE,
+                "share bundle",
+            )?;
             let r = store.import_share(&bytes)?;
             say(
                 json!({"cases_received": r.cases_received, "cases_updated": r.cases_updated,

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
+use caravan_core::store::inputs;
 use caravan_core::sync::qr;
 use caravan_core::{BundleScope, Error, LiveSession, Result, Store, SyncReport};
 use clap::Subcommand;
@@ -174,7 +175,8 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
         BundleCommand::Import { files, qr: qr_dir } => {
             let mut bundles: Vec<(String, Vec<u8>)> = Vec::new();
             for f in &files {
-                bundles.push((f.display().to_string(), std::fs::read(f).map_err(io(f))?));
+                let bytes = inputs::read_bounded(f, inputs::MAX_BUNDLE_FILE, "bundle")?;
+                bundles.push((f.display().to_string(), bytes));
             }
             if let Some(dir) = &qr_dir {
                 let mut r = qr::Reassembler::new();
@@ -185,7 +187,7 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
                     .collect();
                 paths.sort();
                 for p in paths {
-                    let frame = std::fs::read(&p).map_err(io(&p))?;
+                    let frame = inputs::read_bounded(&p, inputs::MAX_QR_FRAME_FILE, "QR frame")?;
                     r.push(&frame)?;
                 }
                 if !r.is_complete() {
@@ -246,10 +248,8 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
             );
         }
         SyncCommand::Listen { addr } => {
+            // Normally handled by `listen` (which does not hold the store while waiting).
             let listener = TcpListener::bind(&addr).map_err(io(Path::new(&addr)))?;
-            if !json {
-                eprintln!("Waiting for a colleague on {addr} …");
-            }
             let (stream, _) = listener.accept().map_err(io(Path::new(&addr)))?;
             let session = store.live_accept()?;
             let s = run_live(store, stream, session, None, json)?;
@@ -262,6 +262,25 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
             finish(json, &s);
         }
     }
+    Ok(())
+}
+
+/// `sync listen`: checks the passphrase and the store, then waits for a colleague
+/// **without holding the store** (other commands work meanwhile), and opens it again
+/// only for the session.
+pub(crate) fn listen(dir: &Path, json: bool, addr: &str) -> Result<()> {
+    let pass = crate::unlock::ask()?;
+    // The passphrase and the store are checked now, not after the wait.
+    drop(crate::unlock::open_with(dir, &pass)?);
+    let listener = TcpListener::bind(addr).map_err(io(Path::new(addr)))?;
+    if !json {
+        eprintln!("Waiting for a colleague on {addr} … (the store stays usable meanwhile)");
+    }
+    let (stream, _) = listener.accept().map_err(io(Path::new(addr)))?;
+    let mut store = crate::unlock::open_with(dir, &pass)?;
+    let session = store.live_accept()?;
+    let s = run_live(&mut store, stream, session, None, json)?;
+    finish(json, &s);
     Ok(())
 }
 

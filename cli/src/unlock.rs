@@ -1,8 +1,9 @@
 //! Getting the passphrase: from CARAVAN_PASSPHRASE, or a hidden prompt on the terminal.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use caravan_core::{Error, KdfParams, Result, Store};
+use caravan_core::{Damage, Error, KdfParams, Result, Store};
 
 const ENV: &str = "CARAVAN_PASSPHRASE";
 
@@ -16,10 +17,57 @@ fn passphrase(prompt: &str) -> Result<String> {
     })
 }
 
-/// Opens the store with the passphrase.
+/// Set when a store was opened with acknowledged data missing: the command still
+/// does what it can, then exits with code 5.
+pub(crate) static DATA_LOST: AtomicBool = AtomicBool::new(false);
+
+/// Opens the store with the passphrase. Damage found on opening is printed on
+/// standard error (the store still opens; see [`DATA_LOST`]).
 pub(crate) fn open(dir: &Path) -> Result<Store> {
     let pass = passphrase("Store passphrase: ")?;
-    Store::open_with_passphrase(dir, &pass)
+    let store = Store::open_with_passphrase(dir, &pass)?;
+    warn_damage(store.damage());
+    Ok(store)
+}
+
+/// Opens the store with `pass` (already asked for), printing damage as [`open`] does.
+pub(crate) fn open_with(dir: &Path, pass: &str) -> Result<Store> {
+    let store = Store::open_with_passphrase(dir, pass)?;
+    warn_damage(store.damage());
+    Ok(store)
+}
+
+/// Asks for the store passphrase once (for commands that open the store twice).
+pub(crate) fn ask() -> Result<String> {
+    passphrase("Store passphrase: ")
+}
+
+/// Opens the store for reading only (`check`): nothing is written.
+pub(crate) fn open_read_only(dir: &Path) -> Result<Store> {
+    let pass = passphrase("Store passphrase: ")?;
+    Store::open_read_only_with_passphrase(dir, &pass)
+}
+
+/// Repairs the store (`repair`).
+pub(crate) fn repair(dir: &Path) -> Result<caravan_core::RepairReport> {
+    let pass = passphrase("Store passphrase: ")?;
+    Store::repair_with_passphrase(dir, &pass)
+}
+
+/// Prints each problem found on opening; notes whether data is missing.
+pub(crate) fn warn_damage(damage: &[Damage]) {
+    for d in damage {
+        eprintln!("caravan: warning: store file {}: {}", d.file, d.problem);
+    }
+    if damage.iter().any(|d| d.records_lost > 0) {
+        DATA_LOST.store(true, Ordering::SeqCst);
+        eprintln!(
+            "caravan: warning: acknowledged records are missing; run `caravan check` for a \
+             full report and `caravan repair` to salvage the rest"
+        );
+    } else if !damage.is_empty() {
+        eprintln!("hint: `caravan repair` keeps the damaged file aside and rewrites the store");
+    }
 }
 
 /// Creates a store, asking for the passphrase twice when prompting.

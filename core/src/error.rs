@@ -60,6 +60,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// The store was opened with damage in some file: it can be read (what was lost is
+    /// in [`crate::Store::damage`]) but writes are refused until `repair` has kept the
+    /// damaged files aside, so nothing overwrites what a recovery could still save.
+    #[error("the store is damaged ({files}); writes are refused until it is repaired (`caravan check`, then `caravan repair`); nothing was changed")]
+    NeedsRepair {
+        /// The damaged files, comma-separated.
+        files: String,
+    },
+
     /// An operating-system error while reading or writing a store file.
     #[error("i/o error on {file}: {source}")]
     Io {

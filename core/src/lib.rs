@@ -40,6 +40,7 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LedgerState, LiveSession, MailboxReport, PartnerAgreement, Progress,
-    Quarantined, ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, CheckReport, Damage, LedgerState, LiveSession, MailboxReport, PartnerAgreement,
+    Progress, Quarantined, RepairReport, ShareReport, Store, StoreOptions, SyncReport, Tombstone,
+    TombstoneSignature,
 };

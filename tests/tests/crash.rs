@@ -402,6 +402,10 @@ struct Stats {
     in_flight_lost: usize,
     partial_lines: usize,
     debris: usize,
+    /// Per run: operations its writer acknowledged before the kill.
+    run_acks: Vec<usize>,
+    /// Per run: acknowledged writes (of all runs so far) checked after its kill.
+    run_checks: Vec<usize>,
     /// Time spent running writers (start, warm-up, delay, kill).
     writing: Duration,
     /// Time spent recovering and checking.
@@ -544,6 +548,8 @@ fn crash_test(name: &str, iterations: usize, journal_limit: u64, test_seed: u64)
         }
         model = seen;
         stats.ack_checks += stats.acks + stats.probes;
+        stats.run_acks.push(acks);
+        stats.run_checks.push(stats.acks + stats.probes);
         stats.checking += phase.elapsed();
 
         // The recovered store takes new writes (appended after a cut journal tail).
@@ -599,6 +605,22 @@ fn crash_test(name: &str, iterations: usize, journal_limit: u64, test_seed: u64)
         diff(&model, &seen)
     );
 
+    let spread = |v: &[usize]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        let at = |q: usize| {
+            v.get((v.len().saturating_sub(1)) * q / 100)
+                .copied()
+                .unwrap_or(0)
+        };
+        format!("min {} / median {} / max {}", at(0), at(50), at(100))
+    };
+    eprintln!(
+        "[{name}] per run: acknowledged by its writer before the kill: {}; acknowledged writes \
+         checked after the kill: {}",
+        spread(&stats.run_acks),
+        spread(&stats.run_checks)
+    );
     let live = model.values().filter(|c| c.status == Status::Live).count();
     let erased = model
         .values()

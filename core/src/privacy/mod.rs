@@ -120,8 +120,8 @@ pub fn screen_name(name: &str, what: &str) -> Result<()> {
         Some(f) => Err(Error::InvalidInput {
             field: what.to_string(),
             reason: format!(
-                "a {what} must name an organisation, team or device, not a person: it holds \
-                 {f}"
+                "name refused: a {what} must name an organisation, team or device, not a \
+                 person: it holds {f}"
             ),
         }),
     }

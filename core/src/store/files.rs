@@ -12,6 +12,11 @@ pub(crate) enum FileName {
     Index(u64),
     Journal(u64),
     Pack(u32),
+    /// The end mark of a journal generation (format 5).
+    End(u64),
+    /// A damaged file that `repair` kept aside (`damaged-<name>`): never read, only
+    /// deleted by a wipe.
+    Damaged,
     Temp,
 }
 
@@ -20,11 +25,15 @@ impl FileName {
         if name.ends_with(".tmp") {
             return Some(FileName::Temp);
         }
+        if name.starts_with(DAMAGED_PREFIX) {
+            return Some(FileName::Damaged);
+        }
         let (kind, num) = name.split_once('-')?;
         match kind {
             "index" => num.parse().ok().map(FileName::Index),
             "journal" => num.parse().ok().map(FileName::Journal),
             "pack" => num.parse().ok().map(FileName::Pack),
+            "end" => num.parse().ok().map(FileName::End),
             _ => None,
         }
     }
@@ -41,6 +50,13 @@ pub(crate) fn journal_name(gen: u64) -> String {
 pub(crate) fn pack_name(n: u32) -> String {
     format!("pack-{n:08}")
 }
+
+pub(crate) fn end_name(gen: u64) -> String {
+    format!("end-{gen:08}")
+}
+
+/// Names of damaged files kept aside by a repair start with this.
+pub(crate) const DAMAGED_PREFIX: &str = "damaged-";
 
 /// Reads exactly `buf.len()` bytes at `offset`.
 #[cfg(unix)]
@@ -110,8 +126,9 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal of `gen`, truncated to `valid_len`.
-    pub(crate) fn open(dir: &Path, gen: u64, valid_len: u64) -> Result<Journal> {
+    /// Opens (creating if needed) the journal of `gen`, truncated to `valid_len` (a
+    /// torn tail), or, if `keep` (a damaged store, opened for reading), as it is.
+    pub(crate) fn open(dir: &Path, gen: u64, valid_len: u64, keep: bool) -> Result<Journal> {
         let name = journal_name(gen);
         let path = dir.join(&name);
         let io = |e| Error::io(journal_name(gen), e);
@@ -123,6 +140,14 @@ impl Journal {
             .open(&path)
             .map_err(io)?;
         let actual = file.metadata().map_err(io)?.len();
+        if keep {
+            return Ok(Journal {
+                gen,
+                file,
+                len: actual,
+                path,
+            });
+        }
         if actual != valid_len {
             file.set_len(valid_len).map_err(io)?;
             file.sync_all().map_err(io)?;

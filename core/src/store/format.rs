@@ -31,8 +31,10 @@ use crate::vocab::ErasureReason;
 
 /// Format version this build writes. (Format 1, without compressed frame bodies, was
 /// never released.) Format 4 writes case summaries in their compact encoding
-/// (`super::summary_codec`) instead of as CBOR maps.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// (`super::summary_codec`) instead of as CBOR maps. Format 5 adds a second copy of
+/// the header ([`HEADER_COPY_FILE`]) and the journal's end mark (`end-<gen>`, see
+/// [`EndMark`]), so damage to either is told apart from a torn write.
+pub(crate) const FORMAT_VERSION: u32 = 5;
 /// Oldest format this build opens. A format-2 store is a format-3 store whose frames
 /// all hold one record, and a format-3 store is a format-4 store whose summaries are
 /// all CBOR maps (which format 4 still reads): opening one rewrites its header as the
@@ -45,6 +47,9 @@ pub(crate) const BLOCK_RECORDS: usize = 32;
 pub(crate) const BLOCK_BYTES: usize = 64 << 10;
 /// Name of the clear header file.
 pub(crate) const HEADER_FILE: &str = "caravan.hdr";
+/// Name of the second copy of the header (format 5), so one damaged sector or a lost
+/// header file does not lose the store.
+pub(crate) const HEADER_COPY_FILE: &str = "caravan.hdr2";
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
 const MAGIC: &str = "caravan-store";
@@ -57,6 +62,23 @@ pub(crate) const MAX_FRAME: usize = 256 * 1024 * 1024;
 pub(crate) const CTX_FRAME: &[u8] = b"caravan/store/frame";
 /// AEAD context of index snapshots.
 pub(crate) const CTX_INDEX: &[u8] = b"caravan/store/index";
+/// AEAD context of the journal's end mark.
+pub(crate) const CTX_END: &[u8] = b"caravan/store/end";
+
+/// What `end-<gen>` says of `journal-<gen>`: written when a store is closed after
+/// writing (and as `len = 0` when a generation starts), so every byte up to `len`
+/// was acknowledged. A frame before `len` that does not authenticate, or a journal
+/// shorter than `len`, is damage, never a torn write; only bytes after `len` (written
+/// by a session that did not close) may be a torn write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EndMark {
+    /// The generation of the journal.
+    pub(crate) gen: u64,
+    /// Bytes of the journal that were acknowledged.
+    pub(crate) len: u64,
+    /// The next LSN after the journal's last acknowledged record.
+    pub(crate) next_lsn: u64,
+}
 
 /// The clear header: nothing in it depends on case content.
 #[derive(Clone, Debug, Serialize, Deserialize)]

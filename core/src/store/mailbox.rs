@@ -78,7 +78,16 @@ impl Store {
         }
         files.sort();
         for path in files {
-            let bytes = fs::read(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
+            // A file over the limit is refused unread, like any other bad file.
+            let bytes = match inputs::read_bounded(&path, inputs::MAX_BUNDLE_FILE, "bundle") {
+                Ok(bytes) => bytes,
+                Err(e @ Error::Rejected { .. }) => {
+                    let name = path.strip_prefix(dir).unwrap_or(&path).display();
+                    report.refused.push(format!("{name}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
             let mut hash = [0u8; 32];
             hash.copy_from_slice(digest.as_ref());

@@ -26,9 +26,11 @@ mod dictionary;
 mod files;
 mod format;
 mod index;
+pub mod inputs;
 mod leb128;
 mod mailbox;
 mod privacy_ledger;
+mod recovery;
 mod share;
 mod summary_codec;
 mod sync;
@@ -43,8 +45,8 @@ use automerge::ActorId;
 
 use self::files::{FileName, Journal};
 use self::format::{
-    Block, Header, Record, BLOCK_BYTES, BLOCK_RECORDS, CTX_FRAME, CTX_INDEX, FORMAT_VERSION,
-    HEADER_FILE, LOCK_FILE,
+    Block, EndMark, Header, Record, BLOCK_BYTES, BLOCK_RECORDS, CTX_FRAME, CTX_INDEX,
+    FORMAT_VERSION, LOCK_FILE,
 };
 use self::index::{Entry, Index, Loc, JOURNAL, LOST};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
@@ -60,6 +62,7 @@ pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::mailbox::MailboxReport;
 pub use self::privacy_ledger::LedgerState;
+pub use self::recovery::{CheckReport, RepairReport};
 pub use self::share::{PartnerAgreement, ShareReport};
 pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
 
@@ -71,6 +74,20 @@ pub struct Damage {
     pub file: String,
     /// What was wrong and what was done about it.
     pub problem: String,
+    /// Acknowledged records known to be lost because of it (at least 1 when some are
+    /// lost but how many is unknown; 0 when nothing was lost, e.g. a damaged index that
+    /// was rebuilt from the other files).
+    pub records_lost: u64,
+}
+
+impl Damage {
+    pub(crate) fn new(file: impl Into<String>, problem: String, records_lost: u64) -> Damage {
+        Damage {
+            file: file.into(),
+            problem,
+            records_lost,
+        }
+    }
 }
 
 /// Tuning knobs; the defaults suit phones.
@@ -113,6 +130,19 @@ pub struct Store {
     damage: Vec<Damage>,
     poisoned: bool,
     options: StoreOptions,
+    /// The header the key opened (rewritten as both copies by a repair).
+    header: Header,
+    /// Older journal generations a rebuild still reads from, by file number.
+    extra: HashMap<u32, (String, File)>,
+    /// Damage was found at open: writes are refused until a repair.
+    needs_repair: bool,
+    /// Opened for reading only (`check`): nothing is written, not even the end mark.
+    read_only: bool,
+    /// Journal bytes the end mark on disk confirms; a close writes a new mark if the
+    /// journal grew.
+    confirmed: u64,
+    /// Compaction rewrites every pack (repair).
+    rewrite_all: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -176,10 +206,18 @@ impl Store {
         let snapshot = format::seal_frame(&sealer, CTX_INDEX, &index)?;
         files::write_atomic(dir, &files::index_name(0), &snapshot)?;
         files::write_atomic(dir, &files::journal_name(0), &device)?;
+        recovery::write_end(
+            &sealer,
+            dir,
+            EndMark {
+                gen: 0,
+                len: device.len() as u64,
+                next_lsn: 1,
+            },
+        )?;
         File::create(dir.join(LOCK_FILE)).map_err(|e| Error::io(LOCK_FILE, e))?;
         // The header goes last: a directory with a header is a complete store.
-        files::write_atomic(dir, HEADER_FILE, &header.encode()?)?;
-        files::sync_dir(dir)?;
+        recovery::write_headers(dir, &header)?;
         Store::open_with(dir, key, options)
     }
 
@@ -192,21 +230,24 @@ impl Store {
     /// Opens a store whose key is derived from a passphrase (parameters from its header).
     pub fn open_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<Store> {
         let dir = dir.as_ref();
-        let header = read_header(dir)?;
-        let kdf = header.kdf.ok_or_else(|| {
-            Error::invalid(
-                "passphrase",
-                "this store is opened with a device key, not a passphrase",
-            )
-        })?;
-        let key = StoreKey::from_passphrase(passphrase, &kdf)?;
+        let key = key_from_passphrase(dir, passphrase)?;
         Store::open(dir, &key)
     }
 
     /// Opens with explicit options.
     pub fn open_with(dir: &Path, key: &StoreKey, options: StoreOptions) -> Result<Store> {
-        let header = read_header(dir)?;
-        header.verify(key)?;
+        Store::open_inner(dir, key, options, false)
+    }
+
+    /// Opens the store; `read_only` writes nothing at all (`check`). A store with
+    /// damage is opened read-only whatever `read_only` says (see [`Store::damage`]).
+    fn open_inner(
+        dir: &Path,
+        key: &StoreKey,
+        options: StoreOptions,
+        read_only: bool,
+    ) -> Result<Store> {
+        let (header, header_damage) = recovery::Headers::read(dir)?.choose(key)?;
         let lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -224,13 +265,25 @@ impl Store {
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
         }
         let sealer = header.sealer(key);
-        let mut opener = Opener {
+        let mut opener = recovery::Opener {
             dir,
             sealer: &sealer,
-            damage: Vec::new(),
+            needs_repair: !header_damage.is_empty(),
+            damage: header_damage,
+            old_journals: Vec::new(),
+            end: EndMark::default(),
+            end_found: false,
+            format: header.format,
         };
         let (index, journal_len, purge) = opener.load()?;
         let damage = opener.damage;
+        let needs_repair = opener.needs_repair;
+        let confirmed = if opener.end_found { opener.end.len } else { 0 };
+        let mut extra = HashMap::new();
+        for (n, name) in opener.old_journals {
+            let f = File::open(dir.join(&name)).map_err(|e| Error::io(&name, e))?;
+            extra.insert(n, (name, f));
+        }
         if index.device_key.is_empty() {
             return Err(Error::corrupted(
                 files::index_name(index.gen),
@@ -238,7 +291,8 @@ impl Store {
             ));
         }
         let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
-        let journal = Journal::open(dir, index.gen, journal_len)?;
+        let keep = read_only || needs_repair;
+        let journal = Journal::open(dir, index.gen, journal_len, keep)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -253,18 +307,33 @@ impl Store {
             damage,
             poisoned: false,
             options,
+            header: header.clone(),
+            extra,
+            needs_repair,
+            read_only,
+            confirmed,
+            rewrite_all: false,
         };
         store.open_packs()?;
+        if store.read_only || store.needs_repair {
+            // Nothing is written: not the torn tail, not a compaction, not a header.
+            return Ok(store);
+        }
         if header.format < FORMAT_VERSION {
-            // Formats 2 and 3 are read as they are (one record per frame; summaries as
-            // CBOR maps): only the header changes, so that builds that know only the
-            // older format refuse the store from now on (its new records differ).
+            // Formats 2 to 4 are read as they are (one record per frame; summaries as
+            // CBOR maps; no end mark, one header): the header changes, so that builds
+            // that know only the older format refuse the store from now on (its new
+            // records differ), and gains its copy.
             let upgraded = Header {
                 format: FORMAT_VERSION,
                 ..header
             };
-            files::write_atomic(dir, HEADER_FILE, &upgraded.encode()?)?;
-            files::sync_dir(dir)?;
+            recovery::write_headers(dir, &upgraded)?;
+            store.header = upgraded;
+        }
+        if store.confirmed != store.journal.len || header.format < FORMAT_VERSION {
+            // What the journal now holds was acknowledged (a torn tail was cut off).
+            store.write_end_mark()?;
         }
         let rebuilt = store.damage.iter().any(|d| d.problem.contains("rebuilt"));
         if !purge.is_empty() || rebuilt {
@@ -363,6 +432,46 @@ impl Store {
         self.persist(id, &mut doc, true)?;
         self.cache_put(id, doc);
         Ok(id)
+    }
+
+    /// [`Store::add_case`] that is safe to retry: the case's id is derived from
+    /// `request_id` (a caller-chosen id of this request, e.g. a UUID made before the
+    /// first attempt, 1 to 128 bytes) with this device's key, so a retry after an
+    /// unknown outcome (a crash or a kill after the write reached the disk) finds the
+    /// case the first attempt stored instead of creating a second one. Returns the id
+    /// and whether this call created the case; a retry does not apply `edits` again.
+    /// Fails with [`Error::CaseErased`] if that case was created and then erased.
+    pub fn add_case_once(&mut self, request_id: &str, edits: &[Edit]) -> Result<(CaseId, bool)> {
+        if request_id.is_empty() || request_id.len() > 128 {
+            return Err(Error::invalid("request id", "give 1 to 128 bytes"));
+        }
+        let id = self.request_case_id(request_id);
+        if self.index.tombstones.contains_key(&id) {
+            return Err(Error::CaseErased { id: id.to_hex() });
+        }
+        if self.index.cases.contains_key(&id) {
+            return Ok((id, false));
+        }
+        self.check_writable()?;
+        self.check_local_rights(None, edits)?;
+        let now = Timestamp::now();
+        let mut doc = CaseDoc::create(id, self.actor.clone(), now)?;
+        doc.apply(edits, now, &self.identity)?;
+        self.persist(id, &mut doc, true)?;
+        self.cache_put(id, doc);
+        Ok((id, true))
+    }
+
+    /// The case id a request id stands for on this device: the first 16 bytes of
+    /// SHA-256 of this device's (deterministic) Ed25519 signature of the request id,
+    /// so it looks random to anyone without the device key.
+    fn request_case_id(&self, request_id: &str) -> CaseId {
+        let message = [b"caravan/request-id/v1\0".as_slice(), request_id.as_bytes()].concat();
+        let sig = self.identity.sign(&message);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &sig);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest.as_ref()[..16]);
+        CaseId(id)
     }
 
     /// Applies `edits` to a case (validated all-or-nothing) and stores them durably.
@@ -573,9 +682,33 @@ impl Store {
     fn check_writable(&self) -> Result<()> {
         if self.poisoned {
             Err(Error::Poisoned)
+        } else if self.needs_repair {
+            let mut files: Vec<&str> = self.damage.iter().map(|d| d.file.as_str()).collect();
+            files.dedup();
+            Err(Error::NeedsRepair {
+                files: files.join(", "),
+            })
+        } else if self.read_only {
+            Err(Error::invalid("store", "it was opened for reading only"))
         } else {
             Ok(())
         }
+    }
+
+    /// Writes `end-<gen>` confirming the whole journal as it is now (durable).
+    fn write_end_mark(&mut self) -> Result<()> {
+        recovery::write_end(
+            &self.sealer,
+            &self.dir,
+            EndMark {
+                gen: self.index.gen,
+                len: self.journal.len,
+                next_lsn: self.index.next_lsn,
+            },
+        )?;
+        files::sync_dir(&self.dir)?;
+        self.confirmed = self.journal.len;
+        Ok(())
     }
 
     fn entry(&self, id: &CaseId) -> Result<&Entry> {
@@ -728,7 +861,22 @@ impl Store {
     /// that cases stored in the same block open it once (bulk readers).
     fn read_doc_with(&self, id: &CaseId, blocks: &mut OpenBlocks) -> Result<CaseDoc> {
         let (bytes, sigs) = self.read_stored(id, blocks)?;
-        CaseDoc::load(*id, &bytes, sigs, self.actor.clone())
+        CaseDoc::load(*id, &bytes, sigs, self.actor.clone()).map_err(|e| match e {
+            // Chunks that authenticate but do not form a document: one of the case's
+            // records is missing (lost to damage elsewhere).
+            Error::Internal(_) => {
+                let file = self
+                    .entry(id)
+                    .ok()
+                    .and_then(|e| e.frames.first())
+                    .map_or_else(|| "index".to_string(), |l| self.file_label(l.file()));
+                Error::corrupted(
+                    file,
+                    format!("case {id} is missing a record of its document"),
+                )
+            }
+            other => other,
+        })
     }
 
     /// A case's stored document bytes (its chunks in order) and the signatures of its
@@ -809,6 +957,9 @@ impl Store {
                 "the frame was unreadable and held an erased case, so it was not kept",
             ));
         }
+        if let Some((name, f)) = self.extra.get(&loc.file()) {
+            return Ok((name.clone(), f));
+        }
         let name = files::pack_name(loc.file());
         match self.packs.get(&loc.file()) {
             Some(f) => Ok((name, f)),
@@ -824,10 +975,18 @@ impl Store {
                     self.packs.insert(n, f);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.damage.push(Damage {
-                        file: name,
-                        problem: "missing; its cases cannot be read".into(),
-                    });
+                    let lost = self
+                        .index
+                        .cases
+                        .values()
+                        .filter(|e| e.frames.iter().any(|l| l.file() == n))
+                        .count() as u64;
+                    self.damage.push(Damage::new(
+                        name,
+                        format!("missing; {lost} case(s) with a record in it cannot be read"),
+                        lost.max(1),
+                    ));
+                    self.needs_repair = true;
                 }
                 Err(e) => return Err(Error::io(name, e)),
             }
@@ -894,10 +1053,12 @@ impl Store {
         for (&n, file) in &self.packs {
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             let live = live_bytes.get(&n).copied().unwrap_or(0);
-            if live * 2 < size || (small && size < (1 << 20)) {
+            if live * 2 < size || (small && size < (1 << 20)) || self.rewrite_all {
                 rewrite.insert(n);
             }
         }
+        // Older journals a rebuild read are always carried over, like the journal.
+        rewrite.extend(self.extra.keys().copied());
         // Carry the live records of the journal and of those packs into a new pack.
         let pack_no = self.index.next_pack;
         let pack_file = files::pack_name(pack_no);
@@ -1021,6 +1182,13 @@ impl Store {
         self.index.next_pack = pack_no + u32::from(written > 0);
         let snapshot = format::seal_frame(&self.sealer, CTX_INDEX, &self.index);
         let committed = snapshot.and_then(|s| {
+            // The end mark first: with the snapshot, an empty journal is confirmed.
+            let mark = EndMark {
+                gen: new_gen,
+                len: 0,
+                next_lsn: self.index.next_lsn,
+            };
+            recovery::write_end(&self.sealer, &dir, mark)?;
             files::write_atomic(&dir, &files::index_name(new_gen), &s)?;
             files::write_atomic(&dir, &files::journal_name(new_gen), &[])?;
             files::sync_dir(&dir)
@@ -1039,13 +1207,16 @@ impl Store {
             self.index.gen = old_gen;
             self.index.next_pack = pack_no;
             files::remove(&dir, &files::index_name(new_gen)).ok();
+            files::remove(&dir, &files::end_name(new_gen)).ok();
             files::remove(&dir, &pack_file).ok();
             return Err(e);
         }
         // Switch to the new generation.
-        self.journal = Journal::open(&dir, new_gen, 0)?;
+        self.journal = Journal::open(&dir, new_gen, 0, false)?;
+        self.confirmed = 0;
         for n in &rewrite {
             self.packs.remove(n);
+            self.extra.remove(n);
         }
         if written > 0 {
             let f = File::open(dir.join(&pack_file)).map_err(|e| Error::io(&pack_file, e))?;
@@ -1063,9 +1234,11 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             let stale = match FileName::parse(&name) {
                 Some(FileName::Temp) => true,
-                Some(FileName::Index(g)) | Some(FileName::Journal(g)) => g != self.index.gen,
+                Some(FileName::Index(g)) | Some(FileName::Journal(g)) | Some(FileName::End(g)) => {
+                    g != self.index.gen
+                }
                 Some(FileName::Pack(n)) => !self.index.packs.contains(&n),
-                None => false,
+                Some(FileName::Damaged) | None => false,
             };
             if stale {
                 files::remove(&self.dir, &name)?;
@@ -1079,18 +1252,43 @@ impl Store {
     }
 }
 
-fn read_header(dir: &Path) -> Result<Header> {
-    let path = dir.join(HEADER_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => Header::decode(&bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotAStore {
-            path: dir.display().to_string(),
-        }),
-        Err(e) => Err(Error::io(HEADER_FILE, e)),
+/// Derives the key of the passphrase store in `dir` (trying a second header copy's
+/// parameters only if the first set does not verify).
+fn key_from_passphrase(dir: &Path, passphrase: &str) -> Result<StoreKey> {
+    let headers = recovery::Headers::read(dir)?;
+    let mut last = Err(Error::WrongKey);
+    for kdf in headers.kdfs() {
+        let kdf = kdf.ok_or_else(|| {
+            Error::invalid(
+                "passphrase",
+                "this store is opened with a device key, not a passphrase",
+            )
+        })?;
+        let key = StoreKey::from_passphrase(passphrase, &kdf)?;
+        match headers.choose(&key) {
+            Ok(_) => return Ok(key),
+            Err(e) => last = Err(e),
+        }
+    }
+    last
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Confirm what this session appended: from now on a damaged frame anywhere in
+        // it is damage, not a torn write. Best effort: without it, the next open
+        // treats the unconfirmed tail as it did before.
+        if !self.read_only
+            && !self.needs_repair
+            && !self.poisoned
+            && self.journal.len != self.confirmed
+        {
+            let _ = self.write_end_mark();
+        }
     }
 }
 
-fn read_frame(file: &File, name: &str, loc: Loc) -> Result<Vec<u8>> {
+pub(crate) fn read_frame(file: &File, name: &str, loc: Loc) -> Result<Vec<u8>> {
     let mut frame = vec![0u8; loc.len() as usize];
     files::read_at(file, &mut frame, loc.offset()).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -1102,7 +1300,7 @@ fn read_frame(file: &File, name: &str, loc: Loc) -> Result<Vec<u8>> {
     Ok(frame)
 }
 
-fn frame_error(e: &format::FrameError) -> &'static str {
+pub(crate) fn frame_error(e: &format::FrameError) -> &'static str {
     match e {
         format::FrameError::Incomplete => "is truncated",
         format::FrameError::Invalid(why) => why,
@@ -1144,7 +1342,7 @@ fn quarantine_delta(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> 
 }
 
 /// The index keeps summaries, not documents: drop the bytes before replaying.
-fn strip_doc(record: Record) -> Record {
+pub(crate) fn strip_doc(record: Record) -> Record {
     match record {
         Record::Put {
             lsn,
@@ -1248,203 +1446,11 @@ fn with_case_number(e: Error, n: usize) -> Error {
     }
 }
 
-/// Loads the index at open: the newest valid snapshot plus its journal, or a rebuild
-/// from every frame if the snapshot is lost.
-struct Opener<'a> {
-    dir: &'a Path,
-    sealer: &'a Sealer,
-    damage: Vec<Damage>,
-}
-
-impl Opener<'_> {
-    /// Returns the index, the valid length of the current journal, and frames of
-    /// cases whose erasure was interrupted.
-    fn load(&mut self) -> Result<(Index, u64, Vec<Loc>)> {
-        let mut indexes = Vec::new();
-        let mut journals = Vec::new();
-        let mut packs = Vec::new();
-        let listing =
-            fs::read_dir(self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
-        for entry in listing.flatten() {
-            match FileName::parse(&entry.file_name().to_string_lossy()) {
-                Some(FileName::Index(g)) => indexes.push(g),
-                Some(FileName::Journal(g)) => journals.push(g),
-                Some(FileName::Pack(n)) => packs.push(n),
-                _ => {}
-            }
-        }
-        indexes.sort_unstable();
-        journals.sort_unstable();
-        packs.sort_unstable();
-        if let Some(&gen) = indexes.last() {
-            let name = files::index_name(gen);
-            let bytes = files::read_file(self.dir, &name)?;
-            match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
-                Ok(mut index) => {
-                    index.gen = gen;
-                    // A snapshot is written when its journal is new and empty, so any
-                    // superseded location in it that points into a journal (or into a
-                    // pack that no longer exists) is stale: the same offsets of the new
-                    // journal hold other frames. Older builds kept such locations.
-                    let kept: Vec<u32> = packs.clone();
-                    index.drop_old_frames_in(|f| f == JOURNAL || (f != LOST && !kept.contains(&f)));
-                    let (len, purge) =
-                        self.replay(&mut index, JOURNAL, &files::journal_name(gen), true)?;
-                    return Ok((index, len, purge));
-                }
-                Err(e) => self.damage.push(Damage {
-                    file: name,
-                    problem: format!(
-                        "{}; the index was rebuilt from the other files",
-                        frame_error(&e)
-                    ),
-                }),
-            }
-        } else {
-            self.damage.push(Damage {
-                file: "index".into(),
-                problem: "no index snapshot; the index was rebuilt from the other files".into(),
-            });
-        }
-        self.rebuild(indexes.last().copied().unwrap_or(0), &journals, &packs)
-    }
-
-    /// Replays the frames of one file into `index`. For the current journal, a torn
-    /// tail is reported as the valid length; elsewhere damage is recorded.
-    fn replay(
-        &mut self,
-        index: &mut Index,
-        file_no: u32,
-        name: &str,
-        is_journal: bool,
-    ) -> Result<(u64, Vec<Loc>)> {
-        let bytes = match fs::read(self.dir.join(name)) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
-            Err(e) => return Err(Error::io(name, e)),
-        };
-        let mut records = Vec::new();
-        let valid = self.scan(&bytes, name, is_journal, |rec, off, len, slot| {
-            records.push((rec, Loc(file_no, off, len, slot)))
-        });
-        let mut purge = Vec::new();
-        for (record, loc) in records {
-            purge.extend(index.apply(strip_doc(record), loc));
-        }
-        Ok((valid, purge))
-    }
-
-    /// Walks the frames of a file and the records in each; returns the length of its
-    /// valid prefix.
-    fn scan(
-        &mut self,
-        bytes: &[u8],
-        name: &str,
-        is_journal: bool,
-        mut each: impl FnMut(Record, u64, u32, u16),
-    ) -> u64 {
-        let mut off = 0usize;
-        while off < bytes.len() {
-            let rest = &bytes[off..];
-            let len = match format::frame_len(rest) {
-                Ok(len) if len <= rest.len() => len,
-                Ok(_) | Err(_) => {
-                    // A frame cut short, or an impossible length: the end of what was written.
-                    if rest.iter().any(|b| *b != 0) && !is_journal {
-                        self.damage.push(Damage {
-                            file: name.into(),
-                            problem: format!(
-                                "unreadable from byte {off}; frames after it are lost"
-                            ),
-                        });
-                    }
-                    break;
-                }
-            };
-            match Block::open(self.sealer, &rest[..len]) {
-                Ok(block) => {
-                    for slot in 0..block.len() as u16 {
-                        match block.get::<Record>(slot) {
-                            Ok(record) => each(record, off as u64, len as u32, slot),
-                            Err(e) => self.damage.push(Damage {
-                                file: name.into(),
-                                problem: format!(
-                                    "record {slot} of the frame at byte {off} {}; skipped",
-                                    frame_error(&e)
-                                ),
-                            }),
-                        }
-                    }
-                }
-                Err(e) if is_journal && off + len == bytes.len() => {
-                    // A torn last frame: never acknowledged, dropped.
-                    let _ = e;
-                    break;
-                }
-                Err(e) => self.damage.push(Damage {
-                    file: name.into(),
-                    problem: format!("frame at byte {off} {}; skipped", frame_error(&e)),
-                }),
-            }
-            off += len;
-        }
-        off as u64
-    }
-
-    fn rebuild(
-        &mut self,
-        gen: u64,
-        journals: &[u64],
-        packs: &[u32],
-    ) -> Result<(Index, u64, Vec<Loc>)> {
-        let mut all: Vec<(Record, Loc, u64)> = Vec::new();
-        for &n in packs {
-            let name = files::pack_name(n);
-            let bytes = files::read_file(self.dir, &name)?;
-            self.scan(&bytes, &name, false, |r, off, len, slot| {
-                all.push((r, Loc(n, off, len, slot), 0))
-            });
-        }
-        // Older journals still present (a crash during compaction) are read too; their
-        // frames are copies of ones in packs or newer, and replay by LSN keeps one.
-        let mut current_len = 0;
-        for &g in journals.iter().filter(|g| **g <= gen) {
-            let name = files::journal_name(g);
-            let bytes = files::read_file(self.dir, &name)?;
-            let current = g == gen;
-            let valid = self.scan(&bytes, &name, current, |r, off, len, slot| {
-                if current {
-                    all.push((r, Loc(JOURNAL, off, len, slot), 1))
-                }
-            });
-            if current {
-                current_len = valid;
-            }
-        }
-        all.sort_by_key(|(r, _, pref)| (r.lsn(), *pref));
-        let mut index = Index::default();
-        index.gen = gen;
-        index.next_lsn = 1;
-        index.packs = packs.to_vec();
-        index.next_pack = packs.last().map_or(0, |n| n + 1);
-        let mut seen = BTreeSet::new();
-        let mut purge = Vec::new();
-        for (record, loc, _) in all.into_iter().rev() {
-            // Keep the journal's copy of a duplicated LSN (it sorts last).
-            if seen.insert(record.lsn()) {
-                purge.push((record, loc));
-            }
-        }
-        let mut erased = Vec::new();
-        for (record, loc) in purge.into_iter().rev() {
-            erased.extend(index.apply(strip_doc(record), loc));
-        }
-        Ok((index, current_len, erased))
-    }
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod damage_tests;
 
 #[cfg(test)]
 mod membership_tests;

@@ -5,6 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 use crate::model::{ScalarField, SetField};
 use crate::vocab::{CaseStatus, Country};
+use format::HEADER_FILE;
+
+/// The primary header copy, decoded.
+fn read_header(dir: &Path) -> Result<Header> {
+    Header::decode(&fs::read(dir.join(HEADER_FILE)).map_err(|e| Error::io(HEADER_FILE, e))?)
+}
 
 fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fs::read_dir(dir)
@@ -411,6 +417,11 @@ fn a_torn_journal_tail_keeps_every_acknowledged_update() {
         .update_case(&id, &[Edit::note("acknowledged one")])
         .expect("update");
     let acked_len = store.journal.len;
+    let end = dir.join(files::end_name(store.index.gen));
+    drop(store);
+    // The end mark of the last clean close confirms everything up to here.
+    let end_mark = fs::read(&end).expect("end mark");
+    let mut store = Store::open(&dir, &key).expect("open");
     store
         .update_case(&id, &[Edit::note("the torn one")])
         .expect("update");
@@ -418,9 +429,21 @@ fn a_torn_journal_tail_keeps_every_acknowledged_update() {
     let journal = dir.join(store.journal.name());
     drop(store);
     let full = fs::read(&journal).expect("journal");
-    // Cut the last frame at every length: as if power failed mid-write.
+    // The same cuts after a clean close that confirmed the last frame are damage, and
+    // a read leaves the journal as it is.
+    for cut in [acked_len + 1, full_len - 1] {
+        fs::write(&journal, &full[..cut as usize]).expect("write");
+        let store = Store::open(&dir, &key).expect("open with damage");
+        assert_eq!(store.damage().len(), 1, "{:?}", store.damage());
+        assert_eq!(store.damage()[0].records_lost, 1, "{:?}", store.damage());
+        drop(store);
+        assert_eq!(fs::read(&journal).expect("journal").len() as u64, cut);
+    }
+    // Cut the last frame at every length: as if power failed mid-write (the session
+    // that wrote it did not close, so the end mark is the previous one).
     for cut in acked_len..full_len {
         fs::write(&journal, &full[..cut as usize]).expect("write");
+        fs::write(&end, &end_mark).expect("write");
         let mut store = Store::open(&dir, &key).expect("open after torn write");
         let notes: Vec<String> = store
             .case(&id)
@@ -480,12 +503,14 @@ fn erasure_leaves_nothing_recoverable_even_with_the_store_key() {
                 .windows(needle.len())
                 .filter(|w| *w == needle.as_bytes())
                 .count();
-            if name == HEADER_FILE || name == LOCK_FILE {
+            if name == HEADER_FILE || name == format::HEADER_COPY_FILE || name == LOCK_FILE {
                 continue;
             }
             // Decrypt every frame of every file with the store's own keys.
             let ctx = if name.starts_with("index") {
                 CTX_INDEX
+            } else if name.starts_with("end") {
+                format::CTX_END
             } else {
                 CTX_FRAME
             };
@@ -673,4 +698,64 @@ fn superseded_journal_frames_of_an_old_generation_never_mix_with_the_new_journal
     for id in &ids {
         s.case(id).expect("and after another reopen");
     }
+}
+
+#[test]
+fn a_retried_add_with_the_same_request_id_creates_one_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(&dir, &key).expect("create");
+    let (id, created) = store
+        .add_case_once("3f1c-request", &case_edits(0))
+        .expect("add");
+    assert!(created);
+    // The process dies after the write, before the caller learns the outcome; the
+    // caller retries after a restart.
+    drop(store);
+    let mut store = Store::open(&dir, &key).expect("open");
+    let (again, created) = store
+        .add_case_once("3f1c-request", &case_edits(1))
+        .expect("retry");
+    assert_eq!((again, created), (id, false));
+    assert_eq!(store.len(), 1, "no second case");
+    let (other, created) = store
+        .add_case_once("another request", &case_edits(0))
+        .expect("add");
+    assert!(created && other != id);
+    assert!(store.add_case_once("", &case_edits(0)).is_err());
+    store
+        .erase_case(&id, ErasureReason::EnteredInError)
+        .expect("erase");
+    assert!(matches!(
+        store.add_case_once("3f1c-request", &case_edits(0)),
+        Err(Error::CaseErased { .. })
+    ));
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn a_refused_name_says_name_not_note() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(tmp.path().join("s"), &key).expect("create");
+    let id = store.add_case(&case_edits(0)).expect("add");
+    let err = store
+        .update_case(
+            &id,
+            &[Edit::AddReferral {
+                service: "Shelter".into(),
+                partner: "call +996 555 123 456".into(),
+                organisation_type: None,
+                reason: None,
+            }],
+        )
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{text}");
+    assert!(
+        text.contains("partner") && text.contains("name refused"),
+        "{text}"
+    );
+    assert!(!text.contains("note"), "{text}");
 }

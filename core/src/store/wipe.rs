@@ -8,8 +8,9 @@
 //! deletes every file the store owns (snapshot, journal, packs, temporary files, the
 //! duplicate-detection agreement key, the lock), then the header itself, and the
 //! directory if nothing else is left in it.
-//! Files that are not the store's are left alone, so pointing it at a wrong directory
-//! destroys nothing else.
+//! Files that are not the store's are left alone, and a directory without a store
+//! header (either copy) is refused with [`Error::NotAStore`] before anything is
+//! touched, so pointing it at a wrong directory (a typo) destroys nothing and says so.
 //!
 //! What stays the app's job: deleting the store key from the Android Keystore or iOS
 //! Keychain (flash storage may keep old blocks of deleted files; they are ciphertext
@@ -22,7 +23,7 @@ use std::path::Path;
 
 use super::dedup::KEY_FILE as DEDUP_KEY_FILE;
 use super::files::{self, FileName};
-use super::format::{HEADER_FILE, LOCK_FILE};
+use super::format::{HEADER_COPY_FILE, HEADER_FILE, LOCK_FILE};
 use super::privacy_ledger::LEDGER_FILE;
 use super::Store;
 use crate::error::{Error, Result};
@@ -31,21 +32,31 @@ impl Store {
     /// Destroys the store in `dir` so it can no longer be opened, with any key, then
     /// deletes its files. Close (drop) every handle to the store first.
     ///
-    /// Idempotent: wiping a directory that holds no store (or an already wiped one)
-    /// succeeds and changes nothing. Files in `dir` that are not the store's are kept.
+    /// A directory that holds no store header (either copy; a header already
+    /// overwritten by an interrupted wipe still counts) is refused with
+    /// [`Error::NotAStore`] and nothing in it is touched: a second wipe of the same
+    /// directory reports that there is no store left. Files in `dir` that are not the
+    /// store's are kept. Needs no key.
     pub fn panic_wipe(dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
+        let not_a_store = || Error::NotAStore {
+            path: dir.display().to_string(),
+        };
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_a_store()),
             Err(e) => return Err(Error::io(dir.display().to_string(), e)),
         };
+        let headers = [dir.join(HEADER_FILE), dir.join(HEADER_COPY_FILE)];
+        if !headers.iter().any(|h| h.is_file()) {
+            return Err(not_a_store());
+        }
         let mut owned = Vec::new();
         let mut foreign = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(dir.display().to_string(), e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == HEADER_FILE {
+            if name == HEADER_FILE || name == HEADER_COPY_FILE {
                 continue;
             }
             if name == LOCK_FILE
@@ -58,15 +69,16 @@ impl Store {
                 foreign = true;
             }
         }
-        let header = dir.join(HEADER_FILE);
-        if header.exists() {
-            destroy_header(&header)?;
+        for header in headers.iter().filter(|h| h.is_file()) {
+            destroy_header(header)?;
         }
         for name in &owned {
             remove(&dir.join(name), name)?;
         }
-        if header.exists() {
-            remove(&header, HEADER_FILE)?;
+        for (header, name) in headers.iter().zip([HEADER_FILE, HEADER_COPY_FILE]) {
+            if header.exists() {
+                remove(header, name)?;
+            }
         }
         files::sync_dir(dir)?;
         if !foreign {
@@ -128,7 +140,36 @@ mod tests {
             Store::open(&dir, &key),
             Err(Error::NotAStore { .. })
         ));
-        Store::panic_wipe(&dir).expect("wiping again is a no-op");
+        assert!(
+            matches!(Store::panic_wipe(&dir), Err(Error::NotAStore { .. })),
+            "nothing left to wipe is said, not claimed as a wipe"
+        );
+    }
+
+    #[test]
+    fn a_directory_that_is_not_a_store_is_refused_and_left_alone() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("photos");
+        fs::create_dir(&dir).expect("dir");
+        let names = ["LOCK", "holiday.tmp", "journal-00000000", "notes.txt"];
+        for name in names {
+            fs::write(dir.join(name), b"someone else's").expect("write");
+        }
+        let err = Store::panic_wipe(&dir).expect_err("not a store");
+        assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+        for name in names {
+            assert_eq!(
+                fs::read(dir.join(name)).expect("kept"),
+                b"someone else's",
+                "{name} untouched"
+            );
+        }
+        let typo = tmp.path().join("typo");
+        assert!(matches!(
+            Store::panic_wipe(&typo),
+            Err(Error::NotAStore { .. })
+        ));
+        assert!(!typo.exists());
     }
 
     #[test]
@@ -138,8 +179,13 @@ mod tests {
         let key = StoreKey::from_bytes(&[9u8; 32]).expect("key");
         drop(Store::create(&dir, &key).expect("create"));
         fs::write(dir.join("photo.jpg"), b"not the store's").expect("foreign");
-        // The header alone destroyed: no key opens the store any more.
+        // One header copy destroyed: the other still opens the store (and the damage
+        // is reported); both destroyed: no key opens it any more.
         destroy_header(&dir.join(HEADER_FILE)).expect("destroy");
+        let store = Store::open(&dir, &key).expect("the copy opens it");
+        assert_eq!(store.damage()[0].file, HEADER_FILE);
+        drop(store);
+        destroy_header(&dir.join(HEADER_COPY_FILE)).expect("destroy");
         assert!(Store::open(&dir, &key).is_err());
         Store::panic_wipe(&dir).expect("wipe");
         let left: Vec<String> = fs::read_dir(&dir)

@@ -1,0 +1,255 @@
+//! Damaged stores through the `caravan` command, as issue 14 observed them: a lost
+//! index after a compaction, flipped journal bytes, `check`, `repair`, `wipe` of a
+//! directory that is not a store, and the exit codes that tell the cases apart.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery staple";
+
+fn caravan(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .env_remove("CARAVAN_LANG")
+        .output()
+        .expect("run caravan")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn json(store: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = caravan(store, &all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn init(store: &Path) {
+    let out = caravan(store, &["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success());
+}
+
+fn add(store: &Path, note: Option<&str>) -> String {
+    let mut args = vec!["case", "add", "--set", "case_status=Active"];
+    if let Some(n) = note {
+        args.extend(["--note", n]);
+    }
+    json(store, &args)["id"].as_str().expect("id").to_string()
+}
+
+fn names(store: &Path, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(store)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_lost_index_after_a_compaction_loses_nothing() {
+    // Observation 1 of issue 14, step by step.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let a = add(&store, Some("first"));
+    let b = add(&store, None);
+    let out = caravan(
+        &store,
+        &["erase", &b, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    let out = caravan(&store, &["note", "add", &a, "after compaction"]);
+    assert!(out.status.success());
+    let new = add(&store, None);
+    for index in names(&store, "index-") {
+        fs::remove_file(store.join(index)).expect("rm");
+    }
+    let shown = json(&store, &["case", "show", &a]);
+    let notes: Vec<&str> = shown["case"]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert_eq!(notes, ["first", "after compaction"]);
+    json(&store, &["case", "show", &new]);
+    let out = caravan(&store, &["case", "show", &b]);
+    assert_eq!(code(&out), 4, "the erased case stays erased");
+    // The rebuilt store is healthy and takes writes.
+    assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
+    add(&store, None);
+}
+
+#[test]
+fn a_flipped_journal_byte_is_reported_and_reads_change_nothing() {
+    // Observation 2: a flip at byte 0 and in the middle of the journal.
+    for at_start in [true, false] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let store = tmp.path().join("s");
+        init(&store);
+        let ids: Vec<String> = (0..12).map(|_| add(&store, None)).collect();
+        let journal = store.join(names(&store, "journal-").pop().expect("journal"));
+        let mut bytes = fs::read(&journal).expect("read");
+        let at = if at_start { 0 } else { bytes.len() / 2 };
+        bytes[at] ^= 0x20;
+        fs::write(&journal, &bytes).expect("write");
+
+        // Byte 0 is in the device record (its key is also in the index: nothing is
+        // lost, but the damage is reported); the middle is in a case's record.
+        let out = caravan(&store, &["--json", "case", "list"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("journal-"), "{stderr}");
+        let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let listed = listed.as_array().expect("a").len();
+        if at_start {
+            assert_eq!(code(&out), 0, "{stderr}");
+            assert_eq!(listed, 12);
+        } else {
+            assert_eq!(code(&out), 5, "data is missing: non-zero exit");
+            assert!(stderr.contains("lost"), "{stderr}");
+            assert_eq!(listed, 11, "the other cases stay readable");
+        }
+        assert_eq!(
+            fs::read(&journal).expect("read"),
+            bytes,
+            "the read kept the file"
+        );
+        // Writes are refused until a repair, with the damage named.
+        let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
+        assert_eq!(code(&out), 5);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("repair"));
+        assert_eq!(fs::read(&journal).expect("read"), bytes);
+
+        let lost_code = if at_start { 0 } else { 5 };
+        let out = caravan(&store, &["--json", "check"]);
+        assert_eq!(code(&out), lost_code);
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["data_lost"], !at_start);
+        assert_ne!(report["damage"], Value::Array(vec![]));
+        assert_eq!(fs::read(&journal).expect("read"), bytes);
+
+        let out = caravan(&store, &["--json", "repair", "--yes"]);
+        assert_eq!(code(&out), lost_code, "repair says whether data was lost");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let aside = report["kept_aside"][0].as_str().expect("kept aside");
+        assert_eq!(fs::read(store.join(aside)).expect("aside"), bytes);
+        // Healthy again: every case still listed reads, and writes work.
+        assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
+        let after = json(&store, &["case", "list"]);
+        assert_eq!(after.as_array().expect("a").len(), listed);
+        for id in &ids {
+            let out = caravan(&store, &["case", "show", id]);
+            assert!(matches!(code(&out), 0 | 4), "{}", code(&out));
+        }
+        add(&store, None);
+    }
+}
+
+#[test]
+fn wipe_refuses_what_is_not_a_store() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = caravan(&tmp.path().join("typo"), &["wipe", "--yes"]);
+    assert_eq!(code(&out), 4);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("wiped"));
+    let other = tmp.path().join("other");
+    fs::create_dir(&other).expect("mkdir");
+    for name in ["LOCK", "draft.tmp", "index-1"] {
+        fs::write(other.join(name), b"keep").expect("write");
+    }
+    let out = caravan(&other, &["wipe", "--yes"]);
+    assert_eq!(code(&out), 4);
+    assert_eq!(names(&other, ""), ["LOCK", "draft.tmp", "index-1"]);
+}
+
+#[test]
+fn a_store_in_use_and_a_wrong_passphrase_exit_differently() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let held = caravan_core::Store::open_with_passphrase(&store, PASS).expect("open");
+    let out = caravan(&store, &["case", "list"]);
+    assert_eq!(code(&out), 8, "{}", String::from_utf8_lossy(&out.stderr));
+    drop(held);
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(&store)
+        .args(["case", "list"])
+        .env("CARAVAN_PASSPHRASE", "not the passphrase")
+        .output()
+        .expect("run");
+    assert_eq!(code(&out), 3);
+}
+
+#[test]
+fn a_retried_case_add_with_a_request_id_creates_one_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let args = [
+        "case",
+        "add",
+        "--set",
+        "case_status=Active",
+        "--request-id",
+        "7d0c1e",
+    ];
+    let first = json(&store, &args);
+    let again = json(&store, &args);
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(
+        (first["created"].clone(), again["created"].clone()),
+        (Value::Bool(true), Value::Bool(false))
+    );
+    assert_eq!(
+        json(&store, &["case", "list"]).as_array().expect("a").len(),
+        1
+    );
+}
+
+#[test]
+fn sync_listen_does_not_hold_the_store_while_it_waits() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut listen = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(&store)
+        .args(["sync", "listen", "--addr", &addr])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut line = String::new();
+    BufReader::new(listen.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("read");
+    assert!(line.contains("Waiting"), "{line}");
+    // While it waits, local work goes on.
+    let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    listen.kill().ok();
+    listen.wait().ok();
+    assert_eq!(code(&out), 0, "{stderr}");
+}

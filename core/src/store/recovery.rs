@@ -1,0 +1,838 @@
+//! Opening a store's files and telling a torn write from damage; `check` and `repair`.
+//!
+//! Rules (docs/storage-format.md, "Opening and recovery"; decision 0017):
+//!
+//! - Only a torn write may be discarded: bytes at the very end of the current journal,
+//!   after what its end mark (`end-<gen>`) says was acknowledged, with no valid frame
+//!   after them. Anything else that does not authenticate is damage, reported with
+//!   the file and the records it cost (by LSN: journal records are numbered without
+//!   gaps, so a gap, or a valid frame after a bad one, proves damage).
+//! - A store opened with damage is read-only: nothing is truncated, compacted,
+//!   upgraded or deleted, so what a recovery could save stays on disk. `repair` keeps
+//!   the damaged files aside (`damaged-<name>`), drops what does not authenticate and
+//!   writes a clean generation.
+//! - A rebuild reads every journal generation and every pack.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::path::Path;
+
+use super::files::{self, FileName};
+use super::format::{
+    self, Block, EndMark, Header, Record, CTX_END, CTX_INDEX, FORMAT_VERSION, HEADER_COPY_FILE,
+    HEADER_FILE,
+};
+use super::index::{Index, Loc, JOURNAL, LOST};
+use super::{frame_error, strip_doc, Damage, Store};
+use crate::crypto::{Sealer, StoreKey};
+use crate::error::{Error, Result};
+use crate::model::CaseId;
+
+/// File numbers of older journal generations found by a rebuild (they are read like
+/// packs until the rebuild's compaction has carried their records over).
+pub(crate) const OLD_JOURNAL_BASE: u32 = 0xF000_0000;
+
+/// What `check` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Store files read.
+    pub files: u64,
+    /// Frames that authenticated.
+    pub frames: u64,
+    /// Records in them.
+    pub records: u64,
+    /// Every problem, naming its file (empty for a healthy store).
+    pub damage: Vec<Damage>,
+    /// Live cases that cannot be read (a frame of theirs is damaged or missing).
+    pub unreadable_cases: Vec<CaseId>,
+}
+
+impl CheckReport {
+    /// Whether acknowledged data is missing (a record or a case is lost).
+    pub fn data_lost(&self) -> bool {
+        !self.unreadable_cases.is_empty() || self.damage.iter().any(|d| d.records_lost > 0)
+    }
+}
+
+/// What `repair` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// What `check` found before the repair.
+    pub found: CheckReport,
+    /// Damaged files kept aside, as `damaged-<name>`, in the store directory.
+    pub kept_aside: Vec<String>,
+    /// Cases dropped because no authentic copy of them was left.
+    pub lost_cases: Vec<CaseId>,
+    /// Whether anything was rewritten (false for a healthy store).
+    pub repaired: bool,
+}
+
+/// The header copies found in a store directory.
+pub(crate) struct Headers {
+    /// Headers that decode, with the file they came from and whether their bytes are
+    /// exactly their encoding (a flip in the padding decodes but is damage).
+    candidates: Vec<(Header, &'static str, bool)>,
+    /// Files that are missing or do not decode.
+    problems: Vec<(&'static str, String, bool)>,
+}
+
+impl Headers {
+    pub(crate) fn read(dir: &Path) -> Result<Headers> {
+        let mut candidates = Vec::new();
+        let mut problems = Vec::new();
+        for name in [HEADER_FILE, HEADER_COPY_FILE] {
+            match fs::read(dir.join(name)) {
+                Ok(bytes) => match Header::decode(&bytes) {
+                    Ok(h) => {
+                        let canonical = h.encode().map(|e| e == bytes).unwrap_or(false);
+                        candidates.push((h, name, canonical));
+                    }
+                    Err(e @ Error::UnsupportedFormat { .. }) => return Err(e),
+                    Err(e) => problems.push((name, e.to_string(), true)),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    problems.push((name, "missing".into(), false))
+                }
+                Err(e) => return Err(Error::io(name, e)),
+            }
+        }
+        if candidates.is_empty() {
+            return Err(match problems.iter().find(|p| p.2) {
+                Some((name, why, _)) => Error::corrupted(*name, why.clone()),
+                None => Error::NotAStore {
+                    path: dir.display().to_string(),
+                },
+            });
+        }
+        // Exact copies first, the primary before the copy.
+        candidates.sort_by_key(|c| !c.2);
+        Ok(Headers {
+            candidates,
+            problems,
+        })
+    }
+
+    /// The KDF parameters to try, in order (normally one set).
+    pub(crate) fn kdfs(&self) -> Vec<Option<crate::crypto::KdfParams>> {
+        let mut out: Vec<Option<crate::crypto::KdfParams>> = Vec::new();
+        for (h, _, _) in &self.candidates {
+            if !out.iter().any(|k| same_kdf(k, &h.kdf)) {
+                out.push(h.kdf.clone());
+            }
+        }
+        out
+    }
+
+    /// The header `key` opens, and the damage found in the header files. Fails with
+    /// [`Error::WrongKey`] if no copy accepts the key.
+    pub(crate) fn choose(&self, key: &StoreKey) -> Result<(Header, Vec<Damage>)> {
+        let Some((header, from, _)) = self
+            .candidates
+            .iter()
+            .find(|(h, _, _)| h.verify(key).is_ok())
+        else {
+            return Err(Error::WrongKey);
+        };
+        let mut damage = Vec::new();
+        let good = header.encode()?;
+        for (h, name, canonical) in &self.candidates {
+            let same = h.encode().map(|e| e == good).unwrap_or(false);
+            if !*canonical || !same {
+                damage.push(Damage::new(
+                    *name,
+                    format!("does not match the other header copy ({from} was used)"),
+                    0,
+                ));
+            }
+        }
+        for (name, why, present) in &self.problems {
+            // Before format 5 there was no copy: its absence is no damage.
+            if !*present && *name == HEADER_COPY_FILE && header.format < FORMAT_VERSION {
+                continue;
+            }
+            damage.push(Damage::new(*name, format!("{why}; {from} was used"), 0));
+        }
+        Ok((header.clone(), damage))
+    }
+}
+
+fn same_kdf(a: &Option<crate::crypto::KdfParams>, b: &Option<crate::crypto::KdfParams>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => format!("{a:?}") == format!("{b:?}"),
+        _ => false,
+    }
+}
+
+/// Writes both header copies (the copy first), durably.
+pub(crate) fn write_headers(dir: &Path, header: &Header) -> Result<()> {
+    let bytes = header.encode()?;
+    files::write_atomic(dir, HEADER_COPY_FILE, &bytes)?;
+    files::write_atomic(dir, HEADER_FILE, &bytes)?;
+    files::sync_dir(dir)
+}
+
+/// Writes `end-<gen>` (temporary file, fsync, rename; the caller syncs the directory).
+pub(crate) fn write_end(sealer: &Sealer, dir: &Path, mark: EndMark) -> Result<()> {
+    let frame = format::seal_frame(sealer, CTX_END, &mark)?;
+    files::write_atomic(dir, &files::end_name(mark.gen), &frame)
+}
+
+/// A run of bytes of a file that holds no authentic frame.
+#[derive(Clone, Copy, Debug)]
+struct BadRun {
+    start: u64,
+    end: u64,
+}
+
+/// The frames of one file: records found (with where), and the bad runs between them.
+#[derive(Default)]
+struct Scan {
+    records: Vec<(Record, u64, u32, u16)>,
+    frames: u64,
+    bad: Vec<BadRun>,
+    /// Records that did not parse inside authentic frames: (offset, slot).
+    bad_records: Vec<(u64, u16)>,
+}
+
+/// Walks every frame of `bytes`. After a frame that does not open, looks for the next
+/// offset where one does (a damaged length must not hide the frames after it).
+fn scan(sealer: &Sealer, bytes: &[u8]) -> Scan {
+    let mut out = Scan::default();
+    let mut off = 0usize;
+    let open_at = |at: usize| -> Option<(usize, Block)> {
+        let rest = &bytes[at..];
+        let len = format::frame_len(rest).ok()?;
+        if len > rest.len() {
+            return None;
+        }
+        Block::open(sealer, &rest[..len]).ok().map(|b| (len, b))
+    };
+    while off < bytes.len() {
+        match open_at(off) {
+            Some((len, block)) => {
+                out.frames += 1;
+                for slot in 0..block.len() as u16 {
+                    match block.get::<Record>(slot) {
+                        Ok(r) => out.records.push((r, off as u64, len as u32, slot)),
+                        Err(_) => out.bad_records.push((off as u64, slot)),
+                    }
+                }
+                off += len;
+            }
+            None => {
+                let next = (off + 1..bytes.len())
+                    .find(|&p| open_at(p).is_some())
+                    .unwrap_or(bytes.len());
+                out.bad.push(BadRun {
+                    start: off as u64,
+                    end: next as u64,
+                });
+                off = next;
+            }
+        }
+    }
+    out
+}
+
+/// Loads the index at open: the newest valid snapshot plus its journal, or a rebuild
+/// from every frame if the snapshot is lost.
+pub(crate) struct Opener<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) sealer: &'a Sealer,
+    pub(crate) damage: Vec<Damage>,
+    /// Damage was found: nothing may be written until a repair.
+    pub(crate) needs_repair: bool,
+    /// Older journal generations a rebuild reads records from: file number and name.
+    pub(crate) old_journals: Vec<(u32, String)>,
+    /// What the end mark of the current journal confirms (0 if none).
+    pub(crate) end: EndMark,
+    /// Whether `end-<gen>` was found and authenticated.
+    pub(crate) end_found: bool,
+    /// The store's format before this open (format 4 had no end marks).
+    pub(crate) format: u32,
+}
+
+/// The outcome of loading: the index, the valid length of the current journal, and
+/// frames of cases whose erasure was interrupted.
+pub(crate) type Loaded = (Index, u64, Vec<Loc>);
+
+impl Opener<'_> {
+    fn damaged(&mut self, file: impl Into<String>, problem: String, lost: u64) {
+        self.needs_repair = true;
+        self.damage.push(Damage::new(file, problem, lost));
+    }
+
+    pub(crate) fn load(&mut self) -> Result<Loaded> {
+        let mut indexes = Vec::new();
+        let mut journals = Vec::new();
+        let mut packs = Vec::new();
+        let listing =
+            fs::read_dir(self.dir).map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+        for entry in listing.flatten() {
+            match FileName::parse(&entry.file_name().to_string_lossy()) {
+                Some(FileName::Index(g)) => indexes.push(g),
+                Some(FileName::Journal(g)) => journals.push(g),
+                Some(FileName::Pack(n)) => packs.push(n),
+                _ => {}
+            }
+        }
+        indexes.sort_unstable();
+        journals.sort_unstable();
+        packs.sort_unstable();
+        let newest_journal = journals.last().copied();
+        match indexes.last().copied() {
+            // A journal newer than every snapshot: that generation's snapshot is lost.
+            Some(gen) if newest_journal.is_none_or(|j| j <= gen) => {
+                let name = files::index_name(gen);
+                let bytes = files::read_file(self.dir, &name)?;
+                match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
+                    Ok(mut index) => {
+                        index.gen = gen;
+                        // A snapshot is written when its journal is new and empty, so
+                        // any superseded location in it that points into a journal (or
+                        // into a pack that no longer exists) is stale: the same offsets
+                        // of the new journal hold other frames. Older builds kept them.
+                        let kept: Vec<u32> = packs.clone();
+                        index.drop_old_frames_in(|f| {
+                            f == JOURNAL || (f != LOST && !kept.contains(&f))
+                        });
+                        self.read_end(gen);
+                        let start = index.next_lsn;
+                        let (len, records) = self.journal(gen, Some(start))?;
+                        let mut purge = Vec::new();
+                        for (record, loc) in records {
+                            purge.extend(index.apply(strip_doc(record), loc));
+                        }
+                        return Ok((index, len, purge));
+                    }
+                    Err(e) => self.damaged(
+                        name,
+                        format!(
+                            "{}; the index was rebuilt from the other files",
+                            frame_error(&e)
+                        ),
+                        0,
+                    ),
+                }
+            }
+            _ => self.damage.push(Damage::new(
+                "index",
+                "no index snapshot of the newest generation; the index was rebuilt from \
+                 the other files"
+                    .into(),
+                0,
+            )),
+        }
+        let gen = indexes
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .max(newest_journal.unwrap_or(0));
+        self.rebuild(gen, &journals, &packs)
+    }
+
+    /// Reads `end-<gen>` into `self.end`; a missing or bad one is damage (format 5).
+    fn read_end(&mut self, gen: u64) {
+        let name = files::end_name(gen);
+        match fs::read(self.dir.join(&name)) {
+            Ok(bytes) => match format::open_frame::<EndMark>(self.sealer, CTX_END, &bytes) {
+                Ok(mark) if mark.gen == gen => {
+                    self.end = mark;
+                    self.end_found = true;
+                }
+                Ok(_) => self.damaged(
+                    name,
+                    "belongs to another generation; the journal's end cannot be confirmed".into(),
+                    0,
+                ),
+                Err(e) => self.damaged(
+                    name,
+                    format!("{}; the journal's end cannot be confirmed", frame_error(&e)),
+                    0,
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.format >= FORMAT_VERSION {
+                    self.damaged(
+                        name,
+                        "missing; the journal's end cannot be confirmed".into(),
+                        0,
+                    );
+                }
+            }
+            Err(_) => self.damaged(name, "unreadable".into(), 0),
+        }
+    }
+
+    /// Reads the current journal: its records (with their locations) and the length
+    /// to keep. `start` is the LSN its first record must have (from the snapshot).
+    fn journal(&mut self, gen: u64, start: Option<u64>) -> Result<(u64, Vec<(Record, Loc)>)> {
+        let name = files::journal_name(gen);
+        let bytes = match fs::read(self.dir.join(&name)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::io(&name, e)),
+        };
+        let scan = scan(self.sealer, &bytes);
+        let total = bytes.len() as u64;
+        let confirmed = if self.end_found { self.end.len } else { 0 };
+        let mut valid = total;
+        // LSNs of the records on either side of each bad run tell how many were lost.
+        let mut expect = start;
+        let mut records = Vec::with_capacity(scan.records.len());
+        let mut by_off: BTreeMap<u64, (u64, u64)> = BTreeMap::new(); // off -> (first, next)
+        for (record, off, len, slot) in scan.records {
+            let lsn = record.lsn();
+            let e = by_off.entry(off).or_insert((lsn, lsn + 1));
+            e.0 = e.0.min(lsn);
+            e.1 = e.1.max(lsn + 1);
+            records.push((record, Loc(JOURNAL, off, len, slot)));
+        }
+        let mut tail_bad: Option<BadRun> = None;
+        let mut bad = scan.bad.into_iter().peekable();
+        let mut frames = by_off.into_iter().peekable();
+        // Walk frames and bad runs in file order.
+        loop {
+            let next_frame = frames.peek().map(|(o, _)| *o);
+            let next_bad = bad.peek().map(|b| b.start);
+            let frame_first = match (next_frame, next_bad) {
+                (None, None) => break,
+                (Some(f), Some(b)) => f < b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            if frame_first {
+                let Some((off, (first, next))) = frames.next() else {
+                    break;
+                };
+                if let Some(want) = expect.filter(|w| first > *w) {
+                    self.damaged(
+                        name.clone(),
+                        format!(
+                            "records {want}..{} are missing before byte {off}; they are lost",
+                            first - 1
+                        ),
+                        first - want,
+                    );
+                }
+                expect = Some(expect.map_or(next, |e| e.max(next)));
+                continue;
+            }
+            let Some(run) = bad.next() else { break };
+            if run.end == total && run.start >= confirmed {
+                // A torn write after everything acknowledged: never acknowledged itself.
+                valid = run.start;
+            } else if run.end == total {
+                tail_bad = Some(run);
+            } else {
+                // Records lost here show as the LSN gap before the next frame.
+                self.damaged(
+                    name.clone(),
+                    format!(
+                        "bytes {}..{} do not authenticate (valid frames follow)",
+                        run.start, run.end
+                    ),
+                    0,
+                );
+            }
+        }
+        for (off, slot) in scan.bad_records {
+            self.damaged(
+                name.clone(),
+                format!("record {slot} of the frame at byte {off} does not parse; it is lost"),
+                1,
+            );
+        }
+        // Acknowledged records after the last authentic one.
+        let missing = match expect {
+            Some(e) if self.end_found => self.end.next_lsn.saturating_sub(e),
+            _ => 0,
+        };
+        let from = expect.map_or_else(|| "?".to_string(), |e| e.to_string());
+        if let Some(run) = tail_bad {
+            let lost = missing.max(1);
+            self.damaged(
+                name.clone(),
+                format!(
+                    "bytes {}..{} do not authenticate although they were acknowledged \
+                     (not a torn write); {lost} record(s) from LSN {from} are lost",
+                    run.start, run.end
+                ),
+                lost,
+            );
+        } else if total < confirmed {
+            let lost = missing.max(1);
+            self.damaged(
+                name.clone(),
+                format!(
+                    "{total} bytes long, but {confirmed} bytes were acknowledged; {lost} \
+                     record(s) from LSN {from} are lost"
+                ),
+                lost,
+            );
+        } else if missing > 0 {
+            self.damaged(
+                name.clone(),
+                format!("{missing} acknowledged record(s) from LSN {from} are not in it"),
+                missing,
+            );
+        }
+        Ok((valid, records))
+    }
+
+    /// Rebuilds the index from every pack and every journal generation.
+    fn rebuild(&mut self, gen: u64, journals: &[u64], packs: &[u32]) -> Result<Loaded> {
+        // (record, location, preference): of two copies of one LSN, the higher
+        // preference is kept: the current journal, then packs, then older journals.
+        let mut all: Vec<(Record, Loc, u8)> = Vec::new();
+        for &n in packs {
+            let name = files::pack_name(n);
+            let bytes = files::read_file(self.dir, &name)?;
+            let s = scan(self.sealer, &bytes);
+            self.report_pack_scan(&name, &s);
+            for (r, off, len, slot) in s.records {
+                all.push((r, Loc(n, off, len, slot), 1));
+            }
+        }
+        for (k, &g) in journals.iter().filter(|g| **g < gen).enumerate() {
+            let name = files::journal_name(g);
+            let bytes = files::read_file(self.dir, &name)?;
+            let s = scan(self.sealer, &bytes);
+            let file_no = OLD_JOURNAL_BASE + k as u32;
+            // An older journal's torn tail is a crash artefact like the current one's.
+            for run in s.bad.iter().filter(|r| r.end != bytes.len() as u64) {
+                self.damaged(
+                    name.clone(),
+                    format!(
+                        "bytes {}..{} do not authenticate; what they held is lost unless \
+                         a pack holds it",
+                        run.start, run.end
+                    ),
+                    0,
+                );
+            }
+            if !s.records.is_empty() {
+                self.old_journals.push((file_no, name));
+            }
+            for (r, off, len, slot) in s.records {
+                all.push((r, Loc(file_no, off, len, slot), 0));
+            }
+        }
+        self.read_end(gen);
+        let (current_len, records) = self.journal(gen, None)?;
+        for (r, loc) in records {
+            all.push((r, loc, 2));
+        }
+        all.sort_by_key(|(r, _, pref)| (r.lsn(), *pref));
+        let mut index = Index::default();
+        index.gen = gen;
+        index.next_lsn = 1;
+        index.packs = packs.to_vec();
+        index.next_pack = packs.last().map_or(0, |n| n + 1);
+        let mut seen = BTreeSet::new();
+        let mut kept = Vec::new();
+        for (record, loc, _) in all.into_iter().rev() {
+            if seen.insert(record.lsn()) {
+                kept.push((record, loc));
+            }
+        }
+        let mut erased = Vec::new();
+        for (record, loc) in kept.into_iter().rev() {
+            erased.extend(index.apply(strip_doc(record), loc));
+        }
+        Ok((index, current_len, erased))
+    }
+
+    fn report_pack_scan(&mut self, name: &str, s: &Scan) {
+        for run in &s.bad {
+            self.damaged(
+                name.to_string(),
+                format!(
+                    "bytes {}..{} do not authenticate; the records there are lost",
+                    run.start, run.end
+                ),
+                1,
+            );
+        }
+        for (off, slot) in &s.bad_records {
+            self.damaged(
+                name.to_string(),
+                format!("record {slot} of the frame at byte {off} does not parse"),
+                1,
+            );
+        }
+    }
+}
+
+impl Store {
+    /// Verifies every frame of every file of the store and every record the index
+    /// points to, and reports what is damaged. Reads only.
+    pub fn check(&self) -> CheckReport {
+        let mut report = CheckReport {
+            damage: self.damage.clone(),
+            ..CheckReport::default()
+        };
+        let mut bad_frames: BTreeSet<(u32, u64)> = BTreeSet::new();
+        // Every pack, whole.
+        let mut files_seen: Vec<(u32, String)> = self
+            .index
+            .packs
+            .iter()
+            .map(|&n| (n, files::pack_name(n)))
+            .collect();
+        files_seen.extend(self.extra.iter().map(|(n, (name, _))| (*n, name.clone())));
+        for (n, name) in &files_seen {
+            let bytes = match fs::read(self.dir.join(name)) {
+                Ok(b) => b,
+                Err(_) => continue, // reported at open as missing
+            };
+            report.files += 1;
+            let s = scan(&self.sealer, &bytes);
+            report.frames += s.frames;
+            report.records += s.records.len() as u64;
+            for run in &s.bad {
+                report.damage.push(Damage::new(
+                    name.clone(),
+                    format!("bytes {}..{} do not authenticate", run.start, run.end),
+                    0,
+                ));
+                for loc in self.all_locs_in(*n) {
+                    if loc.offset() >= run.start && loc.offset() < run.end {
+                        bad_frames.insert(loc.frame_key());
+                    }
+                }
+            }
+        }
+        // The journal was read whole at open; count it.
+        if let Ok(bytes) = fs::read(self.dir.join(self.journal.name())) {
+            report.files += 1;
+            let s = scan(&self.sealer, &bytes);
+            report.frames += s.frames;
+            report.records += s.records.len() as u64;
+        }
+        // Every record the index points to.
+        let mut lost_cases = BTreeSet::new();
+        let mut cases: Vec<(&CaseId, Loc)> = self
+            .index
+            .cases
+            .iter()
+            .map(|(id, e)| (id, e.frames.first().copied().unwrap_or(Loc(LOST, 0, 0, 0))))
+            .collect();
+        cases.sort_by_key(|(_, l)| l.frame_key());
+        let mut blocks = HashMap::new();
+        for (id, _) in cases {
+            if self.read_stored(id, &mut blocks).is_err() {
+                lost_cases.insert(*id);
+            }
+        }
+        for loc in self.index.meta_frames.iter().chain(&self.index.group_frame) {
+            let ok = self
+                .file_of(*loc)
+                .and_then(|(name, f)| super::read_frame(f, &name, *loc))
+                .ok()
+                .and_then(|frame| Block::open(&self.sealer, &frame).ok())
+                .is_some_and(|b| b.get::<Record>(loc.slot()).is_ok());
+            if !ok {
+                bad_frames.insert(loc.frame_key());
+                report.damage.push(Damage::new(
+                    self.file_label(loc.file()),
+                    format!(
+                        "a device, erasure or team record at byte {} is unreadable; the \
+                         index still holds it and a repair writes it again",
+                        loc.offset()
+                    ),
+                    0,
+                ));
+            }
+        }
+        for id in &lost_cases {
+            let file = self
+                .index
+                .cases
+                .get(id)
+                .and_then(|e| {
+                    e.frames
+                        .iter()
+                        .find(|l| bad_frames.contains(&l.frame_key()) || l.file() == LOST)
+                        .or(e.frames.first())
+                })
+                .map_or_else(|| "index".to_string(), |l| self.file_label(l.file()));
+            report.damage.push(Damage::new(
+                file,
+                format!("case {} cannot be read", id.short()),
+                1,
+            ));
+        }
+        report.unreadable_cases = lost_cases.into_iter().collect();
+        report
+    }
+
+    fn all_locs_in(&self, file: u32) -> Vec<Loc> {
+        let mut out: Vec<Loc> = self
+            .index
+            .meta_frames
+            .iter()
+            .chain(&self.index.group_frame)
+            .copied()
+            .collect();
+        for e in self.index.cases.values() {
+            out.extend(e.frames.iter().copied());
+        }
+        out.retain(|l| l.file() == file);
+        out
+    }
+
+    /// The name of the file a location's number stands for.
+    pub(crate) fn file_label(&self, file: u32) -> String {
+        match file {
+            JOURNAL => self.journal.name(),
+            LOST => "a deleted file".into(),
+            n => match self.extra.get(&n) {
+                Some((name, _)) => name.clone(),
+                None => files::pack_name(n),
+            },
+        }
+    }
+
+    /// Checks the store in `dir` and, if anything is damaged, repairs it: the damaged
+    /// files are kept aside as `damaged-<name>`, every record that authenticates is
+    /// written into a new generation, and cases with no authentic copy are dropped
+    /// (listed in the report). A healthy store is left as it is.
+    pub fn repair(dir: impl AsRef<Path>, key: &StoreKey) -> Result<RepairReport> {
+        let mut store = Store::open_inner(dir.as_ref(), key, Default::default(), true)?;
+        store.repair_open()
+    }
+
+    /// [`Store::repair`] for a store opened with a passphrase.
+    pub fn repair_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<RepairReport> {
+        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
+        Store::repair(dir, &key)
+    }
+
+    /// Opens the store in `dir` for reading only: nothing is written, even a torn
+    /// journal tail stays (for `check`).
+    pub fn open_read_only(dir: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
+        Store::open_inner(dir.as_ref(), key, Default::default(), true)
+    }
+
+    /// [`Store::open_read_only`] with a passphrase.
+    pub fn open_read_only_with_passphrase(
+        dir: impl AsRef<Path>,
+        passphrase: &str,
+    ) -> Result<Store> {
+        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
+        Store::open_read_only(dir, &key)
+    }
+
+    fn repair_open(&mut self) -> Result<RepairReport> {
+        let found = self.check();
+        let mut report = RepairReport {
+            found: found.clone(),
+            ..RepairReport::default()
+        };
+        if found.damage.is_empty() && found.unreadable_cases.is_empty() {
+            return Ok(report);
+        }
+        // Keep every damaged file aside, as it is.
+        let mut damaged: BTreeSet<String> = found.damage.iter().map(|d| d.file.clone()).collect();
+        damaged.retain(|f| self.dir.join(f).is_file());
+        for name in damaged {
+            let mut aside = format!("{}{name}", files::DAMAGED_PREFIX);
+            let mut n = 1;
+            while self.dir.join(&aside).exists() {
+                n += 1;
+                aside = format!("{}{name}-{n}", files::DAMAGED_PREFIX);
+            }
+            fs::copy(self.dir.join(&name), self.dir.join(&aside))
+                .and_then(|_| File::open(self.dir.join(&aside))?.sync_all())
+                .map_err(|e| Error::io(&aside, e))?;
+            report.kept_aside.push(aside);
+        }
+        files::sync_dir(&self.dir)?;
+        // Drop what has no authentic copy.
+        for id in &found.unreadable_cases {
+            self.index.cases.remove(id);
+            self.cache.remove(id);
+            report.lost_cases.push(*id);
+        }
+        let sealer = &self.sealer;
+        let readable = |store: &Store, loc: &Loc| {
+            store
+                .file_of(*loc)
+                .and_then(|(name, f)| super::read_frame(f, &name, *loc))
+                .ok()
+                .and_then(|frame| Block::open(sealer, &frame).ok())
+                .is_some_and(|b| b.get::<Record>(loc.slot()).is_ok())
+        };
+        let metas: Vec<Loc> = self.index.meta_frames.clone();
+        let kept: Vec<Loc> = metas.into_iter().filter(|l| readable(self, l)).collect();
+        let mut meta_lost = kept.len() != self.index.meta_frames.len();
+        self.index.meta_frames = kept;
+        if let Some(g) = self.index.group_frame {
+            if !readable(self, &g) {
+                self.index.group_frame = None;
+                meta_lost = true;
+            }
+        }
+        let present: Vec<u32> = self.packs.keys().copied().collect();
+        self.index.packs.retain(|n| present.contains(n));
+        // A fresh header pair, and a new generation holding everything that is left.
+        write_headers(
+            &self.dir,
+            &Header {
+                format: FORMAT_VERSION,
+                ..self.header.clone()
+            },
+        )?;
+        self.needs_repair = false;
+        self.read_only = false;
+        self.journal = files::Journal::open(&self.dir, self.index.gen, self.journal.len, true)?;
+        if meta_lost {
+            // The index still knows the device key, the tombstones and the team: write
+            // them again, so the files alone can rebuild the index as before.
+            self.rewrite_meta()?;
+        }
+        self.rewrite_all = true;
+        self.compact(&[])?;
+        self.rewrite_all = false;
+        self.damage.clear();
+        report.repaired = true;
+        Ok(report)
+    }
+}
+
+impl Store {
+    /// Appends the device record, every tombstone and the team record again.
+    fn rewrite_meta(&mut self) -> Result<()> {
+        let mut records = vec![Record::Device {
+            lsn: 0,
+            key: self.index.device_key.clone(),
+        }];
+        for t in self.index.tombstones.values() {
+            records.push(Record::Erase {
+                lsn: 0,
+                tombstone: t.clone(),
+            });
+        }
+        if let Some(group) = self.index.sync.group.clone() {
+            records.push(Record::Sync {
+                lsn: 0,
+                delta: super::index::SyncDelta::Group(group),
+            });
+        }
+        for mut record in records {
+            let lsn = self.index.next_lsn;
+            match &mut record {
+                Record::Device { lsn: l, .. }
+                | Record::Erase { lsn: l, .. }
+                | Record::Sync { lsn: l, .. }
+                | Record::Put { lsn: l, .. } => *l = lsn,
+            }
+            let loc = self.append_durably(&record)?;
+            self.index.next_lsn += 1;
+            self.index.apply(record, loc);
+        }
+        Ok(())
+    }
+}
