@@ -1445,6 +1445,9 @@ mod tests;
 mod damage_tests;
 
 #[cfg(test)]
+mod attack_tests;
+
+#[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
 mod share_tests;
