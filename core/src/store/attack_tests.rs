@@ -130,3 +130,78 @@ fn newest_pack_of(files: &BTreeMap<String, Vec<u8>>) -> String {
         .expect("pack")
         .clone()
 }
+
+/// F1: the index is lost and the device record's frame does not authenticate. The
+/// cases whose frames authenticate stay readable, no error names a missing file, and
+/// repair writes a new device record (the store then takes writes).
+#[test]
+fn a_lost_index_and_a_damaged_device_record_cost_only_that_record() {
+    for compacted in [false, true] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("f1");
+        let mut ids = Vec::new();
+        {
+            let mut store = Store::create(&dir, &key()).expect("create");
+            for _ in 0..3 {
+                ids.push(
+                    store
+                        .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                        .expect("add"),
+                );
+            }
+            if compacted {
+                store.compact_now().expect("compact");
+            }
+        }
+        let (gen, file) = {
+            let store = Store::open(&dir, &key()).expect("open");
+            let gen = store.index.gen;
+            let file = if compacted {
+                files::pack_name(store.index.packs[0])
+            } else {
+                files::journal_name(gen)
+            };
+            (gen, file)
+        };
+        flip(&dir.join(&file), Some(10));
+        fs::remove_file(dir.join(files::index_name(gen))).expect("rm index");
+        let before = snapshot(&dir);
+        let readable: Vec<CaseId> = {
+            let mut store = Store::open(&dir, &key())
+                .unwrap_or_else(|e| panic!("compacted={compacted}: open: {e}"));
+            assert!(!store.damage().is_empty());
+            let readable: Vec<CaseId> = ids
+                .iter()
+                .filter(|id| store.case(id).is_ok())
+                .copied()
+                .collect();
+            if !compacted {
+                assert_eq!(readable.len(), 3, "the case frames authenticate");
+            }
+            readable
+        };
+        assert_eq!(snapshot(&dir), before, "a read changed a file");
+        let check = Store::open_read_only(&dir, &key()).expect("check").check();
+        assert!(!check.damage.is_empty());
+        let report = Store::repair(&dir, &key()).expect("repair");
+        assert!(report.repaired);
+        let mut store = Store::open(&dir, &key()).expect("open after repair");
+        assert!(store.damage().is_empty(), "{:?}", store.damage());
+        for id in &readable {
+            store.case(id).expect("salvaged");
+        }
+        store
+            .add_case(&[Edit::set(ScalarField::Gender, "Masculine")])
+            .expect("writes after repair");
+        let gen = store.index.gen;
+        drop(store);
+        // The device record is in the files again: the index alone does not hold it.
+        fs::remove_file(dir.join(files::index_name(gen))).expect("rm index");
+        let store = Store::open(&dir, &key()).expect("reopen");
+        assert!(
+            !store.damage().iter().any(|d| d.file == "device record"),
+            "{:?}",
+            store.damage()
+        );
+    }
+}

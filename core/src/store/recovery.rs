@@ -826,7 +826,7 @@ impl Store {
         };
         let metas: Vec<Loc> = self.index.meta_frames.clone();
         let kept: Vec<Loc> = metas.into_iter().filter(|l| readable(self, l)).collect();
-        let mut meta_lost = kept.len() != self.index.meta_frames.len();
+        let mut meta_lost = kept.len() != self.index.meta_frames.len() || self.device_lost;
         self.index.meta_frames = kept;
         if let Some(g) = self.index.group_frame {
             if !readable(self, &g) {
@@ -856,6 +856,7 @@ impl Store {
         self.compact(&[])?;
         self.rewrite_all = false;
         self.damage.clear();
+        self.device_lost = false;
         report.repaired = true;
         Ok(report)
     }
