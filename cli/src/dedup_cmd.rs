@@ -305,10 +305,7 @@ fn need_key(store: &Store) -> Result<DedupKey> {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io {
-        file: path.display().to_string(),
-        source: e,
-    })
+    crate::inputs::read_input_text(path, "input file")
 }
 
 /// Asks for one line (on standard error, so `--json` output stays clean).
@@ -414,10 +411,11 @@ fn check(store: &mut Store, json: bool, file: Option<&Path>) -> Result<()> {
                     reason: "larger than 64 MiB".into(),
                 });
             }
-            let bytes = std::fs::read(path).map_err(|e| Error::Io {
-                file: name,
-                source: e,
-            })?;
+            let bytes = caravan_core::store::inputs::read_bounded(
+                path,
+                MAX_INDEX_LIST_BYTES as u64,
+                "index list",
+            )?;
             let list = IndexList::from_cbor(&bytes)?;
             let ours = store.dedup_key()?.map(|k| k.fingerprint());
             let foreign = match &ours {

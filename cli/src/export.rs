@@ -447,7 +447,7 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
         opened = Some(s);
     }
     for path in &source.inputs {
-        let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+        let text = crate::inputs::read_input_text(path, "extract")?;
         let e = Extract::from_json(&text).map_err(|e| match e {
             Error::InvalidInput { reason, .. } => invalid(&path.display().to_string(), reason),
             other => other,
@@ -970,7 +970,7 @@ fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
 }
 
 fn check_cmd(json: bool, args: CheckArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| io_error(&args.file, e))?;
+    let text = crate::inputs::read_input_text(&args.file, "CSV file")?;
     let (header, rows) = parse_csv(&text)?;
     let check = check_k_anonymity(&rows, args.k as usize);
     let value = json!({"file": args.file.display().to_string(), "k": args.k, "columns": header.len(), "check": check, "holds": check.holds()});

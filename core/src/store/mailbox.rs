@@ -157,6 +157,7 @@ impl Store {
             };
             let payload = self.payload_since(cursor.as_ref(), members)?;
             let bytes = self.seal_for_group(&payload, rewrite || meta_changed)?;
+            inputs::check_bundle_size(bytes.len())?;
             let name = format!("{next:010}.cvb");
             let tmp = outbox.join(format!(".{name}.tmp"));
             fs::write(&tmp, &bytes).map_err(io)?;

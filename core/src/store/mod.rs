@@ -143,6 +143,9 @@ pub struct Store {
     confirmed: u64,
     /// Compaction rewrites every pack (repair).
     rewrite_all: bool,
+    /// No device record authenticated at open: the key in the index is new, and a
+    /// repair writes it.
+    device_lost: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -275,19 +278,38 @@ impl Store {
             end_found: false,
             format: header.format,
         };
-        let (index, journal_len, purge) = opener.load()?;
-        let damage = opener.damage;
-        let needs_repair = opener.needs_repair;
+        let (mut index, journal_len, purge) = opener.load()?;
+        let mut damage = opener.damage;
+        let mut needs_repair = opener.needs_repair;
         let confirmed = if opener.end_found { opener.end.len } else { 0 };
         let mut extra = HashMap::new();
         for (n, name) in opener.old_journals {
             let f = File::open(dir.join(&name)).map_err(|e| Error::io(&name, e))?;
             extra.insert(n, (name, f));
         }
+        let mut device_lost = false;
         if index.device_key.is_empty() {
-            return Err(Error::corrupted(
-                files::index_name(index.gen),
-                "device record missing",
+            if index.cases.is_empty() && index.tombstones.is_empty() {
+                // Nothing authenticates under this header: not this store's files, or
+                // all of them are lost.
+                return Err(Error::corrupted(
+                    "store",
+                    "no record of this store authenticates (neither the device record nor \
+                     any case)",
+                ));
+            }
+            // The device record's frame is damaged and no snapshot holds its key: the
+            // cases that authenticate stay readable; a repair writes a new device key.
+            index.device_key = DeviceIdentity::generate()?.pkcs8().to_vec();
+            device_lost = true;
+            needs_repair = true;
+            damage.push(Damage::new(
+                "device record",
+                "no copy of the device record authenticates; the cases that do are \
+                 readable, and a repair writes a new device key (the device then joins \
+                 its team again)"
+                    .into(),
+                0,
             ));
         }
         let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
@@ -313,6 +335,7 @@ impl Store {
             read_only,
             confirmed,
             rewrite_all: false,
+            device_lost,
         };
         store.open_packs()?;
         if store.read_only || store.needs_repair {
@@ -1451,6 +1474,9 @@ mod tests;
 
 #[cfg(test)]
 mod damage_tests;
+
+#[cfg(test)]
+mod attack_tests;
 
 #[cfg(test)]
 mod membership_tests;

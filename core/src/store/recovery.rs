@@ -287,7 +287,10 @@ impl Opener<'_> {
                 let name = files::index_name(gen);
                 let bytes = files::read_file(self.dir, &name)?;
                 match format::open_frame::<Index>(self.sealer, CTX_INDEX, &bytes) {
-                    Ok(mut index) => {
+                    Ok(mut index)
+                        if self
+                            .newest_generation_whole(gen, &index, &journals, &indexes, &packs) =>
+                    {
                         index.gen = gen;
                         // A snapshot is written when its journal is new and empty, so
                         // any superseded location in it that points into a journal (or
@@ -305,6 +308,11 @@ impl Opener<'_> {
                             purge.extend(index.apply(strip_doc(record), loc));
                         }
                         return Ok((index, len, purge));
+                    }
+                    Ok(_) => {
+                        // An older generation is still on disk and a file of the
+                        // newest one is damaged: read every generation, so that what
+                        // the older one holds intact is not lost (reported above).
                     }
                     Err(e) => self.damaged(
                         name,
@@ -330,6 +338,57 @@ impl Opener<'_> {
             .unwrap_or(0)
             .max(newest_journal.unwrap_or(0));
         self.rebuild(gen, &journals, &packs)
+    }
+
+    /// Whether the packs the snapshot of `gen` relies on are whole, checked only when
+    /// an older generation is still present (a compaction was interrupted before it
+    /// deleted it). A damaged or missing pack is reported, and the caller then
+    /// rebuilds from every generation instead of trusting the snapshot; the older
+    /// files are kept, since the store is then opened with damage.
+    fn newest_generation_whole(
+        &mut self,
+        gen: u64,
+        index: &Index,
+        journals: &[u64],
+        indexes: &[u64],
+        packs: &[u32],
+    ) -> bool {
+        let older = journals.iter().chain(indexes).any(|g| *g < gen)
+            || packs.iter().any(|n| !index.packs.contains(n));
+        if !older {
+            return true;
+        }
+        let mut whole = true;
+        for &n in &index.packs {
+            let name = files::pack_name(n);
+            match fs::read(self.dir.join(&name)) {
+                Ok(bytes) => {
+                    let s = scan(self.sealer, &bytes);
+                    if !s.bad.is_empty() || !s.bad_records.is_empty() {
+                        whole = false;
+                    }
+                }
+                Err(_) => {
+                    whole = false;
+                    self.damaged(
+                        name,
+                        "missing or unreadable; the index was rebuilt from every generation".into(),
+                        0,
+                    );
+                }
+            }
+        }
+        if !whole {
+            self.damage.push(Damage::new(
+                files::index_name(gen),
+                "a pack of this generation is damaged and an older generation is present: \
+                 the index was rebuilt from every generation and nothing was deleted"
+                    .into(),
+                0,
+            ));
+            self.needs_repair = true;
+        }
+        whole
     }
 
     /// Reads `end-<gen>` into `self.end`; a missing or bad one is damage (format 5).
@@ -767,7 +826,7 @@ impl Store {
         };
         let metas: Vec<Loc> = self.index.meta_frames.clone();
         let kept: Vec<Loc> = metas.into_iter().filter(|l| readable(self, l)).collect();
-        let mut meta_lost = kept.len() != self.index.meta_frames.len();
+        let mut meta_lost = kept.len() != self.index.meta_frames.len() || self.device_lost;
         self.index.meta_frames = kept;
         if let Some(g) = self.index.group_frame {
             if !readable(self, &g) {
@@ -797,6 +856,7 @@ impl Store {
         self.compact(&[])?;
         self.rewrite_all = false;
         self.damage.clear();
+        self.device_lost = false;
         report.repaired = true;
         Ok(report)
     }

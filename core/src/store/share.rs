@@ -294,7 +294,9 @@ impl Store {
                 });
             }
         }
-        a.seal(&self.identity, &payload)
+        let bytes = a.seal(&self.identity, &payload)?;
+        inputs::check_bundle_size(bytes.len())?;
+        Ok(bytes)
     }
 
     /// Imports a share bundle from the other agency of one of this device's agreements.

@@ -620,6 +620,7 @@ impl Store {
         };
         let payload = self.payload_since(base.as_ref(), members)?;
         let bytes = self.seal_for_group(&payload, !meta_known)?;
+        inputs::check_bundle_size(bytes.len())?;
         if let (BundleScope::SinceLast(name), Some(peer)) = (scope, meta_key) {
             let updates = self.state_updates(base.as_ref());
             let mut deltas = Vec::new();

@@ -1,0 +1,84 @@
+//! Inputs from outside through the `caravan` command, as the red team fed them
+//! (findings F5, F6, F7 of the issue-14 review): `@FILE` arguments naming /dev/zero,
+//! bundles that are FIFOs or devices, a FIFO in a mailbox. Each must be refused at
+//! once, with a clear message, never read without bound or waited on.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PASS: &str = "correct horse battery staple";
+
+/// Runs caravan under `timeout`: a blocked read shows as exit 124, not a hung test.
+fn caravan(store: &Path, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .env_remove("CARAVAN_LANG")
+        .output()
+        .expect("run caravan")
+}
+
+fn refused(out: &Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_ne!(out.status.code(), Some(124), "{what}: blocked");
+    assert!(!out.status.success(), "{what}: accepted: {err}");
+    assert!(err.contains("not a regular file"), "{what}: {err}");
+    assert!(!err.contains("that bytes"), "{what}: {err}");
+    err
+}
+
+#[test]
+fn devices_and_fifos_are_refused_unread() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    assert!(caravan(&store, &["init", "--kdf-memory-mib", "8"])
+        .status
+        .success());
+    let fifo = tmp.path().join("fifo.cvb");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let fifo_arg = format!("@{}", fifo.display());
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "partner accept @/dev/zero",
+            vec!["partner", "accept", "--code", "1234", "@/dev/zero"],
+        ),
+        (
+            "member join @/dev/zero",
+            vec!["member", "join", "--name", "x", "@/dev/zero"],
+        ),
+        (
+            "partner accept @fifo",
+            vec!["partner", "accept", "--code", "1234", &fifo_arg],
+        ),
+        (
+            "bundle import /dev/zero",
+            vec!["bundle", "import", "/dev/zero"],
+        ),
+        (
+            "bundle import fifo",
+            vec!["bundle", "import", fifo.to_str().expect("utf8")],
+        ),
+        (
+            "partner import /dev/zero",
+            vec!["partner", "import", "/dev/zero"],
+        ),
+    ];
+    for (what, args) in cases {
+        refused(&caravan(&store, &args), what);
+    }
+    // The store is not left locked or changed by the refusals.
+    let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,207 @@
+//! The red team's store attacks (findings F1, F2, F4, F13 of the issue-14 review),
+//! replayed as they were made: the same damage, the same sequence of calls as the CLI.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use super::*;
+use crate::model::ScalarField;
+
+fn key() -> StoreKey {
+    StoreKey::from_bytes(&[42u8; 32]).expect("key")
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name() != "LOCK")
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect()
+}
+
+fn flip(path: &Path, at: Option<usize>) {
+    let mut b = fs::read(path).expect("read");
+    let i = at.unwrap_or(b.len() / 2);
+    b[i] ^= 0x10;
+    fs::write(path, b).expect("write");
+}
+
+fn newest_pack(dir: &Path) -> String {
+    snapshot(dir)
+        .into_keys()
+        .filter(|n| n.starts_with("pack-"))
+        .max()
+        .expect("a pack")
+}
+
+/// F2: a compaction (here: an erasure's) was interrupted after it wrote the new
+/// generation and before it deleted the old one; then the new pack is damaged.
+/// Reads must delete nothing and read every case from the intact old generation;
+/// repair must keep the damaged pack aside and salvage from the old generation.
+#[test]
+fn damage_with_an_older_generation_present_deletes_nothing_and_salvages_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let mut live = Vec::new();
+    {
+        let mut store = Store::create(&dir, &key()).expect("create");
+        for _ in 0..10 {
+            live.push(
+                store
+                    .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                    .expect("add"),
+            );
+        }
+        store.compact_now().expect("compact");
+        for _ in 0..5 {
+            live.push(
+                store
+                    .add_case(&[Edit::set(ScalarField::Gender, "Masculine")])
+                    .expect("add"),
+            );
+        }
+    }
+    let old = snapshot(&dir);
+    {
+        let mut store = Store::open(&dir, &key()).expect("open");
+        let victim = live.remove(0);
+        store
+            .erase_case(&victim, ErasureReason::PersonRequested)
+            .expect("erase");
+    }
+    // The old generation, as a crash during that compaction leaves it.
+    for (name, bytes) in &old {
+        if !dir.join(name).exists() {
+            fs::write(dir.join(name), bytes).expect("restore");
+        }
+    }
+    flip(&dir.join(newest_pack(&dir)), None);
+    let before = snapshot(&dir);
+
+    // `case list` / `case show` (a normal open).
+    {
+        let mut store = Store::open(&dir, &key()).expect("open");
+        assert!(!store.damage().is_empty(), "the damage is reported");
+        assert_eq!(store.len(), live.len());
+        for id in &live {
+            store
+                .case(id)
+                .expect("every case reads from the older generation");
+        }
+    }
+    assert_eq!(snapshot(&dir), before, "a read deleted or changed a file");
+    // `check`.
+    {
+        let store = Store::open_read_only(&dir, &key()).expect("open");
+        let report = store.check();
+        assert!(!report.damage.is_empty());
+        assert!(report.unreadable_cases.is_empty(), "{report:?}");
+    }
+    assert_eq!(snapshot(&dir), before, "check deleted or changed a file");
+    // `repair`.
+    let report = Store::repair(&dir, &key()).expect("repair");
+    assert!(report.lost_cases.is_empty(), "{report:?}");
+    let pack = newest_pack_of(&before);
+    assert_eq!(
+        fs::read(dir.join(format!("damaged-{pack}"))).ok().as_ref(),
+        before.get(&pack),
+        "the damaged pack is kept aside as it was"
+    );
+    let mut store = Store::open(&dir, &key()).expect("open after repair");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(store.len(), live.len());
+    for id in &live {
+        store.case(id).expect("salvaged");
+    }
+}
+
+fn newest_pack_of(files: &BTreeMap<String, Vec<u8>>) -> String {
+    files
+        .keys()
+        .filter(|n| n.starts_with("pack-"))
+        .max()
+        .expect("pack")
+        .clone()
+}
+
+/// F1: the index is lost and the device record's frame does not authenticate. The
+/// cases whose frames authenticate stay readable, no error names a missing file, and
+/// repair writes a new device record (the store then takes writes).
+#[test]
+fn a_lost_index_and_a_damaged_device_record_cost_only_that_record() {
+    for compacted in [false, true] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("f1");
+        let mut ids = Vec::new();
+        {
+            let mut store = Store::create(&dir, &key()).expect("create");
+            for _ in 0..3 {
+                ids.push(
+                    store
+                        .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                        .expect("add"),
+                );
+            }
+            if compacted {
+                store.compact_now().expect("compact");
+            }
+        }
+        let (gen, file) = {
+            let store = Store::open(&dir, &key()).expect("open");
+            let gen = store.index.gen;
+            let file = if compacted {
+                files::pack_name(store.index.packs[0])
+            } else {
+                files::journal_name(gen)
+            };
+            (gen, file)
+        };
+        flip(&dir.join(&file), Some(10));
+        fs::remove_file(dir.join(files::index_name(gen))).expect("rm index");
+        let before = snapshot(&dir);
+        let readable: Vec<CaseId> = {
+            let mut store = Store::open(&dir, &key())
+                .unwrap_or_else(|e| panic!("compacted={compacted}: open: {e}"));
+            assert!(!store.damage().is_empty());
+            let readable: Vec<CaseId> = ids
+                .iter()
+                .filter(|id| store.case(id).is_ok())
+                .copied()
+                .collect();
+            if !compacted {
+                assert_eq!(readable.len(), 3, "the case frames authenticate");
+            }
+            readable
+        };
+        assert_eq!(snapshot(&dir), before, "a read changed a file");
+        let check = Store::open_read_only(&dir, &key()).expect("check").check();
+        assert!(!check.damage.is_empty());
+        let report = Store::repair(&dir, &key()).expect("repair");
+        assert!(report.repaired);
+        let mut store = Store::open(&dir, &key()).expect("open after repair");
+        assert!(store.damage().is_empty(), "{:?}", store.damage());
+        for id in &readable {
+            store.case(id).expect("salvaged");
+        }
+        store
+            .add_case(&[Edit::set(ScalarField::Gender, "Masculine")])
+            .expect("writes after repair");
+        let gen = store.index.gen;
+        drop(store);
+        // The device record is in the files again: the index alone does not hold it.
+        fs::remove_file(dir.join(files::index_name(gen))).expect("rm index");
+        let store = Store::open(&dir, &key()).expect("reopen");
+        assert!(
+            !store.damage().iter().any(|d| d.file == "device record"),
+            "{:?}",
+            store.damage()
+        );
+    }
+}
