@@ -86,7 +86,7 @@ pub fn panic_wipe_dir(dir: String) -> Result<()> {
 pub fn screen_note(text: String) -> Vec<NoteFinding> {
     caravan_core::privacy::find_identifiers(&text)
         .iter()
-        .map(NoteFinding::from)
+        .map(|f| NoteFinding::in_text(f, &text))
         .collect()
 }
 

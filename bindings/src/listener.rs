@@ -13,9 +13,16 @@ pub trait ChangeListener: Send + Sync {
 }
 
 /// Progress of a long call: `done` of `total` items. Return `false` to cancel; the call
-/// then fails with `Cancelled` and stores nothing.
+/// then fails with `Cancelled` (and stores nothing, or, for calls made of several
+/// durable steps such as a mailbox sync, keeps the steps already done: each call says).
+///
+/// **Throwing cancels too**, whatever is thrown: Kotlin's `ensureActive()` in a
+/// cancelled coroutine, Swift's `try Task.checkCancellation()`, a Python exception.
+/// The call returns `Cancelled` and the store stays usable (no `ReopenStore`): the
+/// binding never unwinds through the store's lock (see [`crate::store`]'s `progress_fn`).
 #[uniffi::export(with_foreign)]
 pub trait ProgressListener: Send + Sync {
-    /// Called on the thread running the call, after each batch of items.
-    fn on_progress(&self, done: u64, total: u64) -> bool;
+    /// Called on the thread running the call, after each batch of items. `Ok(false)`
+    /// or any error (exception) cancels.
+    fn on_progress(&self, done: u64, total: u64) -> Result<bool, crate::CaravanError>;
 }

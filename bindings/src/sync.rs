@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use caravan_core::sync::{qr, DeviceId, Role};
 use caravan_core::{LiveSession, MailboxReport, SyncReport};
 
-use crate::error::{guard, CaravanError, Result};
+use crate::error::{guard, locate_findings, CaravanError, Result};
 use crate::model::case_id;
 use crate::store::CaravanStore;
 
@@ -281,7 +281,10 @@ impl CaravanStore {
     /// Creates a group with this device, named `device_name`, as its first member and
     /// coordinator.
     pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
-        self.with(|s| Ok(s.create_group(&name, &device_name)?))
+        self.with(|s| {
+            s.create_group(&name, &device_name)
+                .map_err(|e| locate_findings(e.into(), &[&name, &device_name]))
+        })
     }
 
     /// A one-time invitation admitting one device as `role` (coordinators only). It is
@@ -294,7 +297,11 @@ impl CaravanStore {
     /// A request to join a team from afar: send `text` to a coordinator over any
     /// channel, then read `code` out to them over the phone.
     pub fn join_request(&self, device_name: String) -> Result<JoinRequestInfo> {
-        self.with(|s| Ok(s.join_request(&device_name)?.into()))
+        self.with(|s| {
+            Ok(s.join_request(&device_name)
+                .map_err(|e| locate_findings(e.into(), &[&device_name]))?
+                .into())
+        })
     }
 
     /// Checks a join request received over any channel (coordinator side): its code
@@ -375,7 +382,10 @@ impl CaravanStore {
     /// Joins the group of an invitation scanned from another device.
     pub fn join_group(&self, invitation: String, device_name: String) -> Result<()> {
         let invitation = zeroize::Zeroizing::new(invitation);
-        self.with(|s| Ok(s.join_group(&invitation, &device_name)?))
+        self.with(|s| {
+            s.join_group(&invitation, &device_name)
+                .map_err(|e| locate_findings(e.into(), &[&device_name]))
+        })
     }
 
     /// The group's members.

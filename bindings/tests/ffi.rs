@@ -34,8 +34,8 @@ impl ChangeListener for Heard {
 struct CancelAfter(u64);
 
 impl ProgressListener for CancelAfter {
-    fn on_progress(&self, done: u64, _total: u64) -> bool {
-        done < self.0
+    fn on_progress(&self, done: u64, _total: u64) -> Result<bool, CaravanError> {
+        Ok(done < self.0)
     }
 }
 

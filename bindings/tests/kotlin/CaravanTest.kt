@@ -62,6 +62,14 @@ class Progress(private val cancelAfter: ULong? = null) : ProgressListener {
     }
 }
 
+/** What `ctx.ensureActive()` does in a cancelled coroutine: it throws. */
+class ThrowingProgress(private val throwAfter: ULong) : ProgressListener {
+    override fun onProgress(done: ULong, total: ULong): Boolean {
+        if (done >= throwAfter) throw java.util.concurrent.CancellationException("the screen went away")
+        return true
+    }
+}
+
 fun main() {
     val tmp = Files.createTempDirectory("caravan-kt-").toFile()
     try {
@@ -242,6 +250,42 @@ fun run(tmp: File) {
         check(c.exportRecords(ExportFormat.CSV, ExportOptions(), null).released == 600uL, "export")
         c.closeStore()
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
+    }
+
+    test("a ProgressListener that throws cancels the call and does not poison the store") {
+        val c = CaravanStore.create(File(tmp, "thrown").path, generateStoreKey())
+        c.addCase(edits())
+        val batch = List(600) { edits(country = "KG") }
+        expect<CaravanException.Cancelled>("a throw means cancel") { c.importCases(batch, ThrowingProgress(256uL)) }
+        check(c.caseCount() == 1uL, "nothing of the cancelled import was stored")
+        // The handle still works: no ReopenStore.
+        c.addCase(edits())
+        check(c.caseCount() == 2uL, "later calls work")
+        expect<CaravanException.Cancelled>("a throw from an export's listener too") {
+            c.exportRecords(ExportFormat.CSV, ExportOptions(), ThrowingProgress(0uL))
+        }
+        check(c.listCaseIds(CaseListFilter()).size == 2, "still usable after the export")
+        c.closeStore()
+    }
+
+    test("a lone UTF-16 surrogate is InvalidInput, and findings carry UTF-16 offsets") {
+        val c = CaravanStore.create(File(tmp, "surrogate").path, generateStoreKey())
+        val id = c.addCase(edits())
+        val cut = "Crossed at night \uD83C\uDF19 with a guide".take(18) // cuts the moon emoji in two
+        check(cut.last().isHighSurrogate(), "the test string ends in a lone surrogate")
+        val e = expect<CaravanException.InvalidInput>("lone surrogate") { c.addNote(id, cut) }
+        check(e.field == "text", "field")
+        expect<CaravanException.InvalidInput>("lone surrogate in a free function") { screenNote("\uDC00 alone") }
+        check(c.getCase(id).notes.isEmpty(), "nothing stored")
+        // Offsets: an emoji (2 UTF-16 units, 1 scalar value) before the phone number.
+        val note = "\uD83C\uDF19\uD83C\uDF19 call $PHONE now"
+        val finding = screenNote(note).single()
+        check(note.substring(finding.startUtf16.toInt(), finding.endUtf16.toInt()) == PHONE,
+            "substring by UTF-16 offsets is the number: '${note.substring(finding.startUtf16.toInt(), finding.endUtf16.toInt())}'")
+        val rejected = expect<CaravanException.NoteRejected>("refused") { c.addNote(id, note) }
+        val f = rejected.findings.single()
+        check(note.substring(f.startUtf16.toInt(), f.endUtf16.toInt()) == PHONE, "the same in the error")
+        c.closeStore()
     }
 
     test("panic wipe: the right key opens nothing afterwards") {

@@ -13,7 +13,6 @@ import kotlinx.coroutines.withContext
 import org.caravan.android.CaseRepository
 import org.caravan.android.Labels
 import org.caravan.android.UnlockOutcome
-import org.caravan.android.changes
 import org.caravan.core.CaravanException
 
 /** Where the app is. */
@@ -80,14 +79,19 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
 
     private fun opened() {
         changesJob?.cancel()
+        // Collecting never touches the store (CaseRepository.changes), so cancelling it
+        // after a lock or a wipe is harmless.
         changesJob = viewModelScope.launch { repository.changes().collect { revision++ } }
         screen = Screen.Cases
     }
 
-    /** Locks now (the menu's "Lock"). */
+    /**
+     * Locks now (the menu's "Lock"). The store is closed off the main thread (a running
+     * sync finishes first); the PIN screen shows at once.
+     */
     fun lock() {
-        session.lock()
         showLocked()
+        viewModelScope.launch(Dispatchers.IO) { session.lock() }
     }
 
     /** Wipes everything now (the menu's hidden "Wipe"). */
