@@ -35,6 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod error;
 mod export;
 mod listener;
+mod messages;
 mod model;
 mod partner;
 mod store;

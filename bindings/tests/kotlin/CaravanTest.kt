@@ -288,6 +288,21 @@ fun run(tmp: File) {
         c.closeStore()
     }
 
+    test("errors carry a user message in English and Russian, apart from the detail") {
+        val e = expect<CaravanException.WrongKey>("wrong key") { CaravanStore.open(File(tmp, "a").path, generateStoreKey()) }
+        check(e.userMessage("en").startsWith("Wrong PIN"), e.userMessage("en"))
+        check(e.userMessage("ru").startsWith("Неверный"), e.userMessage("ru"))
+        check(e.detail().isNotEmpty(), "detail")
+        val c = CaravanStore.create(File(tmp, "msg").path, generateStoreKey())
+        val garbage = expect<CaravanException.Refused>("importShare(garbage) is refused, not NotForThisDevice") {
+            c.importShare("not a share bundle at all".toByteArray())
+        }
+        check(garbage.userMessage("en").isNotEmpty(), "message")
+        val cancelled = expect<CaravanException.Cancelled>("cancel") { c.importCases(List(300) { edits() }, Progress(0uL)) }
+        check(cancelled.userMessage("ru-KZ").startsWith("Отменено"), "Russian for a ru-KZ phone")
+        c.closeStore()
+    }
+
     test("panic wipe: the right key opens nothing afterwards") {
         val key = generateStoreKey()
         val dir = File(tmp, "w")

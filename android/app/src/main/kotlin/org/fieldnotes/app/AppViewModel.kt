@@ -116,16 +116,15 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     }
 
     companion object {
-        /** A short, localized message for an error from the core. */
+        /**
+         * A short message for the user, in the app's language, for an error from the
+         * core: the core's own `userMessage` (English or Russian), never the generated
+         * `message` (field dump, empty for some errors). The developer's detail
+         * (`e.detail()`) is for logs only.
+         */
         fun message(app: Application, e: Throwable): String = when (e) {
-            is CaravanException.NoteRejected -> app.getString(R.string.error_note_rejected)
-            is CaravanException.WrongKey -> app.getString(R.string.error_wrong_pin)
-            is CaravanException.Refused, is CaravanException.NotForThisDevice ->
-                app.getString(R.string.error_refused)
-            is CaravanException.NoGroup -> app.getString(R.string.error_no_group)
-            is CaravanException.UpdateRequired -> app.getString(R.string.error_update)
-            is CaravanException -> e.message ?: e.toString()
-            else -> app.getString(R.string.error_other, e.message ?: e.javaClass.simpleName)
+            is CaravanException -> e.userMessage(app.getString(R.string.labels_language))
+            else -> app.getString(R.string.error_other, e.javaClass.simpleName)
         }
     }
 }
