@@ -34,6 +34,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod error;
 mod export;
+mod handover;
 mod listener;
 mod messages;
 mod model;
@@ -44,6 +45,7 @@ mod vocab;
 
 pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
 pub use export::{ExportFormat, ExportInput, ExportOptions, RecordExportResult, TableExportResult};
+pub use handover::{handover_receipt, HandoverImport};
 pub use listener::{ChangeListener, ProgressListener};
 pub use model::{
     CaseDetails, CaseEdit, CaseListFilter, CaseNote, CaseReferral, CaseSummary, FieldConflict,

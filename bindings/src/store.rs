@@ -56,6 +56,8 @@ pub struct CaravanStore {
     /// Set by [`CaravanStore::panic_wipe`]: a running call stops at its next progress
     /// point, and whichever call holds the store when it ends drops it and wipes again.
     wiping: AtomicBool,
+    /// QR hand-overs shown and not confirmed yet (`handover.rs`); memory only.
+    pub(crate) handovers: Mutex<Vec<caravan_core::Handover>>,
 }
 
 impl std::fmt::Debug for CaravanStore {
@@ -77,6 +79,7 @@ impl CaravanStore {
             inner: Mutex::new(Some(store)),
             listener: Mutex::new(None),
             wiping: AtomicBool::new(false),
+            handovers: Mutex::new(Vec::new()),
         })
     }
 
@@ -102,6 +105,14 @@ impl CaravanStore {
             }
             result
         })
+    }
+
+    /// Drops the unconfirmed hand-overs (they hold case positions).
+    fn forget_handovers(&self) {
+        self.handovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Whether a panic wipe asked running calls to stop.
@@ -232,6 +243,7 @@ impl CaravanStore {
     /// closing again, `set_change_listener(None)` and `panic_wipe` are harmless. Waits
     /// for a call running on another thread to finish (call it off the UI thread).
     pub fn close_store(&self) {
+        self.forget_handovers();
         drop(
             self.listener
                 .lock()
@@ -259,6 +271,7 @@ impl CaravanStore {
     pub fn panic_wipe(&self) -> Result<()> {
         guard(|| {
             self.wiping.store(true, Ordering::SeqCst);
+            self.forget_handovers();
             drop(
                 self.listener
                     .lock()

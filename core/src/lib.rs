@@ -40,6 +40,7 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, Damage, LiveSession, MailboxReport, PartnerAgreement, Progress, Quarantined,
-    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    handover_receipt, BundleScope, Damage, Handover, LiveSession, MailboxReport, PartnerAgreement,
+    Progress, Quarantined, ShareReport, Store, StoreOptions, SyncReport, Tombstone,
+    TombstoneSignature,
 };

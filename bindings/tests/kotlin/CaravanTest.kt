@@ -190,6 +190,44 @@ fun run(tmp: File) {
         check(b.getCase(id).gender == "Masculine", "case arrived by QR")
     }
 
+    test("QR hand-over: a peer's position moves only when it confirms (nothing lost)") {
+        // The scenario: A shows B, edits, shows C; and a showing cut short.
+        val d = CaravanStore.create(File(tmp, "hand-d").path, generateStoreKey())
+        val e = CaravanStore.create(File(tmp, "hand-e").path, generateStoreKey())
+        d.joinGroup(a.invite(MemberRole.FIELD_WORKER), "D")
+        e.joinGroup(a.invite(MemberRole.FIELD_WORKER), "E")
+        fun scan(frames: List<ByteArray>, into: CaravanStore): HandoverImport {
+            val s = QrReassembler()
+            frames.forEach { s.push(it) }
+            return into.importHandover(s.finish())
+        }
+        val first = a.addCase(edits(gender = "Masculine"))
+        val waitingD = a.handoverWaiting("D")
+        check(waitingD >= 1uL, "cases wait for D")
+        // A shows D; D scans half the frames and walks away: no receipt.
+        val cut = a.handoverFrames("D", 300u)
+        val partial = QrReassembler()
+        cut.take(cut.size / 2).forEach { partial.push(it) }
+        check(a.handoverWaiting("D") == waitingD, "an unconfirmed showing moves nothing")
+        // A shows D again; D imports everything and shows its receipt; A scans it.
+        val got = scan(a.handoverFrames("D", 300u), d)
+        check(got.summary.casesWaiting == 0uL && got.receipt != null, "complete import, receipt")
+        check(d.getCase(first).gender == "Masculine", "D has the case")
+        check(a.confirmHandover(got.receipt!!) == "D", "A confirms D")
+        check(a.handoverWaiting("D") == 0uL, "nothing waits for D")
+        // A edits and adds a case, then shows E: E gets everything, whole.
+        a.updateCase(first, listOf(CaseEdit.Set(ScalarField.AGE_BAND, "21-23")))
+        val second = a.addCase(edits())
+        check(a.handoverWaiting("D") == 2uL, "two cases wait for D")
+        val toE = scan(a.handoverFrames("E", 300u), e)
+        check(toE.summary.casesWaiting == 0uL, "E waits for nothing: ${toE.summary}")
+        check(e.getCase(first).ageBand == "21-23" && e.getCase(second).gender == "Feminine", "E has both cases")
+        // A receipt for nothing A showed moves nothing.
+        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray())) }
+        check(a.handoverWaiting("D") == 2uL, "still waiting for D")
+        d.closeStore(); e.closeStore()
+    }
+
     test("a revoked device reads nothing new and cannot send") {
         val c = CaravanStore.create(File(tmp, "seized").path, generateStoreKey())
         c.joinGroup(a.invite(MemberRole.FIELD_WORKER), "Seized phone")

@@ -25,6 +25,7 @@ mod dedup;
 mod dictionary;
 mod files;
 mod format;
+mod handover;
 mod index;
 mod leb128;
 mod mailbox;
@@ -57,6 +58,7 @@ use crate::vocab::ErasureReason;
 
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
+pub use self::handover::{handover_receipt, Handover};
 pub use self::mailbox::MailboxReport;
 pub use self::share::{PartnerAgreement, ShareReport};
 pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};

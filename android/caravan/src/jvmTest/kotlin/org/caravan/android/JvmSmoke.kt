@@ -128,9 +128,14 @@ private suspend fun smoke(root: File, c: Checks) {
 
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
+    // A showing cut short (B scans one code and walks away) moves nothing.
+    c.check("one case waits for B", repoA.waiting("bakyt") == 1L)
+    repoB.scanned(QrReassembler(), repoA.qrFrames("bakyt").first())
+    c.check("a showing cut short moves nothing", repoA.waiting("bakyt") == 1L)
     val frames = repoA.qrFrames("bakyt")
     val scan = QrReassembler()
     var lastSummary: org.caravan.core.SyncSummary? = null
+    var receipt: String? = null
     val changed = CompletableDeferred<List<String>>()
     coroutineScope {
         // Unconfined + UNDISPATCHED: the listener is registered before launch returns.
@@ -138,14 +143,18 @@ private suspend fun smoke(root: File, c: Checks) {
             repoB.changes().collect { changed.complete(it) }
         }
         for (text in (frames.reversed() + frames.first())) {
-            val (_, summary) = repoB.scanned(scan, text)
+            val (_, summary, shown) = repoB.scanned(scan, text)
             if (summary != null) lastSummary = summary
+            if (shown != null) receipt = shown
         }
         c.check("changes() Flow told of the synced case", withTimeoutOrNull(10_000) { changed.await() } == listOf(id))
         watcher.cancel()
     }
     c.check("QR hand-over brought the case (${frames.size} frames)", lastSummary?.casesCreated == 1UL || repoB.list().size == 1)
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
+    c.check("B shows a receipt", receipt != null)
+    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == "bakyt")
+    c.check("nothing waits for B once confirmed", repoA.waiting("bakyt") == 0L)
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())

@@ -5,7 +5,6 @@ import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.withContext
-import org.caravan.core.BundleScope
 import org.caravan.core.CaravanStore
 import org.caravan.core.CaseDetails
 import org.caravan.core.CaseEdit
@@ -150,19 +149,36 @@ class CaseRepository(
     // ----- sync ------------------------------------------------------------------------
 
     /**
-     * The updates since the last QR hand-over to [target], as base45 texts to show one
-     * QR code after another (alphanumeric mode; frames of at most [maxFrame] bytes).
+     * The updates [peer] has not confirmed yet (everything the first time), as base45
+     * texts to show one QR code after another (alphanumeric mode; frames of at most
+     * [maxFrame] bytes). Keep one [peer] per colleague's phone (its member device id).
+     * Showing moves nothing: the peer's position moves when [confirmHandover] gets the
+     * receipt the peer shows back, so a showing cut short, or shown to another phone,
+     * loses nothing.
      */
-    suspend fun qrFrames(target: String = "qr", maxFrame: Int = QR_FRAME_BYTES): List<String> =
-        withContext(io) {
-            store.exportBundleFrames(BundleScope.SinceLast(target), maxFrame.toUInt()).map(::qrFrameToText)
-        }
+    suspend fun qrFrames(peer: String, maxFrame: Int = QR_FRAME_BYTES): List<String> =
+        withContext(io) { store.handoverFrames(peer, maxFrame.toUInt()).map(::qrFrameToText) }
 
-    /** Adds one scanned QR text to [scan]; imports the bundle once it is complete. */
-    suspend fun scanned(scan: QrReassembler, text: String): Pair<ScanProgress, SyncSummary?> =
+    /** How many cases wait for [peer]: what the next showing to it carries. */
+    suspend fun waiting(peer: String): Long = withContext(io) { store.handoverWaiting(peer).toLong() }
+
+    /** Confirms a hand-over with the receipt scanned from the peer's screen; returns the peer. */
+    suspend fun confirmHandover(receipt: String): String = withContext(io) { store.confirmHandover(receipt) }
+
+    /**
+     * Adds one scanned QR text to [scan]; once the bundle is complete, imports it and
+     * gives the receipt to show back to the sender as a QR code (null when some case
+     * waits for earlier changes: ask the sender for everything).
+     */
+    suspend fun scanned(scan: QrReassembler, text: String): QrScan =
         withContext(io) {
             val progress = scan.pushText(text)
-            progress to if (progress.complete) store.importBundle(scan.finish()) else null
+            if (!progress.complete) {
+                QrScan(progress, null, null)
+            } else {
+                val imported = store.importHandover(scan.finish())
+                QrScan(progress, imported.summary, imported.receipt)
+            }
         }
 
     /** Syncs through a shared folder (see [MailboxMirror]). */
@@ -186,6 +202,9 @@ class CaseRepository(
         store.setChangeListener(null)
         store.closeStore()
     }
+
+    /** What one scanned QR code gave: progress; once complete, the import and the receipt. */
+    data class QrScan(val progress: ScanProgress, val summary: SyncSummary?, val receipt: String?)
 
     companion object {
         /** QR frame size: a version-25-ish code that cheap phone cameras read at arm's length. */
