@@ -333,7 +333,7 @@ fun run(tmp: File) {
         check(e.detail().isNotEmpty(), "detail")
         val c = CaravanStore.create(File(tmp, "msg").path, generateStoreKey())
         val garbage = expect<CaravanException.Refused>("importShare(garbage) is refused, not NotForThisDevice") {
-            c.importShare("not a share bundle at all".toByteArray())
+            a.importShare("not a share bundle at all".toByteArray()) // a: a team's coordinator
         }
         check(garbage.userMessage("en").isNotEmpty(), "message")
         val cancelled = expect<CaravanException.Cancelled>("cancel") { c.importCases(List(300) { edits() }, Progress(0uL)) }
