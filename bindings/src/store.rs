@@ -125,9 +125,11 @@ impl CaravanStore {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T>,
     ) -> Result<(T, Vec<String>)> {
+        // The changes are gathered even when `f` fails part-way (a mailbox sync
+        // cancelled after some bundles): what was stored is durable and must be told.
         let (value, changed) = self.with(|store| {
             let before = stamps(store);
-            let value = f(store)?;
+            let value = f(store);
             let after = stamps(store);
             let mut changed: Vec<String> = after
                 .iter()
@@ -157,7 +159,7 @@ impl CaravanStore {
                 }
             }
         }
-        Ok((value, changed))
+        Ok((value?, changed))
     }
 }
 

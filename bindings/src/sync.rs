@@ -9,8 +9,9 @@ use caravan_core::sync::{qr, DeviceId, Role};
 use caravan_core::{LiveSession, MailboxReport, SyncReport};
 
 use crate::error::{guard, locate_findings, CaravanError, Result};
+use crate::listener::ProgressListener;
 use crate::model::case_id;
-use crate::store::CaravanStore;
+use crate::store::{progress_fn, CaravanStore};
 
 /// The verification code of an invitation (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`): the inviter's app shows it
 /// next to the QR code, the invitee's app shows it for what it scanned, and the two
@@ -429,9 +430,20 @@ impl CaravanStore {
 
     /// Syncs through the mailbox folder `dir` (a USB stick, a shared folder): reads
     /// the other devices' bundles, then writes this device's. The change listener is
-    /// told which cases changed.
-    pub fn sync_mailbox(&self, dir: String) -> Result<MailboxSummary> {
-        let (report, changed) = self.syncing(|s| Ok(s.sync_mailbox(Path::new(&dir))?))?;
+    /// told which cases changed. `progress` (optional) is told before each bundle read
+    /// (`done` of `total` new bundles) and may cancel between two bundles: the bundles
+    /// imported so far stay (each is durable; the next sync skips them) and this
+    /// device's own bundle is not written; the call fails with `Cancelled`.
+    #[uniffi::method(default(progress = None))]
+    pub fn sync_mailbox(
+        &self,
+        dir: String,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<MailboxSummary> {
+        let (report, changed) = self.syncing(|s| {
+            let mut report = progress_fn(self, &progress);
+            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut report)?)
+        })?;
         Ok(MailboxSummary::new(&report, changed))
     }
 

@@ -414,6 +414,36 @@ class CaravanFlow(unittest.TestCase):
         enc = partner.encode("utf-16-le")
         self.assertEqual(enc[2 * f.start_utf16 : 2 * f.end_utf16].decode("utf-16-le"), PHONE)
 
+    def test_mailbox_sync_reports_progress_and_cancels_between_bundles(self):
+        a, _ = self.new_store("ma")
+        a.create_group("Osh outreach", "A")
+        folder = f"{self.tmp}/mailbox"
+        writers = [a]
+        for name in ("mc", "md"):
+            s, _ = self.new_store(name)
+            s.join_group(a.invite(cv.MemberRole.COORDINATOR), name)
+            writers.append(s)
+        for i, w in enumerate(writers):
+            w.add_case(case_edits(country=["KZ", "KG", "TJ"][i]))
+            w.sync_mailbox(folder)  # the default: no progress listener
+        b, _ = self.new_store("mb")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
+        heard = Recorder()
+        b.set_change_listener(heard)
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            b.sync_mailbox(folder, Progress(cancel_after=1))
+        kept = b.case_count()
+        self.assertGreaterEqual(kept, 1, "the bundle imported before the cancel stays")
+        self.assertEqual(len(heard.all_ids()), kept, "and the listener was told of it")
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            b.sync_mailbox(folder, Throwing(0))
+        p = Progress()
+        report = b.sync_mailbox(folder, p)
+        self.assertEqual(b.case_count(), 3)
+        self.assertEqual(report.bundles_written, 1)
+        self.assertEqual(p.seen[-1][0], p.seen[-1][1], "progress reached the end")
+        b.add_case(case_edits())  # the handle still works
+
     def test_panic_wipe(self):
         store, key = self.new_store("w")
         store.add_case(case_edits())
