@@ -36,6 +36,7 @@ mod error;
 mod export;
 mod handover;
 mod listener;
+mod listing;
 mod messages;
 mod model;
 mod partner;
@@ -47,6 +48,7 @@ pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
 pub use export::{ExportFormat, ExportInput, ExportOptions, RecordExportResult, TableExportResult};
 pub use handover::{handover_receipt, HandoverImport};
 pub use listener::{ChangeListener, ProgressListener};
+pub use listing::{CasePage, CaseQuery, CaseSort};
 pub use model::{
     CaseDetails, CaseEdit, CaseListFilter, CaseNote, CaseReferral, CaseSummary, FieldConflict,
     IndicatorAnswer, ReferralStatusChange, RouteStep, ScalarField, ScreeningAssessment, SetField,
@@ -61,7 +63,7 @@ pub use sync::{
 pub use vocab::{
     age_band_is_minor, code_of, indicator_category, label, scalar_field_key,
     scalar_field_vocabulary, set_field_key, set_field_vocabulary, vocabularies, vocabulary,
-    VocabularyCode, VocabularyEntry, VocabularyInfo,
+    vocabulary_labels, VocabularyCode, VocabularyEntry, VocabularyInfo, VocabularyLabels,
 };
 
 use caravan_core::vocab::{Answer, Indicator, Vocabulary, Vulnerability};

@@ -341,6 +341,27 @@ fun run(tmp: File) {
         c.closeStore()
     }
 
+    test("a case list page: filters, sort, offset, limit and total; labels of one language") {
+        val c = CaravanStore.create(File(tmp, "page").path, generateStoreKey())
+        val ids = (0 until 25).map { i ->
+            c.addCase(edits(gender = if (i % 5 == 0) "Masculine" else "Feminine", country = if (i % 2 == 0) "KZ" else "KG"))
+        }
+        val men = c.queryCases(CaseQuery(gender = "Masculine", sort = CaseSort.CREATED_OLDEST))
+        check(men.total == 5uL && men.ids == ids.filterIndexed { i, _ -> i % 5 == 0 }, "gender filter, oldest first: $men")
+        val page = c.queryCases(CaseQuery(filter = CaseListFilter(country = "KZ"), gender = "Feminine",
+            sort = CaseSort.CREATED_OLDEST, offset = 2u, limit = 3u))
+        val expected = ids.filterIndexed { i, _ -> i % 2 == 0 && i % 5 != 0 }
+        check(page.total == expected.size.toULong() && page.ids == expected.drop(2).take(3), "page: $page vs $expected")
+        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1u))
+        check(newest.ids == c.listCaseIds(CaseListFilter()).take(1) && newest.total == 25uL, "newest update first, like listCaseIds")
+        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40u)).ids.isEmpty(), "past the end: empty")
+        expect<CaravanException.UnknownCode>("bad code") { c.queryCases(CaseQuery(gender = "Nope", sort = CaseSort.UPDATED_NEWEST)) }
+        val ru = vocabularyLabels("ru").single { it.id == "gender" }
+        val both = vocabularies().single { it.id == "gender" }
+        check(ru.codes == both.entries.map { it.code } && ru.labels == both.entries.map { it.labelRu }, "one language, entry order")
+        c.closeStore()
+    }
+
     test("panic wipe: the right key opens nothing afterwards") {
         val key = generateStoreKey()
         val dir = File(tmp, "w")

@@ -9,6 +9,8 @@ import org.caravan.core.CaravanStore
 import org.caravan.core.CaseDetails
 import org.caravan.core.CaseEdit
 import org.caravan.core.CaseListFilter
+import org.caravan.core.CasePage
+import org.caravan.core.CaseQuery
 import org.caravan.core.CaseSummary
 import org.caravan.core.GroupMember
 import org.caravan.core.MailboxSummary
@@ -66,6 +68,12 @@ class CaseRepository(
      */
     suspend fun ids(filter: CaseListFilter = CaseListFilter()): List<String> =
         withContext(io) { store.listCaseIds(filter) }
+
+    /**
+     * One page of the case list for [query] (filters, sort, offset, limit) and the total
+     * that match: load the page's rows with [summaries].
+     */
+    suspend fun page(query: CaseQuery): CasePage = withContext(io) { store.queryCases(query) }
 
     /** The summaries of [ids] (a page of [ids]), in that order; erased cases left out. */
     suspend fun summaries(ids: List<String>): List<CaseSummary> =
