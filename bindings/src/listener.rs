@@ -5,11 +5,13 @@
 /// not call it: the app made them and knows.
 ///
 /// It is called on the thread that made the sync call, after the store's lock was
-/// released, so it may call back into the store (or post to the UI thread).
+/// released, so it may call back into the store (or post to the UI thread). What it
+/// throws is contained: it reaches Rust as an error (never a panic) and is ignored.
 #[uniffi::export(with_foreign)]
 pub trait ChangeListener: Send + Sync {
-    /// `ids`: the cases created, changed or erased (32 hex digits each).
-    fn on_cases_changed(&self, ids: Vec<String>);
+    /// `ids`: the cases created, changed or erased (32 hex digits each). An error
+    /// (exception) thrown here is ignored: the sync it reports is done and durable.
+    fn on_cases_changed(&self, ids: Vec<String>) -> Result<(), crate::CaravanError>;
 }
 
 /// Progress of a long call: `done` of `total` items. Return `false` to cancel; the call

@@ -150,11 +150,12 @@ impl CaravanStore {
             if let Some(listener) = listener {
                 let ids = changed.clone();
                 // The sync is done and durable: a failing listener must not turn it into an error.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    listener.on_cases_changed(ids)
-                }))
-                .is_err()
-                {
+                if !matches!(
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        listener.on_cases_changed(ids)
+                    })),
+                    Ok(Ok(()))
+                ) {
                     eprintln!("caravan: the change listener failed; ignored");
                 }
             }

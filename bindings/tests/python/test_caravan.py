@@ -444,6 +444,24 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen[-1][0], p.seen[-1][1], "progress reached the end")
         b.add_case(case_edits())  # the handle still works
 
+    def test_a_throwing_change_listener_is_contained(self):
+        a, _ = self.new_store("la")
+        b, _ = self.new_store("lb")
+        a.create_group("Osh outreach", "A")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "B")
+
+        class Raising(cv.ChangeListener):
+            def on_cases_changed(self, ids):
+                raise RuntimeError("the screen went away")
+
+        b.set_change_listener(Raising())
+        cid = a.add_case(case_edits())
+        summary = b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+        self.assertEqual(summary.cases_created, 1, "the sync stands")
+        self.assertEqual(b.get_case(cid).gender, "Feminine")
+        b.add_case(case_edits())  # the store is not poisoned
+        self.assertEqual(b.case_count(), 2)
+
     def test_panic_wipe(self):
         store, key = self.new_store("w")
         store.add_case(case_edits())
