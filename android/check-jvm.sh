@@ -9,8 +9,8 @@
 #   bash android/check-jvm.sh --compile-only
 #
 # Needs: Java 17, kotlinc and JNA, found as bindings/tests/run.sh finds them ($KOTLINC,
-# PATH or npm's global kotlin-compiler; $JNA_JAR or /usr/share/java/jna.jar; .ci/run
-# installs both). kotlinx-coroutines comes from the Kotlin compiler's own lib/ folder
+# PATH or npm's global kotlin-compiler; $JNA_JAR or /usr/share/java/jna.jar;
+# tests/install-tools.sh installs both). kotlinx-coroutines comes from the Kotlin compiler's own lib/ folder
 # (kotlinx-coroutines-core-jvm.jar, 1.8 in kotlin-compiler 2.x), so nothing else is
 # installed. Bindings: $CARAVAN_BINDINGS or $CARGO_TARGET_DIR/bindings (target/bindings),
 # made by bindings/generate.sh when absent (bindings/tests/run.sh makes them first).

@@ -53,7 +53,9 @@ for symbol in \
   "func revokeMember(deviceIdHex: String)" "func myRole()" "public enum MemberRole" \
   "case NotPermitted(" "func quarantined()" "func resolveQuarantine(" "func joinRequest(" \
   "func inviteRemote(" "func partnerAgree(" "func shareCase(" "func importShare(" \
-  "public func invitationCode(invitation: String)"; do
+  "public func invitationCode(invitation: String)" "func userMessage(language: String)" "func detail()" \
+  "public var startUtf16: UInt32" "func handoverFrames(" "func confirmHandover(" "func importHandover(" \
+  "func handoverWaiting(" "func queryCases(" "public func vocabularyLabels(" "func syncMailbox(dir: String, progress:"; do
   if ! grep -qF "$symbol" "$swift"; then
     echo "missing in $swift: $symbol" >&2
     missing=1

@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
 # Runs every Caravan test: the Rust workspace (unit, integration, crash-consistency,
 # CLI end to end, doc tests), then the generated Kotlin and Python bindings' tests
-# (bindings/tests/run.sh; needs kotlinc and JNA, which .ci/run installs). This is the
-# README's test command and what CI runs.
+# (bindings/tests/run.sh). This is the README's test command and what CI runs (.ci/run
+# calls it unchanged).
+#
+# On a machine with only Rust it first installs what the binding tests need
+# (tests/install-tools.sh: kotlinc from npm's kotlin-compiler, JNA from Debian's
+# libjna-java, java and python3 if missing; idempotent, nothing fetched when present;
+# system packages need root, and without root it says what to install and stops before
+# running anything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== tools for the binding tests (tests/install-tools.sh)"
+tools="$(bash tests/install-tools.sh | tail -1)"
+export KOTLINC="${tools#KOTLINC=}"
+KOTLINC="${KOTLINC%% JNA_JAR=*}"
+export JNA_JAR="${tools##* JNA_JAR=}"
+echo "kotlinc: $KOTLINC; JNA: $JNA_JAR"
 
 echo "== Rust workspace tests"
 cargo test --workspace --locked

@@ -160,6 +160,12 @@ pub enum IdentifierType {
 }
 
 /// One likely identifier found in a note: what and where, never the text.
+///
+/// Two kinds of offsets: `start`/`end` count Unicode scalar values (Rust `chars`,
+/// Python `str` indices); `start_utf16`/`end_utf16` count UTF-16 code units, which is
+/// what Kotlin/Java `String.substring`, Android `Spannable` and Swift `NSRange` /
+/// `String.utf16` take. They differ as soon as the text holds a character outside the
+/// basic plane (an emoji) before the finding.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct NoteFinding {
     /// What it looks like.
@@ -168,13 +174,82 @@ pub struct NoteFinding {
     pub start: u32,
     /// Offset one past its last character, in Unicode scalar values.
     pub end: u32,
+    /// Offset of its first character, in UTF-16 code units from 0 (Kotlin, Swift
+    /// `NSRange`): highlight `text.substring(startUtf16, endUtf16)`.
+    pub start_utf16: u32,
+    /// Offset one past its last character, in UTF-16 code units.
+    pub end_utf16: u32,
     /// A short English description (apps show a localized one from `kind`).
     pub description: String,
 }
 
+/// Converts a scalar-value offset in `text` to a UTF-16 offset (clamped to the end).
+fn utf16_offset(text: &str, chars: usize) -> u32 {
+    let units: usize = text.chars().take(chars).map(char::len_utf16).sum();
+    u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+impl NoteFinding {
+    /// A finding in `text` (the exact text that was screened).
+    pub(crate) fn in_text(f: &Finding, text: &str) -> Self {
+        NoteFinding {
+            start_utf16: utf16_offset(text, f.start),
+            end_utf16: utf16_offset(text, f.end),
+            ..NoteFinding::from(f)
+        }
+    }
+}
+
+/// Fills in the UTF-16 offsets of a `NoteRejected` error: the core's error carries
+/// scalar offsets only, so the binding screens each text the call carried (`texts`, as
+/// given by the app) again and takes the one whose findings are those of the error.
+/// Texts the core trims (a partner's name) are matched trimmed, and their offsets
+/// count from the start of the text as given. Any other error passes through.
+pub(crate) fn locate_findings(err: CaravanError, texts: &[&str]) -> CaravanError {
+    let CaravanError::NoteRejected { findings } = err else {
+        return err;
+    };
+    let same = |found: &[Finding]| {
+        found.len() == findings.len()
+            && found.iter().zip(&findings).all(|(a, b)| {
+                NoteFinding::from(a).kind == b.kind
+                    && u32::try_from(a.start).ok() == Some(b.start)
+                    && u32::try_from(a.end).ok() == Some(b.end)
+            })
+    };
+    for text in texts {
+        for (lead, screened) in [
+            (0, *text),
+            (text.len() - text.trim_start().len(), text.trim()),
+        ] {
+            let found = caravan_core::privacy::find_identifiers(screened);
+            if same(&found) {
+                let shift = utf16_offset(text, text[..lead].chars().count());
+                return CaravanError::NoteRejected {
+                    findings: found
+                        .iter()
+                        .map(|f| {
+                            let mut n = NoteFinding::in_text(f, screened);
+                            n.start_utf16 = n.start_utf16.saturating_add(shift);
+                            n.end_utf16 = n.end_utf16.saturating_add(shift);
+                            n
+                        })
+                        .collect(),
+                };
+            }
+        }
+    }
+    CaravanError::NoteRejected { findings }
+}
+
+/// Without the text, the UTF-16 offsets are the scalar ones (right for text without
+/// characters outside the basic plane); the exported calls that screen text replace
+/// them with [`locate_findings`] / [`NoteFinding::in_text`].
 impl From<&Finding> for NoteFinding {
     fn from(f: &Finding) -> Self {
         NoteFinding {
+            start_utf16: u32::try_from(f.start).unwrap_or(u32::MAX),
+            end_utf16: u32::try_from(f.end).unwrap_or(u32::MAX),
             kind: match f.kind {
                 IdentifierKind::PhoneNumber => IdentifierType::PhoneNumber,
                 IdentifierKind::Email => IdentifierType::Email,
@@ -246,6 +321,14 @@ impl From<CoreError> for CaravanError {
                 reason: other.to_string(),
             },
         }
+    }
+}
+
+/// What an exception thrown by the app's callback (a `ProgressListener`) becomes: a
+/// cancellation. The exception's text is dropped (it could quote anything).
+impl From<uniffi::UnexpectedUniFFICallbackError> for CaravanError {
+    fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        CaravanError::Cancelled
     }
 }
 

@@ -136,12 +136,10 @@ fn collect(
             Err(e) => return Err(e.into()),
         }
         let done = i as u64 + 1;
-        if done.is_multiple_of(64) || done == total {
-            if let Some(p) = progress {
-                if !p.on_progress(done, total) {
-                    return Err(CaravanError::Cancelled);
-                }
-            }
+        if (done.is_multiple_of(64) || done == total)
+            && !crate::store::keep_going(progress, done, total)
+        {
+            return Err(CaravanError::Cancelled);
         }
     }
     let mut collected = Collected::from_cases(&records, &window);

@@ -34,7 +34,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod error;
 mod export;
+mod handover;
 mod listener;
+mod listing;
+mod messages;
 mod model;
 mod partner;
 mod store;
@@ -43,7 +46,9 @@ mod vocab;
 
 pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
 pub use export::{ExportFormat, ExportInput, ExportOptions, RecordExportResult, TableExportResult};
+pub use handover::{handover_receipt, HandoverImport};
 pub use listener::{ChangeListener, ProgressListener};
+pub use listing::{CasePage, CaseQuery, CaseSort};
 pub use model::{
     CaseDetails, CaseEdit, CaseListFilter, CaseNote, CaseReferral, CaseSummary, FieldConflict,
     IndicatorAnswer, ReferralStatusChange, RouteStep, ScalarField, ScreeningAssessment, SetField,
@@ -58,7 +63,7 @@ pub use sync::{
 pub use vocab::{
     age_band_is_minor, code_of, indicator_category, label, scalar_field_key,
     scalar_field_vocabulary, set_field_key, set_field_vocabulary, vocabularies, vocabulary,
-    VocabularyCode, VocabularyEntry, VocabularyInfo,
+    vocabulary_labels, VocabularyCode, VocabularyEntry, VocabularyInfo, VocabularyLabels,
 };
 
 use caravan_core::vocab::{Answer, Indicator, Vocabulary, Vulnerability};
@@ -86,7 +91,7 @@ pub fn panic_wipe_dir(dir: String) -> Result<()> {
 pub fn screen_note(text: String) -> Vec<NoteFinding> {
     caravan_core::privacy::find_identifiers(&text)
         .iter()
-        .map(NoteFinding::from)
+        .map(|f| NoteFinding::in_text(f, &text))
         .collect()
 }
 

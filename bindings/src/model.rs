@@ -222,6 +222,19 @@ pub(crate) fn core_edits(edits: Vec<CaseEdit>) -> Result<Vec<core_::Edit>> {
     edits.into_iter().map(CaseEdit::into_core).collect()
 }
 
+/// The free texts of `edits` that the core screens for identifiers (notes, partner
+/// names), for [`crate::error::locate_findings`].
+pub(crate) fn screened_texts(edits: &[core_::Edit]) -> Vec<&str> {
+    edits
+        .iter()
+        .filter_map(|e| match e {
+            core_::Edit::AddNote { text } => Some(text.as_str()),
+            core_::Edit::AddReferral { partner, .. } => Some(partner.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Parses a case id (32 hex digits).
 pub(crate) fn case_id(id: &str) -> Result<CaseId> {
     Ok(CaseId::parse(id)?)

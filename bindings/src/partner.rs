@@ -4,7 +4,7 @@
 
 use caravan_core::ShareReport;
 
-use crate::error::Result;
+use crate::error::{guard, Result};
 use crate::model::case_id;
 use crate::store::CaravanStore;
 use crate::sync::JoinRequestInfo;
@@ -149,6 +149,10 @@ impl CaravanStore {
     /// Takes in a share bundle from the other agency; the change listener is told
     /// which cases changed.
     pub fn import_share(&self, bundle: Vec<u8>) -> Result<ShareSummary> {
+        // Bytes that are no Caravan message at all are refused as such, before the
+        // core looks for an agreement that opens them (which would say "not for this
+        // device" about a photo or a truncated file).
+        guard(|| Ok(caravan_core::sync::envelope::parse(&bundle).map(drop)?))?;
         let (report, changed) = self.syncing(|s| Ok(s.import_share(&bundle)?))?;
         Ok(ShareSummary::new(&report, changed))
     }

@@ -2,16 +2,18 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use caravan_core::vocab::{ErasureReason, Vocabulary};
 use caravan_core::{CaseFilter, CaseId, Error as CoreError, KdfParams, Store, StoreKey, Timestamp};
 use zeroize::Zeroizing;
 
-use crate::error::{guard, CaravanError, Result};
+use crate::error::{guard, locate_findings, CaravanError, Result};
 use crate::listener::{ChangeListener, ProgressListener};
 use crate::model::{
-    case_id, core_edits, CaseDetails, CaseEdit, CaseListFilter, CaseSummary, ScreeningAssessment,
+    case_id, core_edits, screened_texts, CaseDetails, CaseEdit, CaseListFilter, CaseSummary,
+    ScreeningAssessment,
 };
 
 /// A problem found when the store was opened; the store still opened.
@@ -37,8 +39,15 @@ pub struct ErasedCase {
 }
 
 /// An open store. Every method may be called from any thread (calls are serialized);
-/// long calls should not run on the UI thread. Call [`CaravanStore::close_store`] (or drop
-/// the last reference) to release the store's lock.
+/// long calls should not run on the UI thread.
+///
+/// **Closing: call [`CaravanStore::close_store`]**, the one close. It releases the
+/// store's lock and its keys and drops the change listener; the handle stays valid, its
+/// methods then fail with the typed `ReopenStore` error, and `set_change_listener(None)`,
+/// `close_store` and `panic_wipe` stay harmless. UniFFI also gives every object a
+/// `close()`/`destroy()` that frees the handle itself (after which the generated Kotlin
+/// throws `IllegalStateException` on any call): the apps' wrappers never call it and
+/// let the garbage collector free the handle (decision 0019).
 #[derive(uniffi::Object)]
 pub struct CaravanStore {
     inner: Mutex<Option<Store>>,
@@ -46,6 +55,11 @@ pub struct CaravanStore {
     /// The store directory, kept so that [`CaravanStore::panic_wipe`] works on a closed
     /// or poisoned handle too.
     dir: PathBuf,
+    /// Set by [`CaravanStore::panic_wipe`]: a running call stops at its next progress
+    /// point, and whichever call holds the store when it ends drops it and wipes again.
+    wiping: AtomicBool,
+    /// QR hand-overs shown and not confirmed yet (`handover.rs`); memory only.
+    pub(crate) handovers: Mutex<Vec<caravan_core::Handover>>,
 }
 
 impl std::fmt::Debug for CaravanStore {
@@ -66,6 +80,8 @@ impl CaravanStore {
             dir: store.dir().to_path_buf(),
             inner: Mutex::new(Some(store)),
             listener: Mutex::new(None),
+            wiping: AtomicBool::new(false),
+            handovers: Mutex::new(Vec::new()),
         })
     }
 
@@ -78,8 +94,36 @@ impl CaravanStore {
             let store = slot.as_mut().ok_or_else(|| CaravanError::ReopenStore {
                 reason: "this handle was closed".into(),
             })?;
-            f(store)
+            let result = f(store);
+            if self.wiping.load(Ordering::SeqCst) {
+                // A panic wipe ran while `f` held the store: finish it now (drop the
+                // store and its keys, delete what `f` may have written since).
+                drop(slot.take());
+                drop(slot);
+                // The header is gone already: "not a store" means nothing was left.
+                match Store::panic_wipe(&self.dir) {
+                    Ok(()) | Err(CoreError::NotAStore { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Err(CaravanError::ReopenStore {
+                    reason: "the store was wiped".into(),
+                });
+            }
+            result
         })
+    }
+
+    /// Drops the unconfirmed hand-overs (they hold case positions).
+    fn forget_handovers(&self) {
+        self.handovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Whether a panic wipe asked running calls to stop.
+    pub(crate) fn wiping(&self) -> bool {
+        self.wiping.load(Ordering::SeqCst)
     }
 
     /// Runs a sync call `f`, then tells the change listener which cases it changed.
@@ -87,9 +131,11 @@ impl CaravanStore {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T>,
     ) -> Result<(T, Vec<String>)> {
+        // The changes are gathered even when `f` fails part-way (a mailbox sync
+        // cancelled after some bundles): what was stored is durable and must be told.
         let (value, changed) = self.with(|store| {
             let before = stamps(store);
-            let value = f(store)?;
+            let value = f(store);
             let after = stamps(store);
             let mut changed: Vec<String> = after
                 .iter()
@@ -110,16 +156,17 @@ impl CaravanStore {
             if let Some(listener) = listener {
                 let ids = changed.clone();
                 // The sync is done and durable: a failing listener must not turn it into an error.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    listener.on_cases_changed(ids)
-                }))
-                .is_err()
-                {
+                if !matches!(
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        listener.on_cases_changed(ids)
+                    })),
+                    Ok(Ok(()))
+                ) {
                     eprintln!("caravan: the change listener failed; ignored");
                 }
             }
         }
-        Ok((value, changed))
+        Ok((value?, changed))
     }
 }
 
@@ -131,15 +178,36 @@ fn stamps(store: &Store) -> HashMap<CaseId, Timestamp> {
         .collect()
 }
 
-/// Adapts an optional foreign progress listener to the core's callback.
-pub(crate) fn progress_fn(
+/// Asks an optional foreign progress listener whether to go on: `true` to continue.
+///
+/// Every answer other than `Ok(true)` cancels: `Ok(false)`, an error (an exception the
+/// app threw, which UniFFI hands over as `CaravanError`, see
+/// `From<UnexpectedUniFFICallbackError>`), and a panic in the callback machinery, which
+/// is caught here, inside the store call, so that it never unwinds through the store's
+/// lock and poisons it.
+pub(crate) fn keep_going(
     listener: &Option<Arc<dyn ProgressListener>>,
-) -> impl FnMut(usize, usize) -> bool + '_ {
-    move |done, total| {
-        listener
-            .as_ref()
-            .is_none_or(|l| l.on_progress(done as u64, total as u64))
-    }
+    done: u64,
+    total: u64,
+) -> bool {
+    let Some(listener) = listener else {
+        return true;
+    };
+    matches!(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            listener.on_progress(done, total)
+        })),
+        Ok(Ok(true))
+    )
+}
+
+/// Adapts an optional foreign progress listener to the core's callback ([`keep_going`]);
+/// a panic wipe of `store` cancels too.
+pub(crate) fn progress_fn<'a>(
+    store: &'a CaravanStore,
+    listener: &'a Option<Arc<dyn ProgressListener>>,
+) -> impl FnMut(usize, usize) -> bool + 'a {
+    move |done, total| !store.wiping() && keep_going(listener, done as u64, total as u64)
 }
 
 #[uniffi::export]
@@ -179,46 +247,76 @@ impl CaravanStore {
         guard(|| Ok(Self::wrap(Store::open_with_passphrase(&dir, &passphrase)?)))
     }
 
-    /// Closes the store and releases its lock; later calls fail with `ReopenStore`.
+    /// The one close: releases the store's lock and its keys and drops the change
+    /// listener. The handle stays valid: later calls fail with `ReopenStore`, and
+    /// closing again, `set_change_listener(None)` and `panic_wipe` are harmless. Waits
+    /// for a call running on another thread to finish (call it off the UI thread).
     pub fn close_store(&self) {
-        if let Ok(mut slot) = self.inner.lock() {
-            slot.take();
-        }
+        self.forget_handovers();
+        drop(
+            self.listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        drop(
+            self.inner
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
-    /// Panic wipe: closes this handle, then destroys the store so that no key opens it
-    /// any more (the header is overwritten first) and deletes its files. Later calls on
+    /// Panic wipe: destroys the store so that no key opens it any more (the header is
+    /// overwritten first) and deletes its files, then closes this handle. Later calls on
     /// this handle fail with `ReopenStore`; opening the directory fails with `NotAStore`.
     /// Works on a closed handle too. Other handles to the same store must be closed
     /// first. Deleting the key from the platform keystore stays the app's job.
+    ///
+    /// It does not wait for a call running on another thread (an import, a sync): the
+    /// store is destroyed at once, the running call stops at its next progress point
+    /// (or at its end) and fails, and the thread that ran it drops the store's keys and
+    /// deletes anything it wrote meanwhile before it returns.
     pub fn panic_wipe(&self) -> Result<()> {
         guard(|| {
-            // A poisoned lock must not stop a wipe: take the store out and drop it anyway.
-            drop(
-                self.inner
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
+            self.wiping.store(true, Ordering::SeqCst);
+            self.forget_handovers();
             drop(
                 self.listener
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .take(),
             );
+            // The header first: from here on no key opens the store.
             match Store::panic_wipe(&self.dir) {
                 // This handle's store, already wiped (the directory is gone): done.
-                Err(CoreError::NotAStore { .. }) if !self.dir.exists() => Ok(()),
-                other => Ok(other?),
+                Err(CoreError::NotAStore { .. }) if !self.dir.exists() => return Ok(()),
+                other => other?,
             }
+            // If no call runs, drop the store (and its keys) now; a poisoned lock must not
+            // stop a wipe. A running call finishes the job itself (see `with`).
+            let idle = match self.inner.try_lock() {
+                Ok(mut slot) => Some(slot.take()),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner().take()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(store) = idle {
+                drop(store);
+                // The lock file and anything the dropped handle held. The header is gone
+                // already, so "not a store" here means nothing of it was left.
+                match Store::panic_wipe(&self.dir) {
+                    Ok(()) | Err(CoreError::NotAStore { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
         })
     }
 
-    /// Registers (or, with `None`, removes) the listener told about changes brought by sync.
+    /// Registers (or, with `None`, removes) the listener told about changes brought by
+    /// sync. Harmless on a closed or wiped handle (nothing will be told).
     pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
-        if let Ok(mut slot) = self.listener.lock() {
-            *slot = listener;
-        }
+        *self.listener.lock().unwrap_or_else(PoisonError::into_inner) = listener;
     }
 
     /// The store directory.
@@ -311,7 +409,12 @@ impl CaravanStore {
 
     /// Registers a case from `edits` (validated all or nothing); returns its id.
     pub fn add_case(&self, edits: Vec<CaseEdit>) -> Result<String> {
-        self.with(|s| Ok(s.add_case(&core_edits(edits)?)?.to_hex()))
+        self.with(|s| {
+            let edits = core_edits(edits)?;
+            s.add_case(&edits)
+                .map(|id| id.to_hex())
+                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
+        })
     }
 
     /// [`CaravanStore::add_case`], safe to retry: `request_id` is an id the app makes
@@ -329,7 +432,11 @@ impl CaravanStore {
 
     /// Applies `edits` to a case (validated all or nothing).
     pub fn update_case(&self, id: String, edits: Vec<CaseEdit>) -> Result<()> {
-        self.with(|s| Ok(s.update_case(&case_id(&id)?, &core_edits(edits)?)?))
+        self.with(|s| {
+            let edits = core_edits(edits)?;
+            s.update_case(&case_id(&id)?, &edits)
+                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
+        })
     }
 
     /// Reads a whole case.
@@ -355,15 +462,14 @@ impl CaravanStore {
         self.with(|s| {
             let id = case_id(&id)?;
             let before: Vec<String> = s.case(&id)?.referrals.into_iter().map(|r| r.id).collect();
-            s.update_case(
-                &id,
-                &[caravan_core::Edit::AddReferral {
-                    service,
-                    partner,
-                    organisation_type,
-                    reason,
-                }],
-            )?;
+            let edits = [caravan_core::Edit::AddReferral {
+                service,
+                partner,
+                organisation_type,
+                reason,
+            }];
+            s.update_case(&id, &edits)
+                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))?;
             s.case(&id)?
                 .referrals
                 .into_iter()
@@ -397,8 +503,11 @@ impl CaravanStore {
                 .into_iter()
                 .map(core_edits)
                 .collect::<Result<Vec<_>>>()?;
-            let mut report = progress_fn(&progress);
-            let ids = s.import(&cases, &mut report)?;
+            let mut report = progress_fn(self, &progress);
+            let ids = s.import(&cases, &mut report).map_err(|e| {
+                let texts: Vec<&str> = cases.iter().flat_map(|c| screened_texts(c)).collect();
+                locate_findings(e.into(), &texts)
+            })?;
             Ok(ids.iter().map(CaseId::to_hex).collect())
         })
     }

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use caravan_core::sync::{qr, DeviceId, Role};
 use caravan_core::{LiveSession, MailboxReport, SyncReport};
 
-use crate::error::{guard, CaravanError, Result};
+use crate::error::{guard, locate_findings, CaravanError, Result};
+use crate::listener::ProgressListener;
 use crate::model::case_id;
-use crate::store::CaravanStore;
+use crate::store::{progress_fn, CaravanStore};
 
 /// The verification code of an invitation (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`): the inviter's app shows it
 /// next to the QR code, the invitee's app shows it for what it scanned, and the two
@@ -298,7 +299,10 @@ impl CaravanStore {
     /// Creates a group with this device, named `device_name`, as its first member and
     /// coordinator.
     pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
-        self.with(|s| Ok(s.create_group(&name, &device_name)?))
+        self.with(|s| {
+            s.create_group(&name, &device_name)
+                .map_err(|e| locate_findings(e.into(), &[&name, &device_name]))
+        })
     }
 
     /// A one-time invitation admitting one device as `role` (coordinators only). It is
@@ -311,7 +315,11 @@ impl CaravanStore {
     /// A request to join a team from afar: send `text` to a coordinator over any
     /// channel, then read `code` out to them over the phone.
     pub fn join_request(&self, device_name: String) -> Result<JoinRequestInfo> {
-        self.with(|s| Ok(s.join_request(&device_name)?.into()))
+        self.with(|s| {
+            Ok(s.join_request(&device_name)
+                .map_err(|e| locate_findings(e.into(), &[&device_name]))?
+                .into())
+        })
     }
 
     /// Checks a join request received over any channel (coordinator side): its code
@@ -396,7 +404,10 @@ impl CaravanStore {
     /// Joins the group of an invitation scanned from another device.
     pub fn join_group(&self, invitation: String, device_name: String) -> Result<()> {
         let invitation = zeroize::Zeroizing::new(invitation);
-        self.with(|s| Ok(s.join_group(&invitation, &device_name)?))
+        self.with(|s| {
+            s.join_group(&invitation, &device_name)
+                .map_err(|e| locate_findings(e.into(), &[&device_name]))
+        })
     }
 
     /// The group's members.
@@ -440,9 +451,20 @@ impl CaravanStore {
 
     /// Syncs through the mailbox folder `dir` (a USB stick, a shared folder): reads
     /// the other devices' bundles, then writes this device's. The change listener is
-    /// told which cases changed.
-    pub fn sync_mailbox(&self, dir: String) -> Result<MailboxSummary> {
-        let (report, changed) = self.syncing(|s| Ok(s.sync_mailbox(Path::new(&dir))?))?;
+    /// told which cases changed. `progress` (optional) is told before each bundle read
+    /// (`done` of `total` new bundles) and may cancel between two bundles: the bundles
+    /// imported so far stay (each is durable; the next sync skips them) and this
+    /// device's own bundle is not written; the call fails with `Cancelled`.
+    #[uniffi::method(default(progress = None))]
+    pub fn sync_mailbox(
+        &self,
+        dir: String,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<MailboxSummary> {
+        let (report, changed) = self.syncing(|s| {
+            let mut report = progress_fn(self, &progress);
+            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut report)?)
+        })?;
         Ok(MailboxSummary::new(&report, changed))
     }
 

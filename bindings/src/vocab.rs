@@ -152,6 +152,38 @@ pub fn vocabulary(id: String) -> Option<VocabularyInfo> {
     vocab::vocabulary(&id).as_ref().map(info)
 }
 
+/// One vocabulary's codes and labels in one language, in entry order (so
+/// `labels[index]` labels a summary's `VocabularyCode::Known { index }`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct VocabularyLabels {
+    /// Stable identifier, e.g. `gender`.
+    pub id: String,
+    /// The codes, in entry order.
+    pub codes: Vec<String>,
+    /// Their labels in the language asked for (English where it has none yet).
+    pub labels: Vec<String>,
+}
+
+/// Every vocabulary's codes and labels in `language` (`en`, `ru`, or a tag such as
+/// `ru-KZ`), in one call: what a form or a list screen needs, half the bytes of
+/// `vocabularies()`.
+#[uniffi::export]
+pub fn vocabulary_labels(language: String) -> Result<Vec<VocabularyLabels>> {
+    let lang = Lang::from_tag(&language)?;
+    Ok(vocab::all_vocabularies()
+        .iter()
+        .map(|t| VocabularyLabels {
+            id: t.id.to_string(),
+            codes: t.entries.iter().map(|e| e.code.to_string()).collect(),
+            labels: t
+                .entries
+                .iter()
+                .map(|e| e.label(lang).unwrap_or(e.en).to_string())
+                .collect(),
+        })
+        .collect())
+}
+
 /// The label of `code` in the vocabulary `vocabulary_id`, in `language` (`en`, `ru`,
 /// `kk`, ... or a tag such as `ru-KZ`); English when that language has no label yet;
 /// `None` for an unknown code (one from a newer version: show the code itself).

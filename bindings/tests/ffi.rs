@@ -26,16 +26,17 @@ fn edits(country: &str) -> Vec<CaseEdit> {
 struct Heard(Mutex<Vec<String>>);
 
 impl ChangeListener for Heard {
-    fn on_cases_changed(&self, ids: Vec<String>) {
+    fn on_cases_changed(&self, ids: Vec<String>) -> Result<(), CaravanError> {
         self.0.lock().expect("lock").extend(ids);
+        Ok(())
     }
 }
 
 struct CancelAfter(u64);
 
 impl ProgressListener for CancelAfter {
-    fn on_progress(&self, done: u64, _total: u64) -> bool {
-        done < self.0
+    fn on_progress(&self, done: u64, _total: u64) -> Result<bool, CaravanError> {
+        Ok(done < self.0)
     }
 }
 
@@ -48,7 +49,7 @@ fn a_forced_panic_arrives_as_an_internal_error() {
     // A panic in a listener does not undo a finished sync or escape either.
     struct Panics;
     impl ChangeListener for Panics {
-        fn on_cases_changed(&self, _: Vec<String>) {
+        fn on_cases_changed(&self, _: Vec<String>) -> Result<(), CaravanError> {
             panic!("listener bug");
         }
     }

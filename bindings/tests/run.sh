@@ -3,7 +3,8 @@
 # binding tests against the freshly built library, then android/check-jvm.sh (the
 # Android library module's platform-neutral Kotlin, compiled against the same bindings
 # and run on the JVM). Part of the README's test command (tests/run.sh) and of CI.
-# Installs nothing: .ci/run installs kotlinc and JNA.
+# Installs nothing itself: tests/run.sh runs tests/install-tools.sh first (run that
+# script once when calling this one directly).
 #
 # Finds kotlinc on PATH, in $KOTLINC, or in npm's global kotlin-compiler package,
 # and JNA in $JNA_JAR or /usr/share/java/jna.jar.
@@ -27,7 +28,7 @@ fi
 jna="${JNA_JAR:-/usr/share/java/jna.jar}"
 [[ -f "$jna" ]] || missing+=("JNA (apt-get update && apt-get install -y libjna-java, or set JNA_JAR)")
 if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "bindings tests: missing tools; CI installs them in .ci/run. Install:" >&2
+  echo "bindings tests: missing tools (bash tests/install-tools.sh installs them). Install:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi

@@ -40,7 +40,8 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    BundleScope, CheckReport, Damage, LedgerState, LiveSession, MailboxReport, PartnerAgreement,
-    Progress, Quarantined, RepairReport, ShareReport, Store, StoreOptions, SyncReport, Tombstone,
+    handover_receipt, BundleScope, CheckReport, Damage, Handover, LedgerState, LiveSession,
+    MailboxReport, PartnerAgreement, Progress, Quarantined, RepairReport, ShareReport, Store,
+    StoreOptions, SyncReport, Tombstone,
     TombstoneSignature,
 };

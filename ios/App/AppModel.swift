@@ -66,20 +66,15 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// A short message for an error from the core.
+    /// A short message for the user, for an error from the core: the core's own
+    /// `userMessage` in the app's language (English or Russian), never `"\(error)"`
+    /// (the developer's detail, `error.detail()`, is for logs only).
     static func message(_ error: Error) -> String {
-        switch error {
-        case CaravanError.NoteRejected:
-            return String(localized: "The note looks like it contains a phone number, an ID or a date. Rephrase it without them.")
-        case CaravanError.Refused, CaravanError.NotForThisDevice:
-            return String(localized: "The data from the other phone was refused (another team, or damaged).")
-        case CaravanError.NoGroup:
-            return String(localized: "Create or join a team first.")
-        case CaravanError.UpdateRequired:
-            return String(localized: "Update the app to read this data.")
-        default:
-            return "\(error)"
+        let language = Locale.preferredLanguages.first ?? "en"
+        if let error = error as? CaravanError {
+            return error.userMessage(language: language)
         }
+        return String(localized: "Something went wrong. Try again.")
     }
 }
 

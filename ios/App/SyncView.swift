@@ -7,11 +7,12 @@ import UIKit
 /// QR codes, through a shared folder (Files: USB drive, SD card, cloud folder) or live on
 /// the local network.
 struct SyncView: View {
-    enum Scanning { case frames, invitation }
+    enum Scanning { case frames, invitation, receipt }
 
     @EnvironmentObject var model: AppModel
     @State private var group: String?
     @State private var members: [GroupMember] = []
+    @State private var waiting: [String: UInt64] = [:]
     @State private var myRole: MemberRole?
     @State private var teamName = ""
     @State private var deviceName = UIDevice.current.name
@@ -65,14 +66,19 @@ struct SyncView: View {
                 }
             }
             Section("QR codes") {
-                Button("Show my updates") {
-                    act { store in
-                        let frames = try store.qrFrames()
-                        await MainActor.run { frame = 0; showing = frames }
-                        return nil
+                // One hand-over target per colleague's phone, with what waits for it.
+                ForEach(members.filter { $0.active && !$0.thisDevice }, id: \.deviceId) { m in
+                    Button("Show updates to \(m.name) (\(waiting[m.deviceId] ?? 0) waiting)") {
+                        let peer = m.deviceId, name = m.name
+                        act { store in
+                            let frames = try store.qrFrames(peer: peer)
+                            await MainActor.run { frame = 0; showing = frames }
+                            return String(localized: "Let \(name) scan every code, then scan the receipt their phone shows.")
+                        }
                     }
                 }
                 Button("Scan updates") { scan = QrReassembler(); scanning = .frames }
+                Button("Scan a receipt") { scanning = .receipt }
             }.disabled(group == nil)
             Section("Shared folder") {
                 Text("A USB stick, an SD card or a shared folder. It only ever holds encrypted files.").font(.footnote)
@@ -131,6 +137,12 @@ struct SyncView: View {
         do {
             group = try await model.run { try $0.groupName() }
             members = group == nil ? [] : try await model.run { try $0.members() }
+            var counts: [String: UInt64] = [:]
+            for m in members where m.active && !m.thisDevice {
+                let peer = m.deviceId
+                counts[peer] = try await model.run { try $0.handoverWaiting(peer: peer) }
+            }
+            waiting = counts
             myRole = group == nil ? nil : try await model.run { try $0.myRole() }
         } catch { self.error = AppModel.message(error) }
     }
@@ -152,9 +164,18 @@ struct SyncView: View {
                 guard progress.complete else {
                     return String(localized: "Scanned \(progress.received) of \(progress.total) codes")
                 }
-                let summary = try store.importBundle(bundle: scan.finish())
-                await MainActor.run { scanning = nil }
-                return syncReport(summary)
+                let imported = try store.importHandover(bundle: scan.finish())
+                // The sender's position moves only when it scans this receipt.
+                await MainActor.run { scanning = nil; frame = 0; showing = imported.receipt.map { [$0] } ?? [] }
+                return syncReport(imported.summary) + " " + (imported.receipt != nil
+                    ? String(localized: "Show this receipt to the phone that sent the updates.")
+                    : String(localized: "Some changes need earlier ones: ask the sender to show all updates."))
+            }
+        case .receipt:
+            scanning = nil
+            act { store in
+                let peer = try store.confirmHandover(receipt: text)
+                return String(localized: "Confirmed: \(peer) has the updates.")
             }
         case nil:
             break

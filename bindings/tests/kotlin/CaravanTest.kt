@@ -62,6 +62,14 @@ class Progress(private val cancelAfter: ULong? = null) : ProgressListener {
     }
 }
 
+/** What `ctx.ensureActive()` does in a cancelled coroutine: it throws. */
+class ThrowingProgress(private val throwAfter: ULong) : ProgressListener {
+    override fun onProgress(done: ULong, total: ULong): Boolean {
+        if (done >= throwAfter) throw java.util.concurrent.CancellationException("the screen went away")
+        return true
+    }
+}
+
 fun main() {
     val tmp = Files.createTempDirectory("caravan-kt-").toFile()
     try {
@@ -183,6 +191,44 @@ fun run(tmp: File) {
         check(b.getCase(id).gender == "Masculine", "case arrived by QR")
     }
 
+    test("QR hand-over: a peer's position moves only when it confirms (nothing lost)") {
+        // The scenario: A shows B, edits, shows C; and a showing cut short.
+        val d = CaravanStore.create(File(tmp, "hand-d").path, generateStoreKey())
+        val e = CaravanStore.create(File(tmp, "hand-e").path, generateStoreKey())
+        d.joinGroup(a.invite(MemberRole.FIELD_WORKER), "D")
+        e.joinGroup(a.invite(MemberRole.FIELD_WORKER), "E")
+        fun scan(frames: List<ByteArray>, into: CaravanStore): HandoverImport {
+            val s = QrReassembler()
+            frames.forEach { s.push(it) }
+            return into.importHandover(s.finish())
+        }
+        val first = a.addCase(edits(gender = "Masculine"))
+        val waitingD = a.handoverWaiting("D")
+        check(waitingD >= 1uL, "cases wait for D")
+        // A shows D; D scans half the frames and walks away: no receipt.
+        val cut = a.handoverFrames("D", 300u)
+        val partial = QrReassembler()
+        cut.take(cut.size / 2).forEach { partial.push(it) }
+        check(a.handoverWaiting("D") == waitingD, "an unconfirmed showing moves nothing")
+        // A shows D again; D imports everything and shows its receipt; A scans it.
+        val got = scan(a.handoverFrames("D", 300u), d)
+        check(got.summary.casesWaiting == 0uL && got.receipt != null, "complete import, receipt")
+        check(d.getCase(first).gender == "Masculine", "D has the case")
+        check(a.confirmHandover(got.receipt!!) == "D", "A confirms D")
+        check(a.handoverWaiting("D") == 0uL, "nothing waits for D")
+        // A edits and adds a case, then shows E: E gets everything, whole.
+        a.updateCase(first, listOf(CaseEdit.Set(ScalarField.AGE_BAND, "21-23")))
+        val second = a.addCase(edits())
+        check(a.handoverWaiting("D") == 2uL, "two cases wait for D")
+        val toE = scan(a.handoverFrames("E", 300u), e)
+        check(toE.summary.casesWaiting == 0uL, "E waits for nothing: ${toE.summary}")
+        check(e.getCase(first).ageBand == "21-23" && e.getCase(second).gender == "Feminine", "E has both cases")
+        // A receipt for nothing A showed moves nothing.
+        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray())) }
+        check(a.handoverWaiting("D") == 2uL, "still waiting for D")
+        d.closeStore(); e.closeStore()
+    }
+
     test("a revoked device reads nothing new and cannot send") {
         val c = CaravanStore.create(File(tmp, "seized").path, generateStoreKey())
         c.joinGroup(a.invite(MemberRole.FIELD_WORKER), "Seized phone")
@@ -243,6 +289,78 @@ fun run(tmp: File) {
         check(c.exportRecords(ExportFormat.CSV, ExportOptions(), null).released == 600uL, "export")
         c.closeStore()
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
+    }
+
+    test("a ProgressListener that throws cancels the call and does not poison the store") {
+        val c = CaravanStore.create(File(tmp, "thrown").path, generateStoreKey())
+        c.addCase(edits())
+        val batch = List(600) { edits(country = "KG") }
+        expect<CaravanException.Cancelled>("a throw means cancel") { c.importCases(batch, ThrowingProgress(256uL)) }
+        check(c.caseCount() == 1uL, "nothing of the cancelled import was stored")
+        // The handle still works: no ReopenStore.
+        c.addCase(edits())
+        check(c.caseCount() == 2uL, "later calls work")
+        expect<CaravanException.Cancelled>("a throw from an export's listener too") {
+            c.exportRecords(ExportFormat.CSV, ExportOptions(), ThrowingProgress(0uL))
+        }
+        check(c.listCaseIds(CaseListFilter()).size == 2, "still usable after the export")
+        c.closeStore()
+    }
+
+    test("a lone UTF-16 surrogate is InvalidInput, and findings carry UTF-16 offsets") {
+        val c = CaravanStore.create(File(tmp, "surrogate").path, generateStoreKey())
+        val id = c.addCase(edits())
+        val cut = "Crossed at night \uD83C\uDF19 with a guide".take(18) // cuts the moon emoji in two
+        check(cut.last().isHighSurrogate(), "the test string ends in a lone surrogate")
+        val e = expect<CaravanException.InvalidInput>("lone surrogate") { c.addNote(id, cut) }
+        check(e.field == "text", "field")
+        expect<CaravanException.InvalidInput>("lone surrogate in a free function") { screenNote("\uDC00 alone") }
+        check(c.getCase(id).notes.isEmpty(), "nothing stored")
+        // Offsets: an emoji (2 UTF-16 units, 1 scalar value) before the phone number.
+        val note = "\uD83C\uDF19\uD83C\uDF19 call $PHONE now"
+        val finding = screenNote(note).single()
+        check(note.substring(finding.startUtf16.toInt(), finding.endUtf16.toInt()) == PHONE,
+            "substring by UTF-16 offsets is the number: '${note.substring(finding.startUtf16.toInt(), finding.endUtf16.toInt())}'")
+        val rejected = expect<CaravanException.NoteRejected>("refused") { c.addNote(id, note) }
+        val f = rejected.findings.single()
+        check(note.substring(f.startUtf16.toInt(), f.endUtf16.toInt()) == PHONE, "the same in the error")
+        c.closeStore()
+    }
+
+    test("errors carry a user message in English and Russian, apart from the detail") {
+        val e = expect<CaravanException.WrongKey>("wrong key") { CaravanStore.open(File(tmp, "a").path, generateStoreKey()) }
+        check(e.userMessage("en").startsWith("Wrong PIN"), e.userMessage("en"))
+        check(e.userMessage("ru").startsWith("Неверный"), e.userMessage("ru"))
+        check(e.detail().isNotEmpty(), "detail")
+        val c = CaravanStore.create(File(tmp, "msg").path, generateStoreKey())
+        val garbage = expect<CaravanException.Refused>("importShare(garbage) is refused, not NotForThisDevice") {
+            a.importShare("not a share bundle at all".toByteArray()) // a: a team's coordinator
+        }
+        check(garbage.userMessage("en").isNotEmpty(), "message")
+        val cancelled = expect<CaravanException.Cancelled>("cancel") { c.importCases(List(300) { edits() }, Progress(0uL)) }
+        check(cancelled.userMessage("ru-KZ").startsWith("Отменено"), "Russian for a ru-KZ phone")
+        c.closeStore()
+    }
+
+    test("a case list page: filters, sort, offset, limit and total; labels of one language") {
+        val c = CaravanStore.create(File(tmp, "page").path, generateStoreKey())
+        val ids = (0 until 25).map { i ->
+            c.addCase(edits(gender = if (i % 5 == 0) "Masculine" else "Feminine", country = if (i % 2 == 0) "KZ" else "KG"))
+        }
+        val men = c.queryCases(CaseQuery(gender = "Masculine", sort = CaseSort.CREATED_OLDEST))
+        check(men.total == 5uL && men.ids == ids.filterIndexed { i, _ -> i % 5 == 0 }, "gender filter, oldest first: $men")
+        val page = c.queryCases(CaseQuery(filter = CaseListFilter(country = "KZ"), gender = "Feminine",
+            sort = CaseSort.CREATED_OLDEST, offset = 2u, limit = 3u))
+        val expected = ids.filterIndexed { i, _ -> i % 2 == 0 && i % 5 != 0 }
+        check(page.total == expected.size.toULong() && page.ids == expected.drop(2).take(3), "page: $page vs $expected")
+        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1u))
+        check(newest.ids == c.listCaseIds(CaseListFilter()).take(1) && newest.total == 25uL, "newest update first, like listCaseIds")
+        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40u)).ids.isEmpty(), "past the end: empty")
+        expect<CaravanException.UnknownCode>("bad code") { c.queryCases(CaseQuery(gender = "Nope", sort = CaseSort.UPDATED_NEWEST)) }
+        val ru = vocabularyLabels("ru").single { it.id == "gender" }
+        val both = vocabularies().single { it.id == "gender" }
+        check(ru.codes == both.entries.map { it.code } && ru.labels == both.entries.map { it.labelRu }, "one language, entry order")
+        c.closeStore()
     }
 
     test("panic wipe: the right key opens nothing afterwards") {

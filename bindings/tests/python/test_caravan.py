@@ -52,6 +52,18 @@ class Progress(cv.ProgressListener):
         return self.cancel_after is None or done < self.cancel_after
 
 
+class Throwing(cv.ProgressListener):
+    """A listener that raises, as a cancelled task's check would."""
+
+    def __init__(self, after):
+        self.after = after
+
+    def on_progress(self, done, total):
+        if done >= self.after:
+            raise RuntimeError("the screen went away")
+        return True
+
+
 class CaravanFlow(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="caravan-py-")
@@ -367,6 +379,90 @@ class CaravanFlow(unittest.TestCase):
         with self.assertRaises(cv.CaravanError.Cancelled):
             store.export_records(cv.ExportFormat.JSON, cv.ExportOptions(), Progress(cancel_after=64))
 
+    def test_a_throwing_progress_listener_cancels_without_poisoning(self):
+        store, _ = self.new_store("t")
+        store.add_case(case_edits())
+        batch = [case_edits(country="KG") for _ in range(600)]
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            store.import_cases(batch, Throwing(256))
+        self.assertEqual(store.case_count(), 1, "nothing of the cancelled import was stored")
+        store.add_case(case_edits())  # no ReopenStore: the handle still works
+        self.assertEqual(store.case_count(), 2)
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            store.export_records(cv.ExportFormat.CSV, cv.ExportOptions(), Throwing(0))
+        self.assertEqual(len(store.list_case_ids(cv.CaseListFilter())), 2)
+
+    def test_lone_surrogates_and_utf16_offsets(self):
+        store, _ = self.new_store("s")
+        cid = store.add_case(case_edits())
+        with self.assertRaises(cv.CaravanError.InvalidInput) as err:
+            store.add_note(cid, "half an emoji \ud83c")
+        self.assertEqual(err.exception.field, "text")
+        self.assertEqual(store.get_case(cid).notes, [])
+        note = "\U0001F319\U0001F319 call " + PHONE + " now"
+        finding = cv.screen_note(note)[0]
+        self.assertEqual(note[finding.start:finding.end], PHONE)
+        utf16 = note.encode("utf-16-le")
+        self.assertEqual(utf16[2 * finding.start_utf16 : 2 * finding.end_utf16].decode("utf-16-le"), PHONE)
+        with self.assertRaises(cv.CaravanError.NoteRejected) as err:
+            store.add_note(cid, note)
+        self.assertEqual(err.exception.findings, [finding])
+        # A partner name is trimmed by the core; offsets count in the text as given.
+        partner = "  \U0001F319 Shelter " + PHONE
+        with self.assertRaises(cv.CaravanError.NoteRejected) as err:
+            store.refer(cid, "Shelter", partner, None, None)
+        f = err.exception.findings[0]
+        enc = partner.encode("utf-16-le")
+        self.assertEqual(enc[2 * f.start_utf16 : 2 * f.end_utf16].decode("utf-16-le"), PHONE)
+
+    def test_mailbox_sync_reports_progress_and_cancels_between_bundles(self):
+        a, _ = self.new_store("ma")
+        a.create_group("Osh outreach", "A")
+        folder = f"{self.tmp}/mailbox"
+        writers = [a]
+        for name in ("mc", "md"):
+            s, _ = self.new_store(name)
+            s.join_group(a.invite(cv.MemberRole.COORDINATOR), name)
+            writers.append(s)
+        for i, w in enumerate(writers):
+            w.add_case(case_edits(country=["KZ", "KG", "TJ"][i]))
+            w.sync_mailbox(folder)  # the default: no progress listener
+        b, _ = self.new_store("mb")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
+        heard = Recorder()
+        b.set_change_listener(heard)
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            b.sync_mailbox(folder, Progress(cancel_after=1))
+        kept = b.case_count()
+        self.assertGreaterEqual(kept, 1, "the bundle imported before the cancel stays")
+        self.assertEqual(len(heard.all_ids()), kept, "and the listener was told of it")
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            b.sync_mailbox(folder, Throwing(0))
+        p = Progress()
+        report = b.sync_mailbox(folder, p)
+        self.assertEqual(b.case_count(), 3)
+        self.assertEqual(report.bundles_written, 1)
+        self.assertEqual(p.seen[-1][0], p.seen[-1][1], "progress reached the end")
+        b.add_case(case_edits())  # the handle still works
+
+    def test_a_throwing_change_listener_is_contained(self):
+        a, _ = self.new_store("la")
+        b, _ = self.new_store("lb")
+        a.create_group("Osh outreach", "A")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "B")
+
+        class Raising(cv.ChangeListener):
+            def on_cases_changed(self, ids):
+                raise RuntimeError("the screen went away")
+
+        b.set_change_listener(Raising())
+        cid = a.add_case(case_edits())
+        summary = b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+        self.assertEqual(summary.cases_created, 1, "the sync stands")
+        self.assertEqual(b.get_case(cid).gender, "Feminine")
+        b.add_case(case_edits())  # the store is not poisoned
+        self.assertEqual(b.case_count(), 2)
+
     def test_panic_wipe(self):
         store, key = self.new_store("w")
         store.add_case(case_edits())
@@ -389,6 +485,42 @@ class CaravanFlow(unittest.TestCase):
             cv.CaravanStore.open(f"{self.tmp}/x", other_key)
         self.assertEqual(os.listdir(f"{self.tmp}/x"), ["photo.jpg"])
         cv.panic_wipe_dir(f"{self.tmp}/x")  # nothing left to wipe: a no-op
+
+    def test_panic_wipe_does_not_wait_behind_a_running_import(self):
+        store, key = self.new_store("busy")
+        started, release = threading.Event(), threading.Event()
+        timed_out = []
+
+        class Blocking(cv.ProgressListener):
+            def on_progress(self, done, total):
+                started.set()
+                # Holds the store's lock until the test has wiped (or 10 s passed).
+                if not release.wait(10):
+                    timed_out.append(True)
+                return True
+
+        outcome = []
+
+        def run_import():
+            try:
+                store.import_cases([case_edits() for _ in range(600)], Blocking())
+                outcome.append("stored")
+            except cv.CaravanError as e:
+                outcome.append(type(e).__name__)
+
+        worker = threading.Thread(target=run_import)
+        worker.start()
+        self.assertTrue(started.wait(30), "the import started")
+        store.panic_wipe()  # must return while the import still holds the store
+        self.assertFalse(timed_out, "panic_wipe waited for the running import")
+        with self.assertRaises(cv.CaravanError.NotAStore):
+            cv.CaravanStore.open(f"{self.tmp}/busy", key)
+        release.set()
+        worker.join(30)
+        self.assertIn(outcome, (["Cancelled"], ["ReopenStore"]), outcome)
+        self.assertFalse(os.path.exists(f"{self.tmp}/busy"), "what the import wrote is gone too")
+        with self.assertRaises(cv.CaravanError.ReopenStore):
+            store.case_count()
 
     def test_a_forced_panic_arrives_as_internal_error(self):
         with self.assertRaises(cv.CaravanError.Internal) as err:

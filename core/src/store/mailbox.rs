@@ -49,6 +49,19 @@ const CURSOR: &str = "mailbox";
 impl Store {
     /// Syncs through the mailbox directory `dir` (created if missing).
     pub fn sync_mailbox(&mut self, dir: &Path) -> Result<MailboxReport> {
+        self.sync_mailbox_with_progress(dir, &mut |_, _| true)
+    }
+
+    /// [`Store::sync_mailbox`], telling `progress` before each bundle it reads (`done`
+    /// of `total` bundles not imported yet) and once at the end. Returning `false`
+    /// cancels with [`Error::Cancelled`] between two bundles: the bundles imported so far
+    /// stay imported (each import is durable on its own, and the next sync skips them),
+    /// and this device's own bundle is not written.
+    pub fn sync_mailbox_with_progress(
+        &mut self,
+        dir: &Path,
+        progress: Progress<'_>,
+    ) -> Result<MailboxReport> {
         self.check_writable()?;
         let key = self.sending_key()?;
         let outbox_name = {
@@ -77,7 +90,11 @@ impl Store {
             }
         }
         files.sort();
-        for path in files {
+        let total = files.len();
+        for (done, path) in files.into_iter().enumerate() {
+            if !progress(done, total) {
+                return Err(Error::Cancelled);
+            }
             // A file over the limit is refused unread, like any other bad file.
             let bytes = match inputs::read_bounded(&path, inputs::MAX_BUNDLE_FILE, "bundle") {
                 Ok(bytes) => bytes,
@@ -114,6 +131,10 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             }
+        }
+
+        if !progress(total, total) {
+            return Err(Error::Cancelled);
         }
 
         // 2. Write what changed since our previous bundle (everything after an erasure).

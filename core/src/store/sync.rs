@@ -597,6 +597,20 @@ impl Store {
 
     /// Seals a bundle of the changes `scope` asks for.
     pub fn export_bundle(&mut self, scope: BundleScope) -> Result<Vec<u8>> {
+        let (bytes, deltas) = self.export_bundle_deferred(scope)?;
+        if let Some(deltas) = deltas {
+            self.write_sync(deltas)?;
+        }
+        Ok(bytes)
+    }
+
+    /// [`Store::export_bundle`] without moving the target's position: the bundle, and
+    /// (for [`BundleScope::SinceLast`]) the changes to the position that the export
+    /// would make (see `handover.rs`, which writes them once the peer confirmed).
+    pub(super) fn export_bundle_deferred(
+        &mut self,
+        scope: BundleScope,
+    ) -> Result<(Vec<u8>, Option<Vec<SyncDelta>>)> {
         let base = match &scope {
             BundleScope::Everything => None,
             BundleScope::SinceLast(name) => self.index.sync.cursors.get(name).cloned(),
@@ -634,9 +648,9 @@ impl Store {
             if !meta_known {
                 deltas.push(SyncDelta::PeerMeta { peer, meta });
             }
-            self.write_sync(deltas)?;
+            return Ok((bytes, Some(deltas)));
         }
-        Ok(bytes)
+        Ok((bytes, None))
     }
 
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.

@@ -125,9 +125,11 @@ extension CaravanStore {
         return try syncMailbox(dir: url.path)
     }
 
-    /// The updates since the last QR hand-over to `target`, as base45 texts to show one
-    /// QR code after another.
-    public func qrFrames(target: String = "qr", maxFrame: UInt32 = 1000) throws -> [String] {
-        try exportBundleFrames(scope: .sinceLast(target: target), maxFrame: maxFrame).map { qrFrameToText(frame: $0) }
+    /// The updates `peer` has not confirmed yet, as base45 texts to show one QR code after
+    /// another. Showing moves nothing: the peer's position moves when `confirmHandover`
+    /// gets the receipt the peer shows back (as on Android: one `peer` per colleague's
+    /// phone, its member device id).
+    public func qrFrames(peer: String, maxFrame: UInt32 = 1000) throws -> [String] {
+        try handoverFrames(peer: peer, maxFrame: maxFrame).map { qrFrameToText(frame: $0) }
     }
 }

@@ -13,7 +13,6 @@ import kotlinx.coroutines.withContext
 import org.caravan.android.CaseRepository
 import org.caravan.android.Labels
 import org.caravan.android.UnlockOutcome
-import org.caravan.android.changes
 import org.caravan.core.CaravanException
 
 /** Where the app is. */
@@ -80,14 +79,19 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
 
     private fun opened() {
         changesJob?.cancel()
+        // Collecting never touches the store (CaseRepository.changes), so cancelling it
+        // after a lock or a wipe is harmless.
         changesJob = viewModelScope.launch { repository.changes().collect { revision++ } }
         screen = Screen.Cases
     }
 
-    /** Locks now (the menu's "Lock"). */
+    /**
+     * Locks now (the menu's "Lock"). The store is closed off the main thread (a running
+     * sync finishes first); the PIN screen shows at once.
+     */
     fun lock() {
-        session.lock()
         showLocked()
+        viewModelScope.launch(Dispatchers.IO) { session.lock() }
     }
 
     /** Wipes everything now (the menu's hidden "Wipe"). */
@@ -112,16 +116,15 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     }
 
     companion object {
-        /** A short, localized message for an error from the core. */
+        /**
+         * A short message for the user, in the app's language, for an error from the
+         * core: the core's own `userMessage` (English or Russian), never the generated
+         * `message` (field dump, empty for some errors). The developer's detail
+         * (`e.detail()`) is for logs only.
+         */
         fun message(app: Application, e: Throwable): String = when (e) {
-            is CaravanException.NoteRejected -> app.getString(R.string.error_note_rejected)
-            is CaravanException.WrongKey -> app.getString(R.string.error_wrong_pin)
-            is CaravanException.Refused, is CaravanException.NotForThisDevice ->
-                app.getString(R.string.error_refused)
-            is CaravanException.NoGroup -> app.getString(R.string.error_no_group)
-            is CaravanException.UpdateRequired -> app.getString(R.string.error_update)
-            is CaravanException -> e.message ?: e.toString()
-            else -> app.getString(R.string.error_other, e.message ?: e.javaClass.simpleName)
+            is CaravanException -> e.userMessage(app.getString(R.string.labels_language))
+            else -> app.getString(R.string.error_other, e.javaClass.simpleName)
         }
     }
 }

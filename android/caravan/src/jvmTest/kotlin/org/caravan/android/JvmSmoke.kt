@@ -5,6 +5,8 @@ import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlin.concurrent.thread
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.coroutineScope
@@ -97,6 +99,8 @@ private suspend fun smoke(root: File, c: Checks) {
     repoA.save(id, edited, stored)
     c.check("edit stored", repoA.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("paged listing: ids, then a page of summaries", repoA.summaries(repoA.ids()).map { it.id } == listOf(id))
+    c.check("a page of the list with its total", repoA.page(org.caravan.core.CaseQuery(gender = "Feminine",
+        sort = org.caravan.core.CaseSort.UPDATED_NEWEST, limit = 10u)).let { it.total == 1uL && it.ids == listOf(id) })
     c.check("filter by country", repoA.list(CaseListFilter(country = "KZ")).size == 1 &&
         repoA.list(CaseListFilter(country = "KG")).isEmpty())
     val row = repoA.list().single()
@@ -129,9 +133,14 @@ private suspend fun smoke(root: File, c: Checks) {
 
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
+    // A showing cut short (B scans one code and walks away) moves nothing.
+    c.check("one case waits for B", repoA.waiting("bakyt") == 1L)
+    repoB.scanned(QrReassembler(), repoA.qrFrames("bakyt").first())
+    c.check("a showing cut short moves nothing", repoA.waiting("bakyt") == 1L)
     val frames = repoA.qrFrames("bakyt")
     val scan = QrReassembler()
     var lastSummary: org.caravan.core.SyncSummary? = null
+    var receipt: String? = null
     val changed = CompletableDeferred<List<String>>()
     coroutineScope {
         // Unconfined + UNDISPATCHED: the listener is registered before launch returns.
@@ -139,8 +148,9 @@ private suspend fun smoke(root: File, c: Checks) {
             repoB.changes().collect { changed.complete(it) }
         }
         for (text in (frames.reversed() + frames.first())) {
-            val (_, summary) = repoB.scanned(scan, text)
+            val (_, summary, shown) = repoB.scanned(scan, text)
             if (summary != null) lastSummary = summary
+            if (shown != null) receipt = shown
         }
         c.check("changes() Flow told of the synced case", withTimeoutOrNull(10_000) { changed.await() } == listOf(id))
         watcher.cancel()
@@ -148,6 +158,9 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("QR hand-over brought the case (${frames.size} frames)", lastSummary?.casesCreated == 1UL || repoB.list().size == 1)
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
+    c.check("B shows a receipt", receipt != null)
+    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == "bakyt")
+    c.check("nothing waits for B once confirmed", repoA.waiting("bakyt") == 0L)
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())
@@ -206,4 +219,62 @@ private suspend fun smoke(root: File, c: Checks) {
     auto.onBackground(); now = 2_000; auto.onForeground()
     c.check("auto-lock after the timeout only", locked == 1)
     a.lock()
+
+    lockPaths(root, c)
+}
+
+/**
+ * The app's lock, auto-lock and wipe paths as AppViewModel runs them: the screens
+ * collect the repository's changes in a scope on a single-thread "main" dispatcher,
+ * then the store is locked (menu or auto-lock) or wiped and the collection cancelled.
+ * Nothing may reach the scope's exception handler (an uncaught exception there is a
+ * crash on Android), and the closed repository answers with typed errors.
+ */
+private suspend fun lockPaths(root: File, c: Checks) {
+    val main = java.util.concurrent.Executors.newSingleThreadExecutor { Thread(it, "main") }
+    val uncaught = java.util.Collections.synchronizedList(mutableListOf<Throwable>())
+    val scope = kotlinx.coroutines.CoroutineScope(
+        kotlinx.coroutines.SupervisorJob() + main.asCoroutineDispatcher() +
+            kotlinx.coroutines.CoroutineExceptionHandler { _, e -> uncaught.add(e) },
+    )
+    try {
+        val s = session(File(root, "lock"))
+        s.setUp("2468".toCharArray(), null)
+        var now = 0L
+        val auto = AutoLock(timeoutMs = 60_000, clock = { now }) { s.lock() }
+        for (path in listOf("menu lock", "auto-lock", "panic wipe", "duress PIN")) {
+            val repo = s.repository ?: (s.unlock("2468".toCharArray()) as UnlockOutcome.Opened).repository
+            val seen = java.util.concurrent.atomic.AtomicInteger()
+            val job = scope.launch { repo.changes().collect { seen.incrementAndGet() } }
+            val second = scope.launch { repo.changes().collect { seen.incrementAndGet() } }
+            kotlinx.coroutines.withContext(main.asCoroutineDispatcher()) { kotlinx.coroutines.yield() }
+            repo.add(CaseForm().with(ScalarField.GENDER, "Feminine").edits())
+            when (path) {
+                "menu lock" -> s.lock()
+                "auto-lock" -> { auto.onBackground(); now += 61_000; auto.onForeground() }
+                "panic wipe" -> s.panic()
+                "duress PIN" -> { s.lock(); s.unlock("1357".toCharArray()) }
+            }
+            job.cancel(); second.cancel()
+            job.join(); second.join()
+            c.check("$path: nothing uncaught in the view model's scope (${uncaught.firstOrNull()})", uncaught.isEmpty())
+            val after = runCatching { repo.list() }.exceptionOrNull()
+            c.check("$path: the closed repository answers ReopenStore, not $after", after is CaravanException.ReopenStore)
+            c.check("$path: setChangeListener(null) on the closed store is harmless",
+                runCatching { repo.store.setChangeListener(null) }.isSuccess)
+            c.check("$path: closing twice is harmless", runCatching { repo.close() }.isSuccess)
+            if (path == "panic wipe") {
+                c.check("panic wipe: nothing left", !s.isSetUp())
+                s.setUp("2468".toCharArray(), "1357".toCharArray())
+            } else if (path != "duress PIN") {
+                val again = s.unlock("2468".toCharArray())
+                c.check("$path: the PIN opens the store again", again is UnlockOutcome.Opened && again.repository.list().isNotEmpty())
+            }
+            uncaught.clear()
+        }
+        s.lock()
+    } finally {
+        scope.cancel()
+        main.shutdown()
+    }
 }

@@ -2,6 +2,7 @@ package org.caravan.android
 
 import android.content.Context
 import java.io.File
+import kotlin.concurrent.thread
 
 /**
  * Wires the Android pieces together: the store in app-private storage, the key vault
@@ -19,7 +20,9 @@ object CaravanAndroid {
 
     /** Locks [session] after [timeoutMs] in the background; call once from `Application.onCreate`. */
     fun installAutoLock(session: StoreSession, timeoutMs: Long = AutoLock.DEFAULT_TIMEOUT_MS, onLocked: () -> Unit) {
-        AppLifecycleLock(AutoLock(timeoutMs) { session.lock(); onLocked() }).install()
+        // The store closes off the main thread (a running sync finishes first); the UI
+        // shows the PIN screen at once.
+        AppLifecycleLock(AutoLock(timeoutMs) { thread(name = "caravan-lock") { session.lock() }; onLocked() }).install()
     }
 
     /** The staging directory for [MailboxMirror] (cache: the system may clear it). */

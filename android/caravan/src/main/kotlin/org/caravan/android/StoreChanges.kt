@@ -1,25 +1,30 @@
 package org.caravan.android
 
-import kotlinx.coroutines.channels.awaitClose
-import kotlinx.coroutines.flow.Flow
-import kotlinx.coroutines.flow.callbackFlow
-import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.flow.MutableSharedFlow
+import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.asSharedFlow
 import org.caravan.core.ChangeListener
 
 /**
- * The ids of cases that sync changed, as a cold [Flow] for Compose
- * (`collectAsStateWithLifecycle`) or a ViewModel: registers a [ChangeListener] on the
- * store while collected and removes it when collection stops. Only one listener can be
- * registered per store, so collect it in one place (the app's view model does).
- *
- * Not compiled by check-jvm.sh: Debian's kotlinx-coroutines (1.0.1, the only one
- * installable on the checking machine) predates `Flow`. Gradle compiles it against 1.10.
+ * The store's change feed behind [CaseRepository.changes]: the one [ChangeListener]
+ * registered on the store, fanned out to any number of collectors through a
+ * [SharedFlow] (a screen's collector comes and goes without registering or removing
+ * anything on the store, so a locked or wiped store can never be touched by a
+ * collector's clean-up). A slow collector loses the oldest events, never blocks the
+ * core's callback: screens reload on any event anyway.
  */
-fun CaseRepository.changes(): Flow<List<String>> = callbackFlow {
-    store.setChangeListener(object : ChangeListener {
-        override fun onCasesChanged(ids: List<String>) {
-            trySend(ids)
-        }
-    })
-    awaitClose { store.setChangeListener(null) }
-}.conflate()
+class StoreChanges : ChangeListener {
+    private val flow = MutableSharedFlow<List<String>>(
+        extraBufferCapacity = 64,
+        onBufferOverflow = BufferOverflow.DROP_OLDEST,
+    )
+
+    /** The events: changed case ids; an empty list for a team change. */
+    val changes: SharedFlow<List<String>> = flow.asSharedFlow()
+
+    /** Called by the core after a sync changed cases, and by [CaseRepository] after local edits. */
+    override fun onCasesChanged(ids: List<String>) {
+        flow.tryEmit(ids)
+    }
+}

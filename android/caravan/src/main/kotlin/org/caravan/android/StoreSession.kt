@@ -79,10 +79,16 @@ class StoreSession(
             }
         }
 
-    /** Closes the store; the PIN is needed again. */
+    /**
+     * Closes the store; the PIN is needed again. The repository's handle stays valid
+     * and answers `CaravanException.ReopenStore` (screens still holding it get a typed
+     * error, not a crash); collectors of its changes are unaffected. Waits for a call
+     * running on another thread (a sync) to finish: call it off the main thread.
+     */
     fun lock() {
-        open?.close()
+        val repository = open
         open = null
+        repository?.close()
     }
 
     /** Wipes everything now. */
@@ -99,10 +105,11 @@ class StoreSession(
             panicWipeDir(storeDir.absolutePath)
             return
         }
+        // Does not wait for a running sync: the core destroys the store at once.
         try {
             repository.store.panicWipe()
         } finally {
-            repository.close()
+            repository.store.setChangeListener(null)
         }
     }
 }

@@ -53,7 +53,7 @@ import org.caravan.core.SyncSummary
 import org.fieldnotes.app.AppViewModel
 import org.fieldnotes.app.R
 
-private enum class ScanPurpose { Frames, Invitation }
+private enum class ScanPurpose { Frames, Invitation, Receipt }
 
 /** The label of a member's role, in the phone's language. */
 private fun roleLabel(role: MemberRole): Int = when (role) {
@@ -115,14 +115,23 @@ fun SyncScreen(model: AppViewModel) {
                 context.getString(R.string.team_joined) + " " + context.getString(R.string.team_compare_code, invitationCode(text))
             }
             ScanPurpose.Frames -> run {
-                val (progress, summary) = repo.scanned(scan, text)
+                val (progress, summary, receipt) = repo.scanned(scan, text)
                 if (summary == null) {
                     scanner.launch(scanOptions(context.getString(R.string.qr_scan_progress, progress.received.toInt(), progress.total.toInt())))
                     context.getString(R.string.qr_scan_progress, progress.received.toInt(), progress.total.toInt())
                 } else {
                     model.changed()
-                    report(summary)
+                    // The sender's position moves only when it scans this receipt.
+                    showing = listOfNotNull(receipt)
+                    report(summary) + " " + context.getString(
+                        if (receipt != null) R.string.qr_show_receipt else R.string.qr_incomplete,
+                    )
                 }
+            }
+            ScanPurpose.Receipt -> run {
+                val peer = repo.confirmHandover(text)
+                reload++
+                context.getString(R.string.qr_confirmed, members.firstOrNull { it.deviceId == peer }?.name ?: peer)
             }
         }
     }
@@ -220,14 +229,25 @@ fun SyncScreen(model: AppViewModel) {
             HorizontalDivider()
 
             Text(stringResource(R.string.qr_title), style = MaterialTheme.typography.titleMedium)
-            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                Button(enabled = group != null, onClick = { run { showing = repo.qrFrames(); null } }) {
-                    Text(stringResource(R.string.qr_show))
+            // One hand-over target per colleague's phone, with what waits for it.
+            for (m in members.filter { it.active && !it.thisDevice }) {
+                var waiting by remember(m.deviceId, reload) { mutableStateOf<Long?>(null) }
+                LaunchedEffect(m.deviceId, reload) { waiting = runCatching { repo.waiting(m.deviceId) }.getOrNull() }
+                Button(enabled = group != null, onClick = {
+                    run { showing = repo.qrFrames(m.deviceId); context.getString(R.string.qr_show_help, m.name) }
+                }) {
+                    Text(stringResource(R.string.qr_show_to, m.name, (waiting ?: 0L).toInt()))
                 }
+            }
+            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 OutlinedButton(enabled = group != null, onClick = {
                     purpose = ScanPurpose.Frames
                     scanner.launch(scanOptions(context.getString(R.string.qr_scan)))
                 }) { Text(stringResource(R.string.qr_scan)) }
+                OutlinedButton(enabled = group != null, onClick = {
+                    purpose = ScanPurpose.Receipt
+                    scanner.launch(scanOptions(context.getString(R.string.qr_scan_receipt)))
+                }) { Text(stringResource(R.string.qr_scan_receipt)) }
             }
             HorizontalDivider()
 
