@@ -124,6 +124,8 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
                 Some(request) => store.add_case_once(request, &edits)?,
                 None => (store.add_case(&edits)?, true),
             };
+            // Success is said only once the end mark confirms the write (F3).
+            store.confirm()?;
             ctx.done(json!({"id": id.to_hex(), "created": created}), || {
                 if created {
                     format!("Registered case {} ({})\n", id.short(), id)

@@ -610,7 +610,7 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
                 .map_or_else(|| "fewer than k fewer".to_string(), |n| n.to_string())
         ));
     }
-    text.push_str(&release_text(&release, &args.source));
+    text.push_str(&release_line(&release, &loaded.ledger_name(&args.source)));
     text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
@@ -757,11 +757,6 @@ fn make_table(
         "release": spec.release,
     });
     Ok((t, loaded, summary))
-}
-
-/// The release an exact output used, and that it is pinned.
-fn release_text(release: &ReleaseSpec, source: &SourceArgs) -> String {
-    release_line(release, &Loaded::ledger_name(source))
 }
 
 fn release_line(release: &ReleaseSpec, ledger: &str) -> String {

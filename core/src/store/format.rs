@@ -52,9 +52,9 @@ pub(crate) const HEADER_FILE: &str = "caravan.hdr";
 pub(crate) const HEADER_COPY_FILE: &str = "caravan.hdr2";
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
-const MAGIC: &str = "caravan-store";
+pub(crate) const MAGIC: &str = "caravan-store";
 /// Size the header is padded to, so KDF choices do not show in its size.
-const HEADER_SIZE: usize = 256;
+pub(crate) const HEADER_SIZE: usize = 256;
 /// Largest frame accepted when reading (a corrupted length must not allocate GBs).
 pub(crate) const MAX_FRAME: usize = 256 * 1024 * 1024;
 

@@ -9,7 +9,7 @@
 //!
 //! | input | limit |
 //! |---|---|
-//! | bundle file, mailbox file, partner share bundle | [`MAX_BUNDLE_FILE`] (40 MiB) |
+//! | bundle file, mailbox file, partner share bundle | [`MAX_BUNDLE_FILE`] (32 MiB) |
 //! | text argument from a file (`@FILE`) | [`MAX_TEXT_FILE`] (1 MiB) |
 //!
 //! Only regular files are read: a FIFO, a device or a socket is refused before it
@@ -23,11 +23,11 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Largest bundle, mailbox or share file read or written: 40 MiB. A refused file of
+/// Largest bundle, mailbox or share file read or written: 32 MiB. A refused file of
 /// this size is read whole before its envelopes are parsed, and the process that
 /// refuses it must stay within 64 MB (a phone's budget for one import); the exporters
 /// refuse to write a larger bundle (send fewer cases per bundle instead).
-pub const MAX_BUNDLE_FILE: u64 = 40 << 20;
+pub const MAX_BUNDLE_FILE: u64 = 32 << 20;
 
 /// Largest QR frame file read: the largest frame ([`crate::sync::qr::MAX_MAX_FRAME`]).
 pub const MAX_QR_FRAME_FILE: u64 = crate::sync::qr::MAX_MAX_FRAME as u64;

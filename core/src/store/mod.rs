@@ -720,6 +720,20 @@ impl Store {
         }
     }
 
+    /// Confirms every write of this session in the journal's end mark, durably (a
+    /// close does it too). After it, damage anywhere in those writes is reported as
+    /// damage, never taken for a torn write: call it before telling a user that a
+    /// write succeeded when the process may end right after (the CLI does).
+    pub fn confirm(&mut self) -> Result<()> {
+        if self.read_only || self.needs_repair || self.poisoned {
+            return Ok(());
+        }
+        if self.journal.len != self.confirmed {
+            self.write_end_mark()?;
+        }
+        Ok(())
+    }
+
     /// Writes `end-<gen>` confirming the whole journal as it is now (durable).
     fn write_end_mark(&mut self) -> Result<()> {
         recovery::write_end(

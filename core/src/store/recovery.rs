@@ -881,12 +881,22 @@ impl Store {
                 delta: super::index::SyncDelta::Group(group),
             });
         }
+        // The privacy ledger's count and digest: losing them would let a rolled-back
+        // ledger file pass (docs/export.md, "The ledger").
+        if let Some((writes, digest)) = self.index.ledger {
+            records.push(Record::Ledger {
+                lsn: 0,
+                writes,
+                digest,
+            });
+        }
         for mut record in records {
             let lsn = self.index.next_lsn;
             match &mut record {
                 Record::Device { lsn: l, .. }
                 | Record::Erase { lsn: l, .. }
                 | Record::Sync { lsn: l, .. }
+                | Record::Ledger { lsn: l, .. }
                 | Record::Put { lsn: l, .. } => *l = lsn,
             }
             let loc = self.append_durably(&record)?;

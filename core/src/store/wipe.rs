@@ -23,7 +23,7 @@ use std::path::Path;
 
 use super::dedup::KEY_FILE as DEDUP_KEY_FILE;
 use super::files::{self, FileName};
-use super::format::{HEADER_COPY_FILE, HEADER_FILE, LOCK_FILE};
+use super::format::{HEADER_COPY_FILE, HEADER_FILE, HEADER_SIZE, LOCK_FILE, MAGIC};
 use super::privacy_ledger::LEDGER_FILE;
 use super::Store;
 use crate::error::{Error, Result};
@@ -48,7 +48,7 @@ impl Store {
             Err(e) => return Err(Error::io(dir.display().to_string(), e)),
         };
         let headers = [dir.join(HEADER_FILE), dir.join(HEADER_COPY_FILE)];
-        if !headers.iter().any(|h| h.is_file()) {
+        if !headers.iter().any(|h| is_caravan_header(h)) {
             return Err(not_a_store());
         }
         let mut owned = Vec::new();
@@ -89,7 +89,30 @@ impl Store {
     }
 }
 
-/// Overwrites the header in place with random bytes of the same length and syncs it.
+/// What an interrupted wipe leaves at the start of a header it overwrote, so that a
+/// second wipe still recognises the store's remains (the rest is random: the store id
+/// and the salt are gone).
+const WIPED_MARK: &[u8] = b"caravan-wiped\n";
+
+/// Whether `path` is a Caravan header: a regular file of a header's size that names
+/// the format (its magic, even if other bytes of it are damaged) or that an
+/// interrupted wipe overwrote. Any other file called `caravan.hdr` (a typo'd
+/// directory, someone else's) does not make a directory a store.
+fn is_caravan_header(path: &Path) -> bool {
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != HEADER_SIZE as u64 {
+        return false;
+    }
+    let Ok(bytes) = fs::read(path) else {
+        return false;
+    };
+    bytes.starts_with(WIPED_MARK) || bytes.windows(MAGIC.len()).any(|w| w == MAGIC.as_bytes())
+}
+
+/// Overwrites the header in place with random bytes of the same length (after a mark
+/// saying it was wiped) and syncs it.
 fn destroy_header(path: &Path) -> Result<()> {
     let len = fs::metadata(path)
         .map_err(|e| Error::io(HEADER_FILE, e))?
@@ -99,6 +122,8 @@ fn destroy_header(path: &Path) -> Result<()> {
         let random = crate::crypto::random_array::<32>()?;
         chunk.copy_from_slice(&random[..chunk.len()]);
     }
+    let mark = WIPED_MARK.len().min(len);
+    noise[..mark].copy_from_slice(&WIPED_MARK[..mark]);
     let mut file = OpenOptions::new()
         .write(true)
         .open(path)
@@ -164,6 +189,17 @@ mod tests {
                 "{name} untouched"
             );
         }
+        // A junk header (not a Caravan header) does not make it a store (F8).
+        fs::write(dir.join(HEADER_FILE), b"hi").expect("junk header");
+        let err = Store::panic_wipe(&dir).expect_err("junk header");
+        assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+        for name in names {
+            assert_eq!(
+                fs::read(dir.join(name)).expect("kept"),
+                b"someone else's",
+                "{name} untouched"
+            );
+        }
         let typo = tmp.path().join("typo");
         assert!(matches!(
             Store::panic_wipe(&typo),
@@ -187,6 +223,7 @@ mod tests {
         drop(store);
         destroy_header(&dir.join(HEADER_COPY_FILE)).expect("destroy");
         assert!(Store::open(&dir, &key).is_err());
+        // Both headers overwritten (an interrupted wipe): still the store's remains.
         Store::panic_wipe(&dir).expect("wipe");
         let left: Vec<String> = fs::read_dir(&dir)
             .expect("dir")
