@@ -250,6 +250,9 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
         SyncCommand::Listen { addr } => {
             // Normally handled by `listen` (which does not hold the store while waiting).
             let listener = TcpListener::bind(&addr).map_err(io(Path::new(&addr)))?;
+            if !json {
+                eprintln!("Waiting for a colleague on {addr} … (the store is held meanwhile)");
+            }
             let (stream, _) = listener.accept().map_err(io(Path::new(&addr)))?;
             let session = store.live_accept()?;
             let s = run_live(store, stream, session, None, json)?;

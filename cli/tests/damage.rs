@@ -241,10 +241,16 @@ fn sync_listen_does_not_hold_the_store_while_it_waits() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("listen");
-    let mut line = String::new();
-    BufReader::new(listen.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("read");
+    let stderr = listen.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        BufReader::new(stderr).read_line(&mut line).ok();
+        tx.send(line).ok();
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_default();
     assert!(line.contains("Waiting"), "{line}");
     // While it waits, local work goes on.
     let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);

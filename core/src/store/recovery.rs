@@ -88,6 +88,7 @@ impl Headers {
                         candidates.push((h, name, canonical));
                     }
                     Err(e @ Error::UnsupportedFormat { .. }) => return Err(e),
+                    Err(Error::Corrupted { detail, .. }) => problems.push((name, detail, true)),
                     Err(e) => problems.push((name, e.to_string(), true)),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
