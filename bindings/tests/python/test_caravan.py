@@ -333,6 +333,9 @@ class CaravanFlow(unittest.TestCase):
         b, _ = self.new_store("b")
         a.create_group("Team", "A")
         b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
+        # Admission is one exchange in person (decision 0016); the folder comes after.
+        a.import_bundle(b.export_bundle(cv.BundleScope.EVERYTHING()))
+        b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
         mailbox = f"{self.tmp}/mailbox"
         heard = Recorder()
         a.set_change_listener(heard)
