@@ -42,6 +42,5 @@ pub use model::{
 pub use store::{
     handover_receipt, BundleScope, CheckReport, Damage, Handover, LedgerState, LiveSession,
     MailboxReport, PartnerAgreement, Progress, Quarantined, RepairReport, ShareReport, Store,
-    StoreOptions, SyncReport, Tombstone,
-    TombstoneSignature,
+    StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };
