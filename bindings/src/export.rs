@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
-    export_records, table, Collected, CountryCodes, DateWindow, Dimension, RecordOptions,
+    export_records, table, Attribute, Collected, CountryCodes, DateWindow, Dimension, ReleaseSpec,
     TableSpec, DEFAULT_K,
 };
-use caravan_core::{CaseFilter, Error as CoreError, Store, Timestamp};
+use caravan_core::{CaseFilter, Error as CoreError, LedgerState, Store, Timestamp};
 
 use crate::error::{CaravanError, Result};
 use crate::listener::ProgressListener;
@@ -148,6 +149,66 @@ fn collect(
     Ok(collected)
 }
 
+/// The store's sealed privacy ledger, which the app's exact outputs share with the
+/// CLI's: one k-anonymous release per set of cases (docs/export.md, "One release").
+/// A ledger the store finds deleted or rolled back is refused; the CLI's
+/// `--restart-lost-ledger` is the way to start a new one, on purpose.
+fn store_ledger(store: &Store) -> Result<Ledger> {
+    match store.privacy_ledger_state()? {
+        LedgerState::Never => Ok(Ledger::default()),
+        LedgerState::Present(bytes) => {
+            Ok(Ledger::from_bytes(&bytes, "the store's privacy ledger")?)
+        }
+        LedgerState::Lost { .. } => Err(CaravanError::InvalidInput {
+            field: "privacy ledger".into(),
+            reason: "this store's privacy ledger was deleted or replaced by an older copy, so \
+                     what was published before is unknown; no exact output is made until a \
+                     data officer restarts it (caravan export … --restart-lost-ledger)"
+                .into(),
+        }),
+    }
+}
+
+/// An exact output's release: the one pinned in the ledger for these dates, else
+/// `default`. Exact outputs of the same cases all count from one release, so no two
+/// of them can be subtracted to reveal a count below k.
+fn pinned_release(
+    ledger: &Ledger,
+    options: &ExportOptions,
+    default: impl FnOnce() -> caravan_core::Result<ReleaseSpec>,
+) -> Result<ReleaseSpec> {
+    match ledger.pinned(options.from_ms, options.to_ms) {
+        Some(pin) => Ok(pin.release.clone()),
+        None => Ok(default()?),
+    }
+}
+
+/// Checks an exact output against the pinned release (a different release, k, date
+/// window or changed data is refused) and records it in the store's sealed ledger.
+fn record_release(
+    store: &mut Store,
+    mut ledger: Ledger,
+    collected: &Collected,
+    options: &ExportOptions,
+    output: &str,
+    release: &ReleaseSpec,
+    released: usize,
+) -> Result<()> {
+    ledger.record_release(ReleaseEntry {
+        date: Timestamp::now().date_string(),
+        output: output.to_string(),
+        release: release.clone(),
+        k: options.k,
+        from: options.from_ms,
+        to: options.to_ms,
+        released,
+        new_release: false,
+        data: Some(data_version(&collected.records)?),
+    })?;
+    store.set_privacy_ledger(&ledger.to_bytes()?)?;
+    Ok(())
+}
+
 fn input(c: &Collected) -> ExportInput {
     let i = &c.input;
     ExportInput {
@@ -172,13 +233,21 @@ impl CaravanStore {
     ) -> Result<RecordExportResult> {
         self.with(|s| {
             let collected = collect(s, &options, &progress)?;
-            let opts = RecordOptions {
-                k: options.k,
-                country_codes: options.country_codes(),
-                generalize: options.generalize,
-                ..RecordOptions::default()
-            };
+            let ledger = store_ledger(s)?;
+            let release = pinned_release(&ledger, &options, || {
+                Ok(ReleaseSpec::new(&Attribute::ALL, options.generalize, &[]))
+            })?;
+            let opts = release.options(options.k, options.country_codes());
             let export = export_records(&collected.records, &opts)?;
+            record_release(
+                s,
+                ledger,
+                &collected,
+                &options,
+                "records (app)",
+                &release,
+                export.report.released,
+            )?;
             let text = match format {
                 ExportFormat::Csv => export.to_csv(),
                 ExportFormat::Json => export.to_json()?,
@@ -210,12 +279,34 @@ impl CaravanStore {
                 .map(|d| Dimension::parse(d))
                 .collect::<caravan_core::Result<Vec<_>>>()?;
             let collected = collect(s, &options, &progress)?;
+            let ledger = store_ledger(s)?;
+            let release = pinned_release(&ledger, &options, || {
+                ReleaseSpec::for_dimensions(&dimensions)
+            })?;
+            let what = format!(
+                "table {} (app)",
+                dimensions
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join(" x ")
+            );
             let spec = TableSpec {
                 k: options.k,
                 country_codes: options.country_codes(),
+                release: Some(release.clone()),
                 ..TableSpec::new(dimensions)
             };
             let t = table(&collected.records, &spec)?;
+            record_release(
+                s,
+                ledger,
+                &collected,
+                &options,
+                &what,
+                &release,
+                t.total.unwrap_or(0) as usize,
+            )?;
             let text = match format {
                 ExportFormat::Csv => t.to_csv(),
                 ExportFormat::Json => t.to_json()?,

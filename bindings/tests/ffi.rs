@@ -323,3 +323,48 @@ fn summaries_carry_vocabulary_values_that_resolve_to_the_stored_codes() {
     );
     assert_eq!(store.case_summary(id).expect("one"), *summary);
 }
+
+/// The analyst with two outputs, through the app: exact tables made from the app
+/// share the store's sealed privacy ledger with the CLI, so a second table of the same
+/// cases at a smaller k, or after the data changed, is refused instead of letting the
+/// two be subtracted (issue 15; docs/export.md, "One release").
+#[test]
+fn exact_outputs_from_the_app_follow_the_one_release_rule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = generate_store_key().expect("key");
+    let a = CaravanStore::create(dir.path().join("a").display().to_string(), key).expect("a");
+    let mut cases = vec![edits("KG"); 30];
+    cases.extend(vec![edits("UZ"); 3]);
+    a.import_cases(cases, None).expect("import");
+    let at = |k: u32| ExportOptions {
+        k,
+        ..ExportOptions::default()
+    };
+    let first = a
+        .export_table(vec!["citizenship".into()], ExportFormat::Csv, at(11), None)
+        .expect("first table");
+    assert!(
+        !first.text.contains("UZ"),
+        "3 people are fewer than k: {}",
+        first.text
+    );
+    // The same table again is fine: it is the pinned release.
+    a.export_table(vec!["citizenship".into()], ExportFormat::Csv, at(11), None)
+        .expect("same release again");
+    // A second release at a smaller k would show UZ 3: refused, nothing shown.
+    let err = a
+        .export_table(vec!["citizenship".into()], ExportFormat::Csv, at(2), None)
+        .expect_err("another k is another release");
+    assert!(matches!(err, CaravanError::InvalidInput { .. }), "{err:?}");
+    let err = a
+        .export_records(ExportFormat::Csv, at(2), None)
+        .expect_err("records at another k");
+    assert!(matches!(err, CaravanError::InvalidInput { .. }), "{err:?}");
+    // One more case changes the data: the next exact output would be subtracted from
+    // the first, so it is refused too.
+    a.add_case(edits("UZ")).expect("add");
+    let err = a
+        .export_table(vec!["citizenship".into()], ExportFormat::Csv, at(11), None)
+        .expect_err("changed data is a new release");
+    assert!(matches!(err, CaravanError::InvalidInput { .. }), "{err:?}");
+}

@@ -122,10 +122,17 @@ mod tests {
             let mut s = Store::create(dir.join(name), &key).expect("store");
             let inv = a.invite(Role::Coordinator).expect("invite");
             s.join_group(inv.as_text(), name).expect("join");
+            // The coordinator admits the device by importing its join (decision 0016).
+            let hello = s.export_bundle(BundleScope::Everything).expect("hello");
+            a.import_bundle(&hello).expect("admit");
             s
         };
-        let b = join("b");
-        let c = join("c");
+        let mut b = join("b");
+        let mut c = join("c");
+        let all = a.export_bundle(BundleScope::Everything).expect("all");
+        for s in [&mut b, &mut c] {
+            s.import_bundle(&all).expect("admitted");
+        }
         (a, b, c)
     }
 
