@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 scale="${SCALE:-14}"
 seed="${SEED:-0}"
 echo "== crash campaign: CARAVAN_CRASH_SCALE=$scale CARAVAN_CRASH_SEED=$seed ($((scale * 72)) trials)"
+log="${LOG:-/tmp/caravan-crash-campaign.log}"
+echo "== full output (with any failure's writer stderr): $log"
 CARAVAN_CRASH_SCALE="$scale" CARAVAN_CRASH_SEED="$seed" \
   cargo test --release -p caravan-tests --test crash -- --nocapture --test-threads=1 2>&1 |
-  grep -E '^\[(kill|compaction)\]|test result|panicked|FAILED'
+  tee "$log" | grep -E '^\[(kill|compaction)\]|test result|panicked|FAILED'
