@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::thread::ThreadId;
 
 use caravan_core::vocab::{ErasureReason, Vocabulary};
 use caravan_core::{CaseFilter, CaseId, Error as CoreError, KdfParams, Store, StoreKey, Timestamp};
@@ -60,6 +61,22 @@ pub struct CaravanStore {
     wiping: AtomicBool,
     /// QR hand-overs shown and not confirmed yet (`handover.rs`); memory only.
     pub(crate) handovers: Mutex<Vec<caravan_core::Handover>>,
+    /// The thread running a call on the store right now, if any. A call made from that
+    /// same thread (an app's progress callback calling back into the store) cannot take
+    /// the store's lock again: it is refused at once instead of waiting for ever.
+    owner: Mutex<Option<ThreadId>>,
+    /// Set by [`CaravanStore::close_store`] called from inside a callback of a running
+    /// call: that call closes the store when it ends.
+    close_requested: AtomicBool,
+}
+
+/// Clears [`CaravanStore::owner`] when a call ends, however it ends.
+struct OwnerReset<'a>(&'a Mutex<Option<ThreadId>>);
+
+impl Drop for OwnerReset<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
 }
 
 impl std::fmt::Debug for CaravanStore {
@@ -82,19 +99,45 @@ impl CaravanStore {
             listener: Mutex::new(None),
             wiping: AtomicBool::new(false),
             handovers: Mutex::new(Vec::new()),
+            owner: Mutex::new(None),
+            close_requested: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the calling thread is inside a call on this store (a callback calling
+    /// back in).
+    fn reentrant(&self) -> bool {
+        *self.owner.lock().unwrap_or_else(PoisonError::into_inner)
+            == Some(std::thread::current().id())
     }
 
     /// Runs `f` on the open store, inside the panic guard.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         guard(|| {
+            if self.reentrant() {
+                return Err(CaravanError::InvalidInput {
+                    field: "callback".into(),
+                    reason: "a store method was called from inside a progress or change \
+                             callback of a call still running on this store; call it after \
+                             that call returns"
+                        .into(),
+                });
+            }
             let mut slot = self.inner.lock().map_err(|_| CaravanError::ReopenStore {
                 reason: "an earlier call on this handle failed unexpectedly".into(),
             })?;
             let store = slot.as_mut().ok_or_else(|| CaravanError::ReopenStore {
                 reason: "this handle was closed".into(),
             })?;
+            *self.owner.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(std::thread::current().id());
+            let reset = OwnerReset(&self.owner);
             let result = f(store);
+            drop(reset);
+            if self.close_requested.swap(false, Ordering::SeqCst) {
+                // close_store() was called from a callback of this call: close now.
+                drop(slot.take());
+            }
             if self.wiping.load(Ordering::SeqCst) {
                 // A panic wipe ran while `f` held the store: finish it now (drop the
                 // store and its keys, delete what `f` may have written since).
@@ -252,6 +295,12 @@ impl CaravanStore {
     /// closing again, `set_change_listener(None)` and `panic_wipe` are harmless. Waits
     /// for a call running on another thread to finish (call it off the UI thread).
     pub fn close_store(&self) {
+        if self.reentrant() {
+            // Called from a callback of a running call, which holds the store: that
+            // call closes it when it ends (waiting here would wait for ever).
+            self.close_requested.store(true, Ordering::SeqCst);
+            return;
+        }
         self.forget_handovers();
         drop(
             self.listener

@@ -368,3 +368,81 @@ fn exact_outputs_from_the_app_follow_the_one_release_rule() {
         .expect_err("changed data is a new release");
     assert!(matches!(err, CaravanError::InvalidInput { .. }), "{err:?}");
 }
+
+/// A progress callback that calls back into the same store (to refresh a count, or to
+/// close it on lock): the inner call is refused at once with a typed error instead of
+/// waiting for ever on the lock the outer call holds; a close asked for from inside
+/// closes the store when the outer call ends; the handle works afterwards.
+#[test]
+fn a_callback_calling_back_into_the_store_never_deadlocks_it() {
+    struct Reentrant {
+        store: Mutex<Option<Arc<CaravanStore>>>,
+        inner: Mutex<Vec<String>>,
+        close: bool,
+    }
+    impl ProgressListener for Reentrant {
+        fn on_progress(&self, _done: u64, _total: u64) -> Result<bool, CaravanError> {
+            let store = self.store.lock().expect("lock").clone();
+            if let Some(store) = store {
+                let answer = match store.case_count() {
+                    Ok(n) => format!("count {n}"),
+                    Err(e) => format!("{e:?}"),
+                };
+                self.inner.lock().expect("lock").push(answer);
+                if self.close {
+                    store.close_store();
+                }
+            }
+            Ok(true)
+        }
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("a").display().to_string();
+    let key = generate_store_key().expect("key");
+    let a = CaravanStore::create(path.clone(), key.clone()).expect("a");
+    let listener = Arc::new(Reentrant {
+        store: Mutex::new(Some(a.clone())),
+        inner: Mutex::new(Vec::new()),
+        close: false,
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a2, l2) = (a.clone(), listener.clone());
+    std::thread::spawn(move || {
+        let r = a2.import_cases(vec![edits("KG"); 100], Some(l2));
+        tx.send(r.map(|ids| ids.len())).ok();
+    });
+    let imported = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the import returned instead of waiting on itself");
+    assert_eq!(imported.expect("import"), 100);
+    let answers = listener.inner.lock().expect("lock").clone();
+    assert!(!answers.is_empty());
+    assert!(
+        answers.iter().all(|a| a.starts_with("InvalidInput")),
+        "{answers:?}"
+    );
+    assert_eq!(a.case_count().expect("the handle still works"), 100);
+
+    // Closing from inside a callback (an app locking while an import runs).
+    let closing = Arc::new(Reentrant {
+        store: Mutex::new(Some(a.clone())),
+        inner: Mutex::new(Vec::new()),
+        close: true,
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a3, l3) = (a.clone(), closing.clone());
+    std::thread::spawn(move || {
+        tx.send(a3.import_cases(vec![edits("KG"); 10], Some(l3)).is_ok())
+            .ok();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no deadlock on a close from a callback");
+    assert!(matches!(
+        a.case_count(),
+        Err(CaravanError::ReopenStore { .. })
+    ));
+    *listener.store.lock().expect("lock") = None;
+    *closing.store.lock().expect("lock") = None;
+    let reopened = CaravanStore::open(path, key).expect("reopen");
+    assert!(reopened.case_count().expect("count") >= 100);
+}

@@ -339,6 +339,42 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         s.import_bundle(&reply)?;
     }
     println!("   each phone's join reached Aigerim, whose reply admitted it (one exchange each)");
+    // Someone photographed Bakyt's invitation and uses it on another phone.
+    let mut stranger = Store::create(base.join("stranger-phone"), &StoreKey::generate()?)?;
+    stranger.join_group(inv.as_text(), "Unknown phone")?;
+    let second = stranger.export_bundle(BundleScope::Everything)?;
+    transport_bytes.push(second.clone());
+    let before = data_files(aigerim.dir())?;
+    let refusal = match aigerim.import_bundle(&second) {
+        Err(e) if e.to_string().contains("used again") => e.to_string(),
+        other => {
+            return Err(Error::Internal(format!(
+                "demo check failed: a second use of an invitation was not refused ({other:?})"
+            )))
+        }
+    };
+    ensure(
+        data_files(aigerim.dir())? == before,
+        "the refused second use changed no byte of Aigerim's store",
+    )?;
+    let answer = aigerim.export_bundle(BundleScope::Everything)?;
+    let stranger_reads = stranger.import_bundle(&answer).is_ok() || !stranger.is_empty();
+    ensure(
+        !stranger_reads,
+        "the second phone reads nothing of the team's cases",
+    )?;
+    ensure(
+        aigerim
+            .members()
+            .iter()
+            .any(|m| m.name == "Bakyt, Osh" && m.active)
+            && aigerim.members().iter().all(|m| m.name != "Unknown phone"),
+        "Bakyt stays the member the invitation admitted",
+    )?;
+    println!("   the same invitation used again on another phone: refused ({refusal});");
+    println!(
+        "   Aigerim's store is unchanged, the other phone reads no case, Bakyt stays a member."
+    );
 
     step(
         10,

@@ -197,6 +197,11 @@ fun run(tmp: File) {
         val e = CaravanStore.create(File(tmp, "hand-e").path, generateStoreKey())
         d.joinGroup(a.invite(MemberRole.FIELD_WORKER), "D")
         e.joinGroup(a.invite(MemberRole.FIELD_WORKER), "E")
+        // The one in-person exchange that admits each phone (decision 0016).
+        for (p in listOf(d, e)) {
+            a.importBundle(p.exportBundle(BundleScope.Everything))
+            p.importBundle(a.exportBundle(BundleScope.Everything))
+        }
         fun scan(frames: List<ByteArray>, into: CaravanStore): HandoverImport {
             val s = QrReassembler()
             frames.forEach { s.push(it) }

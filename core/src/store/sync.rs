@@ -1018,7 +1018,7 @@ impl Store {
             return Err(Error::rejected(format!(
                 "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
                  (\"{first_name}\") already. The second device is not a member and can read \
-                 nothing; nothing was changed",
+                 nothing",
                 crate::sync::invitation_id(&B32(*invite)),
                 sender.short(),
             )));
