@@ -143,11 +143,7 @@ impl CaravanStore {
                 // store and its keys, delete what `f` may have written since).
                 drop(slot.take());
                 drop(slot);
-                // The header is gone already: "not a store" means nothing was left.
-                match Store::panic_wipe(&self.dir) {
-                    Ok(()) | Err(CoreError::NotAStore { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                wipe_leftovers(&self.dir)?;
                 return Err(CaravanError::ReopenStore {
                     reason: "the store was wiped".into(),
                 });
@@ -157,11 +153,19 @@ impl CaravanStore {
     }
 
     /// Drops the unconfirmed hand-overs (they hold case positions).
-    fn forget_handovers(&self) {
+    /// Drops the unconfirmed hand-overs and the change listener: what a close and a
+    /// panic wipe both let go of before the store itself.
+    fn release_listener_and_handovers(&self) {
         self.handovers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        drop(
+            self.listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     /// Whether a panic wipe asked running calls to stop.
@@ -219,6 +223,16 @@ fn stamps(store: &Store) -> HashMap<CaseId, Timestamp> {
         .into_iter()
         .map(|s| (s.id, s.updated_at))
         .collect()
+}
+
+/// Deletes what is left of a store whose header a panic wipe already destroyed (the
+/// lock file, anything a dropped handle wrote meanwhile). The header being gone,
+/// "not a store" here means nothing of it was left.
+fn wipe_leftovers(dir: &std::path::Path) -> Result<()> {
+    match Store::panic_wipe(dir) {
+        Ok(()) | Err(CoreError::NotAStore { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Asks an optional foreign progress listener whether to go on: `true` to continue.
@@ -301,13 +315,7 @@ impl CaravanStore {
             self.close_requested.store(true, Ordering::SeqCst);
             return;
         }
-        self.forget_handovers();
-        drop(
-            self.listener
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.release_listener_and_handovers();
         drop(
             self.inner
                 .lock()
@@ -329,13 +337,7 @@ impl CaravanStore {
     pub fn panic_wipe(&self) -> Result<()> {
         guard(|| {
             self.wiping.store(true, Ordering::SeqCst);
-            self.forget_handovers();
-            drop(
-                self.listener
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
+            self.release_listener_and_handovers();
             // The header first: from here on no key opens the store.
             match Store::panic_wipe(&self.dir) {
                 // This handle's store, already wiped (the directory is gone): done.
@@ -351,12 +353,7 @@ impl CaravanStore {
             };
             if let Some(store) = idle {
                 drop(store);
-                // The lock file and anything the dropped handle held. The header is gone
-                // already, so "not a store" here means nothing of it was left.
-                match Store::panic_wipe(&self.dir) {
-                    Ok(()) | Err(CoreError::NotAStore { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                wipe_leftovers(&self.dir)?;
             }
             Ok(())
         })

@@ -171,6 +171,17 @@ mod tests {
         );
     }
 
+    /// Every file in `names` still holds what the test wrote into it.
+    fn assert_untouched(dir: &Path, names: &[&str]) {
+        for name in names {
+            assert_eq!(
+                fs::read(dir.join(name)).expect("kept"),
+                b"someone else's",
+                "{name} untouched"
+            );
+        }
+    }
+
     #[test]
     fn a_directory_that_is_not_a_store_is_refused_and_left_alone() {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -182,24 +193,12 @@ mod tests {
         }
         let err = Store::panic_wipe(&dir).expect_err("not a store");
         assert!(matches!(err, Error::NotAStore { .. }), "{err}");
-        for name in names {
-            assert_eq!(
-                fs::read(dir.join(name)).expect("kept"),
-                b"someone else's",
-                "{name} untouched"
-            );
-        }
+        assert_untouched(&dir, &names);
         // A junk header (not a Caravan header) does not make it a store (F8).
         fs::write(dir.join(HEADER_FILE), b"hi").expect("junk header");
         let err = Store::panic_wipe(&dir).expect_err("junk header");
         assert!(matches!(err, Error::NotAStore { .. }), "{err}");
-        for name in names {
-            assert_eq!(
-                fs::read(dir.join(name)).expect("kept"),
-                b"someone else's",
-                "{name} untouched"
-            );
-        }
+        assert_untouched(&dir, &names);
         let typo = tmp.path().join("typo");
         assert!(matches!(
             Store::panic_wipe(&typo),
