@@ -64,14 +64,7 @@ impl Store {
     ) -> Result<MailboxReport> {
         self.check_writable()?;
         let key = self.sending_key()?;
-        let outbox_name = {
-            let k = hmac::Key::new(hmac::HMAC_SHA256, key.bytes());
-            let tag = hmac::sign(
-                &k,
-                &[b"caravan/outbox/v1".as_slice(), &self.device_id().0].concat(),
-            );
-            crate::model::hex_encode(&tag.as_ref()[..8])
-        };
+        let outbox_name = outbox_name(key.bytes(), &self.device_id().0);
         let io = |e| Error::io(dir.display().to_string(), e);
         let outbox = dir.join(&outbox_name);
         fs::create_dir_all(&outbox).map_err(io)?;
@@ -219,4 +212,12 @@ fn add_report(total: &mut SyncReport, r: &SyncReport) {
     total.cases_waiting += r.cases_waiting;
     total.ignored_erased += r.ignored_erased;
     total.members_added += r.members_added;
+}
+
+/// The name of a device's outbox: `hex(HMAC-SHA256(epoch key, "caravan/outbox/v1" ‖
+/// device public key)[..8])` (docs/protocol.md, section 15).
+pub(crate) fn outbox_name(epoch_key: &[u8; 32], device: &[u8; 32]) -> String {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, epoch_key);
+    let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), device].concat());
+    crate::model::hex_encode(&tag.as_ref()[..8])
 }

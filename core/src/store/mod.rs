@@ -62,6 +62,8 @@ use crate::vocab::ErasureReason;
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::handover::{handover_receipt, Handover};
+#[cfg(test)]
+pub(crate) use self::mailbox::outbox_name;
 pub use self::mailbox::MailboxReport;
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};

@@ -15,6 +15,8 @@ pub(crate) mod share;
 pub use share::AgreementOffer;
 #[cfg(test)]
 mod vectors;
+#[cfg(test)]
+mod vectors_membership;
 
 pub use group::{invitation_code, Invitation, Member, Role};
 pub(crate) use group::{invitation_id, GroupState, MemberOp, Membership, B32, B64};
