@@ -19,6 +19,9 @@ KOTLINC="${KOTLINC%% JNA_JAR=*}"
 export JNA_JAR="${tools##* JNA_JAR=}"
 echo "kotlinc: $KOTLINC; JNA: $JNA_JAR"
 
+echo "== Protocol vectors, checked without caravan-core (tests/vectors/check.py)"
+python3 tests/vectors/check.py
+
 echo "== Rust workspace tests"
 cargo test --workspace --locked
 

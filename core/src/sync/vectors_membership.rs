@@ -331,8 +331,8 @@ fn membership_vectors() -> Value {
     })
     .expect("cbor");
     let mut g: GroupState = ciborium::from_reader(shape.as_slice()).expect("group state");
-    let mut order: Vec<[u8; 32]> = vec![];
     let genesis_hash = g.records.iter().next().expect("genesis").hash();
+    let mut order: Vec<[u8; 32]> = vec![genesis_hash];
     step(
         &mut g,
         &mut order,

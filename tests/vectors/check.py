@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""An independent check of tests/vectors/*.json against docs/protocol.md.
+
+Python standard library only, and nothing from caravan-core: Ed25519 (RFC 8032,
+verification with the plain equation of protocol section 7), X25519 (RFC 7748),
+ChaCha20-Poly1305 (RFC 8439) and the CBOR encoding of protocol section 8.1 are written
+out below from their specifications. It re-derives from the vectors' inputs, as the
+protocol text says: record CBOR from the record's fields, record hashes, every
+signature input and signature, the records digest and the set order it follows, the
+meta digest, device PKCS#8 and X25519 keys, sealed epoch keys (opened with the
+recipient's X25519 secret), the mailbox outbox name, the join request, its text and
+code; and for the older files the group id, invitation keys, routing tags and
+envelope keys. It exits non-zero on the first mismatch and prints
+"check.py: N passed, 0 failed" otherwise.
+
+Run: python3 tests/vectors/check.py   (tests/run.sh runs it)
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKS = 0
+
+
+def ok(cond, what):
+    global CHECKS
+    if not cond:
+        print("check.py: FAILED:", what)
+        print("check.py: %d passed, 1 failed" % CHECKS)
+        sys.exit(1)
+    CHECKS += 1
+
+
+def h(s):
+    return bytes.fromhex(s)
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def hkdf(salt, ikm, info, n=32):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        out += t
+        i += 1
+    return out[:n]
+
+
+def b32(data):
+    return base64.b32encode(data).decode().rstrip("=")
+
+
+# ----- Ed25519 (RFC 8032), verification with the plain equation ----------------------
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+I = pow(2, (P - 1) // 4, P)
+
+
+def _xrecover(y, sign):
+    xx = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    x = pow(xx, (P + 3) // 8, P)
+    if (x * x - xx) % P != 0:
+        x = x * I % P
+    if (x * x - xx) % P != 0:
+        return None
+    if x == 0 and sign:
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return x
+
+
+BY = 4 * pow(5, P - 2, P) % P
+BASE = (_xrecover(BY, 0), BY, 1, _xrecover(BY, 0) * BY % P)
+
+
+def _add(p, q):
+    a = (p[1] - p[0]) * (q[1] - q[0]) % P
+    b = (p[1] + p[0]) * (q[1] + q[0]) % P
+    c = 2 * p[3] * q[3] * D % P
+    d = 2 * p[2] * q[2] % P
+    e, f, g, hh = b - a, d - c, d + c, b + a
+    return (e * f % P, g * hh % P, f * g % P, e * hh % P)
+
+
+def _mul(s, p):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = _add(q, p)
+        p = _add(p, p)
+        s >>= 1
+    return q
+
+
+def _encode(p):
+    zi = pow(p[2], P - 2, P)
+    x, y = p[0] * zi % P, p[1] * zi % P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _decode(b):
+    y = int.from_bytes(b, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= P:
+        return None
+    x = _xrecover(y, sign)
+    if x is None:
+        return None
+    return (x, y, 1, x * y % P)
+
+
+def ed25519_public(seed):
+    a = bytearray(hashlib.sha512(seed).digest()[:32])
+    a[0] &= 248
+    a[31] &= 127
+    a[31] |= 64
+    return _encode(_mul(int.from_bytes(a, "little"), BASE))
+
+
+def ed25519_verify(public, msg, sig):
+    """RFC 8032 5.1.7 without the cofactor: R must equal the encoding of [s]B - [k]A."""
+    if len(sig) != 64 or len(public) != 32:
+        return False
+    a = _decode(public)
+    s = int.from_bytes(sig[32:], "little")
+    if a is None or s >= L:
+        return False
+    k = int.from_bytes(hashlib.sha512(sig[:32] + public + msg).digest(), "little") % L
+    neg_a = (P - a[0], a[1], a[2], P - a[3])
+    return _encode(_add(_mul(s, BASE), _mul(k, neg_a))) == sig[:32]
+
+
+# ----- X25519 (RFC 7748) --------------------------------------------------------------
+
+
+def x25519(k, u):
+    k = bytearray(k)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    k = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        kt = (k >> t) & 1
+        swap ^= kt
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = kt
+        a, b = x2 + z2, x2 - z2
+        aa, bb = a * a % P, b * b % P
+        e = aa - bb
+        c, d = x3 + z3, x3 - z3
+        da, cb = d * a % P, c * b % P
+        x3 = (da + cb) ** 2 % P
+        z3 = x1 * (da - cb) ** 2 % P
+        x2 = aa * bb % P
+        z2 = e * (aa + 121665 * e) % P
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, P - 2, P) % P).to_bytes(32, "little")
+
+
+# ----- ChaCha20-Poly1305 (RFC 8439) ---------------------------------------------------
+
+
+def _chacha_block(key, counter, nonce):
+    def rotl(v, n):
+        return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
+
+    st = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574]
+    st += list(struct.unpack("<8I", key)) + [counter] + list(struct.unpack("<3I", nonce))
+    x = st[:]
+
+    def qr(a, b, c, d):
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF
+        x[d] = rotl(x[d] ^ x[a], 16)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF
+        x[b] = rotl(x[b] ^ x[c], 12)
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF
+        x[d] = rotl(x[d] ^ x[a], 8)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF
+        x[b] = rotl(x[b] ^ x[c], 7)
+
+    for _ in range(10):
+        qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14)
+    return struct.pack("<16I", *[(x[i] + st[i]) & 0xFFFFFFFF for i in range(16)])
+
+
+def _chacha(key, counter, nonce, data):
+    out = bytearray()
+    for i in range(0, len(data), 64):
+        block = _chacha_block(key, counter + i // 64, nonce)
+        out += bytes(a ^ b for a, b in zip(data[i : i + 64], block))
+    return bytes(out)
+
+
+def _poly1305(key, msg):
+    r = int.from_bytes(key[:16], "little") & 0x0FFFFFFC0FFFFFFC0FFFFFFC0FFFFFFF
+    s = int.from_bytes(key[16:], "little")
+    acc, p = 0, (1 << 130) - 5
+    for i in range(0, len(msg), 16):
+        n = int.from_bytes(msg[i : i + 16] + b"\x01", "little")
+        acc = (acc + n) * r % p
+    return ((acc + s) & ((1 << 128) - 1)).to_bytes(16, "little")
+
+
+def aead_open(key, nonce, aad, sealed):
+    ct, tag = sealed[:-16], sealed[-16:]
+    otk = _chacha_block(key, 0, nonce)[:32]
+
+    def pad(b):
+        return b + b"\x00" * (-len(b) % 16)
+
+    mac = pad(aad) + pad(ct) + struct.pack("<QQ", len(aad), len(ct))
+    if not hmac.compare_digest(_poly1305(otk, mac), tag):
+        return None
+    return _chacha(key, 1, nonce, ct)
+
+
+def open_from(label, context, sealed, x_secret):
+    """protocol section 10.4 / 11.1: eph public (32) ‖ AEAD(k, nonce 0, label ‖ context)."""
+    eph = sealed[:32]
+    shared = x25519(x_secret, eph)
+    if shared == bytes(32):
+        return None
+    x_public = x25519(x_secret, (9).to_bytes(32, "little"))
+    k = hkdf(label, shared, eph + x_public)
+    return aead_open(k, bytes(12), label + context, sealed[32:])
+
+
+# ----- CBOR as protocol section 8.1 encodes it -----------------------------------------
+
+
+def _head(major, n):
+    m = major << 5
+    if n < 24:
+        return bytes([m | n])
+    for ai, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * width):
+            return bytes([m | ai]) + n.to_bytes(width, "big")
+    raise ValueError(n)
+
+
+class Bytes16Array(bytes):
+    """A [u8; 16] without a bytes adapter: an array of 16 uints."""
+
+
+def cbor(v):
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return _head(0, v) if v >= 0 else _head(1, -1 - v)
+    if isinstance(v, Bytes16Array):
+        return _head(4, len(v)) + b"".join(_head(0, x) for x in v)
+    if isinstance(v, bytes):
+        return _head(2, len(v)) + v
+    if isinstance(v, str):
+        e = v.encode()
+        return _head(3, len(e)) + e
+    if isinstance(v, list):
+        return _head(4, len(v)) + b"".join(cbor(x) for x in v)
+    if isinstance(v, dict):  # Python keeps insertion (= declaration) order
+        return _head(5, len(v)) + b"".join(cbor(k) + cbor(x) for k, x in v.items())
+    raise TypeError(type(v))
+
+
+ROLES = ["Coordinator", "FieldWorker", "Partner"]
+OPS = ["Invite", "Keys", "SetRole", "Revoke", "Rekey", "Assign", "Resolve", "InviteOnce", "Admit"]
+RECORDS = ["Genesis", "Invite", "Join", "Op"]
+
+
+def op_value(op):
+    """The MemberOp of a vector as (CBOR value, order key) per sections 8.2 and 10.3."""
+    k = op["kind"]
+    if k in ("Invite", "InviteOnce"):
+        fields = {"invite": h(op["invite"]), "role": op["role"]}
+        key = (h(op["invite"]), ROLES.index(op["role"]))
+    elif k == "Keys":
+        fields = {"x25519": h(op["x25519"]), "epoch": op["epoch"]}
+        key = (h(op["x25519"]), op["epoch"])
+    elif k == "SetRole":
+        fields = {"member": h(op["member"]), "role": op["role"]}
+        key = (h(op["member"]), ROLES.index(op["role"]))
+    elif k == "Revoke":
+        fields = {"member": h(op["member"])}
+        key = (h(op["member"]),)
+    elif k == "Rekey":
+        pairs = [[h(d), h(s)] for d, s in op["keys"]]
+        fields = {"epoch": op["epoch"], "keys": pairs}
+        key = (op["epoch"], [tuple(p) for p in pairs])
+    elif k == "Assign":
+        fields = {"case": h(op["case"]), "member": h(op["member"]), "assigned": op["assigned"]}
+        key = (h(op["case"]), h(op["member"]), op["assigned"])
+    elif k == "Resolve":
+        changes = [h(c) for c in op["changes"]]
+        fields = {"case": h(op["case"]), "changes": changes, "accept": op["accept"]}
+        key = (h(op["case"]), changes, op["accept"])
+    elif k == "Admit":
+        fields = {
+            "invite": h(op["invite"]),
+            "member": h(op["member"]),
+            "x25519": h(op["x25519"]),
+            "epoch": op["epoch"],
+            "key": h(op["key"]),
+        }
+        key = tuple(fields.values())
+    else:
+        raise ValueError(k)
+    return {k: fields}, (OPS.index(k), key)
+
+
+def record_value(r):
+    """A MemberRecord of a vector as (CBOR value, set-order key)."""
+    kind = r["record"]
+    g = Bytes16Array(h(r["group"]))
+    if kind == "Genesis":
+        f = {
+            "group": g,
+            "nonce": Bytes16Array(h(r["nonce"])),
+            "creator": h(r["creator"]),
+            "name": r["name"],
+            "creator_name": r["creator_name"],
+            "sig": h(r["sig"]),
+        }
+        key = (bytes(g), h(r["nonce"]), h(r["creator"]), r["name"].encode(), r["creator_name"].encode(), h(r["sig"]))
+    elif kind == "Invite":
+        f = {"group": g, "by": h(r["by"]), "invite": h(r["invite"]), "sig": h(r["sig"])}
+        key = (bytes(g), h(r["by"]), h(r["invite"]), h(r["sig"]))
+    elif kind == "Join":
+        f = {
+            "group": g,
+            "member": h(r["member"]),
+            "name": r["name"],
+            "invite": h(r["invite"]),
+            "invite_sig": h(r["invite_sig"]),
+            "sig": h(r["sig"]),
+        }
+        key = (bytes(g), h(r["member"]), r["name"].encode(), h(r["invite"]), h(r["invite_sig"]), h(r["sig"]))
+    else:
+        op, opkey = op_value(r["op"])
+        parents = [h(p) for p in r["parents"]]
+        f = {"group": g, "parents": parents, "author": h(r["author"]), "op": op, "sig": h(r["sig"])}
+        key = (bytes(g), parents, h(r["author"]), opkey, h(r["sig"]))
+    return {kind: f}, (RECORDS.index(kind), key)
+
+
+def signature_input(r):
+    g = h(r["group"])
+    kind = r["record"]
+    if kind == "Genesis":
+        name = r["name"].encode()
+        return b"caravan/genesis/v1" + g + h(r["nonce"]) + struct.pack(">I", len(name)) + name + r["creator_name"].encode()
+    if kind == "Invite":
+        return b"caravan/invite/v1" + g + h(r["invite"])
+    if kind == "Join":
+        return b"caravan/join/v1" + g + h(r["member"]) + h(r["invite"]) + r["name"].encode()
+    op, _ = op_value(r["op"])
+    return b"caravan/member-op/v1" + cbor([Bytes16Array(g), [h(p) for p in r["parents"]], h(r["author"]), op])
+
+
+# ----- the files ----------------------------------------------------------------------
+
+
+def load(name):
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def check_membership():
+    v = load("membership.json")
+    x_secrets = {}
+    for dev in v["devices"]:
+        seed = h(dev["seed"])
+        pub = ed25519_public(seed)
+        ok(pub == h(dev["public_key"]), "%s: public key from seed" % dev["name"])
+        pkcs8 = bytes.fromhex("3051020101300506032b657004220420") + seed + b"\x81\x21\x00" + pub
+        ok(pkcs8 == h(dev["pkcs8"]), "%s: PKCS#8 v2 form of section 10.4" % dev["name"])
+        ok(sha256(pub)[:16] == h(dev["actor"]), "%s: actor id" % dev["name"])
+        xs = hkdf(b"caravan/x25519/v1", pkcs8, b"static")
+        ok(xs == h(dev["x25519_secret"]), "%s: X25519 secret" % dev["name"])
+        ok(x25519(xs, (9).to_bytes(32, "little")) == h(dev["x25519_public"]), "%s: X25519 public" % dev["name"])
+        x_secrets[pub] = xs
+    ok(ed25519_public(h(v["invitation"]["sign_seed"])) == h(v["invitation"]["public_key"]), "invitation key")
+
+    g = v["group"]
+    creator = h(v["devices"][0]["public_key"])
+    ok(sha256(b"caravan/group/v1" + creator + h(g["nonce"]))[:16] == h(g["id"]), "group id")
+
+    records = v["records"]
+    hashes = {}
+    keys = []
+    digest = hashlib.sha256()
+    for r in records:
+        what = "%s %s" % (r["record"], r.get("op", {}).get("kind", ""))
+        value, key = record_value(r)
+        enc = cbor(value)
+        ok(enc == h(r["cbor"]), what + ": CBOR from its fields (section 8.2)")
+        ok(sha256(enc) == h(r["hash"]), what + ": hash = SHA-256(CBOR)")
+        inp = signature_input(r)
+        ok(inp == h(r["signature_input"]), what + ": signature input (section 10.1)")
+        ok(ed25519_verify(h(r["signer"]), inp, h(r["sig"])), what + ": signature verifies")
+        bad = bytearray(h(r["sig"]))
+        bad[5] ^= 1
+        ok(not ed25519_verify(h(r["signer"]), inp, bytes(bad)), what + ": a changed signature fails")
+        s_plus_l = (int.from_bytes(h(r["sig"])[32:], "little") + L).to_bytes(32, "little")
+        ok(not ed25519_verify(h(r["signer"]), inp, h(r["sig"])[:32] + s_plus_l), what + ": s + l is refused")
+        if r["record"] == "Join":
+            ok(ed25519_verify(h(r["invite"]), inp, h(r["invite_sig"])), what + ": invitation signature")
+        hashes[h(r["hash"])] = r
+        keys.append(key)
+        digest.update(struct.pack("<Q", len(enc)) + enc)
+    ok(keys == sorted(keys), "records are in the set order of section 10.3")
+    ok(digest.digest() == h(v["records_digest"]), "records digest (section 10.3)")
+    for r in records:
+        for p in r.get("parents", []):
+            ok(h(p) in hashes, "every parent is a record of the log")
+    ok(sorted(h(x) for x in v["creation_order"]) == sorted(hashes), "creation order lists every record")
+    kinds = {r["op"]["kind"] for r in records if r["record"] == "Op"}
+    ok(kinds == set(OPS), "every Op kind appears: %s" % sorted(set(OPS) - kinds))
+
+    erased = [h(e) for e in v["meta"]["erased"]]
+    ok(erased == sorted(erased), "erased cases ascending")
+    ok(sha256(h(v["records_digest"]) + b"".join(erased)) == h(v["meta"]["meta_digest"]), "meta digest (13.1)")
+
+    for s in v["sealed_keys"]:
+        sealed = h(s["sealed"])
+        ok(len(sealed) == 80, "sealed key is 80 bytes")
+        ok(x25519(h(s["ephemeral_secret"]), (9).to_bytes(32, "little")) == sealed[:32], "ephemeral public")
+        context = h(g["id"]) + struct.pack(">I", s["epoch"]) + h(s["recipient"])
+        xs = x_secrets[h(s["recipient"])]
+        ok(open_from(b"caravan/rekey/v1", context, sealed, xs) == h(s["epoch_key"]), "sealed key opens (10.4)")
+        other = h(g["id"]) + struct.pack(">I", s["epoch"] + 1) + h(s["recipient"])
+        ok(open_from(b"caravan/rekey/v1", other, sealed, xs) is None, "sealed key bound to its epoch")
+        in_record = [
+            r for r in records
+            if r["record"] == "Op" and r["op"]["kind"] == s["in"]
+            and (s["sealed"] == r["op"].get("key") or [s["recipient"], s["sealed"]] in r["op"].get("keys", []))
+        ]
+        ok(len(in_record) == 1, "the sealed key is the one in its %s record" % s["in"])
+
+    o = v["outbox"]
+    name = hmac.new(h(o["epoch_key"]), b"caravan/outbox/v1" + h(o["device"]), hashlib.sha256).digest()[:8].hex()
+    ok(name == o["name"], "mailbox outbox name (section 15)")
+
+    jr = v["join_request"]
+    inp = b"caravan/join-request/v1" + h(jr["device"]) + h(jr["x25519"]) + h(jr["nonce"]) + jr["name"].encode()
+    ok(inp == h(jr["signature_input"]), "join request signature input (11.1)")
+    body = h(jr["cbor"])
+    sig = body[-64:]
+    enc = cbor({"device": h(jr["device"]), "x25519": h(jr["x25519"]), "name": jr["name"],
+                "nonce": Bytes16Array(h(jr["nonce"])), "sig": sig})
+    ok(enc == body, "join request CBOR (11.1)")
+    ok(ed25519_verify(h(jr["device"]), inp, sig), "join request signature")
+    ok(jr["text"] == "caravan-request:" + b32(body), "join request text")
+    c = b32(sha256(b"caravan/request-code/v1" + body)[:10])
+    ok(jr["code"] == "-".join(c[i : i + 4] for i in range(0, 16, 4)), "join request code")
+
+
+def check_invitation():
+    v = load("invitation.json")
+    g, inv, join = v["group"], v["invitation"], v["join"]
+    creator = h(g["creator_public_key"])
+    ok(ed25519_public(h(g["creator_seed"])) == creator, "invitation.json: creator key")
+    ok(sha256(b"caravan/group/v1" + creator + h(g["nonce"]))[:16] == h(g["id"]), "invitation.json: group id")
+    ok(ed25519_verify(creator, h(g["genesis_signature_input"]), h(g["records"][0]["sig"])), "genesis signature")
+    secret = h(inv["secret"])
+    ok(hkdf(b"caravan/invite/v1", secret, b"sign") == h(inv["sign_seed"]), "invitation sign seed")
+    ok(hkdf(b"caravan/invite/v1", secret, b"welcome") == h(inv["welcome_key"]), "welcome key")
+    ok(ed25519_public(h(inv["sign_seed"])) == h(inv["invite_public_key"]), "invitation public key")
+    tag = hmac.new(h(inv["welcome_key"]), b"caravan/route/v1" + bytes(4), hashlib.sha256).digest()[:16]
+    ok(tag == h(inv["welcome_routing_tag"]), "welcome routing tag")
+    ok(inv["text"] == "caravan-invite:" + b32(secret + h(inv["sealed_welcome"])), "invitation text")
+    rec = join["record"]
+    ok(ed25519_verify(h(join["joiner_public_key"]), h(join["signature_input"]), h(rec["sig"])), "join sig")
+    ok(ed25519_verify(h(inv["invite_public_key"]), h(join["signature_input"]), h(rec["invite_sig"])), "join invite_sig")
+    # The welcome envelope opens as section 6 says.
+    env = h(inv["sealed_welcome"])
+    check_envelope_open(h(inv["welcome_key"]), 0, env, h(inv["welcome_cbor"]), "welcome")
+
+
+def check_envelope_open(key, epoch, env, message, what):
+    """Section 6: 87 01 01 50 <tag:16> <epoch:1> 50 <salt:16> 58 20 <commit:32> <ct head> <ct>."""
+    ok(epoch < 24, what + ": an epoch of one byte")
+    hdr_len = 72
+    header = env[:hdr_len]
+    tag = hmac.new(key, b"caravan/route/v1" + struct.pack(">I", epoch), hashlib.sha256).digest()[:16]
+    ok(header[:4] == bytes([0x87, 1, 1, 0x50]) and header[4:20] == tag and header[20] == epoch, what + ": header")
+    ok(header[21] == 0x50 and header[38:40] == bytes([0x58, 0x20]), what + ": header heads")
+    salt = header[22:38]
+    commit = hkdf(salt, key, b"caravan/envelope/v1/commit")
+    ok(header[-32:] == commit, what + ": key commitment")
+    k = hkdf(salt, key, b"caravan/envelope/v1/key")
+    rest = env[hdr_len:]
+    ai = rest[0] & 31
+    n = rest[0] & 31 if ai < 24 else int.from_bytes(rest[1 : 1 + (1 << (ai - 24))], "big")
+    ct = rest[1 + (0 if ai < 24 else 1 << (ai - 24)) :]
+    ok(len(ct) == n, what + ": ciphertext length")
+    plain = aead_open(k, bytes(12), header, ct)
+    ok(plain is not None, what + ": AEAD opens")
+    ln = struct.unpack("<I", plain[:4])[0]
+    ok(plain[4 : 4 + ln] == message and not any(plain[4 + ln :]), what + ": message and zero padding")
+
+
+def check_envelopes():
+    v = load("envelope.json")
+    for e in v["vectors"]:
+        key, epoch = h(e["epoch_key"]), e["epoch"]
+        tag = hmac.new(key, b"caravan/route/v1" + struct.pack(">I", epoch), hashlib.sha256).digest()[:16]
+        ok(tag == h(e["routing_tag"]), "envelope %s: routing tag" % e.get("name"))
+        salt = h(e["salt"])
+        ok(hkdf(salt, key, b"caravan/envelope/v1/key") == h(e["aead_key"]), "envelope %s: AEAD key" % e.get("name"))
+        ok(hkdf(salt, key, b"caravan/envelope/v1/commit") == h(e["commit"]), "envelope %s: commit" % e.get("name"))
+        if epoch < 24:
+            check_envelope_open(key, epoch, h(e["envelope"]), h(e["message"]), "envelope %s" % e.get("name"))
+
+
+def check_bundle():
+    v = load("bundle.json")
+    sender = h(v["sender_public_key"])
+    ok(ed25519_public(h(v["sender_seed"])) == sender, "bundle.json: sender key")
+    inp = h(v["message_signature_input"])
+    ok(inp == b"caravan/message/v1" + h(v["routing_tag"]) + struct.pack(">I", v["epoch"]) + h(v["body"]),
+       "message signature input (section 7)")
+    signed = h(v["signed_cbor"])
+    sig = signed[-64:]
+    ok(ed25519_verify(sender, inp, sig), "message signature verifies with the plain equation")
+    checked = 0
+    for case in v["expected"]["cases"]:
+        for ch in case.get("changes", []):
+            raw = h(ch["bytes"])
+            ok(raw[:4] == bytes.fromhex("856f4a83"), "change chunk magic (section 9)")
+            ok(sha256(raw[8:]) == h(ch["hash"]), "change hash = SHA-256 of the chunk after magic and checksum")
+            ok(raw[4:8] == h(ch["hash"])[:4], "change checksum = first 4 bytes of the hash")
+            ok(h(ch["actor"]) == sha256(sender)[:16], "change actor = actor id of its author")
+            inp = b"caravan/change/v1" + h(case["case"]) + h(ch["hash"])
+            ok(inp == h(ch["signature_input"]), "change signature input")
+            ok(ed25519_verify(sender, inp, h(ch["signature"])), "change signature (plain equation)")
+            checked += 1
+    ok(checked > 0, "bundle.json has change signatures to check")
+
+
+def main():
+    check_membership()
+    check_invitation()
+    check_envelopes()
+    check_bundle()
+    print("check.py: %d passed, 0 failed" % CHECKS)
+
+
+if __name__ == "__main__":
+    main()
