@@ -554,11 +554,122 @@ def check_bundle():
     ok(checked > 0, "bundle.json has change signatures to check")
 
 
+def pkcs8_x25519(seed):
+    pub = ed25519_public(seed)
+    pkcs8 = bytes.fromhex("3051020101300506032b657004220420") + seed + b"\x81\x21\x00" + pub
+    return hkdf(b"caravan/x25519/v1", pkcs8, b"static")
+
+
+def share_payload_value(p):
+    """SharePayload as section 21 encodes it."""
+    return {
+        "agreement": Bytes16Array(h(p["agreement"])),
+        "cases": [
+            {
+                "projection": Bytes16Array(h(c["projection"])),
+                "scalars": [[k, v] for k, v in c["scalars"]],
+                "sets": [[k, list(v)] for k, v in c["sets"]],
+                "service": c["service"],
+            }
+            for c in p["cases"]
+        ],
+        "returns": [
+            {
+                "projection": Bytes16Array(h(r["projection"])),
+                "statuses": [[st, at] for st, at in r["statuses"]],
+                "notes": [[i, at, t] for i, at, t in r["notes"]],
+            }
+            for r in p["returns"]
+        ],
+        "withdrawn": [Bytes16Array(h(w)) for w in p["withdrawn"]],
+    }
+
+
+def open_envelope(key, epoch, env):
+    """Section 6 for an epoch below 24: the message inside, or None."""
+    if epoch >= 24 or len(env) < 72 or env[:3] != bytes([0x87, 1, 1]):
+        return None
+    header, salt = env[:72], env[22:38]
+    if header[-32:] != hkdf(salt, key, b"caravan/envelope/v1/commit"):
+        return None
+    rest = env[72:]
+    ai = rest[0] & 31
+    width = 0 if ai < 24 else 1 << (ai - 24)
+    n = ai if ai < 24 else int.from_bytes(rest[1 : 1 + width], "big")
+    ct = rest[1 + width :]
+    if len(ct) != n:
+        return None
+    plain = aead_open(hkdf(salt, key, b"caravan/envelope/v1/key"), bytes(12), header, ct)
+    if plain is None:
+        return None
+    ln = struct.unpack("<I", plain[:4])[0]
+    return plain[4 : 4 + ln] if not any(plain[4 + ln :]) else None
+
+
+def check_sharing():
+    v = load("sharing.json")
+    inv = load("invitation.json")
+    devs = {d["name"]: d for d in v["devices"]}
+    xs = {}
+    for name, d in devs.items():
+        ok(ed25519_public(h(d["seed"])) == h(d["public_key"]), "sharing.json: %s key" % name)
+        xs[name] = pkcs8_x25519(h(d["seed"]))
+        ok(x25519(xs[name], (9).to_bytes(32, "little")) == h(d["x25519_public"]), "%s X25519 key" % name)
+
+    f = v["invite_for"]
+    raw = base64.b32decode(inv["invitation"]["text"][len("caravan-invite:") :] + "=" * (-len(inv["invitation"]["text"][len("caravan-invite:") :]) % 8))
+    ok(h(f["raw"]) == raw, "invite_for: raw is the in-person invitation's body")
+    sealed = h(f["sealed"])
+    ok(f["text"] == "caravan-invite-for:" + b32(sealed), "invite_for text (11.1)")
+    ok(x25519(h(f["ephemeral_secret"]), (9).to_bytes(32, "little")) == sealed[:32], "invite_for ephemeral")
+    opened = open_from(b"caravan/invite-for/v1", h(f["request_device"]), sealed, xs["joiner"])
+    ok(opened == raw, "invite_for opens with the request's X25519 key")
+    ok(open_from(b"caravan/invite-for/v1", h(f["request_device"]), sealed, xs["partner"]) is None,
+       "invite_for does not open for another device")
+
+    o = v["offer"]
+    inp = (b"caravan/agreement/v1" + h(o["id"]) + h(o["key"]) + h(o["sharer_device"]) + h(o["partner_device"])
+           + cbor([list(o["fields"]), o["sharer_name"]]))
+    ok(inp == h(o["signature_input"]), "offer signature input (21)")
+    body = h(o["cbor"])
+    sig = body[-64:]
+    ok(ed25519_verify(h(o["sharer_device"]), inp, sig), "offer signature")
+    enc = cbor({"id": Bytes16Array(h(o["id"])), "key": h(o["key"]), "fields": list(o["fields"]),
+                "sharer_name": o["sharer_name"], "sharer_device": h(o["sharer_device"]),
+                "partner_device": h(o["partner_device"]), "sig": sig})
+    ok(enc == body, "offer CBOR (21)")
+    osealed = h(o["sealed"])
+    ok(open_from(b"caravan/agreement/v1", h(o["partner_device"]), osealed, xs["partner"]) == body,
+       "offer opens for the partner device")
+    ok(o["text"] == "caravan-agreement:" + b32(osealed), "offer text")
+    c = b32(sha256(b"caravan/agreement-code/v1" + osealed)[:10])
+    ok(o["code"] == "-".join(c[i : i + 4] for i in range(0, 16, 4)), "offer code")
+
+    key, aid = h(o["key"]), h(o["id"])
+    for p in v["projections"]:
+        pr = hmac.new(key, b"caravan/projection/v1" + h(p["case"]), hashlib.sha256).digest()[:16]
+        ok(pr == h(p["projection"]), "projection id (21)")
+    ekey = hkdf(b"caravan/share/v1", key, aid)
+    for name in ("share_bundle", "share_return"):
+        b = v[name]
+        ok(ekey == h(b["envelope_key"]), name + ": envelope key")
+        msg = open_envelope(ekey, 0, h(b["bundle"]))
+        ok(msg == h(b["signed_cbor"]), name + ": envelope opens")
+        pbody = cbor(share_payload_value(b["payload"]))
+        ok(pbody == h(b["body"]), name + ": body is CBOR(SharePayload), no encoding byte")
+        sinp = b"caravan/share/v1" + aid + pbody
+        ok(sinp == h(b["signature_input"]), name + ": signature input")
+        ssig = msg[-64:]
+        ok(cbor({"sender": h(b["sender"]), "body": pbody, "sig": ssig}) == msg, name + ": Signed CBOR")
+        ok(ed25519_verify(h(b["sender"]), sinp, ssig), name + ": signature")
+
+
 def main():
     check_membership()
     check_invitation()
     check_envelopes()
     check_bundle()
+    check_sharing()
     print("check.py: %d passed, 0 failed" % CHECKS)
 
 

@@ -17,6 +17,8 @@ pub use share::AgreementOffer;
 mod vectors;
 #[cfg(test)]
 mod vectors_membership;
+#[cfg(test)]
+mod vectors_sharing;
 
 pub use group::{invitation_code, Invitation, Member, Role};
 pub(crate) use group::{invitation_id, GroupState, MemberOp, Membership, B32, B64};
