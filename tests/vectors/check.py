@@ -23,6 +23,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKS = 0
@@ -256,11 +257,19 @@ def _head(major, n):
     raise ValueError(n)
 
 
+class Raw(bytes):
+    """Bytes that are already CBOR."""
+
+
 class Bytes16Array(bytes):
     """A [u8; 16] without a bytes adapter: an array of 16 uints."""
 
 
 def cbor(v):
+    if v is None:
+        return b"\xf6"
+    if isinstance(v, Raw):
+        return bytes(v)
     if isinstance(v, bool):
         return b"\xf5" if v else b"\xf4"
     if isinstance(v, int):
@@ -457,6 +466,8 @@ def check_membership():
     name = hmac.new(h(o["epoch_key"]), b"caravan/outbox/v1" + h(o["device"]), hashlib.sha256).digest()[:8].hex()
     ok(name == o["name"], "mailbox outbox name (section 15)")
 
+    check_key_update_bundle(v, x_secrets)
+
     jr = v["join_request"]
     inp = b"caravan/join-request/v1" + h(jr["device"]) + h(jr["x25519"]) + h(jr["nonce"]) + jr["name"].encode()
     ok(inp == h(jr["signature_input"]), "join request signature input (11.1)")
@@ -469,6 +480,69 @@ def check_membership():
     ok(jr["text"] == "caravan-request:" + b32(body), "join request text")
     c = b32(sha256(b"caravan/request-code/v1" + body)[:10])
     ok(jr["code"] == "-".join(c[i : i + 4] for i in range(0, 16, 4)), "join request code")
+
+
+def split_envelopes(data):
+    """Section 14: envelopes back to back, each one's length from its header (epoch < 24)."""
+    out = []
+    while data:
+        ok(data[0] == 0x87 and data[20] < 24, "an envelope with a one-byte epoch")
+        rest = data[72:]
+        ai = rest[0] & 31
+        width = 0 if ai < 24 else 1 << (ai - 24)
+        n = ai if ai < 24 else int.from_bytes(rest[1 : 1 + width], "big")
+        end = 72 + 1 + width + n
+        out.append(data[:end])
+        data = data[end:]
+    return out
+
+
+def open_message(key, epoch, env, what):
+    """Sections 6 and 7: the sender, the signature check, the payload CBOR."""
+    signed = open_envelope(key, epoch, env)
+    ok(signed is not None, what + ": envelope opens")
+    # Signed = {"sender": bstr(32), "body": bstr, "sig": bstr(64)}, keys in this order.
+    pre = bytes([0xA3]) + cbor("sender")
+    ok(signed.startswith(pre), what + ": Signed starts with its sender")
+    sender = signed[len(pre) + 2 : len(pre) + 34]
+    pos = len(pre) + 34 + len(cbor("body"))
+    ai = signed[pos] & 31
+    width = 0 if ai < 24 else 1 << (ai - 24)
+    n = ai if ai < 24 else int.from_bytes(signed[pos + 1 : pos + 1 + width], "big")
+    body = signed[pos + 1 + width : pos + 1 + width + n]
+    sig = signed[-64:]
+    ok(cbor({"sender": sender, "body": body, "sig": sig}) == signed, what + ": Signed CBOR")
+    tag = hmac.new(key, b"caravan/route/v1" + struct.pack(">I", epoch), hashlib.sha256).digest()[:16]
+    ok(ed25519_verify(sender, b"caravan/message/v1" + tag + struct.pack(">I", epoch) + body, sig),
+       what + ": message signature")
+    if body[0] == 0:
+        payload = body[1:]
+    else:
+        ok(body[0] == 1, what + ": body encoding byte 0 or 1")
+        payload = zlib.decompress(body[1:], -15)
+    return sender, payload
+
+
+def check_key_update_bundle(v, x_secrets):
+    kb = v["key_update_bundle"]
+    parts = split_envelopes(h(kb["bundle"]))
+    ok(len(parts) == 2, "the bundle has two envelopes")
+    ku, main = kb["key_update"], kb["main"]
+    ok(parts[0] == h(ku["envelope"]) and parts[1] == h(main["envelope"]), "key update first, main last")
+    sender, payload = open_message(h(ku["epoch_key"]), ku["epoch"], parts[0], "key update")
+    ok(payload == h(ku["payload_cbor"]), "key update payload")
+    sealed_entries = [s for s in v["sealed_keys"] if s["in"] == "Rekey"]
+    sealed = h(sealed_entries[0]["sealed"])
+    want = cbor({"cases": [], "tombstones": [], "members": [], "live": None, "keys": [[1, sealed]]})
+    ok(payload == want, "key update payload = only keys (section 14)")
+    context = h(v["group"]["id"]) + struct.pack(">I", 1) + sender
+    k1 = open_from(b"caravan/rekey/v1", context, sealed, x_secrets[sender])
+    ok(k1 == h(main["epoch_key"]), "the key update gives the epoch 1 key")
+    sender2, payload = open_message(k1, 1, parts[1], "main envelope")
+    ok(sender2 == sender, "same sender")
+    records = Raw(_head(4, len(v["records"])) + b"".join(h(r["cbor"]) for r in v["records"]))
+    want = cbor({"cases": [], "tombstones": [], "members": records, "live": None})
+    ok(payload == want, "main payload: every record, keys omitted when empty (section 8.2)")
 
 
 def check_invitation():

@@ -17,9 +17,10 @@ use serde::Serialize;
 use serde_bytes::ByteBuf;
 use serde_json::{json, Value};
 
+use super::envelope::{self, EpochKey};
 use super::group::{base32, GroupState, MemberOp, MemberRecord, Role};
 use super::keywrap;
-use super::{DeviceIdentity, JoinRequest, B32, B64};
+use super::{encode_body, DeviceIdentity, JoinRequest, Payload, B32, B64};
 use crate::model::{hex_encode as hex, CaseId};
 use crate::store::cbor;
 
@@ -281,6 +282,45 @@ fn record_json(r: &MemberRecord) -> Value {
     v
 }
 
+#[derive(Serialize)]
+struct SignedShape {
+    sender: B32,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+    sig: B64,
+}
+
+/// One envelope of a message, built as sections 6 and 7 say (with a fixed salt).
+fn message_json(
+    key: &EpochKey,
+    me: &DeviceIdentity,
+    payload: &Payload,
+    salt: [u8; 16],
+) -> (Value, Vec<u8>) {
+    let body = encode_body(payload).expect("body");
+    let input = [
+        b"caravan/message/v1".as_slice(),
+        &key.routing_tag(),
+        &key.epoch.to_be_bytes(),
+        &body,
+    ]
+    .concat();
+    let signed = cbor(&SignedShape {
+        sender: B32(me.id().0),
+        body: body.clone(),
+        sig: B64(me.sign(&input)),
+    })
+    .expect("cbor");
+    let env = envelope::seal_with_salt(key, &signed, salt).expect("seal");
+    (
+        json!({"epoch": key.epoch, "epoch_key": hex(key.bytes()), "routing_tag": hex(&key.routing_tag()),
+               "payload_cbor": hex(&cbor(payload).expect("cbor")), "body": hex(&body),
+               "signature_input": hex(&input), "signed_cbor": hex(&signed), "salt": hex(&salt),
+               "envelope": hex(&env)}),
+        env,
+    )
+}
+
 /// Appends `op` signed by `who` (parents: the log's heads) and notes its hash.
 fn step(g: &mut GroupState, order: &mut Vec<[u8; 32]>, who: &DeviceIdentity, op: MemberOp) {
     g.append(who, op).expect("append");
@@ -498,7 +538,25 @@ fn membership_vectors() -> Value {
                "actor": hex(&id.id().actor()), "x25519_secret": hex(&hkdf32(b"caravan/x25519/v1", pkcs8, b"static")),
                "x25519_public": hex(x)})
     };
+    // A bundle after the rotation: a key update under the epoch 0 key (section 14),
+    // then the main envelope under the epoch 1 key.
+    let update = Payload {
+        keys: vec![(1, ByteBuf::from(rekey_key.clone()))],
+        ..Payload::default()
+    };
+    let main = Payload {
+        members: g.records.iter().cloned().collect(),
+        ..Payload::default()
+    };
+    let (update_json, update_env) =
+        message_json(&EpochKey::new(0, EPOCH0_KEY), &coord, &update, [0x01; 16]);
+    let (main_json, main_env) =
+        message_json(&EpochKey::new(1, EPOCH1_KEY), &coord, &main, [0x02; 16]);
+    let bundle = [update_env, main_env].concat();
+
     json!({
+        "key_update_bundle": {"recipient": hex(&c.0), "key_update": update_json, "main": main_json,
+                              "bundle": hex(&bundle)},
         "description": "The membership log of docs/protocol.md section 10: a group created by the coordinator, \
                         every Op kind (Keys, InviteOnce, a Join and the Admit that binds it, the member's Keys, a \
                         version-2 Invite, SetRole, Assign, Resolve, Revoke, Rekey), each with its fields, parents, \
@@ -506,7 +564,10 @@ fn membership_vectors() -> Value {
                         set order (section 10.3), which the records digest follows. Sealed keys use the fixed \
                         ephemeral X25519 secrets given. Also: device PKCS#8 and X25519 keys (section 10.4), the meta \
                         digest with two erased cases (section 13.1), the mailbox outbox name under the epoch 1 key \
-                        (section 15) and a join request with its code (section 11.1). Byte strings are hex.",
+                        (section 15), a join request with its code (section 11.1), and a bundle of two envelopes \
+                        (section 14): a key update under the epoch 0 key carrying the epoch 1 key sealed to the \
+                        coordinator, then the main envelope (all the records) under the epoch 1 key. Byte strings \
+                        are hex.",
         "devices": [
             dev("coordinator", &COORDINATOR_SEED, &coord, &coord_pkcs8, &cx),
             dev("member", &MEMBER_SEED, &member, &member_pkcs8, &mx),
@@ -630,6 +691,31 @@ fn membership_vectors_agree_with_the_implementation() {
     assert_eq!(
         crate::store::outbox_name(&key, &coord.id().0),
         o["name"].as_str().expect("name")
+    );
+    // The two-envelope bundle: split, open the key update, open the sealed key, open
+    // the main envelope with it.
+    let kb = &file["key_update_bundle"];
+    let bundle = unhex(kb["bundle"].as_str().expect("bundle"));
+    let parts = envelope::split(&bundle).expect("split");
+    assert_eq!(parts.len(), 2);
+    let k0 = EpochKey::new(0, EPOCH0_KEY);
+    let (sender, update) = super::open_message(parts[0], |t, e| {
+        (*t == k0.routing_tag() && e == 0).then(|| k0.clone())
+    })
+    .expect("the key update opens");
+    assert_eq!(sender, coord.id());
+    assert!(update.members.is_empty() && update.cases.is_empty());
+    let (epoch, sealed) = update.keys.first().expect("a sealed key");
+    let k1 = keywrap::open_key(sealed, &group, *epoch, &coord.id().0, &coord.x25519())
+        .expect("the key update's key opens for its recipient");
+    let k1 = EpochKey::new(*epoch, *k1);
+    let (_, main) = super::open_message(parts[1], |t, e| {
+        (*t == k1.routing_tag() && e == 1).then(|| k1.clone())
+    })
+    .expect("the main envelope opens with the key from the update");
+    assert_eq!(
+        main.members.len(),
+        file["records"].as_array().expect("records").len()
     );
     // The join request parses, verifies and has the stated code.
     let r = &file["join_request"];
