@@ -404,7 +404,11 @@ def check_membership():
         ok(xs == h(dev["x25519_secret"]), "%s: X25519 secret" % dev["name"])
         ok(x25519(xs, (9).to_bytes(32, "little")) == h(dev["x25519_public"]), "%s: X25519 public" % dev["name"])
         x_secrets[pub] = xs
-    ok(ed25519_public(h(v["invitation"]["sign_seed"])) == h(v["invitation"]["public_key"]), "invitation key")
+    inv = v["invitation"]
+    secret = h(inv["secret"])
+    ok(hkdf(b"caravan/invite/v1", secret, b"sign") == h(inv["sign_seed"]), "invitation sign seed (11)")
+    ok(hkdf(b"caravan/invite/v1", secret, b"welcome") == h(inv["welcome_key"]), "invitation welcome key (11)")
+    ok(ed25519_public(h(inv["sign_seed"])) == h(inv["public_key"]), "invitation key")
 
     g = v["group"]
     creator = h(v["devices"][0]["public_key"])
@@ -467,6 +471,28 @@ def check_membership():
     ok(name == o["name"], "mailbox outbox name (section 15)")
 
     check_key_update_bundle(v, x_secrets)
+
+    # The in-person invitation: a welcome without keys, holding the records up to the
+    # InviteOnce; its Join is in the log, after the InviteOnce of its key.
+    wk = h(inv["welcome_key"])
+    welcome = open_envelope(wk, 0, h(inv["sealed_welcome"]))
+    ok(welcome == h(inv["welcome_cbor"]), "welcome envelope opens with the welcome key")
+    by_hash = {r["hash"]: r for r in records}
+    wrecs = [by_hash[x] for x in inv["welcome_records"]]
+    ok([r["hash"] for r in wrecs] == [r["hash"] for r in records if r["hash"] in inv["welcome_records"]],
+       "welcome records in set order")
+    want = cbor({"id": Bytes16Array(h(g["id"])), "name": g["name"], "keys": [],
+                 "records": Raw(_head(4, len(wrecs)) + b"".join(h(r["cbor"]) for r in wrecs))})
+    ok(welcome == want, "welcome = GroupState with no key (11)")
+    ok(any(r["record"] == "Op" and r["op"]["kind"] == "InviteOnce" and r["op"]["invite"] == inv["public_key"]
+           for r in wrecs), "the welcome holds the InviteOnce of its key")
+    raw = secret + h(inv["sealed_welcome"])
+    ok(inv["text"] == "caravan-invite:" + b32(raw), "invitation text")
+    c = b32(sha256(b"caravan/invite-code/v1" + raw)[:5])
+    ok(inv["code"] == c[:4] + "-" + c[4:8], "invitation verification code")
+    joins = [r for r in records if r["record"] == "Join"]
+    ok(len(joins) == 1 and joins[0]["invite"] == inv["public_key"] and joins[0]["name"] == inv["joiner_name"],
+       "the log's Join uses the invitation")
 
     jr = v["join_request"]
     inp = b"caravan/join-request/v1" + h(jr["device"]) + h(jr["x25519"]) + h(jr["nonce"]) + jr["name"].encode()

@@ -47,7 +47,12 @@ const fn seq(start: u8) -> [u8; 32] {
 
 const COORDINATOR_SEED: [u8; 32] = seq(0x60);
 const MEMBER_SEED: [u8; 32] = seq(0xa0);
-const INVITE_SEED: [u8; 32] = seq(0xe0);
+/// The secret of the in-person invitation (section 11); its key pair and welcome key
+/// derive from it.
+const INVITE_SECRET: [u8; 16] = [
+    0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+];
+const WELCOME_SALT: [u8; 16] = [0x3c; 16];
 const LEGACY_INVITE_SEED: [u8; 32] = seq(0x10);
 const GROUP_NONCE: [u8; 16] = [0x22; 16];
 const GROUP_NAME: &str = "Membership vectors";
@@ -337,7 +342,9 @@ fn step(g: &mut GroupState, order: &mut Vec<[u8; 32]>, who: &DeviceIdentity, op:
 fn membership_vectors() -> Value {
     let (coord, coord_pkcs8) = device(&COORDINATOR_SEED);
     let (member, member_pkcs8) = device(&MEMBER_SEED);
-    let invite_key = DeviceIdentity::from_seed(&INVITE_SEED).expect("invite key");
+    let invite_seed = hkdf32(b"caravan/invite/v1", &INVITE_SECRET, b"sign");
+    let welcome_key = hkdf32(b"caravan/invite/v1", &INVITE_SECRET, b"welcome");
+    let invite_key = DeviceIdentity::from_seed(&invite_seed).expect("invite key");
     let legacy_invite = DeviceIdentity::from_seed(&LEGACY_INVITE_SEED).expect("invite key");
     let (c, m) = (B32(coord.id().0), B32(member.id().0));
     let (cx, mx) = (coord.x25519().public(), member.x25519().public());
@@ -392,6 +399,28 @@ fn membership_vectors() -> Value {
             role: Role::FieldWorker,
         },
     );
+    // The in-person invitation: the group state without keys, sealed under the
+    // welcome key, after the secret.
+    let welcome = cbor(&GroupShape {
+        id: group,
+        name: GROUP_NAME,
+        keys: vec![],
+        records: &g.records,
+    })
+    .expect("cbor");
+    let welcome_records: Vec<Value> = g.records.iter().map(|r| json!(hex(&r.hash()))).collect();
+    let sealed_welcome =
+        envelope::seal_with_salt(&EpochKey::new(0, welcome_key), &welcome, WELCOME_SALT)
+            .expect("seal");
+    let invitation_text = format!(
+        "caravan-invite:{}",
+        base32(&[INVITE_SECRET.as_slice(), &sealed_welcome].concat())
+    );
+    let invitation_code = {
+        let raw = [INVITE_SECRET.as_slice(), &sealed_welcome].concat();
+        let c = base32(&sha256(&[b"caravan/invite-code/v1".as_slice(), &raw].concat())[..5]);
+        format!("{}-{}", &c[..4], &c[4..8])
+    };
     // The member joins on the single-use invitation (signed by it and the invitation key).
     let join_input = [
         b"caravan/join/v1".as_slice(),
@@ -564,7 +593,9 @@ fn membership_vectors() -> Value {
                         set order (section 10.3), which the records digest follows. Sealed keys use the fixed \
                         ephemeral X25519 secrets given. Also: device PKCS#8 and X25519 keys (section 10.4), the meta \
                         digest with two erased cases (section 13.1), the mailbox outbox name under the epoch 1 key \
-                        (section 15), a join request with its code (section 11.1), and a bundle of two envelopes \
+                        (section 15), the in-person invitation (section 11: secret, derived keys, the welcome \
+                        holding the records up to the InviteOnce and no key, text, code) whose use gives the Join \
+                        of the log, a join request with its code (section 11.1), and a bundle of two envelopes \
                         (section 14): a key update under the epoch 0 key carrying the epoch 1 key sealed to the \
                         coordinator, then the main envelope (all the records) under the epoch 1 key. Byte strings \
                         are hex.",
@@ -572,7 +603,12 @@ fn membership_vectors() -> Value {
             dev("coordinator", &COORDINATOR_SEED, &coord, &coord_pkcs8, &cx),
             dev("member", &MEMBER_SEED, &member, &member_pkcs8, &mx),
         ],
-        "invitation": {"sign_seed": hex(&INVITE_SEED), "public_key": hex(&invite.0)},
+        "invitation": {"secret": hex(&INVITE_SECRET), "sign_seed": hex(&invite_seed),
+                       "public_key": hex(&invite.0), "welcome_key": hex(&welcome_key),
+                       "welcome_routing_tag": hex(&EpochKey::new(0, welcome_key).routing_tag()),
+                       "welcome_records": welcome_records, "welcome_cbor": hex(&welcome),
+                       "welcome_salt": hex(&WELCOME_SALT), "sealed_welcome": hex(&sealed_welcome),
+                       "text": invitation_text, "code": invitation_code, "joiner_name": MEMBER_NAME},
         "legacy_invitation_public_key": hex(&legacy_invite.id().0),
         "group": {"id": hex(&group), "nonce": hex(&GROUP_NONCE), "name": GROUP_NAME, "genesis_hash": hex(&genesis_hash)},
         "creation_order": order.iter().map(|h| hex(h)).collect::<Vec<_>>(),
@@ -692,6 +728,27 @@ fn membership_vectors_agree_with_the_implementation() {
         crate::store::outbox_name(&key, &coord.id().0),
         o["name"].as_str().expect("name")
     );
+    // Joining with the in-person invitation gives the log's Join, and the device waits
+    // (pending) until a coordinator's Admit names it.
+    let inv = &file["invitation"];
+    let text = inv["text"].as_str().expect("text");
+    assert_eq!(
+        super::invitation_code(text).expect("code"),
+        inv["code"].as_str().expect("code")
+    );
+    let joined = GroupState::join(text, &member, MEMBER_NAME).expect("the invitation joins");
+    let join = joined
+        .records
+        .iter()
+        .find(|r| matches!(r, MemberRecord::Join { .. }))
+        .expect("a Join");
+    assert!(file["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .any(|r| r["hash"].as_str() == Some(hex(&join.hash()).as_str())));
+    assert!(joined.view().pending.contains_key(&member.id()));
+    assert!(joined.view().active(&member.id()).is_none());
     // The two-envelope bundle: split, open the key update, open the sealed key, open
     // the main envelope with it.
     let kb = &file["key_update_bundle"];
