@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Caravan test: the Rust workspace (unit, integration, crash-consistency,
+# Runs every Caravan test: the protocol vectors re-derived without caravan-core
+# (tests/vectors/check.py, Python stdlib), the Rust workspace (unit, integration, crash-consistency,
 # CLI end to end, doc tests), then the generated Kotlin and Python bindings' tests
 # (bindings/tests/run.sh). This is the README's test command and what CI runs (.ci/run
 # calls it unchanged).

@@ -490,6 +490,21 @@ def check_membership():
     ok(inv["text"] == "caravan-invite:" + b32(raw), "invitation text")
     c = b32(sha256(b"caravan/invite-code/v1" + raw)[:5])
     ok(inv["code"] == c[:4] + "-" + c[4:8], "invitation verification code")
+    # The join message (member: its Join and Keys) and the admission update
+    # (coordinator: the Join and the Admit) under the welcome key, no key, no case.
+    member_pub, coord_pub = h(v["devices"][1]["public_key"]), h(v["devices"][0]["public_key"])
+    for name, sender, kinds in (("join_message", member_pub, ("Join", "Keys")),
+                                ("admission_update", coord_pub, ("Join", "Admit"))):
+        m = v[name]
+        ok(h(m["epoch_key"]) == wk and m["epoch"] == 0, name + ": under the welcome key, epoch 0")
+        got_sender, payload = open_message(wk, 0, h(m["envelope"]), name)
+        ok(got_sender == sender, name + ": sender")
+        recs = [r for r in records if r["record"] == "Join"] + [
+            r for r in records if r["record"] == "Op" and r["op"]["kind"] == kinds[1]
+            and (kinds[1] != "Keys" or h(r["author"]) == member_pub)]
+        want = cbor({"cases": [], "tombstones": [],
+                     "members": Raw(_head(4, 2) + b"".join(h(r["cbor"]) for r in recs)), "live": None})
+        ok(payload == want, name + ": payload holds only its two records (section 11)")
     joins = [r for r in records if r["record"] == "Join"]
     ok(len(joins) == 1 and joins[0]["invite"] == inv["public_key"] and joins[0]["name"] == inv["joiner_name"],
        "the log's Join uses the invitation")

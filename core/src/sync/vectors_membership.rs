@@ -583,7 +583,44 @@ fn membership_vectors() -> Value {
         message_json(&EpochKey::new(1, EPOCH1_KEY), &coord, &main, [0x02; 16]);
     let bundle = [update_env, main_env].concat();
 
+    // Under the welcome key (section 11): the pending member's join message (its Join
+    // and Keys), and the coordinator's admission update (the member's Join and the
+    // Admit) that precedes what it sends until the member holds the key.
+    let find = |want: &dyn Fn(&MemberRecord) -> bool| {
+        g.records
+            .iter()
+            .find(|r| want(r))
+            .cloned()
+            .expect("a record of the log")
+    };
+    let join_record = find(&|r| matches!(r, MemberRecord::Join { .. }));
+    let member_keys = find(
+        &|r| matches!(r, MemberRecord::Op { author, op: MemberOp::Keys { .. }, .. } if author.0 == m.0),
+    );
+    let admit = find(&|r| {
+        matches!(
+            r,
+            MemberRecord::Op {
+                op: MemberOp::Admit { .. },
+                ..
+            }
+        )
+    });
+    let wkey = EpochKey::new(0, welcome_key);
+    let join_message = Payload {
+        members: vec![join_record.clone(), member_keys],
+        ..Payload::default()
+    };
+    let admission = Payload {
+        members: vec![join_record, admit],
+        ..Payload::default()
+    };
+    let (join_message_json, _) = message_json(&wkey, &member, &join_message, [0x03; 16]);
+    let (admission_json, _) = message_json(&wkey, &coord, &admission, [0x04; 16]);
+
     json!({
+        "join_message": join_message_json,
+        "admission_update": admission_json,
         "key_update_bundle": {"recipient": hex(&c.0), "key_update": update_json, "main": main_json,
                               "bundle": hex(&bundle)},
         "description": "The membership log of docs/protocol.md section 10: a group created by the coordinator, \
@@ -595,7 +632,8 @@ fn membership_vectors() -> Value {
                         digest with two erased cases (section 13.1), the mailbox outbox name under the epoch 1 key \
                         (section 15), the in-person invitation (section 11: secret, derived keys, the welcome \
                         holding the records up to the InviteOnce and no key, text, code) whose use gives the Join \
-                        of the log, a join request with its code (section 11.1), and a bundle of two envelopes \
+                        of the log, the member's join message and the coordinator's admission update under the \
+                        welcome key, a join request with its code (section 11.1), and a bundle of two envelopes \
                         (section 14): a key update under the epoch 0 key carrying the epoch 1 key sealed to the \
                         coordinator, then the main envelope (all the records) under the epoch 1 key. Byte strings \
                         are hex.",
@@ -749,6 +787,26 @@ fn membership_vectors_agree_with_the_implementation() {
         .any(|r| r["hash"].as_str() == Some(hex(&join.hash()).as_str())));
     assert!(joined.view().pending.contains_key(&member.id()));
     assert!(joined.view().active(&member.id()).is_none());
+    // The join message and the admission update open under the welcome key.
+    let wkey = EpochKey::new(
+        0,
+        unhex(inv["welcome_key"].as_str().expect("key"))
+            .try_into()
+            .expect("32"),
+    );
+    for (name, sender) in [("join_message", &member), ("admission_update", &coord)] {
+        let env = unhex(file[name]["envelope"].as_str().expect("envelope"));
+        let (from, payload) = super::open_message(&env, |t, e| {
+            (*t == wkey.routing_tag() && e == 0).then(|| wkey.clone())
+        })
+        .expect("opens under the welcome key");
+        assert_eq!(from, sender.id(), "{name}");
+        assert_eq!(payload.members.len(), 2, "{name}");
+        assert!(
+            payload.cases.is_empty() && payload.keys.is_empty(),
+            "{name}"
+        );
+    }
     // The two-envelope bundle: split, open the key update, open the sealed key, open
     // the main envelope with it.
     let kb = &file["key_update_bundle"];
