@@ -4,6 +4,8 @@ mod doc;
 mod edit;
 mod fields;
 mod ids;
+#[cfg(test)]
+mod layout_spec;
 mod record;
 mod screening;
 mod summary;
