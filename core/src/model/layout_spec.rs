@@ -170,7 +170,7 @@ fn case_document_layout_is_as_specified() {
     );
     let referrals = object(&doc, &ROOT, "referrals", ObjType::Map);
     let ids: Vec<String> = doc.keys(&referrals).collect();
-    assert_eq!(ids, [referral.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&referral));
     assert!(is_short_id(&referral));
     let r = object(&doc, &referrals, &referral, ObjType::Map);
     assert_eq!(
