@@ -654,6 +654,10 @@ def check_bundle():
     signed = h(v["signed_cbor"])
     sig = signed[-64:]
     ok(ed25519_verify(sender, inp, sig), "message signature verifies with the plain equation")
+    if v["epoch"] < 24:
+        got_sender, payload = open_message(h(v["epoch_key"]), v["epoch"], h(v["bundle"]), "bundle.json")
+        ok(got_sender == sender and payload == h(v["payload_cbor"]), "bundle.json: opens to its payload")
+        ok(zlib.decompress(h(v["body_deflated"])[1:], -15) == h(v["payload_cbor"]), "deflated body inflates")
     checked = 0
     for case in v["expected"]["cases"]:
         for ch in case.get("changes", []):
@@ -779,12 +783,66 @@ def check_sharing():
         ok(ed25519_verify(h(b["sender"]), sinp, ssig), name + ": signature")
 
 
+def qr_split(bundle, max_frame):
+    """Section 16.2."""
+    size = max_frame - 24
+    count = max(1, -(-len(bundle) // size))
+    bid = sha256(bundle)[:8]
+    frames = []
+    for i in range(count):
+        f = b"CVQ\x01" + bid + struct.pack(">HHI", i, count, len(bundle)) + bundle[i * size : (i + 1) * size]
+        frames.append(f + sha256(f)[:4])
+    return frames
+
+
+def qr_geometry(frame):
+    """Section 16.3: the frame's (bundle_id, count, total_len, P), or None if refused."""
+    if not 24 <= len(frame) <= 2953 or frame[:3] != b"CVQ" or frame[3] != 1:
+        return None
+    if sha256(frame[:-4])[:4] != frame[-4:]:
+        return None
+    index, count, total = struct.unpack(">HHI", frame[12:20])
+    n = len(frame) - 24
+    if not (1 <= count <= 4096 and index < count and total <= count * 2929):
+        return None
+    if count == 1:
+        size = total
+        if n != total:
+            return None
+    elif index < count - 1:
+        size = n
+        if not (40 <= size <= 2929 and (count - 1) * size < total <= count * size):
+            return None
+    else:
+        if n < 1 or (total - n) % (count - 1):
+            return None
+        size = (total - n) // (count - 1)
+        if not (40 <= size <= 2929 and n <= size):
+            return None
+    return frame[4:12], count, total, size
+
+
+def check_qr():
+    v = load("qr.json")
+    for q in v["vectors"]:
+        bundle = h(q["bundle"])
+        frames = [h(f) for f in q["frames"]]
+        ok(qr_split(bundle, q["max_frame"]) == frames, "qr %s: frames as section 16.2 cuts them" % q["name"])
+        ok(sha256(bundle)[:8] == h(q["bundle_id"]), "qr %s: bundle id" % q["name"])
+        geos = {qr_geometry(f) for f in frames}
+        ok(len(geos) == 1 and None not in geos, "qr %s: every frame valid, one geometry" % q["name"])
+        ok(b"".join(f[20:-4] for f in frames) == bundle, "qr %s: reassembles" % q["name"])
+    for q in v["negative"]:
+        ok(qr_geometry(h(q["frame"])) is None, "qr negative %s is refused (16.3)" % q["name"])
+
+
 def main():
     check_membership()
     check_invitation()
     check_envelopes()
     check_bundle()
     check_sharing()
+    check_qr()
     print("check.py: %d passed, 0 failed" % CHECKS)
 
 
