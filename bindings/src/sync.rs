@@ -207,7 +207,7 @@ pub struct GroupMember {
     pub active: bool,
 }
 
-fn device_id(hex_id: &str) -> Result<DeviceId> {
+pub(crate) fn device_id(hex_id: &str) -> Result<DeviceId> {
     let s = hex_id.trim();
     let bad = || CaravanError::InvalidInput {
         field: "device id".into(),
@@ -223,7 +223,7 @@ fn device_id(hex_id: &str) -> Result<DeviceId> {
     Ok(DeviceId(out))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -208,29 +208,45 @@ fun run(tmp: File) {
             return into.importHandover(s.finish())
         }
         val first = a.addCase(edits(gender = "Masculine"))
-        val waitingD = a.handoverWaiting("D")
+        val (dId, eId) = d.deviceId() to e.deviceId()
+        val waitingD = a.handoverWaiting(dId)
         check(waitingD >= 1uL, "cases wait for D")
+        expect<CaravanException.InvalidInput>("a peer is a device id") { a.handoverFrames("D", 300u) }
         // A shows D; D scans half the frames and walks away: no receipt.
-        val cut = a.handoverFrames("D", 300u)
+        val cut = a.handoverFrames(dId, 300u)
         val partial = QrReassembler()
         cut.take(cut.size / 2).forEach { partial.push(it) }
-        check(a.handoverWaiting("D") == waitingD, "an unconfirmed showing moves nothing")
+        check(a.handoverWaiting(dId) == waitingD, "an unconfirmed showing moves nothing")
+        // Red-team F2: the showing meant for D is scanned by E; E's receipt names E and
+        // confirms nothing for D.
+        val byE = scan(a.handoverFrames(dId, 300u), e)
+        check(byE.receipt != null, "E imported the showing whole")
+        val wrong = expect<CaravanException.HandoverToAnotherDevice>("E's receipt for D's showing") { a.confirmHandover(byE.receipt!!) }
+        check(wrong.peer == dId && wrong.scannedBy == eId, "the error names both phones")
+        check(a.handoverWaiting(dId) == waitingD, "D's position did not move")
         // A shows D again; D imports everything and shows its receipt; A scans it.
-        val got = scan(a.handoverFrames("D", 300u), d)
+        val got = scan(a.handoverFrames(dId, 300u), d)
         check(got.summary.casesWaiting == 0uL && got.receipt != null, "complete import, receipt")
         check(d.getCase(first).gender == "Masculine", "D has the case")
-        check(a.confirmHandover(got.receipt!!) == "D", "A confirms D")
-        check(a.handoverWaiting("D") == 0uL, "nothing waits for D")
+        check(a.confirmHandover(got.receipt!!) == dId, "A confirms D")
+        check(a.handoverWaiting(dId) == 0uL, "nothing waits for D")
         // A edits and adds a case, then shows E: E gets everything, whole.
         a.updateCase(first, listOf(CaseEdit.Set(ScalarField.AGE_BAND, "21-23")))
         val second = a.addCase(edits())
-        check(a.handoverWaiting("D") == 2uL, "two cases wait for D")
-        val toE = scan(a.handoverFrames("E", 300u), e)
+        check(a.handoverWaiting(dId) == 2uL, "two cases wait for D")
+        val toE = scan(a.handoverFrames(eId, 300u), e)
         check(toE.summary.casesWaiting == 0uL, "E waits for nothing: ${toE.summary}")
         check(e.getCase(first).ageBand == "21-23" && e.getCase(second).gender == "Feminine", "E has both cases")
+        check(a.confirmHandover(toE.receipt!!) == eId, "A confirms E")
+        // Re-sending everything to E (it restored an old copy): the full showing carries
+        // every case although nothing waits for E.
+        val everything = a.handoverFramesEverything(eId, 300u)
+        check(everything.size > a.handoverFrames(eId, 300u).size, "the full showing is larger")
+        val again = scan(everything, e)
+        check(a.confirmHandover(again.receipt!!) == eId && a.handoverWaiting(eId) == 0uL, "full showing confirmed")
         // A receipt for nothing A showed moves nothing.
-        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray())) }
-        check(a.handoverWaiting("D") == 2uL, "still waiting for D")
+        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray(), dId)) }
+        check(a.handoverWaiting(dId) == 2uL, "still waiting for D")
         d.closeStore(); e.closeStore()
     }
 

@@ -61,7 +61,7 @@ use crate::vocab::ErasureReason;
 
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
-pub use self::handover::{handover_receipt, Handover};
+pub use self::handover::{handover_receipt, Handover, ReceiptCheck};
 pub use self::mailbox::MailboxReport;
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};

@@ -134,10 +134,11 @@ private suspend fun smoke(root: File, c: Checks) {
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
     // A showing cut short (B scans one code and walks away) moves nothing.
-    c.check("one case waits for B", repoA.waiting("bakyt") == 1L)
-    repoB.scanned(QrReassembler(), repoA.qrFrames("bakyt").first())
-    c.check("a showing cut short moves nothing", repoA.waiting("bakyt") == 1L)
-    val frames = repoA.qrFrames("bakyt")
+    val bakyt = repoB.store.deviceId()
+    c.check("one case waits for B", repoA.waiting(bakyt) == 1L)
+    repoB.scanned(QrReassembler(), repoA.qrFrames(bakyt).first())
+    c.check("a showing cut short moves nothing", repoA.waiting(bakyt) == 1L)
+    val frames = repoA.qrFrames(bakyt)
     val scan = QrReassembler()
     var lastSummary: org.caravan.core.SyncSummary? = null
     var receipt: String? = null
@@ -159,8 +160,15 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
     c.check("B shows a receipt", receipt != null)
-    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == "bakyt")
-    c.check("nothing waits for B once confirmed", repoA.waiting("bakyt") == 0L)
+    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == bakyt)
+    c.check("nothing waits for B once confirmed", repoA.waiting(bakyt) == 0L)
+    // Everything again (B restored an old copy): more frames than the usual showing,
+    // and B's receipt for it confirms.
+    val all = repoA.qrFramesEverything(bakyt)
+    c.check("the full showing carries more", all.size > repoA.qrFrames(bakyt).size)
+    val again = QrReassembler()
+    val allReceipt = all.map { repoB.scanned(again, it) }.last().receipt
+    c.check("B's receipt confirms the full showing", allReceipt != null && repoA.confirmHandover(allReceipt) == bakyt)
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())
