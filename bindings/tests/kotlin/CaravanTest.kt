@@ -312,6 +312,26 @@ fun run(tmp: File) {
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
     }
 
+    test("use {} and close() close the store, destroy() too: later calls are ReopenStore, never IllegalStateException") {
+        // Red-team F3 of 2026-12-04: UniFFI's close() destroyed the handle and every
+        // later call threw IllegalStateException, outside CaravanException.
+        val dir = File(tmp, "used").path
+        val key = generateStoreKey()
+        val used = CaravanStore.create(dir, key)
+        used.use { it.addCase(edits()) }
+        expect<CaravanException.ReopenStore>("after use {}") { used.caseCount() }
+        used.close()
+        used.setChangeListener(null)
+        expect<CaravanException.ReopenStore>("after a second close()") { used.listCaseIds(CaseListFilter()) }
+        // The store was really closed (its lock released): it opens again at once.
+        val again = CaravanStore.open(dir, key)
+        check(again.caseCount() == 1uL, "the case stayed")
+        again.destroy()
+        expect<CaravanException.ReopenStore>("after destroy()") { again.caseCount() }
+        expect<CaravanException.ReopenStore>("after destroy(), with bad input") { again.getCase("nope") }
+        CaravanStore.open(dir, key).closeStore()
+    }
+
     test("a ProgressListener that throws cancels the call and does not poison the store") {
         val c = CaravanStore.create(File(tmp, "thrown").path, generateStoreKey())
         c.addCase(edits())
@@ -371,12 +391,12 @@ fun run(tmp: File) {
         val men = c.queryCases(CaseQuery(gender = "Masculine", sort = CaseSort.CREATED_OLDEST))
         check(men.total == 5uL && men.ids == ids.filterIndexed { i, _ -> i % 5 == 0 }, "gender filter, oldest first: $men")
         val page = c.queryCases(CaseQuery(filter = CaseListFilter(country = "KZ"), gender = "Feminine",
-            sort = CaseSort.CREATED_OLDEST, offset = 2u, limit = 3u))
+            sort = CaseSort.CREATED_OLDEST, offset = 2, limit = 3))
         val expected = ids.filterIndexed { i, _ -> i % 2 == 0 && i % 5 != 0 }
         check(page.total == expected.size.toULong() && page.ids == expected.drop(2).take(3), "page: $page vs $expected")
-        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1u))
+        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1))
         check(newest.ids == c.listCaseIds(CaseListFilter()).take(1) && newest.total == 25uL, "newest update first, like listCaseIds")
-        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40u)).ids.isEmpty(), "past the end: empty")
+        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40)).ids.isEmpty(), "past the end: empty")
         expect<CaravanException.UnknownCode>("bad code") { c.queryCases(CaseQuery(gender = "Nope", sort = CaseSort.UPDATED_NEWEST)) }
         val ru = vocabularyLabels("ru").single { it.id == "gender" }
         val both = vocabularies().single { it.id == "gender" }

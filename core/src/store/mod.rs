@@ -20,6 +20,7 @@
 //!   the store holds the case's content afterwards, under any key. The tombstone
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
+mod assigned;
 mod chunks;
 mod dedup;
 mod dictionary;

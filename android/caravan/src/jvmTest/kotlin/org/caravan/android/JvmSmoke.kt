@@ -100,7 +100,7 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("edit stored", repoA.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("paged listing: ids, then a page of summaries", repoA.summaries(repoA.ids()).map { it.id } == listOf(id))
     c.check("a page of the list with its total", repoA.page(org.caravan.core.CaseQuery(gender = "Feminine",
-        sort = org.caravan.core.CaseSort.UPDATED_NEWEST, limit = 10u)).let { it.total == 1uL && it.ids == listOf(id) })
+        sort = org.caravan.core.CaseSort.UPDATED_NEWEST, limit = 10)).let { it.total == 1uL && it.ids == listOf(id) })
     c.check("filter by country", repoA.list(CaseListFilter(country = "KZ")).size == 1 &&
         repoA.list(CaseListFilter(country = "KG")).isEmpty())
     val row = repoA.list().single()
