@@ -35,7 +35,15 @@ struct CaseFormView: View {
             }
             Section {
                 TextField("New note", text: $form.newNote, axis: .vertical)
-                Text("No names, phone numbers, document numbers or exact dates.").font(.footnote)
+                // Likely identifiers, highlighted as the worker types (UTF-16 spans of
+                // screenNote's findings, as on Android).
+                let findings = NoteHighlights.screen(form.newNote)
+                if findings.isEmpty {
+                    Text("No names, phone numbers, document numbers or exact dates.").font(.footnote)
+                } else {
+                    Text(NoteHighlights.highlighted(form.newNote, findings: findings)).font(.footnote)
+                    Text("The highlighted parts look like personal details: rephrase them.").font(.footnote).foregroundColor(.red)
+                }
             }
             if let error { Text(error).foregroundColor(.red) }
             Button("Save", action: save)

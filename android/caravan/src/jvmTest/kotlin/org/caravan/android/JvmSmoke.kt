@@ -111,6 +111,17 @@ private suspend fun smoke(root: File, c: Checks) {
         ru.label("gender", VocabularyCode.Unknown("SomeNewCode")) == "SomeNewCode")
     val refused = runCatching { repoA.save(id, edited.copy(newNote = "Call her at +7 701 234 5678"), edited) }
     c.check("note with a phone number refused", refused.exceptionOrNull() is CaravanException.NoteRejected)
+    // The note screen highlights the finding: with emoji before it, UTF-16 offsets pick
+    // exactly the phone number (scalar offsets would be off by one per emoji).
+    val emojiNote = "👩‍👧 met at 🚌 station, call +7 701 234 5678 or 8 (701) 234-56-78"
+    val rejected = runCatching { repoA.save(id, edited.copy(newNote = emojiNote), edited) }.exceptionOrNull()
+    val spans = NoteHighlights.ranges(emojiNote, NoteHighlights.findingsOf(rejected!!))
+    c.check("highlighted spans are the phone numbers (${spans.map { emojiNote.substring(it) }})",
+        spans.map { emojiNote.substring(it) } == listOf("+7 701 234 5678", "8 (701) 234-56-78"))
+    c.check("screening as the worker types gives the same spans",
+        NoteHighlights.ranges(emojiNote, NoteHighlights.screen(emojiNote)) == spans)
+    c.check("a clean note highlights nothing", NoteHighlights.screen("Met at the bus station").isEmpty() &&
+        NoteHighlights.findingsOf(IllegalStateException()).isEmpty())
 
     // --- screening and referral ---------------------------------------------------------
     val screening = ScreeningForm().answer("DocumentsWithheld", "Yes").answer("PhysicalViolence", "No")
