@@ -107,6 +107,15 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("list row labels from summary values", ru.label("gender", row.gender!!) == "Женский" &&
         ru.label("age_band", row.ageBand!!) == ru.label("age_band", "9-17") &&
         row.citizenship.map { ru.code("country", it) } == listOf("KZ"))
+    // The compact list (listCaseTable) reads back what listCases gives.
+    val table = CaseTableReader(repoA.store.listCaseTable(CaseListFilter()))
+    c.check("the compact table holds the list's row", table.size == 1 && table.id(0) == row.id &&
+        table.updatedAtMs(0) == row.updatedAtMs && table.createdAtMs(0) == row.createdAtMs &&
+        table.gender(0) == (row.gender as VocabularyCode.Known).index.toInt() &&
+        table.caseStatus(0) == CaseTableReader.NONE == (row.caseStatus == null) &&
+        table.citizenship(0).toList() == row.citizenship.map { (it as VocabularyCode.Known).index.toInt() } &&
+        table.notes(0) == row.notes.toInt() && table.referrals(0) == row.referrals.toInt())
+    c.check("a row past the end is refused", runCatching { table.id(1) }.exceptionOrNull() is IndexOutOfBoundsException)
     c.check("a value from a newer version shows as its code",
         ru.label("gender", VocabularyCode.Unknown("SomeNewCode")) == "SomeNewCode")
     val refused = runCatching { repoA.save(id, edited.copy(newNote = "Call her at +7 701 234 5678"), edited) }
