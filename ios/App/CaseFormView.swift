@@ -41,7 +41,7 @@ struct CaseFormView: View {
                 if findings.isEmpty {
                     Text("No names, phone numbers, document numbers or exact dates.").font(.footnote)
                 } else {
-                    Text(NoteHighlights.highlighted(form.newNote, findings: findings)).font(.footnote)
+                    Text(highlighted(form.newNote, findings: findings)).font(.footnote)
                     Text("The highlighted parts look like personal details: rephrase them.").font(.footnote).foregroundColor(.red)
                 }
             }
@@ -134,4 +134,13 @@ extension Labels {
         default: return vocabulary
         }
     }
+}
+
+/// `text` with the spans of its findings (`NoteHighlights.ranges`) on a yellow background.
+private func highlighted(_ text: String, findings: [NoteFinding]) -> AttributedString {
+    var out = AttributedString(text)
+    for range in NoteHighlights.ranges(text: text, findings: findings) {
+        if let r = Range<AttributedString.Index>(range, in: out) { out[r].backgroundColor = .yellow }
+    }
+    return out
 }

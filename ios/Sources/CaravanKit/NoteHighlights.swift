@@ -32,21 +32,12 @@ public enum NoteHighlights {
 
     /// The findings of a failed save: those of a `NoteRejected`, none for another error.
     public static func findings(of error: Error) -> [NoteFinding] {
-        if case let CaravanError.NoteRejected(findings) = error { return findings }
-        return []
+        guard let error = error as? CaravanError, case let .NoteRejected(findings) = error else { return [] }
+        return findings
     }
 
     /// Screens `text` as the worker types (no store needed).
     public static func screen(_ text: String) -> [NoteFinding] {
         text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? [] : screenNote(text: text)
-    }
-
-    /// `text` with the spans of its findings on a highlighted background.
-    public static func highlighted(_ text: String, findings: [NoteFinding]) -> AttributedString {
-        var out = AttributedString(text)
-        for range in ranges(text: text, findings: findings) {
-            if let r = Range(range, in: out) { out[r].backgroundColor = .yellow }
-        }
-        return out
     }
 }
