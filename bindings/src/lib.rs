@@ -40,6 +40,7 @@ mod listing;
 mod messages;
 mod model;
 mod partner;
+mod progress;
 mod store;
 mod sync;
 mod table;

@@ -138,7 +138,7 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
-    fn new(r: &SyncReport, changed: Vec<String>) -> Self {
+    pub(crate) fn new(r: &SyncReport, changed: Vec<String>) -> Self {
         SyncSummary {
             cases_created: r.cases_created as u64,
             cases_updated: r.cases_updated as u64,

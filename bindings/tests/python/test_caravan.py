@@ -591,6 +591,41 @@ class CaravanFlow(unittest.TestCase):
             checked += 1
         self.assertGreater(checked, 50)
 
+    def test_a_bundle_import_reports_progress_and_a_cancel_leaves_the_store_byte_identical(self):
+        import hashlib
+
+        def snapshot(path):
+            out = {}
+            for root, _, files in os.walk(path):
+                for f in files:
+                    full = os.path.join(root, f)
+                    with open(full, "rb") as fh:
+                        out[os.path.relpath(full, path)] = hashlib.sha256(fh.read()).hexdigest()
+            return out
+
+        a, _ = self.new_store("sender")
+        b, _ = self.new_store("receiver")
+        a.create_group("Team", "Sender phone")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "Receiver phone")
+        admit(a, b)
+        for i in range(20):
+            a.add_case(case_edits(age="18-20" if i % 2 else "21-23"))
+        bundle = a.export_bundle(cv.BundleScope.EVERYTHING())
+        before = snapshot(f"{self.tmp}/receiver")
+        recorder = Recorder()
+        b.set_change_listener(recorder)
+        for listener in (Throwing(after=0), Throwing(after=1), Progress(cancel_after=1)):
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                b.import_bundle_with_progress(bundle, listener)
+            self.assertEqual(b.case_count(), 0)
+            self.assertEqual(snapshot(f"{self.tmp}/receiver"), before, "byte-identical")
+        self.assertEqual(recorder.calls, [], "nothing told")
+        p = Progress()
+        got = b.import_bundle_with_progress(bundle, p)
+        self.assertEqual((got.cases_created, b.case_count()), (20, 20))
+        self.assertEqual(p.seen, [(0, 2), (1, 2), (2, 2)])
+        self.assertEqual(len(recorder.all_ids()), 20)
+
     def test_a_negative_offset_is_a_typed_error(self):
         """Red-team F5 of 2026-12-04: CaseQuery(offset=-1) raised the generated
         ValueError (the field was unsigned); it is InvalidInput now."""

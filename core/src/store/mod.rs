@@ -27,6 +27,7 @@ mod dictionary;
 mod files;
 mod format;
 mod handover;
+mod import_progress;
 mod index;
 pub mod inputs;
 mod leb128;
