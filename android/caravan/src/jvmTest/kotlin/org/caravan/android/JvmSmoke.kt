@@ -4,9 +4,14 @@ import java.io.File
 import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlin.concurrent.thread
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.ensureActive
+import kotlinx.coroutines.job
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.coroutineScope
@@ -18,6 +23,7 @@ import org.caravan.core.CaravanException
 import org.caravan.core.CaravanStore
 import org.caravan.core.MemberRole
 import org.caravan.core.CaseListFilter
+import org.caravan.core.ProgressListener
 import org.caravan.core.QrReassembler
 import org.caravan.core.ScalarField
 import org.caravan.core.SetField
@@ -189,6 +195,30 @@ private suspend fun smoke(root: File, c: Checks) {
     val again = QrReassembler()
     val allReceipt = all.map { repoB.scanned(again, it) }.last().receipt
     c.check("B's receipt confirms the full showing", allReceipt != null && repoA.confirmHandover(allReceipt) == bakyt)
+
+    // --- a bundle import on Dispatchers.IO, cancelled with its coroutine -------------------
+    // What the apps do instead of UniFFI async (decision 0019): the blocking call on
+    // Dispatchers.IO, its progress listener calling ensureActive(); cancelling the
+    // coroutine cancels the import, and B's store is left as it was.
+    val extra = repoA.save(null, CaseForm(scalars = mapOf(ScalarField.GENDER to "Masculine")))
+    val fresh = repoA.store.exportBundle(BundleScope.Everything)
+    val casesB = repoB.store.caseCount()
+    val importing = CoroutineScope(Dispatchers.IO).async {
+        val job = coroutineContext.job
+        repoB.store.importBundleWithProgress(fresh, object : ProgressListener {
+            override fun onProgress(done: ULong, total: ULong): Boolean {
+                if (done == 0uL) job.cancel() // the screen went away
+                job.ensureActive()
+                return true
+            }
+        })
+    }
+    val outcome = runCatching { importing.await() }.exceptionOrNull()
+    c.check("a cancelled coroutine cancels the import (${outcome?.javaClass?.simpleName})",
+        outcome is CancellationException || outcome is CaravanException.Cancelled)
+    c.check("nothing was imported", repoB.store.caseCount() == casesB && runCatching { repoB.get(extra) }.isFailure)
+    c.check("the next import brings the case", repoB.store.importBundleWithProgress(fresh, null).casesCreated >= 1uL &&
+        repoB.get(extra).gender == "Masculine")
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())
