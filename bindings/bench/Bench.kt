@@ -3,6 +3,7 @@
 // `BenchKt DIR [ADDS]` prints `kotlin list_ms=<median> add_ms=<total> paged_ms=<median>`
 // (paged: `listCaseIds` of all 10,000 cases, then `caseSummaries` of the first 50).
 
+import org.caravan.android.CaseTableReader
 import org.caravan.core.*
 import java.io.File
 
@@ -48,6 +49,46 @@ fun main(args: Array<String>) {
         check(ids.size == cases && page.size == PAGE)
         if (r >= warmup) paged.add(ms)
     }
+    // The compact table (listCaseTable, read with the Android module's CaseTableReader):
+    // `table`: the call and the reader, as a list screen that decodes the rows it shows;
+    // `table_read`: the same, then every field of every row read (ids as strings, lists
+    // as arrays), the work listCases does for all rows.
+    val tabled = mutableListOf<Double>()
+    val tableRead = mutableListOf<Double>()
+    var sink = 0L
+    repeat(rounds + warmup) { r ->
+        val t = System.nanoTime()
+        val reader = CaseTableReader(store.listCaseTable(everything))
+        val ms = (System.nanoTime() - t) / 1e6
+        check(reader.size == cases)
+        val t2 = System.nanoTime()
+        val reader2 = CaseTableReader(store.listCaseTable(everything))
+        for (i in 0 until reader2.size) {
+            sink += reader2.id(i).length + reader2.createdAtMs(i) + reader2.updatedAtMs(i) +
+                reader2.caseStatus(i) + reader2.traffickingStatus(i) + reader2.gender(i) + reader2.ageBand(i) +
+                reader2.referrals(i) + reader2.notes(i) + reader2.conflicts(i) +
+                reader2.citizenship(i).size + reader2.routeCountries(i).size + reader2.exploitation(i).size
+        }
+        val ms2 = (System.nanoTime() - t2) / 1e6
+        if (r >= warmup) { tabled.add(ms); tableRead.add(ms2) }
+    }
+    check(sink != 0L)
+    // Not timed: the table holds what listCases gives, row for row.
+    run {
+        val reader = CaseTableReader(store.listCaseTable(everything))
+        val rows = store.listCases(everything)
+        fun idx(v: VocabularyCode?): Int = when (v) {
+            null -> CaseTableReader.NONE
+            is VocabularyCode.Known -> v.index.toInt()
+            is VocabularyCode.Unknown -> CaseTableReader.NEWER
+        }
+        for ((i, s) in rows.withIndex()) {
+            check(reader.id(i) == s.id && reader.updatedAtMs(i) == s.updatedAtMs && reader.createdAtMs(i) == s.createdAtMs) { "row $i" }
+            check(reader.gender(i) == idx(s.gender) && reader.ageBand(i) == idx(s.ageBand) && reader.caseStatus(i) == idx(s.caseStatus)) { "codes $i" }
+            check(reader.citizenship(i).toList() == s.citizenship.map(::idx) && reader.exploitation(i).toList() == s.exploitation.map(::idx)) { "lists $i" }
+            check(reader.routeCountries(i).toList() == s.routeCountries.map(::idx) && reader.notes(i) == s.notes.toInt()) { "route $i" }
+        }
+    }
     // Not timed: the listed summaries carry what the case list shows, and their
     // vocabulary values resolve to the codes that were stored.
     val listed = store.listCases(everything)
@@ -72,5 +113,8 @@ fun main(args: Array<String>) {
     adding.closeStore()
     times.sort()
     paged.sort()
-    println("kotlin list_ms=%.3f add_ms=%.1f paged_ms=%.3f".format(times[times.size / 2], addMs, paged[paged.size / 2]))
+    tabled.sort()
+    tableRead.sort()
+    println("kotlin list_ms=%.3f add_ms=%.1f paged_ms=%.3f table_ms=%.3f table_read_ms=%.3f".format(
+        times[times.size / 2], addMs, paged[paged.size / 2], tabled[tabled.size / 2], tableRead[tableRead.size / 2]))
 }

@@ -74,7 +74,8 @@ pub enum CaravanError {
         id: String,
     },
     /// A code is not in its vocabulary (the form offered something it should not).
-    #[error("{code:?} is not a code of the {vocabulary} vocabulary")]
+    // The code is not quoted: it may be text a user typed (red-team F6 of 2026-12-04).
+    #[error("a code given is not one of the {vocabulary} vocabulary")]
     UnknownCode {
         /// Vocabulary identifier, e.g. `means_of_control`.
         vocabulary: String,
@@ -107,6 +108,16 @@ pub enum CaravanError {
     /// device was revoked). Nothing was changed.
     #[error("the message is for a group this device is not part of")]
     NotForThisDevice,
+    /// A hand-over receipt came from another device than the one the showing was meant
+    /// for (the QR codes shown for `peer` were scanned by `scanned_by`): `peer`'s
+    /// position did not move. Show the updates to `peer` again.
+    #[error("the hand-over for {peer} was received by {scanned_by}; nothing confirmed")]
+    HandoverToAnotherDevice {
+        /// The device the showing was meant for (device id, hex).
+        peer: String,
+        /// The device whose receipt was scanned (device id, hex).
+        scanned_by: String,
+    },
     /// This device's role does not allow the action (other devices would refuse it
     /// too); show `reason`, which says who may. Nothing was changed.
     #[error("not permitted to {action}: {reason}")]

@@ -2,7 +2,7 @@
 //! confirms, by showing back the receipt of the bundle it imported
 //! (`caravan_core::store::handover`, decision 0019).
 //!
-//! Sender: [`CaravanStore::handover_frames`] (one target per peer), then
+//! Sender: [`CaravanStore::handover_frames`] (one per peer's device id), then
 //! [`CaravanStore::confirm_handover`] with the receipt scanned from the peer's screen;
 //! [`CaravanStore::handover_waiting`] says how many cases wait for a peer. Receiver:
 //! [`CaravanStore::import_handover`] imports the scanned bundle and gives the receipt to
@@ -10,11 +10,12 @@
 
 use std::sync::PoisonError;
 
-use caravan_core::sync::qr;
+use caravan_core::sync::{qr, DeviceId};
+use caravan_core::ReceiptCheck;
 
 use crate::error::{guard, CaravanError, Result};
 use crate::store::CaravanStore;
-use crate::sync::SyncSummary;
+use crate::sync::{device_id, hex, SyncSummary};
 
 /// How many unconfirmed hand-overs a handle remembers (the oldest are forgotten; a
 /// forgotten one is simply shown again next time).
@@ -31,25 +32,18 @@ pub struct HandoverImport {
     pub receipt: Option<String>,
 }
 
-/// The receipt of a bundle (what [`CaravanStore::import_handover`] returns), for apps
-/// that import with `import_bundle`.
+/// The receipt a device shows back for a bundle it imported (what
+/// [`CaravanStore::import_handover`] returns), for apps that import with
+/// `import_bundle`: `receiver` is that device's id (64 hex digits).
 #[uniffi::export]
-pub fn handover_receipt(bundle: Vec<u8>) -> String {
-    caravan_core::handover_receipt(&bundle)
+pub fn handover_receipt(bundle: Vec<u8>, receiver: String) -> Result<String> {
+    let receiver = device_id(&receiver)?;
+    guard(|| Ok(caravan_core::handover_receipt(&receiver, &bundle)))
 }
 
-#[uniffi::export]
 impl CaravanStore {
-    /// The updates `peer` has not confirmed yet (everything the first time), cut into
-    /// QR frames of at most `max_frame` bytes, to show one after another. Showing them
-    /// moves nothing: the peer's position moves when [`CaravanStore::confirm_handover`]
-    /// gets the receipt the peer shows back. Keep one `peer` name per colleague's phone
-    /// (e.g. its member device id).
-    pub fn handover_frames(&self, peer: String, max_frame: u32) -> Result<Vec<Vec<u8>>> {
-        let (frames, handover) = self.with(|s| {
-            let (bundle, handover) = s.export_handover(&peer)?;
-            Ok((qr::split(&bundle, max_frame as usize)?, handover))
-        })?;
+    /// Remembers a showing until its receipt comes back.
+    fn remember(&self, handover: caravan_core::Handover) {
         let mut pending = self
             .handovers
             .lock()
@@ -59,50 +53,112 @@ impl CaravanStore {
             pending.remove(0);
         }
         pending.push(handover);
-        Ok(frames)
+    }
+}
+
+#[uniffi::export]
+impl CaravanStore {
+    /// The updates `peer` has not confirmed yet (everything the first time), cut into
+    /// QR frames of at most `max_frame` bytes, to show one after another. `peer` is the
+    /// device id (64 hex digits, `GroupMember.device_id`) of the colleague's phone the
+    /// codes are for. Showing them moves nothing: the peer's position moves when
+    /// [`CaravanStore::confirm_handover`] gets the receipt that very phone shows back.
+    pub fn handover_frames(&self, peer: String, max_frame: u32) -> Result<Vec<Vec<u8>>> {
+        self.handover_frames_of(peer, max_frame, false)
+    }
+
+    /// Like [`CaravanStore::handover_frames`], but carrying everything, whatever
+    /// `peer`'s position: to re-send all to a phone that lost its data, restored an
+    /// old copy, or whose showing was scanned by someone else. Confirming it sets the
+    /// peer's position to everything it carried.
+    pub fn handover_frames_everything(&self, peer: String, max_frame: u32) -> Result<Vec<Vec<u8>>> {
+        self.handover_frames_of(peer, max_frame, true)
     }
 
     /// Confirms a hand-over with the receipt scanned from the peer's screen: that
-    /// peer's position moves to what the bundle carried. Returns the peer's name. A
-    /// receipt for no bundle this handle showed (another phone's, or shown before the
-    /// store was locked) is `InvalidInput` and moves nothing: show the updates again.
+    /// peer's position moves to what the bundle carried. Returns the peer's device id.
+    /// A receipt shown by another team member's phone than the one the codes were meant
+    /// for is `HandoverToAnotherDevice` and moves nothing; a receipt for no bundle this
+    /// handle showed (shown before the store was locked, forged, malformed) is
+    /// `InvalidInput` and moves nothing: show the updates again.
     pub fn confirm_handover(&self, receipt: String) -> Result<String> {
-        let receipt = receipt.trim().to_ascii_lowercase();
+        let members: Vec<DeviceId> =
+            self.with(|s| Ok(s.members().iter().map(|m| m.device).collect()))?;
         let handover = {
             let mut pending = self
                 .handovers
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let i = pending
-                .iter()
-                .position(|h| h.receipt() == receipt)
-                .ok_or_else(|| CaravanError::InvalidInput {
-                    field: "receipt".into(),
-                    reason: "not the receipt of a bundle this phone showed since it was \
-                             unlocked; show the updates again"
-                        .into(),
-                })?;
-            pending.remove(i)
+            let mut other = None;
+            let mut found = None;
+            for (i, h) in pending.iter().enumerate() {
+                match h.check_receipt(&receipt, &members) {
+                    ReceiptCheck::Confirmed => {
+                        found = Some(i);
+                        break;
+                    }
+                    ReceiptCheck::ReceivedByAnother(d) => other = Some((*h.peer(), d)),
+                    ReceiptCheck::NoMatch => {}
+                }
+            }
+            match (found, other) {
+                (Some(i), _) => pending.remove(i),
+                (None, Some((peer, scanned_by))) => {
+                    return Err(CaravanError::HandoverToAnotherDevice {
+                        peer: hex(&peer.0),
+                        scanned_by: hex(&scanned_by.0),
+                    })
+                }
+                (None, None) => {
+                    return Err(CaravanError::InvalidInput {
+                        field: "receipt".into(),
+                        reason: "not the receipt of a bundle this phone showed since it was \
+                                 unlocked; show the updates again"
+                            .into(),
+                    })
+                }
+            }
         };
-        let peer = handover.target().to_string();
+        let peer = hex(&handover.peer().0);
         self.with(|s| Ok(s.confirm_handover(handover)?))?;
         Ok(peer)
     }
 
-    /// How many cases changed since `peer` last confirmed a hand-over (all of them
-    /// before the first confirmation): what the next showing carries.
+    /// How many cases changed since `peer` (a device id) last confirmed a hand-over
+    /// (all of them before the first confirmation): what the next showing carries.
     pub fn handover_waiting(&self, peer: String) -> Result<u64> {
-        self.with(|s| Ok(s.waiting_for(&peer) as u64))
+        self.with(|s| Ok(s.waiting_for(&device_id(&peer)?) as u64))
     }
 
     /// Imports a scanned hand-over bundle (as `import_bundle`, the change listener is
-    /// told) and gives the receipt to show back to the sender.
+    /// told) and gives the receipt to show back to the sender (bound to this device).
     pub fn import_handover(&self, bundle: Vec<u8>) -> Result<HandoverImport> {
         let summary = self.import_bundle(bundle.clone())?;
-        let receipt = guard(|| Ok(caravan_core::handover_receipt(&bundle)))?;
+        let receipt = self.with(|s| Ok(s.handover_receipt(&bundle)))?;
         Ok(HandoverImport {
             receipt: (summary.cases_waiting == 0).then_some(receipt),
             summary,
         })
+    }
+}
+
+impl CaravanStore {
+    fn handover_frames_of(
+        &self,
+        peer: String,
+        max_frame: u32,
+        everything: bool,
+    ) -> Result<Vec<Vec<u8>>> {
+        let (frames, handover) = self.with(|s| {
+            let peer = device_id(&peer)?;
+            let (bundle, handover) = if everything {
+                s.export_handover_everything(&peer)?
+            } else {
+                s.export_handover(&peer)?
+            };
+            Ok((qr::split(&bundle, max_frame as usize)?, handover))
+        })?;
+        self.remember(handover);
+        Ok(frames)
     }
 }

@@ -40,8 +40,10 @@ mod listing;
 mod messages;
 mod model;
 mod partner;
+mod progress;
 mod store;
 mod sync;
+mod table;
 mod vocab;
 
 pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
@@ -60,6 +62,7 @@ pub use sync::{
     LiveStart, LiveSync, MailboxSummary, MemberRole, QrReassembler, QuarantinedCase, ScanProgress,
     SyncSummary,
 };
+pub use table::CaseTable;
 pub use vocab::{
     age_band_is_minor, code_of, indicator_category, label, scalar_field_key,
     scalar_field_vocabulary, set_field_key, set_field_vocabulary, vocabularies, vocabulary,

@@ -1,15 +1,19 @@
 //! A case list screen's query: filters beyond [`CaseListFilter`], a sort order, a page
 //! (`offset`, `limit`) and the total, in one call that moves only the page's ids.
 //!
-//! The filters here read the case summaries only (gender, age band, trafficking
-//! status, update time), so a query costs one listing whatever the page. Filters that
-//! need the case documents (referral status, assigned to this device, text search in
-//! notes) are not offered yet: each would read every matching case (see decision 0019).
+//! The summary filters (gender, age band, trafficking status, update time) read the
+//! case summaries only, so they cost one listing whatever the page. "Assigned to me"
+//! reads the membership once. The referral status and the text search in notes need
+//! the case documents: they decrypt and read every case the other filters left, inside
+//! the encrypted store (nothing is indexed in clear), so they cost about one case read
+//! each (decision 0019).
 
-use caravan_core::vocab::{AgeBand, Gender, TraffickingStatus, Vocabulary};
-use caravan_core::CaseSummary as CoreSummary;
+use std::collections::BTreeSet;
 
-use crate::error::Result;
+use caravan_core::vocab::{AgeBand, Gender, ReferralStatus, TraffickingStatus, Vocabulary};
+use caravan_core::{CaseId, CaseRecord, CaseSummary as CoreSummary};
+
+use crate::error::{CaravanError, Result};
 use crate::model::CaseListFilter;
 use crate::store::CaravanStore;
 
@@ -49,14 +53,28 @@ pub struct CaseQuery {
     /// Updated before this time (ms since the epoch).
     #[uniffi(default)]
     pub updated_to_ms: Option<i64>,
+    /// Only cases with a referral whose current status is this `referral_status`
+    /// code (reads the matching cases' documents).
+    #[uniffi(default)]
+    pub referral_status: Option<String>,
+    /// Only cases a coordinator assigned to this device.
+    #[uniffi(default)]
+    pub assigned_to_me: bool,
+    /// Only cases with a note containing this text, ignoring case (reads the matching
+    /// cases' documents; blank: no filter).
+    #[uniffi(default)]
+    pub note_text: Option<String>,
     /// The order.
     pub sort: CaseSort,
-    /// How many matching cases to skip.
+    /// How many matching cases to skip (0 or more; a negative value is
+    /// `InvalidInput`). Signed so that every language can pass any value and get a
+    /// typed error rather than its own conversion error.
     #[uniffi(default)]
-    pub offset: u32,
-    /// At most this many ids (0: all from `offset`).
+    pub offset: i64,
+    /// At most this many ids (0: all from `offset`; a negative value is
+    /// `InvalidInput`).
     #[uniffi(default)]
-    pub limit: u32,
+    pub limit: i64,
 }
 
 /// One page of a case list.
@@ -75,6 +93,36 @@ struct Extra {
     trafficking_status: Option<TraffickingStatus>,
     updated_from: Option<i64>,
     updated_to: Option<i64>,
+}
+
+/// The filters that read case documents.
+struct Deep {
+    referral_status: Option<ReferralStatus>,
+    note_text: Option<String>,
+}
+
+impl Deep {
+    fn is_empty(&self) -> bool {
+        self.referral_status.is_none() && self.note_text.is_none()
+    }
+
+    fn matches(&self, c: &CaseRecord) -> bool {
+        self.referral_status
+            .as_ref()
+            .is_none_or(|st| c.referrals.iter().any(|r| r.status() == Some(st)))
+            && self.note_text.as_ref().is_none_or(|t| {
+                c.notes
+                    .iter()
+                    .any(|n| n.text.to_lowercase().contains(t.as_str()))
+            })
+    }
+}
+
+fn count(field: &str, value: i64) -> Result<usize> {
+    usize::try_from(value).map_err(|_| CaravanError::InvalidInput {
+        field: field.into(),
+        reason: "must be 0 or more".into(),
+    })
 }
 
 impl Extra {
@@ -100,32 +148,62 @@ impl CaravanStore {
     /// One page of the cases matching `query`, in its order, and how many match in
     /// all. Unknown codes are `UnknownCode`.
     pub fn query_cases(&self, query: CaseQuery) -> Result<CasePage> {
-        let filter = query.filter.to_core()?;
-        let extra = Extra {
-            gender: query
-                .gender
-                .as_deref()
-                .map(Gender::parse_known)
-                .transpose()?,
-            age_band: query
-                .age_band
-                .as_deref()
-                .map(AgeBand::parse_known)
-                .transpose()?,
-            trafficking_status: query
-                .trafficking_status
-                .as_deref()
-                .map(TraffickingStatus::parse_known)
-                .transpose()?,
-            updated_from: query.updated_from_ms,
-            updated_to: query.updated_to_ms,
-        };
         self.with(|s| {
+            let filter = query.filter.to_core()?;
+            let offset = count("offset", query.offset)?;
+            let limit = match count("limit", query.limit)? {
+                0 => usize::MAX,
+                n => n,
+            };
+            let extra = Extra {
+                gender: query
+                    .gender
+                    .as_deref()
+                    .map(Gender::parse_known)
+                    .transpose()?,
+                age_band: query
+                    .age_band
+                    .as_deref()
+                    .map(AgeBand::parse_known)
+                    .transpose()?,
+                trafficking_status: query
+                    .trafficking_status
+                    .as_deref()
+                    .map(TraffickingStatus::parse_known)
+                    .transpose()?,
+                updated_from: query.updated_from_ms,
+                updated_to: query.updated_to_ms,
+            };
+            let deep = Deep {
+                referral_status: query
+                    .referral_status
+                    .as_deref()
+                    .map(ReferralStatus::parse_known)
+                    .transpose()?,
+                note_text: query
+                    .note_text
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_lowercase),
+            };
+            let mine: Option<BTreeSet<CaseId>> =
+                query.assigned_to_me.then(|| s.cases_assigned_to_me());
             let mut rows: Vec<CoreSummary> = s
                 .list(&filter)
                 .into_iter()
                 .filter(|c| extra.matches(c))
+                .filter(|c| mine.as_ref().is_none_or(|m| m.contains(&c.id)))
                 .collect();
+            if !deep.is_empty() {
+                let mut kept = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if deep.matches(&s.case(&row.id)?) {
+                        kept.push(row);
+                    }
+                }
+                rows = kept;
+            }
             // `list` is newest update first; ties keep the core's order.
             match query.sort {
                 CaseSort::UpdatedNewest => {}
@@ -137,20 +215,14 @@ impl CaravanStore {
                     rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)))
                 }
             }
-            let total = rows.len() as u64;
-            let limit = if query.limit == 0 {
-                usize::MAX
-            } else {
-                query.limit as usize
-            };
             Ok(CasePage {
+                total: rows.len() as u64,
                 ids: rows
                     .iter()
-                    .skip(query.offset as usize)
+                    .skip(offset)
                     .take(limit)
                     .map(|c| c.id.to_hex())
                     .collect(),
-                total,
             })
         })
     }

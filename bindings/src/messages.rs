@@ -112,6 +112,11 @@ impl CaravanError {
                 "This is for another team, or this phone was removed from the team. Nothing was changed.",
                 "Это для другой команды, или этот телефон исключён из команды. Ничего не изменено.",
             ),
+            CaravanError::HandoverToAnotherDevice { .. } => pick(
+                l,
+                "This receipt comes from another phone than the one the codes were meant for. Nothing was confirmed; show the codes to the right colleague.",
+                "Это подтверждение с другого телефона, не с того, для которого были коды. Ничего не подтверждено; покажите коды нужному коллеге.",
+            ),
             CaravanError::NotPermitted { .. } => pick(
                 l,
                 "Your role does not allow this. Ask a coordinator.",
@@ -178,6 +183,10 @@ mod tests {
             CaravanError::NoteRejected { findings: vec![] },
             CaravanError::Refused { reason: s() },
             CaravanError::NotForThisDevice,
+            CaravanError::HandoverToAnotherDevice {
+                peer: "ab".into(),
+                scanned_by: "cd".into(),
+            },
             CaravanError::NotPermitted {
                 action: s(),
                 reason: s(),
@@ -202,6 +211,23 @@ mod tests {
             );
             assert_eq!(e.user_message("de".into()), en, "other languages: English");
             assert!(!e.detail().is_empty());
+        }
+    }
+
+    /// Red-team F6 of 2026-12-04: `detail()` of `UnknownCode` quoted the code, which
+    /// may be text a user typed; no detail quotes a code, a case id or a note.
+    #[test]
+    fn details_quote_no_user_text() {
+        let typed = "Айгерим +77011234567".to_string();
+        for e in [
+            CaravanError::UnknownCode {
+                vocabulary: "gender".into(),
+                code: typed.clone(),
+            },
+            CaravanError::NoteRejected { findings: vec![] },
+        ] {
+            assert!(!e.detail().contains("7701"), "{}", e.detail());
+            assert!(!e.detail().contains("Айгерим"), "{}", e.detail());
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use caravan_core::ShareReport;
 
-use crate::error::{guard, Result};
+use crate::error::Result;
 use crate::model::case_id;
 use crate::store::CaravanStore;
 use crate::sync::JoinRequestInfo;
@@ -152,8 +152,10 @@ impl CaravanStore {
         // Bytes that are no Caravan message at all are refused as such, before the
         // core looks for an agreement that opens them (which would say "not for this
         // device" about a photo or a truncated file).
-        guard(|| Ok(caravan_core::sync::envelope::parse(&bundle).map(drop)?))?;
-        let (report, changed) = self.syncing(|s| Ok(s.import_share(&bundle)?))?;
+        let (report, changed) = self.syncing(|s| {
+            caravan_core::sync::envelope::parse(&bundle)?;
+            Ok(s.import_share(&bundle)?)
+        })?;
         Ok(ShareSummary::new(&report, changed))
     }
 }

@@ -45,10 +45,12 @@ pub struct ErasedCase {
 /// **Closing: call [`CaravanStore::close_store`]**, the one close. It releases the
 /// store's lock and its keys and drops the change listener; the handle stays valid, its
 /// methods then fail with the typed `ReopenStore` error, and `set_change_listener(None)`,
-/// `close_store` and `panic_wipe` stay harmless. UniFFI also gives every object a
-/// `close()`/`destroy()` that frees the handle itself (after which the generated Kotlin
-/// throws `IllegalStateException` on any call): the apps' wrappers never call it and
-/// let the garbage collector free the handle (decision 0019).
+/// `close_store` and `panic_wipe` stay harmless. In Kotlin, `close()` (and so `use {}`)
+/// is `closeStore()` too (Caravan's generator patches it); UniFFI's `destroy()` frees
+/// the handle itself, after which every call throws `CaravanException.ReopenStore`
+/// (patched as well; unpatched UniFFI throws `IllegalStateException`). The apps'
+/// wrappers call `closeStore()` and let the garbage collector free the handle
+/// (decision 0019).
 #[derive(uniffi::Object)]
 pub struct CaravanStore {
     inner: Mutex<Option<Store>>,

@@ -138,7 +138,7 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
-    fn new(r: &SyncReport, changed: Vec<String>) -> Self {
+    pub(crate) fn new(r: &SyncReport, changed: Vec<String>) -> Self {
         SyncSummary {
             cases_created: r.cases_created as u64,
             cases_updated: r.cases_updated as u64,
@@ -207,7 +207,7 @@ pub struct GroupMember {
     pub active: bool,
 }
 
-fn device_id(hex_id: &str) -> Result<DeviceId> {
+pub(crate) fn device_id(hex_id: &str) -> Result<DeviceId> {
     let s = hex_id.trim();
     let bad = || CaravanError::InvalidInput {
         field: "device id".into(),
@@ -223,7 +223,7 @@ fn device_id(hex_id: &str) -> Result<DeviceId> {
     Ok(DeviceId(out))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -352,14 +352,12 @@ impl CaravanStore {
     /// Revokes a member's device (e.g. a phone taken at a border) and rotates the group
     /// key; it can read nothing written afterwards. Coordinators only.
     pub fn revoke_member(&self, device_id_hex: String) -> Result<()> {
-        let d = device_id(&device_id_hex)?;
-        self.with(|s| Ok(s.revoke(&d)?))
+        self.with(|s| Ok(s.revoke(&device_id(&device_id_hex)?)?))
     }
 
     /// Gives a member another role. Coordinators only.
     pub fn set_member_role(&self, device_id_hex: String, role: MemberRole) -> Result<()> {
-        let d = device_id(&device_id_hex)?;
-        self.with(|s| Ok(s.set_role(&d, role.into())?))
+        self.with(|s| Ok(s.set_role(&device_id(&device_id_hex)?, role.into())?))
     }
 
     /// Assigns a case to a member (or takes it back, `assigned = false`), so a field
@@ -370,8 +368,10 @@ impl CaravanStore {
         device_id_hex: String,
         assigned: bool,
     ) -> Result<()> {
-        let d = device_id(&device_id_hex)?;
-        self.with(|s| Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?))
+        self.with(|s| {
+            let d = device_id(&device_id_hex)?;
+            Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?)
+        })
     }
 
     /// Cases holding changes by revoked devices, waiting for a coordinator.

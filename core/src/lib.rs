@@ -41,6 +41,6 @@ pub use model::{
 };
 pub use store::{
     handover_receipt, BundleScope, CheckReport, Damage, Handover, LedgerState, LiveSession,
-    MailboxReport, PartnerAgreement, Progress, Quarantined, RepairReport, ShareReport, Store,
-    StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
+    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };

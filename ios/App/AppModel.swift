@@ -29,10 +29,19 @@ final class AppModel: ObservableObject {
         return outcome
     }
 
+    /// Every change (sync, team, local edits), for any number of subscribers
+    /// (`for await ids in model.changes.stream()`); `revision` follows it too.
+    let changes = StoreChanges()
+    private var revisionTask: Task<Void, Never>?
+
     private func opened(_ store: CaravanStore) {
-        store.setChangeListener(listener: Listener { [weak self] in
-            Task { @MainActor in self?.revision += 1 }
-        })
+        store.setChangeListener(listener: changes)
+        if revisionTask == nil {
+            let stream = changes.stream()
+            revisionTask = Task { @MainActor [weak self] in
+                for await _ in stream { self?.revision += 1 }
+            }
+        }
         self.store = store
     }
 
@@ -46,7 +55,8 @@ final class AppModel: ObservableObject {
         store = nil
     }
 
-    func changed() { revision += 1 }
+    /// A local edit: told to every subscriber (and so to `revision`).
+    func changed() { changes.onCasesChanged(ids: []) }
 
     /// Runs a store call off the main thread.
     func run<T>(_ work: @escaping (CaravanStore) throws -> T) async throws -> T {
@@ -78,9 +88,3 @@ final class AppModel: ObservableObject {
     }
 }
 
-/// Told by the core which cases sync changed.
-final class Listener: ChangeListener {
-    private let onChange: () -> Void
-    init(_ onChange: @escaping () -> Void) { self.onChange = onChange }
-    func onCasesChanged(ids: [String]) { onChange() }
-}

@@ -35,7 +35,15 @@ struct CaseFormView: View {
             }
             Section {
                 TextField("New note", text: $form.newNote, axis: .vertical)
-                Text("No names, phone numbers, document numbers or exact dates.").font(.footnote)
+                // Likely identifiers, highlighted as the worker types (UTF-16 spans of
+                // screenNote's findings, as on Android).
+                let findings = NoteHighlights.screen(form.newNote)
+                if findings.isEmpty {
+                    Text("No names, phone numbers, document numbers or exact dates.").font(.footnote)
+                } else {
+                    Text(highlighted(form.newNote, findings: findings)).font(.footnote)
+                    Text("The highlighted parts look like personal details: rephrase them.").font(.footnote).foregroundColor(.red)
+                }
             }
             if let error { Text(error).foregroundColor(.red) }
             Button("Save", action: save)
@@ -126,4 +134,13 @@ extension Labels {
         default: return vocabulary
         }
     }
+}
+
+/// `text` with the spans of its findings (`NoteHighlights.ranges`) on a yellow background.
+private func highlighted(_ text: String, findings: [NoteFinding]) -> AttributedString {
+    var out = AttributedString(text)
+    for range in NoteHighlights.ranges(text: text, findings: findings) {
+        if let r = Range<AttributedString.Index>(range, in: out) { out[r].backgroundColor = .yellow }
+    }
+    return out
 }

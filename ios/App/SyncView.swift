@@ -76,6 +76,16 @@ struct SyncView: View {
                             return String(localized: "Let \(name) scan every code, then scan the receipt their phone shows.")
                         }
                     }
+                    // For a colleague whose phone lost its data, or when a showing reached
+                    // the wrong phone: everything, whatever was confirmed before.
+                    Button("Show everything to \(m.name)") {
+                        let peer = m.deviceId, name = m.name
+                        act { store in
+                            let frames = try store.qrFramesEverything(peer: peer)
+                            await MainActor.run { frame = 0; showing = frames }
+                            return String(localized: "Let \(name) scan every code, then scan the receipt their phone shows.")
+                        }
+                    }
                 }
                 Button("Scan updates") { scan = QrReassembler(); scanning = .frames }
                 Button("Scan a receipt") { scanning = .receipt }

@@ -11,8 +11,14 @@
 //! `java.nio.charset.MalformedInputException` / `UnicodeEncodeError`, outside the one
 //! error type the apps handle. The patched converters throw
 //! `CaravanException.InvalidInput` / `CaravanError.InvalidInput` (field `text`) instead.
-//! Swift strings cannot hold lone surrogates. A generated file that no longer has the
-//! expected text (another UniFFI version) fails the generation, loudly.
+//! Swift strings cannot hold lone surrogates.
+//!
+//! And in Kotlin's `CaravanStore` (red-team F3 of 2026-12-04): `close()` and `use {}`
+//! (UniFFI's extension on `Disposable`) call `closeStore()` (the one close: later calls
+//! answer the typed `ReopenStore`) instead of UniFFI's `destroy()`; and a call on a
+//! handle destroyed anyway (`destroy()`) throws `CaravanException.ReopenStore` instead
+//! of `IllegalStateException`. A generated file that no longer has the expected text
+//! (another UniFFI version) fails the generation, loudly.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +40,56 @@ const KOTLIN_TO: &str = "        // Patched by Caravan's uniffi-bindgen: a lone 
                     \"outside the basic plane, e.g. cut by take() or substring()); nothing was changed\",
             )
         }";
+
+const STORE_CLASS: &str =
+    "open class CaravanStore: Disposable, AutoCloseable, CaravanStoreInterface";
+
+const STORE_CLOSE_FROM: &str = "    override fun close() {
+        this.destroy()
+    }";
+
+const STORE_CLOSE_TO: &str = "    override fun close() {
+        // Patched by Caravan's uniffi-bindgen: close() (and use {}) is the one close,
+        // closeStore(); the handle stays valid and later calls answer ReopenStore.
+        this.closeStore()
+    }";
+
+const STORE_DESTROYED_FROM: &str =
+    "throw IllegalStateException(\"${this.javaClass.simpleName} object has already been destroyed\")";
+
+const STORE_DESTROYED_TO: &str =
+    "throw CaravanException.ReopenStore(\"this handle was destroyed; open the store again\")";
+
+/// UniFFI's `use {}` extension (on `Disposable`, which Kotlin picks over
+/// `AutoCloseable.use`) destroys; for a store it closes instead.
+const USE_FROM: &str =
+    "            // N.B. our implementation is on the nullable type `Disposable?`.
+            this?.destroy()";
+
+const USE_TO: &str = "            // N.B. our implementation is on the nullable type `Disposable?`.
+            // Patched by Caravan's uniffi-bindgen: a store is closed (closeStore), not
+            // destroyed, so later calls answer ReopenStore.
+            if (this is CaravanStore) this.closeStore() else this?.destroy()";
+
+/// Patches the Kotlin file: the string converter, `use {}`, then the `CaravanStore`
+/// class alone.
+fn patch_kotlin(t: &str) -> Option<String> {
+    if t.matches(KOTLIN_FROM).count() != 1 || t.matches(USE_FROM).count() != 1 {
+        return None;
+    }
+    let t = t.replace(KOTLIN_FROM, KOTLIN_TO).replace(USE_FROM, USE_TO);
+    let (head, tail) = t.split_once(STORE_CLASS)?;
+    let (class, rest) = tail.split_once("\nopen class ")?;
+    if class.matches(STORE_CLOSE_FROM).count() != 1
+        || class.matches(STORE_DESTROYED_FROM).count() != 1
+    {
+        return None;
+    }
+    let class = class
+        .replace(STORE_CLOSE_FROM, STORE_CLOSE_TO)
+        .replace(STORE_DESTROYED_FROM, STORE_DESTROYED_TO);
+    Some(format!("{head}{STORE_CLASS}{class}\nopen class {rest}"))
+}
 
 const PYTHON_MARK: &str = "class _UniffiFfiConverterString:";
 
@@ -83,9 +139,7 @@ fn post_process(out_dir: &Path) -> Result<(), String> {
     let mut kotlin = Vec::new();
     files(out_dir, "kt", &mut kotlin);
     for path in kotlin.iter().filter(|p| p.ends_with("caravan_ffi.kt")) {
-        patch(path, |t| {
-            (t.matches(KOTLIN_FROM).count() == 1).then(|| t.replace(KOTLIN_FROM, KOTLIN_TO))
-        })?;
+        patch(path, patch_kotlin)?;
     }
     let mut python = Vec::new();
     files(out_dir, "py", &mut python);

@@ -208,29 +208,45 @@ fun run(tmp: File) {
             return into.importHandover(s.finish())
         }
         val first = a.addCase(edits(gender = "Masculine"))
-        val waitingD = a.handoverWaiting("D")
+        val (dId, eId) = d.deviceId() to e.deviceId()
+        val waitingD = a.handoverWaiting(dId)
         check(waitingD >= 1uL, "cases wait for D")
+        expect<CaravanException.InvalidInput>("a peer is a device id") { a.handoverFrames("D", 300u) }
         // A shows D; D scans half the frames and walks away: no receipt.
-        val cut = a.handoverFrames("D", 300u)
+        val cut = a.handoverFrames(dId, 300u)
         val partial = QrReassembler()
         cut.take(cut.size / 2).forEach { partial.push(it) }
-        check(a.handoverWaiting("D") == waitingD, "an unconfirmed showing moves nothing")
+        check(a.handoverWaiting(dId) == waitingD, "an unconfirmed showing moves nothing")
+        // Red-team F2: the showing meant for D is scanned by E; E's receipt names E and
+        // confirms nothing for D.
+        val byE = scan(a.handoverFrames(dId, 300u), e)
+        check(byE.receipt != null, "E imported the showing whole")
+        val wrong = expect<CaravanException.HandoverToAnotherDevice>("E's receipt for D's showing") { a.confirmHandover(byE.receipt!!) }
+        check(wrong.peer == dId && wrong.scannedBy == eId, "the error names both phones")
+        check(a.handoverWaiting(dId) == waitingD, "D's position did not move")
         // A shows D again; D imports everything and shows its receipt; A scans it.
-        val got = scan(a.handoverFrames("D", 300u), d)
+        val got = scan(a.handoverFrames(dId, 300u), d)
         check(got.summary.casesWaiting == 0uL && got.receipt != null, "complete import, receipt")
         check(d.getCase(first).gender == "Masculine", "D has the case")
-        check(a.confirmHandover(got.receipt!!) == "D", "A confirms D")
-        check(a.handoverWaiting("D") == 0uL, "nothing waits for D")
+        check(a.confirmHandover(got.receipt!!) == dId, "A confirms D")
+        check(a.handoverWaiting(dId) == 0uL, "nothing waits for D")
         // A edits and adds a case, then shows E: E gets everything, whole.
         a.updateCase(first, listOf(CaseEdit.Set(ScalarField.AGE_BAND, "21-23")))
         val second = a.addCase(edits())
-        check(a.handoverWaiting("D") == 2uL, "two cases wait for D")
-        val toE = scan(a.handoverFrames("E", 300u), e)
+        check(a.handoverWaiting(dId) == 2uL, "two cases wait for D")
+        val toE = scan(a.handoverFrames(eId, 300u), e)
         check(toE.summary.casesWaiting == 0uL, "E waits for nothing: ${toE.summary}")
         check(e.getCase(first).ageBand == "21-23" && e.getCase(second).gender == "Feminine", "E has both cases")
+        check(a.confirmHandover(toE.receipt!!) == eId, "A confirms E")
+        // Re-sending everything to E (it restored an old copy): the full showing carries
+        // every case although nothing waits for E.
+        val everything = a.handoverFramesEverything(eId, 300u)
+        check(everything.size > a.handoverFrames(eId, 300u).size, "the full showing is larger")
+        val again = scan(everything, e)
+        check(a.confirmHandover(again.receipt!!) == eId && a.handoverWaiting(eId) == 0uL, "full showing confirmed")
         // A receipt for nothing A showed moves nothing.
-        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray())) }
-        check(a.handoverWaiting("D") == 2uL, "still waiting for D")
+        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray(), dId)) }
+        check(a.handoverWaiting(dId) == 2uL, "still waiting for D")
         d.closeStore(); e.closeStore()
     }
 
@@ -296,6 +312,26 @@ fun run(tmp: File) {
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
     }
 
+    test("use {} and close() close the store, destroy() too: later calls are ReopenStore, never IllegalStateException") {
+        // Red-team F3 of 2026-12-04: UniFFI's close() destroyed the handle and every
+        // later call threw IllegalStateException, outside CaravanException.
+        val dir = File(tmp, "used").path
+        val key = generateStoreKey()
+        val used = CaravanStore.create(dir, key)
+        used.use { it.addCase(edits()) }
+        expect<CaravanException.ReopenStore>("after use {}") { used.caseCount() }
+        used.close()
+        used.setChangeListener(null)
+        expect<CaravanException.ReopenStore>("after a second close()") { used.listCaseIds(CaseListFilter()) }
+        // The store was really closed (its lock released): it opens again at once.
+        val again = CaravanStore.open(dir, key)
+        check(again.caseCount() == 1uL, "the case stayed")
+        again.destroy()
+        expect<CaravanException.ReopenStore>("after destroy()") { again.caseCount() }
+        expect<CaravanException.ReopenStore>("after destroy(), with bad input") { again.getCase("nope") }
+        CaravanStore.open(dir, key).closeStore()
+    }
+
     test("a ProgressListener that throws cancels the call and does not poison the store") {
         val c = CaravanStore.create(File(tmp, "thrown").path, generateStoreKey())
         c.addCase(edits())
@@ -355,12 +391,12 @@ fun run(tmp: File) {
         val men = c.queryCases(CaseQuery(gender = "Masculine", sort = CaseSort.CREATED_OLDEST))
         check(men.total == 5uL && men.ids == ids.filterIndexed { i, _ -> i % 5 == 0 }, "gender filter, oldest first: $men")
         val page = c.queryCases(CaseQuery(filter = CaseListFilter(country = "KZ"), gender = "Feminine",
-            sort = CaseSort.CREATED_OLDEST, offset = 2u, limit = 3u))
+            sort = CaseSort.CREATED_OLDEST, offset = 2, limit = 3))
         val expected = ids.filterIndexed { i, _ -> i % 2 == 0 && i % 5 != 0 }
         check(page.total == expected.size.toULong() && page.ids == expected.drop(2).take(3), "page: $page vs $expected")
-        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1u))
+        val newest = c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, limit = 1))
         check(newest.ids == c.listCaseIds(CaseListFilter()).take(1) && newest.total == 25uL, "newest update first, like listCaseIds")
-        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40u)).ids.isEmpty(), "past the end: empty")
+        check(c.queryCases(CaseQuery(sort = CaseSort.UPDATED_NEWEST, offset = 40)).ids.isEmpty(), "past the end: empty")
         expect<CaravanException.UnknownCode>("bad code") { c.queryCases(CaseQuery(gender = "Nope", sort = CaseSort.UPDATED_NEWEST)) }
         val ru = vocabularyLabels("ru").single { it.id == "gender" }
         val both = vocabularies().single { it.id == "gender" }

@@ -542,6 +542,139 @@ class CaravanFlow(unittest.TestCase):
         with self.assertRaises(cv.CaravanError.ReopenStore):
             store.case_count()
 
+    def test_every_method_of_a_closed_handle_answers_reopen_store_first(self):
+        """Red-team F4 of 2026-12-04: some methods of a closed handle checked their
+        input first and answered InvalidInput/Refused. Every method, called with bad
+        input on a closed handle, must answer ReopenStore. A method this table does not
+        know fails the test, so a new method cannot skip the check."""
+        store, _ = self.new_store("closed")
+        other, _ = self.new_store("open")
+        store.close_store()
+        junk_edit = [cv.CaseEdit.ADD_NOTE(text=f"call {PHONE}")]
+        by_type = {
+            "str": "junk",
+            "int": 0,
+            "bool": True,
+            "bytes": b"junk",
+            "typing.Optional[str]": "junk",
+            "typing.List[str]": ["junk"],
+            "typing.List[CaseEdit]": junk_edit,
+            "typing.List[typing.List[CaseEdit]]": [junk_edit],
+            "typing.Optional[ProgressListener]": None,
+            "typing.Union[object, typing.Optional[ProgressListener]]": None,
+            "typing.Optional[ChangeListener]": None,
+            "BundleScope": cv.BundleScope.SINCE_LAST(target=""),
+            "MemberRole": cv.MemberRole.PARTNER,
+            "ExportFormat": cv.ExportFormat.CSV,
+            "ExportOptions": cv.ExportOptions(k=0),
+            "CaseListFilter": cv.CaseListFilter(case_status="Nope"),
+            "CaseQuery": cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, offset=-1, gender="Nope"),
+        }
+        # Harmless by design on a closed handle (decision 0019).
+        harmless = {"close_store", "panic_wipe", "set_change_listener"}
+        import inspect
+        checked = 0
+        for name, method in inspect.getmembers(cv.CaravanStore, inspect.isfunction):
+            if name.startswith("_") or name in harmless or name in ("create", "open"):
+                continue
+            params = list(inspect.signature(method).parameters.values())[1:]
+            args = []
+            for p in params:
+                if p.annotation == "LiveSync":
+                    args.append(other.live_accept())
+                    continue
+                self.assertIn(p.annotation, by_type, f"{name}({p.name}): add its type to the table")
+                args.append(by_type[p.annotation])
+            with self.subTest(method=name):
+                with self.assertRaises(cv.CaravanError.ReopenStore, msg=name):
+                    method(store, *args)
+            checked += 1
+        self.assertGreater(checked, 50)
+
+    def test_a_bundle_import_reports_progress_and_a_cancel_leaves_the_store_byte_identical(self):
+        import hashlib
+
+        def snapshot(path):
+            out = {}
+            for root, _, files in os.walk(path):
+                for f in files:
+                    full = os.path.join(root, f)
+                    with open(full, "rb") as fh:
+                        out[os.path.relpath(full, path)] = hashlib.sha256(fh.read()).hexdigest()
+            return out
+
+        a, _ = self.new_store("sender")
+        b, _ = self.new_store("receiver")
+        a.create_group("Team", "Sender phone")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "Receiver phone")
+        admit(a, b)
+        for i in range(20):
+            a.add_case(case_edits(age="18-20" if i % 2 else "21-23"))
+        bundle = a.export_bundle(cv.BundleScope.EVERYTHING())
+        before = snapshot(f"{self.tmp}/receiver")
+        recorder = Recorder()
+        b.set_change_listener(recorder)
+        for listener in (Throwing(after=0), Throwing(after=1), Progress(cancel_after=1)):
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                b.import_bundle_with_progress(bundle, listener)
+            self.assertEqual(b.case_count(), 0)
+            self.assertEqual(snapshot(f"{self.tmp}/receiver"), before, "byte-identical")
+        self.assertEqual(recorder.calls, [], "nothing told")
+        p = Progress()
+        got = b.import_bundle_with_progress(bundle, p)
+        self.assertEqual((got.cases_created, b.case_count()), (20, 20))
+        self.assertEqual(p.seen, [(0, 2), (1, 2), (2, 2)])
+        self.assertEqual(len(recorder.all_ids()), 20)
+
+    def test_a_negative_offset_is_a_typed_error(self):
+        """Red-team F5 of 2026-12-04: CaseQuery(offset=-1) raised the generated
+        ValueError (the field was unsigned); it is InvalidInput now."""
+        store, _ = self.new_store("query")
+        store.add_case(case_edits())
+        for q in (cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, offset=-1),
+                  cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, limit=-5)):
+            with self.assertRaises(cv.CaravanError.InvalidInput):
+                store.query_cases(q)
+        page = store.query_cases(cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, offset=0, limit=1))
+        self.assertEqual((len(page.ids), page.total), (1, 1))
+
+    def test_a_case_list_filters_on_referrals_assignment_and_note_text(self):
+        a, _ = self.new_store("coordinator")
+        b, _ = self.new_store("worker")
+        a.create_group("Team", "Coordinator phone")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "Worker phone")
+        admit(a, b)
+        first = a.add_case(case_edits())
+        second = a.add_case(case_edits(gender="Masculine"))
+        third = a.add_case(case_edits(age="21-23"))
+        a.add_note(first, "Met at the bus station; Ёлка market on Fridays.")
+        a.add_note(second, "Works at the brick factory.")
+        ref = a.refer(second, "Shelter", "Partner NGO", None, None)
+        a.set_referral_status(second, ref, "Accepted")
+        a.refer(third, "Legal", "Partner NGO", None, None)
+        a.assign_case(third, b.device_id(), True)
+        a.assign_case(first, b.device_id(), True)
+        b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+
+        def ids(store, **kw):
+            page = store.query_cases(cv.CaseQuery(sort=cv.CaseSort.CREATED_OLDEST, **kw))
+            if "limit" not in kw:
+                self.assertEqual(page.total, len(page.ids))
+            return page.ids
+
+        self.assertEqual(ids(a, referral_status="Accepted"), [second])
+        self.assertEqual(ids(a, note_text="ёЛКА"), [first], "case-insensitive, Cyrillic")
+        self.assertEqual(ids(a, note_text="  "), [first, second, third], "blank: no filter")
+        self.assertEqual(ids(a, note_text="nothing like it"), [])
+        self.assertEqual(ids(b, assigned_to_me=True), [first, third])
+        self.assertEqual(ids(a, assigned_to_me=True), [], "nothing is assigned to A")
+        self.assertEqual(ids(b, assigned_to_me=True, note_text="bus"), [first])
+        self.assertEqual(ids(b, assigned_to_me=True, gender="Feminine", offset=1, limit=1), [third])
+        page = b.query_cases(cv.CaseQuery(sort=cv.CaseSort.CREATED_OLDEST, assigned_to_me=True, limit=1))
+        self.assertEqual((page.ids, page.total), ([first], 2), "the total counts every page")
+        with self.assertRaises(cv.CaravanError.UnknownCode):
+            ids(a, referral_status="Nope")
+
     def test_a_forced_panic_arrives_as_internal_error(self):
         with self.assertRaises(cv.CaravanError.Internal) as err:
             cv.debug_force_panic()

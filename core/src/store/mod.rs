@@ -20,12 +20,14 @@
 //!   the store holds the case's content afterwards, under any key. The tombstone
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
+mod assigned;
 mod chunks;
 mod dedup;
 mod dictionary;
 mod files;
 mod format;
 mod handover;
+mod import_progress;
 mod index;
 pub mod inputs;
 mod leb128;
@@ -61,7 +63,7 @@ use crate::vocab::ErasureReason;
 
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
-pub use self::handover::{handover_receipt, Handover};
+pub use self::handover::{handover_receipt, Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
 pub use self::mailbox::MailboxReport;

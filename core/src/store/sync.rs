@@ -667,7 +667,7 @@ impl Store {
     /// the whole message is then verified and applied at once, or refused whole. The
     /// third value names the single-use invitation whose welcome key opened the main
     /// envelope (a device waiting to be admitted, decision 0016).
-    fn open_incoming(&self, bytes: &[u8]) -> Result<(DeviceId, Payload, Option<B32>)> {
+    pub(super) fn open_incoming(&self, bytes: &[u8]) -> Result<(DeviceId, Payload, Option<B32>)> {
         let parts = crate::sync::envelope::split(bytes)?;
         let (main, updates) = parts
             .split_last()
@@ -991,7 +991,7 @@ impl Store {
 
     /// [`Store::ingest`] for a message that `via` names the single-use invitation of,
     /// if a welcome key opened it (decision 0016).
-    fn ingest_from(
+    pub(super) fn ingest_from(
         &mut self,
         sender: DeviceId,
         payload: Payload,

@@ -132,4 +132,11 @@ extension CaravanStore {
     public func qrFrames(peer: String, maxFrame: UInt32 = 1000) throws -> [String] {
         try handoverFrames(peer: peer, maxFrame: maxFrame).map { qrFrameToText(frame: $0) }
     }
+
+    /// Like `qrFrames` but carrying everything, whatever `peer` confirmed before: for a
+    /// colleague whose phone lost its data, or when a showing was scanned by another
+    /// phone (`confirmHandover` then throws `CaravanError.HandoverToAnotherDevice`).
+    public func qrFramesEverything(peer: String, maxFrame: UInt32 = 1000) throws -> [String] {
+        try handoverFramesEverything(peer: peer, maxFrame: maxFrame).map { qrFrameToText(frame: $0) }
+    }
 }

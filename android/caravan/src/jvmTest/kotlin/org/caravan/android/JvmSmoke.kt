@@ -4,9 +4,14 @@ import java.io.File
 import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlin.concurrent.thread
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.ensureActive
+import kotlinx.coroutines.job
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.coroutineScope
@@ -18,6 +23,7 @@ import org.caravan.core.CaravanException
 import org.caravan.core.CaravanStore
 import org.caravan.core.MemberRole
 import org.caravan.core.CaseListFilter
+import org.caravan.core.ProgressListener
 import org.caravan.core.QrReassembler
 import org.caravan.core.ScalarField
 import org.caravan.core.SetField
@@ -100,17 +106,37 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("edit stored", repoA.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("paged listing: ids, then a page of summaries", repoA.summaries(repoA.ids()).map { it.id } == listOf(id))
     c.check("a page of the list with its total", repoA.page(org.caravan.core.CaseQuery(gender = "Feminine",
-        sort = org.caravan.core.CaseSort.UPDATED_NEWEST, limit = 10u)).let { it.total == 1uL && it.ids == listOf(id) })
+        sort = org.caravan.core.CaseSort.UPDATED_NEWEST, limit = 10)).let { it.total == 1uL && it.ids == listOf(id) })
     c.check("filter by country", repoA.list(CaseListFilter(country = "KZ")).size == 1 &&
         repoA.list(CaseListFilter(country = "KG")).isEmpty())
     val row = repoA.list().single()
     c.check("list row labels from summary values", ru.label("gender", row.gender!!) == "Женский" &&
         ru.label("age_band", row.ageBand!!) == ru.label("age_band", "9-17") &&
         row.citizenship.map { ru.code("country", it) } == listOf("KZ"))
+    // The compact list (listCaseTable) reads back what listCases gives.
+    val table = CaseTableReader(repoA.store.listCaseTable(CaseListFilter()))
+    c.check("the compact table holds the list's row", table.size == 1 && table.id(0) == row.id &&
+        table.updatedAtMs(0) == row.updatedAtMs && table.createdAtMs(0) == row.createdAtMs &&
+        table.gender(0) == (row.gender as VocabularyCode.Known).index.toInt() &&
+        table.caseStatus(0) == CaseTableReader.NONE == (row.caseStatus == null) &&
+        table.citizenship(0).toList() == row.citizenship.map { (it as VocabularyCode.Known).index.toInt() } &&
+        table.notes(0) == row.notes.toInt() && table.referrals(0) == row.referrals.toInt())
+    c.check("a row past the end is refused", runCatching { table.id(1) }.exceptionOrNull() is IndexOutOfBoundsException)
     c.check("a value from a newer version shows as its code",
         ru.label("gender", VocabularyCode.Unknown("SomeNewCode")) == "SomeNewCode")
     val refused = runCatching { repoA.save(id, edited.copy(newNote = "Call her at +7 701 234 5678"), edited) }
     c.check("note with a phone number refused", refused.exceptionOrNull() is CaravanException.NoteRejected)
+    // The note screen highlights the finding: with emoji before it, UTF-16 offsets pick
+    // exactly the phone number (scalar offsets would be off by one per emoji).
+    val emojiNote = "👩‍👧 met at 🚌 station, call +7 701 234 5678 or 8 (701) 234-56-78"
+    val rejected = runCatching { repoA.save(id, edited.copy(newNote = emojiNote), edited) }.exceptionOrNull()
+    val spans = NoteHighlights.ranges(emojiNote, NoteHighlights.findingsOf(rejected!!))
+    c.check("highlighted spans are the phone numbers (${spans.map { emojiNote.substring(it) }})",
+        spans.map { emojiNote.substring(it) } == listOf("+7 701 234 5678", "8 (701) 234-56-78"))
+    c.check("screening as the worker types gives the same spans",
+        NoteHighlights.ranges(emojiNote, NoteHighlights.screen(emojiNote)) == spans)
+    c.check("a clean note highlights nothing", NoteHighlights.screen("Met at the bus station").isEmpty() &&
+        NoteHighlights.findingsOf(IllegalStateException()).isEmpty())
 
     // --- screening and referral ---------------------------------------------------------
     val screening = ScreeningForm().answer("DocumentsWithheld", "Yes").answer("PhysicalViolence", "No")
@@ -134,10 +160,11 @@ private suspend fun smoke(root: File, c: Checks) {
     // --- QR: frames shown by A, scanned by B in reverse with a repeat ------------------------
     // B's screens watch changes() (StoreChanges.kt); the import must reach the Flow.
     // A showing cut short (B scans one code and walks away) moves nothing.
-    c.check("one case waits for B", repoA.waiting("bakyt") == 1L)
-    repoB.scanned(QrReassembler(), repoA.qrFrames("bakyt").first())
-    c.check("a showing cut short moves nothing", repoA.waiting("bakyt") == 1L)
-    val frames = repoA.qrFrames("bakyt")
+    val bakyt = repoB.store.deviceId()
+    c.check("one case waits for B", repoA.waiting(bakyt) == 1L)
+    repoB.scanned(QrReassembler(), repoA.qrFrames(bakyt).first())
+    c.check("a showing cut short moves nothing", repoA.waiting(bakyt) == 1L)
+    val frames = repoA.qrFrames(bakyt)
     val scan = QrReassembler()
     var lastSummary: org.caravan.core.SyncSummary? = null
     var receipt: String? = null
@@ -159,8 +186,39 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
     c.check("B shows a receipt", receipt != null)
-    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == "bakyt")
-    c.check("nothing waits for B once confirmed", repoA.waiting("bakyt") == 0L)
+    c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == bakyt)
+    c.check("nothing waits for B once confirmed", repoA.waiting(bakyt) == 0L)
+    // Everything again (B restored an old copy): more frames than the usual showing,
+    // and B's receipt for it confirms.
+    val all = repoA.qrFramesEverything(bakyt)
+    c.check("the full showing carries more", all.size > repoA.qrFrames(bakyt).size)
+    val again = QrReassembler()
+    val allReceipt = all.map { repoB.scanned(again, it) }.last().receipt
+    c.check("B's receipt confirms the full showing", allReceipt != null && repoA.confirmHandover(allReceipt) == bakyt)
+
+    // --- a bundle import on Dispatchers.IO, cancelled with its coroutine -------------------
+    // What the apps do instead of UniFFI async (decision 0019): the blocking call on
+    // Dispatchers.IO, its progress listener calling ensureActive(); cancelling the
+    // coroutine cancels the import, and B's store is left as it was.
+    val extra = repoA.save(null, CaseForm(scalars = mapOf(ScalarField.GENDER to "Masculine")))
+    val fresh = repoA.store.exportBundle(BundleScope.Everything)
+    val casesB = repoB.store.caseCount()
+    val importing = CoroutineScope(Dispatchers.IO).async {
+        val job = coroutineContext.job
+        repoB.store.importBundleWithProgress(fresh, object : ProgressListener {
+            override fun onProgress(done: ULong, total: ULong): Boolean {
+                if (done == 0uL) job.cancel() // the screen went away
+                job.ensureActive()
+                return true
+            }
+        })
+    }
+    val outcome = runCatching { importing.await() }.exceptionOrNull()
+    c.check("a cancelled coroutine cancels the import (${outcome?.javaClass?.simpleName})",
+        outcome is CancellationException || outcome is CaravanException.Cancelled)
+    c.check("nothing was imported", repoB.store.caseCount() == casesB && runCatching { repoB.get(extra) }.isFailure)
+    c.check("the next import brings the case", repoB.store.importBundleWithProgress(fresh, null).casesCreated >= 1uL &&
+        repoB.get(extra).gender == "Masculine")
 
     // --- live sync over loopback TCP ---------------------------------------------------------
     repoA.update(id, CaseForm().toggle(SetField.EXPLOITATION, "ForcedLabour").edits())

@@ -167,10 +167,23 @@ class CaseRepository(
     suspend fun qrFrames(peer: String, maxFrame: Int = QR_FRAME_BYTES): List<String> =
         withContext(io) { store.handoverFrames(peer, maxFrame.toUInt()).map(::qrFrameToText) }
 
+    /**
+     * Like [qrFrames] but carrying everything, whatever [peer] confirmed before: for a
+     * colleague whose phone lost its data or restored an old copy, or when a showing was
+     * scanned by someone else ([confirmHandover] then fails with
+     * `CaravanException.HandoverToAnotherDevice`).
+     */
+    suspend fun qrFramesEverything(peer: String, maxFrame: Int = QR_FRAME_BYTES): List<String> =
+        withContext(io) { store.handoverFramesEverything(peer, maxFrame.toUInt()).map(::qrFrameToText) }
+
     /** How many cases wait for [peer]: what the next showing to it carries. */
     suspend fun waiting(peer: String): Long = withContext(io) { store.handoverWaiting(peer).toLong() }
 
-    /** Confirms a hand-over with the receipt scanned from the peer's screen; returns the peer. */
+    /**
+     * Confirms a hand-over with the receipt scanned from the peer's screen; returns the
+     * peer's device id. A receipt from another phone than the one the codes were for
+     * fails with `CaravanException.HandoverToAnotherDevice` and confirms nothing.
+     */
     suspend fun confirmHandover(receipt: String): String = withContext(io) { store.confirmHandover(receipt) }
 
     /**

@@ -29,13 +29,21 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.text.AnnotatedString
+import androidx.compose.ui.text.SpanStyle
+import androidx.compose.ui.text.buildAnnotatedString
+import androidx.compose.ui.text.input.OffsetMapping
+import androidx.compose.ui.text.input.TransformedText
+import androidx.compose.ui.text.input.VisualTransformation
 import androidx.compose.ui.unit.dp
 import java.text.DateFormat
 import java.util.Date
 import kotlinx.coroutines.launch
 import org.caravan.android.CaseForm
 import org.caravan.android.FormFields
+import org.caravan.android.NoteHighlights
 import org.caravan.core.CaseDetails
 import org.caravan.core.SetField
 import org.caravan.core.scalarFieldVocabulary
@@ -108,11 +116,19 @@ fun CaseFormScreen(model: AppViewModel, caseId: String?) {
             ConsentRow(stringResource(R.string.form_consent_stats), form.includeInStatistics) {
                 form = form.copy(includeInStatistics = it)
             }
+            // Likely identifiers are highlighted as the worker types (UTF-16 spans of
+            // screenNote's findings, the same the core refuses the note for).
+            val noteSpans = remember(form.newNote) {
+                NoteHighlights.ranges(form.newNote, NoteHighlights.screen(form.newNote))
+            }
+            val highlight = MaterialTheme.colorScheme.errorContainer
             OutlinedTextField(
                 value = form.newNote,
                 onValueChange = { form = form.copy(newNote = it) },
                 label = { Text(stringResource(R.string.form_note)) },
                 supportingText = { Text(stringResource(R.string.form_note_help)) },
+                isError = noteSpans.isNotEmpty(),
+                visualTransformation = remember(noteSpans, highlight) { HighlightSpans(noteSpans, highlight) },
                 modifier = Modifier.fillMaxWidth(),
                 minLines = 2,
             )
@@ -196,4 +212,17 @@ private fun fieldLabel(vocabulary: String): String = when (vocabulary) {
     "recruitment_app" -> stringResource(R.string.field_recruitment_app)
     "recruiter_relation" -> stringResource(R.string.field_recruiter_relation)
     else -> vocabulary
+}
+
+/** Shows [spans] (UTF-16 ranges of the text) on a [color] background; the text itself is unchanged. */
+private class HighlightSpans(private val spans: List<IntRange>, private val color: Color) : VisualTransformation {
+    override fun filter(text: AnnotatedString): TransformedText {
+        val styled = buildAnnotatedString {
+            append(text)
+            for (r in spans) {
+                if (r.last < text.length) addStyle(SpanStyle(background = color), r.first, r.last + 1)
+            }
+        }
+        return TransformedText(styled, OffsetMapping.Identity)
+    }
 }

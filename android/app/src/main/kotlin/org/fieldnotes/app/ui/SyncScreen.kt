@@ -238,6 +238,13 @@ fun SyncScreen(model: AppViewModel) {
                 }) {
                     Text(stringResource(R.string.qr_show_to, m.name, (waiting ?: 0L).toInt()))
                 }
+                // For a colleague whose phone lost its data, or when a showing reached
+                // the wrong phone: everything, whatever was confirmed before.
+                TextButton(enabled = group != null, onClick = {
+                    run { showing = repo.qrFramesEverything(m.deviceId); context.getString(R.string.qr_show_help, m.name) }
+                }) {
+                    Text(stringResource(R.string.qr_show_all_to, m.name))
+                }
             }
             Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 OutlinedButton(enabled = group != null, onClick = {
