@@ -257,6 +257,16 @@ fn edits(f: &FieldArgs) -> Result<Vec<Edit>> {
             include_in_statistics: stats,
         });
     }
+    if let Some(r) = &f.registered {
+        let when = match r.trim() {
+            "none" => None,
+            r => Some(YearMonth::parse(r).map_err(|_| Error::InvalidInput {
+                field: "--registered".into(),
+                reason: format!("{r:?} is not YYYY or YYYY-MM (month precision at most)"),
+            })?),
+        };
+        out.push(Edit::SetRegistration { when });
+    }
     Ok(out)
 }
 
