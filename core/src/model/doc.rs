@@ -961,6 +961,13 @@ enum Checked {
     },
 }
 
+/// Checks a batch of edits the way [`CaseDoc::apply`] does before applying it
+/// (vocabulary codes, note screening, lengths, dates), without a document: the error
+/// of the first bad edit. (Referral status changes, which need the case, pass.)
+pub fn validate_edits(edits: &[Edit]) -> Result<()> {
+    edits.iter().try_for_each(|e| check_edit(e).map(|_| ()))
+}
+
 fn known<V: Vocabulary>(code: &str) -> Result<String> {
     Ok(V::parse_known(code.trim())?.code().to_string())
 }
