@@ -137,6 +137,9 @@ pub(crate) enum CaseCommand {
     },
     /// List and search cases.
     List(ListArgs),
+    /// Import existing case records from a spreadsheet (.csv or .xlsx) through a
+    /// mapping file: every row is checked first, then all are stored at once (or none).
+    Import(crate::import_cmd::ImportArgs),
 }
 
 /// Field changes shared by `case add` and `case update`.
