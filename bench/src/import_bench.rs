@@ -154,6 +154,12 @@ struct ImportBenchReport {
     import_cpu_ms: f64,
     /// Peak RSS of that process (target ≤ 64 MB).
     import_peak_rss_mb: f64,
+    /// Its peak RSS once the file was parsed into cells.
+    rss_after_read_mb: f64,
+    /// Its peak RSS once the rows were read and checked, before the store was opened.
+    rss_after_plan_mb: f64,
+    /// Of `import_ms`: reading, parsing and checking the rows.
+    plan_ms: f64,
     /// Plain Automerge: one document, one commit per case, the same cases.
     baseline_build_ms: f64,
     /// CPU time of the baseline build.
@@ -174,6 +180,12 @@ pub(crate) struct ImportChild {
     import_ms: f64,
     cpu_ms: f64,
     rss_mb: f64,
+    /// Peak RSS once the file is parsed into cells.
+    rss_after_read_mb: f64,
+    /// Peak RSS once the rows are read and checked, before the store is opened.
+    rss_after_plan_mb: f64,
+    /// Time to read, parse and check the rows.
+    plan_ms: f64,
     stored: usize,
 }
 
@@ -233,6 +245,9 @@ pub(crate) fn run(rows: usize, seed: u64, json: bool) -> BenchResult<()> {
         import_ms: child.import_ms,
         import_cpu_ms: child.cpu_ms,
         import_peak_rss_mb: child.rss_mb,
+        rss_after_read_mb: child.rss_after_read_mb,
+        rss_after_plan_mb: child.rss_after_plan_mb,
+        plan_ms: child.plan_ms,
         baseline_build_ms,
         baseline_build_cpu_ms: ms(build_cpu),
         import_vs_baseline,
@@ -263,9 +278,11 @@ pub(crate) fn run_child(dir: &Path, key_hex: &str, file: &Path, map: &Path) -> B
     let bytes = caravan_core::store::inputs::read_bounded(file, import::MAX_IMPORT_FILE, "file")?;
     let sheet = Sheet::read(&bytes, SheetFormat::Csv, None)?;
     drop(bytes);
+    let rss_after_read_mb = peak_rss_mb()?;
     let rows = sheet.rows.len();
-    let plan = import::plan(&mapping, &sheet)?;
-    drop(sheet);
+    let plan = import::plan(&mapping, sheet)?;
+    let plan_ms = ms(start.elapsed());
+    let rss_after_plan_mb = peak_rss_mb()?;
     if !plan.bad.is_empty() {
         return Err(format!("bad rows: {:?}", &plan.bad[..plan.bad.len().min(3)]).into());
     }
@@ -288,6 +305,9 @@ pub(crate) fn run_child(dir: &Path, key_hex: &str, file: &Path, map: &Path) -> B
             import_ms: ms(elapsed),
             cpu_ms: ms(cpu),
             rss_mb: peak_rss_mb()?,
+            rss_after_read_mb,
+            rss_after_plan_mb,
+            plan_ms,
             stored,
         })?
     );

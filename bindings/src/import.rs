@@ -66,8 +66,7 @@ impl CaravanStore {
             let format = SheetFormat::from_name(&file_name)?;
             let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
             let rows = sheet.rows.len();
-            let plan = import::plan(&mapping, &sheet)?;
-            drop(sheet);
+            let plan = import::plan(&mapping, sheet)?;
             let options = ImportOptions { dry_run, skip_bad };
             let mut report = progress_fn(self, &progress);
             let r = import::import(s, plan, rows, options, &mut report)?;

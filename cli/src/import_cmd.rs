@@ -53,8 +53,7 @@ pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
     let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
     drop(bytes);
     let rows = sheet.rows.len();
-    let plan = import::plan(&mapping, &sheet)?;
-    drop(sheet);
+    let plan = import::plan(&mapping, sheet)?;
     let options = ImportOptions {
         dry_run: args.dry_run,
         skip_bad: args.skip_bad,

@@ -34,7 +34,7 @@ fn run(
 ) -> import::ImportReport {
     let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
     let rows = sheet.rows.len();
-    let plan = import::plan(mapping, &sheet).expect("plan");
+    let plan = import::plan(mapping, sheet).expect("plan");
     import::import(store, plan, rows, options, &mut |_, _| true).expect("import")
 }
 
@@ -172,12 +172,12 @@ fn identifying_or_unknown_columns_refuse_the_whole_file() {
     // A column neither mapped nor ignored is refused, naming it.
     let mapping = Mapping::parse("version = 1\n[columns]\nSex = \"gender\"\n").expect("mapping");
     let sheet = Sheet::read(b"Sex,Passport no\nF,N123\n", SheetFormat::Csv, None).expect("sheet");
-    let err = import::plan(&mapping, &sheet).expect_err("unmapped passport column");
+    let err = import::plan(&mapping, sheet).expect_err("unmapped passport column");
     assert!(err.to_string().contains("Passport no"), "{err}");
     assert!(err.to_string().contains("document number"), "{err}");
     // A mapped column the file lacks is refused too.
     let sheet = Sheet::read(b"Gender\nF\n", SheetFormat::Csv, None).expect("sheet");
-    assert!(import::plan(&mapping, &sheet).is_err());
+    assert!(import::plan(&mapping, sheet).is_err());
 }
 
 /// A minimal XLSX workbook (stored, not deflated) with inline strings, a number and
@@ -257,7 +257,7 @@ fn an_xlsx_sheet_reads_like_the_csv_with_dates_at_month_precision() {
          [values.gender]\nF = \"Feminine\"\n",
     )
     .expect("mapping");
-    let plan = import::plan(&mapping, &sheet).expect("plan");
+    let plan = import::plan(&mapping, sheet).expect("plan");
     assert!(plan.bad.is_empty(), "{:?}", plan.bad);
     let (_dir, mut store) = store();
     let report = import::import(
@@ -292,7 +292,7 @@ fn a_cancelled_import_stores_nothing() {
     )
     .expect("mapping");
     let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
-    let plan = import::plan(&mapping, &sheet).expect("plan");
+    let plan = import::plan(&mapping, sheet).expect("plan");
     let mut calls = 0;
     let err = import::import(
         &mut store,

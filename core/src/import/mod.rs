@@ -80,7 +80,9 @@ fn hex_ids<S: serde::Serializer>(ids: &[CaseId], s: S) -> std::result::Result<S:
 /// Checks `sheet` against `mapping` and turns each row into a case's edits. Errors
 /// that concern the whole file (a column neither mapped nor ignored, a mapped column
 /// missing) are returned as `Err`; a bad value is a [`BadRow`].
-pub fn plan(mapping: &Mapping, sheet: &Sheet) -> Result<Plan> {
+/// The sheet is consumed: each row's cells are freed once the row is checked, so the
+/// cells and the edits are not both held whole.
+pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
     for h in &sheet.header {
         if !mapping.columns.contains_key(h) && !mapping.ignore.contains(h) {
             let why = identifying_header(h)
@@ -102,12 +104,17 @@ pub fn plan(mapping: &Mapping, sheet: &Sheet) -> Result<Plan> {
         };
         resolvers.push((index, header.as_str(), Resolver::new(target, mapping)?));
     }
+    // Rows are checked in parallel (the identifier screen of notes is most of the
+    // work), in order.
+    let checked = crate::parallel::par_map(sheet.rows, |(number, row)| {
+        (number, row_edits(&resolvers, &row, &mapping.separator))
+    });
     let mut out = Plan::default();
-    for (number, row) in &sheet.rows {
-        match row_edits(&resolvers, row, &mapping.separator) {
-            Ok(edits) => out.cases.push((*number, edits)),
+    for (number, result) in checked {
+        match result {
+            Ok(edits) => out.cases.push((number, edits)),
             Err((column, reason)) => out.bad.push(BadRow {
-                row: *number,
+                row: number,
                 column,
                 reason,
             }),
@@ -139,6 +146,8 @@ fn row_edits(
     if edits.is_empty() {
         return Err((None, "the row has no value in a mapped column".into()));
     }
+    // Every row's edits are held until the store writes them: no spare capacity.
+    edits.shrink_to_fit();
     Ok(edits)
 }
 
