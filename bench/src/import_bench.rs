@@ -313,3 +313,31 @@ pub(crate) fn run_child(dir: &Path, key_hex: &str, file: &Path, map: &Path) -> B
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_synthetic_spreadsheet_imports_every_row() {
+        let cases = synth::cases(60, 7);
+        let (csv, mapping) = spreadsheet(&cases);
+        let mapping = Mapping::parse(&mapping).expect("mapping");
+        let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
+        let plan = import::plan(&mapping, sheet).expect("plan");
+        assert!(plan.bad.is_empty(), "{:?}", plan.bad);
+        assert_eq!(plan.cases.len(), 60);
+        // The baseline's copy carries what the spreadsheet carries.
+        let same = as_imported(&cases);
+        assert!(same.iter().all(|c| c.referral.is_none()));
+        assert!(same.iter().flat_map(|c| &c.route).all(|r| r.year == 0));
+        let route_events: usize = cases.iter().map(|c| c.route.len()).sum();
+        let imported_events: usize = plan
+            .cases
+            .iter()
+            .flat_map(|(_, e)| e)
+            .filter(|e| matches!(e, caravan_core::Edit::AddRouteEvent { .. }))
+            .count();
+        assert_eq!(route_events, imported_events);
+    }
+}
