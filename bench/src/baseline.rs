@@ -72,9 +72,12 @@ fn write_case(
         let ev = doc.insert_object(&route, at, ObjType::Map)?;
         doc.put(&ev, "kind", r.kind)?;
         doc.put(&ev, "country", r.country)?;
-        doc.put(&ev, "year", u64::from(r.year))?;
-        if let Some(m) = r.month {
-            doc.put(&ev, "month", u64::from(m))?;
+        // Year 0: no date (the cases as a spreadsheet import carries them).
+        if r.year != 0 {
+            doc.put(&ev, "year", u64::from(r.year))?;
+            if let Some(m) = r.month {
+                doc.put(&ev, "month", u64::from(m))?;
+            }
         }
     }
     doc.put(consent, "share_with_partners", case.consent.0)?;

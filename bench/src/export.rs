@@ -251,6 +251,7 @@ fn generate(rng: &mut Rng) -> CaseRecord {
     CaseRecord {
         id: CaseId(id),
         created_at,
+        registration: None,
         case_status: Some(CaseStatus::Active),
         trafficking_status: Some(TraffickingStatus::Actual),
         decided_by: None,

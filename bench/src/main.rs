@@ -2,7 +2,7 @@
 //! measured against plain Automerge doing the same job in the same run where a
 //! baseline exists.
 //!
-//! `caravan-bench store | sync | export --cases N [--json]`; see `docs/benchmarks.md`
+//! `caravan-bench store | sync | export --cases N [--json]`, `import --rows N [--json]`; see `docs/benchmarks.md`
 //! for what each figure measures and the targets.
 
 /// The allocator (docs/decisions/0014-allocator.md).
@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod baseline;
 mod export;
+mod import_bench;
 mod sync_bench;
 mod synth;
 
@@ -88,6 +89,35 @@ enum Cmd {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Bulk import of a spreadsheet (`caravan case import`'s code path) in a fresh
+    /// process (peak RSS), against plain Automerge building the same cases.
+    Import {
+        /// Number of spreadsheet rows (one synthetic case each).
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// Seed of the case generator.
+        #[arg(long, default_value_t = 0x00C0_FFEE)]
+        seed: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: open a store, import a CSV through a mapping, print time and peak RSS.
+    #[command(hide = true)]
+    ImportChild {
+        /// The store directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The store key, 64 hex digits.
+        #[arg(long)]
+        key_hex: String,
+        /// The CSV file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The mapping file.
+        #[arg(long)]
+        map: PathBuf,
     },
     /// Internal: open a store, list all cases and print peak RSS as JSON (run as a
     /// fresh process by `store`, so its memory holds nothing else).
@@ -255,6 +285,13 @@ fn main() {
             export::run(cases, json);
             Ok(())
         }
+        Cmd::Import { rows, seed, json } => import_bench::run(rows, seed, json),
+        Cmd::ImportChild {
+            dir,
+            key_hex,
+            file,
+            map,
+        } => import_bench::run_child(&dir, &key_hex, &file, &map),
         Cmd::OpenList { dir, key_hex } => run_open_list(&dir, &key_hex),
         Cmd::JunkImport { dir, key_hex, file } => run_junk_import(&dir, &key_hex, &file),
     };

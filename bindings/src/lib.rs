@@ -35,6 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod error;
 mod export;
 mod handover;
+mod import;
 mod listener;
 mod listing;
 mod messages;
@@ -49,6 +50,7 @@ mod vocab;
 pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
 pub use export::{ExportFormat, ExportInput, ExportOptions, RecordExportResult, TableExportResult};
 pub use handover::{handover_receipt, HandoverImport};
+pub use import::{ImportBadRow, SpreadsheetImport};
 pub use listener::{ChangeListener, ProgressListener};
 pub use listing::{CasePage, CaseQuery, CaseSort};
 pub use model::{

@@ -153,6 +153,14 @@ pub enum CaseEdit {
         /// New status code.
         status: String,
     },
+    /// Sets the month (or year) the case was registered, for a case carried over from
+    /// an earlier register (`year` `None`: back to the day it was typed in).
+    SetRegistration {
+        /// Year of registration.
+        year: Option<u16>,
+        /// Month 1..=12, if known (needs a year).
+        month: Option<u8>,
+    },
 }
 
 impl CaseEdit {
@@ -213,6 +221,18 @@ impl CaseEdit {
             CaseEdit::SetReferralStatus { referral, status } => {
                 core_::Edit::SetReferralStatus { referral, status }
             }
+            CaseEdit::SetRegistration { year, month } => core_::Edit::SetRegistration {
+                when: match (year, month) {
+                    (Some(y), m) => Some(YearMonth::new(y, m)?),
+                    (None, None) => None,
+                    (None, Some(_)) => {
+                        return Err(CaravanError::InvalidInput {
+                            field: "registration".into(),
+                            reason: "a month needs a year".into(),
+                        })
+                    }
+                },
+            },
         })
     }
 }

@@ -137,6 +137,9 @@ pub(crate) enum CaseCommand {
     },
     /// List and search cases.
     List(ListArgs),
+    /// Import existing case records from a spreadsheet (.csv or .xlsx) through a
+    /// mapping file: every row is checked first, then all are stored at once (or none).
+    Import(crate::import_cmd::ImportArgs),
 }
 
 /// Field changes shared by `case add` and `case update`.
@@ -166,6 +169,10 @@ pub(crate) struct FieldArgs {
     /// Consent to inclusion in statistics: yes or no.
     #[arg(long, value_name = "yes|no")]
     pub(crate) consent_stats: Option<String>,
+    /// Month (or year) the case was registered, e.g. 2023-04 for a case carried over
+    /// from a paper register (default: the day it is typed in); `none` clears it.
+    #[arg(long, value_name = "YYYY[-MM]")]
+    pub(crate) registered: Option<String>,
 }
 
 /// `caravan case list` filters.

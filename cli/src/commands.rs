@@ -32,6 +32,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }
+        // Checked before the store is unlocked (once, and only if rows are stored).
+        Command::Case(CaseCommand::Import(args)) => {
+            crate::import_cmd::run(&cli.store, cli.json, args)
+        }
         Command::Case(cmd) => case(&ctx, &mut unlock::open(&cli.store)?, cmd),
         Command::Note(NoteCommand::Add { id, text }) => {
             let mut store = unlock::open(&cli.store)?;
@@ -163,6 +167,10 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
                 print!("{}", output::assessment_text(&assessment, ctx.lang));
             }
         }
+        CaseCommand::Import(_) => {
+            // `run` handles it before the store is opened.
+            return Err(Error::Internal("case import reached an open store".into()));
+        }
         CaseCommand::List(args) => {
             let list = store.list(&filter(&args)?);
             if ctx.json {
@@ -256,6 +264,16 @@ fn edits(f: &FieldArgs) -> Result<Vec<Edit>> {
             share_with_partners: share,
             include_in_statistics: stats,
         });
+    }
+    if let Some(r) = &f.registered {
+        let when = match r.trim() {
+            "none" => None,
+            r => Some(YearMonth::parse(r).map_err(|_| Error::InvalidInput {
+                field: "--registered".into(),
+                reason: format!("{r:?} is not YYYY or YYYY-MM (month precision at most)"),
+            })?),
+        };
+        out.push(Edit::SetRegistration { when });
     }
     Ok(out)
 }

@@ -16,6 +16,7 @@ mod commands;
 mod dedup_cmd;
 mod demo;
 mod export;
+mod import_cmd;
 mod inputs;
 mod member_cmd;
 mod output;

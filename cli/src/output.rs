@@ -116,7 +116,13 @@ pub(crate) fn summary_json(s: &CaseSummary) -> Value {
 pub(crate) fn record_text(r: &CaseRecord, lang: Lang) -> String {
     let mut rows: Vec<Vec<String>> = vec![
         vec!["id".into(), r.id.to_hex()],
-        vec!["registered".into(), r.created_at.date_string()],
+        vec![
+            "registered".into(),
+            match r.registration {
+                Some(w) => format!("{w} (typed in {})", r.created_at.date_string()),
+                None => r.created_at.date_string(),
+            },
+        ],
         vec!["case status".into(), opt_label(&r.case_status, lang)],
         vec![
             "trafficking status".into(),

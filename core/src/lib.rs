@@ -25,6 +25,7 @@ mod crypto;
 pub mod dedup;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod model;
 mod parallel;
 pub mod privacy;

@@ -225,8 +225,7 @@ impl StatRecord {
         if !record.consent.allows_statistics() {
             return Err(Excluded::NoConsent);
         }
-        let (y, m, d) = record.created_at.ymd();
-        let registered = Timestamp::from_ymd(y, m, d).unwrap_or(record.created_at);
+        let registered = record.registered();
         Ok(StatRecord {
             id: record.id,
             blind_index: blind_index(record),
@@ -423,7 +422,10 @@ impl Collected {
                 self.input.consent_in_conflict += 1;
                 self.withheld.push(id);
             }
-            Ok(stat) if !window.contains(created_at) => {
+            // The registration date decides; a case registered the day it was typed
+            // in (every case stored before registration dates existed) is placed by
+            // its exact creation time, as before.
+            Ok(stat) if !window.contains(window_time(&stat, created_at)) => {
                 let _ = stat;
                 self.input.outside_dates += 1;
             }
@@ -432,5 +434,15 @@ impl Collected {
                 self.records.push(stat);
             }
         }
+    }
+}
+
+/// The time a case is placed at in a date window: its registration day if one was set
+/// (it differs from the day it was typed in), else the exact creation time.
+fn window_time(stat: &StatRecord, created_at: Timestamp) -> Timestamp {
+    let (y, m, d) = created_at.ymd();
+    match Timestamp::from_ymd(y, m, d) {
+        Ok(day) if day == stat.registered => created_at,
+        _ => stat.registered,
     }
 }

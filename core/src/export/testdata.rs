@@ -268,6 +268,7 @@ fn case(rng: &mut Rng, consent_percent: usize) -> CaseRecord {
     CaseRecord {
         id: CaseId(id),
         created_at,
+        registration: None,
         case_status: Some(CaseStatus::Active),
         trafficking_status: Some(TraffickingStatus::Actual),
         decided_by: None,

@@ -12,6 +12,7 @@
 //!        notes: [ { id, at, text } ],
 //!        referrals: { id: { service, partner, organisation_type, reason,
 //!                           history: [ { status, at } ] } },
+//!        registered: "2023-04",                    optional: month (or year) of registration
 //!        blind_index: bytes }                      optional: CBOR of a dedup::BlindIndex
 //! ```
 //!
@@ -49,6 +50,9 @@ const CONTAINER_MAPS: &[&str] = &["consent", "indicators", "referrals"];
 const CONTAINER_LISTS: &[&str] = &["route", "notes"];
 /// Root key of the optional blind index (see [`crate::dedup`]).
 const BLIND_INDEX_KEY: &str = "blind_index";
+/// Root key of the optional registration month (`"YYYY"` or `"YYYY-MM"`); a case
+/// without it was registered the day it was typed in (`created_at`).
+const REGISTERED_KEY: &str = "registered";
 
 /// Checks changes from other devices against their authors' rights, on a staging copy
 /// that already holds them: `(staged document, the case had no change before, the new
@@ -434,6 +438,12 @@ impl CaseDoc {
                 let history = obj_of(doc, &r, "history")?;
                 push_status(doc, &history, status, now)?;
             }
+            Checked::Registration { when: Some(w) } => doc.put(ROOT, REGISTERED_KEY, w)?,
+            Checked::Registration { when: None } => {
+                if doc.get(ROOT, REGISTERED_KEY)?.is_some() {
+                    doc.delete(ROOT, REGISTERED_KEY)?;
+                }
+            }
             Checked::BlindIndex { bytes: Some(b) } => {
                 doc.put(ROOT, BLIND_INDEX_KEY, ScalarValue::Bytes(b))?;
             }
@@ -490,8 +500,15 @@ impl CaseDoc {
             .and_then(Field::bytes)
             .and_then(|b| crate::dedup::BlindIndex::from_cbor(b).ok());
         let created_at = Timestamp(root.i64("created_at").unwrap_or(0));
+        // A value this version cannot read (none is written) counts as absent.
+        let registration = root
+            .str(REGISTERED_KEY)
+            .and_then(|s| YearMonth::parse(s).ok());
         let scalar = |f: ScalarField| root.str(f.key());
         let mut conflicts = Vec::new();
+        if root.conflicted(REGISTERED_KEY) {
+            collect_conflict(d, &ROOT, REGISTERED_KEY, REGISTERED_KEY, &mut conflicts);
+        }
         for f in ScalarField::ALL {
             if root.conflicted(f.key()) {
                 collect_conflict(d, &ROOT, f.key(), f.key(), &mut conflicts);
@@ -542,6 +559,7 @@ impl CaseDoc {
         let record = CaseRecord {
             id,
             created_at,
+            registration,
             case_status: scalar(ScalarField::CaseStatus).map(CaseStatus::from_code),
             trafficking_status: scalar(ScalarField::TraffickingStatus)
                 .map(TraffickingStatus::from_code),
@@ -933,10 +951,21 @@ enum Checked {
         referral: String,
         status: String,
     },
+    /// The registration as stored (`YYYY` or `YYYY-MM`), or `None` to remove it.
+    Registration {
+        when: Option<String>,
+    },
     /// The checked CBOR encoding of a blind index, or `None` to remove it.
     BlindIndex {
         bytes: Option<Vec<u8>>,
     },
+}
+
+/// Checks a batch of edits the way [`CaseDoc::apply`] does before applying it
+/// (vocabulary codes, note screening, lengths, dates), without a document: the error
+/// of the first bad edit. (Referral status changes, which need the case, pass.)
+pub fn validate_edits(edits: &[Edit]) -> Result<()> {
+    edits.iter().try_for_each(|e| check_edit(e).map(|_| ()))
 }
 
 fn known<V: Vocabulary>(code: &str) -> Result<String> {
@@ -1028,6 +1057,22 @@ fn check_edit(edit: &Edit) -> Result<Checked> {
         Edit::SetReferralStatus { referral, status } => Checked::ReferralStatus {
             referral: referral.trim().to_string(),
             status: known::<ReferralStatus>(status)?,
+        },
+        Edit::SetRegistration { when } => Checked::Registration {
+            when: match when {
+                Some(w) => {
+                    let w = YearMonth::new(w.year, w.month)?;
+                    let (y, m, _) = Timestamp::now().ymd();
+                    if (i32::from(w.year), u32::from(w.month.unwrap_or(1))) > (y, m) {
+                        return Err(Error::invalid(
+                            "registration",
+                            format!("{w} is in the future"),
+                        ));
+                    }
+                    Some(w.to_string())
+                }
+                None => None,
+            },
         },
         Edit::SetBlindIndex { index } => Checked::BlindIndex {
             bytes: match index {

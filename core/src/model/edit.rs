@@ -80,6 +80,13 @@ pub enum Edit {
         /// New status code.
         status: String,
     },
+    /// Sets the month (or year) the case was registered, e.g. for a case carried over
+    /// from an earlier register; `None` goes back to the day the case was typed in
+    /// (`created_at`). Month precision at most, never later than the current month.
+    SetRegistration {
+        /// Year or year-month of registration.
+        when: Option<YearMonth>,
+    },
     /// Sets the case's blind index for cross-agency duplicate detection, or removes it
     /// (`None`). It holds keyed one-way tokens only, never the identifying details; see
     /// [`crate::dedup`] and [`Store::set_blind_index`](crate::Store::set_blind_index).

@@ -11,7 +11,7 @@ mod screening;
 mod summary;
 
 pub(crate) use doc::{stored_chunk, CaseDoc, ChangeSig};
-pub use doc::{MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
+pub use doc::{validate_edits, MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};
 pub(crate) use ids::hex_encode;

@@ -18,6 +18,11 @@ pub struct CaseRecord {
     pub id: CaseId,
     /// When the case was registered on the device that created it.
     pub created_at: Timestamp,
+    /// The month (or year) the case was registered, when it differs from the day it
+    /// was typed in (a case carried over from an earlier register); `None`: registered
+    /// at `created_at`. See [`CaseRecord::registered`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<YearMonth>,
     /// Case-management status.
     pub case_status: Option<CaseStatus>,
     /// Trafficking status.
@@ -163,6 +168,20 @@ pub struct Conflict {
 }
 
 impl CaseRecord {
+    /// The day of registration (midnight UTC): the first day of the registration
+    /// month (January for a year alone) if one was set, else the day `created_at`
+    /// falls on (what every case stored before registration dates existed keeps).
+    pub fn registered(&self) -> Timestamp {
+        match self.registration {
+            Some(w) => Timestamp::from_ymd(i32::from(w.year), u32::from(w.month.unwrap_or(1)), 1)
+                .unwrap_or(self.created_at),
+            None => {
+                let (y, m, d) = self.created_at.ymd();
+                Timestamp::from_ymd(y, m, d).unwrap_or(self.created_at)
+            }
+        }
+    }
+
     /// The code of a single-valued field, if set.
     pub fn scalar_code(&self, field: super::ScalarField) -> Option<String> {
         use super::ScalarField as F;

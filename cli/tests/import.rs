@@ -1,0 +1,178 @@
+//! `caravan case import` end to end: the documented template and example, exit codes,
+//! all or nothing, `--skip-bad`, `--dry-run` without the store, `--registered`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery staple";
+
+fn caravan_with(store: &Path, args: &[&str], pass: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("CARAVAN_PASSPHRASE", pass)
+        .env_remove("CARAVAN_LANG")
+        .output()
+        .expect("run caravan")
+}
+
+fn caravan(store: &Path, args: &[&str]) -> Output {
+    caravan_with(store, args, PASS)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn docs(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/import")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn count(store: &Path) -> usize {
+    let out = caravan(store, &["--json", "case", "list"]);
+    assert!(out.status.success());
+    json(&out).as_array().expect("list").len()
+}
+
+fn init() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = dir.path().join("store");
+    let out = caravan(&store, &["init", "--kdf-memory-mib", "8"]);
+    assert!(out.status.success());
+    (dir, store)
+}
+
+#[test]
+fn the_documented_example_imports_in_one_command() {
+    let (_dir, store) = init();
+    let (file, map) = (docs("ngo-example.csv"), docs("ngo-template.toml"));
+    // A dry run needs no store and no passphrase, and stores nothing.
+    let dry = caravan_with(
+        &store,
+        &[
+            "--json",
+            "case",
+            "import",
+            &file,
+            "--map",
+            &map,
+            "--dry-run",
+        ],
+        "wrong passphrase",
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(json(&dry)["good"], 4);
+    assert_eq!(count(&store), 0);
+    let out = caravan(&store, &["--json", "case", "import", &file, "--map", &map]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["applied"], true);
+    assert_eq!(report["cases"].as_array().map(Vec::len), Some(4));
+    assert_eq!(count(&store), 4);
+    let first = report["cases"][0].as_str().expect("id");
+    let shown = json(&caravan(&store, &["--json", "case", "show", first]));
+    assert_eq!(
+        shown["case"]["registration"],
+        serde_json::json!({"year": 2019, "month": 3})
+    );
+}
+
+#[test]
+fn a_bad_row_stops_all_with_exit_code_2_unless_skipped() {
+    let (dir, store) = init();
+    let csv = dir.path().join("cases.csv");
+    std::fs::write(
+        &csv,
+        "Sex,Date of registration\nFeminine,2020-01\nnot a gender,2020-02\nMasculine,2020-13\nMasculine,2021\n",
+    )
+    .expect("write");
+    let map = dir.path().join("map.toml");
+    std::fs::write(
+        &map,
+        "version = 1\n[columns]\nSex = \"gender\"\n\"Date of registration\" = \"registered\"\n",
+    )
+    .expect("write");
+    let (csv, map) = (csv.display().to_string(), map.display().to_string());
+    let out = caravan(&store, &["case", "import", &csv, "--map", &map]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("row 3: column \"Sex\""), "{text}");
+    assert!(
+        text.contains("row 4: column \"Date of registration\""),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was stored"));
+    assert_eq!(count(&store), 0);
+    let out = caravan(
+        &store,
+        &[
+            "--json",
+            "case",
+            "import",
+            &csv,
+            "--map",
+            &map,
+            "--skip-bad",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(json(&out)["bad"].as_array().map(Vec::len), Some(2));
+    assert_eq!(count(&store), 2);
+    // An identifying column in the mapping is refused before anything is read.
+    std::fs::write(&map, "version = 1\n[columns]\n\"Phone\" = \"note\"\n").expect("write");
+    let out = caravan(&store, &["case", "import", &csv, "--map", &map]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("phone"));
+}
+
+#[test]
+fn case_add_takes_a_registration_month() {
+    let (_dir, store) = init();
+    let out = caravan(
+        &store,
+        &[
+            "--json",
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--registered",
+            "2018-06",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = json(&out)["id"].as_str().expect("id").to_string();
+    let shown = json(&caravan(&store, &["--json", "case", "show", &id]));
+    assert_eq!(
+        shown["case"]["registration"],
+        serde_json::json!({"year": 2018, "month": 6})
+    );
+    let out = caravan(&store, &["case", "add", "--registered", "2018-06-14"]);
+    assert_eq!(out.status.code(), Some(2), "a day is refused");
+    assert_eq!(count(&store), 1);
+}

@@ -1,0 +1,186 @@
+//! Bulk import of existing case records from a spreadsheet (CSV or XLSX), through a
+//! mapping file that says which column goes to which field (see `docs/import.md`).
+//!
+//! 1. [`Sheet::read`] reads the file within fixed bounds ([`MAX_IMPORT_FILE`],
+//!    [`MAX_IMPORT_ROWS`]; XLSX worksheets are streamed).
+//! 2. [`plan`] checks the columns against the [`Mapping`] (every column mapped or
+//!    ignored, no identifying column mapped) and turns each row into the edits of one
+//!    case, checking every value the way the store will (vocabulary codes or their
+//!    English/Russian labels, month-precision dates, notes screened for identifiers).
+//!    Each bad row is reported with its spreadsheet row number, column and reason.
+//! 3. [`import`] stores the good rows in one [`Store::import`] (one fsync), all or
+//!    nothing: with any bad row nothing is stored unless `skip_bad` is set.
+
+mod mapping;
+mod sheet;
+mod values;
+
+use serde::Serialize;
+
+pub use mapping::{identifying_header, Mapping, Target, MAPPING_VERSION, MAX_MAPPING_BYTES};
+pub use sheet::{
+    Sheet, SheetFormat, MAX_IMPORT_COLUMNS, MAX_IMPORT_FILE, MAX_IMPORT_ROWS,
+    MAX_XLSX_SHARED_STRINGS, MAX_XLSX_UNPACKED,
+};
+
+use crate::error::{Error, Result};
+use crate::model::{validate_edits, CaseId, Edit};
+use crate::store::{Progress, Store};
+use values::Resolver;
+
+/// One row that cannot be imported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadRow {
+    /// The spreadsheet row number (the header is row 1).
+    pub row: usize,
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The rows of a spreadsheet turned into cases.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// The edits of each good row's case, with its row number.
+    pub cases: Vec<(usize, Vec<Edit>)>,
+    /// Rows that cannot be imported.
+    pub bad: Vec<BadRow>,
+}
+
+/// Options of [`import`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// Check everything, store nothing.
+    pub dry_run: bool,
+    /// Store the good rows even if some are bad (otherwise any bad row stops all).
+    pub skip_bad: bool,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows that would be (dry run) or were stored.
+    pub good: usize,
+    /// Rows that cannot be imported, in row order.
+    pub bad: Vec<BadRow>,
+    /// Whether anything was stored (false for a dry run, or when a bad row stopped all).
+    pub applied: bool,
+    /// The new cases, in row order (empty unless applied).
+    #[serde(serialize_with = "hex_ids")]
+    pub cases: Vec<CaseId>,
+}
+
+fn hex_ids<S: serde::Serializer>(ids: &[CaseId], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(CaseId::to_hex))
+}
+
+/// Checks `sheet` against `mapping` and turns each row into a case's edits. Errors
+/// that concern the whole file (a column neither mapped nor ignored, a mapped column
+/// missing) are returned as `Err`; a bad value is a [`BadRow`].
+/// The sheet is consumed: each row's cells are freed once the row is checked, so the
+/// cells and the edits are not both held whole.
+pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
+    for h in &sheet.header {
+        if !mapping.columns.contains_key(h) && !mapping.ignore.contains(h) {
+            let why = identifying_header(h)
+                .map(|w| format!(" (it looks like {w}: list it in `ignore`)"))
+                .unwrap_or_default();
+            return Err(Error::invalid(
+                "import file",
+                format!("column {h:?} is neither mapped nor ignored{why}"),
+            ));
+        }
+    }
+    let mut resolvers = Vec::new();
+    for (header, target) in &mapping.columns {
+        let Some(index) = sheet.header.iter().position(|h| h == header) else {
+            return Err(Error::invalid(
+                "import file",
+                format!("the mapping names column {header:?}, which the file does not have"),
+            ));
+        };
+        resolvers.push((index, header.as_str(), Resolver::new(target, mapping)?));
+    }
+    // Rows are checked in parallel (the identifier screen of notes is most of the
+    // work), in order.
+    let checked = crate::parallel::par_map(sheet.rows, |(number, row)| {
+        (number, row_edits(&resolvers, &row, &mapping.separator))
+    });
+    let mut out = Plan::default();
+    for (number, result) in checked {
+        match result {
+            Ok(edits) => out.cases.push((number, edits)),
+            Err((column, reason)) => out.bad.push(BadRow {
+                row: number,
+                column,
+                reason,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+type RowError = (Option<String>, String);
+
+fn row_edits(
+    resolvers: &[(usize, &str, Resolver)],
+    row: &[String],
+    separator: &str,
+) -> std::result::Result<Vec<Edit>, RowError> {
+    let mut edits = Vec::new();
+    for (index, header, resolver) in resolvers {
+        let cell = row.get(*index).map_or("", |c| c.trim());
+        if cell.is_empty() {
+            continue;
+        }
+        let start = edits.len();
+        resolver
+            .edits(cell, separator, &mut edits)
+            .map_err(|reason| (Some(header.to_string()), reason))?;
+        // The store's own checks, per column so the report names it.
+        validate_edits(&edits[start..]).map_err(|e| (Some(header.to_string()), reason_of(&e)))?;
+    }
+    if edits.is_empty() {
+        return Err((None, "the row has no value in a mapped column".into()));
+    }
+    // Every row's edits are held until the store writes them: no spare capacity.
+    edits.shrink_to_fit();
+    Ok(edits)
+}
+
+/// The reason of a validation error, without the field name the report already says.
+fn reason_of(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Stores the plan's cases in one [`Store::import`] (validated again there, one
+/// fsync), unless it is a dry run or a bad row stops it (see [`ImportOptions`]).
+/// `progress(done, total)` is called as blocks of cases are written; returning
+/// `false` cancels the import and stores nothing.
+pub fn import(
+    store: &mut Store,
+    plan: Plan,
+    rows: usize,
+    options: ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        rows,
+        good: plan.cases.len(),
+        bad: plan.bad,
+        ..ImportReport::default()
+    };
+    if options.dry_run || (!report.bad.is_empty() && !options.skip_bad) || plan.cases.is_empty() {
+        return Ok(report);
+    }
+    let cases: Vec<Vec<Edit>> = plan.cases.into_iter().map(|(_, e)| e).collect();
+    report.cases = store.import(&cases, progress)?;
+    report.applied = true;
+    Ok(report)
+}

@@ -1,0 +1,349 @@
+//! Reading a spreadsheet (CSV or the first / named worksheet of an XLSX file) into a
+//! header and rows of text cells, within fixed bounds.
+
+use std::io::{Cursor, Read, Seek};
+
+use calamine::{DataRef, Reader, Xlsx};
+
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+
+/// Largest spreadsheet file read (bytes); larger ones are refused before parsing.
+pub const MAX_IMPORT_FILE: u64 = 32 << 20;
+/// Most data rows in one import (split larger spreadsheets into several files).
+pub const MAX_IMPORT_ROWS: usize = 100_000;
+/// Most columns.
+pub const MAX_IMPORT_COLUMNS: usize = 256;
+/// Most bytes of XML an XLSX file may unpack to (its worksheets are streamed, but the
+/// shared-string table is held whole): a zip bomb is refused from its directory.
+pub const MAX_XLSX_UNPACKED: u64 = 256 << 20;
+/// Most bytes the XLSX shared-string table may unpack to.
+pub const MAX_XLSX_SHARED_STRINGS: u64 = 24 << 20;
+
+/// A spreadsheet as text cells.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sheet {
+    /// Column headers, trimmed.
+    pub header: Vec<String>,
+    /// Data rows with their spreadsheet row number (the header is row 1), each as long
+    /// as the header. Wholly empty rows are left out.
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+/// The file's kind, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SheetFormat {
+    /// Comma-separated values, UTF-8 (a byte-order mark is skipped).
+    Csv,
+    /// Office Open XML workbook.
+    Xlsx,
+}
+
+impl SheetFormat {
+    /// The format named by a file name's extension (`.csv`, `.xlsx`).
+    pub fn from_name(name: &str) -> Result<SheetFormat> {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            Ok(SheetFormat::Csv)
+        } else if lower.ends_with(".xlsx") {
+            Ok(SheetFormat::Xlsx)
+        } else {
+            Err(Error::invalid(
+                "import file",
+                format!("{name} is neither .csv nor .xlsx (save older .xls files as .xlsx)"),
+            ))
+        }
+    }
+}
+
+impl Sheet {
+    /// Reads `bytes` in `format`; `sheet` names an XLSX worksheet (default: the first).
+    pub fn read(bytes: &[u8], format: SheetFormat, sheet: Option<&str>) -> Result<Sheet> {
+        if bytes.len() as u64 > MAX_IMPORT_FILE {
+            return Err(Error::invalid(
+                "import file",
+                format!("larger than {} MiB", MAX_IMPORT_FILE >> 20),
+            ));
+        }
+        let cells = match format {
+            SheetFormat::Csv => csv_rows(bytes)?,
+            SheetFormat::Xlsx => xlsx_rows(bytes, sheet)?,
+        };
+        Sheet::from_rows(cells)
+    }
+
+    /// Builds the sheet from numbered raw rows: the first non-empty row is the header.
+    fn from_rows(rows: Vec<(usize, Vec<String>)>) -> Result<Sheet> {
+        let mut rows = rows
+            .into_iter()
+            .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()));
+        let Some((_, header)) = rows.next() else {
+            return Err(Error::invalid("import file", "the file has no header row"));
+        };
+        let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+        // Trailing empty header cells (a spreadsheet's formatting) are no columns.
+        let width = header
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |i| i + 1);
+        let header = header[..width].to_vec();
+        if let Some(i) = header.iter().position(String::is_empty) {
+            return Err(Error::invalid(
+                "import file",
+                format!("column {} has no header", i + 1),
+            ));
+        }
+        for (i, h) in header.iter().enumerate() {
+            if header[..i].contains(h) {
+                return Err(Error::invalid(
+                    "import file",
+                    format!("two columns are called {h:?}"),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for (number, mut row) in rows {
+            if row[width.min(row.len())..]
+                .iter()
+                .any(|c| !c.trim().is_empty())
+            {
+                return Err(Error::invalid(
+                    "import file",
+                    format!("row {number} has a value beyond the last named column"),
+                ));
+            }
+            row.resize(width, String::new());
+            out.push((number, row));
+        }
+        Ok(Sheet { header, rows: out })
+    }
+}
+
+fn too_many_rows() -> Error {
+    Error::invalid(
+        "import file",
+        format!("more than {MAX_IMPORT_ROWS} rows: split the file"),
+    )
+}
+
+/// RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF), UTF-8.
+fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::invalid("import file", "the CSV file is not UTF-8 text"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rows = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1usize;
+    let mut row_line = 1usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            ',' => {
+                row.push(std::mem::take(&mut field));
+                if row.len() > MAX_IMPORT_COLUMNS {
+                    return Err(Error::invalid(
+                        "import file",
+                        format!("more than {MAX_IMPORT_COLUMNS} columns"),
+                    ));
+                }
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push((row_line, std::mem::take(&mut row)));
+                if rows.len() > MAX_IMPORT_ROWS + 1 {
+                    return Err(too_many_rows());
+                }
+                line += 1;
+                row_line = line;
+            }
+            _ => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(Error::invalid(
+            "import file",
+            format!("a quoted field opened on line {row_line} is not closed"),
+        ));
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push((row_line, row));
+    }
+    Ok(rows)
+}
+
+/// The cells of one worksheet, streamed (calamine's cell reader), after checking the
+/// unpacked sizes the zip directory declares.
+fn xlsx_rows(bytes: &[u8], sheet: Option<&str>) -> Result<Vec<(usize, Vec<String>)>> {
+    check_unpacked_sizes(Cursor::new(bytes))?;
+    let bad = |e: calamine::XlsxError| {
+        Error::invalid("import file", format!("not a readable XLSX workbook: {e}"))
+    };
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(bad)?;
+    let names = book.sheet_names();
+    let name = match sheet {
+        Some(s) => names.iter().find(|n| *n == s).cloned().ok_or_else(|| {
+            Error::invalid(
+                "import file",
+                format!("the workbook has no worksheet {s:?} (it has {names:?})"),
+            )
+        })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::invalid("import file", "the workbook has no worksheet"))?,
+    };
+    let mut reader = book.worksheet_cells_reader(&name).map_err(bad)?;
+    let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(bad)? {
+        let (r, c) = cell.get_position();
+        let (r, c) = (r as usize, c as usize);
+        if c >= MAX_IMPORT_COLUMNS {
+            return Err(Error::invalid(
+                "import file",
+                format!("more than {MAX_IMPORT_COLUMNS} columns"),
+            ));
+        }
+        let text = cell_text(cell.get_value()).map_err(|reason| {
+            Error::invalid(
+                "import file",
+                format!("row {}, column {}: {reason}", r + 1, c + 1),
+            )
+        })?;
+        if text.is_empty() {
+            continue;
+        }
+        if rows.last().is_none_or(|(n, _)| *n != r + 1) {
+            if rows.len() > MAX_IMPORT_ROWS {
+                return Err(too_many_rows());
+            }
+            rows.push((r + 1, Vec::new()));
+        }
+        if let Some((_, row)) = rows.last_mut() {
+            if row.len() <= c {
+                row.resize(c + 1, String::new());
+            }
+            row[c] = text;
+        }
+    }
+    Ok(rows)
+}
+
+/// A cell as text: dates as `YYYY-MM-DD`, whole numbers without a decimal point.
+fn cell_text(v: &DataRef<'_>) -> std::result::Result<String, String> {
+    Ok(match v {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => {
+            // Excel serial days since 1899-12-30 (the 1900 system's leap-year bug is
+            // before 1 March 1900, outside the dates Caravan accepts).
+            let days = d.as_f64().floor() as i64 - 25_569;
+            let (y, m, day) = Timestamp(days * 86_400_000).ymd();
+            format!("{y:04}-{m:02}-{day:02}")
+        }
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => return Err(format!("the cell holds an error ({e})")),
+    })
+}
+
+/// Refuses a workbook whose parts unpack to more than the bounds (as declared by the
+/// zip directory; the reader stops at the declared size).
+fn check_unpacked_sizes<R: Read + Seek>(reader: R) -> Result<()> {
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| Error::invalid("import file", format!("not an XLSX workbook: {e}")))?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| Error::invalid("import file", format!("not an XLSX workbook: {e}")))?;
+        let size = entry.size();
+        total = total.saturating_add(size);
+        let shared = entry
+            .name()
+            .is_ok_and(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"));
+        if shared && size > MAX_XLSX_SHARED_STRINGS {
+            return Err(Error::invalid(
+                "import file",
+                format!(
+                    "the workbook's shared strings unpack to more than {} MiB",
+                    MAX_XLSX_SHARED_STRINGS >> 20
+                ),
+            ));
+        }
+    }
+    if total > MAX_XLSX_UNPACKED {
+        return Err(Error::invalid(
+            "import file",
+            format!(
+                "the workbook unpacks to more than {} MiB",
+                MAX_XLSX_UNPACKED >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_keep_their_numbers_and_quotes() {
+        let text = "\u{feff}A,B\r\n1,\"x, \"\"y\"\"\"\n\n3,\"two\nlines\"\n4,z";
+        let sheet = Sheet::read(text.as_bytes(), SheetFormat::Csv, None).expect("csv");
+        assert_eq!(sheet.header, ["A", "B"]);
+        assert_eq!(
+            sheet.rows,
+            vec![
+                (2, vec!["1".to_string(), "x, \"y\"".to_string()]),
+                (4, vec!["3".to_string(), "two\nlines".to_string()]),
+                (6, vec!["4".to_string(), "z".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_sheets_are_refused() {
+        for bad in [
+            "",
+            "A,,B\n1,2,3\n",
+            "A,A\n1,2\n",
+            "A,B\n1,2,3\n",
+            "A,B\n\"open,2\n",
+        ] {
+            assert!(
+                matches!(
+                    Sheet::read(bad.as_bytes(), SheetFormat::Csv, None),
+                    Err(Error::InvalidInput { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(Sheet::read(b"PK\x03\x04junk", SheetFormat::Xlsx, None).is_err());
+        assert!(Sheet::read(&[0xff, 0xfe, 0x41], SheetFormat::Csv, None).is_err());
+    }
+}

@@ -1,0 +1,312 @@
+//! Bulk import from a spreadsheet: the documented template and example file, every
+//! kind of bad row reported with its number, all or nothing, identifying columns and
+//! notes refused, XLSX read like CSV.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use caravan_core::import::{self, ImportOptions, Mapping, Sheet, SheetFormat};
+use caravan_core::{CaseFilter, Error, Store, StoreKey, YearMonth};
+
+fn docs(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/import")
+        .join(name)
+}
+
+fn template() -> Mapping {
+    Mapping::parse(&std::fs::read_to_string(docs("ngo-template.toml")).expect("template"))
+        .expect("the documented template parses")
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = StoreKey::generate().expect("key");
+    let store = Store::create(dir.path().join("s"), &key).expect("store");
+    (dir, store)
+}
+
+fn run(
+    store: &mut Store,
+    mapping: &Mapping,
+    csv: &str,
+    options: ImportOptions,
+) -> import::ImportReport {
+    let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
+    let rows = sheet.rows.len();
+    let plan = import::plan(mapping, sheet).expect("plan");
+    import::import(store, plan, rows, options, &mut |_, _| true).expect("import")
+}
+
+#[test]
+fn the_documented_example_imports_with_the_documented_template() {
+    let (_dir, mut store) = store();
+    let csv = std::fs::read_to_string(docs("ngo-example.csv")).expect("example");
+    let report = run(&mut store, &template(), &csv, ImportOptions::default());
+    assert!(report.bad.is_empty(), "{:?}", report.bad);
+    assert!(report.applied);
+    assert_eq!(report.cases.len(), 4);
+    let first = store.case(&report.cases[0]).expect("case");
+    assert_eq!(first.registration, YearMonth::parse("2019-03").ok());
+    assert_eq!(
+        first
+            .scalar_code(caravan_core::ScalarField::Gender)
+            .as_deref(),
+        Some("Feminine")
+    );
+    let codes = |v: Vec<String>| v.join(",");
+    assert_eq!(
+        codes(first.set_codes(caravan_core::SetField::MeansOfControl)),
+        "DebtBondage,PhysicalThreats"
+    );
+    assert_eq!(
+        codes(first.set_codes(caravan_core::SetField::LabourIndustry)),
+        "A_AgricultureForestryAndFishing"
+    );
+    assert_eq!(first.consent.include_in_statistics, Some(true));
+    assert_eq!(first.consent.share_with_partners, Some(false));
+    assert_eq!(first.notes.len(), 1);
+    // Russian labels and the mapping's own words.
+    let third = store.case(&report.cases[2]).expect("case");
+    assert_eq!(
+        codes(third.set_codes(caravan_core::SetField::Citizenship)),
+        "UZ"
+    );
+    assert_eq!(
+        codes(third.set_codes(caravan_core::SetField::Exploitation)),
+        "SexualExploitation"
+    );
+    assert_eq!(third.consent.include_in_statistics, Some(false));
+    assert_eq!(third.registration, YearMonth::parse("2021-11").ok());
+    let fourth = store.case(&report.cases[3]).expect("case");
+    assert_eq!(
+        codes(fourth.set_codes(caravan_core::SetField::Citizenship)),
+        "KZ"
+    );
+    assert_eq!(fourth.registration, YearMonth::parse("2022-11").ok());
+    // Nothing of the ignored identifying columns is anywhere in a record.
+    for id in &report.cases {
+        let json = serde_json::to_string(&store.case(id).expect("case")).expect("json");
+        for secret in ["Aigerim", "701 000", "1990-02-03", "Dana", "Bakyt", "1985"] {
+            assert!(!json.contains(secret), "{secret} leaked into {json}");
+        }
+    }
+}
+
+const HEADER: &str = "Client name,Phone,Date of birth,Case worker,Date of registration,Sex,Age group,Nationality,Country of recruitment,Country of exploitation,Type of exploitation,Sector,Means of control,Status,Consent: statistics,Consent: share,Comment";
+
+#[test]
+fn each_bad_row_is_reported_and_nothing_is_stored_unless_skipped() {
+    let (_dir, mut store) = store();
+    let csv = format!(
+        "{HEADER}\n\
+         ,,,,2019-03,F,18-20,KZ,,,,,,,yes,,\n\
+         ,,,,2019-03,Female-ish,18-20,KZ,,,,,,,yes,,\n\
+         ,,,,2019-03-45,F,,,,,,,,,yes,,\n\
+         ,,,,,F,,Atlantis,,,,,,,,,\n\
+         ,,,,,F,,,,,,,,,,,call me on +996 555 123 456\n\
+         ,,,,2019,M,,,,,,,,,perhaps,,\n\
+         ,,,,,,,,,,,,,,,,\n\
+         Someone,,,,,,,,,,,,,,,,\n\
+         ,,,,2099-01,F,,,,,,,,,,,\n"
+    );
+    let mapping = template();
+    let dry = run(
+        &mut store,
+        &mapping,
+        &csv,
+        ImportOptions {
+            dry_run: true,
+            skip_bad: false,
+        },
+    );
+    let rows: Vec<usize> = dry.bad.iter().map(|b| b.row).collect();
+    assert_eq!(rows, [3, 4, 5, 6, 7, 9, 10], "{:?}", dry.bad);
+    let column = |row: usize| {
+        dry.bad
+            .iter()
+            .find(|b| b.row == row)
+            .and_then(|b| b.column.clone())
+    };
+    assert_eq!(column(3).as_deref(), Some("Sex"));
+    assert_eq!(column(4).as_deref(), Some("Date of registration"));
+    assert_eq!(column(5).as_deref(), Some("Nationality"));
+    assert_eq!(column(6).as_deref(), Some("Comment"));
+    assert_eq!(column(7).as_deref(), Some("Consent: statistics"));
+    assert_eq!(column(9), None, "only an ignored column has a value");
+    assert_eq!(column(10).as_deref(), Some("Date of registration"));
+    assert!(!dry.applied);
+    assert!(store.list(&CaseFilter::default()).is_empty());
+
+    let all_or_none = run(&mut store, &mapping, &csv, ImportOptions::default());
+    assert!(!all_or_none.applied);
+    assert_eq!(all_or_none.good, 1);
+    assert!(
+        store.list(&CaseFilter::default()).is_empty(),
+        "a bad row stops all"
+    );
+
+    let skipped = run(
+        &mut store,
+        &mapping,
+        &csv,
+        ImportOptions {
+            dry_run: false,
+            skip_bad: true,
+        },
+    );
+    assert!(skipped.applied);
+    assert_eq!(skipped.cases.len(), 1);
+    assert_eq!(store.list(&CaseFilter::default()).len(), 1);
+}
+
+#[test]
+fn identifying_or_unknown_columns_refuse_the_whole_file() {
+    // A mapping that maps a name column is refused.
+    let err =
+        Mapping::parse("version = 1\n[columns]\n\"Full name\" = \"note\"\n").expect_err("name");
+    assert!(matches!(err, Error::InvalidInput { .. }));
+    let err = Mapping::parse("version = 1\n[columns]\n\"Дата рождения\" = \"registered\"\n")
+        .expect_err("birth date");
+    assert!(err.to_string().contains("birth"), "{err}");
+    // A column neither mapped nor ignored is refused, naming it.
+    let mapping = Mapping::parse("version = 1\n[columns]\nSex = \"gender\"\n").expect("mapping");
+    let sheet = Sheet::read(b"Sex,Passport no\nF,N123\n", SheetFormat::Csv, None).expect("sheet");
+    let err = import::plan(&mapping, sheet).expect_err("unmapped passport column");
+    assert!(err.to_string().contains("Passport no"), "{err}");
+    assert!(err.to_string().contains("document number"), "{err}");
+    // A mapped column the file lacks is refused too.
+    let sheet = Sheet::read(b"Gender\nF\n", SheetFormat::Csv, None).expect("sheet");
+    assert!(import::plan(&mapping, sheet).is_err());
+}
+
+/// A minimal XLSX workbook (stored, not deflated) with inline strings, a number and
+/// a date cell (serial 43538 = 2019-03-14, style 1 = a date format).
+fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
+    let mut sheet = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+    );
+    for (r, row) in rows.iter().enumerate() {
+        sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
+        for (c, v) in row.iter().enumerate() {
+            let col = (b'A' + c as u8) as char;
+            if let Some(serial) = v.strip_prefix("date:") {
+                sheet.push_str(&format!(
+                    r#"<c r="{col}{}" s="1"><v>{serial}</v></c>"#,
+                    r + 1
+                ));
+            } else if !v.is_empty() {
+                sheet.push_str(&format!(
+                    r#"<c r="{col}{}" t="inlineStr"><is><t>{v}</t></is></c>"#,
+                    r + 1
+                ));
+            }
+        }
+        sheet.push_str("</row>");
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let files = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#.to_string()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Cases" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"#.to_string()),
+        ("xl/styles.xml", r#"<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>"#.to_string()),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ];
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, body) in files {
+            zip.start_file(name, opts).expect("entry");
+            zip.write_all(body.as_bytes()).expect("write");
+        }
+        zip.finish().expect("zip");
+    }
+    out.into_inner()
+}
+
+#[test]
+fn an_xlsx_sheet_reads_like_the_csv_with_dates_at_month_precision() {
+    let bytes = xlsx(&[
+        &[
+            "Sex",
+            "Date of registration",
+            "Nationality",
+            "Consent: statistics",
+        ],
+        &["F", "date:43538", "Kazakhstan", "yes"],
+        &["Мужской", "2020-07", "kgz", "нет"],
+    ]);
+    let sheet = Sheet::read(&bytes, SheetFormat::Xlsx, None).expect("xlsx");
+    assert_eq!(
+        sheet.header,
+        [
+            "Sex",
+            "Date of registration",
+            "Nationality",
+            "Consent: statistics"
+        ]
+    );
+    assert_eq!(sheet.rows[0].0, 2);
+    assert_eq!(sheet.rows[0].1[1], "2019-03-14");
+    let mapping = Mapping::parse(
+        "version = 1\n[columns]\nSex = \"gender\"\n\"Date of registration\" = \"registered\"\n\
+         Nationality = \"citizenship\"\n\"Consent: statistics\" = \"consent.statistics\"\n\
+         [values.gender]\nF = \"Feminine\"\n",
+    )
+    .expect("mapping");
+    let plan = import::plan(&mapping, sheet).expect("plan");
+    assert!(plan.bad.is_empty(), "{:?}", plan.bad);
+    let (_dir, mut store) = store();
+    let report = import::import(
+        &mut store,
+        plan,
+        2,
+        ImportOptions::default(),
+        &mut |_, _| true,
+    )
+    .expect("import");
+    let first = store.case(&report.cases[0]).expect("case");
+    assert_eq!(first.registration, YearMonth::parse("2019-03").ok());
+    let second = store.case(&report.cases[1]).expect("case");
+    assert_eq!(
+        second.set_codes(caravan_core::SetField::Citizenship),
+        ["KG"]
+    );
+    // A named worksheet that is not there, and a workbook that is no zip.
+    assert!(Sheet::read(&bytes, SheetFormat::Xlsx, Some("Other")).is_err());
+    assert!(Sheet::read(b"not a zip", SheetFormat::Xlsx, None).is_err());
+}
+
+#[test]
+fn a_cancelled_import_stores_nothing() {
+    let (_dir, mut store) = store();
+    let mut csv = String::from("Sex\n");
+    for _ in 0..600 {
+        csv.push_str("F\n");
+    }
+    let mapping = Mapping::parse(
+        "version = 1\n[columns]\nSex = \"gender\"\n[values.gender]\nF = \"Feminine\"\n",
+    )
+    .expect("mapping");
+    let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
+    let plan = import::plan(&mapping, sheet).expect("plan");
+    let mut calls = 0;
+    let err = import::import(
+        &mut store,
+        plan,
+        600,
+        ImportOptions::default(),
+        &mut |done, total| {
+            calls += 1;
+            assert_eq!(total, 600);
+            done < 300
+        },
+    )
+    .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(calls >= 2);
+    assert!(store.list(&CaseFilter::default()).is_empty());
+}
