@@ -1254,7 +1254,7 @@ fn about(r: &MemberRecord, device: &[u8; 32]) -> bool {
 }
 
 /// Trims and checks a group or device name (1–80 characters, no identifiers).
-fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
+pub(crate) fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(Error::invalid(what, "give a name of 1 to 80 characters"));
