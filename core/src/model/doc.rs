@@ -357,6 +357,23 @@ impl CaseDoc {
         }
     }
 
+    /// A change no honest app makes: puts `value` at the root key `key`, commits and
+    /// signs it (for tests of what receiving devices refuse).
+    #[cfg(test)]
+    pub(crate) fn forge_root_put(
+        &mut self,
+        key: &str,
+        value: ScalarValue,
+        signer: &DeviceIdentity,
+    ) -> Result<()> {
+        self.doc.put(ROOT, key, value)?;
+        if let Some(hash) = self.doc.commit() {
+            self.sigs
+                .insert(hash, signer.sign_change(&self.id, &hash.0));
+        }
+        Ok(())
+    }
+
     fn apply_checked(&mut self, edit: Checked, now: Timestamp) -> Result<()> {
         let doc: &mut AutoCommit = &mut self.doc;
         match edit {

@@ -674,3 +674,65 @@ fn a_revoked_device_learns_nothing_of_members_added_after_its_revocation() {
         }
     }
 }
+
+/// Protocol §12: only the creating change writes a case's `schema`, `id` and
+/// `created_at`. A coordinator's modified app that rewrites one of them is refused by
+/// every receiving device (a coordinator and a field worker), and the refusal changes
+/// no byte of their stores.
+#[test]
+fn not_even_a_coordinator_rewrites_a_case_identity() {
+    use automerge::ScalarValue;
+    let rewrites = [
+        ("created_at", ScalarValue::Timestamp(1)),
+        ("schema", ScalarValue::Uint(99)),
+        ("id", ScalarValue::Bytes(vec![9; 16])),
+    ];
+    for (key, value) in rewrites {
+        // 0: coordinator (creates the case), 1: coordinator (the forger), 2: field worker.
+        let mut t = team(&[Role::Coordinator, Role::FieldWorker]);
+        let case = t[0].store.add_case(&case_edits()).expect("case");
+        for to in 1..3 {
+            send(&mut t, 0, to).expect("sync");
+            send(&mut t, to, 0).expect("sync back");
+        }
+        send(&mut t, 0, 1).expect("settle");
+        send(&mut t, 0, 2).expect("settle");
+        // An honest edit by the forger travels (the control: the path is open).
+        t[1].store
+            .update_case(&case, &[Edit::set(ScalarField::CaseStatus, "FollowUp")])
+            .expect("edit");
+        for to in [0, 2] {
+            let old = t[to].store.case(&case).expect("case");
+            send(&mut t, 1, to).expect("honest edit");
+            assert_ne!(t[to].store.case(&case).expect("case"), old, "device {to}");
+        }
+        {
+            let s = &mut t[1].store;
+            let mut doc = s.take_doc(&case).expect("doc");
+            doc.forge_root_put(key, value.clone(), &s.identity)
+                .expect("forged change");
+            s.persist(case, &mut doc, false).expect("forger stores it");
+        }
+        let bundle = t[1]
+            .store
+            .export_bundle(BundleScope::Everything)
+            .expect("bundle");
+        for to in [0, 2] {
+            let before = snapshot(t[to].store.dir());
+            let record = t[to].store.case(&case).expect("case");
+            let report = t[to]
+                .store
+                .import_bundle(&bundle)
+                .expect("the rest is read");
+            assert!(
+                report.cases_refused >= 1,
+                "{key} on device {to}: {report:?}"
+            );
+            assert!(
+                snapshot(t[to].store.dir()) == before,
+                "{key} on device {to}: refused but the store changed"
+            );
+            assert_eq!(t[to].store.case(&case).expect("case"), record);
+        }
+    }
+}

@@ -1254,7 +1254,7 @@ fn about(r: &MemberRecord, device: &[u8; 32]) -> bool {
 }
 
 /// Trims and checks a group or device name (1–80 characters, no identifiers).
-fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
+pub(crate) fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(Error::invalid(what, "give a name of 1 to 80 characters"));
@@ -1303,7 +1303,12 @@ fn record_signature_ok(r: &MemberRecord) -> bool {
             op,
             sig,
         } => {
+            let admitted_key_ok = match op {
+                MemberOp::Admit { member, .. } => DeviceId(member.0).is_acceptable(),
+                _ => true,
+            };
             parents.len() <= MAX_PARENTS
+                && admitted_key_ok
                 && DeviceId(author.0).verify(&op_msg(group, parents, author, op), &sig.0)
         }
     }
@@ -1439,6 +1444,91 @@ pub(crate) fn unbase32(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The identity point (y = 1), a key of small order, and a signature that ring's
+    /// plain equation accepts from it over any message: `R = [1]B`, `s = 1`.
+    fn weak_key_and_forgery() -> ([u8; 32], [u8; 64]) {
+        let mut key = [0u8; 32];
+        key[0] = 1;
+        let mut sig = [0x66u8; 64];
+        sig[0] = 0x58;
+        sig[32..].fill(0);
+        sig[32] = 1;
+        (key, sig)
+    }
+
+    #[test]
+    fn small_order_device_keys_never_enter_the_membership() {
+        let (weak, forged) = weak_key_and_forgery();
+        // The attack is real: ring alone accepts the forgery over any message.
+        for message in [&b"genesis"[..], b"join", b"anything"] {
+            assert!(
+                ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &weak)
+                    .verify(message, &forged)
+                    .is_ok()
+            );
+            assert!(!DeviceId(weak).verify(message, &forged));
+        }
+        let a = DeviceIdentity::generate().expect("a");
+        let mut g = GroupState::create(&a, "Team", "Phone").expect("create");
+        let before = g.records.clone();
+        // A genesis of the same group id cannot be made by another key, so the forged
+        // genesis is checked on its own.
+        let nonce = [3u8; 16];
+        let group = group_id(&weak, &nonce);
+        let genesis = MemberRecord::Genesis {
+            group,
+            nonce,
+            creator: B32(weak),
+            name: "Team".into(),
+            creator_name: "Phone".into(),
+            sig: B64(forged),
+        };
+        assert!(!record_signature_ok(&genesis));
+        // A join signed by the weak key (and "by" a weak invitation key).
+        let join = MemberRecord::Join {
+            group: g.id,
+            member: B32(weak),
+            name: "Phone".into(),
+            invite: B32(weak),
+            invite_sig: B64(forged),
+            sig: B64(forged),
+        };
+        assert!(!record_signature_ok(&join));
+        // A coordinator's admit naming the weak key, honestly signed by the coordinator.
+        let admit = |member: [u8; 32]| {
+            let op = MemberOp::Admit {
+                invite: B32([5; 32]),
+                member: B32(member),
+                x25519: B32([6; 32]),
+                epoch: 1,
+                key: ByteBuf::from(vec![7u8; 40]),
+            };
+            let author = B32(a.id().0);
+            let sig = a.sign(&op_msg(&g.id, &[], &author, &op));
+            MemberRecord::Op {
+                group: g.id,
+                parents: Vec::new(),
+                author,
+                op,
+                sig: B64(sig),
+            }
+        };
+        assert!(record_signature_ok(&admit(
+            DeviceIdentity::generate().expect("b").id().0
+        )));
+        assert!(!record_signature_ok(&admit(weak)));
+        // A key spelled non-canonically (y + p for a y below 19) is refused the same way.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[31] = 0x7f;
+        for y in 0u8..19 {
+            non_canonical[0] = 0xed + y;
+            assert!(!DeviceId(non_canonical).is_acceptable());
+            assert!(!record_signature_ok(&admit(non_canonical)));
+        }
+        assert_eq!(g.merge_records(vec![join, admit(weak)]), 0);
+        assert_eq!(g.records, before, "nothing recorded");
+    }
 
     #[test]
     fn create_invite_join_and_converge_in_any_order() {

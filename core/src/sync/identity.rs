@@ -37,11 +37,21 @@ impl DeviceId {
         CaseId(self.actor()).short()
     }
 
-    /// Verifies a signature by this device over `message`.
+    /// Whether Caravan accepts this as a device key: the canonical encoding of a curve
+    /// point that is not of small order (docs/protocol.md section 7). With a key of
+    /// small order anybody can make signatures that verify, so such a key never enters
+    /// the membership and never verifies anything.
+    pub fn is_acceptable(&self) -> bool {
+        super::signatures::device_key_point(&self.0).is_some()
+    }
+
+    /// Verifies a signature by this device over `message` (RFC 8032's equation, with
+    /// ring); `false` for a key that is not [acceptable](Self::is_acceptable).
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
-            .verify(message, sig)
-            .is_ok()
+        self.is_acceptable()
+            && signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
+                .verify(message, sig)
+                .is_ok()
     }
 }
 

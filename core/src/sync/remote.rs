@@ -51,14 +51,7 @@ pub struct JoinRequest {
 impl JoinRequest {
     /// A new request from `me`, naming the device `name`.
     pub(crate) fn new(me: &DeviceIdentity, name: &str) -> Result<JoinRequest> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 80 {
-            return Err(Error::invalid(
-                "device name",
-                "give a name of 1 to 80 characters",
-            ));
-        }
-        crate::privacy::screen_name(name, "device name")?;
+        let name = super::group::checked_name(name, "device name")?;
         let device = B32(me.id().0);
         let x25519 = B32(me.x25519().public());
         let nonce: [u8; 16] = crate::crypto::random_array()?;
@@ -91,6 +84,14 @@ impl JoinRequest {
             )
         {
             return Err(bad());
+        }
+        // The same rules as for a name typed on this device: 1 to 80 characters,
+        // trimmed, and no identifier (a modified app could sign anything).
+        if super::group::checked_name(&body.name, "device name")? != body.name {
+            return Err(Error::invalid(
+                "device name",
+                "the name has spaces around it",
+            ));
         }
         let digest = ring::digest::digest(
             &ring::digest::SHA256,
@@ -154,6 +155,49 @@ pub(crate) fn codes_match(code: &str, typed: &str) -> bool {
 mod tests {
     use super::*;
     use crate::sync::group::{GroupState, Role};
+
+    /// A request signed properly by a modified app, with any name.
+    fn request_named(me: &DeviceIdentity, name: &str) -> String {
+        let device = B32(me.id().0);
+        let x25519 = B32(me.x25519().public());
+        let nonce = [4u8; 16];
+        let sig = B64(me.sign(&signed_part(&device, &x25519, &nonce, name)));
+        let body = Body {
+            device,
+            x25519,
+            name: name.into(),
+            nonce,
+            sig,
+        };
+        format!(
+            "{PREFIX}{}",
+            base32(&crate::store::cbor(&body).expect("cbor"))
+        )
+    }
+
+    #[test]
+    fn a_received_request_gets_the_device_name_rules() {
+        let me = DeviceIdentity::generate().expect("me");
+        assert_eq!(
+            JoinRequest::parse(&request_named(&me, "Shelter, Istanbul"))
+                .expect("ok")
+                .name(),
+            "Shelter, Istanbul"
+        );
+        let long = "x".repeat(81);
+        for name in [
+            "",
+            "   ",
+            " Shelter",
+            "Shelter\n",
+            long.as_str(),
+            "Shelter +7 701 123 4567",
+            "aigerim.n@mail.kz",
+        ] {
+            let text = request_named(&me, name);
+            assert!(JoinRequest::parse(&text).is_err(), "{name:?} accepted");
+        }
+    }
 
     #[test]
     fn a_remote_invitation_opens_only_on_the_requesting_device_after_the_code_matched() {

@@ -2,12 +2,13 @@
 //!
 //! | role | may change |
 //! |---|---|
-//! | coordinator | any case, any field |
+//! | coordinator | any case, any field but the case's identity (below) |
 //! | field worker | cases it created (it wrote the case's first change) or that a coordinator assigned to it |
 //! | partner | only referrals and notes, only on cases assigned to it; never creates a case |
 //!
-//! And for everybody: a case is created by exactly one change (the only one without
-//! dependencies), and its `schema`, `id` and `created_at` are never written again, so
+//! And for everybody, coordinators included: a case is created by exactly one change
+//! (the only one without dependencies), and its `schema`, `id` and `created_at` are
+//! never written again (a later change that writes one is refused), so
 //! the creator read from the document is the device that really created it.
 //!
 //! Changes by revoked devices never get here: the ingest quarantines them, and applies
@@ -55,6 +56,11 @@ pub(crate) fn check_changes(
                 "a change was written by a device that is not a member",
             ));
         };
+        // Whatever the role, and even accepted from quarantine: only the creating
+        // change writes the case's identity.
+        if !c.deps().is_empty() && touches_immutable(c) {
+            return Err(refused(case, "a change rewrites the case's identity"));
+        }
         if view.resolved.get(&c.hash().0) == Some(&true) {
             continue; // a coordinator accepted it from quarantine
         }
@@ -66,9 +72,6 @@ pub(crate) fn check_changes(
                         case,
                         "a field worker changed a case it neither created nor was assigned",
                     ));
-                }
-                if !c.deps().is_empty() && touches_immutable(c) {
-                    return Err(refused(case, "a change rewrites the case's identity"));
                 }
             }
             Role::Partner => {

@@ -240,7 +240,7 @@ impl Agreement {
             .ok_or_else(|| {
                 Error::invalid("agreement", "this offer was sealed for another device")
             })?;
-        let offer: Offer = ciborium::from_reader(plain.as_slice()).map_err(|_| bad())?;
+        let offer: Offer = whole(&plain).ok_or_else(bad)?;
         let msg = offer_msg(
             &offer.id,
             &offer.key,
@@ -307,8 +307,8 @@ impl Agreement {
     pub(crate) fn open(&self, bytes: &[u8]) -> Result<SharePayload> {
         let parsed = envelope::parse(bytes)?;
         let plain = envelope::open(&parsed, &self.envelope_key())?;
-        let signed: SignedShare = ciborium::from_reader(plain.as_slice())
-            .map_err(|_| Error::rejected("share bundle does not parse"))?;
+        let signed: SignedShare =
+            whole(&plain).ok_or_else(|| Error::rejected("share bundle does not parse"))?;
         if signed.sender != self.peer_device
             || !DeviceId(signed.sender.0).verify(
                 &[SHARE_LABEL, &self.id, &signed.body].concat(),
@@ -319,8 +319,8 @@ impl Agreement {
                 "the share bundle is not signed by the partner agency's coordinator device",
             ));
         }
-        let payload: SharePayload = ciborium::from_reader(signed.body.as_slice())
-            .map_err(|_| Error::rejected("share payload does not parse"))?;
+        let payload: SharePayload =
+            whole(&signed.body).ok_or_else(|| Error::rejected("share payload does not parse"))?;
         if payload.agreement != self.id
             || payload.cases.len() + payload.returns.len() + payload.withdrawn.len() > MAX_ITEMS
         {
@@ -330,6 +330,14 @@ impl Agreement {
         }
         Ok(payload)
     }
+}
+
+/// Decodes one CBOR item that must fill `bytes` exactly: bytes after it are refused
+/// (strict decoding, like the envelope's; docs/protocol.md section 21).
+fn whole<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut reader = bytes;
+    let value = ciborium::from_reader(&mut reader).ok()?;
+    reader.is_empty().then_some(value)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -387,4 +395,96 @@ pub(crate) struct ShareReturn {
     pub(crate) statuses: Vec<(String, i64)>,
     /// Service notes: (note id, milliseconds since the epoch, text).
     pub(crate) notes: Vec<(String, i64, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An offer by `sharer` for `partner`, sealed as [`Agreement::offer`] seals it, with
+    /// `extra` bytes after its CBOR item: the text and its code.
+    fn offer_with_tail(
+        sharer: &DeviceIdentity,
+        partner: &DeviceIdentity,
+        extra: &[u8],
+    ) -> (String, String) {
+        let (id, key, fields) = ([1u8; 16], B32([2; 32]), Vec::new());
+        let (s, p) = (B32(sharer.id().0), B32(partner.id().0));
+        let sig = B64(sharer.sign(&offer_msg(&id, &key, &fields, "Agency", &s, &p)));
+        let offer = Offer {
+            id,
+            key,
+            fields,
+            sharer_name: "Agency".into(),
+            sharer_device: s,
+            partner_device: p,
+            sig,
+        };
+        let mut plain = crate::store::cbor(&offer).expect("cbor");
+        plain.extend_from_slice(extra);
+        let sealed =
+            super::super::keywrap::seal_to(OFFER_LABEL, &p.0, &partner.x25519().public(), &plain)
+                .expect("seal");
+        (
+            format!("{OFFER_PREFIX}{}", base32(&sealed)),
+            offer_code(&sealed),
+        )
+    }
+
+    /// A share bundle signed by `sharer` for `agreement`, with `body_extra` bytes after
+    /// the payload (inside the signed body) and `extra` after the signed map.
+    fn bundle_with_tails(
+        agreement: &Agreement,
+        sharer: &DeviceIdentity,
+        body_extra: &[u8],
+        extra: &[u8],
+    ) -> Vec<u8> {
+        let payload = SharePayload {
+            agreement: agreement.id,
+            cases: Vec::new(),
+            returns: Vec::new(),
+            withdrawn: vec![[3; 16]],
+        };
+        let mut body = crate::store::cbor(&payload).expect("cbor");
+        body.extend_from_slice(body_extra);
+        let sig = B64(sharer.sign(&[SHARE_LABEL, &agreement.id, &body].concat()));
+        let signed = SignedShare {
+            sender: B32(sharer.id().0),
+            body,
+            sig,
+        };
+        let mut plain = crate::store::cbor(&signed).expect("cbor");
+        plain.extend_from_slice(extra);
+        envelope::seal(&agreement.envelope_key(), &plain).expect("seal")
+    }
+
+    #[test]
+    fn bytes_after_an_offer_or_a_share_payload_are_refused() {
+        let sharer = DeviceIdentity::generate().expect("sharer");
+        let partner = DeviceIdentity::generate().expect("partner");
+        let (text, code) = offer_with_tail(&sharer, &partner, &[]);
+        let agreement = Agreement::accept(&partner, &text, &code).expect("the clean offer");
+        let tails: [&[u8]; 3] = [&[0], &[0xf6], b"trailing bytes"];
+        for tail in tails {
+            let (text, code) = offer_with_tail(&sharer, &partner, tail);
+            assert!(
+                Agreement::accept(&partner, &text, &code).is_err(),
+                "offer + {tail:?}"
+            );
+        }
+        let clean = bundle_with_tails(&agreement, &sharer, &[], &[]);
+        assert_eq!(
+            agreement.open(&clean).expect("clean").withdrawn,
+            vec![[3; 16]]
+        );
+        for tail in tails {
+            for (body_extra, extra) in [(tail, &[][..]), (&[][..], tail)] {
+                let bundle = bundle_with_tails(&agreement, &sharer, body_extra, extra);
+                assert!(
+                    matches!(agreement.open(&bundle), Err(Error::Rejected { .. })),
+                    "bundle + {body_extra:?} / {extra:?}"
+                );
+            }
+        }
+    }
 }
