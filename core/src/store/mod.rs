@@ -625,7 +625,7 @@ impl Store {
                     return Err(Error::Cancelled);
                 }
             }
-            self.journal.sync()
+            self.sync_journal(self.index.next_lsn)
         })();
         if let Err(e) = result {
             self.index.next_lsn = start_lsn;
@@ -734,15 +734,30 @@ impl Store {
         Ok(())
     }
 
+    /// Makes what was appended to the journal durable, then confirms it in the end
+    /// mark (durable too), `next_lsn` being the LSN after the last record appended.
+    /// Every write goes through here before it returns, so a write reported as done is
+    /// confirmed: damage in it later is reported, never taken for a torn write (F3 of
+    /// the red-team round of 2026-12-04).
+    pub(crate) fn sync_journal(&mut self, next_lsn: u64) -> Result<()> {
+        self.journal.sync()?;
+        self.write_end_mark_at(next_lsn)
+    }
+
     /// Writes `end-<gen>` confirming the whole journal as it is now (durable).
     fn write_end_mark(&mut self) -> Result<()> {
+        self.write_end_mark_at(self.index.next_lsn)
+    }
+
+    /// [`Store::write_end_mark`] with the next LSN given.
+    fn write_end_mark_at(&mut self, next_lsn: u64) -> Result<()> {
         recovery::write_end(
             &self.sealer,
             &self.dir,
             EndMark {
                 gen: self.index.gen,
                 len: self.journal.len,
-                next_lsn: self.index.next_lsn,
+                next_lsn,
             },
         )?;
         files::sync_dir(&self.dir)?;
@@ -861,10 +876,11 @@ impl Store {
     fn append_durably(&mut self, record: &Record) -> Result<Loc> {
         let frame = format::seal_frame(&self.sealer, CTX_FRAME, record)?;
         let before = self.journal.len;
+        let next_lsn = self.index.next_lsn.max(record.lsn() + 1);
         let res = self
             .journal
             .append(&frame)
-            .and_then(|off| self.journal.sync().map(|()| off));
+            .and_then(|off| self.sync_journal(next_lsn).map(|()| off));
         match res {
             Ok(off) => Ok(Loc::frame(JOURNAL, off, frame.len() as u32)),
             Err(e) => {
