@@ -32,7 +32,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }
-        Command::Case(cmd) => case(&ctx, &mut unlock::open(&cli.store)?, cmd),
+        Command::Case(cmd) => {
+            // Reads never create or change a file (F9 of the 2026-12-04 red team).
+            let mut store = match &cmd {
+                CaseCommand::Show { .. } | CaseCommand::List(_) => {
+                    unlock::open_for_reading(&cli.store)?
+                }
+                _ => unlock::open(&cli.store)?,
+            };
+            case(&ctx, &mut store, cmd)
+        }
         Command::Note(NoteCommand::Add { id, text }) => {
             let mut store = unlock::open(&cli.store)?;
             let id = store.resolve(&id)?;
@@ -165,6 +174,9 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
         }
         CaseCommand::List(args) => {
             let list = store.list(&filter(&args)?);
+            // Summaries come from the index; say which listed cases cannot be read.
+            let ids: Vec<CaseId> = list.iter().map(|c| c.id).collect();
+            unlock::warn_unreadable(store, &ids);
             if ctx.json {
                 let items: Vec<_> = list.iter().map(output::summary_json).collect();
                 println!("{}", serde_json::Value::Array(items));

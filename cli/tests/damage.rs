@@ -91,9 +91,14 @@ fn a_lost_index_after_a_compaction_loses_nothing() {
     json(&store, &["case", "show", &new]);
     let out = caravan(&store, &["case", "show", &b]);
     assert_eq!(code(&out), 4, "the erased case stays erased");
-    // The rebuilt store is healthy and takes writes.
-    assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
+    // Reads rebuild the index in memory only (they write nothing): `check` still
+    // reports the missing snapshot, with nothing lost; the next write stores the
+    // rebuilt index, and the store is healthy again.
+    let report = json(&store, &["check"]);
+    assert_eq!(report["data_lost"], false);
+    assert_eq!(report["damage"][0]["file"], "index");
     add(&store, None);
+    assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
 }
 
 #[test]
@@ -258,4 +263,86 @@ fn sync_listen_does_not_hold_the_store_while_it_waits() {
     listen.kill().ok();
     listen.wait().ok();
     assert_eq!(code(&out), 0, "{stderr}");
+}
+
+/// Every file of the store, by name, with its bytes.
+fn files_of(store: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(store)
+        .expect("ls")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// F10 of the 2026-12-04 red team: pack damage made listed cases unreadable while
+/// `case list` exited 0 and said nothing. Every read now names the file and the
+/// cases, exits 5, and still prints what is readable. F9: reads of a store whose
+/// journal is missing created an empty one; reads create and change nothing.
+#[test]
+fn pack_damage_is_named_by_every_read_and_reads_create_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let packed: Vec<String> = (0..3).map(|_| add(&store, Some("in the pack"))).collect();
+    let gone = add(&store, None);
+    // An erasure compacts: the three cases move into a pack.
+    let out = caravan(
+        &store,
+        &["erase", &gone, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    let fresh = add(&store, None);
+    let pack = store.join(names(&store, "pack-").pop().expect("a pack"));
+    let mut bytes = fs::read(&pack).expect("pack");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    fs::write(&pack, &bytes).expect("flip");
+    let before = files_of(&store);
+
+    let out = caravan(&store, &["--json", "case", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 5, "data is missing: {stderr}");
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        listed.as_array().expect("a").len(),
+        4,
+        "every case is listed"
+    );
+    for id in &packed {
+        assert!(
+            stderr.contains(id.as_str()) && stderr.contains("pack-"),
+            "case {id} is named with its file: {stderr}"
+        );
+    }
+    assert!(!stderr.contains(fresh.as_str()), "{stderr}");
+    let out = caravan(&store, &["case", "list"]);
+    assert_eq!(code(&out), 5, "text output too");
+    let out = caravan(&store, &["case", "show", &packed[0]]);
+    assert_eq!(code(&out), 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pack-"));
+    let out = caravan(&store, &["case", "show", &fresh]);
+    assert_eq!(code(&out), 0, "an undamaged case reads");
+    assert_eq!(files_of(&store), before, "the reads changed nothing");
+
+    // F9: the journal goes missing; reads create nothing.
+    let journal = names(&store, "journal-").pop().expect("journal");
+    fs::remove_file(store.join(&journal)).expect("rm");
+    let before = files_of(&store);
+    for args in [
+        vec!["check"],
+        vec!["case", "list"],
+        vec!["case", "show", packed[1].as_str()],
+        vec!["case", "show", fresh.as_str()],
+    ] {
+        let out = caravan(&store, &args);
+        assert_ne!(code(&out), 0, "{args:?}: data is missing");
+        assert_eq!(files_of(&store), before, "{args:?} changed the store");
+    }
 }

@@ -315,8 +315,13 @@ impl Store {
             ));
         }
         let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
-        let keep = read_only || needs_repair;
-        let journal = Journal::open(dir, index.gen, journal_len, keep)?;
+        // A store opened for reading, or with damage, writes nothing: not even a
+        // missing journal is created.
+        let journal = if read_only || needs_repair {
+            Journal::open_read(dir, index.gen)?
+        } else {
+            Journal::open(dir, index.gen, journal_len, false)?
+        };
         let mut store = Store {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -1004,7 +1009,7 @@ impl Store {
 
     fn file_of(&self, loc: Loc) -> Result<(String, &File)> {
         if loc.file() == JOURNAL {
-            return Ok((self.journal.name(), &self.journal.file));
+            return Ok((self.journal.name(), self.journal.file()?));
         }
         if loc.file() == LOST {
             return Err(Error::corrupted(

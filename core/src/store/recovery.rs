@@ -728,6 +728,57 @@ impl Store {
         report
     }
 
+    /// Which of `ids` cannot be read: every frame holding a record of theirs is read
+    /// and authenticated (each frame once, in parallel), as [`Store::case`] would.
+    /// One [`Damage`] per unreadable case, naming the file and the case; empty when
+    /// all of them read. Reads only. A list that shows summaries (which the index
+    /// holds) calls it so that it can say which listed cases are unreadable.
+    pub fn verify_cases(&self, ids: &[CaseId]) -> Vec<Damage> {
+        let mut by_frame: BTreeMap<(u32, u64), Vec<(CaseId, Loc)>> = BTreeMap::new();
+        for id in ids {
+            if let Some(e) = self.index.cases.get(id) {
+                for loc in &e.frames {
+                    by_frame
+                        .entry(loc.frame_key())
+                        .or_default()
+                        .push((*id, *loc));
+                }
+            }
+        }
+        let groups: Vec<Vec<(CaseId, Loc)>> = by_frame.into_values().collect();
+        let bad = crate::parallel::par_map(groups, |group| {
+            let (id0, loc0) = group[0];
+            let opened = self.open_block(&id0, loc0);
+            let mut bad = Vec::new();
+            for (id, loc) in group {
+                let why = match &opened {
+                    Err(Error::Corrupted { detail, .. }) if detail.contains("missing") => {
+                        "the file is missing".to_string()
+                    }
+                    Err(_) => format!("its record at byte {} does not authenticate", loc.offset()),
+                    Ok((_, block)) => match block.get::<format::ChunkOnly>(loc.slot()) {
+                        Ok(format::ChunkOnly::Put { case, .. }) if case == id => continue,
+                        _ => format!("its record at byte {} does not parse", loc.offset()),
+                    },
+                };
+                bad.push((id, self.file_label(loc.file()), why));
+            }
+            bad
+        });
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (id, file, why) in bad.into_iter().flatten() {
+            if seen.insert(id) {
+                out.push(Damage::new(
+                    file,
+                    format!("case {id} cannot be read: {why}"),
+                    1,
+                ));
+            }
+        }
+        out
+    }
+
     fn all_locs_in(&self, file: u32) -> Vec<Loc> {
         let mut out: Vec<Loc> = self
             .index
