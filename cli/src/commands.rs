@@ -524,10 +524,12 @@ fn check(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
         .map(|d| json!({"file": d.file, "problem": d.problem, "records_lost": d.records_lost}))
         .collect();
     let unreadable: Vec<String> = report.unreadable_cases.iter().map(|c| c.to_hex()).collect();
+    let gone: Vec<String> = report.gone_cases.iter().map(|c| c.to_hex()).collect();
     ctx.done(
         json!({
             "files": report.files, "frames": report.frames, "records": report.records,
-            "damage": damage, "unreadable_cases": unreadable, "data_lost": report.data_lost(),
+            "damage": damage, "unreadable_cases": unreadable, "gone_cases": gone,
+            "gone_unnamed": report.gone_unnamed, "data_lost": report.data_lost(),
         }),
         || {
             let mut out = format!(
@@ -569,7 +571,8 @@ fn repair(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
     ctx.done(
         json!({
             "repaired": report.repaired, "kept_aside": report.kept_aside,
-            "lost_cases": lost, "records_lost": records_lost,
+            "lost_cases": lost, "lost_unnamed": report.lost_unnamed,
+            "records_lost": records_lost,
             "damage": report.found.damage.iter().map(|d| json!({"file": d.file, "problem": d.problem})).collect::<Vec<_>>(),
         }),
         || {
@@ -584,12 +587,18 @@ fn repair(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
                 out.push_str(&format!("kept aside: {f}\n"));
             }
             for c in &report.lost_cases {
-                out.push_str(&format!("lost: case {}\n", c.short()));
+                out.push_str(&format!("lost: case {c}\n"));
+            }
+            if report.lost_unnamed > 0 {
+                out.push_str(&format!(
+                    "lost: {} more case(s) whose ids no authentic file holds\n",
+                    report.lost_unnamed
+                ));
             }
             out.push_str(&format!(
                 "Repaired: {} case(s) lost, {} acknowledged record(s) lost in all; the store \
                  is healthy again.\n",
-                report.lost_cases.len(),
+                report.lost_cases.len() as u64 + report.lost_unnamed,
                 records_lost
             ));
             out

@@ -346,3 +346,53 @@ fn pack_damage_is_named_by_every_read_and_reads_create_nothing() {
         assert_eq!(files_of(&store), before, "{args:?} changed the store");
     }
 }
+
+/// F11 of the 2026-12-04 red team: after a flip in the journal of a compacted
+/// store, `repair` said "0 case(s) lost" while the case count dropped. It now names
+/// exactly the cases that are gone.
+#[test]
+fn repair_names_exactly_the_cases_it_lost() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let mut ids: Vec<String> = (0..6).map(|_| add(&store, None)).collect();
+    let erased = ids.pop().expect("one");
+    let out = caravan(
+        &store,
+        &["erase", &erased, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    ids.extend((0..3).map(|_| add(&store, None)));
+    let journal = store.join(names(&store, "journal-").pop().expect("journal"));
+    let mut bytes = fs::read(&journal).expect("journal");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&journal, &bytes).expect("flip");
+
+    let out = caravan(&store, &["--json", "repair", "--yes"]);
+    assert_eq!(code(&out), 5, "data was lost");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mut named: Vec<String> = report["lost_cases"]
+        .as_array()
+        .expect("lost cases")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_string())
+        .collect();
+    named.sort();
+    assert_eq!(report["lost_unnamed"], 0);
+    let listed = json(&store, &["case", "list"]);
+    let listed: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    let mut gone: Vec<String> = ids
+        .iter()
+        .filter(|id| !listed.contains(&id.as_str()))
+        .cloned()
+        .collect();
+    gone.sort();
+    assert!(!gone.is_empty(), "the flip cost a case");
+    assert_eq!(named, gone, "repair names exactly the cases that are gone");
+}

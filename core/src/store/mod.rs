@@ -148,6 +148,10 @@ pub struct Store {
     /// No device record authenticated at open: the key in the index is new, and a
     /// repair writes it.
     device_lost: bool,
+    /// Cases the end mark knew of that left no record at all (damage), by id...
+    gone_cases: Vec<CaseId>,
+    /// ...and how many more left none, whose ids no authentic file holds.
+    gone_unnamed: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -218,6 +222,8 @@ impl Store {
                 gen: 0,
                 len: device.len() as u64,
                 next_lsn: 1,
+                cases: Some(0),
+                journal_cases: Vec::new(),
             },
         )?;
         File::create(dir.join(LOCK_FILE)).map_err(|e| Error::io(LOCK_FILE, e))?;
@@ -281,6 +287,7 @@ impl Store {
             format: header.format,
         };
         let (mut index, journal_len, purge) = opener.load()?;
+        let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
         let mut damage = opener.damage;
         let mut needs_repair = opener.needs_repair;
         let confirmed = if opener.end_found { opener.end.len } else { 0 };
@@ -343,6 +350,8 @@ impl Store {
             confirmed,
             rewrite_all: false,
             device_lost,
+            gone_cases,
+            gone_unnamed,
         };
         store.open_packs()?;
         if store.read_only || store.needs_repair {
@@ -630,7 +639,7 @@ impl Store {
                     return Err(Error::Cancelled);
                 }
             }
-            self.sync_journal(self.index.next_lsn)
+            self.journal.sync()
         })();
         if let Err(e) = result {
             self.index.next_lsn = start_lsn;
@@ -739,23 +748,23 @@ impl Store {
         Ok(())
     }
 
-    /// Makes what was appended to the journal durable, then confirms it in the end
-    /// mark (durable too), `next_lsn` being the LSN after the last record appended.
-    /// Every write goes through here before it returns, so a write reported as done is
-    /// confirmed: damage in it later is reported, never taken for a torn write (F3 of
-    /// the red-team round of 2026-12-04).
-    pub(crate) fn sync_journal(&mut self, next_lsn: u64) -> Result<()> {
-        self.journal.sync()?;
-        self.write_end_mark_at(next_lsn)
+    /// Live cases every record of which is in the current journal.
+    fn journal_cases(&self) -> Vec<CaseId> {
+        let mut out: Vec<CaseId> = self
+            .index
+            .cases
+            .iter()
+            .filter(|(_, e)| !e.frames.is_empty() && e.frames.iter().all(|l| l.file() == JOURNAL))
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort_unstable();
+        out
     }
 
-    /// Writes `end-<gen>` confirming the whole journal as it is now (durable).
+    /// Writes `end-<gen>` confirming the whole journal as it is now (durable), with
+    /// the cases the index now holds.
     fn write_end_mark(&mut self) -> Result<()> {
-        self.write_end_mark_at(self.index.next_lsn)
-    }
-
-    /// [`Store::write_end_mark`] with the next LSN given.
-    fn write_end_mark_at(&mut self, next_lsn: u64) -> Result<()> {
+        let next_lsn = self.index.next_lsn;
         recovery::write_end(
             &self.sealer,
             &self.dir,
@@ -763,6 +772,8 @@ impl Store {
                 gen: self.index.gen,
                 len: self.journal.len,
                 next_lsn,
+                cases: Some(self.index.cases.len() as u64),
+                journal_cases: self.journal_cases(),
             },
         )?;
         files::sync_dir(&self.dir)?;
@@ -881,11 +892,10 @@ impl Store {
     fn append_durably(&mut self, record: &Record) -> Result<Loc> {
         let frame = format::seal_frame(&self.sealer, CTX_FRAME, record)?;
         let before = self.journal.len;
-        let next_lsn = self.index.next_lsn.max(record.lsn() + 1);
         let res = self
             .journal
             .append(&frame)
-            .and_then(|off| self.sync_journal(next_lsn).map(|()| off));
+            .and_then(|off| self.journal.sync().map(|()| off));
         match res {
             Ok(off) => Ok(Loc::frame(JOURNAL, off, frame.len() as u32)),
             Err(e) => {
@@ -897,11 +907,17 @@ impl Store {
         }
     }
 
+    /// Ends every write: compacts if the journal grew large, else confirms the write
+    /// in the end mark (durable). So a write reported as done is confirmed on disk:
+    /// damage in it later is reported, never taken for a torn write (F3 of the
+    /// red-team round of 2026-12-04). If the mark cannot be written the call fails
+    /// although the write is in the journal (an unknown outcome, as after a crash).
     fn maybe_compact(&mut self) -> Result<()> {
         if self.journal.len > self.options.journal_limit {
-            self.compact(&[])?;
+            self.compact(&[])
+        } else {
+            self.confirm()
         }
-        Ok(())
     }
 
     fn take_doc(&mut self, id: &CaseId) -> Result<CaseDoc> {
@@ -1247,6 +1263,8 @@ impl Store {
                 gen: new_gen,
                 len: 0,
                 next_lsn: self.index.next_lsn,
+                cases: Some(self.index.cases.len() as u64),
+                journal_cases: Vec::new(),
             };
             recovery::write_end(&self.sealer, &dir, mark)?;
             files::write_atomic(&dir, &files::index_name(new_gen), &s)?;

@@ -32,6 +32,9 @@ use crate::model::CaseId;
 /// packs until the rebuild's compaction has carried their records over).
 pub(crate) const OLD_JOURNAL_BASE: u32 = 0xF000_0000;
 
+/// The `file` of damage entries that name cases lost whole (not a file).
+pub(crate) const LOST_CASES: &str = "lost cases";
+
 /// What `check` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -45,12 +48,20 @@ pub struct CheckReport {
     pub damage: Vec<Damage>,
     /// Live cases that cannot be read (a frame of theirs is damaged or missing).
     pub unreadable_cases: Vec<CaseId>,
+    /// Cases that left no authentic record at all (damage lost every record of
+    /// them), by id: the end mark names the cases that were only in the journal.
+    pub gone_cases: Vec<CaseId>,
+    /// How many more cases left no authentic record, whose ids are not known.
+    pub gone_unnamed: u64,
 }
 
 impl CheckReport {
     /// Whether acknowledged data is missing (a record or a case is lost).
     pub fn data_lost(&self) -> bool {
-        !self.unreadable_cases.is_empty() || self.damage.iter().any(|d| d.records_lost > 0)
+        !self.unreadable_cases.is_empty()
+            || !self.gone_cases.is_empty()
+            || self.gone_unnamed > 0
+            || self.damage.iter().any(|d| d.records_lost > 0)
     }
 }
 
@@ -61,8 +72,13 @@ pub struct RepairReport {
     pub found: CheckReport,
     /// Damaged files kept aside, as `damaged-<name>`, in the store directory.
     pub kept_aside: Vec<String>,
-    /// Cases dropped because no authentic copy of them was left.
+    /// Every case lost, by id: those dropped because a record of theirs did not
+    /// authenticate (unreadable), and those that left no authentic record at all.
     pub lost_cases: Vec<CaseId>,
+    /// How many more cases were lost whose ids no authentic file holds (only after a
+    /// lost index snapshot together with a damaged pack). The cases gone are exactly
+    /// `lost_cases` plus this many.
+    pub lost_unnamed: u64,
     /// Whether anything was rewritten (false for a healthy store).
     pub repaired: bool,
 }
@@ -262,6 +278,53 @@ impl Opener<'_> {
     fn damaged(&mut self, file: impl Into<String>, problem: String, lost: u64) {
         self.needs_repair = true;
         self.damage.push(Damage::new(file, problem, lost));
+    }
+
+    /// Cases the end mark knew of that are not in `index` (nor erased): they left no
+    /// authentic record. The ids the mark names (cases that were only in the
+    /// journal), and how many more are gone without a name (by the mark's count of
+    /// live cases). Reported as damage naming them.
+    pub(crate) fn gone_cases(&mut self, index: &Index) -> (Vec<CaseId>, u64) {
+        if !self.end_found {
+            return (Vec::new(), 0);
+        }
+        let named: Vec<CaseId> = self
+            .end
+            .journal_cases
+            .iter()
+            .filter(|id| !index.cases.contains_key(id) && !index.tombstones.contains_key(id))
+            .copied()
+            .collect();
+        let total = self
+            .end
+            .cases
+            .map_or(0, |c| c.saturating_sub(index.cases.len() as u64));
+        let unnamed = total.saturating_sub(named.len() as u64);
+        if !named.is_empty() {
+            let ids: Vec<String> = named.iter().map(|c| c.to_hex()).collect();
+            self.damaged(
+                LOST_CASES,
+                format!(
+                    "{} case(s) left no authentic record and are lost: {} (their records \
+                     are among those reported lost in {})",
+                    named.len(),
+                    ids.join(", "),
+                    files::journal_name(self.end.gen)
+                ),
+                0,
+            );
+        }
+        if unnamed > 0 {
+            self.damaged(
+                LOST_CASES,
+                format!(
+                    "{unnamed} more case(s) left no authentic record and are lost; no \
+                     authentic file holds their ids"
+                ),
+                unnamed,
+            );
+        }
+        (named, unnamed)
     }
 
     pub(crate) fn load(&mut self) -> Result<Loaded> {
@@ -631,6 +694,8 @@ impl Store {
     pub fn check(&self) -> CheckReport {
         let mut report = CheckReport {
             damage: self.damage.clone(),
+            gone_cases: self.gone_cases.clone(),
+            gone_unnamed: self.gone_unnamed,
             ..CheckReport::default()
         };
         let mut bad_frames: BTreeSet<(u32, u64)> = BTreeSet::new();
@@ -867,6 +932,9 @@ impl Store {
             self.cache.remove(id);
             report.lost_cases.push(*id);
         }
+        report.lost_cases.extend(found.gone_cases.iter().copied());
+        report.lost_cases.sort_unstable();
+        report.lost_unnamed = found.gone_unnamed;
         let sealer = &self.sealer;
         let readable = |store: &Store, loc: &Loc| {
             store
@@ -909,6 +977,8 @@ impl Store {
         self.rewrite_all = false;
         self.damage.clear();
         self.device_lost = false;
+        self.gone_cases.clear();
+        self.gone_unnamed = 0;
         report.repaired = true;
         Ok(report)
     }

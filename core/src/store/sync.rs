@@ -1576,7 +1576,7 @@ impl Store {
                 let off = self.journal.append(&frame)?;
                 records.push((Loc::frame(JOURNAL, off, frame.len() as u32), record));
             }
-            self.sync_journal(self.index.next_lsn)
+            self.journal.sync()
         })();
         if let Err(e) = result {
             self.index.next_lsn = start_lsn;
