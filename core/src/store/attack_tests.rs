@@ -309,3 +309,62 @@ fn every_write_is_confirmed_on_disk_before_it_returns() {
         .expect("erase");
     assert_confirmed(&store, "erase_case (a compaction)");
 }
+
+/// F4: another store's header (same passphrase) copied over `caravan.hdr` made the
+/// store unusable although `caravan.hdr2` was intact. The open now uses the copy
+/// under which the store's files authenticate, reports the bad copy, and a repair
+/// rewrites it.
+#[test]
+fn another_stores_header_over_one_copy_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mine = tmp.path().join("mine");
+    let other = tmp.path().join("other");
+    let kdf = || KdfParams::with_memory_mib(8).expect("kdf");
+    let pass = "same passphrase";
+    let mut ids = Vec::new();
+    {
+        let mut store = Store::create_with_passphrase(&mine, pass, kdf()).expect("create");
+        for _ in 0..3 {
+            ids.push(
+                store
+                    .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                    .expect("add"),
+            );
+        }
+        Store::create_with_passphrase(&other, pass, kdf()).expect("create other");
+    }
+    let good = fs::read(mine.join(format::HEADER_COPY_FILE)).expect("hdr2");
+    fs::copy(
+        other.join(format::HEADER_FILE),
+        mine.join(format::HEADER_FILE),
+    )
+    .expect("copy the other header");
+    let before = snapshot(&mine);
+    {
+        let mut store = Store::open_with_passphrase(&mine, pass).expect("opens");
+        assert!(
+            store
+                .damage()
+                .iter()
+                .any(|d| d.file == format::HEADER_FILE && d.records_lost == 0),
+            "the bad copy is reported: {:?}",
+            store.damage()
+        );
+        for id in &ids {
+            store.case(id).expect("every case reads");
+        }
+    }
+    let store = Store::open_read_only_with_passphrase(&mine, pass).expect("opens read-only");
+    assert!(!store.check().data_lost());
+    drop(store);
+    assert_eq!(snapshot(&mine), before, "reads changed nothing");
+    let report = Store::repair_with_passphrase(&mine, pass).expect("repair");
+    assert!(
+        report.repaired && report.lost_cases.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(fs::read(mine.join(format::HEADER_FILE)).expect("hdr"), good);
+    let store = Store::open_with_passphrase(&mine, pass).expect("open");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(store.len(), 3);
+}

@@ -241,8 +241,7 @@ impl Store {
     /// Opens a store whose key is derived from a passphrase (parameters from its header).
     pub fn open_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<Store> {
         let dir = dir.as_ref();
-        let key = key_from_passphrase(dir, passphrase)?;
-        Store::open(dir, &key)
+        with_passphrase(dir, passphrase, |key| Store::open(dir, key))
     }
 
     /// Opens with explicit options.
@@ -258,7 +257,7 @@ impl Store {
         options: StoreOptions,
         read_only: bool,
     ) -> Result<Store> {
-        let (header, header_damage) = recovery::Headers::read(dir)?.choose(key)?;
+        let choices = recovery::Headers::read(dir)?.choose_all(key)?;
         let lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -275,38 +274,62 @@ impl Store {
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
         }
-        let sealer = header.sealer(key);
-        let mut opener = recovery::Opener {
-            dir,
-            sealer: &sealer,
-            needs_repair: !header_damage.is_empty(),
-            damage: header_damage,
-            old_journals: Vec::new(),
-            end: EndMark::default(),
-            end_found: false,
-            format: header.format,
+        // Normally one header; if the two copies differ and both accept the key, the
+        // one under which the store's files authenticate.
+        let mut chosen = None;
+        for (header, header_damage) in choices {
+            let sealer = header.sealer(key);
+            let mut opener = recovery::Opener {
+                dir,
+                sealer: &sealer,
+                needs_repair: !header_damage.is_empty(),
+                damage: header_damage,
+                old_journals: Vec::new(),
+                end: EndMark::default(),
+                end_found: false,
+                format: header.format,
+            };
+            let (index, journal_len, purge) = opener.load()?;
+            if index.device_key.is_empty() && index.cases.is_empty() && index.tombstones.is_empty()
+            {
+                continue;
+            }
+            let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
+            let confirmed = if opener.end_found { opener.end.len } else { 0 };
+            let recovery::Opener {
+                damage,
+                needs_repair,
+                old_journals,
+                ..
+            } = opener;
+            chosen = Some((
+                header,
+                sealer,
+                (index, journal_len, purge),
+                (gone_cases, gone_unnamed, confirmed),
+                (damage, needs_repair, old_journals),
+            ));
+            break;
+        }
+        let Some((
+            header,
+            sealer,
+            (mut index, journal_len, purge),
+            (gone_cases, gone_unnamed, confirmed),
+            (mut damage, mut needs_repair, old_journals),
+        )) = chosen
+        else {
+            // Nothing authenticates under any header the key opens: not this store's
+            // files, or all of them are lost.
+            return Err(Error::corrupted("store", recovery::NOTHING_AUTHENTICATES));
         };
-        let (mut index, journal_len, purge) = opener.load()?;
-        let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
-        let mut damage = opener.damage;
-        let mut needs_repair = opener.needs_repair;
-        let confirmed = if opener.end_found { opener.end.len } else { 0 };
         let mut extra = HashMap::new();
-        for (n, name) in opener.old_journals {
+        for (n, name) in old_journals {
             let f = File::open(dir.join(&name)).map_err(|e| Error::io(&name, e))?;
             extra.insert(n, (name, f));
         }
         let mut device_lost = false;
         if index.device_key.is_empty() {
-            if index.cases.is_empty() && index.tombstones.is_empty() {
-                // Nothing authenticates under this header: not this store's files, or
-                // all of them are lost.
-                return Err(Error::corrupted(
-                    "store",
-                    "no record of this store authenticates (neither the device record nor \
-                     any case)",
-                ));
-            }
             // The device record's frame is damaged and no snapshot holds its key: the
             // cases that authenticate stay readable; a repair writes a new device key.
             index.device_key = DeviceIdentity::generate()?.pkcs8().to_vec();
@@ -1330,9 +1353,15 @@ impl Store {
     }
 }
 
-/// Derives the key of the passphrase store in `dir` (trying a second header copy's
-/// parameters only if the first set does not verify).
-fn key_from_passphrase(dir: &Path, passphrase: &str) -> Result<StoreKey> {
+/// Runs `open` with the key `passphrase` gives the store in `dir`: the key of the
+/// first header copy's parameters, or, if that key opens no header or no file of
+/// the store authenticates under it (another store's header copied over one copy,
+/// with the same passphrase: F4 of the 2026-12-04 red team), the other copy's.
+fn with_passphrase<T>(
+    dir: &Path,
+    passphrase: &str,
+    mut open: impl FnMut(&StoreKey) -> Result<T>,
+) -> Result<T> {
     let headers = recovery::Headers::read(dir)?;
     let mut last = Err(Error::WrongKey);
     for kdf in headers.kdfs() {
@@ -1343,9 +1372,15 @@ fn key_from_passphrase(dir: &Path, passphrase: &str) -> Result<StoreKey> {
             )
         })?;
         let key = StoreKey::from_passphrase(passphrase, &kdf)?;
-        match headers.choose(&key) {
-            Ok(_) => return Ok(key),
-            Err(e) => last = Err(e),
+        if let Err(e) = headers.choose(&key) {
+            last = Err(e);
+            continue;
+        }
+        match open(&key) {
+            Err(Error::Corrupted { file, detail }) if detail == recovery::NOTHING_AUTHENTICATES => {
+                last = Err(Error::Corrupted { file, detail });
+            }
+            other => return other,
         }
     }
     last

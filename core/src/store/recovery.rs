@@ -32,6 +32,10 @@ use crate::model::CaseId;
 /// packs until the rebuild's compaction has carried their records over).
 pub(crate) const OLD_JOURNAL_BASE: u32 = 0xF000_0000;
 
+/// The error detail when no file of the store authenticates under a header.
+pub(crate) const NOTHING_AUTHENTICATES: &str =
+    "no record of this store authenticates (neither the device record nor any case)";
+
 /// The `file` of damage entries that name cases lost whole (not a file).
 pub(crate) const LOST_CASES: &str = "lost cases";
 
@@ -143,13 +147,38 @@ impl Headers {
     /// The header `key` opens, and the damage found in the header files. Fails with
     /// [`Error::WrongKey`] if no copy accepts the key.
     pub(crate) fn choose(&self, key: &StoreKey) -> Result<(Header, Vec<Damage>)> {
-        let Some((header, from, _)) = self
-            .candidates
-            .iter()
-            .find(|(h, _, _)| h.verify(key).is_ok())
-        else {
+        let mut all = self.choose_all(key)?;
+        Ok(all.swap_remove(0))
+    }
+
+    /// Every distinct header copy `key` opens, in order of preference, each with the
+    /// damage found in the header files if it is the one used. Two copies that both
+    /// accept the key but differ (another store's header copied over one of them,
+    /// with the same passphrase) are both tried by an open: the one under which the
+    /// store's files authenticate wins (F4 of the 2026-12-04 red team).
+    pub(crate) fn choose_all(&self, key: &StoreKey) -> Result<Vec<(Header, Vec<Damage>)>> {
+        let mut out: Vec<(Header, Vec<Damage>)> = Vec::new();
+        for (header, from, _) in &self.candidates {
+            if header.verify(key).is_err() {
+                continue;
+            }
+            let bytes = header.encode()?;
+            let mut seen = false;
+            for (h, _) in &out {
+                seen |= h.encode()? == bytes;
+            }
+            if !seen {
+                out.push((header.clone(), self.damage_if_used(header, from)?));
+            }
+        }
+        if out.is_empty() {
             return Err(Error::WrongKey);
-        };
+        }
+        Ok(out)
+    }
+
+    /// The damage in the header files when `header` (read from `from`) is used.
+    fn damage_if_used(&self, header: &Header, from: &str) -> Result<Vec<Damage>> {
         let mut damage = Vec::new();
         let good = header.encode()?;
         for (h, name, canonical) in &self.candidates {
@@ -169,7 +198,7 @@ impl Headers {
             }
             damage.push(Damage::new(*name, format!("{why}; {from} was used"), 0));
         }
-        Ok((header.clone(), damage))
+        Ok(damage)
     }
 }
 
@@ -882,8 +911,8 @@ impl Store {
 
     /// [`Store::repair`] for a store opened with a passphrase.
     pub fn repair_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<RepairReport> {
-        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
-        Store::repair(dir, &key)
+        let dir = dir.as_ref();
+        super::with_passphrase(dir, passphrase, |key| Store::repair(dir, key))
     }
 
     /// Opens the store in `dir` for reading only: nothing is written, even a torn
@@ -897,8 +926,8 @@ impl Store {
         dir: impl AsRef<Path>,
         passphrase: &str,
     ) -> Result<Store> {
-        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
-        Store::open_read_only(dir, &key)
+        let dir = dir.as_ref();
+        super::with_passphrase(dir, passphrase, |key| Store::open_read_only(dir, key))
     }
 
     fn repair_open(&mut self) -> Result<RepairReport> {
