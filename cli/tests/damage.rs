@@ -396,3 +396,72 @@ fn repair_names_exactly_the_cases_it_lost() {
     assert!(!gone.is_empty(), "the flip cost a case");
     assert_eq!(named, gone, "repair names exactly the cases that are gone");
 }
+
+/// F12 of the 2026-12-04 red team: the same request id with other content said
+/// "already registered; nothing changed" (exit 0). It is now refused with a clear
+/// message (exit 2), and a true retry (notes included) still finds the first case.
+#[test]
+fn a_request_id_reused_with_other_content_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let first = [
+        "case",
+        "add",
+        "--set",
+        "gender=Feminine",
+        "--add",
+        "citizenship=KZ",
+        "--note",
+        "met at the shelter",
+        "--request-id",
+        "req-42",
+    ];
+    let made = json(&store, &first);
+    let again = json(&store, &first);
+    assert_eq!(
+        again["created"],
+        Value::Bool(false),
+        "a true retry is accepted"
+    );
+    assert_eq!(made["id"], again["id"]);
+    for other in [
+        vec![
+            "case",
+            "add",
+            "--set",
+            "gender=Masculine",
+            "--add",
+            "citizenship=KZ",
+            "--note",
+            "met at the shelter",
+            "--request-id",
+            "req-42",
+        ],
+        vec![
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--add",
+            "citizenship=KZ",
+            "--note",
+            "another note",
+            "--request-id",
+            "req-42",
+        ],
+        vec!["case", "add", "--request-id", "req-42"],
+    ] {
+        let out = caravan(&store, &other);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{other:?}: {stderr}");
+        assert!(
+            stderr.contains("request id reused with different content"),
+            "{stderr}"
+        );
+    }
+    let list = json(&store, &["case", "list"]);
+    assert_eq!(list.as_array().expect("a").len(), 1);
+    let shown = json(&store, &["case", "show", made["id"].as_str().expect("id")]);
+    assert_eq!(shown["case"]["gender"], "Feminine", "nothing changed");
+}

@@ -512,6 +512,7 @@ impl Store {
             return Err(Error::CaseErased { id: id.to_hex() });
         }
         if self.index.cases.contains_key(&id) {
+            self.check_same_request(&id, edits)?;
             return Ok((id, false));
         }
         self.check_writable()?;
@@ -522,6 +523,50 @@ impl Store {
         self.persist(id, &mut doc, true)?;
         self.cache_put(id, doc);
         Ok((id, true))
+    }
+
+    /// A retry of [`Store::add_case_once`] must carry the same edits as the attempt
+    /// that registered the case: the case as those edits register it (same id,
+    /// author and time) must equal the stored case (but for the random ids of its
+    /// notes and referrals).
+    /// Otherwise the request id was reused for other content, and the call is refused
+    /// (F12 of the 2026-12-04 red team). A case changed since it was registered is
+    /// refused too: its content no longer matches the request.
+    fn check_same_request(&mut self, id: &CaseId, edits: &[Edit]) -> Result<()> {
+        let stored = self.case(id)?;
+        let at = stored.created_at;
+        let mut fresh = CaseDoc::create(*id, self.actor.clone(), at)?;
+        fresh.apply(edits, at, &self.identity)?;
+        let fresh = fresh.record()?;
+        // Notes and referrals get random ids: compare without them.
+        fn drop_inner_ids(v: &mut serde_json::Value, top: bool) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if !top {
+                        map.remove("id");
+                    }
+                    map.values_mut().for_each(|v| drop_inner_ids(v, false));
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().for_each(|v| drop_inner_ids(v, false))
+                }
+                _ => {}
+            }
+        }
+        fn comparable(r: &CaseRecord) -> Result<serde_json::Value> {
+            let mut v = serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string()))?;
+            drop_inner_ids(&mut v, true);
+            Ok(v)
+        }
+        if comparable(&stored)? != comparable(&fresh)? {
+            return Err(Error::invalid(
+                "request id",
+                "request id reused with different content: it registered a case that \
+                 holds other values (nothing was changed; use a new request id for a new \
+                 case)",
+            ));
+        }
+        Ok(())
     }
 
     /// The case id a request id stands for on this device: the first 16 bytes of
