@@ -5,8 +5,9 @@
 //! keystore, or from a passphrase through Argon2id). See `docs/storage-format.md`.
 //!
 //! - **Durable and atomic.** An update is one frame appended to the journal and
-//!   `fdatasync`ed before the call returns; a torn frame at the end of the journal
-//!   (a crash mid-write) was never acknowledged and is cut off on the next open.
+//!   `fdatasync`ed, then confirmed in the journal's end mark (durable), before the
+//!   call returns; a torn frame at the end of the journal past the end mark (a crash
+//!   mid-write) was never acknowledged and is cut off on the next writable open.
 //! - **Fast to open.** An index snapshot holds every case's summary and where its
 //!   document chunks are; opening reads the snapshot and the (short) journal, never a
 //!   case's history. Listing and searching use summaries only.
@@ -802,10 +803,10 @@ impl Store {
         }
     }
 
-    /// Confirms every write of this session in the journal's end mark, durably (a
-    /// close does it too). After it, damage anywhere in those writes is reported as
-    /// damage, never taken for a torn write: call it before telling a user that a
-    /// write succeeded when the process may end right after (the CLI does).
+    /// Confirms every write of this session in the journal's end mark, durably.
+    /// Every write already does it before it returns (and a close too), so this is
+    /// normally a no-op; after it, damage anywhere in those writes is reported as
+    /// damage, never taken for a torn write.
     pub fn confirm(&mut self) -> Result<()> {
         if self.read_only || self.needs_repair || self.poisoned {
             return Ok(());
