@@ -122,6 +122,13 @@ impl Ctx {
         } else {
             print!("{}", text());
         }
+        // Test hook: die at once after reporting success, as under `kill -9`, with no
+        // close (no destructor runs), so that a test can check that what was reported
+        // was already confirmed on disk (cli/tests/damage.rs).
+        if std::env::var_os("CARAVAN_TEST_ABORT_AFTER_SUCCESS").is_some() {
+            std::io::stdout().flush().ok();
+            std::process::abort();
+        }
     }
 }
 

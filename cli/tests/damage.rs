@@ -465,3 +465,86 @@ fn a_request_id_reused_with_other_content_is_refused() {
     let shown = json(&store, &["case", "show", made["id"].as_str().expect("id")]);
     assert_eq!(shown["case"]["gender"], "Feminine", "nothing changed");
 }
+
+/// F3 for every write command: the process dies right after it reports success
+/// (no close, as under `kill -9`); then the last byte of the journal is flipped. If
+/// the write had not been confirmed in the end mark before the report, the flip
+/// would pass for a torn write and the write would vanish with `check` finding
+/// nothing; it must be reported lost instead.
+#[test]
+fn every_write_command_is_confirmed_before_it_reports_success() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let a = add(&store, None);
+    let b = add(&store, None);
+    let referral = json(
+        &store,
+        &[
+            "refer",
+            &a,
+            "--service",
+            "Shelter",
+            "--partner",
+            "Safe House",
+        ],
+    )["referral"]
+        .as_str()
+        .expect("referral")
+        .to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["case", "add", "--set", "case_status=Active"],
+        vec![
+            "case",
+            "add",
+            "--set",
+            "case_status=Active",
+            "--request-id",
+            "r-1",
+        ],
+        vec!["case", "update", &a, "--set", "gender=Feminine"],
+        vec!["note", "add", &a, "met again at the station"],
+        vec!["refer", &a, "--service", "Legal", "--partner", "Law Clinic"],
+        vec!["refer", &a, "--referral", &referral, "--status", "Accepted"],
+        vec!["erase", &b, "--reason", "EnteredInError", "--yes"],
+    ];
+    for (n, args) in commands.iter().enumerate() {
+        let run = tmp.path().join(format!("run-{n}"));
+        fs::create_dir_all(&run).expect("mkdir");
+        for (name, bytes) in files_of(&store) {
+            fs::write(run.join(name), bytes).expect("copy");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .arg("--store")
+            .arg(&run)
+            .args(args)
+            .env("CARAVAN_PASSPHRASE", PASS)
+            .env("CARAVAN_TEST_ABORT_AFTER_SUCCESS", "1")
+            .output()
+            .expect("run");
+        assert!(
+            out.status.code().is_none() && !out.stdout.is_empty(),
+            "{args:?}: reported success, then died: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let journal = run.join(names(&run, "journal-").pop().expect("journal"));
+        let mut bytes = fs::read(&journal).expect("journal");
+        if bytes.is_empty() {
+            // A compaction (erase) confirmed an empty journal: nothing to lose.
+            let out = caravan(&run, &["check"]);
+            assert_eq!(code(&out), 0, "{args:?}");
+            continue;
+        }
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x80;
+        fs::write(&journal, &bytes).expect("flip");
+        let out = caravan(&run, &["--json", "check"]);
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            (code(&out), report["data_lost"].clone()),
+            (5, Value::Bool(true)),
+            "{args:?}: the write reported as done vanished silently: {report}"
+        );
+    }
+}
