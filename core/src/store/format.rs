@@ -78,8 +78,10 @@ pub(crate) struct EndMark {
     pub(crate) len: u64,
     /// The next LSN after the journal's last acknowledged record.
     pub(crate) next_lsn: u64,
-    /// Live cases when the mark was written (absent in marks of older builds): after
-    /// damage, how many cases left no record at all.
+    /// Cases known when the mark was written, live or erased (absent in marks of
+    /// older builds): after damage, how many cases left no record at all. Erased
+    /// ones count, so that an erasure in the journal past the mark (a kill before
+    /// its compaction finished) is not taken for a loss.
     #[serde(default)]
     pub(crate) cases: Option<u64>,
     /// Cases every record of which is in this journal (registered, or received, since

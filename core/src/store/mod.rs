@@ -841,7 +841,7 @@ impl Store {
                 gen: self.index.gen,
                 len: self.journal.len,
                 next_lsn,
-                cases: Some(self.index.cases.len() as u64),
+                cases: Some(self.index.known_cases()),
                 journal_cases: self.journal_cases(),
             },
         )?;
@@ -1332,7 +1332,7 @@ impl Store {
                 gen: new_gen,
                 len: 0,
                 next_lsn: self.index.next_lsn,
-                cases: Some(self.index.cases.len() as u64),
+                cases: Some(self.index.known_cases()),
                 journal_cases: Vec::new(),
             };
             recovery::write_end(&self.sealer, &dir, mark)?;

@@ -327,7 +327,7 @@ impl Opener<'_> {
         let total = self
             .end
             .cases
-            .map_or(0, |c| c.saturating_sub(index.cases.len() as u64));
+            .map_or(0, |c| c.saturating_sub(index.known_cases()));
         let unnamed = total.saturating_sub(named.len() as u64);
         if !named.is_empty() {
             let ids: Vec<String> = named.iter().map(|c| c.to_hex()).collect();
