@@ -404,6 +404,28 @@ impl CaravanStore {
         })
     }
 
+    /// Which of `ids` cannot be read (issue 14). `list_cases` shows summaries, which
+    /// the index holds, so it also lists a case whose records are in a damaged file;
+    /// `get_case` of such a case fails with the typed `Damaged` error naming the file,
+    /// and every other case stays readable. Call this with the ids a screen shows (or
+    /// all of `list_case_ids`) to mark the unreadable ones: one `StoreDamage` per
+    /// unreadable case, naming its file and the case (`records_lost` 1); empty when
+    /// they all read. Reads every record of those cases, each frame once: not on the
+    /// UI thread for a long list.
+    pub fn verify_cases(&self, ids: Vec<String>) -> Result<Vec<StoreDamage>> {
+        self.with(|s| {
+            let ids = ids.iter().map(|i| case_id(i)).collect::<Result<Vec<_>>>()?;
+            Ok(s.verify_cases(&ids)
+                .into_iter()
+                .map(|d| StoreDamage {
+                    file: d.file,
+                    problem: d.problem,
+                    records_lost: d.records_lost,
+                })
+                .collect())
+        })
+    }
+
     /// Number of live (not erased) cases.
     pub fn case_count(&self) -> Result<u64> {
         self.with(|s| Ok(s.len() as u64))

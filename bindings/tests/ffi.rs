@@ -446,3 +446,60 @@ fn a_callback_calling_back_into_the_store_never_deadlocks_it() {
     let reopened = CaravanStore::open(path, key).expect("reopen");
     assert!(reopened.case_count().expect("count") >= 100);
 }
+
+/// Issue 14 through the bindings: a damaged pack leaves its cases listed; the app
+/// learns which ones cannot be read from `verify_cases` (file and case named), gets
+/// the typed `Damaged` error for them, and reads every other case.
+#[test]
+fn unreadable_cases_are_named_and_the_others_read() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s").display().to_string();
+    let key = generate_store_key().expect("key");
+    let store = CaravanStore::create(dir.clone(), key.clone()).expect("create");
+    let packed: Vec<String> = (0..3)
+        .map(|_| store.add_case(edits("KZ")).expect("add"))
+        .collect();
+    store.compact().expect("compact");
+    let fresh = store.add_case(edits("UZ")).expect("add");
+    store.close_store();
+    let pack = std::fs::read_dir(&dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pack-"))
+        })
+        .expect("a pack");
+    let mut bytes = std::fs::read(&pack).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    std::fs::write(&pack, bytes).expect("flip");
+
+    let store = CaravanStore::open(dir, key).expect("open");
+    let ids = store.list_case_ids(CaseListFilter::default()).expect("ids");
+    assert_eq!(ids.len(), 4, "every case is listed");
+    let bad = store.verify_cases(ids).expect("verify");
+    let mut named: Vec<&str> = Vec::new();
+    for d in &bad {
+        assert!(d.file.starts_with("pack-"), "{d:?}");
+        assert_eq!(d.records_lost, 1);
+        named.extend(
+            packed
+                .iter()
+                .filter(|id| d.problem.contains(id.as_str()))
+                .map(String::as_str),
+        );
+    }
+    let mut want: Vec<&str> = packed.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    named.sort_unstable();
+    assert_eq!(named, want, "exactly the packed cases are named: {bad:?}");
+    for id in &packed {
+        assert!(matches!(
+            store.get_case(id.clone()),
+            Err(CaravanError::Damaged { .. })
+        ));
+    }
+    store.get_case(fresh).expect("an undamaged case reads");
+}

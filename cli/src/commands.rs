@@ -36,7 +36,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Case(CaseCommand::Import(args)) => {
             crate::import_cmd::run(&cli.store, cli.json, args)
         }
-        Command::Case(cmd) => case(&ctx, &mut unlock::open(&cli.store)?, cmd),
+        Command::Case(cmd) => {
+            // Reads never create or change a file (F9 of the 2026-12-04 red team).
+            let mut store = match &cmd {
+                CaseCommand::Show { .. } | CaseCommand::List(_) => {
+                    unlock::open_for_reading(&cli.store)?
+                }
+                _ => unlock::open(&cli.store)?,
+            };
+            case(&ctx, &mut store, cmd)
+        }
         Command::Note(NoteCommand::Add { id, text }) => {
             let mut store = unlock::open(&cli.store)?;
             let id = store.resolve(&id)?;
@@ -117,6 +126,13 @@ impl Ctx {
         } else {
             print!("{}", text());
         }
+        // Test hook: die at once after reporting success, as under `kill -9`, with no
+        // close (no destructor runs), so that a test can check that what was reported
+        // was already confirmed on disk (cli/tests/damage.rs).
+        if std::env::var_os("CARAVAN_TEST_ABORT_AFTER_SUCCESS").is_some() {
+            std::io::stdout().flush().ok();
+            std::process::abort();
+        }
     }
 }
 
@@ -173,6 +189,9 @@ fn case(ctx: &Ctx, store: &mut Store, cmd: CaseCommand) -> Result<()> {
         }
         CaseCommand::List(args) => {
             let list = store.list(&filter(&args)?);
+            // Summaries come from the index; say which listed cases cannot be read.
+            let ids: Vec<CaseId> = list.iter().map(|c| c.id).collect();
+            unlock::warn_unreadable(store, &ids);
             if ctx.json {
                 let items: Vec<_> = list.iter().map(output::summary_json).collect();
                 println!("{}", serde_json::Value::Array(items));
@@ -530,10 +549,12 @@ fn check(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
         .map(|d| json!({"file": d.file, "problem": d.problem, "records_lost": d.records_lost}))
         .collect();
     let unreadable: Vec<String> = report.unreadable_cases.iter().map(|c| c.to_hex()).collect();
+    let gone: Vec<String> = report.gone_cases.iter().map(|c| c.to_hex()).collect();
     ctx.done(
         json!({
             "files": report.files, "frames": report.frames, "records": report.records,
-            "damage": damage, "unreadable_cases": unreadable, "data_lost": report.data_lost(),
+            "damage": damage, "unreadable_cases": unreadable, "gone_cases": gone,
+            "gone_unnamed": report.gone_unnamed, "data_lost": report.data_lost(),
         }),
         || {
             let mut out = format!(
@@ -575,7 +596,8 @@ fn repair(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
     ctx.done(
         json!({
             "repaired": report.repaired, "kept_aside": report.kept_aside,
-            "lost_cases": lost, "records_lost": records_lost,
+            "lost_cases": lost, "lost_unnamed": report.lost_unnamed,
+            "records_lost": records_lost,
             "damage": report.found.damage.iter().map(|d| json!({"file": d.file, "problem": d.problem})).collect::<Vec<_>>(),
         }),
         || {
@@ -590,12 +612,18 @@ fn repair(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
                 out.push_str(&format!("kept aside: {f}\n"));
             }
             for c in &report.lost_cases {
-                out.push_str(&format!("lost: case {}\n", c.short()));
+                out.push_str(&format!("lost: case {c}\n"));
+            }
+            if report.lost_unnamed > 0 {
+                out.push_str(&format!(
+                    "lost: {} more case(s) whose ids no authentic file holds\n",
+                    report.lost_unnamed
+                ));
             }
             out.push_str(&format!(
                 "Repaired: {} case(s) lost, {} acknowledged record(s) lost in all; the store \
                  is healthy again.\n",
-                report.lost_cases.len(),
+                report.lost_cases.len() as u64 + report.lost_unnamed,
                 records_lost
             ));
             out

@@ -422,11 +422,25 @@ fn store_ledger(store: &Store, restart: bool) -> Result<Ledger> {
     }
 }
 
+/// Cases of the store that could not be read are left out of an export: name them
+/// (file and case) and exit 5, as `case list` does (issue 14).
+fn warn_unreadable(store: &Store, unreadable: usize) {
+    if unreadable > 0 {
+        let ids: Vec<_> = store
+            .list(&caravan_core::CaseFilter::default())
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        unlock::warn_unreadable(store, &ids);
+    }
+}
+
 fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
     let window = window(source)?;
     if source.inputs.is_empty() {
         let mut s = unlock::open(store)?;
         let c = Collected::from_store(&mut s, &window)?;
+        warn_unreadable(&s, c.input.unreadable);
         return Ok(Loaded {
             data_version: data_version(&c.records)?,
             records: c.records,
@@ -443,6 +457,7 @@ fn load(store: &Path, source: &SourceArgs) -> Result<Loaded> {
     if source.with_store {
         let mut s = unlock::open(store)?;
         let c = Collected::from_store(&mut s, &DateWindow::default())?;
+        warn_unreadable(&s, c.input.unreadable);
         extracts.push(Extract::new(Some(format!("store {}", store.display())), c));
         opened = Some(s);
     }
@@ -933,6 +948,7 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
 fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut s = unlock::open(store)?;
     let collected = Collected::from_store(&mut s, &DateWindow::default())?;
+    warn_unreadable(&s, collected.input.unreadable);
     let input = collected.input.clone();
     let mut extract = Extract::new(args.agency.clone(), collected);
     // Recorded in the store's ledger before the file is written, and the data set id

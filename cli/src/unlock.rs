@@ -48,6 +48,33 @@ pub(crate) fn open_read_only(dir: &Path) -> Result<Store> {
     Store::open_read_only_with_passphrase(dir, &pass)
 }
 
+/// Opens the store for a command that only reads (`case list`, `case show`): nothing
+/// is created or changed, not even a torn tail cut off; damage found on opening is
+/// printed as [`open`] does.
+pub(crate) fn open_for_reading(dir: &Path) -> Result<Store> {
+    let store = open_read_only(dir)?;
+    warn_damage(store.damage());
+    Ok(store)
+}
+
+/// Reads every record of `ids` (each frame once) and prints, for each case that
+/// cannot be read, the file and the case; notes that data is missing ([`DATA_LOST`],
+/// exit 5). The other cases stay readable and are printed by the caller.
+pub(crate) fn warn_unreadable(store: &Store, ids: &[caravan_core::CaseId]) {
+    let bad = store.verify_cases(ids);
+    for d in &bad {
+        eprintln!("caravan: warning: store file {}: {}", d.file, d.problem);
+    }
+    if !bad.is_empty() {
+        DATA_LOST.store(true, Ordering::SeqCst);
+        eprintln!(
+            "caravan: warning: {} case(s) listed cannot be read; run `caravan check` for a \
+             full report and `caravan repair` to salvage the rest",
+            bad.len()
+        );
+    }
+}
+
 /// Repairs the store (`repair`).
 pub(crate) fn repair(dir: &Path) -> Result<caravan_core::RepairReport> {
     let pass = passphrase("Store passphrase: ")?;

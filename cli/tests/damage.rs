@@ -91,9 +91,14 @@ fn a_lost_index_after_a_compaction_loses_nothing() {
     json(&store, &["case", "show", &new]);
     let out = caravan(&store, &["case", "show", &b]);
     assert_eq!(code(&out), 4, "the erased case stays erased");
-    // The rebuilt store is healthy and takes writes.
-    assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
+    // Reads rebuild the index in memory only (they write nothing): `check` still
+    // reports the missing snapshot, with nothing lost; the next write stores the
+    // rebuilt index, and the store is healthy again.
+    let report = json(&store, &["check"]);
+    assert_eq!(report["data_lost"], false);
+    assert_eq!(report["damage"][0]["file"], "index");
     add(&store, None);
+    assert_eq!(json(&store, &["check"])["damage"], Value::Array(vec![]));
 }
 
 #[test]
@@ -258,4 +263,288 @@ fn sync_listen_does_not_hold_the_store_while_it_waits() {
     listen.kill().ok();
     listen.wait().ok();
     assert_eq!(code(&out), 0, "{stderr}");
+}
+
+/// Every file of the store, by name, with its bytes.
+fn files_of(store: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(store)
+        .expect("ls")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// F10 of the 2026-12-04 red team: pack damage made listed cases unreadable while
+/// `case list` exited 0 and said nothing. Every read now names the file and the
+/// cases, exits 5, and still prints what is readable. F9: reads of a store whose
+/// journal is missing created an empty one; reads create and change nothing.
+#[test]
+fn pack_damage_is_named_by_every_read_and_reads_create_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let packed: Vec<String> = (0..3).map(|_| add(&store, Some("in the pack"))).collect();
+    let gone = add(&store, None);
+    // An erasure compacts: the three cases move into a pack.
+    let out = caravan(
+        &store,
+        &["erase", &gone, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    let fresh = add(&store, None);
+    let pack = store.join(names(&store, "pack-").pop().expect("a pack"));
+    let mut bytes = fs::read(&pack).expect("pack");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    fs::write(&pack, &bytes).expect("flip");
+    let before = files_of(&store);
+
+    let out = caravan(&store, &["--json", "case", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 5, "data is missing: {stderr}");
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        listed.as_array().expect("a").len(),
+        4,
+        "every case is listed"
+    );
+    for id in &packed {
+        assert!(
+            stderr.contains(id.as_str()) && stderr.contains("pack-"),
+            "case {id} is named with its file: {stderr}"
+        );
+    }
+    assert!(!stderr.contains(fresh.as_str()), "{stderr}");
+    let out = caravan(&store, &["case", "list"]);
+    assert_eq!(code(&out), 5, "text output too");
+    let out = caravan(&store, &["case", "show", &packed[0]]);
+    assert_eq!(code(&out), 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pack-"));
+    let out = caravan(&store, &["case", "show", &fresh]);
+    assert_eq!(code(&out), 0, "an undamaged case reads");
+    assert_eq!(files_of(&store), before, "the reads changed nothing");
+
+    // F9: the journal goes missing; reads create nothing.
+    let journal = names(&store, "journal-").pop().expect("journal");
+    fs::remove_file(store.join(&journal)).expect("rm");
+    let before = files_of(&store);
+    for args in [
+        vec!["check"],
+        vec!["case", "list"],
+        vec!["case", "show", packed[1].as_str()],
+        vec!["case", "show", fresh.as_str()],
+    ] {
+        let out = caravan(&store, &args);
+        assert_ne!(code(&out), 0, "{args:?}: data is missing");
+        assert_eq!(files_of(&store), before, "{args:?} changed the store");
+    }
+}
+
+/// F11 of the 2026-12-04 red team: after a flip in the journal of a compacted
+/// store, `repair` said "0 case(s) lost" while the case count dropped. It now names
+/// exactly the cases that are gone.
+#[test]
+fn repair_names_exactly_the_cases_it_lost() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let mut ids: Vec<String> = (0..6).map(|_| add(&store, None)).collect();
+    let erased = ids.pop().expect("one");
+    let out = caravan(
+        &store,
+        &["erase", &erased, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    ids.extend((0..3).map(|_| add(&store, None)));
+    let journal = store.join(names(&store, "journal-").pop().expect("journal"));
+    let mut bytes = fs::read(&journal).expect("journal");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&journal, &bytes).expect("flip");
+
+    let out = caravan(&store, &["--json", "repair", "--yes"]);
+    assert_eq!(code(&out), 5, "data was lost");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mut named: Vec<String> = report["lost_cases"]
+        .as_array()
+        .expect("lost cases")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_string())
+        .collect();
+    named.sort();
+    assert_eq!(report["lost_unnamed"], 0);
+    let listed = json(&store, &["case", "list"]);
+    let listed: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    let mut gone: Vec<String> = ids
+        .iter()
+        .filter(|id| !listed.contains(&id.as_str()))
+        .cloned()
+        .collect();
+    gone.sort();
+    assert!(!gone.is_empty(), "the flip cost a case");
+    assert_eq!(named, gone, "repair names exactly the cases that are gone");
+}
+
+/// F12 of the 2026-12-04 red team: the same request id with other content said
+/// "already registered; nothing changed" (exit 0). It is now refused with a clear
+/// message (exit 2), and a true retry (notes included) still finds the first case.
+#[test]
+fn a_request_id_reused_with_other_content_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let first = [
+        "case",
+        "add",
+        "--set",
+        "gender=Feminine",
+        "--add",
+        "citizenship=KZ",
+        "--note",
+        "met at the shelter",
+        "--request-id",
+        "req-42",
+    ];
+    let made = json(&store, &first);
+    let again = json(&store, &first);
+    assert_eq!(
+        again["created"],
+        Value::Bool(false),
+        "a true retry is accepted"
+    );
+    assert_eq!(made["id"], again["id"]);
+    for other in [
+        vec![
+            "case",
+            "add",
+            "--set",
+            "gender=Masculine",
+            "--add",
+            "citizenship=KZ",
+            "--note",
+            "met at the shelter",
+            "--request-id",
+            "req-42",
+        ],
+        vec![
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--add",
+            "citizenship=KZ",
+            "--note",
+            "another note",
+            "--request-id",
+            "req-42",
+        ],
+        vec!["case", "add", "--request-id", "req-42"],
+    ] {
+        let out = caravan(&store, &other);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{other:?}: {stderr}");
+        assert!(
+            stderr.contains("request id reused with different content"),
+            "{stderr}"
+        );
+    }
+    let list = json(&store, &["case", "list"]);
+    assert_eq!(list.as_array().expect("a").len(), 1);
+    let shown = json(&store, &["case", "show", made["id"].as_str().expect("id")]);
+    assert_eq!(shown["case"]["gender"], "Feminine", "nothing changed");
+}
+
+/// F3 for every write command: the process dies right after it reports success
+/// (no close, as under `kill -9`); then the last byte of the journal is flipped. If
+/// the write had not been confirmed in the end mark before the report, the flip
+/// would pass for a torn write and the write would vanish with `check` finding
+/// nothing; it must be reported lost instead.
+#[test]
+fn every_write_command_is_confirmed_before_it_reports_success() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let a = add(&store, None);
+    let b = add(&store, None);
+    let referral = json(
+        &store,
+        &[
+            "refer",
+            &a,
+            "--service",
+            "Shelter",
+            "--partner",
+            "Safe House",
+        ],
+    )["referral"]
+        .as_str()
+        .expect("referral")
+        .to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["case", "add", "--set", "case_status=Active"],
+        vec![
+            "case",
+            "add",
+            "--set",
+            "case_status=Active",
+            "--request-id",
+            "r-1",
+        ],
+        vec!["case", "update", &a, "--set", "gender=Feminine"],
+        vec!["note", "add", &a, "met again at the station"],
+        vec!["refer", &a, "--service", "Legal", "--partner", "Law Clinic"],
+        vec!["refer", &a, "--referral", &referral, "--status", "Accepted"],
+        vec!["erase", &b, "--reason", "EnteredInError", "--yes"],
+    ];
+    for (n, args) in commands.iter().enumerate() {
+        let run = tmp.path().join(format!("run-{n}"));
+        fs::create_dir_all(&run).expect("mkdir");
+        for (name, bytes) in files_of(&store) {
+            fs::write(run.join(name), bytes).expect("copy");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .arg("--store")
+            .arg(&run)
+            .args(args)
+            .env("CARAVAN_PASSPHRASE", PASS)
+            .env("CARAVAN_TEST_ABORT_AFTER_SUCCESS", "1")
+            .output()
+            .expect("run");
+        assert!(
+            out.status.code().is_none() && !out.stdout.is_empty(),
+            "{args:?}: reported success, then died: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let journal = run.join(names(&run, "journal-").pop().expect("journal"));
+        let mut bytes = fs::read(&journal).expect("journal");
+        if bytes.is_empty() {
+            // A compaction (erase) confirmed an empty journal: nothing to lose.
+            let out = caravan(&run, &["check"]);
+            assert_eq!(code(&out), 0, "{args:?}");
+            continue;
+        }
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x80;
+        fs::write(&journal, &bytes).expect("flip");
+        let out = caravan(&run, &["--json", "check"]);
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            (code(&out), report["data_lost"].clone()),
+            (5, Value::Bool(true)),
+            "{args:?}: the write reported as done vanished silently: {report}"
+        );
+    }
 }

@@ -253,3 +253,118 @@ fn a_confirmed_write_is_never_taken_for_a_torn_tail() {
         "a read truncated the journal"
     );
 }
+
+/// The end mark on disk confirms the whole journal as it is now.
+fn assert_confirmed(store: &Store, what: &str) {
+    let gen = store.index.gen;
+    let journal = fs::metadata(store.dir.join(files::journal_name(gen)))
+        .expect("journal")
+        .len();
+    let bytes = fs::read(store.dir.join(files::end_name(gen))).expect("end mark");
+    let mark: EndMark =
+        format::open_frame(&store.sealer, format::CTX_END, &bytes).expect("end mark opens");
+    assert_eq!(
+        (mark.len, mark.next_lsn),
+        (journal, store.index.next_lsn),
+        "after {what}, the end mark on disk does not confirm the journal: a kill now \
+         would let a flipped tail pass for a torn write"
+    );
+}
+
+/// F3 for every write: each way a write reaches the journal (one record, an import,
+/// a batch of sync records) confirms it in the end mark, durably, before the call
+/// returns, so the CLI and the apps report success only after that (no `confirm()`
+/// needed, no close).
+#[test]
+fn every_write_is_confirmed_on_disk_before_it_returns() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let mut store = Store::create(&dir, &key()).expect("create");
+    assert_confirmed(&store, "create");
+    let a = store
+        .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+        .expect("add");
+    assert_confirmed(&store, "add_case");
+    store
+        .add_case_once("req-1", &[Edit::set(ScalarField::Gender, "Masculine")])
+        .expect("add once");
+    assert_confirmed(&store, "add_case_once");
+    store
+        .update_case(&a, &[Edit::note("met at the shelter")])
+        .expect("update");
+    assert_confirmed(&store, "update_case");
+    store
+        .import(
+            &vec![vec![Edit::set(ScalarField::Gender, "Feminine")]; 3],
+            &mut |_, _| true,
+        )
+        .expect("import");
+    assert_confirmed(&store, "import");
+    store.create_group("team", "phone").expect("group");
+    assert_confirmed(&store, "create_group (a sync record batch)");
+    store.set_privacy_ledger(b"ledger").expect("ledger");
+    assert_confirmed(&store, "set_privacy_ledger");
+    store
+        .erase_case(&a, ErasureReason::EnteredInError)
+        .expect("erase");
+    assert_confirmed(&store, "erase_case (a compaction)");
+}
+
+/// F4: another store's header (same passphrase) copied over `caravan.hdr` made the
+/// store unusable although `caravan.hdr2` was intact. The open now uses the copy
+/// under which the store's files authenticate, reports the bad copy, and a repair
+/// rewrites it.
+#[test]
+fn another_stores_header_over_one_copy_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mine = tmp.path().join("mine");
+    let other = tmp.path().join("other");
+    let kdf = || KdfParams::with_memory_mib(8).expect("kdf");
+    let pass = "same passphrase";
+    let mut ids = Vec::new();
+    {
+        let mut store = Store::create_with_passphrase(&mine, pass, kdf()).expect("create");
+        for _ in 0..3 {
+            ids.push(
+                store
+                    .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                    .expect("add"),
+            );
+        }
+        Store::create_with_passphrase(&other, pass, kdf()).expect("create other");
+    }
+    let good = fs::read(mine.join(format::HEADER_COPY_FILE)).expect("hdr2");
+    fs::copy(
+        other.join(format::HEADER_FILE),
+        mine.join(format::HEADER_FILE),
+    )
+    .expect("copy the other header");
+    let before = snapshot(&mine);
+    {
+        let mut store = Store::open_with_passphrase(&mine, pass).expect("opens");
+        assert!(
+            store
+                .damage()
+                .iter()
+                .any(|d| d.file == format::HEADER_FILE && d.records_lost == 0),
+            "the bad copy is reported: {:?}",
+            store.damage()
+        );
+        for id in &ids {
+            store.case(id).expect("every case reads");
+        }
+    }
+    let store = Store::open_read_only_with_passphrase(&mine, pass).expect("opens read-only");
+    assert!(!store.check().data_lost());
+    drop(store);
+    assert_eq!(snapshot(&mine), before, "reads changed nothing");
+    let report = Store::repair_with_passphrase(&mine, pass).expect("repair");
+    assert!(
+        report.repaired && report.lost_cases.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(fs::read(mine.join(format::HEADER_FILE)).expect("hdr"), good);
+    let store = Store::open_with_passphrase(&mine, pass).expect("open");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(store.len(), 3);
+}

@@ -4,7 +4,7 @@
 //! reports what is lost and `repair` leaves a healthy store holding everything that
 //! was readable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
@@ -50,6 +50,14 @@ fn add(store: &mut Store, model: &mut Model, n: usize) {
     model.insert(id, vec![note]);
 }
 
+/// A case of one record (no note): damage to that record loses the case whole.
+fn add_bare(store: &mut Store, model: &mut Model) {
+    let id = store
+        .add_case(&[Edit::set(ScalarField::CaseStatus, "Closed")])
+        .expect("add");
+    model.insert(id, Vec::new());
+}
+
 /// Builds the store of one stage in `dir`; returns what was acknowledged.
 fn build(dir: &Path, stage: &str) -> Model {
     let mut model = Model::new();
@@ -58,6 +66,7 @@ fn build(dir: &Path, stage: &str) -> Model {
         add(&mut store, &mut model, n);
     }
     if stage == "journal only" {
+        add_bare(&mut store, &mut model);
         return model;
     }
     let gen = store.index.gen;
@@ -70,6 +79,7 @@ fn build(dir: &Path, stage: &str) -> Model {
     .filter_map(|n| fs::read(dir.join(&n)).ok().map(|b| (n, b)))
     .collect();
     store.compact_now().expect("compact");
+    add_bare(&mut store, &mut model);
     if stage == "two journal generations" {
         // A compaction interrupted before it deleted the old generation.
         drop(store);
@@ -246,7 +256,7 @@ fn store_generation_file(dir: &Path, name: &str) -> bool {
 
 /// After `repair`, the store opens without damage, takes writes, and every case that
 /// was readable before still reads the same.
-fn repair_and_verify(dir: &Path, model: &Model, label: &str) {
+fn repair_and_verify(dir: &Path, model: &Model, label: &str) -> u64 {
     let readable: BTreeMap<CaseId, Vec<String>> = match Store::open(dir, &key()) {
         Ok(mut s) => model
             .keys()
@@ -256,7 +266,7 @@ fn repair_and_verify(dir: &Path, model: &Model, label: &str) {
                     .map(|r| (*id, r.notes.into_iter().map(|n| n.text).collect()))
             })
             .collect(),
-        Err(_) => return,
+        Err(_) => return 0,
     };
     let present = snapshot(dir);
     let report = Store::repair(dir, &key()).unwrap_or_else(|e| panic!("{label}: repair: {e}"));
@@ -265,6 +275,35 @@ fn repair_and_verify(dir: &Path, model: &Model, label: &str) {
         store.damage().is_empty(),
         "{label}: damage after repair: {:?} (repair: {report:?})",
         store.damage()
+    );
+    // F11: the cases gone are exactly those the repair names, plus the count it
+    // gives of cases whose ids no authentic file holds.
+    let after: BTreeSet<CaseId> = store
+        .list(&CaseFilter::default())
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let gone: BTreeSet<CaseId> = model
+        .keys()
+        .filter(|id| !after.contains(id))
+        .copied()
+        .collect();
+    let named: BTreeSet<CaseId> = report.lost_cases.iter().copied().collect();
+    assert!(
+        named.is_subset(&gone),
+        "{label}: repair names cases that are still there: {named:?} vs gone {gone:?}"
+    );
+    assert_eq!(
+        gone.len() as u64,
+        named.len() as u64 + report.lost_unnamed,
+        "{label}: {} case(s) gone, repair reports {} by id and {} without (gone {gone:?})",
+        gone.len(),
+        named.len(),
+        report.lost_unnamed
+    );
+    assert!(
+        after.iter().all(|id| model.contains_key(id)),
+        "{label}: a case appeared"
     );
     for (id, notes) in &readable {
         let have: Vec<String> = store
@@ -290,6 +329,7 @@ fn repair_and_verify(dir: &Path, model: &Model, label: &str) {
             );
         }
     }
+    gone.len() as u64
 }
 
 #[test]
@@ -316,7 +356,7 @@ fn damage_matrix() {
                 }
                 let label = format!("{stage} / {name} / {hit:?}");
                 let out = examine(&dir, name, *hit, &model, &label);
-                repair_and_verify(&dir, &model, &label);
+                let gone = repair_and_verify(&dir, &model, &label);
                 cells += 1;
                 *totals.entry("cells").or_default() += 1;
                 *totals
@@ -328,6 +368,7 @@ fn damage_matrix() {
                     .or_default() += 1;
                 *totals.entry("records missing").or_default() += out.missing;
                 *totals.entry("records reported lost").or_default() += out.lost_reported;
+                *totals.entry("cases gone after repair").or_default() += gone;
                 fs::remove_dir_all(&dir).ok();
             }
         }

@@ -120,7 +120,9 @@ pub(crate) fn remove(dir: &Path, name: &str) -> Result<()> {
 /// The append-only journal of the current generation.
 pub(crate) struct Journal {
     pub(crate) gen: u64,
-    pub(crate) file: File,
+    /// `None`: the journal is missing and the store was opened for reading only
+    /// (a read never creates a file).
+    pub(crate) file: Option<File>,
     pub(crate) len: u64,
     path: PathBuf,
 }
@@ -143,7 +145,7 @@ impl Journal {
         if keep {
             return Ok(Journal {
                 gen,
-                file,
+                file: Some(file),
                 len: actual,
                 path,
             });
@@ -154,10 +156,39 @@ impl Journal {
         }
         Ok(Journal {
             gen,
-            file,
+            file: Some(file),
             len: valid_len,
             path,
         })
+    }
+
+    /// Opens the journal of `gen` for reading only, as it is: nothing is created or
+    /// changed (a missing journal stays missing; it then reads as empty).
+    pub(crate) fn open_read(dir: &Path, gen: u64) -> Result<Journal> {
+        let name = journal_name(gen);
+        let path = dir.join(&name);
+        let io = |e| Error::io(journal_name(gen), e);
+        let (file, len) = match File::open(&path) {
+            Ok(f) => {
+                let len = f.metadata().map_err(io)?.len();
+                (Some(f), len)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, 0),
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Journal {
+            gen,
+            file,
+            len,
+            path,
+        })
+    }
+
+    /// The open file, or an error if it is missing (opened for reading only).
+    pub(crate) fn file(&self) -> Result<&File> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| Error::corrupted(self.name(), "the journal file is missing"))
     }
 
     pub(crate) fn name(&self) -> String {
@@ -167,7 +198,7 @@ impl Journal {
     /// Appends bytes at the end (not yet durable).
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64> {
         let offset = self.len;
-        let res = write_at_end(&self.file, bytes, offset);
+        let res = write_at_end(self.file()?, bytes, offset);
         match res {
             Ok(()) => {
                 self.len += bytes.len() as u64;
@@ -179,14 +210,17 @@ impl Journal {
 
     /// Makes everything appended so far durable.
     pub(crate) fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(self.name(), e))
+        self.file()?
+            .sync_data()
+            .map_err(|e| Error::io(self.name(), e))
     }
 
     /// Cuts the journal back to `len` after a failed write; durable.
     pub(crate) fn rollback_to(&mut self, len: u64) -> Result<()> {
         let io = |e| Error::io(self.path.display().to_string(), e);
-        self.file.set_len(len).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
+        let file = self.file()?;
+        file.set_len(len).map_err(io)?;
+        file.sync_data().map_err(io)?;
         self.len = len;
         Ok(())
     }

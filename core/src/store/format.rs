@@ -70,7 +70,7 @@ pub(crate) const CTX_END: &[u8] = b"caravan/store/end";
 /// was acknowledged. A frame before `len` that does not authenticate, or a journal
 /// shorter than `len`, is damage, never a torn write; only bytes after `len` (written
 /// by a session that did not close) may be a torn write.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndMark {
     /// The generation of the journal.
     pub(crate) gen: u64,
@@ -78,6 +78,17 @@ pub(crate) struct EndMark {
     pub(crate) len: u64,
     /// The next LSN after the journal's last acknowledged record.
     pub(crate) next_lsn: u64,
+    /// Cases known when the mark was written, live or erased (absent in marks of
+    /// older builds): after damage, how many cases left no record at all. Erased
+    /// ones count, so that an erasure in the journal past the mark (a kill before
+    /// its compaction finished) is not taken for a loss.
+    #[serde(default)]
+    pub(crate) cases: Option<u64>,
+    /// Cases every record of which is in this journal (registered, or received, since
+    /// the generation began): if damage to the journal loses all of them, these are
+    /// the ids a repair names as lost.
+    #[serde(default)]
+    pub(crate) journal_cases: Vec<CaseId>,
 }
 
 /// The clear header: nothing in it depends on case content.

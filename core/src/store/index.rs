@@ -287,6 +287,12 @@ impl SyncState {
 }
 
 impl Index {
+    /// Cases known to the store: live or erased (an erasure moves a case from one to
+    /// the other, so only damage makes this number drop).
+    pub(crate) fn known_cases(&self) -> u64 {
+        (self.cases.len() + self.tombstones.len()) as u64
+    }
+
     /// Replays one record found at `loc`. Returns the frames of a case it erased, so
     /// the caller can purge them from the files.
     pub(crate) fn apply(&mut self, record: Record, loc: Loc) -> Vec<Loc> {

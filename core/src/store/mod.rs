@@ -5,8 +5,9 @@
 //! keystore, or from a passphrase through Argon2id). See `docs/storage-format.md`.
 //!
 //! - **Durable and atomic.** An update is one frame appended to the journal and
-//!   `fdatasync`ed before the call returns; a torn frame at the end of the journal
-//!   (a crash mid-write) was never acknowledged and is cut off on the next open.
+//!   `fdatasync`ed, then confirmed in the journal's end mark (durable), before the
+//!   call returns; a torn frame at the end of the journal past the end mark (a crash
+//!   mid-write) was never acknowledged and is cut off on the next writable open.
 //! - **Fast to open.** An index snapshot holds every case's summary and where its
 //!   document chunks are; opening reads the snapshot and the (short) journal, never a
 //!   case's history. Listing and searching use summaries only.
@@ -152,6 +153,10 @@ pub struct Store {
     /// No device record authenticated at open: the key in the index is new, and a
     /// repair writes it.
     device_lost: bool,
+    /// Cases the end mark knew of that left no record at all (damage), by id...
+    gone_cases: Vec<CaseId>,
+    /// ...and how many more left none, whose ids no authentic file holds.
+    gone_unnamed: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,6 +227,8 @@ impl Store {
                 gen: 0,
                 len: device.len() as u64,
                 next_lsn: 1,
+                cases: Some(0),
+                journal_cases: Vec::new(),
             },
         )?;
         File::create(dir.join(LOCK_FILE)).map_err(|e| Error::io(LOCK_FILE, e))?;
@@ -239,8 +246,7 @@ impl Store {
     /// Opens a store whose key is derived from a passphrase (parameters from its header).
     pub fn open_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<Store> {
         let dir = dir.as_ref();
-        let key = key_from_passphrase(dir, passphrase)?;
-        Store::open(dir, &key)
+        with_passphrase(dir, passphrase, |key| Store::open(dir, key))
     }
 
     /// Opens with explicit options.
@@ -256,7 +262,7 @@ impl Store {
         options: StoreOptions,
         read_only: bool,
     ) -> Result<Store> {
-        let (header, header_damage) = recovery::Headers::read(dir)?.choose(key)?;
+        let choices = recovery::Headers::read(dir)?.choose_all(key)?;
         let lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -273,37 +279,62 @@ impl Store {
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
         }
-        let sealer = header.sealer(key);
-        let mut opener = recovery::Opener {
-            dir,
-            sealer: &sealer,
-            needs_repair: !header_damage.is_empty(),
-            damage: header_damage,
-            old_journals: Vec::new(),
-            end: EndMark::default(),
-            end_found: false,
-            format: header.format,
+        // Normally one header; if the two copies differ and both accept the key, the
+        // one under which the store's files authenticate.
+        let mut chosen = None;
+        for (header, header_damage) in choices {
+            let sealer = header.sealer(key);
+            let mut opener = recovery::Opener {
+                dir,
+                sealer: &sealer,
+                needs_repair: !header_damage.is_empty(),
+                damage: header_damage,
+                old_journals: Vec::new(),
+                end: EndMark::default(),
+                end_found: false,
+                format: header.format,
+            };
+            let (index, journal_len, purge) = opener.load()?;
+            if index.device_key.is_empty() && index.cases.is_empty() && index.tombstones.is_empty()
+            {
+                continue;
+            }
+            let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
+            let confirmed = if opener.end_found { opener.end.len } else { 0 };
+            let recovery::Opener {
+                damage,
+                needs_repair,
+                old_journals,
+                ..
+            } = opener;
+            chosen = Some((
+                header,
+                sealer,
+                (index, journal_len, purge),
+                (gone_cases, gone_unnamed, confirmed),
+                (damage, needs_repair, old_journals),
+            ));
+            break;
+        }
+        let Some((
+            header,
+            sealer,
+            (mut index, journal_len, purge),
+            (gone_cases, gone_unnamed, confirmed),
+            (mut damage, mut needs_repair, old_journals),
+        )) = chosen
+        else {
+            // Nothing authenticates under any header the key opens: not this store's
+            // files, or all of them are lost.
+            return Err(Error::corrupted("store", recovery::NOTHING_AUTHENTICATES));
         };
-        let (mut index, journal_len, purge) = opener.load()?;
-        let mut damage = opener.damage;
-        let mut needs_repair = opener.needs_repair;
-        let confirmed = if opener.end_found { opener.end.len } else { 0 };
         let mut extra = HashMap::new();
-        for (n, name) in opener.old_journals {
+        for (n, name) in old_journals {
             let f = File::open(dir.join(&name)).map_err(|e| Error::io(&name, e))?;
             extra.insert(n, (name, f));
         }
         let mut device_lost = false;
         if index.device_key.is_empty() {
-            if index.cases.is_empty() && index.tombstones.is_empty() {
-                // Nothing authenticates under this header: not this store's files, or
-                // all of them are lost.
-                return Err(Error::corrupted(
-                    "store",
-                    "no record of this store authenticates (neither the device record nor \
-                     any case)",
-                ));
-            }
             // The device record's frame is damaged and no snapshot holds its key: the
             // cases that authenticate stay readable; a repair writes a new device key.
             index.device_key = DeviceIdentity::generate()?.pkcs8().to_vec();
@@ -319,8 +350,13 @@ impl Store {
             ));
         }
         let identity = DeviceIdentity::from_pkcs8(&index.device_key)?;
-        let keep = read_only || needs_repair;
-        let journal = Journal::open(dir, index.gen, journal_len, keep)?;
+        // A store opened for reading, or with damage, writes nothing: not even a
+        // missing journal is created.
+        let journal = if read_only || needs_repair {
+            Journal::open_read(dir, index.gen)?
+        } else {
+            Journal::open(dir, index.gen, journal_len, false)?
+        };
         let mut store = Store {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -342,6 +378,8 @@ impl Store {
             confirmed,
             rewrite_all: false,
             device_lost,
+            gone_cases,
+            gone_unnamed,
         };
         store.open_packs()?;
         if store.read_only || store.needs_repair {
@@ -479,6 +517,7 @@ impl Store {
             return Err(Error::CaseErased { id: id.to_hex() });
         }
         if self.index.cases.contains_key(&id) {
+            self.check_same_request(&id, edits)?;
             return Ok((id, false));
         }
         self.check_writable()?;
@@ -489,6 +528,50 @@ impl Store {
         self.persist(id, &mut doc, true)?;
         self.cache_put(id, doc);
         Ok((id, true))
+    }
+
+    /// A retry of [`Store::add_case_once`] must carry the same edits as the attempt
+    /// that registered the case: the case as those edits register it (same id,
+    /// author and time) must equal the stored case (but for the random ids of its
+    /// notes and referrals).
+    /// Otherwise the request id was reused for other content, and the call is refused
+    /// (F12 of the 2026-12-04 red team). A case changed since it was registered is
+    /// refused too: its content no longer matches the request.
+    fn check_same_request(&mut self, id: &CaseId, edits: &[Edit]) -> Result<()> {
+        let stored = self.case(id)?;
+        let at = stored.created_at;
+        let mut fresh = CaseDoc::create(*id, self.actor.clone(), at)?;
+        fresh.apply(edits, at, &self.identity)?;
+        let fresh = fresh.record()?;
+        // Notes and referrals get random ids: compare without them.
+        fn drop_inner_ids(v: &mut serde_json::Value, top: bool) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if !top {
+                        map.remove("id");
+                    }
+                    map.values_mut().for_each(|v| drop_inner_ids(v, false));
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().for_each(|v| drop_inner_ids(v, false))
+                }
+                _ => {}
+            }
+        }
+        fn comparable(r: &CaseRecord) -> Result<serde_json::Value> {
+            let mut v = serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string()))?;
+            drop_inner_ids(&mut v, true);
+            Ok(v)
+        }
+        if comparable(&stored)? != comparable(&fresh)? {
+            return Err(Error::invalid(
+                "request id",
+                "request id reused with different content: it registered a case that \
+                 holds other values (nothing was changed; use a new request id for a new \
+                 case)",
+            ));
+        }
+        Ok(())
     }
 
     /// The case id a request id stands for on this device: the first 16 bytes of
@@ -724,10 +807,10 @@ impl Store {
         }
     }
 
-    /// Confirms every write of this session in the journal's end mark, durably (a
-    /// close does it too). After it, damage anywhere in those writes is reported as
-    /// damage, never taken for a torn write: call it before telling a user that a
-    /// write succeeded when the process may end right after (the CLI does).
+    /// Confirms every write of this session in the journal's end mark, durably.
+    /// Every write already does it before it returns (and a close too), so this is
+    /// normally a no-op; after it, damage anywhere in those writes is reported as
+    /// damage, never taken for a torn write.
     pub fn confirm(&mut self) -> Result<()> {
         if self.read_only || self.needs_repair || self.poisoned {
             return Ok(());
@@ -738,15 +821,32 @@ impl Store {
         Ok(())
     }
 
-    /// Writes `end-<gen>` confirming the whole journal as it is now (durable).
+    /// Live cases every record of which is in the current journal.
+    fn journal_cases(&self) -> Vec<CaseId> {
+        let mut out: Vec<CaseId> = self
+            .index
+            .cases
+            .iter()
+            .filter(|(_, e)| !e.frames.is_empty() && e.frames.iter().all(|l| l.file() == JOURNAL))
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Writes `end-<gen>` confirming the whole journal as it is now (durable), with
+    /// the cases the index now holds.
     fn write_end_mark(&mut self) -> Result<()> {
+        let next_lsn = self.index.next_lsn;
         recovery::write_end(
             &self.sealer,
             &self.dir,
             EndMark {
                 gen: self.index.gen,
                 len: self.journal.len,
-                next_lsn: self.index.next_lsn,
+                next_lsn,
+                cases: Some(self.index.known_cases()),
+                journal_cases: self.journal_cases(),
             },
         )?;
         files::sync_dir(&self.dir)?;
@@ -880,11 +980,17 @@ impl Store {
         }
     }
 
+    /// Ends every write: compacts if the journal grew large, else confirms the write
+    /// in the end mark (durable). So a write reported as done is confirmed on disk:
+    /// damage in it later is reported, never taken for a torn write (F3 of the
+    /// red-team round of 2026-12-04). If the mark cannot be written the call fails
+    /// although the write is in the journal (an unknown outcome, as after a crash).
     fn maybe_compact(&mut self) -> Result<()> {
         if self.journal.len > self.options.journal_limit {
-            self.compact(&[])?;
+            self.compact(&[])
+        } else {
+            self.confirm()
         }
-        Ok(())
     }
 
     fn take_doc(&mut self, id: &CaseId) -> Result<CaseDoc> {
@@ -992,7 +1098,7 @@ impl Store {
 
     fn file_of(&self, loc: Loc) -> Result<(String, &File)> {
         if loc.file() == JOURNAL {
-            return Ok((self.journal.name(), &self.journal.file));
+            return Ok((self.journal.name(), self.journal.file()?));
         }
         if loc.file() == LOST {
             return Err(Error::corrupted(
@@ -1230,6 +1336,8 @@ impl Store {
                 gen: new_gen,
                 len: 0,
                 next_lsn: self.index.next_lsn,
+                cases: Some(self.index.known_cases()),
+                journal_cases: Vec::new(),
             };
             recovery::write_end(&self.sealer, &dir, mark)?;
             files::write_atomic(&dir, &files::index_name(new_gen), &s)?;
@@ -1295,9 +1403,15 @@ impl Store {
     }
 }
 
-/// Derives the key of the passphrase store in `dir` (trying a second header copy's
-/// parameters only if the first set does not verify).
-fn key_from_passphrase(dir: &Path, passphrase: &str) -> Result<StoreKey> {
+/// Runs `open` with the key `passphrase` gives the store in `dir`: the key of the
+/// first header copy's parameters, or, if that key opens no header or no file of
+/// the store authenticates under it (another store's header copied over one copy,
+/// with the same passphrase: F4 of the 2026-12-04 red team), the other copy's.
+fn with_passphrase<T>(
+    dir: &Path,
+    passphrase: &str,
+    mut open: impl FnMut(&StoreKey) -> Result<T>,
+) -> Result<T> {
     let headers = recovery::Headers::read(dir)?;
     let mut last = Err(Error::WrongKey);
     for kdf in headers.kdfs() {
@@ -1308,9 +1422,15 @@ fn key_from_passphrase(dir: &Path, passphrase: &str) -> Result<StoreKey> {
             )
         })?;
         let key = StoreKey::from_passphrase(passphrase, &kdf)?;
-        match headers.choose(&key) {
-            Ok(_) => return Ok(key),
-            Err(e) => last = Err(e),
+        if let Err(e) = headers.choose(&key) {
+            last = Err(e);
+            continue;
+        }
+        match open(&key) {
+            Err(Error::Corrupted { file, detail }) if detail == recovery::NOTHING_AUTHENTICATES => {
+                last = Err(Error::Corrupted { file, detail });
+            }
+            other => return other,
         }
     }
     last

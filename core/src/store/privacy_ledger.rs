@@ -121,7 +121,7 @@ impl Store {
         };
         let loc = self.append_durably(&record)?;
         self.index.apply(record, loc);
-        Ok(())
+        self.confirm()
     }
 }
 

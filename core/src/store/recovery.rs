@@ -32,6 +32,13 @@ use crate::model::CaseId;
 /// packs until the rebuild's compaction has carried their records over).
 pub(crate) const OLD_JOURNAL_BASE: u32 = 0xF000_0000;
 
+/// The error detail when no file of the store authenticates under a header.
+pub(crate) const NOTHING_AUTHENTICATES: &str =
+    "no record of this store authenticates (neither the device record nor any case)";
+
+/// The `file` of damage entries that name cases lost whole (not a file).
+pub(crate) const LOST_CASES: &str = "lost cases";
+
 /// What `check` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -45,12 +52,20 @@ pub struct CheckReport {
     pub damage: Vec<Damage>,
     /// Live cases that cannot be read (a frame of theirs is damaged or missing).
     pub unreadable_cases: Vec<CaseId>,
+    /// Cases that left no authentic record at all (damage lost every record of
+    /// them), by id: the end mark names the cases that were only in the journal.
+    pub gone_cases: Vec<CaseId>,
+    /// How many more cases left no authentic record, whose ids are not known.
+    pub gone_unnamed: u64,
 }
 
 impl CheckReport {
     /// Whether acknowledged data is missing (a record or a case is lost).
     pub fn data_lost(&self) -> bool {
-        !self.unreadable_cases.is_empty() || self.damage.iter().any(|d| d.records_lost > 0)
+        !self.unreadable_cases.is_empty()
+            || !self.gone_cases.is_empty()
+            || self.gone_unnamed > 0
+            || self.damage.iter().any(|d| d.records_lost > 0)
     }
 }
 
@@ -61,8 +76,13 @@ pub struct RepairReport {
     pub found: CheckReport,
     /// Damaged files kept aside, as `damaged-<name>`, in the store directory.
     pub kept_aside: Vec<String>,
-    /// Cases dropped because no authentic copy of them was left.
+    /// Every case lost, by id: those dropped because a record of theirs did not
+    /// authenticate (unreadable), and those that left no authentic record at all.
     pub lost_cases: Vec<CaseId>,
+    /// How many more cases were lost whose ids no authentic file holds (only after a
+    /// lost index snapshot together with a damaged pack). The cases gone are exactly
+    /// `lost_cases` plus this many.
+    pub lost_unnamed: u64,
     /// Whether anything was rewritten (false for a healthy store).
     pub repaired: bool,
 }
@@ -127,13 +147,38 @@ impl Headers {
     /// The header `key` opens, and the damage found in the header files. Fails with
     /// [`Error::WrongKey`] if no copy accepts the key.
     pub(crate) fn choose(&self, key: &StoreKey) -> Result<(Header, Vec<Damage>)> {
-        let Some((header, from, _)) = self
-            .candidates
-            .iter()
-            .find(|(h, _, _)| h.verify(key).is_ok())
-        else {
+        let mut all = self.choose_all(key)?;
+        Ok(all.swap_remove(0))
+    }
+
+    /// Every distinct header copy `key` opens, in order of preference, each with the
+    /// damage found in the header files if it is the one used. Two copies that both
+    /// accept the key but differ (another store's header copied over one of them,
+    /// with the same passphrase) are both tried by an open: the one under which the
+    /// store's files authenticate wins (F4 of the 2026-12-04 red team).
+    pub(crate) fn choose_all(&self, key: &StoreKey) -> Result<Vec<(Header, Vec<Damage>)>> {
+        let mut out: Vec<(Header, Vec<Damage>)> = Vec::new();
+        for (header, from, _) in &self.candidates {
+            if header.verify(key).is_err() {
+                continue;
+            }
+            let bytes = header.encode()?;
+            let mut seen = false;
+            for (h, _) in &out {
+                seen |= h.encode()? == bytes;
+            }
+            if !seen {
+                out.push((header.clone(), self.damage_if_used(header, from)?));
+            }
+        }
+        if out.is_empty() {
             return Err(Error::WrongKey);
-        };
+        }
+        Ok(out)
+    }
+
+    /// The damage in the header files when `header` (read from `from`) is used.
+    fn damage_if_used(&self, header: &Header, from: &str) -> Result<Vec<Damage>> {
         let mut damage = Vec::new();
         let good = header.encode()?;
         for (h, name, canonical) in &self.candidates {
@@ -153,7 +198,7 @@ impl Headers {
             }
             damage.push(Damage::new(*name, format!("{why}; {from} was used"), 0));
         }
-        Ok((header.clone(), damage))
+        Ok(damage)
     }
 }
 
@@ -262,6 +307,53 @@ impl Opener<'_> {
     fn damaged(&mut self, file: impl Into<String>, problem: String, lost: u64) {
         self.needs_repair = true;
         self.damage.push(Damage::new(file, problem, lost));
+    }
+
+    /// Cases the end mark knew of that are not in `index` (nor erased): they left no
+    /// authentic record. The ids the mark names (cases that were only in the
+    /// journal), and how many more are gone without a name (by the mark's count of
+    /// live cases). Reported as damage naming them.
+    pub(crate) fn gone_cases(&mut self, index: &Index) -> (Vec<CaseId>, u64) {
+        if !self.end_found {
+            return (Vec::new(), 0);
+        }
+        let named: Vec<CaseId> = self
+            .end
+            .journal_cases
+            .iter()
+            .filter(|id| !index.cases.contains_key(id) && !index.tombstones.contains_key(id))
+            .copied()
+            .collect();
+        let total = self
+            .end
+            .cases
+            .map_or(0, |c| c.saturating_sub(index.known_cases()));
+        let unnamed = total.saturating_sub(named.len() as u64);
+        if !named.is_empty() {
+            let ids: Vec<String> = named.iter().map(|c| c.to_hex()).collect();
+            self.damaged(
+                LOST_CASES,
+                format!(
+                    "{} case(s) left no authentic record and are lost: {} (their records \
+                     are among those reported lost in {})",
+                    named.len(),
+                    ids.join(", "),
+                    files::journal_name(self.end.gen)
+                ),
+                0,
+            );
+        }
+        if unnamed > 0 {
+            self.damaged(
+                LOST_CASES,
+                format!(
+                    "{unnamed} more case(s) left no authentic record and are lost; no \
+                     authentic file holds their ids"
+                ),
+                unnamed,
+            );
+        }
+        (named, unnamed)
     }
 
     pub(crate) fn load(&mut self) -> Result<Loaded> {
@@ -631,6 +723,8 @@ impl Store {
     pub fn check(&self) -> CheckReport {
         let mut report = CheckReport {
             damage: self.damage.clone(),
+            gone_cases: self.gone_cases.clone(),
+            gone_unnamed: self.gone_unnamed,
             ..CheckReport::default()
         };
         let mut bad_frames: BTreeSet<(u32, u64)> = BTreeSet::new();
@@ -728,6 +822,57 @@ impl Store {
         report
     }
 
+    /// Which of `ids` cannot be read: every frame holding a record of theirs is read
+    /// and authenticated (each frame once, in parallel), as [`Store::case`] would.
+    /// One [`Damage`] per unreadable case, naming the file and the case; empty when
+    /// all of them read. Reads only. A list that shows summaries (which the index
+    /// holds) calls it so that it can say which listed cases are unreadable.
+    pub fn verify_cases(&self, ids: &[CaseId]) -> Vec<Damage> {
+        let mut by_frame: BTreeMap<(u32, u64), Vec<(CaseId, Loc)>> = BTreeMap::new();
+        for id in ids {
+            if let Some(e) = self.index.cases.get(id) {
+                for loc in &e.frames {
+                    by_frame
+                        .entry(loc.frame_key())
+                        .or_default()
+                        .push((*id, *loc));
+                }
+            }
+        }
+        let groups: Vec<Vec<(CaseId, Loc)>> = by_frame.into_values().collect();
+        let bad = crate::parallel::par_map(groups, |group| {
+            let (id0, loc0) = group[0];
+            let opened = self.open_block(&id0, loc0);
+            let mut bad = Vec::new();
+            for (id, loc) in group {
+                let why = match &opened {
+                    Err(Error::Corrupted { detail, .. }) if detail.contains("missing") => {
+                        "the file is missing".to_string()
+                    }
+                    Err(_) => format!("its record at byte {} does not authenticate", loc.offset()),
+                    Ok((_, block)) => match block.get::<format::ChunkOnly>(loc.slot()) {
+                        Ok(format::ChunkOnly::Put { case, .. }) if case == id => continue,
+                        _ => format!("its record at byte {} does not parse", loc.offset()),
+                    },
+                };
+                bad.push((id, self.file_label(loc.file()), why));
+            }
+            bad
+        });
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (id, file, why) in bad.into_iter().flatten() {
+            if seen.insert(id) {
+                out.push(Damage::new(
+                    file,
+                    format!("case {id} cannot be read: {why}"),
+                    1,
+                ));
+            }
+        }
+        out
+    }
+
     fn all_locs_in(&self, file: u32) -> Vec<Loc> {
         let mut out: Vec<Loc> = self
             .index
@@ -766,8 +911,8 @@ impl Store {
 
     /// [`Store::repair`] for a store opened with a passphrase.
     pub fn repair_with_passphrase(dir: impl AsRef<Path>, passphrase: &str) -> Result<RepairReport> {
-        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
-        Store::repair(dir, &key)
+        let dir = dir.as_ref();
+        super::with_passphrase(dir, passphrase, |key| Store::repair(dir, key))
     }
 
     /// Opens the store in `dir` for reading only: nothing is written, even a torn
@@ -781,8 +926,8 @@ impl Store {
         dir: impl AsRef<Path>,
         passphrase: &str,
     ) -> Result<Store> {
-        let key = super::key_from_passphrase(dir.as_ref(), passphrase)?;
-        Store::open_read_only(dir, &key)
+        let dir = dir.as_ref();
+        super::with_passphrase(dir, passphrase, |key| Store::open_read_only(dir, key))
     }
 
     fn repair_open(&mut self) -> Result<RepairReport> {
@@ -816,6 +961,9 @@ impl Store {
             self.cache.remove(id);
             report.lost_cases.push(*id);
         }
+        report.lost_cases.extend(found.gone_cases.iter().copied());
+        report.lost_cases.sort_unstable();
+        report.lost_unnamed = found.gone_unnamed;
         let sealer = &self.sealer;
         let readable = |store: &Store, loc: &Loc| {
             store
@@ -858,6 +1006,8 @@ impl Store {
         self.rewrite_all = false;
         self.damage.clear();
         self.device_lost = false;
+        self.gone_cases.clear();
+        self.gone_unnamed = 0;
         report.repaired = true;
         Ok(report)
     }

@@ -715,10 +715,19 @@ fn a_retried_add_with_the_same_request_id_creates_one_case() {
     drop(store);
     let mut store = Store::open(&dir, &key).expect("open");
     let (again, created) = store
-        .add_case_once("3f1c-request", &case_edits(1))
+        .add_case_once("3f1c-request", &case_edits(0))
         .expect("retry");
     assert_eq!((again, created), (id, false));
     assert_eq!(store.len(), 1, "no second case");
+    // The same request id with other content is refused, and changes nothing (F12).
+    match store.add_case_once("3f1c-request", &case_edits(1)) {
+        Err(Error::InvalidInput { reason, .. }) => assert!(
+            reason.contains("request id reused with different content"),
+            "{reason}"
+        ),
+        other => panic!("a reused request id with other content: {other:?}"),
+    }
+    assert_eq!(store.len(), 1);
     let (other, created) = store
         .add_case_once("another request", &case_edits(0))
         .expect("add");
