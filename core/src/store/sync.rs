@@ -97,23 +97,43 @@ pub struct SyncReport {
     pub changes_dropped: usize,
     /// Why changes were dropped, one line per reason with its count.
     pub dropped: Vec<String>,
+    /// What a coordinator must be told about its team (e.g. "invitation 3fa01c2e was
+    /// used again by device …"), one line each.
+    pub notices: Vec<String>,
 }
 
-impl SyncReport {
-    /// Adds another report's counts to this one (several bundles imported at once).
-    pub fn add(&mut self, o: &SyncReport) {
-        self.cases_created += o.cases_created;
-        self.cases_updated += o.cases_updated;
-        self.changes_applied += o.changes_applied;
-        self.cases_erased += o.cases_erased;
-        self.cases_waiting += o.cases_waiting;
-        self.ignored_erased += o.ignored_erased;
-        self.members_added += o.members_added;
-        self.changes_quarantined += o.changes_quarantined;
-        self.cases_refused += o.cases_refused;
-        self.conflicts_created += o.conflicts_created;
-        self.changes_dropped += o.changes_dropped;
-        self.dropped.extend(o.dropped.iter().cloned());
+impl std::ops::AddAssign<&SyncReport> for SyncReport {
+    /// Adds another report's counts and lines to this one (several bundles imported
+    /// at once): every field, so no count is lost on the way to the user.
+    fn add_assign(&mut self, o: &SyncReport) {
+        let SyncReport {
+            cases_created,
+            cases_updated,
+            changes_applied,
+            cases_erased,
+            cases_waiting,
+            ignored_erased,
+            members_added,
+            changes_quarantined,
+            cases_refused,
+            conflicts_created,
+            changes_dropped,
+            dropped,
+            notices,
+        } = o;
+        self.cases_created += cases_created;
+        self.cases_updated += cases_updated;
+        self.changes_applied += changes_applied;
+        self.cases_erased += cases_erased;
+        self.cases_waiting += cases_waiting;
+        self.ignored_erased += ignored_erased;
+        self.members_added += members_added;
+        self.changes_quarantined += changes_quarantined;
+        self.cases_refused += cases_refused;
+        self.conflicts_created += conflicts_created;
+        self.changes_dropped += changes_dropped;
+        self.dropped.extend(dropped.iter().cloned());
+        self.notices.extend(notices.iter().cloned());
     }
 }
 
@@ -1730,7 +1750,7 @@ impl Store {
         session.id = expected_id;
         session.messages_received = received;
         session.bytes_received += bytes.len();
-        session.report.add(&report);
+        session.report += &report;
         if live.last && session.messages_sent > 0 {
             return self.finish(session, peer).map(|()| None);
         }
