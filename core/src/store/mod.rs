@@ -1495,6 +1495,8 @@ mod damage_tests;
 mod attack_tests;
 
 #[cfg(test)]
+mod admission_tests;
+#[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
 mod share_tests;

@@ -28,7 +28,7 @@ use crate::parallel::{chunked, par_map, par_map_from, PARALLEL_FROM};
 use crate::sync::signatures::{self, ChangeSignature};
 use crate::sync::{
     CaseChanges, DeviceId, GroupState, Invitation, JoinRequest, LiveHeader, Member, MemberOp,
-    Payload, Role, B32, B64,
+    Membership, Payload, Role, B32, B64,
 };
 
 #[cfg(test)]
@@ -1026,21 +1026,14 @@ impl Store {
                 "a message under an invitation's key carries case data",
             ));
         }
+        let reused_before = group.view().reused;
         report.members_added = group.merge_records(payload.members);
         let mut keys_new = group.absorb_keys(&self.identity);
         let mut view = group.view();
         if let Some((invite, _, name)) = view.reused.iter().find(|(_, d, _)| *d == sender) {
-            let admitted = view
-                .bound
-                .get(invite)
-                .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
-            let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
             return Err(Error::rejected(format!(
-                "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
-                 (\"{first_name}\") already. The second device is not a member and can read \
-                 nothing",
-                crate::sync::invitation_id(&B32(*invite)),
-                sender.short(),
+                "{}. The second device is not a member and can read nothing",
+                reuse_notice(&view, invite, &sender, name)
             )));
         }
         // A coordinator admits a device waiting on one of its single-use invitations,
@@ -1063,6 +1056,9 @@ impl Store {
             };
             if done && group.forget_welcome(&invite) {
                 keys_new = true;
+                if view.bound.get(&invite.0) == Some(&me) {
+                    group.anchor_admission(&self.identity)?;
+                }
             }
         }
         if view.active(&sender).is_none() {
@@ -1072,9 +1068,29 @@ impl Store {
                 "the sender is not a member of this group"
             }));
         }
-        // A coordinator hands the current key to members who joined while it rotated.
-        let delivered = group.deliver_keys(&self.identity)?;
+        // A coordinator rotates the key when a device that is no member holds it (one
+        // displaced by another admission on its invitation), and hands the current key
+        // to members who joined while it rotated.
+        let rotated = group.rotate_if_exposed(&self.identity)?;
+        let delivered = group.deliver_keys(&self.identity)? || rotated;
         let view = if delivered { group.view() } else { view };
+        if view.is_coordinator(&me) {
+            for (invite, device, name) in &view.reused {
+                if !reused_before
+                    .iter()
+                    .any(|(i, d, _)| i == invite && d == device)
+                {
+                    let mut notice = reuse_notice(&view, invite, device, name);
+                    if view.displaced.contains(device) {
+                        notice.push_str(
+                            "; another coordinator's device had admitted it, so it is cut off \
+                             like a revoked device and the team key rotated without it",
+                        );
+                    }
+                    report.notices.push(notice);
+                }
+            }
+        }
         // 3. verify everything before writing anything
         let mut tombstones = Vec::new();
         for t in payload.tombstones {
@@ -1904,6 +1920,21 @@ fn is_empty(v: &serde_json::Value) -> bool {
 }
 
 /// The error of a device another device was admitted on the same invitation before.
+/// "invitation … was used again by …": what a coordinator is told of a second use.
+fn reuse_notice(view: &Membership, invite: &[u8; 32], device: &DeviceId, name: &str) -> String {
+    let admitted = view
+        .bound
+        .get(invite)
+        .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
+    let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
+    format!(
+        "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
+         (\"{first_name}\") already",
+        crate::sync::invitation_id(&B32(*invite)),
+        device.short(),
+    )
+}
+
 fn not_admitted() -> Error {
     Error::NotPermitted {
         action: "sync".into(),
@@ -2031,7 +2062,7 @@ struct FreshContext<'a> {
     /// The actor this device writes as.
     actor: ActorId,
     /// The membership the changes are judged by.
-    view: &'a crate::sync::Membership,
+    view: &'a Membership,
     /// The summaries' update time.
     now: Timestamp,
 }
