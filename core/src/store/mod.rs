@@ -1499,6 +1499,8 @@ mod admission_tests;
 #[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
+mod quarantine_tests;
+#[cfg(test)]
 mod share_tests;
 #[cfg(test)]
 mod sync_tests;

@@ -581,6 +581,7 @@ impl Store {
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
             .map(|c| B32(c.hash().0))
             .collect();
+        let before = g.records.clone();
         g.append(
             &self.identity,
             MemberOp::Resolve {
@@ -589,10 +590,39 @@ impl Store {
                 accept,
             },
         )?;
-        self.write_sync(vec![SyncDelta::Group(g)])?;
-        // Apply (or drop) through the ingest pipeline, as if this device had sent it.
+        let decision: Vec<_> = g.records.difference(&before).cloned().collect();
+        // A case the revoked device created, rejected: erased on every device (a
+        // signed erasure), so a device that applied it before it knew of the
+        // revocation drops it too (decision 0020).
+        let tombstones = if !accept && !self.index.cases.contains_key(case) {
+            let mut t = Tombstone {
+                case: *case,
+                erased_at: Timestamp::now(),
+                reason: ErasureReason::Other,
+                signature: None,
+            };
+            let sig = self.identity.sign(&t.signed_bytes());
+            t.signature = Some(TombstoneSignature {
+                by: self.identity.id().0,
+                sig,
+            });
+            vec![t]
+        } else {
+            Vec::new()
+        };
+        // The decision goes through the ingest pipeline, as if this device had sent
+        // it: applied (or dropped, or withdrawn) and written in one batch.
         let me = self.identity.id();
-        self.ingest(me, Payload::default())
+        let mut report = self.ingest(
+            me,
+            Payload {
+                members: decision,
+                tombstones,
+                ..Payload::default()
+            },
+        )?;
+        report.members_added = 0;
+        Ok(report)
     }
 
     /// The key this device seals with: the group's current key, unless this device
@@ -1026,7 +1056,9 @@ impl Store {
                 "a message under an invitation's key carries case data",
             ));
         }
-        let reused_before = group.view().reused;
+        let before = group.view();
+        let reused_before = before.reused;
+        let rejected_before = before.resolved;
         report.members_added = group.merge_records(payload.members);
         let mut keys_new = group.absorb_keys(&self.identity);
         let mut view = group.view();
@@ -1254,6 +1286,8 @@ impl Store {
         let mut released: Vec<(CaseId, SignedChanges)> = Vec::new();
         for (case, q) in &self.index.sync.quarantine {
             if erased.contains(case) {
+                // Nothing left to decide on an erased case.
+                deltas.push(quarantine_delta(*case, &[]));
                 continue;
             }
             let all: SignedChanges = q
@@ -1477,6 +1511,54 @@ impl Store {
                         self.cache_put(case, doc);
                     }
                 }
+            }
+        }
+        // Changes a coordinator has now rejected, applied here before this device knew
+        // of their author's revocation: withdrawn, with the changes that build on them
+        // (decision 0020).
+        let mut withdraw: BTreeMap<CaseId, BTreeSet<[u8; 32]>> = BTreeMap::new();
+        for (h, accept) in &view.resolved {
+            if !accept && rejected_before.get(h) != Some(&false) {
+                if let Some(case) = view.resolved_case.get(h) {
+                    withdraw.entry(*case).or_default().insert(*h);
+                }
+            }
+        }
+        for (case, rejected) in withdraw {
+            if erased.contains(&case) || !self.index.cases.contains_key(&case) {
+                continue;
+            }
+            let at = to_write
+                .iter()
+                .position(|w| matches!(w, ToWrite::Doc { case: c, .. } if *c == case));
+            let mut doc = match at {
+                Some(i) => match to_write.remove(i) {
+                    ToWrite::Doc { doc, .. } => *doc,
+                    ToWrite::Prepared(_) => continue,
+                },
+                None => self.take_doc(&case)?,
+            };
+            match withdrawn(&mut doc, &case, &rejected, &self.actor)? {
+                Some((rebuilt, n)) => {
+                    report.changes_dropped += n;
+                    report.dropped.push(format!(
+                        "{n} change(s) withdrawn from a case: a coordinator rejected them \
+                         (or what they build on)"
+                    ));
+                    to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(rebuilt),
+                        full: true,
+                    });
+                }
+                None => match at {
+                    Some(_) => to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(doc),
+                        full: false,
+                    }),
+                    None => self.cache_put(case, doc),
+                },
             }
         }
         let written: Vec<(CaseId, u32)> = to_write
@@ -1920,6 +2002,40 @@ fn is_empty(v: &serde_json::Value) -> bool {
 }
 
 /// The error of a device another device was admitted on the same invitation before.
+/// The case `doc` rebuilt without the changes in `rejected` and every change that
+/// depends on one of them, and how many were left out; `None` if it holds none of
+/// them, or if nothing would be left (the rejecting coordinator's erasure removes
+/// such a case on every device).
+fn withdrawn(
+    doc: &mut CaseDoc,
+    case: &CaseId,
+    rejected: &BTreeSet<[u8; 32]>,
+    actor: &ActorId,
+) -> Result<Option<(CaseDoc, usize)>> {
+    let all = doc.changes_since(&[]);
+    let mut out: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut keep = Vec::with_capacity(all.len());
+    // Automerge returns changes in causal order: a change's dependencies come first.
+    for (c, sig) in all {
+        if rejected.contains(&c.hash().0) || c.deps().iter().any(|d| out.contains(&d.0)) {
+            out.insert(c.hash().0);
+        } else {
+            keep.push((c, sig));
+        }
+    }
+    if out.is_empty() || keep.is_empty() {
+        return Ok(None);
+    }
+    let mut rebuilt = CaseDoc::empty(*case, actor.clone());
+    let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+    match rebuilt.apply_verified(&keep, &allow)? {
+        Ok(_) => Ok(Some((rebuilt, out.len()))),
+        Err(_) => Err(Error::Internal(
+            "a case's remaining changes miss a dependency".into(),
+        )),
+    }
+}
+
 /// "invitation … was used again by …": what a coordinator is told of a second use.
 fn reuse_notice(view: &Membership, invite: &[u8; 32], device: &DeviceId, name: &str) -> String {
     let admitted = view

@@ -277,8 +277,12 @@ pub(crate) struct Membership {
     pub(crate) members: BTreeMap<DeviceId, MemberInfo>,
     /// Cases assigned to members.
     pub(crate) assigned: BTreeMap<CaseId, BTreeSet<DeviceId>>,
-    /// Quarantined changes a coordinator accepted (true) or rejected (false).
+    /// Quarantined changes a coordinator accepted (true) or rejected (false); when
+    /// coordinators decided one change differently, the decision last in the log's
+    /// order holds.
     pub(crate) resolved: BTreeMap<[u8; 32], bool>,
+    /// The case of each decided change.
+    pub(crate) resolved_case: BTreeMap<[u8; 32], CaseId>,
     /// Valid rekeys in order: (epoch, sealed keys).
     pub(crate) rekeys: Vec<(u32, Vec<(B32, ByteBuf)>)>,
     /// The newest key epoch.
@@ -917,10 +921,13 @@ impl GroupState {
                             }
                         }
                         MemberOp::Resolve {
-                            changes, accept, ..
+                            case,
+                            changes,
+                            accept,
                         } => {
                             for c in changes {
                                 st.resolved.insert(c.0, *accept);
+                                st.resolved_case.insert(c.0, *case);
                             }
                         }
                         MemberOp::InviteOnce { invite, role } => {
