@@ -1497,6 +1497,8 @@ mod attack_tests;
 #[cfg(test)]
 mod admission_tests;
 #[cfg(test)]
+mod adversary_sim;
+#[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
 mod quarantine_tests;

@@ -306,6 +306,20 @@ impl Store {
                 "no active member of the group has this device key",
             ));
         }
+        // The cut (decision 0020): every change by the device this coordinator holds
+        // now is accepted by name, so every device applies it, whenever it arrives;
+        // any other change by the device waits for a coordinator's decision, on every
+        // device alike.
+        for (case, changes) in self.changes_by(device)? {
+            g.append(
+                &self.identity,
+                MemberOp::Resolve {
+                    case,
+                    changes,
+                    accept: true,
+                },
+            )?;
+        }
         g.append(
             &self.identity,
             MemberOp::Revoke {
@@ -314,6 +328,27 @@ impl Store {
         )?;
         g.rekey(&self.identity)?;
         self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Every change `device` wrote that this device holds, by case.
+    fn changes_by(&mut self, device: &DeviceId) -> Result<Vec<(CaseId, Vec<B32>)>> {
+        let actor = device.actor();
+        let ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
+        let mut out = Vec::new();
+        for id in ids {
+            let mut doc = self.take_doc(&id)?;
+            let mine: Vec<B32> = doc
+                .changes_since(&[])
+                .iter()
+                .filter(|(c, _)| c.actor_id().to_bytes() == actor.as_slice())
+                .map(|(c, _)| B32(c.hash().0))
+                .collect();
+            self.cache_put(id, doc);
+            if !mine.is_empty() {
+                out.push((id, mine));
+            }
+        }
+        Ok(out)
     }
 
     /// Gives an active member another role. Coordinators only.
@@ -1057,6 +1092,7 @@ impl Store {
             ));
         }
         let before = group.view();
+        let displaced_before = before.displaced;
         let reused_before = before.reused;
         let rejected_before = before.resolved;
         report.members_added = group.merge_records(payload.members);
@@ -1088,9 +1124,6 @@ impl Store {
             };
             if done && group.forget_welcome(&invite) {
                 keys_new = true;
-                if view.bound.get(&invite.0) == Some(&me) {
-                    group.anchor_admission(&self.identity)?;
-                }
             }
         }
         if view.active(&sender).is_none() {
@@ -1103,7 +1136,26 @@ impl Store {
         // A coordinator rotates the key when a device that is no member holds it (one
         // displaced by another admission on its invitation), and hands the current key
         // to members who joined while it rotated.
-        let rotated = group.rotate_if_exposed(&self.identity)?;
+        let mut rotated = false;
+        if view.is_coordinator(&me) {
+            // A device displaced by another admission is cut like a revoked one: what
+            // this coordinator holds of it is accepted by name, the rest waits for a
+            // decision, on every device alike (decision 0020).
+            for device in view.displaced.difference(&displaced_before) {
+                for (case, changes) in self.changes_by(device)? {
+                    group.append(
+                        &self.identity,
+                        MemberOp::Resolve {
+                            case,
+                            changes,
+                            accept: true,
+                        },
+                    )?;
+                    rotated = true;
+                }
+            }
+        }
+        let rotated = group.rotate_if_exposed(&self.identity)? || rotated;
         let delivered = group.deliver_keys(&self.identity)? || rotated;
         let view = if delivered { group.view() } else { view };
         if view.is_coordinator(&me) {

@@ -7,10 +7,11 @@
 //! second one. Every device ranks the `Admit` records of such an invitation the same
 //! way, from the records alone:
 //!
-//! 1. an `Admit` that is *anchored* comes first: a record written by the device it
-//!    admits descends from it (an admitted device writes one as soon as it opens its
-//!    key, [`crate::sync::GroupState`]'s `anchor_admission`), so a device that has
-//!    used its membership is never replaced by one that has not;
+//! 1. an `Admit` that is *anchored* comes first: a membership record written by the
+//!    device it admits descends from it (the device published its keys after it was
+//!    admitted), so a device that has acted as a member in the log is never replaced
+//!    by one that has not. No record is written for this alone: a record more per
+//!    admission made every later sync send the whole log (edit sync 3,030 B);
 //! 2. then the earlier admission time (`at`, written by the coordinator: a phone
 //!    restored from an older copy admits its second device *after* the first device
 //!    was admitted, so the first admission wins even once both devices used it);

@@ -1067,13 +1067,6 @@ impl GroupState {
         Ok(true)
     }
 
-    /// On a device just admitted on a single-use invitation (it opened its key): its
-    /// X25519 key again, now linked to the `Admit`, so the admission is *anchored* and
-    /// outranks any other `Admit` of the invitation that is not ([`super::admission`]).
-    pub(crate) fn anchor_admission(&mut self, me: &DeviceIdentity) -> Result<()> {
-        self.publish_keys(me)
-    }
-
     /// Delivers the current key to active members who lack it (e.g. they joined while
     /// a revocation rotated the key). Returns whether a record was added.
     pub(crate) fn deliver_keys(&mut self, me: &DeviceIdentity) -> Result<bool> {
@@ -1692,7 +1685,7 @@ mod tests {
         // B opens its key and anchors its admission; E has not yet.
         gb.merge_records(ga.records.iter().cloned().collect());
         assert!(gb.absorb_keys(&b));
-        gb.anchor_admission(&b).expect("anchor");
+        gb.publish_keys(&b).expect("anchor");
         let all = |gs: &[&GroupState]| -> Vec<MemberRecord> {
             gs.iter().flat_map(|g| g.records.iter().cloned()).collect()
         };
@@ -1715,7 +1708,7 @@ mod tests {
         // Once E has used its admission too, the earlier one (E's) wins.
         ge.merge_records(restored.records.iter().cloned().collect());
         assert!(ge.absorb_keys(&e));
-        ge.anchor_admission(&e).expect("anchor");
+        ge.publish_keys(&e).expect("anchor");
         merged.merge_records(all(&[&ge]));
         let v = merged.view();
         assert!(v.active(&e.id()).is_some() && v.displaced.contains(&b.id()));
