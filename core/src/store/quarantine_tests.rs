@@ -169,3 +169,44 @@ fn concurrent_accept_and_reject_by_two_coordinators_converge() {
         assert!(s.1.is_empty(), "nothing left to decide");
     }
 }
+
+/// Summing reports (a folder sync imports several bundles) keeps every count and
+/// line: quarantined, refused, conflicts and dropped were lost before.
+#[test]
+fn summed_reports_keep_every_field() {
+    let one = SyncReport {
+        cases_created: 1,
+        cases_updated: 2,
+        changes_applied: 3,
+        cases_erased: 4,
+        cases_waiting: 5,
+        ignored_erased: 6,
+        members_added: 7,
+        changes_quarantined: 8,
+        cases_refused: 9,
+        conflicts_created: 10,
+        changes_dropped: 11,
+        dropped: vec!["why".into()],
+        notices: vec!["invitation used again".into()],
+    };
+    let mut total = SyncReport::default();
+    total += &one;
+    total += &one;
+    assert_eq!(
+        (
+            total.changes_quarantined,
+            total.cases_refused,
+            total.conflicts_created
+        ),
+        (16, 18, 20)
+    );
+    assert_eq!(
+        (
+            total.changes_dropped,
+            total.dropped.len(),
+            total.notices.len()
+        ),
+        (22, 2, 2)
+    );
+    assert_eq!(total.cases_created + total.members_added, 16);
+}
