@@ -108,6 +108,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 struct Sim {
+    seed: u64,
     d: Vec<Device>,
     rng: Rng,
     /// Bundles in flight: (to, bytes).
@@ -130,7 +131,8 @@ impl Sim {
                 }
                 assert!(
                     snapshot(self.d[to].store.dir()) == before,
-                    "device {to} refused ({e}) but its store changed"
+                    "seed {}: device {to} refused ({e}) but its store changed",
+                    self.seed
                 );
                 None
             }
@@ -164,7 +166,8 @@ impl Sim {
                         self.refusals += 1;
                         assert!(
                             snapshot(self.d[side].store.dir()) == before,
-                            "device {side} refused a live message ({e}) but its store changed"
+                            "seed {}: device {side} refused a live message ({e}) but its store changed",
+                            self.seed
                         );
                         return;
                     }
@@ -264,6 +267,7 @@ pub(super) fn run(seed: u64, prompt: bool) {
     let stale = backup(&d[A]);
     admit(&mut d, A, H2, inv_h2.as_text(), "H2");
     let mut sim = Sim {
+        seed,
         d,
         rng: Rng(seed),
         net: Vec::new(),

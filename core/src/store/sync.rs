@@ -1888,6 +1888,21 @@ impl Store {
         if sender == self.device_id() {
             return Err(Error::rejected("a device cannot sync with itself"));
         }
+        // A device that this message shows to be cut off (displaced or revoked) could
+        // not answer it: refused before anything is written, not after.
+        let mut probe = self.group()?.clone();
+        probe.merge_records(payload.members.clone());
+        let after = probe.view();
+        let me = self.identity.id();
+        if after.reused.iter().any(|(_, d, _)| *d == me) {
+            return Err(not_admitted());
+        }
+        if after.members.get(&me).is_some_and(|m| !m.active) {
+            return Err(Error::NotPermitted {
+                action: "sync".into(),
+                reason: "this device was revoked from its group".into(),
+            });
+        }
         let peer = B32(sender.0);
         // What the peer will have after this message: its declared heads for what it sent.
         let declared: Vec<(CaseId, Vec<Hash>)> = payload
