@@ -133,6 +133,9 @@ pub struct SyncSummary {
     pub changes_dropped: u64,
     /// Why changes were dropped, one line per reason with its count.
     pub dropped: Vec<String>,
+    /// What a coordinator must be told about its team, one line each (e.g. an
+    /// invitation used again, and by which device).
+    pub notices: Vec<String>,
     /// The cases created, changed or erased by this call (what the listener was told).
     pub changed_case_ids: Vec<String>,
 }
@@ -152,6 +155,7 @@ impl SyncSummary {
             conflicts_created: r.conflicts_created as u64,
             changes_dropped: r.changes_dropped as u64,
             dropped: r.dropped.clone(),
+            notices: r.notices.clone(),
             changed_case_ids: changed,
         }
     }

@@ -702,6 +702,22 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     );
     let seized = bakyt.device_id();
     dana.revoke(&seized)?;
+    // Before Aigerim hears of the revocation, the phone hands her a late note on the
+    // case it created: not knowing, she applies it.
+    bakyt.update_case(&new_case, &[Edit::note("Late note from the seized phone")])?;
+    let late_note = bakyt.export_bundle(BundleScope::Everything)?;
+    transport_bytes.push(late_note.clone());
+    aigerim.import_bundle(&late_note)?;
+    let has_late_note = |s: &mut Store| -> Result<bool> {
+        Ok(s.case(&new_case)?
+            .notes
+            .iter()
+            .any(|n| n.text == "Late note from the seized phone"))
+    };
+    ensure(
+        has_late_note(aigerim)?,
+        "Aigerim applies the phone's late note before she hears of the revocation",
+    )?;
     dana.sync_mailbox(&mailbox)?;
     aigerim.sync_mailbox(&mailbox)?;
     let after = aigerim.add_case(&[
@@ -757,6 +773,32 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     for m in dana.members().iter().filter(|m| !m.active) {
         println!("   revoked: {} {}", m.device.short(), m.name);
     }
+    // Dana, who knew of the revocation, holds the late note (and the late case) in
+    // quarantine; she rejects them, and the note disappears from Aigerim's copy too.
+    aigerim.sync_mailbox(&mailbox)?;
+    dana.sync_mailbox(&mailbox)?;
+    let held = dana.quarantined();
+    ensure(
+        held.iter()
+            .any(|q| q.case == new_case && q.notes.iter().any(|n| n.contains("Late note"))),
+        "Dana sees the late note in quarantine, with its text",
+    )?;
+    for q in held {
+        dana.resolve_quarantine(&q.case, false)?;
+    }
+    dana.sync_mailbox(&mailbox)?;
+    aigerim.sync_mailbox(&mailbox)?;
+    ensure(
+        !has_late_note(&mut dana)? && !has_late_note(aigerim)?,
+        "the rejected late note disappears from every device, Aigerim's included",
+    )?;
+    ensure(
+        dana.quarantined().is_empty() && aigerim.quarantined().is_empty(),
+        "nothing is left in quarantine on either device",
+    )?;
+    println!(
+        "   Dana rejected the late note Aigerim had applied before she knew: it is gone from both devices; nothing waits in quarantine."
+    );
     if snapshot(aigerim)? != snapshot(&mut dana)? {
         return Err(Error::Internal(
             "the remaining devices did not converge".into(),

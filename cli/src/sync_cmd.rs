@@ -87,6 +87,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
         "conflicts_created": r.conflicts_created,
         "changes_dropped": r.changes_dropped,
         "dropped": r.dropped,
+        "notices": r.notices,
     })
 }
 
@@ -116,6 +117,9 @@ fn report_text(r: &SyncReport) -> String {
     }
     for why in &r.dropped {
         s.push_str(&format!("; dropped: {why}"));
+    }
+    for notice in &r.notices {
+        s.push_str(&format!("\nnotice: {notice}"));
     }
     s
 }
@@ -210,7 +214,7 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
                 if !json {
                     println!("{name}: {}", report_text(&r));
                 }
-                total = sum(total, &r);
+                total += &r;
             }
             if json {
                 println!("{}", report_json(&total));
@@ -218,11 +222,6 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
         }
     }
     Ok(())
-}
-
-fn sum(mut a: SyncReport, b: &SyncReport) -> SyncReport {
-    a.add(b);
-    a
 }
 
 /// Runs a sync command.

@@ -111,7 +111,7 @@ impl Store {
                     if r.cases_waiting == 0 {
                         self.write_sync(vec![SyncDelta::Seen { bundle: B32(hash) }])?;
                     }
-                    add_report(&mut report.changes, &r);
+                    report.changes += &r;
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e @ (Error::Rejected { .. } | Error::UnsupportedMessage { .. })) => {
@@ -202,16 +202,6 @@ impl Store {
         }
         Ok(report)
     }
-}
-
-fn add_report(total: &mut SyncReport, r: &SyncReport) {
-    total.cases_created += r.cases_created;
-    total.cases_updated += r.cases_updated;
-    total.changes_applied += r.changes_applied;
-    total.cases_erased += r.cases_erased;
-    total.cases_waiting += r.cases_waiting;
-    total.ignored_erased += r.ignored_erased;
-    total.members_added += r.members_added;
 }
 
 /// The name of a device's outbox: `hex(HMAC-SHA256(epoch key, "caravan/outbox/v1" ‖

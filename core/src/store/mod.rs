@@ -1619,7 +1619,13 @@ mod damage_tests;
 mod attack_tests;
 
 #[cfg(test)]
+mod admission_tests;
+#[cfg(test)]
+mod adversary_sim;
+#[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod quarantine_tests;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]

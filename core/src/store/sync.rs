@@ -28,7 +28,7 @@ use crate::parallel::{chunked, par_map, par_map_from, PARALLEL_FROM};
 use crate::sync::signatures::{self, ChangeSignature};
 use crate::sync::{
     CaseChanges, DeviceId, GroupState, Invitation, JoinRequest, LiveHeader, Member, MemberOp,
-    Payload, Role, B32, B64,
+    Membership, Payload, Role, B32, B64,
 };
 
 #[cfg(test)]
@@ -97,23 +97,43 @@ pub struct SyncReport {
     pub changes_dropped: usize,
     /// Why changes were dropped, one line per reason with its count.
     pub dropped: Vec<String>,
+    /// What a coordinator must be told about its team (e.g. "invitation 3fa01c2e was
+    /// used again by device …"), one line each.
+    pub notices: Vec<String>,
 }
 
-impl SyncReport {
-    /// Adds another report's counts to this one (several bundles imported at once).
-    pub fn add(&mut self, o: &SyncReport) {
-        self.cases_created += o.cases_created;
-        self.cases_updated += o.cases_updated;
-        self.changes_applied += o.changes_applied;
-        self.cases_erased += o.cases_erased;
-        self.cases_waiting += o.cases_waiting;
-        self.ignored_erased += o.ignored_erased;
-        self.members_added += o.members_added;
-        self.changes_quarantined += o.changes_quarantined;
-        self.cases_refused += o.cases_refused;
-        self.conflicts_created += o.conflicts_created;
-        self.changes_dropped += o.changes_dropped;
-        self.dropped.extend(o.dropped.iter().cloned());
+impl std::ops::AddAssign<&SyncReport> for SyncReport {
+    /// Adds another report's counts and lines to this one (several bundles imported
+    /// at once): every field, so no count is lost on the way to the user.
+    fn add_assign(&mut self, o: &SyncReport) {
+        let SyncReport {
+            cases_created,
+            cases_updated,
+            changes_applied,
+            cases_erased,
+            cases_waiting,
+            ignored_erased,
+            members_added,
+            changes_quarantined,
+            cases_refused,
+            conflicts_created,
+            changes_dropped,
+            dropped,
+            notices,
+        } = o;
+        self.cases_created += cases_created;
+        self.cases_updated += cases_updated;
+        self.changes_applied += changes_applied;
+        self.cases_erased += cases_erased;
+        self.cases_waiting += cases_waiting;
+        self.ignored_erased += ignored_erased;
+        self.members_added += members_added;
+        self.changes_quarantined += changes_quarantined;
+        self.cases_refused += cases_refused;
+        self.conflicts_created += conflicts_created;
+        self.changes_dropped += changes_dropped;
+        self.dropped.extend(dropped.iter().cloned());
+        self.notices.extend(notices.iter().cloned());
     }
 }
 
@@ -286,6 +306,20 @@ impl Store {
                 "no active member of the group has this device key",
             ));
         }
+        // The cut (decision 0020): every change by the device this coordinator holds
+        // now is accepted by name, so every device applies it, whenever it arrives;
+        // any other change by the device waits for a coordinator's decision, on every
+        // device alike.
+        for (case, changes) in self.changes_by(device)? {
+            g.append(
+                &self.identity,
+                MemberOp::Resolve {
+                    case,
+                    changes,
+                    accept: true,
+                },
+            )?;
+        }
         g.append(
             &self.identity,
             MemberOp::Revoke {
@@ -294,6 +328,27 @@ impl Store {
         )?;
         g.rekey(&self.identity)?;
         self.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Every change `device` wrote that this device holds, by case.
+    fn changes_by(&mut self, device: &DeviceId) -> Result<Vec<(CaseId, Vec<B32>)>> {
+        let actor = device.actor();
+        let ids: Vec<CaseId> = self.index.cases.keys().copied().collect();
+        let mut out = Vec::new();
+        for id in ids {
+            let mut doc = self.take_doc(&id)?;
+            let mine: Vec<B32> = doc
+                .changes_since(&[])
+                .iter()
+                .filter(|(c, _)| c.actor_id().to_bytes() == actor.as_slice())
+                .map(|(c, _)| B32(c.hash().0))
+                .collect();
+            self.cache_put(id, doc);
+            if !mine.is_empty() {
+                out.push((id, mine));
+            }
+        }
+        Ok(out)
     }
 
     /// Gives an active member another role. Coordinators only.
@@ -561,6 +616,7 @@ impl Store {
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
             .map(|c| B32(c.hash().0))
             .collect();
+        let before = g.records.clone();
         g.append(
             &self.identity,
             MemberOp::Resolve {
@@ -569,10 +625,39 @@ impl Store {
                 accept,
             },
         )?;
-        self.write_sync(vec![SyncDelta::Group(g)])?;
-        // Apply (or drop) through the ingest pipeline, as if this device had sent it.
+        let decision: Vec<_> = g.records.difference(&before).cloned().collect();
+        // A case the revoked device created, rejected: erased on every device (a
+        // signed erasure), so a device that applied it before it knew of the
+        // revocation drops it too (decision 0020).
+        let tombstones = if !accept && !self.index.cases.contains_key(case) {
+            let mut t = Tombstone {
+                case: *case,
+                erased_at: Timestamp::now(),
+                reason: ErasureReason::Other,
+                signature: None,
+            };
+            let sig = self.identity.sign(&t.signed_bytes());
+            t.signature = Some(TombstoneSignature {
+                by: self.identity.id().0,
+                sig,
+            });
+            vec![t]
+        } else {
+            Vec::new()
+        };
+        // The decision goes through the ingest pipeline, as if this device had sent
+        // it: applied (or dropped, or withdrawn) and written in one batch.
         let me = self.identity.id();
-        self.ingest(me, Payload::default())
+        let mut report = self.ingest(
+            me,
+            Payload {
+                members: decision,
+                tombstones,
+                ..Payload::default()
+            },
+        )?;
+        report.members_added = 0;
+        Ok(report)
     }
 
     /// The key this device seals with: the group's current key, unless this device
@@ -1006,21 +1091,17 @@ impl Store {
                 "a message under an invitation's key carries case data",
             ));
         }
+        let before = group.view();
+        let displaced_before = before.displaced;
+        let reused_before = before.reused;
+        let rejected_before = before.resolved;
         report.members_added = group.merge_records(payload.members);
         let mut keys_new = group.absorb_keys(&self.identity);
         let mut view = group.view();
         if let Some((invite, _, name)) = view.reused.iter().find(|(_, d, _)| *d == sender) {
-            let admitted = view
-                .bound
-                .get(invite)
-                .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
-            let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
             return Err(Error::rejected(format!(
-                "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
-                 (\"{first_name}\") already. The second device is not a member and can read \
-                 nothing",
-                crate::sync::invitation_id(&B32(*invite)),
-                sender.short(),
+                "{}. The second device is not a member and can read nothing",
+                reuse_notice(&view, invite, &sender, name)
             )));
         }
         // A coordinator admits a device waiting on one of its single-use invitations,
@@ -1052,9 +1133,48 @@ impl Store {
                 "the sender is not a member of this group"
             }));
         }
-        // A coordinator hands the current key to members who joined while it rotated.
-        let delivered = group.deliver_keys(&self.identity)?;
+        // A coordinator rotates the key when a device that is no member holds it (one
+        // displaced by another admission on its invitation), and hands the current key
+        // to members who joined while it rotated.
+        let mut rotated = false;
+        if view.is_coordinator(&me) {
+            // A device displaced by another admission is cut like a revoked one: what
+            // this coordinator holds of it is accepted by name, the rest waits for a
+            // decision, on every device alike (decision 0020).
+            for device in view.displaced.difference(&displaced_before) {
+                for (case, changes) in self.changes_by(device)? {
+                    group.append(
+                        &self.identity,
+                        MemberOp::Resolve {
+                            case,
+                            changes,
+                            accept: true,
+                        },
+                    )?;
+                    rotated = true;
+                }
+            }
+        }
+        let rotated = group.rotate_if_exposed(&self.identity)? || rotated;
+        let delivered = group.deliver_keys(&self.identity)? || rotated;
         let view = if delivered { group.view() } else { view };
+        if view.is_coordinator(&me) {
+            for (invite, device, name) in &view.reused {
+                if !reused_before
+                    .iter()
+                    .any(|(i, d, _)| i == invite && d == device)
+                {
+                    let mut notice = reuse_notice(&view, invite, device, name);
+                    if view.displaced.contains(device) {
+                        notice.push_str(
+                            "; another coordinator's device had admitted it, so it is cut off \
+                             like a revoked device and the team key rotated without it",
+                        );
+                    }
+                    report.notices.push(notice);
+                }
+            }
+        }
         // 3. verify everything before writing anything
         let mut tombstones = Vec::new();
         for t in payload.tombstones {
@@ -1218,6 +1338,8 @@ impl Store {
         let mut released: Vec<(CaseId, SignedChanges)> = Vec::new();
         for (case, q) in &self.index.sync.quarantine {
             if erased.contains(case) {
+                // Nothing left to decide on an erased case.
+                deltas.push(quarantine_delta(*case, &[]));
                 continue;
             }
             let all: SignedChanges = q
@@ -1441,6 +1563,54 @@ impl Store {
                         self.cache_put(case, doc);
                     }
                 }
+            }
+        }
+        // Changes a coordinator has now rejected, applied here before this device knew
+        // of their author's revocation: withdrawn, with the changes that build on them
+        // (decision 0020).
+        let mut withdraw: BTreeMap<CaseId, BTreeSet<[u8; 32]>> = BTreeMap::new();
+        for (h, accept) in &view.resolved {
+            if !accept && rejected_before.get(h) != Some(&false) {
+                if let Some(case) = view.resolved_case.get(h) {
+                    withdraw.entry(*case).or_default().insert(*h);
+                }
+            }
+        }
+        for (case, rejected) in withdraw {
+            if erased.contains(&case) || !self.index.cases.contains_key(&case) {
+                continue;
+            }
+            let at = to_write
+                .iter()
+                .position(|w| matches!(w, ToWrite::Doc { case: c, .. } if *c == case));
+            let mut doc = match at {
+                Some(i) => match to_write.remove(i) {
+                    ToWrite::Doc { doc, .. } => *doc,
+                    ToWrite::Prepared(_) => continue,
+                },
+                None => self.take_doc(&case)?,
+            };
+            match withdrawn(&mut doc, &case, &rejected, &self.actor)? {
+                Some((rebuilt, n)) => {
+                    report.changes_dropped += n;
+                    report.dropped.push(format!(
+                        "{n} change(s) withdrawn from a case: a coordinator rejected them \
+                         (or what they build on)"
+                    ));
+                    to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(rebuilt),
+                        full: true,
+                    });
+                }
+                None => match at {
+                    Some(_) => to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(doc),
+                        full: false,
+                    }),
+                    None => self.cache_put(case, doc),
+                },
             }
         }
         let written: Vec<(CaseId, u32)> = to_write
@@ -1718,6 +1888,21 @@ impl Store {
         if sender == self.device_id() {
             return Err(Error::rejected("a device cannot sync with itself"));
         }
+        // A device that this message shows to be cut off (displaced or revoked) could
+        // not answer it: refused before anything is written, not after.
+        let mut probe = self.group()?.clone();
+        probe.merge_records(payload.members.clone());
+        let after = probe.view();
+        let me = self.identity.id();
+        if after.reused.iter().any(|(_, d, _)| *d == me) {
+            return Err(not_admitted());
+        }
+        if after.members.get(&me).is_some_and(|m| !m.active) {
+            return Err(Error::NotPermitted {
+                action: "sync".into(),
+                reason: "this device was revoked from its group".into(),
+            });
+        }
         let peer = B32(sender.0);
         // What the peer will have after this message: its declared heads for what it sent.
         let declared: Vec<(CaseId, Vec<Hash>)> = payload
@@ -1730,7 +1915,7 @@ impl Store {
         session.id = expected_id;
         session.messages_received = received;
         session.bytes_received += bytes.len();
-        session.report.add(&report);
+        session.report += &report;
         if live.last && session.messages_sent > 0 {
             return self.finish(session, peer).map(|()| None);
         }
@@ -1884,6 +2069,55 @@ fn is_empty(v: &serde_json::Value) -> bool {
 }
 
 /// The error of a device another device was admitted on the same invitation before.
+/// The case `doc` rebuilt without the changes in `rejected` and every change that
+/// depends on one of them, and how many were left out; `None` if it holds none of
+/// them, or if nothing would be left (the rejecting coordinator's erasure removes
+/// such a case on every device).
+fn withdrawn(
+    doc: &mut CaseDoc,
+    case: &CaseId,
+    rejected: &BTreeSet<[u8; 32]>,
+    actor: &ActorId,
+) -> Result<Option<(CaseDoc, usize)>> {
+    let all = doc.changes_since(&[]);
+    let mut out: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut keep = Vec::with_capacity(all.len());
+    // Automerge returns changes in causal order: a change's dependencies come first.
+    for (c, sig) in all {
+        if rejected.contains(&c.hash().0) || c.deps().iter().any(|d| out.contains(&d.0)) {
+            out.insert(c.hash().0);
+        } else {
+            keep.push((c, sig));
+        }
+    }
+    if out.is_empty() || keep.is_empty() {
+        return Ok(None);
+    }
+    let mut rebuilt = CaseDoc::empty(*case, actor.clone());
+    let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+    match rebuilt.apply_verified(&keep, &allow)? {
+        Ok(_) => Ok(Some((rebuilt, out.len()))),
+        Err(_) => Err(Error::Internal(
+            "a case's remaining changes miss a dependency".into(),
+        )),
+    }
+}
+
+/// "invitation … was used again by …": what a coordinator is told of a second use.
+fn reuse_notice(view: &Membership, invite: &[u8; 32], device: &DeviceId, name: &str) -> String {
+    let admitted = view
+        .bound
+        .get(invite)
+        .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
+    let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
+    format!(
+        "invitation {} was used again by device {} (\"{name}\"); it admitted device {first} \
+         (\"{first_name}\") already",
+        crate::sync::invitation_id(&B32(*invite)),
+        device.short(),
+    )
+}
+
 fn not_admitted() -> Error {
     Error::NotPermitted {
         action: "sync".into(),
@@ -2011,7 +2245,7 @@ struct FreshContext<'a> {
     /// The actor this device writes as.
     actor: ActorId,
     /// The membership the changes are judged by.
-    view: &'a crate::sync::Membership,
+    view: &'a Membership,
     /// The summaries' update time.
     now: Timestamp,
 }

@@ -154,14 +154,18 @@ pub(crate) enum MemberOp {
     /// coordinator's `Admit` names; carries no key.
     InviteOnce { invite: B32, role: Role },
     /// A coordinator admits `member` on the single-use invitation `invite` and hands it
-    /// the key of `epoch`, sealed to `x25519` (empty for a partner). The first `Admit`
-    /// of an invitation in the log's order binds it; later ones have no effect.
+    /// the key of `epoch`, sealed to `x25519` (empty for a partner), at `at` (Unix
+    /// seconds, the coordinator's clock; absent in records written before it existed).
+    /// If an invitation has several, the best-ranked valid one binds it
+    /// ([`super::admission`]); the others displace their device.
     Admit {
         invite: B32,
         member: B32,
         x25519: B32,
         epoch: u32,
         key: ByteBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<u64>,
     },
 }
 
@@ -273,8 +277,12 @@ pub(crate) struct Membership {
     pub(crate) members: BTreeMap<DeviceId, MemberInfo>,
     /// Cases assigned to members.
     pub(crate) assigned: BTreeMap<CaseId, BTreeSet<DeviceId>>,
-    /// Quarantined changes a coordinator accepted (true) or rejected (false).
+    /// Quarantined changes a coordinator accepted (true) or rejected (false); when
+    /// coordinators decided one change differently, the decision last in the log's
+    /// order holds.
     pub(crate) resolved: BTreeMap<[u8; 32], bool>,
+    /// The case of each decided change.
+    pub(crate) resolved_case: BTreeMap<[u8; 32], CaseId>,
     /// Valid rekeys in order: (epoch, sealed keys).
     pub(crate) rekeys: Vec<(u32, Vec<(B32, ByteBuf)>)>,
     /// The newest key epoch.
@@ -289,6 +297,9 @@ pub(crate) struct Membership {
     /// Joins on a single-use invitation that admitted another device: (invitation,
     /// device, name).
     pub(crate) reused: Vec<([u8; 32], DeviceId, String)>,
+    /// Devices an `Admit` named on an invitation another `Admit` bound (listed in
+    /// `members` as inactive, and in `reused`).
+    pub(crate) displaced: BTreeSet<DeviceId>,
 }
 
 impl Membership {
@@ -312,6 +323,15 @@ impl Membership {
     /// Whether the case is assigned to `d`.
     pub(crate) fn is_assigned(&self, case: &CaseId, d: &DeviceId) -> bool {
         self.assigned.get(case).is_some_and(|s| s.contains(d))
+    }
+
+    /// Whether a device that is not an active member holds the newest key epoch (a
+    /// displaced device, or one revoked while another coordinator rotated): a
+    /// coordinator then rotates the key again, without it.
+    pub(crate) fn exposed(&self) -> bool {
+        self.members
+            .values()
+            .any(|m| !m.active && m.role != Role::Partner && m.known_epoch >= self.epoch)
     }
 
     /// Active members (other than partners) that do not hold the newest epoch key
@@ -553,6 +573,7 @@ impl GroupState {
                 x25519,
                 epoch: key.epoch,
                 key: ByteBuf::from(sealed),
+                at: Some(unix_now()),
             };
             self.append_with_parents(me, parents, op);
             admitted += 1;
@@ -675,8 +696,15 @@ impl GroupState {
     }
 
     /// The records in the log's deterministic causal order (records whose parents are
-    /// missing are left out).
-    pub(crate) fn ordered(&self) -> Vec<&MemberRecord> {
+    /// missing are left out), with each record's hash, and the records naming each
+    /// record as a parent.
+    #[allow(clippy::type_complexity)]
+    fn linked_order(
+        &self,
+    ) -> (
+        Vec<([u8; 32], &MemberRecord)>,
+        BTreeMap<[u8; 32], Vec<[u8; 32]>>,
+    ) {
         let by_hash: BTreeMap<[u8; 32], &MemberRecord> = self
             .records
             .iter()
@@ -701,23 +729,50 @@ impl GroupState {
             }
         }
         let mut out = Vec::with_capacity(by_hash.len());
+        let mut placed: BTreeMap<[u8; 32], Vec<[u8; 32]>> = BTreeMap::new();
         while let Some(std::cmp::Reverse((_, h))) = ready.pop() {
-            out.push(by_hash[&h]);
-            for c in children.remove(&h).unwrap_or_default() {
-                if let Some(n) = waiting.get_mut(&c) {
+            out.push((h, by_hash[&h]));
+            let kids = children.remove(&h).unwrap_or_default();
+            for c in &kids {
+                if let Some(n) = waiting.get_mut(c) {
                     *n -= 1;
                     if *n == 0 {
-                        waiting.remove(&c);
-                        ready.push(std::cmp::Reverse((rank(by_hash[&c]), c)));
+                        waiting.remove(c);
+                        ready.push(std::cmp::Reverse((rank(by_hash[c]), *c)));
                     }
                 }
             }
+            placed.insert(h, kids);
         }
-        out
+        (out, placed)
     }
 
     /// The membership the records imply (the same for every order they arrived in).
+    /// An invitation admitted more than once is bound by the best-ranked valid `Admit`
+    /// ([`super::admission`]): the log is replayed with the `Admit`s found invalid at
+    /// their place set aside, until the chosen one is valid (at most once per `Admit`).
     pub(crate) fn view(&self) -> Membership {
+        let (order, children) = self.linked_order();
+        let ranked = super::admission::ranked_admits(&order, &children);
+        let mut skip: BTreeSet<[u8; 32]> = BTreeSet::new();
+        loop {
+            match self.replay(&order, &ranked, &skip) {
+                Ok(view) => return view,
+                Err(invalid) => {
+                    skip.insert(invalid);
+                }
+            }
+        }
+    }
+
+    /// Replays the ordered log through the rules. `Err(h)`: the `Admit` `h`, chosen to
+    /// bind its invitation, is not valid at its place (replay again without it).
+    fn replay(
+        &self,
+        order: &[([u8; 32], &MemberRecord)],
+        ranked: &BTreeMap<[u8; 32], Vec<[u8; 32]>>,
+        skip: &BTreeSet<[u8; 32]>,
+    ) -> std::result::Result<Membership, [u8; 32]> {
         let mut st = Membership::default();
         let mut invites: BTreeMap<[u8; 32], Role> = BTreeMap::new();
         // Single-use invitations: unbound ones, and bound ones with the admitted
@@ -725,7 +780,7 @@ impl GroupState {
         let mut once: BTreeMap<[u8; 32], Role> = BTreeMap::new();
         let mut bound: BTreeMap<[u8; 32], (DeviceId, Role, [u8; 32], u32)> = BTreeMap::new();
         let mut joins: BTreeMap<([u8; 32], DeviceId), String> = BTreeMap::new();
-        for r in self.ordered() {
+        for (hash, r) in order {
             match r {
                 MemberRecord::Genesis {
                     nonce,
@@ -776,6 +831,39 @@ impl GroupState {
                 }
                 MemberRecord::Op { author, op, .. } => {
                     let author = DeviceId(author.0);
+                    if let MemberOp::Admit {
+                        invite,
+                        member,
+                        x25519,
+                        epoch,
+                        key,
+                        ..
+                    } = op
+                    {
+                        if let Some(list) = ranked.get(&invite.0) {
+                            let device = DeviceId(member.0);
+                            let valid =
+                                st.is_coordinator(&author) && !st.members.contains_key(&device);
+                            let chosen = list.iter().find(|h| !skip.contains(*h)) == Some(hash);
+                            if chosen && !(valid && once.contains_key(&invite.0)) {
+                                return Err(*hash);
+                            }
+                            if !chosen {
+                                let role = once
+                                    .get(&invite.0)
+                                    .copied()
+                                    .or_else(|| bound.get(&invite.0).map(|b| b.1));
+                                if let (true, Some(role)) = (valid, role) {
+                                    let epoch = (!key.is_empty()).then_some(*epoch);
+                                    displace(
+                                        &mut st, &mut joins, invite.0, device, role, x25519.0,
+                                        epoch,
+                                    );
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     if st.active(&author).is_none() {
                         continue;
                     }
@@ -833,10 +921,13 @@ impl GroupState {
                             }
                         }
                         MemberOp::Resolve {
-                            changes, accept, ..
+                            case,
+                            changes,
+                            accept,
                         } => {
                             for c in changes {
                                 st.resolved.insert(c.0, *accept);
+                                st.resolved_case.insert(c.0, *case);
                             }
                         }
                         MemberOp::InviteOnce { invite, role } => {
@@ -850,6 +941,7 @@ impl GroupState {
                             x25519,
                             epoch,
                             key,
+                            ..
                         } => {
                             let device = DeviceId(member.0);
                             if st.members.contains_key(&device) {
@@ -889,7 +981,7 @@ impl GroupState {
         }
         st.actors = st.members.keys().map(|d| (d.actor(), *d)).collect();
         st.bound = bound.into_iter().map(|(i, (d, ..))| (i, d)).collect();
-        st
+        Ok(st)
     }
 
     /// Hashes of the records no other record names as a parent: what a new `Op` links to.
@@ -961,6 +1053,18 @@ impl GroupState {
         // This device reads its own key back from the record, like every member.
         self.absorb_keys(me);
         Ok(())
+    }
+
+    /// As a coordinator, rotates the key when a device that is no active member holds
+    /// the newest one ([`Membership::exposed`]: a displaced device, or one revoked
+    /// while another coordinator rotated). Returns whether it rotated.
+    pub(crate) fn rotate_if_exposed(&mut self, me: &DeviceIdentity) -> Result<bool> {
+        let view = self.view();
+        if !view.is_coordinator(&me.id()) || !view.exposed() {
+            return Ok(false);
+        }
+        self.rekey(me)?;
+        Ok(true)
     }
 
     /// Delivers the current key to active members who lack it (e.g. they joined while
@@ -1125,6 +1229,7 @@ impl GroupState {
                         x25519: B32(*req.x25519()),
                         epoch: key.epoch,
                         key: ByteBuf::from(sealed),
+                        at: Some(unix_now()),
                     },
                 )?;
             }
@@ -1200,6 +1305,57 @@ impl GroupState {
         }
         Ok(group)
     }
+}
+
+/// A device named by an `Admit` that did not bind its invitation (another did,
+/// [`super::admission`]): listed as cut off, with the key epoch it was handed (its
+/// changes are quarantined and the key rotates without it), and as having used the
+/// invitation again.
+fn displace(
+    st: &mut Membership,
+    joins: &mut BTreeMap<([u8; 32], DeviceId), String>,
+    invite: [u8; 32],
+    device: DeviceId,
+    role: Role,
+    x25519: [u8; 32],
+    epoch: Option<u32>,
+) {
+    let reused = st
+        .reused
+        .iter()
+        .find(|(i, d, _)| *i == invite && *d == device)
+        .map(|(_, _, n)| n.clone());
+    let Some(name) = joins.remove(&(invite, device)).or(reused.clone()) else {
+        return;
+    };
+    st.pending.remove(&device);
+    if reused.is_none() {
+        st.reused.push((invite, device, name.clone()));
+    }
+    let mut m = MemberInfo::new(name, role);
+    m.active = false;
+    m.x25519 = Some(x25519);
+    m.known_epoch = epoch.unwrap_or(0);
+    st.members.insert(device, m);
+    st.displaced.insert(device);
+}
+
+/// The time an `Admit` is written at: Unix seconds (0 if the clock is before 1970).
+fn unix_now() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    #[cfg(test)]
+    let now = now + CLOCK_AHEAD.with(std::cell::Cell::get);
+    now
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests move this thread's admission clock ahead (seconds), to write an `Admit`
+    /// that is later than another one written in the same second.
+    pub(crate) static CLOCK_AHEAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Revocations are placed before other records that are ready at the same time.
@@ -1593,6 +1749,66 @@ mod tests {
             sig: B64([0; 64]),
         };
         assert_eq!(ga.merge_records(vec![forged]), 0);
+    }
+
+    /// Two admissions of one invitation (a coordinator's phone restored from an older
+    /// copy): an admission its device has used (anchored) outranks one that is not,
+    /// whatever their times; between two used ones, the earlier time wins; the loser
+    /// is cut off and listed as having used the invitation again, on every device.
+    #[test]
+    fn a_used_admission_outranks_an_unused_one_then_the_earlier_one_wins() {
+        let a = DeviceIdentity::generate().expect("a");
+        let b = DeviceIdentity::generate().expect("b");
+        let e = DeviceIdentity::generate().expect("e");
+        let mut ga = GroupState::create(&a, "Team", "Aigerim").expect("create");
+        let inv = ga.invite(&a, Role::FieldWorker).expect("invite");
+        let mut restored = ga.clone();
+        let mut gb = GroupState::join(inv.as_text(), &b, "Bakyt").expect("join");
+        let mut ge = GroupState::join(inv.as_text(), &e, "Eve").expect("join");
+        // B is admitted a minute *later* than E by the clocks (a wrong clock, say).
+        CLOCK_AHEAD.with(|c| c.set(60));
+        ga.merge_records(gb.own_records(&b.id()));
+        assert_eq!(ga.admit_pending(&a).expect("admit"), 1);
+        CLOCK_AHEAD.with(|c| c.set(0));
+        restored.merge_records(ge.own_records(&e.id()));
+        assert_eq!(restored.admit_pending(&a).expect("admit"), 1);
+        // B opens its key and anchors its admission; E has not yet.
+        gb.merge_records(ga.records.iter().cloned().collect());
+        assert!(gb.absorb_keys(&b));
+        gb.publish_keys(&b).expect("anchor");
+        let all = |gs: &[&GroupState]| -> Vec<MemberRecord> {
+            gs.iter().flat_map(|g| g.records.iter().cloned()).collect()
+        };
+        let mut merged = ga.clone();
+        merged.merge_records(all(&[&gb, &restored]));
+        let v = merged.view();
+        assert!(v.active(&b.id()).is_some(), "the used admission binds");
+        assert!(v.active(&e.id()).is_none() && v.displaced.contains(&e.id()));
+        assert!(v.reused.iter().any(|(_, d, _)| *d == e.id()));
+        assert!(
+            v.exposed(),
+            "e holds the current key: a coordinator rotates"
+        );
+        // Every order of the same records gives the same view.
+        let mut other = restored.clone();
+        for r in all(&[&gb, &ga]).into_iter().rev() {
+            other.merge_records(vec![r]);
+        }
+        assert_eq!(other.view(), v);
+        // Once E has used its admission too, the earlier one (E's) wins.
+        ge.merge_records(restored.records.iter().cloned().collect());
+        assert!(ge.absorb_keys(&e));
+        ge.publish_keys(&e).expect("anchor");
+        merged.merge_records(all(&[&ge]));
+        let v = merged.view();
+        assert!(v.active(&e.id()).is_some() && v.displaced.contains(&b.id()));
+        let mut rotated = merged.clone();
+        assert!(rotated.rotate_if_exposed(&a).expect("rotate"));
+        assert!(
+            !rotated.view().exposed(),
+            "rotated without the displaced device"
+        );
+        assert!(!rotated.rotate_if_exposed(&a).expect("once"));
     }
 
     /// The invitation key of an invitation (test helper).

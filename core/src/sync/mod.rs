@@ -3,6 +3,7 @@
 mod identity;
 
 pub use identity::{DeviceId, DeviceIdentity, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+mod admission;
 pub mod envelope;
 mod group;
 mod keywrap;
@@ -20,6 +21,8 @@ mod vectors_membership;
 #[cfg(test)]
 mod vectors_sharing;
 
+#[cfg(test)]
+pub(crate) use group::CLOCK_AHEAD;
 pub use group::{invitation_code, Invitation, Member, Role};
 pub(crate) use group::{invitation_id, GroupState, MemberOp, Membership, B32, B64};
 mod message;

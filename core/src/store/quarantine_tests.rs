@@ -1,0 +1,212 @@
+//! Red-team F2 of 2026-12-04 (issue 13, decision 0020): a coordinator's decision on
+//! a revoked device's late changes converges, whichever order the devices heard of
+//! the revocation, the changes and the decision.
+
+use super::sync::SyncReport;
+use super::*;
+use crate::sync::Role;
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    store: Store,
+}
+
+fn device() -> Device {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let key = StoreKey::generate().expect("key");
+    let store = Store::create(tmp.path().join("s"), &key).expect("create");
+    Device { _tmp: tmp, store }
+}
+
+/// 0: coordinator A; then one device per role, all admitted and knowing all.
+fn team(roles: &[Role]) -> Vec<Device> {
+    let mut t: Vec<Device> = (0..=roles.len()).map(|_| device()).collect();
+    t[0].store.create_group("Team", "A").expect("group");
+    for (i, role) in roles.iter().enumerate() {
+        let inv = t[0].store.invite(*role).expect("invite");
+        t[i + 1]
+            .store
+            .join_group(inv.as_text(), &format!("Device {}", i + 1))
+            .expect("join");
+        send(&mut t, i + 1, 0).expect("admitted");
+    }
+    for i in 1..t.len() {
+        send(&mut t, 0, i).expect("everyone learns");
+    }
+    t
+}
+
+fn send(t: &mut [Device], from: usize, to: usize) -> Result<SyncReport> {
+    let b = t[from].store.export_bundle(BundleScope::Everything)?;
+    t[to].store.import_bundle(&b)
+}
+
+/// What a device shows: every case's record, and its quarantine.
+fn state(d: &mut Device) -> (Vec<CaseRecord>, Vec<Quarantined>) {
+    let ids: Vec<CaseId> = d
+        .store
+        .list(&CaseFilter::default())
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let mut cases: Vec<_> = ids
+        .iter()
+        .map(|id| d.store.case(id).expect("case"))
+        .collect();
+    cases.sort_by_key(|c| c.id);
+    (cases, d.store.quarantined())
+}
+
+/// Exchanges bundles both ways between every pair, twice.
+fn settle(t: &mut [Device], who: &[usize]) {
+    for _ in 0..2 {
+        for &a in who {
+            for &b in who {
+                if a != b {
+                    send(t, a, b).expect("exchange");
+                }
+            }
+        }
+    }
+}
+
+/// F2: B (field worker) creates a case and notes one of A's; A revokes B; C
+/// (coordinator, unaware) applies B's late changes; A hears of them through C
+/// (quarantined) and rejects: C withdraws them, the case B created is gone on both,
+/// both show nothing quarantined, and C does not send them again.
+#[test]
+fn a_rejected_late_change_is_withdrawn_from_every_device() {
+    let mut t = team(&[Role::FieldWorker, Role::Coordinator]);
+    let (a, b, c) = (0, 1, 2);
+    let shared = t[a]
+        .store
+        .add_case(&[Edit::note("A's case")])
+        .expect("case");
+    let b_id = t[b].store.device_id();
+    t[a].store
+        .assign_case(&shared, &b_id, true)
+        .expect("assign");
+    settle(&mut t, &[a, b, c]);
+    t[a].store.revoke(&b_id).expect("revoke");
+    // B, not knowing, writes; C, not knowing either, takes it.
+    let created = t[b]
+        .store
+        .add_case(&[Edit::note("B's late case")])
+        .expect("late case");
+    t[b].store
+        .update_case(&shared, &[Edit::note("B's late note")])
+        .expect("late note");
+    let r = send(&mut t, b, c).expect("C applies B's changes");
+    assert_eq!(
+        r.changes_quarantined, 0,
+        "C does not know of the revocation"
+    );
+    assert!(t[c].store.case(&created).is_ok());
+    // A hears of them through C: quarantined.
+    let r = send(&mut t, c, a).expect("A learns through C");
+    assert!(r.changes_quarantined >= 2, "{r:?}");
+    assert_eq!(t[a].store.quarantined().len(), 2);
+    // A rejects both.
+    t[a].store
+        .resolve_quarantine(&created, false)
+        .expect("reject case");
+    t[a].store
+        .resolve_quarantine(&shared, false)
+        .expect("reject note");
+    assert!(t[a].store.quarantined().is_empty());
+    let r = send(&mut t, a, c).expect("C learns the decision");
+    assert!(r.changes_dropped >= 1, "{r:?}");
+    settle(&mut t, &[a, c]);
+    assert_eq!(
+        state(&mut t[a]),
+        state(&mut t[c]),
+        "the same cases and quarantine"
+    );
+    assert!(
+        t[c].store.case(&created).is_err(),
+        "the rejected case is gone"
+    );
+    let notes = t[c].store.case(&shared).expect("shared").notes;
+    assert_eq!(notes.len(), 1, "the rejected note is gone: {notes:?}");
+    // Nothing is sent again: a repeat exchange changes nothing.
+    let r = send(&mut t, c, a).expect("repeat");
+    assert_eq!((r.changes_applied, r.changes_quarantined), (0, 0), "{r:?}");
+}
+
+/// Two coordinators decide the same late change apart, one accepting, one rejecting:
+/// every device ends with the decision last in the log's order, the same content.
+#[test]
+fn concurrent_accept_and_reject_by_two_coordinators_converge() {
+    for _ in 0..3 {
+        let mut t = team(&[Role::FieldWorker, Role::Coordinator, Role::FieldWorker]);
+        let (a, b, c, d) = (0, 1, 2, 3);
+        let case = t[a]
+            .store
+            .add_case(&[Edit::note("A's case")])
+            .expect("case");
+        let b_id = t[b].store.device_id();
+        t[a].store.assign_case(&case, &b_id, true).expect("assign");
+        settle(&mut t, &[a, b, c, d]);
+        t[a].store.revoke(&b_id).expect("revoke");
+        send(&mut t, a, c).expect("C learns of the revocation");
+        t[b].store
+            .update_case(&case, &[Edit::note("late")])
+            .expect("late");
+        // D (unaware) applies it and hands it on to both coordinators.
+        send(&mut t, b, d).expect("D applies");
+        send(&mut t, d, a).expect("A quarantines");
+        send(&mut t, d, c).expect("C quarantines");
+        t[a].store
+            .resolve_quarantine(&case, false)
+            .expect("A rejects");
+        t[c].store
+            .resolve_quarantine(&case, true)
+            .expect("C accepts");
+        settle(&mut t, &[a, c, d]);
+        let s = state(&mut t[a]);
+        assert_eq!(s, state(&mut t[c]));
+        assert_eq!(s, state(&mut t[d]));
+        assert!(s.1.is_empty(), "nothing left to decide");
+    }
+}
+
+/// Summing reports (a folder sync imports several bundles) keeps every count and
+/// line: quarantined, refused, conflicts and dropped were lost before.
+#[test]
+fn summed_reports_keep_every_field() {
+    let one = SyncReport {
+        cases_created: 1,
+        cases_updated: 2,
+        changes_applied: 3,
+        cases_erased: 4,
+        cases_waiting: 5,
+        ignored_erased: 6,
+        members_added: 7,
+        changes_quarantined: 8,
+        cases_refused: 9,
+        conflicts_created: 10,
+        changes_dropped: 11,
+        dropped: vec!["why".into()],
+        notices: vec!["invitation used again".into()],
+    };
+    let mut total = SyncReport::default();
+    total += &one;
+    total += &one;
+    assert_eq!(
+        (
+            total.changes_quarantined,
+            total.cases_refused,
+            total.conflicts_created
+        ),
+        (16, 18, 20)
+    );
+    assert_eq!(
+        (
+            total.changes_dropped,
+            total.dropped.len(),
+            total.notices.len()
+        ),
+        (22, 2, 2)
+    );
+    assert_eq!(total.cases_created + total.members_added, 16);
+}
