@@ -134,7 +134,19 @@ impl CaravanStore {
     /// told) and gives the receipt to show back to the sender (bound to this device).
     pub fn import_handover(&self, bundle: Vec<u8>) -> Result<HandoverImport> {
         let summary = self.import_bundle(bundle.clone())?;
-        let receipt = self.with(|s| Ok(s.handover_receipt(&bundle)))?;
+        self.handover_import(&bundle, summary)
+    }
+}
+
+impl CaravanStore {
+    /// The receiving side's answer to an imported hand-over: the receipt, when the
+    /// import was complete.
+    pub(crate) fn handover_import(
+        &self,
+        bundle: &[u8],
+        summary: SyncSummary,
+    ) -> Result<HandoverImport> {
+        let receipt = self.with(|s| Ok(s.handover_receipt(bundle)))?;
         Ok(HandoverImport {
             receipt: (summary.cases_waiting == 0).then_some(receipt),
             summary,
