@@ -20,7 +20,7 @@ use crate::sync::{core_scope, session_lock, BundleScope, LiveSync, SyncSummary};
 /// Runs a one-step call `f` as two phases: `progress` is told `(0, 1)` before `f`
 /// (where it may cancel: nothing was done yet) and `(1, 1)` once `f` is done (the
 /// answer is then ignored: the call is complete, and durable if it wrote anything).
-fn phased<T>(
+pub(crate) fn phased<T>(
     owner: &CaravanStore,
     store: &mut Store,
     progress: &Option<Arc<dyn ProgressListener>>,
@@ -115,6 +115,18 @@ impl CaravanStore {
                 Ok(qr::split(&bundle, max_frame as usize)?)
             })
         })
+    }
+
+    /// [`CaravanStore::handover_frames`] (the QR showing for `peer`) with progress and
+    /// cancellation: `(0, 1)` before the bundle is built (cancelling there leaves the
+    /// store exactly as it was and remembers no showing) and `(1, 1)` once it is cut.
+    pub fn handover_frames_with_progress(
+        &self,
+        peer: String,
+        max_frame: u32,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<Vec<Vec<u8>>> {
+        self.handover_frames_of(peer, max_frame, false, &progress)
     }
 
     /// [`CaravanStore::export_share`] with progress and cancellation: `(0, 1)` before

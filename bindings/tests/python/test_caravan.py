@@ -664,7 +664,14 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen, [(0, 1), (1, 1)])
 
         # QR import: frames scanned, then a cancelled import stores nothing, no receipt.
-        frames = a.handover_frames(b.device_id(), 300)
+        before = snapshot(f"{self.tmp}/sender")
+        for listener in cancels():
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                a.handover_frames_with_progress(b.device_id(), 300, listener)
+            self.assertEqual(snapshot(f"{self.tmp}/sender"), before, "byte-identical")
+        p = Progress()
+        frames = a.handover_frames_with_progress(b.device_id(), 300, p)
+        self.assertEqual(p.seen, [(0, 1), (1, 1)])
         scan = cv.QrReassembler()
         for f in frames:
             scan.push(f)
