@@ -8,12 +8,14 @@
 //! [`CaravanStore::import_handover`] imports the scanned bundle and gives the receipt to
 //! show back (a small QR code).
 
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 
 use caravan_core::sync::{qr, DeviceId};
 use caravan_core::ReceiptCheck;
 
 use crate::error::{guard, CaravanError, Result};
+use crate::listener::ProgressListener;
+use crate::progress::phased;
 use crate::store::CaravanStore;
 use crate::sync::{device_id, hex, SyncSummary};
 
@@ -64,7 +66,7 @@ impl CaravanStore {
     /// codes are for. Showing them moves nothing: the peer's position moves when
     /// [`CaravanStore::confirm_handover`] gets the receipt that very phone shows back.
     pub fn handover_frames(&self, peer: String, max_frame: u32) -> Result<Vec<Vec<u8>>> {
-        self.handover_frames_of(peer, max_frame, false)
+        self.handover_frames_of(peer, max_frame, false, &None)
     }
 
     /// Like [`CaravanStore::handover_frames`], but carrying everything, whatever
@@ -72,7 +74,7 @@ impl CaravanStore {
     /// old copy, or whose showing was scanned by someone else. Confirming it sets the
     /// peer's position to everything it carried.
     pub fn handover_frames_everything(&self, peer: String, max_frame: u32) -> Result<Vec<Vec<u8>>> {
-        self.handover_frames_of(peer, max_frame, true)
+        self.handover_frames_of(peer, max_frame, true, &None)
     }
 
     /// Confirms a hand-over with the receipt scanned from the peer's screen: that
@@ -134,7 +136,19 @@ impl CaravanStore {
     /// told) and gives the receipt to show back to the sender (bound to this device).
     pub fn import_handover(&self, bundle: Vec<u8>) -> Result<HandoverImport> {
         let summary = self.import_bundle(bundle.clone())?;
-        let receipt = self.with(|s| Ok(s.handover_receipt(&bundle)))?;
+        self.handover_import(&bundle, summary)
+    }
+}
+
+impl CaravanStore {
+    /// The receiving side's answer to an imported hand-over: the receipt, when the
+    /// import was complete.
+    pub(crate) fn handover_import(
+        &self,
+        bundle: &[u8],
+        summary: SyncSummary,
+    ) -> Result<HandoverImport> {
+        let receipt = self.with(|s| Ok(s.handover_receipt(bundle)))?;
         Ok(HandoverImport {
             receipt: (summary.cases_waiting == 0).then_some(receipt),
             summary,
@@ -143,20 +157,25 @@ impl CaravanStore {
 }
 
 impl CaravanStore {
-    fn handover_frames_of(
+    /// A QR showing for `peer`, told to `progress` by phase
+    /// ([`crate::progress::phased`]): a cancel builds and remembers nothing.
+    pub(crate) fn handover_frames_of(
         &self,
         peer: String,
         max_frame: u32,
         everything: bool,
+        progress: &Option<Arc<dyn ProgressListener>>,
     ) -> Result<Vec<Vec<u8>>> {
         let (frames, handover) = self.with(|s| {
-            let peer = device_id(&peer)?;
-            let (bundle, handover) = if everything {
-                s.export_handover_everything(&peer)?
-            } else {
-                s.export_handover(&peer)?
-            };
-            Ok((qr::split(&bundle, max_frame as usize)?, handover))
+            phased(self, s, progress, |s| {
+                let peer = device_id(&peer)?;
+                let (bundle, handover) = if everything {
+                    s.export_handover_everything(&peer)?
+                } else {
+                    s.export_handover(&peer)?
+                };
+                Ok((qr::split(&bundle, max_frame as usize)?, handover))
+            })
         })?;
         self.remember(handover);
         Ok(frames)

@@ -1,10 +1,13 @@
 //! Callbacks implemented by the app (Kotlin, Swift, Python) and called by Rust.
 
-/// Told which cases changed when sync (a bundle, the mailbox, a live session) brought
-/// changes, so that the UI can refresh. Local edits made through the same handle do
-/// not call it: the app made them and knows.
+/// Told which cases changed, so that the UI can refresh: when sync (a bundle, the
+/// mailbox, a live session, a partner share) brought changes, after every successful
+/// local edit through the handle (a case added, updated, noted, referred, erased,
+/// assigned, imported: its id), and after a membership change (a group created or
+/// joined, a role changed, a member revoked: no id, an empty list). An app's change
+/// stream needs to report nothing itself (decision 0019).
 ///
-/// It is called on the thread that made the sync call, after the store's lock was
+/// It is called on the thread that made the call, after the store's lock was
 /// released, so it may call back into the store (or post to the UI thread). What it
 /// throws is contained: it reaches Rust as an error (never a panic) and is ignored.
 #[uniffi::export(with_foreign)]

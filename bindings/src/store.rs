@@ -175,6 +175,35 @@ impl CaravanStore {
         self.wiping.load(Ordering::SeqCst)
     }
 
+    /// Tells the change listener `ids` (after the store's lock was released: the listener
+    /// may call back into the store). What it throws or panics is contained and ignored:
+    /// the change it reports is done and durable.
+    pub(crate) fn notify(&self, ids: Vec<String>) {
+        let listener = self.listener.lock().ok().and_then(|l| l.clone());
+        if let Some(listener) = listener {
+            if !matches!(
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    listener.on_cases_changed(ids)
+                })),
+                Ok(Ok(()))
+            ) {
+                eprintln!("caravan: the change listener failed; ignored");
+            }
+        }
+    }
+
+    /// Runs a local edit `f` on the open store, then, when it succeeded, tells the
+    /// change listener the cases `ids` names (none for a membership change).
+    pub(crate) fn editing<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T>,
+        ids: impl FnOnce(&T) -> Vec<String>,
+    ) -> Result<T> {
+        let value = self.with(f)?;
+        self.notify(ids(&value));
+        Ok(value)
+    }
+
     /// Runs a sync call `f`, then tells the change listener which cases it changed.
     pub(crate) fn syncing<T>(
         &self,
@@ -201,19 +230,7 @@ impl CaravanStore {
             Ok((value, changed))
         })?;
         if !changed.is_empty() {
-            let listener = self.listener.lock().ok().and_then(|l| l.clone());
-            if let Some(listener) = listener {
-                let ids = changed.clone();
-                // The sync is done and durable: a failing listener must not turn it into an error.
-                if !matches!(
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        listener.on_cases_changed(ids)
-                    })),
-                    Ok(Ok(()))
-                ) {
-                    eprintln!("caravan: the change listener failed; ignored");
-                }
-            }
+            self.notify(changed.clone());
         }
         Ok((value?, changed))
     }
@@ -361,8 +378,8 @@ impl CaravanStore {
         })
     }
 
-    /// Registers (or, with `None`, removes) the listener told about changes brought by
-    /// sync. Harmless on a closed or wiped handle (nothing will be told).
+    /// Registers (or, with `None`, removes) the listener told about changes: brought by
+    /// sync, local edits and membership changes ([`ChangeListener`]). Harmless on a closed or wiped handle (nothing will be told).
     pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
         *self.listener.lock().unwrap_or_else(PoisonError::into_inner) = listener;
     }
@@ -479,12 +496,15 @@ impl CaravanStore {
 
     /// Registers a case from `edits` (validated all or nothing); returns its id.
     pub fn add_case(&self, edits: Vec<CaseEdit>) -> Result<String> {
-        self.with(|s| {
-            let edits = core_edits(edits)?;
-            s.add_case(&edits)
-                .map(|id| id.to_hex())
-                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
-        })
+        self.editing(
+            |s| {
+                let edits = core_edits(edits)?;
+                s.add_case(&edits)
+                    .map(|id| id.to_hex())
+                    .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
+            },
+            |id| vec![id.clone()],
+        )
     }
 
     /// [`CaravanStore::add_case`], safe to retry: `request_id` is an id the app makes
@@ -493,20 +513,27 @@ impl CaravanStore {
     /// first attempt stored instead of creating a second one (its edits are not applied
     /// again). Fails with `CaseErased` if that case was erased since.
     pub fn add_case_once(&self, edits: Vec<CaseEdit>, request_id: String) -> Result<String> {
-        self.with(|s| {
-            Ok(s.add_case_once(&request_id, &core_edits(edits)?)?
-                .0
-                .to_hex())
-        })
+        self.editing(
+            |s| {
+                Ok(s.add_case_once(&request_id, &core_edits(edits)?)?
+                    .0
+                    .to_hex())
+            },
+            |id| vec![id.clone()],
+        )
     }
 
     /// Applies `edits` to a case (validated all or nothing).
     pub fn update_case(&self, id: String, edits: Vec<CaseEdit>) -> Result<()> {
-        self.with(|s| {
-            let edits = core_edits(edits)?;
-            s.update_case(&case_id(&id)?, &edits)
-                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
-        })
+        let told = id.clone();
+        self.editing(
+            |s| {
+                let edits = core_edits(edits)?;
+                s.update_case(&case_id(&id)?, &edits)
+                    .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))
+            },
+            |()| vec![told],
+        )
     }
 
     /// Reads a whole case.
@@ -529,26 +556,31 @@ impl CaravanStore {
         organisation_type: Option<String>,
         reason: Option<String>,
     ) -> Result<String> {
-        self.with(|s| {
-            let id = case_id(&id)?;
-            let before: Vec<String> = s.case(&id)?.referrals.into_iter().map(|r| r.id).collect();
-            let edits = [caravan_core::Edit::AddReferral {
-                service,
-                partner,
-                organisation_type,
-                reason,
-            }];
-            s.update_case(&id, &edits)
-                .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))?;
-            s.case(&id)?
-                .referrals
-                .into_iter()
-                .map(|r| r.id)
-                .find(|r| !before.contains(r))
-                .ok_or_else(|| CaravanError::Internal {
-                    reason: "the new referral was not found after it was stored".into(),
-                })
-        })
+        let told = id.clone();
+        self.editing(
+            |s| {
+                let id = case_id(&id)?;
+                let before: Vec<String> =
+                    s.case(&id)?.referrals.into_iter().map(|r| r.id).collect();
+                let edits = [caravan_core::Edit::AddReferral {
+                    service,
+                    partner,
+                    organisation_type,
+                    reason,
+                }];
+                s.update_case(&id, &edits)
+                    .map_err(|e| locate_findings(e.into(), &screened_texts(&edits)))?;
+                s.case(&id)?
+                    .referrals
+                    .into_iter()
+                    .map(|r| r.id)
+                    .find(|r| !before.contains(r))
+                    .ok_or_else(|| CaravanError::Internal {
+                        reason: "the new referral was not found after it was stored".into(),
+                    })
+            },
+            |_| vec![told],
+        )
     }
 
     /// Records a referral's new status (`referral_status` code).
@@ -568,27 +600,34 @@ impl CaravanStore {
         cases: Vec<Vec<CaseEdit>>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Vec<String>> {
-        self.with(|s| {
-            let cases = cases
-                .into_iter()
-                .map(core_edits)
-                .collect::<Result<Vec<_>>>()?;
-            let mut report = progress_fn(self, &progress);
-            let ids = s.import(&cases, &mut report).map_err(|e| {
-                let texts: Vec<&str> = cases.iter().flat_map(|c| screened_texts(c)).collect();
-                locate_findings(e.into(), &texts)
-            })?;
-            Ok(ids.iter().map(CaseId::to_hex).collect())
-        })
+        self.editing(
+            |s| {
+                let cases = cases
+                    .into_iter()
+                    .map(core_edits)
+                    .collect::<Result<Vec<_>>>()?;
+                let mut report = progress_fn(self, &progress);
+                let ids = s.import(&cases, &mut report).map_err(|e| {
+                    let texts: Vec<&str> = cases.iter().flat_map(|c| screened_texts(c)).collect();
+                    locate_findings(e.into(), &texts)
+                })?;
+                Ok(ids.iter().map(CaseId::to_hex).collect())
+            },
+            Clone::clone,
+        )
     }
 
     /// Erases a case for real (no file keeps its content); `reason` is an
     /// `erasure_reason` code. The erasure propagates to the other devices by sync.
     pub fn erase_case(&self, id: String, reason: String) -> Result<()> {
-        self.with(|s| {
-            let reason = ErasureReason::parse_known(&reason)?;
-            Ok(s.erase_case(&case_id(&id)?, reason)?)
-        })
+        let told = id.clone();
+        self.editing(
+            |s| {
+                let reason = ErasureReason::parse_known(&reason)?;
+                Ok(s.erase_case(&case_id(&id)?, reason)?)
+            },
+            |()| vec![told],
+        )
     }
 
     /// The erased cases (tombstones).

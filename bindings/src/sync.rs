@@ -254,7 +254,7 @@ pub struct LiveStart {
     pub message: Vec<u8>,
 }
 
-fn session_lock(s: &LiveSync) -> Result<std::sync::MutexGuard<'_, LiveSession>> {
+pub(crate) fn session_lock(s: &LiveSync) -> Result<std::sync::MutexGuard<'_, LiveSession>> {
     s.session.lock().map_err(|_| CaravanError::Internal {
         reason: "an earlier call on this live session failed unexpectedly; start a new one".into(),
     })
@@ -303,10 +303,13 @@ impl CaravanStore {
     /// Creates a group with this device, named `device_name`, as its first member and
     /// coordinator.
     pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
-        self.with(|s| {
-            s.create_group(&name, &device_name)
-                .map_err(|e| locate_findings(e.into(), &[&name, &device_name]))
-        })
+        self.editing(
+            |s| {
+                s.create_group(&name, &device_name)
+                    .map_err(|e| locate_findings(e.into(), &[&name, &device_name]))
+            },
+            |()| Vec::new(),
+        )
     }
 
     /// A one-time invitation admitting one device as `role` (coordinators only). It is
@@ -356,12 +359,18 @@ impl CaravanStore {
     /// Revokes a member's device (e.g. a phone taken at a border) and rotates the group
     /// key; it can read nothing written afterwards. Coordinators only.
     pub fn revoke_member(&self, device_id_hex: String) -> Result<()> {
-        self.with(|s| Ok(s.revoke(&device_id(&device_id_hex)?)?))
+        self.editing(
+            |s| Ok(s.revoke(&device_id(&device_id_hex)?)?),
+            |()| Vec::new(),
+        )
     }
 
     /// Gives a member another role. Coordinators only.
     pub fn set_member_role(&self, device_id_hex: String, role: MemberRole) -> Result<()> {
-        self.with(|s| Ok(s.set_role(&device_id(&device_id_hex)?, role.into())?))
+        self.editing(
+            |s| Ok(s.set_role(&device_id(&device_id_hex)?, role.into())?),
+            |()| Vec::new(),
+        )
     }
 
     /// Assigns a case to a member (or takes it back, `assigned = false`), so a field
@@ -372,10 +381,14 @@ impl CaravanStore {
         device_id_hex: String,
         assigned: bool,
     ) -> Result<()> {
-        self.with(|s| {
-            let d = device_id(&device_id_hex)?;
-            Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?)
-        })
+        let told = case_id_hex.clone();
+        self.editing(
+            |s| {
+                let d = device_id(&device_id_hex)?;
+                Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?)
+            },
+            |()| vec![told],
+        )
     }
 
     /// Cases holding changes by revoked devices, waiting for a coordinator.
@@ -399,19 +412,26 @@ impl CaravanStore {
     /// Accepts (applies) or rejects (drops) a case's quarantined changes; the decision
     /// reaches every device with the next sync. Coordinators only.
     pub fn resolve_quarantine(&self, case_id_hex: String, accept: bool) -> Result<SyncSummary> {
-        self.with(|s| {
-            let report = s.resolve_quarantine(&case_id(&case_id_hex)?, accept)?;
-            Ok(SyncSummary::new(&report, vec![case_id_hex.clone()]))
-        })
+        let told = case_id_hex.clone();
+        self.editing(
+            |s| {
+                let report = s.resolve_quarantine(&case_id(&case_id_hex)?, accept)?;
+                Ok(SyncSummary::new(&report, vec![case_id_hex.clone()]))
+            },
+            |_| vec![told],
+        )
     }
 
     /// Joins the group of an invitation scanned from another device.
     pub fn join_group(&self, invitation: String, device_name: String) -> Result<()> {
         let invitation = zeroize::Zeroizing::new(invitation);
-        self.with(|s| {
-            s.join_group(&invitation, &device_name)
-                .map_err(|e| locate_findings(e.into(), &[&device_name]))
-        })
+        self.editing(
+            |s| {
+                s.join_group(&invitation, &device_name)
+                    .map_err(|e| locate_findings(e.into(), &[&device_name]))
+            },
+            |()| Vec::new(),
+        )
     }
 
     /// The group's members.
@@ -510,7 +530,7 @@ impl CaravanStore {
     }
 }
 
-fn core_scope(scope: BundleScope) -> caravan_core::BundleScope {
+pub(crate) fn core_scope(scope: BundleScope) -> caravan_core::BundleScope {
     match scope {
         BundleScope::Everything => caravan_core::BundleScope::Everything,
         BundleScope::SinceLast { target } => caravan_core::BundleScope::SinceLast(target),

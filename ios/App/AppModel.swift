@@ -55,7 +55,10 @@ final class AppModel: ObservableObject {
         store = nil
     }
 
-    /// A local edit: told to every subscriber (and so to `revision`).
+    /// A change the core's listener does not tell (the sync screen's hand-over
+    /// confirmations, invitations): told to every subscriber (and so to `revision`).
+    /// Local edits and membership changes need not call it: the core tells them
+    /// (decision 0019).
     func changed() { changes.onCasesChanged(ids: []) }
 
     /// Runs a store call off the main thread.

@@ -96,7 +96,6 @@ struct CaseFormView: View {
                 try await model.run { store -> Void in
                     if let id { if !edits.isEmpty { try store.updateCase(id: id, edits: edits) } } else { _ = try store.addCase(edits: edits) }
                 }
-                model.changed()
                 dismiss()
             } catch { self.error = AppModel.message(error) }
         }
@@ -107,7 +106,6 @@ struct CaseFormView: View {
         Task {
             do {
                 try await model.run { try $0.eraseCase(id: caseId, reason: reason) }
-                model.changed()
                 dismiss()
             } catch { self.error = AppModel.message(error) }
         }

@@ -49,7 +49,6 @@ struct ReferralView: View {
                 }
                 self.service = nil
                 self.partner = ""
-                model.changed()
             } catch { self.error = AppModel.message(error) }
         }
     }
@@ -58,7 +57,6 @@ struct ReferralView: View {
         Task {
             do {
                 try await model.run { try $0.setReferralStatus(id: caseId, referral: referral, status: status) }
-                model.changed()
             } catch { self.error = AppModel.message(error) }
         }
     }

@@ -57,7 +57,6 @@ struct ScreeningView: View {
                     return try store.assessCase(id: caseId)
                 }
                 stored = form
-                model.changed()
             } catch { self.error = AppModel.message(error) }
         }
     }

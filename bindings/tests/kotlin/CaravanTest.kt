@@ -250,6 +250,32 @@ fun run(tmp: File) {
         d.closeStore(); e.closeStore()
     }
 
+    test("QR import and exports with progress: a throwing listener cancels and changes nothing") {
+        val g = CaravanStore.create(File(tmp, "hand-g").path, generateStoreKey())
+        g.joinGroup(a.invite(MemberRole.FIELD_WORKER), "G")
+        a.importBundle(g.exportBundle(BundleScope.Everything))
+        g.importBundle(a.exportBundle(BundleScope.Everything))
+        val fresh = a.addCase(edits(gender = "Masculine"))
+        val waiting = a.handoverWaiting(g.deviceId())
+        expect<CaravanException.Cancelled>("a cancelled export") {
+            a.exportBundleFramesWithProgress(BundleScope.SinceLast("g"), 300u, ThrowingProgress(0uL))
+        }
+        val s = QrReassembler()
+        a.handoverFrames(g.deviceId(), 300u).forEach { s.push(it) }
+        val bundle = s.finish()
+        val count = g.caseCount()
+        expect<CaravanException.Cancelled>("ensureActive() in a cancelled coroutine") {
+            g.importHandoverWithProgress(bundle, ThrowingProgress(1uL))
+        }
+        check(g.caseCount() == count, "the cancelled QR import stored nothing")
+        val p = Progress()
+        val got = g.importHandoverWithProgress(bundle, p)
+        check(p.last == (2uL to 2uL) && got.receipt != null, "imported whole: ${p.last}")
+        check(g.getCase(fresh).gender == "Masculine", "G has the case")
+        check(a.confirmHandover(got.receipt!!) == g.deviceId() && a.handoverWaiting(g.deviceId()) < waiting, "confirmed")
+        g.closeStore()
+    }
+
     test("a revoked device reads nothing new and cannot send") {
         val c = CaravanStore.create(File(tmp, "seized").path, generateStoreKey())
         c.joinGroup(a.invite(MemberRole.FIELD_WORKER), "Seized phone")

@@ -626,6 +626,168 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen, [(0, 2), (1, 2), (2, 2)])
         self.assertEqual(len(recorder.all_ids()), 20)
 
+    def test_live_receive_qr_import_and_exports_cancel_leaving_the_store_byte_identical(self):
+        """Issue 16: progress and cancellation on the live receive, the QR import and
+        the exports; a cancel (False or a raise) leaves every file as it was."""
+        import hashlib
+
+        def snapshot(path):
+            out = {}
+            for root, _, files in os.walk(path):
+                for f in files:
+                    full = os.path.join(root, f)
+                    with open(full, "rb") as fh:
+                        out[os.path.relpath(full, path)] = hashlib.sha256(fh.read()).hexdigest()
+            return out
+
+        cancels = lambda: (Throwing(after=0), Progress(cancel_after=0))
+        a, _ = self.new_store("sender")
+        b, _ = self.new_store("receiver")
+        a.create_group("Team", "Sender phone")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "Receiver phone")
+        admit(a, b)
+        cid = a.add_case(case_edits())
+        heard = Recorder()
+        b.set_change_listener(heard)
+
+        # Exports: a cancelled SinceLast export moves no position (nor any byte).
+        for call in (lambda p: a.export_bundle_with_progress(cv.BundleScope.SINCE_LAST(target="b"), p),
+                     lambda p: a.export_bundle_frames_with_progress(
+                         cv.BundleScope.SINCE_LAST(target="b"), 300, p)):
+            before = snapshot(f"{self.tmp}/sender")
+            for listener in cancels():
+                with self.assertRaises(cv.CaravanError.Cancelled):
+                    call(listener)
+                self.assertEqual(snapshot(f"{self.tmp}/sender"), before, "byte-identical")
+        p = Progress()
+        bundle = a.export_bundle_with_progress(cv.BundleScope.SINCE_LAST(target="b"), p)
+        self.assertEqual(p.seen, [(0, 1), (1, 1)])
+
+        # QR import: frames scanned, then a cancelled import stores nothing, no receipt.
+        before = snapshot(f"{self.tmp}/sender")
+        for listener in cancels():
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                a.handover_frames_with_progress(b.device_id(), 300, listener)
+            self.assertEqual(snapshot(f"{self.tmp}/sender"), before, "byte-identical")
+        p = Progress()
+        frames = a.handover_frames_with_progress(b.device_id(), 300, p)
+        self.assertEqual(p.seen, [(0, 1), (1, 1)])
+        scan = cv.QrReassembler()
+        for f in frames:
+            scan.push(f)
+        scanned = scan.finish()
+        before = snapshot(f"{self.tmp}/receiver")
+        for listener in (Throwing(after=0), Throwing(after=1), Progress(cancel_after=1)):
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                b.import_handover_with_progress(scanned, listener)
+            self.assertEqual(snapshot(f"{self.tmp}/receiver"), before, "byte-identical")
+        self.assertEqual((b.case_count(), heard.calls), (0, []))
+        p = Progress()
+        got = b.import_handover_with_progress(scanned, p)
+        self.assertEqual(p.seen, [(0, 2), (1, 2), (2, 2)])
+        self.assertIsNotNone(got.receipt)
+        self.assertEqual(a.confirm_handover(got.receipt), b.device_id())
+        self.assertIn(cid, heard.all_ids())
+
+        # Live receive: a cancelled message changes nothing and can be fed again.
+        a.update_case(cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code="Masculine")])
+        start = a.live_start()
+        responder = b.live_accept()
+        to_b, to_a = start.message, None
+        cancelled = 0
+        for _ in range(10):
+            if to_b is not None:
+                before = snapshot(f"{self.tmp}/receiver")
+                for listener in cancels():
+                    with self.assertRaises(cv.CaravanError.Cancelled):
+                        b.live_receive_with_progress(responder, to_b, listener)
+                    self.assertEqual(snapshot(f"{self.tmp}/receiver"), before, "byte-identical")
+                    cancelled += 1
+                p = Progress()
+                to_a = b.live_receive_with_progress(responder, to_b, p)
+                self.assertEqual(p.seen, [(0, 1), (1, 1)])
+                to_b = None
+            if to_a is not None:
+                to_b = a.live_receive(start.session, to_a)
+                to_a = None
+            if start.session.is_done() and responder.is_done():
+                break
+        self.assertTrue(start.session.is_done() and responder.is_done())
+        self.assertGreater(cancelled, 0)
+        self.assertEqual(b.get_case(cid).gender, "Masculine")
+
+        # Partner share export.
+        ngo, _ = self.new_store("ngo")
+        shelter, _ = self.new_store("shelter")
+        ngo.create_group("Almaty NGO", "Dana")
+        shelter.create_group("Istanbul shelter", "Coordinator")
+        req = shelter.partner_request("Istanbul shelter")
+        offer = ngo.partner_agree("Almaty NGO", req.text, req.code, ["gender", "citizenship"])
+        shelter.partner_accept(offer.text, offer.code)
+        shared = ngo.add_case(case_edits())
+        ngo.share_case(offer.agreement_id, shared, "Shelter")
+        before = snapshot(f"{self.tmp}/ngo")
+        for listener in cancels():
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                ngo.export_share_with_progress(offer.agreement_id, listener)
+            self.assertEqual(snapshot(f"{self.tmp}/ngo"), before, "byte-identical")
+        p = Progress()
+        share = ngo.export_share_with_progress(offer.agreement_id, p)
+        self.assertEqual(p.seen, [(0, 1), (1, 1)])
+        self.assertEqual(shelter.import_share(share).cases_received, 1)
+
+    def test_local_edits_and_membership_changes_reach_the_change_listener(self):
+        """Issue 16: the change feed tells local edits (the case id) and membership
+        changes (no id) too, so the apps' streams need not report them; a listener
+        calling back into the store from the callback neither deadlocks nor is refused,
+        and a throwing one does not fail the edit."""
+
+        class CallingBack(cv.ChangeListener):
+            def __init__(self, store):
+                self.store = store
+                self.calls = []
+
+            def on_cases_changed(self, ids):
+                self.calls.append((list(ids), self.store.case_count()))
+
+        class Raising(cv.ChangeListener):
+            def on_cases_changed(self, ids):
+                raise RuntimeError("the screen went away")
+
+        a, _ = self.new_store("a")
+        b, _ = self.new_store("b")
+        heard = CallingBack(a)
+        a.set_change_listener(heard)
+        a.create_group("Team", "A")
+        self.assertEqual(heard.calls, [([], 0)], "a membership change: no case id")
+        cid = a.add_case(case_edits())
+        self.assertEqual(heard.calls[-1], ([cid], 1))
+        a.update_case(cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code="Masculine")])
+        a.add_note(cid, "Works at the brick factory.")
+        ref = a.refer(cid, "Shelter", "Partner NGO", None, None)
+        a.set_referral_status(cid, ref, "Accepted")
+        self.assertEqual([c[0] for c in heard.calls[-4:]], [[cid]] * 4)
+        again = a.add_case_once(case_edits(), "req-1")
+        imported = a.import_cases([case_edits(), case_edits()], None)
+        self.assertEqual([c[0] for c in heard.calls[-2:]], [[again], imported])
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "B")
+        admit(a, b)
+        n = len(heard.calls)
+        a.set_member_role(b.device_id(), cv.MemberRole.COORDINATOR)
+        a.assign_case(cid, b.device_id(), True)
+        a.revoke_member(b.device_id())
+        self.assertEqual([c[0] for c in heard.calls[n:]], [[], [cid], []])
+        # A refused edit tells nothing.
+        n = len(heard.calls)
+        with self.assertRaises(cv.CaravanError.NoteRejected):
+            a.add_note(cid, "Call her on " + PHONE)
+        self.assertEqual(len(heard.calls), n)
+        a.erase_case(again, "EnteredInError")
+        self.assertEqual(heard.calls[-1][0], [again])
+        a.set_change_listener(Raising())
+        a.update_case(cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code="Feminine")])
+        self.assertEqual(a.get_case(cid).gender, "Feminine")
+
     def test_a_negative_offset_is_a_typed_error(self):
         """Red-team F5 of 2026-12-04: CaseQuery(offset=-1) raised the generated
         ValueError (the field was unsigned); it is InvalidInput now."""

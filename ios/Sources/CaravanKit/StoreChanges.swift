@@ -6,8 +6,9 @@ import Foundation
 /// each with its own `AsyncStream` (a view's task comes and goes without registering
 /// or removing anything on the store, so a locked or wiped store is never touched by a
 /// subscriber's clean-up). A slow subscriber loses the oldest events, never blocks the
-/// core's callback. Events: the changed case ids; an empty list for a team change or a
-/// local edit the app reports itself (`onCasesChanged(ids: [])`).
+/// core's callback. Events: the changed case ids (sync, and local edits: the core tells
+/// those too, decision 0019); an empty list for a membership change, or for a change
+/// the app reports itself (`onCasesChanged(ids: [])`).
 public final class StoreChanges: ChangeListener, @unchecked Sendable {
     private let lock = NSLock()
     private var subscribers: [UUID: AsyncStream<[String]>.Continuation] = [:]
@@ -30,7 +31,7 @@ public final class StoreChanges: ChangeListener, @unchecked Sendable {
         }
     }
 
-    /// Called by the core after a sync changed cases, and by the app after local edits.
+    /// Called by the core after a sync, a local edit or a membership change.
     public func onCasesChanged(ids: [String]) {
         lock.lock()
         let all = Array(subscribers.values)

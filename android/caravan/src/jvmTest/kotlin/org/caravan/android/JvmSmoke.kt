@@ -307,6 +307,10 @@ private suspend fun lockPaths(root: File, c: Checks) {
             val second = scope.launch { repo.changes().collect { seen.incrementAndGet() } }
             kotlinx.coroutines.withContext(main.asCoroutineDispatcher()) { kotlinx.coroutines.yield() }
             repo.add(CaseForm().with(ScalarField.GENDER, "Feminine").edits())
+            // The repository reports nothing itself: the core's listener tells both
+            // collectors of the local edit (decision 0019).
+            val told = withTimeoutOrNull(10_000) { while (seen.get() < 2) kotlinx.coroutines.delay(10); true }
+            c.check("$path: the core told both collectors of the local edit (${seen.get()})", told == true)
             when (path) {
                 "menu lock" -> s.lock()
                 "auto-lock" -> { auto.onBackground(); now += 61_000; auto.onForeground() }

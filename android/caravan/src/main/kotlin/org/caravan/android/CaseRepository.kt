@@ -49,14 +49,14 @@ class CaseRepository(
 
     /**
      * What changed, for any number of collectors (list screen, detail screen, sync
-     * screen): the ids of the cases that sync brought, or that this repository created,
-     * edited or erased; an empty list when the team changed (members, roles,
-     * assignments). Collecting never touches the store: it works the same before and
+     * screen): the ids of the cases that sync brought, or that were created, edited,
+     * erased or assigned on this phone; an empty list when the team changed (members,
+     * roles). The core tells all of these itself (its change listener fires for local
+     * edits and membership changes too, decision 0019): this repository adds nothing.
+     * Collecting never touches the store: it works the same before and
      * after [close].
      */
     fun changes(): SharedFlow<List<String>> = feed.changes
-
-    private fun <T> touched(ids: List<String>, value: T): T = value.also { feed.onCasesChanged(ids) }
 
     /** Summaries matching [filter], most recently updated first. */
     suspend fun list(filter: CaseListFilter = CaseListFilter()): List<CaseSummary> =
@@ -83,11 +83,11 @@ class CaseRepository(
     suspend fun get(id: String): CaseDetails = withContext(io) { store.getCase(id) }
 
     /** Registers a case from [edits]; returns its id. */
-    suspend fun add(edits: List<CaseEdit>): String = withContext(io) { store.addCase(edits).also { touched(listOf(it), it) } }
+    suspend fun add(edits: List<CaseEdit>): String = withContext(io) { store.addCase(edits) }
 
     /** Applies [edits] to case [id], all or nothing; a no-op for an empty list. */
     suspend fun update(id: String, edits: List<CaseEdit>) = withContext(io) {
-        if (edits.isNotEmpty()) touched(listOf(id), store.updateCase(id, edits))
+        if (edits.isNotEmpty()) store.updateCase(id, edits)
     }
 
     /** Saves the case form: a new case when [id] is null. Returns the case id. */
@@ -95,7 +95,6 @@ class CaseRepository(
         withContext(io) {
             val edits = form.edits(stored)
             val saved = if (id == null) store.addCase(edits) else id.also { if (edits.isNotEmpty()) store.updateCase(it, edits) }
-            if (id == null || edits.isNotEmpty()) feed.onCasesChanged(listOf(saved))
             saved
         }
 
@@ -103,20 +102,20 @@ class CaseRepository(
     suspend fun screen(id: String, form: ScreeningForm, stored: ScreeningForm): ScreeningAssessment =
         withContext(io) {
             val edits = form.edits(stored)
-            if (edits.isNotEmpty()) touched(listOf(id), store.updateCase(id, edits))
+            if (edits.isNotEmpty()) store.updateCase(id, edits)
             store.assessCase(id)
         }
 
     /** Refers the person to a service; returns the referral id. */
     suspend fun refer(id: String, service: String, partner: String, organisationType: String?, reason: String?): String =
-        withContext(io) { touched(listOf(id), store.refer(id, service, partner, organisationType, reason)) }
+        withContext(io) { store.refer(id, service, partner, organisationType, reason) }
 
     /** Records a referral's new status. */
     suspend fun setReferralStatus(id: String, referral: String, status: String) =
-        withContext(io) { touched(listOf(id), store.setReferralStatus(id, referral, status)) }
+        withContext(io) { store.setReferralStatus(id, referral, status) }
 
     /** Erases a case for real (an `erasure_reason` code). */
-    suspend fun erase(id: String, reason: String) = withContext(io) { touched(listOf(id), store.eraseCase(id, reason)) }
+    suspend fun erase(id: String, reason: String) = withContext(io) { store.eraseCase(id, reason) }
 
     // ----- team ------------------------------------------------------------------------
 
@@ -128,7 +127,7 @@ class CaseRepository(
 
     /** Creates a team with this phone as its first member and coordinator. */
     suspend fun createGroup(name: String, deviceName: String) =
-        withContext(io) { touched(emptyList(), store.createGroup(name, deviceName)) }
+        withContext(io) { store.createGroup(name, deviceName) }
 
     /** This phone's role in its team, or null before joining or once revoked. */
     suspend fun myRole(): MemberRole? = withContext(io) { store.myRole() }
@@ -137,11 +136,11 @@ class CaseRepository(
     suspend fun invite(role: MemberRole = MemberRole.FIELD_WORKER): String = withContext(io) { store.invite(role) }
 
     /** Revokes a member's phone (e.g. taken at a border); the team key rotates. */
-    suspend fun revoke(deviceId: String) = withContext(io) { touched(emptyList(), store.revokeMember(deviceId)) }
+    suspend fun revoke(deviceId: String) = withContext(io) { store.revokeMember(deviceId) }
 
     /** Lets a field worker or partner change a case (or takes it back). */
     suspend fun assign(caseId: String, deviceId: String, assigned: Boolean = true) =
-        withContext(io) { touched(listOf(caseId), store.assignCase(caseId, deviceId, assigned)) }
+        withContext(io) { store.assignCase(caseId, deviceId, assigned) }
 
     /** Cases holding changes by revoked phones, waiting for a coordinator. */
     suspend fun quarantined(): List<QuarantinedCase> = withContext(io) { store.quarantined() }
@@ -152,7 +151,7 @@ class CaseRepository(
 
     /** Joins the team of a scanned invitation. */
     suspend fun join(invitation: String, deviceName: String) =
-        withContext(io) { touched(emptyList(), store.joinGroup(invitation, deviceName)) }
+        withContext(io) { store.joinGroup(invitation, deviceName) }
 
     // ----- sync ------------------------------------------------------------------------
 

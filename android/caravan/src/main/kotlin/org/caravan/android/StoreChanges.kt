@@ -23,7 +23,7 @@ class StoreChanges : ChangeListener {
     /** The events: changed case ids; an empty list for a team change. */
     val changes: SharedFlow<List<String>> = flow.asSharedFlow()
 
-    /** Called by the core after a sync changed cases, and by [CaseRepository] after local edits. */
+    /** Called by the core after a sync, a local edit or a membership change (decision 0019). */
     override fun onCasesChanged(ids: List<String>) {
         flow.tryEmit(ids)
     }
