@@ -328,6 +328,13 @@ def op_value(op):
             "key": h(op["key"]),
         }
         key = tuple(fields.values())
+        # `at` (optional, Unix seconds): omitted from the map when absent; absent
+        # orders before present.
+        if "at" in op:
+            fields["at"] = op["at"]
+            key = key + ((1, op["at"]),)
+        else:
+            key = key + ((0,),)
     else:
         raise ValueError(k)
     return {k: fields}, (OPS.index(k), key)

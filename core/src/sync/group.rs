@@ -1659,6 +1659,7 @@ mod tests {
                 x25519: B32([6; 32]),
                 epoch: 1,
                 key: ByteBuf::from(vec![7u8; 40]),
+                at: None,
             };
             let author = B32(a.id().0);
             let sig = a.sign(&op_msg(&g.id, &[], &author, &op));

@@ -55,6 +55,8 @@ const INVITE_SECRET: [u8; 16] = [
 const WELCOME_SALT: [u8; 16] = [0x3c; 16];
 const LEGACY_INVITE_SEED: [u8; 32] = seq(0x10);
 const GROUP_NONCE: [u8; 16] = [0x22; 16];
+/// The admission time written into the vectors' `Admit` (Unix seconds, 2023-11-14).
+const ADMIT_AT: u64 = 1_700_000_000;
 const GROUP_NAME: &str = "Membership vectors";
 const COORDINATOR_NAME: &str = "Coordinator phone";
 const MEMBER_NAME: &str = "Field phone";
@@ -208,10 +210,17 @@ fn op_json(op: &MemberOp) -> Value {
             x25519,
             epoch,
             key,
-        } => json!({
-            "kind": "Admit", "invite": hex(&invite.0), "member": hex(&member.0),
-            "x25519": hex(&x25519.0), "epoch": epoch, "key": hex(key),
-        }),
+            at,
+        } => {
+            let mut v = json!({
+                "kind": "Admit", "invite": hex(&invite.0), "member": hex(&member.0),
+                "x25519": hex(&x25519.0), "epoch": epoch, "key": hex(key),
+            });
+            if let Some(at) = at {
+                v["at"] = json!(at);
+            }
+            v
+        }
     }
 }
 
@@ -451,6 +460,7 @@ fn membership_vectors() -> Value {
             x25519: B32(mx),
             epoch: 0,
             key: ByteBuf::from(admit_key.clone()),
+            at: Some(ADMIT_AT),
         },
     );
     step(
