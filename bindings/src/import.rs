@@ -33,6 +33,9 @@ pub struct SpreadsheetImport {
     /// Whether anything was stored: false for a dry run, and when a bad row stopped
     /// the import (`skip_bad` false): then nothing at all was stored.
     pub applied: bool,
+    /// Good rows already imported by an earlier import of the same rows (a retry, a
+    /// repeat), not stored again.
+    pub already_imported: u64,
     /// The new cases (32 hex digits each), in row order.
     pub case_ids: Vec<String>,
 }
@@ -83,6 +86,7 @@ impl CaravanStore {
                     })
                     .collect(),
                 applied: r.applied,
+                already_imported: r.already as u64,
                 case_ids: r.cases.iter().map(CaseId::to_hex).collect(),
             })
         })
