@@ -30,8 +30,9 @@ pub struct SpreadsheetImport {
     pub good: u64,
     /// Rows that cannot be imported, in row order.
     pub bad: Vec<ImportBadRow>,
-    /// Whether anything was stored: false for a dry run, and when a bad row stopped
-    /// the import (`skip_bad` false): then nothing at all was stored.
+    /// Whether the import went through: false for a dry run, and when a bad row
+    /// stopped the import (`skip_bad` false): then nothing at all was stored. True
+    /// with no new case when every good row was already imported.
     pub applied: bool,
     /// Good rows already imported by an earlier import of the same rows (a retry, a
     /// repeat), not stored again.
