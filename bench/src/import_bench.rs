@@ -335,7 +335,7 @@ mod tests {
         let imported_events: usize = plan
             .cases
             .iter()
-            .flat_map(|(_, e)| e)
+            .flat_map(|(_, _, e)| e)
             .filter(|e| matches!(e, caravan_core::Edit::AddRouteEvent { .. }))
             .count();
         assert_eq!(route_events, imported_events);

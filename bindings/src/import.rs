@@ -30,9 +30,13 @@ pub struct SpreadsheetImport {
     pub good: u64,
     /// Rows that cannot be imported, in row order.
     pub bad: Vec<ImportBadRow>,
-    /// Whether anything was stored: false for a dry run, and when a bad row stopped
-    /// the import (`skip_bad` false): then nothing at all was stored.
+    /// Whether the import went through: false for a dry run, and when a bad row
+    /// stopped the import (`skip_bad` false): then nothing at all was stored. True
+    /// with no new case when every good row was already imported.
     pub applied: bool,
+    /// Good rows already imported by an earlier import of the same rows (a retry, a
+    /// repeat), not stored again.
+    pub already_imported: u64,
     /// The new cases (32 hex digits each), in row order.
     pub case_ids: Vec<String>,
 }
@@ -83,6 +87,7 @@ impl CaravanStore {
                     })
                     .collect(),
                 applied: r.applied,
+                already_imported: r.already as u64,
                 case_ids: r.cases.iter().map(CaseId::to_hex).collect(),
             })
         })

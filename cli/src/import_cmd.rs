@@ -66,6 +66,7 @@ pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
             good: plan.cases.len(),
             bad: plan.bad,
             applied: false,
+            already: 0,
             cases: Vec::new(),
         }
     } else {
@@ -110,6 +111,7 @@ fn print(json: bool, r: &ImportReport, dry_run: bool) {
                 "good": r.good,
                 "bad": r.bad,
                 "applied": r.applied,
+                "already_imported": r.already,
                 "dry_run": dry_run,
                 "cases": r.cases.iter().map(|c| c.to_hex()).collect::<Vec<_>>(),
             })
@@ -128,8 +130,17 @@ fn print(json: bool, r: &ImportReport, dry_run: bool) {
         } else {
             format!("; {} bad rows skipped", r.bad.len())
         };
+        let already = if r.already == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {} rows were already imported (by an earlier import of this file) and \
+                 were not stored again",
+                r.already
+            )
+        };
         println!(
-            "Imported {} cases from {} rows{skipped}",
+            "Imported {} cases from {} rows{skipped}{already}",
             r.cases.len(),
             r.rows
         );

@@ -96,6 +96,15 @@ fn the_documented_example_imports_in_one_command() {
         shown["case"]["registration"],
         serde_json::json!({"year": 2019, "month": 3})
     );
+    // The same file again: nothing new, and the user is told how many were there.
+    let again = caravan(&store, &["case", "import", &file, "--map", &map]);
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        said.contains("Imported 0 cases from 4 rows; 4 rows were already imported"),
+        "{said}"
+    );
+    assert_eq!(count(&store), 4);
 }
 
 #[test]

@@ -310,3 +310,69 @@ fn a_cancelled_import_stores_nothing() {
     assert!(calls >= 2);
     assert!(store.list(&CaseFilter::default()).is_empty());
 }
+
+fn sexes(n: usize) -> (String, Mapping) {
+    let mut csv = String::from("Sex\n");
+    for i in 0..n {
+        csv.push_str(if i % 3 == 0 { "M\n" } else { "F\n" });
+    }
+    let mapping = Mapping::parse(
+        "version = 1\n[columns]\nSex = \"gender\"\n[values.gender]\nF = \"Feminine\"\nM = \"Masculine\"\n",
+    )
+    .expect("mapping");
+    (csv, mapping)
+}
+
+#[test]
+fn importing_the_same_rows_again_stores_no_second_copy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(dir.path().join("s"), &key).expect("store");
+    let (csv, mapping) = sexes(300);
+    let first = run(&mut store, &mapping, &csv, ImportOptions::default());
+    assert_eq!((first.cases.len(), first.already), (300, 0));
+    // Identical rows at different row numbers are different cases.
+    assert_eq!(store.list(&CaseFilter::default()).len(), 300);
+
+    let again = run(&mut store, &mapping, &csv, ImportOptions::default());
+    assert!(again.applied);
+    assert_eq!((again.cases.len(), again.already), (0, 300));
+    assert_eq!(store.list(&CaseFilter::default()).len(), 300);
+
+    // The file grew by rows at the end and one row was corrected: only those are new.
+    let (mut longer, _) = sexes(310);
+    longer = longer.replacen("Sex\nM\nF\n", "Sex\nM\nM\n", 1);
+    let grown = run(&mut store, &mapping, &longer, ImportOptions::default());
+    assert_eq!((grown.cases.len(), grown.already), (11, 299));
+    assert_eq!(store.list(&CaseFilter::default()).len(), 311);
+
+    // After reopening (as after a kill), a repeat still finds every row.
+    drop(store);
+    let mut store = Store::open(dir.path().join("s"), &key).expect("reopen");
+    let repeat = run(&mut store, &mapping, &longer, ImportOptions::default());
+    assert_eq!((repeat.cases.len(), repeat.already), (0, 310));
+    assert_eq!(store.list(&CaseFilter::default()).len(), 311);
+}
+
+#[test]
+fn a_cancelled_import_retried_stores_each_row_once() {
+    let (_dir, mut store) = store();
+    let (csv, mapping) = sexes(600);
+    let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("sheet");
+    let plan = import::plan(&mapping, sheet).expect("plan");
+    let err = import::import(
+        &mut store,
+        plan,
+        600,
+        ImportOptions::default(),
+        &mut |done, _| done < 300,
+    )
+    .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(store.list(&CaseFilter::default()).is_empty());
+    let retried = run(&mut store, &mapping, &csv, ImportOptions::default());
+    assert_eq!((retried.cases.len(), retried.already), (600, 0));
+    let again = run(&mut store, &mapping, &csv, ImportOptions::default());
+    assert_eq!((again.cases.len(), again.already), (0, 600));
+    assert_eq!(store.list(&CaseFilter::default()).len(), 600);
+}

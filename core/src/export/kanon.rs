@@ -415,7 +415,7 @@ pub fn export_records(records: &[StatRecord], opts: &RecordOptions) -> Result<Re
             .collect();
         lattice.search(top)
     } else {
-        bottom
+        bottom.clone()
     };
 
     // The release itself: group at the chosen levels, keep groups of at least k.
@@ -450,6 +450,10 @@ pub fn export_records(records: &[StatRecord], opts: &RecordOptions) -> Result<Re
     }
     let mut groups: Vec<(Vec<Option<String>>, u32)> = rows.into_values().collect();
     groups.sort();
+    // Nothing released (no eligible record, or none in a group of k): no value is
+    // generalized, and the file still has the plain header, so readers see the
+    // columns (pandas refuses a file without one).
+    let levels = if released == 0 { bottom } else { levels };
     let columns: Vec<&'static str> = attrs
         .iter()
         .zip(&levels)
@@ -703,6 +707,29 @@ pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Vec<String>>)> {
 mod tests {
     use super::*;
     use crate::export::testdata;
+
+    #[test]
+    fn an_export_of_no_record_still_has_its_header() {
+        // No eligible record, or too few for one group of k (the generalization search
+        // then climbs to dropping every attribute), with and without the search.
+        let few = testdata::skewed(3, 7);
+        for records in [&[][..], &few[..]] {
+            for generalize in [false, true] {
+                let opts = RecordOptions {
+                    generalize,
+                    ..RecordOptions::default()
+                };
+                let export = export_records(records, &opts).expect("export");
+                assert_eq!(export.report.released, 0);
+                let csv = export.to_csv();
+                let (header, rows) = parse_csv(&csv).expect("csv");
+                assert!(rows.is_empty());
+                assert!(header.len() >= 20, "{csv:?}");
+                assert_eq!(header, export.columns());
+                assert_eq!(csv, format!("{}\n", header.join(",")));
+            }
+        }
+    }
 
     fn check_export(export: &RecordExport, k: u32) {
         let csv = export.to_csv();

@@ -42,8 +42,9 @@ pub struct BadRow {
 /// The rows of a spreadsheet turned into cases.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// The edits of each good row's case, with its row number.
-    pub cases: Vec<(usize, Vec<Edit>)>,
+    /// The edits of each good row's case, with its row number and its request id
+    /// (see [`row_request_id`]).
+    pub cases: Vec<(usize, String, Vec<Edit>)>,
     /// Rows that cannot be imported.
     pub bad: Vec<BadRow>,
 }
@@ -66,8 +67,13 @@ pub struct ImportReport {
     pub good: usize,
     /// Rows that cannot be imported, in row order.
     pub bad: Vec<BadRow>,
-    /// Whether anything was stored (false for a dry run, or when a bad row stopped all).
+    /// Whether the import went through (false for a dry run, or when a bad row stopped
+    /// all); when every good row was [`ImportReport::already`] imported, nothing new
+    /// was stored.
     pub applied: bool,
+    /// Good rows found already imported (by an earlier import of the same rows, see
+    /// [`row_request_id`]) and not stored again.
+    pub already: usize,
     /// The new cases, in row order (empty unless applied).
     #[serde(serialize_with = "hex_ids")]
     pub cases: Vec<CaseId>,
@@ -106,13 +112,19 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
     }
     // Rows are checked in parallel (the identifier screen of notes is most of the
     // work), in order.
+    let header = &sheet.header;
     let checked = crate::parallel::par_map(sheet.rows, |(number, row)| {
-        (number, row_edits(&resolvers, &row, &mapping.separator))
+        let request = row_request_id(header, number, &row);
+        (
+            number,
+            request,
+            row_edits(&resolvers, &row, &mapping.separator),
+        )
     });
     let mut out = Plan::default();
-    for (number, result) in checked {
+    for (number, request, result) in checked {
         match result {
-            Ok(edits) => out.cases.push((number, edits)),
+            Ok(edits) => out.cases.push((number, request, edits)),
             Err((column, reason)) => out.bad.push(BadRow {
                 row: number,
                 column,
@@ -121,6 +133,30 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
         }
     }
     Ok(out)
+}
+
+/// The request id of a spreadsheet row (see [`Store::import_once`]): SHA-256 of the
+/// header, the row number and the row's cells, so importing the same rows again (a
+/// retry after a kill, a repeat, the file with more rows appended or bad rows fixed)
+/// stores only rows not imported before. Two files with the same columns and the
+/// same cells at the same row number count as the same row.
+pub fn row_request_id(header: &[String], number: usize, row: &[String]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"caravan/import-row/v1\0");
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_le_bytes());
+        ctx.update(bytes);
+    };
+    for h in header {
+        field(h.as_bytes());
+    }
+    field(&(number as u64).to_le_bytes());
+    for c in row {
+        field(c.as_bytes());
+    }
+    let digest = ctx.finish();
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("import:{hex}")
 }
 
 type RowError = (Option<String>, String);
@@ -159,8 +195,8 @@ fn reason_of(e: &Error) -> String {
     }
 }
 
-/// Stores the plan's cases in one [`Store::import`] (validated again there, one
-/// fsync), unless it is a dry run or a bad row stops it (see [`ImportOptions`]).
+/// Stores the plan's cases not imported before in one [`Store::import_once`]
+/// (validated again there, one fsync), unless it is a dry run or a bad row stops it (see [`ImportOptions`]).
 /// `progress(done, total)` is called as blocks of cases are written; returning
 /// `false` cancels the import and stores nothing.
 pub fn import(
@@ -179,8 +215,14 @@ pub fn import(
     if options.dry_run || (!report.bad.is_empty() && !options.skip_bad) || plan.cases.is_empty() {
         return Ok(report);
     }
-    let cases: Vec<Vec<Edit>> = plan.cases.into_iter().map(|(_, e)| e).collect();
-    report.cases = store.import(&cases, progress)?;
+    let cases: Vec<(String, Vec<Edit>)> = plan.cases.into_iter().map(|(_, r, e)| (r, e)).collect();
+    for (id, created) in store.import_once(cases, progress)? {
+        if created {
+            report.cases.push(id);
+        } else {
+            report.already += 1;
+        }
+    }
     report.applied = true;
     Ok(report)
 }

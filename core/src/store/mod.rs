@@ -684,6 +684,54 @@ impl Store {
     /// are written with a single fsync. All or nothing: if one case is invalid, the
     /// error names it and nothing is stored.
     pub fn import(&mut self, cases: &[Vec<Edit>], progress: Progress<'_>) -> Result<Vec<CaseId>> {
+        self.import_with_ids(cases, None, progress)
+    }
+
+    /// [`Store::import`] that is safe to repeat: each case comes with a request id (as
+    /// in [`Store::add_case_once`], 1 to 128 bytes) from which its case id is derived,
+    /// so a case whose request was already imported (or imported and then erased) is
+    /// not stored again. All or nothing for the new ones. Returns, in order, each
+    /// case's id and whether this call created it.
+    pub fn import_once(
+        &mut self,
+        cases: Vec<(String, Vec<Edit>)>,
+        progress: Progress<'_>,
+    ) -> Result<Vec<(CaseId, bool)>> {
+        let mut out = Vec::with_capacity(cases.len());
+        let mut new_ids = Vec::new();
+        let mut new_cases = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (request, edits) in cases {
+            if request.is_empty() || request.len() > 128 {
+                return Err(Error::invalid("request id", "give 1 to 128 bytes"));
+            }
+            let id = self.request_case_id(&request);
+            let known = self.index.cases.contains_key(&id)
+                || self.index.tombstones.contains_key(&id)
+                || !seen.insert(id);
+            out.push((id, !known));
+            if !known {
+                new_ids.push(id);
+                new_cases.push(edits);
+            }
+        }
+        if !new_cases.is_empty() {
+            self.import_with_ids(&new_cases, Some(&new_ids), progress)?;
+        }
+        Ok(out)
+    }
+
+    /// [`Store::import`] with the cases' ids given (`ids[i]` for `cases[i]`, none of
+    /// them stored yet) or drawn at random.
+    fn import_with_ids(
+        &mut self,
+        cases: &[Vec<Edit>],
+        fixed: Option<&[CaseId]>,
+        progress: Progress<'_>,
+    ) -> Result<Vec<CaseId>> {
+        if fixed.is_some_and(|f| f.len() != cases.len()) {
+            return Err(Error::Internal("one id per imported case".into()));
+        }
         self.check_writable()?;
         self.check_local_rights(None, &[])?;
         let now = Timestamp::now();
@@ -699,7 +747,10 @@ impl Store {
         let result: Result<()> = (|| {
             for (b, chunk) in cases.chunks(batch).enumerate() {
                 let first = (self.index.next_lsn, b * batch);
-                for (frame, records) in self.build_parallel(chunk, now, threads, first)? {
+                let chunk_ids = fixed.map(|f| &f[b * batch..b * batch + chunk.len()]);
+                for (frame, records) in
+                    self.build_parallel(chunk, chunk_ids, now, threads, first)?
+                {
                     let off = self.journal.append(&frame)?;
                     for (slot, (id, record)) in records.into_iter().enumerate() {
                         let loc = Loc(JOURNAL, off, frame.len() as u32, slot as u16);
@@ -883,12 +934,20 @@ impl Store {
     fn build_parallel(
         &self,
         cases: &[Vec<Edit>],
+        ids: Option<&[CaseId]>,
         now: Timestamp,
         threads: usize,
         first: (u64, usize),
     ) -> Result<Vec<SealedBlock>> {
-        let build = |edits: &Vec<Edit>, lsn: u64| -> Result<(CaseId, Record)> {
-            let (id, mut doc) = self.new_case_doc(edits, now)?;
+        let build = |edits: &Vec<Edit>, i: usize, lsn: u64| -> Result<(CaseId, Record)> {
+            let (id, mut doc) = match ids.and_then(|ids| ids.get(i)) {
+                Some(id) => {
+                    let mut doc = CaseDoc::create(*id, self.actor.clone(), now)?;
+                    doc.apply(edits, now, &self.identity)?;
+                    (*id, doc)
+                }
+                None => self.new_case_doc(edits, now)?,
+            };
             let (summary, stats) = describe(&doc, now)?;
             let (bytes, sigs) = doc.unsaved_changes();
             let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
@@ -910,7 +969,7 @@ impl Store {
             let mut block = BlockBuilder::default();
             for (j, edits) in part.iter().enumerate() {
                 let i = p * per + j;
-                let (id, record) = build(edits, first.0 + i as u64)
+                let (id, record) = build(edits, i, first.0 + i as u64)
                     .map_err(|e| with_case_number(e, first.1 + i + 1))?;
                 block.push(cbor(&record)?, (id, strip_doc(record)));
                 if block.is_full() {
