@@ -47,6 +47,35 @@ fn newest_pack(dir: &Path) -> String {
 /// repair must keep the damaged pack aside and salvage from the old generation.
 #[test]
 fn damage_with_an_older_generation_present_deletes_nothing_and_salvages_it() {
+    older_generation_survives(|pack| flip(pack, None));
+}
+
+/// R2-1 of the 2026-12-05 red team: the newest pack cut at a frame boundary (here
+/// emptied, or cut after its first frame) authenticates to its end, yet lacks frames
+/// the snapshot points to. That too must read from the older generation, and repair
+/// must carry its cases over instead of deleting it.
+#[test]
+fn a_newest_pack_cut_at_a_frame_boundary_is_damage_and_the_older_generation_survives() {
+    older_generation_survives(|pack| {
+        OpenOptions::new()
+            .write(true)
+            .open(pack)
+            .and_then(|f| f.set_len(0))
+            .expect("truncate");
+    });
+    older_generation_survives(|pack| {
+        let bytes = fs::read(pack).expect("read");
+        let first = format::frame_len(&bytes).expect("a first frame");
+        assert!(first < bytes.len(), "the pack has more than one frame");
+        OpenOptions::new()
+            .write(true)
+            .open(pack)
+            .and_then(|f| f.set_len(first as u64))
+            .expect("truncate");
+    });
+}
+
+fn older_generation_survives(damage: impl Fn(&Path)) {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("s");
     let mut live = Vec::new();
@@ -82,7 +111,7 @@ fn damage_with_an_older_generation_present_deletes_nothing_and_salvages_it() {
             fs::write(dir.join(name), bytes).expect("restore");
         }
     }
-    flip(&dir.join(newest_pack(&dir)), None);
+    damage(&dir.join(newest_pack(&dir)));
     let before = snapshot(&dir);
 
     // `case list` / `case show` (a normal open).

@@ -374,6 +374,7 @@ impl Opener<'_> {
         journals.sort_unstable();
         packs.sort_unstable();
         let newest_journal = journals.last().copied();
+        let mut newer_tombstones = BTreeMap::new();
         match indexes.last().copied() {
             // A journal newer than every snapshot: that generation's snapshot is lost.
             Some(gen) if newest_journal.is_none_or(|j| j <= gen) => {
@@ -402,10 +403,14 @@ impl Opener<'_> {
                         }
                         return Ok((index, len, purge));
                     }
-                    Ok(_) => {
+                    Ok(snapshot) => {
                         // An older generation is still on disk and a file of the
                         // newest one is damaged: read every generation, so that what
                         // the older one holds intact is not lost (reported above).
+                        // The snapshot still authenticates: its erasures hold even if
+                        // the pack that carried their records is lost, so an erased
+                        // case never comes back from the older generation.
+                        newer_tombstones = snapshot.tombstones.clone();
                     }
                     Err(e) => self.damaged(
                         name,
@@ -430,7 +435,14 @@ impl Opener<'_> {
             .copied()
             .unwrap_or(0)
             .max(newest_journal.unwrap_or(0));
-        self.rebuild(gen, &journals, &packs)
+        let (mut index, len, mut purge) = self.rebuild(gen, &journals, &packs)?;
+        for (case, tombstone) in newer_tombstones {
+            if let Some(entry) = index.cases.remove(&case) {
+                purge.extend(entry.frames.into_iter().chain(entry.old));
+            }
+            index.tombstones.entry(case).or_insert(tombstone);
+        }
+        Ok((index, len, purge))
     }
 
     /// Whether the packs the snapshot of `gen` relies on are whole, checked only when
@@ -452,6 +464,17 @@ impl Opener<'_> {
             return true;
         }
         let mut whole = true;
+        // Where the snapshot expects each pack to reach at least: a pack cut at a
+        // frame boundary (or emptied) authenticates to its end, yet misses frames the
+        // snapshot points to (R2-1 of the 2026-12-05 red team).
+        let mut reach: HashMap<u32, u64> = HashMap::new();
+        for entry in index.cases.values() {
+            for loc in &entry.frames {
+                let end = loc.offset().saturating_add(u64::from(loc.len()));
+                let r = reach.entry(loc.file()).or_insert(0);
+                *r = (*r).max(end);
+            }
+        }
         for &n in &index.packs {
             let name = files::pack_name(n);
             match fs::read(self.dir.join(&name)) {
@@ -459,6 +482,16 @@ impl Opener<'_> {
                     let s = scan(self.sealer, &bytes);
                     if !s.bad.is_empty() || !s.bad_records.is_empty() {
                         whole = false;
+                    }
+                    if reach.get(&n).is_some_and(|r| *r > bytes.len() as u64) {
+                        whole = false;
+                        self.damaged(
+                            name,
+                            "shorter than the index snapshot expects (frames are missing); \
+                             the index was rebuilt from every generation"
+                                .into(),
+                            0,
+                        );
                     }
                 }
                 Err(_) => {
