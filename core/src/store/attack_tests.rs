@@ -391,6 +391,7 @@ fn end_file(store: &Store) -> (PathBuf, Vec<u8>) {
 /// changes), and a slot that does not authenticate is damage, whichever slot it is:
 /// reported, nothing written, every case still read (the other slot confirms the
 /// journal up to its mark).
+#[cfg(unix)]
 #[test]
 fn the_end_mark_is_written_in_place_and_a_bad_slot_is_damage() {
     use std::os::unix::fs::MetadataExt;
