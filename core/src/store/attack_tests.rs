@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::model::ScalarField;
@@ -290,13 +290,24 @@ fn assert_confirmed(store: &Store, what: &str) {
         .expect("journal")
         .len();
     let bytes = fs::read(store.dir.join(files::end_name(gen))).expect("end mark");
-    let mark: EndMark =
-        format::open_frame(&store.sealer, format::CTX_END, &bytes).expect("end mark opens");
+    let read = end_mark::parse(&store.sealer, gen, &bytes).expect("end mark opens");
+    assert!(
+        !read.bad_slot && !read.bad_ids,
+        "both slots and the ids authenticate"
+    );
+    let mark: EndMark = read.mark;
     assert_eq!(
         (mark.len, mark.next_lsn),
         (journal, store.index.next_lsn),
         "after {what}, the end mark on disk does not confirm the journal: a kill now \
          would let a flipped tail pass for a torn write"
+    );
+    // F11: the ids it names, kept in place write by write, are exactly the cases
+    // only the journal holds (what a scan of the index finds).
+    assert_eq!(
+        mark.journal_cases,
+        store.journal_cases(),
+        "after {what}, the end mark names other journal-only cases than the index holds"
     );
 }
 
@@ -396,4 +407,167 @@ fn another_stores_header_over_one_copy_loses_nothing() {
     let store = Store::open_with_passphrase(&mine, pass).expect("open");
     assert!(store.damage().is_empty(), "{:?}", store.damage());
     assert_eq!(store.len(), 3);
+}
+
+/// The end-mark file of a generation, its bytes.
+fn end_file(store: &Store) -> (PathBuf, Vec<u8>) {
+    let path = store.dir.join(files::end_name(store.index.gen));
+    let bytes = fs::read(&path).expect("end mark");
+    (path, bytes)
+}
+
+/// Format 6: a write confirms itself in place (the file is not replaced, one slot
+/// changes), and a slot that does not authenticate is damage, whichever slot it is:
+/// reported, nothing written, every case still read (the other slot confirms the
+/// journal up to its mark).
+#[cfg(unix)]
+#[test]
+fn the_end_mark_is_written_in_place_and_a_bad_slot_is_damage() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let mut store = Store::create(&dir, &key()).expect("create");
+    let id = store.add_case(&[Edit::note("first")]).expect("add");
+    let (path, before) = end_file(&store);
+    let inode = fs::metadata(&path).expect("meta").ino();
+    store
+        .update_case(&id, &[Edit::note("second")])
+        .expect("update");
+    assert_eq!(
+        fs::metadata(&path).expect("meta").ino(),
+        inode,
+        "rewritten, not in place"
+    );
+    let (_, after) = end_file(&store);
+    assert_eq!(after.len(), before.len(), "an update adds no id record");
+    let changed: Vec<usize> = (0..before.len())
+        .filter(|&i| before[i] != after[i])
+        .collect();
+    let slot_of = |i: usize| {
+        format::END_SLOT_AT
+            .iter()
+            .position(|&at| (at..at + format::END_SLOT).contains(&(i as u64)))
+    };
+    let slot = slot_of(changed[0]).expect("a slot changed");
+    assert!(
+        changed.iter().all(|&i| slot_of(i) == Some(slot)),
+        "one slot written"
+    );
+    drop(store);
+    for victim in [slot, 1 - slot] {
+        for at in [4, 40, format::END_SLOT as usize - 1] {
+            let mut bad = after.clone();
+            bad[format::END_SLOT_AT[victim] as usize + at] ^= 0x01;
+            fs::write(&path, &bad).expect("write");
+            let files_before = snapshot(&dir);
+            let mut store = Store::open(&dir, &key()).expect("open with damage");
+            assert!(
+                store
+                    .damage()
+                    .iter()
+                    .any(|d| d.file == files::end_name(0) && d.problem.contains("slot")),
+                "slot {victim} byte {at}: a damaged slot passed unreported: {:?}",
+                store.damage()
+            );
+            let notes: Vec<String> = store
+                .case(&id)
+                .expect("case")
+                .notes
+                .into_iter()
+                .map(|n| n.text)
+                .collect();
+            assert_eq!(notes, ["first", "second"]);
+            drop(store);
+            assert_eq!(snapshot(&dir), files_before, "a read changed the store");
+        }
+    }
+}
+
+/// F11 through the ids appended after the slots: with the journal lost, the repair
+/// names the cases only it held; a damaged id record is reported.
+#[test]
+fn a_damaged_record_of_journal_cases_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let mut store = Store::create(&dir, &key()).expect("create");
+    let a = store.add_case(&[Edit::note("a")]).expect("add");
+    let b = store.add_case(&[Edit::note("b")]).expect("add");
+    let (_, bytes) = end_file(&store);
+    assert!(bytes.len() as u64 > format::END_IDS_AT, "ids are recorded");
+    let journal = dir.join(files::journal_name(store.index.gen));
+    drop(store);
+    // The journal lost whole: both cases are named as lost.
+    fs::write(&journal, b"").expect("truncate");
+    let report = Store::repair(&dir, &key()).expect("repair");
+    let named: BTreeSet<CaseId> = report.lost_cases.iter().copied().collect();
+    assert_eq!(named, BTreeSet::from([a, b]), "{report:?}");
+    // Again with the id record damaged: that is reported as damage of the end mark.
+    let tmp2 = tempfile::tempdir().expect("tmp");
+    let dir2 = tmp2.path().join("s");
+    let mut store = Store::create(&dir2, &key()).expect("create");
+    store.add_case(&[Edit::note("a")]).expect("add");
+    let (path2, mut bytes2) = end_file(&store);
+    drop(store);
+    let at = format::END_IDS_AT as usize + 20;
+    bytes2[at] ^= 0x04;
+    fs::write(&path2, &bytes2).expect("write");
+    let store = Store::open(&dir2, &key()).expect("open with damage");
+    assert!(
+        store
+            .damage()
+            .iter()
+            .any(|d| d.file == files::end_name(0) && d.problem.contains("held only by the journal")),
+        "{:?}",
+        store.damage()
+    );
+}
+
+/// Stores written by the previous build (format 5: the end mark one sealed frame)
+/// open, are confirmed by that mark (a flip in the confirmed journal is damage), and
+/// are upgraded to format 6 by the first writable open.
+#[test]
+fn a_format_5_end_mark_is_read_and_upgraded() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let mut store = Store::create(&dir, &key()).expect("create");
+    let id = store.add_case(&[Edit::note("kept")]).expect("add");
+    let gen = store.index.gen;
+    let old = EndMark {
+        gen,
+        len: store.journal.len,
+        next_lsn: store.index.next_lsn,
+        cases: Some(1),
+        journal_cases: vec![id],
+    };
+    let frame = format::seal_frame(&store.sealer, format::CTX_END, &old).expect("seal");
+    let header = Header {
+        format: 5,
+        ..store.header.clone()
+    };
+    let journal = dir.join(files::journal_name(gen));
+    drop(store);
+    fs::write(dir.join(files::end_name(gen)), &frame).expect("write");
+    recovery::write_headers(&dir, &header).expect("headers");
+    let files_before = snapshot(&dir);
+    // A flip in the last (confirmed) frame is damage, not a torn write.
+    flip(&journal, Some(fs::read(&journal).expect("j").len() - 3));
+    let store = Store::open(&dir, &key()).expect("open with damage");
+    assert!(
+        !store.damage().is_empty(),
+        "a format-5 mark confirmed nothing"
+    );
+    drop(store);
+    for (name, bytes) in &files_before {
+        fs::write(dir.join(name), bytes).expect("restore");
+    }
+    let mut store = Store::open(&dir, &key()).expect("open format 5");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(store.case(&id).expect("case").notes[0].text, "kept");
+    assert_eq!(store.header.format, FORMAT_VERSION);
+    assert_confirmed(&store, "the upgrade");
+    let (_, bytes) = end_file(&store);
+    assert!(
+        bytes.starts_with(format::END_MAGIC),
+        "the mark was not rewritten"
+    );
 }

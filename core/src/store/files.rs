@@ -231,6 +231,11 @@ fn write_at_end(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
 }
 
+/// Writes all of `bytes` at `offset` (not yet durable).
+pub(crate) fn write_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    write_at_end(file, bytes, offset)
+}
+
 #[cfg(windows)]
 fn write_at_end(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
     let mut done = 0;

@@ -33,8 +33,13 @@ use crate::vocab::ErasureReason;
 /// never released.) Format 4 writes case summaries in their compact encoding
 /// (`super::summary_codec`) instead of as CBOR maps. Format 5 adds a second copy of
 /// the header ([`HEADER_COPY_FILE`]) and the journal's end mark (`end-<gen>`, see
-/// [`EndMark`]), so damage to either is told apart from a torn write.
-pub(crate) const FORMAT_VERSION: u32 = 5;
+/// [`EndMark`]), so damage to either is told apart from a torn write. Format 6 writes
+/// the end mark in place, in one of two alternating slots, with the ids of the cases
+/// held only by the journal appended after them ([`EndSlot`], [`EndIds`]), so that
+/// confirming a write costs one `fdatasync` (format-5 marks are still read).
+pub(crate) const FORMAT_VERSION: u32 = 6;
+/// The first format with end marks and two header copies.
+pub(crate) const END_MARK_FORMAT: u32 = 5;
 /// Oldest format this build opens. A format-2 store is a format-3 store whose frames
 /// all hold one record, and a format-3 store is a format-4 store whose summaries are
 /// all CBOR maps (which format 4 still reads): opening one rewrites its header as the
@@ -64,6 +69,51 @@ pub(crate) const CTX_FRAME: &[u8] = b"caravan/store/frame";
 pub(crate) const CTX_INDEX: &[u8] = b"caravan/store/index";
 /// AEAD context of the journal's end mark.
 pub(crate) const CTX_END: &[u8] = b"caravan/store/end";
+/// AEAD context of a record of journal-only case ids in `end-<gen>` (format 6).
+pub(crate) const CTX_END_IDS: &[u8] = b"caravan/store/end-ids";
+/// Clear magic at the start of a format-6 `end-<gen>` (a format-5 one starts with a
+/// frame length).
+pub(crate) const END_MAGIC: &[u8; 8] = b"cvn-end6";
+/// Size of each of the two slots of a format-6 `end-<gen>`.
+pub(crate) const END_SLOT: u64 = 504;
+/// Where the two slots start: each lies within one 512-byte sector of its own.
+pub(crate) const END_SLOT_AT: [u64; 2] = [8, 512];
+/// Where the records of journal-only case ids start in a format-6 `end-<gen>`.
+pub(crate) const END_IDS_AT: u64 = 1024;
+
+/// One slot of a format-6 `end-<gen>`: `magic ‖ slot 0 | slot 1 | id records` (slot 0
+/// at byte 8, slot 1 at byte 512, the ids from byte 1024). Each slot is one sealed
+/// frame, zero-padded to [`END_SLOT`] bytes, within one 512-byte sector; the slot
+/// with the highest `seq` that authenticates is the mark. A write confirms itself by
+/// writing the slot the previous mark is not in, in place, and one `fdatasync`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EndSlot {
+    /// The generation of the journal.
+    pub(crate) gen: u64,
+    /// Sequence number of the mark (the newer slot has the higher one).
+    pub(crate) seq: u64,
+    /// Bytes of the journal that were acknowledged.
+    pub(crate) len: u64,
+    /// The next LSN after the journal's last acknowledged record.
+    pub(crate) next_lsn: u64,
+    /// Cases known, live or erased (see [`EndMark::cases`]).
+    pub(crate) cases: u64,
+    /// Bytes of id records after [`END_IDS_AT`] that this mark confirms; anything
+    /// after them was never confirmed (a write that did not finish).
+    pub(crate) ids_len: u64,
+}
+
+/// A record of `end-<gen>` (format 6) naming cases that became journal-only (new in
+/// this generation) since the previous record. Appended and synced before the slot
+/// that confirms it, so the union of the confirmed records is the mark's
+/// `journal_cases`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EndIds {
+    /// The generation of the journal.
+    pub(crate) gen: u64,
+    /// The new ids.
+    pub(crate) ids: Vec<CaseId>,
+}
 
 /// What `end-<gen>` says of `journal-<gen>`: written when a store is closed after
 /// writing (and as `len = 0` when a generation starts), so every byte up to `len`

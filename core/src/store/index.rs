@@ -150,6 +150,10 @@ pub(crate) struct Index {
     /// Where the latest ledger record is.
     #[serde(default)]
     pub(crate) ledger_frame: Option<Loc>,
+    /// Cases that entered the index through a record in the current journal since
+    /// the last end mark (never stored): the mark records their ids in place.
+    #[serde(skip)]
+    pub(crate) fresh: Vec<CaseId>,
 }
 
 /// Heads per case.
@@ -308,6 +312,9 @@ impl Index {
             } => {
                 if self.tombstones.contains_key(&case) {
                     return vec![loc];
+                }
+                if loc.file() == JOURNAL && !self.cases.contains_key(&case) {
+                    self.fresh.push(case);
                 }
                 let entry = self.cases.entry(case).or_insert_with(|| Entry {
                     summary: summary.clone(),

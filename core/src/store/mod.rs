@@ -25,6 +25,7 @@ mod assigned;
 mod chunks;
 mod dedup;
 mod dictionary;
+mod end_mark;
 mod files;
 mod format;
 mod handover;
@@ -157,6 +158,8 @@ pub struct Store {
     gone_cases: Vec<CaseId>,
     /// ...and how many more left none, whose ids no authentic file holds.
     gone_unnamed: u64,
+    /// The current generation's end mark, open for writing in place (format 6).
+    mark: Option<end_mark::MarkFile>,
 }
 
 impl std::fmt::Debug for Store {
@@ -220,10 +223,10 @@ impl Store {
         let snapshot = format::seal_frame(&sealer, CTX_INDEX, &index)?;
         files::write_atomic(dir, &files::index_name(0), &snapshot)?;
         files::write_atomic(dir, &files::journal_name(0), &device)?;
-        recovery::write_end(
+        end_mark::MarkFile::create(
             &sealer,
             dir,
-            EndMark {
+            &EndMark {
                 gen: 0,
                 len: device.len() as u64,
                 next_lsn: 1,
@@ -292,6 +295,7 @@ impl Store {
                 old_journals: Vec::new(),
                 end: EndMark::default(),
                 end_found: false,
+                end_slots: None,
                 format: header.format,
             };
             let (index, journal_len, purge) = opener.load()?;
@@ -301,6 +305,10 @@ impl Store {
             }
             let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
             let confirmed = if opener.end_found { opener.end.len } else { 0 };
+            let marks = (
+                opener.end_slots,
+                std::mem::take(&mut opener.end.journal_cases),
+            );
             let recovery::Opener {
                 damage,
                 needs_repair,
@@ -311,7 +319,7 @@ impl Store {
                 header,
                 sealer,
                 (index, journal_len, purge),
-                (gone_cases, gone_unnamed, confirmed),
+                (gone_cases, gone_unnamed, confirmed, marks),
                 (damage, needs_repair, old_journals),
             ));
             break;
@@ -320,7 +328,7 @@ impl Store {
             header,
             sealer,
             (mut index, journal_len, purge),
-            (gone_cases, gone_unnamed, confirmed),
+            (gone_cases, gone_unnamed, confirmed, (end_slots, recorded)),
             (mut damage, mut needs_repair, old_journals),
         )) = chosen
         else {
@@ -380,6 +388,7 @@ impl Store {
             device_lost,
             gone_cases,
             gone_unnamed,
+            mark: None,
         };
         store.open_packs()?;
         if store.read_only || store.needs_repair {
@@ -397,6 +406,16 @@ impl Store {
             };
             recovery::write_headers(dir, &upgraded)?;
             store.header = upgraded;
+        }
+        if let Some((seq, ids_len)) = end_slots {
+            // A format-6 mark: the next ones are written in place.
+            store.mark = Some(end_mark::MarkFile::open(
+                dir,
+                store.index.gen,
+                seq,
+                ids_len,
+                recorded.into_iter().collect(),
+            )?);
         }
         if store.confirmed != store.journal.len || header.format < FORMAT_VERSION {
             // What the journal now holds was acknowledged (a torn tail was cut off).
@@ -872,7 +891,8 @@ impl Store {
         Ok(())
     }
 
-    /// Live cases every record of which is in the current journal.
+    /// Live cases every record of which is in the current journal (a scan of the
+    /// index: only when a mark file is written whole).
     fn journal_cases(&self) -> Vec<CaseId> {
         let mut out: Vec<CaseId> = self
             .index
@@ -887,20 +907,51 @@ impl Store {
 
     /// Writes `end-<gen>` confirming the whole journal as it is now (durable), with
     /// the cases the index now holds.
+    ///
+    /// Normally in place (format 6): the ids of cases new in the journal since the
+    /// last mark (the index collects them as it applies records, so no scan), then
+    /// one slot, each synced. Written whole (temporary file, rename, directory sync)
+    /// only when no format-6 mark of this generation is open (an upgrade from format
+    /// 5), or after a failed in-place write (the ids it took are then found again by
+    /// a scan).
     fn write_end_mark(&mut self) -> Result<()> {
         let next_lsn = self.index.next_lsn;
-        recovery::write_end(
-            &self.sealer,
-            &self.dir,
-            EndMark {
-                gen: self.index.gen,
-                len: self.journal.len,
-                next_lsn,
-                cases: Some(self.index.known_cases()),
-                journal_cases: self.journal_cases(),
-            },
-        )?;
-        files::sync_dir(&self.dir)?;
+        let cases = self.index.known_cases();
+        let fresh = std::mem::take(&mut self.index.fresh);
+        let gen = self.index.gen;
+        let in_place = match self.mark.as_mut() {
+            Some(m) if m.gen == gen => Some(m),
+            _ => None,
+        };
+        if let Some(mark) = in_place {
+            let new_ids: Vec<CaseId> = fresh
+                .into_iter()
+                .filter(|id| {
+                    self.index.cases.get(id).is_some_and(|e| {
+                        !e.frames.is_empty() && e.frames.iter().all(|l| l.file() == JOURNAL)
+                    })
+                })
+                .collect();
+            if let Err(e) = mark.confirm(&self.sealer, self.journal.len, next_lsn, cases, new_ids) {
+                self.mark = None;
+                return Err(e);
+            }
+        } else {
+            self.mark = None;
+            let mark = end_mark::MarkFile::create(
+                &self.sealer,
+                &self.dir,
+                &EndMark {
+                    gen,
+                    len: self.journal.len,
+                    next_lsn,
+                    cases: Some(cases),
+                    journal_cases: self.journal_cases(),
+                },
+            )?;
+            files::sync_dir(&self.dir)?;
+            self.mark = Some(mark);
+        }
         self.confirmed = self.journal.len;
         Ok(())
     }
@@ -1398,32 +1449,38 @@ impl Store {
                 cases: Some(self.index.known_cases()),
                 journal_cases: Vec::new(),
             };
-            recovery::write_end(&self.sealer, &dir, mark)?;
+            let mark = end_mark::MarkFile::create(&self.sealer, &dir, &mark)?;
             files::write_atomic(&dir, &files::index_name(new_gen), &s)?;
             files::write_atomic(&dir, &files::journal_name(new_gen), &[])?;
-            files::sync_dir(&dir)
+            files::sync_dir(&dir)?;
+            Ok(mark)
         });
-        if let Err(e) = committed {
-            // Undo the in-memory switch; the files of the old generation are intact.
-            for (loc, was) in self.index.all_locs().zip(before) {
-                *loc = was;
-            }
-            for (id, old) in saved_old {
-                if let Some(e) = self.index.cases.get_mut(&id) {
-                    e.old = old;
+        let mark = match committed {
+            Ok(mark) => mark,
+            Err(e) => {
+                // Undo the in-memory switch; the files of the old generation are intact.
+                for (loc, was) in self.index.all_locs().zip(before) {
+                    *loc = was;
                 }
+                for (id, old) in saved_old {
+                    if let Some(e) = self.index.cases.get_mut(&id) {
+                        e.old = old;
+                    }
+                }
+                self.index.packs = old_packs;
+                self.index.gen = old_gen;
+                self.index.next_pack = pack_no;
+                files::remove(&dir, &files::index_name(new_gen)).ok();
+                files::remove(&dir, &files::end_name(new_gen)).ok();
+                files::remove(&dir, &pack_file).ok();
+                return Err(e);
             }
-            self.index.packs = old_packs;
-            self.index.gen = old_gen;
-            self.index.next_pack = pack_no;
-            files::remove(&dir, &files::index_name(new_gen)).ok();
-            files::remove(&dir, &files::end_name(new_gen)).ok();
-            files::remove(&dir, &pack_file).ok();
-            return Err(e);
-        }
+        };
         // Switch to the new generation.
         self.journal = Journal::open(&dir, new_gen, 0, false)?;
         self.confirmed = 0;
+        self.mark = Some(mark);
+        self.index.fresh.clear();
         for n in &rewrite {
             self.packs.remove(n);
             self.extra.remove(n);

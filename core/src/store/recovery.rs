@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::path::Path;
 
+use super::end_mark;
 use super::files::{self, FileName};
 use super::format::{
-    self, Block, EndMark, Header, Record, CTX_END, CTX_INDEX, FORMAT_VERSION, HEADER_COPY_FILE,
-    HEADER_FILE,
+    self, Block, EndMark, Header, Record, CTX_INDEX, FORMAT_VERSION, HEADER_COPY_FILE, HEADER_FILE,
 };
 use super::index::{Index, Loc, JOURNAL, LOST};
 use super::{frame_error, strip_doc, Damage, Store};
@@ -193,7 +193,7 @@ impl Headers {
         }
         for (name, why, present) in &self.problems {
             // Before format 5 there was no copy: its absence is no damage.
-            if !*present && *name == HEADER_COPY_FILE && header.format < FORMAT_VERSION {
+            if !*present && *name == HEADER_COPY_FILE && header.format < format::END_MARK_FORMAT {
                 continue;
             }
             damage.push(Damage::new(*name, format!("{why}; {from} was used"), 0));
@@ -216,12 +216,6 @@ pub(crate) fn write_headers(dir: &Path, header: &Header) -> Result<()> {
     files::write_atomic(dir, HEADER_COPY_FILE, &bytes)?;
     files::write_atomic(dir, HEADER_FILE, &bytes)?;
     files::sync_dir(dir)
-}
-
-/// Writes `end-<gen>` (temporary file, fsync, rename; the caller syncs the directory).
-pub(crate) fn write_end(sealer: &Sealer, dir: &Path, mark: EndMark) -> Result<()> {
-    let frame = format::seal_frame(sealer, CTX_END, &mark)?;
-    files::write_atomic(dir, &files::end_name(mark.gen), &frame)
 }
 
 /// A run of bytes of a file that holds no authentic frame.
@@ -295,6 +289,8 @@ pub(crate) struct Opener<'a> {
     pub(crate) end: EndMark,
     /// Whether `end-<gen>` was found and authenticated.
     pub(crate) end_found: bool,
+    /// Format 6: the mark's slot `seq` and `ids_len` (for writing the next marks).
+    pub(crate) end_slots: Option<(u64, u64)>,
     /// The store's format before this open (format 4 had no end marks).
     pub(crate) format: u32,
 }
@@ -517,28 +513,51 @@ impl Opener<'_> {
         whole
     }
 
-    /// Reads `end-<gen>` into `self.end`; a missing or bad one is damage (format 5).
+    /// Reads `end-<gen>` into `self.end`; a missing or bad one is damage (format 5
+    /// and later). Format 6: a slot that does not authenticate is damage (the other
+    /// slot's mark is used), and so is an id record the mark confirms that does not
+    /// authenticate. A slot is one write within one 512-byte sector, so a crash does
+    /// not tear it on a disk that writes sectors whole (what PostgreSQL assumes of
+    /// its `pg_control`); if one does, the damage report names it, and nothing the
+    /// other slot confirms is lost.
     fn read_end(&mut self, gen: u64) {
         let name = files::end_name(gen);
         match fs::read(self.dir.join(&name)) {
-            Ok(bytes) => match format::open_frame::<EndMark>(self.sealer, CTX_END, &bytes) {
-                Ok(mark) if mark.gen == gen => {
-                    self.end = mark;
+            Ok(bytes) => match end_mark::parse(self.sealer, gen, &bytes) {
+                Ok(read) => {
+                    if read.bad_slot {
+                        self.damaged(
+                            name.clone(),
+                            format!(
+                                "one of its two slots does not authenticate (damage, or \
+                                 a mark write torn by a power loss); the other confirms \
+                                 the journal up to byte {}",
+                                read.mark.len
+                            ),
+                            0,
+                        );
+                    }
+                    if read.bad_ids {
+                        self.damaged(
+                            name.clone(),
+                            "its record of the cases held only by the journal does not \
+                             authenticate: cases lost with the journal may not all be named"
+                                .into(),
+                            0,
+                        );
+                    }
+                    self.end = read.mark;
+                    self.end_slots = read.slots;
                     self.end_found = true;
                 }
-                Ok(_) => self.damaged(
+                Err(why) => self.damaged(
                     name,
-                    "belongs to another generation; the journal's end cannot be confirmed".into(),
-                    0,
-                ),
-                Err(e) => self.damaged(
-                    name,
-                    format!("{}; the journal's end cannot be confirmed", frame_error(&e)),
+                    format!("{why}; the journal's end cannot be confirmed"),
                     0,
                 ),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if self.format >= FORMAT_VERSION {
+                if self.format >= format::END_MARK_FORMAT {
                     self.damaged(
                         name,
                         "missing; the journal's end cannot be confirmed".into(),
