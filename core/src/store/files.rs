@@ -21,14 +21,31 @@ pub(crate) enum FileName {
 }
 
 impl FileName {
+    /// Only the store's own names parse: `<store file>.tmp` and `damaged-<store
+    /// file>[-<n>]` name a store file, so a foreign `my.tmp` or `damaged-report.pdf`
+    /// in the directory is never taken for one (and never deleted: R2-7 of the
+    /// 2026-12-05 red team).
     pub(crate) fn parse(name: &str) -> Option<FileName> {
-        if name.ends_with(".tmp") {
-            return Some(FileName::Temp);
+        if let Some(stem) = name.strip_suffix(".tmp") {
+            return is_store_file(stem).then_some(FileName::Temp);
         }
-        if name.starts_with(DAMAGED_PREFIX) {
-            return Some(FileName::Damaged);
+        if let Some(rest) = name.strip_prefix(DAMAGED_PREFIX) {
+            let base = match rest.rsplit_once('-') {
+                Some((base, n))
+                    if !n.is_empty()
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                        && is_store_file(base) =>
+                {
+                    base
+                }
+                _ => rest,
+            };
+            return is_store_file(base).then_some(FileName::Damaged);
         }
         let (kind, num) = name.split_once('-')?;
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         match kind {
             "index" => num.parse().ok().map(FileName::Index),
             "journal" => num.parse().ok().map(FileName::Journal),
@@ -37,6 +54,24 @@ impl FileName {
             _ => None,
         }
     }
+}
+
+/// Whether `name` is one of the files a store writes (not a temporary or a damaged
+/// copy): a header copy, the lock, the privacy ledger, the dedup key, or a numbered
+/// index, journal, pack or end mark.
+fn is_store_file(name: &str) -> bool {
+    use super::format::{HEADER_COPY_FILE, HEADER_FILE, LOCK_FILE};
+    matches!(
+        name,
+        HEADER_FILE
+            | HEADER_COPY_FILE
+            | LOCK_FILE
+            | super::privacy_ledger::LEDGER_FILE
+            | super::dedup::KEY_FILE
+    ) || matches!(
+        FileName::parse(name),
+        Some(FileName::Index(_) | FileName::Journal(_) | FileName::Pack(_) | FileName::End(_))
+    )
 }
 
 pub(crate) fn index_name(gen: u64) -> String {

@@ -213,7 +213,21 @@ mod tests {
         let dir = tmp.path().join("store");
         let key = StoreKey::from_bytes(&[9u8; 32]).expect("key");
         drop(Store::create(&dir, &key).expect("create"));
-        fs::write(dir.join("photo.jpg"), b"not the store's").expect("foreign");
+        // Foreign files, some with names that look like the store's (R2-7 of the
+        // 2026-12-05 red team), and the store's own temporary and set-aside files.
+        let foreign = [
+            "damaged-report.pdf",
+            "my.tmp",
+            "journal-notes.txt",
+            "pack-list.txt",
+            "photo.jpg",
+        ];
+        for name in foreign {
+            fs::write(dir.join(name), b"not the store's").expect("foreign");
+        }
+        for name in ["journal-00000000.tmp", "damaged-pack-00000000-2"] {
+            fs::write(dir.join(name), b"the store's").expect("own");
+        }
         // One header copy destroyed: the other still opens the store (and the damage
         // is reported); both destroyed: no key opens it any more.
         destroy_header(&dir.join(HEADER_FILE)).expect("destroy");
@@ -224,10 +238,13 @@ mod tests {
         assert!(Store::open(&dir, &key).is_err());
         // Both headers overwritten (an interrupted wipe): still the store's remains.
         Store::panic_wipe(&dir).expect("wipe");
-        let left: Vec<String> = fs::read_dir(&dir)
+        let mut left: Vec<String> = fs::read_dir(&dir)
             .expect("dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, vec!["photo.jpg".to_string()]);
+        left.sort();
+        let mut expected: Vec<String> = foreign.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(left, expected);
     }
 }
