@@ -211,10 +211,15 @@ impl CaravanStore {
     ) -> Result<(T, Vec<String>)> {
         // The changes are gathered even when `f` fails part-way (a mailbox sync
         // cancelled after some bundles): what was stored is durable and must be told.
-        let (value, changed) = self.with(|store| {
+        let (value, changed, team_changed) = self.with(|store| {
             let before = stamps(store);
+            let team_before = store.members();
             let value = f(store);
             let after = stamps(store);
+            // Membership that changed by sync (a member added, a role, a revocation)
+            // is told like a local membership change: with no case ids (F8 of the
+            // 2026-12-05 red team).
+            let team_changed = store.members() != team_before;
             let mut changed: Vec<String> = after
                 .iter()
                 .filter(|(id, t)| before.get(*id) != Some(*t))
@@ -227,10 +232,13 @@ impl CaravanStore {
                 )
                 .collect();
             changed.sort();
-            Ok((value, changed))
+            Ok((value, changed, team_changed))
         })?;
         if !changed.is_empty() {
             self.notify(changed.clone());
+        }
+        if team_changed {
+            self.notify(Vec::new());
         }
         Ok((value?, changed))
     }

@@ -788,6 +788,24 @@ class CaravanFlow(unittest.TestCase):
         a.update_case(cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code="Feminine")])
         self.assertEqual(a.get_case(cid).gender, "Feminine")
 
+    def test_membership_changes_that_arrive_by_sync_reach_the_change_listener(self):
+        """Red-team F8 of 2026-12-05: a role change (or a revocation) B learns from
+        A's bundle changed B's member list but never reached B's change listener."""
+        a, _ = self.new_store("coordinator")
+        b, _ = self.new_store("worker")
+        a.create_group("Team", "A")
+        b.join_group(a.invite(cv.MemberRole.FIELD_WORKER), "B")
+        admit(a, b)
+        heard = Recorder()
+        b.set_change_listener(heard)
+        a.set_member_role(b.device_id(), cv.MemberRole.COORDINATOR)
+        b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+        self.assertIn([], heard.calls, "the team change was not told")
+        # Nothing new: nothing told.
+        n = len(heard.calls)
+        b.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+        self.assertEqual(len(heard.calls), n)
+
     def test_a_negative_offset_is_a_typed_error(self):
         """Red-team F5 of 2026-12-04: CaseQuery(offset=-1) raised the generated
         ValueError (the field was unsigned); it is InvalidInput now."""
