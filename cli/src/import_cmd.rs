@@ -32,13 +32,27 @@ pub(crate) struct ImportArgs {
     pub(crate) skip_bad: bool,
 }
 
+/// A local file this command was given and refuses (too big, not a regular file) is a
+/// bad argument (exit 2), not a message from another device (R2-8 of the 2026-12-05
+/// red team).
+fn local_file(field: &str, e: Error) -> Error {
+    match e {
+        Error::Rejected { reason } => Error::InvalidInput {
+            field: field.into(),
+            reason,
+        },
+        other => other,
+    }
+}
+
 /// Runs the import.
 pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
     let mapping_text = caravan_core::store::inputs::read_bounded(
         &args.map,
         import::MAX_MAPPING_BYTES,
         "mapping file",
-    )?;
+    )
+    .map_err(|e| local_file("mapping file", e))?;
     let mapping_text = String::from_utf8(mapping_text).map_err(|_| Error::InvalidInput {
         field: "mapping file".into(),
         reason: "not UTF-8 text".into(),
@@ -49,7 +63,8 @@ pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
         &args.file,
         import::MAX_IMPORT_FILE,
         "import file",
-    )?;
+    )
+    .map_err(|e| local_file("import file", e))?;
     let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
     drop(bytes);
     let rows = sheet.rows.len();

@@ -185,3 +185,32 @@ fn case_add_takes_a_registration_month() {
     assert_eq!(out.status.code(), Some(2), "a day is refused");
     assert_eq!(count(&store), 1);
 }
+
+/// R2-8 of the 2026-12-05 red team: a local file that is too big or not a regular
+/// file was refused as "a message from another device" with exit code 6; it is a bad
+/// argument (exit 2), and nothing is read or stored.
+#[test]
+fn a_local_file_refused_unread_is_a_bad_argument() {
+    let (dir, store) = init();
+    let big = dir.path().join("big.csv");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    let map = docs("ngo-template.toml");
+    let big = big.display().to_string();
+    for (file, map) in [
+        (big.as_str(), map.as_str()),
+        (&docs("ngo-example.csv"), "/dev/zero"),
+    ] {
+        let out = caravan(&store, &["case", "import", file, "--map", map, "--dry-run"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!said.contains("another device"), "{said}");
+    }
+    assert_eq!(count(&store), 0);
+}

@@ -159,15 +159,15 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
             ',' => {
                 row.push(std::mem::take(&mut field));
                 if row.len() > MAX_IMPORT_COLUMNS {
-                    return Err(Error::invalid(
-                        "import file",
-                        format!("more than {MAX_IMPORT_COLUMNS} columns"),
-                    ));
+                    return Err(too_many_columns());
                 }
             }
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
                 row.push(std::mem::take(&mut field));
+                if row.len() > MAX_IMPORT_COLUMNS {
+                    return Err(too_many_columns());
+                }
                 rows.push((row_line, std::mem::take(&mut row)));
                 if rows.len() > MAX_IMPORT_ROWS + 1 {
                     return Err(too_many_rows());
@@ -186,9 +186,21 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     }
     if !field.is_empty() || !row.is_empty() {
         row.push(field);
+        if row.len() > MAX_IMPORT_COLUMNS {
+            return Err(too_many_columns());
+        }
         rows.push((row_line, row));
     }
     Ok(rows)
+}
+
+/// A row wider than [`MAX_IMPORT_COLUMNS`] (the last field of a line counts too: 257
+/// columns were accepted, R2-8 of the 2026-12-05 red team).
+fn too_many_columns() -> Error {
+    Error::invalid(
+        "import file",
+        format!("more than {MAX_IMPORT_COLUMNS} columns"),
+    )
 }
 
 /// The cells of one worksheet, streamed (calamine's cell reader), after checking the
@@ -324,6 +336,25 @@ mod tests {
                 (6, vec!["4".to_string(), "z".to_string()]),
             ]
         );
+    }
+
+    /// R2-8 of the 2026-12-05 red team: 257 columns passed, since the last field of a
+    /// line was not counted.
+    #[test]
+    fn at_most_256_columns_the_last_field_counting() {
+        let line = |n: usize| {
+            (0..n)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (n, ok) in [(256, true), (257, false), (258, false)] {
+            for end in ["\n", ""] {
+                let text = format!("{}{end}", line(n));
+                let read = Sheet::read(text.as_bytes(), SheetFormat::Csv, None);
+                assert_eq!(read.is_ok(), ok, "{n} columns, ending {end:?}");
+            }
+        }
     }
 
     #[test]
