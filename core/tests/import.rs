@@ -354,6 +354,28 @@ fn importing_the_same_rows_again_stores_no_second_copy() {
     assert_eq!(store.list(&CaseFilter::default()).len(), 311);
 }
 
+/// F10 of the 2026-12-05 red team: editing a cell of an ignored column (a phone number
+/// Caravan never reads) re-imported the row as a new case.
+#[test]
+fn an_edited_ignored_column_does_not_make_a_row_new() {
+    let (_dir, mut store) = store();
+    let mapping = Mapping::parse(
+        "version = 1\nignore = [\"Phone\"]\n[columns]\nSex = \"gender\"\n[values.gender]\nF = \"Feminine\"\nM = \"Masculine\"\n",
+    )
+    .expect("mapping");
+    let csv = "Sex,Phone\nF,+7 701 000 0000\nM,+7 701 000 0001\n";
+    let first = run(&mut store, &mapping, csv, ImportOptions::default());
+    assert_eq!(first.cases.len(), 2);
+    let edited = csv.replace("0000\n", "0009\n");
+    let again = run(&mut store, &mapping, &edited, ImportOptions::default());
+    assert_eq!((again.cases.len(), again.already), (0, 2));
+    // A mapped cell that changes is a new row.
+    let changed = csv.replacen("F,", "M,", 1);
+    let third = run(&mut store, &mapping, &changed, ImportOptions::default());
+    assert_eq!((third.cases.len(), third.already), (1, 1));
+    assert_eq!(store.list(&CaseFilter::default()).len(), 3);
+}
+
 #[test]
 fn a_cancelled_import_retried_stores_each_row_once() {
     let (_dir, mut store) = store();

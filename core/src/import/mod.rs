@@ -112,9 +112,16 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
     }
     // Rows are checked in parallel (the identifier screen of notes is most of the
     // work), in order.
-    let header = &sheet.header;
+    // The repeat-import id covers only the columns the mapping reads: a cell of an
+    // ignored column (a phone number corrected in the NGO's sheet) changes nothing
+    // Caravan stores, so it must not make the row new (F10 of the 2026-12-05 red team).
+    let mapped_header: Vec<String> = resolvers.iter().map(|(_, h, _)| h.to_string()).collect();
     let checked = crate::parallel::par_map(sheet.rows, |(number, row)| {
-        let request = row_request_id(header, number, &row);
+        let cells: Vec<String> = resolvers
+            .iter()
+            .map(|(i, _, _)| row.get(*i).cloned().unwrap_or_default())
+            .collect();
+        let request = row_request_id(&mapped_header, number, &cells);
         (
             number,
             request,
@@ -136,13 +143,15 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
 }
 
 /// The request id of a spreadsheet row (see [`Store::import_once`]): SHA-256 of the
-/// header, the row number and the row's cells, so importing the same rows again (a
-/// retry after a kill, a repeat, the file with more rows appended or bad rows fixed)
-/// stores only rows not imported before. Two files with the same columns and the
-/// same cells at the same row number count as the same row.
+/// mapped columns' names, the row number and the row's cells in those columns
+/// ([`plan`] passes only the columns the mapping reads), so importing the same rows
+/// again (a retry after a kill, a repeat, the file with more rows appended, bad rows
+/// fixed, or an ignored column edited) stores only rows not imported before. Two files
+/// with the same mapped columns and the same cells in them at the same row number
+/// count as the same row.
 pub fn row_request_id(header: &[String], number: usize, row: &[String]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"caravan/import-row/v1\0");
+    ctx.update(b"caravan/import-row/v2\0");
     let mut field = |bytes: &[u8]| {
         ctx.update(&(bytes.len() as u64).to_le_bytes());
         ctx.update(bytes);
