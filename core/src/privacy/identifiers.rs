@@ -1355,6 +1355,24 @@ mod tests {
         }
     }
 
+    /// F3 of the 2026-12-05 red team: numbers split by a line break, slash,
+    /// underscore or em dash passed the screen (through a spreadsheet import).
+    #[test]
+    fn numbers_split_by_line_breaks_slashes_underscores_or_dashes_are_found() {
+        for text in [
+            "+7 701\n000 00 00",
+            "+7/701/000/0000",
+            "+7_701_000_0000",
+            "+7\u{2014}701\u{2014}000\u{2014}0000",
+            "N1234\n5678",
+        ] {
+            assert!(
+                crate::privacy::screen_note(text).is_err(),
+                "{text:?} passed the screen"
+            );
+        }
+    }
+
     #[test]
     fn phones_kyrgyzstan() {
         for p in [

@@ -132,7 +132,8 @@ impl View {
     }
 
     /// The view with digit groups joined, if any were: runs of at least two groups of
-    /// 1 to 4 digits separated by one space, dot or dash, holding at least 9 digits
+    /// 1 to 4 digits separated by one space, dot, dash, slash, underscore, tab or line
+    /// break (F3 of the 2026-12-05 red team), holding at least 9 digits
     /// (or 7 after a one- or two-letter series), except amounts written with
     /// thousands separators below a billion and lists of years.
     pub(super) fn joined(&self) -> Option<View> {
@@ -156,7 +157,10 @@ impl View {
                 }
                 groups.push((s, j));
                 if j + 1 < chars.len()
-                    && matches!(chars[j], ' ' | '.' | '-' | '–')
+                    && matches!(
+                        chars[j],
+                        ' ' | '.' | '-' | '–' | '—' | '/' | '_' | '\n' | '\t'
+                    )
                     && chars[j + 1].is_ascii_digit()
                 {
                     seps.push(chars[j]);
