@@ -1366,10 +1366,7 @@ mod tests {
             "+7\u{2014}701\u{2014}000\u{2014}0000",
             "N1234\n5678",
         ] {
-            assert!(
-                crate::privacy::screen_note(text).is_err(),
-                "{text:?} passed the screen"
-            );
+            assert!(screen_note(text).is_err(), "{text:?} passed the screen");
         }
     }
 
