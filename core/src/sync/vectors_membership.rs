@@ -35,7 +35,7 @@ const PKCS8_PREFIX: [u8; 16] = [
 ];
 const PKCS8_MIDDLE: [u8; 3] = [0x81, 0x21, 0x00];
 
-const fn seq(start: u8) -> [u8; 32] {
+pub(super) const fn seq(start: u8) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut i = 0;
     while i < 32 {
@@ -68,21 +68,21 @@ const CASE: CaseId = CaseId([0xa1; 16]);
 const ERASED: [CaseId; 2] = [CaseId([0xc3; 16]), CaseId([0x0b; 16])];
 const REQUEST_NONCE: [u8; 16] = [0x77; 16];
 
-fn unhex(s: &str) -> Vec<u8> {
+pub(super) fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
         .collect()
 }
 
-fn sha256(data: &[u8]) -> [u8; 32] {
+pub(super) fn sha256(data: &[u8]) -> [u8; 32] {
     digest::digest(&digest::SHA256, data)
         .as_ref()
         .try_into()
         .expect("32 bytes")
 }
 
-fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
+pub(super) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
     let info = [info];
     let okm = prk.expand(&info, hkdf::HKDF_SHA256).expect("expand");
@@ -92,7 +92,7 @@ fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
 }
 
 /// A device identity whose PKCS#8 is ring's v2 document for `seed`.
-fn device(seed: &[u8; 32]) -> (DeviceIdentity, Vec<u8>) {
+pub(super) fn device(seed: &[u8; 32]) -> (DeviceIdentity, Vec<u8>) {
     let public = DeviceIdentity::from_seed(seed).expect("seed").id().0;
     let pkcs8 = [
         PKCS8_PREFIX.as_slice(),
@@ -107,7 +107,7 @@ fn device(seed: &[u8; 32]) -> (DeviceIdentity, Vec<u8>) {
 }
 
 /// `seal_to` of docs/protocol.md sections 10.4 and 11.1, with a fixed ephemeral secret.
-fn spec_seal_to(
+pub(super) fn spec_seal_to(
     label: &[u8],
     context: &[u8],
     ephemeral: &[u8; 32],

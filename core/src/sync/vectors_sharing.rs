@@ -9,13 +9,16 @@
 //! `sharing_vectors_match_the_file` regenerates the file and fails if a byte differs;
 //! `CARAVAN_WRITE_VECTORS=1` rewrites it.
 
-use ring::{aead, digest, hkdf, hmac};
+use ring::hmac;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::envelope::{self, EpochKey};
 use super::group::{base32, unbase32, GroupState, MemberRecord};
 use super::share::{Agreement, SharePayload, ShareReturn, SharedCase};
+use super::vectors_membership::{
+    device as device_with_pkcs8, hkdf32, seq, sha256, spec_seal_to, unhex,
+};
 use super::{DeviceIdentity, B32, B64};
 use crate::model::{hex_encode as hex, CaseId};
 use crate::store::cbor;
@@ -25,20 +28,6 @@ const INVITATION: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/vectors/invitation.json"
 );
-
-const PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-const fn seq(start: u8) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = start.wrapping_add(i as u8);
-        i += 1;
-    }
-    out
-}
 
 /// The joiner of invitation.json, here with its PKCS#8 (for its X25519 key).
 const JOINER_SEED: [u8; 32] = seq(0x80);
@@ -58,61 +47,10 @@ const WITHDRAWN_CASE: CaseId = CaseId([0xd4; 16]);
 /// 2026-01-01T00:00:00Z in milliseconds.
 const T0: i64 = 1_767_225_600_000;
 
-fn sha256(data: &[u8]) -> [u8; 32] {
-    digest::digest(&digest::SHA256, data)
-        .as_ref()
-        .try_into()
-        .expect("32 bytes")
-}
-
-fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-    let info = [info];
-    let okm = prk.expand(&info, hkdf::HKDF_SHA256).expect("expand");
-    let mut out = [0u8; 32];
-    okm.fill(&mut out).expect("fill");
-    out
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
+/// A device identity from `seed`, through ring's PKCS#8 form (as the vectors of
+/// membership.json make it).
 fn device(seed: &[u8; 32]) -> DeviceIdentity {
-    let public = DeviceIdentity::from_seed(seed).expect("seed").id().0;
-    let pkcs8 = [PKCS8_PREFIX.as_slice(), seed, &[0x81, 0x21, 0x00], &public].concat();
-    DeviceIdentity::from_pkcs8(&pkcs8).expect("pkcs8")
-}
-
-/// `seal_to` of docs/protocol.md section 11.1 with a fixed ephemeral secret.
-fn spec_seal_to(
-    label: &[u8],
-    context: &[u8],
-    eph: &[u8; 32],
-    to_x: &[u8; 32],
-    plain: &[u8],
-) -> Vec<u8> {
-    let secret = x25519_dalek::StaticSecret::from(*eph);
-    let eph_pub = x25519_dalek::PublicKey::from(&secret).to_bytes();
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*to_x));
-    let k = hkdf32(
-        label,
-        shared.as_bytes(),
-        &[eph_pub.as_slice(), to_x].concat(),
-    );
-    let key =
-        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k).expect("key"));
-    let mut buf = plain.to_vec();
-    key.seal_in_place_append_tag(
-        aead::Nonce::assume_unique_for_key([0; 12]),
-        aead::Aad::from([label, context].concat()),
-        &mut buf,
-    )
-    .expect("seal");
-    [eph_pub.as_slice(), &buf].concat()
+    device_with_pkcs8(seed).0
 }
 
 fn code_of(label: &[u8], bytes: &[u8]) -> String {
