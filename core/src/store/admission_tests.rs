@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::sync::{Role, CLOCK_AHEAD};
 
-struct Device {
-    tmp: tempfile::TempDir,
-    key: StoreKey,
-    store: Store,
+/// A device: its store in a temporary directory, and the store's key.
+pub(super) struct Device {
+    pub(super) tmp: tempfile::TempDir,
+    pub(super) key: StoreKey,
+    pub(super) store: Store,
 }
 
-fn device() -> Device {
+/// A new device with an empty store.
+pub(super) fn device() -> Device {
     let tmp = tempfile::tempdir().expect("tmp");
     let key = StoreKey::generate().expect("key");
     let store = Store::create(tmp.path().join("s"), &key).expect("create");
@@ -35,7 +37,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The device as restored from a copy of its store taken now.
-fn backup(d: &Device) -> Device {
+pub(super) fn backup(d: &Device) -> Device {
     let tmp = tempfile::tempdir().expect("tmp");
     copy_dir(d.store.dir(), &tmp.path().join("s"));
     let store = Store::open(tmp.path().join("s"), &d.key).expect("open the copy");

@@ -47,46 +47,8 @@ impl Rng {
     }
 }
 
-struct Device {
-    _tmp: tempfile::TempDir,
-    key: StoreKey,
-    store: Store,
-}
-
-fn device() -> Device {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let key = StoreKey::generate().expect("key");
-    let store = Store::create(tmp.path().join("s"), &key).expect("create");
-    Device {
-        _tmp: tmp,
-        key,
-        store,
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
-fn backup(d: &Device) -> Device {
-    let tmp = tempfile::tempdir().expect("tmp");
-    copy_dir(d.store.dir(), &tmp.path().join("s"));
-    let store = Store::open(tmp.path().join("s"), &d.key).expect("open the copy");
-    Device {
-        _tmp: tmp,
-        key: d.key.clone(),
-        store,
-    }
-}
+// Devices and restored copies: the same helpers as the admission tests.
+use super::admission_tests::{backup, device, Device};
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
