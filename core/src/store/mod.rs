@@ -68,7 +68,7 @@ pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::handover::{handover_receipt, Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
-pub use self::mailbox::MailboxReport;
+pub use self::mailbox::{FsMailbox, Mailbox, MailboxReport};
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};
 pub use self::share::{PartnerAgreement, ShareReport};

@@ -1,5 +1,7 @@
-//! The mailbox directory: store-and-forward sync through a shared folder (a USB stick,
-//! a synced cloud folder, a relay's inbox) that only ever holds ciphertext.
+//! The mailbox: store-and-forward sync through a shared place (a USB stick, a synced
+//! cloud folder, a WebDAV server, a folder the app reaches through its own API) that
+//! only ever holds ciphertext. The place is a [`Mailbox`] (module `transport`); this
+//! module is the sync over it, the same for every transport.
 //!
 //! ```text
 //! <mailbox>/<outbox>/<seq>.cvb
@@ -16,9 +18,13 @@
 //! its own older bundles and writes one fresh bundle of everything, so erased content
 //! leaves the folder once every device has synced.
 
+mod transport;
+
 use std::path::Path;
 
 use ring::hmac;
+
+pub use self::transport::{FsMailbox, Mailbox};
 
 use super::index::SyncDelta;
 use super::sync::Members;
@@ -62,24 +68,41 @@ impl Store {
         dir: &Path,
         progress: Progress<'_>,
     ) -> Result<MailboxReport> {
+        self.sync_through(&FsMailbox::new(dir), progress)
+    }
+
+    /// Syncs through any [`Mailbox`] (a folder, a WebDAV server, a folder the app reaches
+    /// through its own API), with `progress` as in [`Store::sync_mailbox_with_progress`].
+    ///
+    /// Every step is durable on its own: an error from the mailbox (a server gone, a
+    /// stick pulled out) stops the sync with the bundles imported so far kept, and the
+    /// next sync carries on. Names the mailbox lists that are not `<outbox>/<file>` are
+    /// ignored; files it refuses to read (too large, not a file) are reported in
+    /// [`MailboxReport::refused`].
+    pub fn sync_through(
+        &mut self,
+        mailbox: &dyn Mailbox,
+        progress: Progress<'_>,
+    ) -> Result<MailboxReport> {
         self.check_writable()?;
         let key = self.sending_key()?;
         let outbox_name = outbox_name(key.bytes(), &self.device_id().0);
-        let io = |e| Error::io(dir.display().to_string(), e);
-        let outbox = dir.join(&outbox_name);
-        fs::create_dir_all(&outbox).map_err(io)?;
         let mut report = MailboxReport::default();
 
         // 1. Read the other devices' outboxes.
         let mut files = Vec::new();
-        for sub in fs::read_dir(dir).map_err(io)?.flatten() {
-            if sub.file_name().to_string_lossy() == outbox_name || !sub.path().is_dir() {
+        let mut own = Vec::new();
+        for path in mailbox.list()? {
+            let Some((outbox, name)) = transport::check_path(&path) else {
+                continue;
+            };
+            if !name.ends_with(".cvb") {
                 continue;
             }
-            for f in fs::read_dir(sub.path()).map_err(io)?.flatten() {
-                if f.file_name().to_string_lossy().ends_with(".cvb") {
-                    files.push(f.path());
-                }
+            if outbox == outbox_name {
+                own.push((name.to_owned(), path.clone()));
+            } else {
+                files.push(path.clone());
             }
         }
         files.sort();
@@ -89,11 +112,10 @@ impl Store {
                 return Err(Error::Cancelled);
             }
             // A file over the limit is refused unread, like any other bad file.
-            let bytes = match inputs::read_bounded(&path, inputs::MAX_BUNDLE_FILE, "bundle") {
+            let bytes = match mailbox.read(&path, inputs::MAX_BUNDLE_FILE) {
                 Ok(bytes) => bytes,
                 Err(e @ Error::Rejected { .. }) => {
-                    let name = path.strip_prefix(dir).unwrap_or(&path).display();
-                    report.refused.push(format!("{name}: {e}"));
+                    report.refused.push(format!("{path}: {e}"));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -115,12 +137,7 @@ impl Store {
                 }
                 Err(Error::NotForThisDevice) => {}
                 Err(e @ (Error::Rejected { .. } | Error::UnsupportedMessage { .. })) => {
-                    let name = path
-                        .strip_prefix(dir)
-                        .unwrap_or(&path)
-                        .display()
-                        .to_string();
-                    report.refused.push(format!("{name}: {e}"));
+                    report.refused.push(format!("{path}: {e}"));
                 }
                 Err(e) => return Err(e),
             }
@@ -133,17 +150,11 @@ impl Store {
         // 2. Write what changed since our previous bundle (everything after an erasure).
         let tombstones = self.index.tombstones.len();
         let rewrite = tombstones > self.index.sync.outbox_tombstones;
-        let mut own: Vec<PathBuf> = fs::read_dir(&outbox)
-            .map_err(io)?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "cvb"))
-            .collect();
         own.sort();
         let next = own
             .last()
-            .and_then(|p| p.file_stem())
-            .and_then(|s| s.to_string_lossy().parse::<u64>().ok())
+            .and_then(|(name, _)| name.strip_suffix(".cvb"))
+            .and_then(|stem| stem.parse::<u64>().ok())
             .map_or(1, |n| n + 1);
         let cursor = if rewrite {
             None
@@ -172,20 +183,14 @@ impl Store {
             let payload = self.payload_since(cursor.as_ref(), members)?;
             let bytes = self.seal_for_group(&payload, rewrite || meta_changed)?;
             inputs::check_bundle_size(bytes.len())?;
-            let name = format!("{next:010}.cvb");
-            let tmp = outbox.join(format!(".{name}.tmp"));
-            fs::write(&tmp, &bytes).map_err(io)?;
-            File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
-            fs::rename(&tmp, outbox.join(&name)).map_err(io)?;
-            files::sync_dir(&outbox)?;
+            mailbox.write(&format!("{outbox_name}/{next:010}.cvb"), &bytes)?;
             report.bundles_written = 1;
             report.bytes_written = bytes.len();
             if rewrite {
-                for old in own {
-                    fs::remove_file(&old).map_err(io)?;
+                for (_, old) in own {
+                    mailbox.remove(&old)?;
                     report.bundles_removed += 1;
                 }
-                files::sync_dir(&outbox)?;
             }
             self.write_sync(vec![
                 SyncDelta::Cursor {

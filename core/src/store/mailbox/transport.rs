@@ -1,0 +1,183 @@
+//! The mailbox as a transport: four operations on a two-level tree of files
+//! (`<outbox>/<name>`), so the same sync runs over a folder or USB stick
+//! ([`FsMailbox`]), a WebDAV server (`WebDavMailbox`, feature `webdav`) or a folder
+//! the app reaches through its own API (the Android document tree, through the
+//! bindings' foreign trait).
+//!
+//! Whatever sits behind the trait is untrusted: names it lists are checked by the
+//! sync before use ([`check_path`]), what it returns is authenticated by the sync,
+//! and a read must refuse, without reading it whole, a file over the limit.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::files;
+use crate::store::inputs;
+
+/// A mailbox: a place that holds, for each device, an outbox of bundle files, and
+/// that only ever sees ciphertext.
+///
+/// Paths are `<outbox>/<name>`: exactly one `/`, neither part empty, `.` or `..`, no
+/// `\`. Implementations may be called from one thread at a time per sync.
+pub trait Mailbox {
+    /// Every file two levels down (`<outbox>/<name>`), in any order. An empty or missing
+    /// mailbox lists nothing (a folder may create itself here).
+    fn list(&self) -> Result<Vec<String>>;
+
+    /// The bytes of `path` if it holds at most `limit` bytes. A larger file (or one that
+    /// is not a plain file) is refused with [`Error::Rejected`] **before** more than
+    /// `limit + 1` bytes are read, so a hostile server or stick cannot exhaust memory.
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
+
+    /// Creates or replaces `path` (and its outbox) atomically: a reader sees either the
+    /// previous state or the whole new file, never a part of it.
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Deletes `path`; deleting a file that is already gone is not an error.
+    fn remove(&self, path: &str) -> Result<()>;
+
+    /// A name for messages: the folder or the server's URL, **without credentials**.
+    fn describe(&self) -> String;
+}
+
+/// Splits a mailbox path into `(outbox, name)`, refusing anything that is not exactly
+/// `<outbox>/<name>` of plain names (a listing from a hostile server or app must not
+/// make the sync touch `..` or an absolute path).
+pub(crate) fn check_path(path: &str) -> Option<(&str, &str)> {
+    let (outbox, name) = path.split_once('/')?;
+    let plain = |s: &str| {
+        !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\', '\0']) && s.len() <= 255
+    };
+    (plain(outbox) && plain(name)).then_some((outbox, name))
+}
+
+/// A mailbox in a folder of the file system: a USB stick, an SD card, a folder a cloud
+/// app keeps in sync. Reads are [`inputs::read_bounded`] (FIFOs, devices and files over
+/// the limit refused unread); writes are a temporary file, fsync, rename, fsync of the
+/// folder.
+#[derive(Clone, Debug)]
+pub struct FsMailbox {
+    root: PathBuf,
+}
+
+impl FsMailbox {
+    /// The mailbox in folder `root` (created at the first sync if missing).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FsMailbox { root: root.into() }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, path: &str) -> Result<PathBuf> {
+        let (outbox, name) = check_path(path).ok_or_else(|| bad_path(path))?;
+        Ok(self.root.join(outbox).join(name))
+    }
+
+    fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
+        |e| Error::io(self.root.display().to_string(), e)
+    }
+}
+
+fn bad_path(path: &str) -> Error {
+    Error::rejected(format!(
+        "mailbox path {path:?} is not <outbox>/<file>; it was not used"
+    ))
+}
+
+impl Mailbox for FsMailbox {
+    fn list(&self) -> Result<Vec<String>> {
+        fs::create_dir_all(&self.root).map_err(self.io())?;
+        let mut out = Vec::new();
+        for sub in fs::read_dir(&self.root).map_err(self.io())?.flatten() {
+            // `is_dir` follows links, as the folder sync always did; files inside are
+            // still read only through `read_bounded`.
+            if !sub.path().is_dir() {
+                continue;
+            }
+            let outbox = sub.file_name().to_string_lossy().into_owned();
+            for f in fs::read_dir(sub.path()).map_err(self.io())?.flatten() {
+                out.push(format!("{outbox}/{}", f.file_name().to_string_lossy()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        inputs::read_bounded(&self.path(path)?, limit, "bundle")
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.path(path)?;
+        let (outbox, name) = check_path(path).ok_or_else(|| bad_path(path))?;
+        let dir = self.root.join(outbox);
+        fs::create_dir_all(&dir).map_err(self.io())?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        fs::write(&tmp, bytes).map_err(self.io())?;
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(self.io())?;
+        fs::rename(&tmp, &target).map_err(self.io())?;
+        files::sync_dir(&dir)
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        let target = self.path(path)?;
+        match fs::remove_file(&target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io()(e)),
+        }
+        match target.parent() {
+            Some(dir) => files::sync_dir(dir),
+            None => Ok(()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_two_level_paths_pass() {
+        assert_eq!(
+            check_path("ab12/0000000001.cvb"),
+            Some(("ab12", "0000000001.cvb"))
+        );
+        for bad in [
+            "", "a", "/a", "a/", "../x", "a/..", "./x", "a/b/c", "a\\b/c", "a/b\0",
+        ] {
+            assert_eq!(check_path(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_folder_mailbox_round_trips_and_refuses_escapes() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let m = FsMailbox::new(tmp.path().join("box"));
+        assert!(m.list().expect("list").is_empty());
+        m.write("out1/0000000001.cvb", b"one").expect("write");
+        m.write("out1/0000000001.cvb", b"uno").expect("replace");
+        assert_eq!(m.list().expect("list"), vec!["out1/0000000001.cvb"]);
+        assert_eq!(m.read("out1/0000000001.cvb", 3).expect("read"), b"uno");
+        let err = m
+            .read("out1/0000000001.cvb", 2)
+            .expect_err("over the limit");
+        assert!(matches!(err, Error::Rejected { .. }), "{err}");
+        for bad in ["../escape", "out1/../../x", "x"] {
+            assert!(matches!(m.write(bad, b"x"), Err(Error::Rejected { .. })));
+        }
+        assert!(!tmp.path().join("escape").exists());
+        m.remove("out1/0000000001.cvb").expect("remove");
+        m.remove("out1/0000000001.cvb").expect("already gone");
+        assert!(m.list().expect("list").is_empty());
+    }
+}
