@@ -7,7 +7,9 @@
 #   - kotlinc: npm's `kotlin-compiler` package (global install; needs node and npm,
 #     installed from Debian when missing);
 #   - JNA: Debian's `libjna-java` (/usr/share/java/jna.jar), after `apt-get update`;
-#   - java 17+ and python3: Debian packages, when missing.
+#   - java 17+ and python3: Debian packages, when missing;
+#   - Apache httpd with mod_dav and htpasswd: Debian's `apache2` (the WebDAV mailbox
+#     test); optional: without it that one test is skipped, saying so.
 #
 # System packages need root. Not root (or no apt-get): nothing is installed and the
 # script says exactly what to install, then fails; $KOTLINC and $JNA_JAR point at tools
@@ -86,6 +88,15 @@ if [[ ! -f $jna ]]; then
     apt_install libjna-java || true
   fi
   [[ -f $jna ]] || missing+=("JNA (apt-get update && apt-get install -y libjna-java, or set JNA_JAR)")
+fi
+
+# ----- Apache httpd with mod_dav (the WebDAV mailbox's real-server test) ----------------
+# cli/tests/webdav.rs starts it on 127.0.0.1 with its own configuration; tests/run.sh
+# makes that test fail (not skip) when Apache is here. Not installable (not root, no
+# apt): the test says it was skipped, and nothing else depends on it.
+if [[ ! -x /usr/sbin/apache2 || ! -f /usr/lib/apache2/modules/mod_dav.so ]] || ! command -v htpasswd >/dev/null 2>&1; then
+  apt_install apache2 apache2-utils \
+    || log "could not install apache2 (apt-get install -y apache2): the WebDAV mailbox test against Apache will be SKIPPED"
 fi
 
 if [[ ${#missing[@]} -gt 0 ]]; then

@@ -20,6 +20,11 @@ KOTLINC="${KOTLINC%% JNA_JAR=*}"
 export JNA_JAR="${tools##* JNA_JAR=}"
 echo "kotlinc: $KOTLINC; JNA: $JNA_JAR"
 
+# Apache is installed: the WebDAV mailbox test must run, not skip.
+if [[ -x /usr/sbin/apache2 && -f /usr/lib/apache2/modules/mod_dav.so ]]; then
+  export CARAVAN_REQUIRE_WEBDAV=1
+fi
+
 echo "== Protocol vectors, checked without caravan-core (tests/vectors/check.py)"
 python3 tests/vectors/check.py
 

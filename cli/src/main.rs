@@ -23,6 +23,7 @@ mod output;
 mod partner_cmd;
 mod sync_cmd;
 mod unlock;
+mod webdav;
 
 use std::process::ExitCode;
 

@@ -55,9 +55,12 @@ pub(crate) enum BundleCommand {
 /// `caravan sync ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum SyncCommand {
-    /// Sync through a shared mailbox folder (holds ciphertext only).
+    /// Sync through a shared mailbox (holds ciphertext only): a folder, or a WebDAV
+    /// server's folder (`https://cloud.example.org/remote.php/dav/files/team/caravan/`;
+    /// user and password from CARAVAN_WEBDAV_USER and CARAVAN_WEBDAV_PASSWORD, or
+    /// CARAVAN_WEBDAV_PASSWORD_FILE, or a prompt).
     Dir {
-        /// The folder.
+        /// The folder, or an https:// URL (http:// only to this machine).
         path: PathBuf,
     },
     /// Wait for one colleague to connect, and sync live.
@@ -228,7 +231,13 @@ pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Resul
 pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()> {
     match cmd {
         SyncCommand::Dir { path } => {
-            let r = store.sync_mailbox(&path)?;
+            let r = match path.to_str().filter(|p| p.contains("://")) {
+                Some(url) => {
+                    let mailbox = crate::webdav::mailbox(url)?;
+                    store.sync_through(&mailbox, &mut |_, _| true)?
+                }
+                None => store.sync_mailbox(&path)?,
+            };
             for refused in &r.refused {
                 eprintln!("warning: refused {refused}");
             }

@@ -40,6 +40,8 @@ pub use model::{
     Consent, Edit, Note, Referral, ReferralEvent, RouteEvent, ScalarField, Screening, SetField,
     Timestamp, YearMonth,
 };
+#[cfg(feature = "webdav")]
+pub use store::WebDavMailbox;
 pub use store::{
     handover_receipt, BundleScope, CheckReport, Damage, FsMailbox, Handover, LedgerState,
     LiveSession, Mailbox, MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck,

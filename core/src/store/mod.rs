@@ -68,6 +68,8 @@ pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::handover::{handover_receipt, Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
+#[cfg(feature = "webdav")]
+pub use self::mailbox::WebDavMailbox;
 pub use self::mailbox::{FsMailbox, Mailbox, MailboxReport};
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};

@@ -19,12 +19,16 @@
 //! leaves the folder once every device has synced.
 
 mod transport;
+#[cfg(feature = "webdav")]
+mod webdav;
 
 use std::path::Path;
 
 use ring::hmac;
 
 pub use self::transport::{FsMailbox, Mailbox};
+#[cfg(feature = "webdav")]
+pub use self::webdav::WebDavMailbox;
 
 use super::index::SyncDelta;
 use super::sync::Members;
