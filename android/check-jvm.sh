@@ -29,7 +29,7 @@ compile_only=0
 
 # Files that need android.*/androidx.* classes (Keystore, process lifecycle, Storage
 # Access Framework, Context). Everything else in src/main is compiled and exercised here.
-EXCLUDED=(AndroidKeystoreKey.kt AppLifecycleLock.kt CaravanAndroid.kt DocumentTreeFolder.kt)
+EXCLUDED=(AndroidKeystoreKey.kt AppLifecycleLock.kt CaravanAndroid.kt DocumentTreeMailbox.kt)
 
 # ----- tools ------------------------------------------------------------------------
 kotlinc="${KOTLINC:-}"

@@ -38,6 +38,7 @@ mod handover;
 mod import;
 mod listener;
 mod listing;
+mod mailbox;
 mod messages;
 mod model;
 mod partner;
@@ -53,6 +54,7 @@ pub use handover::{handover_receipt, HandoverImport};
 pub use import::{ImportBadRow, SpreadsheetImport};
 pub use listener::{ChangeListener, ProgressListener};
 pub use listing::{CasePage, CaseQuery, CaseSort};
+pub use mailbox::{Mailbox, MailboxError};
 pub use model::{
     CaseDetails, CaseEdit, CaseListFilter, CaseNote, CaseReferral, CaseSummary, FieldConflict,
     IndicatorAnswer, ReferralStatusChange, RouteStep, ScalarField, ScreeningAssessment, SetField,

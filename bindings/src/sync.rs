@@ -181,7 +181,7 @@ pub struct MailboxSummary {
 }
 
 impl MailboxSummary {
-    fn new(r: &MailboxReport, changed: Vec<String>) -> Self {
+    pub(crate) fn new(r: &MailboxReport, changed: Vec<String>) -> Self {
         MailboxSummary {
             bundles_imported: r.bundles_imported as u64,
             bytes_read: r.bytes_read as u64,

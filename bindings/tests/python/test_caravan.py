@@ -33,6 +33,38 @@ def admit(coordinator, joined):
     coordinator.import_bundle(joined.export_bundle(cv.BundleScope.EVERYTHING()))
     joined.import_bundle(coordinator.export_bundle(cv.BundleScope.EVERYTHING()))
 
+
+class DictMailbox(cv.Mailbox):
+    """A mailbox implemented by the app (here in Python, over a dict): what Android's
+    document-tree folder does over the Storage Access Framework."""
+
+    def __init__(self):
+        self.files = {}
+        self.fail_on = None  # ("read" | "write" | "list", exception to raise)
+
+    def _maybe_fail(self, op):
+        if self.fail_on and self.fail_on[0] == op:
+            raise self.fail_on[1]
+
+    def list(self):
+        self._maybe_fail("list")
+        return sorted(self.files)
+
+    def read(self, path, limit):
+        self._maybe_fail("read")
+        data = self.files[path]
+        if len(data) > limit:
+            raise cv.MailboxError.Refused(reason=f"{len(data)} bytes")
+        return data
+
+    def write(self, path, data):
+        self._maybe_fail("write")
+        self.files[path] = bytes(data)
+
+    def remove(self, path):
+        self.files.pop(path, None)
+
+
 class Recorder(cv.ChangeListener):
     """Collects the ids the store reports as changed by sync."""
 
@@ -371,6 +403,53 @@ class CaravanFlow(unittest.TestCase):
         self.assertTrue(start.session.is_done() and responder.is_done())
         self.assertEqual(b.get_case(cid).gender, "Feminine")
 
+    def test_a_mailbox_implemented_by_the_app_syncs_and_its_failures_are_typed(self):
+        a, _ = self.new_store("a")
+        b, _ = self.new_store("b")
+        a.create_group("Team", "A")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
+        admit(a, b)
+        box = DictMailbox()
+        cid = a.add_case(case_edits(country="KG"))
+        self.assertEqual(a.sync_through(box).bundles_written, 1)
+        self.assertTrue(all(p.count("/") == 1 and p.endswith(".cvb") for p in box.files), box.files)
+        report = b.sync_through(box)
+        self.assertEqual(report.changes.cases_created, 1)
+        self.assertEqual(b.get_case(cid).citizenship, ["KG"])
+        # The app's folder only ever holds ciphertext.
+        self.assertFalse(any(cid.encode() in data for data in box.files.values()))
+
+        # A throwing mailbox: a typed error, the store stays usable (no ReopenStore).
+        b.update_case(cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code="Masculine")])
+        for op, exc in [
+            ("list", cv.MailboxError.Unavailable(reason="the stick was pulled out")),
+            ("write", RuntimeError("a bug in the app's folder code")),
+        ]:
+            box.fail_on = (op, exc)
+            with self.assertRaises(cv.CaravanError.Io):
+                b.sync_through(box)
+        box.fail_on = None
+        b.add_case(case_edits())
+        self.assertEqual(b.case_count(), 2)
+        self.assertEqual(b.sync_through(box).bundles_written, 1)
+        self.assertEqual(a.sync_through(box).changes.cases_created, 1)
+        self.assertEqual(a.get_case(cid).gender, "Masculine")
+
+        # A file the app refuses (too large) is listed as refused and the sync goes on;
+        # a mailbox that ignores the limit is refused by the core.
+        class Greedy(DictMailbox):
+            def read(self, path, limit):
+                return b"y" * (limit + 1)
+        greedy = Greedy()
+        greedy.files = {"junk0000/0000000001.cvb": b""}
+        report = a.sync_through(greedy)
+        self.assertEqual(len(report.refused), 1, report.refused)
+        self.assertIn("more than the limit", report.refused[0])
+        box.files["junk0000/0000000001.cvb"] = b"x" * (33 << 20)
+        report = a.sync_through(box)
+        self.assertEqual(len(report.refused), 1, report.refused)
+        self.assertIn("refused", report.refused[0])
+
     def test_progress_cancellation_and_exports(self):
         store, _ = self.new_store("a")
         batch = [case_edits(country="KG") for _ in range(600)]
@@ -562,6 +641,8 @@ class CaravanFlow(unittest.TestCase):
             "typing.List[typing.List[CaseEdit]]": [junk_edit],
             "typing.Optional[ProgressListener]": None,
             "typing.Union[object, typing.Optional[ProgressListener]]": None,
+            "typing.Union[object, typing.Optional[str]]": None,
+            "Mailbox": DictMailbox(),
             "typing.Optional[ChangeListener]": None,
             "BundleScope": cv.BundleScope.SINCE_LAST(target=""),
             "MemberRole": cv.MemberRole.PARTNER,

@@ -117,12 +117,21 @@ public enum LocalNetworkSync {
 
 extension CaravanStore {
     /// Syncs through a folder picked in the Files app (a USB drive, an SD card reader, a
-    /// cloud folder): the security-scoped URL is a real path, so the core reads and
-    /// writes it directly.
+    /// cloud folder): the security-scoped URL is a real path, so the core's own folder
+    /// mailbox reads and writes it directly (no copy). A folder reached only through an
+    /// API would implement the core's `Mailbox` protocol and go through
+    /// `syncThrough(mailbox:progress:)`, as Android's document tree does.
     public func syncFolder(_ url: URL) throws -> MailboxSummary {
         let scoped = url.startAccessingSecurityScopedResource()
         defer { if scoped { url.stopAccessingSecurityScopedResource() } }
         return try syncMailbox(dir: url.path)
+    }
+
+    /// Syncs through a folder of the team's WebDAV server (Nextcloud, ownCloud):
+    /// `https://…`; the password is sent to the server only (HTTP Basic over TLS), never
+    /// stored or logged by the core.
+    public func syncWebDAV(_ url: String, user: String?, password: String?) throws -> MailboxSummary {
+        try syncWebdav(url: url, user: user, password: password, progress: nil)
     }
 
     /// The updates `peer` has not confirmed yet, as base45 texts to show one QR code after

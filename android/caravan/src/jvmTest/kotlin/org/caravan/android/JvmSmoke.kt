@@ -232,20 +232,20 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("live sync brought the edit", repoB.get(id).exploitation == listOf("ForcedLabour"))
 
     // --- shared folder -------------------------------------------------------------------------
-    val folder = FileMailboxFolder(File(root, "usb").apply { mkdirs() })
+    val folder = FileMailbox(File(root, "usb").apply { mkdirs() })
     val id2 = repoB.save(null, CaseForm().with(ScalarField.GENDER, "Masculine").toggle(SetField.CITIZENSHIP, "KG"))
-    repoB.syncFolder(folder, File(root, "staging-b"))
+    repoB.syncFolder(folder)
     c.check("folder holds ciphertext files", folder.list().isNotEmpty())
-    repoA.syncFolder(folder, File(root, "staging-a"))
+    repoA.syncFolder(folder)
     c.check("folder sync brought B's case to A", repoA.list().any { it.id == id2 })
-    c.check("staging emptied", !File(root, "staging-a").exists())
+    c.check("no staging copy: only outboxes in the folder", File(root, "usb").listFiles().orEmpty().all { it.isDirectory })
 
     // --- revocation ----------------------------------------------------------------------------
     repoA.revoke(repoB.store.deviceId())
     c.check("B is listed as revoked", repoA.members().single { !it.active }.name == "Bakyt, Osh")
     repoA.save(null, CaseForm().with(ScalarField.GENDER, "Feminine"))
-    repoA.syncFolder(folder, File(root, "staging-a"))
-    val afterRevocation = runCatching { repoB.syncFolder(folder, File(root, "staging-b")) }
+    repoA.syncFolder(folder)
+    val afterRevocation = runCatching { repoB.syncFolder(folder) }
     c.check("the revoked phone cannot sync", afterRevocation.exceptionOrNull() is CaravanException.NotPermitted)
     c.check("the revoked phone is told why", afterRevocation.exceptionOrNull()?.message.orEmpty().contains("revoked"))
 

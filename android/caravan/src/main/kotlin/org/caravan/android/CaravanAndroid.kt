@@ -25,6 +25,4 @@ object CaravanAndroid {
         AppLifecycleLock(AutoLock(timeoutMs) { thread(name = "caravan-lock") { session.lock() }; onLocked() }).install()
     }
 
-    /** The staging directory for [MailboxMirror] (cache: the system may clear it). */
-    fun mailboxStaging(context: Context): File = File(context.cacheDir, "mailbox-staging")
 }

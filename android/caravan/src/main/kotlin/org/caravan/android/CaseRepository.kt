@@ -13,6 +13,7 @@ import org.caravan.core.CasePage
 import org.caravan.core.CaseQuery
 import org.caravan.core.CaseSummary
 import org.caravan.core.GroupMember
+import org.caravan.core.Mailbox
 import org.caravan.core.MailboxSummary
 import org.caravan.core.MemberRole
 import org.caravan.core.QrReassembler
@@ -201,9 +202,13 @@ class CaseRepository(
             }
         }
 
-    /** Syncs through a shared folder (see [MailboxMirror]). */
-    suspend fun syncFolder(folder: MailboxFolder, staging: File): MailboxSummary =
-        withContext(io) { MailboxMirror(staging).sync(store, folder) }
+    /** Syncs through a shared folder ([DocumentTreeMailbox], [FileMailbox]): the core reads and writes it directly. */
+    suspend fun syncFolder(folder: Mailbox): MailboxSummary =
+        withContext(io) { store.syncThrough(folder, null) }
+
+    /** Syncs through a folder of the team's WebDAV server (Nextcloud, ownCloud): `https://…`. */
+    suspend fun syncWebDav(url: String, user: String?, password: String?): MailboxSummary =
+        withContext(io) { store.syncWebdav(url, user, password, null) }
 
     /** Waits for a colleague on the local network, then syncs. */
     suspend fun listen(port: Int = LocalNetworkSync.DEFAULT_PORT, onListening: (Int) -> Unit = {}): SyncSummary =

@@ -1,76 +1,72 @@
 package org.caravan.android
 
 import java.io.File
-import org.caravan.core.CaravanStore
-import org.caravan.core.MailboxSummary
+import org.caravan.core.Mailbox
+import org.caravan.core.MailboxException
 
 /**
- * A shared folder used as a mailbox (a USB stick, an SD card, a folder a cloud app
- * keeps in sync), seen through whatever API the platform gives: on Android a
- * Storage Access Framework tree ([DocumentTreeFolder]), on a desktop a [File].
+ * A shared folder used as a mailbox, handed to the core as its `Mailbox` foreign trait
+ * (`CaravanStore.syncThrough`): the core's one mailbox sync reads and writes through it
+ * directly, with no mirror or staging copy. On Android the folder is a Storage Access
+ * Framework tree ([DocumentTreeMailbox]); this one is a plain [File] folder (desktop
+ * tests, app-private folders).
  *
- * The folder only ever holds ciphertext written by the core.
+ * Paths are `<outbox>/<name>`; the folder only ever receives ciphertext. Reads refuse a
+ * file over the limit before reading it; writes go to a temporary name, then rename.
  */
-interface MailboxFolder {
-    /** Relative paths (`/`-separated) of every file in the folder, recursively. */
-    fun list(): List<String>
-
-    /** The bytes of the file at [path]. */
-    fun read(path: String): ByteArray
-
-    /** Creates or replaces the file at [path], creating parent folders. */
-    fun write(path: String, bytes: ByteArray)
-
-    /** Deletes the file at [path], if it exists. */
-    fun delete(path: String)
-}
-
-/** A [MailboxFolder] on a real file system path. */
-class FileMailboxFolder(private val root: File) : MailboxFolder {
-    override fun list(): List<String> =
-        root.walkTopDown().filter { it.isFile }.map { it.relativeTo(root).invariantSeparatorsPath }.toList()
-
-    override fun read(path: String): ByteArray = File(root, path).readBytes()
-
-    override fun write(path: String, bytes: ByteArray) {
-        val file = File(root, path)
-        file.parentFile?.mkdirs()
-        writeAtomically(file, bytes)
-    }
-
-    override fun delete(path: String) {
-        File(root, path).delete()
-    }
-}
-
-/**
- * Runs the core's mailbox sync (`CaravanStore.syncMailbox`, which needs a file system
- * path) against a folder that may not have one: the folder is mirrored into [staging],
- * synced there, and what the core wrote or removed is mirrored back. [staging] lives in
- * the app's private cache and is emptied afterwards; it holds ciphertext only.
- */
-class MailboxMirror(private val staging: File) {
-    /** Syncs [store] through [folder]. */
-    fun sync(store: CaravanStore, folder: MailboxFolder): MailboxSummary {
-        staging.deleteRecursively()
-        staging.mkdirs()
-        val local = FileMailboxFolder(staging)
-        try {
-            val before = folder.list().associateWith { folder.read(it) }
-            before.forEach { (path, bytes) -> local.write(path, bytes) }
-            val summary = store.syncMailbox(staging.absolutePath)
-            val after = local.list().toSet()
-            for (path in after) {
-                val bytes = local.read(path)
-                if (!before[path].contentEqualsOrNull(bytes)) folder.write(path, bytes)
-            }
-            (before.keys - after).forEach(folder::delete)
-            return summary
-        } finally {
-            staging.deleteRecursively()
+class FileMailbox(private val root: File) : Mailbox {
+    override fun list(): List<String> {
+        val outboxes = root.listFiles()?.filter { it.isDirectory } ?: return emptyList()
+        return outboxes.flatMap { dir ->
+            dir.listFiles().orEmpty().map { "${dir.name}/${it.name}" }
         }
     }
 
-    private fun ByteArray?.contentEqualsOrNull(other: ByteArray): Boolean =
-        this != null && this.contentEquals(other)
+    override fun read(path: String, limit: ULong): ByteArray {
+        val file = resolve(path)
+        if (!file.isFile) throw MailboxException.Refused("$path is not a plain file")
+        if (file.length().toULong() > limit) throw MailboxException.Refused("$path is ${file.length()} bytes")
+        return try {
+            file.inputStream().use { readAtMost(it, limit) }
+        } catch (e: java.io.IOException) {
+            throw MailboxException.Unavailable(e.message ?: "read failed")
+        }
+    }
+
+    override fun write(path: String, bytes: ByteArray) {
+        val file = resolve(path)
+        try {
+            file.parentFile?.mkdirs()
+            writeAtomically(file, bytes)
+        } catch (e: java.io.IOException) {
+            throw MailboxException.Unavailable(e.message ?: "write failed")
+        }
+    }
+
+    override fun remove(path: String) {
+        resolve(path).delete()
+    }
+
+    private fun resolve(path: String): File {
+        val parts = path.split('/')
+        if (parts.size != 2 || parts.any { it.isEmpty() || it == "." || it == ".." }) {
+            throw MailboxException.Refused("$path is not <outbox>/<file>")
+        }
+        return File(File(root, parts[0]), parts[1])
+    }
+}
+
+/** Reads [input] whole, refusing it once it passes [limit] bytes (a file that grew). */
+internal fun readAtMost(input: java.io.InputStream, limit: ULong): ByteArray {
+    val out = java.io.ByteArrayOutputStream()
+    val buf = ByteArray(64 * 1024)
+    var total = 0UL
+    while (true) {
+        val n = input.read(buf)
+        if (n < 0) break
+        total += n.toULong()
+        if (total > limit) throw MailboxException.Refused("more than $limit bytes")
+        out.write(buf, 0, n)
+    }
+    return out.toByteArray()
 }

@@ -43,7 +43,7 @@ import java.net.NetworkInterface
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import org.caravan.android.CaravanAndroid
-import org.caravan.android.DocumentTreeFolder
+import org.caravan.android.DocumentTreeMailbox
 import org.caravan.android.LocalNetworkSync
 import org.caravan.core.GroupMember
 import org.caravan.core.MemberRole
@@ -142,7 +142,7 @@ fun SyncScreen(model: AppViewModel) {
                 uri, Intent.FLAG_GRANT_READ_URI_PERMISSION or Intent.FLAG_GRANT_WRITE_URI_PERMISSION,
             )
             run {
-                val s = repo.syncFolder(DocumentTreeFolder(context, uri), CaravanAndroid.mailboxStaging(context))
+                val s = repo.syncFolder(DocumentTreeMailbox(context, uri))
                 model.changed()
                 context.getString(R.string.folder_done, s.bundlesImported.toInt(), s.bundlesWritten.toInt()) + " " + report(s.changes)
             }

@@ -1,0 +1,169 @@
+//! The mailbox as a foreign trait: the app hands the core a [`Mailbox`] it implements
+//! over whatever it reaches the shared folder through (Android's Storage Access
+//! Framework document tree, iOS's security-scoped folder URL), and the core's one
+//! mailbox sync runs over it directly: no mirror, no staging copy. Also a WebDAV
+//! server ([`CaravanStore::sync_webdav`]).
+//!
+//! Whatever the app's mailbox does, the store stays usable: a throw (declared or not)
+//! becomes a typed error of the sync call (`Io`, or a refused file in the summary), the
+//! bundles imported before it stay imported (each is durable), and the store's lock is
+//! never unwound through (foreign errors are values, not panics).
+
+use std::sync::Arc;
+
+use caravan_core::{Error as CoreError, Result as CoreResult};
+use zeroize::Zeroizing;
+
+use crate::listener::ProgressListener;
+use crate::store::{progress_fn, CaravanStore};
+use crate::sync::MailboxSummary;
+use crate::Result;
+
+/// What an app's [`Mailbox`] throws.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum MailboxError {
+    /// This file is refused (larger than the limit, not a plain file): the sync lists
+    /// it in `MailboxSummary.refused` and carries on.
+    #[error("refused: {reason}")]
+    Refused {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The folder cannot be used now (removed, permission revoked, full): the sync
+    /// stops with an `Io` error; what it imported before stays.
+    #[error("unavailable: {reason}")]
+    Unavailable {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Any other exception thrown by the app's mailbox: the folder is unavailable. Its
+/// text is dropped (it could quote anything).
+impl From<uniffi::UnexpectedUniFFICallbackError> for MailboxError {
+    fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        MailboxError::Unavailable {
+            reason: "the app's mailbox failed unexpectedly".into(),
+        }
+    }
+}
+
+/// A shared folder the app reaches through its own API, holding one outbox per device:
+/// files `<outbox>/<name>` (exactly one `/`). It only ever receives ciphertext.
+#[uniffi::export(with_foreign)]
+pub trait Mailbox: Send + Sync {
+    /// Every file two levels down, as `<outbox>/<name>`. A missing or empty folder
+    /// lists nothing.
+    fn list(&self) -> Result<Vec<String>, MailboxError>;
+    /// The bytes of `path`. **Check the size before reading**: a file larger than
+    /// `limit` bytes must be refused with `Refused`, unread (a hostile stick must not
+    /// exhaust memory); the core refuses anything longer anyway.
+    fn read(&self, path: String, limit: u64) -> Result<Vec<u8>, MailboxError>;
+    /// Creates or replaces `path` (creating its outbox) so that a reader never sees a
+    /// part of it: write a temporary name, then rename.
+    fn write(&self, path: String, bytes: Vec<u8>) -> Result<(), MailboxError>;
+    /// Deletes `path`; a file already gone is not an error.
+    fn remove(&self, path: String) -> Result<(), MailboxError>;
+}
+
+/// The app's mailbox seen by the core.
+struct Foreign(Arc<dyn Mailbox>);
+
+const NAME: &str = "the app's mailbox folder";
+
+fn to_core(e: MailboxError, path: Option<&str>) -> CoreError {
+    match e {
+        MailboxError::Refused { reason } => CoreError::Rejected {
+            reason: format!("{NAME} refused {}: {reason}", path.unwrap_or("a file")),
+        },
+        MailboxError::Unavailable { reason } => CoreError::Io {
+            file: NAME.into(),
+            source: std::io::Error::other(reason),
+        },
+    }
+}
+
+impl caravan_core::Mailbox for Foreign {
+    fn list(&self) -> CoreResult<Vec<String>> {
+        self.0.list().map_err(|e| to_core(e, None))
+    }
+
+    fn read(&self, path: &str, limit: u64) -> CoreResult<Vec<u8>> {
+        let bytes = self
+            .0
+            .read(path.to_owned(), limit)
+            .map_err(|e| to_core(e, Some(path)))?;
+        if bytes.len() as u64 > limit {
+            return Err(CoreError::Rejected {
+                reason: format!(
+                    "{NAME} returned {} bytes for {path}, more than the limit of {limit}",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> CoreResult<()> {
+        self.0
+            .write(path.to_owned(), bytes.to_vec())
+            .map_err(|e| to_core(e, Some(path)))
+    }
+
+    fn remove(&self, path: &str) -> CoreResult<()> {
+        self.0
+            .remove(path.to_owned())
+            .map_err(|e| to_core(e, Some(path)))
+    }
+
+    fn describe(&self) -> String {
+        NAME.into()
+    }
+}
+
+#[uniffi::export]
+impl CaravanStore {
+    /// Syncs through a mailbox the app implements (a document-tree folder, a
+    /// security-scoped folder), exactly as [`CaravanStore::sync_mailbox`] does through a
+    /// file system path: reads the other devices' bundles, then writes this device's;
+    /// the change listener is told which cases changed; `progress` as there. A throw
+    /// from the mailbox stops the sync with a typed error (`Io`), or, for `Refused` on
+    /// a read, lists the file in `refused` and carries on; the store stays usable.
+    #[uniffi::method(default(progress = None))]
+    pub fn sync_through(
+        &self,
+        mailbox: Arc<dyn Mailbox>,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<MailboxSummary> {
+        let foreign = Foreign(mailbox);
+        let (report, changed) = self.syncing(|s| {
+            let mut report = progress_fn(self, &progress);
+            Ok(s.sync_through(&foreign, &mut report)?)
+        })?;
+        Ok(MailboxSummary::new(&report, changed))
+    }
+
+    /// Syncs through a folder of a WebDAV server (Nextcloud, ownCloud, any WebDAV
+    /// storage): `url` is `https://…` (`http://` only to this device), `user` and
+    /// `password` the server's (HTTP Basic; never stored, logged or put in an error).
+    /// Otherwise as [`CaravanStore::sync_mailbox`]; server failures are `Io` errors
+    /// naming the URL and the HTTP status, and lose nothing.
+    #[uniffi::method(default(user = None, password = None, progress = None))]
+    pub fn sync_webdav(
+        &self,
+        url: String,
+        user: Option<String>,
+        password: Option<String>,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<MailboxSummary> {
+        let password = Zeroizing::new(password.unwrap_or_default());
+        let credentials = user.map(|u| (u, password));
+        // Inside `syncing`: a closed handle answers `ReopenStore` before the URL is read.
+        let (report, changed) = self.syncing(|s| {
+            let mailbox = caravan_core::WebDavMailbox::new(&url, credentials)?;
+            let mut report = progress_fn(self, &progress);
+            Ok(s.sync_through(&mailbox, &mut report)?)
+        })?;
+        Ok(MailboxSummary::new(&report, changed))
+    }
+}
