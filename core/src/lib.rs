@@ -41,7 +41,7 @@ pub use model::{
     Timestamp, YearMonth,
 };
 pub use store::{
-    handover_receipt, BundleScope, CheckReport, Damage, Handover, LedgerState, LiveSession,
-    MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
-    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, CheckReport, Damage, Handover, LedgerState, LiveSession, MailboxReport,
+    PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport, ShareReport, Store,
+    StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };
