@@ -74,13 +74,13 @@ pub enum CaravanError {
         id: String,
     },
     /// A code is not in its vocabulary (the form offered something it should not).
-    // The code is not quoted: it may be text a user typed (red-team F6 of 2026-12-04).
+    // The code is not carried at all: it may be text a user typed, and the generated
+    // Kotlin/Python exception text prints every field (red-team F6 of 2026-12-04, F3 of
+    // 2026-12-05).
     #[error("a code given is not one of the {vocabulary} vocabulary")]
     UnknownCode {
         /// Vocabulary identifier, e.g. `means_of_control`.
         vocabulary: String,
-        /// The code given.
-        code: String,
     },
     /// An input value is malformed or out of range.
     #[error("invalid {field}: {reason}")]
@@ -289,12 +289,12 @@ impl From<CoreError> for CaravanError {
             CoreError::Locked { path } => CaravanError::Locked { path },
             e @ (CoreError::UnsupportedFormat { .. } | CoreError::UnsupportedMessage { .. }) => {
                 CaravanError::UpdateRequired {
-                    reason: e.to_string(),
+                    reason: scrub(&e.to_string()),
                 }
             }
             CoreError::Corrupted { file, detail } => CaravanError::Damaged {
                 file,
-                reason: detail,
+                reason: scrub(&detail),
             },
             CoreError::NeedsRepair { files } => CaravanError::Damaged {
                 reason: format!(
@@ -311,27 +311,94 @@ impl From<CoreError> for CaravanError {
             },
             CoreError::CaseNotFound { id } => CaravanError::CaseNotFound { id },
             CoreError::CaseErased { id } => CaravanError::CaseErased { id },
-            CoreError::UnknownCode { vocabulary, code } => {
-                CaravanError::UnknownCode { vocabulary, code }
-            }
-            CoreError::InvalidInput { field, reason } => {
-                CaravanError::InvalidInput { field, reason }
-            }
+            CoreError::UnknownCode { vocabulary, .. } => CaravanError::UnknownCode { vocabulary },
+            CoreError::InvalidInput { field, reason } => CaravanError::InvalidInput {
+                field,
+                reason: scrub(&reason),
+            },
             CoreError::NoteRejected { findings } => CaravanError::NoteRejected {
                 findings: findings.iter().map(NoteFinding::from).collect(),
             },
-            CoreError::Rejected { reason } => CaravanError::Refused { reason },
+            CoreError::Rejected { reason } => CaravanError::Refused {
+                reason: scrub(&reason),
+            },
             CoreError::NotForThisDevice => CaravanError::NotForThisDevice,
-            CoreError::NotPermitted { action, reason } => {
-                CaravanError::NotPermitted { action, reason }
-            }
+            CoreError::NotPermitted { action, reason } => CaravanError::NotPermitted {
+                action: scrub(&action),
+                reason: scrub(&reason),
+            },
             CoreError::NoGroup => CaravanError::NoGroup,
             CoreError::Cancelled => CaravanError::Cancelled,
-            CoreError::Internal(reason) => CaravanError::Internal { reason },
+            CoreError::Internal(reason) => CaravanError::Internal {
+                reason: scrub(&reason),
+            },
             other => CaravanError::Internal {
-                reason: other.to_string(),
+                reason: scrub(&other.to_string()),
             },
         }
+    }
+}
+
+/// A core error's reason as it may cross the FFI: it becomes `detail()` and the
+/// generated exception text (Kotlin `message`, Python `str(e)`), which apps log, so it
+/// must quote no text a user typed (red-team F3 of 2026-12-05). The core quotes such
+/// text (a column header, a table dimension, a mapping target, a sheet name) in `"…"`
+/// (Rust's `{:?}`) or in backquotes, and a parse error of a mapping shows the offending
+/// source line on the lines after its first. So only the first line is kept and every
+/// quoted part becomes `"…"`: the reason still says what was wrong, not with what.
+pub(crate) fn scrub(reason: &str) -> String {
+    let line = reason.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push_str("\"…\"");
+                let mut escaped = false;
+                for q in chars.by_ref() {
+                    match q {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '`' => {
+                out.push_str("`…`");
+                for q in chars.by_ref() {
+                    if q == '`' {
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces every occurrence of the texts a call was given (`given`: a file name, ...)
+/// in the reasons of `err` with `…`: for the few core messages that name an argument
+/// without quoting it. Empty texts are skipped.
+pub(crate) fn redact(err: CaravanError, given: &[&str]) -> CaravanError {
+    let clean = |mut s: String| {
+        for g in given.iter().map(|g| g.trim()).filter(|g| !g.is_empty()) {
+            s = s.replace(g, "…");
+        }
+        s
+    };
+    match err {
+        CaravanError::InvalidInput { field, reason } => CaravanError::InvalidInput {
+            field,
+            reason: clean(reason),
+        },
+        CaravanError::Refused { reason } => CaravanError::Refused {
+            reason: clean(reason),
+        },
+        CaravanError::Internal { reason } => CaravanError::Internal {
+            reason: clean(reason),
+        },
+        other => other,
     }
 }
 
@@ -355,5 +422,43 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
                      store if errors continue"
                 .into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Red-team F3 of 2026-12-05: what the core quotes, and the source lines of a
+    /// parse error, never cross the boundary; the rest of the reason does.
+    #[test]
+    fn scrubbed_reasons_keep_the_words_and_drop_the_quoted_text() {
+        let typed = "Айгерим +7 701 \\\"555\\\" 1234";
+        for (reason, kept) in [
+            (
+                format!("column \"{typed}\" looks like a document number"),
+                "looks like",
+            ),
+            (format!("\"{typed}\" is not one of a, b"), "is not one of"),
+            (
+                format!(
+                    "not a valid mapping file: TOML parse error at line 1\n1 | x = [[[ {typed}\n"
+                ),
+                "TOML parse error at line 1",
+            ),
+            (format!("unknown field `{typed}`"), "unknown field"),
+            (format!("unclosed \"{typed}"), "unclosed"),
+        ] {
+            let clean = scrub(&reason);
+            assert!(clean.contains(kept), "{clean}");
+            for part in ["Айгерим", "701", "555", "1234"] {
+                assert!(!clean.contains(part), "{clean}");
+            }
+        }
+        let err = CaravanError::from(CoreError::UnknownCode {
+            vocabulary: "gender".into(),
+            code: typed.into(),
+        });
+        assert!(!format!("{err:?} {err}").contains("701"));
     }
 }

@@ -6,14 +6,15 @@
 //! [`CaravanStore::confirm_handover`] with the receipt scanned from the peer's screen;
 //! [`CaravanStore::handover_waiting`] says how many cases wait for a peer. Receiver:
 //! [`CaravanStore::import_handover`] imports the scanned bundle and gives the receipt to
-//! show back (a small QR code).
+//! show back (a small QR code), signed with the receiving device's key, so no one else
+//! can make it (red-team F1 of 2026-12-05).
 
 use std::sync::{Arc, PoisonError};
 
 use caravan_core::sync::{qr, DeviceId};
 use caravan_core::ReceiptCheck;
 
-use crate::error::{guard, CaravanError, Result};
+use crate::error::{CaravanError, Result};
 use crate::listener::ProgressListener;
 use crate::progress::phased;
 use crate::store::CaravanStore;
@@ -28,19 +29,11 @@ const PENDING: usize = 16;
 pub struct HandoverImport {
     /// What the import changed.
     pub summary: SyncSummary,
-    /// The receipt to show back to the sending phone as a QR code (`caravan-received:`
-    /// and 24 hex digits), present when the bundle was imported completely (no case
+    /// The receipt to show back to the sending phone as a QR code (`caravan-received:`,
+    /// 16 hex digits naming this device, `-` and the 128 hex digits of this device's
+    /// signature over its id, the sender's id and the bundle's digest), present when the bundle was imported completely (no case
     /// waits for earlier changes). Absent: tell the sender to show everything instead.
     pub receipt: Option<String>,
-}
-
-/// The receipt a device shows back for a bundle it imported (what
-/// [`CaravanStore::import_handover`] returns), for apps that import with
-/// `import_bundle`: `receiver` is that device's id (64 hex digits).
-#[uniffi::export]
-pub fn handover_receipt(bundle: Vec<u8>, receiver: String) -> Result<String> {
-    let receiver = device_id(&receiver)?;
-    guard(|| Ok(caravan_core::handover_receipt(&receiver, &bundle)))
 }
 
 impl CaravanStore {
@@ -50,7 +43,7 @@ impl CaravanStore {
             .handovers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        pending.retain(|h| h.receipt() != handover.receipt());
+        pending.retain(|h| h.showing() != handover.showing());
         if pending.len() >= PENDING {
             pending.remove(0);
         }
@@ -81,8 +74,9 @@ impl CaravanStore {
     /// peer's position moves to what the bundle carried. Returns the peer's device id.
     /// A receipt shown by another team member's phone than the one the codes were meant
     /// for is `HandoverToAnotherDevice` and moves nothing; a receipt for no bundle this
-    /// handle showed (shown before the store was locked, forged, malformed) is
-    /// `InvalidInput` and moves nothing: show the updates again.
+    /// handle showed (shown before the store was locked, forged, not signed by the
+    /// peer, malformed, already confirmed, or of a showing older than one confirmed
+    /// since) is `InvalidInput` and moves nothing: show the updates again.
     pub fn confirm_handover(&self, receipt: String) -> Result<String> {
         let members: Vec<DeviceId> =
             self.with(|s| Ok(s.members().iter().map(|m| m.device).collect()))?;
@@ -104,7 +98,18 @@ impl CaravanStore {
                 }
             }
             match (found, other) {
-                (Some(i), _) => pending.remove(i),
+                (Some(i), _) => {
+                    // The showings to the same peer made before this one are covered
+                    // by it: their receipts, if they come later, are old and refused
+                    // (confirming them would only move the position back).
+                    let confirmed = pending.remove(i);
+                    let mut index = 0;
+                    pending.retain(|h| {
+                        index += 1;
+                        index > i || h.peer() != confirmed.peer()
+                    });
+                    confirmed
+                }
                 (None, Some((peer, scanned_by))) => {
                     return Err(CaravanError::HandoverToAnotherDevice {
                         peer: hex(&peer.0),
@@ -133,26 +138,10 @@ impl CaravanStore {
     }
 
     /// Imports a scanned hand-over bundle (as `import_bundle`, the change listener is
-    /// told) and gives the receipt to show back to the sender (bound to this device).
+    /// told) and gives the receipt to show back to the sender, signed with this
+    /// device's key: only this device can make it.
     pub fn import_handover(&self, bundle: Vec<u8>) -> Result<HandoverImport> {
-        let summary = self.import_bundle(bundle.clone())?;
-        self.handover_import(&bundle, summary)
-    }
-}
-
-impl CaravanStore {
-    /// The receiving side's answer to an imported hand-over: the receipt, when the
-    /// import was complete.
-    pub(crate) fn handover_import(
-        &self,
-        bundle: &[u8],
-        summary: SyncSummary,
-    ) -> Result<HandoverImport> {
-        let receipt = self.with(|s| Ok(s.handover_receipt(bundle)))?;
-        Ok(HandoverImport {
-            receipt: (summary.cases_waiting == 0).then_some(receipt),
-            summary,
-        })
+        self.import_handover_with_progress(bundle, None)
     }
 }
 

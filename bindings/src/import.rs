@@ -6,7 +6,7 @@ use std::sync::Arc;
 use caravan_core::import::{self, ImportOptions, Mapping, Sheet, SheetFormat};
 use caravan_core::CaseId;
 
-use crate::error::{CaravanError, Result};
+use crate::error::{redact, CaravanError, Result};
 use crate::listener::ProgressListener;
 use crate::store::{progress_fn, CaravanStore};
 
@@ -59,6 +59,7 @@ impl CaravanStore {
         skip_bad: bool,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<SpreadsheetImport> {
+        let name = file_name.clone();
         self.with(|s| {
             if mapping_toml.len() as u64 > import::MAX_MAPPING_BYTES {
                 return Err(CaravanError::InvalidInput {
@@ -91,5 +92,7 @@ impl CaravanStore {
                 case_ids: r.cases.iter().map(CaseId::to_hex).collect(),
             })
         })
+        // The core names the file (`… is neither .csv nor .xlsx`) without quotes.
+        .map_err(|e| redact(e, &[&name]))
     }
 }

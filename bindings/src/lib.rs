@@ -50,7 +50,7 @@ mod vocab;
 
 pub use error::{CaravanError, IdentifierType, NoteFinding, Result};
 pub use export::{ExportFormat, ExportInput, ExportOptions, RecordExportResult, TableExportResult};
-pub use handover::{handover_receipt, HandoverImport};
+pub use handover::HandoverImport;
 pub use import::{ImportBadRow, SpreadsheetImport};
 pub use listener::{ChangeListener, ProgressListener};
 pub use listing::{CasePage, CaseQuery, CaseSort};

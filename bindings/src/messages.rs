@@ -172,10 +172,7 @@ mod tests {
             CaravanError::ReopenStore { reason: s() },
             CaravanError::CaseNotFound { id: s() },
             CaravanError::CaseErased { id: s() },
-            CaravanError::UnknownCode {
-                vocabulary: s(),
-                code: s(),
-            },
+            CaravanError::UnknownCode { vocabulary: s() },
             CaravanError::InvalidInput {
                 field: s(),
                 reason: s(),
@@ -220,10 +217,10 @@ mod tests {
     fn details_quote_no_user_text() {
         let typed = "Айгерим +77011234567".to_string();
         for e in [
-            CaravanError::UnknownCode {
+            CaravanError::from(caravan_core::Error::UnknownCode {
                 vocabulary: "gender".into(),
                 code: typed.clone(),
-            },
+            }),
             CaravanError::NoteRejected { findings: vec![] },
         ] {
             assert!(!e.detail().contains("7701"), "{}", e.detail());

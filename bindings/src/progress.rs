@@ -62,8 +62,14 @@ impl CaravanStore {
         bundle: Vec<u8>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<HandoverImport> {
-        let summary = self.import_bundle_with_progress(bundle.clone(), progress)?;
-        self.handover_import(&bundle, summary)
+        let ((report, receipt), changed) = self.syncing(|s| {
+            let mut report = progress_fn(self, &progress);
+            Ok(s.import_handover_with_progress(&bundle, &mut report)?)
+        })?;
+        Ok(HandoverImport {
+            summary: SyncSummary::new(&report, changed),
+            receipt,
+        })
     }
 
     /// [`CaravanStore::live_receive`] with progress and cancellation: `progress` is told

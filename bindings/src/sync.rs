@@ -478,7 +478,13 @@ impl CaravanStore {
     /// told which cases changed. `progress` (optional) is told before each bundle read
     /// (`done` of `total` new bundles) and may cancel between two bundles: the bundles
     /// imported so far stay (each is durable; the next sync skips them) and this
-    /// device's own bundle is not written; the call fails with `Cancelled`.
+    /// device's own bundle is not written; the call fails with `Cancelled`. Once every
+    /// bundle was read and applied, the listener is told `(total, total)` and its answer
+    /// is ignored: nothing is left to cancel but writing this device's own bundle, so
+    /// the call completes and its summary says what was applied (red-team F6 of
+    /// 2026-12-05: it answered `Cancelled` though every bundle was applied). A panic
+    /// wipe still cancels there. With no bundle to read (`total` 0) a cancel at `(0, 0)`
+    /// cancels: nothing was done.
     #[uniffi::method(default(progress = None))]
     pub fn sync_mailbox(
         &self,
@@ -487,7 +493,11 @@ impl CaravanStore {
     ) -> Result<MailboxSummary> {
         let (report, changed) = self.syncing(|s| {
             let mut report = progress_fn(self, &progress);
-            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut report)?)
+            let mut tick = |done: usize, total: usize| {
+                let go_on = report(done, total);
+                go_on || (total > 0 && done == total && !self.wiping())
+            };
+            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut tick)?)
         })?;
         Ok(MailboxSummary::new(&report, changed))
     }

@@ -43,7 +43,7 @@ pub use model::{
 #[cfg(feature = "webdav")]
 pub use store::WebDavMailbox;
 pub use store::{
-    handover_receipt, BundleScope, CheckReport, Damage, FsMailbox, Handover, LedgerState,
-    LiveSession, Mailbox, MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck,
-    RepairReport, ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    BundleScope, CheckReport, Damage, FsMailbox, Handover, LedgerState, LiveSession, Mailbox,
+    MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
+    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };

@@ -11,14 +11,19 @@
 //! `java.nio.charset.MalformedInputException` / `UnicodeEncodeError`, outside the one
 //! error type the apps handle. The patched converters throw
 //! `CaravanException.InvalidInput` / `CaravanError.InvalidInput` (field `text`) instead.
-//! Swift strings cannot hold lone surrogates.
+//! Swift strings cannot hold lone surrogates. Also in Python: an integer argument out of
+//! its type's range (`year=-1` for a `u16`, `max_frame=2**32`) raised the generated
+//! `ValueError`; it raises `CaravanError.InvalidInput` (field `number`) now. In Kotlin
+//! and Swift the unsigned types make such values a compile-time error.
 //!
 //! And in Kotlin's `CaravanStore` (red-team F3 of 2026-12-04): `close()` and `use {}`
 //! (UniFFI's extension on `Disposable`) call `closeStore()` (the one close: later calls
 //! answer the typed `ReopenStore`) instead of UniFFI's `destroy()`; and a call on a
 //! handle destroyed anyway (`destroy()`) throws `CaravanException.ReopenStore` instead
-//! of `IllegalStateException`. A generated file that no longer has the expected text
-//! (another UniFFI version) fails the generation, loudly.
+//! of `IllegalStateException`. And for the case list (issue 16: Kotlin `listCases`
+//! ≤ 2× Rust): the `VocabularyCode` reader shares one immutable `Known` per index and an
+//! empty list of codes is the shared `emptyList()`. A generated file that no longer has
+//! the expected text (another UniFFI version) fails the generation, loudly.
 
 use std::path::{Path, PathBuf};
 
@@ -71,13 +76,54 @@ const USE_TO: &str = "            // N.B. our implementation is on the nullable 
             // destroyed, so later calls answer ReopenStore.
             if (this is CaravanStore) this.closeStore() else this?.destroy()";
 
-/// Patches the Kotlin file: the string converter, `use {}`, then the `CaravanStore`
-/// class alone.
+/// The generated reader of a `VocabularyCode`: one new `Known` object per value read.
+const KNOWN_FROM: &str =
+    "public object FfiConverterTypeVocabularyCode : FfiConverterRustBuffer<VocabularyCode>{
+    override fun read(buf: ByteBuffer): VocabularyCode {
+        return when(buf.getInt()) {
+            1 -> VocabularyCode.Known(
+                FfiConverterUShort.read(buf),
+                )";
+
+/// Known codes are immutable, so a list of 10,000 summaries shares one `Known` per
+/// index instead of allocating about eight per row (issue 16: Kotlin `listCases`).
+const KNOWN_TO: &str =
+    "// Patched by Caravan's uniffi-bindgen: a `Known` code is immutable, so the reader
+// hands out one shared instance per index (a case list reads about eight per row).
+private val caravanKnownCodes = Array(1024) { VocabularyCode.Known(it.toUShort()) }
+
+public object FfiConverterTypeVocabularyCode : FfiConverterRustBuffer<VocabularyCode>{
+    override fun read(buf: ByteBuffer): VocabularyCode {
+        return when(buf.getInt()) {
+            1 -> FfiConverterUShort.read(buf).let { i ->
+                caravanKnownCodes.getOrNull(i.toInt()) ?: VocabularyCode.Known(i)
+                }";
+
+/// The generated reader of a list of codes: an empty list is a new `ArrayList`.
+const CODES_FROM: &str = "    override fun read(buf: ByteBuffer): List<VocabularyCode> {
+        val len = buf.getInt()
+        return List<VocabularyCode>(len) {";
+
+const CODES_TO: &str = "    override fun read(buf: ByteBuffer): List<VocabularyCode> {
+        val len = buf.getInt()
+        if (len == 0) return emptyList() // Patched by Caravan's uniffi-bindgen: shared.
+        return List<VocabularyCode>(len) {";
+
+/// Patches the Kotlin file: the string converter, `use {}`, the vocabulary code
+/// readers, then the `CaravanStore` class alone.
 fn patch_kotlin(t: &str) -> Option<String> {
-    if t.matches(KOTLIN_FROM).count() != 1 || t.matches(USE_FROM).count() != 1 {
+    if t.matches(KOTLIN_FROM).count() != 1
+        || t.matches(USE_FROM).count() != 1
+        || t.matches(KNOWN_FROM).count() != 1
+        || t.matches(CODES_FROM).count() != 1
+    {
         return None;
     }
-    let t = t.replace(KOTLIN_FROM, KOTLIN_TO).replace(USE_FROM, USE_TO);
+    let t = t
+        .replace(KOTLIN_FROM, KOTLIN_TO)
+        .replace(USE_FROM, USE_TO)
+        .replace(KNOWN_FROM, KNOWN_TO)
+        .replace(CODES_FROM, CODES_TO);
     let (head, tail) = t.split_once(STORE_CLASS)?;
     let (class, rest) = tail.split_once("\nopen class ")?;
     if class.matches(STORE_CLOSE_FROM).count() != 1
@@ -105,6 +151,35 @@ const PYTHON_HELPER: &str = "def _caravan_utf8(value):
 
 
 ";
+
+/// The generated range check of every Python integer argument (red-team F4 of
+/// 2026-12-05: `year=-1`, `max_frame=2**32`, `k=-1` raised a bare `ValueError`).
+const PYTHON_INT_FROM: &str = "            raise ValueError(\"{} requires {} <= value < {}\".format(cls.CLASS_NAME, cls.VALUE_MIN, cls.VALUE_MAX))";
+
+const PYTHON_INT_TO: &str = "            # Patched by Caravan's uniffi-bindgen: an out-of-range number is a typed error
+            # (the value is not quoted: it may be something a user typed).
+            raise CaravanError.InvalidInput(
+                \"number\",
+                \"a number is out of range (this argument takes {} to {}); nothing was changed\".format(
+                    cls.VALUE_MIN, cls.VALUE_MAX - 1),
+            ) from None";
+
+/// Patches the Python file: the string converter (lone surrogates) and the integer
+/// range check.
+fn patch_python(t: &str) -> Option<String> {
+    if t.matches(PYTHON_INT_FROM).count() != 1 {
+        return None;
+    }
+    let t = t.replace(PYTHON_INT_FROM, PYTHON_INT_TO);
+    let (head, tail) = t.split_once(PYTHON_MARK)?;
+    let (class, rest) = tail.split_once("\nclass ")?;
+    (class.matches("value.encode(\"utf-8\")").count() == 2).then(|| {
+        format!(
+            "{head}{PYTHON_HELPER}{PYTHON_MARK}{}\nclass {rest}",
+            class.replace("value.encode(\"utf-8\")", "_caravan_utf8(value)")
+        )
+    })
+}
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -144,16 +219,7 @@ fn post_process(out_dir: &Path) -> Result<(), String> {
     let mut python = Vec::new();
     files(out_dir, "py", &mut python);
     for path in python.iter().filter(|p| p.ends_with("caravan_ffi.py")) {
-        patch(path, |t| {
-            let (head, tail) = t.split_once(PYTHON_MARK)?;
-            let (class, rest) = tail.split_once("\nclass ")?;
-            (class.matches("value.encode(\"utf-8\")").count() == 2).then(|| {
-                format!(
-                    "{head}{PYTHON_HELPER}{PYTHON_MARK}{}\nclass {rest}",
-                    class.replace("value.encode(\"utf-8\")", "_caravan_utf8(value)")
-                )
-            })
-        })?;
+        patch(path, patch_python)?;
     }
     Ok(())
 }

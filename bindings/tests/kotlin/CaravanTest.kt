@@ -224,6 +224,11 @@ fun run(tmp: File) {
         val wrong = expect<CaravanException.HandoverToAnotherDevice>("E's receipt for D's showing") { a.confirmHandover(byE.receipt!!) }
         check(wrong.peer == dId && wrong.scannedBy == eId, "the error names both phones")
         check(a.handoverWaiting(dId) == waitingD, "D's position did not move")
+        // Red-team F1 of 2026-12-05: E cannot make D's receipt (it is D's signature):
+        // E's signature relabelled with D's id moves nothing either.
+        val relabelled = "caravan-received:" + dId.take(16) + "-" + byE.receipt!!.substringAfter('-')
+        expect<CaravanException.InvalidInput>("E's receipt relabelled as D's") { a.confirmHandover(relabelled) }
+        check(a.handoverWaiting(dId) == waitingD, "D's position did not move")
         // A shows D again; D imports everything and shows its receipt; A scans it.
         val got = scan(a.handoverFrames(dId, 300u), d)
         check(got.summary.casesWaiting == 0uL && got.receipt != null, "complete import, receipt")
@@ -245,7 +250,7 @@ fun run(tmp: File) {
         val again = scan(everything, e)
         check(a.confirmHandover(again.receipt!!) == eId && a.handoverWaiting(eId) == 0uL, "full showing confirmed")
         // A receipt for nothing A showed moves nothing.
-        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover(handoverReceipt("other".toByteArray(), dId)) }
+        expect<CaravanException.InvalidInput>("foreign receipt") { a.confirmHandover("caravan-received:" + dId.take(16) + "-" + "ab".repeat(64)) }
         check(a.handoverWaiting(dId) == 2uL, "still waiting for D")
         d.closeStore(); e.closeStore()
     }
@@ -406,6 +411,31 @@ fun run(tmp: File) {
         check(garbage.userMessage("en").isNotEmpty(), "message")
         val cancelled = expect<CaravanException.Cancelled>("cancel") { c.importCases(List(300) { edits() }, Progress(0uL)) }
         check(cancelled.userMessage("ru-KZ").startsWith("Отменено"), "Russian for a ru-KZ phone")
+        c.closeStore()
+    }
+
+    test("no error quotes user-typed text: message, toString, detail (red-team F3 of 2026-12-05)") {
+        val sentinel = "Zhanar Qsentinel 7701"
+        val c = CaravanStore.create(File(tmp, "typed").path, generateStoreKey())
+        val id = c.addCase(edits())
+        val csv = "Sex,Comment\nF,met\n".toByteArray()
+        val mapping = "version = 1\n[columns]\n"
+        val calls: List<Pair<String, () -> Unit>> = listOf(
+            "vocabulary code" to { c.updateCase(id, listOf(CaseEdit.Set(ScalarField.GENDER, sentinel))) },
+            "erase reason" to { c.eraseCase(id, sentinel) },
+            "table dimension" to { c.exportTable(listOf(sentinel), ExportFormat.CSV, ExportOptions(k = 1u), null) },
+            "identifying column" to { c.importSpreadsheet("c.csv", csv, mapping + "\"Passport No $sentinel\" = \"note\"\n", true, false, null) },
+            "mapping parse error" to { c.importSpreadsheet("c.csv", csv, "version = [[[ $sentinel", true, false, null) },
+            "mapping target" to { c.importSpreadsheet("c.csv", csv, mapping + "Comment = \"$sentinel\"\n", true, false, null) },
+            "file name" to { c.importSpreadsheet("$sentinel.xls", csv, mapping + "Sex = \"gender\"\n", true, false, null) },
+        )
+        for ((what, call) in calls) {
+            val e = expect<CaravanException>(what) { call() }
+            for (text in listOf(e.message.orEmpty(), e.toString(), e.detail(), e.userMessage("en"), e.userMessage("ru"))) {
+                check(!text.lowercase().contains("qsentinel") && !text.contains("7701"), "$what quotes the text: $text")
+            }
+            check(e.detail().isNotEmpty(), "$what: the detail still says what went wrong")
+        }
         c.closeStore()
     }
 

@@ -540,6 +540,46 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen[-1][0], p.seen[-1][1], "progress reached the end")
         b.add_case(case_edits())  # the handle still works
 
+    def test_a_mailbox_sync_cancelled_at_its_last_tick_reports_what_it_applied(self):
+        """Red-team F6 of 2026-12-05: a listener cancelling at (total, total), after
+        every bundle was applied, got Cancelled although the cases were stored. The
+        call completes now and its summary says what was applied."""
+        a, _ = self.new_store("la")
+        b, _ = self.new_store("lb")
+        a.create_group("Osh outreach", "A")
+        b.join_group(a.invite(cv.MemberRole.COORDINATOR), "B")
+        admit(a, b)
+        folder = f"{self.tmp}/mailbox"
+        first = [a.add_case(case_edits()), a.add_case(case_edits(gender="Masculine"))]
+        a.sync_mailbox(folder)
+        heard = Recorder()
+        b.set_change_listener(heard)
+        p = Progress(cancel_after=1)  # answers False at (1, 1), the last tick
+        report = b.sync_mailbox(folder, p)
+        self.assertEqual(p.seen[-1], (1, 1))
+        self.assertEqual(report.bundles_imported, 1)
+        self.assertEqual(report.changes.cases_created, 2)
+        self.assertEqual(sorted(report.changes.changed_case_ids), sorted(first))
+        self.assertEqual(report.bundles_written, 1, "the sync completed")
+        self.assertTrue(set(first) <= heard.all_ids())
+        # A throw at the last tick: the same.
+        second = a.add_case(case_edits(age="21-23"))
+        a.sync_mailbox(folder)
+        report = b.sync_mailbox(folder, Throwing(2))
+        self.assertEqual((report.bundles_imported, report.changes.changed_case_ids), (1, [second]))
+        # A cancel before the last tick still cancels, and one with nothing to read.
+        for _ in range(2):
+            a.add_case(case_edits())
+            a.sync_mailbox(folder)
+        count = b.case_count()
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            b.sync_mailbox(folder, Progress(cancel_after=3))  # at (3, 4)
+        self.assertEqual(b.case_count(), count + 1, "the bundles read before it stay")
+        empty, _ = self.new_store("le")
+        empty.create_group("Other", "E")
+        with self.assertRaises(cv.CaravanError.Cancelled):
+            empty.sync_mailbox(f"{self.tmp}/empty-mailbox", Progress(cancel_after=0))
+
     def test_a_throwing_change_listener_is_contained(self):
         a, _ = self.new_store("la")
         b, _ = self.new_store("lb")
@@ -669,8 +709,58 @@ class CaravanFlow(unittest.TestCase):
             with self.subTest(method=name):
                 with self.assertRaises(cv.CaravanError.ReopenStore, msg=name):
                     method(store, *args)
+            # Red-team F7 of 2026-12-05: arguments the generated code checks before the
+            # call reaches Rust (a lone surrogate, a number out of its type's range)
+            # are refused first, with the typed InvalidInput (decision 0019 documents
+            # the order); never a bare ValueError or UnicodeEncodeError.
+            bad = [
+                "\ud800junk" if type(a) is str and a == "junk"
+                else -1 if type(a) is int and a == 0 else a
+                for a in args
+            ]
+            if any(b is not a for b, a in zip(bad, args)):
+                with self.subTest(method=name, arguments="unencodable"):
+                    with self.assertRaises((cv.CaravanError.ReopenStore,
+                                            cv.CaravanError.InvalidInput), msg=name) as err:
+                        method(store, *bad)
+                    if isinstance(err.exception, cv.CaravanError.InvalidInput):
+                        self.assertIn(err.exception.field, ("text", "number"))
             checked += 1
         self.assertGreater(checked, 50)
+
+    def test_out_of_range_numbers_are_typed_errors(self):
+        """Red-team F4 of 2026-12-05: in Python an integer out of its argument's type
+        (year -1, max_frame 2**32, k -1) raised the generated ValueError; it is
+        CaravanError.InvalidInput (field "number") now, and nothing is stored."""
+        store, _ = self.new_store("numbers")
+        peer, _ = self.new_store("peer")
+        store.create_group("Team", "A")
+        count = store.case_count()
+
+        def route(year, month):
+            return [cv.CaseEdit.ADD_ROUTE_EVENT(kind="Exploitation", country="RU", year=year, month=month)]
+
+        calls = {
+            "year -1": lambda: store.add_case(route(-1, 1)),
+            "year 70000": lambda: store.add_case(route(70000, 1)),
+            "month 256": lambda: store.add_case(route(2024, 256)),
+            "max_frame 2**32": lambda: store.handover_frames(peer.device_id(), 2**32),
+            "max_frame -1": lambda: store.export_bundle_frames(cv.BundleScope.EVERYTHING(), -1),
+            "qr_split -1": lambda: cv.qr_split(b"bundle", -1),
+            "k -1": lambda: store.export_records(cv.ExportFormat.CSV, cv.ExportOptions(k=-1), None),
+            "limit 2**63": lambda: store.query_cases(
+                cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, limit=2**63)),
+        }
+        for what, call in calls.items():
+            with self.subTest(what=what):
+                with self.assertRaises(cv.CaravanError.InvalidInput) as err:
+                    call()
+                self.assertEqual(err.exception.field, "number")
+                self.assertNotIn("70000", str(err.exception))
+        self.assertEqual(store.case_count(), count, "nothing stored")
+        # In range but not a valid value: the Rust check, also typed.
+        with self.assertRaises(cv.CaravanError.InvalidInput):
+            store.add_case(route(2024, 0))
 
     def test_a_bundle_import_reports_progress_and_a_cancel_leaves_the_store_byte_identical(self):
         import hashlib
@@ -935,6 +1025,138 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual((page.ids, page.total), ([first], 2), "the total counts every page")
         with self.assertRaises(cv.CaravanError.UnknownCode):
             ids(a, referral_status="Nope")
+
+    def test_a_handover_receipt_only_the_receiving_phone_can_make(self):
+        """Red-team F1 of 2026-12-05: the receipt was a hash of public data, so anyone
+        who scanned a showing meant for B could compute B's receipt and move B's
+        position past cases B never got. Forged, relabelled, wrong-sender, replayed and
+        old receipts are InvalidInput now and move nothing; the store is unchanged."""
+        import hashlib
+
+        def snapshot(path):
+            out = {}
+            for root, _, files in os.walk(path):
+                for f in files:
+                    with open(os.path.join(root, f), "rb") as fh:
+                        out[os.path.join(root, f)] = hashlib.sha256(fh.read()).hexdigest()
+            return out
+
+        a, _ = self.new_store("ra")
+        a.create_group("Team", "A")
+        phones = {}
+        for name in ("rb", "rc", "rd"):
+            s, _ = self.new_store(name)
+            s.join_group(a.invite(cv.MemberRole.COORDINATOR), name)
+            admit(a, s)
+            phones[name] = s
+        b, c, d = phones["rb"], phones["rc"], phones["rd"]
+        for s in (b, c, d):
+            s.import_bundle(a.export_bundle(cv.BundleScope.EVERYTHING()))
+        for _ in range(3):
+            a.add_case(case_edits())
+        bid = b.device_id()
+
+        def scan(frames):
+            r = cv.QrReassembler()
+            for f in frames:
+                r.push(f)
+            return r.finish()
+
+        bundle = scan(a.handover_frames(bid, 400))  # shown for B, scanned by C
+        from_c = c.import_handover(bundle).receipt
+        waiting = a.handover_waiting(bid)
+        self.assertEqual(waiting, 3)
+        named_b = f"caravan-received:{bid[:16]}-"
+        # The attacker's exact forgery of last round (the v2 receipt).
+        v2 = hashlib.sha256(b"caravan/handover-receipt/v2" + bytes.fromhex(bid)
+                            + hashlib.sha256(bundle).digest()).hexdigest()[:24]
+        # A receipt D made for a showing D got from C (the wrong sender).
+        d_bundle = scan(c.handover_frames(d.device_id(), 400))
+        from_d = d.import_handover(d_bundle).receipt
+        forged = [
+            named_b + v2,
+            named_b + from_c.split("-", 1)[1],  # C's signature relabelled as B's
+            named_b + "ab" * 64,
+            from_d,
+            from_d.replace(from_d[17:33], bid[:16]),
+        ]
+        before = snapshot(f"{self.tmp}/ra")
+        for receipt in forged:
+            with self.subTest(receipt=receipt):
+                with self.assertRaises(cv.CaravanError.InvalidInput):
+                    a.confirm_handover(receipt)
+        with self.assertRaises(cv.CaravanError.HandoverToAnotherDevice):
+            a.confirm_handover(from_c)
+        self.assertEqual(a.handover_waiting(bid), waiting, "B's position did not move")
+        self.assertEqual(snapshot(f"{self.tmp}/ra"), before, "nothing was written")
+        self.assertFalse(hasattr(cv, "handover_receipt"), "no receipt from public data")
+        # B's genuine receipt of a newer showing confirms; replayed, or the receipt of
+        # the older showing (covered by the newer one), it is refused, moves nothing.
+        newer_bundle = scan(a.handover_frames(bid, 400))
+        older = b.import_handover(bundle).receipt
+        newer = b.import_handover(newer_bundle).receipt
+        self.assertEqual(a.confirm_handover(newer), bid)
+        self.assertEqual(a.handover_waiting(bid), 0)
+        a.add_case(case_edits(gender="Masculine"))
+        before = snapshot(f"{self.tmp}/ra")
+        for receipt in (newer, older):
+            with self.subTest(receipt=receipt):
+                with self.assertRaises(cv.CaravanError.InvalidInput):
+                    a.confirm_handover(receipt)
+        self.assertEqual(a.handover_waiting(bid), 1, "the new case still waits for B")
+        self.assertEqual(snapshot(f"{self.tmp}/ra"), before, "nothing was written")
+
+    def test_no_error_quotes_user_typed_text(self):
+        """Red-team F3 of 2026-12-05: detail() and the generated exception text (what
+        str(e) / Kotlin's message shows, what a crash reporter logs) quoted text a user
+        typed: a vocabulary code, a mapped column header, a mapping parse error, a
+        mapping target, a table dimension, a file name. Each is given a sentinel here;
+        no part of the error that crosses the boundary may contain it."""
+        sentinel = "Zhanar Qsentinel 7701"
+        store, _ = self.new_store("typed")
+        cid = store.add_case(case_edits())
+        ref = store.refer(cid, "Shelter", "Partner NGO", None, None)
+        csv = f"Sex,Comment,{sentinel}\nF,met,x\n".encode()
+
+        def mapping(columns):
+            return "version = 1\n[columns]\n" + columns
+
+        calls = {
+            "update_case code": lambda: store.update_case(
+                cid, [cv.CaseEdit.SET(field=cv.ScalarField.GENDER, code=sentinel)]),
+            "add set code": lambda: store.add_case(
+                [cv.CaseEdit.ADD(field=cv.SetField.MEANS_OF_CONTROL, code=sentinel)]),
+            "erase reason": lambda: store.erase_case(cid, sentinel),
+            "referral status": lambda: store.set_referral_status(cid, ref, sentinel),
+            "query filter": lambda: store.query_cases(
+                cv.CaseQuery(sort=cv.CaseSort.UPDATED_NEWEST, gender=sentinel)),
+            "list filter": lambda: store.list_cases(cv.CaseListFilter(case_status=sentinel)),
+            "table dimension": lambda: store.export_table(
+                [sentinel], cv.ExportFormat.CSV, cv.ExportOptions(k=1), None),
+            "file name": lambda: store.import_spreadsheet(
+                f"{sentinel}.xls", csv, mapping('Sex = "gender"\n'), True, False, None),
+            "identifying column": lambda: store.import_spreadsheet(
+                "c.csv", csv, mapping(f'"Passport No {sentinel}" = "note"\n'), True, False, None),
+            "mapping parse error": lambda: store.import_spreadsheet(
+                "c.csv", csv, f"version = [[[ {sentinel}", True, False, None),
+            "mapping target": lambda: store.import_spreadsheet(
+                "c.csv", csv, mapping(f'Comment = "{sentinel}"\n'), True, False, None),
+            "unmapped header": lambda: store.import_spreadsheet(
+                "c.csv", csv, mapping('Sex = "gender"\nComment = "note"\n'), True, False, None),
+            "missing column": lambda: store.import_spreadsheet(
+                "c.csv", b"Sex\nF\n", mapping(f'"{sentinel}" = "note"\n'), True, False, None),
+        }
+        for what, call in calls.items():
+            with self.subTest(what=what):
+                with self.assertRaises(cv.CaravanError) as err:
+                    call()
+                e = err.exception
+                texts = [str(e), repr(e), e.detail(), e.user_message("en"), e.user_message("ru")]
+                texts += [str(v) for v in vars(e).values()]
+                for text in texts:
+                    self.assertNotIn("qsentinel", text.lower(), f"{what}: {type(e).__name__}")
+                    self.assertNotIn("7701", text, f"{what}: {type(e).__name__}")
+                self.assertTrue(e.detail(), "the detail still says what went wrong")
 
     def test_a_forced_panic_arrives_as_internal_error(self):
         with self.assertRaises(cv.CaravanError.Internal) as err:

@@ -19,24 +19,25 @@
 
 use super::index::SyncDelta;
 use super::*;
-use crate::sync::DeviceId;
+use crate::sync::{DeviceId, DeviceIdentity, SIGNATURE_LEN};
 
-/// The label hashed into a receipt (v2: bound to the receiving device).
-const RECEIPT_LABEL: &[u8] = b"caravan/handover-receipt/v2";
+/// The label signed in a receipt (v3: signed with the receiving device's key; v2 was
+/// an unkeyed hash that anyone who saw the showing could compute, red-team F1 of
+/// 2026-12-05).
+const RECEIPT_LABEL: &[u8] = b"caravan/handover-receipt/v3";
 
 /// The text every receipt starts with.
 const RECEIPT_PREFIX: &str = "caravan-received:";
 
 /// How many bytes of the receiving device's id a receipt names (16 hex digits): enough
-/// to tell the team's devices apart; the full id is hashed into the digest.
+/// to tell the team's devices apart; the full id is in the signed message.
 const DEVICE_PREFIX: usize = 8;
 
-fn receipt_digest(device: &DeviceId, bundle_digest: &[u8; 32]) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        &[RECEIPT_LABEL, &device.0, bundle_digest].concat(),
-    );
-    crate::model::hex_encode(&digest.as_ref()[..12])
+/// What a receipt's signature covers: the label, the receiving device's id, the
+/// sending device's id and the SHA-256 of the bundle's bytes (docs/protocol.md,
+/// "Hand-over receipts").
+fn receipt_message(receiver: &DeviceId, sender: &DeviceId, bundle_digest: &[u8; 32]) -> Vec<u8> {
+    [RECEIPT_LABEL, &receiver.0, &sender.0, bundle_digest].concat()
 }
 
 fn bundle_digest(bundle: &[u8]) -> [u8; 32] {
@@ -46,30 +47,44 @@ fn bundle_digest(bundle: &[u8]) -> [u8; 32] {
 }
 
 /// What the receiving phone shows back once it imported a bundle completely: a short
-/// text (`caravan-received:`, 16 hex digits naming the receiving device, `-`, 24 hex
-/// digits) that fits a small QR code.
+/// text (`caravan-received:`, 16 hex digits naming the receiving device, `-`, the 128
+/// hex digits of its Ed25519 signature over [`receipt_message`]) that fits a small QR
+/// code (162 characters, all in QR's alphanumeric set once upper-cased).
 ///
-/// The digest binds the bundle (its ciphertext bytes, so one showing: every sealing
-/// differs) to the device that received it: a receipt shown by another phone than the
-/// one the showing was meant for does not confirm it (see [`Handover::check_receipt`]).
-/// It proves that the phone showing it holds the bundle, and says nothing about the
-/// bundle's content.
-pub fn handover_receipt(receiver: &DeviceId, bundle: &[u8]) -> String {
+/// Only the receiving device can make it: the signature is by its device key, over
+/// its own id, the id of the device that sealed the bundle and the bundle's digest
+/// (its ciphertext bytes, so one showing: every sealing differs). A receipt shown by
+/// another phone than the one the showing was meant for does not confirm it (see
+/// [`Handover::check_receipt`]).
+pub(crate) fn handover_receipt(
+    receiver: &DeviceIdentity,
+    sender: &DeviceId,
+    bundle: &[u8],
+) -> String {
+    let me = receiver.id();
+    let sig = receiver.sign(&receipt_message(&me, sender, &bundle_digest(bundle)));
     format!(
         "{RECEIPT_PREFIX}{}-{}",
-        crate::model::hex_encode(&receiver.0[..DEVICE_PREFIX]),
-        receipt_digest(receiver, &bundle_digest(bundle))
+        crate::model::hex_encode(&me.0[..DEVICE_PREFIX]),
+        crate::model::hex_encode(&sig)
     )
 }
 
-/// A receipt split into the device prefix it names and its digest (both lowercase hex);
+/// A receipt split into the device prefix it names (lowercase hex) and its signature;
 /// `None` if it is not a receipt's text.
-fn parse_receipt(receipt: &str) -> Option<(String, String)> {
+fn parse_receipt(receipt: &str) -> Option<(String, [u8; SIGNATURE_LEN])> {
     let rest = receipt.trim().to_ascii_lowercase();
     let rest = rest.strip_prefix(RECEIPT_PREFIX)?;
-    let (device, digest) = rest.split_once('-')?;
+    let (device, sig) = rest.split_once('-')?;
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(device, 2 * DEVICE_PREFIX) && hex(digest, 24)).then(|| (device.into(), digest.into()))
+    if !(hex(device, 2 * DEVICE_PREFIX) && hex(sig, 2 * SIGNATURE_LEN)) {
+        return None;
+    }
+    let mut out = [0u8; SIGNATURE_LEN];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(sig.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((device.into(), out))
 }
 
 /// Whether a receipt confirms a hand-over ([`Handover::check_receipt`]).
@@ -88,6 +103,7 @@ pub enum ReceiptCheck {
 /// shows back ([`Store::confirm_handover`]), or drop it (nothing moves).
 pub struct Handover {
     peer: DeviceId,
+    sender: DeviceId,
     bundle: [u8; 32],
     deltas: Option<Vec<SyncDelta>>,
 }
@@ -106,30 +122,29 @@ impl Handover {
         &self.peer
     }
 
-    /// The receipt the peer will show for this bundle.
-    pub fn receipt(&self) -> String {
-        format!(
-            "{RECEIPT_PREFIX}{}-{}",
-            crate::model::hex_encode(&self.peer.0[..DEVICE_PREFIX]),
-            receipt_digest(&self.peer, &self.bundle)
-        )
+    /// What identifies this showing: the SHA-256 of its bundle (every sealing differs).
+    pub fn showing(&self) -> [u8; 32] {
+        self.bundle
     }
 
-    /// Checks `receipt` against this showing. `others` are the devices that might have
-    /// scanned it instead (the team's members): a receipt one of them made for this
-    /// showing is [`ReceiptCheck::ReceivedByAnother`].
+    /// Checks `receipt` against this showing: it must be signed by the peer's device
+    /// key over the peer's id, this device's id and this bundle's digest. `others` are
+    /// the devices that might have scanned it instead (the team's members): a receipt
+    /// one of them signed for this showing is [`ReceiptCheck::ReceivedByAnother`].
     pub fn check_receipt(&self, receipt: &str, others: &[DeviceId]) -> ReceiptCheck {
-        let Some((device, digest)) = parse_receipt(receipt) else {
+        let Some((device, sig)) = parse_receipt(receipt) else {
             return ReceiptCheck::NoMatch;
         };
         let names = |d: &DeviceId| crate::model::hex_encode(&d.0[..DEVICE_PREFIX]) == device;
-        if names(&self.peer) && receipt_digest(&self.peer, &self.bundle) == digest {
+        let signed_by =
+            |d: &DeviceId| d.verify(&receipt_message(d, &self.sender, &self.bundle), &sig);
+        if names(&self.peer) && signed_by(&self.peer) {
             return ReceiptCheck::Confirmed;
         }
         others
             .iter()
             .filter(|d| **d != self.peer && names(d))
-            .find(|d| receipt_digest(d, &self.bundle) == digest)
+            .find(|d| signed_by(d))
             .map_or(ReceiptCheck::NoMatch, |d| {
                 ReceiptCheck::ReceivedByAnother(*d)
             })
@@ -160,6 +175,7 @@ impl Store {
         let (bytes, deltas) = self.export_bundle_deferred(BundleScope::SinceLast(target(peer)))?;
         let handover = Handover {
             peer: *peer,
+            sender: self.device_id(),
             bundle: bundle_digest(&bytes),
             deltas,
         };
@@ -179,6 +195,7 @@ impl Store {
         }];
         let handover = Handover {
             peer: *peer,
+            sender: self.device_id(),
             bundle: bundle_digest(&bytes),
             deltas: Some(deltas),
         };
@@ -203,9 +220,28 @@ impl Store {
         self.state_updates(base).len()
     }
 
-    /// The receipt this device shows back for a bundle it imported.
-    pub fn handover_receipt(&self, bundle: &[u8]) -> String {
-        handover_receipt(&self.device_id(), bundle)
+    /// Imports a hand-over bundle as [`Store::import_bundle_with_progress`] does and
+    /// gives the receipt this device shows back to the sender, signed with its device
+    /// key (`None` when some case waits for earlier changes: the import is not
+    /// complete, and the sender should show everything instead).
+    pub fn import_handover_with_progress(
+        &mut self,
+        bytes: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(SyncReport, Option<String>)> {
+        self.check_writable()?;
+        if !progress(0, 2) {
+            return Err(Error::Cancelled);
+        }
+        let (sender, payload, via) = self.open_incoming(bytes)?;
+        if !progress(1, 2) {
+            return Err(Error::Cancelled);
+        }
+        let report = self.ingest_from(sender, payload, via)?;
+        progress(2, 2);
+        let receipt =
+            (report.cases_waiting == 0).then(|| handover_receipt(&self.identity, &sender, bytes));
+        Ok((report, receipt))
     }
 }
 
@@ -246,6 +282,14 @@ mod tests {
         s.members().iter().map(|m| m.device).collect()
     }
 
+    /// `s` imports `bundle` as a hand-over and gives its receipt.
+    fn receive(s: &mut Store, bundle: &[u8]) -> (SyncReport, String) {
+        let (report, receipt) = s
+            .import_handover_with_progress(bundle, &mut |_, _| true)
+            .expect("import");
+        (report, receipt.expect("complete import, a receipt"))
+    }
+
     /// The scenario: A shows B, edits, shows C; and a showing cut short.
     #[test]
     fn nothing_is_lost_when_a_showing_is_not_confirmed() {
@@ -258,11 +302,10 @@ mod tests {
         assert_eq!(a.waiting_for(&bid), 1, "still waiting for B");
         // A shows B again; B imports and shows its receipt; A confirms.
         let (bundle, pending) = a.export_handover(&bid).expect("export");
-        let got = b.import_bundle(&bundle).expect("import");
+        let (got, receipt) = receive(&mut b, &bundle);
         assert_eq!((got.cases_created, got.cases_waiting), (1, 0));
-        assert_eq!(b.handover_receipt(&bundle), pending.receipt());
         assert_eq!(
-            pending.check_receipt(&b.handover_receipt(&bundle), &members(&a)),
+            pending.check_receipt(&receipt, &members(&a)),
             ReceiptCheck::Confirmed
         );
         a.confirm_handover(pending).expect("confirm");
@@ -282,29 +325,27 @@ mod tests {
     }
 
     /// Red-team F2 of 2026-12-04: a showing meant for B, scanned by C, gave a receipt
-    /// that confirmed B's position. Now C's receipt names C and is refused for B's
-    /// showing; B's position stays, and B still gets everything.
+    /// that confirmed B's position. Now C's receipt is signed by C and is refused for
+    /// B's showing; B's position stays, and B still gets everything.
     #[test]
     fn a_receipt_from_another_device_does_not_confirm_the_showing() {
         let dir = tempfile::tempdir().expect("tmp");
-        let (mut a, b, mut c) = team(dir.path());
-        let (bid, cid) = (b.device_id(), c.device_id());
+        let (mut a, mut b, mut c) = team(dir.path());
+        let (aid, bid, cid) = (a.device_id(), b.device_id(), c.device_id());
         case(&mut a);
         let (bundle, for_b) = a.export_handover(&bid).expect("export");
         // C scans the showing meant for B.
-        let got = c.import_bundle(&bundle).expect("c imports");
+        let (got, from_c) = receive(&mut c, &bundle);
         assert_eq!(got.cases_created, 1);
-        let from_c = c.handover_receipt(&bundle);
-        assert_ne!(from_c, for_b.receipt());
         assert_eq!(
             for_b.check_receipt(&from_c, &members(&a)),
             ReceiptCheck::ReceivedByAnother(cid)
         );
         // Without the members list it is simply no match; never a confirmation.
         assert_eq!(for_b.check_receipt(&from_c, &[]), ReceiptCheck::NoMatch);
-        // A receipt of the same device for another bundle does not match either.
+        // B's signature over another bundle does not match.
         assert_eq!(
-            for_b.check_receipt(&b.handover_receipt(b"other"), &members(&a)),
+            for_b.check_receipt(&handover_receipt(&b.identity, &aid, b"other"), &members(&a)),
             ReceiptCheck::NoMatch
         );
         for junk in ["", "caravan-received:", "caravan-received:zz-00", "hello"] {
@@ -315,9 +356,83 @@ mod tests {
         }
         assert_eq!(a.waiting_for(&bid), 1, "B's position did not move");
         // B's own receipt (any case, surrounding blanks) confirms.
-        let from_b = format!(" {} ", b.handover_receipt(&bundle).to_uppercase());
+        let (_, from_b) = receive(&mut b, &bundle);
+        let from_b = format!(" {} ", from_b.to_uppercase());
         assert_eq!(
             for_b.check_receipt(&from_b, &members(&a)),
+            ReceiptCheck::Confirmed
+        );
+    }
+
+    /// Red-team F1 of 2026-12-05: the receipt was an unkeyed hash of public data (the
+    /// receiver's id and the bundle), so anyone who saw the showing could make B's
+    /// receipt and move B's position past cases B never got. Now it is B's signature:
+    /// every receipt B did not sign, for this showing from this sender, is no match.
+    #[test]
+    fn a_receipt_only_the_receiving_device_can_make() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut a, mut b, mut c) = team(dir.path());
+        let (aid, bid, cid) = (a.device_id(), b.device_id(), c.device_id());
+        case(&mut a);
+        let (bundle, for_b) = a.export_handover(&bid).expect("export");
+        let others = members(&a);
+        let named_b = format!(
+            "{RECEIPT_PREFIX}{}-",
+            crate::model::hex_encode(&bid.0[..DEVICE_PREFIX])
+        );
+        // 1. the old (v2) receipt, computed from public data by whoever saw the frames
+        let v2 = ring::digest::digest(
+            &ring::digest::SHA256,
+            &[
+                b"caravan/handover-receipt/v2".as_slice(),
+                &bid.0,
+                &bundle_digest(&bundle),
+            ]
+            .concat(),
+        );
+        let old = format!("{named_b}{}", crate::model::hex_encode(&v2.as_ref()[..12]));
+        // 2. C's own signature for this showing, relabelled with B's prefix
+        let (_, from_c) = receive(&mut c, &bundle);
+        let (_, sig_c) = from_c.split_once('-').expect("receipt");
+        let relabelled = format!("{named_b}{sig_c}");
+        // 3. C signing the message of B's receipt with its own key
+        let in_b_name = format!(
+            "{named_b}{}",
+            crate::model::hex_encode(&c.identity.sign(&receipt_message(
+                &bid,
+                &aid,
+                &bundle_digest(&bundle)
+            )))
+        );
+        // 4. B's genuine signature for the same bundle said to come from another
+        //    sender (C), and B's signature of another bundle from A
+        let wrong_sender = handover_receipt(&b.identity, &cid, &bundle);
+        let wrong_bundle = handover_receipt(&b.identity, &aid, &bundle[1..]);
+        // 5. a signature of the right shape that nobody made
+        let random = format!("{named_b}{}", "ab".repeat(SIGNATURE_LEN));
+        for forged in [
+            old,
+            relabelled,
+            in_b_name,
+            wrong_sender,
+            wrong_bundle,
+            random,
+        ] {
+            assert_eq!(
+                for_b.check_receipt(&forged, &others),
+                ReceiptCheck::NoMatch,
+                "{forged}"
+            );
+        }
+        assert_eq!(a.waiting_for(&bid), 1, "B's position did not move");
+        // B's own receipt confirms; it names B and is 162 characters long.
+        let (_, from_b) = receive(&mut b, &bundle);
+        assert!(
+            from_b.starts_with(&named_b) && from_b.len() == 162,
+            "{from_b}"
+        );
+        assert_eq!(
+            for_b.check_receipt(&from_b, &others),
             ReceiptCheck::Confirmed
         );
     }

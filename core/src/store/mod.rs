@@ -65,7 +65,7 @@ use crate::vocab::ErasureReason;
 
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
-pub use self::handover::{handover_receipt, Handover, ReceiptCheck};
+pub use self::handover::{Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
 #[cfg(feature = "webdav")]

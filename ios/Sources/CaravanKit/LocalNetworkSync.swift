@@ -136,8 +136,9 @@ extension CaravanStore {
 
     /// The updates `peer` has not confirmed yet, as base45 texts to show one QR code after
     /// another. Showing moves nothing: the peer's position moves when `confirmHandover`
-    /// gets the receipt the peer shows back (as on Android: one `peer` per colleague's
-    /// phone, its member device id).
+    /// gets the receipt the peer shows back, signed with the peer phone's device key, so
+    /// no other phone can make it (as on Android: one `peer` per colleague's phone, its
+    /// member device id; decision 0024).
     public func qrFrames(peer: String, maxFrame: UInt32 = 1000) throws -> [String] {
         try handoverFrames(peer: peer, maxFrame: maxFrame).map { qrFrameToText(frame: $0) }
     }

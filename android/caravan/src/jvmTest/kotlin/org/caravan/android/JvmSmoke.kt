@@ -186,6 +186,12 @@ private suspend fun smoke(root: File, c: Checks) {
     c.check("B reads A's case", repoB.get(id).meansOfControl == listOf("WithholdsDocuments"))
     c.check("B is a field worker", repoB.myRole() == MemberRole.FIELD_WORKER)
     c.check("B shows a receipt", receipt != null)
+    // A receipt only B can make (its signature, red-team F1 of 2026-12-05): one in B's
+    // name that B did not sign is refused and moves nothing.
+    val forged = receipt!!.substringBefore('-') + "-" + "ab".repeat(64)
+    val refusedReceipt = runCatching { repoA.confirmHandover(forged) }
+    c.check("a receipt B did not sign is refused", refusedReceipt.exceptionOrNull() is CaravanException.InvalidInput)
+    c.check("and moves nothing", repoA.waiting(bakyt) == 1L)
     c.check("A scans B's receipt: the hand-over to B is confirmed", repoA.confirmHandover(receipt!!) == bakyt)
     c.check("nothing waits for B once confirmed", repoA.waiting(bakyt) == 0L)
     // Everything again (B restored an old copy): more frames than the usual showing,

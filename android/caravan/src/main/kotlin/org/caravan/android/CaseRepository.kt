@@ -182,14 +182,17 @@ class CaseRepository(
     /**
      * Confirms a hand-over with the receipt scanned from the peer's screen; returns the
      * peer's device id. A receipt from another phone than the one the codes were for
-     * fails with `CaravanException.HandoverToAnotherDevice` and confirms nothing.
+     * fails with `CaravanException.HandoverToAnotherDevice` and confirms nothing; one the
+     * peer's phone did not sign (forged, replayed, of an older showing) fails with
+     * `CaravanException.InvalidInput` and confirms nothing (decision 0024).
      */
     suspend fun confirmHandover(receipt: String): String = withContext(io) { store.confirmHandover(receipt) }
 
     /**
      * Adds one scanned QR text to [scan]; once the bundle is complete, imports it and
-     * gives the receipt to show back to the sender as a QR code (null when some case
-     * waits for earlier changes: ask the sender for everything).
+     * gives the receipt to show back to the sender as a QR code, signed with this
+     * phone's device key so no other phone can make it (null when some case waits for
+     * earlier changes: ask the sender for everything).
      */
     suspend fun scanned(scan: QrReassembler, text: String): QrScan =
         withContext(io) {
