@@ -15,7 +15,7 @@ use caravan_core::{Error as CoreError, Result as CoreResult};
 use zeroize::Zeroizing;
 
 use crate::listener::ProgressListener;
-use crate::store::{progress_fn, CaravanStore};
+use crate::store::{mailbox_progress_fn, CaravanStore};
 use crate::sync::MailboxSummary;
 use crate::Result;
 
@@ -126,7 +126,8 @@ impl CaravanStore {
     /// Syncs through a mailbox the app implements (a document-tree folder, a
     /// security-scoped folder), exactly as [`CaravanStore::sync_mailbox`] does through a
     /// file system path: reads the other devices' bundles, then writes this device's;
-    /// the change listener is told which cases changed; `progress` as there. A throw
+    /// the change listener is told which cases changed; `progress` as there (its
+    /// last tick cannot cancel what was applied). A throw
     /// from the mailbox stops the sync with a typed error (`Io`), or, for `Refused` on
     /// a read, lists the file in `refused` and carries on; the store stays usable.
     #[uniffi::method(default(progress = None))]
@@ -137,7 +138,7 @@ impl CaravanStore {
     ) -> Result<MailboxSummary> {
         let foreign = Foreign(mailbox);
         let (report, changed) = self.syncing(|s| {
-            let mut report = progress_fn(self, &progress);
+            let mut report = mailbox_progress_fn(self, &progress);
             Ok(s.sync_through(&foreign, &mut report)?)
         })?;
         Ok(MailboxSummary::new(&report, changed))
@@ -161,7 +162,7 @@ impl CaravanStore {
         // Inside `syncing`: a closed handle answers `ReopenStore` before the URL is read.
         let (report, changed) = self.syncing(|s| {
             let mailbox = caravan_core::WebDavMailbox::new(&url, credentials)?;
-            let mut report = progress_fn(self, &progress);
+            let mut report = mailbox_progress_fn(self, &progress);
             Ok(s.sync_through(&mailbox, &mut report)?)
         })?;
         Ok(MailboxSummary::new(&report, changed))

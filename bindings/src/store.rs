@@ -294,6 +294,18 @@ pub(crate) fn progress_fn<'a>(
     move |done, total| !store.wiping() && keep_going(listener, done as u64, total as u64)
 }
 
+/// The progress of a mailbox sync (folder, app mailbox, WebDAV): as [`progress_fn`],
+/// except that the last tick `(total, total)`, told once every bundle was applied, cannot
+/// cancel (only a panic wipe can): the call completes and its summary says what was
+/// applied (red-team F6 of 2026-12-05). With nothing to read, `(0, 0)` still cancels.
+pub(crate) fn mailbox_progress_fn<'a>(
+    store: &'a CaravanStore,
+    listener: &'a Option<Arc<dyn ProgressListener>>,
+) -> impl FnMut(usize, usize) -> bool + 'a {
+    let mut report = progress_fn(store, listener);
+    move |done, total| report(done, total) || (total > 0 && done == total && !store.wiping())
+}
+
 #[uniffi::export]
 impl CaravanStore {
     /// Creates a store in `dir` (empty or absent) with a 32-byte key from the platform

@@ -11,7 +11,7 @@ use caravan_core::{LiveSession, MailboxReport, SyncReport};
 use crate::error::{guard, locate_findings, CaravanError, Result};
 use crate::listener::ProgressListener;
 use crate::model::case_id;
-use crate::store::{progress_fn, CaravanStore};
+use crate::store::{mailbox_progress_fn, CaravanStore};
 
 /// The verification code of an invitation (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`): the inviter's app shows it
 /// next to the QR code, the invitee's app shows it for what it scanned, and the two
@@ -492,12 +492,8 @@ impl CaravanStore {
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<MailboxSummary> {
         let (report, changed) = self.syncing(|s| {
-            let mut report = progress_fn(self, &progress);
-            let mut tick = |done: usize, total: usize| {
-                let go_on = report(done, total);
-                go_on || (total > 0 && done == total && !self.wiping())
-            };
-            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut tick)?)
+            let mut report = mailbox_progress_fn(self, &progress);
+            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut report)?)
         })?;
         Ok(MailboxSummary::new(&report, changed))
     }
