@@ -332,3 +332,49 @@ fn a_contested_coordinator_admission_removes_and_demotes_nobody() {
         t1_run();
     }
 }
+
+/// T4 (red team 2026-12-05): a doubled bundle, and an incremental bundle imported
+/// before the earlier one that told of a key rotation, are refused with what happened
+/// and what to do, and change no byte.
+#[test]
+fn doubled_and_out_of_order_bundles_say_what_happened() {
+    let mut a = device();
+    a.store.create_group("Border team", "Alice").expect("group");
+    let (mut d, mut x) = (device(), device());
+    for (dev, name) in [(&mut d, "Dana"), (&mut x, "Xan")] {
+        let inv = a.store.invite(Role::FieldWorker).expect("invite");
+        dev.store.join_group(inv.as_text(), name).expect("join");
+        send(dev, &mut a).expect("admitted");
+        send(&mut a, dev).expect("key");
+    }
+    let since = || BundleScope::SinceLast("dana".into());
+    a.store.add_case(&edits("Active")).expect("case");
+    let i1 = a.store.export_bundle(since()).expect("i1");
+    // Doubled: refused whole, saying so.
+    let mut doubled = i1.clone();
+    doubled.extend_from_slice(&i1);
+    let before = snapshot(d.store.dir());
+    let err = d.store.import_bundle(&doubled).expect_err("doubled");
+    assert!(err.to_string().contains("more than one message"), "{err}");
+    assert_eq!(snapshot(d.store.dir()), before);
+    // A rotation (X revoked), then two more incremental bundles; D gets the last first.
+    a.store.revoke(&x.store.device_id()).expect("revoke x");
+    let i2 = a.store.export_bundle(since()).expect("i2");
+    a.store.add_case(&edits("Closed")).expect("case");
+    let i3 = a.store.export_bundle(since()).expect("i3");
+    // Its envelope names no group (only a routing tag and an epoch), so the device
+    // cannot tell it from another team's: the message gives both, and what to do.
+    let err = d.store.import_bundle(&i3).expect_err("i3 first");
+    assert!(matches!(err, Error::NotForThisDevice));
+    let err = err.to_string();
+    assert!(
+        err.contains("earlier bundles first") && err.contains("already handled"),
+        "the out-of-order bundle says what to do: {err}"
+    );
+    assert_eq!(snapshot(d.store.dir()), before);
+    d.store.import_bundle(&i1).expect("i1");
+    d.store.import_bundle(&i2).expect("i2");
+    d.store.import_bundle(&i3).expect("i3 after");
+    assert_eq!(d.store.len(), 2);
+    drop((a.tmp, d.tmp, x.tmp));
+}

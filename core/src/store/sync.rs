@@ -769,7 +769,13 @@ impl Store {
             match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
                 Ok((_, payload)) => {
                     if !payload.cases.is_empty() || !payload.tombstones.is_empty() {
-                        return Err(Error::rejected("a key-update envelope carries case data"));
+                        // Only the last envelope of a message carries case data: this
+                        // one ended a message of its own.
+                        return Err(Error::rejected(
+                            "this file holds more than one message (a bundle doubled, or \
+                             two bundles joined into one file); nothing was imported: \
+                             import each bundle file on its own",
+                        ));
                     }
                     group.merge_records(payload.members.clone());
                     group.absorb_keys(&self.identity);
