@@ -488,3 +488,16 @@ fn regression_seed_42_restored_coordinator_applied_late_changes() {
     run(42, true);
     run(42, false);
 }
+
+/// Seed 15 of the campaign after decision 0022, **open**: at quiescence a field
+/// worker holds 3 changes in quarantine that no coordinator holds, so nobody decides
+/// them (the T3 symptom: with a contested admission the intruder stays a member until
+/// a coordinator revokes it, so more of its changes are applied by some devices and
+/// quarantined by others). Not diagnosed further; needs the T3 rule (undecided
+/// changes of a cut-off author leave the case on learning of the cut).
+#[test]
+#[ignore = "known open gap (red team 2026-12-05 T3, not done): run with --ignored"]
+fn regression_seed_15_quarantine_held_by_a_field_worker_only() {
+    run(15, true);
+    run(15, false);
+}
