@@ -141,7 +141,12 @@ pub enum Error {
     },
 
     /// A message for a group or key epoch this device has no key for.
-    #[error("the message is for a group or key epoch this device is not part of")]
+    #[error(
+        "no key this device holds opens the message: it is for another team, an old message \
+         already handled (a join message once its device was admitted), or sealed after a \
+         key rotation this device has not heard of (import that device's earlier bundles \
+         first); nothing was changed"
+    )]
     NotForThisDevice,
 
     /// A message in a protocol version or cipher suite this build does not speak.

@@ -74,6 +74,8 @@ struct Sim {
     net: Vec<(usize, Vec<u8>)>,
     refusals: usize,
     imports: usize,
+    /// Notices coordinators were given in their import reports: (device, notice).
+    told: Vec<(usize, String)>,
 }
 
 impl Sim {
@@ -82,7 +84,10 @@ impl Sim {
         let before = snapshot(self.d[to].store.dir());
         self.imports += 1;
         match self.d[to].store.import_bundle(bytes) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                self.told.extend(r.notices.iter().map(|n| (to, n.clone())));
+                Some(r)
+            }
             Err(e) => {
                 self.refusals += 1;
                 if std::env::var("CARAVAN_SIM_DEBUG").is_ok() {
@@ -114,13 +119,13 @@ impl Sim {
         let Ok(mut sb) = self.d[b].store.live_accept() else {
             return;
         };
-        for _ in 0..8 {
+        'run: for _ in 0..8 {
             for (side, session) in [(b, &mut sb), (a, &mut sa)] {
                 let before = snapshot(self.d[side].store.dir());
                 self.imports += 1;
                 match self.d[side].store.live_receive(session, &msg) {
                     Ok(Some(reply)) => msg = reply,
-                    Ok(None) => return,
+                    Ok(None) => break 'run,
                     Err(e) => {
                         self.refusals += 1;
                         assert!(
@@ -128,11 +133,16 @@ impl Sim {
                             "seed {}: device {side} refused a live message ({e}) but its store changed",
                             self.seed
                         );
-                        return;
+                        break 'run;
                     }
                 }
             }
         }
+        // Notices coordinators were given over the session.
+        self.told
+            .extend(sa.report.notices.iter().map(|n| (a, n.clone())));
+        self.told
+            .extend(sb.report.notices.iter().map(|n| (b, n.clone())));
     }
 
     /// Sends a bundle from `from` to `to` over the lossy network.
@@ -232,6 +242,7 @@ pub(super) fn run(seed: u64, prompt: bool) {
         net: Vec::new(),
         refusals: 0,
         imports: 0,
+        told: Vec::new(),
     };
     let mut stale = Some(stale);
     let x_id = sim.d[X].store.device_id();
@@ -358,6 +369,26 @@ pub(super) fn run(seed: u64, prompt: bool) {
         }
     };
     settle(&mut sim);
+    // The second admission (E, on H2's invitation) is contested (decision 0022): E
+    // and H2 are both members with a field worker's rights; a coordinator was told,
+    // naming E, and decides by revoking E.
+    let e_short = sim.d[E].store.device_id().short();
+    if [A, C].iter().any(|&c| sim.active_at(c, E)) {
+        assert!(
+            sim.told
+                .iter()
+                .any(|(to, n)| [A, C].contains(to) && n.contains(&e_short)),
+            "seed {seed}: no coordinator was told of the second admission: {:?}",
+            sim.told
+        );
+        let decider = if sim.active_at(A, E) { A } else { C };
+        let e_id = sim.d[E].store.device_id();
+        sim.d[decider]
+            .store
+            .revoke(&e_id)
+            .expect("revoke the intruder");
+        settle(&mut sim);
+    }
     for _ in 0..2 {
         for coordinator in [A, C] {
             for q in sim.d[coordinator].store.quarantined() {
@@ -456,4 +487,17 @@ fn regression_seed_17_displaced_device_refuses_a_live_message_unchanged() {
 fn regression_seed_42_restored_coordinator_applied_late_changes() {
     run(42, true);
     run(42, false);
+}
+
+/// Seed 15 of the campaign after decision 0022, **open**: at quiescence a field
+/// worker holds 3 changes in quarantine that no coordinator holds, so nobody decides
+/// them (the T3 symptom: with a contested admission the intruder stays a member until
+/// a coordinator revokes it, so more of its changes are applied by some devices and
+/// quarantined by others). Not diagnosed further; needs the T3 rule (undecided
+/// changes of a cut-off author leave the case on learning of the cut).
+#[test]
+#[ignore = "known open gap (red team 2026-12-05 T3, not done): run with --ignored"]
+fn regression_seed_15_quarantine_held_by_a_field_worker_only() {
+    run(15, true);
+    run(15, false);
 }

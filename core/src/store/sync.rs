@@ -769,7 +769,13 @@ impl Store {
             match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
                 Ok((_, payload)) => {
                     if !payload.cases.is_empty() || !payload.tombstones.is_empty() {
-                        return Err(Error::rejected("a key-update envelope carries case data"));
+                        // Only the last envelope of a message carries case data: this
+                        // one ended a message of its own.
+                        return Err(Error::rejected(
+                            "this file holds more than one message (a bundle doubled, or \
+                             two bundles joined into one file); nothing was imported: \
+                             import each bundle file on its own",
+                        ));
                     }
                     group.merge_records(payload.members.clone());
                     group.absorb_keys(&self.identity);
@@ -867,7 +873,8 @@ impl Store {
         // peers that may lack our records (an admitted device lacks them).
         for (invite, welcome) in group.welcome_keys() {
             let admitted = view.bound.get(&invite.0);
-            if !key_updates || admitted.is_none_or(|d| view.active(d).is_none()) {
+            if !key_updates || admitted.is_none_or(|ds| ds.iter().all(|d| view.active(d).is_none()))
+            {
                 continue;
             }
             let admit = group.admit_records(&invite, &view);
@@ -1092,7 +1099,7 @@ impl Store {
             ));
         }
         let before = group.view();
-        let displaced_before = before.displaced;
+        let contested_before = before.contested;
         let reused_before = before.reused;
         let rejected_before = before.resolved;
         report.members_added = group.merge_records(payload.members);
@@ -1118,8 +1125,8 @@ impl Store {
         let me = self.identity.id();
         for (invite, _) in group.welcome_keys() {
             let done = match view.bound.get(&invite.0) {
-                Some(d) if *d == me => group.current_key().is_ok(),
-                Some(d) => *d == sender && via.is_none(),
+                Some(ds) if ds.contains(&me) => group.current_key().is_ok(),
+                Some(ds) => ds.contains(&sender) && via.is_none(),
                 None => false,
             };
             if done && group.forget_welcome(&invite) {
@@ -1134,28 +1141,9 @@ impl Store {
             }));
         }
         // A coordinator rotates the key when a device that is no member holds it (one
-        // displaced by another admission on its invitation), and hands the current key
-        // to members who joined while it rotated.
-        let mut rotated = false;
-        if view.is_coordinator(&me) {
-            // A device displaced by another admission is cut like a revoked one: what
-            // this coordinator holds of it is accepted by name, the rest waits for a
-            // decision, on every device alike (decision 0020).
-            for device in view.displaced.difference(&displaced_before) {
-                for (case, changes) in self.changes_by(device)? {
-                    group.append(
-                        &self.identity,
-                        MemberOp::Resolve {
-                            case,
-                            changes,
-                            accept: true,
-                        },
-                    )?;
-                    rotated = true;
-                }
-            }
-        }
-        let rotated = group.rotate_if_exposed(&self.identity)? || rotated;
+        // revoked while another coordinator rotated), and hands the current key to
+        // members who joined while it rotated.
+        let rotated = group.rotate_if_exposed(&self.identity)?;
         let delivered = group.deliver_keys(&self.identity)? || rotated;
         let view = if delivered { group.view() } else { view };
         if view.is_coordinator(&me) {
@@ -1164,14 +1152,16 @@ impl Store {
                     .iter()
                     .any(|(i, d, _)| i == invite && d == device)
                 {
-                    let mut notice = reuse_notice(&view, invite, device, name);
-                    if view.displaced.contains(device) {
-                        notice.push_str(
-                            "; another coordinator's device had admitted it, so it is cut off \
-                             like a revoked device and the team key rotated without it",
-                        );
-                    }
-                    report.notices.push(notice);
+                    report
+                        .notices
+                        .push(reuse_notice(&view, invite, device, name));
+                }
+            }
+            // Every coordinator that learns of a contested invitation is told, with
+            // both devices: it decides by revoking the one that should not be a member.
+            for (invite, devices) in &view.contested {
+                if contested_before.get(invite) != Some(devices) {
+                    report.notices.push(contest_notice(&view, invite, devices));
                 }
             }
         }
@@ -2108,6 +2098,7 @@ fn reuse_notice(view: &Membership, invite: &[u8; 32], device: &DeviceId, name: &
     let admitted = view
         .bound
         .get(invite)
+        .and_then(|ds| ds.first())
         .and_then(|d| view.members.get(d).map(|m| (d, m.name.clone())));
     let (first, first_name) = admitted.map(|(d, n)| (d.short(), n)).unwrap_or_default();
     format!(
@@ -2115,6 +2106,26 @@ fn reuse_notice(view: &Membership, invite: &[u8; 32], device: &DeviceId, name: &
          (\"{first_name}\") already",
         crate::sync::invitation_id(&B32(*invite)),
         device.short(),
+    )
+}
+
+/// The notice of a contested invitation (decision 0022): both devices, and what a
+/// coordinator does about it.
+fn contest_notice(view: &Membership, invite: &[u8; 32], devices: &[DeviceId]) -> String {
+    let named: Vec<String> = devices
+        .iter()
+        .map(|d| {
+            let name = view.members.get(d).map(|m| m.name.as_str()).unwrap_or("");
+            format!("device {} (\"{name}\")", d.short())
+        })
+        .collect();
+    format!(
+        "invitation {} was used again: coordinators' devices admitted {} (a copy of a \
+         phone restored from a backup, or two coordinators apart); none of them has more \
+         than a field worker's rights until a coordinator revokes the one that should not \
+         be a member (`member revoke <device>`)",
+        crate::sync::invitation_id(&B32(*invite)),
+        named.join(" and "),
     )
 }
 

@@ -292,14 +292,16 @@ pub(crate) struct Membership {
     /// Devices that joined on a single-use invitation no coordinator has admitted
     /// anyone on yet: the invitation and its role.
     pub(crate) pending: BTreeMap<DeviceId, ([u8; 32], Role)>,
-    /// Single-use invitations and the device each admitted.
-    pub(crate) bound: BTreeMap<[u8; 32], DeviceId>,
+    /// Single-use invitations and the devices valid `Admit` records named on each, in
+    /// the log's order (more than one: the invitation is contested,
+    /// [`super::admission`]).
+    pub(crate) bound: BTreeMap<[u8; 32], Vec<DeviceId>>,
     /// Joins on a single-use invitation that admitted another device: (invitation,
     /// device, name).
     pub(crate) reused: Vec<([u8; 32], DeviceId, String)>,
-    /// Devices an `Admit` named on an invitation another `Admit` bound (listed in
-    /// `members` as inactive, and in `reused`).
-    pub(crate) displaced: BTreeSet<DeviceId>,
+    /// Contested invitations not decided yet: the active devices admitted on each
+    /// (none of them holds more than a field worker's rights).
+    pub(crate) contested: BTreeMap<[u8; 32], Vec<DeviceId>>,
 }
 
 impl Membership {
@@ -488,7 +490,7 @@ impl GroupState {
     /// and the `Join` it admitted (its parent): what a device holding only the welcome
     /// needs to place it.
     pub(crate) fn admit_records(&self, invite: &B32, view: &Membership) -> Vec<MemberRecord> {
-        let Some(member) = view.bound.get(&invite.0) else {
+        let Some(admitted) = view.bound.get(&invite.0) else {
             return Vec::new();
         };
         self.records
@@ -502,12 +504,12 @@ impl GroupState {
                             ..
                         },
                     ..
-                } => i == invite && m.0 == member.0,
+                } => i == invite && admitted.iter().any(|d| d.0 == m.0),
                 MemberRecord::Join {
                     invite: i,
                     member: m,
                     ..
-                } => i == invite && m.0 == member.0,
+                } => i == invite && admitted.iter().any(|d| d.0 == m.0),
                 _ => false,
             })
             .cloned()
@@ -748,39 +750,67 @@ impl GroupState {
     }
 
     /// The membership the records imply (the same for every order they arrived in).
-    /// An invitation admitted more than once is bound by the best-ranked valid `Admit`
-    /// ([`super::admission`]): the log is replayed with the `Admit`s found invalid at
-    /// their place set aside, until the chosen one is valid (at most once per `Admit`).
+    /// An invitation admitted more than once is *contested* ([`super::admission`]):
+    /// its devices hold at most a field worker's rights from the start of the log
+    /// until a coordinator revokes all but one. Which invitations are contested is
+    /// decided with their devices' rights already capped, so nothing a contested
+    /// device writes (demoting the coordinator who admitted the other device, say) can
+    /// make the other admission invalid: the replay starts from every invitation with
+    /// two `Admit` records and is repeated with the invitations that had two valid
+    /// ones, until the two agree (a bounded number of times).
     pub(crate) fn view(&self) -> Membership {
-        let (order, children) = self.linked_order();
-        let ranked = super::admission::ranked_admits(&order, &children);
-        let mut skip: BTreeSet<[u8; 32]> = BTreeSet::new();
-        loop {
-            match self.replay(&order, &ranked, &skip) {
-                Ok(view) => return view,
-                Err(invalid) => {
-                    skip.insert(invalid);
-                }
+        let (order, _) = self.linked_order();
+        let mut admits: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+        for (_, r) in &order {
+            if let MemberRecord::Op {
+                op: MemberOp::Admit { invite, .. },
+                ..
+            } = r
+            {
+                *admits.entry(invite.0).or_default() += 1;
             }
         }
+        let mut contested: BTreeSet<[u8; 32]> = admits
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(i, _)| i)
+            .collect();
+        for _ in 0..=contested.len() {
+            let view = self.replay(&order, &contested);
+            let found: BTreeSet<[u8; 32]> = view
+                .bound
+                .iter()
+                .filter(|(_, ds)| ds.len() > 1)
+                .map(|(i, _)| *i)
+                .collect();
+            if found == contested {
+                return view;
+            }
+            contested = found;
+        }
+        self.replay(&order, &contested)
     }
 
-    /// Replays the ordered log through the rules. `Err(h)`: the `Admit` `h`, chosen to
-    /// bind its invitation, is not valid at its place (replay again without it).
+    /// Replays the ordered log through the rules, the devices admitted on the
+    /// invitations in `contested` holding at most a field worker's rights from their
+    /// admission on (a second valid `Admit` on another invitation contests it from its
+    /// place on).
     fn replay(
         &self,
         order: &[([u8; 32], &MemberRecord)],
-        ranked: &BTreeMap<[u8; 32], Vec<[u8; 32]>>,
-        skip: &BTreeSet<[u8; 32]>,
-    ) -> std::result::Result<Membership, [u8; 32]> {
+        contested: &BTreeSet<[u8; 32]>,
+    ) -> Membership {
         let mut st = Membership::default();
         let mut invites: BTreeMap<[u8; 32], Role> = BTreeMap::new();
         // Single-use invitations: unbound ones, and bound ones with the admitted
         // device, its role, X25519 key and key epoch.
         let mut once: BTreeMap<[u8; 32], Role> = BTreeMap::new();
-        let mut bound: BTreeMap<[u8; 32], (DeviceId, Role, [u8; 32], u32)> = BTreeMap::new();
+        // Single-use invitations bound: the invitation's role and each device a valid
+        // `Admit` named, with its X25519 key and key epoch.
+        #[allow(clippy::type_complexity)]
+        let mut bound: BTreeMap<[u8; 32], (Role, Vec<(DeviceId, [u8; 32], u32)>)> = BTreeMap::new();
         let mut joins: BTreeMap<([u8; 32], DeviceId), String> = BTreeMap::new();
-        for (hash, r) in order {
+        for (_, r) in order {
             match r {
                 MemberRecord::Genesis {
                     nonce,
@@ -818,12 +848,21 @@ impl GroupState {
                         // A single-use invitation nobody was admitted on yet: waits.
                         st.pending.insert(device, (invite.0, *role));
                         joins.insert((invite.0, device), name.clone());
-                    } else if let Some(admitted) = bound.get(&invite.0) {
-                        if admitted.0 == device {
-                            let mut m = MemberInfo::new(name.clone(), admitted.1);
-                            m.x25519 = Some(admitted.2);
-                            m.known_epoch = admitted.3;
+                    } else if let Some((role, admitted)) = bound.get(&invite.0) {
+                        if let Some((_, x25519, epoch)) = admitted.iter().find(|a| a.0 == device) {
+                            let held = if contested.contains(&invite.0) {
+                                super::admission::capped(*role)
+                            } else {
+                                *role
+                            };
+                            let mut m = MemberInfo::new(name.clone(), held);
+                            m.x25519 = Some(*x25519);
+                            m.known_epoch = *epoch;
                             st.members.insert(device, m);
+                            let devices: Vec<DeviceId> = admitted.iter().map(|a| a.0).collect();
+                            if devices.len() > 1 {
+                                super::admission::settle(&mut st.members, *role, &devices);
+                            }
                         } else {
                             st.reused.push((invite.0, device, name.clone()));
                         }
@@ -840,28 +879,37 @@ impl GroupState {
                         ..
                     } = op
                     {
-                        if let Some(list) = ranked.get(&invite.0) {
+                        if let Some((role, admitted)) = bound.get_mut(&invite.0) {
+                            // A second admission on a bound invitation: contested.
                             let device = DeviceId(member.0);
-                            let valid =
-                                st.is_coordinator(&author) && !st.members.contains_key(&device);
-                            let chosen = list.iter().find(|h| !skip.contains(*h)) == Some(hash);
-                            if chosen && !(valid && once.contains_key(&invite.0)) {
-                                return Err(*hash);
-                            }
-                            if !chosen {
-                                let role = once
-                                    .get(&invite.0)
-                                    .copied()
-                                    .or_else(|| bound.get(&invite.0).map(|b| b.1));
-                                if let (true, Some(role)) = (valid, role) {
-                                    let epoch = (!key.is_empty()).then_some(*epoch);
-                                    displace(
-                                        &mut st, &mut joins, invite.0, device, role, x25519.0,
-                                        epoch,
-                                    );
-                                }
+                            let valid = st.is_coordinator(&author)
+                                && !st.members.contains_key(&device)
+                                && !admitted.iter().any(|a| a.0 == device);
+                            if !valid {
                                 continue;
                             }
+                            let role = *role;
+                            admitted.push((device, x25519.0, *epoch));
+                            if role != Role::Partner && !key.is_empty() {
+                                st.rekeys.push((*epoch, vec![(*member, key.clone())]));
+                            }
+                            // Its Join was counted as a second use when it came: it is
+                            // a member now, with the capped role.
+                            let reused = st
+                                .reused
+                                .iter()
+                                .position(|(i, d, _)| *i == invite.0 && *d == device)
+                                .map(|at| st.reused.remove(at).2);
+                            if let Some(name) = joins.remove(&(invite.0, device)).or(reused) {
+                                st.pending.remove(&device);
+                                let mut m = MemberInfo::new(name, super::admission::capped(role));
+                                m.x25519 = Some(x25519.0);
+                                m.known_epoch = *epoch;
+                                st.members.insert(device, m);
+                            }
+                            let devices: Vec<DeviceId> = admitted.iter().map(|a| a.0).collect();
+                            super::admission::settle(&mut st.members, role, &devices);
+                            continue;
                         }
                     }
                     if st.active(&author).is_none() {
@@ -893,6 +941,15 @@ impl GroupState {
                         MemberOp::Revoke { member } => {
                             if let Some(m) = st.members.get_mut(&DeviceId(member.0)) {
                                 m.active = false;
+                            }
+                            // A coordinator decides a contested invitation by revoking
+                            // the device that should not be a member.
+                            let contest = bound.values().find(|(_, admitted)| {
+                                admitted.len() > 1 && admitted.iter().any(|a| a.0 .0 == member.0)
+                            });
+                            if let Some((role, admitted)) = contest {
+                                let devices: Vec<DeviceId> = admitted.iter().map(|a| a.0).collect();
+                                super::admission::settle(&mut st.members, *role, &devices);
                             }
                         }
                         MemberOp::Rekey { epoch, keys } => {
@@ -951,7 +1008,12 @@ impl GroupState {
                             let Some(role) = once.remove(&invite.0) else {
                                 continue;
                             };
-                            bound.insert(invite.0, (device, role, x25519.0, *epoch));
+                            bound.insert(invite.0, (role, vec![(device, x25519.0, *epoch)]));
+                            let member_role = if contested.contains(&invite.0) {
+                                super::admission::capped(role)
+                            } else {
+                                role
+                            };
                             if role != Role::Partner && !key.is_empty() {
                                 st.rekeys.push((*epoch, vec![(*member, key.clone())]));
                             }
@@ -966,7 +1028,7 @@ impl GroupState {
                                 joins.remove(&(invite.0, d));
                                 st.pending.remove(&d);
                                 if d == device {
-                                    let mut m = MemberInfo::new(name, role);
+                                    let mut m = MemberInfo::new(name, member_role);
                                     m.x25519 = Some(x25519.0);
                                     m.known_epoch = *epoch;
                                     st.members.insert(d, m);
@@ -980,8 +1042,22 @@ impl GroupState {
             }
         }
         st.actors = st.members.keys().map(|d| (d.actor(), *d)).collect();
-        st.bound = bound.into_iter().map(|(i, (d, ..))| (i, d)).collect();
-        Ok(st)
+        st.contested = bound
+            .iter()
+            .filter_map(|(i, (_, admitted))| {
+                let live: Vec<DeviceId> = admitted
+                    .iter()
+                    .map(|a| a.0)
+                    .filter(|d| st.active(d).is_some())
+                    .collect();
+                (live.len() > 1).then_some((*i, live))
+            })
+            .collect();
+        st.bound = bound
+            .into_iter()
+            .map(|(i, (_, admitted))| (i, admitted.into_iter().map(|a| a.0).collect()))
+            .collect();
+        st
     }
 
     /// Hashes of the records no other record names as a parent: what a new `Op` links to.
@@ -1305,39 +1381,6 @@ impl GroupState {
         }
         Ok(group)
     }
-}
-
-/// A device named by an `Admit` that did not bind its invitation (another did,
-/// [`super::admission`]): listed as cut off, with the key epoch it was handed (its
-/// changes are quarantined and the key rotates without it), and as having used the
-/// invitation again.
-fn displace(
-    st: &mut Membership,
-    joins: &mut BTreeMap<([u8; 32], DeviceId), String>,
-    invite: [u8; 32],
-    device: DeviceId,
-    role: Role,
-    x25519: [u8; 32],
-    epoch: Option<u32>,
-) {
-    let reused = st
-        .reused
-        .iter()
-        .find(|(i, d, _)| *i == invite && *d == device)
-        .map(|(_, _, n)| n.clone());
-    let Some(name) = joins.remove(&(invite, device)).or(reused.clone()) else {
-        return;
-    };
-    st.pending.remove(&device);
-    if reused.is_none() {
-        st.reused.push((invite, device, name.clone()));
-    }
-    let mut m = MemberInfo::new(name, role);
-    m.active = false;
-    m.x25519 = Some(x25519);
-    m.known_epoch = epoch.unwrap_or(0);
-    st.members.insert(device, m);
-    st.displaced.insert(device);
 }
 
 /// The time an `Admit` is written at: Unix seconds (0 if the clock is before 1970).
@@ -1752,64 +1795,91 @@ mod tests {
         assert_eq!(ga.merge_records(vec![forged]), 0);
     }
 
-    /// Two admissions of one invitation (a coordinator's phone restored from an older
-    /// copy): an admission its device has used (anchored) outranks one that is not,
-    /// whatever their times; between two used ones, the earlier time wins; the loser
-    /// is cut off and listed as having used the invitation again, on every device.
+    /// Two admissions of one coordinator invitation (a coordinator's phone restored
+    /// from an older copy), T1/T2 of the 2026-12-05 red team: neither admission
+    /// outranks the other, whatever the clocks say and whatever its device writes
+    /// (using its key, acting as a coordinator); both devices are members with a field
+    /// worker's rights until a coordinator revokes one; then the other holds the
+    /// invitation's role. Every order of the same records gives the same view.
     #[test]
-    fn a_used_admission_outranks_an_unused_one_then_the_earlier_one_wins() {
+    fn a_contested_invitation_grants_no_coordinator_right_until_a_coordinator_decides() {
         let a = DeviceIdentity::generate().expect("a");
         let b = DeviceIdentity::generate().expect("b");
         let e = DeviceIdentity::generate().expect("e");
         let mut ga = GroupState::create(&a, "Team", "Aigerim").expect("create");
-        let inv = ga.invite(&a, Role::FieldWorker).expect("invite");
+        let inv = ga.invite(&a, Role::Coordinator).expect("invite");
         let mut restored = ga.clone();
         let mut gb = GroupState::join(inv.as_text(), &b, "Bakyt").expect("join");
         let mut ge = GroupState::join(inv.as_text(), &e, "Eve").expect("join");
-        // B is admitted a minute *later* than E by the clocks (a wrong clock, say).
-        CLOCK_AHEAD.with(|c| c.set(60));
+        // B is admitted an hour *later* than E by the clocks (T2: a phone's clock
+        // decides nothing).
+        CLOCK_AHEAD.with(|c| c.set(3600));
         ga.merge_records(gb.own_records(&b.id()));
         assert_eq!(ga.admit_pending(&a).expect("admit"), 1);
         CLOCK_AHEAD.with(|c| c.set(0));
         restored.merge_records(ge.own_records(&e.id()));
         assert_eq!(restored.admit_pending(&a).expect("admit"), 1);
-        // B opens its key and anchors its admission; E has not yet.
+        // E opens its key and acts as a coordinator at once (T1: demotes Aigerim and
+        // revokes B, which used to "anchor" its admission).
+        ge.merge_records(restored.records.iter().cloned().collect());
+        assert!(ge.absorb_keys(&e));
+        ge.publish_keys(&e).expect("keys");
+        ge.merge_records(gb.records.iter().cloned().collect());
         gb.merge_records(ga.records.iter().cloned().collect());
         assert!(gb.absorb_keys(&b));
-        gb.publish_keys(&b).expect("anchor");
+        let mut ge_alone = restored.clone();
+        ge_alone.merge_records(ge.records.iter().cloned().collect());
+        ge_alone.merge_records(gb.own_records(&b.id()));
+        ge_alone
+            .append(
+                &e,
+                MemberOp::SetRole {
+                    member: B32(a.id().0),
+                    role: Role::FieldWorker,
+                },
+            )
+            .expect("e demotes a");
+        ge_alone
+            .append(
+                &e,
+                MemberOp::Revoke {
+                    member: B32(b.id().0),
+                },
+            )
+            .expect("e revokes b");
         let all = |gs: &[&GroupState]| -> Vec<MemberRecord> {
             gs.iter().flat_map(|g| g.records.iter().cloned()).collect()
         };
         let mut merged = ga.clone();
-        merged.merge_records(all(&[&gb, &restored]));
+        merged.merge_records(all(&[&gb, &restored, &ge_alone]));
         let v = merged.view();
-        assert!(v.active(&b.id()).is_some(), "the used admission binds");
-        assert!(v.active(&e.id()).is_none() && v.displaced.contains(&e.id()));
-        assert!(v.reused.iter().any(|(_, d, _)| *d == e.id()));
-        assert!(
-            v.exposed(),
-            "e holds the current key: a coordinator rotates"
-        );
+        assert_eq!(v.active(&b.id()).map(|m| m.role), Some(Role::FieldWorker));
+        assert_eq!(v.active(&e.id()).map(|m| m.role), Some(Role::FieldWorker));
+        assert!(v.is_coordinator(&a.id()), "e's demotion has no effect");
+        assert_eq!(v.contested.values().next().map(Vec::len), Some(2));
+        assert!(v.reused.is_empty() && !v.exposed());
         // Every order of the same records gives the same view.
         let mut other = restored.clone();
-        for r in all(&[&gb, &ga]).into_iter().rev() {
+        for r in all(&[&gb, &ga, &ge_alone]).into_iter().rev() {
             other.merge_records(vec![r]);
         }
         assert_eq!(other.view(), v);
-        // Once E has used its admission too, the earlier one (E's) wins.
-        ge.merge_records(restored.records.iter().cloned().collect());
-        assert!(ge.absorb_keys(&e));
-        ge.publish_keys(&e).expect("anchor");
-        merged.merge_records(all(&[&ge]));
+        // A coordinator decides: E is revoked, B holds the coordinator role.
+        merged
+            .append(
+                &a,
+                MemberOp::Revoke {
+                    member: B32(e.id().0),
+                },
+            )
+            .expect("a revokes e");
         let v = merged.view();
-        assert!(v.active(&e.id()).is_some() && v.displaced.contains(&b.id()));
-        let mut rotated = merged.clone();
-        assert!(rotated.rotate_if_exposed(&a).expect("rotate"));
         assert!(
-            !rotated.view().exposed(),
-            "rotated without the displaced device"
+            v.is_coordinator(&b.id()),
+            "the invitation's role after the decision"
         );
-        assert!(!rotated.rotate_if_exposed(&a).expect("once"));
+        assert!(v.active(&e.id()).is_none() && v.contested.is_empty());
+        assert!(v.is_coordinator(&a.id()));
     }
 
     /// The invitation key of an invitation (test helper).
