@@ -3,7 +3,8 @@
 //! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
 //! passphrase, 4 case not found or erased (or no store there), 5 store damaged (also
 //! after a command that could run but found acknowledged data missing) or an i/o
-//! error, 6 a bundle or message from another device was refused, 7 this device's role
+//! error, 6 a bundle or message from another device was refused (also after a `sync
+//! dir` that refused a mailbox entry and did the rest), 7 this device's role
 //! in its team does not allow the action, 8 the store is in use by another process.
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(()) if unlock::DATA_LOST.load(std::sync::atomic::Ordering::SeqCst) => ExitCode::from(5),
+        Ok(()) if unlock::INPUT_REFUSED.load(std::sync::atomic::Ordering::SeqCst) => {
+            ExitCode::from(6)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("caravan: {e}");

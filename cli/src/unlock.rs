@@ -21,6 +21,10 @@ fn passphrase(prompt: &str) -> Result<String> {
 /// does what it can, then exits with code 5.
 pub(crate) static DATA_LOST: AtomicBool = AtomicBool::new(false);
 
+/// Set when a command did its work but refused input from another device on the way
+/// (a mailbox entry that is not an authentic bundle of the team): exit code 6.
+pub(crate) static INPUT_REFUSED: AtomicBool = AtomicBool::new(false);
+
 /// Opens the store with the passphrase. Damage found on opening is printed on
 /// standard error (the store still opens; see [`DATA_LOST`]).
 pub(crate) fn open(dir: &Path) -> Result<Store> {
