@@ -149,6 +149,9 @@ pub struct Store {
     /// Journal bytes the end mark on disk confirms; a close writes a new mark if the
     /// journal grew.
     confirmed: u64,
+    /// How far `check` resynchronises in the journal after a bad frame (what the
+    /// open used: the format-6 end mark's length, or `None` for the whole file).
+    journal_resync: Option<u64>,
     /// Compaction rewrites every pack (repair).
     rewrite_all: bool,
     /// No device record authenticated at open: the key in the index is new, and a
@@ -305,6 +308,7 @@ impl Store {
             }
             let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
             let confirmed = if opener.end_found { opener.end.len } else { 0 };
+            let journal_resync = opener.resync_until();
             let marks = (
                 opener.end_slots,
                 std::mem::take(&mut opener.end.journal_cases),
@@ -320,7 +324,7 @@ impl Store {
                 sealer,
                 (index, journal_len, purge),
                 (gone_cases, gone_unnamed, confirmed, marks),
-                (damage, needs_repair, old_journals),
+                (damage, needs_repair, old_journals, journal_resync),
             ));
             break;
         }
@@ -329,7 +333,7 @@ impl Store {
             sealer,
             (mut index, journal_len, purge),
             (gone_cases, gone_unnamed, confirmed, (end_slots, recorded)),
-            (mut damage, mut needs_repair, old_journals),
+            (mut damage, mut needs_repair, old_journals, journal_resync),
         )) = chosen
         else {
             // Nothing authenticates under any header the key opens: not this store's
@@ -384,6 +388,7 @@ impl Store {
             needs_repair,
             read_only,
             confirmed,
+            journal_resync,
             rewrite_all: false,
             device_lost,
             gone_cases,
