@@ -466,6 +466,57 @@ fn a_request_id_reused_with_other_content_is_refused() {
     assert_eq!(shown["case"]["gender"], "Feminine", "nothing changed");
 }
 
+/// R2-6 of the 2026-12-05 red team, replayed: after the case was edited, the exact
+/// original request retried was refused (exit 2) and a request carrying the edited
+/// value was taken for the original (exit 0). The store keeps the original request's
+/// digest: the exact retry is the original success, the other is refused.
+#[test]
+fn a_retry_after_an_edit_is_compared_with_the_original_request() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let original = [
+        "case",
+        "add",
+        "--request-id",
+        "R3",
+        "--set",
+        "gender=Feminine",
+    ];
+    let made = json(&store, &original);
+    let id = made["id"].as_str().expect("id").to_string();
+    json(
+        &store,
+        &["case", "update", &id[..8], "--set", "gender=Masculine"],
+    );
+    let again = json(&store, &original);
+    assert_eq!(again["id"].as_str(), Some(id.as_str()));
+    assert_eq!(again["created"], Value::Bool(false));
+    let out = caravan(
+        &store,
+        &[
+            "case",
+            "add",
+            "--request-id",
+            "R3",
+            "--set",
+            "gender=Masculine",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("request id reused with different content"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(&store, &["case", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+    let shown = json(&store, &["case", "show", &id[..8]]);
+    assert_eq!(shown["case"]["gender"], "Masculine", "nothing changed");
+}
+
 /// F3 for every write command: the process dies right after it reports success
 /// (no close, as under `kill -9`); then the last byte of the journal is flipped. If
 /// the write had not been confirmed in the end mark before the report, the flip
