@@ -1002,6 +1002,63 @@ impl Store {
         report
     }
 
+    /// Authenticates every frame of every pack (each pack read once) and, if one is
+    /// damaged or missing, records the damage and makes the store read-only until a
+    /// repair: writes then fail with [`Error::NeedsRepair`]. Opening reads only the
+    /// index and the journal, so pack damage is otherwise found only when a case in
+    /// it is read; a command that writes, or spends privacy budget or pins a release,
+    /// calls this first (the CLI does on every store it opens for writing), so that
+    /// nothing is written to a store whose damage is not yet repaired (R2-5 of the
+    /// 2026-12-05 red team). Returns the damage it found. Reads only.
+    pub fn verify_packs(&mut self) -> Vec<Damage> {
+        let mut found = Vec::new();
+        let mut reach: HashMap<u32, u64> = HashMap::new();
+        for entry in self.index.cases.values() {
+            for loc in &entry.frames {
+                let end = loc.offset().saturating_add(u64::from(loc.len()));
+                let r = reach.entry(loc.file()).or_insert(0);
+                *r = (*r).max(end);
+            }
+        }
+        for &n in &self.index.packs {
+            let name = files::pack_name(n);
+            let bytes = match fs::read(self.dir.join(&name)) {
+                Ok(b) => b,
+                Err(_) => {
+                    found.push(Damage::new(name, "missing or unreadable".into(), 1));
+                    continue;
+                }
+            };
+            let s = scan(&self.sealer, &bytes, usize::MAX);
+            for run in &s.bad {
+                found.push(Damage::new(
+                    name.clone(),
+                    format!("bytes {}..{} do not authenticate", run.start, run.end),
+                    1,
+                ));
+            }
+            for (off, slot) in &s.bad_records {
+                found.push(Damage::new(
+                    name.clone(),
+                    format!("record {slot} of the frame at byte {off} does not parse"),
+                    1,
+                ));
+            }
+            if reach.get(&n).is_some_and(|r| *r > bytes.len() as u64) {
+                found.push(Damage::new(
+                    name,
+                    "shorter than the index expects (frames are missing)".into(),
+                    1,
+                ));
+            }
+        }
+        if !found.is_empty() {
+            self.needs_repair = true;
+            self.damage.extend(found.iter().cloned());
+        }
+        found
+    }
+
     /// Which of `ids` cannot be read: every frame holding a record of theirs is read
     /// and authenticated (each frame once, in parallel), as [`Store::case`] would.
     /// One [`Damage`] per unreadable case, naming the file and the case; empty when
