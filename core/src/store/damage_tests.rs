@@ -226,7 +226,7 @@ fn examine(dir: &Path, damaged: &str, hit: Hit, model: &Model, label: &str) -> O
         );
     }
     out.intact = missing + unreadable == 0;
-    if damaged == super::privacy_ledger::LEDGER_FILE {
+    if damaged == privacy_ledger::LEDGER_FILE {
         // Never silently "no ledger" (a reset budget): `check` names it as data lost,
         // and the exports see it damaged or lost.
         assert!(
@@ -241,7 +241,7 @@ fn examine(dir: &Path, damaged: &str, hit: Hit, model: &Model, label: &str) -> O
         assert!(
             matches!(
                 store.privacy_ledger_state(),
-                Ok(super::LedgerState::Damaged { .. } | super::LedgerState::Lost { .. })
+                Ok(LedgerState::Damaged { .. } | LedgerState::Lost { .. })
             ),
             "{label}: {:?}",
             store.privacy_ledger_state()
@@ -345,7 +345,7 @@ fn repair_and_verify(dir: &Path, model: &Model, label: &str) -> u64 {
     assert!(
         matches!(
             store.privacy_ledger_state(),
-            Ok(super::LedgerState::Present(_) | super::LedgerState::Lost { .. })
+            Ok(LedgerState::Present(_) | LedgerState::Lost { .. })
         ),
         "{label}: ledger after repair: {:?}",
         store.privacy_ledger_state()
