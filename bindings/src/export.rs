@@ -166,6 +166,14 @@ fn store_ledger(store: &Store) -> Result<Ledger> {
                      data officer restarts it (caravan export … --restart-lost-ledger)"
                 .into(),
         }),
+        LedgerState::Damaged { .. } => Err(CaravanError::InvalidInput {
+            field: "privacy ledger".into(),
+            reason: "this store's privacy ledger is damaged (it does not authenticate), so \
+                     what was published before is unknown; no exact output is made until a \
+                     data officer repairs the store and restarts the ledger (caravan \
+                     repair, then caravan export … --restart-lost-ledger); check() names it"
+                .into(),
+        }),
     }
 }
 

@@ -407,13 +407,24 @@ fn store_ledger(store: &Store, restart: bool) -> Result<Ledger> {
     match store.privacy_ledger_state()? {
         LedgerState::Never => Ok(Ledger::default()),
         LedgerState::Present(bytes) => Ledger::from_bytes(&bytes, "the store's privacy ledger"),
-        LedgerState::Lost { writes } if restart => Ok(Ledger::after_loss(writes)),
+        LedgerState::Lost { writes } | LedgerState::Damaged { writes } if restart => {
+            Ok(Ledger::after_loss(writes))
+        }
+        LedgerState::Damaged { .. } => Err(Error::Corrupted {
+            file: "privacy-ledger".into(),
+            detail: "the store's privacy ledger does not authenticate, so the privacy budget \
+                     spent and the release published are unknown; `caravan repair` keeps it \
+                     aside, and --restart-lost-ledger starts a new ledger that records the \
+                     loss and counts the whole budget as spent (further DP outputs then need \
+                     --over-budget)"
+                .into(),
+        }),
         LedgerState::Lost { writes } => Err(invalid(
             "privacy ledger",
             format!(
                 "refused: this store's privacy ledger was deleted or replaced by an older \
-                 copy (the store recorded {writes} write(s) of it), so the privacy budget \
-                 spent and the release published are unknown. Put the latest ledger back, \
+                 copy, or kept aside by a repair (the store recorded {writes} write(s) of \
+                 it), so the privacy budget spent and the release published are unknown. Put the latest ledger back, \
                  or repeat with --restart-lost-ledger: a new ledger records the loss and \
                  counts the whole budget as spent (further DP outputs then need \
                  --over-budget)"

@@ -3,8 +3,11 @@
 //! Exit codes: 0 success, 1 other failure, 2 invalid input or usage, 3 wrong key or
 //! passphrase, 4 case not found or erased (or no store there), 5 store damaged (also
 //! after a command that could run but found acknowledged data missing) or an i/o
-//! error, 6 a bundle or message from another device was refused, 7 this device's role
-//! in its team does not allow the action, 8 the store is in use by another process.
+//! error, 6 a bundle or message from another device was refused (also after a `sync
+//! dir` that refused a mailbox entry and did the rest), 7 this device's role
+//! in its team does not allow the action, 8 the store is in use by another process,
+//! 9 refused: the store is damaged and read-only until `caravan repair` (nothing was
+//! written).
 #![forbid(unsafe_code)]
 
 /// The allocator (docs/decisions/0014-allocator.md).
@@ -34,6 +37,9 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(()) if unlock::DATA_LOST.load(std::sync::atomic::Ordering::SeqCst) => ExitCode::from(5),
+        Ok(()) if unlock::INPUT_REFUSED.load(std::sync::atomic::Ordering::SeqCst) => {
+            ExitCode::from(6)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("caravan: {e}");
@@ -71,9 +77,8 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
         WrongKey => 3,
         Locked { .. } => 8,
         CaseNotFound { .. } | CaseErased { .. } | NotAStore { .. } => 4,
-        Corrupted { .. } | NeedsRepair { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => {
-            5
-        }
+        NeedsRepair { .. } => 9,
+        Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
         Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } => 6,
         NoGroup => 2,
         NotPermitted { .. } => 7,

@@ -254,6 +254,17 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
                     report_text(&r.changes)
                 ),
             );
+            // A refused entry is refused input even when the rest went through: say how
+            // many, and exit 6 (red team R2-8: every entry refused exited 0).
+            if !r.refused.is_empty() {
+                eprintln!(
+                    "caravan: {} mailbox file(s) refused ({} imported); nothing of the \
+                     refused files was applied",
+                    r.refused.len(),
+                    r.bundles_imported
+                );
+                crate::unlock::INPUT_REFUSED.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         SyncCommand::Listen { addr } => {
             // Normally handled by `listen` (which does not hold the store while waiting).

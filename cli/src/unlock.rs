@@ -21,18 +21,26 @@ fn passphrase(prompt: &str) -> Result<String> {
 /// does what it can, then exits with code 5.
 pub(crate) static DATA_LOST: AtomicBool = AtomicBool::new(false);
 
+/// Set when a command did its work but refused input from another device on the way
+/// (a mailbox entry that is not an authentic bundle of the team): exit code 6.
+pub(crate) static INPUT_REFUSED: AtomicBool = AtomicBool::new(false);
+
 /// Opens the store with the passphrase. Damage found on opening is printed on
 /// standard error (the store still opens; see [`DATA_LOST`]).
+///
+/// Every pack is authenticated first ([`Store::verify_packs`]): a store with damage
+/// anywhere is read-only until `caravan repair`, so a write, or an export that spends
+/// privacy budget or pins a release, is refused (`NeedsRepair`, exit 9) instead of
+/// writing to it (R2-5 of the 2026-12-05 red team).
 pub(crate) fn open(dir: &Path) -> Result<Store> {
     let pass = passphrase("Store passphrase: ")?;
-    let store = Store::open_with_passphrase(dir, &pass)?;
-    warn_damage(store.damage());
-    Ok(store)
+    open_with(dir, &pass)
 }
 
-/// Opens the store with `pass` (already asked for), printing damage as [`open`] does.
+/// Opens the store with `pass` (already asked for), as [`open`] does.
 pub(crate) fn open_with(dir: &Path, pass: &str) -> Result<Store> {
-    let store = Store::open_with_passphrase(dir, pass)?;
+    let mut store = Store::open_with_passphrase(dir, pass)?;
+    store.verify_packs();
     warn_damage(store.damage());
     Ok(store)
 }

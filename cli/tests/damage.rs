@@ -137,7 +137,7 @@ fn a_flipped_journal_byte_is_reported_and_reads_change_nothing() {
         );
         // Writes are refused until a repair, with the damage named.
         let out = caravan(&store, &["case", "add", "--set", "case_status=Active"]);
-        assert_eq!(code(&out), 5);
+        assert_eq!(code(&out), 9, "refused: damaged, read-only until repair");
         assert!(String::from_utf8_lossy(&out.stderr).contains("repair"));
         assert_eq!(fs::read(&journal).expect("read"), bytes);
 
@@ -279,6 +279,104 @@ fn files_of(store: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
+}
+
+/// R2-5 of the 2026-12-05 red team, replayed: with a pack damaged, `case add`
+/// registered a case (exit 0) and the exports spent ε and pinned a release on the
+/// readable cases while exiting 5. A store with damage anywhere is read-only until
+/// `repair`: every write and every export from the store is refused with exit 9 and
+/// changes no file; plain reads still work (exit 5, damage named); after `repair`
+/// writes work again.
+#[test]
+fn a_damaged_store_refuses_writes_and_exports_until_repaired() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let packed: Vec<String> = (0..3).map(|_| add(&store, Some("in the pack"))).collect();
+    let gone = add(&store, None);
+    let out = caravan(
+        &store,
+        &["erase", &gone, "--reason", "EnteredInError", "--yes"],
+    );
+    assert!(out.status.success());
+    add(&store, None);
+    let pack = store.join(names(&store, "pack-").pop().expect("a pack"));
+    let mut bytes = fs::read(&pack).expect("pack");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    fs::write(&pack, &bytes).expect("flip");
+    let before = files_of(&store);
+    let svg = tmp.path().join("o.svg");
+    let csv = tmp.path().join("o.csv");
+    let ex = tmp.path().join("ex.json");
+    let writes: Vec<Vec<&str>> = vec![
+        vec!["case", "add", "--set", "gender=Feminine"],
+        vec![
+            "case",
+            "add",
+            "--set",
+            "gender=Feminine",
+            "--request-id",
+            "r1",
+        ],
+        vec![
+            "case",
+            "update",
+            &packed[0][..8],
+            "--set",
+            "case_status=Closed",
+        ],
+        vec!["note", "add", &packed[1][..8], "one more visit"],
+        vec![
+            "erase",
+            &packed[2][..8],
+            "--reason",
+            "EnteredInError",
+            "--yes",
+        ],
+        vec!["export", "table", "--by", "citizenship", "--epsilon", "0.3"],
+        vec![
+            "export",
+            "chart",
+            "routes",
+            "--out",
+            svg.to_str().expect("p"),
+        ],
+        vec![
+            "export",
+            "records",
+            "--k",
+            "1",
+            "--out",
+            csv.to_str().expect("p"),
+        ],
+        vec!["export", "extract", "--out", ex.to_str().expect("p")],
+        vec!["group", "create", "Osh team", "--device", "Aigerim"],
+    ];
+    for args in &writes {
+        let out = caravan(&store, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 9, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("writes are refused until it is repaired") && stderr.contains("pack-"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(files_of(&store), before, "{args:?} changed the store");
+    }
+    assert!(
+        !svg.exists() && !csv.exists() && !ex.exists(),
+        "no output file"
+    );
+    // Plain reads still work, naming the damage.
+    let out = caravan(&store, &["--json", "case", "list"]);
+    assert_eq!(code(&out), 5);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(4));
+    assert_eq!(files_of(&store), before);
+    // Repaired, the store takes writes again.
+    let out = caravan(&store, &["repair", "--yes"]);
+    assert_eq!(code(&out), 5, "the repair lost cases");
+    add(&store, None);
 }
 
 /// F10 of the 2026-12-04 red team: pack damage made listed cases unreadable while
@@ -464,6 +562,57 @@ fn a_request_id_reused_with_other_content_is_refused() {
     assert_eq!(list.as_array().expect("a").len(), 1);
     let shown = json(&store, &["case", "show", made["id"].as_str().expect("id")]);
     assert_eq!(shown["case"]["gender"], "Feminine", "nothing changed");
+}
+
+/// R2-6 of the 2026-12-05 red team, replayed: after the case was edited, the exact
+/// original request retried was refused (exit 2) and a request carrying the edited
+/// value was taken for the original (exit 0). The store keeps the original request's
+/// digest: the exact retry is the original success, the other is refused.
+#[test]
+fn a_retry_after_an_edit_is_compared_with_the_original_request() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    init(&store);
+    let original = [
+        "case",
+        "add",
+        "--request-id",
+        "R3",
+        "--set",
+        "gender=Feminine",
+    ];
+    let made = json(&store, &original);
+    let id = made["id"].as_str().expect("id").to_string();
+    json(
+        &store,
+        &["case", "update", &id[..8], "--set", "gender=Masculine"],
+    );
+    let again = json(&store, &original);
+    assert_eq!(again["id"].as_str(), Some(id.as_str()));
+    assert_eq!(again["created"], Value::Bool(false));
+    let out = caravan(
+        &store,
+        &[
+            "case",
+            "add",
+            "--request-id",
+            "R3",
+            "--set",
+            "gender=Masculine",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("request id reused with different content"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(&store, &["case", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+    let shown = json(&store, &["case", "show", &id[..8]]);
+    assert_eq!(shown["case"]["gender"], "Masculine", "nothing changed");
 }
 
 /// F3 for every write command: the process dies right after it reports success

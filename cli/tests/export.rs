@@ -722,6 +722,64 @@ fn attack_f3_a_deleted_or_rolled_back_ledger_is_refused() {
     assert_eq!(s["budget"]["over_limit"], true);
 }
 
+/// R2-4 of the 2026-12-05 red team, replayed: a damaged ledger was "No damage found"
+/// to `check` and `repair`, and `--restart-lost-ledger` did not accept it. Now
+/// `check` names it (exit 5), the exports refuse it (exit 5) until the restart is
+/// asked for, `repair` keeps it aside, and the restart counts the whole budget spent.
+#[test]
+fn attack_r2_4_a_damaged_ledger_is_checked_repaired_and_restarted_on_purpose() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 3);
+    let dp = ["export", "table", "--by", "citizenship", "--epsilon", "1"];
+    ok(&store, &dp);
+    let file = store.join("privacy-ledger");
+    let mut bad = std::fs::read(&file).expect("ledger");
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    std::fs::write(&file, &bad).expect("flip");
+    let check = caravan(&store, &["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(5), "{text}");
+    assert!(text.contains("DAMAGED privacy-ledger"), "{text}");
+    let out = caravan(&store, &dp);
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--restart-lost-ledger"), "{err}");
+    // The restart is accepted straight away, and counts the whole budget as spent.
+    let mut restart = dp.to_vec();
+    restart.push("--restart-lost-ledger");
+    refused(&caravan(&store, &restart), "--over-budget");
+    // Or repair first: the file is kept aside, and the ledger is lost, not reset.
+    let repair = caravan(&store, &["repair", "--yes"]);
+    let text = String::from_utf8_lossy(&repair.stdout);
+    assert!(
+        text.contains("kept aside: damaged-privacy-ledger"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(store.join("damaged-privacy-ledger")).expect("aside"),
+        bad
+    );
+    let err = refused(&caravan(&store, &dp), "deleted or replaced");
+    assert!(err.contains("--restart-lost-ledger"), "{err}");
+    let check = caravan(&store, &["check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(5),
+        "the lost ledger stays reported"
+    );
+    refused(&caravan(&store, &restart), "--over-budget");
+    restart.push("--over-budget");
+    let csv = tmp.path().join("t.csv");
+    restart.extend(["--out", csv.to_str().expect("p")]);
+    let mut json = vec!["--json"];
+    json.extend_from_slice(&restart);
+    let s: Value = serde_json::from_slice(&ok(&store, &json).stdout).expect("json");
+    assert_eq!(s["budget"]["epsilon"], 6.0, "5 counted as spent + 1");
+    let check = caravan(&store, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "a restarted ledger is whole");
+}
+
 /// F4: `export extract` left no trace, and its copy could be queried with fresh ledger
 /// files. The extract is recorded in the store's ledger and carries the data set id; a
 /// ledger file belongs to one combination of data sets.

@@ -701,3 +701,56 @@ fn a_case_created_by_a_revoked_device_can_be_seen_and_accepted() {
         Some(0)
     );
 }
+
+/// Red team R2-8 (2026-12-05): `sync dir` exited 0 when every mailbox entry was
+/// refused. A refused entry is refused input: exit 6, with a count on stderr, while
+/// the device's own bundle is still written and a good entry is still imported.
+#[test]
+fn a_mailbox_entry_refused_gives_exit_6_and_a_count() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    for s in [&a, &b] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "coordinator"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    let ba = tmp.path().join("ba.cvb");
+    let ab = tmp.path().join("ab.cvb");
+    ok(&b, &["bundle", "export", "--out", ba.to_str().expect("p")]);
+    ok(&a, &["bundle", "import", ba.to_str().expect("p")]);
+    ok(&a, &["bundle", "export", "--out", ab.to_str().expect("p")]);
+    ok(&b, &["bundle", "import", ab.to_str().expect("p")]);
+    ok(&a, &["case", "add", "--add", "citizenship=KG"]);
+    let folder = tmp.path().join("folder");
+    let junk_dir = folder.join("0011223344556677");
+    std::fs::create_dir_all(&junk_dir).expect("mkdir");
+    std::fs::write(junk_dir.join("0000000001.cvb"), b"not a bundle at all").expect("write");
+    // Only the junk entry: refused, exit 6, said so.
+    let out = caravan(&a, &["sync", "dir", folder.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 mailbox file(s) refused (0 imported)"),
+        "{err}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["refused"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        report["written"].as_u64(),
+        Some(1),
+        "the own bundle is written"
+    );
+    // A good entry next to it is imported, and the junk still gives exit 6.
+    let out = caravan(&b, &["sync", "dir", folder.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["imported"].as_u64(), Some(1), "{report}");
+    // Without the junk: exit 0.
+    std::fs::remove_dir_all(&junk_dir).expect("rm");
+    ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
+}

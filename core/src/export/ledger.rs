@@ -225,9 +225,9 @@ impl Ledger {
         ledger.entries.push(LedgerEntry {
             date: Timestamp::now().date_string(),
             output: format!(
-                "LEDGER LOST: the previous ledger (written {writes} time(s)) was deleted or \
-                 rolled back; its budget is unknown and counted as spent; its pinned release \
-                 is unknown"
+                "LEDGER LOST: the previous ledger (written {writes} time(s)) was deleted, \
+                 damaged or rolled back; its budget is unknown and counted as spent; its \
+                 pinned release is unknown"
             ),
             epsilon: ledger.epsilon_limit,
             delta: ledger.delta_limit,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -570,4 +571,99 @@ fn a_format_5_end_mark_is_read_and_upgraded() {
         bytes.starts_with(format::END_MAGIC),
         "the mark was not rewritten"
     );
+}
+
+/// F13 of the issue-14 review: a forged frame length of 250 MiB after the journal's
+/// acknowledged bytes, in a sparse 200 MiB journal, cost a read of the whole file
+/// and a try at every offset (164 s, 535 MB in `check`). The length runs past the
+/// end of the file: the rest is a torn write at once, and neither opening, `check`
+/// nor a list reads the sparse bytes or tries their offsets. The same forged length
+/// inside the acknowledged bytes is damage, and the frames after it are still found
+/// (the search for them stays within the acknowledged bytes).
+#[test]
+fn a_forged_frame_length_costs_neither_memory_nor_a_scan_of_every_offset() {
+    use super::recovery::SCAN_COST;
+    let cost = || SCAN_COST.with(|c| c.replace((0, 0)));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("f13");
+    let mut ids = Vec::new();
+    {
+        let mut store = Store::create(&dir, &key()).expect("create");
+        for _ in 0..5 {
+            ids.push(
+                store
+                    .add_case(&[Edit::set(ScalarField::Gender, "Feminine")])
+                    .expect("add"),
+            );
+        }
+    }
+    let store = Store::open_read_only(&dir, &key()).expect("open");
+    let journal = store.dir.join(store.journal.name());
+    drop(store);
+    let acknowledged = fs::metadata(&journal).expect("journal").len();
+    let healthy = fs::read(&journal).expect("journal");
+    // A forged length, then a hole up to 200 MiB: the file is sparse.
+    let sparse = 200u64 << 20;
+    {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .expect("open");
+        f.write_all(&(250u32 << 20).to_le_bytes()).expect("write");
+        f.set_len(sparse).expect("sparse");
+    }
+    cost();
+    let store = Store::open_read_only(&dir, &key()).expect("open");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    let report = store.check();
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+    assert!(store.verify_cases(&ids).is_empty(), "every case reads");
+    assert_eq!(store.index.cases.len(), 5);
+    let (probes, read) = cost();
+    assert_eq!(probes, 0, "no offset of the sparse tail was tried");
+    assert!(
+        read <= 2 * acknowledged,
+        "{read} bytes read for a {acknowledged}-byte journal (opened and checked once each)"
+    );
+    drop(store);
+    assert_eq!(
+        fs::metadata(&journal).expect("j").len(),
+        sparse,
+        "reads cut nothing"
+    );
+    // A writable open cuts the torn write and keeps every case.
+    let store = Store::open(&dir, &key()).expect("open");
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(store.index.cases.len(), 5);
+    drop(store);
+    assert_eq!(fs::metadata(&journal).expect("j").len(), acknowledged);
+
+    // The same length forged over the first frame's: damage inside the acknowledged
+    // bytes, reported; the other frames are found by a search bounded by them.
+    let mut forged = healthy.clone();
+    forged[..4].copy_from_slice(&(250u32 << 20).to_le_bytes());
+    fs::write(&journal, &forged).expect("write");
+    OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .and_then(|f| f.set_len(sparse))
+        .expect("sparse");
+    cost();
+    let store = Store::open_read_only(&dir, &key()).expect("open");
+    assert!(
+        store
+            .damage()
+            .iter()
+            .any(|d| d.problem.contains("bytes 0..") && d.problem.contains("valid frames follow")),
+        "the first frame is reported: {:?}",
+        store.damage()
+    );
+    assert!(
+        store.index.cases.len() >= 4,
+        "the frames after it are found: {}",
+        store.index.cases.len()
+    );
+    let (probes, read) = cost();
+    assert!(probes < acknowledged, "{probes} offsets tried");
+    assert!(read <= acknowledged, "{read} bytes read");
 }

@@ -65,6 +65,10 @@ fn build(dir: &Path, stage: &str) -> Model {
     for n in 0..6 {
         add(&mut store, &mut model, n);
     }
+    // The privacy ledger is a store file too (R2-4 of the 2026-12-05 red team).
+    store
+        .set_privacy_ledger(b"{\"spent\":1.5}")
+        .expect("ledger");
     if stage == "journal only" {
         add_bare(&mut store, &mut model);
         return model;
@@ -222,6 +226,27 @@ fn examine(dir: &Path, damaged: &str, hit: Hit, model: &Model, label: &str) -> O
         );
     }
     out.intact = missing + unreadable == 0;
+    if damaged == privacy_ledger::LEDGER_FILE {
+        // Never silently "no ledger" (a reset budget): `check` names it as data lost,
+        // and the exports see it damaged or lost.
+        assert!(
+            report
+                .damage
+                .iter()
+                .any(|d| d.file == damaged && d.records_lost > 0)
+                && report.data_lost(),
+            "{label}: check does not report the ledger: {:?}",
+            report.damage
+        );
+        assert!(
+            matches!(
+                store.privacy_ledger_state(),
+                Ok(LedgerState::Damaged { .. } | LedgerState::Lost { .. })
+            ),
+            "{label}: {:?}",
+            store.privacy_ledger_state()
+        );
+    }
     drop(store);
     let after = snapshot(dir);
     // The damaged file is as it was after the damage (unless it is an older
@@ -315,6 +340,16 @@ fn repair_and_verify(dir: &Path, model: &Model, label: &str) -> u64 {
             .collect();
         assert_eq!(&have, notes, "{label}: repair changed a case");
     }
+    // The ledger is never reset by damage or a repair: whole, or lost until the data
+    // officer restarts it.
+    assert!(
+        matches!(
+            store.privacy_ledger_state(),
+            Ok(LedgerState::Present(_) | LedgerState::Lost { .. })
+        ),
+        "{label}: ledger after repair: {:?}",
+        store.privacy_ledger_state()
+    );
     store
         .add_case(&[Edit::set(ScalarField::CaseStatus, "Closed")])
         .unwrap_or_else(|e| panic!("{label}: no writes after repair: {e}"));

@@ -77,6 +77,7 @@ pub(crate) fn generate() -> crate::error::Result<Vec<u8>> {
         sigs: Vec::new(),
         heads: Vec::new(),
         stats: Some(crate::export::StoredStats::of(&doc.record()?, None)),
+        request: None,
     };
     out.extend_from_slice(&cbor(&record)?);
     Ok(out)

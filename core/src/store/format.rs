@@ -281,6 +281,13 @@ pub(crate) enum Record {
         /// only feed the index.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stats: Option<StoredStats>,
+        /// The digest of the request that registered the case (`add_case_once`), on
+        /// its first record and on every later whole-document record of it, so that a
+        /// retry is compared with the original request, not with the case as edited
+        /// since (R2-6 of the 2026-12-05 red team). Absent for other cases; builds
+        /// before it ignore it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<Hash>,
     },
     /// A case was erased.
     Erase { lsn: u64, tombstone: Tombstone },

@@ -115,6 +115,9 @@ pub(crate) struct Entry {
     /// so erasure must purge them too. Dropped when their file is rewritten.
     #[serde(rename = "o", default)]
     pub(crate) old: Vec<Loc>,
+    /// The digest of the request that registered the case (`add_case_once`), if any.
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) request: Option<Hash>,
 }
 
 /// The index of a store.
@@ -308,6 +311,7 @@ impl Index {
                 full,
                 summary,
                 heads,
+                request,
                 ..
             } => {
                 if self.tombstones.contains_key(&case) {
@@ -322,7 +326,11 @@ impl Index {
                     lsn,
                     heads: Vec::new(),
                     old: Vec::new(),
+                    request: None,
                 });
+                if request.is_some() {
+                    entry.request = request;
+                }
                 if full {
                     let superseded: Vec<Loc> = entry.frames.drain(..).collect();
                     entry.old.extend(superseded);

@@ -151,6 +151,9 @@ pub struct Store {
     /// Journal bytes the end mark on disk confirms; a close writes a new mark if the
     /// journal grew.
     confirmed: u64,
+    /// How far `check` resynchronises in the journal after a bad frame (what the
+    /// open used: the format-6 end mark's length, or `None` for the whole file).
+    journal_resync: Option<u64>,
     /// Compaction rewrites every pack (repair).
     rewrite_all: bool,
     /// No device record authenticated at open: the key in the index is new, and a
@@ -307,6 +310,7 @@ impl Store {
             }
             let (gone_cases, gone_unnamed) = opener.gone_cases(&index);
             let confirmed = if opener.end_found { opener.end.len } else { 0 };
+            let journal_resync = opener.resync_until();
             let marks = (
                 opener.end_slots,
                 std::mem::take(&mut opener.end.journal_cases),
@@ -322,7 +326,7 @@ impl Store {
                 sealer,
                 (index, journal_len, purge),
                 (gone_cases, gone_unnamed, confirmed, marks),
-                (damage, needs_repair, old_journals),
+                (damage, needs_repair, old_journals, journal_resync),
             ));
             break;
         }
@@ -331,7 +335,7 @@ impl Store {
             sealer,
             (mut index, journal_len, purge),
             (gone_cases, gone_unnamed, confirmed, (end_slots, recorded)),
-            (mut damage, mut needs_repair, old_journals),
+            (mut damage, mut needs_repair, old_journals, journal_resync),
         )) = chosen
         else {
             // Nothing authenticates under any header the key opens: not this store's
@@ -386,6 +390,7 @@ impl Store {
             needs_repair,
             read_only,
             confirmed,
+            journal_resync,
             rewrite_all: false,
             device_lost,
             gone_cases,
@@ -537,16 +542,27 @@ impl Store {
         if self.index.tombstones.contains_key(&id) {
             return Err(Error::CaseErased { id: id.to_hex() });
         }
-        if self.index.cases.contains_key(&id) {
-            self.check_same_request(&id, edits)?;
-            return Ok((id, false));
+        let digest = request_digest(request_id, edits)?;
+        if let Some(entry) = self.index.cases.get(&id) {
+            match entry.request {
+                // The original request is known: the exact retry is its success, even
+                // after the case was edited; other content is refused.
+                Some(d) if d == digest => return Ok((id, false)),
+                Some(_) => return Err(reused_request()),
+                // A case registered before requests were recorded: compared with the
+                // case as it is.
+                None => {
+                    self.check_same_request(&id, edits)?;
+                    return Ok((id, false));
+                }
+            }
         }
         self.check_writable()?;
         self.check_local_rights(None, edits)?;
         let now = Timestamp::now();
         let mut doc = CaseDoc::create(id, self.actor.clone(), now)?;
         doc.apply(edits, now, &self.identity)?;
-        self.persist(id, &mut doc, true)?;
+        self.persist_request(id, &mut doc, true, Some(digest))?;
         self.cache_put(id, doc);
         Ok((id, true))
     }
@@ -585,12 +601,7 @@ impl Store {
             Ok(v)
         }
         if comparable(&stored)? != comparable(&fresh)? {
-            return Err(Error::invalid(
-                "request id",
-                "request id reused with different content: it registered a case that \
-                 holds other values (nothing was changed; use a new request id for a new \
-                 case)",
-            ));
+            return Err(reused_request());
         }
         Ok(())
     }
@@ -1013,6 +1024,7 @@ impl Store {
                 sigs,
                 heads,
                 stats: Some(stats),
+                request: None,
             };
             Ok((id, record))
         };
@@ -1051,8 +1063,28 @@ impl Store {
 
     /// Writes a case's new changes (or whole document) as one durable journal frame.
     fn persist(&mut self, id: CaseId, doc: &mut CaseDoc, new: bool) -> Result<()> {
+        self.persist_request(id, doc, new, None)
+    }
+
+    /// [`Store::persist`], recording the digest of the request that registers a new
+    /// case. A whole-document record of a case carries its request digest on, so
+    /// that it survives the compaction that drops the superseded first record.
+    fn persist_request(
+        &mut self,
+        id: CaseId,
+        doc: &mut CaseDoc,
+        new: bool,
+        request: Option<Hash>,
+    ) -> Result<()> {
         let chunks = self.index.cases.get(&id).map_or(0, |e| e.frames.len());
         let full = new || chunks >= self.options.max_chunks;
+        let request = request.or_else(|| {
+            self.index
+                .cases
+                .get(&id)
+                .and_then(|e| e.request)
+                .filter(|_| full)
+        });
         let (bytes, sigs) = doc.chunk_to_store(full);
         let heads = doc.heads().into_iter().map(|h| Hash(h.0)).collect();
         let (summary, stats) = describe(doc, Timestamp::now())?;
@@ -1065,6 +1097,7 @@ impl Store {
             sigs,
             heads,
             stats: Some(stats),
+            request,
         };
         let loc = self.append_durably(&record)?;
         self.index.next_lsn += 1;
@@ -1622,6 +1655,29 @@ fn quarantine_delta(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> 
     }
 }
 
+/// The digest of an `add_case_once` request, stored with the case it registered:
+/// SHA-256 of a domain tag, the request id and the CBOR encoding of the edits (the
+/// request as given, before notes and referrals get their random ids). It stays
+/// sealed in the store and is purged with the case.
+fn request_digest(request_id: &str, edits: &[Edit]) -> Result<Hash> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"caravan/request/v1\0");
+    ctx.update(&(request_id.len() as u64).to_le_bytes());
+    ctx.update(request_id.as_bytes());
+    ctx.update(&cbor(&edits)?);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    Ok(Hash(out))
+}
+
+fn reused_request() -> Error {
+    Error::invalid(
+        "request id",
+        "request id reused with different content: it registered a case with another \
+         request (nothing was changed; use a new request id for a new case)",
+    )
+}
+
 /// The index keeps summaries, not documents: drop the bytes before replaying.
 pub(crate) fn strip_doc(record: Record) -> Record {
     match record {
@@ -1631,6 +1687,7 @@ pub(crate) fn strip_doc(record: Record) -> Record {
             full,
             summary,
             heads,
+            request,
             ..
         } => Record::Put {
             lsn,
@@ -1641,6 +1698,7 @@ pub(crate) fn strip_doc(record: Record) -> Record {
             sigs: Vec::new(),
             heads,
             stats: None,
+            request,
         },
         other => other,
     }

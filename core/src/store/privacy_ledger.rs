@@ -34,6 +34,14 @@ pub enum LedgerState {
         /// Writes the journal records.
         writes: u64,
     },
+    /// The ledger file is there but does not authenticate or does not parse (a broken
+    /// medium, or tampering): what it held is unknown. Never read as "no ledger": the
+    /// exports refuse it until the data officer restarts the ledger on purpose
+    /// (counting the whole budget as spent), and `check` reports it.
+    Damaged {
+        /// Writes the journal records (0 if none).
+        writes: u64,
+    },
 }
 
 fn digest(sealed: &[u8]) -> Hash {
@@ -58,6 +66,11 @@ impl Store {
                      budget spent and the release published are unknown"
                 ),
             )),
+            LedgerState::Damaged { .. } => Err(Error::corrupted(
+                LEDGER_FILE,
+                "does not authenticate; the privacy budget spent and the release \
+                 published are unknown",
+            )),
         }
     }
 
@@ -78,15 +91,18 @@ impl Store {
                 Some((writes, _)) => LedgerState::Lost { writes },
             });
         };
+        let recorded = self.index.ledger.map_or(0, |(w, _)| w);
+        let damaged = Ok(LedgerState::Damaged { writes: recorded });
         if len > MAX_LEDGER_BYTES {
-            return Err(Error::corrupted(LEDGER_FILE, "larger than any ledger"));
+            return damaged;
         }
         let sealed = files::read_file(&self.dir, LEDGER_FILE)?;
-        let opened = self
-            .sealer
-            .open(CTX_LEDGER, &sealed)
-            .ok_or_else(|| Error::corrupted(LEDGER_FILE, "does not authenticate"))?;
-        let (writes, bytes) = split(&opened)?;
+        let Some(opened) = self.sealer.open(CTX_LEDGER, &sealed) else {
+            return damaged;
+        };
+        let Ok((writes, bytes)) = split(&opened) else {
+            return damaged;
+        };
         match (self.index.ledger, writes) {
             // Nothing recorded yet: a file from before writes were counted, or the
             // first write, whose journal record a crash lost.
@@ -101,10 +117,16 @@ impl Store {
 
     /// Replaces the privacy ledger with `bytes` (sealed, written atomically, durable),
     /// and records the write's count and digest in the journal.
+    ///
+    /// A damaged ledger file is kept aside (`damaged-privacy-ledger`) before it is
+    /// replaced, as `repair` would keep it.
     pub fn set_privacy_ledger(&mut self, bytes: &[u8]) -> Result<()> {
         self.check_writable()?;
         if bytes.len() as u64 > MAX_LEDGER_BYTES {
             return Err(Error::invalid("privacy ledger", "too large"));
+        }
+        if matches!(self.privacy_ledger_state()?, LedgerState::Damaged { .. }) {
+            super::recovery::keep_aside(&self.dir, LEDGER_FILE)?;
         }
         let writes = self.index.ledger.map_or(0, |(w, _)| w) + 1;
         let mut plain = Vec::with_capacity(8 + bytes.len());
@@ -122,6 +144,66 @@ impl Store {
         let loc = self.append_durably(&record)?;
         self.index.apply(record, loc);
         self.confirm()
+    }
+}
+
+impl Store {
+    /// What `check` says of the privacy ledger: a damaged, deleted or rolled-back
+    /// ledger is damage (its content, the budget spent and the release pinned, is
+    /// lost: counted as one record lost, so that `check` exits 5).
+    pub(crate) fn ledger_damage(&self) -> Option<super::Damage> {
+        let problem = match self.privacy_ledger_state() {
+            Ok(LedgerState::Never | LedgerState::Present(_)) => return None,
+            Ok(LedgerState::Damaged { .. }) | Err(_) => {
+                "does not authenticate: the privacy budget spent and the release pinned \
+                 are unknown. The exports refuse it; `caravan repair` keeps it aside, and \
+                 then the data officer restarts the ledger on purpose with \
+                 `--restart-lost-ledger` (the whole budget counted as spent)"
+            }
+            Ok(LedgerState::Lost { .. }) => {
+                "missing, or an older copy than the store last wrote: the privacy budget \
+                 spent and the release pinned are unknown. The exports refuse it until the \
+                 latest copy is put back or the ledger is restarted on purpose with \
+                 `--restart-lost-ledger` (the whole budget counted as spent)"
+            }
+        };
+        Some(super::Damage::new(LEDGER_FILE, problem.to_string(), 1))
+    }
+
+    /// For `repair`: a ledger file that is damaged or older than the store's record
+    /// (already kept aside by the caller) is removed, and the store keeps its record
+    /// of the last write, so the exports find the ledger lost and refuse until it is
+    /// restarted on purpose: a repair never resets the budget. A damaged file the
+    /// journal has no record of (written before writes were counted, or its record
+    /// lost in a crash) gets one now, for the same reason.
+    pub(crate) fn repair_ledger(&mut self) -> Result<()> {
+        let state = self.privacy_ledger_state()?;
+        if !matches!(
+            state,
+            LedgerState::Damaged { .. } | LedgerState::Lost { .. }
+        ) {
+            return Ok(());
+        }
+        let path = self.dir.join(LEDGER_FILE);
+        let sealed = match std::fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(LEDGER_FILE, e)),
+        };
+        if self.index.ledger.is_none() {
+            let record = Record::Ledger {
+                lsn: self.index.next_lsn,
+                writes: 1,
+                digest: digest(sealed.as_deref().unwrap_or_default()),
+            };
+            let loc = self.append_durably(&record)?;
+            self.index.apply(record, loc);
+        }
+        if sealed.is_some() {
+            files::remove(&self.dir, LEDGER_FILE)?;
+            files::sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -173,6 +255,85 @@ mod tests {
         assert!(
             !path.exists(),
             "the wipe deletes the ledger and the directory"
+        );
+    }
+
+    /// R2-4 of the 2026-12-05 red team: a damaged ledger was "no damage" to `check`
+    /// and `repair`, and a dead end for the exports. It is now reported by `check`
+    /// (as data lost), kept aside and removed by `repair`, and never read as "no
+    /// ledger": after the repair the store still knows a ledger was written, so the
+    /// exports refuse until it is restarted on purpose.
+    #[test]
+    fn a_damaged_ledger_is_checked_repaired_and_never_resets_the_budget() {
+        use super::LedgerState;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let key = StoreKey::generate().unwrap();
+        let mut store = Store::create(&path, &key).unwrap();
+        store
+            .add_case(&[crate::model::Edit::note("met at the station")])
+            .unwrap();
+        store.set_privacy_ledger(b"{\"spent\":4}").unwrap();
+        assert!(store.check().damage.is_empty());
+        drop(store);
+        let file = path.join(super::LEDGER_FILE);
+        let mut bad = std::fs::read(&file).unwrap();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 1;
+        std::fs::write(&file, &bad).unwrap();
+        let store = Store::open_read_only(&path, &key).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Damaged { writes: 1 }
+        );
+        let report = store.check();
+        assert!(
+            report.damage.iter().any(
+                |d| d.file == super::LEDGER_FILE && d.problem.contains("--restart-lost-ledger")
+            ),
+            "{:?}",
+            report.damage
+        );
+        assert!(report.data_lost(), "check exits 5");
+        drop(store);
+        let repaired = Store::repair(&path, &key).unwrap();
+        assert!(repaired.repaired);
+        assert!(repaired
+            .kept_aside
+            .contains(&format!("damaged-{}", super::LEDGER_FILE)));
+        assert_eq!(
+            std::fs::read(path.join(format!("damaged-{}", super::LEDGER_FILE))).unwrap(),
+            bad,
+            "kept aside as it was"
+        );
+        let mut store = Store::open(&path, &key).unwrap();
+        assert_eq!(store.len(), 1, "the cases are untouched");
+        // Never "no ledger": lost, so the exports refuse until a restart on purpose.
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Lost { writes: 1 }
+        );
+        store.compact_now().unwrap();
+        drop(store);
+        let mut store = Store::open(&path, &key).unwrap();
+        assert_eq!(
+            store.privacy_ledger_state().unwrap(),
+            LedgerState::Lost { writes: 1 }
+        );
+        // The restart (the exports' --restart-lost-ledger) writes a new ledger.
+        store.set_privacy_ledger(b"{\"spent\":5}").unwrap();
+        assert!(store.check().damage.is_empty());
+        // A damaged ledger replaced directly is kept aside first.
+        drop(store);
+        let mut bad = std::fs::read(&file).unwrap();
+        bad[0] ^= 1;
+        std::fs::write(&file, &bad).unwrap();
+        let mut store = Store::open(&path, &key).unwrap();
+        assert!(store.privacy_ledger().is_err());
+        store.set_privacy_ledger(b"{\"spent\":5}").unwrap();
+        assert_eq!(
+            std::fs::read(path.join(format!("damaged-{}-2", super::LEDGER_FILE))).unwrap(),
+            bad
         );
     }
 

@@ -235,19 +235,47 @@ struct Scan {
     bad_records: Vec<(u64, u16)>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Offsets a resynchronising scan tried, and journal bytes read into memory, on
+    /// this thread (for the tests of F13: a forged length must cost neither).
+    pub(crate) static SCAN_COST: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+#[cfg(test)]
+fn count_cost(probes: u64, read: u64) {
+    SCAN_COST.with(|c| {
+        let (p, r) = c.get();
+        c.set((p + probes, r + read));
+    });
+}
+
+#[cfg(not(test))]
+fn count_cost(_probes: u64, _read: u64) {}
+
 /// Walks every frame of `bytes`. After a frame that does not open, looks for the next
-/// offset where one does (a damaged length must not hide the frames after it).
-fn scan(sealer: &Sealer, bytes: &[u8]) -> Scan {
+/// offset where one does (a damaged length must not hide the frames after it), but
+/// only below `resync_until`: past it (a format-6 journal's bytes after what its end
+/// mark confirms, which no acknowledged write can be in), a frame that does not open
+/// ends the scan at once, and so does, anywhere, a length that runs past the end of
+/// the bytes once no offset below `resync_until` is left (red team F13: a forged
+/// 250 MiB length in a sparse journal cost a read of the whole file and a try at every
+/// offset).
+fn scan(sealer: &Sealer, bytes: &[u8], resync_until: usize) -> Scan {
     let mut out = Scan::default();
     let mut off = 0usize;
+    let limit = resync_until.min(bytes.len());
     let open_at = |at: usize| -> Option<(usize, Block)> {
         let rest = &bytes[at..];
+        // The length is checked against the bytes left before anything is read or
+        // allocated for the frame.
         let len = format::frame_len(rest).ok()?;
         if len > rest.len() {
             return None;
         }
         Block::open(sealer, &rest[..len]).ok().map(|b| (len, b))
     };
+    let mut probes = 0u64;
     while off < bytes.len() {
         match open_at(off) {
             Some((len, block)) => {
@@ -261,18 +289,84 @@ fn scan(sealer: &Sealer, bytes: &[u8]) -> Scan {
                 off += len;
             }
             None => {
-                let next = (off + 1..bytes.len())
-                    .find(|&p| open_at(p).is_some())
-                    .unwrap_or(bytes.len());
-                out.bad.push(BadRun {
-                    start: off as u64,
-                    end: next as u64,
-                });
+                let next = if off + 1 < limit {
+                    (off + 1..limit)
+                        .find(|&p| {
+                            probes += 1;
+                            open_at(p).is_some()
+                        })
+                        .unwrap_or(limit)
+                } else {
+                    bytes.len()
+                };
+                match out.bad.last_mut() {
+                    Some(run) if run.end == off as u64 => run.end = next as u64,
+                    _ => out.bad.push(BadRun {
+                        start: off as u64,
+                        end: next as u64,
+                    }),
+                }
                 off = next;
             }
         }
     }
+    count_cost(probes, 0);
     out
+}
+
+/// Reads a journal for [`scan`]: the bytes its end mark confirms whole, and after
+/// them only frames whose length fits in the file, one after the other, stopping at
+/// the first that does not (`confirmed = None`: the whole file, as for a journal
+/// without a format-6 mark). Returns the bytes and the file's length. So a forged
+/// frame length after the confirmed bytes costs neither memory nor time, however
+/// large the (sparse) file is.
+pub(crate) fn read_journal(path: &Path, confirmed: Option<u64>) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let total = file.metadata()?.len();
+    let Some(confirmed) = confirmed else {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        count_cost(0, bytes.len() as u64);
+        let total = bytes.len() as u64;
+        return Ok((bytes, total));
+    };
+    let head = confirmed.min(total);
+    let mut bytes = Vec::new();
+    (&mut file).take(head).read_to_end(&mut bytes)?;
+    let mut pos = bytes.len() as u64;
+    while pos + 4 <= total {
+        let mut prefix = [0u8; 4];
+        files::read_at(&file, &mut prefix, pos)?;
+        let Ok(len) = format::frame_len(&prefix) else {
+            break;
+        };
+        if pos + len as u64 > total {
+            break;
+        }
+        let at = bytes.len();
+        bytes.resize(at + len, 0);
+        files::read_at(&file, &mut bytes[at..], pos)?;
+        pos += len as u64;
+    }
+    count_cost(0, bytes.len() as u64);
+    Ok((bytes, total))
+}
+
+/// Copies the store file `name` aside as `damaged-<name>` (or `damaged-<name>-<n>`),
+/// durably; returns the name it got.
+pub(crate) fn keep_aside(dir: &Path, name: &str) -> Result<String> {
+    let mut aside = format!("{}{name}", files::DAMAGED_PREFIX);
+    let mut n = 1;
+    while dir.join(&aside).exists() {
+        n += 1;
+        aside = format!("{}{name}-{n}", files::DAMAGED_PREFIX);
+    }
+    fs::copy(dir.join(name), dir.join(&aside))
+        .and_then(|_| File::open(dir.join(&aside))?.sync_all())
+        .map_err(|e| Error::io(&aside, e))?;
+    files::sync_dir(dir)?;
+    Ok(aside)
 }
 
 /// Loads the index at open: the newest valid snapshot plus its journal, or a rebuild
@@ -300,6 +394,14 @@ pub(crate) struct Opener<'a> {
 pub(crate) type Loaded = (Index, u64, Vec<Loc>);
 
 impl Opener<'_> {
+    /// How far a scan of the current journal resynchronises after a bad frame: up to
+    /// what a format-6 end mark confirms (every acknowledged write of such a store is
+    /// confirmed before it returns, so no acknowledged record lies after it); the
+    /// whole file without one (formats 4 and 5 confirmed at close only).
+    pub(crate) fn resync_until(&self) -> Option<u64> {
+        (self.end_found && self.end_slots.is_some()).then_some(self.end.len)
+    }
+
     fn damaged(&mut self, file: impl Into<String>, problem: String, lost: u64) {
         self.needs_repair = true;
         self.damage.push(Damage::new(file, problem, lost));
@@ -475,7 +577,7 @@ impl Opener<'_> {
             let name = files::pack_name(n);
             match fs::read(self.dir.join(&name)) {
                 Ok(bytes) => {
-                    let s = scan(self.sealer, &bytes);
+                    let s = scan(self.sealer, &bytes, usize::MAX);
                     if !s.bad.is_empty() || !s.bad_records.is_empty() {
                         whole = false;
                     }
@@ -573,14 +675,29 @@ impl Opener<'_> {
     /// to keep. `start` is the LSN its first record must have (from the snapshot).
     fn journal(&mut self, gen: u64, start: Option<u64>) -> Result<(u64, Vec<(Record, Loc)>)> {
         let name = files::journal_name(gen);
-        let bytes = match fs::read(self.dir.join(&name)) {
+        let confirmed = if self.end_found { self.end.len } else { 0 };
+        let resync = self.resync_until();
+        let (bytes, total) = match read_journal(&self.dir.join(&name), resync) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0),
             Err(e) => return Err(Error::io(&name, e)),
         };
-        let scan = scan(self.sealer, &bytes);
-        let total = bytes.len() as u64;
-        let confirmed = if self.end_found { self.end.len } else { 0 };
+        let mut scan = scan(
+            self.sealer,
+            &bytes,
+            resync.map_or(usize::MAX, |r| r as usize),
+        );
+        // Bytes after the last frame that fits in the file (not read): one bad run
+        // to the end, after the confirmed bytes, so a torn write.
+        if (bytes.len() as u64) < total {
+            match scan.bad.last_mut() {
+                Some(run) if run.end == bytes.len() as u64 => run.end = total,
+                _ => scan.bad.push(BadRun {
+                    start: bytes.len() as u64,
+                    end: total,
+                }),
+            }
+        }
         let mut valid = total;
         // LSNs of the records on either side of each bad run tell how many were lost.
         let mut expect = start;
@@ -693,7 +810,7 @@ impl Opener<'_> {
         for &n in packs {
             let name = files::pack_name(n);
             let bytes = files::read_file(self.dir, &name)?;
-            let s = scan(self.sealer, &bytes);
+            let s = scan(self.sealer, &bytes, usize::MAX);
             self.report_pack_scan(&name, &s);
             for (r, off, len, slot) in s.records {
                 all.push((r, Loc(n, off, len, slot), 1));
@@ -702,7 +819,7 @@ impl Opener<'_> {
         for (k, &g) in journals.iter().filter(|g| **g < gen).enumerate() {
             let name = files::journal_name(g);
             let bytes = files::read_file(self.dir, &name)?;
-            let s = scan(self.sealer, &bytes);
+            let s = scan(self.sealer, &bytes, usize::MAX);
             let file_no = OLD_JOURNAL_BASE + k as u32;
             // An older journal's torn tail is a crash artefact like the current one's.
             for run in s.bad.iter().filter(|r| r.end != bytes.len() as u64) {
@@ -794,7 +911,7 @@ impl Store {
                 Err(_) => continue, // reported at open as missing
             };
             report.files += 1;
-            let s = scan(&self.sealer, &bytes);
+            let s = scan(&self.sealer, &bytes, usize::MAX);
             report.frames += s.frames;
             report.records += s.records.len() as u64;
             for run in &s.bad {
@@ -810,10 +927,13 @@ impl Store {
                 }
             }
         }
-        // The journal was read whole at open; count it.
-        if let Ok(bytes) = fs::read(self.dir.join(self.journal.name())) {
+        // The journal was read at open (its damage is reported then); count it, read
+        // as the open read it (bounded by the end mark, F13).
+        let path = self.dir.join(self.journal.name());
+        if let Ok((bytes, _)) = read_journal(&path, self.journal_resync) {
             report.files += 1;
-            let s = scan(&self.sealer, &bytes);
+            let resync = self.journal_resync.map_or(usize::MAX, |r| r as usize);
+            let s = scan(&self.sealer, &bytes, resync);
             report.frames += s.frames;
             report.records += s.records.len() as u64;
         }
@@ -871,7 +991,72 @@ impl Store {
             ));
         }
         report.unreadable_cases = lost_cases.into_iter().collect();
+        // The privacy ledger (R2-4 of the 2026-12-05 red team: `check` said "no
+        // damage" of a damaged one while the exports refused it).
+        if let Some(d) = self.ledger_damage() {
+            report.files += 1;
+            report.damage.push(d);
+        } else if self.dir.join(super::privacy_ledger::LEDGER_FILE).is_file() {
+            report.files += 1;
+        }
         report
+    }
+
+    /// Authenticates every frame of every pack (each pack read once) and, if one is
+    /// damaged or missing, records the damage and makes the store read-only until a
+    /// repair: writes then fail with [`Error::NeedsRepair`]. Opening reads only the
+    /// index and the journal, so pack damage is otherwise found only when a case in
+    /// it is read; a command that writes, or spends privacy budget or pins a release,
+    /// calls this first (the CLI does on every store it opens for writing), so that
+    /// nothing is written to a store whose damage is not yet repaired (R2-5 of the
+    /// 2026-12-05 red team). Returns the damage it found. Reads only.
+    pub fn verify_packs(&mut self) -> Vec<Damage> {
+        let mut found = Vec::new();
+        let mut reach: HashMap<u32, u64> = HashMap::new();
+        for entry in self.index.cases.values() {
+            for loc in &entry.frames {
+                let end = loc.offset().saturating_add(u64::from(loc.len()));
+                let r = reach.entry(loc.file()).or_insert(0);
+                *r = (*r).max(end);
+            }
+        }
+        for &n in &self.index.packs {
+            let name = files::pack_name(n);
+            let bytes = match fs::read(self.dir.join(&name)) {
+                Ok(b) => b,
+                Err(_) => {
+                    found.push(Damage::new(name, "missing or unreadable".into(), 1));
+                    continue;
+                }
+            };
+            let s = scan(&self.sealer, &bytes, usize::MAX);
+            for run in &s.bad {
+                found.push(Damage::new(
+                    name.clone(),
+                    format!("bytes {}..{} do not authenticate", run.start, run.end),
+                    1,
+                ));
+            }
+            for (off, slot) in &s.bad_records {
+                found.push(Damage::new(
+                    name.clone(),
+                    format!("record {slot} of the frame at byte {off} does not parse"),
+                    1,
+                ));
+            }
+            if reach.get(&n).is_some_and(|r| *r > bytes.len() as u64) {
+                found.push(Damage::new(
+                    name,
+                    "shorter than the index expects (frames are missing)".into(),
+                    1,
+                ));
+            }
+        }
+        if !found.is_empty() {
+            self.needs_repair = true;
+            self.damage.extend(found.iter().cloned());
+        }
+        found
     }
 
     /// Which of `ids` cannot be read: every frame holding a record of theirs is read
@@ -995,16 +1180,7 @@ impl Store {
         let mut damaged: BTreeSet<String> = found.damage.iter().map(|d| d.file.clone()).collect();
         damaged.retain(|f| self.dir.join(f).is_file());
         for name in damaged {
-            let mut aside = format!("{}{name}", files::DAMAGED_PREFIX);
-            let mut n = 1;
-            while self.dir.join(&aside).exists() {
-                n += 1;
-                aside = format!("{}{name}-{n}", files::DAMAGED_PREFIX);
-            }
-            fs::copy(self.dir.join(&name), self.dir.join(&aside))
-                .and_then(|_| File::open(self.dir.join(&aside))?.sync_all())
-                .map_err(|e| Error::io(&aside, e))?;
-            report.kept_aside.push(aside);
+            report.kept_aside.push(keep_aside(&self.dir, &name)?);
         }
         files::sync_dir(&self.dir)?;
         // Drop what has no authentic copy.
@@ -1053,6 +1229,9 @@ impl Store {
             // them again, so the files alone can rebuild the index as before.
             self.rewrite_meta()?;
         }
+        // A damaged or stale privacy ledger (kept aside above) is removed; the store
+        // keeps its record of it, so the exports refuse until it is restarted.
+        self.repair_ledger()?;
         self.rewrite_all = true;
         self.compact(&[])?;
         self.rewrite_all = false;

@@ -1696,6 +1696,7 @@ impl Store {
                     sigs: p.sigs,
                     heads: p.heads,
                     stats: Some(p.stats),
+                    request: None,
                 };
                 let doc = p.doc.filter(|_| lsn >= cached_from);
                 if in_blocks {

@@ -750,6 +750,76 @@ fn a_retried_add_with_the_same_request_id_creates_one_case() {
     assert_eq!(store.len(), 1);
 }
 
+/// R2-6 of the 2026-12-05 red team: a retry was compared with the case as it is now,
+/// so after an edit the exact retry was refused and a retry carrying the edited
+/// values was taken for the original. The request's digest is stored with the case:
+/// the exact retry is the original success after edits, after the case was rewritten
+/// whole, after a compaction and after a rebuild from a lost index; anything else
+/// with the same id is refused.
+#[test]
+fn a_retry_is_compared_with_the_original_request_not_with_the_edited_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("s");
+    let key = StoreKey::generate().expect("key");
+    let mut store = Store::create(&dir, &key).expect("create");
+    let request = vec![
+        Edit::set(ScalarField::Gender, "Feminine"),
+        Edit::note("met at the bus station"),
+    ];
+    let (id, created) = store.add_case_once("R3", &request).expect("add");
+    assert!(created);
+    let edited = vec![Edit::set(ScalarField::Gender, "Masculine")];
+    store.update_case(&id, &edited).expect("edit");
+    let assert_retry = |store: &mut Store, when: &str| {
+        assert_eq!(
+            store.add_case_once("R3", &request).expect(when),
+            (id, false),
+            "the exact retry {when}"
+        );
+        // The case as it is now, and the request with its note left out: refused.
+        for other in [
+            vec![
+                Edit::set(ScalarField::Gender, "Masculine"),
+                Edit::note("met at the bus station"),
+            ],
+            vec![Edit::set(ScalarField::Gender, "Feminine")],
+            edited.clone(),
+        ] {
+            match store.add_case_once("R3", &other) {
+                Err(Error::InvalidInput { reason, .. }) => assert!(
+                    reason.contains("request id reused with different content"),
+                    "{when}: {reason}"
+                ),
+                got => panic!("{when}: other content under the same id: {got:?}"),
+            }
+        }
+        assert_eq!(store.len(), 1, "{when}");
+    };
+    assert_retry(&mut store, "after an edit");
+    // Enough edits that the case is rewritten whole (its first record superseded),
+    // then compacted away.
+    for i in 0..10 {
+        let g = if i % 2 == 0 { "Feminine" } else { "Masculine" };
+        store
+            .update_case(&id, &[Edit::set(ScalarField::Gender, g)])
+            .expect("edit");
+    }
+    assert_retry(&mut store, "after the case was rewritten whole");
+    store.compact_now().expect("compact");
+    drop(store);
+    let mut store = Store::open(&dir, &key).expect("open");
+    assert_retry(&mut store, "after a compaction and a reopen");
+    drop(store);
+    // The index lost: rebuilt from the records, which carry the digest.
+    for e in fs::read_dir(&dir).expect("ls").flatten() {
+        if e.file_name().to_string_lossy().starts_with("index-") {
+            fs::remove_file(e.path()).expect("rm");
+        }
+    }
+    let mut store = Store::open(&dir, &key).expect("open");
+    assert_retry(&mut store, "after a rebuild from a lost index");
+}
+
 #[test]
 fn a_refused_name_says_name_not_note() {
     let tmp = tempfile::tempdir().expect("tmp");
