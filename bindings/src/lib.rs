@@ -60,7 +60,9 @@ pub use model::{
     IndicatorAnswer, ReferralStatusChange, RouteStep, ScalarField, ScreeningAssessment, SetField,
 };
 pub use partner::{AgreementOfferInfo, PartnerAgreementInfo, ShareSummary};
-pub use store::{CaravanStore, ErasedCase, StoreDamage};
+pub use store::{
+    repair_store, repair_store_with_passphrase, CaravanStore, ErasedCase, StoreDamage, StoreRepair,
+};
 pub use sync::{
     invitation_code, qr_frame_to_text, qr_split, BundleScope, GroupMember, JoinRequestInfo,
     LiveStart, LiveSync, MailboxSummary, MemberRole, QrReassembler, QuarantinedCase, ScanProgress,

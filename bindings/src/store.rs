@@ -94,7 +94,12 @@ fn store_key(key: Vec<u8>) -> Result<StoreKey> {
 }
 
 impl CaravanStore {
-    fn wrap(store: Store) -> Arc<Self> {
+    /// Wraps an opened store. Every pack is authenticated first
+    /// ([`Store::verify_packs`]), as the CLI does: a store with pack damage refuses
+    /// every write with `Damaged` until it is repaired, and reads go on (R2-5 of the
+    /// 2026-12-05 red team).
+    fn wrap(mut store: Store) -> Arc<Self> {
+        store.verify_packs();
         Arc::new(CaravanStore {
             dir: store.dir().to_path_buf(),
             inner: Mutex::new(Some(store)),
@@ -672,4 +677,56 @@ impl CaravanStore {
     pub fn disk_usage(&self) -> Result<u64> {
         self.with(|s| Ok(s.disk_usage()?))
     }
+}
+
+/// What [`repair_store`] did: the damaged files it kept aside and the cases it lost.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StoreRepair {
+    /// What a check found before the repair (empty for a healthy store).
+    pub found: Vec<StoreDamage>,
+    /// Damaged files kept aside in the store directory, as `damaged-<name>`.
+    pub kept_aside: Vec<String>,
+    /// Every case lost, by id.
+    pub lost_case_ids: Vec<String>,
+    /// How many more cases were lost whose ids no authentic file holds.
+    pub lost_unnamed: u64,
+    /// Whether anything was rewritten (false for a healthy store).
+    pub repaired: bool,
+}
+
+impl From<caravan_core::RepairReport> for StoreRepair {
+    fn from(r: caravan_core::RepairReport) -> Self {
+        StoreRepair {
+            found: r
+                .found
+                .damage
+                .iter()
+                .map(|d| StoreDamage {
+                    file: d.file.clone(),
+                    problem: d.problem.clone(),
+                    records_lost: d.records_lost,
+                })
+                .collect(),
+            kept_aside: r.kept_aside,
+            lost_case_ids: r.lost_cases.iter().map(ToString::to_string).collect(),
+            lost_unnamed: r.lost_unnamed,
+            repaired: r.repaired,
+        }
+    }
+}
+
+/// Repairs the closed store in `dir` (as `caravan repair`): salvages every record that
+/// authenticates, keeps each damaged file aside, and names every case lost. A store
+/// whose packs are damaged refuses writes with `Damaged` until this has run. Close
+/// every handle on the store first (`StoreInUse` otherwise); open it again afterwards.
+#[uniffi::export]
+pub fn repair_store(dir: String, key: Vec<u8>) -> Result<StoreRepair> {
+    guard(|| Ok(Store::repair(&dir, &store_key(key)?)?.into()))
+}
+
+/// [`repair_store`] for a store opened with a passphrase.
+#[uniffi::export]
+pub fn repair_store_with_passphrase(dir: String, passphrase: String) -> Result<StoreRepair> {
+    let passphrase = Zeroizing::new(passphrase);
+    guard(|| Ok(Store::repair_with_passphrase(&dir, &passphrase)?.into()))
 }

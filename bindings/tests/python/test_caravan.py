@@ -1158,6 +1158,46 @@ class CaravanFlow(unittest.TestCase):
                     self.assertNotIn("7701", text, f"{what}: {type(e).__name__}")
                 self.assertTrue(e.detail(), "the detail still says what went wrong")
 
+    def test_a_store_with_a_damaged_pack_refuses_writes_until_repaired(self):
+        """R2-5 of the 2026-12-05 red team, through the bindings: a damaged pack makes
+        the store read-only (writes answer Damaged and change no byte) until
+        repair_store has kept the damaged file aside and named what was lost."""
+        store, key = self.new_store("damaged")
+        for _ in range(3):
+            store.add_case(case_edits())
+        store.compact()
+        store.close_store()
+        d = f"{self.tmp}/damaged"
+        packs = sorted(f for f in os.listdir(d) if f.startswith("pack-"))
+        self.assertTrue(packs, "compaction wrote a pack")
+        with open(f"{d}/{packs[-1]}", "r+b") as f:
+            size = f.seek(0, 2)
+            f.seek(size // 2)
+            b = f.read(1)
+            f.seek(size // 2)
+            f.write(bytes([b[0] ^ 0x40]))
+
+        def snapshot():
+            return {n: open(f"{d}/{n}", "rb").read() for n in sorted(os.listdir(d)) if n != "LOCK"}
+
+        before = snapshot()
+        store = cv.CaravanStore.open(d, key)
+        self.stores.append(store)
+        self.assertEqual(len(store.list_cases(cv.CaseListFilter())), 3)  # reads go on
+        with self.assertRaises(cv.CaravanError.Damaged):
+            store.add_case(case_edits())
+        store.close_store()
+        self.assertEqual(snapshot(), before, "a refused write changed no byte")
+
+        repair = cv.repair_store(d, key)
+        self.assertTrue(repair.repaired)
+        self.assertTrue(any(f.startswith("damaged-") for f in repair.kept_aside), repair.kept_aside)
+        self.assertTrue(repair.lost_case_ids or repair.lost_unnamed)
+        store = cv.CaravanStore.open(d, key)
+        self.stores.append(store)
+        store.add_case(case_edits())
+        self.assertEqual(store.check(), [])
+
     def test_a_forced_panic_arrives_as_internal_error(self):
         with self.assertRaises(cv.CaravanError.Internal) as err:
             cv.debug_force_panic()
