@@ -19,8 +19,8 @@ use serde::Serialize;
 
 pub use mapping::{identifying_header, Mapping, Target, MAPPING_VERSION, MAX_MAPPING_BYTES};
 pub use sheet::{
-    Sheet, SheetFormat, MAX_IMPORT_COLUMNS, MAX_IMPORT_FILE, MAX_IMPORT_ROWS,
-    MAX_XLSX_SHARED_STRINGS, MAX_XLSX_UNPACKED,
+    Sheet, SheetFormat, MAX_IMPORT_CELL, MAX_IMPORT_COLUMNS, MAX_IMPORT_FILE, MAX_IMPORT_HEADER,
+    MAX_IMPORT_ROWS, MAX_XLSX_SHARED_STRINGS, MAX_XLSX_UNPACKED,
 };
 
 use crate::error::{Error, Result};
@@ -89,14 +89,19 @@ fn hex_ids<S: serde::Serializer>(ids: &[CaseId], s: S) -> std::result::Result<S:
 /// The sheet is consumed: each row's cells are freed once the row is checked, so the
 /// cells and the edits are not both held whole.
 pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
-    for h in &sheet.header {
+    // Named by number, never quoted: a header is the spreadsheet's text.
+    for (i, h) in sheet.header.iter().enumerate() {
         if !mapping.columns.contains_key(h) && !mapping.ignore.contains(h) {
             let why = identifying_header(h)
                 .map(|w| format!(" (it looks like {w}: list it in `ignore`)"))
                 .unwrap_or_default();
             return Err(Error::invalid(
                 "import file",
-                format!("column {h:?} is neither mapped nor ignored{why}"),
+                format!(
+                    "column {} ({}) of the header row is neither mapped nor ignored{why}",
+                    i + 1,
+                    column_letters(i)
+                ),
             ));
         }
     }
@@ -140,6 +145,19 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
         }
     }
     Ok(out)
+}
+
+/// A column's letters as a spreadsheet shows them (0 → `A`, 26 → `AA`).
+fn column_letters(mut i: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(char::from(b'A' + (i % 26) as u8));
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    out.iter().rev().collect()
 }
 
 /// The request id of a spreadsheet row (see [`Store::import_once`]): SHA-256 of the
