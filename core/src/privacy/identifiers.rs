@@ -105,9 +105,12 @@ use super::{Finding, IdentifierKind};
 pub fn find_identifiers(text: &str) -> Vec<Finding> {
     let view = View::new(text);
     let mut candidates = Vec::new();
-    collect(&view, &mut candidates, false);
+    collect(&view, &mut candidates, ALL);
     if let Some(joined) = view.joined() {
-        collect(&joined, &mut candidates, true);
+        collect(&joined, &mut candidates, NUMBERS);
+    }
+    if let Some(lines) = view.lines_joined() {
+        collect(&lines, &mut candidates, SPLIT_BY_LINES);
     }
     resolve(candidates)
         .into_iter()
@@ -119,9 +122,21 @@ pub fn find_identifiers(text: &str) -> Vec<Finding> {
         .collect()
 }
 
-/// Scans a normalized view and adds its candidates in the original text's character
-/// offsets. In the view with joined digit groups only numbers are looked for.
-fn collect(view: &View, out: &mut Vec<Candidate>, numbers_only: bool) {
+/// Every kind (the plain view).
+const ALL: Option<&[IdentifierKind]> = None;
+/// What is looked for in the view with joined digit groups.
+const NUMBERS: Option<&[IdentifierKind]> = Some(&[
+    IdentifierKind::PhoneNumber,
+    IdentifierKind::NationalId,
+    IdentifierKind::PassportNumber,
+]);
+/// What is looked for in the view with line breaks inside addresses and dates removed.
+const SPLIT_BY_LINES: Option<&[IdentifierKind]> =
+    Some(&[IdentifierKind::Email, IdentifierKind::ExactDate]);
+
+/// Scans a normalized view and adds its candidates of the kinds `only` (all when
+/// `None`) in the original text's character offsets.
+fn collect(view: &View, out: &mut Vec<Candidate>, only: Option<&[IdentifierKind]>) {
     let mut found = Vec::new();
     for detector in DETECTORS.iter() {
         detector.scan(&view.text, &mut found);
@@ -129,14 +144,7 @@ fn collect(view: &View, out: &mut Vec<Candidate>, numbers_only: bool) {
     let starts: Vec<usize> = view.text.char_indices().map(|(b, _)| b).collect();
     let char_at = |byte: usize| starts.partition_point(|&b| b < byte);
     for c in found {
-        if numbers_only
-            && !matches!(
-                c.kind,
-                IdentifierKind::PhoneNumber
-                    | IdentifierKind::NationalId
-                    | IdentifierKind::PassportNumber
-            )
-        {
+        if only.is_some_and(|kinds| !kinds.contains(&c.kind)) {
             continue;
         }
         let (cs, ce) = (char_at(c.range.start), char_at(c.range.end));
@@ -1397,6 +1405,26 @@ mod tests {
         ] {
             assert!(screen_note(text).is_err(), "{text:?} passed the screen");
         }
+    }
+
+    /// F3 of the 2026-12-05 red team, the rest: an e-mail address or a birth date
+    /// split by a line break (a multi-line spreadsheet cell) is found.
+    #[test]
+    fn an_email_or_a_date_split_by_a_line_break_is_found() {
+        for (text, kind) in [
+            ("ivan@mail\n.ru", Email),
+            ("write to ivan\n@mail.ru please", Email),
+            ("ivan@\r\nmail.ru", Email),
+            ("born 12.03.\n1998", ExactDate),
+            ("born 12/03/\n  1998 in Shymkent", ExactDate),
+            ("родилась 12.03\n.1998", ExactDate),
+            ("born 12-03-\n1998", ExactDate),
+        ] {
+            let kinds: Vec<IdentifierKind> = found(text).into_iter().map(|(k, _)| k).collect();
+            assert_eq!(kinds, [kind], "{text:?}");
+        }
+        // An ordinary line end after a sentence or a year joins nothing found.
+        assert_clean("Left in 2019.\nShe found work in Almaty.\n12 hours a day.");
     }
 
     #[test]
