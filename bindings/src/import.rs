@@ -49,7 +49,10 @@ impl CaravanStore {
     /// identifying columns refused); then all good rows are stored with one fsync, or
     /// none if any row is bad and `skip_bad` is false, or none for `dry_run`. A bad
     /// mapping or file is an `InvalidInput` error; bad rows are listed in the result.
-    /// `progress` is told after each batch of 256 cases and may cancel (nothing stored).
+    /// `progress(done, total)` is told before the file is read (`0, 0`), then after each
+    /// block of 512 rows checked (`rows checked, rows`), then after each batch of 256
+    /// cases stored (`cases stored, cases`); answering `false` at any of them cancels
+    /// with `Cancelled`, and nothing is stored.
     pub fn import_spreadsheet(
         &self,
         file_name: String,
@@ -69,11 +72,17 @@ impl CaravanStore {
             }
             let mapping = Mapping::parse(&mapping_toml)?;
             let format = SheetFormat::from_name(&file_name)?;
-            let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
-            let rows = sheet.rows.len();
-            let plan = import::plan(&mapping, sheet)?;
-            let options = ImportOptions { dry_run, skip_bad };
             let mut report = progress_fn(self, &progress);
+            // Told once the file is read, then as rows are checked, then as cases are
+            // stored: a cancel at any of these stores nothing.
+            if !report(0, 0) {
+                return Err(CaravanError::Cancelled);
+            }
+            let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
+            drop(bytes);
+            let rows = sheet.rows.len();
+            let plan = import::plan_with_progress(&mapping, sheet, &mut report)?;
+            let options = ImportOptions { dry_run, skip_bad };
             let r = import::import(s, plan, rows, options, &mut report)?;
             Ok(SpreadsheetImport {
                 rows: r.rows as u64,

@@ -68,7 +68,18 @@ pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
     let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
     drop(bytes);
     let rows = sheet.rows.len();
-    let plan = import::plan(&mapping, sheet)?;
+    let quiet = json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut checking = |done: usize, total: usize| {
+        if !quiet && total > 0 {
+            eprint!("\rchecking: {done} / {total} rows");
+            let _ = std::io::stderr().flush();
+        }
+        true
+    };
+    let plan = import::plan_with_progress(&mapping, sheet, &mut checking)?;
+    if !quiet && rows > 0 {
+        eprintln!();
+    }
     let options = ImportOptions {
         dry_run: args.dry_run,
         skip_bad: args.skip_bad,
@@ -86,7 +97,6 @@ pub(crate) fn run(dir: &Path, json: bool, args: ImportArgs) -> Result<()> {
         }
     } else {
         let mut store = unlock::open(dir)?;
-        let quiet = json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
         let mut progress = |done: usize, total: usize| {
             if !quiet {
                 eprint!("\rimporting: {done} / {total} cases");

@@ -173,7 +173,8 @@ fn identifying_or_unknown_columns_refuse_the_whole_file() {
     let mapping = Mapping::parse("version = 1\n[columns]\nSex = \"gender\"\n").expect("mapping");
     let sheet = Sheet::read(b"Sex,Passport no\nF,N123\n", SheetFormat::Csv, None).expect("sheet");
     let err = import::plan(&mapping, sheet).expect_err("unmapped passport column");
-    assert!(err.to_string().contains("Passport no"), "{err}");
+    assert!(err.to_string().contains("column 2 (B)"), "{err}");
+    assert!(!err.to_string().contains("Passport no"), "{err}");
     assert!(err.to_string().contains("document number"), "{err}");
     // A mapped column the file lacks is refused too.
     let sheet = Sheet::read(b"Gender\nF\n", SheetFormat::Csv, None).expect("sheet");
@@ -278,6 +279,38 @@ fn an_xlsx_sheet_reads_like_the_csv_with_dates_at_month_precision() {
     // A named worksheet that is not there, and a workbook that is no zip.
     assert!(Sheet::read(&bytes, SheetFormat::Xlsx, Some("Other")).is_err());
     assert!(Sheet::read(b"not a zip", SheetFormat::Xlsx, None).is_err());
+}
+
+/// R2-2 of the 2026-12-05 red team: a workbook with a huge cell was read whole (a
+/// 205 KB file declaring a 200 MiB cell peaked at 883 MB) and the cell was quoted in
+/// the error. A cell's XML beyond `MAX_XML_RUN` is refused while streaming, before
+/// calamine holds it; a cell's text beyond `MAX_IMPORT_CELL` after; neither error
+/// quotes the cell.
+#[test]
+fn an_xlsx_cell_beyond_the_cap_is_refused_unread_and_unquoted() {
+    let cap = import::MAX_IMPORT_CELL;
+    for (cell, expected) in [
+        (
+            "z".repeat(cap + 1),
+            "row 2, column 2: the cell is longer than 64 KiB",
+        ),
+        (
+            "z".repeat(8 * cap + 1),
+            "a cell or an element longer than 512 KiB",
+        ),
+        (
+            " ".repeat(8 * cap + 1),
+            "a cell or an element longer than 512 KiB",
+        ),
+    ] {
+        let bytes = xlsx(&[&["Sex", "Comment"], &["F", &cell]]);
+        let err = Sheet::read(&bytes, SheetFormat::Xlsx, None).expect_err("over-long cell");
+        let shown = err.to_string();
+        assert!(shown.contains(expected), "{shown}");
+        assert!(!shown.contains("zzzz"), "{shown}");
+    }
+    let fits = xlsx(&[&["Sex", "Comment"], &["F", &"z".repeat(cap)]]);
+    assert!(Sheet::read(&fits, SheetFormat::Xlsx, None).is_ok());
 }
 
 #[test]

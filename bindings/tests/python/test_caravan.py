@@ -907,6 +907,29 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen, [(0, 1), (1, 1)])
         self.assertEqual(shelter.import_share(share).cases_received, 1)
 
+    def test_a_spreadsheet_import_reports_progress_and_cancels_while_rows_are_checked(self):
+        """F5 of the 2026-12-05 red team (bindings): progress and cancel came only after
+        every row was read and screened. Now: once before reading, every 512 rows
+        checked, then every batch stored; a cancel in any phase stores nothing."""
+        store, _ = self.new_store("sheet")
+        csv = ("Sex,Comment\n" + "F,Worked on a farm near the border.\n" * 1200).encode()
+        mapping = ('version = 1\n[columns]\nSex = "gender"\nComment = "note"\n'
+                   '[values.gender]\nF = "Feminine"\n')
+        p = Progress()
+        dry = store.import_spreadsheet("cases.csv", csv, mapping, True, False, p)
+        self.assertEqual((dry.rows, dry.good, dry.applied), (1200, 1200, False))
+        self.assertEqual(p.seen, [(0, 0), (0, 1200), (512, 1200), (1024, 1200), (1200, 1200)])
+        for listener in (Progress(cancel_after=0), Throwing(after=512),
+                         Progress(cancel_after=512), Progress(cancel_after=1024)):
+            with self.assertRaises(cv.CaravanError.Cancelled):
+                store.import_spreadsheet("cases.csv", csv, mapping, False, False, listener)
+            self.assertEqual(store.case_count(), 0)
+        p = Progress()
+        done = store.import_spreadsheet("cases.csv", csv, mapping, False, False, p)
+        self.assertEqual((len(done.case_ids), store.case_count()), (1200, 1200))
+        self.assertIn((1200, 1200), p.seen)
+        self.assertEqual(p.seen[:2], [(0, 0), (0, 1200)])
+
     def test_local_edits_and_membership_changes_reach_the_change_listener(self):
         """Issue 16: the change feed tells local edits (the case id) and membership
         changes (no id) too, so the apps' streams need not report them; a listener

@@ -22,7 +22,6 @@
 //! can only be ignored (see [`identifying_header`]).
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use serde::Deserialize;
 
@@ -207,40 +206,330 @@ impl Mapping {
 }
 
 /// Why a column header looks like it holds an identifier (`None`: it does not).
-/// English and Russian; whole words for English so "Nationality" is no "name".
+///
+/// The header is normalised first (F2 of the 2026-12-05 red team: `Client_name`,
+/// `ClientName`, `Nаme` with a Cyrillic `а`, full-width `ｎａｍｅ`, `N a m e`, `D.O.B.`,
+/// `Ф.И.О.` all passed): NFKC (full-width letters), invisible characters dropped,
+/// camelCase split (`PassportNo` → `passport no`), every non-letter a word break,
+/// lower case; then read twice, once with Cyrillic look-alike letters as Latin and
+/// once with Latin look-alikes as Cyrillic. It is identifying when a word is an
+/// identifying word (English, Russian, and Russian in Latin letters), a Russian
+/// word starts with an identifying stem (`фамили…`, `рожд…`), two words form an
+/// identifying phrase (`id number`), or the header without its separators is an
+/// identifying abbreviation or word (`dob`, `фио`, `др`, `name`).
 pub fn identifying_header(header: &str) -> Option<&'static str> {
-    static RULES: LazyLock<Vec<(regex::Regex, &'static str)>> = LazyLock::new(|| {
-        [
-            (
-                r"(?i)\b(names?|surname|first\s*name|last\s*name|full\s*name|given\s*name|family\s*name|patronymic|initials)\b|фамили|\bимя\b|имени|отчеств|\bфио\b",
-                "a name",
-            ),
-            (
-                r"(?i)\b(phone|telephone|mobile|cell|tel|whatsapp|telegram|viber|signal)\b|телефон|\bтел\b|мобильн",
-                "a phone number or messenger account",
-            ),
-            (
-                r"(?i)\b(passport|id\s*(no|number|card)|national\s*id|document\s*(no|number)|iin|inn|snils|ssn)\b|паспорт|номер\s*документа|\bиин\b|\bинн\b|снилс|удостоверени",
-                "a document number",
-            ),
-            (
-                r"(?i)\b(birth|birthday|dob|born|date\s*of\s*birth)\b|рожд",
-                "a birth date",
-            ),
-            (
-                r"(?i)\b(address|street|e-?mail|email)\b|адрес|улиц|почт",
-                "an address",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(re, why)| regex::Regex::new(re).ok().map(|r| (r, why)))
-        .collect()
-    });
-    RULES
-        .iter()
-        .find(|(re, _)| re.is_match(header))
-        .map(|(_, why)| *why)
+    use unicode_normalization::UnicodeNormalization;
+    let plain: String = header
+        .nfkc()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}'
+            )
+        })
+        .collect();
+    // camelCase and letter/digit boundaries become spaces, then every non-letter.
+    let mut spaced = String::with_capacity(plain.len() * 2);
+    let mut prev: Option<char> = None;
+    for c in plain.chars() {
+        if let Some(p) = prev {
+            if (p.is_lowercase() && c.is_uppercase()) || (p.is_alphabetic() != c.is_alphabetic()) {
+                spaced.push(' ');
+            }
+        }
+        spaced.push(if c.is_alphabetic() { c } else { ' ' });
+        prev = Some(c);
+    }
+    let lower = spaced.to_lowercase();
+    for variant in [fold(&lower, to_latin), fold(&lower, to_cyrillic)] {
+        let words: Vec<&str> = variant.split_whitespace().collect();
+        let squashed: String = words.concat();
+        for (why, list) in IDENTIFYING {
+            let hit = words.iter().any(|w| list.words.contains(w))
+                || words
+                    .iter()
+                    .any(|w| list.stems.iter().any(|s| w.starts_with(s)))
+                || words
+                    .windows(2)
+                    .any(|p| list.phrases.contains(&(p[0], p[1])))
+                || list.squashed.contains(&squashed.as_str())
+                || list.contains.iter().any(|c| squashed.contains(c));
+            if hit {
+                return Some(why);
+            }
+        }
+    }
+    None
 }
+
+/// Look-alike letters, Cyrillic and Latin (lower case).
+const LOOKALIKES: &[(char, char)] = &[
+    ('а', 'a'),
+    ('в', 'b'),
+    ('е', 'e'),
+    ('ё', 'e'),
+    ('к', 'k'),
+    ('м', 'm'),
+    ('н', 'h'),
+    ('о', 'o'),
+    ('р', 'p'),
+    ('с', 'c'),
+    ('т', 't'),
+    ('у', 'y'),
+    ('х', 'x'),
+    ('і', 'i'),
+    ('ј', 'j'),
+    ('ѕ', 's'),
+    ('ԁ', 'd'),
+    ('һ', 'h'),
+    ('ӏ', 'l'),
+];
+
+fn to_latin(c: char) -> char {
+    LOOKALIKES
+        .iter()
+        .find(|(cy, _)| *cy == c)
+        .map_or(c, |(_, la)| *la)
+}
+
+fn to_cyrillic(c: char) -> char {
+    LOOKALIKES
+        .iter()
+        .find(|(_, la)| *la == c)
+        .map_or(c, |(cy, _)| *cy)
+}
+
+fn fold(text: &str, f: fn(char) -> char) -> String {
+    // Greek capitals fold through NFKC to themselves; the usual look-alikes too.
+    text.chars()
+        .map(|c| match c {
+            'α' => 'a',
+            'ο' => 'o',
+            'ι' => 'i',
+            'ν' => 'v',
+            'ρ' => 'p',
+            'τ' => 't',
+            'ε' => 'e',
+            'κ' => 'k',
+            other => other,
+        })
+        .map(f)
+        .collect()
+}
+
+/// The words of one kind of identifier.
+struct Words {
+    /// Whole words.
+    words: &'static [&'static str],
+    /// Word beginnings (Russian endings vary).
+    stems: &'static [&'static str],
+    /// Two consecutive words.
+    phrases: &'static [(&'static str, &'static str)],
+    /// The whole header without separators (`D.O.B.` → `dob`, `N a m e` → `name`).
+    squashed: &'static [&'static str],
+    /// Found anywhere in the header without separators (`CLIENTNAME`).
+    contains: &'static [&'static str],
+}
+
+const IDENTIFYING: &[(&str, Words)] = &[
+    (
+        "a name",
+        Words {
+            words: &[
+                "name",
+                "names",
+                "surname",
+                "surnames",
+                "firstname",
+                "lastname",
+                "fullname",
+                "givenname",
+                "familyname",
+                "nickname",
+                "nick",
+                "alias",
+                "aka",
+                "patronymic",
+                "initials",
+                "middlename",
+                "maiden",
+                "imya",
+                "imia",
+                "familiya",
+                "familia",
+                "otchestvo",
+                "fio",
+                "имя",
+                "ник",
+                "фио",
+                "зовут",
+            ],
+            stems: &[
+                "фамил",
+                "имени",
+                "отчеств",
+                "псевдоним",
+                "прозвищ",
+                "никнейм",
+                "инициал",
+            ],
+            phrases: &[("first", "name"), ("last", "name"), ("given", "name")],
+            // Whole headers only: `Client age` and `Пол потерпевшей` are no names.
+            squashed: &[
+                "name",
+                "фио",
+                "fio",
+                "имя",
+                "imya",
+                "nickname",
+                "surname",
+                "client",
+                "clients",
+                "person",
+                "victim",
+                "survivor",
+                "beneficiary",
+                "клиент",
+                "клиентка",
+                "потерпевший",
+                "потерпевшая",
+                "пострадавший",
+                "пострадавшая",
+                "кто",
+            ],
+            contains: &["name", "фамили", "отчеств", "familiya", "otchestvo"],
+        },
+    ),
+    (
+        "a phone number or messenger account",
+        Words {
+            words: &[
+                "phone",
+                "phones",
+                "telephone",
+                "tel",
+                "mobile",
+                "cell",
+                "cellphone",
+                "whatsapp",
+                "telegram",
+                "viber",
+                "signal",
+                "instagram",
+                "facebook",
+                "vk",
+                "tiktok",
+                "skype",
+                "imo",
+                "messenger",
+                "telefon",
+                "тел",
+                "вотсап",
+                "ватсап",
+                "телеграм",
+            ],
+            stems: &["телефон", "мобильн", "сотов"],
+            phrases: &[("contact", "details"), ("contact", "number")],
+            squashed: &[
+                "phone",
+                "tel",
+                "mob",
+                "телефон",
+                "тел",
+                "telefon",
+                "contact",
+                "contacts",
+                "контакт",
+                "контакты",
+            ],
+            contains: &["phone", "telefon", "телефон", "whatsapp", "telegram"],
+        },
+    ),
+    (
+        "a document number",
+        Words {
+            words: &[
+                "passport",
+                "passportno",
+                "passports",
+                "iin",
+                "inn",
+                "snils",
+                "ssn",
+                "id",
+                "ids",
+                "pasport",
+                "nin",
+                "pinfl",
+                "иин",
+                "инн",
+                "снилс",
+                "пинфл",
+                "жсн",
+            ],
+            stems: &["паспорт", "удостоверени"],
+            phrases: &[
+                ("document", "no"),
+                ("document", "number"),
+                ("national", "id"),
+                ("personal", "number"),
+                ("номер", "документа"),
+            ],
+            squashed: &["id", "passport", "паспорт", "iin", "иин"],
+            contains: &["passport", "pasport", "паспорт"],
+        },
+    ),
+    (
+        "a birth date",
+        Words {
+            words: &[
+                "birth",
+                "birthday",
+                "birthdate",
+                "dob",
+                "born",
+                "birthplace",
+                "др",
+                "rozhdeniya",
+            ],
+            stems: &["рожд"],
+            phrases: &[],
+            squashed: &["dob", "др", "dateofbirth", "birthdate", "датарождения"],
+            contains: &["birth", "рожд"],
+        },
+    ),
+    (
+        "an address",
+        Words {
+            words: &[
+                "address",
+                "addresses",
+                "street",
+                "email",
+                "mail",
+                "residence",
+                "domicile",
+                "adres",
+                "propiska",
+                "gps",
+                "coordinates",
+                "почта",
+                "адрес",
+            ],
+            stems: &[
+                "адрес",
+                "улиц",
+                "прописк",
+                "жительств",
+                "проживани",
+                "проживает",
+            ],
+            phrases: &[("e", "mail"), ("home", "town")],
+            squashed: &["email", "address", "адрес", "почта"],
+            contains: &["address", "email", "адрес"],
+        },
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -269,17 +558,134 @@ mod tests {
         ] {
             assert!(identifying_header(h).is_some(), "{h}");
         }
-        for h in [
-            "Nationality",
-            "Sex",
-            "Age group",
-            "Registration date",
-            "Country of exploitation",
-            "Гражданство",
-            "Пол",
-            "Comment",
-            "Consent to statistics",
-        ] {
+    }
+
+    /// F2 of the 2026-12-05 red team: every header the attacker got past the check,
+    /// and the same headers with odd case, separators and look-alike letters.
+    #[test]
+    fn identifying_headers_in_disguise_are_recognised() {
+        let attacker = [
+            "Client_name",
+            "ClientName",
+            "Nickname",
+            "Nаme",
+            "Phоne",
+            "ｎａｍｅ",
+            "N a m e",
+            "PassportNo",
+            "Passport_No",
+            "Birthdate",
+            "D.O.B.",
+            "Mobile_number",
+            "e_mail",
+            "Mail",
+            "Telefon",
+            "Imya",
+            "Familiya",
+            "Ф.И.О.",
+            "Д.р.",
+            "Прописка",
+            "Место жительства",
+            "Residence",
+            "Contact",
+            "ID",
+            "Instagram",
+            "Зовут",
+            "Client",
+            "Person",
+            "Victim",
+        ];
+        let disguise = |h: &str, i: usize| -> String {
+            match i % 4 {
+                0 => h.to_uppercase(),
+                1 => format!("  {}: ", h.replace(' ', "_")),
+                2 => h.replace(' ', "-").to_lowercase(),
+                _ => h
+                    .chars()
+                    .map(|c| match c {
+                        'a' => 'а',
+                        'o' => 'о',
+                        'e' => 'е',
+                        'p' => 'р',
+                        'с' => 'c',
+                        'о' => 'o',
+                        other => other,
+                    })
+                    .collect(),
+            }
+        };
+        for h in attacker {
+            assert!(identifying_header(h).is_some(), "{h}");
+            for i in 0..4 {
+                let d = disguise(h, i);
+                assert!(identifying_header(&d).is_some(), "{h} as {d:?}");
+            }
+        }
+    }
+
+    /// The other side: headers of a typical NGO sheet (docs/import/ngo-template.toml
+    /// and the names CTDC and Russian-language registers use) are not refused.
+    #[test]
+    fn ordinary_headers_are_not_taken_for_identifiers() {
+        let template: RawMapping =
+            toml::from_str(include_str!("../../../docs/import/ngo-template.toml"))
+                .expect("template");
+        let mut headers: Vec<String> = template.columns.keys().cloned().collect();
+        assert!(headers.len() >= 10);
+        headers.extend(
+            [
+                "Nationality",
+                "Sex",
+                "Gender",
+                "Age group",
+                "Age",
+                "Registration date",
+                "Date of registration",
+                "Year of registration",
+                "Country of exploitation",
+                "Country of recruitment",
+                "Country of transit",
+                "Type of exploitation",
+                "Type of labour",
+                "Means of control",
+                "Recruiter relation",
+                "Relationship to trafficker",
+                "Vulnerability",
+                "Case status",
+                "Status",
+                "Decided by",
+                "Majority at registration",
+                "Indicator: debt bondage",
+                "Consent to statistics",
+                "Consent: share",
+                "Comment",
+                "Notes",
+                "Sector",
+                "Recruitment method",
+                "Recruitment app",
+                "Client age",
+                "Victim type",
+                "Гражданство",
+                "Пол",
+                "Возраст",
+                "Возрастная группа",
+                "Дата регистрации",
+                "Страна вербовки",
+                "Страна эксплуатации",
+                "Место эксплуатации",
+                "Вид эксплуатации",
+                "Отрасль",
+                "Способ контроля",
+                "Статус",
+                "Комментарий",
+                "Примечание",
+                "Согласие на статистику",
+                "Пол потерпевшей",
+                "Изъятие документов",
+            ]
+            .map(String::from),
+        );
+        for h in &headers {
             assert_eq!(identifying_header(h), None, "{h}");
         }
     }

@@ -19,8 +19,8 @@ use serde::Serialize;
 
 pub use mapping::{identifying_header, Mapping, Target, MAPPING_VERSION, MAX_MAPPING_BYTES};
 pub use sheet::{
-    Sheet, SheetFormat, MAX_IMPORT_COLUMNS, MAX_IMPORT_FILE, MAX_IMPORT_ROWS,
-    MAX_XLSX_SHARED_STRINGS, MAX_XLSX_UNPACKED,
+    Sheet, SheetFormat, MAX_IMPORT_CELL, MAX_IMPORT_COLUMNS, MAX_IMPORT_FILE, MAX_IMPORT_HEADER,
+    MAX_IMPORT_ROWS, MAX_XLSX_SHARED_STRINGS, MAX_XLSX_UNPACKED,
 };
 
 use crate::error::{Error, Result};
@@ -89,14 +89,31 @@ fn hex_ids<S: serde::Serializer>(ids: &[CaseId], s: S) -> std::result::Result<S:
 /// The sheet is consumed: each row's cells are freed once the row is checked, so the
 /// cells and the edits are not both held whole.
 pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
-    for h in &sheet.header {
+    plan_with_progress(mapping, sheet, &mut |_, _| true)
+}
+
+/// Rows checked between two calls of the progress callback of [`plan_with_progress`].
+pub const PLAN_BLOCK: usize = 512;
+
+/// [`plan`] that tells `progress(rows checked, rows)` after every [`PLAN_BLOCK`] rows
+/// (and once before the first) and stops with [`Error::Cancelled`] when it answers
+/// `false` (F5 of the bindings' 2026-12-05 red team: an app could cancel only once
+/// every row was read and screened). Rows are checked block by block, so a block's
+/// cells are freed before the next block is checked.
+pub fn plan_with_progress(mapping: &Mapping, sheet: Sheet, progress: Progress<'_>) -> Result<Plan> {
+    // Named by number, never quoted: a header is the spreadsheet's text.
+    for (i, h) in sheet.header.iter().enumerate() {
         if !mapping.columns.contains_key(h) && !mapping.ignore.contains(h) {
             let why = identifying_header(h)
                 .map(|w| format!(" (it looks like {w}: list it in `ignore`)"))
                 .unwrap_or_default();
             return Err(Error::invalid(
                 "import file",
-                format!("column {h:?} is neither mapped nor ignored{why}"),
+                format!(
+                    "column {} ({}) of the header row is neither mapped nor ignored{why}",
+                    i + 1,
+                    column_letters(i)
+                ),
             ));
         }
     }
@@ -116,30 +133,56 @@ pub fn plan(mapping: &Mapping, sheet: Sheet) -> Result<Plan> {
     // ignored column (a phone number corrected in the NGO's sheet) changes nothing
     // Caravan stores, so it must not make the row new (F10 of the 2026-12-05 red team).
     let mapped_header: Vec<String> = resolvers.iter().map(|(_, h, _)| h.to_string()).collect();
-    let checked = crate::parallel::par_map(sheet.rows, |(number, row)| {
-        let cells: Vec<String> = resolvers
-            .iter()
-            .map(|(i, _, _)| row.get(*i).cloned().unwrap_or_default())
-            .collect();
-        let request = row_request_id(&mapped_header, number, &cells);
-        (
-            number,
-            request,
-            row_edits(&resolvers, &row, &mapping.separator),
-        )
-    });
+    let total = sheet.rows.len();
+    let mut rows = sheet.rows.into_iter();
     let mut out = Plan::default();
-    for (number, request, result) in checked {
-        match result {
-            Ok(edits) => out.cases.push((number, request, edits)),
-            Err((column, reason)) => out.bad.push(BadRow {
-                row: number,
-                column,
-                reason,
-            }),
+    let mut done = 0;
+    loop {
+        if !progress(done, total) {
+            return Err(Error::Cancelled);
+        }
+        let block: Vec<(usize, Vec<String>)> = rows.by_ref().take(PLAN_BLOCK).collect();
+        if block.is_empty() {
+            break;
+        }
+        done += block.len();
+        let checked = crate::parallel::par_map(block, |(number, row)| {
+            let cells: Vec<String> = resolvers
+                .iter()
+                .map(|(i, _, _)| row.get(*i).cloned().unwrap_or_default())
+                .collect();
+            let request = row_request_id(&mapped_header, number, &cells);
+            (
+                number,
+                request,
+                row_edits(&resolvers, &row, &mapping.separator),
+            )
+        });
+        for (number, request, result) in checked {
+            match result {
+                Ok(edits) => out.cases.push((number, request, edits)),
+                Err((column, reason)) => out.bad.push(BadRow {
+                    row: number,
+                    column,
+                    reason,
+                }),
+            }
         }
     }
     Ok(out)
+}
+
+/// A column's letters as a spreadsheet shows them (0 → `A`, 26 → `AA`).
+fn column_letters(mut i: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(char::from(b'A' + (i % 26) as u8));
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    out.iter().rev().collect()
 }
 
 /// The request id of a spreadsheet row (see [`Store::import_once`]): SHA-256 of the

@@ -17,8 +17,22 @@ pub const MAX_IMPORT_COLUMNS: usize = 256;
 /// Most bytes of XML an XLSX file may unpack to (its worksheets are streamed, but the
 /// shared-string table is held whole): a zip bomb is refused from its directory.
 pub const MAX_XLSX_UNPACKED: u64 = 256 << 20;
-/// Most bytes the XLSX shared-string table may unpack to.
-pub const MAX_XLSX_SHARED_STRINGS: u64 = 24 << 20;
+/// Most bytes the XLSX shared-string table may unpack to (calamine holds the table
+/// whole, so it counts against the import's memory: a larger workbook is saved as
+/// CSV, which is streamed).
+pub const MAX_XLSX_SHARED_STRINGS: u64 = 8 << 20;
+/// Longest cell (bytes of UTF-8). A note is at most 4,000 characters; no other target
+/// holds more than a few words. A longer cell is refused as soon as the reader sees
+/// it is longer, never read whole (R2-2/R2-3 of the 2026-12-05 red team).
+pub const MAX_IMPORT_CELL: usize = 64 << 10;
+/// Longest column header (bytes).
+pub const MAX_IMPORT_HEADER: usize = 256;
+/// Longest run of XML between two markup characters (`<`, `>`) in a worksheet or the
+/// shared strings, checked while streaming before calamine parses the part: calamine
+/// holds a whole text or tag in memory, so a 200 MiB cell (or 250 MiB of blanks)
+/// must be refused before it gets there. Escapes make the XML of a cell longer than
+/// its text, hence eight times [`MAX_IMPORT_CELL`].
+const MAX_XML_RUN: usize = 8 * MAX_IMPORT_CELL;
 
 /// A spreadsheet as text cells.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,6 +95,15 @@ impl Sheet {
             return Err(Error::invalid("import file", "the file has no header row"));
         };
         let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+        if let Some(i) = header.iter().position(|h| h.len() > MAX_IMPORT_HEADER) {
+            return Err(Error::invalid(
+                "import file",
+                format!(
+                    "the header of column {} is longer than {MAX_IMPORT_HEADER} bytes",
+                    i + 1
+                ),
+            ));
+        }
         // Trailing empty header cells (a spreadsheet's formatting) are no columns.
         let width = header
             .iter()
@@ -94,10 +117,10 @@ impl Sheet {
             ));
         }
         for (i, h) in header.iter().enumerate() {
-            if header[..i].contains(h) {
+            if let Some(j) = header[..i].iter().position(|g| g == h) {
                 return Err(Error::invalid(
                     "import file",
-                    format!("two columns are called {h:?}"),
+                    format!("columns {} and {} have the same header", j + 1, i + 1),
                 ));
             }
         }
@@ -126,7 +149,9 @@ fn too_many_rows() -> Error {
     )
 }
 
-/// RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF), UTF-8.
+/// RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF), UTF-8. Rows are numbered
+/// as a spreadsheet shows them: one number per record, so a quoted cell over several
+/// lines is one row (F6 of the 2026-12-05 red team), and a blank line is a row too.
 fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Error::invalid("import file", "the CSV file is not UTF-8 text"))?;
@@ -135,10 +160,12 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     let mut row: Vec<String> = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
-    let mut line = 1usize;
-    let mut row_line = 1usize;
+    let mut record = 1usize;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if field.len() > MAX_IMPORT_CELL {
+            return Err(too_long_cell(record, row.len() + 1));
+        }
         if quoted {
             match c {
                 '"' if chars.peek() == Some(&'"') => {
@@ -146,10 +173,6 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
                     field.push('"');
                 }
                 '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
                 _ => field.push(c),
             }
             continue;
@@ -168,12 +191,11 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
                 if row.len() > MAX_IMPORT_COLUMNS {
                     return Err(too_many_columns());
                 }
-                rows.push((row_line, std::mem::take(&mut row)));
+                rows.push((record, std::mem::take(&mut row)));
                 if rows.len() > MAX_IMPORT_ROWS + 1 {
                     return Err(too_many_rows());
                 }
-                line += 1;
-                row_line = line;
+                record += 1;
             }
             _ => field.push(c),
         }
@@ -181,7 +203,7 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     if quoted {
         return Err(Error::invalid(
             "import file",
-            format!("a quoted field opened on line {row_line} is not closed"),
+            format!("a quoted field opened in row {record} is not closed"),
         ));
     }
     if !field.is_empty() || !row.is_empty() {
@@ -189,9 +211,20 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
         if row.len() > MAX_IMPORT_COLUMNS {
             return Err(too_many_columns());
         }
-        rows.push((row_line, row));
+        rows.push((record, row));
     }
     Ok(rows)
+}
+
+/// A cell longer than [`MAX_IMPORT_CELL`], named by its place, never quoted.
+fn too_long_cell(row: usize, column: usize) -> Error {
+    Error::invalid(
+        "import file",
+        format!(
+            "row {row}, column {column}: the cell is longer than {} KiB",
+            MAX_IMPORT_CELL >> 10
+        ),
+    )
 }
 
 /// A row wider than [`MAX_IMPORT_COLUMNS`] (the last field of a line counts too: 257
@@ -243,6 +276,9 @@ fn xlsx_rows(bytes: &[u8], sheet: Option<&str>) -> Result<Vec<(usize, Vec<String
         })?;
         if text.is_empty() {
             continue;
+        }
+        if text.len() > MAX_IMPORT_CELL {
+            return Err(too_long_cell(r + 1, c + 1));
         }
         if rows.last().is_none_or(|(n, _)| *n != r + 1) {
             if rows.len() > MAX_IMPORT_ROWS {
@@ -316,7 +352,69 @@ fn check_unpacked_sizes<R: Read + Seek>(reader: R) -> Result<()> {
             ),
         ));
     }
+    // The parts calamine parses with a buffer per text or tag: streamed here first,
+    // in fixed-size pieces, so an over-long run is refused before it is held.
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| Error::invalid("import file", format!("not an XLSX workbook: {e}")))?;
+        let name = entry
+            .name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !(name.starts_with("xl/worksheets/") || name == "xl/sharedstrings.xml")
+            || !name.ends_with(".xml")
+        {
+            continue;
+        }
+        check_xml_runs(&mut entry)?;
+    }
     Ok(())
+}
+
+/// Refuses XML holding a run longer than [`MAX_XML_RUN`] bytes between markup
+/// characters, or more bytes than the zip directory declared (a lying directory).
+fn check_xml_runs(part: &mut impl Read) -> Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut run = 0usize;
+    let mut total: u64 = 0;
+    loop {
+        let n = part.read(&mut buf).map_err(|_| {
+            Error::invalid(
+                "import file",
+                "not a readable XLSX workbook: a part is damaged",
+            )
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        total += n as u64;
+        if total > MAX_XLSX_UNPACKED {
+            return Err(Error::invalid(
+                "import file",
+                format!(
+                    "the workbook unpacks to more than {} MiB",
+                    MAX_XLSX_UNPACKED >> 20
+                ),
+            ));
+        }
+        for &b in &buf[..n] {
+            if b == b'<' || b == b'>' {
+                run = 0;
+            } else {
+                run += 1;
+                if run > MAX_XML_RUN {
+                    return Err(Error::invalid(
+                        "import file",
+                        format!(
+                            "the workbook holds a cell or an element longer than {} KiB",
+                            MAX_XML_RUN >> 10
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +431,7 @@ mod tests {
             vec![
                 (2, vec!["1".to_string(), "x, \"y\"".to_string()]),
                 (4, vec!["3".to_string(), "two\nlines".to_string()]),
-                (6, vec!["4".to_string(), "z".to_string()]),
+                (5, vec!["4".to_string(), "z".to_string()]),
             ]
         );
     }
@@ -355,6 +453,45 @@ mod tests {
                 assert_eq!(read.is_ok(), ok, "{n} columns, ending {end:?}");
             }
         }
+    }
+
+    /// F6 of the 2026-12-05 red team: a quoted cell over three lines shifted the
+    /// numbers of every later row.
+    #[test]
+    fn csv_rows_are_numbered_by_record_not_by_line() {
+        let text = "Date of registration,Comment\n2020-01,\"line1\nline2\nline3\"\n\
+                    2020-01,+7 701 000 0000\n2020-99,ok\n";
+        let sheet = Sheet::read(text.as_bytes(), SheetFormat::Csv, None).expect("csv");
+        let numbers: Vec<usize> = sheet.rows.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [2, 3, 4]);
+    }
+
+    /// R2-3 of the 2026-12-05 red team: a cell or a header beyond its cap is refused
+    /// by its place, as soon as it is longer, and the error quotes none of it.
+    #[test]
+    fn an_over_long_cell_or_header_is_refused_by_its_place_without_quoting_it() {
+        let long = "q".repeat(MAX_IMPORT_CELL + 1);
+        let fits = "q".repeat(MAX_IMPORT_CELL);
+        for (text, place) in [
+            (format!("A,B\nx,{long}\n"), "row 2, column 2"),
+            (format!("A,B\nx,\"{long}\"\n"), "row 2, column 2"),
+            (format!("A,B\n\"a\nb\",y\n{long},z"), "row 3, column 1"),
+            (
+                format!("A,{}\nx,y\n", "h".repeat(MAX_IMPORT_HEADER + 1)),
+                "column 2",
+            ),
+        ] {
+            let err = Sheet::read(text.as_bytes(), SheetFormat::Csv, None)
+                .expect_err("over-long cell or header");
+            let shown = err.to_string();
+            assert!(shown.contains(place), "{shown}");
+            assert!(
+                !shown.contains("qqqq") && !shown.contains("hhhh"),
+                "{shown}"
+            );
+        }
+        let ok = format!("A,B\nx,{fits}\n");
+        assert!(Sheet::read(ok.as_bytes(), SheetFormat::Csv, None).is_ok());
     }
 
     #[test]

@@ -105,9 +105,12 @@ use super::{Finding, IdentifierKind};
 pub fn find_identifiers(text: &str) -> Vec<Finding> {
     let view = View::new(text);
     let mut candidates = Vec::new();
-    collect(&view, &mut candidates, false);
+    collect(&view, &mut candidates, ALL);
     if let Some(joined) = view.joined() {
-        collect(&joined, &mut candidates, true);
+        collect(&joined, &mut candidates, NUMBERS);
+    }
+    if let Some(lines) = view.lines_joined() {
+        collect(&lines, &mut candidates, SPLIT_BY_LINES);
     }
     resolve(candidates)
         .into_iter()
@@ -119,9 +122,21 @@ pub fn find_identifiers(text: &str) -> Vec<Finding> {
         .collect()
 }
 
-/// Scans a normalized view and adds its candidates in the original text's character
-/// offsets. In the view with joined digit groups only numbers are looked for.
-fn collect(view: &View, out: &mut Vec<Candidate>, numbers_only: bool) {
+/// Every kind (the plain view).
+const ALL: Option<&[IdentifierKind]> = None;
+/// What is looked for in the view with joined digit groups.
+const NUMBERS: Option<&[IdentifierKind]> = Some(&[
+    IdentifierKind::PhoneNumber,
+    IdentifierKind::NationalId,
+    IdentifierKind::PassportNumber,
+]);
+/// What is looked for in the view with line breaks inside addresses and dates removed.
+const SPLIT_BY_LINES: Option<&[IdentifierKind]> =
+    Some(&[IdentifierKind::Email, IdentifierKind::ExactDate]);
+
+/// Scans a normalized view and adds its candidates of the kinds `only` (all when
+/// `None`) in the original text's character offsets.
+fn collect(view: &View, out: &mut Vec<Candidate>, only: Option<&[IdentifierKind]>) {
     let mut found = Vec::new();
     for detector in DETECTORS.iter() {
         detector.scan(&view.text, &mut found);
@@ -129,14 +144,7 @@ fn collect(view: &View, out: &mut Vec<Candidate>, numbers_only: bool) {
     let starts: Vec<usize> = view.text.char_indices().map(|(b, _)| b).collect();
     let char_at = |byte: usize| starts.partition_point(|&b| b < byte);
     for c in found {
-        if numbers_only
-            && !matches!(
-                c.kind,
-                IdentifierKind::PhoneNumber
-                    | IdentifierKind::NationalId
-                    | IdentifierKind::PassportNumber
-            )
-        {
+        if only.is_some_and(|kinds| !kinds.contains(&c.kind)) {
             continue;
         }
         let (cs, ce) = (char_at(c.range.start), char_at(c.range.end));
@@ -253,11 +261,11 @@ const RULES: &[(Rule, &str)] = &[
     ),
     (
         Rule::ObfuscatedEmail,
-        r"(?i)(?P<m>[\p{L}\p{N}._%+\-]{1,64}{WS}*(?:[(\[{<]{WS}*(?:at|собака|собачка|эт|ат){WS}*[)\]}>]|{WS}(?:собака|собачка){WS}){WS}*[\p{L}\p{N}\-]{1,63}(?:{WS}*(?:\.|[(\[{<]{WS}*(?:dot|точка){WS}*[)\]}>]|{WS}(?:dot|точка){WS}){WS}*[\p{L}\p{N}\-]{1,63})*)",
+        r"(?i)(?P<m>[\p{L}\p{N}._%+\-]+{WS}*(?:[(\[{<]{WS}*(?:at|собака|собачка|эт|ат){WS}*[)\]}>]|{WS}(?:собака|собачка){WS}){WS}*[\p{L}\p{N}\-]{1,63}(?:{WS}*(?:\.|[(\[{<]{WS}*(?:dot|точка){WS}*[)\]}>]|{WS}(?:dot|точка){WS}){WS}*[\p{L}\p{N}\-]{1,63})*)",
     ),
     (
         Rule::ObfuscatedEmail,
-        r"(?i)(?P<m>[\p{L}\p{N}._%+\-]{2,64}{WS}+at{WS}+(?:gmail|googlemail|mail|yandex|ya|inbox|list|bk|outlook|hotmail|yahoo|icloud|rambler|proton|protonmail){WS}*(?:\.|[(\[]{WS}*dot{WS}*[)\]]|{WS}dot{WS}){WS}*\p{L}{2,6})",
+        r"(?i)(?P<m>[\p{L}\p{N}._%+\-]{2,}{WS}+at{WS}+(?:gmail|googlemail|mail|yandex|ya|inbox|list|bk|outlook|hotmail|yahoo|icloud|rambler|proton|protonmail){WS}*(?:\.|[(\[]{WS}*dot{WS}*[)\]]|{WS}dot{WS}){WS}*\p{L}{2,6})",
     ),
     (
         Rule::Handle,
@@ -297,7 +305,7 @@ const RULES: &[(Rule, &str)] = &[
     ),
     (
         Rule::Email,
-        r"(?P<m>[\p{L}\p{N}._%+\-]{1,64}@[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?)*\.(?:\p{L}{2,24}|xn--[a-z0-9\-]{1,59}))",
+        r"(?P<m>[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?)*\.(?:\p{L}{2,24}|xn--[a-z0-9\-]{1,59}))",
     ),
     (
         Rule::IntlKnownCode,
@@ -448,9 +456,10 @@ impl Detector {
             };
             match check(self.rule, text, &caps, m.range()) {
                 Some(kind) => {
+                    let range = self.trim_local_part(text, m.range());
                     out.push(Candidate {
-                        range: m.range(),
-                        chars: m.as_str().chars().count(),
+                        chars: text[range.clone()].chars().count(),
+                        range,
                         kind,
                         rank: self.rule.rank(),
                     });
@@ -460,6 +469,34 @@ impl Detector {
                 None if self.rule == Rule::DigitRun => pos = m.end(),
                 None => pos = next_char_boundary(text, whole.start()),
             }
+        }
+    }
+}
+
+/// The longest local part of an e-mail address (RFC 5321), in characters.
+const MAX_LOCAL_PART: usize = 64;
+
+impl Detector {
+    /// An e-mail match starts at most [`MAX_LOCAL_PART`] characters before the rest
+    /// of the address. The patterns say `+` rather than `{1,64}` for the local part:
+    /// a bounded repetition of a Unicode class, unanchored, makes the regex engine
+    /// fall back to its slow path, which made a long note of letters or digit groups
+    /// cost about 6 µs per character (F5 of the 2026-12-05 red team: 2,000 notes of
+    /// `12.12.…` took 1 min 48 s); a longer local part is cut here instead, which
+    /// reports the same characters the bounded pattern did.
+    fn trim_local_part(&self, text: &str, m: Range<usize>) -> Range<usize> {
+        if !matches!(self.rule, Rule::Email | Rule::ObfuscatedEmail) {
+            return m;
+        }
+        let local = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
+        let run: Vec<usize> = text[m.clone()]
+            .char_indices()
+            .take_while(|(_, c)| local(*c))
+            .map(|(i, _)| i)
+            .collect();
+        match run.len().checked_sub(MAX_LOCAL_PART) {
+            Some(extra) if extra > 0 => m.start + run[extra]..m.end,
+            _ => m,
         }
     }
 }
@@ -1370,6 +1407,26 @@ mod tests {
         }
     }
 
+    /// F3 of the 2026-12-05 red team, the rest: an e-mail address or a birth date
+    /// split by a line break (a multi-line spreadsheet cell) is found.
+    #[test]
+    fn an_email_or_a_date_split_by_a_line_break_is_found() {
+        for (text, kind) in [
+            ("ivan@mail\n.ru", Email),
+            ("write to ivan\n@mail.ru please", Email),
+            ("ivan@\r\nmail.ru", Email),
+            ("born 12.03.\n1998", ExactDate),
+            ("born 12/03/\n  1998 in Shymkent", ExactDate),
+            ("родилась 12.03\n.1998", ExactDate),
+            ("born 12-03-\n1998", ExactDate),
+        ] {
+            let kinds: Vec<IdentifierKind> = found(text).into_iter().map(|(k, _)| k).collect();
+            assert_eq!(kinds, [kind], "{text:?}");
+        }
+        // An ordinary line end after a sentence or a year joins nothing found.
+        assert_clean("Left in 2019.\nShe found work in Almaty.\n12 hours a day.");
+    }
+
     #[test]
     fn phones_kyrgyzstan() {
         for p in [
@@ -1512,6 +1569,34 @@ mod tests {
             Email,
             "aigul87012345678@mail.ru",
         );
+    }
+
+    /// The e-mail patterns read the local part unbounded (a bounded Unicode
+    /// repetition was the slow path of F5, 2026-12-05 red team) and cut it to the
+    /// last 64 characters, as the bounded pattern reported it.
+    #[test]
+    fn an_overlong_local_part_is_reported_from_its_last_64_characters() {
+        let local = format!("{}{}", "x".repeat(36), "y".repeat(64));
+        for (text, expected) in [
+            (
+                format!("{local}@mail.ru"),
+                format!("{}@mail.ru", "y".repeat(64)),
+            ),
+            (
+                format!("{local} (at) mail (dot) ru"),
+                format!("{} (at) mail (dot) ru", "y".repeat(64)),
+            ),
+            (
+                format!("{local} at gmail dot com"),
+                format!("{} at gmail dot com", "y".repeat(64)),
+            ),
+        ] {
+            assert_one(&text, Email, &expected);
+        }
+        // Long notes of letters or digit groups are screened in linear time: this
+        // is a correctness check (the same findings), the time is measured by
+        // `caravan-bench import` and the dry run in docs/benchmarks.md.
+        assert!(find_identifiers(&"y".repeat(3999)).is_empty());
     }
 
     // --- national IDs -------------------------------------------------------------

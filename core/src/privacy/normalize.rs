@@ -245,6 +245,57 @@ impl View {
     }
 }
 
+impl View {
+    /// The view with line breaks removed where they split an e-mail address or a
+    /// numeric date (F3 of the 2026-12-05 red team: `ivan@mail\n.ru`,
+    /// `born 12.03.\n1998`, as a multi-line spreadsheet cell holds them): a line break,
+    /// with the blanks around it, right after `.`, `@`, `-` or `/`, or right before
+    /// `.` or `@`, between two non-blank characters. `None` if there is none.
+    pub(super) fn lines_joined(&self) -> Option<View> {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut keep = vec![true; chars.len()];
+        let mut changed = false;
+        let mut i = 0;
+        while i < chars.len() {
+            if !matches!(chars[i], '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+                i += 1;
+                continue;
+            }
+            let mut a = i;
+            while a > 0 && chars[a - 1].is_whitespace() {
+                a -= 1;
+            }
+            let mut b = i + 1;
+            while b < chars.len() && chars[b].is_whitespace() {
+                b += 1;
+            }
+            let before = a.checked_sub(1).map(|k| chars[k]);
+            let after = chars.get(b).copied();
+            let joins =
+                matches!(before, Some('.' | '@' | '-' | '/')) || matches!(after, Some('.' | '@'));
+            if joins && before.is_some() && after.is_some() {
+                for k in &mut keep[a..b] {
+                    *k = false;
+                }
+                changed = true;
+            }
+            i = b.max(i + 1);
+        }
+        if !changed {
+            return None;
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut origin = Vec::with_capacity(self.origin.len());
+        for (k, c) in chars.iter().enumerate() {
+            if keep[k] {
+                text.push(*c);
+                origin.push(self.origin[k]);
+            }
+        }
+        Some(View { text, origin })
+    }
+}
+
 /// Whether six digits are a plausible `YYMMDD` date.
 fn yymmdd(d: &str) -> bool {
     let n = |r: std::ops::Range<usize>| d.get(r).and_then(|x| x.parse::<u32>().ok());
