@@ -230,6 +230,13 @@ pub(crate) enum SyncDelta {
         changes: Vec<PendingChange>,
     },
     Agreement(crate::sync::share::Agreement),
+    /// Every change of a case moved into the quarantine (a case a revoked device
+    /// created, applied here before this device knew of the revocation): the case
+    /// leaves the store, without an erasure, until a coordinator accepts it
+    /// (decision 0020).
+    Unapplied {
+        case: CaseId,
+    },
 }
 
 impl SyncState {
@@ -282,6 +289,8 @@ impl SyncState {
             SyncDelta::Agreement(a) => {
                 self.agreements.insert(a.id, a);
             }
+            // The index drops the case itself (`Index::apply`).
+            SyncDelta::Unapplied { .. } => {}
             SyncDelta::Finished { peer, meta } => {
                 self.last_peer = Some(peer);
                 self.peer_meta.insert(peer, meta);
@@ -348,6 +357,13 @@ impl Index {
             Record::Sync { delta, .. } => {
                 if matches!(delta, SyncDelta::Group(_)) {
                     self.group_frame = Some(loc);
+                }
+                if let SyncDelta::Unapplied { case } = &delta {
+                    return self
+                        .cases
+                        .remove(case)
+                        .map(|e| e.frames.into_iter().chain(e.old).collect())
+                        .unwrap_or_default();
                 }
                 self.sync.apply(delta);
                 Vec::new()
