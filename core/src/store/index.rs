@@ -154,6 +154,12 @@ pub(crate) struct Index {
     /// the last end mark (never stored): the mark records their ids in place.
     #[serde(skip)]
     pub(crate) fresh: Vec<CaseId>,
+    /// Cases a record replayed since the store was opened (or written since) left
+    /// without an erasure, all their changes moved into the quarantine (never stored:
+    /// an end mark names only cases of the current journal, whose records are replayed
+    /// on opening). They are not lost.
+    #[serde(skip)]
+    pub(crate) unapplied: BTreeSet<CaseId>,
 }
 
 /// Heads per case.
@@ -325,6 +331,7 @@ impl Index {
                 if loc.file() == JOURNAL && !self.cases.contains_key(&case) {
                     self.fresh.push(case);
                 }
+                self.unapplied.remove(&case);
                 let entry = self.cases.entry(case).or_insert_with(|| Entry {
                     summary: summary.clone(),
                     frames: Vec::new(),
@@ -359,6 +366,7 @@ impl Index {
                     self.group_frame = Some(loc);
                 }
                 if let SyncDelta::Unapplied { case } = &delta {
+                    self.unapplied.insert(*case);
                     return self
                         .cases
                         .remove(case)

@@ -7,7 +7,8 @@ use super::*;
 use crate::sync::Role;
 
 struct Device {
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+    key: StoreKey,
     store: Store,
 }
 
@@ -15,7 +16,16 @@ fn device() -> Device {
     let tmp = tempfile::tempdir().expect("tmp");
     let key = StoreKey::generate().expect("key");
     let store = Store::create(tmp.path().join("s"), &key).expect("create");
-    Device { _tmp: tmp, store }
+    Device { tmp, key, store }
+}
+
+/// Closes and opens a device's store again.
+fn reopen(d: &mut Device) {
+    let path = d.tmp.path().join("s");
+    let other = d.tmp.path().join("placeholder");
+    let closed = std::mem::replace(&mut d.store, Store::create(other, &d.key).expect("create"));
+    drop(closed);
+    d.store = Store::open(path, &d.key).expect("reopen");
 }
 
 /// 0: coordinator A; then one device per role, all admitted and knowing all.
@@ -270,6 +280,10 @@ fn late_changes_applied_before_the_revocation_leave_the_case_as_if_they_came_aft
             1,
             "B's note and C's note on it are out: {notes:?}"
         );
+        // What C shows survives closing and opening its store, and no case counts as lost.
+        reopen(&mut t[c]);
+        assert!(t[c].store.damage().is_empty(), "{:?}", t[c].store.damage());
+        assert_eq!(state(&mut t[c]), sd, "after reopening");
         // A holds nothing of it but learns it from either quarantine, and decides.
         send(&mut t, c, a).expect("A learns from C");
         assert_eq!(t[a].store.quarantined().len(), 2, "A holds them to decide");
