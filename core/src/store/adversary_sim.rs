@@ -476,27 +476,26 @@ fn regression_seed_17_displaced_device_refuses_a_live_message_unchanged() {
     run(17, false);
 }
 
-/// Seed 42 of the campaign, **open**: a coordinator applies X's late changes before
-/// it knows of the revocation (in this run, most likely A's phone restored from a copy
-/// taken before its own revocation of X), then learns of it; it never holds them in
-/// quarantine, so no coordinator decides them, while a field worker that knew first
-/// keeps them in quarantine. Needs "undecided changes of a cut-off author leave the case" on
-/// learning of a revocation (decision 0020, not done).
+/// Seed 42 of the campaign: a coordinator applied X's late changes before it knew of
+/// the revocation (in this run, most likely A's phone restored from a copy taken
+/// before its own revocation of X), then learned of it, and never held them in
+/// quarantine, so no coordinator decided them, while a field worker that knew first
+/// kept them in quarantine. Fixed (decision 0020, red team 2026-12-05 T3): on learning
+/// of the cut, undecided changes of the cut-off author leave the case for the
+/// quarantine.
 #[test]
-#[ignore = "known open gap (decision 0020, not done): run with --ignored"]
 fn regression_seed_42_restored_coordinator_applied_late_changes() {
     run(42, true);
     run(42, false);
 }
 
-/// Seed 15 of the campaign after decision 0022, **open**: at quiescence a field
-/// worker holds 3 changes in quarantine that no coordinator holds, so nobody decides
-/// them (the T3 symptom: with a contested admission the intruder stays a member until
-/// a coordinator revokes it, so more of its changes are applied by some devices and
-/// quarantined by others). Not diagnosed further; needs the T3 rule (undecided
-/// changes of a cut-off author leave the case on learning of the cut).
+/// Seed 15 of the campaign after decision 0022: at quiescence a field worker held 3
+/// changes in quarantine that no coordinator held, so nobody decided them (with a
+/// contested admission the intruder stays a member until a coordinator revokes it, so
+/// more of its changes were applied by some devices and quarantined by others).
+/// Fixed by the same rule plus quarantined changes travelling with every exchange, so
+/// that a coordinator holds whatever any device holds in quarantine.
 #[test]
-#[ignore = "known open gap (red team 2026-12-05 T3, not done): run with --ignored"]
 fn regression_seed_15_quarantine_held_by_a_field_worker_only() {
     run(15, true);
     run(15, false);

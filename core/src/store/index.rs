@@ -157,6 +157,12 @@ pub(crate) struct Index {
     /// the last end mark (never stored): the mark records their ids in place.
     #[serde(skip)]
     pub(crate) fresh: Vec<CaseId>,
+    /// Cases a record replayed since the store was opened (or written since) left
+    /// without an erasure, all their changes moved into the quarantine (never stored:
+    /// an end mark names only cases of the current journal, whose records are replayed
+    /// on opening). They are not lost.
+    #[serde(skip)]
+    pub(crate) unapplied: BTreeSet<CaseId>,
 }
 
 /// Heads per case.
@@ -233,6 +239,13 @@ pub(crate) enum SyncDelta {
         changes: Vec<PendingChange>,
     },
     Agreement(crate::sync::share::Agreement),
+    /// Every change of a case moved into the quarantine (a case a revoked device
+    /// created, applied here before this device knew of the revocation): the case
+    /// leaves the store, without an erasure, until a coordinator accepts it
+    /// (decision 0020).
+    Unapplied {
+        case: CaseId,
+    },
 }
 
 impl SyncState {
@@ -285,6 +298,8 @@ impl SyncState {
             SyncDelta::Agreement(a) => {
                 self.agreements.insert(a.id, a);
             }
+            // The index drops the case itself (`Index::apply`).
+            SyncDelta::Unapplied { .. } => {}
             SyncDelta::Finished { peer, meta } => {
                 self.last_peer = Some(peer);
                 self.peer_meta.insert(peer, meta);
@@ -320,6 +335,7 @@ impl Index {
                 if loc.file() == JOURNAL && !self.cases.contains_key(&case) {
                     self.fresh.push(case);
                 }
+                self.unapplied.remove(&case);
                 let entry = self.cases.entry(case).or_insert_with(|| Entry {
                     summary: summary.clone(),
                     frames: Vec::new(),
@@ -356,6 +372,14 @@ impl Index {
             Record::Sync { delta, .. } => {
                 if matches!(delta, SyncDelta::Group(_)) {
                     self.group_frame = Some(loc);
+                }
+                if let SyncDelta::Unapplied { case } = &delta {
+                    self.unapplied.insert(*case);
+                    return self
+                        .cases
+                        .remove(case)
+                        .map(|e| e.frames.into_iter().chain(e.old).collect())
+                        .unwrap_or_default();
                 }
                 self.sync.apply(delta);
                 Vec::new()

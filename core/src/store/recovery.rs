@@ -419,7 +419,11 @@ impl Opener<'_> {
             .end
             .journal_cases
             .iter()
-            .filter(|id| !index.cases.contains_key(id) && !index.tombstones.contains_key(id))
+            .filter(|id| {
+                !index.cases.contains_key(id)
+                    && !index.tombstones.contains_key(id)
+                    && !index.unapplied.contains(id)
+            })
             .copied()
             .collect();
         let total = self

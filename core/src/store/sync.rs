@@ -1019,6 +1019,44 @@ impl Store {
         if let Some(e) = failed {
             return Err(e);
         }
+        // Quarantined changes travel too, so that every device, coordinators
+        // included, ends up holding what any device holds (decision 0020): a device
+        // that applied them before it knew of the cut moves them into its quarantine,
+        // and a coordinator holds them to decide.
+        for (id, q) in &self.index.sync.quarantine {
+            if self.index.tombstones.contains_key(id) {
+                continue;
+            }
+            let at = match cases.iter().position(|c| c.case == *id) {
+                Some(i) => i,
+                None => {
+                    cases.push(CaseChanges {
+                        case: *id,
+                        doc: None,
+                        sigs: Vec::new(),
+                        changes: Vec::new(),
+                        heads: self
+                            .index
+                            .cases
+                            .get(id)
+                            .map(|e| e.heads.clone())
+                            .unwrap_or_default(),
+                    });
+                    cases.len() - 1
+                }
+            };
+            for PendingChange(bytes, sig) in q {
+                if !whole {
+                    if let Ok(c) = Change::from_bytes(bytes.clone()) {
+                        if let Ok(a) = <[u8; 16]>::try_from(c.actor_id().to_bytes()) {
+                            authors.insert(a);
+                        }
+                    }
+                }
+                cases[at].changes.push(ByteBuf::from(bytes.clone()));
+                cases[at].sigs.push(*sig);
+            }
+        }
         cases.sort_by_key(|c| c.case);
         let tombstones = self
             .index
@@ -1603,6 +1641,87 @@ impl Store {
                 },
             }
         }
+        // Changes by a device this message shows cut off (revoked, or displaced), applied
+        // here before this device knew, that no coordinator decided: moved out of their
+        // case into the quarantine, and the changes that build on them parked, exactly
+        // as if they had arrived after the cut; a case that holds nothing else leaves
+        // the store whole, into the quarantine (decision 0020, red team 2026-12-05 T3).
+        let newly_cut: BTreeSet<[u8; 32]> = view
+            .members
+            .iter()
+            .filter(|(d, m)| !m.active && before.members.get(d).is_some_and(|b| b.active))
+            .map(|(d, _)| d.0)
+            .collect();
+        if !newly_cut.is_empty() {
+            let undecided = |c: &Change| {
+                !view.resolved.contains_key(&c.hash().0)
+                    && view
+                        .by_actor(c.actor_id().to_bytes())
+                        .is_some_and(|(d, _)| newly_cut.contains(&d.0))
+            };
+            let cases: Vec<CaseId> = self
+                .index
+                .cases
+                .keys()
+                .filter(|c| !erased.contains(c))
+                .copied()
+                .collect();
+            for case in cases {
+                let at = to_write.iter().position(|w| match w {
+                    ToWrite::Doc { case: c, .. } => *c == case,
+                    ToWrite::Prepared(p) => p.case == case,
+                });
+                let mut doc = match at {
+                    Some(i) => match to_write.remove(i) {
+                        ToWrite::Doc { doc, .. } => *doc,
+                        prepared @ ToWrite::Prepared(_) => {
+                            // Built under this message's membership already.
+                            to_write.push(prepared);
+                            continue;
+                        }
+                    },
+                    None => self.take_doc(&case)?,
+                };
+                let Some(cut) = cut_out(&mut doc, &case, &undecided, &self.actor)? else {
+                    match at {
+                        Some(_) => to_write.push(ToWrite::Doc {
+                            case,
+                            doc: Box::new(doc),
+                            full: false,
+                        }),
+                        None => self.cache_put(case, doc),
+                    }
+                    continue;
+                };
+                let quarantine = merged(
+                    latest(&deltas, &case, true).or(self.index.sync.quarantine.get(&case)),
+                    &cut.quarantined,
+                );
+                let parked = merged(
+                    latest(&deltas, &case, false).or(self.index.sync.pending.get(&case)),
+                    &cut.parked,
+                );
+                report.changes_quarantined += cut.quarantined.len();
+                deltas.push(SyncDelta::Quarantine {
+                    case,
+                    changes: quarantine,
+                });
+                if !cut.parked.is_empty() {
+                    deltas.push(SyncDelta::Pending {
+                        case,
+                        changes: parked,
+                    });
+                }
+                match cut.rest {
+                    Some(rebuilt) => to_write.push(ToWrite::Doc {
+                        case,
+                        doc: Box::new(rebuilt),
+                        full: true,
+                    }),
+                    None => deltas.push(SyncDelta::Unapplied { case }),
+                }
+            }
+        }
         let written: Vec<(CaseId, u32)> = to_write
             .iter()
             .map(|w| match w {
@@ -2042,6 +2161,14 @@ impl Store {
         for id in self.index.tombstones.keys() {
             ctx.update(&id.0);
         }
+        // What is held in quarantine, so that two devices holding the same cases but
+        // not the same quarantine still exchange it.
+        for (id, q) in &self.index.sync.quarantine {
+            ctx.update(&id.0);
+            for PendingChange(bytes, _) in q {
+                ctx.update(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+            }
+        }
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.finish().as_ref());
         Ok(out)
@@ -2092,6 +2219,90 @@ fn withdrawn(
             "a case's remaining changes miss a dependency".into(),
         )),
     }
+}
+
+/// A case's changes split at a cut (decision 0020): the undecided changes of a cut-off
+/// author, the changes of others that build on them, and the case rebuilt from the
+/// rest (`None` when nothing is left).
+struct CutOut {
+    quarantined: SignedChanges,
+    parked: SignedChanges,
+    rest: Option<CaseDoc>,
+}
+
+/// The case `doc` split at a cut: every change `out` names, and every change that
+/// depends on one of them, leave it; `None` if it holds none of them.
+fn cut_out(
+    doc: &mut CaseDoc,
+    case: &CaseId,
+    out: &dyn Fn(&Change) -> bool,
+    actor: &ActorId,
+) -> Result<Option<CutOut>> {
+    let all = doc.changes_since(&[]);
+    let mut gone: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut quarantined = Vec::new();
+    let mut parked = Vec::new();
+    let mut keep = Vec::with_capacity(all.len());
+    // Automerge returns changes in causal order: a change's dependencies come first.
+    for (c, sig) in all {
+        if out(&c) {
+            gone.insert(c.hash().0);
+            quarantined.push((c, sig));
+        } else if c.deps().iter().any(|d| gone.contains(&d.0)) {
+            gone.insert(c.hash().0);
+            parked.push((c, sig));
+        } else {
+            keep.push((c, sig));
+        }
+    }
+    if gone.is_empty() {
+        return Ok(None);
+    }
+    let rest = if keep.is_empty() {
+        None
+    } else {
+        let mut rebuilt = CaseDoc::empty(*case, actor.clone());
+        let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+        match rebuilt.apply_verified(&keep, &allow)? {
+            Ok(_) => Some(rebuilt),
+            Err(_) => {
+                return Err(Error::Internal(
+                    "a case's remaining changes miss a dependency".into(),
+                ))
+            }
+        }
+    };
+    Ok(Some(CutOut {
+        quarantined,
+        parked,
+        rest,
+    }))
+}
+
+/// The quarantined (`quarantine`) or parked changes of `case` that the last delta of
+/// this batch sets, if one does.
+fn latest<'a>(
+    deltas: &'a [SyncDelta],
+    case: &CaseId,
+    quarantine: bool,
+) -> Option<&'a Vec<PendingChange>> {
+    deltas.iter().rev().find_map(|d| match d {
+        SyncDelta::Quarantine { case: c, changes } if quarantine && c == case => Some(changes),
+        SyncDelta::Pending { case: c, changes } if !quarantine && c == case => Some(changes),
+        _ => None,
+    })
+}
+
+/// `held` with `more` added (each change once).
+fn merged(held: Option<&Vec<PendingChange>>, more: &[(Change, [u8; 64])]) -> Vec<PendingChange> {
+    let mut out: Vec<PendingChange> = held.cloned().unwrap_or_default();
+    for (c, s) in more {
+        let bytes = c.raw_bytes().to_vec();
+        if !out.iter().any(|PendingChange(b, _)| *b == bytes) {
+            out.push(PendingChange(bytes, B64(*s)));
+        }
+    }
+    out
 }
 
 /// "invitation … was used again by …": what a coordinator is told of a second use.
