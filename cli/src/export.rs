@@ -6,11 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caravan_core::export::chart::{bar_chart, route_diagram};
+use caravan_core::export::codebook::{record_package, table_package, FileInfo};
 use caravan_core::export::dp::{DpSpec, Mechanism};
 use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
-    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
+    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, Schema, SourceReport,
     StatRecord, Table, TableSpec,
 };
 use caravan_core::{Error, LedgerState, Result, Store, Timestamp};
@@ -116,6 +117,11 @@ pub(crate) struct RecordsArgs {
     /// csv or json (default: from the --out extension, else csv).
     #[arg(long)]
     format: Option<String>,
+    /// Column layout: `ctdc` (exactly the current CTDC global dataset's 27 columns,
+    /// then one column per generalization used, e.g. citizenshipRegion) or `caravan`
+    /// (the wider layout of earlier exports, generalized values in place).
+    #[arg(long, default_value = "caravan")]
+    schema: String,
     #[command(flatten)]
     release: ReleaseArgs,
 }
@@ -529,6 +535,42 @@ fn emit(out: &Option<PathBuf>, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// The codebook's path beside `out`: `cases.csv` gets `cases.datapackage.json`.
+fn codebook_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    out.with_file_name(format!("{stem}.datapackage.json"))
+}
+
+/// What the codebook says about the written file.
+fn file_info(out: &Path, fmt: &str, source: &SourceArgs) -> FileInfo {
+    FileInfo {
+        path: out
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        format: fmt.to_string(),
+        date_from: source.from.clone(),
+        date_to: source.to.clone(),
+    }
+}
+
+/// Writes the codebook beside `out` (none when the export went to standard output)
+/// and returns its path.
+fn write_codebook(
+    out: &Option<PathBuf>,
+    package: impl FnOnce(&Path) -> Value,
+) -> Result<Option<PathBuf>> {
+    let Some(out) = out else { return Ok(None) };
+    let path = codebook_path(out);
+    let text = serde_json::to_string_pretty(&package(out))
+        .map_err(|e| Error::Internal(format!("json: {e}")))?;
+    std::fs::write(&path, text + "\n").map_err(|e| io_error(&path, e))?;
+    Ok(Some(path))
+}
+
 /// Prints the summary: JSON with --json, text otherwise; to stderr when the export
 /// itself went to standard output.
 fn summary(json: bool, to_stderr: bool, value: Value, text: String) {
@@ -573,6 +615,7 @@ fn input_text(input: &InputReport) -> String {
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
     let countries = CountryCodes::parse(&args.output.countries)?;
+    let schema = Schema::parse(&args.schema)?;
     let mut loaded = load(store, &args.source)?;
     let mut ledger = loaded.ledger(&args.source)?;
     let release = loaded.release(&ledger, &args.release, || {
@@ -588,12 +631,16 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         args.release.new_release,
     ))?;
     loaded.save_ledger(&args.source, &ledger)?;
+    let sheet = export.sheet(schema);
     let bytes = if fmt == "json" {
-        export.to_json()?
+        export.to_json_in(schema)?
     } else {
-        export.to_csv()
+        sheet.to_csv()
     };
     emit(&args.output.out, bytes.as_bytes())?;
+    let codebook = write_codebook(&args.output.out, |out| {
+        record_package(&export, &sheet, &file_info(out, &fmt, &args.source))
+    })?;
     let r = &export.report.published();
     let generalized: Vec<String> = r
         .generalization
@@ -630,10 +677,15 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
     }
+    if let Some(c) = &codebook {
+        text.push_str(&format!("Codebook: {}.\n", c.display()));
+    }
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
+        "codebook": codebook.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
-        "columns": export.columns(),
+        "schema": schema.name(),
+        "columns": sheet.columns,
         "report": r,
         "release": release,
         "ledger": loaded.ledger_name(&args.source),
@@ -834,6 +886,17 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         t.to_csv()
     };
     emit(&args.output.out, bytes.as_bytes())?;
+    let headers: Vec<String> = t
+        .to_csv()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(String::from)
+        .collect();
+    let codebook = write_codebook(&args.output.out, |out| {
+        table_package(&t, &headers, &file_info(out, &fmt, &args.source))
+    })?;
     let mut text = format!(
         "{}: {} cell(s) released, {} counted",
         what,
@@ -863,6 +926,7 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
+        "codebook": codebook.as_ref().map(|p| p.display().to_string()),
         "cells": t.cells.len(),
         "released_total": t.released_total,
         "suppressed_cells": t.suppressed_cells,
@@ -945,6 +1009,34 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes a confidential file readable and writable by its owner only (0600 on Unix):
+/// a new file is created with that mode beside `path` (so no other user can open it
+/// while it is written) and renamed over it, so an existing file's wider mode is not
+/// kept.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(path, e));
+    }
+    Ok(())
+}
+
 fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut s = unlock::open(store)?;
     let collected = Collected::from_store(&mut s, &DateWindow::default())?;
@@ -956,7 +1048,12 @@ fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut ledger = store_ledger(&s, args.restart_lost_ledger)?;
     extract.dataset = Some(ledger.record_extract(extract.records.len(), args.agency)?);
     s.set_privacy_ledger(&ledger.to_bytes()?)?;
-    std::fs::write(&args.out, extract.to_json()?).map_err(|e| io_error(&args.out, e))?;
+    write_private(&args.out, extract.to_json()?.as_bytes())?;
+    eprintln!(
+        "warning: {} holds per-case data in plain text (readable only by this user, mode \
+         0600). Move it on an encrypted medium and delete it once combined.",
+        args.out.display()
+    );
     let text = format!(
         "Wrote {}: {} consenting case(s), {} withheld id(s). CONFIDENTIAL: per-case data, not \
          anonymized; send it only to the party that combines statistics. Recorded in this \

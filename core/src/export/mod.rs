@@ -15,6 +15,7 @@
 //! See `docs/export.md` for the CTDC mapping, the algorithms and the residual risks.
 
 pub mod chart;
+pub mod codebook;
 mod combine;
 mod ctdc;
 pub mod dp;
@@ -22,6 +23,7 @@ mod kanon;
 pub mod ledger;
 mod png;
 mod regions;
+mod schema;
 mod source;
 mod tables;
 
@@ -37,6 +39,7 @@ pub use kanon::{
     check_k_anonymity, export_records, parse_csv, AttributeLevel, KCheck, PublishedReport,
     RecordExport, RecordOptions, RecordReport, DEFAULT_K,
 };
+pub use schema::{ColumnType, RecordSheet, Schema, CTDC_COLUMNS, CTDC_SCHEMA_VERSION};
 pub use source::{
     Collected, DateWindow, Excluded, InputReport, StatRecord, StatReferral, StatRouteEvent,
 };
