@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use caravan_core::export::chart::{bar_chart, route_diagram};
 use caravan_core::export::codebook::{record_package, table_package, FileInfo};
 use caravan_core::export::dp::{DpSpec, Mechanism};
+use caravan_core::export::files::Grid;
 use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
     check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
@@ -114,7 +115,8 @@ pub(crate) struct RecordsArgs {
     source: SourceArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// csv or json (default: from the --out extension, else csv).
+    /// csv, json, xlsx or parquet (default: from the --out extension, else csv). XLSX
+    /// and Parquet need --out.
     #[arg(long)]
     format: Option<String>,
     /// Column layout: `ctdc` (exactly the current CTDC global dataset's 27 columns,
@@ -191,7 +193,8 @@ pub(crate) struct TableArgs {
     dp: DpArgs,
     #[command(flatten)]
     release: ReleaseArgs,
-    /// csv or json (default: from the --out extension, else csv).
+    /// csv, json, xlsx or parquet (default: from the --out extension, else csv). XLSX
+    /// and Parquet need --out.
     #[arg(long)]
     format: Option<String>,
 }
@@ -612,8 +615,22 @@ fn input_text(input: &InputReport) -> String {
     }
 }
 
+/// XLSX and Parquet are binary: refused on standard output.
+fn binary_needs_out(fmt: &str, out: &Option<PathBuf>) -> Result<()> {
+    if matches!(fmt, "xlsx" | "parquet") && out.is_none() {
+        return Err(invalid("format", format!("{fmt} needs --out FILE")));
+    }
+    Ok(())
+}
+
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
-    let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
+    let fmt = format(
+        &args.format,
+        &args.output.out,
+        &["csv", "json", "xlsx", "parquet"],
+        "csv",
+    )?;
+    binary_needs_out(&fmt, &args.output.out)?;
     let countries = CountryCodes::parse(&args.output.countries)?;
     let schema = Schema::parse(&args.schema)?;
     let mut loaded = load(store, &args.source)?;
@@ -632,12 +649,21 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     ))?;
     loaded.save_ledger(&args.source, &ledger)?;
     let sheet = export.sheet(schema);
-    let bytes = if fmt == "json" {
-        export.to_json_in(schema)?
-    } else {
-        sheet.to_csv()
+    let notes = || {
+        let p = export.report.published();
+        vec![
+            ("schema".to_string(), schema.version().to_string()),
+            ("k".to_string(), p.k.to_string()),
+            ("released".to_string(), p.released.to_string()),
+        ]
     };
-    emit(&args.output.out, bytes.as_bytes())?;
+    let bytes = match fmt.as_str() {
+        "json" => export.to_json_in(schema)?.into_bytes(),
+        "xlsx" => Grid::from_records(&sheet, notes()).to_xlsx()?,
+        "parquet" => Grid::from_records(&sheet, notes()).to_parquet()?,
+        _ => sheet.to_csv().into_bytes(),
+    };
+    emit(&args.output.out, &bytes)?;
     let codebook = write_codebook(&args.output.out, |out| {
         record_package(&export, &sheet, &file_info(out, &fmt, &args.source))
     })?;
@@ -862,7 +888,13 @@ fn privacy_text(t: &Table, ledger: &Value) -> String {
 }
 
 fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
-    let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
+    let fmt = format(
+        &args.format,
+        &args.output.out,
+        &["csv", "json", "xlsx", "parquet"],
+        "csv",
+    )?;
+    binary_needs_out(&fmt, &args.output.out)?;
     let dims = dimensions(&args.by)?;
     let what = format!(
         "table {}",
@@ -880,20 +912,15 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         &args.release,
         &what,
     )?;
-    let bytes = if fmt == "json" {
-        t.to_json()?
-    } else {
-        t.to_csv()
+    let grid = Grid::from_table(&t);
+    let bytes = match fmt.as_str() {
+        "json" => t.to_json()?.into_bytes(),
+        "xlsx" => grid.to_xlsx()?,
+        "parquet" => grid.to_parquet()?,
+        _ => t.to_csv().into_bytes(),
     };
-    emit(&args.output.out, bytes.as_bytes())?;
-    let headers: Vec<String> = t
-        .to_csv()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(String::from)
-        .collect();
+    emit(&args.output.out, &bytes)?;
+    let headers = grid.columns.clone();
     let codebook = write_codebook(&args.output.out, |out| {
         table_package(&t, &headers, &file_info(out, &fmt, &args.source))
     })?;

@@ -19,6 +19,7 @@ pub mod codebook;
 mod combine;
 mod ctdc;
 pub mod dp;
+pub mod files;
 mod kanon;
 pub mod ledger;
 mod png;
