@@ -11,9 +11,9 @@ use caravan_core::export::dp::{DpSpec, Mechanism};
 use caravan_core::export::files::Grid;
 use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
-    check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
-    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, Schema, SourceReport,
-    StatRecord, Table, TableSpec,
+    check_k_anonymity, check_table_schema, combine, export_records, parse_csv, table, Attribute,
+    Collected, CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, Schema,
+    SourceReport, StatRecord, Table, TableSpec,
 };
 use caravan_core::{Error, LedgerState, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
@@ -197,6 +197,12 @@ pub(crate) struct TableArgs {
     /// and Parquet need --out.
     #[arg(long)]
     format: Option<String>,
+    /// Column names and codes: `ctdc` (CTDC column names and codes, e.g. `gender` =
+    /// `Woman`, `ageBroad` = `18--20`, flags as their CTDC column `isForcedLabour`;
+    /// generalized values in their own column, e.g. `citizenshipRegion`) or `caravan`
+    /// (Caravan's dimension names).
+    #[arg(long, default_value = "caravan")]
+    schema: String,
 }
 
 /// `caravan export chart`
@@ -895,7 +901,10 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         "csv",
     )?;
     binary_needs_out(&fmt, &args.output.out)?;
+    let schema = Schema::parse(&args.schema)?;
     let dims = dimensions(&args.by)?;
+    // Refused before the ledger is charged or a release pinned.
+    check_table_schema(&dims, args.dp.epsilon.is_some(), schema)?;
     let what = format!(
         "table {}",
         dims.iter()
@@ -912,6 +921,7 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         &args.release,
         &what,
     )?;
+    let t = t.in_schema(schema)?;
     let grid = Grid::from_table(&t);
     let bytes = match fmt.as_str() {
         "json" => t.to_json()?.into_bytes(),
@@ -953,6 +963,8 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
+        "schema": schema.name(),
+        "columns": headers,
         "codebook": codebook.as_ref().map(|p| p.display().to_string()),
         "cells": t.cells.len(),
         "released_total": t.released_total,

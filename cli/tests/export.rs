@@ -954,3 +954,107 @@ fn ctdc_schema_codebook_and_typed_json() {
     );
     assert!(tmp.path().join("empty.datapackage.json").exists());
 }
+
+#[test]
+fn ctdc_tables_use_ctdc_columns_and_codes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    // Flags are named by their CTDC column (the release pinned here serves the
+    // route table below too).
+    let out = ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "exploitation",
+            "--schema",
+            "ctdc",
+            "--attributes",
+            "citizenship,country-of-exploitation,exploitation",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("typeOfExploitation,count\n"), "{text}");
+    assert!(text.contains("\nisForcedLabour,"), "{text}");
+    let t = tmp.path().join("routes.csv");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "route",
+            "--schema",
+            "ctdc",
+            "--out",
+            t.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["schema"], "ctdc");
+    assert_eq!(
+        s["columns"],
+        serde_json::json!(["citizenship", "CountryOfExploitation", "count"])
+    );
+    let text = std::fs::read_to_string(&t).expect("csv");
+    assert!(
+        text.starts_with("citizenship,CountryOfExploitation,count\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nKGZ,RUS,12\n"), "{text}");
+    assert!(text.contains("\n(total),,"), "{text}");
+    assert!(text.contains("\n(outside the release),,"), "{text}");
+    assert_no_new_zealand("ctdc table", &text);
+    let pkg: Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("routes.datapackage.json")).expect("codebook"),
+    )
+    .expect("j");
+    assert_eq!(pkg["resources"][0]["caravan"]["schema"], "ctdc");
+    assert_eq!(
+        pkg["resources"][0]["schema"]["fields"][1]["name"],
+        "CountryOfExploitation"
+    );
+    // The Caravan layout is unchanged.
+    let out = ok(&store, &["export", "table", "--by", "route"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("route,count\n"));
+    // DP over flags or non-CTDC dimensions is refused before any budget is spent.
+    for by in ["exploitation", "service"] {
+        let out = caravan(
+            &store,
+            &[
+                "export",
+                "table",
+                "--by",
+                by,
+                "--epsilon",
+                "1",
+                "--schema",
+                "ctdc",
+            ],
+        );
+        refused(&out, "--schema caravan");
+    }
+    let g = tmp.path().join("g.csv");
+    let budget = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "gender",
+            "--epsilon",
+            "1",
+            "--schema",
+            "ctdc",
+            "--out",
+            g.to_str().expect("p"),
+        ],
+    );
+    let text = std::fs::read_to_string(&g).expect("csv");
+    assert!(text.starts_with("gender,count,low95,high95\n"), "{text}");
+    assert!(
+        !text.contains("Feminine") && !text.contains("Masculine"),
+        "{text}"
+    );
+    assert_eq!(budget["budget"]["outputs"].as_u64(), Some(1), "{budget}");
+}

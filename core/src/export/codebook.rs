@@ -196,7 +196,7 @@ pub fn table_package(table: &Table, headers: &[String], file: &FileInfo) -> Valu
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let is_dim = i < table.dimensions.len();
+            let is_dim = i < table.column_names().len();
             let ty = if is_dim { "string" } else { "any" };
             json!({
                 "name": h,
@@ -221,6 +221,7 @@ pub fn table_package(table: &Table, headers: &[String], file: &FileInfo) -> Valu
         "schema": { "fields": fields, "missingValues": [""] },
         "caravan": {
             "dimensions": table.dimensions.iter().map(|d| d.name()).collect::<Vec<_>>(),
+            "schema": if table.columns.is_empty() { "caravan" } else { "ctdc" },
             "unit": table.unit,
             "country_codes": table.country_codes.name(),
             "cells": table.cells.len(),

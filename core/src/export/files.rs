@@ -48,7 +48,7 @@ impl Grid {
     /// DP); the total, the suppressed remainder, k, ε and δ go into the notes.
     pub fn from_table(t: &Table) -> Grid {
         let dp = t.privacy.differentially_private;
-        let mut columns: Vec<String> = t.dimensions.iter().map(|d| d.name().to_string()).collect();
+        let mut columns: Vec<String> = t.column_names();
         let mut types = vec![ColumnType::String; columns.len()];
         columns.push("count".into());
         types.push(ColumnType::Integer);

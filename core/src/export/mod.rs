@@ -26,6 +26,7 @@ mod png;
 mod regions;
 mod schema;
 mod source;
+mod table_schema;
 mod tables;
 
 pub(crate) use source::StoredStats;
@@ -44,6 +45,7 @@ pub use schema::{ColumnType, RecordSheet, Schema, CTDC_COLUMNS, CTDC_SCHEMA_VERS
 pub use source::{
     Collected, DateWindow, Excluded, InputReport, StatRecord, StatReferral, StatRouteEvent,
 };
+pub use table_schema::check_table_schema;
 pub use tables::{
     publishable_remainder, table, table_with_noise, Cell, Dimension, ReleaseSpec, Table, TableSpec,
     MAX_DP_CELLS, UNKNOWN,
