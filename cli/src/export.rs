@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use caravan_core::export::chart::{bar_chart, route_diagram};
+use caravan_core::export::chart::{bar_chart_in, route_diagram_in};
 use caravan_core::export::codebook::{record_package, table_package, FileInfo};
 use caravan_core::export::dp::{DpSpec, Mechanism};
 use caravan_core::export::files::Grid;
@@ -15,6 +15,7 @@ use caravan_core::export::{
     Collected, CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, Schema,
     SourceReport, StatRecord, Table, TableSpec,
 };
+use caravan_core::vocab::Lang;
 use caravan_core::{Error, LedgerState, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -249,11 +250,11 @@ pub(crate) struct CheckArgs {
 }
 
 /// Runs an export command.
-pub(crate) fn run(store: &Path, json: bool, cmd: ExportCommand) -> Result<()> {
+pub(crate) fn run(store: &Path, json: bool, lang: Lang, cmd: ExportCommand) -> Result<()> {
     match cmd {
         ExportCommand::Records(args) => records(store, json, args),
         ExportCommand::Table(args) => table_cmd(store, json, args),
-        ExportCommand::Chart(args) => chart_cmd(store, json, args),
+        ExportCommand::Chart(args) => chart_cmd(store, json, lang, args),
         ExportCommand::Extract(args) => extract_cmd(store, json, args),
         ExportCommand::Check(args) => check_cmd(json, args),
     }
@@ -979,18 +980,44 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
     Ok(())
 }
 
-fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
+fn chart_cmd(store: &Path, json: bool, lang: Lang, args: ChartArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["svg", "png"], "svg")?;
     if fmt == "png" && args.output.out.is_none() {
         return Err(invalid("out", "a PNG chart needs --out FILE"));
     }
+    if fmt == "png" && lang != Lang::En {
+        // Refused before the ledger is charged (the PNG font has no Cyrillic).
+        return Err(invalid(
+            "format",
+            "the PNG font has no Cyrillic glyphs: use --format svg with --lang ru",
+        ));
+    }
+    let ru = lang == Lang::Ru;
     let (dims, title) = match args.kind.as_str() {
         "routes" => (
             vec![Dimension::Citizenship, Dimension::CountryOfExploitation],
-            "Routes: citizenship -> country of exploitation",
+            if ru {
+                "Маршруты: гражданство → страна эксплуатации"
+            } else {
+                "Routes: citizenship -> country of exploitation"
+            },
         ),
-        "exploitation" => (vec![Dimension::Exploitation], "Types of exploitation"),
-        "means" => (vec![Dimension::MeansOfControl], "Means of control"),
+        "exploitation" => (
+            vec![Dimension::Exploitation],
+            if ru {
+                "Виды эксплуатации"
+            } else {
+                "Types of exploitation"
+            },
+        ),
+        "means" => (
+            vec![Dimension::MeansOfControl],
+            if ru {
+                "Средства контроля"
+            } else {
+                "Means of control"
+            },
+        ),
         other => {
             return Err(invalid(
                 "chart",
@@ -1009,9 +1036,9 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         &what,
     )?;
     let chart = if t.dimensions.len() == 2 {
-        route_diagram(&t, title)?
+        route_diagram_in(&t, title, lang)?
     } else {
-        bar_chart(&t, title)?
+        bar_chart_in(&t, title, lang)?
     };
     let bytes = if fmt == "png" {
         chart.to_png()?

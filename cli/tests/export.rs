@@ -1058,3 +1058,47 @@ fn ctdc_tables_use_ctdc_columns_and_codes() {
     );
     assert_eq!(budget["budget"]["outputs"].as_u64(), Some(1), "{budget}");
 }
+
+#[test]
+fn russian_charts_are_svg_with_russian_text() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let out = ok(&store, &["--lang", "ru", "export", "chart", "routes"]);
+    let svg = String::from_utf8(out.stdout).expect("utf8");
+    assert!(
+        svg.contains("Маршруты: гражданство → страна эксплуатации"),
+        "{svg}"
+    );
+    assert!(svg.contains("Кыргызстан") && svg.contains("Российская Федерация"));
+    let png = tmp.path().join("r.png");
+    let out = caravan(
+        &store,
+        &[
+            "--lang",
+            "ru",
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "1",
+            "--out",
+            png.to_str().expect("p"),
+        ],
+    );
+    refused(&out, "Cyrillic");
+    assert!(!png.exists());
+    // Refused before the budget was charged: this is the first DP output.
+    let b = ok_json(
+        &store,
+        &[
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "1",
+            "--out",
+            png.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(b["budget"]["outputs"].as_u64(), Some(1), "{b}");
+}
