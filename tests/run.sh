@@ -31,5 +31,10 @@ python3 tests/vectors/check.py
 echo "== Rust workspace tests"
 cargo test --workspace --locked
 
+echo "== Analyst readers: pandas, pyarrow and openpyxl read every export format (tests/analyst)"
+analyst_py="$(bash tests/analyst/install.sh | tail -1)"
+cargo build -q -p caravan-cli --locked
+"$analyst_py" tests/analyst/read_exports.py target/debug/caravan
+
 echo "== Binding tests: generated Kotlin (desktop JVM) and Python"
 bash bindings/tests/run.sh

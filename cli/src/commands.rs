@@ -107,7 +107,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             crate::sync_cmd::listen(&cli.store, cli.json, &addr)
         }
         Command::Sync(cmd) => crate::sync_cmd::sync(&mut unlock::open(&cli.store)?, cli.json, cmd),
-        Command::Export(cmd) => crate::export::run(&cli.store, cli.json, cmd),
+        Command::Export(cmd) => {
+            crate::export::run(&cli.store, cli.json, Lang::from_tag(&cli.lang)?, cmd)
+        }
         Command::Dedup(cmd) => crate::dedup_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd),
         Command::Demo { keep } => demo::run(keep.as_deref()),
     }

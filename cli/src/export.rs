@@ -5,14 +5,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use caravan_core::export::chart::{bar_chart, route_diagram};
+use caravan_core::export::chart::{bar_chart_in, route_diagram_in};
+use caravan_core::export::codebook::{record_package, table_package, FileInfo};
 use caravan_core::export::dp::{DpSpec, Mechanism};
+use caravan_core::export::files::Grid;
 use caravan_core::export::ledger::{data_version, Ledger, ReleaseEntry};
 use caravan_core::export::{
-    check_k_anonymity, combine, export_records, parse_csv, table, Attribute, Collected,
-    CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, SourceReport,
-    StatRecord, Table, TableSpec,
+    check_k_anonymity, check_table_schema, combine, export_records, parse_csv, table, Attribute,
+    Collected, CountryCodes, DateWindow, Dimension, Extract, InputReport, ReleaseSpec, Schema,
+    SourceReport, StatRecord, Table, TableSpec,
 };
+use caravan_core::vocab::Lang;
 use caravan_core::{Error, LedgerState, Result, Store, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -113,9 +116,15 @@ pub(crate) struct RecordsArgs {
     source: SourceArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// csv or json (default: from the --out extension, else csv).
+    /// csv, json, xlsx or parquet (default: from the --out extension, else csv). XLSX
+    /// and Parquet need --out.
     #[arg(long)]
     format: Option<String>,
+    /// Column layout: `ctdc` (exactly the current CTDC global dataset's 27 columns,
+    /// then one column per generalization used, e.g. citizenshipRegion) or `caravan`
+    /// (the wider layout of earlier exports, generalized values in place).
+    #[arg(long, default_value = "caravan")]
+    schema: String,
     #[command(flatten)]
     release: ReleaseArgs,
 }
@@ -185,9 +194,16 @@ pub(crate) struct TableArgs {
     dp: DpArgs,
     #[command(flatten)]
     release: ReleaseArgs,
-    /// csv or json (default: from the --out extension, else csv).
+    /// csv, json, xlsx or parquet (default: from the --out extension, else csv). XLSX
+    /// and Parquet need --out.
     #[arg(long)]
     format: Option<String>,
+    /// Column names and codes: `ctdc` (CTDC column names and codes, e.g. `gender` =
+    /// `Woman`, `ageBroad` = `18--20`, flags as their CTDC column `isForcedLabour`;
+    /// generalized values in their own column, e.g. `citizenshipRegion`) or `caravan`
+    /// (Caravan's dimension names).
+    #[arg(long, default_value = "caravan")]
+    schema: String,
 }
 
 /// `caravan export chart`
@@ -234,11 +250,11 @@ pub(crate) struct CheckArgs {
 }
 
 /// Runs an export command.
-pub(crate) fn run(store: &Path, json: bool, cmd: ExportCommand) -> Result<()> {
+pub(crate) fn run(store: &Path, json: bool, lang: Lang, cmd: ExportCommand) -> Result<()> {
     match cmd {
         ExportCommand::Records(args) => records(store, json, args),
         ExportCommand::Table(args) => table_cmd(store, json, args),
-        ExportCommand::Chart(args) => chart_cmd(store, json, args),
+        ExportCommand::Chart(args) => chart_cmd(store, json, lang, args),
         ExportCommand::Extract(args) => extract_cmd(store, json, args),
         ExportCommand::Check(args) => check_cmd(json, args),
     }
@@ -540,6 +556,42 @@ fn emit(out: &Option<PathBuf>, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// The codebook's path beside `out`: `cases.csv` gets `cases.datapackage.json`.
+fn codebook_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    out.with_file_name(format!("{stem}.datapackage.json"))
+}
+
+/// What the codebook says about the written file.
+fn file_info(out: &Path, fmt: &str, source: &SourceArgs) -> FileInfo {
+    FileInfo {
+        path: out
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        format: fmt.to_string(),
+        date_from: source.from.clone(),
+        date_to: source.to.clone(),
+    }
+}
+
+/// Writes the codebook beside `out` (none when the export went to standard output)
+/// and returns its path.
+fn write_codebook(
+    out: &Option<PathBuf>,
+    package: impl FnOnce(&Path) -> Value,
+) -> Result<Option<PathBuf>> {
+    let Some(out) = out else { return Ok(None) };
+    let path = codebook_path(out);
+    let text = serde_json::to_string_pretty(&package(out))
+        .map_err(|e| Error::Internal(format!("json: {e}")))?;
+    std::fs::write(&path, text + "\n").map_err(|e| io_error(&path, e))?;
+    Ok(Some(path))
+}
+
 /// Prints the summary: JSON with --json, text otherwise; to stderr when the export
 /// itself went to standard output.
 fn summary(json: bool, to_stderr: bool, value: Value, text: String) {
@@ -581,9 +633,24 @@ fn input_text(input: &InputReport) -> String {
     }
 }
 
+/// XLSX and Parquet are binary: refused on standard output.
+fn binary_needs_out(fmt: &str, out: &Option<PathBuf>) -> Result<()> {
+    if matches!(fmt, "xlsx" | "parquet") && out.is_none() {
+        return Err(invalid("format", format!("{fmt} needs --out FILE")));
+    }
+    Ok(())
+}
+
 fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
-    let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
+    let fmt = format(
+        &args.format,
+        &args.output.out,
+        &["csv", "json", "xlsx", "parquet"],
+        "csv",
+    )?;
+    binary_needs_out(&fmt, &args.output.out)?;
     let countries = CountryCodes::parse(&args.output.countries)?;
+    let schema = Schema::parse(&args.schema)?;
     let mut loaded = load(store, &args.source)?;
     let mut ledger = loaded.ledger(&args.source)?;
     let release = loaded.release(&ledger, &args.release, || {
@@ -599,12 +666,25 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         args.release.new_release,
     ))?;
     loaded.save_ledger(&args.source, &ledger)?;
-    let bytes = if fmt == "json" {
-        export.to_json()?
-    } else {
-        export.to_csv()
+    let sheet = export.sheet(schema);
+    let notes = || {
+        let p = export.report.published();
+        vec![
+            ("schema".to_string(), schema.version().to_string()),
+            ("k".to_string(), p.k.to_string()),
+            ("released".to_string(), p.released.to_string()),
+        ]
     };
-    emit(&args.output.out, bytes.as_bytes())?;
+    let bytes = match fmt.as_str() {
+        "json" => export.to_json_in(schema)?.into_bytes(),
+        "xlsx" => Grid::from_records(&sheet, notes()).to_xlsx()?,
+        "parquet" => Grid::from_records(&sheet, notes()).to_parquet()?,
+        _ => sheet.to_csv().into_bytes(),
+    };
+    emit(&args.output.out, &bytes)?;
+    let codebook = write_codebook(&args.output.out, |out| {
+        record_package(&export, &sheet, &file_info(out, &fmt, &args.source))
+    })?;
     let r = &export.report.published();
     let generalized: Vec<String> = r
         .generalization
@@ -641,10 +721,15 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
     if let Some(out) = &args.output.out {
         text.push_str(&format!("Wrote {} ({fmt}).\n", out.display()));
     }
+    if let Some(c) = &codebook {
+        text.push_str(&format!("Codebook: {}.\n", c.display()));
+    }
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
+        "codebook": codebook.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
-        "columns": export.columns(),
+        "schema": schema.name(),
+        "columns": sheet.columns,
         "report": r,
         "release": release,
         "ledger": loaded.ledger_name(&args.source),
@@ -821,8 +906,17 @@ fn privacy_text(t: &Table, ledger: &Value) -> String {
 }
 
 fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
-    let fmt = format(&args.format, &args.output.out, &["csv", "json"], "csv")?;
+    let fmt = format(
+        &args.format,
+        &args.output.out,
+        &["csv", "json", "xlsx", "parquet"],
+        "csv",
+    )?;
+    binary_needs_out(&fmt, &args.output.out)?;
+    let schema = Schema::parse(&args.schema)?;
     let dims = dimensions(&args.by)?;
+    // Refused before the ledger is charged or a release pinned.
+    check_table_schema(&dims, args.dp.epsilon.is_some(), schema)?;
     let what = format!(
         "table {}",
         dims.iter()
@@ -839,12 +933,19 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         &args.release,
         &what,
     )?;
-    let bytes = if fmt == "json" {
-        t.to_json()?
-    } else {
-        t.to_csv()
+    let t = t.in_schema(schema)?;
+    let grid = Grid::from_table(&t);
+    let bytes = match fmt.as_str() {
+        "json" => t.to_json()?.into_bytes(),
+        "xlsx" => grid.to_xlsx()?,
+        "parquet" => grid.to_parquet()?,
+        _ => t.to_csv().into_bytes(),
     };
-    emit(&args.output.out, bytes.as_bytes())?;
+    emit(&args.output.out, &bytes)?;
+    let headers = grid.columns.clone();
+    let codebook = write_codebook(&args.output.out, |out| {
+        table_package(&t, &headers, &file_info(out, &fmt, &args.source))
+    })?;
     let mut text = format!(
         "{}: {} cell(s) released, {} counted",
         what,
@@ -874,6 +975,9 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
         "format": fmt,
+        "schema": schema.name(),
+        "columns": headers,
+        "codebook": codebook.as_ref().map(|p| p.display().to_string()),
         "cells": t.cells.len(),
         "released_total": t.released_total,
         "suppressed_cells": t.suppressed_cells,
@@ -887,18 +991,44 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
     Ok(())
 }
 
-fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
+fn chart_cmd(store: &Path, json: bool, lang: Lang, args: ChartArgs) -> Result<()> {
     let fmt = format(&args.format, &args.output.out, &["svg", "png"], "svg")?;
     if fmt == "png" && args.output.out.is_none() {
         return Err(invalid("out", "a PNG chart needs --out FILE"));
     }
+    if fmt == "png" && lang != Lang::En {
+        // Refused before the ledger is charged (the PNG font has no Cyrillic).
+        return Err(invalid(
+            "format",
+            "the PNG font has no Cyrillic glyphs: use --format svg with --lang ru",
+        ));
+    }
+    let ru = lang == Lang::Ru;
     let (dims, title) = match args.kind.as_str() {
         "routes" => (
             vec![Dimension::Citizenship, Dimension::CountryOfExploitation],
-            "Routes: citizenship -> country of exploitation",
+            if ru {
+                "Маршруты: гражданство → страна эксплуатации"
+            } else {
+                "Routes: citizenship -> country of exploitation"
+            },
         ),
-        "exploitation" => (vec![Dimension::Exploitation], "Types of exploitation"),
-        "means" => (vec![Dimension::MeansOfControl], "Means of control"),
+        "exploitation" => (
+            vec![Dimension::Exploitation],
+            if ru {
+                "Виды эксплуатации"
+            } else {
+                "Types of exploitation"
+            },
+        ),
+        "means" => (
+            vec![Dimension::MeansOfControl],
+            if ru {
+                "Средства контроля"
+            } else {
+                "Means of control"
+            },
+        ),
         other => {
             return Err(invalid(
                 "chart",
@@ -917,9 +1047,9 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
         &what,
     )?;
     let chart = if t.dimensions.len() == 2 {
-        route_diagram(&t, title)?
+        route_diagram_in(&t, title, lang)?
     } else {
-        bar_chart(&t, title)?
+        bar_chart_in(&t, title, lang)?
     };
     let bytes = if fmt == "png" {
         chart.to_png()?
@@ -956,6 +1086,34 @@ fn chart_cmd(store: &Path, json: bool, args: ChartArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes a confidential file readable and writable by its owner only (0600 on Unix):
+/// a new file is created with that mode beside `path` (so no other user can open it
+/// while it is written) and renamed over it, so an existing file's wider mode is not
+/// kept.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(path, e));
+    }
+    Ok(())
+}
+
 fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut s = unlock::open(store)?;
     let collected = Collected::from_store(&mut s, &DateWindow::default())?;
@@ -967,7 +1125,12 @@ fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
     let mut ledger = store_ledger(&s, args.restart_lost_ledger)?;
     extract.dataset = Some(ledger.record_extract(extract.records.len(), args.agency)?);
     s.set_privacy_ledger(&ledger.to_bytes()?)?;
-    std::fs::write(&args.out, extract.to_json()?).map_err(|e| io_error(&args.out, e))?;
+    write_private(&args.out, extract.to_json()?.as_bytes())?;
+    eprintln!(
+        "warning: {} holds per-case data in plain text (readable only by this user, mode \
+         0600). Move it on an encrypted medium and delete it once combined.",
+        args.out.display()
+    );
     let text = format!(
         "Wrote {}: {} consenting case(s), {} withheld id(s). CONFIDENTIAL: per-case data, not \
          anonymized; send it only to the party that combines statistics. Recorded in this \

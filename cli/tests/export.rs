@@ -358,6 +358,21 @@ fn extracts_combine_without_double_counting() {
     assert_eq!(s["withheld"], 12);
     let text = std::fs::read_to_string(&a).expect("extract");
     assert!(text.contains("CONFIDENTIAL"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&a).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the extract is private: {mode:o}");
+        // Rewritten over a world-readable file, it is private again.
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = ok(
+            &store,
+            &["export", "extract", "--out", a.to_str().expect("p")],
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("plain text"));
+        let mode = std::fs::metadata(&a).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "rewritten: {mode:o}");
+    }
     assert!(text.contains("NGO Bishkek"));
 
     // The same cases arriving from two agencies (shared by sync) count once; the
@@ -885,4 +900,263 @@ fn attack_f6_changed_data_is_a_new_release() {
     let out = ok(&store, &new);
     assert!(String::from_utf8_lossy(&out.stdout).contains("UZB"));
     ok(&store, &t);
+}
+
+/// Issue 18: `--schema ctdc` writes exactly the current CTDC columns, a Frictionless
+/// codebook is written beside every file export and matches its header, JSON is
+/// typed, and an empty export keeps its header.
+#[test]
+fn ctdc_schema_codebook_and_typed_json() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let csv = tmp.path().join("cases.csv");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "records",
+            "--schema",
+            "ctdc",
+            "--out",
+            csv.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["schema"], "ctdc");
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let header = text.lines().next().expect("header");
+    let ctdc = caravan_core::export::CTDC_COLUMNS.join(",");
+    assert_eq!(header, ctdc);
+    assert_eq!(text.lines().count(), 1 + 24);
+    assert_no_new_zealand("ctdc csv", &text);
+    let book = tmp.path().join("cases.datapackage.json");
+    assert_eq!(s["codebook"], book.display().to_string());
+    let pkg: Value = serde_json::from_slice(&std::fs::read(&book).expect("codebook")).expect("j");
+    let names: Vec<&str> = pkg["resources"][0]["schema"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.join(","), header);
+    assert_eq!(pkg["resources"][0]["path"], "cases.csv");
+    assert_eq!(pkg["caravan"]["protection"]["k"], 11);
+    assert_eq!(pkg["caravan"]["protection"]["released"], 24);
+    // The records check holds on the CTDC layout too.
+    let check = ok_json(&store, &["export", "check", csv.to_str().expect("p")]);
+    assert_eq!(check["holds"], true, "{check}");
+
+    // Typed JSON.
+    let js = tmp.path().join("cases.json");
+    ok(
+        &store,
+        &[
+            "export",
+            "records",
+            "--schema",
+            "ctdc",
+            "--out",
+            js.to_str().expect("p"),
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&js).expect("json")).expect("j");
+    let r = &doc["records"][0];
+    assert!(r["yearOfRegistration"].is_u64(), "{r}");
+    assert_eq!(r["isForcedLabour"], true);
+    assert!(r["traffickMonths"].is_null());
+    // The default layout is still Caravan's.
+    let wide = ok(&store, &["export", "records"]);
+    assert!(String::from_utf8_lossy(&wide.stdout)
+        .starts_with("yearOfRegistration,gender,ageBroad,majorityStatus"));
+
+    // A table gets its codebook too.
+    let t = tmp.path().join("t.csv");
+    ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "citizenship",
+            "--out",
+            t.to_str().expect("p"),
+        ],
+    );
+    let pkg: Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("t.datapackage.json")).expect("table codebook"),
+    )
+    .expect("j");
+    assert_eq!(
+        pkg["resources"][0]["schema"]["fields"][0]["name"],
+        "citizenship"
+    );
+    assert_eq!(pkg["caravan"]["protection"]["k"], 11);
+    // Empty (k above every group): the header and the codebook are still written.
+    let empty = tmp.path().join("empty.csv");
+    ok(
+        &store,
+        &[
+            "export",
+            "records",
+            "--schema",
+            "ctdc",
+            "--k",
+            "1000",
+            "--new-release",
+            "--out",
+            empty.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&empty).expect("empty"),
+        format!("{ctdc}\n")
+    );
+    assert!(tmp.path().join("empty.datapackage.json").exists());
+}
+
+#[test]
+fn ctdc_tables_use_ctdc_columns_and_codes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    // Flags are named by their CTDC column (the release pinned here serves the
+    // route table below too).
+    let out = ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "exploitation",
+            "--schema",
+            "ctdc",
+            "--attributes",
+            "citizenship,country-of-exploitation,exploitation",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("typeOfExploitation,count\n"), "{text}");
+    assert!(text.contains("\nisForcedLabour,"), "{text}");
+    let t = tmp.path().join("routes.csv");
+    let s = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "route",
+            "--schema",
+            "ctdc",
+            "--out",
+            t.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(s["schema"], "ctdc");
+    assert_eq!(
+        s["columns"],
+        serde_json::json!(["citizenship", "CountryOfExploitation", "count"])
+    );
+    let text = std::fs::read_to_string(&t).expect("csv");
+    assert!(
+        text.starts_with("citizenship,CountryOfExploitation,count\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nKGZ,RUS,12\n"), "{text}");
+    assert!(text.contains("\n(total),,"), "{text}");
+    assert!(text.contains("\n(outside the release),,"), "{text}");
+    assert_no_new_zealand("ctdc table", &text);
+    let pkg: Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("routes.datapackage.json")).expect("codebook"),
+    )
+    .expect("j");
+    assert_eq!(pkg["resources"][0]["caravan"]["schema"], "ctdc");
+    assert_eq!(
+        pkg["resources"][0]["schema"]["fields"][1]["name"],
+        "CountryOfExploitation"
+    );
+    // The Caravan layout is unchanged.
+    let out = ok(&store, &["export", "table", "--by", "route"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("route,count\n"));
+    // DP over flags or non-CTDC dimensions is refused before any budget is spent.
+    for by in ["exploitation", "service"] {
+        let out = caravan(
+            &store,
+            &[
+                "export",
+                "table",
+                "--by",
+                by,
+                "--epsilon",
+                "1",
+                "--schema",
+                "ctdc",
+            ],
+        );
+        refused(&out, "--schema caravan");
+    }
+    let g = tmp.path().join("g.csv");
+    let budget = ok_json(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "gender",
+            "--epsilon",
+            "1",
+            "--schema",
+            "ctdc",
+            "--out",
+            g.to_str().expect("p"),
+        ],
+    );
+    let text = std::fs::read_to_string(&g).expect("csv");
+    assert!(text.starts_with("gender,count,low95,high95\n"), "{text}");
+    assert!(
+        !text.contains("Feminine") && !text.contains("Masculine"),
+        "{text}"
+    );
+    assert_eq!(budget["budget"]["outputs"].as_u64(), Some(1), "{budget}");
+}
+
+#[test]
+fn russian_charts_are_svg_with_russian_text() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let out = ok(&store, &["--lang", "ru", "export", "chart", "routes"]);
+    let svg = String::from_utf8(out.stdout).expect("utf8");
+    assert!(
+        svg.contains("Маршруты: гражданство → страна эксплуатации"),
+        "{svg}"
+    );
+    assert!(svg.contains("Кыргызстан") && svg.contains("Российская Федерация"));
+    let png = tmp.path().join("r.png");
+    let out = caravan(
+        &store,
+        &[
+            "--lang",
+            "ru",
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "1",
+            "--out",
+            png.to_str().expect("p"),
+        ],
+    );
+    refused(&out, "Cyrillic");
+    assert!(!png.exists());
+    // Refused before the budget was charged: this is the first DP output.
+    let b = ok_json(
+        &store,
+        &[
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "1",
+            "--out",
+            png.to_str().expect("p"),
+        ],
+    );
+    assert_eq!(b["budget"]["outputs"].as_u64(), Some(1), "{b}");
 }

@@ -365,7 +365,21 @@ impl Chart {
     }
 
     /// The chart as a PNG image (labels in the embedded bitmap font).
+    ///
+    /// Refused when a text holds Cyrillic: the embedded font has no Cyrillic glyphs,
+    /// and a chart of question marks is not published (draw it as SVG).
     pub fn to_png(&self) -> Result<Vec<u8>> {
+        let cyrillic = |t: &str| t.chars().any(|c| ('\u{400}'..='\u{4ff}').contains(&c));
+        let texts = self.shapes.iter().filter_map(|s| match s {
+            Shape::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        });
+        if cyrillic(&self.title) || texts.into_iter().any(cyrillic) {
+            return Err(Error::invalid(
+                "format",
+                "the PNG font has no Cyrillic glyphs: draw this chart as SVG (--format svg)",
+            ));
+        }
         self.raster().encode(&self.title, &self.caption)
     }
 }
@@ -373,6 +387,11 @@ impl Chart {
 /// A horizontal bar chart of a one-dimensional table (e.g. exploitation types or means
 /// of control), largest first, labelled in English.
 pub fn bar_chart(table: &Table, title: &str) -> Result<Chart> {
+    bar_chart_in(table, title, Lang::En)
+}
+
+/// As [`bar_chart`], the values labelled in `lang`.
+pub fn bar_chart_in(table: &Table, title: &str, lang: Lang) -> Result<Chart> {
     let [dim] = table.dimensions.as_slice() else {
         return Err(Error::invalid(
             "chart",
@@ -383,7 +402,7 @@ pub fn bar_chart(table: &Table, title: &str) -> Result<Chart> {
     let labels: Vec<String> = table
         .cells
         .iter()
-        .map(|c| dim.label(&c.values[0], Lang::En))
+        .map(|c| dim.label(&c.values[0], lang))
         .collect();
     let label_w = labels
         .iter()
@@ -441,6 +460,11 @@ pub fn bar_chart(table: &Table, title: &str) -> Result<Chart> {
 /// (left, e.g. citizenship) to the second's (right, e.g. country of exploitation),
 /// thickness proportional to the count.
 pub fn route_diagram(table: &Table, title: &str) -> Result<Chart> {
+    route_diagram_in(table, title, Lang::En)
+}
+
+/// As [`route_diagram`], the countries labelled in `lang`.
+pub fn route_diagram_in(table: &Table, title: &str, lang: Lang) -> Result<Chart> {
     let [from_dim, to_dim] = table.dimensions.as_slice() else {
         return Err(Error::invalid(
             "chart",
@@ -481,7 +505,7 @@ pub fn route_diagram(table: &Table, title: &str) -> Result<Chart> {
                 opacity: 1.0,
                 datum: Some(datum),
             });
-            let label = format!("{} {}", dim.label(value, Lang::En), count);
+            let label = format!("{} {}", dim.label(value, lang), count);
             let (tx, anchor) = if right {
                 (x + node_w + 8.0, Anchor::Start)
             } else {
@@ -582,6 +606,49 @@ mod tests {
         re.captures_iter(svg)
             .map(|c| (c[1].to_string(), c[2].to_string(), c[3].parse().unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn russian_labels_are_drawn_in_svg_and_refused_in_png() {
+        let records = testdata::skewed(3_000, 21);
+        let mut spec = TableSpec::new(vec![Dimension::MeansOfControl]);
+        spec.dp = Some(DpSpec {
+            epsilon: 1.0,
+            mechanism: Mechanism::Laplace,
+            max_contributions: None,
+            delta: crate::export::dp::DEFAULT_DELTA,
+        });
+        let t = table_with_noise(&records, &spec, &mut SeededNoise(Rng::new(5))).unwrap();
+        let ru = bar_chart_in(&t, "Средства контроля", Lang::Ru).unwrap();
+        let svg = ru.to_svg();
+        assert!(svg.contains("Средства контроля"));
+        assert!(
+            svg.contains(">Изъятие документов") || svg.contains("документ"),
+            "{svg}"
+        );
+        assert!(!svg.contains("Withholds documents"));
+        // The same numbers as in English.
+        let en = bar_chart(&t, "Means of control").unwrap();
+        assert_eq!(svg_data(&svg), svg_data(&en.to_svg()));
+        assert!(en.to_png().is_ok());
+        let err = ru.to_png().unwrap_err().to_string();
+        assert!(err.contains("Cyrillic"), "{err}");
+        // Routes: Russian country names.
+        let mut spec = TableSpec::new(vec![
+            Dimension::Citizenship,
+            Dimension::CountryOfExploitation,
+        ]);
+        spec.years = Some((2015, 2026));
+        let t = crate::export::tables::table(&records, &spec).unwrap();
+        let svg = route_diagram_in(&t, "Маршруты", Lang::Ru).unwrap().to_svg();
+        assert!(
+            svg.contains("Кыргызстан") || svg.contains("Киргиз"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("Россия") || svg.contains("Российская"),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -544,49 +544,10 @@ impl RecordExport {
         out
     }
 
-    /// A JSON document: the schema, k, the report, and the records as objects keyed by
-    /// CTDC column (missing values are `null`).
+    /// A JSON document in the Caravan layout (see [`RecordExport::to_json_in`]):
+    /// numbers and booleans typed, missing values `null`.
     pub fn to_json(&self) -> Result<String> {
-        let mut out = String::with_capacity(256 + self.report.released * self.columns.len() * 24);
-        out.push_str("{\"schema\":\"CTDC\",\"country_codes\":");
-        out.push_str(&json(&self.country_codes.name())?);
-        out.push_str(",\"k\":");
-        out.push_str(&self.report.k.to_string());
-        out.push_str(",\"columns\":");
-        out.push_str(&json(&self.columns)?);
-        out.push_str(",\"report\":");
-        out.push_str(&json(&self.report.published())?);
-        out.push_str(",\"records\":[");
-        let keys: Vec<String> = self
-            .columns
-            .iter()
-            .map(json)
-            .collect::<Result<Vec<String>>>()?;
-        let mut first = true;
-        for (row, n) in &self.groups {
-            let mut obj = String::from("{");
-            for (i, (key, cell)) in keys.iter().zip(row).enumerate() {
-                if i > 0 {
-                    obj.push(',');
-                }
-                obj.push_str(key);
-                obj.push(':');
-                match cell {
-                    Some(v) => obj.push_str(&json(v)?),
-                    None => obj.push_str("null"),
-                }
-            }
-            obj.push('}');
-            for _ in 0..*n {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&obj);
-            }
-        }
-        out.push_str("]}");
-        Ok(out)
+        self.to_json_in(super::schema::Schema::Caravan)
     }
 }
 

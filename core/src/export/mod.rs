@@ -15,14 +15,18 @@
 //! See `docs/export.md` for the CTDC mapping, the algorithms and the residual risks.
 
 pub mod chart;
+pub mod codebook;
 mod combine;
 mod ctdc;
 pub mod dp;
+pub mod files;
 mod kanon;
 pub mod ledger;
 mod png;
 mod regions;
+mod schema;
 mod source;
+mod table_schema;
 mod tables;
 
 pub(crate) use source::StoredStats;
@@ -37,9 +41,11 @@ pub use kanon::{
     check_k_anonymity, export_records, parse_csv, AttributeLevel, KCheck, PublishedReport,
     RecordExport, RecordOptions, RecordReport, DEFAULT_K,
 };
+pub use schema::{ColumnType, RecordSheet, Schema, CTDC_COLUMNS, CTDC_SCHEMA_VERSION};
 pub use source::{
     Collected, DateWindow, Excluded, InputReport, StatRecord, StatReferral, StatRouteEvent,
 };
+pub use table_schema::check_table_schema;
 pub use tables::{
     publishable_remainder, table, table_with_noise, Cell, Dimension, ReleaseSpec, Table, TableSpec,
     MAX_DP_CELLS, UNKNOWN,

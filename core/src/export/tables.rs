@@ -408,6 +408,15 @@ pub struct Table {
     pub total: Option<u64>,
     /// The protection and the privacy budget spent.
     pub privacy: PrivacyReport,
+    /// The column names of the dimensions' values in the written files; empty: one
+    /// column per dimension, named [`Dimension::name`] (Caravan layout). Set by
+    /// [`Table::in_schema`] (a CTDC route is two columns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Exact tables: the release attributes (see [`Attribute::name`]) that the record
+    /// release generalized (values such as regions, not CTDC codes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generalized: Vec<String>,
 }
 
 /// Value domains of the dimensions.
@@ -841,6 +850,8 @@ pub fn table_with_noise(
         suppressed_total,
         total: table_total,
         privacy,
+        columns: Vec::new(),
+        generalized: Vec::new(),
     })
 }
 
@@ -1024,6 +1035,14 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
         suppressed_total: publishable_remainder(withheld, spec.k),
         total: Some(released_total),
         privacy,
+        columns: Vec::new(),
+        generalized: export
+            .report
+            .generalization
+            .iter()
+            .filter(|g| g.level > 0)
+            .map(|g| g.attribute.clone())
+            .collect(),
     })
 }
 
@@ -1053,8 +1072,9 @@ impl Table {
     pub fn to_csv(&self) -> String {
         let dp = self.privacy.differentially_private;
         let mut out = String::new();
-        for d in &self.dimensions {
-            out.push_str(d.name());
+        let names = self.column_names();
+        for name in &names {
+            out.push_str(name);
             out.push(',');
         }
         out.push_str(if dp {
@@ -1109,7 +1129,7 @@ impl Table {
         }
         for (label, figure) in rows {
             out.push_str(label);
-            for _ in 0..self.dimensions.len() {
+            for _ in 0..names.len() {
                 out.push(',');
             }
             out.push_str(&figure);
