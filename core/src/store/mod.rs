@@ -176,6 +176,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How many times (20 ms apart) opening retries a lock held elsewhere before it reports
+/// [`Error::Locked`].
+const LOCK_RETRIES: u32 = 5;
+
 impl Store {
     /// Creates a new store in `dir` (which must be empty or absent), opened with `key`.
     pub fn create(dir: impl AsRef<Path>, key: &StoreKey) -> Result<Store> {
@@ -278,14 +282,25 @@ impl Store {
             .truncate(false)
             .open(dir.join(LOCK_FILE))
             .map_err(|e| Error::io(LOCK_FILE, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: dir.display().to_string(),
-                })
+        // A lock just released can still be held for a moment by a child process that
+        // another thread of this process is starting (between its fork and exec the
+        // child holds a copy of every descriptor, the lock file's too): a few short
+        // retries, so only a store really in use is reported as locked.
+        let mut tries = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Locked {
+                        path: dir.display().to_string(),
+                    })
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
             }
-            Err(fs::TryLockError::Error(e)) => return Err(Error::io(LOCK_FILE, e)),
         }
         // Normally one header; if the two copies differ and both accept the key, the
         // one under which the store's files authenticate.
@@ -623,6 +638,7 @@ impl Store {
         self.check_writable()?;
         self.entry(id)?;
         self.check_local_rights(Some(id), edits)?;
+        self.check_no_own_change_on_hold(id)?;
         let mut doc = self.take_doc(id)?;
         if let Err(e) = doc.apply(edits, Timestamp::now(), &self.identity) {
             self.cache_put(*id, doc);
@@ -631,6 +647,41 @@ impl Store {
         // On failure the document is dropped (not cached), so memory never runs ahead of disk.
         self.persist(*id, &mut doc, false)?;
         self.cache_put(*id, doc);
+        Ok(())
+    }
+
+    /// Refuses a local edit of a case while one of this device's own changes on it is
+    /// parked behind a revoked device's change that no coordinator has decided yet
+    /// (decision 0020, "An author's own parked change"). The parked change keeps its
+    /// Automerge sequence number; an edit now would take the same number, and two
+    /// changes by one actor with one number never apply together, so the devices could
+    /// not converge once the parked change comes back. The case can be edited again as
+    /// soon as a coordinator accepts (the parked change returns) or rejects (it stays
+    /// out for good on every device) what it builds on.
+    fn check_no_own_change_on_hold(&self, id: &CaseId) -> Result<()> {
+        let undecided = self
+            .index
+            .sync
+            .quarantine
+            .get(id)
+            .is_some_and(|q| !q.is_empty());
+        let own_parked = || {
+            self.index.sync.pending.get(id).is_some_and(|parked| {
+                parked.iter().any(|index::PendingChange(bytes, _)| {
+                    automerge::Change::from_bytes(bytes.clone())
+                        .is_ok_and(|c| c.actor_id() == &self.actor)
+                })
+            })
+        };
+        if undecided && own_parked() {
+            return Err(Error::NotPermitted {
+                action: "edit this case now".into(),
+                reason: "an edit of yours on it builds on a revoked device's change that waits \
+                         for a coordinator's decision (member quarantine); the case can be \
+                         edited again once a coordinator accepts or rejects it"
+                    .into(),
+            });
+        }
         Ok(())
     }
 

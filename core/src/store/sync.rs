@@ -1509,6 +1509,18 @@ impl Store {
                 })
                 .unwrap_or_default();
             let had_pending = !pending.is_empty();
+            // Parked changes that build on a change a coordinator rejected can never
+            // apply (and an author's later change may reuse their sequence number):
+            // dropped here, as on every device that learns of the rejection.
+            let (pending, dead) = without_rejected(pending, &view.resolved);
+            if dead > 0 {
+                deltas.push(park(case, &pending));
+                report.changes_dropped += dead;
+                report.dropped.push(format!(
+                    "{dead} parked change(s) dropped: they build on a change a coordinator \
+                     rejected"
+                ));
+            }
             let exists = self.index.cases.contains_key(&case);
             let outcome = match (exists, loaded) {
                 // A case new to this device, sent whole: adopt the loaded document.
@@ -2232,6 +2244,35 @@ struct CutOut {
 
 /// The case `doc` split at a cut: every change `out` names, and every change that
 /// depends on one of them, leave it; `None` if it holds none of them.
+/// `changes` without those that build, directly or through one another, on a change
+/// `resolved` marks rejected; and how many were left out.
+fn without_rejected(
+    changes: Vec<(Change, [u8; 64])>,
+    resolved: &BTreeMap<[u8; 32], bool>,
+) -> (Vec<(Change, [u8; 64])>, usize) {
+    let mut dead: BTreeSet<[u8; 32]> = BTreeSet::new();
+    loop {
+        let before = dead.len();
+        for (c, _) in &changes {
+            if c.deps()
+                .iter()
+                .any(|d| resolved.get(&d.0) == Some(&false) || dead.contains(&d.0))
+            {
+                dead.insert(c.hash().0);
+            }
+        }
+        if dead.len() == before {
+            break;
+        }
+    }
+    let n = dead.len();
+    let kept = changes
+        .into_iter()
+        .filter(|(c, _)| !dead.contains(&c.hash().0))
+        .collect();
+    (kept, n)
+}
+
 fn cut_out(
     doc: &mut CaseDoc,
     case: &CaseId,
