@@ -367,3 +367,64 @@ fn a_device_writing_after_its_own_change_was_parked_still_converges() {
         assert_eq!(notes, if accept { 4 } else { 2 }, "accept: {accept}");
     }
 }
+
+/// Red team round 3 (H2): F applied the revoked R's late changes (and wrote on top of
+/// them) before it knew of the revocation, and learned of the revocation and of C2's
+/// rejection in one message. The rebuilt case must be written whole: before the fix
+/// the withdrawal was reported but the store kept R's note and field, and three
+/// devices ended with three versions of one case.
+#[test]
+fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
+    let mut t = team(&[Role::Coordinator, Role::FieldWorker, Role::FieldWorker]);
+    let (c1, c2, f, r) = (0, 1, 2, 3);
+    let shared = t[r]
+        .store
+        .add_case(&[Edit::note("R base case")])
+        .expect("case");
+    settle(&mut t, &[c1, c2, f, r]);
+    let f_id = t[f].store.device_id();
+    t[c1].store.assign_case(&shared, &f_id, true).expect("assign");
+    settle(&mut t, &[c1, c2, f, r]);
+    t[r].store
+        .update_case(&shared, &[Edit::note("R late note")])
+        .expect("late note");
+    t[r].store
+        .add_case(&[Edit::note("R late case")])
+        .expect("late case");
+    t[f].store
+        .update_case(&shared, &[Edit::note("F note on top")])
+        .expect("F's own note");
+    send(&mut t, r, f).expect("F applies R's late work");
+    t[f].store
+        .update_case(&shared, &[Edit::note("F note after R")])
+        .expect("F builds on R's note");
+    let r_id = t[r].store.device_id();
+    t[c1].store.revoke(&r_id).expect("revoke");
+    send(&mut t, f, c2).expect("C2 applies R's work");
+    send(&mut t, c1, c2).expect("C2 learns of the revocation");
+    send(&mut t, f, c1).expect("C1 receives R's work through F");
+    let held: Vec<CaseId> = t[c2].store.quarantined().iter().map(|q| q.case).collect();
+    assert!(!held.is_empty(), "C2 holds R's late work in quarantine");
+    for case in held {
+        t[c2].store.resolve_quarantine(&case, false).expect("reject");
+    }
+    send(&mut t, c2, f).expect("F learns of the revocation and the rejection at once");
+    let notes = |d: &mut Device| -> Vec<String> {
+        d.store
+            .case(&shared)
+            .expect("shared")
+            .notes
+            .into_iter()
+            .map(|n| n.text)
+            .collect()
+    };
+    assert_eq!(notes(&mut t[f]), ["R base case", "F note on top"]);
+    reopen(&mut t[f]);
+    assert_eq!(notes(&mut t[f]), ["R base case", "F note on top"], "after reopening");
+    settle(&mut t, &[c1, c2, f]);
+    let s = state(&mut t[c1]);
+    assert_eq!(s, state(&mut t[c2]));
+    assert_eq!(s, state(&mut t[f]));
+    assert!(s.1.is_empty(), "nothing left to decide");
+    assert_eq!(notes(&mut t[c1]), ["R base case", "F note on top"]);
+}

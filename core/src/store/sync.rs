@@ -1623,12 +1623,17 @@ impl Store {
             let at = to_write
                 .iter()
                 .position(|w| matches!(w, ToWrite::Doc { case: c, .. } if *c == case));
-            let mut doc = match at {
+            // A document already due to be written keeps its `full` flag: a rebuilt
+            // document must be written whole, or the store would keep the old one.
+            let (mut doc, was_full) = match at {
                 Some(i) => match to_write.remove(i) {
-                    ToWrite::Doc { doc, .. } => *doc,
-                    ToWrite::Prepared(_) => continue,
+                    ToWrite::Doc { doc, full, .. } => (*doc, full),
+                    prepared @ ToWrite::Prepared(_) => {
+                        to_write.push(prepared);
+                        continue;
+                    }
                 },
-                None => self.take_doc(&case)?,
+                None => (self.take_doc(&case)?, false),
             };
             match withdrawn(&mut doc, &case, &rejected, &self.actor)? {
                 Some((rebuilt, n)) => {
@@ -1647,7 +1652,7 @@ impl Store {
                     Some(_) => to_write.push(ToWrite::Doc {
                         case,
                         doc: Box::new(doc),
-                        full: false,
+                        full: was_full,
                     }),
                     None => self.cache_put(case, doc),
                 },
@@ -1683,23 +1688,23 @@ impl Store {
                     ToWrite::Doc { case: c, .. } => *c == case,
                     ToWrite::Prepared(p) => p.case == case,
                 });
-                let mut doc = match at {
+                let (mut doc, was_full) = match at {
                     Some(i) => match to_write.remove(i) {
-                        ToWrite::Doc { doc, .. } => *doc,
+                        ToWrite::Doc { doc, full, .. } => (*doc, full),
                         prepared @ ToWrite::Prepared(_) => {
                             // Built under this message's membership already.
                             to_write.push(prepared);
                             continue;
                         }
                     },
-                    None => self.take_doc(&case)?,
+                    None => (self.take_doc(&case)?, false),
                 };
                 let Some(cut) = cut_out(&mut doc, &case, &undecided, &self.actor)? else {
                     match at {
                         Some(_) => to_write.push(ToWrite::Doc {
                             case,
                             doc: Box::new(doc),
-                            full: false,
+                            full: was_full,
                         }),
                         None => self.cache_put(case, doc),
                     }
