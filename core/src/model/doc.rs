@@ -81,7 +81,23 @@ pub(crate) struct ChangeSig(
     #[serde(with = "serde_bytes")] pub(crate) [u8; 64],
 );
 
+/// Why changes that reuse one device's sequence number are refused.
+pub(crate) const DUPLICATE_SEQ: &str =
+    "two different changes by one device carry the same sequence number (a phone \
+     restored from an older copy, or a forged change); they can never both apply, so \
+     this case's changes were set aside";
+
 impl CaseDoc {
+    /// Whether `changes` reuse a sequence number of an author for a different change
+    /// than this document holds (see [`DUPLICATE_SEQ`]): they could never be applied.
+    pub(crate) fn clashes_with(&mut self, changes: &[automerge::Change]) -> bool {
+        let mut staged = self.doc.fork();
+        matches!(
+            staged.apply_changes(changes.iter().cloned()),
+            Err(automerge::AutomergeError::DuplicateSeqNumber(..))
+        )
+    }
+
     /// A new case with all containers created, committed as one change by `actor`.
     pub(crate) fn create(id: CaseId, actor: ActorId, now: Timestamp) -> Result<CaseDoc> {
         let mut doc = AutoCommit::new().with_actor(actor);
@@ -247,7 +263,15 @@ impl CaseDoc {
         };
         staged
             .apply_changes(new.iter().map(|(c, _)| (*c).clone()))
-            .map_err(|e| Error::Internal(format!("changes do not apply: {e}")))?;
+            .map_err(|e| match e {
+                // Two different changes by one device with one sequence number (its
+                // phone restored from an older copy, or a forgery by its holder): they
+                // can never both apply; the case's changes are refused, typed.
+                automerge::AutomergeError::DuplicateSeqNumber(..) => Error::Rejected {
+                    reason: DUPLICATE_SEQ.into(),
+                },
+                e => Error::Internal(format!("changes do not apply: {e}")),
+            })?;
         let missing = staged.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Ok(Err(missing));

@@ -10,7 +10,7 @@ mod record;
 mod screening;
 mod summary;
 
-pub(crate) use doc::{stored_chunk, CaseDoc, ChangeSig};
+pub(crate) use doc::{stored_chunk, CaseDoc, ChangeSig, DUPLICATE_SEQ};
 pub use doc::{validate_edits, MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};

@@ -383,7 +383,10 @@ fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
         .expect("case");
     settle(&mut t, &[c1, c2, f, r]);
     let f_id = t[f].store.device_id();
-    t[c1].store.assign_case(&shared, &f_id, true).expect("assign");
+    t[c1]
+        .store
+        .assign_case(&shared, &f_id, true)
+        .expect("assign");
     settle(&mut t, &[c1, c2, f, r]);
     t[r].store
         .update_case(&shared, &[Edit::note("R late note")])
@@ -406,7 +409,10 @@ fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
     let held: Vec<CaseId> = t[c2].store.quarantined().iter().map(|q| q.case).collect();
     assert!(!held.is_empty(), "C2 holds R's late work in quarantine");
     for case in held {
-        t[c2].store.resolve_quarantine(&case, false).expect("reject");
+        t[c2]
+            .store
+            .resolve_quarantine(&case, false)
+            .expect("reject");
     }
     send(&mut t, c2, f).expect("F learns of the revocation and the rejection at once");
     let notes = |d: &mut Device| -> Vec<String> {
@@ -420,11 +426,101 @@ fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
     };
     assert_eq!(notes(&mut t[f]), ["R base case", "F note on top"]);
     reopen(&mut t[f]);
-    assert_eq!(notes(&mut t[f]), ["R base case", "F note on top"], "after reopening");
+    assert_eq!(
+        notes(&mut t[f]),
+        ["R base case", "F note on top"],
+        "after reopening"
+    );
     settle(&mut t, &[c1, c2, f]);
     let s = state(&mut t[c1]);
     assert_eq!(s, state(&mut t[c2]));
     assert_eq!(s, state(&mut t[f]));
     assert!(s.1.is_empty(), "nothing left to decide");
     assert_eq!(notes(&mut t[c1]), ["R base case", "F note on top"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Red team round 3 (H1): a field worker's phone restored from an older copy writes a
+/// second change with a sequence number it had used already, and the two versions
+/// reach two coordinators. Their exchanges set that one case aside (typed, with the
+/// reason in the report) instead of refusing every payload for good, so the
+/// coordinator's revocation of the phone and everything else still reach the other.
+#[test]
+fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
+    let mut t = team(&[Role::Coordinator, Role::FieldWorker]);
+    let (a, b, f) = (0, 1, 2);
+    let case = t[f]
+        .store
+        .add_case(&[Edit::note("F's case")])
+        .expect("case");
+    settle(&mut t, &[a, b, f]);
+    let saved = t[f].tmp.path().join("backup");
+    copy_dir(&t[f].tmp.path().join("s"), &saved);
+    t[f].store
+        .update_case(&case, &[Edit::note("version 1")])
+        .expect("v1");
+    send(&mut t, f, a).expect("A gets version 1");
+    // The phone is restored from the copy and writes again.
+    let live = t[f].tmp.path().join("s");
+    reopen(&mut t[f]);
+    let other = t[f].tmp.path().join("placeholder2");
+    let placeholder = Store::create(other, &t[f].key).expect("create");
+    drop(std::mem::replace(&mut t[f].store, placeholder));
+    fs::remove_dir_all(&live).expect("rm");
+    copy_dir(&saved, &live);
+    t[f].store = Store::open(&live, &t[f].key).expect("open restored");
+    t[f].store
+        .update_case(&case, &[Edit::note("version 2")])
+        .expect("v2");
+    send(&mut t, f, b).expect("B gets version 2");
+    let f_id = t[f].store.device_id();
+    t[a].store.revoke(&f_id).expect("A revokes the phone");
+    let other_case = t[a]
+        .store
+        .add_case(&[Edit::note("A's new case")])
+        .expect("new");
+    let report = send(&mut t, a, b).expect("A's bundle still imports on B");
+    assert_eq!(report.cases_refused, 1, "{report:?}");
+    assert!(
+        report
+            .dropped
+            .iter()
+            .any(|d| d.contains("same sequence number")),
+        "{report:?}"
+    );
+    assert!(
+        t[b].store.case(&other_case).is_ok(),
+        "A's new case reached B"
+    );
+    let active = |d: &Device| {
+        d.store
+            .members()
+            .iter()
+            .any(|m| m.device == f_id && m.active)
+    };
+    assert!(!active(&t[b]), "the revocation reached B");
+    // B now holds version 2 in quarantine, and sends it: A quarantines it too.
+    send(&mut t, b, a).expect("B's bundle still imports on A");
+    // Accepting it cannot work (A holds version 1 with the same number): a typed
+    // refusal that says why, nothing changed; rejecting it does.
+    let before = state(&mut t[a]);
+    match t[a].store.resolve_quarantine(&case, true) {
+        Err(Error::Rejected { reason }) => {
+            assert!(reason.contains("same sequence number"), "{reason}")
+        }
+        other => panic!("accepting a clashing change: {other:?}"),
+    }
+    assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
+    t[a].store.resolve_quarantine(&case, false).expect("reject");
 }

@@ -611,11 +611,26 @@ impl Store {
             .ok_or_else(|| Error::invalid("case", "this case has no quarantined changes"))?;
         let mut g = self.group()?.clone();
         g.require_coordinator(&self.identity, "resolve quarantined changes")?;
-        let changes = q
+        let held: Vec<Change> = q
             .iter()
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
-            .map(|c| B32(c.hash().0))
             .collect();
+        if accept && self.index.cases.contains_key(case) {
+            // Changes that reuse an author's sequence number for another change than
+            // this device holds can never apply: accepting them would decide nothing.
+            let mut doc = self.take_doc(case)?;
+            let clash = doc.clashes_with(&held);
+            self.cache_put(*case, doc);
+            if clash {
+                return Err(Error::Rejected {
+                    reason: format!(
+                        "{}; they cannot be accepted, only rejected",
+                        crate::model::DUPLICATE_SEQ
+                    ),
+                });
+            }
+        }
+        let changes = held.iter().map(|c| B32(c.hash().0)).collect();
         let before = g.records.clone();
         g.append(
             &self.identity,
@@ -1490,6 +1505,7 @@ impl Store {
                 }
             }
         }
+        let mut role_refused = 0usize;
         for (case, changes, loaded, declared) in verified {
             let incoming = changes.len();
             let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
@@ -1564,7 +1580,21 @@ impl Store {
                         });
                     }
                     report.cases_refused += 1;
+                    role_refused += 1;
                     report.changes_dropped += incoming;
+                    continue;
+                }
+                Err(Error::Rejected { reason }) if reason == crate::model::DUPLICATE_SEQ => {
+                    // One case's changes clash with what this device holds (a device
+                    // restored from an older copy wrote twice with one number): that
+                    // case is set aside, the rest of the payload (membership, other
+                    // cases) goes on, so a revocation still spreads (red team round 3
+                    // H1). Parked changes stay parked.
+                    report.cases_refused += 1;
+                    report.changes_dropped += incoming;
+                    report
+                        .dropped
+                        .push(format!("case {}: {reason}", short_case(&case)));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1761,10 +1791,9 @@ impl Store {
                 .map_or(0, |e| e.summary.conflicts);
             report.conflicts_created += after.saturating_sub(before) as usize;
         }
-        if report.cases_refused > 0 {
+        if role_refused > 0 {
             report.dropped.push(format!(
-                "{} case(s) refused: changes outside their author's role",
-                report.cases_refused
+                "{role_refused} case(s) refused: changes outside their author's role"
             ));
         }
         for t in tombstones {
@@ -2663,4 +2692,9 @@ impl Members {
             Members::Nothing
         }
     }
+}
+
+/// A case id as the sync report names it: its first 8 hex digits (as `case list`).
+fn short_case(case: &CaseId) -> String {
+    case.to_hex().chars().take(8).collect()
 }
