@@ -4,7 +4,7 @@
 
 use super::sync::SyncReport;
 use super::*;
-use crate::sync::Role;
+use crate::sync::{DeviceId, Role};
 
 struct Device {
     tmp: tempfile::TempDir,
@@ -523,4 +523,73 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
     }
     assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
     t[a].store.resolve_quarantine(&case, false).expect("reject");
+}
+
+/// Red team round 3 (M1): two coordinators revoke each other while apart. H learns of
+/// Q's revocation of P first (P's late work, which H had applied, moves into H's
+/// quarantine), then of P's revocation of Q, which the log's order places first, so P
+/// is active again. P's changes must leave H's quarantine: before the fix H kept them
+/// there for good, naming an active coordinator, and its quarantine differed from
+/// every other device's.
+#[test]
+fn changes_of_a_member_active_again_leave_the_quarantine() {
+    let mut t = team(&[Role::Coordinator, Role::FieldWorker, Role::FieldWorker]);
+    let (p, q, h, k) = (0, 1, 2, 3);
+    let base = t[p]
+        .store
+        .add_case(&[Edit::note("base note")])
+        .expect("case");
+    settle(&mut t, &[p, q, h, k]);
+    t[p].store
+        .update_case(&base, &[Edit::note("P late note")])
+        .expect("P's note");
+    t[p].store
+        .add_case(&[Edit::note("P late case")])
+        .expect("P's case");
+    t[q].store
+        .update_case(&base, &[Edit::note("Q late note")])
+        .expect("Q's note");
+    t[q].store
+        .add_case(&[Edit::note("Q late case")])
+        .expect("Q's case");
+    send(&mut t, p, h).expect("H applies P's late work");
+    send(&mut t, q, k).expect("K applies Q's late work");
+    let (p_id, q_id) = (t[p].store.device_id(), t[q].store.device_id());
+    t[p].store.revoke(&q_id).expect("P revokes Q");
+    t[q].store.revoke(&p_id).expect("Q revokes P");
+    // Bundles from the device that ends up revoked are refused: that is expected.
+    for (x, y) in [(q, h), (p, h), (p, k), (q, k)] {
+        let _ = send(&mut t, x, y);
+    }
+    for _ in 0..4 {
+        for x in [p, q, h, k] {
+            for y in [p, q, h, k] {
+                if x != y {
+                    let _ = send(&mut t, x, y);
+                }
+            }
+        }
+    }
+    let active: Vec<DeviceId> = t[h]
+        .store
+        .members()
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| m.device)
+        .collect();
+    let s = state(&mut t[h]);
+    for who in [p, q, k] {
+        if active.contains(&t[who].store.device_id()) {
+            assert_eq!(state(&mut t[who]), s, "device {who} and H");
+        }
+    }
+    // Nothing in any quarantine is by an active member.
+    for who in [h, k] {
+        for entry in t[who].store.quarantined() {
+            assert!(
+                !entry.authors.iter().any(|a| active.contains(a)),
+                "device {who} holds an active member's changes in quarantine: {entry:?}"
+            );
+        }
+    }
 }

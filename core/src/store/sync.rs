@@ -1391,15 +1391,26 @@ impl Store {
                     Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
                 })
                 .collect();
+            // An author active again (a revocation the log's order now places after
+            // one of the revoking coordinator, so it no longer counts) is no longer cut
+            // off: its changes leave the quarantine and apply, as on every device that
+            // never held them there (red team round 3 M1).
+            let active_again = |c: &Change| {
+                view.by_actor(c.actor_id().to_bytes())
+                    .is_some_and(|(_, m)| m.active)
+            };
             let (decided, open): (SignedChanges, SignedChanges) = all
                 .into_iter()
-                .partition(|(c, _)| view.resolved.contains_key(&c.hash().0));
+                .partition(|(c, _)| view.resolved.contains_key(&c.hash().0) || active_again(c));
             if decided.is_empty() {
                 continue;
             }
             let accepted: SignedChanges = decided
                 .into_iter()
-                .filter(|(c, _)| view.resolved.get(&c.hash().0) == Some(&true))
+                .filter(|(c, _)| match view.resolved.get(&c.hash().0) {
+                    Some(accept) => *accept,
+                    None => true,
+                })
                 .collect();
             deltas.push(quarantine_delta(*case, &open));
             if !accepted.is_empty() {
