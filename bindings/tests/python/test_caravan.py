@@ -1186,6 +1186,7 @@ class CaravanFlow(unittest.TestCase):
         the store read-only (writes answer Damaged and change no byte) until
         repair_store has kept the damaged file aside and named what was lost."""
         store, key = self.new_store("damaged")
+        store.create_group("Osh outreach", "Bakyt, Osh")
         for _ in range(3):
             store.add_case(case_edits())
         store.compact()
@@ -1209,6 +1210,11 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(len(store.list_cases(cv.CaseListFilter())), 3)  # reads go on
         with self.assertRaises(cv.CaravanError.Damaged):
             store.add_case(case_edits())
+        # A bundle "since last time" records the target's position: a write, refused
+        # (round 3 red team F2); a bundle of everything writes nothing and still works.
+        with self.assertRaises(cv.CaravanError.Damaged):
+            store.export_bundle(cv.BundleScope.SINCE_LAST(target="partner"))
+        self.assertTrue(store.export_bundle(cv.BundleScope.EVERYTHING()))
         store.close_store()
         self.assertEqual(snapshot(), before, "a refused write changed no byte")
 

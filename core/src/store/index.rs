@@ -195,6 +195,11 @@ pub(crate) struct SyncState {
     /// Sharing agreements with partner agencies, by id.
     #[serde(default)]
     pub(crate) agreements: BTreeMap<[u8; 16], crate::sync::share::Agreement>,
+    /// Per mailbox place (its cursor name): the number of tombstones when this device
+    /// last rewrote its outbox there (`outbox_tombstones` is the one of stores that
+    /// kept a single position for every mailbox).
+    #[serde(default)]
+    pub(crate) outbox_tombstones_at: BTreeMap<String, usize>,
 }
 
 /// A verified change waiting for its dependencies.
@@ -226,6 +231,12 @@ pub(crate) enum SyncDelta {
         bundle: B32,
     },
     OutboxTombstones(usize),
+    /// The tombstone count of one mailbox place's outbox (see
+    /// `SyncState::outbox_tombstones_at`).
+    OutboxTombstonesAt {
+        name: String,
+        count: usize,
+    },
     Finished {
         peer: B32,
         meta: B32,
@@ -285,6 +296,9 @@ impl SyncState {
                 self.seen.insert(bundle);
             }
             SyncDelta::OutboxTombstones(n) => self.outbox_tombstones = n,
+            SyncDelta::OutboxTombstonesAt { name, count } => {
+                self.outbox_tombstones_at.insert(name, count);
+            }
             SyncDelta::PeerMeta { peer, meta } => {
                 self.peer_meta.insert(peer, meta);
             }

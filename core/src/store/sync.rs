@@ -697,6 +697,11 @@ impl Store {
 
     /// Seals a bundle of the changes `scope` asks for.
     pub fn export_bundle(&mut self, scope: BundleScope) -> Result<Vec<u8>> {
+        if matches!(scope, BundleScope::SinceLast(_)) {
+            // It records the target's new position: a write, refused on a damaged
+            // store like every other (an export of everything writes nothing).
+            self.check_writable()?;
+        }
         let (bytes, deltas) = self.export_bundle_deferred(scope)?;
         if let Some(deltas) = deltas {
             self.write_sync(deltas)?;
@@ -2522,7 +2527,7 @@ fn parse_changes(
 
 /// Where the membership digest last exported to the bundle target `name` is kept
 /// (beside the peers' digests, which are keyed by device public key).
-fn cursor_meta_key(name: &str) -> B32 {
+pub(super) fn cursor_meta_key(name: &str) -> B32 {
     let digest = ring::digest::digest(
         &ring::digest::SHA256,
         [b"caravan/cursor/".as_slice(), name.as_bytes()]

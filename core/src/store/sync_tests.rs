@@ -396,7 +396,7 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
     // A tampered file (planted in every outbox) is refused by name and does not stop the
     // sync; a device reads only the other two outboxes.
     for sub in fs::read_dir(folder.path()).expect("dir").flatten() {
-        fs::write(sub.path().join("9999999999.cvb"), b"not a bundle").expect("write");
+        fs::write(sub.path().join("0999999999.cvb"), b"not a bundle").expect("write");
     }
     let r = t[2].store.sync_mailbox(folder.path()).expect("sync");
     assert_eq!(r.refused.len(), 2, "{:?}", r.refused);
@@ -500,4 +500,101 @@ fn reports_count_conflicts_created_and_changes_dropped_with_reasons() {
     // The same bundle again creates nothing new.
     let again = t[0].store.import_bundle(&b).expect("again");
     assert_eq!(again.conflicts_created, 0);
+}
+
+/// Red team round 3 (F1): names planted in this device's own outbox (a number past
+/// u64, one at u64::MAX, full-width digits, a sign) neither panic the sync nor make it
+/// start again at 1 and replace the device's first bundle.
+#[test]
+fn names_planted_in_a_devices_own_outbox_neither_panic_nor_replace_its_bundles() {
+    let mut t = team(2);
+    let folder = tempfile::tempdir().expect("mailbox");
+    t[0].store.add_case(&edits(1)).expect("add");
+    t[0].store.sync_mailbox(folder.path()).expect("first sync");
+    let outbox = fs::read_dir(folder.path())
+        .expect("dir")
+        .flatten()
+        .next()
+        .expect("own outbox")
+        .path();
+    let first = outbox.join("0000000001.cvb");
+    let first_bytes = fs::read(&first).expect("first bundle");
+    for planted in [
+        "18446744073709551615.cvb",
+        "99999999999999999999999.cvb",
+        "１２３.cvb",
+        "+000000005.cvb",
+    ] {
+        fs::write(outbox.join(planted), b"planted").expect("plant");
+    }
+    let second = t[0].store.add_case(&edits(2)).expect("add");
+    let report = t[0].store.sync_mailbox(folder.path()).expect("sync");
+    assert_eq!(report.bundles_written, 1);
+    assert_eq!(
+        fs::read(&first).expect("first"),
+        first_bytes,
+        "first bundle intact"
+    );
+    assert!(outbox.join("0000000002.cvb").exists());
+    t[1].store.sync_mailbox(folder.path()).expect("reader");
+    assert_eq!(records(&mut t[1].store).len(), 2);
+    assert!(t[1].store.case(&second).is_ok());
+    // A planted 9999999999 cannot be followed: a typed refusal, nothing replaced.
+    fs::write(outbox.join("9999999999.cvb"), b"planted").expect("plant");
+    t[0].store.add_case(&edits(1)).expect("add");
+    let err = t[0]
+        .store
+        .sync_mailbox(folder.path())
+        .expect_err("cannot follow");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert_eq!(fs::read(&first).expect("first"), first_bytes);
+}
+
+/// Red team round 3 (F3): each mailbox place has its own position. A device that
+/// synced through a USB stick and later through the team's server writes to the
+/// server everything the stick got too, so a device reading only the server misses
+/// nothing; after an erasure each place's outbox is rewritten when it is next synced.
+#[test]
+fn each_mailbox_place_gets_everything_whatever_went_to_another() {
+    let mut t = team(3);
+    let stick = tempfile::tempdir().expect("stick");
+    let server = tempfile::tempdir().expect("server");
+    let first = t[0].store.add_case(&edits(1)).expect("add");
+    t[0].store.sync_mailbox(stick.path()).expect("stick");
+    let second = t[0].store.add_case(&edits(2)).expect("add");
+    t[0].store.sync_mailbox(server.path()).expect("server");
+    t[1].store
+        .sync_mailbox(server.path())
+        .expect("reader of the server");
+    assert!(
+        t[1].store.case(&first).is_ok(),
+        "what went to the stick reached the server"
+    );
+    assert!(t[1].store.case(&second).is_ok());
+    // The same place named another way is one place: nothing new is written.
+    let again = FsMailbox::new(
+        server
+            .path()
+            .join(".")
+            .join("..")
+            .join(server.path().file_name().expect("name")),
+    );
+    let quiet = t[0]
+        .store
+        .sync_through(&again, &mut |_, _| true)
+        .expect("same place");
+    assert_eq!(quiet.bundles_written, 0);
+    // An erasure: the stick's outbox, synced after the server's, is rewritten too.
+    t[0].store
+        .erase_case(&first, ErasureReason::EnteredInError)
+        .expect("erase");
+    t[0].store.sync_mailbox(server.path()).expect("server");
+    t[0].store.sync_mailbox(stick.path()).expect("stick");
+    t[2].store
+        .sync_mailbox(stick.path())
+        .expect("reader of the stick");
+    assert!(
+        t[2].store.case(&first).is_err(),
+        "no bundle left on the stick brings the erased case"
+    );
 }

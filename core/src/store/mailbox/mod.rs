@@ -31,7 +31,7 @@ pub use self::transport::{FsMailbox, Mailbox};
 pub use self::webdav::WebDavMailbox;
 
 use super::index::SyncDelta;
-use super::sync::Members;
+use super::sync::{cursor_meta_key, Members};
 use super::*;
 use crate::sync::B32;
 
@@ -53,8 +53,6 @@ pub struct MailboxReport {
     /// What the imports changed.
     pub changes: SyncReport,
 }
-
-const CURSOR: &str = "mailbox";
 
 impl Store {
     /// Syncs through the mailbox directory `dir` (created if missing).
@@ -152,22 +150,39 @@ impl Store {
         }
 
         // 2. Write what changed since our previous bundle (everything after an erasure).
+        // Each place (folder, server, the app's mailbox) has its own position: what
+        // went to a USB stick has not reached the team's server (red team round 3 F3).
+        // A place this device never wrote to under its own position gets everything.
+        let cursor_name = place_cursor(&mailbox.place());
         let tombstones = self.index.tombstones.len();
-        let rewrite = tombstones > self.index.sync.outbox_tombstones;
+        let rewrite = tombstones
+            > self
+                .index
+                .sync
+                .outbox_tombstones_at
+                .get(&cursor_name)
+                .copied()
+                .unwrap_or(0);
         own.sort();
-        let next = own
-            .last()
-            .and_then(|(name, _)| name.strip_suffix(".cvb"))
-            .and_then(|stem| stem.parse::<u64>().ok())
-            .map_or(1, |n| n + 1);
+        let next = match own.iter().filter_map(|(name, _)| own_number(name)).max() {
+            None => 1,
+            Some(n) if n < LAST_NUMBER => n + 1,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "mailbox",
+                    "this device's outbox holds a file numbered 9999999999, which it never \
+                     wrote and cannot follow; remove that file from the mailbox and sync again",
+                ))
+            }
+        };
         let cursor = if rewrite {
             None
         } else {
-            self.index.sync.cursors.get(CURSOR).cloned()
+            self.index.sync.cursors.get(&cursor_name).cloned()
         };
         let meta = self.group()?.records_digest();
-        // Membership records last written to the mailbox, tracked like a peer's.
-        let meta_key = B32([0xff; 32]);
+        // Membership records last written to this place, tracked like a peer's.
+        let meta_key = cursor_meta_key(&cursor_name);
         let meta_changed = self
             .index
             .sync
@@ -198,11 +213,14 @@ impl Store {
             }
             self.write_sync(vec![
                 SyncDelta::Cursor {
-                    name: CURSOR.into(),
+                    name: cursor_name.clone(),
                     updates,
                     replace: rewrite,
                 },
-                SyncDelta::OutboxTombstones(tombstones),
+                SyncDelta::OutboxTombstonesAt {
+                    name: cursor_name,
+                    count: tombstones,
+                },
                 SyncDelta::PeerMeta {
                     peer: meta_key,
                     meta: B32(meta),
@@ -219,4 +237,32 @@ pub(crate) fn outbox_name(epoch_key: &[u8; 32], device: &[u8; 32]) -> String {
     let k = hmac::Key::new(hmac::HMAC_SHA256, epoch_key);
     let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), device].concat());
     crate::model::hex_encode(&tag.as_ref()[..8])
+}
+
+/// The highest number a bundle of this device's outbox can carry (ten digits).
+const LAST_NUMBER: u64 = 9_999_999_999;
+
+/// The number of a bundle this device wrote into its outbox (`NNNNNNNNNN.cvb`, exactly
+/// ten ASCII digits), or `None` for any other name: a name planted by whoever can
+/// write the mailbox (more digits, other digits, a sign) is never taken for one, so it
+/// can neither overflow the sequence nor make it start again at a used number (red
+/// team round 3 F1).
+fn own_number(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".cvb")?;
+    if stem.len() != 10 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// The name of a mailbox place's position among the export cursors: `mailbox ` and the
+/// first 16 bytes of SHA-256 of the place, in hex (the place itself, a path or a URL,
+/// is not kept in the index).
+fn place_cursor(place: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, place.as_bytes());
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("mailbox {hex}")
 }

@@ -30,8 +30,10 @@ pub trait Mailbox {
     /// `limit + 1` bytes are read, so a hostile server or stick cannot exhaust memory.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
 
-    /// Creates or replaces `path` (and its outbox) atomically: a reader sees either the
-    /// previous state or the whole new file, never a part of it.
+    /// Creates `path` (and its outbox) atomically: a reader sees either no file or the
+    /// whole new file, never a part of it. The sync only ever writes a new name; an
+    /// implementation should refuse to replace a file already there (the folder and
+    /// WebDAV mailboxes do), so a planted file can never make it overwrite a bundle.
     fn write(&self, path: &str, bytes: &[u8]) -> Result<()>;
 
     /// Deletes `path`; deleting a file that is already gone is not an error.
@@ -39,6 +41,13 @@ pub trait Mailbox {
 
     /// A name for messages: the folder or the server's URL, **without credentials**.
     fn describe(&self) -> String;
+
+    /// What identifies this place for the device's position in it (what it has
+    /// written there): two mailboxes with the same place share one position. By
+    /// default [`Mailbox::describe`].
+    fn place(&self) -> String {
+        self.describe()
+    }
 }
 
 /// Splits a mailbox path into `(outbox, name)`, refusing anything that is not exactly
@@ -78,14 +87,28 @@ impl FsMailbox {
     }
 
     fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
-        |e| Error::io(self.root.display().to_string(), e)
+        |e| Error::io(self.describe(), e)
     }
 }
 
-fn bad_path(path: &str) -> Error {
-    Error::rejected(format!(
-        "mailbox path {path:?} is not <outbox>/<file>; it was not used"
-    ))
+/// At most this many characters of a folder's path appear in a message.
+const MAX_SHOWN_PATH: usize = 120;
+
+/// A path for messages, bounded: its last [`MAX_SHOWN_PATH`] characters after an
+/// ellipsis when longer (an absurd path must not fill a log or a crash report).
+fn shown(path: &Path) -> String {
+    let full = path.display().to_string();
+    let n = full.chars().count();
+    if n <= MAX_SHOWN_PATH {
+        return full;
+    }
+    let tail: String = full.chars().skip(n - MAX_SHOWN_PATH).collect();
+    format!("…{tail}")
+}
+
+/// A refused listing path; never quoted (a hostile listing can hold anything).
+fn bad_path(_path: &str) -> Error {
+    Error::rejected("a mailbox path that is not <outbox>/<file> was not used")
 }
 
 impl Mailbox for FsMailbox {
@@ -114,7 +137,23 @@ impl Mailbox for FsMailbox {
         let target = self.path(path)?;
         let (outbox, name) = check_path(path).ok_or_else(|| bad_path(path))?;
         let dir = self.root.join(outbox);
+        // An outbox replaced by a link (by whoever can write the shared folder) would
+        // send this device's bundles, and its clean-up, anywhere: refused.
+        if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::rejected(
+                "an outbox in the mailbox folder is not a plain folder (a link?); nothing \
+                 was written",
+            ));
+        }
         fs::create_dir_all(&dir).map_err(self.io())?;
+        // Never replace a file: a bundle already there under this name (planted, or
+        // written by a copy of this device) stays, and the sync stops, typed.
+        if fs::symlink_metadata(&target).is_ok() {
+            return Err(Error::rejected(
+                "a file with the name of this device's next bundle is already in the \
+                 mailbox; nothing was replaced",
+            ));
+        }
         let tmp = dir.join(format!(".{name}.tmp"));
         fs::write(&tmp, bytes).map_err(self.io())?;
         File::open(&tmp)
@@ -138,7 +177,14 @@ impl Mailbox for FsMailbox {
     }
 
     fn describe(&self) -> String {
-        self.root.display().to_string()
+        shown(&self.root)
+    }
+
+    /// The folder's full path, made absolute where it exists (`box` and `./box` are
+    /// one place).
+    fn place(&self) -> String {
+        let full = fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        format!("folder {}", full.display())
     }
 }
 
@@ -165,9 +211,31 @@ mod tests {
         let m = FsMailbox::new(tmp.path().join("box"));
         assert!(m.list().expect("list").is_empty());
         m.write("out1/0000000001.cvb", b"one").expect("write");
-        m.write("out1/0000000001.cvb", b"uno").expect("replace");
+        let err = m
+            .write("out1/0000000001.cvb", b"uno")
+            .expect_err("never replaced");
+        assert!(matches!(err, Error::Rejected { .. }), "{err}");
         assert_eq!(m.list().expect("list"), vec!["out1/0000000001.cvb"]);
-        assert_eq!(m.read("out1/0000000001.cvb", 3).expect("read"), b"uno");
+        assert_eq!(m.read("out1/0000000001.cvb", 3).expect("read"), b"one");
+        // An outbox replaced by a link to elsewhere is refused, nothing written there.
+        #[cfg(unix)]
+        {
+            let elsewhere = tmp.path().join("elsewhere");
+            fs::create_dir_all(&elsewhere).expect("mkdir");
+            std::os::unix::fs::symlink(&elsewhere, tmp.path().join("box").join("out2"))
+                .expect("link");
+            let err = m
+                .write("out2/0000000001.cvb", b"x")
+                .expect_err("linked outbox");
+            assert!(matches!(err, Error::Rejected { .. }), "{err}");
+            assert_eq!(fs::read_dir(&elsewhere).expect("dir").count(), 0);
+        }
+        // A path of any length is not quoted in a message.
+        let long = "x".repeat(100_000);
+        let err = FsMailbox::new(tmp.path().join("file").join(&long))
+            .list()
+            .expect_err("not a folder");
+        assert!(err.to_string().len() < 400, "{}", err.to_string().len());
         let err = m
             .read("out1/0000000001.cvb", 2)
             .expect_err("over the limit");
