@@ -98,9 +98,18 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             crate::member_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
         Command::Partner(cmd) => {
+            if let crate::partner_cmd::PartnerCommand::Import { file } = &cmd {
+                // Refused from its metadata before the store is unlocked (as bundles).
+                caravan_core::store::inputs::check_input(
+                    file,
+                    caravan_core::store::inputs::MAX_BUNDLE_FILE,
+                    "share bundle",
+                )?;
+            }
             crate::partner_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
         Command::Bundle(cmd) => {
+            crate::sync_cmd::check_bundle_inputs(&cmd)?;
             crate::sync_cmd::bundle(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
         Command::Sync(crate::sync_cmd::SyncCommand::Listen { addr }) => {

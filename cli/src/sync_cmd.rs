@@ -143,6 +143,23 @@ pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<
 }
 
 /// Runs a bundle command.
+/// Refuses the files a `bundle import` names from their metadata (not a regular file,
+/// over the limit) before the store is unlocked: a 1 GB junk file then costs neither
+/// the passphrase's key derivation nor a read. The import reads them again, bounded.
+pub(crate) fn check_bundle_inputs(cmd: &BundleCommand) -> Result<()> {
+    if let BundleCommand::Import { files, qr } = cmd {
+        for f in files {
+            inputs::check_input(f, inputs::MAX_BUNDLE_FILE, "bundle")?;
+        }
+        if let Some(dir) = qr {
+            for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+                inputs::check_input(&entry.path(), inputs::MAX_QR_FRAME_FILE, "QR frame")?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn bundle(store: &mut Store, json: bool, cmd: BundleCommand) -> Result<()> {
     match cmd {
         BundleCommand::Export {

@@ -82,3 +82,38 @@ fn devices_and_fifos_are_refused_unread() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Red team round 3 (L1): a bundle or share file over the limit is refused from its
+/// metadata before the store is unlocked, so refusing a 1 GB junk file costs neither
+/// the passphrase's key derivation (64 MiB of memory by default) nor a read. Shown
+/// here by the refusal coming without any passphrase at all.
+#[test]
+fn oversized_bundles_are_refused_before_the_store_is_unlocked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("s");
+    assert!(caravan(&store, &["init", "--kdf-memory-mib", "8"])
+        .status
+        .success());
+    let junk = tmp.path().join("junk.cvb");
+    std::fs::File::create(&junk)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse junk");
+    let junk = junk.to_str().expect("path");
+    for args in [
+        vec!["bundle", "import", junk],
+        vec!["partner", "import", junk],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .arg("--store")
+            .arg(&store)
+            .args(&args)
+            .env_remove("CARAVAN_PASSPHRASE")
+            .env_remove("CARAVAN_PASSPHRASE_FILE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{args:?}: {err}");
+        assert!(err.contains("more than the limit"), "{args:?}: {err}");
+    }
+}

@@ -56,6 +56,28 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// Refuses `path` as [`read_bounded`] would from its metadata alone (not a regular
+/// file, or more than `limit` bytes), without opening it: callers check their inputs
+/// this way before costly work such as unlocking a store (a 1 GB junk file is then
+/// refused before the passphrase's key derivation takes its memory).
+pub fn check_input(path: &Path, limit: u64, what: &str) -> Result<()> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(&name, e))?;
+    if !meta.is_file() {
+        return Err(Error::rejected(format!(
+            "{what} {name} is not a regular file (a FIFO, a device, a socket or a \
+             directory); it was not read"
+        )));
+    }
+    if meta.len() > limit {
+        return Err(Error::rejected(format!(
+            "{what} {name} is {} bytes, more than the limit of {limit} bytes; it was not read",
+            meta.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Reads `path` whole if it is a regular file (symbolic links followed) of at most
 /// `limit` bytes; otherwise refuses it with [`Error::Rejected`] (naming `what` and
 /// the reason) without reading it: FIFOs, devices, sockets and directories are
@@ -74,13 +96,7 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
             "{what} {name} is {size} bytes, more than the limit of {limit} bytes; it was not read"
         ))
     };
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(&name, e))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    if meta.len() > limit {
-        return Err(too_big(meta.len()));
-    }
+    check_input(path, limit, what)?;
     let file = open_nonblocking(path).map_err(|e| Error::io(&name, e))?;
     // The file may have been replaced between the check and the open.
     let meta = file.metadata().map_err(|e| Error::io(&name, e))?;
