@@ -586,8 +586,10 @@ fn check(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
                     "Acknowledged data is missing. `caravan repair` keeps the damaged files \
                      aside and salvages everything that authenticates.\n"
                 } else {
-                    "No acknowledged data is missing. `caravan repair` rewrites the damaged \
-                     files (keeping them aside).\n"
+                    "No lost record was found, but with damage a loss cannot be ruled out \
+                     everywhere (a missing end mark hides a cut of the journal's tail). \
+                     `caravan repair` rewrites the damaged files (keeping them aside) and \
+                     names what it cannot salvage.\n"
                 });
             }
             out
