@@ -145,7 +145,8 @@ fn print(json: bool, r: &ImportReport, dry_run: bool) {
     }
     for b in &r.bad {
         match &b.column {
-            Some(c) => println!("row {}: column {c:?}: {}", b.row, b.reason),
+            // The column by number and letters, never its header or the cell's text.
+            Some(c) => println!("row {}, column {c}: {}", b.row, b.reason),
             None => println!("row {}: {}", b.row, b.reason),
         }
     }
