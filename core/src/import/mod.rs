@@ -471,4 +471,34 @@ mod tests {
             .expect("F");
         assert_eq!(sex.reason, "not a gender code or label");
     }
+
+    /// F3 of the round-3 red team: a phone or a passport number split by a CR, CRLF
+    /// (a Windows CSV with a multi-line cell), VT, FF, NEL, U+2028 or U+2029 in a
+    /// note passed the screen and was stored.
+    #[test]
+    fn notes_split_by_any_line_break_are_screened() {
+        let mapping = Mapping::parse(TEMPLATE).expect("template");
+        let mut csv = format!("{HEADER}\r\n");
+        let seps = [
+            "\r", "\r\n", "\u{b}", "\u{c}", "\u{85}", "\u{2028}", "\u{2029}",
+        ];
+        for sep in seps {
+            for note in [
+                format!("Call +7 701{sep}555 1234"),
+                format!("passport N1234{sep}5678"),
+            ] {
+                let mut row: Vec<String> = GOOD.iter().map(|c| c.to_string()).collect();
+                row[12] = format!("\"{note}\"");
+                csv.push_str(&format!(",,,,{}\r\n", row.join(",")));
+            }
+        }
+        let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("csv");
+        let plan = plan(&mapping, sheet).expect("plan");
+        assert!(plan.cases.is_empty(), "{} notes stored", plan.cases.len());
+        assert_eq!(plan.bad.len(), 2 * seps.len());
+        for b in &plan.bad {
+            assert_eq!(b.column.as_deref(), Some("17 (Q)"));
+            assert!(b.reason.starts_with("note refused"), "{}", b.reason);
+        }
+    }
 }
