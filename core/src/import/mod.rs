@@ -231,7 +231,9 @@ impl<'m> Planner<'m> {
             let cells: Vec<String> = self
                 .resolvers
                 .iter()
-                .map(|(i, _, _)| row.get(*i).cloned().unwrap_or_default())
+                // Trimmed, as the values are read: a tool that pads cells with
+                // blanks does not make the rows new (F7 of the round-3 red team).
+                .map(|(i, _, _)| row.get(*i).map_or("", |c| c.trim()).to_string())
                 .collect();
             let request = row_request_id(&self.mapped_header, number, &cells);
             (
@@ -500,5 +502,28 @@ mod tests {
             assert_eq!(b.column.as_deref(), Some("17 (Q)"));
             assert!(b.reason.starts_with("note refused"), "{}", b.reason);
         }
+    }
+
+    /// F7 of the round-3 red team: re-importing the file after a tool padded its
+    /// cells with blanks stored every row again, since the request id hashed the
+    /// raw cells.
+    #[test]
+    fn blanks_around_cells_do_not_make_a_row_new() {
+        let mapping = Mapping::parse(TEMPLATE).expect("template");
+        let ids = |pad: &str| {
+            let row: Vec<String> = GOOD.iter().map(|c| format!("{pad}{c}{pad}")).collect();
+            let csv = format!("{HEADER}\n,,,,{}\n", row.join(","));
+            let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("csv");
+            let plan = plan(&mapping, sheet).expect("plan");
+            assert!(plan.bad.is_empty(), "{:?}", plan.bad);
+            plan.cases
+                .into_iter()
+                .map(|(_, id, _)| id)
+                .collect::<Vec<_>>()
+        };
+        let plain = ids("");
+        assert_eq!(plain.len(), 1);
+        assert_eq!(ids(" "), plain);
+        assert_eq!(ids("\t  "), plain);
     }
 }
