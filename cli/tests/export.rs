@@ -1219,3 +1219,59 @@ fn attack_round3_f5_out_is_never_a_pipe_a_device_or_a_directory() {
     );
     assert_eq!(s["extracts_recorded"], 1);
 }
+
+/// F9 of the round-3 red team: `--epsilon 2 --out /nonexistent/x.csv` failed to
+/// write but was charged, so two typos spent 4 of ε = 5. The directory is checked
+/// before any noise is drawn: the failed outputs cost nothing and the whole budget
+/// is left.
+#[test]
+fn attack_round3_f9_a_failed_write_charges_no_budget() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let missing = tmp.path().join("no-such-dir");
+    let bad_csv = missing.join("x.csv");
+    let bad_svg = missing.join("x.svg");
+    for args in [
+        vec![
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--epsilon",
+            "2",
+            "--out",
+            bad_csv.to_str().expect("p"),
+        ],
+        vec![
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "2",
+            "--out",
+            bad_svg.to_str().expect("p"),
+        ],
+    ] {
+        let out = caravan(&store, &args);
+        assert!(
+            !out.status.success(),
+            "{args:?} wrote into a missing directory"
+        );
+    }
+    assert!(!missing.exists());
+    // The whole ε = 5 is still there.
+    let good = tmp.path().join("t.csv");
+    ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--epsilon",
+            "5",
+            "--out",
+            good.to_str().expect("p"),
+        ],
+    );
+}
