@@ -323,6 +323,25 @@ fn row_edits(
     if edits.is_empty() {
         return Err((None, "the row has no value in a mapped column".into()));
     }
+    // Several note columns are screened read together too, one line each: a phone
+    // number split over two columns (`Call +7 701` | `555 1234`) was stored as two
+    // notes that each passed (F3 of the round-3 red team).
+    let note_columns: Vec<usize> = resolvers
+        .iter()
+        .filter(|(i, _, r)| r.is_note() && row.get(*i).is_some_and(|c| !c.trim().is_empty()))
+        .map(|(i, _, _)| *i)
+        .collect();
+    if note_columns.len() > 1 {
+        let joined: Vec<&str> = note_columns.iter().map(|i| row[*i].trim()).collect();
+        if let Err(e @ Error::NoteRejected { .. }) = crate::privacy::screen_note(&joined.join("\n"))
+        {
+            let columns: Vec<String> = note_columns.iter().map(|i| column_name(*i)).collect();
+            return Err((
+                Some(columns.join(" + ")),
+                format!("the notes of these columns read together, one line each: {e}"),
+            ));
+        }
+    }
     // Every row's edits are held until the store writes them: no spare capacity.
     edits.shrink_to_fit();
     Ok(edits)
@@ -525,5 +544,29 @@ mod tests {
         assert_eq!(plain.len(), 1);
         assert_eq!(ids(" "), plain);
         assert_eq!(ids("\t  "), plain);
+    }
+
+    /// F3 of the round-3 red team: a phone number split over two columns both mapped
+    /// to `note` was stored as two notes that each passed the screen.
+    #[test]
+    fn note_columns_are_screened_read_together() {
+        let mapping = Mapping::parse(
+            "version = 1\n[columns]\nRegistered = \"registered\"\nComment = \"note\"\n\
+             Comment2 = \"note\"\n",
+        )
+        .expect("mapping");
+        let csv = "Registered,Comment,Comment2\n2021-03,Call +7 701,555 1234 please\n\
+                   2021-03,Worked on a farm,paid 150 000 tenge\n";
+        let sheet = Sheet::read(csv.as_bytes(), SheetFormat::Csv, None).expect("csv");
+        let plan = plan(&mapping, sheet).expect("plan");
+        assert_eq!(plan.cases.len(), 1);
+        assert_eq!(plan.bad.len(), 1, "{:?}", plan.bad);
+        assert_eq!(plan.bad[0].row, 2);
+        assert_eq!(plan.bad[0].column.as_deref(), Some("2 (B) + 3 (C)"));
+        assert!(
+            !plan.bad[0].reason.contains("701"),
+            "{}",
+            plan.bad[0].reason
+        );
     }
 }

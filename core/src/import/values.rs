@@ -110,6 +110,11 @@ impl Resolver {
         })
     }
 
+    /// Whether the column goes to a note.
+    pub(super) fn is_note(&self) -> bool {
+        self.target == Target::Note
+    }
+
     /// The code for one value, or why there is none.
     fn code(&self, value: &str) -> std::result::Result<String, String> {
         if let Some(code) = self.lookup.get(&norm(value)) {
