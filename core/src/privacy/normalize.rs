@@ -14,6 +14,8 @@
 //! - In a word made of digits and look-alike letters only (`7O1`, `l23`, `2З4`),
 //!   `O`/`o`/`О`/`о` become `0`, `l`/`I`/`і`/`І`/`ӏ` become `1` and `З`/`з` become `3`.
 //!   Words without a digit (`III`, `Ol`) are left alone.
+//! - Decimal digits of other scripts (Arabic-Indic, Persian, Devanagari, ...) read as
+//!   ASCII digits.
 //! - Every line break or separator (CR, CRLF, VT, FF, NEL, U+2028, U+2029) reads as
 //!   one LF, so what joins numbers, e-mails and dates split by LF joins them split by
 //!   any of these.
@@ -49,6 +51,25 @@ fn invisible(c: char) -> bool {
             | '\u{FEFF}'
             | '\u{FFA0}'
     )
+}
+
+/// The first code points of the blocks of ten decimal digits (Unicode `Nd`) of the
+/// scripts a note may be typed in besides ASCII (full-width and mathematical digits
+/// are folded by NFKC): Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), NKo,
+/// Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam,
+/// Sinhala, Thai, Lao, Tibetan, Myanmar, Khmer, Mongolian.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810,
+];
+
+/// The ASCII digit of a decimal digit of another script.
+fn script_digit(c: char) -> Option<char> {
+    let c = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find(|&&zero| (zero..zero + 10).contains(&c))
+        .and_then(|&zero| char::from_digit(c - zero, 10))
 }
 
 /// A line break or a line or paragraph separator other than LF (read as LF).
@@ -107,6 +128,13 @@ impl View {
                     continue;
                 }
                 chars.push('\n');
+                origin.push(i);
+                continue;
+            }
+            // Decimal digits of other scripts read as ASCII digits (F3 of the round-3
+            // red team: `+٧ ٧٠١ ٥٥٥ ١٢٣٤` passed; NFKC folds full-width digits only).
+            if let Some(d) = script_digit(c) {
+                chars.push(d);
                 origin.push(i);
                 continue;
             }
@@ -364,6 +392,23 @@ mod tests {
                     "{text:?}"
                 );
             }
+        }
+    }
+
+    /// F3 of the round-3 red team: Arabic-Indic and Devanagari digits passed.
+    #[test]
+    fn digits_of_other_scripts_read_as_ascii() {
+        assert_eq!(View::new("+٧ ٧٠١ ٥٥٥ ١٢٣٤").text, "+7 701 555 1234");
+        for text in [
+            "+٧ ٧٠١ ٥٥٥ ١٢٣٤",
+            "+۷ ۷۰۱ ۵۵۵ ۱۲۳۴",
+            "+७ ७०१ ५५५ १२३४",
+            "born ٠٣.٠٢.١٩٩٠",
+        ] {
+            assert!(
+                !crate::privacy::find_identifiers(text).is_empty(),
+                "{text:?}"
+            );
         }
     }
 
