@@ -73,7 +73,12 @@ impl Resolver {
                         .or_insert_with(|| e.code.to_string());
                 }
             }
-            what = format!("a {id} code or label");
+            let article = if id.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            what = format!("{article} {id} code or label");
         }
         if vocab_id == Some("country") {
             // Everyday short names next to the ISO names of the table.
