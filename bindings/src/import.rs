@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use caravan_core::import::{self, ImportOptions, Mapping, Sheet, SheetFormat};
+use caravan_core::import::{self, ImportOptions, Mapping, SheetFormat};
 use caravan_core::CaseId;
 
 use crate::error::{redact, CaravanError, Result};
@@ -78,10 +78,9 @@ impl CaravanStore {
             if !report(0, 0) {
                 return Err(CaravanError::Cancelled);
             }
-            let sheet = Sheet::read(&bytes, format, mapping.sheet.as_deref())?;
+            // Streamed: one block of rows held at a time (F2 of the round-3 red team).
+            let (plan, rows) = import::plan_file(&mapping, &bytes, format, &mut report)?;
             drop(bytes);
-            let rows = sheet.rows.len();
-            let plan = import::plan_with_progress(&mapping, sheet, &mut report)?;
             let options = ImportOptions { dry_run, skip_bad };
             let r = import::import(s, plan, rows, options, &mut report)?;
             Ok(SpreadsheetImport {

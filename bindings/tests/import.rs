@@ -70,8 +70,8 @@ fn bad_rows_are_listed_and_stop_all_unless_skipped() {
         r.bad,
         vec![ImportBadRow {
             row: 3,
-            column: Some("Sex".into()),
-            reason: "\"nope\" is not a gender code or label".into(),
+            column: Some("1 (A)".into()),
+            reason: "not a gender code or label".into(),
         }]
     );
     assert!(r.case_ids.is_empty());

@@ -542,10 +542,81 @@ fn format(
     }
 }
 
+/// Checks an `--out` target before anything is computed, charged or written (F5 of
+/// the round-3 red team): `-` is refused (it is not standard output here:
+/// tables, records and charts go to standard output when `--out` is left out; an
+/// extract always goes to a file); a target that exists and is not a regular file
+/// (a FIFO, a device such as `/dev/stdout`, a directory, or a symbolic link to one)
+/// is refused rather than replaced or written through; and the directory must exist
+/// and take a new file, so a typo in the path costs no privacy budget (F9).
+fn check_out(path: &Path) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return Err(invalid(
+            "out",
+            "`-` is not standard output here: give a file name (a table, records or a \
+             chart goes to standard output when --out is left out; an extract only to a file)",
+        ));
+    }
+    let not_regular = || {
+        invalid(
+            "out",
+            format!(
+                "{} exists and is not a regular file (a pipe, a device or a directory): \
+                 give the path of a new or ordinary file; nothing was written",
+                path.display()
+            ),
+        )
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            // A link to a regular file is replaced (an extract) or written (others); a
+            // link to a pipe or a device is refused; a dangling link is replaced.
+            if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+                return Err(not_regular());
+            }
+        } else if !meta.is_file() {
+            return Err(not_regular());
+        }
+    }
+    // The directory must exist and take a new file (probed with an empty file, removed
+    // at once), so a typo in the path fails before any noise is drawn or budget
+    // charged (F9 of the round-3 red team: two failed writes spent 4 of ε = 5).
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".caravan-out-check.{}.tmp", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(io_error(dir, e)),
+    }
+}
+
+/// [`check_out`] for the `--out` of an export and its codebook beside it, when given.
+fn check_outs(out: &Option<PathBuf>, codebook: bool) -> Result<()> {
+    if let Some(out) = out {
+        check_out(out)?;
+        if codebook {
+            check_out(&codebook_path(out))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `out`, or to standard output.
 fn emit(out: &Option<PathBuf>, bytes: &[u8]) -> Result<()> {
     match out {
-        Some(path) => std::fs::write(path, bytes).map_err(|e| io_error(path, e)),
+        Some(path) => {
+            check_out(path)?;
+            std::fs::write(path, bytes).map_err(|e| io_error(path, e))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
@@ -586,6 +657,7 @@ fn write_codebook(
 ) -> Result<Option<PathBuf>> {
     let Some(out) = out else { return Ok(None) };
     let path = codebook_path(out);
+    check_out(&path)?;
     let text = serde_json::to_string_pretty(&package(out))
         .map_err(|e| Error::Internal(format!("json: {e}")))?;
     std::fs::write(&path, text + "\n").map_err(|e| io_error(&path, e))?;
@@ -649,6 +721,7 @@ fn records(store: &Path, json: bool, args: RecordsArgs) -> Result<()> {
         "csv",
     )?;
     binary_needs_out(&fmt, &args.output.out)?;
+    check_outs(&args.output.out, true)?;
     let countries = CountryCodes::parse(&args.output.countries)?;
     let schema = Schema::parse(&args.schema)?;
     let mut loaded = load(store, &args.source)?;
@@ -913,6 +986,7 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         "csv",
     )?;
     binary_needs_out(&fmt, &args.output.out)?;
+    check_outs(&args.output.out, true)?;
     let schema = Schema::parse(&args.schema)?;
     let dims = dimensions(&args.by)?;
     // Refused before the ledger is charged or a release pinned.
@@ -996,6 +1070,7 @@ fn chart_cmd(store: &Path, json: bool, lang: Lang, args: ChartArgs) -> Result<()
     if fmt == "png" && args.output.out.is_none() {
         return Err(invalid("out", "a PNG chart needs --out FILE"));
     }
+    check_outs(&args.output.out, false)?;
     if fmt == "png" && lang != Lang::En {
         // Refused before the ledger is charged (the PNG font has no Cyrillic).
         return Err(invalid(
@@ -1091,6 +1166,7 @@ fn chart_cmd(store: &Path, json: bool, lang: Lang, args: ChartArgs) -> Result<()
 /// while it is written) and renamed over it, so an existing file's wider mode is not
 /// kept.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    check_out(path)?;
     let name = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -1115,6 +1191,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn extract_cmd(store: &Path, json: bool, args: ExtractArgs) -> Result<()> {
+    // Before the store is opened or the extract recorded in the ledger.
+    check_out(&args.out)?;
     let mut s = unlock::open(store)?;
     let collected = Collected::from_store(&mut s, &DateWindow::default())?;
     warn_unreadable(&s, collected.input.unreadable);

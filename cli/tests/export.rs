@@ -1160,3 +1160,118 @@ fn russian_charts_are_svg_with_russian_text() {
     );
     assert_eq!(b["budget"]["outputs"].as_u64(), Some(1), "{b}");
 }
+
+/// F5 of the round-3 red team: `export extract --out pipe` renamed a plaintext file
+/// over the FIFO an encryptor was reading (and, as root, over `/dev/stdout`), and
+/// `--out -` made a file named `-`. A target that exists and is not a regular file,
+/// or a link to one, is refused before the store is opened, for every export; `-`
+/// is refused.
+#[cfg(unix)]
+#[test]
+fn attack_round3_f5_out_is_never_a_pipe_a_device_or_a_directory() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 12);
+    let pipe = tmp.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
+    assert!(made.success());
+    let link = tmp.path().join("null-link");
+    std::os::unix::fs::symlink("/dev/null", &link).expect("symlink");
+    let dir = tmp.path().join("a-directory");
+    std::fs::create_dir(&dir).expect("dir");
+    for target in [&pipe, &link, &dir] {
+        let t = target.to_str().expect("p");
+        for args in [
+            vec!["export", "extract", "--out", t],
+            vec!["export", "table", "--by", "citizenship", "--out", t],
+            vec!["export", "records", "--out", t],
+            vec!["export", "chart", "routes", "--out", t],
+        ] {
+            let out = caravan(&store, &args);
+            refused(&out, "is not a regular file");
+        }
+    }
+    assert!(std::fs::symlink_metadata(&pipe)
+        .expect("pipe")
+        .file_type()
+        .is_fifo());
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::metadata(&dir).expect("dir").is_dir());
+    // `-` is no file name and not standard output: refused, no file `-` made.
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .current_dir(tmp.path())
+        .arg("--store")
+        .arg(&store)
+        .args(["export", "extract", "--out", "-"])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .output()
+        .expect("run");
+    refused(&out, "not standard output");
+    assert!(!tmp.path().join("-").exists());
+    // Nothing was recorded: the first extract to a real file is the first one.
+    let ok_file = tmp.path().join("x.json");
+    let s = ok_json(
+        &store,
+        &["export", "extract", "--out", ok_file.to_str().expect("p")],
+    );
+    assert_eq!(s["extracts_recorded"], 1);
+}
+
+/// F9 of the round-3 red team: `--epsilon 2 --out /nonexistent/x.csv` failed to
+/// write but was charged, so two typos spent 4 of ε = 5. The directory is checked
+/// before any noise is drawn: the failed outputs cost nothing and the whole budget
+/// is left.
+#[test]
+fn attack_round3_f9_a_failed_write_charges_no_budget() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let missing = tmp.path().join("no-such-dir");
+    let bad_csv = missing.join("x.csv");
+    let bad_svg = missing.join("x.svg");
+    for args in [
+        vec![
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--epsilon",
+            "2",
+            "--out",
+            bad_csv.to_str().expect("p"),
+        ],
+        vec![
+            "export",
+            "chart",
+            "routes",
+            "--epsilon",
+            "2",
+            "--out",
+            bad_svg.to_str().expect("p"),
+        ],
+    ] {
+        let out = caravan(&store, &args);
+        assert!(
+            !out.status.success(),
+            "{args:?} wrote into a missing directory"
+        );
+    }
+    assert!(!missing.exists());
+    // The whole ε = 5 is still there.
+    let good = tmp.path().join("t.csv");
+    ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--epsilon",
+            "5",
+            "--out",
+            good.to_str().expect("p"),
+        ],
+    );
+}

@@ -128,13 +128,14 @@ fn each_bad_row_is_reported_and_nothing_is_stored_unless_skipped() {
             .find(|b| b.row == row)
             .and_then(|b| b.column.clone())
     };
-    assert_eq!(column(3).as_deref(), Some("Sex"));
-    assert_eq!(column(4).as_deref(), Some("Date of registration"));
-    assert_eq!(column(5).as_deref(), Some("Nationality"));
-    assert_eq!(column(6).as_deref(), Some("Comment"));
-    assert_eq!(column(7).as_deref(), Some("Consent: statistics"));
+    // Columns by number and letter, never by header (F1 of the round-3 red team).
+    assert_eq!(column(3).as_deref(), Some("6 (F)"));
+    assert_eq!(column(4).as_deref(), Some("5 (E)"));
+    assert_eq!(column(5).as_deref(), Some("8 (H)"));
+    assert_eq!(column(6).as_deref(), Some("17 (Q)"));
+    assert_eq!(column(7).as_deref(), Some("15 (O)"));
     assert_eq!(column(9), None, "only an ignored column has a value");
-    assert_eq!(column(10).as_deref(), Some("Date of registration"));
+    assert_eq!(column(10).as_deref(), Some("5 (E)"));
     assert!(!dry.applied);
     assert!(store.list(&CaseFilter::default()).is_empty());
 

@@ -228,6 +228,47 @@ pub fn identifying_header(header: &str) -> Option<&'static str> {
             )
         })
         .collect();
+    // Digits between letters read as the letters they look like (`Date of b1rth`,
+    // `Ph0ne`: F4 of the round-3 red team), `1` once as `i` and once as `l`.
+    identifying_plain(&plain)
+        .or_else(|| identifying_plain(&digits_as_letters(&plain, 'i')))
+        .or_else(|| identifying_plain(&digits_as_letters(&plain, 'l')))
+}
+
+/// `text` with each run of digits that stands between two letters replaced by the
+/// letters they look like (`one` for `1`).
+fn digits_as_letters(text: &str, one: char) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let letter_before = start > 0 && chars[start - 1].is_alphabetic();
+        let letter_after = chars.get(i).is_some_and(|c| c.is_alphabetic());
+        if letter_before && letter_after {
+            for c in &mut chars[start..i] {
+                *c = match *c {
+                    '0' => 'o',
+                    '1' => one,
+                    '3' => 'e',
+                    '4' => 'a',
+                    '5' => 's',
+                    '7' => 't',
+                    d => d,
+                };
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+fn identifying_plain(plain: &str) -> Option<&'static str> {
     // camelCase and letter/digit boundaries become spaces, then every non-letter.
     let mut spaced = String::with_capacity(plain.len() * 2);
     let mut prev: Option<char> = None;
@@ -363,6 +404,16 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "ник",
                 "фио",
                 "зовут",
+                "fam",
+                "guardian",
+                "guardians",
+                "nombre",
+                "apellido",
+                "apellidos",
+                "prénom",
+                "prenom",
+                "опекун",
+                "опекуна",
             ],
             stems: &[
                 "фамил",
@@ -396,6 +447,16 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "пострадавший",
                 "пострадавшая",
                 "кто",
+                // F4 of the round-3 red team.
+                "фи",
+                "fi",
+                "nom",
+                "fam",
+                "фам",
+                "first",
+                "last",
+                "guardian",
+                "опекун",
             ],
             contains: &["name", "фамили", "отчеств", "familiya", "otchestvo"],
         },
@@ -427,9 +488,24 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "вотсап",
                 "ватсап",
                 "телеграм",
+                "tlf",
+                "mob",
+                "моб",
+                "teléfono",
+                "telefono",
+                "téléphone",
+                "celular",
+                "móvil",
+                "kontakt",
+                "kontakty",
             ],
             stems: &["телефон", "мобильн", "сотов"],
-            phrases: &[("contact", "details"), ("contact", "number")],
+            phrases: &[
+                ("contact", "details"),
+                ("contact", "number"),
+                ("emergency", "contact"),
+                ("contact", "person"),
+            ],
             squashed: &[
                 "phone",
                 "tel",
@@ -441,6 +517,11 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "contacts",
                 "контакт",
                 "контакты",
+                "kontakt",
+                "kontakty",
+                "tlf",
+                "ph",
+                "моб",
             ],
             contains: &["phone", "telefon", "телефон", "whatsapp", "telegram"],
         },
@@ -466,6 +547,8 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "снилс",
                 "пинфл",
                 "жсн",
+                "iban",
+                "plate",
             ],
             stems: &["паспорт", "удостоверени"],
             phrases: &[
@@ -474,8 +557,36 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 ("national", "id"),
                 ("personal", "number"),
                 ("номер", "документа"),
+                ("visa", "number"),
+                ("visa", "no"),
+                ("permit", "number"),
+                ("permit", "no"),
+                ("card", "number"),
+                ("card", "no"),
+                ("bank", "account"),
+                ("account", "number"),
+                ("account", "no"),
+                ("car", "number"),
+                ("vehicle", "number"),
+                ("license", "plate"),
+                ("licence", "plate"),
+                ("number", "plate"),
+                ("registration", "plate"),
             ],
-            squashed: &["id", "passport", "паспорт", "iin", "иин"],
+            squashed: &[
+                "id",
+                "passport",
+                "паспорт",
+                "iin",
+                "иин",
+                "inn",
+                "инн",
+                "snils",
+                "снилс",
+                "pinfl",
+                "iban",
+                "swift",
+            ],
             contains: &["passport", "pasport", "паспорт"],
         },
     ),
@@ -515,6 +626,11 @@ const IDENTIFYING: &[(&str, Words)] = &[
                 "coordinates",
                 "почта",
                 "адрес",
+                "correo",
+                "dirección",
+                "direccion",
+                "adresse",
+                "courriel",
             ],
             stems: &[
                 "адрес",
@@ -527,6 +643,55 @@ const IDENTIFYING: &[(&str, Words)] = &[
             phrases: &[("e", "mail"), ("home", "town")],
             squashed: &["email", "address", "адрес", "почта"],
             contains: &["address", "email", "адрес"],
+        },
+    ),
+    (
+        // A village is a place finer than a country, which is all the case model
+        // keeps (docs/case-model.md); in a small community it names the person.
+        "a village or home place",
+        Words {
+            words: &[
+                "village",
+                "villages",
+                "aul",
+                "kishlak",
+                "qishloq",
+                "село",
+                "деревня",
+                "аул",
+                "кишлак",
+                "посёлок",
+                "поселок",
+            ],
+            stems: &[],
+            phrases: &[],
+            squashed: &[],
+            contains: &[],
+        },
+    ),
+    (
+        "a profile, a link or a photo",
+        Words {
+            words: &[
+                "photo",
+                "photos",
+                "picture",
+                "selfie",
+                "url",
+                "фото",
+                "фотография",
+                "ссылка",
+            ],
+            stems: &["фотограф"],
+            phrases: &[
+                ("profile", "link"),
+                ("profile", "url"),
+                ("social", "media"),
+                ("social", "network"),
+                ("social", "networks"),
+            ],
+            squashed: &["profile", "socials", "link", "links", "соцсети"],
+            contains: &["socialmedia", "соцсет"],
         },
     ),
 ];
@@ -620,6 +785,46 @@ mod tests {
                 let d = disguise(h, i);
                 assert!(identifying_header(&d).is_some(), "{h} as {d:?}");
             }
+        }
+    }
+
+    /// F4 of the round-3 red team: identifying headers it could map to `note`.
+    #[test]
+    fn round_3_identifying_headers_are_recognised() {
+        for h in [
+            "ФИ",
+            "Fam.",
+            "First",
+            "Last",
+            "моб.",
+            "Kontakt",
+            "Emergency contact",
+            "Tlf",
+            "Ph",
+            "Visa number",
+            "Work permit number",
+            "I.N.N.",
+            "Card number",
+            "Bank account",
+            "IBAN",
+            "Guardian",
+            "Car number",
+            "License plate",
+            "Profile link",
+            "Social media",
+            "Photo",
+            "Village",
+            "Date of b1rth",
+            "Nom",
+            "Prénom",
+            "Nombre",
+            "Apellido",
+            "Teléfono",
+            "Correo",
+            "Ph0ne",
+            "Pa55port",
+        ] {
+            assert!(identifying_header(h).is_some(), "{h}");
         }
     }
 

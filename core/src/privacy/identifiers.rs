@@ -75,9 +75,9 @@
 //! * **Names are not detected**, nor are addresses, places, nicknames, messenger
 //!   handles (`@ivan_92`), vehicle plates, IBANs or photos. Workers are trained to
 //!   leave them out; this screen is a safety net, not a guarantee.
-//! * Numbers written with non-ASCII digits (Arabic-Indic, full-width) or in words
-//!   ("восемь семьсот один...") and obfuscated e-mail addresses (`ivan [at] mail.ru`)
-//!   are not detected.
+//! * Numbers written in words ("восемь семьсот один...") are not detected. (Digits
+//!   of other scripts, Arabic-Indic, Persian, Devanagari, full-width, are folded to
+//!   ASCII first.)
 //! * Impossible dates (`31.02.2020`) are not reported as dates; dates without a year,
 //!   and years outside 1900–2099, are not reported.
 //! * Some harmless text is refused: version numbers such as `1.2.10` read as dates,

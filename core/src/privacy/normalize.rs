@@ -14,6 +14,11 @@
 //! - In a word made of digits and look-alike letters only (`7O1`, `l23`, `2З4`),
 //!   `O`/`o`/`О`/`о` become `0`, `l`/`I`/`і`/`І`/`ӏ` become `1` and `З`/`з` become `3`.
 //!   Words without a digit (`III`, `Ol`) are left alone.
+//! - Decimal digits of other scripts (Arabic-Indic, Persian, Devanagari, ...) read as
+//!   ASCII digits.
+//! - Every line break or separator (CR, CRLF, VT, FF, NEL, U+2028, U+2029) reads as
+//!   one LF, so what joins numbers, e-mails and dates split by LF joins them split by
+//!   any of these.
 //! - A second view joins digit groups (`990 101 350 123`, `8 7 0 1 2 3 4 5 6 7 8`,
 //!   `N 1234 5678`, `N12-345-678`) so that the number patterns see one number.
 
@@ -45,6 +50,33 @@ fn invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
             | '\u{FFA0}'
+    )
+}
+
+/// The first code points of the blocks of ten decimal digits (Unicode `Nd`) of the
+/// scripts a note may be typed in besides ASCII (full-width and mathematical digits
+/// are folded by NFKC): Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), NKo,
+/// Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam,
+/// Sinhala, Thai, Lao, Tibetan, Myanmar, Khmer, Mongolian.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810,
+];
+
+/// The ASCII digit of a decimal digit of another script.
+fn script_digit(c: char) -> Option<char> {
+    let c = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find(|&&zero| (zero..zero + 10).contains(&c))
+        .and_then(|&zero| char::from_digit(c - zero, 10))
+}
+
+/// A line break or a line or paragraph separator other than LF (read as LF).
+fn line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\r' | '\u{000B}' | '\u{000C}' | '\u{0085}' | '\u{2028}' | '\u{2029}'
     )
 }
 
@@ -82,8 +114,28 @@ impl View {
     pub(super) fn new(text: &str) -> View {
         let mut chars: Vec<char> = Vec::with_capacity(text.len());
         let mut origin = Vec::with_capacity(text.len());
-        for (i, c) in text.chars().enumerate() {
+        let mut input = text.chars().enumerate().peekable();
+        while let Some((i, c)) = input.next() {
             if invisible(c) {
+                continue;
+            }
+            // Every line break and separator reads as LF (F3 of the round-3 red
+            // team: `+7 701<CR>555 1234` passed, since only LF joined digit groups,
+            // e-mails and dates): CRLF as one LF, and CR, VT, FF, NEL, U+2028 and
+            // U+2029 each as LF.
+            if line_break(c) {
+                if c == '\r' && input.peek().is_some_and(|&(_, n)| n == '\n') {
+                    continue;
+                }
+                chars.push('\n');
+                origin.push(i);
+                continue;
+            }
+            // Decimal digits of other scripts read as ASCII digits (F3 of the round-3
+            // red team: `+٧ ٧٠١ ٥٥٥ ١٢٣٤` passed; NFKC folds full-width digits only).
+            if let Some(d) = script_digit(c) {
+                chars.push(d);
+                origin.push(i);
                 continue;
             }
             // `№` stays: NFKC would make it `No`, and the patterns read `№` itself.
@@ -313,6 +365,51 @@ mod tests {
         assert_eq!(v.origin, vec![0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]);
         assert_eq!(View::new("14.III.1998").text, "14.III.1998");
         assert_eq!(View::new("Ol 7l2").text, "Ol 712");
+    }
+
+    /// F3 of the round-3 red team: a phone or a passport number split by a CR, a
+    /// CRLF, VT, FF, NEL, U+2028 or U+2029 passed the screen (LF was joined).
+    #[test]
+    fn every_line_break_reads_as_lf() {
+        for sep in [
+            "\n", "\r", "\r\n", "\u{b}", "\u{c}", "\u{85}", "\u{2028}", "\u{2029}",
+        ] {
+            let v = View::new(&format!("+7 701{sep}555 1234"));
+            assert_eq!(v.text, "+7 701\n555 1234", "{sep:?}");
+            assert_eq!(
+                *v.origin.last().unwrap(),
+                13 + sep.chars().count(),
+                "{sep:?}"
+            );
+            for text in [
+                format!("+7 701{sep}555 1234"),
+                format!("passport N1234{sep}5678"),
+                format!("ivan@mail{sep}.ru"),
+                format!("born 12.03.{sep}1998"),
+            ] {
+                assert!(
+                    !crate::privacy::find_identifiers(&text).is_empty(),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    /// F3 of the round-3 red team: Arabic-Indic and Devanagari digits passed.
+    #[test]
+    fn digits_of_other_scripts_read_as_ascii() {
+        assert_eq!(View::new("+٧ ٧٠١ ٥٥٥ ١٢٣٤").text, "+7 701 555 1234");
+        for text in [
+            "+٧ ٧٠١ ٥٥٥ ١٢٣٤",
+            "+۷ ۷۰۱ ۵۵۵ ۱۲۳۴",
+            "+७ ७०१ ५५५ १२३४",
+            "born ٠٣.٠٢.١٩٩٠",
+        ] {
+            assert!(
+                !crate::privacy::find_identifiers(text).is_empty(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
