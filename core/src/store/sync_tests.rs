@@ -584,6 +584,21 @@ fn each_mailbox_place_gets_everything_whatever_went_to_another() {
         .sync_through(&again, &mut |_, _| true)
         .expect("same place");
     assert_eq!(quiet.bundles_written, 0);
+    // A new stick at the same path (the folder emptied): everything is written again.
+    let fresh = tempfile::tempdir().expect("a new stick");
+    t[0].store.sync_mailbox(fresh.path()).expect("new stick");
+    for e in fs::read_dir(fresh.path()).expect("dir").flatten() {
+        fs::remove_dir_all(e.path()).expect("emptied");
+    }
+    let again = t[0]
+        .store
+        .sync_mailbox(fresh.path())
+        .expect("same path, emptied");
+    assert_eq!(again.bundles_written, 1);
+    t[2].store
+        .sync_mailbox(fresh.path())
+        .expect("reader of the new stick");
+    assert!(t[2].store.case(&first).is_ok() && t[2].store.case(&second).is_ok());
     // An erasure: the stick's outbox, synced after the server's, is rewritten too.
     t[0].store
         .erase_case(&first, ErasureReason::EnteredInError)

@@ -175,7 +175,11 @@ impl Store {
                 ))
             }
         };
-        let cursor = if rewrite {
+        // No bundle of this device's own left at this place (a new stick at the same
+        // path, a folder emptied on the server): whatever it wrote there before is
+        // gone, so it writes everything again (red team round 3, F3 variation).
+        let emptied = own.is_empty();
+        let cursor = if rewrite || emptied {
             None
         } else {
             self.index.sync.cursors.get(&cursor_name).cloned()
@@ -188,7 +192,7 @@ impl Store {
             .sync
             .peer_meta
             .get(&meta_key)
-            .is_none_or(|m| m.0 != meta);
+            .is_none_or(|m| emptied || m.0 != meta);
         let updates = self.state_updates(cursor.as_ref());
         if rewrite || meta_changed || !updates.is_empty() {
             // Readers may pick bundles up in any order: each carries at least the proofs
@@ -215,7 +219,7 @@ impl Store {
                 SyncDelta::Cursor {
                     name: cursor_name.clone(),
                     updates,
-                    replace: rewrite,
+                    replace: rewrite || emptied,
                 },
                 SyncDelta::OutboxTombstonesAt {
                     name: cursor_name,
