@@ -95,6 +95,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             crate::sync_cmd::group(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
         Command::Member(cmd) => {
+            if let crate::member_cmd::MemberCommand::Join { invitation, .. } = &cmd {
+                if let Some(path) = invitation.strip_prefix('@') {
+                    // Refused from its metadata before the store is unlocked.
+                    caravan_core::store::inputs::check_input(
+                        std::path::Path::new(path),
+                        caravan_core::store::inputs::MAX_TEXT_FILE,
+                        "file",
+                    )?;
+                }
+            }
             crate::member_cmd::run(&mut unlock::open(&cli.store)?, cli.json, cmd)
         }
         Command::Partner(cmd) => {

@@ -99,9 +99,11 @@ fn oversized_bundles_are_refused_before_the_store_is_unlocked() {
         .and_then(|f| f.set_len(1 << 30))
         .expect("sparse junk");
     let junk = junk.to_str().expect("path");
+    let at_junk = format!("@{junk}");
     for args in [
         vec!["bundle", "import", junk],
         vec!["partner", "import", junk],
+        vec!["member", "join", "--name", "x", &at_junk],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
             .arg("--store")
