@@ -349,19 +349,11 @@ fn a_device_writing_after_its_own_change_was_parked_still_converges() {
         t[a].store
             .resolve_quarantine(&shared, accept)
             .expect("A decides");
-        for _ in 0..2 {
-            for (x, y) in [(a, c), (c, a)] {
-                send(&mut t, x, y).expect("exchange");
-            }
-        }
+        settle(&mut t, &[a, c]);
         t[c].store
             .update_case(&shared, &[Edit::note("C's next note")])
             .expect("C writes again once A decided");
-        for _ in 0..2 {
-            for (x, y) in [(a, c), (c, a)] {
-                send(&mut t, x, y).unwrap_or_else(|e| panic!("accept {accept}: {x}->{y}: {e:?}"));
-            }
-        }
+        settle(&mut t, &[a, c]);
         assert_eq!(state(&mut t[a]), state(&mut t[c]), "accept: {accept}");
         let notes = t[c].store.case(&shared).expect("shared").notes.len();
         assert_eq!(notes, if accept { 4 } else { 2 }, "accept: {accept}");

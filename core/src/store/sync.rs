@@ -1610,7 +1610,7 @@ impl Store {
                     report.changes_dropped += incoming;
                     report
                         .dropped
-                        .push(format!("case {}: {reason}", short_case(&case)));
+                        .push(format!("case {}: {reason}", case.short()));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -2292,8 +2292,6 @@ struct CutOut {
     rest: Option<CaseDoc>,
 }
 
-/// The case `doc` split at a cut: every change `out` names, and every change that
-/// depends on one of them, leave it; `None` if it holds none of them.
 /// `changes` without those that build, directly or through one another, on a change
 /// `resolved` marks rejected; and how many were left out.
 fn without_rejected(
@@ -2323,6 +2321,8 @@ fn without_rejected(
     (kept, n)
 }
 
+/// The case `doc` split at a cut: every change `out` names, and every change that
+/// depends on one of them, leave it; `None` if it holds none of them.
 fn cut_out(
     doc: &mut CaseDoc,
     case: &CaseId,
@@ -2708,9 +2708,4 @@ impl Members {
             Members::Nothing
         }
     }
-}
-
-/// A case id as the sync report names it: its first 8 hex digits (as `case list`).
-fn short_case(case: &CaseId) -> String {
-    case.to_hex().chars().take(8).collect()
 }

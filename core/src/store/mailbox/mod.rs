@@ -264,9 +264,8 @@ fn own_number(name: &str) -> Option<u64> {
 /// is not kept in the index).
 fn place_cursor(place: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, place.as_bytes());
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("mailbox {hex}")
+    format!(
+        "mailbox {}",
+        crate::model::hex_encode(&digest.as_ref()[..16])
+    )
 }
