@@ -5,6 +5,7 @@
 #
 #   bash tests/crash-campaign.sh            # 14 x (48 + 24) = 1,008 trials
 #   SCALE=30 SEED=7 bash tests/crash-campaign.sh
+#   IMPORT_TRIALS=200 (default) kills of a bulk import (tests/tests/import_crash.rs)
 #
 # Each trial starts the writer process (it opens the store with a raw store key: no
 # key derivation happens, so every kill lands in store work), kills it with SIGKILL
@@ -20,3 +21,10 @@ echo "== full output (with any failure's writer stderr): $log"
 CARAVAN_CRASH_SCALE="$scale" CARAVAN_CRASH_SEED="$seed" \
   cargo test --release -p caravan-tests --test crash -- --nocapture --test-threads=1 2>&1 |
   tee "$log" | grep -E '^\[(kill|compaction)\]|test result|panicked|FAILED'
+
+# The import kills of issue 18 (F8): a bulk import is all or nothing across SIGKILL.
+trials="${IMPORT_TRIALS:-200}"
+echo "== import kills: CARAVAN_IMPORT_CRASH_TRIALS=$trials CARAVAN_CRASH_SEED=$seed"
+CARAVAN_IMPORT_CRASH_TRIALS="$trials" CARAVAN_CRASH_SEED="$seed" \
+  cargo test --release -p caravan-tests --test import_crash -- --nocapture 2>&1 |
+  tee -a "$log" | grep -E '^\[import-kill\]|test result|panicked|FAILED'

@@ -277,22 +277,25 @@ pub(crate) fn run_child(dir: &Path, key_hex: &str, file: &Path, map: &Path) -> B
     let mapping = Mapping::parse(&mapping_text)?;
     let bytes = caravan_core::store::inputs::read_bounded(file, import::MAX_IMPORT_FILE, "file")?;
     let rss_after_read_mb = peak_rss_mb()?;
-    // Streamed, as `caravan case import` does (F2 of the round-3 red team).
-    let (plan, rows) = import::plan_file(&mapping, &bytes, SheetFormat::Csv, &mut |_, _| true)?;
-    drop(bytes);
+    // Two passes, as `caravan case import` does: check every row (keeping no edits),
+    // then read the file again and store it block by block.
+    let checked = import::check_file(&mapping, &bytes, SheetFormat::Csv, &mut |_, _| true)?;
     let plan_ms = ms(start.elapsed());
     let rss_after_plan_mb = peak_rss_mb()?;
-    if !plan.bad.is_empty() {
-        return Err(format!("bad rows: {:?}", &plan.bad[..plan.bad.len().min(3)]).into());
+    if !checked.bad.is_empty() {
+        return Err(format!("bad rows: {:?}", &checked.bad[..checked.bad.len().min(3)]).into());
     }
     let mut store = Store::open(dir, &key)?;
-    let report = import::import(
+    let report = import::import_file(
         &mut store,
-        plan,
-        rows,
+        &mapping,
+        &bytes,
+        SheetFormat::Csv,
+        checked,
         ImportOptions::default(),
         &mut |_, _| true,
     )?;
+    drop(bytes);
     let elapsed = start.elapsed();
     let cpu = cpu_time()?.saturating_sub(cpu_before);
     let stored = store.list(&caravan_core::CaseFilter::default()).len();

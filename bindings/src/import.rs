@@ -79,10 +79,11 @@ impl CaravanStore {
                 return Err(CaravanError::Cancelled);
             }
             // Streamed: one block of rows held at a time (F2 of the round-3 red team).
-            let (plan, rows) = import::plan_file(&mapping, &bytes, format, &mut report)?;
-            drop(bytes);
+            // No row's edits kept: the import reads the file again (issue 18, 64 MB).
+            let checked = import::check_file(&mapping, &bytes, format, &mut report)?;
             let options = ImportOptions { dry_run, skip_bad };
-            let r = import::import(s, plan, rows, options, &mut report)?;
+            let r =
+                import::import_file(s, &mapping, &bytes, format, checked, options, &mut report)?;
             Ok(SpreadsheetImport {
                 rows: r.rows as u64,
                 good: r.good as u64,

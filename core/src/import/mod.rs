@@ -25,7 +25,7 @@ pub use sheet::{
 
 use crate::error::{Error, Result};
 use crate::model::{validate_edits, CaseId, Edit};
-use crate::store::{Progress, Store};
+use crate::store::{Progress, Store, IMPORT_BLOCK};
 use values::Resolver;
 
 /// One row that cannot be imported.
@@ -115,7 +115,7 @@ pub fn plan_with_progress(mapping: &Mapping, sheet: Sheet, progress: Progress<'_
             break;
         }
         done += block.len();
-        planner.check(block, &mut out);
+        planner.check(block, &mut out, true);
     }
     Ok(out)
 }
@@ -132,6 +132,17 @@ pub fn plan_file(
     bytes: &[u8],
     format: SheetFormat,
     progress: Progress<'_>,
+) -> Result<(Plan, usize)> {
+    scan_file(mapping, bytes, format, progress, true)
+}
+
+/// [`plan_file`], keeping each good row's edits only if `keep_edits`.
+fn scan_file(
+    mapping: &Mapping,
+    bytes: &[u8],
+    format: SheetFormat,
+    progress: Progress<'_>,
+    keep_edits: bool,
 ) -> Result<(Plan, usize)> {
     let sheet = mapping.sheet.as_deref();
     let mut header = Vec::new();
@@ -160,7 +171,7 @@ pub fn plan_file(
         block.push((number, row));
         if block.len() == PLAN_BLOCK {
             done += block.len();
-            planner.check(std::mem::take(&mut block), &mut out);
+            planner.check(std::mem::take(&mut block), &mut out, keep_edits);
             if !progress(done, total) {
                 return Err(Error::Cancelled);
             }
@@ -169,12 +180,135 @@ pub fn plan_file(
     })?;
     if !block.is_empty() {
         done += block.len();
-        planner.check(block, &mut out);
+        planner.check(block, &mut out, keep_edits);
         if !progress(done, total) {
             return Err(Error::Cancelled);
         }
     }
     Ok((out, total))
+}
+
+/// The rows of a spreadsheet checked by [`check_file`]: what [`import_file`] needs to
+/// store the good ones, without any row's edits (they are built again, block by
+/// block, as the file is read a second time).
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    /// Data rows read.
+    pub rows: usize,
+    /// Each good row's spreadsheet row number and request id (see
+    /// [`row_request_id`]), in row order.
+    pub good: Vec<(usize, String)>,
+    /// Rows that cannot be imported, in row order.
+    pub bad: Vec<BadRow>,
+}
+
+/// Pass 1 of a streamed import: reads the spreadsheet `bytes` (as [`plan_file`] does,
+/// one block of [`PLAN_BLOCK`] rows at a time) and checks every row, keeping only
+/// each good row's number and request id and the bad rows' reasons. The memory used
+/// is the file and one block of rows, whatever the number of rows (issue 18: an
+/// import of 10,000 rows in at most 64 MB).
+pub fn check_file(
+    mapping: &Mapping,
+    bytes: &[u8],
+    format: SheetFormat,
+    progress: Progress<'_>,
+) -> Result<Checked> {
+    let (plan, rows) = scan_file(mapping, bytes, format, progress, false)?;
+    Ok(Checked {
+        rows,
+        good: plan.cases.into_iter().map(|(n, r, _)| (n, r)).collect(),
+        bad: plan.bad,
+    })
+}
+
+/// Pass 2 of a streamed import: stores the good rows of `checked` (the result of
+/// [`check_file`] on the same `bytes` and `mapping`) in one [`Store::begin_import`],
+/// reading the file again and building each block's edits as it goes, so no more
+/// than [`IMPORT_BLOCK`] rows' edits are held at once. All or nothing, across a crash
+/// too; with any bad row nothing is stored unless `skip_bad` is set; nothing for a
+/// dry run. Each value was checked by pass 1 and the store checks each case again
+/// (codes, lengths, the note screen), so pass 2 only rebuilds the edits.
+/// `progress(rows offered, good rows)` is called after each block; returning `false`
+/// cancels and stores nothing.
+pub fn import_file(
+    store: &mut Store,
+    mapping: &Mapping,
+    bytes: &[u8],
+    format: SheetFormat,
+    checked: Checked,
+    options: ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        rows: checked.rows,
+        good: checked.good.len(),
+        bad: checked.bad,
+        ..ImportReport::default()
+    };
+    if options.dry_run || (!report.bad.is_empty() && !options.skip_bad) || checked.good.is_empty() {
+        return Ok(report);
+    }
+    let total = checked.good.len();
+    let mut good = checked.good.into_iter().peekable();
+    let planner: std::cell::OnceCell<Planner<'_>> = std::cell::OnceCell::new();
+    let mut bulk = store.begin_import()?;
+    let mut block: Vec<(String, Vec<String>)> = Vec::with_capacity(IMPORT_BLOCK);
+    let mut flush = |planner: &Planner<'_>,
+                     block: Vec<(String, Vec<String>)>,
+                     bulk: &mut crate::store::BulkImport<'_>|
+     -> Result<()> {
+        let built = crate::parallel::par_map(block, |(request, row)| {
+            planner.rebuild(&row).map(|edits| (request, edits))
+        });
+        bulk.add(built.into_iter().collect::<Result<Vec<_>>>()?)?;
+        if !progress(bulk.offered(), total) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    };
+    Sheet::stream(
+        bytes,
+        format,
+        mapping.sheet.as_deref(),
+        &mut |header| {
+            planner
+                .set(Planner::new(mapping, header)?)
+                .map_err(|_| file_changed())
+        },
+        &mut |number, row| {
+            if good.peek().is_some_and(|(n, _)| *n == number) {
+                let (_, request) = good.next().unwrap_or_default();
+                block.push((request, row));
+                if block.len() == IMPORT_BLOCK {
+                    let planner = planner.get().ok_or_else(file_changed)?;
+                    flush(planner, std::mem::take(&mut block), &mut bulk)?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if good.next().is_some() {
+        return Err(file_changed());
+    }
+    if !block.is_empty() {
+        let planner = planner.get().ok_or_else(file_changed)?;
+        flush(planner, block, &mut bulk)?;
+    }
+    for (id, created) in bulk.finish()? {
+        if created {
+            report.cases.push(id);
+        } else {
+            report.already += 1;
+        }
+    }
+    report.applied = true;
+    Ok(report)
+}
+
+/// The second reading of a file did not give the rows the first one checked (the
+/// bytes are held in memory between the two, so this is a bug, not a user error).
+fn file_changed() -> Error {
+    Error::Internal("the spreadsheet read differently the second time".into())
 }
 
 /// The checks of a mapping against a file's header, applied to blocks of rows.
@@ -226,7 +360,7 @@ impl<'m> Planner<'m> {
 
     /// Checks a block of rows in parallel (the identifier screen of notes is most of
     /// the work), in order, adding them to `out`.
-    fn check(&self, block: Vec<(usize, Vec<String>)>, out: &mut Plan) {
+    fn check(&self, block: Vec<(usize, Vec<String>)>, out: &mut Plan, keep_edits: bool) {
         let checked = crate::parallel::par_map(block, |(number, row)| {
             let cells: Vec<String> = self
                 .resolvers
@@ -244,7 +378,8 @@ impl<'m> Planner<'m> {
         });
         for (number, request, result) in checked {
             match result {
-                Ok(edits) => out.cases.push((number, request, edits)),
+                Ok(edits) if keep_edits => out.cases.push((number, request, edits)),
+                Ok(_) => out.cases.push((number, request, Vec::new())),
                 Err((column, reason)) => out.bad.push(BadRow {
                     row: number,
                     column,
@@ -252,6 +387,23 @@ impl<'m> Planner<'m> {
                 }),
             }
         }
+    }
+}
+
+impl Planner<'_> {
+    /// A good row's edits built again, without the checks [`Planner::check`] made
+    /// (pass 2 of [`import_file`]).
+    fn rebuild(&self, row: &[String]) -> Result<Vec<Edit>> {
+        let mut edits = Vec::new();
+        for (index, _, resolver) in &self.resolvers {
+            let cell = row.get(*index).map_or("", |c| c.trim());
+            if !cell.is_empty() {
+                resolver
+                    .edits(cell, self.separator, &mut edits)
+                    .map_err(|_| file_changed())?;
+            }
+        }
+        Ok(edits)
     }
 }
 

@@ -22,6 +22,7 @@
 //!   stays, so the erasure can propagate and no stale copy can bring the case back.
 
 mod assigned;
+mod bulk_import;
 mod chunks;
 mod dedup;
 mod dictionary;
@@ -63,6 +64,7 @@ use crate::model::{
 use crate::sync::DeviceIdentity;
 use crate::vocab::ErasureReason;
 
+pub use self::bulk_import::{BulkImport, IMPORT_BLOCK};
 pub(crate) use self::format::{cbor, Hash};
 pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::handover::{Handover, ReceiptCheck};
@@ -315,6 +317,7 @@ impl Store {
                 old_journals: Vec::new(),
                 end: EndMark::default(),
                 end_found: false,
+                end_clean: false,
                 end_slots: None,
                 format: header.format,
             };
@@ -780,28 +783,20 @@ impl Store {
         cases: Vec<(String, Vec<Edit>)>,
         progress: Progress<'_>,
     ) -> Result<Vec<(CaseId, bool)>> {
-        let mut out = Vec::with_capacity(cases.len());
-        let mut new_ids = Vec::new();
-        let mut new_cases = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (request, edits) in cases {
-            if request.is_empty() || request.len() > 128 {
-                return Err(Error::invalid("request id", "give 1 to 128 bytes"));
+        let total = cases.len();
+        let mut bulk = self.begin_import()?;
+        let mut cases = cases.into_iter();
+        loop {
+            let block: Vec<(String, Vec<Edit>)> = cases.by_ref().take(IMPORT_BLOCK).collect();
+            if block.is_empty() {
+                break;
             }
-            let id = self.request_case_id(&request);
-            let known = self.index.cases.contains_key(&id)
-                || self.index.tombstones.contains_key(&id)
-                || !seen.insert(id);
-            out.push((id, !known));
-            if !known {
-                new_ids.push(id);
-                new_cases.push(edits);
+            bulk.add(block)?;
+            if !progress(bulk.offered(), total) {
+                return Err(Error::Cancelled);
             }
         }
-        if !new_cases.is_empty() {
-            self.import_with_ids(&new_cases, Some(&new_ids), progress)?;
-        }
-        Ok(out)
+        bulk.finish()
     }
 
     /// [`Store::import`] with the cases' ids given (`ids[i]` for `cases[i]`, none of
@@ -832,7 +827,7 @@ impl Store {
                 let first = (self.index.next_lsn, b * batch);
                 let chunk_ids = fixed.map(|f| &f[b * batch..b * batch + chunk.len()]);
                 for (frame, records) in
-                    self.build_parallel(chunk, chunk_ids, now, threads, first)?
+                    self.build_parallel(chunk, chunk_ids, now, threads, first, None)?
                 {
                     let off = self.journal.append(&frame)?;
                     for (slot, (id, record)) in records.into_iter().enumerate() {
@@ -1053,6 +1048,7 @@ impl Store {
         now: Timestamp,
         threads: usize,
         first: (u64, usize),
+        numbers: Option<&[usize]>,
     ) -> Result<Vec<SealedBlock>> {
         let build = |edits: &Vec<Edit>, i: usize, lsn: u64| -> Result<(CaseId, Record)> {
             let (id, mut doc) = match ids.and_then(|ids| ids.get(i)) {
@@ -1085,8 +1081,9 @@ impl Store {
             let mut block = BlockBuilder::default();
             for (j, edits) in part.iter().enumerate() {
                 let i = p * per + j;
+                let number = numbers.and_then(|n| n.get(i)).map_or(first.1 + i, |n| *n);
                 let (id, record) = build(edits, i, first.0 + i as u64)
-                    .map_err(|e| with_case_number(e, first.1 + i + 1))?;
+                    .map_err(|e| with_case_number(e, number + 1))?;
                 block.push(cbor(&record)?, (id, strip_doc(record)));
                 if block.is_full() {
                     blocks.push(block.seal(&self.sealer)?);

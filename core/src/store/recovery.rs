@@ -383,6 +383,9 @@ pub(crate) struct Opener<'a> {
     pub(crate) end: EndMark,
     /// Whether `end-<gen>` was found and authenticated.
     pub(crate) end_found: bool,
+    /// Whether that mark is format 6 and read whole (both slots and every id record
+    /// authenticate): then nothing after what it confirms was acknowledged.
+    pub(crate) end_clean: bool,
     /// Format 6: the mark's slot `seq` and `ids_len` (for writing the next marks).
     pub(crate) end_slots: Option<(u64, u64)>,
     /// The store's format before this open (format 4 had no end marks).
@@ -652,6 +655,7 @@ impl Opener<'_> {
                             0,
                         );
                     }
+                    self.end_clean = read.slots.is_some() && !read.bad_slot && !read.bad_ids;
                     self.end = read.mark;
                     self.end_slots = read.slots;
                     self.end_found = true;
@@ -802,6 +806,15 @@ impl Opener<'_> {
                 format!("{missing} acknowledged record(s) from LSN {from} are not in it"),
                 missing,
             );
+        }
+        // Valid frames after what a cleanly read format-6 mark confirms belong to a
+        // write that never returned (a bulk import is one write, confirmed once when
+        // it ends): never acknowledged, so discarded like a torn write, which makes
+        // every write all or nothing across a crash (decision 0029). With a damaged
+        // mark the newer slot may have confirmed them: they are kept.
+        if self.end_clean && tail_bad.is_none() && valid > confirmed {
+            records.retain(|(_, loc)| loc.offset() < confirmed);
+            valid = confirmed;
         }
         Ok((valid, records))
     }
