@@ -73,10 +73,7 @@ fn unbase32(s: &str) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 fn checksum(payload: &[u8]) -> [u8; KEY_CHECK_LEN] {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        &[KEY_CODE_PREFIX.as_bytes(), payload].concat(),
-    );
+    let d = crate::crypto::sha256(&[KEY_CODE_PREFIX.as_bytes(), payload].concat());
     let mut out = [0u8; KEY_CHECK_LEN];
     out.copy_from_slice(&d.as_ref()[..KEY_CHECK_LEN]);
     out

@@ -67,10 +67,12 @@ pub use exchange::{
 
 use std::fmt;
 
-use ring::{hkdf, hmac, rand::SecureRandom};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::crypto::argon2id::Argon2id;
+use crate::crypto::hkdf::Prk;
+use crate::crypto::mac::HmacKey;
 use crate::error::{Error, Result};
 
 /// The version of the blind-index scheme (normalization, token kinds, encoding). A
@@ -117,9 +119,14 @@ impl StretchCost {
         iterations: 1,
     };
 
-    fn params(self) -> Result<argon2::Params> {
-        argon2::Params::new(self.memory_kib, self.iterations, 1, Some(TOKEN_LEN))
-            .map_err(|e| Error::invalid("dedup stretch cost", e.to_string()))
+    fn stretcher(self) -> Result<Argon2id> {
+        Argon2id::new(
+            self.memory_kib,
+            self.iterations,
+            1,
+            TOKEN_LEN,
+            "dedup stretch cost",
+        )
     }
 }
 
@@ -129,6 +136,9 @@ impl StretchCost {
 pub struct DedupKey {
     bytes: Zeroizing<[u8; 32]>,
     cost: StretchCost,
+    /// The fingerprint of key and cost ([`DedupKey::key_id`]), derived when the key is
+    /// made so that a failed derivation is an error there.
+    key_id: [u8; 8],
 }
 
 impl DedupKey {
@@ -136,13 +146,19 @@ impl DedupKey {
     /// [`StretchCost::AGREEMENT`].
     pub fn generate() -> Result<DedupKey> {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        ring::rand::SystemRandom::new()
-            .fill(bytes.as_mut())
-            .map_err(|_| Error::Internal("the system random generator failed".into()))?;
-        Ok(DedupKey {
+        crate::crypto::fill_random(bytes.as_mut())?;
+        DedupKey::with_id(bytes, StretchCost::AGREEMENT)
+    }
+
+    /// The key with its fingerprint.
+    fn with_id(bytes: Zeroizing<[u8; 32]>, cost: StretchCost) -> Result<DedupKey> {
+        let mut key = DedupKey {
             bytes,
-            cost: StretchCost::AGREEMENT,
-        })
+            cost,
+            key_id: [0; 8],
+        };
+        key.key_id = *key.derive::<8>(b"key-id")?;
+        Ok(key)
     }
 
     /// Wraps exactly 32 key bytes (from the agreement, or a device's encrypted store),
@@ -151,18 +167,14 @@ impl DedupKey {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| Error::invalid("dedup key", "a dedup key is exactly 32 bytes"))?;
-        Ok(DedupKey {
-            bytes: Zeroizing::new(arr),
-            cost: StretchCost::AGREEMENT,
-        })
+        DedupKey::with_id(Zeroizing::new(arr), StretchCost::AGREEMENT)
     }
 
     /// The same key with another stretch cost (all agencies of the agreement must use
     /// the same). Refused if Argon2id does not accept it.
-    pub fn with_cost(mut self, cost: StretchCost) -> Result<DedupKey> {
-        cost.params()?;
-        self.cost = cost;
-        Ok(self)
+    pub fn with_cost(self, cost: StretchCost) -> Result<DedupKey> {
+        cost.stretcher()?;
+        DedupKey::with_id(self.bytes, cost)
     }
 
     /// The stretch cost this key is used with.
@@ -175,39 +187,23 @@ impl DedupKey {
         &self.bytes
     }
 
-    fn prk(&self) -> hkdf::Prk {
-        hkdf::Salt::new(hkdf::HKDF_SHA256, DOMAIN).extract(self.bytes.as_ref())
+    fn prk(&self) -> Prk {
+        Prk::extract(DOMAIN, self.bytes.as_ref())
     }
 
-    fn derive<const N: usize>(&self, label: &[u8]) -> Zeroizing<[u8; N]> {
-        struct Len(usize);
-        impl hkdf::KeyType for Len {
-            fn len(&self) -> usize {
-                self.0
-            }
-        }
-        let mut out = Zeroizing::new([0u8; N]);
+    fn derive<const N: usize>(&self, label: &[u8]) -> Result<Zeroizing<[u8; N]>> {
         let cost = [
             self.cost.memory_kib.to_be_bytes(),
             self.cost.iterations.to_be_bytes(),
         ]
         .concat();
-        let info = [label, cost.as_slice()];
-        let filled = self
-            .prk()
-            .expand(&info, Len(N))
-            .and_then(|okm| okm.fill(out.as_mut()));
-        match filled {
-            Ok(()) => out,
-            // N is at most 32 here, far below HKDF-SHA256's limit of 8160 bytes.
-            Err(_) => unreachable!("HKDF-SHA256 can expand to {N} bytes"),
-        }
+        self.prk().expand::<N>(&[label, cost.as_slice()])
     }
 
     /// An 8-byte fingerprint of the key and cost, stored in the clear in every index so
     /// that indices from different agreements are recognised as incomparable.
     fn key_id(&self) -> [u8; 8] {
-        *self.derive::<8>(b"key-id")
+        self.key_id
     }
 }
 
@@ -698,20 +694,14 @@ impl BlindIndex {
     /// 3–5 tokens per person.
     pub fn compute(key: &DedupKey, identity: &Identity) -> Result<BlindIndex> {
         let normalized = Normalized::of(identity);
-        let hmac_key = hmac::Key::new(hmac::HMAC_SHA256, key.derive::<32>(b"token").as_ref());
-        let salt = key.derive::<16>(b"stretch-salt");
-        let argon = argon2::Argon2::new(
-            argon2::Algorithm::Argon2id,
-            argon2::Version::V0x13,
-            key.cost.params()?,
-        );
+        let hmac_key = HmacKey::new(key.derive::<32>(b"token")?.as_ref());
+        let salt = key.derive::<16>(b"stretch-salt")?;
+        let argon = key.cost.stretcher()?;
         let mut tokens = Vec::new();
         for (kind, fields) in normalized.token_inputs() {
-            let mac = hmac::sign(&hmac_key, &token_message(kind, &fields));
+            let mac = Zeroizing::new(hmac_key.sign(&token_message(kind, &fields)));
             let mut tag = [0u8; TOKEN_LEN];
-            argon
-                .hash_password_into(mac.as_ref(), salt.as_ref(), &mut tag)
-                .map_err(|e| Error::Internal(format!("argon2id failed: {e}")))?;
+            argon.hash_into(mac.as_ref(), salt.as_ref(), &mut tag)?;
             tokens.push(BlindToken { kind, tag });
         }
         tokens.sort_by_key(|t| t.kind);

@@ -10,11 +10,10 @@
 //!   with the analytic Gaussian mechanism (Balle and Wang, 2018), which is exact for
 //!   any ε, for L2 sensitivity Δ₂. It is (ε, δ)-differentially private.
 //!
-//! Noise comes from the operating system's cryptographic generator (`ring`'s
-//! `SystemRandom`) through [`NoiseSource`]; tests use a seeded generator behind the
+//! Noise comes from the operating system's cryptographic generator (ring's
+//! `SystemRandom`, through `crate::crypto::fill_random`) through [`NoiseSource`]; tests use a seeded generator behind the
 //! same trait, which never leaves test builds.
 
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -27,7 +26,6 @@ pub trait NoiseSource {
 
 /// Noise from the operating system's cryptographic random number generator.
 pub struct SystemNoise {
-    rng: SystemRandom,
     buf: [u8; 4096],
     pos: usize,
 }
@@ -42,7 +40,6 @@ impl SystemNoise {
     /// A new generator.
     pub fn new() -> SystemNoise {
         SystemNoise {
-            rng: SystemRandom::new(),
             buf: [0; 4096],
             pos: 4096,
         }
@@ -58,8 +55,7 @@ impl Default for SystemNoise {
 impl NoiseSource for SystemNoise {
     fn next_u64(&mut self) -> Result<u64> {
         if self.pos + 8 > self.buf.len() {
-            self.rng
-                .fill(&mut self.buf)
+            crate::crypto::fill_random(&mut self.buf)
                 .map_err(|_| Error::Internal("the system random number generator failed".into()))?;
             self.pos = 0;
         }

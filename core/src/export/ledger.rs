@@ -95,10 +95,10 @@ pub fn data_version(records: &[StatRecord]) -> Result<String> {
     for r in records {
         let json =
             serde_json::to_vec(r).map_err(|e| Error::Internal(format!("data version: {e}")))?;
-        digests.push(ring::digest::digest(&ring::digest::SHA256, &json));
+        digests.push(crate::crypto::sha256(&json));
     }
     digests.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut ctx = crate::crypto::Sha256::new();
     ctx.update(b"caravan/statistics/data-version");
     for d in &digests {
         ctx.update(d.as_ref());

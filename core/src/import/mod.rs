@@ -428,7 +428,7 @@ fn column_letters(mut i: usize) -> String {
 /// with the same mapped columns and the same cells in them at the same row number
 /// count as the same row.
 pub fn row_request_id(header: &[String], number: usize, row: &[String]) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut ctx = crate::crypto::Sha256::new();
     ctx.update(b"caravan/import-row/v2\0");
     let mut field = |bytes: &[u8]| {
         ctx.update(&(bytes.len() as u64).to_le_bytes());

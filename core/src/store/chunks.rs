@@ -35,7 +35,7 @@ pub(crate) fn signed_changes<'a>(
     while !rest.is_empty() {
         let (chunk, after) = next_change_chunk(rest)?;
         let sig = sigs.next()?;
-        let hash = ring::digest::digest(&ring::digest::SHA256, &chunk[8..]);
+        let hash = crate::crypto::sha256(&chunk[8..]);
         if hash.as_ref() != sig.0 {
             return None;
         }

@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn the_dictionary_is_frozen() {
-        let hash = ring::digest::digest(&ring::digest::SHA256, FRAME_DICTIONARY);
+        let hash = crate::crypto::sha256(FRAME_DICTIONARY);
         let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex, "035223b84ff87e28d188590d7e414487373f697457b8c36bb30c13b4795a54aa",

@@ -156,7 +156,7 @@ pub(crate) struct Header {
 impl Header {
     pub(crate) fn new(key: &StoreKey, kdf: Option<KdfParams>) -> Result<Header> {
         let store_id = crate::crypto::random_array::<16>()?.to_vec();
-        let key_check = key.check_value(&store_id).to_vec();
+        let key_check = key.check_value(&store_id)?.to_vec();
         Ok(Header {
             magic: MAGIC.into(),
             format: FORMAT_VERSION,

@@ -42,7 +42,7 @@ fn receipt_message(receiver: &DeviceId, sender: &DeviceId, bundle_digest: &[u8; 
 
 fn bundle_digest(bundle: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bundle).as_ref());
+    out.copy_from_slice(crate::crypto::sha256(bundle).as_ref());
     out
 }
 
@@ -381,8 +381,7 @@ mod tests {
             crate::model::hex_encode(&bid.0[..DEVICE_PREFIX])
         );
         // 1. the old (v2) receipt, computed from public data by whoever saw the frames
-        let v2 = ring::digest::digest(
-            &ring::digest::SHA256,
+        let v2 = crate::crypto::sha256(
             &[
                 b"caravan/handover-receipt/v2".as_slice(),
                 &bid.0,

@@ -630,7 +630,7 @@ impl Store {
     fn request_case_id(&self, request_id: &str) -> CaseId {
         let message = [b"caravan/request-id/v1\0".as_slice(), request_id.as_bytes()].concat();
         let sig = self.identity.sign(&message);
-        let digest = ring::digest::digest(&ring::digest::SHA256, &sig);
+        let digest = crate::crypto::sha256(&sig);
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest.as_ref()[..16]);
         CaseId(id)
@@ -1708,7 +1708,7 @@ fn quarantine_delta(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> 
 /// request as given, before notes and referrals get their random ids). It stays
 /// sealed in the store and is purged with the case.
 fn request_digest(request_id: &str, edits: &[Edit]) -> Result<Hash> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut ctx = crate::crypto::Sha256::new();
     ctx.update(b"caravan/request/v1\0");
     ctx.update(&(request_id.len() as u64).to_le_bytes());
     ctx.update(request_id.as_bytes());

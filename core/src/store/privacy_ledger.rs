@@ -45,7 +45,7 @@ pub enum LedgerState {
 }
 
 fn digest(sealed: &[u8]) -> Hash {
-    let d = ring::digest::digest(&ring::digest::SHA256, sealed);
+    let d = crate::crypto::sha256(sealed);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     Hash(out)

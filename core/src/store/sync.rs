@@ -2218,7 +2218,7 @@ impl Store {
     }
 
     fn meta_digest(&self) -> Result<[u8; 32]> {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut ctx = crate::crypto::Sha256::new();
         ctx.update(&self.group()?.records_digest());
         for id in self.index.tombstones.keys() {
             ctx.update(&id.0);
@@ -2228,7 +2228,7 @@ impl Store {
         for (id, q) in &self.index.sync.quarantine {
             ctx.update(&id.0);
             for PendingChange(bytes, _) in q {
-                ctx.update(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+                ctx.update(crate::crypto::sha256(bytes).as_ref());
             }
         }
         let mut out = [0u8; 32];
@@ -2455,7 +2455,7 @@ fn waiting_for_admission() -> Error {
 fn state_digest(map: &HeadsMap) -> [u8; 32] {
     let mut entries: Vec<(&CaseId, &Vec<Hash>)> = map.iter().collect();
     entries.sort();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut ctx = crate::crypto::Sha256::new();
     for (id, heads) in entries {
         ctx.update(&id.0);
         ctx.update(&(heads.len() as u32).to_le_bytes());
@@ -2528,8 +2528,7 @@ fn parse_changes(
 /// Where the membership digest last exported to the bundle target `name` is kept
 /// (beside the peers' digests, which are keyed by device public key).
 pub(super) fn cursor_meta_key(name: &str) -> B32 {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
+    let digest = crate::crypto::sha256(
         [b"caravan/cursor/".as_slice(), name.as_bytes()]
             .concat()
             .as_slice(),

@@ -19,10 +19,11 @@
 //! Decoding is strict: definite lengths only, shortest-form integers, exact sizes for
 //! fixed fields, no trailing bytes, a size limit checked before anything is sliced.
 
-use ring::{aead, hkdf, hmac};
 use zeroize::Zeroizing;
 
-use crate::crypto::padme;
+use crate::crypto::aead::AeadKey;
+use crate::crypto::hkdf::Prk;
+use crate::crypto::{hmac_sha256, padme};
 use crate::error::{Error, Result};
 
 /// Protocol version of the envelope.
@@ -68,39 +69,19 @@ impl EpochKey {
     /// The opaque routing tag of messages under this key:
     /// `HMAC-SHA256(key, "caravan/route/v1" ‖ epoch as u32 BE)[..16]`.
     pub fn routing_tag(&self) -> [u8; 16] {
-        let k = hmac::Key::new(hmac::HMAC_SHA256, self.key.as_ref());
         let mut msg = b"caravan/route/v1".to_vec();
         msg.extend_from_slice(&self.epoch.to_be_bytes());
-        let tag = hmac::sign(&k, &msg);
+        let tag = hmac_sha256(self.key.as_ref(), &msg);
         let mut out = [0u8; 16];
-        out.copy_from_slice(&tag.as_ref()[..16]);
+        out.copy_from_slice(&tag[..16]);
         out
     }
 
-    fn derive(&self, salt: &[u8; 16]) -> (aead::LessSafeKey, [u8; 32]) {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(self.key.as_ref());
-        let key = match prk.expand(&[b"caravan/envelope/v1/key"], &aead::CHACHA20_POLY1305) {
-            Ok(okm) => aead::LessSafeKey::new(aead::UnboundKey::from(okm)),
-            Err(_) => unreachable!("HKDF-SHA256 can expand to 32 bytes"),
-        };
-        let mut commit = [0u8; 32];
-        match prk.expand(&[b"caravan/envelope/v1/commit"], Len32) {
-            Ok(okm) => {
-                if okm.fill(&mut commit).is_err() {
-                    unreachable!("32 bytes fit")
-                }
-            }
-            Err(_) => unreachable!("HKDF-SHA256 can expand to 32 bytes"),
-        }
-        (key, commit)
-    }
-}
-
-struct Len32;
-
-impl hkdf::KeyType for Len32 {
-    fn len(&self) -> usize {
-        32
+    fn derive(&self, salt: &[u8; 16]) -> Result<(AeadKey, [u8; 32])> {
+        let prk = Prk::extract(salt, self.key.as_ref());
+        let key = prk.expand_aead_key(&[b"caravan/envelope/v1/key"])?;
+        let commit = prk.expand::<32>(&[b"caravan/envelope/v1/commit"])?;
+        Ok((key, *commit))
     }
 }
 
@@ -141,7 +122,7 @@ pub fn seal(key: &EpochKey, message: &[u8]) -> Result<Vec<u8>> {
 /// Like [`seal`] with a given salt: for test vectors and independent implementations
 /// only. Reusing a salt under one key breaks confidentiality; [`seal`] never does.
 pub fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<Vec<u8>> {
-    let (aead_key, commit) = key.derive(&salt);
+    let (aead_key, commit) = key.derive(&salt)?;
     let mut out = Vec::with_capacity(message.len() + 128);
     out.push(0x87); // array(7)
     put_uint(&mut out, VERSION);
@@ -156,14 +137,8 @@ pub fn seal_with_salt(key: &EpochKey, message: &[u8], salt: [u8; 16]) -> Result<
     plain.extend_from_slice(&(message.len() as u32).to_le_bytes());
     plain.extend_from_slice(message);
     plain.resize(padded, 0);
-    let tag = aead_key
-        .seal_in_place_separate_tag(
-            aead::Nonce::assume_unique_for_key([0; 12]),
-            aead::Aad::from(&out[..aad_len]),
-            &mut plain,
-        )
-        .map_err(|_| Error::Internal("sealing failed".into()))?;
-    plain.extend_from_slice(tag.as_ref());
+    let tag = aead_key.seal_in_place(&out[..aad_len], &mut plain)?;
+    plain.extend_from_slice(&tag);
     if plain.len() > MAX_ENVELOPE {
         return Err(Error::invalid(
             "message",
@@ -263,18 +238,15 @@ pub fn open(parsed: &Parsed<'_>, key: &EpochKey) -> Result<Vec<u8>> {
     if parsed.header.epoch != key.epoch || parsed.header.tag != key.routing_tag() {
         return Err(Error::NotForThisDevice);
     }
-    let (aead_key, commit) = key.derive(&parsed.header.salt);
+    let (aead_key, commit) = key.derive(&parsed.header.salt)?;
     if !constant_time_eq(&commit, &parsed.header.commit) {
         return Err(Error::rejected("key commitment does not match"));
     }
     let mut buf = parsed.ciphertext.to_vec();
-    let plain = aead_key
-        .open_in_place(
-            aead::Nonce::assume_unique_for_key([0; 12]),
-            aead::Aad::from(parsed.aad),
-            &mut buf,
-        )
-        .map_err(|_| Error::rejected("envelope does not authenticate"))?;
+    let len = aead_key
+        .open_in_place(parsed.aad, &mut buf)
+        .ok_or_else(|| Error::rejected("envelope does not authenticate"))?;
+    let plain = &buf[..len];
     let len = plain
         .get(..4)
         .and_then(|b| b.try_into().ok())

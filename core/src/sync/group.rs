@@ -37,7 +37,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
-use ring::hkdf;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -182,7 +181,7 @@ impl MemberRecord {
     /// SHA-256 of the record's CBOR encoding: what `parents` name.
     pub(crate) fn hash(&self) -> [u8; 32] {
         let bytes = crate::store::cbor(self).unwrap_or_default();
-        let d = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let d = crate::crypto::sha256(&bytes);
         let mut out = [0u8; 32];
         out.copy_from_slice(d.as_ref());
         out
@@ -225,10 +224,7 @@ fn op_msg(group: &[u8; 16], parents: &[B32], author: &B32, op: &MemberOp) -> Vec
 }
 
 fn group_id(creator: &[u8; 32], nonce: &[u8; 16]) -> [u8; 16] {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        &[b"caravan/group/v1".as_slice(), creator, nonce].concat(),
-    );
+    let d = crate::crypto::sha256(&[b"caravan/group/v1".as_slice(), creator, nonce].concat());
     let mut id = [0u8; 16];
     id.copy_from_slice(&d.as_ref()[..16]);
     id
@@ -607,7 +603,7 @@ impl GroupState {
                 if member.0 != my {
                     continue;
                 }
-                if let Some(k) = super::keywrap::open_key(sealed, &self.id, *epoch, &my, &secret) {
+                if let Some(k) = super::keywrap::open_key(sealed, &self.id, *epoch, &my, secret) {
                     valid.push((*epoch, B32(*k)));
                 }
             }
@@ -648,7 +644,7 @@ impl GroupState {
         let my = me.id().0;
         keys.iter()
             .filter_map(|(e, sealed)| {
-                super::keywrap::open_key(sealed, &self.id, *e, &my, &secret)
+                super::keywrap::open_key(sealed, &self.id, *e, &my, secret)
                     .map(|k| EpochKey::new(*e, *k))
             })
             .collect()
@@ -1214,7 +1210,7 @@ impl GroupState {
 
     /// Digest of the record set (to tell whether a peer needs ours).
     pub(crate) fn records_digest(&self) -> [u8; 32] {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut ctx = crate::crypto::Sha256::new();
         for r in &self.records {
             if let Ok(bytes) = crate::store::cbor(r) {
                 ctx.update(&(bytes.len() as u64).to_le_bytes());
@@ -1311,13 +1307,13 @@ impl GroupState {
             }
             None => self
                 .welcome
-                .push((invite, B32(*welcome_key(&secret).bytes()))),
+                .push((invite, B32(*welcome_key(&secret)?.bytes()))),
         }
         let mut welcome_state = self.clone();
         welcome_state.keys.clear();
         welcome_state.welcome.clear();
         let welcome = crate::store::cbor(&welcome_state)?;
-        let sealed = super::envelope::seal(&welcome_key(&secret), &welcome)?;
+        let sealed = super::envelope::seal(&welcome_key(&secret)?, &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
         Ok((raw, invite))
@@ -1329,7 +1325,7 @@ impl GroupState {
         let text = invitation.trim();
         let raw = if let Some(body) = text.strip_prefix(REMOTE_PREFIX) {
             let sealed = unbase32(body).ok_or_else(bad)?;
-            super::keywrap::open_from(REMOTE_LABEL, &me.id().0, &sealed, &me.x25519()).ok_or_else(
+            super::keywrap::open_from(REMOTE_LABEL, &me.id().0, &sealed, me.x25519()).ok_or_else(
                 || {
                     Error::invalid(
                         "invitation",
@@ -1347,7 +1343,7 @@ impl GroupState {
         let (secret, sealed) = raw.split_at(16);
         let secret: [u8; 16] = secret.try_into().map_err(|_| bad())?;
         let parsed = super::envelope::parse(sealed)?;
-        let plain = super::envelope::open(&parsed, &welcome_key(&secret)).map_err(|_| bad())?;
+        let plain = super::envelope::open(&parsed, &welcome_key(&secret)?).map_err(|_| bad())?;
         let mut group: GroupState = ciborium::from_reader(plain.as_slice()).map_err(|_| bad())?;
         // Keep only records whose signatures verify.
         let records = std::mem::take(&mut group.records);
@@ -1365,7 +1361,7 @@ impl GroupState {
             invite_sig: B64(invite_key.sign(&msg)),
             sig: B64(me.sign(&msg)),
         });
-        group.welcome = vec![(B32(invite), B32(*welcome_key(&secret).bytes()))];
+        group.welcome = vec![(B32(invite), B32(*welcome_key(&secret)?.bytes()))];
         let view = group.view();
         if view.active(&me.id()).is_none() && !view.pending.contains_key(&me.id()) {
             return Err(Error::invalid(
@@ -1566,10 +1562,7 @@ pub fn invitation_code(text: &str) -> Result<String> {
         (Some(body), _) | (None, Some(body)) => unbase32(body).ok_or_else(bad)?,
         (None, None) => return Err(bad()),
     };
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        &[b"caravan/invite-code/v1".as_slice(), &raw].concat(),
-    );
+    let d = crate::crypto::sha256(&[b"caravan/invite-code/v1".as_slice(), &raw].concat());
     let c = base32(&d.as_ref()[..5]);
     Ok(format!("{}-{}", &c[..4], &c[4..8]))
 }
@@ -1580,26 +1573,17 @@ impl std::fmt::Debug for Invitation {
     }
 }
 
-fn expand32(secret: &[u8; 16], label: &[u8]) -> [u8; 32] {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"caravan/invite/v1").extract(secret);
-    let mut out = [0u8; 32];
-    match prk.expand(&[label], hkdf::HKDF_SHA256) {
-        Ok(okm) => {
-            if okm.fill(&mut out).is_err() {
-                unreachable!("32 bytes fit")
-            }
-        }
-        Err(_) => unreachable!("HKDF-SHA256 can expand to 32 bytes"),
-    }
-    out
+fn expand32(secret: &[u8; 16], label: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    crate::crypto::hkdf::hkdf_sha256::<32>(b"caravan/invite/v1", secret, &[label])
 }
 
 fn invite_identity(secret: &[u8; 16]) -> Result<DeviceIdentity> {
-    DeviceIdentity::from_seed(&expand32(secret, b"sign"))
+    let seed = expand32(secret, b"sign")?;
+    DeviceIdentity::from_seed(&seed)
 }
 
-fn welcome_key(secret: &[u8; 16]) -> EpochKey {
-    EpochKey::new(0, expand32(secret, b"welcome"))
+fn welcome_key(secret: &[u8; 16]) -> Result<EpochKey> {
+    Ok(EpochKey::new(0, *expand32(secret, b"welcome")?))
 }
 
 const B32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -1661,11 +1645,7 @@ mod tests {
         let (weak, forged) = weak_key_and_forgery();
         // The attack is real: ring alone accepts the forgery over any message.
         for message in [&b"genesis"[..], b"join", b"anything"] {
-            assert!(
-                ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &weak)
-                    .verify(message, &forged)
-                    .is_ok()
-            );
+            assert!(crate::crypto::ed25519::verify(&weak, message, &forged));
             assert!(!DeviceId(weak).verify(message, &forged));
         }
         let a = DeviceIdentity::generate().expect("a");

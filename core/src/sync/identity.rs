@@ -8,9 +8,10 @@
 
 use std::fmt;
 
-use ring::signature::{self, Ed25519KeyPair, KeyPair};
 use zeroize::Zeroizing;
 
+use super::keywrap::X25519Secret;
+use crate::crypto::ed25519::{self, SigningKey};
 use crate::error::{Error, Result};
 use crate::model::CaseId;
 
@@ -26,9 +27,9 @@ pub struct DeviceId(pub [u8; PUBLIC_KEY_LEN]);
 impl DeviceId {
     /// The Automerge actor id this device writes with.
     pub fn actor(&self) -> [u8; 16] {
-        let d = ring::digest::digest(&ring::digest::SHA256, &self.0);
+        let d = crate::crypto::sha256(&self.0);
         let mut a = [0u8; 16];
-        a.copy_from_slice(&d.as_ref()[..16]);
+        a.copy_from_slice(&d[..16]);
         a
     }
 
@@ -42,16 +43,13 @@ impl DeviceId {
     /// small order anybody can make signatures that verify, so such a key never enters
     /// the membership and never verifies anything.
     pub fn is_acceptable(&self) -> bool {
-        super::signatures::device_key_point(&self.0).is_some()
+        super::signatures::acceptable_key(&self.0)
     }
 
     /// Verifies a signature by this device over `message` (RFC 8032's equation, with
     /// ring); `false` for a key that is not [acceptable](Self::is_acceptable).
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        self.is_acceptable()
-            && signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
-                .verify(message, sig)
-                .is_ok()
+        self.is_acceptable() && ed25519::verify(&self.0, message, sig)
     }
 }
 
@@ -61,26 +59,27 @@ impl fmt::Debug for DeviceId {
     }
 }
 
-/// The private half: the device's signing key (PKCS#8), kept in the encrypted store.
+/// The private half: the device's signing key (PKCS#8), kept in the encrypted store,
+/// and the static X25519 secret derived from it.
 pub struct DeviceIdentity {
     pkcs8: Zeroizing<Vec<u8>>,
-    pair: Ed25519KeyPair,
+    pair: SigningKey,
+    x25519: X25519Secret,
 }
 
 impl DeviceIdentity {
     /// A new random identity.
     pub fn generate() -> Result<DeviceIdentity> {
-        let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| Error::Internal("could not generate a device key".into()))?;
-        DeviceIdentity::from_pkcs8(doc.as_ref())
+        let doc = ed25519::generate_pkcs8()?;
+        DeviceIdentity::from_pkcs8(&doc)
     }
 
     /// Loads an identity from its PKCS#8 bytes.
     pub fn from_pkcs8(bytes: &[u8]) -> Result<DeviceIdentity> {
-        let pair = Ed25519KeyPair::from_pkcs8(bytes)
-            .map_err(|_| Error::corrupted("device identity", "the device key does not parse"))?;
+        let pair = SigningKey::from_pkcs8(bytes)
+            .ok_or_else(|| Error::corrupted("device identity", "the device key does not parse"))?;
         Ok(DeviceIdentity {
+            x25519: X25519Secret::derive(bytes)?,
             pkcs8: Zeroizing::new(bytes.to_vec()),
             pair,
         })
@@ -88,9 +87,11 @@ impl DeviceIdentity {
 
     /// A deterministic key pair from a 32-byte seed (used for one-time invitation keys).
     pub(crate) fn from_seed(seed: &[u8; 32]) -> Result<DeviceIdentity> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|_| Error::Internal("invalid seed".into()))?;
+        let pair =
+            SigningKey::from_seed(seed).ok_or_else(|| Error::Internal("invalid seed".into()))?;
         Ok(DeviceIdentity {
+            // As before: derived from the (empty) PKCS#8 bytes of a seeded identity.
+            x25519: X25519Secret::derive(&[])?,
             pkcs8: Zeroizing::new(Vec::new()),
             pair,
         })
@@ -103,21 +104,18 @@ impl DeviceIdentity {
 
     /// The public identity.
     pub fn id(&self) -> DeviceId {
-        let mut pk = [0u8; PUBLIC_KEY_LEN];
-        pk.copy_from_slice(self.pair.public_key().as_ref());
-        DeviceId(pk)
+        DeviceId(self.pair.public_key())
     }
 
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        let mut out = [0u8; SIGNATURE_LEN];
-        out.copy_from_slice(self.pair.sign(message).as_ref());
-        out
+        self.pair.sign(message)
     }
 
-    /// This device's static X25519 secret (for receiving group keys while offline).
-    pub(crate) fn x25519(&self) -> super::keywrap::X25519Secret {
-        super::keywrap::X25519Secret::derive(&self.pkcs8)
+    /// This device's static X25519 secret (for receiving group keys while offline),
+    /// derived from its PKCS#8 bytes.
+    pub(crate) fn x25519(&self) -> &X25519Secret {
+        &self.x25519
     }
 
     /// Signs that this device authored the change `hash` of case `case`.

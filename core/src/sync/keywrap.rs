@@ -4,7 +4,7 @@
 //! Each device has a static X25519 key pair derived from its Ed25519 identity
 //! (`HKDF-SHA256(salt = "caravan/x25519/v1", ikm = PKCS#8 of the device key)`), and
 //! publishes the public half in a signed membership record. To deliver an epoch key,
-//! a coordinator's device makes an *ephemeral* X25519 key pair with ring, agrees a
+//! a coordinator's device makes an *ephemeral* X25519 key pair, agrees a
 //! secret with the recipient's static public key and seals the epoch key:
 //!
 //! ```text
@@ -16,13 +16,13 @@
 //!              plaintext = epoch key (32))                       ; 80 bytes in all
 //! ```
 //!
-//! ring only offers ephemeral X25519, so the recipient's side (a static secret) uses
-//! `x25519-dalek` (`docs/decisions/0011-membership-log.md`).
+//! The primitives (X25519, HKDF, ChaCha20-Poly1305) are in `crate::crypto`.
 
-use ring::{aead, agreement, hkdf};
-use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use crate::crypto::aead::AeadKey;
+use crate::crypto::hkdf::{hkdf_sha256, Prk};
+use crate::crypto::x25519::{agree_ephemeral, X25519StaticSecret};
 use crate::error::{Error, Result};
 
 /// Length of a sealed epoch key.
@@ -31,43 +31,24 @@ pub(crate) const SEALED_KEY_LEN: usize = 32 + 32 + 16;
 const LABEL: &[u8] = b"caravan/rekey/v1";
 
 /// A device's static X25519 secret, derived from its identity. Zeroized on drop.
-pub(crate) struct X25519Secret(StaticSecret);
+pub(crate) struct X25519Secret(X25519StaticSecret);
 
 impl X25519Secret {
     /// Derives the secret from the device's PKCS#8 identity bytes.
-    pub(crate) fn derive(pkcs8: &[u8]) -> X25519Secret {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"caravan/x25519/v1").extract(pkcs8);
-        let mut seed = Zeroizing::new([0u8; 32]);
-        fill(&prk, &[b"static"], &mut seed[..]);
-        X25519Secret(StaticSecret::from(*seed))
+    pub(crate) fn derive(pkcs8: &[u8]) -> Result<X25519Secret> {
+        let seed = Prk::extract(b"caravan/x25519/v1", pkcs8).expand::<32>(&[b"static"])?;
+        Ok(X25519Secret(X25519StaticSecret::from_bytes(&seed)))
     }
 
     /// The public half, to publish in the membership log.
     pub(crate) fn public(&self) -> [u8; 32] {
-        PublicKey::from(&self.0).to_bytes()
+        self.0.public()
     }
 }
 
 impl std::fmt::Debug for X25519Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("X25519Secret(<redacted>)")
-    }
-}
-
-fn fill(prk: &hkdf::Prk, info: &[&[u8]], out: &mut [u8]) {
-    struct Len(usize);
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            self.0
-        }
-    }
-    match prk.expand(info, Len(out.len())) {
-        Ok(okm) => {
-            if okm.fill(out).is_err() {
-                unreachable!("the requested length is what was asked for")
-            }
-        }
-        Err(_) => unreachable!("HKDF-SHA256 expands to 32 bytes"),
     }
 }
 
@@ -81,13 +62,9 @@ fn derive_key(
     shared: &[u8],
     eph: &[u8; 32],
     recipient_x: &[u8; 32],
-) -> Result<aead::LessSafeKey> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, label).extract(shared);
-    let mut k = Zeroizing::new([0u8; 32]);
-    fill(&prk, &[eph, recipient_x], &mut k[..]);
-    let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k[..])
-        .map_err(|_| Error::Internal("key wrapping key".into()))?;
-    Ok(aead::LessSafeKey::new(unbound))
+) -> Result<AeadKey> {
+    let k = hkdf_sha256::<32>(label, shared, &[eph, recipient_x])?;
+    Ok(AeadKey::new(&k))
 }
 
 /// Seals `plain` to the holder of the X25519 key `recipient_x`, bound to `label` and
@@ -98,28 +75,12 @@ pub(crate) fn seal_to(
     recipient_x: &[u8; 32],
     plain: &[u8],
 ) -> Result<Vec<u8>> {
-    let rng = ring::rand::SystemRandom::new();
-    let eph = agreement::EphemeralPrivateKey::generate(&agreement::X25519, &rng)
-        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
-    let eph_pub: [u8; 32] = eph
-        .compute_public_key()
-        .map_err(|_| Error::Internal("x25519 public key".into()))?
-        .as_ref()
-        .try_into()
-        .map_err(|_| Error::Internal("x25519 public key length".into()))?;
-    let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, recipient_x);
-    let key = agreement::agree_ephemeral(eph, &peer, |shared| {
-        derive_key(label, shared, &eph_pub, recipient_x)
-    })
-    .map_err(|_| Error::invalid("member key", "the X25519 key is not usable"))??;
+    let eph = agree_ephemeral(recipient_x)?
+        .ok_or_else(|| Error::invalid("member key", "the X25519 key is not usable"))?;
+    let key = derive_key(label, eph.shared.as_ref(), &eph.public, recipient_x)?;
     let mut sealed = plain.to_vec();
-    key.seal_in_place_append_tag(
-        aead::Nonce::assume_unique_for_key([0; 12]),
-        aead::Aad::from([label, context].concat()),
-        &mut sealed,
-    )
-    .map_err(|_| Error::Internal("sealing failed".into()))?;
-    let mut out = eph_pub.to_vec();
+    key.seal_append_tag(&[label, context].concat(), &mut sealed)?;
+    let mut out = eph.public.to_vec();
     out.extend_from_slice(&sealed);
     Ok(out)
 }
@@ -136,20 +97,10 @@ pub(crate) fn open_from(
         return None;
     }
     let eph: [u8; 32] = sealed[..32].try_into().ok()?;
-    let shared = secret.0.diffie_hellman(&PublicKey::from(eph));
-    if !shared.was_contributory() {
-        return None;
-    }
-    let key = derive_key(label, shared.as_bytes(), &eph, &secret.public()).ok()?;
+    let shared = secret.0.agree(&eph)?;
+    let key = derive_key(label, shared.as_ref(), &eph, &secret.public()).ok()?;
     let mut buf = Zeroizing::new(sealed[32..].to_vec());
-    let n = key
-        .open_in_place(
-            aead::Nonce::assume_unique_for_key([0; 12]),
-            aead::Aad::from([label, context].concat()),
-            &mut buf,
-        )
-        .ok()?
-        .len();
+    let n = key.open_in_place(&[label, context].concat(), &mut buf)?;
     buf.truncate(n);
     Some(buf)
 }
@@ -195,8 +146,8 @@ mod tests {
 
     #[test]
     fn a_sealed_key_opens_only_for_its_recipient_group_and_epoch() {
-        let alice = X25519Secret::derive(b"alice pkcs8 stand-in");
-        let bob = X25519Secret::derive(b"bob pkcs8 stand-in");
+        let alice = X25519Secret::derive(b"alice pkcs8 stand-in").expect("derive");
+        let bob = X25519Secret::derive(b"bob pkcs8 stand-in").expect("derive");
         let key = [7u8; 32];
         let (group, me) = ([1u8; 16], [2u8; 32]);
         let sealed = seal_key(&key, &group, 3, &me, &alice.public()).expect("seal");
@@ -225,7 +176,9 @@ mod tests {
         assert!(open_from(b"label", b"ctx", &boxed, &bob).is_none());
         // Deterministic derivation; the secret never prints.
         assert_eq!(
-            X25519Secret::derive(b"alice pkcs8 stand-in").public(),
+            X25519Secret::derive(b"alice pkcs8 stand-in")
+                .expect("derive")
+                .public(),
             alice.public()
         );
         assert!(format!("{alice:?}").contains("redacted"));

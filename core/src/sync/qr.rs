@@ -95,8 +95,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ring::digest;
-
 use crate::error::{Error, Result};
 
 /// Default upper bound on a frame's size in bytes.
@@ -544,7 +542,7 @@ fn check_geometry(index: u16, count: u16, total_len: u32, n: usize) -> Result<u3
 }
 
 fn sha256_prefix<const N: usize>(data: &[u8]) -> [u8; N] {
-    let hash = digest::digest(&digest::SHA256, data);
+    let hash = crate::crypto::sha256(data);
     let mut prefix = [0u8; N];
     for (out, byte) in prefix.iter_mut().zip(hash.as_ref()) {
         *out = *byte;

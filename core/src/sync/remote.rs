@@ -93,10 +93,8 @@ impl JoinRequest {
                 "the name has spaces around it",
             ));
         }
-        let digest = ring::digest::digest(
-            &ring::digest::SHA256,
-            &[b"caravan/request-code/v1".as_slice(), &bytes].concat(),
-        );
+        let digest =
+            crate::crypto::sha256(&[b"caravan/request-code/v1".as_slice(), &bytes].concat());
         let c = base32(&digest.as_ref()[..10]);
         let code = format!("{}-{}-{}-{}", &c[..4], &c[4..8], &c[8..12], &c[12..16]);
         Ok(JoinRequest {

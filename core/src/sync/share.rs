@@ -24,13 +24,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ring::{hkdf, hmac};
 use serde::{Deserialize, Serialize};
 
 use super::envelope::{self, EpochKey};
 use super::group::{base32, unbase32, B32, B64};
 use super::identity::{DeviceId, DeviceIdentity};
 use super::remote::{codes_match, JoinRequest};
+use crate::crypto::hkdf::hkdf_sha256;
+use crate::crypto::{hmac_sha256, sha256};
 use crate::error::{Error, Result};
 use crate::model::{CaseId, ScalarField, SetField};
 
@@ -143,11 +144,8 @@ impl std::fmt::Debug for AgreementOffer {
 }
 
 fn offer_code(sealed: &[u8]) -> String {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        &[b"caravan/agreement-code/v1".as_slice(), sealed].concat(),
-    );
-    let c = base32(&d.as_ref()[..10]);
+    let d = sha256(&[b"caravan/agreement-code/v1".as_slice(), sealed].concat());
+    let c = base32(&d[..10]);
     format!("{}-{}-{}-{}", &c[..4], &c[4..8], &c[8..12], &c[12..16])
 }
 
@@ -236,7 +234,7 @@ impl Agreement {
                 "the code read over the phone does not match this offer; do not accept it",
             ));
         }
-        let plain = super::keywrap::open_from(OFFER_LABEL, &me.id().0, &sealed, &me.x25519())
+        let plain = super::keywrap::open_from(OFFER_LABEL, &me.id().0, &sealed, me.x25519())
             .ok_or_else(|| {
                 Error::invalid("agreement", "this offer was sealed for another device")
             })?;
@@ -268,22 +266,21 @@ impl Agreement {
 
     /// The id under which the partner knows a case: `HMAC(key, case id)[..16]`.
     pub(crate) fn projection_id(&self, case: &CaseId) -> [u8; 16] {
-        let k = hmac::Key::new(hmac::HMAC_SHA256, &self.key.0);
-        let tag = hmac::sign(&k, &[b"caravan/projection/v1".as_slice(), &case.0].concat());
+        let tag = hmac_sha256(
+            &self.key.0,
+            &[b"caravan/projection/v1".as_slice(), &case.0].concat(),
+        );
         let mut out = [0u8; 16];
-        out.copy_from_slice(&tag.as_ref()[..16]);
+        out.copy_from_slice(&tag[..16]);
         out
     }
 
-    fn envelope_key(&self) -> EpochKey {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SHARE_LABEL).extract(&self.key.0);
-        let mut k = [0u8; 32];
-        if let Ok(okm) = prk.expand(&[&self.id], hkdf::HKDF_SHA256) {
-            if okm.fill(&mut k).is_err() {
-                unreachable!("32 bytes fit")
-            }
-        }
-        EpochKey::new(0, k)
+    /// The key of this agreement's envelopes: `HKDF-SHA256(salt = "caravan/share/v1",
+    /// ikm = agreement key, info = agreement id)`. A failed derivation is an error,
+    /// never an all-zero key.
+    fn envelope_key(&self) -> Result<EpochKey> {
+        let k = hkdf_sha256::<32>(SHARE_LABEL, &self.key.0, &[&self.id])?;
+        Ok(EpochKey::new(0, *k))
     }
 
     /// Seals a share payload, signed by `me`.
@@ -295,18 +292,21 @@ impl Agreement {
             body,
             sig,
         };
-        envelope::seal(&self.envelope_key(), &crate::store::cbor(&signed)?)
+        envelope::seal(&self.envelope_key()?, &crate::store::cbor(&signed)?)
     }
 
     /// Whether an envelope is for this agreement (by routing tag).
     pub(crate) fn opens(&self, bytes: &[u8]) -> bool {
-        envelope::parse(bytes).is_ok_and(|p| p.header.tag == self.envelope_key().routing_tag())
+        let Ok(key) = self.envelope_key() else {
+            return false;
+        };
+        envelope::parse(bytes).is_ok_and(|p| p.header.tag == key.routing_tag())
     }
 
     /// Opens a share bundle from the other agency's coordinator device.
     pub(crate) fn open(&self, bytes: &[u8]) -> Result<SharePayload> {
         let parsed = envelope::parse(bytes)?;
-        let plain = envelope::open(&parsed, &self.envelope_key())?;
+        let plain = envelope::open(&parsed, &self.envelope_key()?)?;
         let signed: SignedShare =
             whole(&plain).ok_or_else(|| Error::rejected("share bundle does not parse"))?;
         if signed.sender != self.peer_device
@@ -455,7 +455,7 @@ mod tests {
         };
         let mut plain = crate::store::cbor(&signed).expect("cbor");
         plain.extend_from_slice(extra);
-        envelope::seal(&agreement.envelope_key(), &plain).expect("seal")
+        envelope::seal(&agreement.envelope_key().expect("key"), &plain).expect("seal")
     }
 
     #[test]

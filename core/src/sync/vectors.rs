@@ -5,13 +5,12 @@
 //! `cargo test -p caravan-core --lib sync::vectors -- --ignored`. The other tests read
 //! the checked-in files and check every vector against this implementation; where
 //! they can, they also recompute the value independently (HKDF, HMAC, the AEAD and
-//! the CBOR header with `ring` and a few lines of code) so the files pin the spec,
+//! the CBOR header with the primitives of `crate::crypto` and a few lines of code) so the files pin the spec,
 //! not only the code.
 
 use std::collections::BTreeSet;
 
 use automerge::{ActorId, AutoCommit, Change, ChangeHash};
-use ring::{aead, digest, hkdf, hmac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -19,6 +18,9 @@ use super::envelope::{self, EpochKey};
 use super::group::{base32, unbase32, GroupState, MemberRecord};
 use super::qr;
 use super::{CaseChanges, DeviceId, DeviceIdentity, LiveHeader, Payload, B32, B64};
+use crate::crypto::aead::AeadKey;
+use crate::crypto::hkdf::hkdf_sha256;
+use crate::crypto::hmac_sha256;
 use crate::error::Error;
 use crate::model::{CaseDoc, CaseId, Edit, ScalarField, SetField, Timestamp};
 use crate::store::{cbor, Hash, Tombstone, TombstoneSignature};
@@ -91,10 +93,7 @@ fn read(name: &str) -> Value {
 }
 
 fn sha256(data: &[u8]) -> [u8; 32] {
-    digest::digest(&digest::SHA256, data)
-        .as_ref()
-        .try_into()
-        .expect("32 bytes")
+    crate::crypto::sha256(data)
 }
 
 fn error_kind(e: &Error) -> &'static str {
@@ -109,22 +108,16 @@ fn error_kind(e: &Error) -> &'static str {
 
 /// `HKDF-SHA256(salt, ikm, info)` to 32 bytes, written from the spec.
 fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-    let info = [info];
-    let okm = prk.expand(&info, hkdf::HKDF_SHA256).expect("expand");
-    let mut out = [0u8; 32];
-    okm.fill(&mut out).expect("fill");
-    out
+    *hkdf_sha256::<32>(salt, ikm, &[info]).expect("expand")
 }
 
 /// The routing tag, written from the spec.
 fn spec_routing_tag(key: &[u8; 32], epoch: u32) -> [u8; 16] {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let tag = hmac::sign(
-        &k,
+    let tag = hmac_sha256(
+        key,
         &[b"caravan/route/v1".as_slice(), &epoch.to_be_bytes()].concat(),
     );
-    tag.as_ref()[..16].try_into().expect("16 bytes")
+    tag[..16].try_into().expect("16 bytes")
 }
 
 /// Padmé, written from the spec.
@@ -178,16 +171,9 @@ fn spec_seal_raw(key: &[u8; 32], epoch: u32, salt: &[u8; 16], plaintext: &[u8]) 
     let aead_key = hkdf32(salt, key, b"caravan/envelope/v1/key");
     let commit = hkdf32(salt, key, b"caravan/envelope/v1/commit");
     let mut out = spec_header(&spec_routing_tag(key, epoch), epoch, salt, &commit);
-    let k = aead::LessSafeKey::new(
-        aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &aead_key).expect("key"),
-    );
+    let k = AeadKey::new(&aead_key);
     let mut buf = plaintext.to_vec();
-    k.seal_in_place_append_tag(
-        aead::Nonce::assume_unique_for_key([0; 12]),
-        aead::Aad::from(&out[..]),
-        &mut buf,
-    )
-    .expect("seal");
+    k.seal_append_tag(&out[..], &mut buf).expect("seal");
     spec_head(&mut out, 2, buf.len() as u64);
     out.extend_from_slice(&buf);
     out
@@ -1099,17 +1085,10 @@ fn envelope_vectors_hold() {
             message,
             "{name}: open"
         );
-        let ak = aead::LessSafeKey::new(
-            aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &aead_key).expect("key"),
-        );
+        let ak = AeadKey::new(&aead_key);
         let mut buf = parsed.ciphertext.to_vec();
-        let plain = ak
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key([0; 12]),
-                aead::Aad::from(&header[..]),
-                &mut buf,
-            )
-            .expect("spec open");
+        let len = ak.open_in_place(&header[..], &mut buf).expect("spec open");
+        let plain = &buf[..len];
         assert_eq!(plain.len(), padded);
         assert_eq!(
             plain[..4],

@@ -12,7 +12,6 @@
 
 use std::collections::BTreeSet;
 
-use ring::{aead, digest, hkdf, hmac};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 use serde_json::{json, Value};
@@ -76,19 +75,11 @@ pub(super) fn unhex(s: &str) -> Vec<u8> {
 }
 
 pub(super) fn sha256(data: &[u8]) -> [u8; 32] {
-    digest::digest(&digest::SHA256, data)
-        .as_ref()
-        .try_into()
-        .expect("32 bytes")
+    crate::crypto::sha256(data)
 }
 
 pub(super) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-    let info = [info];
-    let okm = prk.expand(&info, hkdf::HKDF_SHA256).expect("expand");
-    let mut out = [0u8; 32];
-    okm.fill(&mut out).expect("fill");
-    out
+    *crate::crypto::hkdf::hkdf_sha256::<32>(salt, ikm, &[info]).expect("expand")
 }
 
 /// A device identity whose PKCS#8 is ring's v2 document for `seed`.
@@ -114,23 +105,18 @@ pub(super) fn spec_seal_to(
     recipient_x: &[u8; 32],
     plain: &[u8],
 ) -> Vec<u8> {
-    let eph = x25519_dalek::StaticSecret::from(*ephemeral);
-    let eph_pub = x25519_dalek::PublicKey::from(&eph).to_bytes();
-    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient_x));
+    let eph = crate::crypto::x25519::X25519StaticSecret::from_bytes(ephemeral);
+    let eph_pub = eph.public();
+    let shared = eph.agree(recipient_x).expect("contributory");
     let k = hkdf32(
         label,
-        shared.as_bytes(),
+        shared.as_ref(),
         &[eph_pub.as_slice(), recipient_x].concat(),
     );
-    let key =
-        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &k).expect("key"));
+    let key = crate::crypto::aead::AeadKey::new(&k);
     let mut buf = plain.to_vec();
-    key.seal_in_place_append_tag(
-        aead::Nonce::assume_unique_for_key([0; 12]),
-        aead::Aad::from([label, context].concat()),
-        &mut buf,
-    )
-    .expect("seal");
+    key.seal_append_tag(&[label, context].concat(), &mut buf)
+        .expect("seal");
     [eph_pub.as_slice(), &buf].concat()
 }
 
@@ -567,9 +553,11 @@ fn membership_vectors() -> Value {
     );
 
     let outbox = {
-        let k = hmac::Key::new(hmac::HMAC_SHA256, &EPOCH1_KEY);
-        let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), &c.0].concat());
-        hex(&tag.as_ref()[..8])
+        let tag = crate::crypto::hmac_sha256(
+            &EPOCH1_KEY,
+            &[b"caravan/outbox/v1".as_slice(), &c.0].concat(),
+        );
+        hex(&tag[..8])
     };
 
     let dev = |name: &str, seed: &[u8; 32], id: &DeviceIdentity, pkcs8: &[u8], x: &[u8; 32]| {
@@ -704,10 +692,8 @@ fn membership_vectors_agree_with_the_implementation() {
     let (coord, coord_pkcs8) = device(&COORDINATOR_SEED);
     let (member, _) = device(&MEMBER_SEED);
     // ring's own PKCS#8 documents have the form the spec states.
-    let generated =
-        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-            .expect("pkcs8");
-    let generated = generated.as_ref();
+    let generated = crate::crypto::ed25519::generate_pkcs8().expect("pkcs8");
+    let generated: &[u8] = generated.as_ref();
     assert_eq!(generated.len(), 83);
     assert_eq!(generated[..16], PKCS8_PREFIX);
     assert_eq!(generated[48..51], PKCS8_MIDDLE);
@@ -760,12 +746,10 @@ fn membership_vectors_agree_with_the_implementation() {
         let s = &file["sealed_keys"][i];
         let sealed = unhex(s["sealed"].as_str().expect("sealed"));
         let epoch = u32::try_from(s["epoch"].as_u64().expect("epoch")).expect("u32");
-        let opened = keywrap::open_key(&sealed, &group, epoch, &who.id().0, &who.x25519())
+        let opened = keywrap::open_key(&sealed, &group, epoch, &who.id().0, who.x25519())
             .expect("the sealed key opens for its recipient");
         assert_eq!(hex(&*opened), s["epoch_key"].as_str().expect("key"));
-        assert!(
-            keywrap::open_key(&sealed, &group, epoch + 1, &who.id().0, &who.x25519()).is_none()
-        );
+        assert!(keywrap::open_key(&sealed, &group, epoch + 1, &who.id().0, who.x25519()).is_none());
     }
     // The outbox name as the mailbox computes it.
     let o = &file["outbox"];
@@ -831,7 +815,7 @@ fn membership_vectors_agree_with_the_implementation() {
     assert_eq!(sender, coord.id());
     assert!(update.members.is_empty() && update.cases.is_empty());
     let (epoch, sealed) = update.keys.first().expect("a sealed key");
-    let k1 = keywrap::open_key(sealed, &group, *epoch, &coord.id().0, &coord.x25519())
+    let k1 = keywrap::open_key(sealed, &group, *epoch, &coord.id().0, coord.x25519())
         .expect("the key update's key opens for its recipient");
     let k1 = EpochKey::new(*epoch, *k1);
     let (_, main) = super::open_message(parts[1], |t, e| {

@@ -9,7 +9,6 @@
 //! `sharing_vectors_match_the_file` regenerates the file and fails if a byte differs;
 //! `CARAVAN_WRITE_VECTORS=1` rewrites it.
 
-use ring::hmac;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -91,9 +90,11 @@ struct AgreementShape<'a> {
 }
 
 fn projection(case: &CaseId) -> [u8; 16] {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, &AGREEMENT_KEY);
-    let tag = hmac::sign(&k, &[b"caravan/projection/v1".as_slice(), &case.0].concat());
-    tag.as_ref()[..16].try_into().expect("16 bytes")
+    let tag = crate::crypto::hmac_sha256(
+        &AGREEMENT_KEY,
+        &[b"caravan/projection/v1".as_slice(), &case.0].concat(),
+    );
+    tag[..16].try_into().expect("16 bytes")
 }
 
 fn fields() -> Vec<String> {

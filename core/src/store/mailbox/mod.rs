@@ -24,8 +24,6 @@ mod webdav;
 
 use std::path::Path;
 
-use ring::hmac;
-
 pub use self::transport::{FsMailbox, Mailbox};
 #[cfg(feature = "webdav")]
 pub use self::webdav::WebDavMailbox;
@@ -122,7 +120,7 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            let digest = crate::crypto::sha256(&bytes);
             let mut hash = [0u8; 32];
             hash.copy_from_slice(digest.as_ref());
             if self.index.sync.seen.contains(&B32(hash)) {
@@ -238,9 +236,11 @@ impl Store {
 /// The name of a device's outbox: `hex(HMAC-SHA256(epoch key, "caravan/outbox/v1" ‖
 /// device public key)[..8])` (docs/protocol.md, section 15).
 pub(crate) fn outbox_name(epoch_key: &[u8; 32], device: &[u8; 32]) -> String {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, epoch_key);
-    let tag = hmac::sign(&k, &[b"caravan/outbox/v1".as_slice(), device].concat());
-    crate::model::hex_encode(&tag.as_ref()[..8])
+    let tag = crate::crypto::hmac_sha256(
+        epoch_key,
+        &[b"caravan/outbox/v1".as_slice(), device].concat(),
+    );
+    crate::model::hex_encode(&tag[..8])
 }
 
 /// The highest number a bundle of this device's outbox can carry (ten digits).
@@ -263,7 +263,7 @@ fn own_number(name: &str) -> Option<u64> {
 /// first 16 bytes of SHA-256 of the place, in hex (the place itself, a path or a URL,
 /// is not kept in the index).
 fn place_cursor(place: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, place.as_bytes());
+    let digest = crate::crypto::sha256(place.as_bytes());
     format!(
         "mailbox {}",
         crate::model::hex_encode(&digest.as_ref()[..16])

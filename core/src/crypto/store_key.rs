@@ -1,5 +1,4 @@
-//! Cryptographic building blocks, kept in one small module so the rest of the crate
-//! never touches raw primitives (the bitwarden "hazmat" pattern).
+//! The store's key, its Argon2id parameters, and the sealing of store blobs.
 //!
 //! - Keys are [`StoreKey`]s: 32 bytes, zeroized on drop, never printed.
 //! - Every sealed blob gets its own key: `HKDF-SHA256(prk, info = label ‖ context ‖ salt)`
@@ -11,26 +10,21 @@
 
 use std::fmt;
 
-use ring::{aead, hkdf, hmac, rand::SecureRandom};
 use zeroize::Zeroizing;
 
+use super::aead::AeadKey;
+use super::argon2id::Argon2id;
+use super::hkdf::Prk;
+use super::mac::HmacKey;
+use super::random::random_array;
 use crate::error::{Error, Result};
 
 /// Length of the random salt in front of every sealed blob.
 pub(crate) const SALT_LEN: usize = 16;
 /// Length of the AEAD tag at the end of every sealed blob.
-pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = super::aead::TAG_LEN;
 /// Bytes a sealed blob adds to its plaintext.
 pub(crate) const SEAL_OVERHEAD: usize = SALT_LEN + TAG_LEN;
-
-/// Fills an array with bytes from the operating system's secure random generator.
-pub(crate) fn random_array<const N: usize>() -> Result<[u8; N]> {
-    let mut out = [0u8; N];
-    ring::rand::SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
-    Ok(out)
-}
 
 /// A 32-byte symmetric key that opens a store (from the platform keystore, or derived
 /// from a passphrase). Zeroized when dropped; its `Debug` output never shows the bytes.
@@ -61,46 +55,41 @@ impl StoreKey {
         if passphrase.is_empty() {
             return Err(Error::invalid("passphrase", "the passphrase is empty"));
         }
-        let params = argon2::Params::new(kdf.memory_kib, kdf.iterations, kdf.parallelism, Some(32))
-            .map_err(|e| Error::invalid("kdf parameters", e.to_string()))?;
-        let argon =
-            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon = Argon2id::new(
+            kdf.memory_kib,
+            kdf.iterations,
+            kdf.parallelism,
+            32,
+            "kdf parameters",
+        )?;
         let mut out = Zeroizing::new([0u8; 32]);
-        argon
-            .hash_password_into(passphrase.as_bytes(), &kdf.salt, out.as_mut())
-            .map_err(|e| Error::Internal(format!("argon2id failed: {e}")))?;
+        argon.hash_into(passphrase.as_bytes(), &kdf.salt, out.as_mut())?;
         Ok(StoreKey(out))
     }
 
     /// The keys used to seal and open blobs for one store.
     pub(crate) fn sealer(&self, domain: &[u8]) -> Sealer {
         Sealer {
-            prk: hkdf::Salt::new(hkdf::HKDF_SHA256, domain).extract(self.0.as_ref()),
+            prk: Prk::extract(domain, self.0.as_ref()),
         }
     }
 
     /// A key-check value: HMAC-SHA256 under a key derived for that purpose alone.
-    pub(crate) fn check_value(&self, domain: &[u8]) -> [u8; 32] {
-        let tag = hmac::sign(&self.check_key(), domain);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+    pub(crate) fn check_value(&self, domain: &[u8]) -> Result<[u8; 32]> {
+        Ok(self.check_key()?.sign(domain))
     }
 
-    /// Verifies a key-check value in constant time.
+    /// Verifies a key-check value in constant time (`false` also if the check key
+    /// cannot be derived).
     pub(crate) fn verify_check_value(&self, domain: &[u8], expected: &[u8]) -> bool {
-        hmac::verify(&self.check_key(), domain, expected).is_ok()
+        self.check_key()
+            .is_ok_and(|key| key.verify(domain, expected))
     }
 
-    fn check_key(&self) -> hmac::Key {
-        let prk =
-            hkdf::Salt::new(hkdf::HKDF_SHA256, b"caravan/key-check/v1").extract(self.0.as_ref());
-        let okm = prk.expand(&[b"key-check"], hmac::HMAC_SHA256);
-        match okm {
-            Ok(okm) => hmac::Key::from(okm),
-            // 32 bytes is always a valid HKDF-SHA256 output length.
-            Err(_) => unreachable!("HKDF-SHA256 can expand to 32 bytes"),
-        }
+    fn check_key(&self) -> Result<HmacKey> {
+        let okm =
+            Prk::extract(b"caravan/key-check/v1", self.0.as_ref()).expand::<32>(&[b"key-check"])?;
+        Ok(HmacKey::new(okm.as_ref()))
     }
 }
 
@@ -152,16 +141,13 @@ impl KdfParams {
 
 /// Seals and opens blobs under per-blob keys derived from one root key.
 pub(crate) struct Sealer {
-    prk: hkdf::Prk,
+    prk: Prk,
 }
 
 impl Sealer {
-    fn blob_key(&self, context: &[u8], salt: &[u8]) -> aead::LessSafeKey {
-        let info = [b"caravan/blob/v1".as_slice(), context, salt];
-        match self.prk.expand(&info, &aead::CHACHA20_POLY1305) {
-            Ok(okm) => aead::LessSafeKey::new(aead::UnboundKey::from(okm)),
-            Err(_) => unreachable!("HKDF-SHA256 can expand to 32 bytes"),
-        }
+    fn blob_key(&self, context: &[u8], salt: &[u8]) -> Result<AeadKey> {
+        self.prk
+            .expand_aead_key(&[b"caravan/blob/v1".as_slice(), context, salt])
     }
 
     /// Seals `plaintext`; the output is `salt ‖ ciphertext ‖ tag`.
@@ -170,15 +156,9 @@ impl Sealer {
         let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
         out.extend_from_slice(&salt);
         out.extend_from_slice(plaintext);
-        let key = self.blob_key(context, &salt);
-        let tag = key
-            .seal_in_place_separate_tag(
-                aead::Nonce::assume_unique_for_key([0u8; 12]),
-                aead::Aad::from(context),
-                &mut out[SALT_LEN..],
-            )
-            .map_err(|_| Error::Internal("sealing failed".into()))?;
-        out.extend_from_slice(tag.as_ref());
+        let key = self.blob_key(context, &salt)?;
+        let tag = key.seal_in_place(context, &mut out[SALT_LEN..])?;
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 
@@ -189,32 +169,18 @@ impl Sealer {
             return None;
         }
         let (salt, rest) = sealed.split_at(SALT_LEN);
-        let key = self.blob_key(context, salt);
+        let key = self.blob_key(context, salt).ok()?;
         let mut buf = rest.to_vec();
-        let plain = key
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key([0u8; 12]),
-                aead::Aad::from(context),
-                &mut buf,
-            )
-            .ok()?;
-        let len = plain.len();
+        let len = key.open_in_place(context, &mut buf)?;
         buf.truncate(len);
         Some(buf)
     }
 }
 
-/// Padmé padding (Nikitin et al., 2019): the size a blob of `len` bytes is padded to.
-/// Leaks O(log log len) bits of the length and costs at most ~12% overhead.
-pub(crate) fn padme(len: usize) -> usize {
-    if len < 2 {
-        return len;
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer(<redacted>)")
     }
-    let e = usize::BITS - 1 - len.leading_zeros(); // floor(log2(len))
-    let s = usize::BITS - 1 - (e as usize).leading_zeros() + 1; // floor(log2(e)) + 1
-    let last_bits = e - s;
-    let mask = (1usize << last_bits) - 1;
-    (len + mask) & !mask
 }
 
 #[cfg(test)]
@@ -247,7 +213,7 @@ mod tests {
     fn key_check_values_verify_only_with_the_same_key() {
         let a = StoreKey::generate().expect("key");
         let b = StoreKey::generate().expect("key");
-        let cv = a.check_value(b"store");
+        let cv = a.check_value(b"store").expect("check value");
         assert!(a.verify_check_value(b"store", &cv));
         assert!(!b.verify_check_value(b"store", &cv));
         assert_eq!(format!("{a:?}"), "StoreKey(<redacted>)");
@@ -262,16 +228,5 @@ mod tests {
         assert_eq!(k1.expose_bytes(), k2.expose_bytes());
         assert_ne!(k1.expose_bytes(), k3.expose_bytes());
         assert!(KdfParams::with_memory_mib(4).is_err());
-    }
-
-    #[test]
-    fn padme_matches_the_paper() {
-        assert_eq!(padme(0), 0);
-        assert_eq!(padme(100), 104);
-        assert_eq!(padme(1000), 1024);
-        for len in 1..5000 {
-            let p = padme(len);
-            assert!(p >= len && p <= len + len / 8 + 1, "{len} -> {p}");
-        }
     }
 }

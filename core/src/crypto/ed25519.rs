@@ -1,0 +1,66 @@
+//! Ed25519 key pairs, signing and RFC 8032 verification, with ring. (The cofactored
+//! verification of change signatures and the rule for acceptable keys are in
+//! [`super::cofactored`].)
+
+use ring::signature::{self, Ed25519KeyPair, KeyPair};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// An Ed25519 key pair. Its `Debug` output shows only the public key.
+pub(crate) struct SigningKey(Ed25519KeyPair);
+
+/// A new random Ed25519 key, as PKCS#8 bytes.
+pub(crate) fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>> {
+    let rng = ring::rand::SystemRandom::new();
+    let doc = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| Error::Internal("could not generate a device key".into()))?;
+    Ok(Zeroizing::new(doc.as_ref().to_vec()))
+}
+
+impl SigningKey {
+    /// Loads a key pair from PKCS#8 bytes; `None` if they do not parse.
+    pub(crate) fn from_pkcs8(bytes: &[u8]) -> Option<SigningKey> {
+        Ed25519KeyPair::from_pkcs8(bytes).ok().map(SigningKey)
+    }
+
+    /// The key pair of a 32-byte seed (RFC 8032's private key); `None` if ring refuses it.
+    pub(crate) fn from_seed(seed: &[u8; 32]) -> Option<SigningKey> {
+        Ed25519KeyPair::from_seed_unchecked(seed)
+            .ok()
+            .map(SigningKey)
+    }
+
+    /// The public key.
+    pub(crate) fn public_key(&self) -> [u8; 32] {
+        let mut pk = [0u8; 32];
+        pk.copy_from_slice(self.0.public_key().as_ref());
+        pk
+    }
+
+    /// The (deterministic) signature of `message`.
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.0.sign(message).as_ref());
+        out
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SigningKey({}, <private key redacted>)",
+            crate::model::hex_encode(&self.public_key())
+        )
+    }
+}
+
+/// Whether `sig` is a signature of `message` by `public` under RFC 8032's equation
+/// (ring). This alone accepts keys of small order: callers check the key with
+/// [`super::cofactored::acceptable_key`] first.
+pub(crate) fn verify(public: &[u8; 32], message: &[u8], sig: &[u8]) -> bool {
+    signature::UnparsedPublicKey::new(&signature::ED25519, public)
+        .verify(message, sig)
+        .is_ok()
+}
