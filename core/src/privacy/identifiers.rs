@@ -352,6 +352,18 @@ const RULES: &[(Rule, &str)] = &[
         r"(?P<m>(?P<a>[0-9]{1,2})(?P<s1>[./\-])(?P<b>[0-9]{1,2})(?P<s2>[./\-])(?P<y>[0-9]{4}|[0-9]{2})){END}",
     ),
     (
+        // `03 . 02 . 1990`: blanks around the separators, four-digit years only (F3
+        // of the round-3 data red team).
+        Rule::NumericDate,
+        r"(?P<m>(?P<a>[0-9]{1,2}){WS}*(?P<s1>[./\-]){WS}*(?P<b>[0-9]{1,2}){WS}*(?P<s2>[./\-]){WS}*(?P<y>(?:19|20)[0-9]{2})){END}",
+    ),
+    (
+        // `19900203`: a date of birth without separators (F3 of the round-3 data red
+        // team); the empty separators make it an ISO date to the checks.
+        Rule::IsoDate,
+        r"\b(?P<m>(?P<y>(?:19|20)[0-9]{2})(?P<s1>)(?P<b>0[1-9]|1[0-2])(?P<s2>)(?P<a>0[1-9]|[12][0-9]|3[01]))\b",
+    ),
+    (
         Rule::IsoDate,
         r"(?P<m>(?P<y>(?:19|20)[0-9]{2})(?P<s1>[./\-])(?P<b>[0-9]{1,2})(?P<s2>[./\-])(?P<a>[0-9]{1,2})){END}",
     ),

@@ -163,3 +163,42 @@ mod tests {
         }
     }
 }
+#[cfg(test)]
+mod round_3_data_gaps {
+    /// F3 of the round-3 data red team, the forms it left open: digit groups joined by
+    /// other marks or by several blanks and line breaks, a mobile number's last seven
+    /// digits on a line of their own, a compact and a spaced-out date of birth. The
+    /// amounts, years and small lists around them still pass.
+    #[test]
+    fn the_forms_the_red_team_left_open_are_refused() {
+        for note in [
+            "Call 7701\r5551234 tomorrow",
+            "born 19900203",
+            "born 03 . 02 . 1990",
+            "call 701,555,1234",
+            "call 701;555;1234",
+            "call 701~555~1234",
+            "call 701*555*1234",
+            "call 701:555:1234",
+            "call 701|555|1234",
+            "call 701·555·1234",
+            "call 701•555•1234",
+            "call 701+555+1234",
+            "call 701 , 555 , 1234",
+            "call +7 701\n\n555 1234",
+            "call +7 701\r\n\r\n555 1234",
+        ] {
+            assert!(super::screen_note(note).is_err(), "passed: {note:?}");
+        }
+        for note in [
+            "paid 150,000 tenge in 2019, 2020",
+            "paid 1,250,000 tenge",
+            "ages 8, 9, 10",
+            "rooms 12, 14, 16",
+            "worked 2019; 2020; 2021 on farms",
+            "3 of 12 workers, 5 of 9 rooms",
+        ] {
+            assert!(super::screen_note(note).is_ok(), "refused: {note:?}");
+        }
+    }
+}

@@ -184,8 +184,8 @@ impl View {
     }
 
     /// The view with digit groups joined, if any were: runs of at least two groups of
-    /// 1 to 4 digits separated by one space, dot, dash, slash, underscore, tab or line
-    /// break (F3 of the 2026-12-05 red team), holding at least 9 digits
+    /// 1 to 4 digits (the last may have up to 7 after a line break) separated as
+    /// [`separator`] says (F3 of the 2026-12-05 red teams), holding at least 9 digits
     /// (or 7 after a one- or two-letter series), except amounts written with
     /// thousands separators below a billion and lists of years.
     pub(super) fn joined(&self) -> Option<View> {
@@ -201,6 +201,8 @@ impl View {
             // Groups starting at i.
             let mut groups: Vec<(usize, usize)> = Vec::new();
             let mut seps: Vec<char> = Vec::new();
+            // Whether the separator before each group after the first held a line break.
+            let mut broken: Vec<bool> = Vec::new();
             let mut j = i;
             loop {
                 let s = j;
@@ -208,17 +210,13 @@ impl View {
                     j += 1;
                 }
                 groups.push((s, j));
-                if j + 1 < chars.len()
-                    && matches!(
-                        chars[j],
-                        ' ' | '.' | '-' | '–' | '—' | '/' | '_' | '\n' | '\t'
-                    )
-                    && chars[j + 1].is_ascii_digit()
-                {
-                    seps.push(chars[j]);
-                    j += 1;
-                } else {
-                    break;
+                match separator(&chars, j) {
+                    Some((len, sep, line)) => {
+                        seps.push(sep);
+                        broken.push(line);
+                        j += len;
+                    }
+                    None => break,
                 }
             }
             let end = j;
@@ -241,7 +239,7 @@ impl View {
             let thousands = lens.len() >= 2
                 && (1..=3).contains(&lens[0])
                 && lens[1..].iter().all(|&l| l == 3)
-                && seps.iter().all(|&s| s == ' ' || s == '.');
+                && seps.iter().all(|&s| matches!(s, ' ' | '.' | ','));
             let years = groups
                 .iter()
                 .filter(|(s, e)| {
@@ -267,16 +265,24 @@ impl View {
                 .map(|&(s, e)| chars[s..e].iter().collect::<String>().parse().unwrap_or(0))
                 .collect();
             let list = lens.iter().all(|&l| l <= 2) && values.windows(2).all(|w| w[0] < w[1]);
+            // A group of 5 to 7 digits only last and after a line break (a mobile
+            // number typed `7701` / `5551234` on two lines of a cell).
+            let last = lens.len() - 1;
+            let sizes_ok = lens.iter().enumerate().all(|(k, &l)| {
+                (1..=4).contains(&l) || (k == last && k > 0 && broken[k - 1] && l <= 7)
+            });
             let ok = groups.len() >= 2
-                && lens.iter().all(|&l| (1..=4).contains(&l))
+                && sizes_ok
                 && (digits >= 9 || (series && digits >= 7))
                 && (!thousands || iin)
                 && !card
                 && !list
                 && !years;
             if ok {
-                for &(_, e) in &groups[..groups.len() - 1] {
-                    keep[e] = false;
+                for pair in groups.windows(2) {
+                    for k in pair[0].1..pair[1].0 {
+                        keep[k] = false;
+                    }
                 }
                 changed = true;
             }
@@ -346,6 +352,42 @@ impl View {
         }
         Some(View { text, origin })
     }
+}
+
+/// The separator of two digit groups at `chars[at..]`, if one is there and a digit
+/// follows it: one of ` . - – — / _ , ; ~ * : | · • +`, a tab or a line break, or up to
+/// three of them of which at most one is not a blank (`701 , 555`, `701\n\n555`; F3
+/// of the round-3 data red team). Returns its length, the character that names it
+/// (the punctuation, else a line break, else a space) and whether it breaks a line.
+fn separator(chars: &[char], at: usize) -> Option<(usize, char, bool)> {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\n');
+    let mark = |c: char| {
+        matches!(
+            c,
+            '.' | '-' | '–' | '—' | '/' | '_' | ',' | ';' | '~' | '*' | ':' | '|' | '·' | '•' | '+'
+        )
+    };
+    let mut len = 0;
+    let mut punct = None;
+    let mut line = false;
+    while let Some(&c) = chars.get(at + len) {
+        if c.is_ascii_digit() || len == 3 {
+            break;
+        }
+        if blank(c) {
+            line |= c == '\n';
+        } else if mark(c) && punct.is_none() {
+            punct = Some(c);
+        } else {
+            return None;
+        }
+        len += 1;
+    }
+    if len == 0 || !chars.get(at + len).is_some_and(char::is_ascii_digit) {
+        return None;
+    }
+    let sep = punct.unwrap_or(if line { '\n' } else { ' ' });
+    Some((len, sep, line))
 }
 
 /// Whether six digits are a plausible `YYMMDD` date.
