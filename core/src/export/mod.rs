@@ -35,7 +35,7 @@ mod disclosure_tests;
 #[cfg(test)]
 pub(crate) mod testdata;
 
-pub use combine::{combine, Combined, Extract, SourceReport, EXTRACT_FORMAT};
+pub use combine::{combine, Combined, Extract, SourceReport, EXTRACT_FORMAT, MAX_SOURCES};
 pub use ctdc::{Attribute, CountryCodes};
 pub use kanon::{
     check_k_anonymity, export_records, parse_csv, AttributeLevel, KCheck, PublishedReport,

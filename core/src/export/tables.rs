@@ -1015,7 +1015,7 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
         .collect();
     cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
     let released_total = cells.iter().map(|c| c.count).sum();
-    let withheld = export.report.redacted_small_groups as u64;
+    let withheld = export.report.publishable_redacted().map(|n| n as u64);
     let mut privacy = PrivacyReport::suppression_only(spec.k);
     privacy.statement = format!(
         "not differentially private: exact counts of the {} record(s) of the k-anonymous \
@@ -1032,7 +1032,7 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
         cells,
         released_total,
         suppressed_cells: Some(0),
-        suppressed_total: publishable_remainder(withheld, spec.k),
+        suppressed_total: withheld,
         total: Some(released_total),
         privacy,
         columns: Vec::new(),
