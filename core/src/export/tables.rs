@@ -18,7 +18,7 @@ use super::dp::{
     below, gaussian_sigma, noise_half_width_95, sample_discrete_laplace, sample_gaussian,
     selection_threshold, DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
 };
-use super::kanon::{csv_field, export_records, json, KeyMap, RecordOptions, DEFAULT_K};
+use super::kanon::{export_records, json, KeyMap, RecordOptions, DEFAULT_K};
 use super::source::{StatRecord, StatReferral};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -1070,75 +1070,7 @@ impl Table {
     /// remainder) or `(outside the release)` (exact: records in groups below k, `<k`
     /// when fewer than k), `(epsilon)` and `(delta)` (`none` without DP).
     pub fn to_csv(&self) -> String {
-        let dp = self.privacy.differentially_private;
-        let mut out = String::new();
-        let names = self.column_names();
-        for name in &names {
-            out.push_str(name);
-            out.push(',');
-        }
-        out.push_str(if dp {
-            "count,low95,high95\n"
-        } else {
-            "count\n"
-        });
-        for cell in &self.cells {
-            for v in &cell.values {
-                csv_field(&mut out, v);
-                out.push(',');
-            }
-            out.push_str(&cell.count.to_string());
-            if dp {
-                let w = cell.noise_95.unwrap_or(0);
-                out.push_str(&format!(
-                    ",{},{}",
-                    cell.count.saturating_sub(w),
-                    cell.count + w
-                ));
-            }
-            out.push('\n');
-        }
-        let k = self.privacy.k;
-        let remainder = match self.suppressed_total {
-            Some(n) => n.to_string(),
-            None => format!("<{k}"),
-        };
-        let mut rows = vec![
-            (
-                "(total)",
-                self.total.map_or_else(String::new, |t| t.to_string()),
-            ),
-            (
-                if dp {
-                    "(not shown)"
-                } else {
-                    "(outside the release)"
-                },
-                remainder,
-            ),
-        ];
-        match (self.privacy.epsilon, self.privacy.delta) {
-            (Some(e), Some(d)) => {
-                rows.push(("(epsilon)", e.to_string()));
-                rows.push(("(delta)", format!("{d:e}")));
-            }
-            _ => {
-                rows.push(("(epsilon)", "none".into()));
-                rows.push(("(delta)", "none".into()));
-            }
-        }
-        for (label, figure) in rows {
-            out.push_str(label);
-            for _ in 0..names.len() {
-                out.push(',');
-            }
-            out.push_str(&figure);
-            if dp {
-                out.push_str(",,");
-            }
-            out.push('\n');
-        }
-        out
+        self.to_csv_in(Lang::En)
     }
 
     /// JSON: the whole table with totals and its privacy report.
