@@ -16,6 +16,13 @@
 //! full detail, 0 when dropped, and `1 - level / levels` in between. Groups are
 //! counted over bit-packed `u128` keys of distinct records, so each node costs one pass
 //! over a hash map. A test checks the search against an exhaustive one.
+//!
+//! In a combination of sources (agencies' extracts, with or without the store), a
+//! group is released only if, besides having k records, every source holds 0 or at
+//! least k of them and the other sources 0 or at least k (`Lattice::releasable`), so
+//! that a combined count minus one source's own count of the same cell is never a
+//! small count (red team round 3, F11). There, coarser levels can release fewer records
+//! (a merge can give a source a share below k); outside a combination nothing changes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -78,7 +85,9 @@ pub struct RecordReport {
     pub eligible: usize,
     /// Records released.
     pub released: usize,
-    /// Records redacted because fewer than k released records shared their values.
+    /// Records redacted because fewer than k released records shared their values
+    /// (or, in a combination of sources, because a source held 1 to k − 1 of their
+    /// group, or the others did).
     pub redacted_small_groups: usize,
     /// Groups of identical released rows.
     pub released_groups: usize,
