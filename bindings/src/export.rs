@@ -1,5 +1,13 @@
 //! Statistics safe to publish, from the app: k-anonymized CTDC record exports and
 //! suppressed count tables. Only cases whose person agreed to statistics are read.
+//!
+//! Every number a result carries by default may be shown and published (decision
+//! 0018): counts of released records, and the remainder outside the release (records
+//! in groups below k) only when it is 0 or at least k, otherwise `None` ("fewer than
+//! k"). The exact accounting of what was read (cases, without consent, eligible, the
+//! exact remainder) is CONFIDENTIAL: it comes only when asked for with
+//! [`ExportOptions::accounting`], as the CLI's `--accounting`, in the results'
+//! `accounting` field, and must never be shown on a report screen or published.
 
 use std::sync::Arc;
 
@@ -41,6 +49,12 @@ pub struct ExportOptions {
     /// Registered before this time (ms since the epoch).
     #[uniffi(default)]
     pub to_ms: Option<i64>,
+    /// CONFIDENTIAL: also return the exact accounting of the cases read in the
+    /// result's `accounting` (as the CLI's `--accounting`). Those counts can reveal a
+    /// remainder below k (eligible − released); they are for the data officer, never
+    /// for a report screen or a publication. Default: not returned.
+    #[uniffi(default = false)]
+    pub accounting: bool,
 }
 
 impl Default for ExportOptions {
@@ -51,6 +65,7 @@ impl Default for ExportOptions {
             generalize: false,
             from_ms: None,
             to_ms: None,
+            accounting: false,
         }
     }
 }
@@ -65,7 +80,9 @@ impl ExportOptions {
     }
 }
 
-/// The accounting of the cases an export read.
+/// CONFIDENTIAL: the exact accounting of the cases an export read, returned only with
+/// [`ExportOptions::accounting`]. Not for publication: `eligible` − released is the
+/// remainder below k that the published figures hide (decision 0018).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ExportInput {
     /// Cases read.
@@ -80,6 +97,8 @@ pub struct ExportInput {
     pub outside_dates: u64,
     /// Went on to anonymization.
     pub eligible: u64,
+    /// Records outside the k-anonymous release (groups below k), exact.
+    pub redacted: u64,
 }
 
 /// A record-level export and what it released.
@@ -91,10 +110,14 @@ pub struct RecordExportResult {
     pub k: u32,
     /// Records released.
     pub released: u64,
-    /// Records redacted because their group was smaller than k.
-    pub redacted: u64,
-    /// The cases read.
-    pub input: ExportInput,
+    /// Records redacted because their group was smaller than k, when 0 or at least k;
+    /// `None`: fewer than k (the number itself would be a small count).
+    pub redacted: Option<u64>,
+    /// Records that went into anonymization (released + redacted), when `redacted` is
+    /// shown; `None` otherwise (it would give the remainder away).
+    pub eligible: Option<u64>,
+    /// CONFIDENTIAL, only with [`ExportOptions::accounting`]: the exact accounting.
+    pub accounting: Option<ExportInput>,
 }
 
 /// A count table and what it released.
@@ -104,10 +127,14 @@ pub struct TableExportResult {
     pub text: String,
     /// Sum of the released cells.
     pub released_total: u64,
-    /// Cells suppressed because they were below k.
+    /// Cells suppressed because they were below k (0 for exact tables: they count
+    /// only released records).
     pub suppressed_cells: u64,
-    /// The cases read.
-    pub input: ExportInput,
+    /// Records outside the k-anonymous release, when 0 or at least k; `None`: fewer
+    /// than k (not shown, as `<k` in the table text).
+    pub suppressed_total: Option<u64>,
+    /// CONFIDENTIAL, only with [`ExportOptions::accounting`]: the exact accounting.
+    pub accounting: Option<ExportInput>,
 }
 
 /// Reads every case (the slow part: one document each), telling `progress` every 64
@@ -217,22 +244,29 @@ fn record_release(
     Ok(())
 }
 
-fn input(c: &Collected) -> ExportInput {
+/// The exact accounting, when the caller asked for it (CONFIDENTIAL).
+fn accounting(c: &Collected, options: &ExportOptions, redacted: u64) -> Option<ExportInput> {
+    if !options.accounting {
+        return None;
+    }
     let i = &c.input;
-    ExportInput {
+    Some(ExportInput {
         cases: i.cases as u64,
         no_statistics_consent: i.no_statistics_consent as u64,
         consent_in_conflict: i.consent_in_conflict as u64,
         unreadable: i.unreadable as u64,
         outside_dates: i.outside_dates as u64,
         eligible: i.eligible as u64,
-    }
+        redacted,
+    })
 }
 
 #[uniffi::export]
 impl CaravanStore {
     /// A k-anonymized record-level export in the CTDC schema. `progress` is told as
-    /// cases are read and may cancel.
+    /// cases are read and may cancel. The result's counts may be published (the
+    /// remainder only when 0 or at least k); the exact accounting comes only with
+    /// `options.accounting` and is CONFIDENTIAL.
     pub fn export_records(
         &self,
         format: ExportFormat,
@@ -260,20 +294,27 @@ impl CaravanStore {
                 ExportFormat::Csv => export.to_csv(),
                 ExportFormat::Json => export.to_json()?,
             };
-            let r = &export.report;
+            let r = export.report.published();
             Ok(RecordExportResult {
                 text,
                 k: r.k,
                 released: r.released as u64,
-                redacted: r.redacted_small_groups as u64,
-                input: input(&collected),
+                redacted: r.redacted_small_groups.map(|n| n as u64),
+                eligible: r.eligible.map(|n| n as u64),
+                accounting: accounting(
+                    &collected,
+                    &options,
+                    export.report.redacted_small_groups as u64,
+                ),
             })
         })
     }
 
     /// Counts by one to three `dimensions` (e.g. `citizenship`, `country-of-exploitation`,
     /// `gender`, `age-band`, `year`), cells below k suppressed. `progress` is told as
-    /// cases are read and may cancel.
+    /// cases are read and may cancel. The result's counts may be published (the
+    /// remainder only when 0 or at least k); the exact accounting comes only with
+    /// `options.accounting` and is CONFIDENTIAL.
     pub fn export_table(
         &self,
         dimensions: Vec<String>,
@@ -319,11 +360,22 @@ impl CaravanStore {
                 ExportFormat::Csv => t.to_csv(),
                 ExportFormat::Json => t.to_json()?,
             };
+            // The exact remainder, only for the confidential accounting (a table
+            // counts a case in every flag it has, so it is not records − cells).
+            let outside = if options.accounting {
+                let opts = release.options(options.k, options.country_codes());
+                export_records(&collected.records, &opts)?
+                    .report
+                    .redacted_small_groups as u64
+            } else {
+                0
+            };
             Ok(TableExportResult {
                 text,
                 released_total: t.released_total,
                 suppressed_cells: t.suppressed_cells.unwrap_or(0) as u64,
-                input: input(&collected),
+                suppressed_total: t.suppressed_total,
+                accounting: accounting(&collected, &options, outside),
             })
         })
     }

@@ -186,7 +186,12 @@ fn sync_tells_the_listener_and_progress_can_cancel() {
     let out = a
         .export_records(ExportFormat::Csv, ExportOptions::default(), None)
         .expect("export");
-    assert_eq!((out.released, out.input.eligible), (300, 300));
+    assert_eq!((out.released, out.eligible), (300, Some(300)));
+    assert_eq!(out.redacted, Some(0));
+    assert!(
+        out.accounting.is_none(),
+        "the accounting only when asked for"
+    );
 }
 
 #[test]
@@ -322,6 +327,67 @@ fn summaries_carry_vocabulary_values_that_resolve_to_the_stored_codes() {
         ]
     );
     assert_eq!(store.case_summary(id).expect("one"), *summary);
+}
+
+/// Red team round 3, F6: the app's results carried the exact remainder (`redacted 7`,
+/// `eligible 125`) that the published text hides as `<11`. By default every count a
+/// result carries may be published; the exact accounting comes only when asked for
+/// (`accounting`, CONFIDENTIAL, as the CLI's `--accounting`).
+#[test]
+fn app_exports_return_no_count_below_k_unless_the_accounting_is_asked_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = generate_store_key().expect("key");
+    let a = CaravanStore::create(dir.path().join("a").display().to_string(), key).expect("a");
+    let mut cases = vec![edits("KG"); 118];
+    cases.extend(vec![edits("UZ"); 7]);
+    a.import_cases(cases, None).expect("import");
+
+    let out = a
+        .export_records(ExportFormat::Csv, ExportOptions::default(), None)
+        .expect("records");
+    assert_eq!(out.released, 118);
+    assert_eq!((out.redacted, out.eligible), (None, None), "{out:?}");
+    assert!(out.accounting.is_none());
+    let shown = format!("{:?}", (out.k, out.released, out.redacted, out.eligible));
+    assert!(!shown.contains('7') && !shown.contains("125"), "{shown}");
+
+    let table = a
+        .export_table(
+            vec!["citizenship".into()],
+            ExportFormat::Csv,
+            ExportOptions::default(),
+            None,
+        )
+        .expect("table");
+    assert_eq!(table.released_total, 118);
+    assert_eq!(table.suppressed_total, None, "{table:?}");
+    assert!(table.accounting.is_none());
+    assert!(table.text.contains("<11"), "{}", table.text);
+
+    // Asked for on purpose: the exact accounting, for the data officer only.
+    let confidential = ExportOptions {
+        accounting: true,
+        ..ExportOptions::default()
+    };
+    let out = a
+        .export_records(ExportFormat::Csv, confidential.clone(), None)
+        .expect("records with the accounting");
+    assert_eq!(
+        (out.redacted, out.eligible),
+        (None, None),
+        "still not published"
+    );
+    let acc = out.accounting.expect("asked for");
+    assert_eq!((acc.cases, acc.eligible, acc.redacted), (125, 125, 7));
+    let table = a
+        .export_table(
+            vec!["citizenship".into()],
+            ExportFormat::Csv,
+            confidential,
+            None,
+        )
+        .expect("table with the accounting");
+    assert_eq!(table.accounting.map(|i| i.redacted), Some(7));
 }
 
 /// The analyst with two outputs, through the app: exact tables made from the app

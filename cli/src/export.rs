@@ -253,7 +253,7 @@ pub(crate) struct CheckArgs {
 pub(crate) fn run(store: &Path, json: bool, lang: Lang, cmd: ExportCommand) -> Result<()> {
     match cmd {
         ExportCommand::Records(args) => records(store, json, args),
-        ExportCommand::Table(args) => table_cmd(store, json, args),
+        ExportCommand::Table(args) => table_cmd(store, json, lang, args),
         ExportCommand::Chart(args) => chart_cmd(store, json, lang, args),
         ExportCommand::Extract(args) => extract_cmd(store, json, args),
         ExportCommand::Check(args) => check_cmd(json, args),
@@ -951,15 +951,71 @@ fn release_line(release: &ReleaseSpec, ledger: &str) -> String {
     )
 }
 
-fn privacy_text(t: &Table, ledger: &Value) -> String {
-    let mut s = format!("Privacy: {}.\n", t.privacy.statement);
-    if let Ok(release) = serde_json::from_value::<ReleaseSpec>(ledger["release"].clone()) {
-        s.push_str(&release_line(
-            &release,
-            ledger["ledger"].as_str().unwrap_or(""),
-        ));
-    }
+/// The first lines of a table's summary in Russian (`--lang ru`): cells, counted,
+/// and the remainder (a number only when 0 or at least k).
+fn table_summary_ru(what: &str, t: &Table) -> String {
+    let mut s = format!(
+        "{what}: показано ячеек: {}, учтено: {}",
+        t.cells.len(),
+        t.released_total
+    );
     if t.privacy.differentially_private {
+        s.push_str(&format!(
+            "; итог с шумом {}, около {} в непоказанных ячейках.\n",
+            t.total.unwrap_or(0),
+            t.suppressed_total.unwrap_or(0)
+        ));
+    } else {
+        match t.suppressed_total {
+            Some(w) => s.push_str(&format!(
+                " (все из k-анонимного выпуска записей); вне выпуска, в группах меньше k: \
+                 {w}.\n"
+            )),
+            None => s.push_str(
+                " (все из k-анонимного выпуска записей); вне выпуска меньше k записей (не \
+                 считаются: само это число было бы малым).\n",
+            ),
+        }
+    }
+    s
+}
+
+fn privacy_text(t: &Table, ledger: &Value, lang: Lang) -> String {
+    let ru = lang == Lang::Ru;
+    let mut s = if ru {
+        format!("Защита: {}.\n", t.statement_in(lang))
+    } else {
+        format!("Privacy: {}.\n", t.privacy.statement)
+    };
+    if let Ok(release) = serde_json::from_value::<ReleaseSpec>(ledger["release"].clone()) {
+        let ledger_name = ledger["ledger"].as_str().unwrap_or("");
+        if ru {
+            s.push_str(&format!(
+                "Выпуск: {}; все точные выводы этих случаев должны его использовать \
+                 (закреплён в журнале приватности, {ledger_name}; другой требует \
+                 --new-release).\n",
+                release.describe()
+            ));
+        } else {
+            s.push_str(&release_line(&release, ledger_name));
+        }
+    }
+    if t.privacy.differentially_private && ru {
+        s.push_str(&format!(
+            "Бюджет приватности ({}): DP-выводов {}, всего ε = {} из {}, δ = {} из {}{}.\n",
+            ledger["ledger"].as_str().unwrap_or(""),
+            ledger["outputs"],
+            ledger["epsilon"],
+            ledger["epsilon_limit"],
+            ledger["delta"],
+            ledger["delta_limit"],
+            if ledger["over_limit"] == true {
+                " (СВЕРХ ЛИМИТА, по --over-budget)"
+            } else {
+                ""
+            }
+        ));
+    } else if t.privacy.differentially_private {
         s.push_str(&format!(
             "Privacy budget ({}): {} DP output(s), total ε = {} of {}, δ = {} of {}{}.\n",
             ledger["ledger"].as_str().unwrap_or(""),
@@ -978,7 +1034,7 @@ fn privacy_text(t: &Table, ledger: &Value) -> String {
     s
 }
 
-fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
+fn table_cmd(store: &Path, json: bool, lang: Lang, args: TableArgs) -> Result<()> {
     let fmt = format(
         &args.format,
         &args.output.out,
@@ -1008,25 +1064,33 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
         &what,
     )?;
     let t = t.in_schema(schema)?;
-    let grid = Grid::from_table(&t);
+    // --lang: headers, label columns and footer of the files people read (CSV, XLSX,
+    // Parquet); the codes stay codes, and JSON keeps its keys.
+    let grid = Grid::from_table_in(&t, lang);
     let bytes = match fmt.as_str() {
         "json" => t.to_json()?.into_bytes(),
         "xlsx" => grid.to_xlsx()?,
         "parquet" => grid.to_parquet()?,
-        _ => t.to_csv().into_bytes(),
+        _ => t.to_csv_in(lang).into_bytes(),
     };
     emit(&args.output.out, &bytes)?;
     let headers = grid.columns.clone();
     let codebook = write_codebook(&args.output.out, |out| {
         table_package(&t, &headers, &file_info(out, &fmt, &args.source))
     })?;
-    let mut text = format!(
-        "{}: {} cell(s) released, {} counted",
-        what,
-        t.cells.len(),
-        t.released_total
-    );
-    if t.privacy.differentially_private {
+    let mut text = if lang == Lang::Ru {
+        table_summary_ru(&what, &t)
+    } else {
+        format!(
+            "{}: {} cell(s) released, {} counted",
+            what,
+            t.cells.len(),
+            t.released_total
+        )
+    };
+    if lang == Lang::Ru {
+        // Said in full by table_summary_ru.
+    } else if t.privacy.differentially_private {
         text.push_str(&format!(
             "; noisy total {}, about {} in cells not shown.\n",
             t.total.unwrap_or(0),
@@ -1044,7 +1108,7 @@ fn table_cmd(store: &Path, json: bool, args: TableArgs) -> Result<()> {
             ),
         }
     }
-    text.push_str(&privacy_text(&t, &ledger));
+    text.push_str(&privacy_text(&t, &ledger, lang));
     text.push_str(&loaded.accounting_text());
     let value = json!({
         "out": args.output.out.as_ref().map(|p| p.display().to_string()),
@@ -1137,7 +1201,7 @@ fn chart_cmd(store: &Path, json: bool, lang: Lang, args: ChartArgs) -> Result<()
         what,
         chart.data.len()
     );
-    text.push_str(&privacy_text(&t, &ledger));
+    text.push_str(&privacy_text(&t, &ledger, lang));
     text.push_str(&loaded.accounting_text());
     if let Some(out) = &args.output.out {
         text.push_str(&format!(

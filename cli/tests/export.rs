@@ -1275,3 +1275,87 @@ fn attack_round3_f9_a_failed_write_charges_no_budget() {
         ],
     );
 }
+
+/// F10 of the round-3 red team: `--lang ru` tables were entirely English. Headers,
+/// label columns, the footer and the summary are Russian; the codes stay codes.
+#[test]
+fn russian_tables_have_russian_headers_footer_and_summary() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = store_with_cases(tmp.path());
+    let out = ok(
+        &store,
+        &["--lang", "ru", "export", "table", "--by", "routes"],
+    );
+    let csv = String::from_utf8(out.stdout).expect("utf8");
+    assert!(
+        csv.starts_with(
+            "гражданство,страна эксплуатации,гражданство (название),страна эксплуатации \
+             (название),число\n"
+        ),
+        "{csv}"
+    );
+    assert!(csv.contains("KGZ,RUS,Кыргызстан,"), "{csv}");
+    assert!(csv.contains("\n(всего),,,,"), "{csv}");
+    assert!(!csv.contains("(total)") && !csv.contains("count"), "{csv}");
+    let summary = String::from_utf8(out.stderr).expect("utf8");
+    assert!(summary.contains("показано ячеек"), "{summary}");
+    assert!(summary.contains("Защита:"), "{summary}");
+    // English is unchanged.
+    let out = ok(&store, &["export", "table", "--by", "routes"]);
+    let csv = String::from_utf8(out.stdout).expect("utf8");
+    assert!(csv.starts_with("citizenship,country-of-exploitation,count\n"));
+}
+
+/// F11 of the round-3 red team: agency A (3 TJ→RU cases) combines its store with
+/// agency B's extract (11 TJ→RU). B's own table says `TJK,RUS,11`; the combination
+/// must not say `TJK,RUS,14`, or 14 − 11 = 3 is A's suppressed count.
+#[test]
+fn attack_round3_f11_a_combination_minus_one_agency_is_never_small() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = small_store(tmp.path(), 22);
+    for _ in 0..3 {
+        add_case(&store, "TJ");
+    }
+    let b = tmp.path().join("b.json");
+    extract_file(
+        &b,
+        &[("TJ", 2024, 11), ("KZ", 2024, 11)],
+        Some("b-data-set"),
+    );
+    let ledger = tmp.path().join("b-ledger.json");
+    let own = ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--input",
+            b.to_str().expect("p"),
+            "--ledger",
+            ledger.to_str().expect("p"),
+        ],
+    );
+    let own = String::from_utf8(own.stdout).expect("utf8");
+    assert!(own.contains("TJK,RUS,11\n"), "B's own table: {own}");
+    let combined = ok(
+        &store,
+        &[
+            "export",
+            "table",
+            "--by",
+            "routes",
+            "--with-store",
+            "--input",
+            b.to_str().expect("p"),
+        ],
+    );
+    let combined = String::from_utf8(combined.stdout).expect("utf8");
+    assert!(!combined.contains("TJK,RUS"), "{combined}");
+    assert!(combined.contains("KGZ,RUS,22\n"), "{combined}");
+    assert!(combined.contains("KAZ,RUS,11\n"), "{combined}");
+    assert!(
+        combined.contains("(outside the release),,<11"),
+        "the remainder holds A's 3: {combined}"
+    );
+}

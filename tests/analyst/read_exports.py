@@ -46,8 +46,10 @@ def run(store, *args):
     return out.stdout
 
 
-def read(path):
-    """Every format through its analyst reader, as a DataFrame."""
+def read(path, table=False):
+    """Every format through its analyst reader, as a DataFrame. A records XLSX is read
+    whole (it must be the header row, then the records: no blank or footer rows); a
+    table XLSX up to the blank row before its notes."""
     if path.endswith(".csv"):
         return pd.read_csv(path)
     if path.endswith(".json"):
@@ -60,8 +62,8 @@ def read(path):
     header = list(rows[0])
     body = []
     for r in rows[1:]:
-        if all(v is None for v in r):
-            break  # the notes follow a blank row
+        if table and all(v is None for v in r):
+            break  # a table's notes follow a blank row
         body.append(list(r))
     return pd.DataFrame(body, columns=header)
 
@@ -94,6 +96,8 @@ def main():
                 book = json.load(open(path.rsplit(".", 1)[0] + ".datapackage.json"))
                 fields = [f["name"] for f in book["resources"][0]["schema"]["fields"]]
                 check(fields == list(df.columns), f"{what}: codebook fields")
+                released = book["caravan"]["protection"]["released"]
+                check(len(df) == released, f"{what}: {len(df)} rows, {released} released")
                 if n:
                     check(int(df["yearOfRegistration"].iloc[0]) >= 2000, f"{what}: year")
                     flag = df["isForcedLabour"].iloc[0]
@@ -117,7 +121,7 @@ def main():
             if fmt == "csv":
                 df = pd.read_csv(path)
             else:
-                df = read(path)
+                df = read(path, table=True)
             check(list(df.columns)[:2] == ["citizenship", "count"], f"{what}: {list(df.columns)}")
     print(f"analyst readers: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

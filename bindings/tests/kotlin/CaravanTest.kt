@@ -338,7 +338,12 @@ fun run(tmp: File) {
         val p = Progress()
         check(c.importCases(batch, p).size == 600, "import")
         check(p.last == (600uL to 600uL), "progress reached the end")
-        check(c.exportRecords(ExportFormat.CSV, ExportOptions(), null).released == 600uL, "export")
+        val exported = c.exportRecords(ExportFormat.CSV, ExportOptions(), null)
+        check(exported.released == 600uL, "export")
+        // Red team round 3, F6: the remainder only when 0 or >= k, the exact
+        // accounting only when asked for (CONFIDENTIAL).
+        check(exported.redacted == 0uL && exported.eligible == 600uL, "publishable remainder")
+        check(exported.accounting == null, "no accounting unless asked for")
         c.closeStore()
         expect<CaravanException.ReopenStore>("closed handle") { c.caseCount() }
     }

@@ -462,11 +462,34 @@ class CaravanFlow(unittest.TestCase):
         self.assertEqual(p.seen[-1], (600, 600))
         out = store.export_records(cv.ExportFormat.CSV, cv.ExportOptions(), None)
         self.assertEqual(out.released, 600)
+        self.assertEqual((out.redacted, out.eligible), (0, 600))
+        self.assertIsNone(out.accounting, "the exact accounting only when asked for")
         self.assertIn("KGZ", out.text)
         table = store.export_table(["citizenship"], cv.ExportFormat.CSV, cv.ExportOptions(), None)
         self.assertEqual(table.released_total, 600)
+        self.assertEqual(table.suppressed_total, 0)
+        self.assertIsNone(table.accounting)
         with self.assertRaises(cv.CaravanError.Cancelled):
             store.export_records(cv.ExportFormat.JSON, cv.ExportOptions(), Progress(cancel_after=64))
+
+    def test_exports_return_no_count_below_k_unless_the_accounting_is_asked_for(self):
+        # Red team round 3, F6: 7 of 125 cases are in a group below k = 11; the
+        # result must not carry 7 (or 125), only the CONFIDENTIAL accounting does.
+        store, _ = self.new_store("f6")
+        store.import_cases([case_edits(country="KG") for _ in range(118)]
+                           + [case_edits(country="UZ") for _ in range(7)], None)
+        out = store.export_records(cv.ExportFormat.CSV, cv.ExportOptions(), None)
+        self.assertEqual(out.released, 118)
+        self.assertIsNone(out.redacted)
+        self.assertIsNone(out.eligible)
+        self.assertIsNone(out.accounting)
+        table = store.export_table(["citizenship"], cv.ExportFormat.CSV, cv.ExportOptions(), None)
+        self.assertIsNone(table.suppressed_total)
+        self.assertIsNone(table.accounting)
+        self.assertIn("<11", table.text)
+        out = store.export_records(cv.ExportFormat.CSV, cv.ExportOptions(accounting=True), None)
+        self.assertIsNone(out.redacted)
+        self.assertEqual((out.accounting.eligible, out.accounting.redacted), (125, 7))
 
     def test_a_throwing_progress_listener_cancels_without_poisoning(self):
         store, _ = self.new_store("t")

@@ -119,8 +119,12 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The caption: what is counted, what is left out, and the privacy statement.
-fn caption(table: &Table) -> String {
+/// The caption: what is counted, what is left out, and the privacy statement, in
+/// `lang`.
+fn caption(table: &Table, lang: Lang) -> String {
+    if lang == Lang::Ru {
+        return caption_ru(table);
+    }
     let mut s = format!("Counts of {}. ", table.unit);
     let k = table.privacy.k;
     if table.privacy.differentially_private {
@@ -156,14 +160,52 @@ fn caption(table: &Table) -> String {
     s
 }
 
+/// [`caption`] in Russian.
+fn caption_ru(table: &Table) -> String {
+    let unit = match table.unit.as_str() {
+        "released records" => "записей k-анонимного выпуска",
+        "cases" => "случаев",
+        "referrals" => "направлений",
+        other => other,
+    };
+    let mut s = format!("Число {unit}. ");
+    let k = table.privacy.k;
+    if table.privacy.differentially_private {
+        if let Some(m) = table.suppressed_total.filter(|&m| m > 0) {
+            s.push_str(&format!(
+                "Числа с шумом ниже {} не показаны (около {m} случаев). ",
+                table.privacy.threshold
+            ));
+        }
+    } else {
+        match table.suppressed_total {
+            Some(0) => {}
+            Some(w) => s.push_str(&format!(
+                "Записей в группах меньше k = {k} не учтено: {w}. "
+            )),
+            None => s.push_str(&format!(
+                "Записей в группах меньше k = {k} не учтено: меньше k. "
+            )),
+        }
+    }
+    let statement = table.statement_in(Lang::Ru);
+    let mut chars = statement.chars();
+    if let Some(first) = chars.next() {
+        s.extend(first.to_uppercase());
+        s.push_str(chars.as_str());
+    }
+    s.push('.');
+    s
+}
+
 impl Chart {
-    fn new(title: &str, width: usize, table: &Table) -> Chart {
+    fn new(title: &str, width: usize, table: &Table, lang: Lang) -> Chart {
         Chart {
             title: title.to_string(),
             width,
             height: 0,
             data: Vec::new(),
-            caption: caption(table),
+            caption: caption(table, lang),
             shapes: vec![Shape::Text {
                 x: 20.0,
                 y: 24.0,
@@ -398,7 +440,7 @@ pub fn bar_chart_in(table: &Table, title: &str, lang: Lang) -> Result<Chart> {
             "a bar chart needs a table of one dimension",
         ));
     };
-    let mut chart = Chart::new(title, 860, table);
+    let mut chart = Chart::new(title, 860, table, lang);
     let labels: Vec<String> = table
         .cells
         .iter()
@@ -422,7 +464,13 @@ pub fn bar_chart_in(table: &Table, title: &str, lang: Lang) -> Result<Chart> {
         .max(1) as f64;
     let mut y = 56.0;
     if table.cells.is_empty() {
-        chart.text(20.0, y + 10.0, nothing_to_show(table), Anchor::Start, INK);
+        chart.text(
+            20.0,
+            y + 10.0,
+            nothing_to_show(table, lang),
+            Anchor::Start,
+            INK,
+        );
         y += 24.0;
     }
     for (i, (cell, label)) in table.cells.iter().zip(labels).enumerate() {
@@ -471,7 +519,7 @@ pub fn route_diagram_in(table: &Table, title: &str, lang: Lang) -> Result<Chart>
             "a route diagram needs a table of two dimensions",
         ));
     };
-    let mut chart = Chart::new(title, 960, table);
+    let mut chart = Chart::new(title, 960, table, lang);
     let left = table.margin(0);
     let right = table.margin(1);
     let total = table.released_total.max(1) as f64;
@@ -555,19 +603,25 @@ pub fn route_diagram_in(table: &Table, title: &str, lang: Lang) -> Result<Chart>
         });
     }
     if table.cells.is_empty() {
-        chart.text(20.0, top + 10.0, nothing_to_show(table), Anchor::Start, INK);
+        chart.text(
+            20.0,
+            top + 10.0,
+            nothing_to_show(table, lang),
+            Anchor::Start,
+            INK,
+        );
     }
     chart.text(
         lx + node_w / 2.0,
         top - 16.0,
-        from_dim.name().into(),
+        from_dim.title(lang).into(),
         Anchor::Middle,
         MUTED,
     );
     chart.text(
         rx + node_w / 2.0,
         top - 16.0,
-        to_dim.name().into(),
+        to_dim.title(lang).into(),
         Anchor::Middle,
         MUTED,
     );
@@ -578,7 +632,21 @@ pub fn route_diagram_in(table: &Table, title: &str, lang: Lang) -> Result<Chart>
 /// The caption of a chart with no cell: exact tables hide cells below k; DP tables
 /// hide cells whose noisy count is below the threshold (the larger of k and the
 /// partition selection threshold), which can hide cells of k cases or more.
-fn nothing_to_show(table: &Table) -> String {
+fn nothing_to_show(table: &Table, lang: Lang) -> String {
+    if lang == Lang::Ru {
+        return if table.privacy.differentially_private {
+            format!(
+                "Нечего показать: ни одно число с шумом не достигло порога {} (k = {} и \
+                 отбор ячеек).",
+                table.privacy.threshold, table.privacy.k
+            )
+        } else {
+            format!(
+                "Нечего показать: все ячейки меньше k = {}.",
+                table.privacy.k
+            )
+        };
+    }
     if table.privacy.differentially_private {
         format!(
             "Nothing to show: no cell's noisy count reached the threshold {} (k = {} and \
@@ -649,6 +717,12 @@ mod tests {
             svg.contains("Россия") || svg.contains("Российская"),
             "{svg}"
         );
+        // Red team round 3, F10: the axis labels and the caption in Russian too.
+        assert!(svg.contains(">гражданство<"), "{svg}");
+        assert!(svg.contains(">страна эксплуатации<"), "{svg}");
+        assert!(!svg.contains("country-of-exploitation"), "{svg}");
+        assert!(!svg.contains("Counts of") && !svg.contains("not differentially"));
+        assert!(svg.contains("Число записей"), "{svg}");
     }
 
     #[test]
@@ -736,11 +810,11 @@ mod tests {
         let mut t =
             crate::export::table(&records, &TableSpec::new(vec![Dimension::Gender])).unwrap();
         t.privacy.statement = "ε = 1 differential privacy".into();
-        let c = caption(&t);
+        let c = caption(&t, Lang::En);
         assert!(c.contains("ε = 1 differential privacy."), "{c}");
         assert!(!c.contains('Ε'));
         t.privacy.statement = "not differentially private".into();
-        assert!(caption(&t).contains("Not differentially private."));
+        assert!(caption(&t, Lang::En).contains("Not differentially private."));
     }
 
     #[test]

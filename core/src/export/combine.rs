@@ -13,12 +13,16 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::source::{Collected, DateWindow, InputReport, StatRecord};
+use super::source::{Collected, DateWindow, Holders, InputReport, StatRecord};
 use crate::error::{Error, Result};
 use crate::model::{CaseId, Timestamp};
 
 /// The `format` field of an extract file.
 pub const EXTRACT_FORMAT: &str = "caravan-statistics-extract";
+
+/// The most sources (extracts, and the store with `--with-store`) one combination
+/// takes: the sources holding a record are kept as the bits of a `u64`.
+pub const MAX_SOURCES: usize = 64;
 
 /// The version of the extract format this build writes and reads.
 const EXTRACT_VERSION: u32 = 1;
@@ -157,8 +161,21 @@ impl Sets {
 /// everywhere), then copies of one case (same case id or same blind index) become one
 /// (the copy with the most fields filled in, the earliest source on ties), then the
 /// date window.
+///
+/// With two or more sources, each merged record remembers which sources held a copy,
+/// so that exact outputs release a group only where every source holds 0 or at least
+/// k of it (and 0 or at least k are held by the others): otherwise a source's own
+/// published count subtracted from the combination's gives the others' small count
+/// (red team round 3, F11; docs/export.md, "Combining agencies").
 pub fn combine(extracts: Vec<Extract>, window: &DateWindow) -> Result<Combined> {
     window.validate()?;
+    if extracts.len() > MAX_SOURCES {
+        return Err(Error::invalid(
+            "input",
+            format!("combine at most {MAX_SOURCES} sources at once"),
+        ));
+    }
+    let several = extracts.len() > 1;
     let withheld: HashSet<CaseId> = extracts
         .iter()
         .flat_map(|e| e.withheld.iter().copied())
@@ -215,6 +232,10 @@ pub fn combine(extracts: Vec<Extract>, window: &DateWindow) -> Result<Combined> 
             .max_by(|&a, &b| all[a].1.filled().cmp(&all[b].1.filled()).then(b.cmp(&a)));
         if let Some(best) = best {
             keep[best] = true;
+            if several {
+                let held = group.iter().fold(0u64, |m, &i| m | (1u64 << all[i].0));
+                all[best].1.holders = Holders(held);
+            }
         }
         if group.len() > 1 {
             let mut agencies: Vec<usize> = group.iter().map(|&i| all[i].0).collect();
@@ -359,5 +380,207 @@ mod tests {
         let text = extract("X", &cases).to_json().unwrap();
         assert!(text.contains("CONFIDENTIAL"));
         assert!(!text.contains("\"partner\""), "partner names never leave");
+    }
+
+    /// A consenting record of one route (citizenship → country of exploitation), with
+    /// a unique id.
+    fn route_record(id: u32, citizenship: &str, exploited: &str) -> StatRecord {
+        use crate::export::source::StatRouteEvent;
+        use crate::vocab::{Country, RouteEventKind};
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&id.to_le_bytes());
+        let mut r = StatRecord::blank(CaseId(bytes), Timestamp::from_ymd(2024, 3, 1).unwrap());
+        r.citizenship = vec![Country::from_code(citizenship)];
+        r.route = vec![StatRouteEvent {
+            kind: RouteEventKind::Exploitation,
+            country: Country::from_code(exploited),
+            year: Some(2024),
+        }];
+        r
+    }
+
+    fn source(records: Vec<StatRecord>) -> Extract {
+        Extract::new(
+            None,
+            Collected {
+                records,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn routes_table(records: &[StatRecord]) -> crate::export::Table {
+        table(
+            records,
+            &TableSpec::new(vec![
+                Dimension::Citizenship,
+                Dimension::CountryOfExploitation,
+            ]),
+        )
+        .unwrap()
+    }
+
+    fn cell(t: &crate::export::Table, values: &[&str]) -> Option<u64> {
+        t.cells
+            .iter()
+            .find(|c| {
+                c.values
+                    .iter()
+                    .map(String::as_str)
+                    .eq(values.iter().copied())
+            })
+            .map(|c| c.count)
+    }
+
+    /// Red team round 3, F11: agency A has 3 TJ→RU cases, B 11. B publishes its own
+    /// exact table (`TJK,RUS,11`, legal under B's ledger); the combination must not
+    /// publish `TJK,RUS,14`, or 14 − 11 = 3 gives A's suppressed count away. Neither
+    /// may the combination's remainder hold it (R − 11).
+    #[test]
+    fn the_combination_minus_one_agencys_own_table_is_never_small() {
+        let mut id = 0;
+        let mut make = |n: usize, cit: &str, exploited: &str| -> Vec<StatRecord> {
+            (0..n)
+                .map(|_| {
+                    id += 1;
+                    route_record(id, cit, exploited)
+                })
+                .collect()
+        };
+        let mut a = make(3, "TJ", "RU");
+        a.extend(make(22, "KG", "RU"));
+        let mut b = make(11, "TJ", "RU");
+        b.extend(make(11, "KZ", "RU"));
+        let b_own = routes_table(
+            &combine(vec![source(b.clone())], &DateWindow::default())
+                .unwrap()
+                .records,
+        );
+        assert_eq!(cell(&b_own, &["TJK", "RUS"]), Some(11), "B's own table");
+        let combined = combine(vec![source(a), source(b)], &DateWindow::default()).unwrap();
+        let t = routes_table(&combined.records);
+        assert_eq!(cell(&t, &["TJK", "RUS"]), None, "{:?}", t.cells);
+        assert_eq!(cell(&t, &["KGZ", "RUS"]), Some(22));
+        assert_eq!(cell(&t, &["KAZ", "RUS"]), Some(11));
+        for c in &t.cells {
+            let own = cell(
+                &b_own,
+                &c.values.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            let d = c.count - own.unwrap_or(0);
+            assert!(d == 0 || d >= 11, "{:?}: {} − {own:?}", c.values, c.count);
+        }
+        assert_eq!(t.total, Some(33));
+        assert_eq!(t.suppressed_total, None, "A holds 3 of the 14 left out");
+        // The record export of the combination: the same release.
+        let export = export_records(
+            &combined.records,
+            &RecordOptions {
+                attributes: vec![
+                    crate::export::Attribute::Citizenship,
+                    crate::export::Attribute::CountryOfExploitation,
+                ],
+                ..RecordOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(export.report.released, 33);
+        let published = export.report.published();
+        assert_eq!(published.redacted_small_groups, None);
+        assert_eq!(published.eligible, None);
+        assert!(export.rows().all(|r| r[0].as_deref() != Some("TJK")));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 96, ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Random per-source cell counts (two or three agencies, four routes, some
+        /// cases shared by the first two): every published cell of the combination,
+        /// and its remainder, holds 0 or at least k of each source's cases and 0 or at
+        /// least k of the others', so the combination minus any source's own
+        /// published cell is never 1..k − 1.
+        #[test]
+        fn every_source_holds_0_or_at_least_k_of_every_published_cell(
+            counts in proptest::collection::vec(proptest::collection::vec(0usize..26, 4), 2..=3),
+            shared in proptest::collection::vec(0usize..14, 4),
+        ) {
+            const ROUTES: [(&str, &str, &str, &str); 4] = [
+                ("TJ", "RU", "TJK", "RUS"),
+                ("KG", "RU", "KGZ", "RUS"),
+                ("KZ", "RU", "KAZ", "RUS"),
+                ("UZ", "KZ", "UZB", "KAZ"),
+            ];
+            let k = 11u64;
+            let mut id = 0u32;
+            let mut sources: Vec<Vec<StatRecord>> = vec![Vec::new(); counts.len()];
+            // held[s][route]: the distinct cases of the route that source s holds;
+            // all[route]: the distinct cases of the route.
+            let mut held = vec![[0u64; 4]; counts.len()];
+            let mut all = [0u64; 4];
+            for (r, &(cit, ex, _, _)) in ROUTES.iter().enumerate() {
+                for (s, per_route) in counts.iter().enumerate() {
+                    for _ in 0..per_route[r] {
+                        id += 1;
+                        sources[s].push(route_record(id, cit, ex));
+                    }
+                    held[s][r] += per_route[r] as u64;
+                    all[r] += per_route[r] as u64;
+                }
+                for _ in 0..shared[r] {
+                    id += 1;
+                    let rec = route_record(id, cit, ex);
+                    sources[0].push(rec.clone());
+                    sources[1].push(rec);
+                }
+                held[0][r] += shared[r] as u64;
+                held[1][r] += shared[r] as u64;
+                all[r] += shared[r] as u64;
+            }
+            let own: Vec<crate::export::Table> = sources
+                .iter()
+                .map(|recs| {
+                    routes_table(&combine(vec![source(recs.clone())], &DateWindow::default())
+                        .unwrap()
+                        .records)
+                })
+                .collect();
+            let combined = combine(
+                sources.into_iter().map(source).collect(),
+                &DateWindow::default(),
+            )
+            .unwrap();
+            let t = routes_table(&combined.records);
+            let safe = |n: u64| n == 0 || n >= k;
+            let mut left_out = vec![0u64; held.len()];
+            let mut left_out_all = 0;
+            for (r, &(_, _, cit, ex)) in ROUTES.iter().enumerate() {
+                let published = cell(&t, &[cit, ex]);
+                match published {
+                    Some(n) => {
+                        proptest::prop_assert_eq!(n, all[r]);
+                        for (s, h) in held.iter().enumerate() {
+                            proptest::prop_assert!(safe(h[r]) && safe(all[r] - h[r]),
+                                "route {} source {} holds {} of {}", r, s, h[r], all[r]);
+                            let own_n = cell(&own[s], &[cit, ex]).unwrap_or(0);
+                            proptest::prop_assert!(safe(n - own_n),
+                                "route {}: {} − source {}'s {}", r, n, s, own_n);
+                        }
+                    }
+                    None => {
+                        left_out_all += all[r];
+                        for (s, h) in held.iter().enumerate() {
+                            left_out[s] += h[r];
+                        }
+                    }
+                }
+            }
+            if let Some(rest) = t.suppressed_total {
+                proptest::prop_assert_eq!(rest, left_out_all);
+                for h in &left_out {
+                    proptest::prop_assert!(safe(*h) && safe(left_out_all - h));
+                }
+            }
+        }
     }
 }

@@ -16,8 +16,10 @@ use parquet::schema::types::Type;
 use rust_xlsxwriter::Workbook;
 
 use super::schema::{ColumnType, RecordSheet};
+use super::table_text::footer_label;
 use super::tables::Table;
 use crate::error::{Error, Result};
+use crate::vocab::Lang;
 
 /// Rows with named, typed columns: what both writers take.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,57 +30,56 @@ pub struct Grid {
     pub types: Vec<ColumnType>,
     /// Rows (`None`: missing value).
     pub rows: Vec<Vec<Option<String>>>,
-    /// Figures about the whole file (totals, k, ε): Parquet key-value metadata, and
-    /// rows after a blank one in XLSX.
+    /// Figures about the whole file (totals, k, ε): Parquet key-value metadata, and,
+    /// when [`Grid::note_column`] is set, rows after a blank one in XLSX.
     pub notes: Vec<(String, String)>,
+    /// XLSX: the column the notes' figures go into (a table's `count`, as in its
+    /// CSV), the label `(name)` in the first column. `None`: the XLSX is the header
+    /// row and the rows only (record exports: their figures are in the codebook).
+    pub note_column: Option<usize>,
+    /// XLSX: the notes' labels, in the notes' order (a table's, in its language);
+    /// empty: `(name)`.
+    pub note_labels: Vec<String>,
 }
 
 impl Grid {
-    /// A record sheet's rows.
+    /// A record sheet's rows; `notes` go into Parquet metadata only (an XLSX of
+    /// records is the header row, then the rows: nothing below them).
     pub fn from_records(sheet: &RecordSheet, notes: Vec<(String, String)>) -> Grid {
         Grid {
             columns: sheet.columns.clone(),
             types: sheet.types(),
             rows: sheet.rows().map(|r| r.to_vec()).collect(),
             notes,
+            note_column: None,
+            note_labels: Vec::new(),
         }
     }
 
     /// A table's released cells (dimension values, count, and the 95% interval with
     /// DP); the total, the suppressed remainder, k, ε and δ go into the notes.
     pub fn from_table(t: &Table) -> Grid {
-        let dp = t.privacy.differentially_private;
-        let mut columns: Vec<String> = t.column_names();
-        let mut types = vec![ColumnType::String; columns.len()];
-        columns.push("count".into());
-        types.push(ColumnType::Integer);
-        if dp {
-            columns.extend(["low95".to_string(), "high95".to_string()]);
-            types.extend([ColumnType::Integer, ColumnType::Integer]);
-        }
-        let rows = t
-            .cells
-            .iter()
-            .map(|c| {
-                let mut row: Vec<Option<String>> = c.values.iter().cloned().map(Some).collect();
-                row.push(Some(c.count.to_string()));
-                if dp {
-                    let w = c.noise_95.unwrap_or(0);
-                    row.push(Some(c.count.saturating_sub(w).to_string()));
-                    row.push(Some((c.count + w).to_string()));
-                }
-                row
-            })
+        Grid::from_table_in(t, Lang::En)
+    }
+
+    /// As [`Grid::from_table`], laid out for readers in `lang` ([`Table::layout`]:
+    /// Russian headers, label columns and note labels; the codes and the Parquet
+    /// metadata keys stay as they are).
+    pub fn from_table_in(t: &Table, lang: Lang) -> Grid {
+        let layout = t.layout(lang);
+        let mut types = vec![ColumnType::String; layout.value_columns];
+        types.resize(layout.headers.len(), ColumnType::Integer);
+        let rows = layout
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().map(Some).collect())
             .collect();
         let k = t.privacy.k;
         let opt = |v: Option<String>, none: &str| v.unwrap_or_else(|| none.to_string());
-        let notes = vec![
+        let notes: Vec<(String, String)> = vec![
             ("total".into(), opt(t.total.map(|n| n.to_string()), "")),
             ("released_total".into(), t.released_total.to_string()),
-            (
-                "suppressed_total".into(),
-                opt(t.suppressed_total.map(|n| n.to_string()), &format!("<{k}")),
-            ),
+            ("suppressed_total".into(), t.remainder_figure()),
             ("k".into(), k.to_string()),
             (
                 "epsilon".into(),
@@ -89,17 +90,24 @@ impl Grid {
                 opt(t.privacy.delta.map(|d| format!("{d:e}")), "none"),
             ),
         ];
+        let note_labels = notes
+            .iter()
+            .map(|(key, _)| footer_label(key, lang))
+            .collect();
         Grid {
-            columns,
+            columns: layout.headers,
             types,
             rows,
             notes,
+            note_column: Some(layout.value_columns),
+            note_labels,
         }
     }
 
     /// An XLSX workbook: one sheet, the header on the first row, numbers and booleans
-    /// typed, missing values as empty cells; the notes below the rows after a blank
-    /// row.
+    /// typed, missing values as empty cells; with a [`Grid::note_column`], the notes
+    /// below the rows after a blank row (label in the first column, figure in that
+    /// column).
     pub fn to_xlsx(&self) -> Result<Vec<u8>> {
         let err = |e: rust_xlsxwriter::XlsxError| Error::Internal(format!("xlsx: {e}"));
         let mut wb = Workbook::new();
@@ -123,12 +131,22 @@ impl Grid {
                 .map_err(err)?;
             }
         }
-        if !self.notes.is_empty() {
+        if let Some(column) = self.note_column.filter(|_| !self.notes.is_empty()) {
             let start = self.rows.len() as u32 + 2;
+            let column = column.max(1) as u16;
             for (i, (k, v)) in self.notes.iter().enumerate() {
-                ws.write_string(start + i as u32, 0, format!("({k})"))
-                    .map_err(err)?;
-                ws.write_string(start + i as u32, 1, v).map_err(err)?;
+                let r = start + i as u32;
+                let label = self
+                    .note_labels
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("({k})"));
+                ws.write_string(r, 0, label).map_err(err)?;
+                match v.parse::<i64>() {
+                    Ok(n) => ws.write_number(r, column, n as f64),
+                    Err(_) => ws.write_string(r, column, v),
+                }
+                .map_err(err)?;
             }
         }
         wb.save_to_buffer().map_err(err)
@@ -249,6 +267,70 @@ mod tests {
             let kv = meta.key_value_metadata().unwrap();
             assert!(kv.iter().any(|k| k.key == "caravan.k"));
         }
+    }
+
+    /// The first sheet's cells as text ("" for empty), read back with calamine.
+    fn read_xlsx(bytes: Vec<u8>) -> Vec<Vec<String>> {
+        use calamine::{Data, Reader, Xlsx};
+        let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = wb.worksheet_range_at(0).unwrap().unwrap();
+        assert_eq!(range.start(), Some((0, 0)));
+        range
+            .rows()
+            .map(|r| {
+                r.iter()
+                    .map(|c| match c {
+                        Data::Empty => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Red team round 3, F10: a records XLSX is the header row, then one row per
+    /// released record, nothing below (no blank row, no `(schema)`, `(k)` rows): the
+    /// figures are in the codebook and the Parquet metadata.
+    #[test]
+    fn records_xlsx_is_the_header_then_the_rows_only() {
+        for n in [0, 2_000] {
+            let s = sheet(n);
+            let notes = vec![("k".to_string(), "11".to_string())];
+            let rows = read_xlsx(Grid::from_records(&s, notes).to_xlsx().unwrap());
+            assert_eq!(rows.len(), 1 + s.len(), "header + {} records", s.len());
+            assert_eq!(rows[0], s.columns);
+            assert!(rows.iter().flatten().all(|c| !c.starts_with('(')));
+        }
+    }
+
+    /// Red team round 3, F10: a table's XLSX writes its footer figures in `count`,
+    /// as its CSV does, not in the second dimension column.
+    #[test]
+    fn table_xlsx_puts_the_footer_figures_in_count() {
+        use crate::export::{table, Dimension, TableSpec};
+        let cases = testdata::cases(2_000, 5, 100);
+        let recs = Collected::from_cases(&cases, &DateWindow::default()).records;
+        let t = table(
+            &recs,
+            &TableSpec::new(vec![
+                Dimension::Citizenship,
+                Dimension::CountryOfExploitation,
+            ]),
+        )
+        .unwrap();
+        assert!(!t.cells.is_empty());
+        let rows = read_xlsx(Grid::from_table(&t).to_xlsx().unwrap());
+        assert_eq!(rows[0][2], "count");
+        let total = rows
+            .iter()
+            .find(|r| r[0] == "(total)")
+            .expect("a (total) row");
+        assert_eq!(total[1], "", "nothing in the second dimension column");
+        assert_eq!(total[2], t.total.unwrap().to_string());
+        // The same figures, in the same columns, as the CSV's footer.
+        let csv = t.to_csv();
+        let line = csv.lines().find(|l| l.starts_with("(total)")).unwrap();
+        assert_eq!(line.split(',').collect::<Vec<_>>()[..3], total[..3]);
     }
 
     #[test]

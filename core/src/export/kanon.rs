@@ -16,6 +16,13 @@
 //! full detail, 0 when dropped, and `1 - level / levels` in between. Groups are
 //! counted over bit-packed `u128` keys of distinct records, so each node costs one pass
 //! over a hash map. A test checks the search against an exhaustive one.
+//!
+//! In a combination of sources (agencies' extracts, with or without the store), a
+//! group is released only if, besides having k records, every source holds 0 or at
+//! least k of them and the other sources 0 or at least k (`Lattice::releasable`), so
+//! that a combined count minus one source's own count of the same cell is never a
+//! small count (red team round 3, F11). There, coarser levels can release fewer records
+//! (a merge can give a source a share below k); outside a combination nothing changes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -78,7 +85,9 @@ pub struct RecordReport {
     pub eligible: usize,
     /// Records released.
     pub released: usize,
-    /// Records redacted because fewer than k released records shared their values.
+    /// Records redacted because fewer than k released records shared their values
+    /// (or, in a combination of sources, because a source held 1 to k − 1 of their
+    /// group, or the others did).
     pub redacted_small_groups: usize,
     /// Groups of identical released rows.
     pub released_groups: usize,
@@ -93,6 +102,10 @@ pub struct RecordReport {
     /// Precision each released record keeps after generalization (the mean over the
     /// released attributes of 1 at full detail, 0 dropped), 0 to 1.
     pub precision: f64,
+    /// A combination of sources (agencies' extracts, the store): the redacted records
+    /// each source held a copy of, by source; empty outside a combination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted_by_source: Vec<usize>,
 }
 
 /// The publishable part of a [`RecordReport`]: every number is a count of released
@@ -121,19 +134,34 @@ pub struct PublishedReport {
 }
 
 impl RecordReport {
+    /// The redacted remainder when it may be published: 0 or at least k, and in a
+    /// combination also every source's share of it and the rest 0 or at least k.
+    pub fn publishable_redacted(&self) -> Option<usize> {
+        let k = u64::from(self.k);
+        let all = self.redacted_small_groups as u64;
+        let shares_ok = self
+            .redacted_by_source
+            .iter()
+            .all(|&held| k_safe(held as u64, k) && k_safe(all - held as u64, k));
+        (k_safe(all, k) && shares_ok).then_some(self.redacted_small_groups)
+    }
+
     /// What may be published (see [`PublishedReport`]).
     pub fn published(&self) -> PublishedReport {
         let ok = |n: usize| super::tables::publishable_remainder(n as u64, self.k).is_some();
-        let redacted = ok(self.redacted_small_groups);
+        let combined = !self.redacted_by_source.is_empty();
+        let redacted = self.publishable_redacted().is_some();
         PublishedReport {
             k: self.k,
             released: self.released,
             released_groups: self.released_groups,
             redacted_small_groups: redacted.then_some(self.redacted_small_groups),
             eligible: redacted.then_some(self.eligible),
-            plain_suppression_released: ok(self
-                .released
-                .saturating_sub(self.plain_suppression_released))
+            // In a combination the comparison is not split by source: not published.
+            plain_suppression_released: (!combined
+                && ok(self
+                    .released
+                    .saturating_sub(self.plain_suppression_released)))
             .then_some(self.plain_suppression_released),
             generalization: self.generalization.clone(),
             precision: self.precision,
@@ -203,11 +231,28 @@ struct Lattice {
     bits: Vec<Vec<u32>>,
     keys: Vec<u128>,
     groups: KeyMap<u128, u64>,
+    /// `masks[class]`: the sources of a combination holding the class's records (see
+    /// `Holders`); all 0 outside a combination.
+    masks: Vec<u64>,
+    /// Sources in the combination (0 outside one).
+    sources: usize,
+    /// Per group, the records each source holds (combinations only).
+    shares: KeyMap<u128, Vec<u64>>,
     evaluated: usize,
 }
 
+/// A count that may be published beside others of the same records: 0 or at least k.
+fn k_safe(n: u64, k: u64) -> bool {
+    n == 0 || n >= k
+}
+
 impl Lattice {
-    fn new(codec: &Codec, attrs: Vec<Attribute>, encoded: &[[u32; NATTR]], k: u32) -> Lattice {
+    fn new(
+        codec: &Codec,
+        attrs: Vec<Attribute>,
+        encoded: &[([u32; NATTR], u64)],
+        k: u32,
+    ) -> Lattice {
         let mut maps = Vec::new();
         let mut bits = Vec::new();
         for &a in &attrs {
@@ -228,10 +273,11 @@ impl Lattice {
             bits.push(widths);
         }
         // Distinct full-detail records, keyed by their base codes.
-        let mut classes: KeyMap<u128, u32> = KeyMap::default();
+        let mut classes: KeyMap<(u128, u64), u32> = KeyMap::default();
         let mut counts: Vec<u32> = Vec::new();
+        let mut masks: Vec<u64> = Vec::new();
         let mut base: Vec<Vec<u32>> = vec![Vec::new(); attrs.len()];
-        for codes in encoded {
+        for (codes, mask) in encoded {
             let mut key = 0u128;
             let mut shift = 0;
             for (j, a) in attrs.iter().enumerate() {
@@ -239,9 +285,10 @@ impl Lattice {
                 shift += bits[j][0];
             }
             let next = counts.len() as u32;
-            let class = *classes.entry(key).or_insert(next);
+            let class = *classes.entry((key, *mask)).or_insert(next);
             if class == next {
                 counts.push(0);
+                masks.push(*mask);
                 for (j, a) in attrs.iter().enumerate() {
                     base[j].push(codes[a.index()]);
                 }
@@ -249,6 +296,7 @@ impl Lattice {
             counts[class as usize] += 1;
         }
         let n = counts.len();
+        let all = masks.iter().fold(0u64, |a, m| a | m);
         Lattice {
             k: u64::from(k),
             attrs,
@@ -258,7 +306,25 @@ impl Lattice {
             bits,
             keys: vec![0; n],
             groups: KeyMap::default(),
+            masks,
+            sources: (64 - all.leading_zeros()) as usize,
+            shares: KeyMap::default(),
             evaluated: 0,
+        }
+    }
+
+    /// Whether the group `key` of `size` records is released: at least k records and,
+    /// in a combination, every source holding 0 or at least k of them and the others
+    /// 0 or at least k (else the combination minus one source's own count is small).
+    fn releasable(&self, key: &u128, size: u64) -> bool {
+        if size < self.k {
+            return false;
+        }
+        match self.shares.get(key) {
+            Some(shares) => shares
+                .iter()
+                .all(|&held| k_safe(held, self.k) && k_safe(size - held, self.k)),
+            None => true,
         }
     }
 
@@ -287,13 +353,30 @@ impl Lattice {
         for (key, &count) in self.keys.iter().zip(&self.counts) {
             *self.groups.entry(*key).or_insert(0) += u64::from(count);
         }
+        self.shares.clear();
+        if self.sources > 0 {
+            for ((key, &count), &mask) in self.keys.iter().zip(&self.counts).zip(&self.masks) {
+                let shares = self
+                    .shares
+                    .entry(*key)
+                    .or_insert_with(|| vec![0; self.sources]);
+                for (s, share) in shares.iter_mut().enumerate() {
+                    if mask & (1 << s) != 0 {
+                        *share += u64::from(count);
+                    }
+                }
+            }
+        }
     }
 
     /// Records released at `levels`.
     fn released(&mut self, levels: &[u8]) -> u64 {
         self.group(levels);
-        let k = self.k;
-        self.groups.values().filter(|c| **c >= k).sum()
+        self.groups
+            .iter()
+            .filter(|(key, &size)| self.releasable(key, size))
+            .map(|(_, &size)| size)
+            .sum()
     }
 
     /// Information per record at `levels`: the sum over attributes of their precision
@@ -398,7 +481,10 @@ pub fn export_records(records: &[StatRecord], opts: &RecordOptions) -> Result<Re
         ));
     }
     let mut codec = Codec::new();
-    let encoded: Vec<[u32; NATTR]> = records.iter().map(|r| codec.encode(r)).collect();
+    let encoded: Vec<([u32; NATTR], u64)> = records
+        .iter()
+        .map(|r| (codec.encode(r), r.holders.0))
+        .collect();
     let mut lattice = Lattice::new(&codec, attrs.clone(), &encoded, opts.k);
     let bottom = vec![0u8; attrs.len()];
     let plain = lattice.released(&bottom);
@@ -420,22 +506,27 @@ pub fn export_records(records: &[StatRecord], opts: &RecordOptions) -> Result<Re
 
     // The release itself: group at the chosen levels, keep groups of at least k.
     lattice.group(&levels);
-    let k = u64::from(opts.k);
     let mut released = 0u64;
     let mut released_groups = 0;
     let mut redacted_groups = 0;
-    for &size in lattice.groups.values() {
-        if size >= k {
+    for (key, &size) in &lattice.groups {
+        if lattice.releasable(key, size) {
             released += size;
             released_groups += 1;
         } else {
             redacted_groups += 1;
         }
     }
+    let mut redacted_by_source = vec![0usize; lattice.sources];
     let mut rows: KeyMap<u128, (Vec<Option<String>>, u32)> = KeyMap::default();
     for (i, key) in lattice.keys.iter().enumerate() {
         let size = lattice.groups.get(key).copied().unwrap_or(0);
-        if size < k {
+        if !lattice.releasable(key, size) {
+            for (s, n) in redacted_by_source.iter_mut().enumerate() {
+                if lattice.masks[i] & (1 << s) != 0 {
+                    *n += lattice.counts[i] as usize;
+                }
+            }
             continue;
         }
         let entry = rows.entry(*key).or_insert_with(|| {
@@ -479,6 +570,7 @@ pub fn export_records(records: &[StatRecord], opts: &RecordOptions) -> Result<Re
         generalization,
         nodes_evaluated: lattice.evaluated,
         precision: lattice.information(&levels) / attrs.len() as f64,
+        redacted_by_source,
     };
     Ok(RecordExport {
         columns,
@@ -774,7 +866,10 @@ mod tests {
             Attribute::Labour,
         ];
         let mut codec = Codec::new();
-        let encoded: Vec<[u32; NATTR]> = records.iter().map(|r| codec.encode(r)).collect();
+        let encoded: Vec<([u32; NATTR], u64)> = records
+            .iter()
+            .map(|r| (codec.encode(r), r.holders.0))
+            .collect();
         let mut lattice = Lattice::new(&codec, attrs.clone(), &encoded, 11);
         let top: Vec<u8> = attrs.iter().map(|a| a.dropped_level()).collect();
         let found = lattice.search(top.clone());

@@ -27,6 +27,7 @@ mod regions;
 mod schema;
 mod source;
 mod table_schema;
+mod table_text;
 mod tables;
 
 pub(crate) use source::StoredStats;
@@ -35,7 +36,7 @@ mod disclosure_tests;
 #[cfg(test)]
 pub(crate) mod testdata;
 
-pub use combine::{combine, Combined, Extract, SourceReport, EXTRACT_FORMAT};
+pub use combine::{combine, Combined, Extract, SourceReport, EXTRACT_FORMAT, MAX_SOURCES};
 pub use ctdc::{Attribute, CountryCodes};
 pub use kanon::{
     check_k_anonymity, export_records, parse_csv, AttributeLevel, KCheck, PublishedReport,
@@ -46,6 +47,7 @@ pub use source::{
     Collected, DateWindow, Excluded, InputReport, StatRecord, StatReferral, StatRouteEvent,
 };
 pub use table_schema::check_table_schema;
+pub use table_text::TableLayout;
 pub use tables::{
     publishable_remainder, table, table_with_noise, Cell, Dimension, ReleaseSpec, Table, TableSpec,
     MAX_DP_CELLS, UNKNOWN,

@@ -82,6 +82,14 @@ impl InputReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Consented;
 
+/// The sources of a combination that hold a copy of a record (bit `s`: source `s` of
+/// [`super::combine`], at most [`super::combine::MAX_SOURCES`]); empty for the cases
+/// of one store or one extract. Exact outputs of a combination release a group only if
+/// every source holds 0 or at least k of its records, and 0 or at least k are held
+/// by others (docs/export.md, "Combining agencies").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Holders(pub(crate) u64);
+
 /// The statistical content of one case whose person agreed to inclusion in statistics:
 /// every field an export may use, and nothing else (no notes, partner names, screening
 /// answers, exact times).
@@ -143,6 +151,9 @@ pub struct StatRecord {
     pub referrals: Vec<StatReferral>,
     #[serde(skip)]
     consented: Consented,
+    /// Which sources of a combination hold a copy (set by [`super::combine`] only).
+    #[serde(skip)]
+    pub(crate) holders: Holders,
 }
 
 /// One route event at year precision.
@@ -260,6 +271,7 @@ impl StatRecord {
                 })
                 .collect(),
             consented: Consented,
+            holders: Holders::default(),
         })
     }
 
@@ -336,6 +348,7 @@ impl StatRecord {
             route: Vec::new(),
             referrals: Vec::new(),
             consented: Consented,
+            holders: Holders::default(),
         }
     }
 }

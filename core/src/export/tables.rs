@@ -18,7 +18,7 @@ use super::dp::{
     below, gaussian_sigma, noise_half_width_95, sample_discrete_laplace, sample_gaussian,
     selection_threshold, DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
 };
-use super::kanon::{csv_field, export_records, json, KeyMap, RecordOptions, DEFAULT_K};
+use super::kanon::{export_records, json, KeyMap, RecordOptions, DEFAULT_K};
 use super::source::{StatRecord, StatReferral};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -1015,7 +1015,7 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
         .collect();
     cells.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.values.cmp(&b.values)));
     let released_total = cells.iter().map(|c| c.count).sum();
-    let withheld = export.report.redacted_small_groups as u64;
+    let withheld = export.report.publishable_redacted().map(|n| n as u64);
     let mut privacy = PrivacyReport::suppression_only(spec.k);
     privacy.statement = format!(
         "not differentially private: exact counts of the {} record(s) of the k-anonymous \
@@ -1032,7 +1032,7 @@ fn exact_table(records: &[StatRecord], spec: &TableSpec) -> Result<Table> {
         cells,
         released_total,
         suppressed_cells: Some(0),
-        suppressed_total: publishable_remainder(withheld, spec.k),
+        suppressed_total: withheld,
         total: Some(released_total),
         privacy,
         columns: Vec::new(),
@@ -1070,75 +1070,7 @@ impl Table {
     /// remainder) or `(outside the release)` (exact: records in groups below k, `<k`
     /// when fewer than k), `(epsilon)` and `(delta)` (`none` without DP).
     pub fn to_csv(&self) -> String {
-        let dp = self.privacy.differentially_private;
-        let mut out = String::new();
-        let names = self.column_names();
-        for name in &names {
-            out.push_str(name);
-            out.push(',');
-        }
-        out.push_str(if dp {
-            "count,low95,high95\n"
-        } else {
-            "count\n"
-        });
-        for cell in &self.cells {
-            for v in &cell.values {
-                csv_field(&mut out, v);
-                out.push(',');
-            }
-            out.push_str(&cell.count.to_string());
-            if dp {
-                let w = cell.noise_95.unwrap_or(0);
-                out.push_str(&format!(
-                    ",{},{}",
-                    cell.count.saturating_sub(w),
-                    cell.count + w
-                ));
-            }
-            out.push('\n');
-        }
-        let k = self.privacy.k;
-        let remainder = match self.suppressed_total {
-            Some(n) => n.to_string(),
-            None => format!("<{k}"),
-        };
-        let mut rows = vec![
-            (
-                "(total)",
-                self.total.map_or_else(String::new, |t| t.to_string()),
-            ),
-            (
-                if dp {
-                    "(not shown)"
-                } else {
-                    "(outside the release)"
-                },
-                remainder,
-            ),
-        ];
-        match (self.privacy.epsilon, self.privacy.delta) {
-            (Some(e), Some(d)) => {
-                rows.push(("(epsilon)", e.to_string()));
-                rows.push(("(delta)", format!("{d:e}")));
-            }
-            _ => {
-                rows.push(("(epsilon)", "none".into()));
-                rows.push(("(delta)", "none".into()));
-            }
-        }
-        for (label, figure) in rows {
-            out.push_str(label);
-            for _ in 0..names.len() {
-                out.push(',');
-            }
-            out.push_str(&figure);
-            if dp {
-                out.push_str(",,");
-            }
-            out.push('\n');
-        }
-        out
+        self.to_csv_in(Lang::En)
     }
 
     /// JSON: the whole table with totals and its privacy report.
