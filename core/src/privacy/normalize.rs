@@ -280,9 +280,7 @@ impl View {
                 && !years;
             if ok {
                 for pair in groups.windows(2) {
-                    for k in pair[0].1..pair[1].0 {
-                        keep[k] = false;
-                    }
+                    keep[pair[0].1..pair[1].0].fill(false);
                 }
                 changed = true;
             }
