@@ -112,6 +112,9 @@ pub fn find_identifiers(text: &str) -> Vec<Finding> {
     if let Some(lines) = view.lines_joined() {
         collect(&lines, &mut candidates, SPLIT_BY_LINES);
     }
+    if let Some(spaced) = view.blanks_joined() {
+        collect(&spaced, &mut candidates, SPACED_OUT);
+    }
     resolve(candidates)
         .into_iter()
         .map(|c| Finding {
@@ -133,6 +136,9 @@ const NUMBERS: Option<&[IdentifierKind]> = Some(&[
 /// What is looked for in the view with line breaks inside addresses and dates removed.
 const SPLIT_BY_LINES: Option<&[IdentifierKind]> =
     Some(&[IdentifierKind::Email, IdentifierKind::ExactDate]);
+
+/// What is looked for in the view with the blanks around `@` and `.` removed.
+const SPACED_OUT: Option<&[IdentifierKind]> = Some(&[IdentifierKind::Email]);
 
 /// Scans a normalized view and adds its candidates of the kinds `only` (all when
 /// `None`) in the original text's character offsets.
@@ -266,6 +272,14 @@ const RULES: &[(Rule, &str)] = &[
     (
         Rule::ObfuscatedEmail,
         r"(?i)(?P<m>[\p{L}\p{N}._%+\-]{2,}{WS}+at{WS}+(?:gmail|googlemail|mail|yandex|ya|inbox|list|bk|outlook|hotmail|yahoo|icloud|rambler|proton|protonmail){WS}*(?:\.|[(\[]{WS}*dot{WS}*[)\]]|{WS}dot{WS}){WS}*\p{L}{2,6})",
+    ),
+    (
+        // `ivan at company dot com`, `ivan at kazmigrant.kz`: the plain-word form with
+        // any domain (F4 of the round-4 red team; the rule above knows providers
+        // only). The domain needs a `dot` word or a dot with no blank after it, so
+        // `arrived at night. Then` stays a sentence.
+        Rule::ObfuscatedEmail,
+        r"(?i)(?P<m>[\p{L}\p{N}._%+\-]{2,}{WS}+at{WS}+[\p{L}\p{N}\-]+(?:(?:{WS}+dot{WS}+|\.)[\p{L}\p{N}\-]+)*(?:{WS}+dot{WS}+\p{L}{2,}|\.\p{L}{2,})\b)",
     ),
     (
         Rule::Handle,

@@ -190,6 +190,34 @@ mod round_3_data_gaps {
         ] {
             assert!(super::screen_note(note).is_err(), "passed: {note:?}");
         }
+        // Round 4 (F2, F4): blanks around `@` or `.`, the plain-word form with any
+        // domain.
+        for note in [
+            "name @ mail.ru",
+            "write to ivan.petrov @ mail.ru after 6 pm",
+            "name@ mail.ru",
+            "name@mail . ru",
+            "name@mail. ru",
+            "name @ gmail . com",
+            "name\u{a0}@\u{a0}mail.ru",
+            "name\t@\tmail.ru",
+            "ivan at company dot com",
+            "ivan at kazmigrant dot kz",
+            "ivan at ukr dot net",
+            "ivan at ngo-shelter dot org",
+            "ivan at kazmigrant.kz",
+            "name at xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx dot com",
+        ] {
+            assert!(super::screen_note(note).is_err(), "passed: {note:?}");
+        }
+        for note in [
+            "arrived at night. Then left",
+            "met at the station at 5.30 pm",
+            "paid 2 @ 500 tenge. Then left",
+            "worked at a farm. The owner took documents",
+        ] {
+            assert!(super::screen_note(note).is_ok(), "refused: {note:?}");
+        }
         for note in [
             "paid 150,000 tenge in 2019, 2020",
             "paid 1,250,000 tenge",

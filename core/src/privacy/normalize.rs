@@ -352,6 +352,52 @@ impl View {
     }
 }
 
+impl View {
+    /// The view with the blanks around `@` and `.` removed, when the text holds an
+    /// `@` (F2 of the round-4 red team: `ivan.petrov @ mail.ru`, `name@mail . ru`, with
+    /// spaces, no-break spaces or tabs, passed the screen). Screened for e-mails only:
+    /// elsewhere it would join sentences. `None` if there is no `@` or nothing to remove.
+    pub(super) fn blanks_joined(&self) -> Option<View> {
+        if !self.text.contains('@') {
+            return None;
+        }
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut keep = vec![true; chars.len()];
+        let mut changed = false;
+        let mut i = 0;
+        while i < chars.len() {
+            if !chars[i].is_whitespace() {
+                i += 1;
+                continue;
+            }
+            let mut b = i;
+            while b < chars.len() && chars[b].is_whitespace() {
+                b += 1;
+            }
+            let before = i.checked_sub(1).map(|k| chars[k]);
+            let after = chars.get(b).copied();
+            let joins = matches!(before, Some('@' | '.')) || matches!(after, Some('@' | '.'));
+            if joins && before.is_some() && after.is_some() {
+                keep[i..b].fill(false);
+                changed = true;
+            }
+            i = b;
+        }
+        if !changed {
+            return None;
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut origin = Vec::with_capacity(self.origin.len());
+        for (k, c) in chars.iter().enumerate() {
+            if keep[k] {
+                text.push(*c);
+                origin.push(self.origin[k]);
+            }
+        }
+        Some(View { text, origin })
+    }
+}
+
 /// The separator of two digit groups at `chars[at..]`, if one is there and a digit
 /// follows it: one of ` . - – — / _ , ; ~ * : | · • +`, a tab or a line break, or up to
 /// three of them of which at most one is not a blank (`701 , 555`, `701\n\n555`; F3
