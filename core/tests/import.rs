@@ -551,3 +551,26 @@ fn a_cancelled_import_retried_stores_each_row_once() {
     assert_eq!((again.cases.len(), again.already), (0, 600));
     assert_eq!(store.list(&CaseFilter::default()).len(), 600);
 }
+
+/// F7 of the round-4 red team: a CSV row with fewer fields than the header (a record
+/// cut short by a broken export) was stored with its missing cells taken as blank.
+#[test]
+fn a_csv_row_cut_short_refuses_the_file() {
+    let mapping = Mapping::parse(
+        "version = 1\n[columns]\nSex = \"gender\"\n\"Age group\" = \"age_band\"\n\
+         [values.gender]\nF = \"Feminine\"\nM = \"Masculine\"\n",
+    )
+    .expect("mapping");
+    let (_dir, mut store) = store();
+    let whole = run(
+        &mut store,
+        &mapping,
+        "Sex,Age group\nM,18-20\nF,\n",
+        ImportOptions::default(),
+    );
+    assert_eq!(whole.cases.len(), 2, "{:?}", whole.bad);
+    let cut = "Sex,Age group\nM\nF,18-20\n";
+    let err = import::check_file(&mapping, cut.as_bytes(), SheetFormat::Csv, &mut |_, _| true)
+        .expect_err("refused");
+    assert!(err.to_string().contains("row 2 has 1 fields"), "{err}");
+}

@@ -115,6 +115,9 @@ pub struct Mapping {
     pub sheet: Option<String>,
     /// Per target key: spreadsheet value (compared without case) → code.
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per mapped column: where it is in the mapping file, as errors name it
+    /// (`line 7 of the mapping`).
+    pub(crate) places: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -140,8 +143,20 @@ impl Mapping {
     /// target, a column mapped twice or both mapped and ignored, an identifying column
     /// mapped, and `[values]` for a target no column has.
     pub fn parse(text: &str) -> Result<Mapping> {
-        let raw: RawMapping = toml::from_str(text)
-            .map_err(|e| Error::invalid("mapping", format!("not a valid mapping file: {e}")))?;
+        // Errors name the mapping's lines, never quote them: a header is the
+        // spreadsheet's text and may be an identifier itself (F5 of the round-4 red
+        // team: `column "Client name Aigerim S. +7 701 …" looks like a name`, and the
+        // TOML reader's errors print the whole offending line).
+        let raw: RawMapping = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!(" (line {})", line_number(text, s.start)))
+                .unwrap_or_default();
+            Error::invalid(
+                "mapping",
+                format!("not a valid mapping file: {}{line}", unquoted(e.message())),
+            )
+        })?;
         if raw.version != MAPPING_VERSION {
             return Err(Error::invalid(
                 "mapping",
@@ -152,23 +167,30 @@ impl Mapping {
             ));
         }
         let mut columns = BTreeMap::new();
+        let mut places = BTreeMap::new();
         for (header, target) in raw.columns {
+            let at = entry_line(text, &header);
             let header = header.trim().to_string();
+            places.insert(header.clone(), at.clone());
             if let Some(why) = identifying_header(&header) {
                 return Err(Error::invalid(
                     "mapping",
                     format!(
-                        "column {header:?} looks like {why}: Caravan stores no identifying \
+                        "the column of {at} looks like {why}: Caravan stores no identifying \
                          details, so it can only be listed in `ignore`"
                     ),
                 ));
             }
-            let target = Target::parse(&target)
-                .map_err(|e| Error::invalid("mapping", format!("column {header:?}: {e}")))?;
+            let target = Target::parse(&target).map_err(|_| {
+                Error::invalid(
+                    "mapping",
+                    format!("the column of {at}: its target is not a field of the case model"),
+                )
+            })?;
             if columns.insert(header.clone(), target).is_some() {
                 return Err(Error::invalid(
                     "mapping",
-                    format!("column {header:?} is mapped twice"),
+                    format!("the column of {at} is mapped twice"),
                 ));
             }
         }
@@ -179,7 +201,10 @@ impl Mapping {
         if let Some(h) = ignore.iter().find(|h| columns.contains_key(*h)) {
             return Err(Error::invalid(
                 "mapping",
-                format!("column {h:?} is both mapped and ignored"),
+                format!(
+                    "the column of {} is both mapped and ignored",
+                    entry_line(text, h)
+                ),
             ));
         }
         let keys: Vec<String> = columns.values().map(Target::values_key).collect();
@@ -196,6 +221,7 @@ impl Mapping {
             return Err(Error::invalid("mapping", "the separator is empty"));
         }
         Ok(Mapping {
+            places,
             columns,
             ignore,
             separator,
@@ -203,6 +229,72 @@ impl Mapping {
             values: raw.values,
         })
     }
+}
+
+/// The 1-based line of byte `at` of `text`.
+fn line_number(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// Where a `[columns]` key or an `ignore` entry is in the mapping file, as errors
+/// name it: `line N of the mapping` (the first line holding the header quoted, or
+/// bare before an `=`), never the header itself.
+pub(crate) fn entry_line(text: &str, header: &str) -> String {
+    let quoted = [format!("\"{header}\""), format!("'{header}'")];
+    let found = text.lines().position(|line| {
+        let t = line.trim_start();
+        quoted.iter().any(|q| line.contains(q.as_str()))
+            || t.strip_prefix(header)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    match found {
+        Some(n) => format!("line {} of the mapping", n + 1),
+        None => "an entry of the mapping".into(),
+    }
+}
+
+/// A TOML reader's message with what it quotes (between backticks or double quotes)
+/// left out, except the mapping's own key names.
+fn unquoted(message: &str) -> String {
+    const KEYS: [&str; 6] = [
+        "version",
+        "columns",
+        "ignore",
+        "values",
+        "separator",
+        "sheet",
+    ];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[i] as char;
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find(quote) {
+            Some(j) => {
+                let inner = &after[..j];
+                if KEYS.contains(&inner) {
+                    out.push(quote);
+                    out.push_str(inner);
+                    out.push(quote);
+                } else {
+                    out.push('…');
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push('…');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    // The reader's own text is one line; anything after a line break is source.
+    out.lines().next().unwrap_or("").trim().to_string()
 }
 
 /// Why a column header looks like it holds an identifier (`None`: it does not).
@@ -862,6 +954,65 @@ mod tests {
         ] {
             assert!(identifying_header(h).is_some(), "{h}");
         }
+    }
+
+    /// F5 of the round-4 red team: errors about the mapping quoted its headers (an
+    /// identifier in a header was printed by the refusal meant to keep it out) and the
+    /// TOML reader's errors printed the whole offending line. Each error names a line.
+    #[test]
+    fn mapping_errors_name_lines_and_never_quote_the_file() {
+        let secret = "SECRETMARK Aigerim +7 701 000 0000";
+        for (text, line) in [
+            (
+                format!("version = 1\n[columns]\n\"Client name {secret}\" = \"gender\"\n"),
+                3,
+            ),
+            (
+                format!(
+                    "version = 1\n[columns]\nSex = \"gender\"\n\"{secret}\" = \"no_such_field\"\n"
+                ),
+                4,
+            ),
+            (
+                format!(
+                    "version = 1\nignore = [\"{secret}\"]\n[columns]\n\"{secret}\" = \"gender\"\n"
+                ),
+                2,
+            ),
+            (
+                format!("version = 1\n[columns]\n\"Sex\" = \"gender\" \"{secret}\"\n"),
+                3,
+            ),
+            (
+                format!("version = 1\n[columns]\nSex = \"gender\"\nSex = \"{secret}\"\n"),
+                4,
+            ),
+            (
+                format!("version = 1\n{secret} = 3\n[columns]\nSex = \"gender\"\n"),
+                2,
+            ),
+            (
+                format!(
+                    "version = 1\nsheet_{} = 3\n[columns]\nSex = \"gender\"\n",
+                    "SECRETMARK"
+                ),
+                2,
+            ),
+        ] {
+            let e = Mapping::parse(&text).expect_err("refused").to_string();
+            for word in ["SECRETMARK", "Aigerim", "701", "Client"] {
+                assert!(!e.contains(word), "{e}");
+            }
+            assert!(e.contains(&format!("line {line}")), "{e}");
+        }
+        // A mapped column the file lacks is named by its line too.
+        let m = Mapping::parse(&format!(
+            "version = 1\n[columns]\nSex = \"gender\"\n\"{secret}\" = \"registered\"\n"
+        ));
+        let m = m.expect("parses");
+        let planner = super::super::Planner::new(&m, &["Sex".to_string()]);
+        let e = planner.err().expect("refused").to_string();
+        assert!(!e.contains("SECRETMARK") && e.contains("line 4"), "{e}");
     }
 
     /// The other side: headers of a typical NGO sheet (docs/import/ngo-template.toml

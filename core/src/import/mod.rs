@@ -342,7 +342,13 @@ impl<'m> Planner<'m> {
             let Some(index) = header.iter().position(|h| h == name) else {
                 return Err(Error::invalid(
                     "import file",
-                    format!("the mapping names column {name:?}, which the file does not have"),
+                    format!(
+                        "the mapping names a column ({}) which the file does not have",
+                        mapping
+                            .places
+                            .get(name)
+                            .map_or("an entry of the mapping", String::as_str)
+                    ),
                 ));
             };
             resolvers.push((index, name.as_str(), Resolver::new(target, mapping)?));

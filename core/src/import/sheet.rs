@@ -116,6 +116,7 @@ impl Sheet {
         }
         let mut shape = Shape {
             header: None,
+            whole_rows: format == SheetFormat::Csv,
             on_header,
             on_row,
         };
@@ -136,6 +137,10 @@ impl Sheet {
 struct Shape<'a, 'b> {
     /// The header's width, once it is read.
     header: Option<usize>,
+    /// Whether a row must have a field for every column (CSV: a row with fewer
+    /// fields was cut short, F7 of the round-4 red team; an XLSX row leaves out its
+    /// empty cells at the end).
+    whole_rows: bool,
     on_header: &'a mut dyn FnMut(&[String]) -> Result<()>,
     on_row: RowSink<'b>,
 }
@@ -155,6 +160,16 @@ impl Shape<'_, '_> {
             return Err(Error::invalid(
                 "import file",
                 format!("row {number} has a value beyond the last named column"),
+            ));
+        }
+        if self.whole_rows && row.len() < width {
+            return Err(Error::invalid(
+                "import file",
+                format!(
+                    "row {number} has {} fields and the header {width}: the row was cut \
+                     short (a CSV row has a field for every column, empty or not)",
+                    row.len()
+                ),
             ));
         }
         row.resize(width, String::new());
