@@ -210,9 +210,16 @@ impl Mapping {
         let keys: Vec<String> = columns.values().map(Target::values_key).collect();
         for key in raw.values.keys() {
             if !keys.contains(key) {
+                // Named by its line, never quoted (N8 of the round-4 re-test).
+                let at = text
+                    .lines()
+                    .position(|l| l.contains("values") && l.contains(key.as_str()))
+                    .map_or("an entry of the mapping".into(), |n| {
+                        format!("line {} of the mapping", n + 1)
+                    });
                 return Err(Error::invalid(
                     "mapping",
-                    format!("[values.{key}] is for a field no column is mapped to"),
+                    format!("the [values] table of {at} is for a field no column is mapped to"),
                 ));
             }
         }
@@ -997,6 +1004,13 @@ mod tests {
                     "SECRETMARK"
                 ),
                 2,
+            ),
+            (
+                format!(
+                    "version = 1\n[columns]\nSex = \"gender\"\n[values.SECRETMARK_{}]\nF = \"x\"\n",
+                    "Ivanov"
+                ),
+                4,
             ),
         ] {
             let e = Mapping::parse(&text).expect_err("refused").to_string();

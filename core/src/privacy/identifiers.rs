@@ -369,7 +369,25 @@ const RULES: &[(Rule, &str)] = &[
         // `03 . 02 . 1990`: blanks around the separators, four-digit years only (F3
         // of the round-3 data red team).
         Rule::NumericDate,
-        r"(?P<m>(?P<a>[0-9]{1,2}){WS}*(?P<s1>[./\-]){WS}*(?P<b>[0-9]{1,2}){WS}*(?P<s2>[./\-]){WS}*(?P<y>(?:19|20)[0-9]{2})){END}",
+        r"(?P<m>(?P<a>[0-9]{1,2}){WS}*(?P<s1>[./\-,]){WS}*(?P<b>[0-9]{1,2}){WS}*(?P<s2>[./\-,]){WS}*(?P<y>(?:19|20)[0-9]{2})){END}",
+    ),
+    (
+        // `03021990`: day, month, year without separators (N3 of the round-4
+        // re-test), as a dotted date to the checks.
+        Rule::NumericDate,
+        r"\b(?P<m>(?P<a>0[1-9]|[12][0-9]|3[01])(?P<s1>)(?P<b>0[1-9]|1[0-2])(?P<s2>)(?P<y>(?:19|20)[0-9]{2}))\b",
+    ),
+    (
+        // `1990 - 02 - 03`, `1990 02 03`: a year first, blanks around or as the
+        // separators (N3 of the round-4 re-test).
+        Rule::IsoDate,
+        r"(?P<m>(?P<y>(?:19|20)[0-9]{2}){WS}*(?P<s1>[./\-]){WS}*(?P<b>[0-9]{1,2}){WS}*(?P<s2>[./\-]){WS}*(?P<a>[0-9]{1,2})){END}",
+    ),
+    (
+        // Blanks alone as the separators: two digits each for month and day, so `in
+        // 2019 5 10 people` stays a count.
+        Rule::IsoDate,
+        r"(?P<m>(?P<y>(?:19|20)[0-9]{2}){WS}+(?P<b>[0-9]{2}){WS}+(?P<a>[0-9]{2})){END}",
     ),
     (
         // `19900203`: a date of birth without separators (F3 of the round-3 data red

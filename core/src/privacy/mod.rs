@@ -218,6 +218,33 @@ mod round_3_data_gaps {
         ] {
             assert!(super::screen_note(note).is_ok(), "refused: {note:?}");
         }
+        // The round-4 re-test (N1, N2, N3, N5).
+        for note in [
+            "call 7701 5551234",
+            "call 7701-5551234",
+            "call 7701,5551234",
+            "call 701 5551234",
+            "call 7015 551234",
+            "call 701    555    1234",
+            "call 7701 ,  555 1234",
+            "born 03021990",
+            "born 03,02,1990",
+            "born 1990 - 02 - 03",
+            "born 1990 02 03",
+            "born 03 . 02 . 1990",
+        ] {
+            assert!(super::screen_note(note).is_err(), "passed: {note:?}");
+        }
+        for note in [
+            "bought 3 @ 200. Left on foot",
+            "arrived @ night. Then left",
+            "was @ work. Called later",
+            "came @ 8. Left @ 9.",
+            "был @ вокзале. Потом ушёл",
+            "in 2019 5 10 people came",
+        ] {
+            assert!(super::screen_note(note).is_ok(), "refused: {note:?}");
+        }
         for note in [
             "paid 150,000 tenge in 2019, 2020",
             "paid 1,250,000 tenge",

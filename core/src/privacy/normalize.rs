@@ -267,9 +267,16 @@ impl View {
             let list = lens.iter().all(|&l| l <= 2) && values.windows(2).all(|w| w[0] < w[1]);
             // A group of 5 to 7 digits only last and after a line break (a mobile
             // number typed `7701` / `5551234` on two lines of a cell).
+            // Or, after any separator, when two groups hold a phone's 10 digits or
+            // more (`7701 5551234`, `7015 551234`: N1 of the round-4 re-test; three
+            // groups such as `45 06 123456` are a passport's layout, judged as such).
             let last = lens.len() - 1;
             let sizes_ok = lens.iter().enumerate().all(|(k, &l)| {
-                (1..=4).contains(&l) || (k == last && k > 0 && broken[k - 1] && l <= 7)
+                (1..=4).contains(&l)
+                    || (k == last
+                        && k > 0
+                        && l <= 7
+                        && (broken[k - 1] || (digits >= 10 && lens.len() == 2)))
             });
             let ok = groups.len() >= 2
                 && sizes_ok
@@ -376,8 +383,11 @@ impl View {
             }
             let before = i.checked_sub(1).map(|k| chars[k]);
             let after = chars.get(b).copied();
+            // After a full stop, a capital starts a sentence, not a domain (N5 of the
+            // round-4 re-test: `arrived @ night. Then left`).
+            let sentence = before == Some('.') && after.is_some_and(char::is_uppercase);
             let joins = matches!(before, Some('@' | '.')) || matches!(after, Some('@' | '.'));
-            if joins && before.is_some() && after.is_some() {
+            if joins && !sentence && before.is_some() && after.is_some() {
                 keep[i..b].fill(false);
                 changed = true;
             }
@@ -398,9 +408,13 @@ impl View {
     }
 }
 
+/// The longest separator of two digit groups, in characters (N2 of the round-4
+/// re-test: `701    555    1234` with four blanks passed at three).
+const MAX_SEPARATOR: usize = 8;
+
 /// The separator of two digit groups at `chars[at..]`, if one is there and a digit
 /// follows it: one of ` . - – — / _ , ; ~ * : | · • +`, a tab or a line break, or up to
-/// three of them of which at most one is not a blank (`701 , 555`, `701\n\n555`; F3
+/// [`MAX_SEPARATOR`] of them of which at most one is not a blank (`701 , 555`, `701\n\n555`; F3
 /// of the round-3 data red team). Returns its length, the character that names it
 /// (the punctuation, else a line break, else a space) and whether it breaks a line.
 fn separator(chars: &[char], at: usize) -> Option<(usize, char, bool)> {
@@ -415,7 +429,7 @@ fn separator(chars: &[char], at: usize) -> Option<(usize, char, bool)> {
     let mut punct = None;
     let mut line = false;
     while let Some(&c) = chars.get(at + len) {
-        if c.is_ascii_digit() || len == 3 {
+        if c.is_ascii_digit() || len == MAX_SEPARATOR {
             break;
         }
         if blank(c) {
