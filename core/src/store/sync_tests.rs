@@ -613,3 +613,42 @@ fn each_mailbox_place_gets_everything_whatever_went_to_another() {
         "no bundle left on the stick brings the erased case"
     );
 }
+
+/// F8 of the round-3 mailbox red team: a file listed and then gone before it is read
+/// (its writer pruned its outbox meanwhile) stopped the whole mailbox sync.
+#[test]
+fn a_listed_file_gone_before_it_is_read_does_not_stop_the_sync() {
+    use crate::store::{FsMailbox, Mailbox};
+    struct Vanishing(FsMailbox);
+    impl Mailbox for Vanishing {
+        fn list(&self) -> crate::Result<Vec<String>> {
+            let mut all = self.0.list()?;
+            // A file another device's outbox held a moment ago.
+            all.push(format!("{}/0000000001.cvb", "a".repeat(32)));
+            Ok(all)
+        }
+        fn read(&self, path: &str, limit: u64) -> crate::Result<Vec<u8>> {
+            self.0.read(path, limit)
+        }
+        fn write(&self, path: &str, bytes: &[u8]) -> crate::Result<()> {
+            self.0.write(path, bytes)
+        }
+        fn remove(&self, path: &str) -> crate::Result<()> {
+            self.0.remove(path)
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+    }
+    let mut t = team(2);
+    let folder = tempfile::tempdir().expect("mailbox");
+    t[0].store.add_case(&edits(1)).expect("add");
+    t[0].store.sync_mailbox(folder.path()).expect("sync");
+    let vanishing = Vanishing(FsMailbox::new(folder.path()));
+    let r = t[1]
+        .store
+        .sync_through(&vanishing, &mut |_, _| true)
+        .expect("a vanished file is skipped");
+    assert_eq!(r.bundles_imported, 1);
+    assert_eq!(records(&mut t[1].store), records(&mut t[0].store));
+}

@@ -118,6 +118,13 @@ impl Store {
                     report.refused.push(format!("{path}: {e}"));
                     continue;
                 }
+                // Listed, then removed by its writer before it was read (an outbox
+                // pruned while this device synced): nothing to read, and the next
+                // listing no longer names it. It does not stop the sync (F8 of the
+                // round-3 mailbox red team).
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let digest = crate::crypto::sha256(&bytes);
