@@ -621,19 +621,19 @@ fn a_listed_file_gone_before_it_is_read_does_not_stop_the_sync() {
     use crate::store::{FsMailbox, Mailbox};
     struct Vanishing(FsMailbox);
     impl Mailbox for Vanishing {
-        fn list(&self) -> crate::Result<Vec<String>> {
+        fn list(&self) -> Result<Vec<String>> {
             let mut all = self.0.list()?;
             // A file another device's outbox held a moment ago.
             all.push(format!("{}/0000000001.cvb", "a".repeat(32)));
             Ok(all)
         }
-        fn read(&self, path: &str, limit: u64) -> crate::Result<Vec<u8>> {
+        fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
             self.0.read(path, limit)
         }
-        fn write(&self, path: &str, bytes: &[u8]) -> crate::Result<()> {
+        fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
             self.0.write(path, bytes)
         }
-        fn remove(&self, path: &str) -> crate::Result<()> {
+        fn remove(&self, path: &str) -> Result<()> {
             self.0.remove(path)
         }
         fn describe(&self) -> String {
