@@ -254,7 +254,18 @@ impl WebDavMailbox {
             }
             s => return Err(self.status("listing the mailbox", s)),
         }
-        let body = self.bounded_body(resp, MAX_LISTING, "the mailbox listing")?;
+        // A listing is no message: one over its limit is an I/O problem of the server
+        // (too many files, or not a mailbox), not a refused bundle (F5 of the round-3
+        // mailbox red team).
+        let body = self
+            .bounded_body(resp, MAX_LISTING, "the mailbox listing")
+            .map_err(|e| match e {
+                Error::Rejected { reason } => Error::io(
+                    self.base.clone(),
+                    std::io::Error::new(ErrorKind::InvalidData, reason),
+                ),
+                other => other,
+            })?;
         let text = String::from_utf8_lossy(&body);
         let mut out = Vec::new();
         for href in hrefs(&text) {

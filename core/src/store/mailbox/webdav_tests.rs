@@ -231,3 +231,24 @@ fn codecs() {
         vec!["/a&b/", "/c"]
     );
 }
+
+/// F5 of the round-3 mailbox red team: a listing over its limit was a refused message
+/// (exit 6); it is an I/O error naming the limit.
+#[test]
+fn a_listing_over_its_limit_is_an_io_error() {
+    let (url, _) = server(|method, _, w, _| match method {
+        "PROPFIND" => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 207 Multi-Status\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                MAX_LISTING + 1
+            );
+            let _ = w.write_all(&vec![b' '; (MAX_LISTING + 1) as usize]);
+        }
+        _ => respond(w, "500 Internal Server Error", b""),
+    });
+    let err = mailbox(&url).list().expect_err("refused");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("over the limit"), "{err}");
+    assert!(!err.to_string().contains(PASSWORD), "{err}");
+}
