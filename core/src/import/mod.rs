@@ -79,6 +79,22 @@ pub struct ImportReport {
     pub cases: Vec<CaseId>,
 }
 
+impl ImportReport {
+    /// The report once the store took the rows: each case id the store returned, new
+    /// (`true`) or already imported.
+    fn applied(mut self, stored: Vec<(CaseId, bool)>) -> ImportReport {
+        for (id, created) in stored {
+            if created {
+                self.cases.push(id);
+            } else {
+                self.already += 1;
+            }
+        }
+        self.applied = true;
+        self
+    }
+}
+
 fn hex_ids<S: serde::Serializer>(ids: &[CaseId], s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(ids.iter().map(CaseId::to_hex))
 }
@@ -239,7 +255,7 @@ pub fn import_file(
     options: ImportOptions,
     progress: Progress<'_>,
 ) -> Result<ImportReport> {
-    let mut report = ImportReport {
+    let report = ImportReport {
         rows: checked.rows,
         good: checked.good.len(),
         bad: checked.bad,
@@ -294,15 +310,7 @@ pub fn import_file(
         let planner = planner.get().ok_or_else(file_changed)?;
         flush(planner, block, &mut bulk)?;
     }
-    for (id, created) in bulk.finish()? {
-        if created {
-            report.cases.push(id);
-        } else {
-            report.already += 1;
-        }
-    }
-    report.applied = true;
-    Ok(report)
+    Ok(report.applied(bulk.finish()?))
 }
 
 /// The second reading of a file did not give the rows the first one checked (the
@@ -539,7 +547,7 @@ pub fn import(
     options: ImportOptions,
     progress: Progress<'_>,
 ) -> Result<ImportReport> {
-    let mut report = ImportReport {
+    let report = ImportReport {
         rows,
         good: plan.cases.len(),
         bad: plan.bad,
@@ -549,15 +557,7 @@ pub fn import(
         return Ok(report);
     }
     let cases: Vec<(String, Vec<Edit>)> = plan.cases.into_iter().map(|(_, r, e)| (r, e)).collect();
-    for (id, created) in store.import_once(cases, progress)? {
-        if created {
-            report.cases.push(id);
-        } else {
-            report.already += 1;
-        }
-    }
-    report.applied = true;
-    Ok(report)
+    Ok(report.applied(store.import_once(cases, progress)?))
 }
 
 #[cfg(test)]

@@ -191,7 +191,6 @@ impl View {
     pub(super) fn joined(&self) -> Option<View> {
         let chars: Vec<char> = self.text.chars().collect();
         let mut keep = vec![true; chars.len()];
-        let mut changed = false;
         let mut i = 0;
         while i < chars.len() {
             if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
@@ -289,22 +288,10 @@ impl View {
                 for pair in groups.windows(2) {
                     keep[pair[0].1..pair[1].0].fill(false);
                 }
-                changed = true;
             }
             i = end.max(i + 1);
         }
-        if !changed {
-            return None;
-        }
-        let mut text = String::with_capacity(self.text.len());
-        let mut origin = Vec::with_capacity(self.origin.len());
-        for (k, c) in chars.iter().enumerate() {
-            if keep[k] {
-                text.push(*c);
-                origin.push(self.origin[k]);
-            }
-        }
-        Some(View { text, origin })
+        self.keeping(&chars, &keep)
     }
 }
 
@@ -317,7 +304,6 @@ impl View {
     pub(super) fn lines_joined(&self) -> Option<View> {
         let chars: Vec<char> = self.text.chars().collect();
         let mut keep = vec![true; chars.len()];
-        let mut changed = false;
         let mut i = 0;
         while i < chars.len() {
             if !matches!(chars[i], '\n' | '\r' | '\u{2028}' | '\u{2029}') {
@@ -340,22 +326,10 @@ impl View {
                 for k in &mut keep[a..b] {
                     *k = false;
                 }
-                changed = true;
             }
             i = b.max(i + 1);
         }
-        if !changed {
-            return None;
-        }
-        let mut text = String::with_capacity(self.text.len());
-        let mut origin = Vec::with_capacity(self.origin.len());
-        for (k, c) in chars.iter().enumerate() {
-            if keep[k] {
-                text.push(*c);
-                origin.push(self.origin[k]);
-            }
-        }
-        Some(View { text, origin })
+        self.keeping(&chars, &keep)
     }
 }
 
@@ -370,7 +344,6 @@ impl View {
         }
         let chars: Vec<char> = self.text.chars().collect();
         let mut keep = vec![true; chars.len()];
-        let mut changed = false;
         let mut i = 0;
         while i < chars.len() {
             if !chars[i].is_whitespace() {
@@ -389,19 +362,26 @@ impl View {
             let joins = matches!(before, Some('@' | '.')) || matches!(after, Some('@' | '.'));
             if joins && !sentence && before.is_some() && after.is_some() {
                 keep[i..b].fill(false);
-                changed = true;
             }
             i = b;
         }
-        if !changed {
+        self.keeping(&chars, &keep)
+    }
+}
+
+impl View {
+    /// The view of the characters of `chars` (this view's, in order) whose `keep` is
+    /// set, each with its origin; `None` if every one is kept (nothing removed).
+    fn keeping(&self, chars: &[char], keep: &[bool]) -> Option<View> {
+        if keep.iter().all(|k| *k) {
             return None;
         }
         let mut text = String::with_capacity(self.text.len());
         let mut origin = Vec::with_capacity(self.origin.len());
-        for (k, c) in chars.iter().enumerate() {
-            if keep[k] {
+        for ((c, o), k) in chars.iter().zip(&self.origin).zip(keep) {
+            if *k {
                 text.push(*c);
-                origin.push(self.origin[k]);
+                origin.push(*o);
             }
         }
         Some(View { text, origin })

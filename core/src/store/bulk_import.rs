@@ -36,8 +36,6 @@ pub struct BulkImport<'s> {
     ids: Vec<(CaseId, bool)>,
     /// Ids offered so far (a request repeated within one import is stored once).
     seen: HashSet<CaseId>,
-    /// Cases written so far.
-    written: usize,
     /// Set by `finish`; otherwise the drop rolls back.
     done: bool,
 }
@@ -62,7 +60,6 @@ impl Store {
             pending: Vec::new(),
             ids: Vec::new(),
             seen: HashSet::new(),
-            written: 0,
             done: false,
             store: self,
         })
@@ -127,7 +124,6 @@ impl BulkImport<'_> {
                 }
             }
             self.store.index.next_lsn += chunk.len() as u64;
-            self.written += chunk.len();
         }
         Ok(())
     }
@@ -135,11 +131,6 @@ impl BulkImport<'_> {
     /// Cases offered so far.
     pub fn offered(&self) -> usize {
         self.ids.len()
-    }
-
-    /// Cases written so far (offered and not stored before).
-    pub fn written(&self) -> usize {
-        self.written
     }
 
     /// Makes the import durable and visible: one `fsync` of the journal, the index
