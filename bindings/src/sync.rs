@@ -81,8 +81,12 @@ pub struct QuarantinedCase {
     pub case_id: String,
     /// How many changes wait.
     pub changes: u64,
-    /// Short ids of the revoked devices that wrote them.
+    /// Short ids of the devices that wrote them.
     pub authors: Vec<String>,
+    /// How many of them lost to another version of the same change (a phone restored
+    /// from an older copy wrote twice with one number), or build on one that did:
+    /// these can only be rejected.
+    pub clashing: u64,
     /// Whether the changes create the case.
     pub new_case: bool,
     /// The fields the changes would change.
@@ -391,7 +395,8 @@ impl CaravanStore {
         )
     }
 
-    /// Cases holding changes by revoked devices, waiting for a coordinator.
+    /// Cases holding changes set aside for a coordinator: by revoked devices, or lost
+    /// to another version of the same change.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedCase>> {
         self.with(|s| {
             Ok(s.quarantined()
@@ -400,6 +405,7 @@ impl CaravanStore {
                     case_id: q.case.to_hex(),
                     changes: q.changes as u64,
                     authors: q.authors.iter().map(DeviceId::short).collect(),
+                    clashing: q.clashing as u64,
                     new_case: q.new_case,
                     fields: q.fields,
                     notes: q.notes,

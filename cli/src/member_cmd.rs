@@ -295,7 +295,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                         .map(|q| {
                             json!({"case": q.case.to_hex(), "changes": q.changes,
                                    "authors": q.authors.iter().map(DeviceId::short).collect::<Vec<_>>(),
-                                   "new_case": q.new_case, "fields": q.fields, "notes": q.notes,
+                                   "new_case": q.new_case, "clashing": q.clashing, "fields": q.fields, "notes": q.notes,
                                    "summary": q.summary})
                         })
                         .collect();
@@ -303,7 +303,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 } else if q.is_empty() {
                     println!("Nothing is quarantined.");
                 } else {
-                    println!("Changes by revoked devices, waiting for a coordinator:");
+                    println!("Changes set aside, waiting for a coordinator:");
                     for q in q {
                         let authors: Vec<String> = q.authors.iter().map(DeviceId::short).collect();
                         println!(
@@ -313,6 +313,13 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                             authors.join(", "),
                             if q.new_case { " — a new case" } else { "" }
                         );
+                        if q.clashing > 0 {
+                            println!(
+                                "      {} of them lost to another version of the same change \
+                                 (a phone restored from an older copy?): reject only",
+                                q.clashing
+                            );
+                        }
                         if !q.summary.is_empty() {
                             println!("      would create: {}", q.summary);
                         }

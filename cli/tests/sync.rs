@@ -754,3 +754,125 @@ fn a_mailbox_entry_refused_gives_exit_6_and_a_count() {
     std::fs::remove_dir_all(&junk_dir).expect("rm");
     ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+fn notes(store: &Path, id: &str) -> Vec<String> {
+    ok(store, &["case", "show", id])["case"]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .map(|n| n["text"].as_str().expect("text").to_string())
+        .collect()
+}
+
+/// Red team round 3 re-test (H1, issue 13): a field worker's phone restored from a
+/// copy (`cp -a` of its store) writes a second version of a change; each coordinator
+/// writes a note on the version it holds. Every device ends with the same case (one
+/// version, decision 0031), the other version and the note on it are shown in
+/// `member quarantine` (reject only), and later notes cross.
+#[test]
+fn a_restored_phone_cannot_split_a_case() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    for s in [&a, &b, &c] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    let hand = |from: &Path, to: &Path| {
+        let f = path("hand.cvb");
+        ok(from, &["bundle", "export", "--out", f.to_str().expect("p")]);
+        ok(to, &["bundle", "import", f.to_str().expect("p")])
+    };
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    for (s, role, name) in [(&c, "coordinator", "Dana"), (&b, "field_worker", "Bakyt")] {
+        let inv = ok(&a, &["member", "invite", "--role", role])["invitation"]
+            .as_str()
+            .expect("inv")
+            .to_string();
+        ok(s, &["member", "join", &inv, "--name", name]);
+        hand(s, &a);
+        hand(&a, s);
+    }
+    let id = ok(&b, &["case", "add", "--note", "first visit"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for (x, y) in [(&b, &a), (&a, &c), (&c, &a), (&a, &b)] {
+        hand(x, y);
+    }
+    copy_dir(&b, &path("b-backup"));
+    ok(&b, &["case", "update", &id, "--note", "version 1"]);
+    hand(&b, &a);
+    ok(
+        &a,
+        &["case", "update", &id, "--note", "Aigerim on version 1"],
+    );
+    std::fs::remove_dir_all(&b).expect("rm");
+    copy_dir(&path("b-backup"), &b);
+    ok(&b, &["case", "update", &id, "--note", "version 2"]);
+    hand(&b, &c);
+    ok(&c, &["case", "update", &id, "--note", "Dana on version 2"]);
+    let r = hand(&a, &c);
+    assert_eq!(r["cases_refused"], 0, "{r}");
+    assert!(
+        r["notices"]
+            .to_string()
+            .contains("two versions of one change"),
+        "{r}"
+    );
+    for _ in 0..2 {
+        for (x, y) in [(&c, &a), (&a, &b), (&b, &c), (&c, &b), (&b, &a), (&a, &c)] {
+            hand(x, y);
+        }
+    }
+    let seen = notes(&a, &id);
+    for s in [&b, &c] {
+        assert_eq!(notes(s, &id), seen);
+    }
+    let v1 = seen.iter().any(|n| n == "version 1");
+    assert!(v1 != seen.iter().any(|n| n == "version 2"), "{seen:?}");
+    let lost_note = if v1 {
+        "Dana on version 2"
+    } else {
+        "Aigerim on version 1"
+    };
+    for s in [&a, &c] {
+        let q = ok(s, &["member", "quarantine"]);
+        let q = q.as_array().expect("list");
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert_eq!(q[0]["clashing"], 2, "{q:?}");
+        assert!(q[0]["notes"].to_string().contains(lost_note), "{q:?}");
+    }
+    // Accepting is refused, typed, with the reason; rejecting converges.
+    let refused = caravan(&a, &["member", "quarantine", "accept", &id[..8]]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("same sequence number"), "{why}");
+    ok(&a, &["member", "quarantine", "reject", &id[..8]]);
+    ok(&b, &["case", "update", &id, "--note", "Bakyt later"]);
+    for (x, y) in [(&a, &c), (&b, &c), (&c, &a), (&c, &b)] {
+        hand(x, y);
+    }
+    let seen = notes(&c, &id);
+    assert!(seen.iter().any(|n| n == "Bakyt later"), "{seen:?}");
+    for s in [&a, &b] {
+        assert_eq!(notes(s, &id), seen);
+    }
+    for s in [&a, &b, &c] {
+        assert_eq!(
+            ok(s, &["member", "quarantine"]).as_array().map(Vec::len),
+            Some(0)
+        );
+    }
+}

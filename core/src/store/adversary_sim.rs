@@ -3,7 +3,9 @@
 //! duplicates and reorders. Misbehaviour: an invitation forwarded to an outsider and
 //! used on a coordinator's phone restored from an older copy; a field worker revoked
 //! (by one coordinator, or by both apart) that keeps writing and forwarding; two
-//! coordinators deciding its late changes apart, accepting or rejecting.
+//! coordinators deciding its late changes apart, accepting or rejecting; a field
+//! worker's phone restored from an older copy that writes again with numbers it used
+//! (two versions of one change, settled by the clash rule of decision 0031).
 //!
 //! After quiescence (every remaining member exchanges with every other, coordinators
 //! decide what they hold in quarantine, exchange again), it checks: the same
@@ -218,9 +220,30 @@ fn state(d: &mut Device) -> (Vec<CaseRecord>, Vec<Quarantined>) {
     (cases, d.store.quarantined())
 }
 
+/// Checks that every device of `members` shows A's content and quarantine.
+fn same_everywhere(sim: &mut Sim, members: &[usize], when: &str) {
+    let seed = sim.seed;
+    let s = state(&mut sim.d[A]);
+    for &m in &members[1..] {
+        let o = state(&mut sim.d[m]);
+        assert!(
+            o == s,
+            "seed {seed}, {when}: content or quarantine of {m} differs from A's: cases {} vs \
+             {}, notes {:?} vs {:?}, quarantine {:?} vs {:?}",
+            o.0.len(),
+            s.0.len(),
+            o.0.iter().map(|c| c.notes.len()).collect::<Vec<_>>(),
+            s.0.iter().map(|c| c.notes.len()).collect::<Vec<_>>(),
+            o.1.iter().map(|q| q.changes).collect::<Vec<_>>(),
+            s.1.iter().map(|q| q.changes).collect::<Vec<_>>(),
+        );
+    }
+}
+
 /// Runs one seed; `prompt`: the revocation reaches every remaining device before the
 /// revoked device's late changes do.
-pub(super) fn run(seed: u64, prompt: bool) {
+/// Returns how many times a device was told of two versions of one change.
+pub(super) fn run(seed: u64, prompt: bool) -> usize {
     let mut d: Vec<Device> = (0..6).map(|_| device()).collect();
     d[A].store.create_group("Team", "A").expect("group");
     for (who, role, name) in [
@@ -250,8 +273,16 @@ pub(super) fn run(seed: u64, prompt: bool) {
         .store
         .add_case(&[Edit::note("X's case")])
         .expect("case");
+    // H1's own case, and a copy of H1's phone taken right after: restored later, the
+    // phone writes again with the numbers it used since.
+    let h1_case = sim.d[H1]
+        .store
+        .add_case(&[Edit::note("H1's case")])
+        .expect("case");
+    let mut h1_stale = Some(backup(&sim.d[H1]));
     let steps = 40;
     let restore_at = sim.rng.below(steps);
+    let h1_restore_at = sim.rng.below(steps);
     let revoke_at = sim.rng.below(steps);
     let both_revoke = sim.rng.chance(40);
     // Cases A wrote while it listed X (and E) as cut off.
@@ -274,6 +305,21 @@ pub(super) fn run(seed: u64, prompt: bool) {
                 if let Some(b) = sim.bundle(A) {
                     sim.import(E, &b);
                 }
+            }
+        }
+        if step == h1_restore_at {
+            if let Some(s) = h1_stale.take() {
+                // H1 writes and sends that away, then its phone is restored and writes
+                // again with the same number.
+                let _ = sim.d[H1]
+                    .store
+                    .update_case(&h1_case, &[Edit::note("before the restore")]);
+                let to = [A, C, H2][sim.rng.below(3)];
+                sim.post(H1, to);
+                sim.d[H1] = s;
+                let _ = sim.d[H1]
+                    .store
+                    .update_case(&h1_case, &[Edit::note("after the restore")]);
             }
         }
         if step == revoke_at {
@@ -307,9 +353,16 @@ pub(super) fn run(seed: u64, prompt: bool) {
                             }
                         })
                 } else {
+                    // A note on X's case or on H1's (anyone may try; H1 writes on its
+                    // own more often, before and after its phone is restored).
+                    let case = if who == H1 || sim.rng.chance(30) {
+                        h1_case
+                    } else {
+                        x_case
+                    };
                     sim.d[who]
                         .store
-                        .update_case(&x_case, &[Edit::note(format!("note {step}"))])
+                        .update_case(&case, &[Edit::note(format!("note {step}"))])
                 };
                 let _ = r;
             }
@@ -331,6 +384,13 @@ pub(super) fn run(seed: u64, prompt: bool) {
                 }
             }
         }
+    }
+    if let Some(s) = h1_stale.take() {
+        // H1's restore always happens too, and the phone writes again.
+        sim.d[H1] = s;
+        let _ = sim.d[H1]
+            .store
+            .update_case(&h1_case, &[Edit::note("after the restore")]);
     }
     if stale.is_some() {
         // The restore always happens (at the end if not before).
@@ -389,6 +449,9 @@ pub(super) fn run(seed: u64, prompt: bool) {
             .expect("revoke the intruder");
         settle(&mut sim);
     }
+    // Quiescent before any decision too: the same content and quarantine everywhere
+    // (so a clash is settled by its rule, not only by a coordinator's rejection).
+    same_everywhere(&mut sim, &members, "before the decisions");
     for _ in 0..2 {
         for coordinator in [A, C] {
             for q in sim.d[coordinator].store.quarantined() {
@@ -415,23 +478,7 @@ pub(super) fn run(seed: u64, prompt: bool) {
         assert!(!sim.active_at(m, X), "seed {seed}: X still active at {m}");
         assert!(!sim.active_at(m, E), "seed {seed}: E admitted at {m}");
     }
-    {
-        let s = state(&mut sim.d[A]);
-        for &m in &members[1..] {
-            let o = state(&mut sim.d[m]);
-            assert!(
-                o == s,
-                "seed {seed}: content or quarantine of {m} differs from A's: cases {} vs {}, \
-                 notes {:?} vs {:?}, quarantine {:?} vs {:?}",
-                o.0.len(),
-                s.0.len(),
-                o.0.iter().map(|c| c.notes.len()).collect::<Vec<_>>(),
-                s.0.iter().map(|c| c.notes.len()).collect::<Vec<_>>(),
-                o.1.iter().map(|q| q.changes).collect::<Vec<_>>(),
-                s.1.iter().map(|q| q.changes).collect::<Vec<_>>(),
-            );
-        }
-    }
+    same_everywhere(&mut sim, &members, "at the end");
     // The revoked and the displaced device read nothing written after.
     let last_case = sim.d[A]
         .store
@@ -449,6 +496,15 @@ pub(super) fn run(seed: u64, prompt: bool) {
         }
     }
     assert!(sim.imports > 0);
+    let clashes = sim
+        .told
+        .iter()
+        .filter(|(_, n)| n.contains("two versions of one change"))
+        .count();
+    if std::env::var("CARAVAN_SIM_DEBUG").is_ok() {
+        eprintln!("seed {seed} prompt {prompt}: {clashes} clash notice(s)");
+    }
+    clashes
 }
 
 /// The CI sample: a few seeds of each kind (the campaign runs many).
@@ -462,18 +518,21 @@ fn adversarial_team_simulation_sample() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
+    let mut clashes = 0;
     for seed in first..first + seeds {
-        run(seed, true);
-        run(seed, false);
+        clashes += run(seed, true);
+        clashes += run(seed, false);
     }
+    // The restored field worker's phone makes two versions of its changes meet.
+    assert!(clashes > 0, "no run exercised the clash rule");
 }
 
 /// Seed 17 of the campaign: a displaced device's live session wrote the message it
 /// then refused (the reply could not be sealed). Fixed: refused before writing.
 #[test]
 fn regression_seed_17_displaced_device_refuses_a_live_message_unchanged() {
-    run(17, true);
-    run(17, false);
+    let _ = run(17, true);
+    let _ = run(17, false);
 }
 
 /// Seed 42 of the campaign: a coordinator applied X's late changes before it knew of
@@ -485,8 +544,8 @@ fn regression_seed_17_displaced_device_refuses_a_live_message_unchanged() {
 /// quarantine.
 #[test]
 fn regression_seed_42_restored_coordinator_applied_late_changes() {
-    run(42, true);
-    run(42, false);
+    let _ = run(42, true);
+    let _ = run(42, false);
 }
 
 /// Seed 15 of the campaign after decision 0022: at quiescence a field worker held 3
@@ -497,6 +556,6 @@ fn regression_seed_42_restored_coordinator_applied_late_changes() {
 /// that a coordinator holds whatever any device holds in quarantine.
 #[test]
 fn regression_seed_15_quarantine_held_by_a_field_worker_only() {
-    run(15, true);
-    run(15, false);
+    let _ = run(15, true);
+    let _ = run(15, false);
 }

@@ -24,6 +24,7 @@
 mod assigned;
 mod bulk_import;
 mod chunks;
+mod clash;
 mod dedup;
 mod dictionary;
 mod end_mark;

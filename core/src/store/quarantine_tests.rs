@@ -483,13 +483,20 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
         .add_case(&[Edit::note("A's new case")])
         .expect("new");
     let report = send(&mut t, a, b).expect("A's bundle still imports on B");
-    assert_eq!(report.cases_refused, 1, "{report:?}");
+    // The case is settled, not refused: A's revocation accepted version 1 (A held
+    // it), so version 2 goes to the quarantine (decision 0031).
+    assert_eq!(report.cases_refused, 0, "{report:?}");
     assert!(
         report
-            .dropped
+            .notices
             .iter()
-            .any(|d| d.contains("same sequence number")),
+            .any(|d| d.contains("two versions of one change")),
         "{report:?}"
+    );
+    assert_eq!(
+        t[b].store.case(&case).expect("case"),
+        t[a].store.case(&case).expect("case"),
+        "B keeps the version A's revocation accepted"
     );
     assert!(
         t[b].store.case(&other_case).is_ok(),
@@ -508,13 +515,16 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
     // refusal that says why, nothing changed; rejecting it does.
     let before = state(&mut t[a]);
     match t[a].store.resolve_quarantine(&case, true) {
-        Err(Error::Rejected { reason }) => {
+        Err(Error::NotPermitted { reason, .. }) => {
             assert!(reason.contains("same sequence number"), "{reason}")
         }
         other => panic!("accepting a clashing change: {other:?}"),
     }
     assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
     t[a].store.resolve_quarantine(&case, false).expect("reject");
+    settle(&mut t, &[a, b]);
+    assert_eq!(state(&mut t[a]), state(&mut t[b]));
+    assert!(t[b].store.quarantined().is_empty());
 }
 
 /// Red team round 3 (M1): two coordinators revoke each other while apart. H learns of
@@ -583,5 +593,139 @@ fn changes_of_a_member_active_again_leave_the_quarantine() {
                 "device {who} holds an active member's changes in quarantine: {entry:?}"
             );
         }
+    }
+}
+
+/// Replaces a device's store with a copy taken earlier (a phone restored from a backup).
+fn restore(d: &mut Device, saved: &Path) {
+    let live = d.tmp.path().join("s");
+    let other = d.tmp.path().join("placeholder-restore");
+    let placeholder = Store::create(other, &d.key).expect("create");
+    drop(std::mem::replace(&mut d.store, placeholder));
+    fs::remove_dir_all(&live).expect("rm");
+    copy_dir(saved, &live);
+    d.store = Store::open(&live, &d.key).expect("open restored");
+}
+
+fn note_texts(d: &mut Device, case: &CaseId) -> Vec<String> {
+    d.store
+        .case(case)
+        .expect("case")
+        .notes
+        .into_iter()
+        .map(|n| n.text)
+        .collect()
+}
+
+/// Red team round 3 re-test (H1, HIGH): a field worker's phone restored from an older
+/// copy writes a second version of a change; a colleague writes on each version. Before
+/// the clash rule the case stayed in two versions for good and later notes never
+/// crossed. Now every device keeps the same version (the lower hash), sets the other
+/// and what builds on it aside in the quarantine, shown to coordinators; later notes
+/// cross; accepting the set-aside changes is refused, rejecting them converges
+/// (decision 0031).
+#[test]
+fn a_restored_phones_two_versions_converge_on_every_device() {
+    let mut t = team(&[Role::Coordinator, Role::FieldWorker]);
+    let (a, c, f) = (0, 1, 2);
+    let everyone = [a, c, f];
+    let case = t[f]
+        .store
+        .add_case(&[Edit::note("F's case")])
+        .expect("case");
+    settle(&mut t, &everyone);
+    let saved = t[f].tmp.path().join("backup");
+    copy_dir(&t[f].tmp.path().join("s"), &saved);
+    t[f].store
+        .update_case(&case, &[Edit::note("version 1")])
+        .expect("v1");
+    send(&mut t, f, a).expect("A gets version 1");
+    t[a].store
+        .update_case(&case, &[Edit::note("A on version 1")])
+        .expect("A's note");
+    restore(&mut t[f], &saved);
+    t[f].store
+        .update_case(&case, &[Edit::note("version 2")])
+        .expect("v2");
+    send(&mut t, f, c).expect("C gets version 2");
+    t[c].store
+        .update_case(&case, &[Edit::note("C on version 2")])
+        .expect("C's note");
+    let first = send(&mut t, a, c).expect("A's bundle imports on C");
+    assert!(
+        first
+            .notices
+            .iter()
+            .any(|n| n.contains("two versions of one change")),
+        "{first:?}"
+    );
+    assert_eq!(first.cases_refused, 0, "{first:?}");
+    settle(&mut t, &everyone);
+    let reference = state(&mut t[a]);
+    for &d in &everyone[1..] {
+        assert_eq!(state(&mut t[d]), reference, "device {d} differs from A");
+    }
+    let notes = note_texts(&mut t[a], &case);
+    let v1_kept = notes.iter().any(|n| n == "version 1");
+    let v2_kept = notes.iter().any(|n| n == "version 2");
+    assert!(v1_kept != v2_kept, "exactly one version is kept: {notes:?}");
+    let (kept_note, lost_note, lost_version) = if v1_kept {
+        ("A on version 1", "C on version 2", "version 2")
+    } else {
+        ("C on version 2", "A on version 1", "version 1")
+    };
+    assert!(notes.iter().any(|n| n == kept_note), "{notes:?}");
+    assert!(!notes.iter().any(|n| n == lost_note), "{notes:?}");
+    // A coordinator sees what was set aside: both changes, with their notes.
+    let q = t[a].store.quarantined();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(
+        (q[0].case, q[0].changes, q[0].clashing),
+        (case, 2, 2),
+        "{q:?}"
+    );
+    for text in [lost_version, lost_note] {
+        assert!(q[0].notes.iter().any(|n| n == text), "{text}: {q:?}");
+    }
+    // Later notes by anyone cross to everyone now, the restored phone included.
+    for (d, text) in [(a, "A later"), (c, "C later"), (f, "F later")] {
+        t[d].store
+            .update_case(&case, &[Edit::note(text)])
+            .expect("a later note");
+    }
+    settle(&mut t, &everyone);
+    let reference = state(&mut t[a]);
+    for &d in &everyone[1..] {
+        assert_eq!(
+            state(&mut t[d]),
+            reference,
+            "device {d} differs after later notes"
+        );
+    }
+    let notes = note_texts(&mut t[c], &case);
+    for text in ["A later", "C later", "F later", kept_note] {
+        assert!(notes.iter().any(|n| n == text), "{text}: {notes:?}");
+    }
+    // Accepting them is refused (typed, with the reason, nothing changed); rejecting
+    // them empties every device's quarantine and leaves the case as it is.
+    let before = state(&mut t[a]);
+    match t[a].store.resolve_quarantine(&case, true) {
+        Err(Error::NotPermitted { reason, .. }) => {
+            assert!(reason.contains("same sequence number"), "{reason}")
+        }
+        other => panic!("accepting changes that lost a clash: {other:?}"),
+    }
+    assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
+    t[a].store.resolve_quarantine(&case, false).expect("reject");
+    settle(&mut t, &everyone);
+    let reference = state(&mut t[a]);
+    assert!(reference.1.is_empty(), "{:?}", reference.1);
+    assert_eq!(reference.0, before.0, "rejecting changes no case");
+    for &d in &everyone[1..] {
+        assert_eq!(
+            state(&mut t[d]),
+            reference,
+            "device {d} after the rejection"
+        );
     }
 }

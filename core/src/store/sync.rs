@@ -38,15 +38,20 @@ thread_local! {
     pub(crate) static LOCAL_CHECKS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// A case with changes by a revoked device, set aside for a coordinator.
+/// A case with changes set aside for a coordinator: changes by a revoked device, or
+/// changes that lost to another version of the same change (decision 0031).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Quarantined {
     /// The case.
     pub case: CaseId,
     /// How many changes wait.
     pub changes: usize,
-    /// The revoked devices that wrote them.
+    /// The devices that wrote them.
     pub authors: Vec<DeviceId>,
+    /// How many of them lost to another version of the same change (a phone restored
+    /// from an older copy wrote twice with one number), or build on one that did:
+    /// these can only be rejected.
+    pub clashing: usize,
     /// Whether the changes create the case (this device does not have it).
     pub new_case: bool,
     /// The fields the changes would change, by name (e.g. `case_status`, `notes`).
@@ -519,10 +524,18 @@ impl Store {
                     })
                     .collect();
                 let preview = self.preview_quarantined(case, &signed);
+                let clashing = signed
+                    .iter()
+                    .filter(|(c, _)| {
+                        view.by_actor(c.actor_id().to_bytes())
+                            .is_some_and(|(_, m)| m.active)
+                    })
+                    .count();
                 Quarantined {
                     case: *case,
                     changes: q.len(),
                     authors: authors.into_iter().collect(),
+                    clashing,
                     new_case: !self.index.cases.contains_key(case),
                     fields: preview.0,
                     notes: preview.1,
@@ -543,7 +556,7 @@ impl Store {
         let exists = self.index.cases.contains_key(case);
         let base = if exists {
             match self.read_doc(case) {
-                Ok(d) => d,
+                Ok(d) => without_rivals(d, case, changes, &self.actor),
                 Err(_) => return Default::default(),
             }
         } else {
@@ -611,10 +624,25 @@ impl Store {
             .ok_or_else(|| Error::invalid("case", "this case has no quarantined changes"))?;
         let mut g = self.group()?.clone();
         g.require_coordinator(&self.identity, "resolve quarantined changes")?;
-        let held: Vec<Change> = q
+        let all: Vec<Change> = q
             .iter()
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
             .collect();
+        // Changes by active members are there because they lost a clash (decision
+        // 0031): they can only be rejected; accepting decides the others.
+        let view = g.view();
+        let lost_clash = |c: &Change| {
+            view.by_actor(c.actor_id().to_bytes())
+                .is_some_and(|(_, m)| m.active)
+        };
+        let held: Vec<Change> = if accept {
+            all.iter().filter(|c| !lost_clash(c)).cloned().collect()
+        } else {
+            all
+        };
+        if held.is_empty() {
+            return Err(cannot_accept());
+        }
         if accept && self.index.cases.contains_key(case) {
             // Changes that reuse an author's sequence number for another change than
             // this device holds can never apply: accepting them would decide nothing.
@@ -622,12 +650,7 @@ impl Store {
             let clash = doc.clashes_with(&held);
             self.cache_put(*case, doc);
             if clash {
-                return Err(Error::Rejected {
-                    reason: format!(
-                        "{}; they cannot be accepted, only rejected",
-                        crate::model::DUPLICATE_SEQ
-                    ),
-                });
+                return Err(cannot_accept());
             }
         }
         let changes = held.iter().map(|c| B32(c.hash().0)).collect();
@@ -1400,9 +1423,13 @@ impl Store {
             // one of the revoking coordinator, so it no longer counts) is no longer cut
             // off: its changes leave the quarantine and apply, as on every device that
             // never held them there (red team round 3 M1).
+            // (Changes by an author active all along are there because they lost a
+            // clash: `clash` settles them whenever their case is received.)
             let active_again = |c: &Change| {
                 view.by_actor(c.actor_id().to_bytes())
-                    .is_some_and(|(_, m)| m.active)
+                    .is_some_and(|(d, m)| {
+                        m.active && !before.members.get(&d).is_some_and(|b| b.active)
+                    })
             };
             let (decided, open): (SignedChanges, SignedChanges) = all
                 .into_iter()
@@ -1519,6 +1546,19 @@ impl Store {
                     report.cases_refused += 1;
                     report.changes_dropped += n;
                 }
+                Fresh::Clash(changes) => {
+                    let n = changes.len();
+                    match self.settle_case(case, changes, view, &deltas) {
+                        Ok(s) => {
+                            take_settlement(case, false, s, &mut report, &mut to_write, &mut deltas)
+                        }
+                        Err(Error::NotPermitted { .. }) => {
+                            report.cases_refused += 1;
+                            report.changes_dropped += n;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
         let mut role_refused = 0usize;
@@ -1554,6 +1594,27 @@ impl Store {
                 ));
             }
             let exists = self.index.cases.contains_key(&case);
+            // A case holding changes that lost a clash is settled by the clash rule
+            // whatever arrives for it, so that a change building on a lost one is set
+            // aside with it on every device (decision 0031).
+            let quarantine = latest(&deltas, &case, true).or(self.index.sync.quarantine.get(&case));
+            if clash::holds_set_aside(quarantine, view) {
+                let mut all = pending;
+                all.extend(changes);
+                match self.settle_case(case, all, view, &deltas) {
+                    Ok(s) => {
+                        take_settlement(case, exists, s, &mut report, &mut to_write, &mut deltas)
+                    }
+                    Err(Error::NotPermitted { .. }) => {
+                        report.cases_refused += 1;
+                        role_refused += 1;
+                        report.changes_dropped += incoming;
+                    }
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            let mut clash_input: Option<SignedChanges> = None;
             let outcome = match (exists, loaded) {
                 // A case new to this device, sent whole: adopt the loaded document.
                 (false, Some(am)) if !had_pending => {
@@ -1579,6 +1640,10 @@ impl Store {
                             if exists {
                                 self.cache_put(case, doc);
                             }
+                            if matches!(&e, Error::Rejected { reason } if reason == crate::model::DUPLICATE_SEQ)
+                            {
+                                clash_input = Some(all);
+                            }
                             Err(e)
                         }
                     }
@@ -1602,10 +1667,31 @@ impl Store {
                 }
                 Err(Error::Rejected { reason }) if reason == crate::model::DUPLICATE_SEQ => {
                     // One case's changes clash with what this device holds (a device
-                    // restored from an older copy wrote twice with one number): that
-                    // case is set aside, the rest of the payload (membership, other
-                    // cases) goes on, so a revocation still spreads (red team round 3
-                    // H1). Parked changes stay parked.
+                    // restored from an older copy wrote twice with one number): the
+                    // case is settled by the clash rule, the same on every device
+                    // (decision 0031); the rest of the payload goes on either way.
+                    if let Some(all) = clash_input.take() {
+                        match self.settle_case(case, all, view, &deltas) {
+                            Ok(s) => {
+                                take_settlement(
+                                    case,
+                                    exists,
+                                    s,
+                                    &mut report,
+                                    &mut to_write,
+                                    &mut deltas,
+                                );
+                                continue;
+                            }
+                            Err(Error::NotPermitted { .. }) => {
+                                report.cases_refused += 1;
+                                role_refused += 1;
+                                report.changes_dropped += incoming;
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     report.cases_refused += 1;
                     report.changes_dropped += incoming;
                     report
@@ -2372,7 +2458,7 @@ fn cut_out(
 
 /// The quarantined (`quarantine`) or parked changes of `case` that the last delta of
 /// this batch sets, if one does.
-fn latest<'a>(
+pub(super) fn latest<'a>(
     deltas: &'a [SyncDelta],
     case: &CaseId,
     quarantine: bool,
@@ -2382,6 +2468,69 @@ fn latest<'a>(
         SyncDelta::Pending { case: c, changes } if !quarantine && c == case => Some(changes),
         _ => None,
     })
+}
+
+/// Adds what the clash rule made of a case to this ingest's report, writes and journal
+/// entries.
+fn take_settlement(
+    case: CaseId,
+    exists: bool,
+    s: clash::Settlement,
+    report: &mut SyncReport,
+    to_write: &mut Vec<ToWrite>,
+    deltas: &mut Vec<SyncDelta>,
+) {
+    report.changes_applied += s.applied;
+    report.changes_quarantined += s.quarantined;
+    report.cases_waiting += usize::from(s.waiting);
+    if let Some((doc, full)) = s.doc {
+        if exists {
+            report.cases_updated += 1;
+        } else {
+            report.cases_created += 1;
+        }
+        to_write.push(ToWrite::Doc {
+            case,
+            doc: Box::new(doc),
+            full,
+        });
+    }
+    if s.dropped > 0 {
+        report.changes_dropped += s.dropped;
+        report.dropped.push(format!(
+            "case {}: {} change(s) dropped: a coordinator rejected them (or what they build \
+             on), or decided on them and they lost to another version of the same change",
+            case.short(),
+            s.dropped
+        ));
+    }
+    deltas.extend(s.deltas);
+    report.notices.extend(s.notice);
+}
+
+/// For a preview: `doc` without the changes that hold the numbers of `changes` (the
+/// versions kept where some of `changes` lost a clash) and what builds on them, so
+/// that `changes` apply to it and show what they would have changed.
+fn without_rivals(
+    mut doc: CaseDoc,
+    case: &CaseId,
+    changes: &[(Change, [u8; 64])],
+    actor: &ActorId,
+) -> CaseDoc {
+    let numbers: BTreeSet<(&[u8], u64)> = changes
+        .iter()
+        .map(|(c, _)| (c.actor_id().to_bytes(), c.seq()))
+        .collect();
+    let mine: BTreeSet<[u8; 32]> = changes.iter().map(|(c, _)| c.hash().0).collect();
+    let rival = |c: &Change| {
+        !mine.contains(&c.hash().0) && numbers.contains(&(c.actor_id().to_bytes(), c.seq()))
+    };
+    match cut_out(&mut doc, case, &rival, actor) {
+        Ok(Some(CutOut {
+            rest: Some(rest), ..
+        })) => rest,
+        _ => doc,
+    }
 }
 
 /// `held` with `more` added (each change once).
@@ -2430,6 +2579,19 @@ fn contest_notice(view: &Membership, invite: &[u8; 32], devices: &[DeviceId]) ->
         crate::sync::invitation_id(&B32(*invite)),
         named.join(" and "),
     )
+}
+
+/// Why quarantined changes that clash with the version every device keeps cannot be
+/// accepted (a local decision, so not "a message refused").
+fn cannot_accept() -> Error {
+    Error::NotPermitted {
+        action: "accept these quarantined changes".into(),
+        reason: "two different changes by one device carry the same sequence number (a phone \
+                 restored from an older copy of its store?) and every device keeps the other \
+                 version; they can only be rejected (`member quarantine reject`); nothing was \
+                 changed"
+            .into(),
+    }
 }
 
 fn not_admitted() -> Error {
@@ -2579,6 +2741,9 @@ fn build_fresh(
     };
     let applied = match doc.apply_verified(&changes, &check) {
         Err(Error::NotPermitted { .. }) => return Ok(Fresh::Refused(changes.len())),
+        Err(Error::Rejected { reason }) if reason == crate::model::DUPLICATE_SEQ => {
+            return Ok(Fresh::Clash(changes))
+        }
         Ok(Err(_missing)) => return Ok(Fresh::Waiting(changes)),
         Ok(Ok(0)) => return Ok(Fresh::Known),
         Ok(Ok(n)) => n,
@@ -2611,6 +2776,8 @@ enum Fresh {
     Waiting(SignedChanges),
     /// Outside the author's rights.
     Refused(usize),
+    /// Two versions of one change: settled by the clash rule on the store's thread.
+    Clash(SignedChanges),
 }
 
 /// A case document to write.
