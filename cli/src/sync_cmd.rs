@@ -91,6 +91,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
         "changes_dropped": r.changes_dropped,
         "dropped": r.dropped,
         "notices": r.notices,
+        "envelopes_unopened": r.envelopes_unopened,
     })
 }
 

@@ -754,3 +754,82 @@ fn a_mailbox_entry_refused_gives_exit_6_and_a_count() {
     std::fs::remove_dir_all(&junk_dir).expect("rm");
     ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
 }
+
+/// Red team round 3, L4: a bundle whose first envelope (an admission update for another
+/// device) was damaged imports the rest, and says that one envelope could not be opened.
+#[test]
+fn an_unopened_envelope_of_a_bundle_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    for s in [&a, &b, &c] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    let export = |s: &Path, name: &str| {
+        let f = path(name);
+        ok(s, &["bundle", "export", "--out", f.to_str().expect("p")]);
+        f
+    };
+    let import = |s: &Path, f: &Path| ok(s, &["bundle", "import", f.to_str().expect("p")]);
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "coordinator"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    import(&a, &export(&b, "b1"));
+    import(&b, &export(&a, "a1"));
+    import(&a, &export(&b, "b2"));
+    // C joins and is admitted: A's next bundle begins with C's admission update.
+    let inv = ok(&a, &["member", "invite", "--role", "field_worker"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&c, &["member", "join", &inv, "--name", "Cholpon"]);
+    import(&a, &export(&c, "c1"));
+    ok(&a, &["case", "add", "--add", "citizenship=KG"]);
+    let bundle = export(&a, "a2");
+    let mut bytes = std::fs::read(&bundle).expect("read");
+    // The first envelope's end (protocol section 6.1: a 72-byte header at epoch 0, then
+    // the ciphertext's byte-string head), and a byte of its ciphertext.
+    let head = bytes[72];
+    let (width, n) = match head & 31 {
+        ai @ 0..=23 => (0, usize::from(ai)),
+        24 => (1, usize::from(bytes[73])),
+        25 => (2, usize::from(u16::from_be_bytes([bytes[73], bytes[74]]))),
+        _ => panic!("a small first envelope"),
+    };
+    let second = 73 + width + n;
+    assert!(
+        second < bytes.len() && bytes[second] == 0x87,
+        "two envelopes"
+    );
+    bytes[second - 2] ^= 0x40;
+    std::fs::write(&bundle, &bytes).expect("write");
+    let r = import(&b, &bundle);
+    assert_eq!(r["cases_created"], 1);
+    assert_eq!(r["envelopes_unopened"], 1);
+    let notices = r["notices"].to_string();
+    assert!(
+        notices.contains(
+            "1 envelope of this bundle could not be opened by this device (meant for another \
+             device, or damaged)"
+        ),
+        "{notices}"
+    );
+    // Without --json, the line is printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(&b)
+        .args(["bundle", "import", bundle.to_str().expect("p")])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("1 envelope of this bundle could not be opened by this device"),
+        "{text}"
+    );
+}
