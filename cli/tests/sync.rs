@@ -833,3 +833,97 @@ fn an_unopened_envelope_of_a_bundle_is_reported() {
         "{text}"
     );
 }
+
+/// Every file of a store directory and its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A live sync over TCP that the other device refuses (protocol section 13.5): the
+/// second device on an already-used invitation is told why, not "connection closed",
+/// and the refusing store is byte-identical afterwards.
+#[test]
+fn a_live_sync_on_a_used_invitation_is_refused_with_a_reason() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, e) = (path("a"), path("b"), path("e"));
+    for s in [&a, &b, &e] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "field_worker"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    ok(&e, &["member", "join", &inv, "--name", "Eve"]);
+    let join = path("b-join");
+    ok(
+        &b,
+        &["bundle", "export", "--out", join.to_str().expect("p")],
+    );
+    ok(&a, &["bundle", "import", join.to_str().expect("p")]);
+
+    let before = snapshot(&a);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args([
+            "--store",
+            a.to_str().expect("p"),
+            "sync",
+            "listen",
+            "--addr",
+            &addr,
+        ])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut refused = None;
+    for _ in 0..100 {
+        let out = caravan(&e, &["sync", "connect", &addr]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if !err.contains("Connection refused") && !err.contains("connection refused") {
+            refused = Some(out);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = refused.expect("connected to the listener");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("the other device refused this live sync (not-accepted (code 1))")
+            && err.contains("used already by another device")
+            && err.contains("Ask a coordinator for a new invitation"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("closed the connection") && !err.contains("fill whole buffer"),
+        "{err}"
+    );
+    let listened = listener.wait_with_output().expect("listener");
+    let lerr = String::from_utf8_lossy(&listened.stderr).to_string();
+    assert_eq!(listened.status.code(), Some(6), "{lerr}");
+    assert!(lerr.contains("was used again by"), "{lerr}");
+    assert_eq!(before, snapshot(&a), "the refusing store is byte-identical");
+}

@@ -2050,6 +2050,9 @@ impl Store {
                 "the session has already finished",
             ));
         }
+        if let Some(reason) = crate::sync::LiveRefusal::parse(bytes) {
+            return Err(self.refused_by_peer(reason));
+        }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
         let (sender, mut payload, via, unopened) = self.open_incoming(bytes)?;
@@ -2146,6 +2149,67 @@ impl Store {
             self.finish(session, peer)?;
         }
         Ok(Some(bytes))
+    }
+
+    /// The refusal frame to send the peer before closing, after [`Store::live_receive`]
+    /// (or [`Store::live_start`]) failed with `error` (docs/protocol.md section 13.5);
+    /// `None` when the error is a refusal the peer sent (it is not answered). The frame
+    /// holds one reason code and nothing else: [`LiveRefusal::NotAccepted`] whenever the
+    /// peer has not yet proved in this session that it is an active member, so a device
+    /// outside the group learns nothing but "refused".
+    ///
+    /// [`LiveRefusal::NotAccepted`]: crate::sync::LiveRefusal::NotAccepted
+    pub fn live_refusal(&self, session: &LiveSession, error: &Error) -> Option<Vec<u8>> {
+        use crate::sync::LiveRefusal as R;
+        let reason = match error {
+            Error::LiveRefused { .. } => return None,
+            Error::UnsupportedMessage { .. } => R::Unsupported,
+            Error::Rejected { .. } | Error::NotForThisDevice | Error::InvalidInput { .. } => {
+                if session.peer.is_some() {
+                    R::MessageRefused
+                } else {
+                    R::NotAccepted
+                }
+            }
+            // This device cannot take part: its own membership, or its store.
+            _ => R::Unavailable,
+        };
+        Some(reason.frame())
+    }
+
+    /// The error for a refusal frame received from the peer, with advice from this
+    /// device's own state.
+    fn refused_by_peer(&self, reason: crate::sync::LiveRefusal) -> Error {
+        use crate::sync::LiveRefusal as R;
+        let advice = match reason {
+            R::NotAccepted if self.awaiting_admission().is_some() => {
+                "it does not accept this device, which is still waiting to be admitted: its \
+                 invitation was probably used already by another device (an invitation admits \
+                 one device only), or the other device is not the coordinator who invited it. \
+                 Ask a coordinator for a new invitation and join with it"
+            }
+            R::NotAccepted => {
+                "it does not accept this device as a member of its group: this device may have \
+                 been revoked, or the two devices are not in the same team. Ask a coordinator \
+                 to check this device in the member list"
+            }
+            R::MessageRefused => {
+                "it refused a message of this session (it did not verify, or broke a rule of \
+                 the protocol); what was exchanged before is stored. Run the sync again, and if \
+                 it is refused again ask a coordinator"
+            }
+            R::Unavailable => {
+                "it cannot sync now (its store refuses writes, or it is not an active member \
+                 itself). Ask the person holding it to check that device"
+            }
+            R::Unsupported => {
+                "it does not read this device's message format. Update Caravan on both devices"
+            }
+        };
+        Error::LiveRefused {
+            reason,
+            advice: advice.into(),
+        }
     }
 
     fn live_header(

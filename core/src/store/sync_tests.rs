@@ -733,3 +733,85 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The refusal frame of live sessions (protocol section 13.5): a second device on an
+/// already-used invitation, and a revoked device, each get a clear typed error instead
+/// of a closed connection, and the refusing store is unchanged.
+#[test]
+fn a_refused_live_session_says_why_and_changes_nothing() {
+    use crate::sync::LiveRefusal;
+    let mut t = team(1);
+    let inv = t[0]
+        .store
+        .invite(crate::sync::Role::FieldWorker)
+        .expect("invite");
+    let (mut b, mut e) = (device(), device());
+    b.store.join_group(inv.as_text(), "Bakyt").expect("b joins");
+    e.store.join_group(inv.as_text(), "Eve").expect("e joins");
+    let join = b.store.export_bundle(BundleScope::Everything).expect("b");
+    t[0].store.import_bundle(&join).expect("a admits b");
+
+    // E, on the used invitation, starts a live session with A.
+    let (mut se, first) = e.store.live_start().expect("e starts");
+    let before = snapshot(&t[0].dir);
+    let mut sa = t[0].store.live_accept().expect("accept");
+    let err = t[0]
+        .store
+        .live_receive(&mut sa, &first)
+        .expect_err("A refuses E");
+    let frame = t[0]
+        .store
+        .live_refusal(&sa, &err)
+        .expect("a refusal to send");
+    assert_eq!(frame, LiveRefusal::NotAccepted.frame());
+    assert_eq!(
+        before,
+        snapshot(&t[0].dir),
+        "the refusing store is unchanged"
+    );
+    let e_before = snapshot(&e.dir);
+    let got = e
+        .store
+        .live_receive(&mut se, &frame)
+        .expect_err("E is refused");
+    let text = got.to_string();
+    assert!(
+        matches!(
+            got,
+            Error::LiveRefused {
+                reason: LiveRefusal::NotAccepted,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the other device refused this live sync")
+            && text.contains("used already by another device")
+            && text.contains("Ask a coordinator for a new invitation"),
+        "{text}"
+    );
+    assert_eq!(e_before, snapshot(&e.dir));
+    // A refusal is not answered.
+    assert_eq!(e.store.live_refusal(&se, &got), None);
+
+    // A revoked device that has not heard of it: refused the same way, with its advice.
+    let mut t = team(3);
+    let c = t[2].store.device_id();
+    t[0].store.revoke(&c).expect("revoke");
+    let (mut sc, first) = t[2].store.live_start().expect("c starts");
+    let before = snapshot(&t[0].dir);
+    let mut sa = t[0].store.live_accept().expect("accept");
+    let err = t[0]
+        .store
+        .live_receive(&mut sa, &first)
+        .expect_err("A refuses the revoked C");
+    let frame = t[0].store.live_refusal(&sa, &err).expect("refusal");
+    assert_eq!(before, snapshot(&t[0].dir));
+    let got = t[2]
+        .store
+        .live_receive(&mut sc, &frame)
+        .expect_err("C is refused")
+        .to_string();
+    assert!(got.contains("may have been revoked"), "{got}");
+}

@@ -8,6 +8,8 @@ pub mod envelope;
 mod group;
 mod keywrap;
 pub mod qr;
+mod refusal;
+pub use refusal::{LiveRefusal, REFUSAL_LABEL};
 mod remote;
 pub(crate) mod rights;
 pub(crate) mod signatures;
