@@ -19,6 +19,8 @@ pub use share::AgreementOffer;
 #[cfg(test)]
 mod vectors;
 #[cfg(test)]
+mod vectors_live;
+#[cfg(test)]
 mod vectors_membership;
 #[cfg(test)]
 mod vectors_sharing;
