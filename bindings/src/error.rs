@@ -108,6 +108,17 @@ pub enum CaravanError {
     /// device was revoked). Nothing was changed.
     #[error("the message is for a group this device is not part of")]
     NotForThisDevice,
+    /// The other device of a live session refused it and sent a refusal before closing
+    /// (protocol section 13.5). `code` is its reason (`not-accepted`,
+    /// `message-refused`, `unavailable`, `unsupported`); `advice` says what it means for
+    /// this device and what to do. What earlier messages of the session brought is stored.
+    #[error("the other device refused this live sync ({code}): {advice}")]
+    LiveRefused {
+        /// The reason code's name (a fixed list).
+        code: String,
+        /// What to do, from this device's own state (never text from the other device).
+        advice: String,
+    },
     /// A hand-over receipt came from another device than the one the showing was meant
     /// for (the QR codes shown for `peer` were scanned by `scanned_by`): `peer`'s
     /// position did not move. Show the updates to `peer` again.
@@ -323,6 +334,10 @@ impl From<CoreError> for CaravanError {
                 reason: scrub(&reason),
             },
             CoreError::NotForThisDevice => CaravanError::NotForThisDevice,
+            CoreError::LiveRefused { reason, advice } => CaravanError::LiveRefused {
+                code: reason.name().into(),
+                advice,
+            },
             CoreError::NotPermitted { action, reason } => CaravanError::NotPermitted {
                 action: scrub(&action),
                 reason: scrub(&reason),

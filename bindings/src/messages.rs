@@ -112,6 +112,28 @@ impl CaravanError {
                 "This is for another team, or this phone was removed from the team. Nothing was changed.",
                 "Это для другой команды, или этот телефон исключён из команды. Ничего не изменено.",
             ),
+            CaravanError::LiveRefused { code, .. } => match code.as_str() {
+                "unavailable" => pick(
+                    l,
+                    "The other phone cannot sync right now. Ask its owner to check it.",
+                    "Другой телефон сейчас не может синхронизироваться. Попросите владельца проверить его.",
+                ),
+                "unsupported" => pick(
+                    l,
+                    "The other phone uses another version of the app. Update the app on both phones.",
+                    "На другом телефоне другая версия приложения. Обновите приложение на обоих телефонах.",
+                ),
+                "message-refused" => pick(
+                    l,
+                    "The other phone refused part of the sync. What arrived before is saved; sync again.",
+                    "Другой телефон отклонил часть синхронизации. Полученное ранее сохранено; синхронизируйтесь снова.",
+                ),
+                _ => pick(
+                    l,
+                    "The other phone refused to sync with this phone: it does not accept it as a team member. Ask a coordinator (for a new invitation if this phone just joined).",
+                    "Другой телефон отказался синхронизироваться: он не признаёт этот телефон членом команды. Обратитесь к координатору (за новым приглашением, если телефон только что присоединился).",
+                ),
+            },
             CaravanError::HandoverToAnotherDevice { .. } => pick(
                 l,
                 "This receipt comes from another phone than the one the codes were meant for. Nothing was confirmed; show the codes to the right colleague.",
@@ -180,6 +202,10 @@ mod tests {
             CaravanError::NoteRejected { findings: vec![] },
             CaravanError::Refused { reason: s() },
             CaravanError::NotForThisDevice,
+            CaravanError::LiveRefused {
+                code: "not-accepted".into(),
+                advice: s(),
+            },
             CaravanError::HandoverToAnotherDevice {
                 peer: "ab".into(),
                 scanned_by: "cd".into(),

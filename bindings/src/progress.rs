@@ -15,7 +15,7 @@ use crate::error::{CaravanError, Result};
 use crate::handover::HandoverImport;
 use crate::listener::ProgressListener;
 use crate::store::{progress_fn, CaravanStore};
-use crate::sync::{core_scope, session_lock, BundleScope, LiveSync, SyncSummary};
+use crate::sync::{core_scope, BundleScope, LiveSync, SyncSummary};
 
 /// Runs a one-step call `f` as two phases: `progress` is told `(0, 1)` before `f`
 /// (where it may cancel: nothing was done yet) and `(1, 1)` once `f` is done (the
@@ -83,12 +83,8 @@ impl CaravanStore {
         message: Vec<u8>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Option<Vec<u8>>> {
-        let (reply, _) = self.syncing(|s| {
-            phased(self, s, &progress, |s| {
-                let mut live = session_lock(&session)?;
-                Ok(s.live_receive(&mut live, &message)?)
-            })
-        })?;
+        let (reply, _) =
+            self.syncing(|s| phased(self, s, &progress, |s| session.receive(s, &message)))?;
         Ok(reply)
     }
 

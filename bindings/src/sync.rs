@@ -241,6 +241,35 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[derive(uniffi::Object)]
 pub struct LiveSync {
     session: Mutex<LiveSession>,
+    /// The refusal frame to send the peer after a failed receive (protocol section 13.5).
+    refusal: Mutex<Option<Vec<u8>>>,
+}
+
+impl LiveSync {
+    pub(crate) fn new(session: LiveSession) -> LiveSync {
+        LiveSync {
+            session: Mutex::new(session),
+            refusal: Mutex::new(None),
+        }
+    }
+
+    /// Feeds `message` to the session and keeps the refusal to send if it fails.
+    pub(crate) fn receive(
+        &self,
+        store: &mut caravan_core::Store,
+        message: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let mut live = session_lock(self)?;
+        let got = store.live_receive(&mut live, message);
+        let refusal = got
+            .as_ref()
+            .err()
+            .and_then(|e| store.live_refusal(&live, e));
+        if let Ok(mut slot) = self.refusal.lock() {
+            *slot = refusal;
+        }
+        Ok(got?)
+    }
 }
 
 impl std::fmt::Debug for LiveSync {
@@ -266,6 +295,22 @@ pub(crate) fn session_lock(s: &LiveSync) -> Result<std::sync::MutexGuard<'_, Liv
 
 #[uniffi::export]
 impl LiveSync {
+    /// After `live_receive` failed: the short refusal message to send the other device
+    /// before closing the connection (a reason code only, protocol section 13.5), so
+    /// that it shows why instead of "connection closed". `None` when there is nothing
+    /// to send (the failure was the other device's refusal, or nothing failed).
+    pub fn refusal(&self) -> Result<Option<Vec<u8>>> {
+        guard(|| {
+            Ok(self
+                .refusal
+                .lock()
+                .map_err(|_| CaravanError::Internal {
+                    reason: "live session state".into(),
+                })?
+                .clone())
+        })
+    }
+
     /// Whether the session has finished (nothing more to send or receive).
     pub fn is_done(&self) -> Result<bool> {
         guard(|| Ok(session_lock(self)?.is_done()))
@@ -509,9 +554,7 @@ impl CaravanStore {
         self.with(|s| {
             let (session, message) = s.live_start()?;
             Ok(LiveStart {
-                session: Arc::new(LiveSync {
-                    session: Mutex::new(session),
-                }),
+                session: Arc::new(LiveSync::new(session)),
                 message,
             })
         })
@@ -519,11 +562,7 @@ impl CaravanStore {
 
     /// Starts a live session as the responder; feed it the initiator's first message.
     pub fn live_accept(&self) -> Result<Arc<LiveSync>> {
-        self.with(|s| {
-            Ok(Arc::new(LiveSync {
-                session: Mutex::new(s.live_accept()?),
-            }))
-        })
+        self.with(|s| Ok(Arc::new(LiveSync::new(s.live_accept()?))))
     }
 
     /// Feeds one message from the peer into `session`; returns the reply to send, if
@@ -534,10 +573,7 @@ impl CaravanStore {
         session: Arc<LiveSync>,
         message: Vec<u8>,
     ) -> Result<Option<Vec<u8>>> {
-        let (reply, _) = self.syncing(|s| {
-            let mut live = session_lock(&session)?;
-            Ok(s.live_receive(&mut live, &message)?)
-        })?;
+        let (reply, _) = self.syncing(|s| session.receive(s, &message))?;
         Ok(reply)
     }
 }

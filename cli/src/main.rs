@@ -4,7 +4,8 @@
 //! passphrase, 4 case not found or erased (or no store there), 5 store damaged (also
 //! after a command that could run but found acknowledged data missing) or an i/o
 //! error, 6 a bundle or message from another device was refused (also after a `sync
-//! dir` that refused a mailbox entry and did the rest), 7 this device's role
+//! dir` that refused a mailbox entry and did the rest, or a live sync the other device
+//! refused), 7 this device's role
 //! in its team does not allow the action, 8 the store is in use by another process,
 //! 9 refused: the store is damaged and read-only until `caravan repair` (nothing was
 //! written).
@@ -79,7 +80,7 @@ fn exit_code(e: &caravan_core::Error) -> u8 {
         CaseNotFound { .. } | CaseErased { .. } | NotAStore { .. } => 4,
         NeedsRepair { .. } => 9,
         Corrupted { .. } | Io { .. } | Poisoned | UnsupportedFormat { .. } => 5,
-        Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } => 6,
+        Rejected { .. } | NotForThisDevice | UnsupportedMessage { .. } | LiveRefused { .. } => 6,
         NoGroup => 2,
         NotPermitted { .. } => 7,
         _ => 1,

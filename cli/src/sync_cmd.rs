@@ -91,6 +91,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
         "changes_dropped": r.changes_dropped,
         "dropped": r.dropped,
         "notices": r.notices,
+        "envelopes_unopened": r.envelopes_unopened,
     })
 }
 
@@ -383,8 +384,18 @@ pub(crate) fn run_live<S: Read + Write>(
                 net(e)
             }
         })?;
-        if let Some(reply) = store.live_receive(&mut session, &msg)? {
-            send(&mut stream, &reply).map_err(net)?;
+        match store.live_receive(&mut session, &msg) {
+            Ok(Some(reply)) => send(&mut stream, &reply).map_err(net)?,
+            Ok(None) => {}
+            Err(e) => {
+                // Tell the other side why before closing (protocol section 13.5): a
+                // reason code only, so it can say more than "connection closed". Best
+                // effort: it may have hung up already.
+                if let Some(frame) = store.live_refusal(&session, &e) {
+                    let _ = send(&mut stream, &frame);
+                }
+                return Err(e);
+            }
         }
     }
     Ok(session)

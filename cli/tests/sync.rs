@@ -755,6 +755,179 @@ fn a_mailbox_entry_refused_gives_exit_6_and_a_count() {
     ok(&a, &["sync", "dir", folder.to_str().expect("p")]);
 }
 
+/// Red team round 3, L4: a bundle whose first envelope (an admission update for another
+/// device) was damaged imports the rest, and says that one envelope could not be opened.
+#[test]
+fn an_unopened_envelope_of_a_bundle_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    for s in [&a, &b, &c] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    let export = |s: &Path, name: &str| {
+        let f = path(name);
+        ok(s, &["bundle", "export", "--out", f.to_str().expect("p")]);
+        f
+    };
+    let import = |s: &Path, f: &Path| ok(s, &["bundle", "import", f.to_str().expect("p")]);
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "coordinator"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    import(&a, &export(&b, "b1"));
+    import(&b, &export(&a, "a1"));
+    import(&a, &export(&b, "b2"));
+    // C joins and is admitted: A's next bundle begins with C's admission update.
+    let inv = ok(&a, &["member", "invite", "--role", "field_worker"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&c, &["member", "join", &inv, "--name", "Cholpon"]);
+    import(&a, &export(&c, "c1"));
+    ok(&a, &["case", "add", "--add", "citizenship=KG"]);
+    let bundle = export(&a, "a2");
+    let mut bytes = std::fs::read(&bundle).expect("read");
+    // The first envelope's end (protocol section 6.1: a 72-byte header at epoch 0, then
+    // the ciphertext's byte-string head), and a byte of its ciphertext.
+    let head = bytes[72];
+    let (width, n) = match head & 31 {
+        ai @ 0..=23 => (0, usize::from(ai)),
+        24 => (1, usize::from(bytes[73])),
+        25 => (2, usize::from(u16::from_be_bytes([bytes[73], bytes[74]]))),
+        _ => panic!("a small first envelope"),
+    };
+    let second = 73 + width + n;
+    assert!(
+        second < bytes.len() && bytes[second] == 0x87,
+        "two envelopes"
+    );
+    bytes[second - 2] ^= 0x40;
+    std::fs::write(&bundle, &bytes).expect("write");
+    let r = import(&b, &bundle);
+    assert_eq!(r["cases_created"], 1);
+    assert_eq!(r["envelopes_unopened"], 1);
+    let notices = r["notices"].to_string();
+    assert!(
+        notices.contains(
+            "1 envelope of this bundle could not be opened by this device (meant for another \
+             device, or damaged)"
+        ),
+        "{notices}"
+    );
+    // Without --json, the line is printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(&b)
+        .args(["bundle", "import", bundle.to_str().expect("p")])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("1 envelope of this bundle could not be opened by this device"),
+        "{text}"
+    );
+}
+
+/// Every file of a store directory and its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A live sync over TCP that the other device refuses (protocol section 13.5): the
+/// second device on an already-used invitation is told why, not "connection closed",
+/// and the refusing store is byte-identical afterwards.
+#[test]
+fn a_live_sync_on_a_used_invitation_is_refused_with_a_reason() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| tmp.path().join(n);
+    let (a, b, e) = (path("a"), path("b"), path("e"));
+    for s in [&a, &b, &e] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "field_worker"])["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_string();
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+    ok(&e, &["member", "join", &inv, "--name", "Eve"]);
+    let join = path("b-join");
+    ok(
+        &b,
+        &["bundle", "export", "--out", join.to_str().expect("p")],
+    );
+    ok(&a, &["bundle", "import", join.to_str().expect("p")]);
+
+    let before = snapshot(&a);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args([
+            "--store",
+            a.to_str().expect("p"),
+            "sync",
+            "listen",
+            "--addr",
+            &addr,
+        ])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut refused = None;
+    for _ in 0..100 {
+        let out = caravan(&e, &["sync", "connect", &addr]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if !err.contains("Connection refused") && !err.contains("connection refused") {
+            refused = Some(out);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = refused.expect("connected to the listener");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("the other device refused this live sync (not-accepted (code 1))")
+            && err.contains("used already by another device")
+            && err.contains("Ask a coordinator for a new invitation"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("closed the connection") && !err.contains("fill whole buffer"),
+        "{err}"
+    );
+    let listened = listener.wait_with_output().expect("listener");
+    let lerr = String::from_utf8_lossy(&listened.stderr).to_string();
+    assert_eq!(listened.status.code(), Some(6), "{lerr}");
+    assert!(lerr.contains("was used again by"), "{lerr}");
+    assert_eq!(before, snapshot(&a), "the refusing store is byte-identical");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir") {

@@ -158,6 +158,18 @@ pub enum Error {
         suite: u64,
     },
 
+    /// The other device of a live session refused it and sent a refusal frame before
+    /// closing (docs/protocol.md section 13.5). What this device stored from earlier
+    /// messages of the session stays; the refused message changed nothing there.
+    #[error("the other device refused this live sync ({reason}): {advice}")]
+    LiveRefused {
+        /// The reason code the other device sent (a fixed list, nothing else).
+        reason: crate::sync::LiveRefusal,
+        /// What it means for this device and what to do, from this device's own state
+        /// (never from the other device: the frame carries only the code).
+        advice: String,
+    },
+
     /// The device is not in a group yet (create one or join with an invitation).
     #[error("this device is not in a group yet; create one or join with an invitation")]
     NoGroup,

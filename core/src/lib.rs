@@ -47,3 +47,4 @@ pub use store::{
     MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
     ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
 };
+pub use sync::LiveRefusal;

@@ -843,6 +843,130 @@ def check_qr():
         ok(qr_geometry(h(q["frame"])) is None, "qr negative %s is refused (16.3)" % q["name"])
 
 
+def live_header_value(l):
+    """LiveHeader as section 8.2 encodes it: every key, session as an array of 16 uints."""
+    inv = l["inventory"]
+    return {"session": Bytes16Array(h(l["session"])), "step": l["step"],
+            "base": None if l["base"] is None else h(l["base"]),
+            "inventory": None if inv is None else [[h(c), [h(x) for x in hs]] for c, hs in inv],
+            "meta_digest": h(l["meta_digest"]), "last": l["last"]}
+
+
+def live_payload_value(p):
+    """A live message's Payload as section 8.2 encodes it; records are given as CBOR."""
+    v = {"cases": [{"case": h(c["case"]), "changes": [h(x) for x in c["changes"]],
+                    "sigs": [h(x) for x in c["sigs"]], "heads": [h(x) for x in c["heads"]]}
+                   for c in p["cases"]],
+         "tombstones": [],
+         "members": Raw(_head(4, len(p["members"])) + b"".join(h(r) for r in p["members"])),
+         "live": None if p["live"] is None else live_header_value(p["live"])}
+    if p["keys"]:
+        v["keys"] = [[e, h(k)] for e, k in p["keys"]]
+    return v
+
+
+def state_digest(state):
+    """Section 13.1: SHA-256 over the entries sorted by case id, case ‖ u32 LE n ‖ heads."""
+    m = b""
+    for case, heads in sorted((h(c), [h(x) for x in hs]) for c, hs in state):
+        m += case + struct.pack("<I", len(heads)) + b"".join(heads)
+    return sha256(m)
+
+
+def check_live():
+    v = load("live.json")
+    g = v["group"]
+    key, epoch = h(g["epoch_key"]), g["epoch"]
+    tag = hmac.new(key, b"caravan/route/v1" + struct.pack(">I", epoch), hashlib.sha256).digest()[:16]
+    ok(tag == h(g["routing_tag"]), "live.json: routing tag")
+    digest = hashlib.sha256()
+    for r in g["records"]:
+        digest.update(struct.pack("<Q", len(h(r))) + h(r))
+    ok(digest.digest() == h(g["records_digest"]), "live.json: records digest (10.3)")
+    meta = sha256(h(g["records_digest"]))
+    ok(meta == h(g["meta_digest"]), "live.json: meta digest, no erased case, nothing held (13.1)")
+    devices = {n: h(d["public_key"]) for n, d in v["devices"].items()}
+    hashes = set()
+    prev_after = None
+    for s in v["sessions"]:
+        what = "live.json %s" % s["name"]
+        session_id = None
+        for i, m in enumerate(s["messages"]):
+            w = "%s step %d" % (what, i + 1)
+            ok(m["step"] == i + 1, w + ": steps count from 1")
+            ok(m["from"] == ("A" if i % 2 == 0 else "B"), w + ": the initiator sends the odd steps")
+            data = h(m["bytes"])
+            ok(h(m["length_prefix"]) == struct.pack(">I", len(data)), w + ": u32 BE length prefix")
+            parts = split_envelopes(data)
+            ok(len(parts) == len(m["envelopes"]), w + ": envelopes back to back (14)")
+            for j, (part, e) in enumerate(zip(parts, m["envelopes"])):
+                we = "%s envelope %d" % (w, j + 1)
+                ok(part == h(e["envelope"]), we + ": bytes")
+                ek = h(e["epoch_key"])
+                etag = hmac.new(ek, b"caravan/route/v1" + struct.pack(">I", e["epoch"]),
+                                hashlib.sha256).digest()[:16]
+                ok(part[4:20] == etag == h(e["routing_tag"]) and part[20] == e["epoch"], we + ": header tag, epoch")
+                ok(part[22:38] == h(e["salt"]), we + ": salt in the header")
+                ok(open_envelope(ek, e["epoch"], part) == h(e["signed_cbor"]), we + ": opens to the Signed CBOR")
+                sender, payload = open_message(ek, e["epoch"], part, we)
+                ok(sender == devices[m["from"]] == h(e["sender"]), we + ": sender is the device that sent it")
+                inp = b"caravan/message/v1" + etag + struct.pack(">I", e["epoch"]) + h(e["body"])
+                ok(inp == h(e["signature_input"]), we + ": signature input (7)")
+                ok(ed25519_verify(sender, inp, h(e["sig"])), we + ": signature")
+                body = h(e["body"])
+                ok(body[0] == (0 if e["body_encoding"] == "cbor" else 1), we + ": body encoding byte")
+                ok(payload == h(e["payload_cbor"]), we + ": payload CBOR")
+                ok(cbor(live_payload_value(e["payload"])) == payload, we + ": payload CBOR from its fields (8.2)")
+                live = e["payload"]["live"]
+                is_main = j + 1 == len(parts)
+                ok((live is not None) == is_main == (e["kind"] == "main"), we + ": only the main envelope, the last, is live")
+                for c in e["payload"]["cases"]:
+                    ok(len(c["changes"]) == len(c["sigs"]), we + ": one signature per change")
+                    for ch, sig in zip(c["changes"], c["sigs"]):
+                        raw = h(ch)
+                        ok(raw[:4] == bytes.fromhex("856f4a83"), we + ": change chunk magic (9)")
+                        hsh = sha256(raw[8:])
+                        ok(raw[4:8] == hsh[:4], we + ": change checksum")
+                        ok(ed25519_verify(sender, b"caravan/change/v1" + h(c["case"]) + hsh, h(sig)),
+                           we + ": change signature by its author")
+                        hashes.add(hsh)
+                    ok(all(h(x) in hashes for x in c["heads"]), we + ": declared heads are changes sent")
+            main = m["envelopes"][-1]
+            ok(main["kind"] == "main", w + ": the main envelope is last")
+            live = main["payload"]["live"]
+            ok(cbor(live_header_value(live)) == h(live["cbor"]), w + ": LiveHeader CBOR from its fields")
+            ok(live["step"] == m["step"] and live["last"] == m["last"], w + ": header step and last")
+            ok(h(live["meta_digest"]) == meta, w + ": meta digest")
+            if session_id is None:
+                session_id = live["session"]
+            ok(live["session"] == session_id, w + ": one session id")
+            if i > 0:
+                ok(live["base"] is None, w + ": a reply's base is null (13.3)")
+            if live["inventory"] is not None:
+                cases = [c for c, _ in live["inventory"]]
+                ok(cases == sorted(cases), w + ": inventory sorted by case id")
+        msgs = s["messages"]
+        last = [m["envelopes"][-1]["payload"]["live"] for m in msgs]
+        ok([x["last"] for x in last] == [False] * (len(last) - 1) + [True], what + ": only the final message is last")
+        first = last[0]
+        if prev_after is None:
+            ok(first["base"] is None and first["inventory"] is not None, what + ": no base, inventory (13.3)")
+            ok(len(msgs) == 3, what + ": 3 messages on first contact")
+        else:
+            ok(h(first["base"]) == state_digest(prev_after["A"]["peers"]), what + ": base = digest(peers[B]) of A")
+            ok(first["inventory"] is None and len(msgs) == 2, what + ": fast path, 2 messages")
+        after = s["after"]
+        for me, other in (("A", "B"), ("B", "A")):
+            a = after[me]
+            ok(state_digest(a["state"]) == h(a["state_digest"]), "%s after, %s: state digest" % (what, me))
+            ok(a["peers"] == a["state"] and a["peers_digest"] == a["state_digest"],
+               "%s after, %s: peers[%s] := its own state (13.3)" % (what, me, other))
+            ok(h(a["peer_meta"]) == meta and h(a["last_peer"]) == devices[other],
+               "%s after, %s: peer_meta and last_peer" % (what, me))
+        ok(after["A"]["state"] == after["B"]["state"], what + ": both sides converged")
+        prev_after = after
+
+
 def main():
     check_membership()
     check_invitation()
@@ -850,6 +974,7 @@ def main():
     check_bundle()
     check_sharing()
     check_qr()
+    check_live()
     print("check.py: %d passed, 0 failed" % CHECKS)
 
 

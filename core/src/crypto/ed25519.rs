@@ -12,6 +12,22 @@ pub(crate) struct SigningKey(Ed25519KeyPair);
 
 /// A new random Ed25519 key, as PKCS#8 bytes.
 pub(crate) fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>> {
+    #[cfg(test)]
+    if super::random::thread_seeded() {
+        // Test vectors of whole sessions: the key of a seeded seed, as ring's PKCS#8 v2.
+        let seed: [u8; 32] = super::random::random_array()?;
+        let public = SigningKey::from_seed(&seed)
+            .ok_or_else(|| Error::Internal("seed".into()))?
+            .public_key();
+        let mut doc = vec![
+            0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        doc.extend_from_slice(&seed);
+        doc.extend_from_slice(&[0x81, 0x21, 0x00]);
+        doc.extend_from_slice(&public);
+        return Ok(Zeroizing::new(doc));
+    }
     let rng = ring::rand::SystemRandom::new();
     let doc = Ed25519KeyPair::generate_pkcs8(&rng)
         .map_err(|_| Error::Internal("could not generate a device key".into()))?;

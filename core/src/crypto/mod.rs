@@ -35,6 +35,8 @@ pub(crate) mod x25519;
 
 pub(crate) use hash::{sha256, Sha256};
 pub(crate) use mac::hmac_sha256;
+#[cfg(test)]
+pub(crate) use random::seed_thread;
 pub(crate) use random::{fill_random, random_array};
 pub use store_key::{KdfParams, StoreKey};
 pub(crate) use store_key::{Sealer, SEAL_OVERHEAD};

@@ -57,6 +57,13 @@ impl std::fmt::Debug for Ephemeral {
 /// refuses the peer's key or the result; an error when the system random generator
 /// fails.
 pub(crate) fn agree_ephemeral(peer: &[u8; 32]) -> Result<Option<Ephemeral>> {
+    #[cfg(test)]
+    if super::random::thread_seeded() {
+        // Test vectors of whole sessions: an ephemeral secret from the seeded bytes.
+        let eph = X25519StaticSecret::from_bytes(&super::random::random_array()?);
+        let public = eph.public();
+        return Ok(eph.agree(peer).map(|shared| Ephemeral { public, shared }));
+    }
     let rng = ring::rand::SystemRandom::new();
     let eph = agreement::EphemeralPrivateKey::generate(&agreement::X25519, &rng)
         .map_err(|_| Error::Internal("the system random generator failed".into()))?;

@@ -102,6 +102,13 @@ pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only: this thread's clock stands still at this time (ms), for
+    /// byte-reproducible vectors of whole sessions (`sync::vectors_live`).
+    pub(crate) static FIXED_NOW: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
 /// A point in time: milliseconds since the Unix epoch (UTC).
 ///
 /// Used for record-keeping times (case registered, note written, referral status
@@ -112,6 +119,10 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Timestamp {
+        #[cfg(test)]
+        if let Some(ms) = FIXED_NOW.with(std::cell::Cell::get) {
+            return Timestamp(ms);
+        }
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)

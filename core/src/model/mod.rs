@@ -15,6 +15,8 @@ pub use doc::{validate_edits, MAX_NOTE_CHARS, MAX_PARTNER_CHARS};
 pub use edit::Edit;
 pub use fields::{ScalarField, SetField};
 pub(crate) use ids::hex_encode;
+#[cfg(test)]
+pub(crate) use ids::FIXED_NOW;
 pub use ids::{CaseId, Timestamp, YearMonth};
 pub use record::{
     CaseRecord, Conflict, Consent, Note, Referral, ReferralEvent, RouteEvent, Screening,

@@ -233,11 +233,12 @@ impl Store {
         if !progress(0, 2) {
             return Err(Error::Cancelled);
         }
-        let (sender, payload, via) = self.open_incoming(bytes)?;
+        let (sender, payload, via, unopened) = self.open_incoming(bytes)?;
         if !progress(1, 2) {
             return Err(Error::Cancelled);
         }
-        let report = self.ingest_from(sender, payload, via)?;
+        let mut report = self.ingest_from(sender, payload, via)?;
+        sync::note_unopened(&mut report, unopened);
         progress(2, 2);
         let receipt =
             (report.cases_waiting == 0).then(|| handover_receipt(&self.identity, &sender, bytes));

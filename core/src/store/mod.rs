@@ -1848,6 +1848,8 @@ mod admission_tests;
 #[cfg(test)]
 mod adversary_sim;
 #[cfg(test)]
+mod live_seam;
+#[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
 mod quarantine_tests;

@@ -198,6 +198,7 @@ fn summed_reports_keep_every_field() {
         changes_dropped: 11,
         dropped: vec!["why".into()],
         notices: vec!["invitation used again".into()],
+        envelopes_unopened: 12,
     };
     let mut total = SyncReport::default();
     total += &one;
@@ -218,6 +219,7 @@ fn summed_reports_keep_every_field() {
         ),
         (22, 2, 2)
     );
+    assert_eq!(total.envelopes_unopened, 24);
     assert_eq!(total.cases_created + total.members_added, 16);
 }
 

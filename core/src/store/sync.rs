@@ -103,8 +103,13 @@ pub struct SyncReport {
     /// Why changes were dropped, one line per reason with its count.
     pub dropped: Vec<String>,
     /// What a coordinator must be told about its team (e.g. "invitation 3fa01c2e was
-    /// used again by device …"), one line each.
+    /// used again by device …"), and envelopes of the bundle this device could not open
+    /// (see `envelopes_unopened`), one line each.
     pub notices: Vec<String>,
+    /// Envelopes before the main one (admission or key updates) that no key of this
+    /// device opens: meant for another device, or damaged (indistinguishable; the rest of
+    /// the bundle is verified and imported on its own).
+    pub envelopes_unopened: usize,
 }
 
 impl std::ops::AddAssign<&SyncReport> for SyncReport {
@@ -125,6 +130,7 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
             changes_dropped,
             dropped,
             notices,
+            envelopes_unopened,
         } = o;
         self.cases_created += cases_created;
         self.cases_updated += cases_updated;
@@ -139,6 +145,7 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
         self.changes_dropped += changes_dropped;
         self.dropped.extend(dropped.iter().cloned());
         self.notices.extend(notices.iter().cloned());
+        self.envelopes_unopened += envelopes_unopened;
     }
 }
 
@@ -784,8 +791,10 @@ impl Store {
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
         self.check_writable()?;
-        let (sender, payload, via) = self.open_incoming(bytes)?;
-        self.ingest_from(sender, payload, via)
+        let (sender, payload, via, unopened) = self.open_incoming(bytes)?;
+        let mut report = self.ingest_from(sender, payload, via)?;
+        note_unopened(&mut report, unopened);
+        Ok(report)
     }
 
     /// Opens what another device sent: one envelope, or key-update envelopes followed
@@ -794,8 +803,13 @@ impl Store {
     /// hold the key of the main envelope) and their records join the main payload, so
     /// the whole message is then verified and applied at once, or refused whole. The
     /// third value names the single-use invitation whose welcome key opened the main
-    /// envelope (a device waiting to be admitted, decision 0016).
-    pub(super) fn open_incoming(&self, bytes: &[u8]) -> Result<(DeviceId, Payload, Option<B32>)> {
+    /// envelope (a device waiting to be admitted, decision 0016). The fourth value counts
+    /// the envelopes before the main one that no key of this device opens (meant for
+    /// another device, or damaged: the two cannot be told apart), see [`note_unopened`].
+    pub(super) fn open_incoming(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(DeviceId, Payload, Option<B32>, usize)> {
         let parts = crate::sync::envelope::split(bytes)?;
         let (main, updates) = parts
             .split_last()
@@ -808,6 +822,7 @@ impl Store {
         };
         let mut offered: Vec<crate::sync::envelope::EpochKey> = Vec::new();
         let mut offered_none = false;
+        let mut unopened = 0;
         for part in updates {
             match crate::sync::open_message(part, |t, e| any_key(&group, t, e)) {
                 Ok((_, payload)) => {
@@ -827,7 +842,10 @@ impl Store {
                     offered_none |= !payload.keys.is_empty() && opened.is_empty();
                     offered.extend(opened);
                 }
-                Err(Error::NotForThisDevice) => {}
+                // Under a key this device does not hold: an admission or key update for
+                // another device, or one whose header was damaged. (One under a key it
+                // holds that fails to open is refused above: that is tampering for sure.)
+                Err(Error::NotForThisDevice) => unopened += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -879,7 +897,7 @@ impl Store {
         };
         members.append(&mut payload.members);
         payload.members = members;
-        Ok((sender, payload, via))
+        Ok((sender, payload, via, unopened))
     }
 
     /// Seals a payload with the current group key. After a key rotation, the membership
@@ -2118,9 +2136,12 @@ impl Store {
                 "the session has already finished",
             ));
         }
+        if let Some(reason) = crate::sync::LiveRefusal::parse(bytes) {
+            return Err(self.refused_by_peer(reason));
+        }
         // A refused message leaves the session exactly as it was.
         let received = session.messages_received + 1;
-        let (sender, mut payload, via) = self.open_incoming(bytes)?;
+        let (sender, mut payload, via, unopened) = self.open_incoming(bytes)?;
         let live = payload
             .live
             .take()
@@ -2168,7 +2189,8 @@ impl Store {
             .iter()
             .map(|c| (c.case, c.heads.clone()))
             .collect();
-        let report = self.ingest_from(sender, payload, via)?;
+        let mut report = self.ingest_from(sender, payload, via)?;
+        note_unopened(&mut report, unopened);
         session.peer = Some(sender);
         session.id = expected_id;
         session.messages_received = received;
@@ -2213,6 +2235,67 @@ impl Store {
             self.finish(session, peer)?;
         }
         Ok(Some(bytes))
+    }
+
+    /// The refusal frame to send the peer before closing, after [`Store::live_receive`]
+    /// (or [`Store::live_start`]) failed with `error` (docs/protocol.md section 13.5);
+    /// `None` when the error is a refusal the peer sent (it is not answered). The frame
+    /// holds one reason code and nothing else: [`LiveRefusal::NotAccepted`] whenever the
+    /// peer has not yet proved in this session that it is an active member, so a device
+    /// outside the group learns nothing but "refused".
+    ///
+    /// [`LiveRefusal::NotAccepted`]: crate::sync::LiveRefusal::NotAccepted
+    pub fn live_refusal(&self, session: &LiveSession, error: &Error) -> Option<Vec<u8>> {
+        use crate::sync::LiveRefusal as R;
+        let reason = match error {
+            Error::LiveRefused { .. } => return None,
+            Error::UnsupportedMessage { .. } => R::Unsupported,
+            Error::Rejected { .. } | Error::NotForThisDevice | Error::InvalidInput { .. } => {
+                if session.peer.is_some() {
+                    R::MessageRefused
+                } else {
+                    R::NotAccepted
+                }
+            }
+            // This device cannot take part: its own membership, or its store.
+            _ => R::Unavailable,
+        };
+        Some(reason.frame())
+    }
+
+    /// The error for a refusal frame received from the peer, with advice from this
+    /// device's own state.
+    fn refused_by_peer(&self, reason: crate::sync::LiveRefusal) -> Error {
+        use crate::sync::LiveRefusal as R;
+        let advice = match reason {
+            R::NotAccepted if self.awaiting_admission().is_some() => {
+                "it does not accept this device, which is still waiting to be admitted: its \
+                 invitation was probably used already by another device (an invitation admits \
+                 one device only), or the other device is not the coordinator who invited it. \
+                 Ask a coordinator for a new invitation and join with it"
+            }
+            R::NotAccepted => {
+                "it does not accept this device as a member of its group: this device may have \
+                 been revoked, or the two devices are not in the same team. Ask a coordinator \
+                 to check this device in the member list"
+            }
+            R::MessageRefused => {
+                "it refused a message of this session (it did not verify, or broke a rule of \
+                 the protocol); what was exchanged before is stored. Run the sync again, and if \
+                 it is refused again ask a coordinator"
+            }
+            R::Unavailable => {
+                "it cannot sync now (its store refuses writes, or it is not an active member \
+                 itself). Ask the person holding it to check that device"
+            }
+            R::Unsupported => {
+                "it does not read this device's message format. Update Caravan on both devices"
+            }
+        };
+        Error::LiveRefused {
+            reason,
+            advice: advice.into(),
+        }
     }
 
     fn live_header(
@@ -2321,6 +2404,21 @@ impl Store {
         out.copy_from_slice(ctx.finish().as_ref());
         Ok(out)
     }
+}
+
+/// Says in the report how many envelopes of a bundle (or live message) this device could
+/// not open (red team round 3, L4): an admission or key update for another device looks
+/// exactly like a damaged one, so the import goes on, but the skip is no longer silent.
+pub(super) fn note_unopened(report: &mut SyncReport, unopened: usize) {
+    if unopened == 0 {
+        return;
+    }
+    report.envelopes_unopened += unopened;
+    report.notices.push(format!(
+        "{unopened} envelope{s} of this bundle could not be opened by this device (meant for \
+         another device, or damaged); the rest was checked and imported",
+        s = if unopened == 1 { "" } else { "s" }
+    ));
 }
 
 /// SHA-256 over the sorted entries of a state map.

@@ -652,3 +652,166 @@ fn a_listed_file_gone_before_it_is_read_does_not_stop_the_sync() {
     assert_eq!(r.bundles_imported, 1);
     assert_eq!(records(&mut t[1].store), records(&mut t[0].store));
 }
+
+/// Red team round 3, L4: a bundle whose first envelope (an admission update for another
+/// device, which this device cannot open) was damaged is imported, but the skipped
+/// envelope is reported, not silent; one under a key this device holds that fails is
+/// tampering for sure and refused whole.
+#[test]
+fn an_envelope_this_device_cannot_open_is_reported() {
+    let mut t = team(2);
+    // A invites C, which joins; A admits it: A's bundles now begin with C's admission
+    // update under C's welcome key, which B does not hold.
+    let mut c = device();
+    let inv = t[0]
+        .store
+        .invite(crate::sync::Role::FieldWorker)
+        .expect("invite");
+    c.store.join_group(inv.as_text(), "Device C").expect("join");
+    let join = c
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("join");
+    t[0].store.import_bundle(&join).expect("admit");
+    t[0].store.add_case(&edits(1)).expect("add");
+    let bundle = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    let parts = crate::sync::envelope::split(&bundle).expect("split");
+    assert_eq!(
+        parts.len(),
+        2,
+        "an admission update, then the main envelope"
+    );
+    let first = parts[0].len();
+    let mut tampered = bundle.clone();
+    tampered[first - 3] ^= 0x40; // in the admission update's ciphertext
+    let before = snapshot(&t[1].dir);
+    let r = t[1].store.import_bundle(&tampered).expect("import");
+    assert_eq!(r.cases_created, 1);
+    assert_eq!(r.envelopes_unopened, 1);
+    assert!(
+        r.notices.iter().any(|n| n.contains(
+            "1 envelope of this bundle could not be opened by this device (meant for another \
+             device, or damaged)"
+        )),
+        "{:?}",
+        r.notices
+    );
+    assert_ne!(before, snapshot(&t[1].dir));
+    // The untampered bundle says the same: the two cannot be told apart.
+    let r = t[1].store.import_bundle(&bundle).expect("again");
+    assert_eq!(r.envelopes_unopened, 1);
+    // The same damage in the main envelope (a key B holds) is refused, nothing changed.
+    let mut bad_main = bundle.clone();
+    let n = bad_main.len();
+    bad_main[n - 3] ^= 0x40;
+    let before = snapshot(&t[1].dir);
+    let err = t[1].store.import_bundle(&bad_main).expect_err("tampered");
+    assert!(matches!(err, Error::Rejected { .. }), "{err}");
+    assert_eq!(before, snapshot(&t[1].dir));
+    // C, whose update it is, opens it (it is waiting for exactly this).
+    let r = c.store.import_bundle(&bundle).expect("c admitted");
+    assert_eq!(r.envelopes_unopened, 0);
+}
+
+/// Every file of a store directory and its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The refusal frame of live sessions (protocol section 13.5): a second device on an
+/// already-used invitation, and a revoked device, each get a clear typed error instead
+/// of a closed connection, and the refusing store is unchanged.
+#[test]
+fn a_refused_live_session_says_why_and_changes_nothing() {
+    use crate::sync::LiveRefusal;
+    let mut t = team(1);
+    let inv = t[0]
+        .store
+        .invite(crate::sync::Role::FieldWorker)
+        .expect("invite");
+    let (mut b, mut e) = (device(), device());
+    b.store.join_group(inv.as_text(), "Bakyt").expect("b joins");
+    e.store.join_group(inv.as_text(), "Eve").expect("e joins");
+    let join = b.store.export_bundle(BundleScope::Everything).expect("b");
+    t[0].store.import_bundle(&join).expect("a admits b");
+
+    // E, on the used invitation, starts a live session with A.
+    let (mut se, first) = e.store.live_start().expect("e starts");
+    let before = snapshot(&t[0].dir);
+    let mut sa = t[0].store.live_accept().expect("accept");
+    let err = t[0]
+        .store
+        .live_receive(&mut sa, &first)
+        .expect_err("A refuses E");
+    let frame = t[0]
+        .store
+        .live_refusal(&sa, &err)
+        .expect("a refusal to send");
+    assert_eq!(frame, LiveRefusal::NotAccepted.frame());
+    assert_eq!(
+        before,
+        snapshot(&t[0].dir),
+        "the refusing store is unchanged"
+    );
+    let e_before = snapshot(&e.dir);
+    let got = e
+        .store
+        .live_receive(&mut se, &frame)
+        .expect_err("E is refused");
+    let text = got.to_string();
+    assert!(
+        matches!(
+            got,
+            Error::LiveRefused {
+                reason: LiveRefusal::NotAccepted,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the other device refused this live sync")
+            && text.contains("used already by another device")
+            && text.contains("Ask a coordinator for a new invitation"),
+        "{text}"
+    );
+    assert_eq!(e_before, snapshot(&e.dir));
+    // A refusal is not answered.
+    assert_eq!(e.store.live_refusal(&se, &got), None);
+
+    // A revoked device that has not heard of it: refused the same way, with its advice.
+    let mut t = team(3);
+    let c = t[2].store.device_id();
+    t[0].store.revoke(&c).expect("revoke");
+    let (mut sc, first) = t[2].store.live_start().expect("c starts");
+    let before = snapshot(&t[0].dir);
+    let mut sa = t[0].store.live_accept().expect("accept");
+    let err = t[0]
+        .store
+        .live_receive(&mut sa, &first)
+        .expect_err("A refuses the revoked C");
+    let frame = t[0].store.live_refusal(&sa, &err).expect("refusal");
+    assert_eq!(before, snapshot(&t[0].dir));
+    let got = t[2]
+        .store
+        .live_receive(&mut sc, &frame)
+        .expect_err("C is refused")
+        .to_string();
+    assert!(got.contains("may have been revoked"), "{got}");
+}

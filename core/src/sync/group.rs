@@ -1386,7 +1386,10 @@ fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     #[cfg(test)]
-    let now = now + CLOCK_AHEAD.with(std::cell::Cell::get);
+    let now = match crate::model::FIXED_NOW.with(std::cell::Cell::get) {
+        Some(ms) => ms as u64 / 1000,
+        None => now,
+    } + CLOCK_AHEAD.with(std::cell::Cell::get);
     now
 }
 

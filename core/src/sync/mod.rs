@@ -8,6 +8,8 @@ pub mod envelope;
 mod group;
 mod keywrap;
 pub mod qr;
+mod refusal;
+pub use refusal::{LiveRefusal, REFUSAL_LABEL};
 mod remote;
 pub(crate) mod rights;
 pub(crate) mod signatures;
@@ -16,6 +18,8 @@ pub(crate) mod share;
 pub use share::AgreementOffer;
 #[cfg(test)]
 mod vectors;
+#[cfg(test)]
+mod vectors_live;
 #[cfg(test)]
 mod vectors_membership;
 #[cfg(test)]

@@ -47,9 +47,17 @@ public enum LocalNetworkSync {
     private static func run(store: CaravanStore, framed: Framed, session: LiveSync, first: Data?) throws -> SyncSummary {
         if let first { try framed.send(first) }
         while try !session.isDone() {
-            if let reply = try store.liveReceive(session: session, message: framed.receive()) {
-                try framed.send(reply)
+            let message = try framed.receive()
+            let reply: Data?
+            do {
+                reply = try store.liveReceive(session: session, message: message)
+            } catch {
+                // Tell the other phone why before closing (protocol section 13.5): a reason
+                // code only. Best effort: it may have hung up already.
+                if let refusal = try? session.refusal() { try? framed.send(refusal) }
+                throw error
             }
+            if let reply { try framed.send(reply) }
         }
         return try session.summary()
     }

@@ -6,6 +6,7 @@ import java.io.IOException
 import java.net.InetSocketAddress
 import java.net.ServerSocket
 import java.net.Socket
+import org.caravan.core.CaravanException
 import org.caravan.core.CaravanStore
 import org.caravan.core.LiveSync
 import org.caravan.core.SyncSummary
@@ -67,7 +68,15 @@ object LocalNetworkSync {
         try {
             first?.let { send(output, it) }
             while (!session.isDone()) {
-                val reply = store.liveReceive(session, receive(input))
+                val message = receive(input)
+                val reply = try {
+                    store.liveReceive(session, message)
+                } catch (e: CaravanException) {
+                    // Tell the other phone why before closing (protocol section 13.5): a
+                    // reason code only. Best effort: it may have hung up already.
+                    session.refusal()?.let { runCatching { send(output, it) } }
+                    throw e
+                }
                 reply?.let { send(output, it) }
             }
             return session.summary()
