@@ -6,7 +6,8 @@
 //! - [`outgoing`]: this device's state and the payload a peer lacks;
 //! - [`bundle`]: bundles (files of changes) exported and imported;
 //! - [`live`]: live sessions between two devices online together;
-//! - [`receive`]: every incoming payload, verified and then applied;
+//! - [`receive`]: every incoming payload, verified into a plan without I/O and then
+//!   applied (decision 0030);
 //! - [`quarantine`]: changes by revoked devices waiting for a coordinator;
 //! - [`batch`]: the one transaction helper that writes documents and sync deltas with
 //!   one `fdatasync`.
