@@ -1851,6 +1851,8 @@ mod membership_tests;
 #[cfg(test)]
 mod quarantine_tests;
 #[cfg(test)]
+mod receive_tests;
+#[cfg(test)]
 mod share_tests;
 #[cfg(test)]
 mod sync_tests;
