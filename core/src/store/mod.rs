@@ -24,7 +24,6 @@
 mod assigned;
 mod bulk_import;
 mod chunks;
-mod clash;
 mod dedup;
 mod dictionary;
 mod end_mark;
@@ -1853,6 +1852,8 @@ mod live_seam;
 mod membership_tests;
 #[cfg(test)]
 mod quarantine_tests;
+#[cfg(test)]
+mod receive_tests;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]

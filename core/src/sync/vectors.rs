@@ -634,7 +634,7 @@ fn bundle_vectors() -> Value {
     })
 }
 
-/// The live-session state digest, written from the spec (store::sync's is private).
+/// The live-session state digest, written from the spec (store::sync::live's is private).
 fn spec_state_digest(map: &[(CaseId, Vec<Hash>)]) -> [u8; 32] {
     let mut entries = map.to_vec();
     entries.sort();
@@ -1322,7 +1322,7 @@ fn bundle_vector_holds() {
             .collect();
         assert_eq!(cc.heads.iter().map(|h| h.0).collect::<Vec<_>>(), heads);
         let expected = v["changes"].as_array().expect("changes");
-        // The changes as a receiver reconstructs them (see store::sync::parse_changes).
+        // The changes as a receiver reconstructs them (see store::sync::receive::plan::parse_changes).
         let (changes, mut applied): (Vec<Change>, AutoCommit) =
             match v["mode"].as_str().expect("mode") {
                 "changes" => {

@@ -28,9 +28,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use automerge::{AutoCommit, Change};
 
-use super::index::{PendingChange, SyncDelta};
-use super::Store;
 use crate::model::{CaseDoc, CaseId};
+use crate::store::index::{PendingChange, SyncDelta};
+use crate::store::Store;
 use crate::sync::{Membership, B64};
 use crate::{Error, Result};
 
@@ -123,6 +123,43 @@ pub(super) fn settle(changes: &[&Change]) -> Vec<Fate> {
     fate.into_iter().map(|f| f.unwrap_or(Fate::Lost)).collect()
 }
 
+/// For a preview: `doc` without the changes that hold the numbers of `changes` (the
+/// versions kept where some of `changes` lost a clash) and what builds on them, so
+/// that `changes` apply to it and show what they would have changed.
+pub(in crate::store::sync) fn without_rivals(
+    mut doc: CaseDoc,
+    case: &CaseId,
+    changes: &[(Change, [u8; 64])],
+    actor: &automerge::ActorId,
+) -> CaseDoc {
+    let numbers: BTreeSet<(&[u8], u64)> = changes
+        .iter()
+        .map(|(c, _)| (c.actor_id().to_bytes(), c.seq()))
+        .collect();
+    let mine: BTreeSet<[u8; 32]> = changes.iter().map(|(c, _)| c.hash().0).collect();
+    let mut gone: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut keep = Vec::new();
+    // Automerge returns changes in causal order: a change's dependencies come first.
+    for (c, s) in doc.changes_since(&[]) {
+        let rival =
+            !mine.contains(&c.hash().0) && numbers.contains(&(c.actor_id().to_bytes(), c.seq()));
+        if rival || c.deps().iter().any(|d| gone.contains(&d.0)) {
+            gone.insert(c.hash().0);
+        } else {
+            keep.push((c, s));
+        }
+    }
+    if gone.is_empty() {
+        return doc;
+    }
+    let mut rebuilt = CaseDoc::empty(*case, actor.clone());
+    let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
+    match rebuilt.apply_verified(&keep, &allow) {
+        Ok(Ok(_)) => rebuilt,
+        _ => doc,
+    }
+}
+
 /// What settling a case by the rule gives the ingest to write.
 pub(super) struct Settlement {
     /// The case to write, and whether whole (it was rebuilt), if it changed.
@@ -193,11 +230,11 @@ impl Store {
             CaseDoc::empty(case, self.actor.clone())
         };
         let held = doc.changes_since(&[]);
-        let prev_q: Vec<PendingChange> = super::sync::latest(deltas, &case, true)
+        let prev_q: Vec<PendingChange> = super::rebuild::latest(deltas, &case, true)
             .or(self.index.sync.quarantine.get(&case))
             .cloned()
             .unwrap_or_default();
-        let prev_p: Vec<PendingChange> = super::sync::latest(deltas, &case, false)
+        let prev_p: Vec<PendingChange> = super::rebuild::latest(deltas, &case, false)
             .or(self.index.sync.pending.get(&case))
             .cloned()
             .unwrap_or_default();
