@@ -16,7 +16,9 @@
 //!    changes to a fork of each document (missing dependencies park them as
 //!    *pending*), building the cases new to this device on all cores, dropping
 //!    quarantine candidates a document already holds, and rebuilding documents for
-//!    withdrawals and cut-outs ([`rebuild`]). The group and every updated case and
+//!    withdrawals and cut-outs ([`rebuild`]). A case where two versions of one change
+//!    meet (a phone restored from an older copy) is settled by [`clash`], the same on
+//!    every device (decision 0031). The group and every updated case and
 //!    sync delta are written through one transaction helper
 //!    ([`Store::persist_batch`], one `fdatasync`); the accepted erasures follow it.
 //!
