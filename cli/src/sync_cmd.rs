@@ -92,6 +92,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
         "dropped": r.dropped,
         "notices": r.notices,
         "envelopes_unopened": r.envelopes_unopened,
+        "changed": r.changed.iter().map(|c| c.to_hex()).collect::<Vec<_>>(),
     })
 }
 

@@ -199,10 +199,12 @@ fn summed_reports_keep_every_field() {
         dropped: vec!["why".into()],
         notices: vec!["invitation used again".into()],
         envelopes_unopened: 12,
+        changed: vec![CaseId([1; 16]), CaseId([2; 16])],
     };
     let mut total = SyncReport::default();
     total += &one;
     total += &one;
+    assert_eq!(total.changed, one.changed, "each changed case once");
     assert_eq!(
         (
             total.changes_quarantined,
@@ -654,6 +656,7 @@ fn a_restored_phones_two_versions_converge_on_every_device() {
         .update_case(&case, &[Edit::note("C on version 2")])
         .expect("C's note");
     let first = send(&mut t, a, c).expect("A's bundle imports on C");
+    assert_eq!(first.changed, vec![case], "{first:?}");
     assert!(
         first
             .notices

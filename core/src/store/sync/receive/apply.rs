@@ -322,7 +322,16 @@ impl Store {
                 )
             })
             .collect();
+        let unapplied: Vec<CaseId> = deltas
+            .iter()
+            .filter_map(|d| match d {
+                SyncDelta::Unapplied { case } => Some(*case),
+                _ => None,
+            })
+            .collect();
         self.persist_batch(to_write, deltas)?;
+        report.changed.extend(written.iter().map(|(c, _)| *c));
+        report.changed.extend(unapplied);
         for (case, before) in written {
             let after = self
                 .index
@@ -342,9 +351,15 @@ impl Store {
         debug_assert!(tombstones.iter().all(|t| erased.contains(&t.case)));
         for t in tombstones {
             let existed = self.index.cases.contains_key(&t.case);
+            let case = t.case;
             self.apply_tombstone(t)?;
             report.cases_erased += usize::from(existed);
+            if existed {
+                report.changed.push(case);
+            }
         }
+        report.changed.sort();
+        report.changed.dedup();
         Ok(report)
     }
 

@@ -77,6 +77,9 @@ pub struct SyncReport {
     /// device opens: meant for another device, or damaged (indistinguishable; the rest of
     /// the bundle is verified and imported on its own).
     pub envelopes_unopened: usize,
+    /// The cases whose content this changed on this device (created, updated,
+    /// rebuilt, erased or withdrawn), sorted, each once: what an app redraws.
+    pub changed: Vec<CaseId>,
 }
 
 impl std::ops::AddAssign<&SyncReport> for SyncReport {
@@ -98,6 +101,7 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
             dropped,
             notices,
             envelopes_unopened,
+            changed,
         } = o;
         self.cases_created += cases_created;
         self.cases_updated += cases_updated;
@@ -113,6 +117,9 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
         self.dropped.extend(dropped.iter().cloned());
         self.notices.extend(notices.iter().cloned());
         self.envelopes_unopened += envelopes_unopened;
+        self.changed.extend(changed.iter().copied());
+        self.changed.sort();
+        self.changed.dedup();
     }
 }
 
