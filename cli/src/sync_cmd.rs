@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use caravan_core::store::inputs;
 use caravan_core::sync::qr;
@@ -292,12 +293,14 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
                 eprintln!("Waiting for a colleague on {addr} … (the store is held meanwhile)");
             }
             let (stream, _) = listener.accept().map_err(io(Path::new(&addr)))?;
+            timed(&stream)?;
             let session = store.live_accept()?;
             let s = run_live(store, stream, session, None, json)?;
             finish(json, &s);
         }
         SyncCommand::Connect { addr } => {
             let stream = TcpStream::connect(&addr).map_err(io(Path::new(&addr)))?;
+            timed(&stream)?;
             let (session, first) = store.live_start()?;
             let s = run_live(store, stream, session, Some(first), json)?;
             finish(json, &s);
@@ -318,6 +321,7 @@ pub(crate) fn listen(dir: &Path, json: bool, addr: &str) -> Result<()> {
         eprintln!("Waiting for a colleague on {addr} … (the store stays usable meanwhile)");
     }
     let (stream, _) = listener.accept().map_err(io(Path::new(addr)))?;
+    timed(&stream)?;
     let mut store = crate::unlock::open_with(dir, &pass)?;
     let session = store.live_accept()?;
     let s = run_live(&mut store, stream, session, None, json)?;
@@ -343,6 +347,34 @@ fn finish(json: bool, s: &LiveSession) {
 /// Largest message accepted from the network.
 const MAX_MESSAGE: usize = 64 << 20;
 
+/// How long a live peer may stay silent (no byte read or written) before the session
+/// ends: 60 s, or `CARAVAN_LIVE_TIMEOUT_SECS` (red team round 5 F2: a silent or
+/// dropped peer held `sync listen` and `sync connect` for as long as it liked).
+fn live_timeout() -> Duration {
+    let secs = std::env::var("CARAVAN_LIVE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// The slowest a message may arrive: a peer trickling bytes cannot hold the session
+/// longer than [`live_timeout`] plus one second per 4 KiB of the message.
+const MIN_BYTES_PER_SEC: u64 = 4096;
+
+/// Sets the read and write timeouts of a live session's connection.
+fn timed(stream: &TcpStream) -> Result<()> {
+    let t = Some(live_timeout());
+    stream
+        .set_read_timeout(t)
+        .and_then(|()| stream.set_write_timeout(t))
+        .map_err(|e| Error::Io {
+            file: "network".into(),
+            source: e,
+        })
+}
+
 /// Moves length-prefixed messages (u32 BE) over the stream until the session is done.
 pub(crate) fn run_live<S: Read + Write>(
     store: &mut Store,
@@ -366,7 +398,8 @@ pub(crate) fn run_live<S: Read + Write>(
                     | std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::ConnectionAborted
                     | std::io::ErrorKind::BrokenPipe
-            ) {
+            ) || is_timeout(&e)
+            {
                 // Every message received before was stored durably; what the peer did
                 // not finish sending is simply not here.
                 Error::Io {
@@ -374,9 +407,17 @@ pub(crate) fn run_live<S: Read + Write>(
                     source: std::io::Error::new(
                         e.kind(),
                         format!(
-                            "the other device closed the connection before the sync finished \
-                             (after {} message(s) received); what arrived so far is stored, \
-                             run the sync again to finish",
+                            "the other device {} before the sync finished (after {} \
+                             message(s) received); what arrived so far is stored, run the \
+                             sync again to finish",
+                            if is_timeout(&e) {
+                                format!(
+                                    "sent nothing for {} s, or too slowly,",
+                                    live_timeout().as_secs()
+                                )
+                            } else {
+                                "closed the connection".to_string()
+                            },
                             session.messages_received
                         ),
                     ),
@@ -408,9 +449,38 @@ fn send<S: Write>(s: &mut S, msg: &[u8]) -> std::io::Result<()> {
     s.flush()
 }
 
+/// Whether an I/O error is a read or write timeout (Unix says `WouldBlock`).
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+/// Fills `buf` from `s`, failing with `TimedOut` once `deadline` has passed (each read
+/// also ends at the stream's own timeout).
+fn read_by<S: Read>(s: &mut S, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        if Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the other device sends too slowly",
+            ));
+        }
+        match s.read(&mut buf[filled..]) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
+    read_by(s, &mut len, Instant::now() + live_timeout())?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_MESSAGE {
         return Err(std::io::Error::new(
@@ -418,11 +488,13 @@ fn receive<S: Read>(s: &mut S, quiet: bool) -> std::io::Result<Vec<u8>> {
             "message larger than 64 MiB",
         ));
     }
+    let deadline =
+        Instant::now() + live_timeout() + Duration::from_secs(len as u64 / MIN_BYTES_PER_SEC);
     let mut buf = Vec::with_capacity(len.min(1 << 20));
     let mut chunk = [0u8; 64 * 1024];
     while buf.len() < len {
         let want = (len - buf.len()).min(chunk.len());
-        s.read_exact(&mut chunk[..want])?;
+        read_by(s, &mut chunk[..want], deadline)?;
         buf.extend_from_slice(&chunk[..want]);
         if !quiet && len > 256 * 1024 {
             eprint!(

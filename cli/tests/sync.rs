@@ -1049,3 +1049,88 @@ fn a_restored_phone_cannot_split_a_case() {
         );
     }
 }
+
+/// Red team round 5 F2: a peer that connects and then sends one byte and nothing more
+/// held `sync listen` (and a colleague waiting behind it) for as long as it liked. Now
+/// the session ends after the live timeout with exit 5 and says why.
+#[test]
+fn a_silent_live_peer_cannot_hold_a_listening_device() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    ok(&a, &["init", "--kdf-memory-mib", "8"]);
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args([
+            "--store",
+            a.to_str().expect("p"),
+            "sync",
+            "listen",
+            "--addr",
+            &addr,
+        ])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .env("CARAVAN_LIVE_TIMEOUT_SECS", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut silent = None;
+    for _ in 0..200 {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            silent = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut silent = silent.expect("connected");
+    use std::io::Write;
+    silent.write_all(&[0]).expect("one byte of a length");
+    let started = std::time::Instant::now();
+    let out = listener.wait_with_output().expect("listener");
+    let took = started.elapsed();
+    drop(silent);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("sent nothing for 2 s"), "{err}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
+
+/// Red team round 5 F1: a device name with terminal escapes is refused where it is
+/// written (exit 2), so it never reaches a coordinator's screen.
+#[test]
+fn a_device_name_with_terminal_escapes_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for s in [&a, &b] {
+        ok(s, &["init", "--kdf-memory-mib", "8"]);
+    }
+    ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
+    let inv = ok(&a, &["member", "invite", "--role", "field_worker"])["invitation"]
+        .as_str()
+        .expect("inv")
+        .to_string();
+    let out = caravan(
+        &b,
+        &[
+            "member",
+            "join",
+            &inv,
+            "--name",
+            "Evil\u{1b}]0;pwned\u{7}\u{1b}[2J",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("control characters"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "the refusal does not echo the escape: {err}"
+    );
+    ok(&b, &["member", "join", &inv, "--name", "Bakyt"]);
+}

@@ -815,3 +815,34 @@ fn a_refused_live_session_says_why_and_changes_nothing() {
         .to_string();
     assert!(got.contains("may have been revoked"), "{got}");
 }
+
+/// Red team round 5 F3: a bundle cut down to its key updates, or with its main envelope
+/// moved before them, imported with exit 0 and no word (the key update was taken for
+/// the main envelope). Now refused, typed, nothing changed.
+#[test]
+fn a_bundle_cut_down_to_its_key_updates_is_refused_unchanged() {
+    let mut t = team(3);
+    let gone = t[2].store.device_id();
+    t[0].store.revoke(&gone).expect("revoke: the key rotates");
+    t[0].store.add_case(&edits(1)).expect("add");
+    let bundle = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    let parts = crate::sync::envelope::split(&bundle).expect("split");
+    assert!(parts.len() >= 2, "key updates, then the main envelope");
+    let main = parts.last().expect("main").to_vec();
+    let updates: Vec<u8> = parts[..parts.len() - 1].concat();
+    let reordered: Vec<u8> = [main.clone(), updates.clone()].concat();
+    for (what, bytes) in [("cut down", updates), ("reordered", reordered)] {
+        let before = snapshot(&t[1].dir);
+        let err = t[1].store.import_bundle(&bytes).expect_err(what);
+        assert!(
+            matches!(&err, Error::Rejected { reason } if reason.contains("main part is missing")),
+            "{what}: {err}"
+        );
+        assert_eq!(before, snapshot(&t[1].dir), "{what}: nothing changed");
+    }
+    let r = t[1].store.import_bundle(&bundle).expect("the whole bundle");
+    assert_eq!(r.cases_created, 1);
+}

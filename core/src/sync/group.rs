@@ -257,7 +257,7 @@ pub(crate) struct MemberInfo {
 impl MemberInfo {
     fn new(name: String, role: Role) -> MemberInfo {
         MemberInfo {
-            name,
+            name: shown_name(&name),
             role,
             active: true,
             x25519: None,
@@ -860,7 +860,7 @@ impl GroupState {
                                 super::admission::settle(&mut st.members, *role, &devices);
                             }
                         } else {
-                            st.reused.push((invite.0, device, name.clone()));
+                            st.reused.push((invite.0, device, shown_name(name)));
                         }
                     }
                 }
@@ -1451,14 +1451,41 @@ fn about(r: &MemberRecord, device: &[u8; 32]) -> bool {
     }
 }
 
-/// Trims and checks a group or device name (1–80 characters, no identifiers).
+/// Trims and checks a group or device name (1–80 characters, no control or
+/// text-direction characters, no identifiers).
 pub(crate) fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(Error::invalid(what, "give a name of 1 to 80 characters"));
     }
+    if name.chars().any(hidden_char) {
+        return Err(Error::invalid(
+            what,
+            "a name cannot hold control characters (line breaks, escapes) or characters \
+             that reorder or hide text",
+        ));
+    }
     crate::privacy::screen_name(name, what)?;
     Ok(name)
+}
+
+/// Whether `c` is a control character or one that reorders or hides text (bidi
+/// overrides and isolates, zero-width marks): refused in names this device writes, and
+/// replaced by U+FFFD in names it shows from other devices' records (red team round 5
+/// F1: a name with terminal escapes rewrote a coordinator's screen).
+fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A name from another device's record as this device shows it: control and
+/// text-direction characters replaced by U+FFFD (see [`hidden_char`]).
+pub(crate) fn shown_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if hidden_char(c) { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// Checks a record's own signatures (membership is decided by [`GroupState::members`]).
@@ -1629,6 +1656,28 @@ pub(crate) fn unbase32(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Red team round 5 F1: names with terminal escapes or text-direction characters
+    /// are refused when written here, and shown without them when another device's
+    /// record carries them.
+    #[test]
+    fn names_hold_no_control_or_direction_characters() {
+        for bad in [
+            "Evil\x1b]0;pwned\x07",
+            "A\rcaravan: done",
+            "abc\u{202E}gnp.exe",
+            "x\u{200B}y",
+        ] {
+            assert!(checked_name(bad, "device name").is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            checked_name("  Айгерим, Ош ", "device name").ok(),
+            Some("Айгерим, Ош")
+        );
+        let shown = shown_name("Evil\x1b[2J\u{202E}x");
+        assert!(!shown.chars().any(hidden_char), "{shown:?}");
+        assert_eq!(shown, "Evil\u{FFFD}[2J\u{FFFD}x");
+    }
     use super::*;
 
     /// The identity point (y = 1), a key of small order, and a signature that ring's

@@ -28,7 +28,7 @@ mod vectors_sharing;
 #[cfg(test)]
 pub(crate) use group::CLOCK_AHEAD;
 pub use group::{invitation_code, Invitation, Member, Role};
-pub(crate) use group::{invitation_id, GroupState, MemberOp, Membership, B32, B64};
+pub(crate) use group::{invitation_id, shown_name, GroupState, MemberOp, Membership, B32, B64};
 mod message;
 
 pub(crate) use identity::change_message;

@@ -254,7 +254,7 @@ impl Agreement {
         }
         Ok(Agreement {
             id: offer.id,
-            peer_name: offer.sharer_name.clone(),
+            peer_name: super::group::shown_name(&offer.sharer_name),
             peer_device: offer.sharer_device,
             key: offer.key,
             fields: check_fields(&offer.fields)?,

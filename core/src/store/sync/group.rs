@@ -22,7 +22,11 @@ impl Store {
 
     /// The group's name, if this device is in one.
     pub fn group_name(&self) -> Option<String> {
-        self.index.sync.group.as_ref().map(|g| g.name.clone())
+        self.index
+            .sync
+            .group
+            .as_ref()
+            .map(|g| crate::sync::shown_name(&g.name))
     }
 
     /// The group's members, revoked ones included (`active` false).

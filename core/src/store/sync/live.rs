@@ -276,8 +276,9 @@ impl Store {
             }
             R::NotAccepted => {
                 "it does not accept this device as a member of its group: this device may have \
-                 been revoked, or the two devices are not in the same team. Ask a coordinator \
-                 to check this device in the member list"
+                 been revoked, or the two devices are not in the same team, or the other device \
+                 missed a key rotation (then let it start the sync, or send it a bundle, which \
+                 carries the new key). Ask a coordinator to check this device in the member list"
             }
             R::MessageRefused => {
                 "it refused a message of this session (it did not verify, or broke a rule of \
