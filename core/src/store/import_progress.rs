@@ -26,6 +26,7 @@ impl Store {
         }
         let mut report = self.ingest_from(sender, payload, via)?;
         sync::note_unopened(&mut report, unopened);
+        sync::note_waiting(&mut report);
         progress(2, 2);
         Ok(report)
     }

@@ -87,6 +87,7 @@ impl Store {
         let (sender, payload, via, unopened) = self.open_incoming(bytes)?;
         let mut report = self.ingest_from(sender, payload, via)?;
         super::note_unopened(&mut report, unopened);
+        super::note_waiting(&mut report);
         Ok(report)
     }
 }

@@ -247,3 +247,19 @@ pub(in crate::store) fn note_unopened(report: &mut SyncReport, unopened: usize) 
         s = if unopened == 1 { "" } else { "s" }
     ));
 }
+
+/// Says in a bundle import's report what to do when cases wait for changes that were
+/// not in it (red team round 5: a phone restored from an older copy lacks what it had
+/// received since, and incremental bundles from others never send it again).
+pub(in crate::store) fn note_waiting(report: &mut SyncReport) {
+    if report.cases_waiting == 0 {
+        return;
+    }
+    report.notices.push(format!(
+        "{} case(s) wait for changes this device does not have (in an earlier bundle not \
+         imported here, or lost when this phone was restored from an older copy): import \
+         the missing bundles, or ask the sender for a full bundle (`caravan bundle export` \
+         without `--since`)",
+        report.cases_waiting
+    ));
+}

@@ -23,7 +23,7 @@ mod receive;
 
 pub(super) use self::bundle::cursor_meta_key;
 pub use self::bundle::BundleScope;
-pub(super) use self::envelopes::note_unopened;
+pub(super) use self::envelopes::{note_unopened, note_waiting};
 #[cfg(test)]
 pub(crate) use self::group::LOCAL_CHECKS_OFF;
 pub use self::live::LiveSession;

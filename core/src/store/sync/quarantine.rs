@@ -63,14 +63,24 @@ impl Store {
                         Change::from_bytes(b.clone()).ok().map(|c| (c, s.0))
                     })
                     .collect();
-                let preview = self.preview_quarantined(case, &signed);
-                let clashing = signed
+                // Changes that lost a clash (or build on one) are previewed on the case
+                // without the version kept; the others on the case as it is (red team
+                // round 5: a mixed quarantine showed nothing).
+                let lost = self.lost_in_quarantine(case, &signed);
+                let (lost_ones, others): (Vec<_>, Vec<_>) = signed
                     .iter()
-                    .filter(|(c, _)| {
-                        view.by_actor(c.actor_id().to_bytes())
-                            .is_some_and(|(_, m)| m.active)
-                    })
-                    .count();
+                    .cloned()
+                    .partition(|(c, _)| lost.contains(&c.hash().0));
+                let mut preview = self.preview_quarantined(case, &others, false);
+                let rivals = self.preview_quarantined(case, &lost_ones, true);
+                preview.0.extend(rivals.0);
+                preview.0.sort();
+                preview.0.dedup();
+                preview.1.extend(rivals.1);
+                if preview.2.is_empty() {
+                    preview.2 = rivals.2;
+                }
+                let clashing = lost.len();
                 Quarantined {
                     case: *case,
                     changes: q.len(),
@@ -92,11 +102,18 @@ impl Store {
         &self,
         case: &CaseId,
         changes: &[(Change, [u8; 64])],
+        without_rivals: bool,
     ) -> (Vec<String>, Vec<String>, String) {
+        if changes.is_empty() {
+            return Default::default();
+        }
         let exists = self.index.cases.contains_key(case);
         let base = if exists {
             match self.read_doc(case) {
-                Ok(d) => super::receive::clash::without_rivals(d, case, changes, &self.actor),
+                Ok(d) if without_rivals => {
+                    super::receive::clash::without_rivals(d, case, changes, &self.actor)
+                }
+                Ok(d) => d,
                 Err(_) => return Default::default(),
             }
         } else {
@@ -168,15 +185,16 @@ impl Store {
             .iter()
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
             .collect();
-        // Changes by active members are there because they lost a clash (decision
-        // 0031): they can only be rejected; accepting decides the others.
-        let view = g.view();
-        let lost_clash = |c: &Change| {
-            view.by_actor(c.actor_id().to_bytes())
-                .is_some_and(|(_, m)| m.active)
-        };
+        // Changes that lost a clash, or build on one, can never apply (decision 0031):
+        // they can only be rejected; accepting decides the others (red team round 5:
+        // accepting a note built on a lost version dropped it everywhere).
         let held: Vec<Change> = if accept {
-            all.iter().filter(|c| !lost_clash(c)).cloned().collect()
+            let signed: Vec<(Change, [u8; 64])> =
+                all.iter().map(|c| (c.clone(), [0u8; 64])).collect();
+            let lost = self.lost_in_quarantine(case, &signed);
+            all.into_iter()
+                .filter(|c| !lost.contains(&c.hash().0))
+                .collect()
         } else {
             all
         };
@@ -246,6 +264,37 @@ fn is_empty(v: &serde_json::Value) -> bool {
         serde_json::Value::Array(a) => a.is_empty(),
         serde_json::Value::Object(o) => o.values().all(is_empty),
         _ => false,
+    }
+}
+
+impl Store {
+    /// The quarantined changes of `case` (of `q`) that can never apply: they lose a
+    /// clash with what the case holds, or build on one that does (decision 0031), by
+    /// the rule every device applies, with each of them taken as accepted.
+    fn lost_in_quarantine(&self, case: &CaseId, q: &[(Change, [u8; 64])]) -> BTreeSet<[u8; 32]> {
+        let mut held = if self.index.cases.contains_key(case) {
+            match self.read_doc(case) {
+                Ok(d) => d,
+                Err(_) => return BTreeSet::new(),
+            }
+        } else {
+            CaseDoc::empty(*case, self.actor.clone())
+        }
+        .changes_since(&[]);
+        let mine: BTreeSet<[u8; 32]> = held.iter().map(|(c, _)| c.hash().0).collect();
+        held.extend(
+            q.iter()
+                .filter(|(c, _)| !mine.contains(&c.hash().0))
+                .cloned(),
+        );
+        let all: Vec<&Change> = held.iter().map(|(c, _)| c).collect();
+        let asked: BTreeSet<[u8; 32]> = q.iter().map(|(c, _)| c.hash().0).collect();
+        super::receive::clash::settle(&all)
+            .into_iter()
+            .zip(&all)
+            .filter(|(f, c)| *f == super::receive::clash::Fate::Lost && asked.contains(&c.hash().0))
+            .map(|(_, c)| c.hash().0)
+            .collect()
     }
 }
 

@@ -508,6 +508,9 @@ fn take_settlement(
             s.dropped
         ));
     }
+    if s.keep_stored_quarantine {
+        deltas.retain(|d| !matches!(d, SyncDelta::Quarantine { case: c, .. } if *c == case));
+    }
     deltas.extend(s.deltas);
     report.notices.extend(s.notice);
 }

@@ -36,7 +36,7 @@ use crate::{Error, Result};
 
 /// What the rule makes of one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fate {
+pub(in crate::store::sync) enum Fate {
     /// Part of the case.
     Kept,
     /// Lost a clash, or depends on a change that did: set aside.
@@ -46,7 +46,7 @@ pub(super) enum Fate {
 }
 
 /// The fate of each of `changes` (in the same order; each hash at most once).
-pub(super) fn settle(changes: &[&Change]) -> Vec<Fate> {
+pub(in crate::store::sync) fn settle(changes: &[&Change]) -> Vec<Fate> {
     let n = changes.len();
     let index: HashMap<[u8; 32], usize> = changes
         .iter()
@@ -178,23 +178,29 @@ pub(super) struct Settlement {
     pub(super) waiting: bool,
     /// What a user is told (a clash was found or changed the case).
     pub(super) notice: Option<String>,
+    /// The case's quarantine ends as stored: earlier entries of this batch for it go.
+    pub(super) keep_stored_quarantine: bool,
 }
 
 /// Whether `q` (a case's quarantine) holds changes the rule set aside: changes by
-/// authors that are active members (a revoked author's changes are there for the
-/// revocation, and wait for a coordinator either way).
+/// authors that are active members, or that a coordinator accepted (a revoked
+/// author's undecided changes are there for the revocation, and wait for a
+/// coordinator either way).
 pub(super) fn holds_set_aside(q: Option<&Vec<PendingChange>>, view: &Membership) -> bool {
     q.is_some_and(|q| {
         q.iter().any(|PendingChange(b, _)| {
-            Change::from_bytes(b.clone())
-                .ok()
-                .and_then(|c| {
-                    view.by_actor(c.actor_id().to_bytes())
-                        .map(|(_, m)| m.active)
-                })
-                .unwrap_or(false)
+            Change::from_bytes(b.clone()).is_ok_and(|c| set_aside_by_rule(&c, view))
         })
     })
+}
+
+/// Whether a quarantined change can be there only because it lost a clash: its author
+/// is an active member, or a coordinator accepted it.
+fn set_aside_by_rule(c: &Change, view: &Membership) -> bool {
+    view.resolved.get(&c.hash().0) == Some(&true)
+        || view
+            .by_actor(c.actor_id().to_bytes())
+            .is_some_and(|(_, m)| m.active)
 }
 
 fn parsed(q: &[PendingChange]) -> Vec<(Change, [u8; 64])> {
@@ -244,7 +250,7 @@ impl Store {
         };
         let (set_aside, untouched): (Vec<PendingChange>, Vec<PendingChange>) =
             prev_q.iter().cloned().partition(|PendingChange(b, _)| {
-                Change::from_bytes(b.clone()).is_ok_and(|c| active(&c))
+                Change::from_bytes(b.clone()).is_ok_and(|c| set_aside_by_rule(&c, view))
             });
         // Everything not in the document yet, once.
         let mut seen: BTreeSet<[u8; 32]> = held.iter().map(|(c, _)| c.hash().0).collect();
@@ -318,11 +324,9 @@ impl Store {
                 Fate::Waiting => waiting.push((c, s)),
             }
         }
-        // A lost change a coordinator decided on is dropped: accepted, it still cannot
-        // apply; rejected, it goes as every rejected change does.
-        let (decided, lost): (Vec<_>, Vec<_>) = lost
-            .into_iter()
-            .partition(|(c, _)| view.resolved.contains_key(&c.hash().0));
+        // A lost change stays in the quarantine even if a coordinator accepted it (two
+        // coordinators' cuts each accepted one version, red team round 5): it still
+        // cannot apply, and only a rejection removes it, so no one loses it unseen.
         let check = |d: &mut AutoCommit, empty: bool, new: &[&Change]| {
             crate::sync::rights::check_changes(view, &case, empty, d, new)
         };
@@ -370,9 +374,11 @@ impl Store {
             out.deltas.push(SyncDelta::Unapplied { case });
         }
         out.applied = kept_new.len();
-        out.dropped = dead.len() + decided.len();
+        out.dropped = dead.len();
         out.waiting = !waiting.is_empty();
-        let before_q = hashes(&prev_q);
+        // Counted and written against what the store holds: when this batch released a
+        // change from the quarantine and the rule sets it aside again, nothing changed.
+        let before_q = hashes(self.index.sync.quarantine.get(&case).into_iter().flatten());
         let mut quarantine = untouched;
         for (c, s) in lost.iter().chain(&revoked) {
             if !quarantine
@@ -389,6 +395,8 @@ impl Store {
                 case,
                 changes: quarantine,
             });
+        } else {
+            out.keep_stored_quarantine = true;
         }
         let parked: Vec<PendingChange> = waiting
             .iter()
@@ -423,6 +431,7 @@ impl Settlement {
             dropped: 0,
             waiting: false,
             notice: None,
+            keep_stored_quarantine: false,
         }
     }
 }
