@@ -38,8 +38,9 @@ class DictMailbox(cv.Mailbox):
     """A mailbox implemented by the app (here in Python, over a dict): what Android's
     document-tree folder does over the Storage Access Framework."""
 
-    def __init__(self):
+    def __init__(self, place=""):
         self.files = {}
+        self.name = place  # "": the one place app mailboxes shared before places
         self.fail_on = None  # ("read" | "write" | "list", exception to raise)
 
     def _maybe_fail(self, op):
@@ -63,6 +64,10 @@ class DictMailbox(cv.Mailbox):
 
     def remove(self, path):
         self.files.pop(path, None)
+
+    def place(self):
+        self._maybe_fail("place")
+        return self.name
 
 
 class Recorder(cv.ChangeListener):
