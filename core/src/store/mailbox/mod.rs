@@ -132,7 +132,7 @@ impl Store {
         // MAX_READS_PER_OUTBOX new ones each; skip what our own receipt says we read.
         let mut files = Vec::new();
         for (outbox, bundles) in &listing.others {
-            let skip = mine.as_ref().map_or(0, |r| r.read_in(outbox));
+            let skip = trusted(mine.as_ref(), outbox, bundles);
             let mut taken = 0;
             for (number, path) in bundles {
                 if number.is_some_and(|n| n <= skip) {
@@ -201,6 +201,12 @@ impl Store {
         // The other members' receipts (section 15.2): who needs a bundle of everything
         // (a generation not served yet), and how far every one has read this outbox.
         let members = self.receipt_holders()?;
+        let own_top = listing
+            .own
+            .iter()
+            .filter_map(|(name, _)| own_number(name))
+            .max()
+            .unwrap_or(0);
         let mut floor = u64::MAX;
         let mut unserved = Vec::new();
         for member in &members {
@@ -216,7 +222,10 @@ impl Store {
                 // No receipt, or one that does not open or verify: holds everything.
                 None => floor = 0,
                 Some(r) => {
-                    floor = floor.min(r.read_in(outbox_name));
+                    // A claim past our highest bundle here is stale: our outbox was
+                    // emptied and numbers again from 1 (it holds nothing back).
+                    let read = r.read_in(outbox_name);
+                    floor = floor.min(if read > own_top { 0 } else { read });
                     let served = served_key(&cursor_name, member);
                     if self.index.sync.peer_meta.get(&served) != Some(&generation_b32(r.generation))
                     {
@@ -442,7 +451,7 @@ impl Store {
             let Some(tag) = retention::tag(outbox) else {
                 continue;
             };
-            let mut upto = mine.as_ref().map_or(0, |r| r.read_in(outbox));
+            let mut upto = trusted(mine.as_ref(), outbox, bundles);
             for (number, path) in bundles {
                 let Some(n) = number else { continue };
                 if *n <= upto {
@@ -489,6 +498,19 @@ impl Store {
             mailbox.remove(old)?;
         }
         Ok(())
+    }
+}
+
+/// How far this device's own trusted receipt says it read `outbox`, or 0 when it
+/// claims more than the outbox's highest listed bundle: that outbox was emptied and
+/// numbers again from 1, so its new bundles must not be skipped.
+fn trusted(mine: Option<&Receipt>, outbox: &str, bundles: &[(Option<u64>, String)]) -> u64 {
+    let claimed = mine.map_or(0, |r| r.read_in(outbox));
+    let top = bundles.iter().filter_map(|(n, _)| *n).max().unwrap_or(0);
+    if claimed > top {
+        0
+    } else {
+        claimed
     }
 }
 

@@ -164,12 +164,12 @@ fn a_tampered_or_foreign_receipt_prunes_nothing() {
     let other_id = t[1].store.device_id();
     let theirs = outbox_name(key.bytes(), &other_id.0);
     fs::create_dir_all(dir.join(&theirs)).expect("mkdir");
-    // What device 1 would claim: everything of device 0's outbox read.
+    // What device 1 would claim: bundles 1 to 5 of device 0 read.
     let mine = outbox_name(key.bytes(), &t[0].store.device_id().0);
     let claim = |device: [u8; 32]| Receipt {
         device,
         generation: [9; 16],
-        read: vec![(retention::tag(&mine).expect("tag"), 1_000)],
+        read: vec![(retention::tag(&mine).expect("tag"), 5)],
     };
     let stranger = DeviceIdentity::generate().expect("id");
     let genuine = claim(other_id.0)
@@ -397,4 +397,32 @@ impl Mailbox for Numbered {
     fn place(&self) -> String {
         format!("numbered {}", self.1)
     }
+}
+
+/// An outbox emptied on the server (its writer numbers again from 1): receipts that
+/// claim more than it holds are stale, so its new bundles are neither skipped by the
+/// readers nor pruned by the writer before they are read.
+#[test]
+fn an_emptied_outbox_numbers_again_and_is_read_again() {
+    let mut t = team(2);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let dir = folder.path();
+    for n in 0..4 {
+        t[0].store.add_case(&case(n)).expect("add");
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    assert!(own_bundles(&t[0].store, dir).first() > Some(&2), "pruned");
+    let key = t[0].store.sending_key().expect("key");
+    fs::remove_dir_all(dir.join(outbox_name(key.bytes(), &t[0].store.device_id().0)))
+        .expect("emptied");
+    t[0].store.add_case(&case(4)).expect("add");
+    for _ in 0..2 {
+        let r = t[0].store.sync_mailbox(dir).expect("sync");
+        assert_eq!(r.bundles_pruned, 0, "device 1 has read nothing new yet");
+    }
+    assert_eq!(own_bundles(&t[0].store, dir), vec![1]);
+    t[1].store.sync_mailbox(dir).expect("sync");
+    assert_eq!(case_count(&t[1].store), 5);
 }
