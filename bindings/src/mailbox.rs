@@ -64,10 +64,30 @@ pub trait Mailbox: Send + Sync {
     fn write(&self, path: String, bytes: Vec<u8>) -> Result<(), MailboxError>;
     /// Deletes `path`; a file already gone is not an error.
     fn remove(&self, path: String) -> Result<(), MailboxError>;
+    /// A stable name for this place (for example the document tree's URI, or
+    /// `"file " + canonical path`), never shown and never written anywhere: the device
+    /// keeps one position (what it already wrote there) per place, so two places it
+    /// syncs with each get everything. Return the same text for the same place every
+    /// time, and different texts for different places. An empty text is the one place
+    /// every app mailbox shared before places had names (keep it for a single folder
+    /// that synced before this method existed, so it is not written whole again).
+    fn place(&self) -> Result<String, MailboxError>;
 }
 
-/// The app's mailbox seen by the core.
-struct Foreign(Arc<dyn Mailbox>);
+/// The app's mailbox seen by the core, with the place it named.
+struct Foreign {
+    inner: Arc<dyn Mailbox>,
+    place: String,
+}
+
+impl Foreign {
+    /// Asks the app's mailbox for its place once, before the sync (a throw stops the
+    /// sync before anything is read, typed `Io`).
+    fn new(inner: Arc<dyn Mailbox>) -> CoreResult<Foreign> {
+        let place = inner.place().map_err(|e| to_core(e, None))?;
+        Ok(Foreign { inner, place })
+    }
+}
 
 const NAME: &str = "the app's mailbox folder";
 
@@ -85,12 +105,12 @@ fn to_core(e: MailboxError, path: Option<&str>) -> CoreError {
 
 impl caravan_core::Mailbox for Foreign {
     fn list(&self) -> CoreResult<Vec<String>> {
-        self.0.list().map_err(|e| to_core(e, None))
+        self.inner.list().map_err(|e| to_core(e, None))
     }
 
     fn read(&self, path: &str, limit: u64) -> CoreResult<Vec<u8>> {
         let bytes = self
-            .0
+            .inner
             .read(path.to_owned(), limit)
             .map_err(|e| to_core(e, Some(path)))?;
         if bytes.len() as u64 > limit {
@@ -105,19 +125,28 @@ impl caravan_core::Mailbox for Foreign {
     }
 
     fn write(&self, path: &str, bytes: &[u8]) -> CoreResult<()> {
-        self.0
+        self.inner
             .write(path.to_owned(), bytes.to_vec())
             .map_err(|e| to_core(e, Some(path)))
     }
 
     fn remove(&self, path: &str) -> CoreResult<()> {
-        self.0
+        self.inner
             .remove(path.to_owned())
             .map_err(|e| to_core(e, Some(path)))
     }
 
     fn describe(&self) -> String {
         NAME.into()
+    }
+
+    /// The app's place, or (empty) the one name every app mailbox shared before.
+    fn place(&self) -> String {
+        if self.place.is_empty() {
+            NAME.into()
+        } else {
+            format!("app {}", self.place)
+        }
     }
 }
 
@@ -130,14 +159,16 @@ impl CaravanStore {
     /// last tick cannot cancel what was applied). A throw
     /// from the mailbox stops the sync with a typed error (`Io`), or, for `Refused` on
     /// a read, lists the file in `refused` and carries on; the store stays usable.
+    /// The device keeps its position per [`Mailbox::place`], so two places each get
+    /// everything.
     #[uniffi::method(default(progress = None))]
     pub fn sync_through(
         &self,
         mailbox: Arc<dyn Mailbox>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<MailboxSummary> {
-        let foreign = Foreign(mailbox);
         let (report, changed) = self.syncing(|s| {
+            let foreign = Foreign::new(mailbox)?;
             let mut report = mailbox_progress_fn(self, &progress);
             Ok(s.sync_through(&foreign, &mut report)?)
         })?;

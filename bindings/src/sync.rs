@@ -178,6 +178,12 @@ pub struct MailboxSummary {
     pub bytes_written: u64,
     /// Older bundles of this device removed after an erasure.
     pub bundles_removed: u64,
+    /// Bundles of this device deleted because every active member had read them
+    /// (retention, protocol section 15.2).
+    pub bundles_pruned: u64,
+    /// Bundles left unread for the next sync: one outbox had more new ones than one
+    /// sync reads (256). Sync again.
+    pub deferred: u64,
     /// Files refused (corrupted, tampered with, not a bundle), by name.
     pub refused: Vec<String>,
     /// What the imports changed.
@@ -192,6 +198,8 @@ impl MailboxSummary {
             bundles_written: r.bundles_written as u64,
             bytes_written: r.bytes_written as u64,
             bundles_removed: r.bundles_removed as u64,
+            bundles_pruned: r.bundles_pruned as u64,
+            deferred: r.deferred as u64,
             refused: r.refused.clone(),
             changes: SyncSummary::new(&r.changes, changed),
         }

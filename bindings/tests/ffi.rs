@@ -569,3 +569,104 @@ fn unreadable_cases_are_named_and_the_others_read() {
     }
     store.get_case(fresh).expect("an undamaged case reads");
 }
+
+/// An app's own mailbox over a map, naming its place.
+struct MapMailbox {
+    place: String,
+    files: Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+}
+
+impl MapMailbox {
+    fn new(place: &str) -> Arc<MapMailbox> {
+        Arc::new(MapMailbox {
+            place: place.into(),
+            files: Mutex::default(),
+        })
+    }
+}
+
+impl Mailbox for MapMailbox {
+    fn list(&self) -> Result<Vec<String>, MailboxError> {
+        Ok(self.files.lock().expect("lock").keys().cloned().collect())
+    }
+    fn read(&self, path: String, limit: u64) -> Result<Vec<u8>, MailboxError> {
+        let files = self.files.lock().expect("lock");
+        let bytes = files.get(&path).ok_or(MailboxError::Unavailable {
+            reason: "gone".into(),
+        })?;
+        if bytes.len() as u64 > limit {
+            return Err(MailboxError::Refused {
+                reason: "too large".into(),
+            });
+        }
+        Ok(bytes.clone())
+    }
+    fn write(&self, path: String, bytes: Vec<u8>) -> Result<(), MailboxError> {
+        self.files.lock().expect("lock").insert(path, bytes);
+        Ok(())
+    }
+    fn remove(&self, path: String) -> Result<(), MailboxError> {
+        self.files.lock().expect("lock").remove(&path);
+        Ok(())
+    }
+    fn place(&self) -> Result<String, MailboxError> {
+        Ok(self.place.clone())
+    }
+}
+
+/// Two places an app syncs with through its own `Mailbox` each keep their own position
+/// (red team round 3, F3 for app mailboxes): a case that went to the first place also
+/// goes to the second, so a device reading only the second gets everything.
+#[test]
+fn two_app_mailboxes_each_get_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    // b is admitted by a's reply (no case yet).
+    b.import_bundle(a.export_bundle(BundleScope::Everything).expect("reply"))
+        .expect("admitted");
+    let (one, two) = (MapMailbox::new("tree one"), MapMailbox::new("tree two"));
+    a.add_case(edits("KZ")).expect("add");
+    a.sync_through(one.clone(), None).expect("sync one");
+    a.sync_through(two.clone(), None).expect("sync two");
+    a.add_case(edits("KG")).expect("add");
+    assert_eq!(
+        a.sync_through(one.clone(), None)
+            .expect("one")
+            .bundles_written,
+        1
+    );
+    // The second place has not had the second case yet: it gets it now.
+    assert_eq!(
+        a.sync_through(two.clone(), None)
+            .expect("two")
+            .bundles_written,
+        1
+    );
+    let got = b.sync_through(two, None).expect("b reads two");
+    assert_eq!(got.changes.cases_created, 2, "{got:?}");
+    // A place that throws stops the sync before anything is read, typed.
+    struct NoPlace;
+    impl Mailbox for NoPlace {
+        fn list(&self) -> Result<Vec<String>, MailboxError> {
+            panic!("listed before the place was known")
+        }
+        fn read(&self, _: String, _: u64) -> Result<Vec<u8>, MailboxError> {
+            unreachable!()
+        }
+        fn write(&self, _: String, _: Vec<u8>) -> Result<(), MailboxError> {
+            unreachable!()
+        }
+        fn remove(&self, _: String) -> Result<(), MailboxError> {
+            unreachable!()
+        }
+        fn place(&self) -> Result<String, MailboxError> {
+            Err(MailboxError::Unavailable {
+                reason: "no tree".into(),
+            })
+        }
+    }
+    assert!(matches!(
+        a.sync_through(Arc::new(NoPlace), None),
+        Err(CaravanError::Io { .. })
+    ));
+}

@@ -261,10 +261,19 @@ pub(crate) fn sync(store: &mut Store, json: bool, cmd: SyncCommand) -> Result<()
             for refused in &r.refused {
                 eprintln!("warning: refused {refused}");
             }
+            if r.deferred > 0 {
+                eprintln!(
+                    "note: {} bundle(s) left for the next sync (at most {} new ones are read \
+                     from one outbox per sync); sync again",
+                    r.deferred,
+                    caravan_core::MAX_READS_PER_OUTBOX
+                );
+            }
             out(
                 json,
                 json!({"imported": r.bundles_imported, "written": r.bundles_written, "bytes_read": r.bytes_read,
-                       "bytes_written": r.bytes_written, "refused": r.refused, "changes": report_json(&r.changes)}),
+                       "bytes_written": r.bytes_written, "refused": r.refused, "deferred": r.deferred,
+                       "pruned": r.bundles_pruned, "changes": report_json(&r.changes)}),
                 format!(
                     "Mailbox: read {} bundle(s) ({} bytes), wrote {} ({} bytes). {}\n",
                     r.bundles_imported,

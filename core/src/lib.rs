@@ -46,5 +46,6 @@ pub use store::{
     BundleScope, CheckReport, Damage, FsMailbox, Handover, LedgerState, LiveSession, Mailbox,
     MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
     ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
+    MAX_FILES_PER_OUTBOX, MAX_OUTBOXES, MAX_READS_PER_OUTBOX,
 };
 pub use sync::LiveRefusal;

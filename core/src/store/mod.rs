@@ -72,7 +72,9 @@ pub use self::handover::{Handover, ReceiptCheck};
 pub(crate) use self::mailbox::outbox_name;
 #[cfg(feature = "webdav")]
 pub use self::mailbox::WebDavMailbox;
-pub use self::mailbox::{FsMailbox, Mailbox, MailboxReport};
+pub use self::mailbox::{
+    FsMailbox, Mailbox, MailboxReport, MAX_FILES_PER_OUTBOX, MAX_OUTBOXES, MAX_READS_PER_OUTBOX,
+};
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};
 pub use self::share::{PartnerAgreement, ShareReport};

@@ -127,8 +127,9 @@ extension CaravanStore {
     /// Syncs through a folder picked in the Files app (a USB drive, an SD card reader, a
     /// cloud folder): the security-scoped URL is a real path, so the core's own folder
     /// mailbox reads and writes it directly (no copy). A folder reached only through an
-    /// API would implement the core's `Mailbox` protocol and go through
-    /// `syncThrough(mailbox:progress:)`, as Android's document tree does.
+    /// API would implement the core's `Mailbox` protocol (its `place()` returning a
+    /// stable name for that folder, so each place keeps its own position) and go
+    /// through `syncThrough(mailbox:progress:)`, as Android's document tree does.
     public func syncFolder(_ url: URL) throws -> MailboxSummary {
         let scoped = url.startAccessingSecurityScopedResource()
         defer { if scoped { url.stopAccessingSecurityScopedResource() } }

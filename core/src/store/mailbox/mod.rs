@@ -17,11 +17,21 @@
 //! bundle. When this device has learnt of an erasure since it last wrote, it deletes
 //! its own older bundles and writes one fresh bundle of everything, so erased content
 //! leaves the folder once every device has synced.
+//!
+//! Retention (protocol section 15.2, decision 0032): after its bundle, a device writes
+//! a sealed, signed read receipt (`<outbox>/<seq>.cvr`) saying how far it has read
+//! every other outbox, and deletes its own bundles that every active member's receipt
+//! covers (never its newest). A member whose receipt carries a generation not served
+//! yet (a newcomer, a restored device) gets a bundle of everything. Listings and
+//! reads are bounded ([`MAX_OUTBOXES`], [`MAX_FILES_PER_OUTBOX`],
+//! [`MAX_READS_PER_OUTBOX`]).
 
+mod retention;
 mod transport;
 #[cfg(feature = "webdav")]
 mod webdav;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use self::transport::{FsMailbox, Mailbox};
@@ -32,6 +42,21 @@ use super::index::SyncDelta;
 use super::sync::{cursor_meta_key, Members};
 use super::*;
 use crate::sync::B32;
+use retention::Receipt;
+
+/// At most this many outboxes in one mailbox (red team round 3, F10): a listing with
+/// more stops the sync with a typed error before anything is read. With retention
+/// (section 15.2) an outbox holds a few files, and a team has far fewer devices.
+pub const MAX_OUTBOXES: usize = 1024;
+
+/// At most this many files listed in one outbox (the folder and WebDAV mailboxes stop
+/// listing past it with a typed error, so a flooded outbox cannot exhaust memory).
+pub const MAX_FILES_PER_OUTBOX: usize = 4096;
+
+/// At most this many bundles read from one outbox in one sync, lowest numbers first;
+/// the rest wait for the next sync ([`MailboxReport::deferred`]). Bundles a device's
+/// own last receipt says it imported are not read again.
+pub const MAX_READS_PER_OUTBOX: usize = 256;
 
 /// What a mailbox sync did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +73,12 @@ pub struct MailboxReport {
     pub bundles_removed: usize,
     /// Files that were refused (corrupted, tampered with, not a bundle), by name.
     pub refused: Vec<String>,
+    /// Bundles left unread this time because their outbox had more than
+    /// [`MAX_READS_PER_OUTBOX`] new ones: the next sync reads on.
+    pub deferred: usize,
+    /// This device's own bundles deleted because every active member has read them
+    /// (retention, protocol section 15.2).
+    pub bundles_pruned: usize,
     /// What the imports changed.
     pub changes: SyncReport,
 }
@@ -86,29 +117,40 @@ impl Store {
     ) -> Result<MailboxReport> {
         self.check_writable()?;
         let key = self.sending_key()?;
-        let outbox_name = outbox_name(key.bytes(), &self.device_id().0);
+        let own_outbox = outbox_name(key.bytes(), &self.device_id().0);
+        let outbox_name = own_outbox.as_str();
+        let cursor_name = place_cursor(&mailbox.place());
         let mut report = MailboxReport::default();
 
-        // 1. Read the other devices' outboxes.
+        // 0. The listing: bundles and receipts, per outbox (F10: bounded).
+        let listing = Listing::of(mailbox.list()?, outbox_name)?;
+        // This device's own last receipt here, if it is the one its index says it
+        // wrote (otherwise the index is older than the outbox: restored from a copy).
+        let mine = self.own_receipt(mailbox, &listing, &cursor_name, &key);
+
+        // 1. Read the other devices' outboxes, lowest numbers first, at most
+        // MAX_READS_PER_OUTBOX new ones each; skip what our own receipt says we read.
         let mut files = Vec::new();
-        let mut own = Vec::new();
-        for path in mailbox.list()? {
-            let Some((outbox, name)) = transport::check_path(&path) else {
-                continue;
-            };
-            if !name.ends_with(".cvb") {
-                continue;
-            }
-            if outbox == outbox_name {
-                own.push((name.to_owned(), path.clone()));
-            } else {
+        for (outbox, bundles) in &listing.others {
+            let skip = trusted(mine.as_ref(), outbox, bundles);
+            let mut taken = 0;
+            for (number, path) in bundles {
+                if number.is_some_and(|n| n <= skip) {
+                    continue;
+                }
+                if taken == MAX_READS_PER_OUTBOX {
+                    report.deferred += 1;
+                    continue;
+                }
+                taken += 1;
                 files.push(path.clone());
             }
         }
         files.sort();
+        let mut done: BTreeSet<String> = BTreeSet::new();
         let total = files.len();
-        for (done, path) in files.into_iter().enumerate() {
-            if !progress(done, total) {
+        for (done_count, path) in files.into_iter().enumerate() {
+            if !progress(done_count, total) {
                 return Err(Error::Cancelled);
             }
             // A file over the limit is refused unread, like any other bad file.
@@ -131,6 +173,7 @@ impl Store {
             let mut hash = [0u8; 32];
             hash.copy_from_slice(digest.as_ref());
             if self.index.sync.seen.contains(&B32(hash)) {
+                done.insert(path);
                 continue;
             }
             match self.import_bundle(&bytes) {
@@ -139,6 +182,7 @@ impl Store {
                     report.bytes_read += bytes.len();
                     if r.cases_waiting == 0 {
                         self.write_sync(vec![SyncDelta::Seen { bundle: B32(hash) }])?;
+                        done.insert(path);
                     }
                     report.changes += &r;
                 }
@@ -154,11 +198,47 @@ impl Store {
             return Err(Error::Cancelled);
         }
 
+        // The other members' receipts (section 15.2): who needs a bundle of everything
+        // (a generation not served yet), and how far every one has read this outbox.
+        let members = self.receipt_holders()?;
+        let own_top = listing
+            .own
+            .iter()
+            .filter_map(|(name, _)| own_number(name))
+            .max()
+            .unwrap_or(0);
+        let mut floor = u64::MAX;
+        let mut unserved = Vec::new();
+        for member in &members {
+            let theirs = self::outbox_name(key.bytes(), member);
+            let receipt = listing
+                .receipts
+                .get(&theirs)
+                .and_then(|r| r.last())
+                .and_then(|(_, path)| mailbox.read(path, retention::MAX_RECEIPT_FILE).ok())
+                .and_then(|bytes| Receipt::open(&bytes, &key))
+                .filter(|r| r.device == *member);
+            match receipt {
+                // No receipt, or one that does not open or verify: holds everything.
+                None => floor = 0,
+                Some(r) => {
+                    // A claim past our highest bundle here is stale: our outbox was
+                    // emptied and numbers again from 1 (it holds nothing back).
+                    let read = r.read_in(outbox_name);
+                    floor = floor.min(if read > own_top { 0 } else { read });
+                    let served = served_key(&cursor_name, member);
+                    if self.index.sync.peer_meta.get(&served) != Some(&generation_b32(r.generation))
+                    {
+                        unserved.push((served, generation_b32(r.generation)));
+                    }
+                }
+            }
+        }
+
         // 2. Write what changed since our previous bundle (everything after an erasure).
         // Each place (folder, server, the app's mailbox) has its own position: what
         // went to a USB stick has not reached the team's server (red team round 3 F3).
         // A place this device never wrote to under its own position gets everything.
-        let cursor_name = place_cursor(&mailbox.place());
         let tombstones = self.index.tombstones.len();
         let rewrite = tombstones
             > self
@@ -168,8 +248,10 @@ impl Store {
                 .get(&cursor_name)
                 .copied()
                 .unwrap_or(0);
+        let mut own = listing.own.clone();
         own.sort();
-        let next = match own.iter().filter_map(|(name, _)| own_number(name)).max() {
+        let highest = own.iter().filter_map(|(name, _)| own_number(name)).max();
+        let next = match highest {
             None => 1,
             Some(n) if n < LAST_NUMBER => n + 1,
             Some(_) => {
@@ -182,9 +264,23 @@ impl Store {
         };
         // No bundle of this device's own left at this place (a new stick at the same
         // path, a folder emptied on the server): whatever it wrote there before is
-        // gone, so it writes everything again (red team round 3, F3 variation).
+        // gone, so it writes everything again (red team round 3, F3 variation). A
+        // member whose receipt carries a generation not served yet (a newcomer, a
+        // device restored from a copy) gets everything too (section 15.2), unless
+        // this device's last bundle of everything here is still in its outbox: then
+        // that bundle and the ones after it already hold everything.
         let emptied = own.is_empty();
-        let cursor = if rewrite || emptied {
+        let everything_key = place_key(&cursor_name, "everything");
+        let complete = self
+            .index
+            .sync
+            .peer_meta
+            .get(&everything_key)
+            .and_then(own_number_of)
+            .is_some_and(|n| own.iter().any(|(name, _)| own_number(name) == Some(n)));
+        let serve = !unserved.is_empty() && !complete;
+        let everything = rewrite || emptied || serve;
+        let cursor = if everything {
             None
         } else {
             self.index.sync.cursors.get(&cursor_name).cloned()
@@ -199,46 +295,362 @@ impl Store {
             .get(&meta_key)
             .is_none_or(|m| emptied || m.0 != meta);
         let updates = self.state_updates(cursor.as_ref());
-        if rewrite || meta_changed || !updates.is_empty() {
+        let mut newest = highest;
+        if everything || meta_changed || !updates.is_empty() {
             // Readers may pick bundles up in any order: each carries at least the proofs
             // of membership of its sender and authors, and the full records when they
             // changed since the last bundle written here.
-            let members = if rewrite || meta_changed {
+            let members = if everything || meta_changed {
                 Members::All
             } else {
                 Members::Proofs
             };
             let payload = self.payload_since(cursor.as_ref(), members)?;
-            let bytes = self.seal_for_group(&payload, rewrite || meta_changed)?;
+            let bytes = self.seal_for_group(&payload, everything || meta_changed)?;
             inputs::check_bundle_size(bytes.len())?;
             mailbox.write(&format!("{outbox_name}/{next:010}.cvb"), &bytes)?;
+            newest = Some(next);
             report.bundles_written = 1;
             report.bytes_written = bytes.len();
             if rewrite {
-                for (_, old) in own {
-                    mailbox.remove(&old)?;
+                for (_, old) in &own {
+                    mailbox.remove(old)?;
                     report.bundles_removed += 1;
                 }
             }
-            self.write_sync(vec![
+            let mut deltas = vec![
                 SyncDelta::Cursor {
                     name: cursor_name.clone(),
                     updates,
-                    replace: rewrite || emptied,
+                    replace: everything,
                 },
                 SyncDelta::OutboxTombstonesAt {
-                    name: cursor_name,
+                    name: cursor_name.clone(),
                     count: tombstones,
                 },
                 SyncDelta::PeerMeta {
                     peer: meta_key,
                     meta: B32(meta),
                 },
-            ])?;
+            ];
+            if everything {
+                deltas.push(SyncDelta::PeerMeta {
+                    peer: everything_key,
+                    meta: number_b32(next),
+                });
+            }
+            deltas.extend(
+                unserved
+                    .drain(..)
+                    .map(|(peer, meta)| SyncDelta::PeerMeta { peer, meta }),
+            );
+            self.write_sync(deltas)?;
+        }
+        if !unserved.is_empty() {
+            // Served by the bundles already here.
+            self.write_sync(
+                unserved
+                    .into_iter()
+                    .map(|(peer, meta)| SyncDelta::PeerMeta { peer, meta })
+                    .collect(),
+            )?;
+        }
+
+        // 3. Our receipt: how far we have read every other outbox (only what was
+        // imported with nothing waiting, in number order, counts).
+        self.write_receipt(
+            mailbox,
+            &listing,
+            mine,
+            &done,
+            &cursor_name,
+            &key,
+            outbox_name,
+        )?;
+
+        // 4. Retention: our bundles every active member has read go, but never our
+        // newest (the numbering goes on from it). A rewrite removed them already.
+        if !rewrite {
+            let keep_from = newest.unwrap_or(0);
+            for (name, path) in &own {
+                if own_number(name).is_some_and(|n| n <= floor && n < keep_from) {
+                    mailbox.remove(path)?;
+                    report.bundles_pruned += 1;
+                }
+            }
         }
         Ok(report)
     }
+
+    /// The members whose receipts hold this device's outbox back: every active
+    /// member but this device, partners (they hold no group key and never read the
+    /// mailbox) and devices waiting to be admitted. Revoked devices hold nothing back.
+    fn receipt_holders(&self) -> Result<Vec<[u8; 32]>> {
+        let view = self.group()?.view();
+        let me = self.device_id();
+        Ok(view
+            .members
+            .iter()
+            .filter(|(d, m)| {
+                m.active
+                    && **d != me
+                    && m.role != crate::sync::Role::Partner
+                    && !view.pending.contains_key(d)
+            })
+            .map(|(d, _)| d.0)
+            .collect())
+    }
+
+    /// This device's newest receipt at this place, if it opens and is the one its
+    /// index recorded writing there.
+    fn own_receipt(
+        &self,
+        mailbox: &dyn Mailbox,
+        listing: &Listing,
+        cursor_name: &str,
+        key: &crate::sync::envelope::EpochKey,
+    ) -> Option<Receipt> {
+        let (_, path) = listing.own_receipts.last()?;
+        let bytes = mailbox.read(path, retention::MAX_RECEIPT_FILE).ok()?;
+        let recorded = self
+            .index
+            .sync
+            .peer_meta
+            .get(&place_key(cursor_name, "receipt"))?;
+        if recorded.0 != crate::crypto::sha256(&bytes) {
+            return None;
+        }
+        Receipt::open(&bytes, key).filter(|r| r.device == self.device_id().0)
+    }
+
+    /// Writes this device's receipt when it says something new, then removes its
+    /// older receipts. A device whose index is older than its own last receipt at
+    /// this place (restored from a copy) takes a new generation, so every member
+    /// writes it a bundle of everything.
+    #[allow(clippy::too_many_arguments)]
+    fn write_receipt(
+        &mut self,
+        mailbox: &dyn Mailbox,
+        listing: &Listing,
+        mine: Option<Receipt>,
+        done: &BTreeSet<String>,
+        cursor_name: &str,
+        key: &crate::sync::envelope::EpochKey,
+        outbox_name: &str,
+    ) -> Result<()> {
+        let (others, own_receipts) = (&listing.others, &listing.own_receipts);
+        let gen_key = place_key(cursor_name, "generation");
+        let generation = match (&mine, self.index.sync.peer_meta.get(&gen_key)) {
+            (Some(r), _) => r.generation,
+            // Receipts of ours are there but not the one we recorded: restored.
+            (None, Some(g)) if own_receipts.is_empty() => g.0[..16].try_into().unwrap_or([0; 16]),
+            _ => crate::crypto::random_array::<16>()?,
+        };
+        let mut read = Vec::new();
+        for (outbox, bundles) in others {
+            let Some(tag) = retention::tag(outbox) else {
+                continue;
+            };
+            let mut upto = trusted(mine.as_ref(), outbox, bundles);
+            for (number, path) in bundles {
+                let Some(n) = number else { continue };
+                if *n <= upto {
+                    continue;
+                }
+                if !done.contains(path) {
+                    break;
+                }
+                upto = *n;
+            }
+            if upto > 0 {
+                read.push((tag, upto));
+            }
+        }
+        read.sort();
+        read.truncate(MAX_OUTBOXES);
+        let receipt = Receipt {
+            device: self.device_id().0,
+            generation,
+            read,
+        };
+        if mine.as_ref() == Some(&receipt) {
+            return Ok(());
+        }
+        let next = own_receipts.last().map_or(1, |(n, _)| n + 1);
+        if next > LAST_NUMBER {
+            // A planted 9999999999.cvr: no receipt, so this device holds the others
+            // back, which is safe.
+            return Ok(());
+        }
+        let bytes = receipt.seal(&self.identity, key)?;
+        mailbox.write(&format!("{outbox_name}/{next:010}.cvr"), &bytes)?;
+        self.write_sync(vec![
+            SyncDelta::PeerMeta {
+                peer: place_key(cursor_name, "receipt"),
+                meta: B32(crate::crypto::sha256(&bytes)),
+            },
+            SyncDelta::PeerMeta {
+                peer: gen_key,
+                meta: generation_b32(generation),
+            },
+        ])?;
+        for (_, old) in own_receipts {
+            mailbox.remove(old)?;
+        }
+        Ok(())
+    }
 }
+
+/// How far this device's own trusted receipt says it read `outbox`, or 0 when it
+/// claims more than the outbox's highest listed bundle: that outbox was emptied and
+/// numbers again from 1, so its new bundles must not be skipped.
+fn trusted(mine: Option<&Receipt>, outbox: &str, bundles: &[(Option<u64>, String)]) -> u64 {
+    let claimed = mine.map_or(0, |r| r.read_in(outbox));
+    let top = bundles.iter().filter_map(|(n, _)| *n).max().unwrap_or(0);
+    if claimed > top {
+        0
+    } else {
+        claimed
+    }
+}
+
+/// The listing of a mailbox, sorted out: this device's bundles and receipts, and
+/// every other outbox's bundles (numbered when exactly ten digits) and receipts.
+struct Listing {
+    own: Vec<(String, String)>,
+    own_receipts: Vec<(u64, String)>,
+    others: BTreeMap<String, Vec<(Option<u64>, String)>>,
+    receipts: BTreeMap<String, Vec<(u64, String)>>,
+}
+
+impl Listing {
+    /// Sorts `paths` out; more than [`MAX_OUTBOXES`] outboxes, or more than
+    /// [`MAX_FILES_PER_OUTBOX`] files in one, is a typed error.
+    fn of(paths: Vec<String>, outbox_name: &str) -> Result<Listing> {
+        let mut l = Listing {
+            own: Vec::new(),
+            own_receipts: Vec::new(),
+            others: BTreeMap::new(),
+            receipts: BTreeMap::new(),
+        };
+        let mut outboxes: BTreeMap<String, usize> = BTreeMap::new();
+        for path in &paths {
+            let Some((outbox, name)) = transport::check_path(path) else {
+                continue;
+            };
+            let count = match outboxes.get_mut(outbox) {
+                Some(count) => count,
+                None => {
+                    if outboxes.len() == MAX_OUTBOXES {
+                        return Err(too_many_outboxes());
+                    }
+                    outboxes.entry(outbox.to_owned()).or_insert(0)
+                }
+            };
+            *count += 1;
+            if *count > MAX_FILES_PER_OUTBOX {
+                return Err(too_many_files());
+            }
+            if let Some(n) = receipt_number(name) {
+                if outbox == outbox_name {
+                    l.own_receipts.push((n, path.clone()));
+                } else {
+                    l.receipts
+                        .entry(outbox.to_owned())
+                        .or_default()
+                        .push((n, path.clone()));
+                }
+            } else if !name.ends_with(".cvb") {
+                continue;
+            } else if outbox == outbox_name {
+                l.own.push((name.to_owned(), path.clone()));
+            } else {
+                l.others
+                    .entry(outbox.to_owned())
+                    .or_default()
+                    .push((own_number(name), path.clone()));
+            }
+        }
+        l.own_receipts.sort();
+        for r in l.receipts.values_mut() {
+            r.sort();
+        }
+        for b in l.others.values_mut() {
+            // Numbered bundles in number order, then any other names.
+            b.sort_by(|x, y| (x.0.is_none(), x.0, &x.1).cmp(&(y.0.is_none(), y.0, &y.1)));
+        }
+        Ok(l)
+    }
+}
+
+/// The typed error for a listing of more than [`MAX_OUTBOXES`] outboxes.
+pub(crate) fn too_many_outboxes() -> Error {
+    Error::invalid(
+        "mailbox",
+        format!(
+            "the mailbox holds more than {MAX_OUTBOXES} outboxes, more than any team has \
+             devices; nothing was read (remove the folders that are not the team's)"
+        ),
+    )
+}
+
+/// The typed error for an outbox listing more than [`MAX_FILES_PER_OUTBOX`] files.
+pub(crate) fn too_many_files() -> Error {
+    Error::invalid(
+        "mailbox",
+        format!(
+            "an outbox in the mailbox holds more than {MAX_FILES_PER_OUTBOX} files; nothing \
+             was read (a member who never syncs holds old bundles back: revoke a lost \
+             device, or remove files that are not the team's)"
+        ),
+    )
+}
+
+/// The number of a receipt (`NNNNNNNNNN.cvr`, exactly ten ASCII digits).
+fn receipt_number(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".cvr")?;
+    if stem.len() != 10 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// A key of the index's per-peer records for something this device keeps per place.
+fn place_key(cursor_name: &str, what: &str) -> B32 {
+    cursor_meta_key(&format!("{cursor_name} {what}"))
+}
+
+/// The key recording which generation of `member`'s receipts this device served at
+/// a place (wrote a bundle of everything for).
+fn served_key(cursor_name: &str, member: &[u8; 32]) -> B32 {
+    place_key(
+        cursor_name,
+        &format!("served {}", crate::model::hex_encode(member)),
+    )
+}
+
+/// A bundle number as an index record (u64 BE, zero-padded).
+fn number_b32(n: u64) -> B32 {
+    let mut out = [0u8; 32];
+    out[..8].copy_from_slice(&n.to_be_bytes());
+    B32(out)
+}
+
+/// The bundle number of [`number_b32`].
+fn own_number_of(b: &B32) -> Option<u64> {
+    Some(u64::from_be_bytes(b.0[..8].try_into().ok()?))
+}
+
+/// A generation as an index record (zero-padded).
+fn generation_b32(generation: [u8; 16]) -> B32 {
+    let mut out = [0u8; 32];
+    out[..16].copy_from_slice(&generation);
+    B32(out)
+}
+
+#[cfg(test)]
+#[path = "retention_tests.rs"]
+mod retention_tests;
 
 /// The name of a device's outbox: `hex(HMAC-SHA256(epoch key, "caravan/outbox/v1" ‖
 /// device public key)[..8])` (docs/protocol.md, section 15).

@@ -115,14 +115,28 @@ impl Mailbox for FsMailbox {
     fn list(&self) -> Result<Vec<String>> {
         fs::create_dir_all(&self.root).map_err(self.io())?;
         let mut out = Vec::new();
+        let mut outboxes = 0;
         for sub in fs::read_dir(&self.root).map_err(self.io())?.flatten() {
             // `is_dir` follows links, as the folder sync always did; files inside are
             // still read only through `read_bounded`.
             if !sub.path().is_dir() {
                 continue;
             }
+            // Bounded (F10 of the round-3 mailbox red team): a folder of a million
+            // entries is refused, typed, without listing it whole.
+            outboxes += 1;
+            if outboxes > super::MAX_OUTBOXES {
+                return Err(super::too_many_outboxes());
+            }
             let outbox = sub.file_name().to_string_lossy().into_owned();
-            for f in fs::read_dir(sub.path()).map_err(self.io())?.flatten() {
+            for (i, f) in fs::read_dir(sub.path())
+                .map_err(self.io())?
+                .flatten()
+                .enumerate()
+            {
+                if i == super::MAX_FILES_PER_OUTBOX {
+                    return Err(super::too_many_files());
+                }
                 out.push(format!("{outbox}/{}", f.file_name().to_string_lossy()));
             }
         }

@@ -267,24 +267,54 @@ impl WebDavMailbox {
                 other => other,
             })?;
         let text = String::from_utf8_lossy(&body);
-        let mut out = Vec::new();
-        for href in hrefs(&text) {
-            // An href is an absolute path or a full URL; keep its path.
-            let path = match href.find("://") {
-                Some(i) => match href[i + 3..].find('/') {
-                    Some(j) => &href[i + 3 + j..],
-                    None => continue,
-                },
-                None => href.as_str(),
-            };
-            let (Some(path), Some(base)) = (decode(path), decode(&self.base_path)) else {
-                continue;
-            };
-            if let Some(rel) = path.strip_prefix(base.as_str()) {
-                out.push(rel.to_owned());
+        // Every href is checked before anything is requested from it (F7 of the
+        // round-3 mailbox red team): what is kept is a path strictly inside the
+        // mailbox collection, on this server.
+        Ok(Some(
+            hrefs(&text)
+                .iter()
+                .filter_map(|href| self.relative(href))
+                .collect(),
+        ))
+    }
+
+    /// The path of `href` relative to the mailbox collection, or `None` unless it is
+    /// strictly inside it: a full URL must name this server's host; the decoded path
+    /// must start with the collection's path, and every segment after it must be a
+    /// plain name (not empty, `.` or `..`, no NUL, `\` or control character, at most
+    /// 255 bytes), at most two segments deep (`<outbox>/` or `<outbox>/<file>`). The
+    /// collection itself answers `""`.
+    fn relative(&self, href: &str) -> Option<String> {
+        let path = match href.find("://") {
+            Some(i) => {
+                let rest = &href[i + 3..];
+                let j = rest.find('/')?;
+                let authority = &rest[..j];
+                if authority.contains('@') || !same_host(authority, &self.base) {
+                    return None;
+                }
+                &rest[j..]
             }
+            None => href,
+        };
+        // A query or fragment is not part of a file's name.
+        if path.contains(['?', '#']) {
+            return None;
         }
-        Ok(Some(out))
+        let (path, base) = (decode(path)?, decode(&self.base_path)?);
+        let rel = path.strip_prefix(base.as_str())?;
+        if rel.is_empty() {
+            return Some(String::new());
+        }
+        let segments: Vec<&str> = rel.strip_suffix('/').unwrap_or(rel).split('/').collect();
+        let plain = |s: &&str| {
+            !s.is_empty()
+                && *s != "."
+                && *s != ".."
+                && s.len() <= 255
+                && !s.chars().any(|c| c == '\\' || c.is_control())
+        };
+        (segments.len() <= 2 && segments.iter().all(plain)).then(|| rel.to_owned())
     }
 }
 
@@ -297,18 +327,25 @@ impl Mailbox for WebDavMailbox {
                 s => Err(self.status("creating the mailbox folder", s)),
             };
         };
+        // Outboxes are sub-collections: `name/`. At most MAX_OUTBOXES of them are
+        // asked for (F10 of the round-3 mailbox red team): more is a typed error
+        // before any of them is requested.
+        let outboxes: Vec<&str> = top
+            .iter()
+            .filter_map(|e| e.strip_suffix('/'))
+            .filter(|o| !o.is_empty() && !o.contains('/'))
+            .collect();
+        if outboxes.len() > super::MAX_OUTBOXES {
+            return Err(super::too_many_outboxes());
+        }
         let mut out = Vec::new();
-        for entry in top {
-            // Outboxes are sub-collections: `name/`.
-            let Some(outbox) = entry.strip_suffix('/') else {
-                continue;
-            };
-            if outbox.is_empty() || outbox.contains('/') {
-                continue;
-            }
+        for outbox in outboxes {
             let Some(files) = self.propfind(&format!("{outbox}/"))? else {
                 continue;
             };
+            if files.len() > super::MAX_FILES_PER_OUTBOX + 1 {
+                return Err(super::too_many_files());
+            }
             for f in files {
                 if let Some((o, name)) = check_path(&f) {
                     if o == outbox {
@@ -406,6 +443,25 @@ fn hrefs(xml: &str) -> Vec<String> {
         rest = &rest[end + 1..];
     }
     out
+}
+
+/// Whether `authority` (`host[:port]` of an href) names the host of URL `base`
+/// (ports may differ behind a proxy; hosts compared without case).
+fn same_host(authority: &str, base: &str) -> bool {
+    let host = |a: &str| -> String {
+        let a = a.rsplit('@').next().unwrap_or(a);
+        let h = if a.starts_with('[') {
+            a.split_inclusive(']').next().unwrap_or(a)
+        } else {
+            a.split(':').next().unwrap_or(a)
+        };
+        h.to_ascii_lowercase()
+    };
+    let base_authority = base
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(r))
+        .unwrap_or("");
+    !authority.is_empty() && host(authority) == host(base_authority)
 }
 
 /// Percent-decodes `s` (as UTF-8); `None` if it is malformed.

@@ -57,7 +57,7 @@ fn listing() -> Vec<u8> {
     let xml = "<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\">\
         <D:response><D:href>/dav/box/</D:href></D:response>\
         <D:response><D:href>/dav/box/x1/</D:href></D:response>\
-        <D:response><D:href>http://127.0.0.1/dav/box/x1/0000000001.cvb</D:href></D:response>\
+        <D:response><D:href>http://127.0.0.1:1/dav/box/x1/0000000001.cvb</D:href></D:response>\
         <D:response><D:href>/dav/box/x1/..%2F..%2Fetc</D:href></D:response>\
         </D:multistatus>";
     format!(
@@ -251,4 +251,68 @@ fn a_listing_over_its_limit_is_an_io_error() {
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("over the limit"), "{err}");
     assert!(!err.to_string().contains(PASSWORD), "{err}");
+}
+
+fn multistatus(hrefs: &[&str]) -> Vec<u8> {
+    let body: String = hrefs
+        .iter()
+        .map(|h| format!("<D:response><D:href>{h}</D:href></D:response>"))
+        .collect();
+    let xml =
+        format!("<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\">{body}</D:multistatus>");
+    format!(
+        "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{xml}",
+        xml.len()
+    )
+    .into_bytes()
+}
+
+/// F7 of the round-3 mailbox red team: hostile hrefs (`..`, `%00`, another host,
+/// a path outside the collection, too deep) are dropped before anything is requested
+/// from them; only the collection and its plain outboxes are ever asked for.
+#[test]
+fn hostile_hrefs_are_filtered_before_any_request() {
+    let requested = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = requested.clone();
+    let (url, _) = server(move |method, path, w, _| {
+        seen.lock().expect("lock").push(format!("{method} {path}"));
+        match path {
+            "/dav/box/" => {
+                let _ = w.write_all(&multistatus(&[
+                    "/dav/box/",
+                    "/dav/box/x1/",
+                    "/dav/box/../",
+                    "/dav/box/%2e%2e/",
+                    "/dav/box/..%2F..%2Fetc/",
+                    "/dav/box/a%00/",
+                    "/dav/box/a%0Ab/",
+                    "/dav/box/a%5Cb/",
+                    "/dav/box/./",
+                    "/dav/box//",
+                    "/dav/other/",
+                    "/dav/boxes/",
+                    "http://evil.example/dav/box/x2/",
+                    "http://user@127.0.0.1/dav/box/x3/",
+                    "/dav/box/x4/?q",
+                    "/dav/box/x1/y/z/",
+                ]));
+            }
+            "/dav/box/x1/" => {
+                let _ = w.write_all(&multistatus(&[
+                    "/dav/box/x1/",
+                    "/dav/box/x1/0000000001.cvb",
+                    "/dav/box/x1/%00.cvb",
+                    "/dav/box/x1/..",
+                ]));
+            }
+            _ => respond(w, "404 Not Found", b""),
+        }
+    });
+    let m = mailbox(&url);
+    assert_eq!(m.list().expect("list"), vec!["x1/0000000001.cvb"]);
+    assert_eq!(
+        *requested.lock().expect("lock"),
+        vec!["PROPFIND /dav/box/", "PROPFIND /dav/box/x1/"]
+    );
 }

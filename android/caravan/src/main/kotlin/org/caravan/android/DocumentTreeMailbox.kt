@@ -17,7 +17,7 @@ import org.caravan.core.MailboxException
  * that is then renamed (Storage Access Framework rename), so a reader never sees half a
  * bundle. Failures of the provider become [MailboxException.Unavailable].
  */
-class DocumentTreeMailbox(private val context: Context, treeUri: Uri) : Mailbox {
+class DocumentTreeMailbox(private val context: Context, private val treeUri: Uri) : Mailbox {
     private val root: DocumentFile =
         checkNotNull(DocumentFile.fromTreeUri(context, treeUri)) { "not a folder" }
 
@@ -60,6 +60,9 @@ class DocumentTreeMailbox(private val context: Context, treeUri: Uri) : Mailbox 
         find(path)?.delete()
         Unit
     }
+
+    /** The picked tree's URI: the device keeps its position per place (never shown). */
+    override fun place(): String = "tree $treeUri"
 
     private fun split(path: String): Pair<String, String> {
         val parts = path.split('/')

@@ -47,6 +47,9 @@ class FileMailbox(private val root: File) : Mailbox {
         resolve(path).delete()
     }
 
+    /** This folder's canonical path: the device keeps its position per place. */
+    override fun place(): String = "file " + root.canonicalPath
+
     private fun resolve(path: String): File {
         val parts = path.split('/')
         if (parts.size != 2 || parts.any { it.isEmpty() || it == "." || it == ".." }) {
