@@ -788,3 +788,73 @@ fn two_cuts_accepting_both_versions_lose_neither_unseen() {
     assert!(reference.1.is_empty(), "{:?}", reference.1);
     assert_eq!(state(&mut t[c]), reference);
 }
+
+/// Red team round 5 (t4): a restored field worker's two versions meet at coordinator
+/// C, which revokes the phone; coordinator D hears of it all from C first. Whichever
+/// version wins, C, D and G end the same (run until each version has won once).
+#[test]
+fn a_restored_phone_revoked_by_a_coordinator_holding_both_versions_converges() {
+    let mut won = [false, false];
+    for _ in 0..16 {
+        if won.iter().all(|w| *w) {
+            break;
+        }
+        let mut t = team(&[Role::Coordinator, Role::FieldWorker, Role::FieldWorker]);
+        let (c, d, f, g) = (0, 1, 2, 3);
+        let case = t[c].store.add_case(&[Edit::note("base")]).expect("case");
+        for who in [f, g] {
+            let id = t[who].store.device_id();
+            t[c].store.assign_case(&case, &id, true).expect("assign");
+        }
+        settle(&mut t, &[c, d, f, g]);
+        let saved = t[f].tmp.path().join("backup");
+        copy_dir(&t[f].tmp.path().join("s"), &saved);
+        for n in ["A1", "A2"] {
+            t[f].store.update_case(&case, &[Edit::note(n)]).expect("A");
+        }
+        send(&mut t, f, g).expect("F -> G");
+        t[g].store
+            .update_case(&case, &[Edit::note("G on A")])
+            .expect("G");
+        restore(&mut t[f], &saved);
+        for n in ["B1", "B2", "B3"] {
+            t[f].store.update_case(&case, &[Edit::note(n)]).expect("B");
+        }
+        send(&mut t, f, c).expect("F -> C");
+        send(&mut t, g, c).expect("G -> C");
+        let f_id = t[f].store.device_id();
+        t[c].store.revoke(&f_id).expect("revoke");
+        t[f].store
+            .update_case(&case, &[Edit::note("B4 late")])
+            .expect("late");
+        let r = send(&mut t, c, d).expect("C -> D");
+        let _ = send(&mut t, g, d);
+        let _ = send(&mut t, f, d);
+        let _ = send(&mut t, f, g);
+        let _ = send(&mut t, c, g);
+        for _ in 0..2 {
+            for a in [c, d, g, f] {
+                for b in [c, d, g, f] {
+                    if a != b {
+                        let _ = send(&mut t, a, b);
+                    }
+                }
+            }
+        }
+        let notes = note_texts(&mut t[c], &case);
+        let b_won = notes.iter().any(|n| n == "B1");
+        won[usize::from(b_won)] = true;
+        let reference = state(&mut t[c]);
+        for who in [d, g] {
+            assert_eq!(
+                state(&mut t[who]),
+                reference,
+                "device {who} differs (B won: {b_won}); C -> D said {r:?}"
+            );
+        }
+    }
+    assert!(
+        won.iter().all(|w| *w),
+        "each version won at least once: {won:?}"
+    );
+}

@@ -105,9 +105,19 @@ impl Store {
                     to_write.push(ToWrite::Prepared(prepared));
                 }
                 Fresh::Waiting(changes) => {
-                    // Changes whose dependencies have not arrived: park them.
-                    deltas.push(park(case, &changes));
-                    report.cases_waiting += 1;
+                    // Some changes' dependencies have not arrived: what can apply does,
+                    // the rest is parked.
+                    let n = changes.len();
+                    match self.settle_case(case, changes, &view, &deltas) {
+                        Ok(s) => {
+                            take_settlement(case, false, s, &mut report, &mut to_write, &mut deltas)
+                        }
+                        Err(Error::NotPermitted { .. }) => {
+                            report.cases_refused += 1;
+                            report.changes_dropped += n;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Fresh::Refused(n) => {
                     report.cases_refused += 1;
@@ -196,7 +206,10 @@ impl Store {
                     match doc.apply_verified(&all, &check) {
                         Ok(Ok(n)) => Ok((doc, Ok(n))),
                         Ok(Err(_missing)) => {
-                            deltas.push(park(case, &all));
+                            // Settled change by change below: what can apply does, the
+                            // rest is parked (red team round 5: one change missing a
+                            // dependency held back a whole chain that could apply).
+                            clash_input = Some(all);
                             Ok((doc, Err(())))
                         }
                         Err(e) => {
@@ -293,9 +306,25 @@ impl Store {
                     });
                 }
                 Err(()) => {
-                    report.cases_waiting += 1;
                     if exists {
                         self.cache_put(case, doc);
+                    }
+                    let all = clash_input.take().unwrap_or_default();
+                    match self.settle_case(case, all, &view, &deltas) {
+                        Ok(s) => take_settlement(
+                            case,
+                            exists,
+                            s,
+                            &mut report,
+                            &mut to_write,
+                            &mut deltas,
+                        ),
+                        Err(Error::NotPermitted { .. }) => {
+                            report.cases_refused += 1;
+                            role_refused += 1;
+                            report.changes_dropped += incoming;
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
             }

@@ -389,7 +389,12 @@ impl Store {
             }
         }
         let after_q = hashes(&quarantine);
-        out.quarantined = after_q.difference(&before_q).count();
+        // New: in neither the stored quarantine nor this batch's (counted already).
+        let batch_q = hashes(&prev_q);
+        out.quarantined = after_q
+            .iter()
+            .filter(|h| !before_q.contains(*h) && !batch_q.contains(*h))
+            .count();
         if after_q != before_q {
             out.deltas.push(SyncDelta::Quarantine {
                 case,
@@ -408,7 +413,7 @@ impl Store {
                 changes: parked,
             });
         }
-        if out.quarantined > 0 || withdrawn > 0 {
+        if !twice.is_empty() && (out.quarantined > 0 || withdrawn > 0) {
             out.notice = Some(clash_notice(
                 view,
                 &case,
