@@ -845,6 +845,17 @@ fn a_restored_phone_revoked_by_a_coordinator_holding_both_versions_converges() {
         let b_won = notes.iter().any(|n| n == "B1");
         won[usize::from(b_won)] = true;
         let reference = state(&mut t[c]);
+        // G's note is in the case (A won) or shown in the quarantine (B won), never
+        // out of sight (red team round 5 N1).
+        let shown = notes.iter().any(|n| n == "G on A")
+            || reference
+                .1
+                .iter()
+                .any(|q| q.notes.iter().any(|n| n == "G on A"));
+        assert!(
+            shown,
+            "G's note is neither in the case nor shown (B won: {b_won}): {reference:?}"
+        );
         for who in [d, g] {
             assert_eq!(
                 state(&mut t[who]),

@@ -297,7 +297,52 @@ impl Store {
         let held = candidates(held, true);
         let extra = candidates(extra, false);
         let all: Vec<&Change> = held.iter().chain(&extra).map(|(c, _)| c).collect();
-        let fates = settle(&all);
+        let mut fates = settle(&all);
+        // An undecided change by a revoked author whose number a kept change holds can
+        // never apply (accepting it is refused): what builds on it is lost, set aside
+        // where coordinators see it, not parked out of sight (red team round 5 N1: a
+        // colleague's note on a restored phone's lost version vanished once the phone
+        // was revoked).
+        let quarantined_revoked = parsed(&untouched);
+        let revoked_all: Vec<&Change> = revoked
+            .iter()
+            .chain(&quarantined_revoked)
+            .map(|(c, _)| c)
+            .collect();
+        let kept_numbers: BTreeSet<(&[u8], u64)> = all
+            .iter()
+            .zip(&fates)
+            .filter(|(_, f)| **f == Fate::Kept)
+            .map(|(c, _)| (c.actor_id().to_bytes(), c.seq()))
+            .collect();
+        let mut dead_ends: BTreeSet<[u8; 32]> = revoked_all
+            .iter()
+            .filter(|c| kept_numbers.contains(&(c.actor_id().to_bytes(), c.seq())))
+            .map(|c| c.hash().0)
+            .chain(
+                all.iter()
+                    .zip(&fates)
+                    .filter(|(_, f)| **f == Fate::Lost)
+                    .map(|(c, _)| c.hash().0),
+            )
+            .collect();
+        loop {
+            let before = dead_ends.len();
+            for c in &revoked_all {
+                if c.deps().iter().any(|d| dead_ends.contains(&d.0)) {
+                    dead_ends.insert(c.hash().0);
+                }
+            }
+            for (c, f) in all.iter().zip(fates.iter_mut()) {
+                if *f == Fate::Waiting && c.deps().iter().any(|d| dead_ends.contains(&d.0)) {
+                    *f = Fate::Lost;
+                    dead_ends.insert(c.hash().0);
+                }
+            }
+            if dead_ends.len() == before {
+                break;
+            }
+        }
         let twice = written_twice(
             &held
                 .iter()
