@@ -1474,10 +1474,16 @@ pub(crate) fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str> {
 /// replaced by U+FFFD in names it shows from other devices' records (red team round 5
 /// F1: a name with terminal escapes rewrote a coordinator's screen).
 fn hidden_char(c: char) -> bool {
+    // Control characters, and the "default ignorable" and line-breaking code points a
+    // terminal or a viewer may hide or act on (red team round 5 N2).
     c.is_control()
         || matches!(c,
-            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
+            | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// A name from another device's record as this device shows it: control and
@@ -1667,6 +1673,10 @@ mod tests {
             "A\rcaravan: done",
             "abc\u{202E}gnp.exe",
             "x\u{200B}y",
+            "Pam\u{2028}caravan: sync done",
+            "soft\u{AD}hyphen",
+            "tag\u{E0041}s",
+            "hangul\u{3164}filler",
         ] {
             assert!(checked_name(bad, "device name").is_err(), "{bad:?}");
         }

@@ -186,6 +186,7 @@ impl Agreement {
             ));
         }
         let fields = check_fields(fields)?;
+        let my_agency = super::group::checked_name(my_agency, "agency name")?;
         let id: [u8; 16] = crate::crypto::random_array()?;
         let key = B32(crate::crypto::random_array()?);
         let sharer = B32(me.id().0);
