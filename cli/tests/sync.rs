@@ -19,6 +19,29 @@ fn caravan(store: &Path, args: &[&str]) -> Output {
         .expect("run caravan")
 }
 
+/// Starts `caravan sync listen` on a free loopback port for `store` (with `flags`
+/// before the command and `env` set); returns the address and the process.
+fn listen(store: &Path, flags: &[&str], env: &[(&str, &str)]) -> (String, std::process::Child) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .arg("--store")
+        .arg(store)
+        .args(flags)
+        .args(["sync", "listen", "--addr", &addr])
+        .env("CARAVAN_PASSPHRASE", PASS)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    (addr, child)
+}
+
 fn ok(store: &Path, args: &[&str]) -> Value {
     let out = caravan(store, args);
     assert!(
@@ -142,27 +165,7 @@ fn two_devices_sync_every_way() {
         &b,
         &["case", "update", &id[..8], "--set", "gender=Feminine"],
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
-        .args([
-            "--store",
-            b.to_str().expect("p"),
-            "--json",
-            "sync",
-            "listen",
-            "--addr",
-            &addr,
-        ])
-        .env("CARAVAN_PASSPHRASE", PASS)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("listen");
+    let (addr, listener) = listen(&b, &["--json"], &[]);
     let mut connected = None;
     for _ in 0..100 {
         let out = caravan(&a, &["sync", "connect", &addr]);
@@ -878,26 +881,7 @@ fn a_live_sync_on_a_used_invitation_is_refused_with_a_reason() {
     ok(&a, &["bundle", "import", join.to_str().expect("p")]);
 
     let before = snapshot(&a);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
-        .args([
-            "--store",
-            a.to_str().expect("p"),
-            "sync",
-            "listen",
-            "--addr",
-            &addr,
-        ])
-        .env("CARAVAN_PASSPHRASE", PASS)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("listen");
+    let (addr, listener) = listen(&a, &[], &[]);
     let mut refused = None;
     for _ in 0..100 {
         let out = caravan(&e, &["sync", "connect", &addr]);
@@ -1059,27 +1043,7 @@ fn a_silent_live_peer_cannot_hold_a_listening_device() {
     let a = tmp.path().join("a");
     ok(&a, &["init", "--kdf-memory-mib", "8"]);
     ok(&a, &["group", "create", "Osh team", "--device", "Aigerim"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let listener = Command::new(env!("CARGO_BIN_EXE_caravan"))
-        .args([
-            "--store",
-            a.to_str().expect("p"),
-            "sync",
-            "listen",
-            "--addr",
-            &addr,
-        ])
-        .env("CARAVAN_PASSPHRASE", PASS)
-        .env("CARAVAN_LIVE_TIMEOUT_SECS", "2")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("listen");
+    let (addr, listener) = listen(&a, &[], &[("CARAVAN_LIVE_TIMEOUT_SECS", "2")]);
     let mut silent = None;
     for _ in 0..200 {
         if let Ok(s) = std::net::TcpStream::connect(&addr) {

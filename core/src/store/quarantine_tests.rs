@@ -468,14 +468,7 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
         .expect("v1");
     send(&mut t, f, a).expect("A gets version 1");
     // The phone is restored from the copy and writes again.
-    let live = t[f].tmp.path().join("s");
-    reopen(&mut t[f]);
-    let other = t[f].tmp.path().join("placeholder2");
-    let placeholder = Store::create(other, &t[f].key).expect("create");
-    drop(std::mem::replace(&mut t[f].store, placeholder));
-    fs::remove_dir_all(&live).expect("rm");
-    copy_dir(&saved, &live);
-    t[f].store = Store::open(&live, &t[f].key).expect("open restored");
+    restore(&mut t[f], &saved);
     t[f].store
         .update_case(&case, &[Edit::note("version 2")])
         .expect("v2");

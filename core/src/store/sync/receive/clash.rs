@@ -137,25 +137,13 @@ pub(in crate::store::sync) fn without_rivals(
         .map(|(c, _)| (c.actor_id().to_bytes(), c.seq()))
         .collect();
     let mine: BTreeSet<[u8; 32]> = changes.iter().map(|(c, _)| c.hash().0).collect();
-    let mut gone: BTreeSet<[u8; 32]> = BTreeSet::new();
-    let mut keep = Vec::new();
-    // Automerge returns changes in causal order: a change's dependencies come first.
-    for (c, s) in doc.changes_since(&[]) {
-        let rival =
-            !mine.contains(&c.hash().0) && numbers.contains(&(c.actor_id().to_bytes(), c.seq()));
-        if rival || c.deps().iter().any(|d| gone.contains(&d.0)) {
-            gone.insert(c.hash().0);
-        } else {
-            keep.push((c, s));
-        }
-    }
-    if gone.is_empty() {
-        return doc;
-    }
-    let mut rebuilt = CaseDoc::empty(*case, actor.clone());
-    let allow = |_: &mut AutoCommit, _: bool, _: &[&Change]| Ok(());
-    match rebuilt.apply_verified(&keep, &allow) {
-        Ok(Ok(_)) => rebuilt,
+    let rival = |c: &Change| {
+        !mine.contains(&c.hash().0) && numbers.contains(&(c.actor_id().to_bytes(), c.seq()))
+    };
+    match super::rebuild::cut_out(&mut doc, case, &rival, actor) {
+        Ok(Some(super::rebuild::CutOut {
+            rest: Some(rest), ..
+        })) => rest,
         _ => doc,
     }
 }
@@ -201,12 +189,6 @@ fn set_aside_by_rule(c: &Change, view: &Membership) -> bool {
         || view
             .by_actor(c.actor_id().to_bytes())
             .is_some_and(|(_, m)| m.active)
-}
-
-fn parsed(q: &[PendingChange]) -> Vec<(Change, [u8; 64])> {
-    q.iter()
-        .filter_map(|PendingChange(b, s)| Change::from_bytes(b.clone()).ok().map(|c| (c, s.0)))
-        .collect()
 }
 
 fn hashes<'a>(q: impl IntoIterator<Item = &'a PendingChange>) -> BTreeSet<[u8; 32]> {
@@ -255,7 +237,7 @@ impl Store {
         // Everything not in the document yet, once.
         let mut seen: BTreeSet<[u8; 32]> = held.iter().map(|(c, _)| c.hash().0).collect();
         let mut extra = Vec::new();
-        for (c, s) in incoming.into_iter().chain(parsed(&set_aside)) {
+        for (c, s) in incoming.into_iter().chain(super::plan::signed(&set_aside)) {
             if seen.insert(c.hash().0) {
                 extra.push((c, s));
             }
@@ -303,7 +285,7 @@ impl Store {
         // where coordinators see it, not parked out of sight (red team round 5 N1: a
         // colleague's note on a restored phone's lost version vanished once the phone
         // was revoked).
-        let quarantined_revoked = parsed(&untouched);
+        let quarantined_revoked = super::plan::signed(&untouched);
         let revoked_all: Vec<&Change> = revoked
             .iter()
             .chain(&quarantined_revoked)

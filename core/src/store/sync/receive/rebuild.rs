@@ -185,15 +185,15 @@ fn withdrawn(
 /// A case's changes split at a cut (decision 0020): the undecided changes of a cut-off
 /// author, the changes of others that build on them, and the case rebuilt from the
 /// rest (`None` when nothing is left).
-struct CutOut {
+pub(super) struct CutOut {
     quarantined: SignedChanges,
     parked: SignedChanges,
-    rest: Option<CaseDoc>,
+    pub(super) rest: Option<CaseDoc>,
 }
 
 /// The case `doc` split at a cut: every change `out` names, and every change that
 /// depends on one of them, leave it; `None` if it holds none of them.
-fn cut_out(
+pub(super) fn cut_out(
     doc: &mut CaseDoc,
     case: &CaseId,
     out: &dyn Fn(&Change) -> bool,
