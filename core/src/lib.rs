@@ -21,16 +21,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod codec;
 mod crypto;
 pub mod dedup;
 pub mod error;
 pub mod export;
+mod identity;
+mod ids;
 pub mod import;
+#[cfg(test)]
+mod layers;
 pub mod model;
 mod parallel;
 pub mod privacy;
 pub mod store;
 pub mod sync;
+mod tombstone;
 pub mod vocab;
 
 pub use crypto::{KdfParams, StoreKey};

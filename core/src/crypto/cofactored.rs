@@ -176,8 +176,51 @@ pub(crate) fn all_valid(checks: &[SignatureCheck<'_>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CaseId;
-    use crate::sync::{change_message, DeviceId, DeviceIdentity};
+    use crate::crypto::ed25519::{self, SigningKey};
+
+    // What the sync layer signs, rebuilt here from this layer's primitives, so the
+    // crypto layer's tests need nothing above it (the identity module's own tests and
+    // the spec vectors check `identity::change_message` and `DeviceIdentity`).
+
+    /// A device key as `identity::DeviceId` holds it.
+    #[derive(Clone, Copy)]
+    struct DeviceId([u8; 32]);
+
+    impl DeviceId {
+        fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+            ed25519::verify(&self.0, message, signature)
+        }
+    }
+
+    /// A signing key as `identity::DeviceIdentity` holds it.
+    struct DeviceIdentity(SigningKey);
+
+    impl DeviceIdentity {
+        fn generate() -> Option<DeviceIdentity> {
+            let pkcs8 = ed25519::generate_pkcs8().ok()?;
+            SigningKey::from_pkcs8(&pkcs8).map(DeviceIdentity)
+        }
+
+        fn from_seed(seed: &[u8; 32]) -> Option<DeviceIdentity> {
+            SigningKey::from_seed(seed).map(DeviceIdentity)
+        }
+
+        fn id(&self) -> DeviceId {
+            DeviceId(self.0.public_key())
+        }
+
+        fn sign(&self, message: &[u8]) -> [u8; 64] {
+            self.0.sign(message)
+        }
+    }
+
+    /// A case id as `ids::CaseId` holds it.
+    struct CaseId([u8; 16]);
+
+    /// `identity::change_message`: `"caravan/change/v1" ‖ case ‖ change hash`.
+    fn change_message(case: &CaseId, hash: &[u8; 32]) -> Vec<u8> {
+        [b"caravan/change/v1".as_slice(), &case.0, hash].concat()
+    }
 
     /// A change signature as `sync::signatures` holds it.
     struct ChangeSignature {
@@ -280,7 +323,7 @@ mod tests {
         )
         .expect("seed");
         assert_eq!(
-            crate::model::hex_encode(&me.id().0),
+            crate::codec::hex_encode(&me.id().0),
             "4e30e537da0d74adc0642b2c330da7732994c460585e39a70a1dd511a608c47b"
         );
         let message = change_message(&CaseId([1; 16]), &[2; 32]);

@@ -67,7 +67,7 @@ impl std::fmt::Debug for SigningKey {
         write!(
             f,
             "SigningKey({}, <private key redacted>)",
-            crate::model::hex_encode(&self.public_key())
+            crate::codec::hex_encode(&self.public_key())
         )
     }
 }

@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn sha256_matches_fips_180_and_the_incremental_form() {
         assert_eq!(
-            crate::model::hex_encode(&sha256(b"abc")),
+            crate::codec::hex_encode(&sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let mut h = Sha256::new();
@@ -65,7 +65,7 @@ mod tests {
         h.update(b"bc");
         assert_eq!(h.finish(), sha256(b"abc"));
         assert_eq!(
-            crate::model::hex_encode(&sha512(&[b"a", b"bc"])[..8]),
+            crate::codec::hex_encode(&sha512(&[b"a", b"bc"])[..8]),
             "ddaf35a193617aba"
         );
     }

@@ -93,7 +93,7 @@ mod tests {
         let info = unhex("f0f1f2f3f4f5f6f7f8f9");
         let okm = hkdf_sha256::<42>(&salt, &ikm, &[&info[..5], &info[5..]]).expect("expand");
         assert_eq!(
-            crate::model::hex_encode(okm.as_ref()),
+            crate::codec::hex_encode(okm.as_ref()),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         );
         assert_eq!(

@@ -45,7 +45,7 @@ mod tests {
     fn hmac_sha256_matches_rfc_4231() {
         let tag = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            crate::model::hex_encode(&tag),
+            crate::codec::hex_encode(&tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let key = HmacKey::new(b"Jefe");

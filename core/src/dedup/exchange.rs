@@ -9,7 +9,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::{BlindIndex, DedupKey, DedupMatch, StretchCost, TokenKind, TOKEN_LEN};
 use crate::error::{Error, Result};
-use crate::model::CaseId;
+use crate::ids::CaseId;
 
 /// Prefix of a key hand-over code (see [`DedupKey::to_handover_code`]).
 pub const KEY_CODE_PREFIX: &str = "caravan-dedup-key:";

@@ -13,9 +13,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::source::{Collected, DateWindow, Holders, InputReport, StatRecord};
+use super::source::{Collected, DateWindow, InputReport};
 use crate::error::{Error, Result};
 use crate::model::{CaseId, Timestamp};
+use crate::model::{Holders, StatRecord};
 
 /// The `format` field of an extract file.
 pub const EXTRACT_FORMAT: &str = "caravan-statistics-extract";
@@ -385,7 +386,7 @@ mod tests {
     /// A consenting record of one route (citizenship → country of exploitation), with
     /// a unique id.
     fn route_record(id: u32, citizenship: &str, exploited: &str) -> StatRecord {
-        use crate::export::source::StatRouteEvent;
+        use crate::model::StatRouteEvent;
         use crate::vocab::{Country, RouteEventKind};
         let mut bytes = [0u8; 16];
         bytes[..4].copy_from_slice(&id.to_le_bytes());

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::regions::{all_regions, region_of};
-use super::source::StatRecord;
 use crate::error::{Error, Result};
+use crate::model::StatRecord;
 use crate::vocab::*;
 
 /// How countries are written: ISO 3166-1 alpha-2 (older CTDC releases) or alpha-3
@@ -554,7 +554,7 @@ impl Codec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::source::StatRouteEvent;
+    use crate::model::StatRouteEvent;
     use crate::model::{CaseId, Timestamp};
 
     fn record() -> StatRecord {

@@ -30,8 +30,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::{Deserialize, Serialize};
 
 use super::ctdc::{Attribute, Codec, CountryCodes, NATTR};
-use super::source::StatRecord;
 use crate::error::{Error, Result};
+use crate::model::StatRecord;
 
 /// CTDC's k.
 pub const DEFAULT_K: u32 = 11;

@@ -20,9 +20,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::dp::{NoiseSource, SystemNoise};
-use super::source::StatRecord;
 use super::tables::ReleaseSpec;
 use crate::error::{Error, Result};
+use crate::model::StatRecord;
 use crate::model::Timestamp;
 
 /// Default limit on the total ε spent on one data set.

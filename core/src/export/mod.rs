@@ -30,12 +30,12 @@ mod table_schema;
 mod table_text;
 mod tables;
 
-pub(crate) use source::StoredStats;
 #[cfg(test)]
 mod disclosure_tests;
 #[cfg(test)]
 pub(crate) mod testdata;
 
+pub use crate::model::{Excluded, StatRecord, StatReferral, StatRouteEvent};
 pub use combine::{combine, Combined, Extract, SourceReport, EXTRACT_FORMAT, MAX_SOURCES};
 pub use ctdc::{Attribute, CountryCodes};
 pub use kanon::{
@@ -43,9 +43,7 @@ pub use kanon::{
     RecordExport, RecordOptions, RecordReport, DEFAULT_K,
 };
 pub use schema::{ColumnType, RecordSheet, Schema, CTDC_COLUMNS, CTDC_SCHEMA_VERSION};
-pub use source::{
-    Collected, DateWindow, Excluded, InputReport, StatRecord, StatReferral, StatRouteEvent,
-};
+pub use source::{Collected, DateWindow, InputReport};
 pub use table_schema::check_table_schema;
 pub use table_text::TableLayout;
 pub use tables::{

@@ -19,9 +19,9 @@ use super::dp::{
     selection_threshold, DpSpec, Mechanism, NoiseSource, PrivacyReport, SystemNoise, TOTAL_SHARE,
 };
 use super::kanon::{export_records, json, KeyMap, RecordOptions, DEFAULT_K};
-use super::source::{StatRecord, StatReferral};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
+use crate::model::{StatRecord, StatReferral};
 use crate::vocab::*;
 
 /// The largest domain (product of the dimensions' sizes) a DP table may have: every

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::source::StatRecord;
+use crate::model::StatRecord;
 use crate::model::*;
 use crate::vocab::*;
 

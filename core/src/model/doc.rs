@@ -35,8 +35,8 @@ use super::fields::{ScalarField, SetField};
 use super::record::*;
 use super::{CaseId, Edit, Timestamp, YearMonth};
 use crate::error::{Error, Result};
+use crate::identity::DeviceIdentity;
 use crate::privacy::screen_note;
-use crate::sync::DeviceIdentity;
 use crate::vocab::*;
 
 /// Schema version written into every case document.
@@ -900,7 +900,9 @@ fn push_status(
 }
 
 fn short_id() -> Result<String> {
-    Ok(super::ids::hex_encode(&crate::crypto::random_array::<8>()?))
+    Ok(crate::codec::hex_encode(
+        &crate::crypto::random_array::<8>()?
+    ))
 }
 
 fn obj_of<D: ReadDoc>(doc: &D, parent: &ObjId, key: &str) -> Result<ObjId> {

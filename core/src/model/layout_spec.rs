@@ -7,7 +7,7 @@
 use automerge::{legacy, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
 use super::{CaseDoc, CaseId, Edit, ScalarField, SetField, Timestamp, YearMonth};
-use crate::sync::DeviceIdentity;
+use crate::identity::DeviceIdentity;
 
 /// 2026-01-01T00:00:00Z in milliseconds.
 const T0: i64 = 1_767_225_600_000;

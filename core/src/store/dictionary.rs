@@ -23,9 +23,11 @@ pub(crate) static FRAME_DICTIONARY: &[u8] = include_bytes!("frame_dictionary.bin
 pub(crate) fn generate() -> crate::error::Result<Vec<u8>> {
     use automerge::ActorId;
 
-    use super::format::{cbor, Record};
+    use super::format::Record;
+
+    use crate::codec::cbor;
+    use crate::identity::DeviceIdentity;
     use crate::model::{CaseDoc, CaseId, CaseSummary, Edit, ScalarField, SetField, YearMonth};
-    use crate::sync::DeviceIdentity;
     use crate::vocab::{all_vocabularies, vocabulary};
 
     let first_code = |vocab: &str| -> String {
@@ -76,7 +78,7 @@ pub(crate) fn generate() -> crate::error::Result<Vec<u8>> {
         doc: doc.save(),
         sigs: Vec::new(),
         heads: Vec::new(),
-        stats: Some(crate::export::StoredStats::of(&doc.record()?, None)),
+        stats: Some(crate::model::StoredStats::of(&doc.record()?, None)),
         request: None,
     };
     out.extend_from_slice(&cbor(&record)?);

@@ -23,11 +23,13 @@ use flate2::Compression;
 use serde::{Deserialize, Serialize};
 
 use super::dictionary::FRAME_DICTIONARY;
+use crate::codec::cbor;
 use crate::crypto::{padme, KdfParams, Sealer, StoreKey, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
-use crate::export::StoredStats;
-use crate::model::{CaseId, CaseSummary, ChangeSig, Timestamp};
-use crate::vocab::ErasureReason;
+use crate::ids::Hash;
+use crate::model::StoredStats;
+use crate::model::{CaseId, CaseSummary, ChangeSig};
+use crate::tombstone::Tombstone;
 
 /// Format version this build writes. (Format 1, without compressed frame bodies, was
 /// never released.) Format 4 writes case summaries in their compact encoding
@@ -214,47 +216,6 @@ impl Header {
     }
 }
 
-/// Why a case was erased; kept forever so the erasure can propagate and cannot be
-/// undone by a stale replica.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tombstone {
-    /// The erased case.
-    pub case: CaseId,
-    /// When it was erased.
-    pub erased_at: Timestamp,
-    /// Why.
-    pub reason: ErasureReason,
-    /// The erasing device and its signature, so other devices can check who erased.
-    #[serde(default)]
-    pub signature: Option<TombstoneSignature>,
-}
-
-/// Who erased a case, and their signature over
-/// `"caravan/erase/v1" ‖ case ‖ erased_at (i64 BE) ‖ reason code`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TombstoneSignature {
-    /// The erasing device's public key.
-    #[serde(with = "serde_bytes")]
-    pub by: [u8; 32],
-    /// Its Ed25519 signature.
-    #[serde(with = "serde_bytes")]
-    pub sig: [u8; 64],
-}
-
-impl Tombstone {
-    /// The bytes a tombstone signature covers.
-    pub(crate) fn signed_bytes(&self) -> Vec<u8> {
-        use crate::vocab::Vocabulary;
-        [
-            b"caravan/erase/v1".as_slice(),
-            &self.case.0,
-            &self.erased_at.0.to_be_bytes(),
-            self.reason.code().as_bytes(),
-        ]
-        .concat()
-    }
-}
-
 /// A record inside a journal or pack frame. Each record is self-describing, so the
 /// index can be rebuilt from the frames alone.
 // `Put` is much larger than the other variants, but records are short-lived values
@@ -307,10 +268,6 @@ pub(crate) enum Record {
     Ledger { lsn: u64, writes: u64, digest: Hash },
 }
 
-/// A change hash as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub(crate) struct Hash(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
-
 /// What exports read of a `Put` record: the other fields are skipped while parsing,
 /// never built (no document bytes copied, no summary allocated).
 #[derive(Debug, Deserialize)]
@@ -346,13 +303,6 @@ impl Record {
             | Record::Sync { lsn, .. } => *lsn,
         }
     }
-}
-
-pub(crate) fn cbor<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out)
-        .map_err(|e| Error::Internal(format!("cbor encoding: {e}")))?;
-    Ok(out)
 }
 
 /// Seals `value` into a complete frame (length prefix included): an index snapshot,

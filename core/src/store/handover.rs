@@ -65,8 +65,8 @@ pub(crate) fn handover_receipt(
     let sig = receiver.sign(&receipt_message(&me, sender, &bundle_digest(bundle)));
     format!(
         "{RECEIPT_PREFIX}{}-{}",
-        crate::model::hex_encode(&me.0[..DEVICE_PREFIX]),
-        crate::model::hex_encode(&sig)
+        crate::codec::hex_encode(&me.0[..DEVICE_PREFIX]),
+        crate::codec::hex_encode(&sig)
     )
 }
 
@@ -135,7 +135,7 @@ impl Handover {
         let Some((device, sig)) = parse_receipt(receipt) else {
             return ReceiptCheck::NoMatch;
         };
-        let names = |d: &DeviceId| crate::model::hex_encode(&d.0[..DEVICE_PREFIX]) == device;
+        let names = |d: &DeviceId| crate::codec::hex_encode(&d.0[..DEVICE_PREFIX]) == device;
         let signed_by =
             |d: &DeviceId| d.verify(&receipt_message(d, &self.sender, &self.bundle), &sig);
         if names(&self.peer) && signed_by(&self.peer) {
@@ -154,7 +154,7 @@ impl Handover {
 /// The name the position of `peer` is kept under: its id in hex, as the apps named it
 /// before hand-overs were bound to devices.
 fn target(peer: &DeviceId) -> String {
-    crate::model::hex_encode(&peer.0)
+    crate::codec::hex_encode(&peer.0)
 }
 
 impl Store {
@@ -379,7 +379,7 @@ mod tests {
         let others = members(&a);
         let named_b = format!(
             "{RECEIPT_PREFIX}{}-",
-            crate::model::hex_encode(&bid.0[..DEVICE_PREFIX])
+            crate::codec::hex_encode(&bid.0[..DEVICE_PREFIX])
         );
         // 1. the old (v2) receipt, computed from public data by whoever saw the frames
         let v2 = crate::crypto::sha256(
@@ -390,7 +390,7 @@ mod tests {
             ]
             .concat(),
         );
-        let old = format!("{named_b}{}", crate::model::hex_encode(&v2.as_ref()[..12]));
+        let old = format!("{named_b}{}", crate::codec::hex_encode(&v2.as_ref()[..12]));
         // 2. C's own signature for this showing, relabelled with B's prefix
         let (_, from_c) = receive(&mut c, &bundle);
         let (_, sig_c) = from_c.split_once('-').expect("receipt");
@@ -398,7 +398,7 @@ mod tests {
         // 3. C signing the message of B's receipt with its own key
         let in_b_name = format!(
             "{named_b}{}",
-            crate::model::hex_encode(&c.identity.sign(&receipt_message(
+            crate::codec::hex_encode(&c.identity.sign(&receipt_message(
                 &bid,
                 &aid,
                 &bundle_digest(&bundle)

@@ -9,9 +9,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::format::{Hash, Record, Tombstone};
+use super::format::Record;
+
+use crate::ids::Hash;
+
+use crate::codec::{B32, B64};
 use crate::model::{CaseId, CaseSummary};
-use crate::sync::{GroupState, B32, B64};
+use crate::sync::GroupState;
+use crate::tombstone::Tombstone;
 
 /// Marks a location in the current journal rather than in a pack.
 pub(crate) const JOURNAL: u32 = u32::MAX;
@@ -444,7 +449,7 @@ impl Drop for Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::cbor;
+    use crate::codec::cbor;
 
     #[test]
     fn locations_in_slot_0_keep_the_format_2_encoding() {

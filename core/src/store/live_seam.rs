@@ -2,7 +2,8 @@
 //! (`sync::vectors_live`): what docs/protocol.md section 13.1 says a device keeps.
 
 use super::*;
-use crate::sync::{DeviceId, GroupState, B32};
+use crate::codec::B32;
+use crate::sync::{DeviceId, GroupState};
 
 /// What a device keeps about one peer (section 13.1), and its own state map.
 pub(crate) struct LiveMemory {

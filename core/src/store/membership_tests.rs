@@ -4,8 +4,9 @@
 use super::index::SyncDelta;
 use super::sync::{SyncReport, LOCAL_CHECKS_OFF};
 use super::*;
+use crate::codec::B32;
 use crate::model::{ScalarField, SetField};
-use crate::sync::{DeviceId, MemberOp, Role, B32};
+use crate::sync::{DeviceId, MemberOp, Role};
 
 struct Device {
     _tmp: tempfile::TempDir,

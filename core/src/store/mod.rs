@@ -57,16 +57,14 @@ use self::format::{
 use self::index::{Entry, Index, Loc, JOURNAL, LOST};
 use crate::crypto::{KdfParams, Sealer, StoreKey};
 use crate::error::{Error, Result};
-use crate::export::StoredStats;
+use crate::identity::DeviceIdentity;
+use crate::model::StoredStats;
 use crate::model::{
     CaseDoc, CaseFilter, CaseId, CaseRecord, CaseSummary, ChangeSig, Edit, Timestamp,
 };
-use crate::sync::DeviceIdentity;
 use crate::vocab::ErasureReason;
 
 pub use self::bulk_import::{BulkImport, IMPORT_BLOCK};
-pub(crate) use self::format::{cbor, Hash};
-pub use self::format::{Tombstone, TombstoneSignature};
 pub use self::handover::{Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
@@ -79,6 +77,9 @@ pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};
 pub use self::share::{PartnerAgreement, ShareReport};
 pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
+pub(crate) use crate::codec::cbor;
+pub(crate) use crate::ids::Hash;
+pub use crate::tombstone::{Tombstone, TombstoneSignature};
 
 /// Something wrong found while opening a store. The store still opened; cases not
 /// affected are readable.
@@ -1689,7 +1690,7 @@ fn park(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> index::SyncD
         case,
         changes: changes
             .iter()
-            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::sync::B64(*s)))
+            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::codec::B64(*s)))
             .collect(),
     }
 }
@@ -1700,7 +1701,7 @@ fn quarantine_delta(case: CaseId, changes: &[(automerge::Change, [u8; 64])]) -> 
         case,
         changes: changes
             .iter()
-            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::sync::B64(*s)))
+            .map(|(c, s)| index::PendingChange(c.raw_bytes().to_vec(), crate::codec::B64(*s)))
             .collect(),
     }
 }
@@ -1860,3 +1861,5 @@ mod receive_tests;
 mod share_tests;
 #[cfg(test)]
 mod sync_tests;
+#[cfg(test)]
+mod vectors_tests;

@@ -7,9 +7,10 @@
 //! written atomically, never synced to other devices, deleted by a panic wipe.
 
 use super::files;
-use super::format::{Hash, Record};
+use super::format::Record;
 use super::Store;
 use crate::error::{Error, Result};
+use crate::ids::Hash;
 
 /// File holding the sealed ledger.
 pub(super) const LEDGER_FILE: &str = "privacy-ledger";

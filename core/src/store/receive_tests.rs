@@ -5,7 +5,8 @@
 
 use super::sync::SyncReport;
 use super::*;
-use crate::sync::{DeviceId, Payload, Role, B32};
+use crate::codec::B32;
+use crate::sync::{DeviceId, Payload, Role};
 
 struct Device {
     _tmp: tempfile::TempDir,

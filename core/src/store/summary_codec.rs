@@ -261,7 +261,7 @@ mod tests {
             #[serde(with = "super")]
             s: CaseSummary,
         }
-        let bytes = crate::store::cbor(&Holder { s: s.clone() }).expect("cbor");
+        let bytes = crate::codec::cbor(&Holder { s: s.clone() }).expect("cbor");
         let back: Holder = ciborium::from_reader(bytes.as_slice()).expect("read");
         assert_eq!(back.s, s);
         // Format 3 wrote the summary as a CBOR map (`CaseSummary`'s own serde).
@@ -269,7 +269,7 @@ mod tests {
         struct Old {
             s: CaseSummary,
         }
-        let old = crate::store::cbor(&Old { s: s.clone() }).expect("cbor");
+        let old = crate::codec::cbor(&Old { s: s.clone() }).expect("cbor");
         let back: Holder = ciborium::from_reader(old.as_slice()).expect("read old");
         assert_eq!(back.s, s);
     }

@@ -743,7 +743,7 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// of a closed connection, and the refusing store is unchanged.
 #[test]
 fn a_refused_live_session_says_why_and_changes_nothing() {
-    use crate::sync::LiveRefusal;
+    use crate::error::LiveRefusal;
     let mut t = team(1);
     let inv = t[0]
         .store

@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use super::group::{MemberInfo, Role};
-use super::identity::DeviceId;
+use crate::identity::DeviceId;
 
 /// The rights a device admitted on a contested invitation holds until the contest is
 /// decided: at most a field worker's.

@@ -41,17 +41,10 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::envelope::EpochKey;
-use super::identity::{DeviceId, DeviceIdentity};
+use crate::codec::{base32, unbase32, B32, B64};
 use crate::error::{Error, Result};
+use crate::identity::{DeviceId, DeviceIdentity};
 use crate::model::CaseId;
-
-/// 32 bytes as a CBOR byte string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub(crate) struct B32(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
-
-/// 64 bytes (a signature) as a CBOR byte string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub(crate) struct B64(#[serde(with = "serde_bytes")] pub(crate) [u8; 64]);
 
 /// What a member may do. Enforced by every device that receives a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -180,7 +173,7 @@ impl MemberRecord {
 
     /// SHA-256 of the record's CBOR encoding: what `parents` name.
     pub(crate) fn hash(&self) -> [u8; 32] {
-        let bytes = crate::store::cbor(self).unwrap_or_default();
+        let bytes = crate::codec::cbor(self).unwrap_or_default();
         let d = crate::crypto::sha256(&bytes);
         let mut out = [0u8; 32];
         out.copy_from_slice(d.as_ref());
@@ -219,7 +212,7 @@ fn join_msg(group: &[u8; 16], member: &[u8; 32], name: &str, invite: &[u8; 32]) 
 /// What an `Op` signature covers: `"caravan/member-op/v1" ‖ CBOR [group, parents, author, op]`.
 fn op_msg(group: &[u8; 16], parents: &[B32], author: &B32, op: &MemberOp) -> Vec<u8> {
     let mut m = b"caravan/member-op/v1".to_vec();
-    m.extend_from_slice(&crate::store::cbor(&(group, parents, author, op)).unwrap_or_default());
+    m.extend_from_slice(&crate::codec::cbor(&(group, parents, author, op)).unwrap_or_default());
     m
 }
 
@@ -1212,7 +1205,7 @@ impl GroupState {
     pub(crate) fn records_digest(&self) -> [u8; 32] {
         let mut ctx = crate::crypto::Sha256::new();
         for r in &self.records {
-            if let Ok(bytes) = crate::store::cbor(r) {
+            if let Ok(bytes) = crate::codec::cbor(r) {
                 ctx.update(&(bytes.len() as u64).to_le_bytes());
                 ctx.update(&bytes);
             }
@@ -1312,7 +1305,7 @@ impl GroupState {
         let mut welcome_state = self.clone();
         welcome_state.keys.clear();
         welcome_state.welcome.clear();
-        let welcome = crate::store::cbor(&welcome_state)?;
+        let welcome = crate::codec::cbor(&welcome_state)?;
         let sealed = super::envelope::seal(&welcome_key(&secret)?, &welcome)?;
         let mut raw = secret.to_vec();
         raw.extend_from_slice(&sealed);
@@ -1622,44 +1615,6 @@ fn welcome_key(secret: &[u8; 16]) -> Result<EpochKey> {
     Ok(EpochKey::new(0, *expand32(secret, b"welcome")?))
 }
 
-const B32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// RFC 4648 base32 without padding.
-pub(crate) fn base32(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
-    let (mut buf, mut bits) = (0u64, 0u32);
-    for &b in data {
-        buf = (buf << 8) | u64::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(B32_ALPHABET[((buf >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(B32_ALPHABET[((buf << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
-/// Decodes [`base32`] (case-insensitive; spaces and dashes ignored).
-pub(crate) fn unbase32(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 5 / 8);
-    let (mut buf, mut bits) = (0u64, 0u32);
-    for c in s.chars().filter(|c| !matches!(c, ' ' | '-' | '\n')) {
-        let v = B32_ALPHABET
-            .iter()
-            .position(|a| *a as char == c.to_ascii_uppercase())? as u64;
-        buf = (buf << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -1941,14 +1896,6 @@ mod tests {
         assert!(GroupState::join(&bad, &a, "x").is_err());
         assert!(GroupState::join("caravan-invite:", &a, "x").is_err());
         assert!(GroupState::join("hello", &a, "x").is_err());
-    }
-
-    #[test]
-    fn base32_round_trips() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            assert_eq!(unbase32(&base32(data)).as_deref(), Some(data));
-        }
-        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
     }
 }
 

@@ -21,36 +21,15 @@
 use zeroize::Zeroizing;
 
 use crate::crypto::aead::AeadKey;
-use crate::crypto::hkdf::{hkdf_sha256, Prk};
-use crate::crypto::x25519::{agree_ephemeral, X25519StaticSecret};
+use crate::crypto::hkdf::hkdf_sha256;
+use crate::crypto::x25519::agree_ephemeral;
 use crate::error::{Error, Result};
+use crate::identity::X25519Secret;
 
 /// Length of a sealed epoch key.
 pub(crate) const SEALED_KEY_LEN: usize = 32 + 32 + 16;
 
 const LABEL: &[u8] = b"caravan/rekey/v1";
-
-/// A device's static X25519 secret, derived from its identity. Zeroized on drop.
-pub(crate) struct X25519Secret(X25519StaticSecret);
-
-impl X25519Secret {
-    /// Derives the secret from the device's PKCS#8 identity bytes.
-    pub(crate) fn derive(pkcs8: &[u8]) -> Result<X25519Secret> {
-        let seed = Prk::extract(b"caravan/x25519/v1", pkcs8).expand::<32>(&[b"static"])?;
-        Ok(X25519Secret(X25519StaticSecret::from_bytes(&seed)))
-    }
-
-    /// The public half, to publish in the membership log.
-    pub(crate) fn public(&self) -> [u8; 32] {
-        self.0.public()
-    }
-}
-
-impl std::fmt::Debug for X25519Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("X25519Secret(<redacted>)")
-    }
-}
 
 /// What a sealed epoch key is bound to (after the label): group, epoch, recipient.
 fn key_context(group: &[u8; 16], epoch: u32, recipient: &[u8; 32]) -> Vec<u8> {
@@ -97,7 +76,7 @@ pub(crate) fn open_from(
         return None;
     }
     let eph: [u8; 32] = sealed[..32].try_into().ok()?;
-    let shared = secret.0.agree(&eph)?;
+    let shared = secret.agree(&eph)?;
     let key = derive_key(label, shared.as_ref(), &eph, &secret.public()).ok()?;
     let mut buf = Zeroizing::new(sealed[32..].to_vec());
     let n = key.open_in_place(&[label, context].concat(), &mut buf)?;

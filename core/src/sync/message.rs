@@ -23,11 +23,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::envelope::{self, EpochKey};
-use super::group::{MemberRecord, B32, B64};
-use super::identity::{DeviceId, DeviceIdentity};
+use super::group::MemberRecord;
+use crate::codec::{B32, B64};
 use crate::error::{Error, Result};
+use crate::identity::{DeviceId, DeviceIdentity};
+use crate::ids::Hash;
 use crate::model::CaseId;
-use crate::store::{Hash, Tombstone};
+use crate::tombstone::Tombstone;
 
 /// Limits checked before anything large is allocated or parsed further.
 pub(crate) const MAX_CASES_PER_MESSAGE: usize = 1_000_000;
@@ -44,7 +46,7 @@ const COMPRESS_FROM: usize = 256;
 
 /// Encodes a payload as a message body: CBOR, deflated when that is smaller.
 pub(crate) fn encode_body(payload: &Payload) -> Result<Vec<u8>> {
-    let cbor = crate::store::cbor(payload)?;
+    let cbor = crate::codec::cbor(payload)?;
     if cbor.len() >= COMPRESS_FROM {
         let mut z = vec![BODY_DEFLATE];
         z.extend(deflate(&cbor)?);
@@ -221,7 +223,7 @@ pub(crate) fn seal(key: &EpochKey, me: &DeviceIdentity, payload: &Payload) -> Re
         body,
         sig,
     };
-    envelope::seal(key, &crate::store::cbor(&signed)?)
+    envelope::seal(key, &crate::codec::cbor(&signed)?)
 }
 
 /// Opens an envelope with whichever key `key_for` returns for its tag and epoch,

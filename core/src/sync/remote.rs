@@ -17,9 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::group::{base32, unbase32, B32, B64};
-use super::identity::{DeviceId, DeviceIdentity};
+use crate::codec::{base32, unbase32, B32, B64};
 use crate::error::{Error, Result};
+use crate::identity::{DeviceId, DeviceIdentity};
 
 const PREFIX: &str = "caravan-request:";
 const LABEL: &[u8] = b"caravan/join-request/v1";
@@ -63,7 +63,7 @@ impl JoinRequest {
             nonce,
             sig,
         };
-        let bytes = crate::store::cbor(&body)?;
+        let bytes = crate::codec::cbor(&body)?;
         JoinRequest::parse(&format!("{PREFIX}{}", base32(&bytes)))
     }
 
@@ -169,7 +169,7 @@ mod tests {
         };
         format!(
             "{PREFIX}{}",
-            base32(&crate::store::cbor(&body).expect("cbor"))
+            base32(&crate::codec::cbor(&body).expect("cbor"))
         )
     }
 

@@ -27,12 +27,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::envelope::{self, EpochKey};
-use super::group::{base32, unbase32, B32, B64};
-use super::identity::{DeviceId, DeviceIdentity};
 use super::remote::{codes_match, JoinRequest};
+use crate::codec::{base32, unbase32, B32, B64};
 use crate::crypto::hkdf::hkdf_sha256;
 use crate::crypto::{hmac_sha256, sha256};
 use crate::error::{Error, Result};
+use crate::identity::{DeviceId, DeviceIdentity};
 use crate::model::{CaseId, ScalarField, SetField};
 
 const OFFER_PREFIX: &str = "caravan-agreement:";
@@ -115,7 +115,7 @@ fn offer_msg(
     m.extend_from_slice(&key.0);
     m.extend_from_slice(&sharer.0);
     m.extend_from_slice(&partner.0);
-    m.extend_from_slice(&crate::store::cbor(&(fields, name)).unwrap_or_default());
+    m.extend_from_slice(&crate::codec::cbor(&(fields, name)).unwrap_or_default());
     m
 }
 
@@ -201,7 +201,7 @@ impl Agreement {
             partner_device: partner,
             sig,
         };
-        let plain = zeroize::Zeroizing::new(crate::store::cbor(&offer)?);
+        let plain = zeroize::Zeroizing::new(crate::codec::cbor(&offer)?);
         let sealed = super::keywrap::seal_to(OFFER_LABEL, &partner.0, req.x25519(), &plain)?;
         let agreement = Agreement {
             id,
@@ -286,14 +286,14 @@ impl Agreement {
 
     /// Seals a share payload, signed by `me`.
     pub(crate) fn seal(&self, me: &DeviceIdentity, payload: &SharePayload) -> Result<Vec<u8>> {
-        let body = crate::store::cbor(payload)?;
+        let body = crate::codec::cbor(payload)?;
         let sig = B64(me.sign(&[SHARE_LABEL, &self.id, &body].concat()));
         let signed = SignedShare {
             sender: B32(me.id().0),
             body,
             sig,
         };
-        envelope::seal(&self.envelope_key()?, &crate::store::cbor(&signed)?)
+        envelope::seal(&self.envelope_key()?, &crate::codec::cbor(&signed)?)
     }
 
     /// Whether an envelope is for this agreement (by routing tag).
@@ -421,7 +421,7 @@ mod tests {
             partner_device: p,
             sig,
         };
-        let mut plain = crate::store::cbor(&offer).expect("cbor");
+        let mut plain = crate::codec::cbor(&offer).expect("cbor");
         plain.extend_from_slice(extra);
         let sealed =
             super::super::keywrap::seal_to(OFFER_LABEL, &p.0, &partner.x25519().public(), &plain)
@@ -446,7 +446,7 @@ mod tests {
             returns: Vec::new(),
             withdrawn: vec![[3; 16]],
         };
-        let mut body = crate::store::cbor(&payload).expect("cbor");
+        let mut body = crate::codec::cbor(&payload).expect("cbor");
         body.extend_from_slice(body_extra);
         let sig = B64(sharer.sign(&[SHARE_LABEL, &agreement.id, &body].concat()));
         let signed = SignedShare {
@@ -454,7 +454,7 @@ mod tests {
             body,
             sig,
         };
-        let mut plain = crate::store::cbor(&signed).expect("cbor");
+        let mut plain = crate::codec::cbor(&signed).expect("cbor");
         plain.extend_from_slice(extra);
         envelope::seal(&agreement.envelope_key().expect("key"), &plain).expect("seal")
     }

@@ -38,9 +38,3 @@ pub(crate) fn all_valid(checks: &[ChangeSignature]) -> bool {
         .collect();
     cofactored::all_valid(&checks)
 }
-
-/// Whether Caravan accepts `key` as a device key: the canonical encoding of a curve
-/// point that is not of small order.
-pub(crate) fn acceptable_key(key: &[u8; 32]) -> bool {
-    cofactored::acceptable_key(key)
-}

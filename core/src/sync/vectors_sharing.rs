@@ -13,14 +13,17 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::envelope::{self, EpochKey};
-use super::group::{base32, unbase32, GroupState, MemberRecord};
+use super::group::{GroupState, MemberRecord};
 use super::share::{Agreement, SharePayload, ShareReturn, SharedCase};
 use super::vectors_membership::{
     device as device_with_pkcs8, hkdf32, seq, sha256, spec_seal_to, unhex,
 };
-use super::{DeviceIdentity, B32, B64};
-use crate::model::{hex_encode as hex, CaseId};
-use crate::store::cbor;
+use super::DeviceIdentity;
+use crate::codec::cbor;
+use crate::codec::hex_encode as hex;
+use crate::codec::{base32, unbase32};
+use crate::codec::{B32, B64};
+use crate::model::CaseId;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/sharing.json");
 const INVITATION: &str = concat!(

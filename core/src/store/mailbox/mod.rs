@@ -41,7 +41,7 @@ pub use self::webdav::WebDavMailbox;
 use super::index::SyncDelta;
 use super::sync::{cursor_meta_key, Members};
 use super::*;
-use crate::sync::B32;
+use crate::codec::B32;
 use retention::Receipt;
 
 /// At most this many outboxes in one mailbox (red team round 3, F10): a listing with
@@ -625,7 +625,7 @@ fn place_key(cursor_name: &str, what: &str) -> B32 {
 fn served_key(cursor_name: &str, member: &[u8; 32]) -> B32 {
     place_key(
         cursor_name,
-        &format!("served {}", crate::model::hex_encode(member)),
+        &format!("served {}", crate::codec::hex_encode(member)),
     )
 }
 
@@ -659,7 +659,7 @@ pub(crate) fn outbox_name(epoch_key: &[u8; 32], device: &[u8; 32]) -> String {
         epoch_key,
         &[b"caravan/outbox/v1".as_slice(), device].concat(),
     );
-    crate::model::hex_encode(&tag[..8])
+    crate::codec::hex_encode(&tag[..8])
 }
 
 /// The highest number a bundle of this device's outbox can carry (ten digits).
@@ -685,6 +685,6 @@ fn place_cursor(place: &str) -> String {
     let digest = crate::crypto::sha256(place.as_bytes());
     format!(
         "mailbox {}",
-        crate::model::hex_encode(&digest.as_ref()[..16])
+        crate::codec::hex_encode(&digest.as_ref()[..16])
     )
 }

@@ -3,9 +3,9 @@
 //! one through the receive pipeline.
 
 use super::{Members, SyncReport};
+use crate::codec::B32;
 use crate::store::index::SyncDelta;
 use crate::store::*;
-use crate::sync::B32;
 
 /// Which changes a bundle carries.
 #[derive(Clone, Debug, PartialEq, Eq)]

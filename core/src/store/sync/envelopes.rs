@@ -1,8 +1,9 @@
 //! Opening what another device sent (key updates, welcome keys, the main envelope)
 //! and sealing what this device sends, with the key its membership gives it.
 
+use crate::codec::B32;
 use crate::store::*;
-use crate::sync::{DeviceId, GroupState, Payload, B32};
+use crate::sync::{DeviceId, GroupState, Payload};
 
 impl Store {
     /// The key this device seals with: the group's current key, unless this device

@@ -3,9 +3,10 @@
 //! to its own changes before writing them (other devices apply the same on receipt,
 //! see [`super::receive`]).
 
+use crate::codec::B32;
 use crate::store::index::SyncDelta;
 use crate::store::*;
-use crate::sync::{DeviceId, GroupState, Invitation, JoinRequest, Member, MemberOp, Role, B32};
+use crate::sync::{DeviceId, GroupState, Invitation, JoinRequest, Member, MemberOp, Role};
 
 #[cfg(test)]
 thread_local! {

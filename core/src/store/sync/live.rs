@@ -6,9 +6,10 @@ use automerge::ChangeHash;
 
 use super::envelopes::not_admitted;
 use super::{Members, SyncReport};
+use crate::codec::B32;
 use crate::store::index::{HeadsMap, PendingChange, SyncDelta};
 use crate::store::*;
-use crate::sync::{DeviceId, LiveHeader, Payload, B32};
+use crate::sync::{DeviceId, LiveHeader, Payload};
 
 /// One live sync session with another device, driven by [`Store::live_receive`].
 /// The app (or CLI) moves the bytes over any reliable stream.
@@ -136,7 +137,7 @@ impl Store {
                 "the session has already finished",
             ));
         }
-        if let Some(reason) = crate::sync::LiveRefusal::parse(bytes) {
+        if let Some(reason) = crate::error::LiveRefusal::parse(bytes) {
             return Err(self.refused_by_peer(reason));
         }
         // A refused message leaves the session exactly as it was.
@@ -244,9 +245,9 @@ impl Store {
     /// peer has not yet proved in this session that it is an active member, so a device
     /// outside the group learns nothing but "refused".
     ///
-    /// [`LiveRefusal::NotAccepted`]: crate::sync::LiveRefusal::NotAccepted
+    /// [`LiveRefusal::NotAccepted`]: crate::error::LiveRefusal::NotAccepted
     pub fn live_refusal(&self, session: &LiveSession, error: &Error) -> Option<Vec<u8>> {
-        use crate::sync::LiveRefusal as R;
+        use crate::error::LiveRefusal as R;
         let reason = match error {
             Error::LiveRefused { .. } => return None,
             Error::UnsupportedMessage { .. } => R::Unsupported,
@@ -265,8 +266,8 @@ impl Store {
 
     /// The error for a refusal frame received from the peer, with advice from this
     /// device's own state.
-    fn refused_by_peer(&self, reason: crate::sync::LiveRefusal) -> Error {
-        use crate::sync::LiveRefusal as R;
+    fn refused_by_peer(&self, reason: crate::error::LiveRefusal) -> Error {
+        use crate::error::LiveRefusal as R;
         let advice = match reason {
             R::NotAccepted if self.awaiting_admission().is_some() => {
                 "it does not accept this device, which is still waiting to be admitted: its \

@@ -20,6 +20,8 @@ mod live;
 mod outgoing;
 mod quarantine;
 mod receive;
+#[cfg(test)]
+mod vectors_live;
 
 pub(super) use self::bundle::cursor_meta_key;
 pub use self::bundle::BundleScope;

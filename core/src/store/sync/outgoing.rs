@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use automerge::{Change, ChangeHash};
 use serde_bytes::ByteBuf;
 
+use crate::codec::B64;
 use crate::model::ChangeSig;
 use crate::parallel::{chunked, par_map};
 use crate::store::index::{HeadsMap, PendingChange};
 use crate::store::*;
-use crate::sync::{CaseChanges, Payload, B64};
+use crate::sync::{CaseChanges, Payload};
 
 impl Store {
     /// Every case's heads, and erased cases with no heads: the state peers compare.

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use automerge::{AutoCommit, Change};
 
 use super::SyncReport;
+use crate::codec::B32;
 use crate::store::index::PendingChange;
 use crate::store::*;
-use crate::sync::{DeviceId, MemberOp, Payload, B32};
+use crate::sync::{DeviceId, MemberOp, Payload};
 
 /// A case with changes set aside for a coordinator: changes by a revoked device, or
 /// changes that lost to another version of the same change (decision 0031).

@@ -28,10 +28,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use automerge::{AutoCommit, Change};
 
+use crate::codec::B64;
 use crate::model::{CaseDoc, CaseId};
 use crate::store::index::{PendingChange, SyncDelta};
 use crate::store::Store;
-use crate::sync::{Membership, B64};
+use crate::sync::Membership;
 use crate::{Error, Result};
 
 /// What the rule makes of one change.

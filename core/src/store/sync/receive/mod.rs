@@ -33,8 +33,9 @@ mod rebuild;
 use automerge::Change;
 
 use self::plan::{Known, ReceivePlan};
+use crate::codec::B32;
 use crate::store::*;
-use crate::sync::{DeviceId, Payload, B32};
+use crate::sync::{DeviceId, Payload};
 
 /// Automerge changes, each with its author's Ed25519 signature.
 pub(crate) type SignedChanges = Vec<(Change, [u8; 64])>;

@@ -20,11 +20,12 @@ use automerge::{AutoCommit, Change};
 use serde_bytes::ByteBuf;
 
 use super::{SignedChanges, SyncReport};
+use crate::codec::{B32, B64};
 use crate::parallel::{chunked, par_map_from, PARALLEL_FROM};
 use crate::store::index::{PendingChange, SyncDelta, SyncState};
 use crate::store::*;
 use crate::sync::signatures::{self, ChangeSignature};
-use crate::sync::{CaseChanges, DeviceId, GroupState, Membership, Payload, B32, B64};
+use crate::sync::{CaseChanges, DeviceId, GroupState, Membership, Payload};
 
 /// How many cases' changes one worker parses and checks together (their signatures in
 /// batches).

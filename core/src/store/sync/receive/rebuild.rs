@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 use automerge::{AutoCommit, Change};
 
 use super::{SignedChanges, SyncReport};
+use crate::codec::B64;
 use crate::store::index::{PendingChange, SyncDelta};
 use crate::store::sync::batch::ToWrite;
 use crate::store::*;
-use crate::sync::{Membership, B64};
+use crate::sync::Membership;
 
 impl Store {
     /// Withdraws from each case the changes `withdrawals` names (rejected by a

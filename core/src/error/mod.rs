@@ -6,7 +6,11 @@
 
 use std::fmt;
 
-use crate::privacy::Finding;
+mod finding;
+mod refusal;
+
+pub use finding::{Finding, IdentifierKind};
+pub use refusal::{LiveRefusal, REFUSAL_LABEL};
 
 /// Result alias used throughout `caravan-core`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -164,7 +168,7 @@ pub enum Error {
     #[error("the other device refused this live sync ({reason}): {advice}")]
     LiveRefused {
         /// The reason code the other device sent (a fixed list, nothing else).
-        reason: crate::sync::LiveRefusal,
+        reason: LiveRefusal,
         /// What it means for this device and what to do, from this device's own state
         /// (never from the other device: the frame carries only the code).
         advice: String,

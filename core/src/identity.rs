@@ -10,10 +10,11 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::keywrap::X25519Secret;
 use crate::crypto::ed25519::{self, SigningKey};
+use crate::crypto::hkdf::Prk;
+use crate::crypto::x25519::X25519StaticSecret;
 use crate::error::{Error, Result};
-use crate::model::CaseId;
+use crate::ids::CaseId;
 
 /// Length of an Ed25519 public key.
 pub const PUBLIC_KEY_LEN: usize = 32;
@@ -43,7 +44,7 @@ impl DeviceId {
     /// small order anybody can make signatures that verify, so such a key never enters
     /// the membership and never verifies anything.
     pub fn is_acceptable(&self) -> bool {
-        super::signatures::acceptable_key(&self.0)
+        crate::crypto::cofactored::acceptable_key(&self.0)
     }
 
     /// Verifies a signature by this device over `message` (RFC 8032's equation, with
@@ -141,6 +142,33 @@ pub(crate) fn change_message(case: &CaseId, hash: &[u8; 32]) -> Vec<u8> {
     m.extend_from_slice(&case.0);
     m.extend_from_slice(hash);
     m
+}
+
+/// A device's static X25519 secret, derived from its identity. Zeroized on drop.
+pub(crate) struct X25519Secret(X25519StaticSecret);
+
+impl X25519Secret {
+    /// Derives the secret from the device's PKCS#8 identity bytes.
+    pub(crate) fn derive(pkcs8: &[u8]) -> Result<X25519Secret> {
+        let seed = Prk::extract(b"caravan/x25519/v1", pkcs8).expand::<32>(&[b"static"])?;
+        Ok(X25519Secret(X25519StaticSecret::from_bytes(&seed)))
+    }
+
+    /// The public half, to publish in the membership log.
+    pub(crate) fn public(&self) -> [u8; 32] {
+        self.0.public()
+    }
+
+    /// The X25519 agreement with `peer`; `None` for a non-contributory (low-order) key.
+    pub(crate) fn agree(&self, peer: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
+        self.0.agree(peer)
+    }
+}
+
+impl fmt::Debug for X25519Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("X25519Secret(<redacted>)")
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Identifiers and coarse time values used by case records.
+//! Identifiers and coarse time values shared by every layer: case ids, change hashes,
+//! timestamps and year-months. Below the model, the sync protocol and the store.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{hex_decode, hex_encode};
 use crate::error::{Error, Result};
 
 /// A case identifier: 16 random bytes, shown as 32 lowercase hex digits.
@@ -79,28 +81,9 @@ impl fmt::Debug for CaseId {
     }
 }
 
-/// Lowercase hex encoding.
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// Hex decoding (either case); `None` on odd length or a non-hex digit.
-pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16);
-    s.as_bytes()
-        .chunks(2)
-        .map(|pair| Some((digit(pair[0])? << 4 | digit(pair[1])?) as u8))
-        .collect()
-}
+/// A change hash (SHA-256 of an Automerge change) as stored and sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct Hash(#[serde(with = "serde_bytes")] pub(crate) [u8; 32]);
 
 #[cfg(test)]
 thread_local! {

@@ -19,17 +19,19 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::envelope::{self, EpochKey};
-use super::group::{MemberRecord, Role, B32, B64};
-use super::{decode_body, DeviceId, LiveHeader, Payload};
-use crate::model::{hex_encode as hex, CaseId, Edit, ScalarField};
-use crate::store::{cbor, Store};
+use crate::codec::hex_encode as hex;
+use crate::codec::{cbor, B32, B64};
+use crate::model::{CaseId, Edit, ScalarField};
+use crate::store::Store;
+use crate::sync::envelope::{self, EpochKey};
+use crate::sync::vectors_membership::{seq, unhex};
+use crate::sync::{decode_body, open_message, DeviceId, LiveHeader, MemberRecord, Payload, Role};
 use crate::StoreKey;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/live.json");
 
 /// The seed of the test thread's random bytes while the sessions run.
-const SEED: [u8; 32] = super::vectors_membership::seq(0x35);
+const SEED: [u8; 32] = seq(0x35);
 /// The standing clock: 2023-11-14 22:13:20 UTC, in milliseconds.
 const NOW_MS: i64 = 1_700_000_000_000;
 
@@ -392,7 +394,7 @@ fn live_vectors_replay_through_the_implementation() {
     // device the file says, and its payload re-encodes to the file's payload CBOR.
     for s in file["sessions"].as_array().expect("sessions") {
         for m in s["messages"].as_array().expect("messages") {
-            let bytes = super::vectors_membership::unhex(m["bytes"].as_str().expect("hex"));
+            let bytes = unhex(m["bytes"].as_str().expect("hex"));
             let env = m["envelopes"]
                 .as_array()
                 .expect("envelopes")
@@ -400,7 +402,7 @@ fn live_vectors_replay_through_the_implementation() {
                 .expect("main");
             let key = EpochKey::new(
                 env["epoch"].as_u64().expect("epoch") as u32,
-                super::vectors_membership::unhex(env["epoch_key"].as_str().expect("k"))
+                unhex(env["epoch_key"].as_str().expect("k"))
                     .try_into()
                     .expect("32"),
             );
@@ -408,8 +410,7 @@ fn live_vectors_replay_through_the_implementation() {
                 .expect("split")
                 .last()
                 .expect("main");
-            let (sender, payload) =
-                super::open_message(main, |_, _| Some(key.clone())).expect("opens");
+            let (sender, payload) = open_message(main, |_, _| Some(key.clone())).expect("opens");
             let from = m["from"].as_str().expect("from");
             assert_eq!(
                 hex(&sender.0),
