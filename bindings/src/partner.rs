@@ -153,7 +153,7 @@ impl CaravanStore {
         // core looks for an agreement that opens them (which would say "not for this
         // device" about a photo or a truncated file).
         let (report, changed) = self.syncing(|s| {
-            caravan_core::sync::envelope::parse(&bundle)?;
+            caravan_core::sync::check_message(&bundle)?;
             Ok(s.import_share(&bundle)?)
         })?;
         Ok(ShareSummary::new(&report, changed))

@@ -19,6 +19,10 @@
 //! Decoding is strict: definite lengths only, shortest-form integers, exact sizes for
 //! fixed fields, no trailing bytes, a size limit checked before anything is sliced.
 
+// Its `pub` items are the fuzz targets' API (feature `fuzz`); without the feature the
+// module is crate-private.
+#![cfg_attr(not(feature = "fuzz"), allow(unreachable_pub))]
+
 use zeroize::Zeroizing;
 
 use crate::crypto::aead::AeadKey;
