@@ -12,13 +12,16 @@ use crate::vocab::ErasureReason;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     /// The erased case.
+    #[serde(rename = "case")]
     pub case: CaseId,
     /// When it was erased.
+    #[serde(rename = "erased_at")]
     pub erased_at: Timestamp,
     /// Why.
+    #[serde(rename = "reason")]
     pub reason: ErasureReason,
     /// The erasing device and its signature, so other devices can check who erased.
-    #[serde(default)]
+    #[serde(rename = "signature", default)]
     pub signature: Option<TombstoneSignature>,
 }
 
@@ -27,10 +30,10 @@ pub struct Tombstone {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TombstoneSignature {
     /// The erasing device's public key.
-    #[serde(with = "serde_bytes")]
+    #[serde(rename = "by", with = "serde_bytes")]
     pub by: [u8; 32],
     /// Its Ed25519 signature.
-    #[serde(with = "serde_bytes")]
+    #[serde(rename = "sig", with = "serde_bytes")]
     pub sig: [u8; 64],
 }
 

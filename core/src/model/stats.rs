@@ -33,55 +33,61 @@ pub(crate) struct Holders(pub(crate) u64);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatRecord {
     /// The case identifier (shared by every agency's copy of a synced case).
+    #[serde(rename = "id")]
     pub id: CaseId,
     /// A keyed blind index of the person, when the membership work provides one: two
     /// agencies that registered the same person separately produce the same value. No
     /// case has one yet; `export::combine` already merges cases that share one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "blind_index",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub blind_index: Option<String>,
     /// The day of registration (midnight UTC).
+    #[serde(rename = "registered")]
     pub registered: Timestamp,
     /// Trafficking status.
-    #[serde(default)]
+    #[serde(rename = "trafficking_status", default)]
     pub trafficking_status: Option<TraffickingStatus>,
     /// Gender.
-    #[serde(default)]
+    #[serde(rename = "gender", default)]
     pub gender: Option<Gender>,
     /// CTDC age band.
-    #[serde(default)]
+    #[serde(rename = "age_band", default)]
     pub age_band: Option<AgeBand>,
     /// Majority status at registration.
-    #[serde(default)]
+    #[serde(rename = "majority_at_registration", default)]
     pub majority_at_registration: Option<MajorityStatus>,
     /// Majority status at exploitation.
-    #[serde(default)]
+    #[serde(rename = "majority_at_exploitation", default)]
     pub majority_at_exploitation: Option<MajorityStatus>,
     /// Majority status at entry.
-    #[serde(default)]
+    #[serde(rename = "majority_at_entry", default)]
     pub majority_at_entry: Option<MajorityStatus>,
     /// Citizenships, sorted.
-    #[serde(default)]
+    #[serde(rename = "citizenship", default)]
     pub citizenship: Vec<Country>,
     /// Types of exploitation, sorted.
-    #[serde(default)]
+    #[serde(rename = "exploitation", default)]
     pub exploitation: Vec<ExploitationType>,
     /// Forced-labour industries, sorted.
-    #[serde(default)]
+    #[serde(rename = "labour_industry", default)]
     pub labour_industry: Vec<LabourIndustry>,
     /// Types of sexual exploitation, sorted.
-    #[serde(default)]
+    #[serde(rename = "sexual_exploitation", default)]
     pub sexual_exploitation: Vec<SexualExploitationType>,
     /// Means of control, sorted.
-    #[serde(default)]
+    #[serde(rename = "means_of_control", default)]
     pub means_of_control: Vec<MeansOfControl>,
     /// Recruiter relations, sorted.
-    #[serde(default)]
+    #[serde(rename = "recruiter_relation", default)]
     pub recruiter_relation: Vec<RecruiterRelation>,
     /// The route, in order, at year precision.
-    #[serde(default)]
+    #[serde(rename = "route", default)]
     pub route: Vec<StatRouteEvent>,
     /// Referrals: service and latest status.
-    #[serde(default)]
+    #[serde(rename = "referrals", default)]
     pub referrals: Vec<StatReferral>,
     #[serde(skip)]
     consented: Consented,
@@ -94,11 +100,13 @@ pub struct StatRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatRouteEvent {
     /// Recruitment, transit or exploitation.
+    #[serde(rename = "kind")]
     pub kind: RouteEventKind,
     /// Where.
+    #[serde(rename = "country")]
     pub country: Country,
     /// The year, if known.
-    #[serde(default)]
+    #[serde(rename = "year", default)]
     pub year: Option<u16>,
 }
 
@@ -106,9 +114,10 @@ pub struct StatRouteEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatReferral {
     /// Service referred to.
+    #[serde(rename = "service")]
     pub service: ServiceType,
     /// Latest status.
-    #[serde(default)]
+    #[serde(rename = "status", default)]
     pub status: Option<ReferralStatus>,
 }
 
@@ -126,10 +135,13 @@ pub enum Excluded {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum StoredStats {
     /// The case may be exported: its statistical content.
+    #[serde(rename = "Eligible")]
     Eligible(Box<StatRecord>),
     /// No "yes" to inclusion in statistics.
+    #[serde(rename = "NoConsent")]
     NoConsent,
     /// Concurrent, differing answers to the statistics consent.
+    #[serde(rename = "ConsentInConflict")]
     ConsentInConflict,
 }
 

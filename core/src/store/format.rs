@@ -91,17 +91,23 @@ pub(crate) const END_IDS_AT: u64 = 1024;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndSlot {
     /// The generation of the journal.
+    #[serde(rename = "gen")]
     pub(crate) gen: u64,
     /// Sequence number of the mark (the newer slot has the higher one).
+    #[serde(rename = "seq")]
     pub(crate) seq: u64,
     /// Bytes of the journal that were acknowledged.
+    #[serde(rename = "len")]
     pub(crate) len: u64,
     /// The next LSN after the journal's last acknowledged record.
+    #[serde(rename = "next_lsn")]
     pub(crate) next_lsn: u64,
     /// Cases known, live or erased (see [`EndMark::cases`]).
+    #[serde(rename = "cases")]
     pub(crate) cases: u64,
     /// Bytes of id records after [`END_IDS_AT`] that this mark confirms; anything
     /// after them was never confirmed (a write that did not finish).
+    #[serde(rename = "ids_len")]
     pub(crate) ids_len: u64,
 }
 
@@ -112,8 +118,10 @@ pub(crate) struct EndSlot {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndIds {
     /// The generation of the journal.
+    #[serde(rename = "gen")]
     pub(crate) gen: u64,
     /// The new ids.
+    #[serde(rename = "ids")]
     pub(crate) ids: Vec<CaseId>,
 }
 
@@ -125,33 +133,39 @@ pub(crate) struct EndIds {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndMark {
     /// The generation of the journal.
+    #[serde(rename = "gen")]
     pub(crate) gen: u64,
     /// Bytes of the journal that were acknowledged.
+    #[serde(rename = "len")]
     pub(crate) len: u64,
     /// The next LSN after the journal's last acknowledged record.
+    #[serde(rename = "next_lsn")]
     pub(crate) next_lsn: u64,
     /// Cases known when the mark was written, live or erased (absent in marks of
     /// older builds): after damage, how many cases left no record at all. Erased
     /// ones count, so that an erasure in the journal past the mark (a kill before
     /// its compaction finished) is not taken for a loss.
-    #[serde(default)]
+    #[serde(rename = "cases", default)]
     pub(crate) cases: Option<u64>,
     /// Cases every record of which is in this journal (registered, or received, since
     /// the generation began): if damage to the journal loses all of them, these are
     /// the ids a repair names as lost.
-    #[serde(default)]
+    #[serde(rename = "journal_cases", default)]
     pub(crate) journal_cases: Vec<CaseId>,
 }
 
 /// The clear header: nothing in it depends on case content.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Header {
+    #[serde(rename = "magic")]
     pub(crate) magic: String,
+    #[serde(rename = "format")]
     pub(crate) format: u32,
-    #[serde(with = "serde_bytes")]
+    #[serde(rename = "store_id", with = "serde_bytes")]
     pub(crate) store_id: Vec<u8>,
+    #[serde(rename = "kdf")]
     pub(crate) kdf: Option<KdfParams>,
-    #[serde(with = "serde_bytes")]
+    #[serde(rename = "key_check", with = "serde_bytes")]
     pub(crate) key_check: Vec<u8>,
 }
 
@@ -225,47 +239,72 @@ impl Header {
 pub(crate) enum Record {
     /// A chunk of a case's Automerge document: the whole document (`full`), or the
     /// changes since the previous chunk.
+    #[serde(rename = "Put")]
     Put {
+        #[serde(rename = "lsn")]
         lsn: u64,
+        #[serde(rename = "case")]
         case: CaseId,
+        #[serde(rename = "full")]
         full: bool,
-        #[serde(with = "super::summary_codec")]
+        #[serde(rename = "summary", with = "super::summary_codec")]
         summary: CaseSummary,
-        #[serde(with = "serde_bytes")]
+        #[serde(rename = "doc", with = "serde_bytes")]
         doc: Vec<u8>,
         /// Author signatures of the changes in `doc`.
+        #[serde(rename = "sigs")]
         sigs: Vec<ChangeSig>,
         /// The document's heads after this chunk.
+        #[serde(rename = "heads")]
         heads: Vec<Hash>,
         /// The case's statistical projection after this chunk: exports read it from the
         /// case's newest frame instead of loading the document. Absent in frames that
         /// only feed the index.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "stats", default, skip_serializing_if = "Option::is_none")]
         stats: Option<StoredStats>,
         /// The digest of the request that registered the case (`add_case_once`), on
         /// its first record and on every later whole-document record of it, so that a
         /// retry is compared with the original request, not with the case as edited
         /// since (R2-6 of the 2026-12-05 red team). Absent for other cases; builds
         /// before it ignore it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "request", default, skip_serializing_if = "Option::is_none")]
         request: Option<Hash>,
     },
     /// A case was erased.
-    Erase { lsn: u64, tombstone: Tombstone },
-    /// A change to the sync state (group, peers, cursors, pending changes).
-    Sync {
+    #[serde(rename = "Erase")]
+    Erase {
+        #[serde(rename = "lsn")]
         lsn: u64,
+        #[serde(rename = "tombstone")]
+        tombstone: Tombstone,
+    },
+    /// A change to the sync state (group, peers, cursors, pending changes).
+    #[serde(rename = "Sync")]
+    Sync {
+        #[serde(rename = "lsn")]
+        lsn: u64,
+        #[serde(rename = "delta")]
         delta: super::index::SyncDelta,
     },
     /// This device's Ed25519 identity (PKCS#8); its actor id derives from it.
+    #[serde(rename = "Device")]
     Device {
+        #[serde(rename = "lsn")]
         lsn: u64,
-        #[serde(with = "serde_bytes")]
+        #[serde(rename = "key", with = "serde_bytes")]
         key: Vec<u8>,
     },
     /// The privacy ledger file was written for the `writes`-th time, with this
     /// SHA-256 digest: deleting it or putting an older copy back is detected.
-    Ledger { lsn: u64, writes: u64, digest: Hash },
+    #[serde(rename = "Ledger")]
+    Ledger {
+        #[serde(rename = "lsn")]
+        lsn: u64,
+        #[serde(rename = "writes")]
+        writes: u64,
+        #[serde(rename = "digest")]
+        digest: Hash,
+    },
 }
 
 /// What exports read of a `Put` record: the other fields are skipped while parsing,
@@ -273,9 +312,11 @@ pub(crate) enum Record {
 #[derive(Debug, Deserialize)]
 pub(crate) enum StatsOnly {
     /// A [`Record::Put`].
+    #[serde(rename = "Put")]
     Put {
+        #[serde(rename = "case")]
         case: CaseId,
-        #[serde(default)]
+        #[serde(rename = "stats", default)]
         stats: Option<StoredStats>,
     },
 }
@@ -285,10 +326,13 @@ pub(crate) enum StatsOnly {
 #[derive(Debug, Deserialize)]
 pub(crate) enum ChunkOnly {
     /// A [`Record::Put`].
+    #[serde(rename = "Put")]
     Put {
+        #[serde(rename = "case")]
         case: CaseId,
-        #[serde(with = "serde_bytes")]
+        #[serde(rename = "doc", with = "serde_bytes")]
         doc: Vec<u8>,
+        #[serde(rename = "sigs")]
         sigs: Vec<ChangeSig>,
     },
 }

@@ -129,34 +129,41 @@ pub(crate) struct Entry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Index {
     /// Generation of the snapshot this index was loaded from or last written as.
+    #[serde(rename = "gen")]
     pub(crate) gen: u64,
     /// This device's identity key (PKCS#8), wiped from memory on drop.
-    #[serde(with = "serde_bytes")]
+    #[serde(rename = "device_key", with = "serde_bytes")]
     pub(crate) device_key: Vec<u8>,
     /// Frames that are not case chunks but must be kept (device, tombstones).
+    #[serde(rename = "meta_frames")]
     pub(crate) meta_frames: Vec<Loc>,
     /// Next log sequence number.
+    #[serde(rename = "next_lsn")]
     pub(crate) next_lsn: u64,
     /// Number the next pack file gets.
+    #[serde(rename = "next_pack")]
     pub(crate) next_pack: u32,
     /// Pack files that hold live frames.
+    #[serde(rename = "packs")]
     pub(crate) packs: Vec<u32>,
     /// Live cases.
+    #[serde(rename = "cases")]
     pub(crate) cases: HashMap<CaseId, Entry>,
     /// Erased cases, kept forever.
+    #[serde(rename = "tombstones")]
     pub(crate) tombstones: BTreeMap<CaseId, Tombstone>,
     /// Sync state: group, what peers are known to have, pending changes.
-    #[serde(default)]
+    #[serde(rename = "sync", default)]
     pub(crate) sync: SyncState,
     /// Where the latest group record is (kept through compactions and rebuilds).
-    #[serde(default)]
+    #[serde(rename = "group_frame", default)]
     pub(crate) group_frame: Option<Loc>,
     /// The privacy ledger's last write (count and digest), and where its record is
     /// (kept like the group record).
-    #[serde(default)]
+    #[serde(rename = "ledger", default)]
     pub(crate) ledger: Option<(u64, Hash)>,
     /// Where the latest ledger record is.
-    #[serde(default)]
+    #[serde(rename = "ledger_frame", default)]
     pub(crate) ledger_frame: Option<Loc>,
     /// Cases that entered the index through a record in the current journal since
     /// the last end mark (never stored): the mark records their ids in place.
@@ -177,33 +184,39 @@ pub(crate) type HeadsMap = HashMap<CaseId, Vec<Hash>>;
 /// the rest is an optimisation that falls back to a full exchange if lost.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SyncState {
+    #[serde(rename = "group")]
     pub(crate) group: Option<GroupState>,
     /// For each peer device: the heads of every case as of the last completed sync.
+    #[serde(rename = "peers")]
     pub(crate) peers: BTreeMap<B32, HeadsMap>,
     /// Heads as of the last bundle exported "since last time", per export target.
+    #[serde(rename = "cursors")]
     pub(crate) cursors: BTreeMap<String, HeadsMap>,
     /// Verified changes waiting for their dependencies, per case.
+    #[serde(rename = "pending")]
     pub(crate) pending: HashMap<CaseId, Vec<PendingChange>>,
     /// Mailbox bundle files fully imported (by content hash).
+    #[serde(rename = "seen")]
     pub(crate) seen: BTreeSet<B32>,
     /// Number of tombstones when this device last rewrote its mailbox outbox.
+    #[serde(rename = "outbox_tombstones")]
     pub(crate) outbox_tombstones: usize,
     /// The peer of the last completed live session (the likely next one).
-    #[serde(default)]
+    #[serde(rename = "last_peer", default)]
     pub(crate) last_peer: Option<B32>,
     /// Digest of tombstones and membership records each peer had at the last sync.
-    #[serde(default)]
+    #[serde(rename = "peer_meta", default)]
     pub(crate) peer_meta: BTreeMap<B32, B32>,
     /// Verified changes by revoked devices, per case, waiting for a coordinator.
-    #[serde(default)]
+    #[serde(rename = "quarantine", default)]
     pub(crate) quarantine: BTreeMap<CaseId, Vec<PendingChange>>,
     /// Sharing agreements with partner agencies, by id.
-    #[serde(default)]
+    #[serde(rename = "agreements", default)]
     pub(crate) agreements: BTreeMap<[u8; 16], crate::sync::share::Agreement>,
     /// Per mailbox place (its cursor name): the number of tombstones when this device
     /// last rewrote its outbox there (`outbox_tombstones` is the one of stores that
     /// kept a single position for every mailbox).
-    #[serde(default)]
+    #[serde(rename = "outbox_tombstones_at", default)]
     pub(crate) outbox_tombstones_at: BTreeMap<String, usize>,
 }
 
@@ -217,49 +230,79 @@ pub(crate) struct PendingChange(
 /// A change to [`SyncState`], written to the journal.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum SyncDelta {
+    #[serde(rename = "Group")]
     Group(GroupState),
+    #[serde(rename = "Peer")]
     Peer {
+        #[serde(rename = "peer")]
         peer: B32,
+        #[serde(rename = "updates")]
         updates: Vec<(CaseId, Vec<Hash>)>,
+        #[serde(rename = "replace")]
         replace: bool,
     },
+    #[serde(rename = "Cursor")]
     Cursor {
+        #[serde(rename = "name")]
         name: String,
+        #[serde(rename = "updates")]
         updates: Vec<(CaseId, Vec<Hash>)>,
+        #[serde(rename = "replace")]
         replace: bool,
     },
+    #[serde(rename = "Pending")]
     Pending {
+        #[serde(rename = "case")]
         case: CaseId,
+        #[serde(rename = "changes")]
         changes: Vec<PendingChange>,
     },
+    #[serde(rename = "Seen")]
     Seen {
+        #[serde(rename = "bundle")]
         bundle: B32,
     },
+    #[serde(rename = "OutboxTombstones")]
     OutboxTombstones(usize),
     /// The tombstone count of one mailbox place's outbox (see
     /// `SyncState::outbox_tombstones_at`).
+    #[serde(rename = "OutboxTombstonesAt")]
     OutboxTombstonesAt {
+        #[serde(rename = "name")]
         name: String,
+        #[serde(rename = "count")]
         count: usize,
     },
+    #[serde(rename = "Finished")]
     Finished {
+        #[serde(rename = "peer")]
         peer: B32,
+        #[serde(rename = "meta")]
         meta: B32,
     },
+    #[serde(rename = "PeerMeta")]
     PeerMeta {
+        #[serde(rename = "peer")]
         peer: B32,
+        #[serde(rename = "meta")]
         meta: B32,
     },
+    #[serde(rename = "Quarantine")]
     Quarantine {
+        #[serde(rename = "case")]
         case: CaseId,
+        #[serde(rename = "changes")]
         changes: Vec<PendingChange>,
     },
+    #[serde(rename = "Agreement")]
     Agreement(crate::sync::share::Agreement),
     /// Every change of a case moved into the quarantine (a case a revoked device
     /// created, applied here before this device knew of the revocation): the case
     /// leaves the store, without an erasure, until a coordinator accepts it
     /// (decision 0020).
+    #[serde(rename = "Unapplied")]
     Unapplied {
+        #[serde(rename = "case")]
         case: CaseId,
     },
 }

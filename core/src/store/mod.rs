@@ -1850,6 +1850,8 @@ mod admission_tests;
 #[cfg(test)]
 mod adversary_sim;
 #[cfg(test)]
+mod format_golden_tests;
+#[cfg(test)]
 mod live_seam;
 #[cfg(test)]
 mod membership_tests;

@@ -50,11 +50,14 @@ use crate::model::CaseId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Role {
     /// Invites, revokes, erases, assigns cases, shares with partners; edits any case.
+    #[serde(rename = "Coordinator")]
     Coordinator,
     /// Creates cases; edits the cases it created or that were assigned to it.
+    #[serde(rename = "FieldWorker")]
     FieldWorker,
     /// A partner agency's device: updates referrals and adds notes on the cases
     /// assigned to it, nothing else. It receives no group key.
+    #[serde(rename = "Partner")]
     Partner,
 }
 
@@ -83,33 +86,58 @@ impl Role {
 /// A signed membership record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum MemberRecord {
+    #[serde(rename = "Genesis")]
     Genesis {
+        #[serde(rename = "group")]
         group: [u8; 16],
+        #[serde(rename = "nonce")]
         nonce: [u8; 16],
+        #[serde(rename = "creator")]
         creator: B32,
+        #[serde(rename = "name")]
         name: String,
+        #[serde(rename = "creator_name")]
         creator_name: String,
+        #[serde(rename = "sig")]
         sig: B64,
     },
+    #[serde(rename = "Invite")]
     Invite {
+        #[serde(rename = "group")]
         group: [u8; 16],
+        #[serde(rename = "by")]
         by: B32,
+        #[serde(rename = "invite")]
         invite: B32,
+        #[serde(rename = "sig")]
         sig: B64,
     },
+    #[serde(rename = "Join")]
     Join {
+        #[serde(rename = "group")]
         group: [u8; 16],
+        #[serde(rename = "member")]
         member: B32,
+        #[serde(rename = "name")]
         name: String,
+        #[serde(rename = "invite")]
         invite: B32,
+        #[serde(rename = "invite_sig")]
         invite_sig: B64,
+        #[serde(rename = "sig")]
         sig: B64,
     },
+    #[serde(rename = "Op")]
     Op {
+        #[serde(rename = "group")]
         group: [u8; 16],
+        #[serde(rename = "parents")]
         parents: Vec<B32>,
+        #[serde(rename = "author")]
         author: B32,
+        #[serde(rename = "op")]
         op: MemberOp,
+        #[serde(rename = "sig")]
         sig: B64,
     },
 }
@@ -118,45 +146,90 @@ pub(crate) enum MemberRecord {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum MemberOp {
     /// An invitation that admits one device with `role`.
-    Invite { invite: B32, role: Role },
+    #[serde(rename = "Invite")]
+    Invite {
+        #[serde(rename = "invite")]
+        invite: B32,
+        #[serde(rename = "role")]
+        role: Role,
+    },
     /// The author's static X25519 public key, and the newest key epoch it holds.
-    Keys { x25519: B32, epoch: u32 },
-    /// Gives an active member another role.
-    SetRole { member: B32, role: Role },
-    /// Removes a member for good. A rekey follows.
-    Revoke { member: B32 },
-    /// The key of `epoch`, sealed to each listed member's X25519 key.
-    Rekey {
+    #[serde(rename = "Keys")]
+    Keys {
+        #[serde(rename = "x25519")]
+        x25519: B32,
+        #[serde(rename = "epoch")]
         epoch: u32,
+    },
+    /// Gives an active member another role.
+    #[serde(rename = "SetRole")]
+    SetRole {
+        #[serde(rename = "member")]
+        member: B32,
+        #[serde(rename = "role")]
+        role: Role,
+    },
+    /// Removes a member for good. A rekey follows.
+    #[serde(rename = "Revoke")]
+    Revoke {
+        #[serde(rename = "member")]
+        member: B32,
+    },
+    /// The key of `epoch`, sealed to each listed member's X25519 key.
+    #[serde(rename = "Rekey")]
+    Rekey {
+        #[serde(rename = "epoch")]
+        epoch: u32,
+        #[serde(rename = "keys")]
         keys: Vec<(B32, ByteBuf)>,
     },
     /// Assigns a case to a member (or takes it back).
+    #[serde(rename = "Assign")]
     Assign {
+        #[serde(rename = "case")]
         case: CaseId,
+        #[serde(rename = "member")]
         member: B32,
+        #[serde(rename = "assigned")]
         assigned: bool,
     },
     /// Accepts or rejects quarantined changes (by change hash) of a revoked device.
+    #[serde(rename = "Resolve")]
     Resolve {
+        #[serde(rename = "case")]
         case: CaseId,
+        #[serde(rename = "changes")]
         changes: Vec<B32>,
+        #[serde(rename = "accept")]
         accept: bool,
     },
     /// A single-use invitation (decision 0016): admits with `role` the one device a
     /// coordinator's `Admit` names; carries no key.
-    InviteOnce { invite: B32, role: Role },
+    #[serde(rename = "InviteOnce")]
+    InviteOnce {
+        #[serde(rename = "invite")]
+        invite: B32,
+        #[serde(rename = "role")]
+        role: Role,
+    },
     /// A coordinator admits `member` on the single-use invitation `invite` and hands it
     /// the key of `epoch`, sealed to `x25519` (empty for a partner), at `at` (Unix
     /// seconds, the coordinator's clock; absent in records written before it existed).
     /// If an invitation has several, the best-ranked valid one binds it
     /// ([`super::admission`]); the others displace their device.
+    #[serde(rename = "Admit")]
     Admit {
+        #[serde(rename = "invite")]
         invite: B32,
+        #[serde(rename = "member")]
         member: B32,
+        #[serde(rename = "x25519")]
         x25519: B32,
+        #[serde(rename = "epoch")]
         epoch: u32,
+        #[serde(rename = "key")]
         key: ByteBuf,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "at", default, skip_serializing_if = "Option::is_none")]
         at: Option<u64>,
     },
 }
@@ -339,15 +412,19 @@ impl Membership {
 /// What this device knows about its group. Holds secret keys: never printed.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct GroupState {
+    #[serde(rename = "id")]
     pub(crate) id: [u8; 16],
+    #[serde(rename = "name")]
     pub(crate) name: String,
+    #[serde(rename = "keys")]
     keys: Vec<(u32, B32)>,
+    #[serde(rename = "records")]
     pub(crate) records: BTreeSet<MemberRecord>,
     /// Welcome keys of single-use invitations, by invitation key: on a coordinator,
     /// those it issued, until the admitted device has the group key; on a device that
     /// joined, its own until it is admitted. Messages between the two before the
     /// joining device holds the group key travel under it (decision 0016).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "welcome", default, skip_serializing_if = "Vec::is_empty")]
     welcome: Vec<(B32, B32)>,
 }
 

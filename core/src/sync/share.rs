@@ -44,19 +44,27 @@ const MAX_ITEMS: usize = 100_000;
 /// A sharing agreement as this device keeps it. Holds the agreement key: never printed.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Agreement {
+    #[serde(rename = "id")]
     pub(crate) id: [u8; 16],
     /// The other agency's name.
+    #[serde(rename = "peer_name")]
     pub(crate) peer_name: String,
     /// The other agency's coordinator device: the only sender accepted.
+    #[serde(rename = "peer_device")]
     pub(crate) peer_device: B32,
+    #[serde(rename = "key")]
     key: B32,
     /// Field keys the partner may see.
+    #[serde(rename = "fields")]
     pub(crate) fields: Vec<String>,
     /// True on the sharing side, false on the partner's.
+    #[serde(rename = "sharer")]
     pub(crate) sharer: bool,
     /// Shared cases by projection id.
+    #[serde(rename = "shares")]
     pub(crate) shares: BTreeMap<[u8; 16], Share>,
     /// Ended: nothing is sent or accepted any more.
+    #[serde(rename = "ended")]
     pub(crate) ended: bool,
 }
 
@@ -81,12 +89,16 @@ impl Drop for Agreement {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Share {
     /// Sharing side: the real case. Partner side: its own copy.
+    #[serde(rename = "case")]
     pub(crate) case: CaseId,
     /// The referral (in that case) the partner's statuses belong to.
+    #[serde(rename = "referral")]
     pub(crate) referral: Option<String>,
     /// The sharing side withdrew the share: no more updates either way.
+    #[serde(rename = "withdrawn")]
     pub(crate) withdrawn: bool,
     /// Sharing side: the partner's note ids and statuses already copied into the case.
+    #[serde(rename = "mirrored")]
     pub(crate) mirrored: BTreeSet<String>,
 }
 
