@@ -279,6 +279,17 @@ impl Store {
             .and_then(own_number_of)
             .is_some_and(|n| own.iter().any(|(name, _)| own_number(name) == Some(n)));
         let serve = !unserved.is_empty() && !complete;
+        let epoch_everything_key = place_key(&cursor_name, &format!("everything/{}", key.epoch));
+        let epoch_everything = self
+            .index
+            .sync
+            .peer_meta
+            .get(&epoch_everything_key)
+            .and_then(own_number_of)
+            .filter(|n| {
+                own.iter()
+                    .any(|(name, _)| own_number(name).is_some_and(|o| o >= *n))
+            });
         let everything = rewrite || emptied || serve;
         let cursor = if everything {
             None
@@ -338,6 +349,14 @@ impl Store {
                     peer: everything_key,
                     meta: number_b32(next),
                 });
+                // The first bundle of everything in this epoch's outbox: once every
+                // member has read past it, the outboxes of earlier epochs can go (5.).
+                if epoch_everything.is_none() {
+                    deltas.push(SyncDelta::PeerMeta {
+                        peer: epoch_everything_key,
+                        meta: number_b32(next),
+                    });
+                }
             }
             deltas.extend(
                 unserved
@@ -376,6 +395,28 @@ impl Store {
                 if own_number(name).is_some_and(|n| n <= floor && n < keep_from) {
                     mailbox.remove(path)?;
                     report.bundles_pruned += 1;
+                }
+            }
+        }
+
+        // 5. Outboxes of earlier epochs (section 15.2): after a rotation this device
+        // writes into a new outbox, whose first bundle holds everything. Once every
+        // active member has read past that bundle, the outboxes it wrote under earlier
+        // keys hold nothing anyone needs (a member still without the new key has no
+        // receipt under it, and holds them back).
+        if epoch_everything.is_some_and(|n| floor >= n) {
+            let me = self.device_id().0;
+            for old in self.group()?.all_keys() {
+                if old.epoch == key.epoch {
+                    continue;
+                }
+                let name = self::outbox_name(old.bytes(), &me);
+                for (_, path) in listing.others.get(&name).into_iter().flatten() {
+                    mailbox.remove(path)?;
+                    report.bundles_pruned += 1;
+                }
+                for (_, path) in listing.receipts.get(&name).into_iter().flatten() {
+                    mailbox.remove(path)?;
                 }
             }
         }

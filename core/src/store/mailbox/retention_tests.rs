@@ -426,3 +426,85 @@ fn an_emptied_outbox_numbers_again_and_is_read_again() {
     t[1].store.sync_mailbox(dir).expect("sync");
     assert_eq!(case_count(&t[1].store), 5);
 }
+
+/// The files in the outbox `store` wrote under the key of `epoch`.
+fn outbox_files(store: &Store, folder: &Path, epoch: u32) -> usize {
+    let key = store
+        .group()
+        .expect("group")
+        .all_keys()
+        .into_iter()
+        .find(|k| k.epoch == epoch)
+        .expect("the key of that epoch");
+    let outbox = outbox_name(key.bytes(), &store.device_id().0);
+    fs::read_dir(folder.join(outbox))
+        .map(|d| d.flatten().count())
+        .unwrap_or(0)
+}
+
+/// After a rotation each device writes into a new outbox; its outbox of the earlier
+/// epoch goes only once every active member has read past the bundle of everything
+/// that opened the new one (protocol section 15.2). A member who has not synced since
+/// the rotation holds it back, and loses nothing.
+#[test]
+fn outboxes_of_earlier_epochs_go_once_every_member_read_the_new_one() {
+    let mut t = team(3);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let dir = folder.path();
+    for n in 0..3 {
+        t[n].store.add_case(&case(n)).expect("add");
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    let old_epoch = t[0].store.sending_key().expect("key").epoch;
+    // A case device 1 never reads from the old outbox: written just before the
+    // rotation.
+    t[0].store.add_case(&case(3)).expect("add");
+    t[0].store.sync_mailbox(dir).expect("sync");
+    let revoked = t[2].store.device_id();
+    t[0].store
+        .revoke(&revoked)
+        .expect("revoke: the key rotates");
+    assert_ne!(t[0].store.sending_key().expect("key").epoch, old_epoch);
+    // Device 0 syncs twice: its new outbox opens with everything, but device 1 has
+    // not read it, so the old outbox stays.
+    for _ in 0..2 {
+        t[0].store.add_case(&case(4)).expect("add");
+        t[0].store.sync_mailbox(dir).expect("sync");
+        assert!(
+            outbox_files(&t[0].store, dir, old_epoch) > 0,
+            "the old outbox went before device 1 read the new one"
+        );
+    }
+    // Device 1 reads the new outbox and gets the new key from it (this sync still
+    // writes under the key it started with, so device 0 sees no receipt yet) ...
+    t[1].store.sync_mailbox(dir).expect("sync");
+    assert_eq!(case_count(&t[1].store), case_count(&t[0].store));
+    t[0].store.sync_mailbox(dir).expect("sync");
+    assert!(outbox_files(&t[0].store, dir, old_epoch) > 0);
+    // ... its next sync writes its receipt under the new key; then device 0 removes
+    // its old outbox.
+    t[1].store.sync_mailbox(dir).expect("sync");
+    let r = t[0].store.sync_mailbox(dir).expect("sync");
+    assert_eq!(outbox_files(&t[0].store, dir, old_epoch), 0, "{r:?}");
+    // Device 1's old outbox goes the same way once device 0 has read its new one.
+    t[1].store.add_case(&case(5)).expect("add");
+    for _ in 0..3 {
+        for d in t[..2].iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    assert_eq!(outbox_files(&t[1].store, dir, old_epoch), 0);
+    assert_eq!(case_count(&t[0].store), 7);
+    assert_eq!(case_count(&t[1].store), 7);
+    // A newcomer after all this still gets every case.
+    let mut late = device();
+    admit(&mut t[0].store, &mut late.store, "Device 3");
+    for _ in 0..2 {
+        for d in t[..2].iter_mut().chain(std::iter::once(&mut late)) {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    assert_eq!(case_count(&late.store), 7);
+}
