@@ -250,8 +250,40 @@ impl Store {
                 .unwrap_or(0);
         let mut own = listing.own.clone();
         own.sort();
-        let highest = own.iter().filter_map(|(name, _)| own_number(name)).max();
-        let next = match highest {
+        // A bundle of ours that every reader is stuck below and that does not open
+        // (damaged at the place) is removed and everything written again (red team
+        // round 6, M1); readers skip the gap it leaves.
+        let damaged = self.damaged_own_bundle(mailbox, &own, floor)?;
+        if let Some(damaged) = &damaged {
+            mailbox.remove(damaged)?;
+            own.retain(|(_, path)| path != damaged);
+            report.refused.push(format!(
+                "{damaged}: this device's own bundle no longer opens (damaged at the \
+                 mailbox); removed, and everything written again"
+            ));
+        }
+        let numbers: Vec<u64> = own
+            .iter()
+            .filter_map(|(name, _)| own_number(name))
+            .collect();
+        let highest = numbers.iter().copied().max();
+        // The newest bundle this device wrote here, as its index recorded it. Numbers
+        // are never used twice at a place (red team round 6, H1): a reader's receipt
+        // would skip a reused number, and this device would prune it.
+        let newest_key = place_key(&cursor_name, "newest");
+        let recorded = self
+            .index
+            .sync
+            .peer_meta
+            .get(&newest_key)
+            .and_then(own_number_of);
+        // Lost at the place: the newest bundle this device wrote is gone, or one between
+        // its lowest and newest listed ones (retention only removes the lowest). Those
+        // who had not read it get everything again (red team round 6, H1, M2).
+        let lost = damaged.is_some()
+            || recorded.is_some_and(|r| !numbers.contains(&r))
+            || numbers.windows(2).any(|w| w[1] != w[0] + 1);
+        let next = match highest.max(recorded) {
             None => 1,
             Some(n) if n < LAST_NUMBER => n + 1,
             Some(_) => {
@@ -290,7 +322,7 @@ impl Store {
                 own.iter()
                     .any(|(name, _)| own_number(name).is_some_and(|o| o >= *n))
             });
-        let everything = rewrite || emptied || serve;
+        let everything = rewrite || emptied || serve || lost;
         let cursor = if everything {
             None
         } else {
@@ -330,6 +362,10 @@ impl Store {
                 }
             }
             let mut deltas = vec![
+                SyncDelta::PeerMeta {
+                    peer: newest_key,
+                    meta: number_b32(next),
+                },
                 SyncDelta::Cursor {
                     name: cursor_name.clone(),
                     updates,
@@ -421,6 +457,39 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// The bundle of ours just above `floor` (what the member furthest behind needs
+    /// next), when a member is at least two bundles behind and that bundle no longer
+    /// opens or verifies here: damaged at the place, so no member can read past it.
+    /// Reading it back costs one bounded read, only while someone lags.
+    fn damaged_own_bundle(
+        &mut self,
+        mailbox: &dyn Mailbox,
+        own: &[(String, String)],
+        floor: u64,
+    ) -> Result<Option<String>> {
+        let newest = own.iter().filter_map(|(name, _)| own_number(name)).max();
+        let Some(next) = floor
+            .checked_add(1)
+            .filter(|n| newest.is_some_and(|top| *n < top))
+        else {
+            return Ok(None);
+        };
+        let Some((_, path)) = own.iter().find(|(name, _)| own_number(name) == Some(next)) else {
+            return Ok(None);
+        };
+        let bytes = match mailbox.read(path, inputs::MAX_BUNDLE_FILE) {
+            Ok(bytes) => bytes,
+            Err(Error::Rejected { .. }) => return Ok(Some(path.clone())),
+            Err(_) => return Ok(None),
+        };
+        match self.import_bundle(&bytes) {
+            Err(Error::Rejected { .. } | Error::UnsupportedMessage { .. }) => {
+                Ok(Some(path.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The members whose receipts hold this device's outbox back: every active

@@ -399,11 +399,12 @@ impl Mailbox for Numbered {
     }
 }
 
-/// An outbox emptied on the server (its writer numbers again from 1): receipts that
-/// claim more than it holds are stale, so its new bundles are neither skipped by the
-/// readers nor pruned by the writer before they are read.
+/// An outbox emptied on the server: its writer numbers on above the newest bundle it
+/// wrote there (a number a receipt may claim is never used again, red team round 6
+/// H1) and writes everything, which is neither skipped by the readers nor pruned by
+/// the writer before it is read.
 #[test]
-fn an_emptied_outbox_numbers_again_and_is_read_again() {
+fn an_emptied_outbox_numbers_on_and_is_read_again() {
     let mut t = team(2);
     let folder = tempfile::tempdir().expect("mailbox");
     let dir = folder.path();
@@ -414,6 +415,7 @@ fn an_emptied_outbox_numbers_again_and_is_read_again() {
         }
     }
     assert!(own_bundles(&t[0].store, dir).first() > Some(&2), "pruned");
+    let newest = *own_bundles(&t[0].store, dir).last().expect("newest");
     let key = t[0].store.sending_key().expect("key");
     fs::remove_dir_all(dir.join(outbox_name(key.bytes(), &t[0].store.device_id().0)))
         .expect("emptied");
@@ -422,7 +424,7 @@ fn an_emptied_outbox_numbers_again_and_is_read_again() {
         let r = t[0].store.sync_mailbox(dir).expect("sync");
         assert_eq!(r.bundles_pruned, 0, "device 1 has read nothing new yet");
     }
-    assert_eq!(own_bundles(&t[0].store, dir), vec![1]);
+    assert_eq!(own_bundles(&t[0].store, dir), vec![newest + 1]);
     t[1].store.sync_mailbox(dir).expect("sync");
     assert_eq!(case_count(&t[1].store), 5);
 }
@@ -507,4 +509,130 @@ fn outboxes_of_earlier_epochs_go_once_every_member_read_the_new_one() {
         }
     }
     assert_eq!(case_count(&late.store), 7);
+}
+
+/// The path of `store`'s own outbox in `folder` (under its current key).
+fn own_outbox(store: &Store, folder: &Path) -> PathBuf {
+    let key = store.sending_key().expect("key");
+    folder.join(outbox_name(key.bytes(), &store.device_id().0))
+}
+
+/// Red team round 6, H1 and M2: a bundle lost at the place (its newest file, a file in
+/// the middle, or the whole outbox) is never followed by a reused number, and the
+/// members who had not read it get everything again: every device converges, every
+/// sync exits without error.
+#[test]
+fn a_bundle_lost_at_the_place_loses_nothing() {
+    for loss in ["newest", "middle", "whole outbox"] {
+        let mut t = team(3);
+        let folder = tempfile::tempdir().expect("mailbox");
+        let dir = folder.path();
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+        // Device 0 writes three bundles no one reads before one goes missing.
+        for n in 0..3 {
+            t[0].store.add_case(&case(n)).expect("add");
+            t[0].store.sync_mailbox(dir).expect("sync");
+        }
+        let outbox = own_outbox(&t[0].store, dir);
+        let mut bundles = own_bundles(&t[0].store, dir);
+        assert!(bundles.len() >= 2, "{loss}: {bundles:?}");
+        match loss {
+            "newest" => {
+                fs::remove_file(outbox.join(format!("{:010}.cvb", bundles.pop().expect("newest"))))
+                    .expect("rm")
+            }
+            "middle" => {
+                fs::remove_file(outbox.join(format!("{:010}.cvb", bundles[bundles.len() - 2])))
+                    .expect("rm")
+            }
+            _ => fs::remove_dir_all(&outbox).expect("rm -r"),
+        }
+        let before = own_bundles(&t[0].store, dir).into_iter().max().unwrap_or(0);
+        for n in 3..6 {
+            t[0].store.add_case(&case(n)).expect("add");
+            for d in t.iter_mut() {
+                d.store.sync_mailbox(dir).expect("sync");
+            }
+            let numbers = own_bundles(&t[0].store, dir);
+            assert!(
+                numbers.iter().all(|x| *x > before) || numbers.contains(&before),
+                "{loss}: a number was used twice: {numbers:?} after {before}"
+            );
+        }
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+        for (i, d) in t.iter().enumerate() {
+            assert_eq!(case_count(&d.store), 6, "{loss}: device {i}");
+        }
+    }
+}
+
+/// Red team round 6, M1: a bundle damaged at the place, which no member can read past,
+/// is found by its writer, removed and everything written again.
+#[test]
+fn a_bundle_damaged_at_the_place_is_served_again() {
+    let mut t = team(3);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let dir = folder.path();
+    for d in t.iter_mut() {
+        d.store.sync_mailbox(dir).expect("sync");
+    }
+    t[0].store.add_case(&case(0)).expect("add");
+    t[0].store.sync_mailbox(dir).expect("sync");
+    let outbox = own_outbox(&t[0].store, dir);
+    let newest = *own_bundles(&t[0].store, dir).last().expect("newest");
+    let path = outbox.join(format!("{newest:010}.cvb"));
+    let mut bytes = fs::read(&path).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    fs::write(&path, bytes).expect("damage");
+    for n in 1..4 {
+        t[0].store.add_case(&case(n)).expect("add");
+        for d in t.iter_mut() {
+            let _ = d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    for d in t.iter_mut() {
+        d.store.sync_mailbox(dir).expect("sync");
+    }
+    for (i, d) in t.iter().enumerate() {
+        assert_eq!(case_count(&d.store), 4, "device {i}");
+    }
+    assert!(
+        own_bundles(&t[0].store, dir).len() <= 2,
+        "the outbox prunes again: {:?}",
+        own_bundles(&t[0].store, dir)
+    );
+}
+
+/// Red team round 6, H1 (second reproduction): a member's receipt claims bundle 7 of an
+/// outbox; the outbox is emptied while that member is away, and its writer writes ten
+/// more bundles. Had the writer numbered again from 1, the member's claim would cover
+/// the new bundles 1 to 7: it would skip them and the writer would prune them.
+#[test]
+fn a_claim_never_covers_a_bundle_written_after_the_outbox_was_emptied() {
+    let mut t = team(2);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let dir = folder.path();
+    for n in 0..7 {
+        t[0].store.add_case(&case(n)).expect("add");
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    fs::remove_dir_all(own_outbox(&t[0].store, dir)).expect("emptied");
+    for n in 7..17 {
+        t[0].store.add_case(&case(n)).expect("add");
+        t[0].store.sync_mailbox(dir).expect("sync");
+    }
+    for _ in 0..2 {
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+    }
+    assert_eq!(case_count(&t[0].store), 17);
+    assert_eq!(case_count(&t[1].store), 17);
 }
