@@ -15,8 +15,8 @@ use caravan_core::{Error as CoreError, Result as CoreResult};
 use zeroize::Zeroizing;
 
 use crate::listener::ProgressListener;
-use crate::store::{mailbox_progress_fn, CaravanStore};
-use crate::sync::MailboxSummary;
+use crate::store::{mailbox_progress_fn, CaravanStore, Synced};
+use crate::sync::{mailbox_sync, MailboxSummary};
 use crate::Result;
 
 /// What an app's [`Mailbox`] throws.
@@ -157,8 +157,10 @@ impl CaravanStore {
     /// file system path: reads the other devices' bundles, then writes this device's;
     /// the change listener is told which cases changed; `progress` as there (its
     /// last tick cannot cancel what was applied). A throw
-    /// from the mailbox stops the sync with a typed error (`Io`), or, for `Refused` on
-    /// a read, lists the file in `refused` and carries on; the store stays usable.
+    /// from the mailbox stops the sync with a typed error (`Io`; the cases of the
+    /// bundles imported before are told to the change listener first), or, for
+    /// `Refused` on a read, lists the file in `refused` and carries on; the store stays
+    /// usable.
     /// The device keeps its position per [`Mailbox::place`], so two places each get
     /// everything.
     #[uniffi::method(default(progress = None))]
@@ -167,12 +169,15 @@ impl CaravanStore {
         mailbox: Arc<dyn Mailbox>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<MailboxSummary> {
-        let (report, changed) = self.syncing(|s| {
-            let foreign = Foreign::new(mailbox)?;
-            let mut report = mailbox_progress_fn(self, &progress);
-            Ok(s.sync_through(&foreign, &mut report)?)
+        let report = self.syncing(|s| {
+            let foreign = match Foreign::new(mailbox) {
+                Ok(foreign) => foreign,
+                Err(e) => return Synced::unchanged(Err(e.into())),
+            };
+            let mut progress = mailbox_progress_fn(self, &progress);
+            mailbox_sync(s, &foreign, &mut progress)
         })?;
-        Ok(MailboxSummary::new(&report, changed))
+        Ok(MailboxSummary::new(&report))
     }
 
     /// Syncs through a folder of a WebDAV server (Nextcloud, ownCloud, any WebDAV
@@ -191,11 +196,14 @@ impl CaravanStore {
         let password = Zeroizing::new(password.unwrap_or_default());
         let credentials = user.map(|u| (u, password));
         // Inside `syncing`: a closed handle answers `ReopenStore` before the URL is read.
-        let (report, changed) = self.syncing(|s| {
-            let mailbox = caravan_core::WebDavMailbox::new(&url, credentials)?;
-            let mut report = mailbox_progress_fn(self, &progress);
-            Ok(s.sync_through(&mailbox, &mut report)?)
+        let report = self.syncing(|s| {
+            let mailbox = match caravan_core::WebDavMailbox::new(&url, credentials) {
+                Ok(mailbox) => mailbox,
+                Err(e) => return Synced::unchanged(Err(e.into())),
+            };
+            let mut progress = mailbox_progress_fn(self, &progress);
+            mailbox_sync(s, &mailbox, &mut progress)
         })?;
-        Ok(MailboxSummary::new(&report, changed))
+        Ok(MailboxSummary::new(&report))
     }
 }

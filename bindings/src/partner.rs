@@ -4,9 +4,9 @@
 
 use caravan_core::ShareReport;
 
-use crate::error::Result;
+use crate::error::{CaravanError, Result};
 use crate::model::case_id;
-use crate::store::CaravanStore;
+use crate::store::{hex_ids, CaravanStore, Synced};
 use crate::sync::JoinRequestInfo;
 
 /// An agreement offer, made by the sharing agency's coordinator.
@@ -57,7 +57,7 @@ pub struct ShareSummary {
 }
 
 impl ShareSummary {
-    fn new(r: &ShareReport, changed: Vec<String>) -> Self {
+    fn new(r: &ShareReport) -> Self {
         ShareSummary {
             cases_received: r.cases_received as u64,
             cases_updated: r.cases_updated as u64,
@@ -65,7 +65,7 @@ impl ShareSummary {
             statuses_copied: r.statuses_copied as u64,
             notes_copied: r.notes_copied as u64,
             notes_refused: r.notes_refused as u64,
-            changed_case_ids: changed,
+            changed_case_ids: hex_ids(&r.changed),
         }
     }
 }
@@ -152,10 +152,20 @@ impl CaravanStore {
         // Bytes that are no Caravan message at all are refused as such, before the
         // core looks for an agreement that opens them (which would say "not for this
         // device" about a photo or a truncated file).
-        let (report, changed) = self.syncing(|s| {
-            caravan_core::sync::check_message(&bundle)?;
-            Ok(s.import_share(&bundle)?)
+        let report = self.syncing(|s| {
+            let value = caravan_core::sync::check_message(&bundle)
+                .and_then(|()| s.import_share(&bundle))
+                .map_err(CaravanError::from);
+            let cases = value
+                .as_ref()
+                .map(|r| r.changed.clone())
+                .unwrap_or_default();
+            Synced {
+                value,
+                cases,
+                team: false,
+            }
         })?;
-        Ok(ShareSummary::new(&report, changed))
+        Ok(ShareSummary::new(&report))
     }
 }

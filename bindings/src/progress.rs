@@ -14,7 +14,7 @@ use caravan_core::Store;
 use crate::error::{CaravanError, Result};
 use crate::handover::HandoverImport;
 use crate::listener::ProgressListener;
-use crate::store::{progress_fn, CaravanStore};
+use crate::store::{hex_ids, progress_fn, CaravanStore, Synced};
 use crate::sync::{core_scope, BundleScope, LiveSync, SyncSummary};
 
 /// Runs a one-step call `f` as two phases: `progress` is told `(0, 1)` before `f`
@@ -47,11 +47,15 @@ impl CaravanStore {
         bundle: Vec<u8>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<SyncSummary> {
-        let (report, changed) = self.syncing(|s| {
+        let report = self.syncing(|s| {
             let mut report = progress_fn(self, &progress);
-            Ok(s.import_bundle_with_progress(&bundle, &mut report)?)
+            Synced::of(
+                s.import_bundle_with_progress(&bundle, &mut report)
+                    .map_err(Into::into),
+                |r| r,
+            )
         })?;
-        Ok(SyncSummary::new(&report, changed))
+        Ok(SyncSummary::new(&report, hex_ids(&report.changed)))
     }
 
     /// [`CaravanStore::import_handover`] with progress and cancellation, as
@@ -62,12 +66,16 @@ impl CaravanStore {
         bundle: Vec<u8>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<HandoverImport> {
-        let ((report, receipt), changed) = self.syncing(|s| {
+        let (report, receipt) = self.syncing(|s| {
             let mut report = progress_fn(self, &progress);
-            Ok(s.import_handover_with_progress(&bundle, &mut report)?)
+            Synced::of(
+                s.import_handover_with_progress(&bundle, &mut report)
+                    .map_err(Into::into),
+                |(r, _)| r,
+            )
         })?;
         Ok(HandoverImport {
-            summary: SyncSummary::new(&report, changed),
+            summary: SyncSummary::new(&report, hex_ids(&report.changed)),
             receipt,
         })
     }
@@ -83,9 +91,17 @@ impl CaravanStore {
         message: Vec<u8>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Option<Vec<u8>>> {
-        let (reply, _) =
-            self.syncing(|s| phased(self, s, &progress, |s| session.receive(s, &message)))?;
-        Ok(reply)
+        self.syncing(|s| {
+            let mut report = progress_fn(self, &progress);
+            if !report(0, 1) {
+                return Synced::unchanged(Err(CaravanError::Cancelled));
+            }
+            let received = session.receive(s, &message);
+            if received.value.is_ok() {
+                report(1, 1);
+            }
+            received
+        })
     }
 
     /// [`CaravanStore::export_bundle`] with progress and cancellation: `(0, 1)` before

@@ -1,13 +1,12 @@
 //! [`CaravanStore`]: one open encrypted store, shared by the app's threads.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::thread::ThreadId;
 
 use caravan_core::vocab::{ErasureReason, Vocabulary};
-use caravan_core::{CaseFilter, CaseId, Error as CoreError, KdfParams, Store, StoreKey, Timestamp};
+use caravan_core::{CaseId, Error as CoreError, KdfParams, Store, StoreKey, SyncReport};
 use zeroize::Zeroizing;
 
 use crate::error::{guard, locate_findings, CaravanError, Result};
@@ -209,52 +208,72 @@ impl CaravanStore {
         Ok(value)
     }
 
-    /// Runs a sync call `f`, then tells the change listener which cases it changed.
-    pub(crate) fn syncing<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T>,
-    ) -> Result<(T, Vec<String>)> {
-        // The changes are gathered even when `f` fails part-way (a mailbox sync
-        // cancelled after some bundles): what was stored is durable and must be told.
-        let (value, changed, team_changed) = self.with(|store| {
-            let before = stamps(store);
-            let team_before = store.members();
-            let value = f(store);
-            let after = stamps(store);
-            // Membership that changed by sync (a member added, a role, a revocation)
-            // is told like a local membership change: with no case ids (F8 of the
-            // 2026-12-05 red team).
-            let team_changed = store.members() != team_before;
-            let mut changed: Vec<String> = after
-                .iter()
-                .filter(|(id, t)| before.get(*id) != Some(*t))
-                .map(|(id, _)| id.to_hex())
-                .chain(
-                    before
-                        .keys()
-                        .filter(|id| !after.contains_key(*id))
-                        .map(CaseId::to_hex),
-                )
-                .collect();
-            changed.sort();
-            Ok((value, changed, team_changed))
-        })?;
-        if !changed.is_empty() {
-            self.notify(changed.clone());
+    /// Runs a sync call `f`, then tells the change listener what it changed: the cases
+    /// in [`Synced::cases`] (if any), then, if the team changed, an empty list (a
+    /// membership change by sync is told like a local one, F8 of the 2026-12-05 red
+    /// team). `f` reports its changes even when it fails part-way (a mailbox sync
+    /// cancelled after some bundles): what was stored is durable and is told before
+    /// the error is returned.
+    pub(crate) fn syncing<T>(&self, f: impl FnOnce(&mut Store) -> Synced<T>) -> Result<T> {
+        let Synced { value, cases, team } = self.with(|store| Ok(f(store)))?;
+        if !cases.is_empty() {
+            self.notify(cases.iter().map(CaseId::to_hex).collect());
         }
-        if team_changed {
+        if team {
             self.notify(Vec::new());
         }
-        Ok((value?, changed))
+        value
     }
 }
 
-fn stamps(store: &Store) -> HashMap<CaseId, Timestamp> {
-    store
-        .list(&CaseFilter::default())
-        .into_iter()
-        .map(|s| (s.id, s.updated_at))
-        .collect()
+/// What a sync call returned, and what it changed on this device (told to the change
+/// listener by [`CaravanStore::syncing`]), whether it succeeded or not.
+pub(crate) struct Synced<T> {
+    /// The call's result.
+    pub(crate) value: Result<T>,
+    /// The cases it changed (each once).
+    pub(crate) cases: Vec<CaseId>,
+    /// Whether it changed the team (`members()`).
+    pub(crate) team: bool,
+}
+
+impl<T> Synced<T> {
+    /// A call that changes nothing when it fails: its changes are those `report`
+    /// reads in its value.
+    pub(crate) fn of(value: Result<T>, report: impl FnOnce(&T) -> &SyncReport) -> Synced<T> {
+        let (cases, team) = match &value {
+            Ok(v) => {
+                let r = report(v);
+                (r.changed.clone(), r.team_changed)
+            }
+            Err(_) => (Vec::new(), false),
+        };
+        Synced { value, cases, team }
+    }
+
+    /// A call that changed nothing (refused or cancelled before it stored anything).
+    pub(crate) fn unchanged(value: Result<T>) -> Synced<T> {
+        Synced {
+            value,
+            cases: Vec::new(),
+            team: false,
+        }
+    }
+
+    /// A call that may have stored changes before it failed: `report` holds them
+    /// either way.
+    pub(crate) fn partial(value: Result<T>, report: &SyncReport) -> Synced<T> {
+        Synced {
+            value,
+            cases: report.changed.clone(),
+            team: report.team_changed,
+        }
+    }
+}
+
+/// The case ids of a report, as the change listener and the summaries give them.
+pub(crate) fn hex_ids(ids: &[CaseId]) -> Vec<String> {
+    ids.iter().map(CaseId::to_hex).collect()
 }
 
 /// Deletes what is left of a store whose header a panic wipe already destroyed (the

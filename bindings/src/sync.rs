@@ -11,7 +11,7 @@ use caravan_core::{LiveSession, MailboxReport, SyncReport};
 use crate::error::{guard, locate_findings, CaravanError, Result};
 use crate::listener::ProgressListener;
 use crate::model::case_id;
-use crate::store::{mailbox_progress_fn, CaravanStore};
+use crate::store::{hex_ids, mailbox_progress_fn, CaravanStore, Synced};
 
 /// The verification code of an invitation (two groups of 4 base32 characters, e.g. `7KQ2-M9XD`): the inviter's app shows it
 /// next to the QR code, the invitee's app shows it for what it scanned, and the two
@@ -190,8 +190,21 @@ pub struct MailboxSummary {
     pub changes: SyncSummary,
 }
 
+/// Runs a mailbox sync through `mailbox`: its summary, or its error, with the changes
+/// it stored either way (a sync cancelled or failing after some bundles keeps them).
+pub(crate) fn mailbox_sync(
+    store: &mut caravan_core::Store,
+    mailbox: &dyn caravan_core::Mailbox,
+    progress: caravan_core::Progress<'_>,
+) -> Synced<MailboxReport> {
+    let mut report = MailboxReport::default();
+    let done = store.sync_through_into(mailbox, progress, &mut report);
+    let changes = report.changes.clone();
+    Synced::partial(done.map(|()| report).map_err(Into::into), &changes)
+}
+
 impl MailboxSummary {
-    pub(crate) fn new(r: &MailboxReport, changed: Vec<String>) -> Self {
+    pub(crate) fn new(r: &MailboxReport) -> Self {
         MailboxSummary {
             bundles_imported: r.bundles_imported as u64,
             bytes_read: r.bytes_read as u64,
@@ -201,7 +214,7 @@ impl MailboxSummary {
             bundles_pruned: r.bundles_pruned as u64,
             deferred: r.deferred as u64,
             refused: r.refused.clone(),
-            changes: SyncSummary::new(&r.changes, changed),
+            changes: SyncSummary::new(&r.changes, hex_ids(&r.changes.changed)),
         }
     }
 }
@@ -262,12 +275,17 @@ impl LiveSync {
     }
 
     /// Feeds `message` to the session and keeps the refusal to send if it fails.
+    /// Feeds `message` to the session, with what it stored on this device (told even
+    /// when the call fails after storing it).
     pub(crate) fn receive(
         &self,
         store: &mut caravan_core::Store,
         message: &[u8],
-    ) -> Result<Option<Vec<u8>>> {
-        let mut live = session_lock(self)?;
+    ) -> Synced<Option<Vec<u8>>> {
+        let mut live = match session_lock(self) {
+            Ok(live) => live,
+            Err(e) => return Synced::unchanged(Err(e)),
+        };
         let got = store.live_receive(&mut live, message);
         let refusal = got
             .as_ref()
@@ -276,7 +294,7 @@ impl LiveSync {
         if let Ok(mut slot) = self.refusal.lock() {
             *slot = refusal;
         }
-        Ok(got?)
+        Synced::partial(got.map_err(Into::into), &live.last_received)
     }
 }
 
@@ -528,8 +546,9 @@ impl CaravanStore {
     /// Imports a bundle: idempotent, any order, duplicates and gaps tolerated. The
     /// change listener is told which cases changed.
     pub fn import_bundle(&self, bundle: Vec<u8>) -> Result<SyncSummary> {
-        let (report, changed) = self.syncing(|s| Ok(s.import_bundle(&bundle)?))?;
-        Ok(SyncSummary::new(&report, changed))
+        let report =
+            self.syncing(|s| Synced::of(s.import_bundle(&bundle).map_err(Into::into), |r| r))?;
+        Ok(SyncSummary::new(&report, hex_ids(&report.changed)))
     }
 
     /// Syncs through the mailbox folder `dir` (a USB stick, a shared folder): reads
@@ -537,7 +556,9 @@ impl CaravanStore {
     /// told which cases changed. `progress` (optional) is told before each bundle read
     /// (`done` of `total` new bundles) and may cancel between two bundles: the bundles
     /// imported so far stay (each is durable; the next sync skips them) and this
-    /// device's own bundle is not written; the call fails with `Cancelled`. Once every
+    /// device's own bundle is not written; the change listener is told their cases,
+    /// then the call fails with `Cancelled` (so does a mailbox error after some
+    /// bundles: their cases are told before the error). Once every
     /// bundle was read and applied, the listener is told `(total, total)` and its answer
     /// is ignored: nothing is left to cancel but writing this device's own bundle, so
     /// the call completes and its summary says what was applied (red-team F6 of
@@ -550,11 +571,12 @@ impl CaravanStore {
         dir: String,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<MailboxSummary> {
-        let (report, changed) = self.syncing(|s| {
-            let mut report = mailbox_progress_fn(self, &progress);
-            Ok(s.sync_mailbox_with_progress(Path::new(&dir), &mut report)?)
+        let report = self.syncing(|s| {
+            let mut progress = mailbox_progress_fn(self, &progress);
+            let mailbox = caravan_core::FsMailbox::new(Path::new(&dir));
+            mailbox_sync(s, &mailbox, &mut progress)
         })?;
-        Ok(MailboxSummary::new(&report, changed))
+        Ok(MailboxSummary::new(&report))
     }
 
     /// Starts a live session as the initiator.
@@ -581,8 +603,7 @@ impl CaravanStore {
         session: Arc<LiveSync>,
         message: Vec<u8>,
     ) -> Result<Option<Vec<u8>>> {
-        let (reply, _) = self.syncing(|s| session.receive(s, &message))?;
-        Ok(reply)
+        self.syncing(|s| session.receive(s, &message))
     }
 }
 

@@ -200,11 +200,14 @@ fn summed_reports_keep_every_field() {
         notices: vec!["invitation used again".into()],
         envelopes_unopened: 12,
         changed: vec![CaseId([1; 16]), CaseId([2; 16])],
+        team_changed: true,
     };
     let mut total = SyncReport::default();
     total += &one;
+    total += &SyncReport::default();
     total += &one;
     assert_eq!(total.changed, one.changed, "each changed case once");
+    assert!(total.team_changed, "a team change in any report is kept");
     assert_eq!(
         (
             total.changes_quarantined,

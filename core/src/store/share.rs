@@ -47,6 +47,10 @@ pub struct ShareReport {
     pub notes_copied: usize,
     /// Sharing side: notes refused by the identifier screen (not copied).
     pub notes_refused: usize,
+    /// The cases of this team the import created or changed (partner side: the
+    /// copies; sharing side: the cases a status or note was copied into), sorted, each
+    /// once: what an app redraws.
+    pub changed: Vec<CaseId>,
 }
 
 fn hex16(id: &[u8; 16]) -> String {
@@ -344,6 +348,8 @@ impl Store {
             }
         }
         self.write_sync(vec![SyncDelta::Agreement(a)])?;
+        report.changed.sort();
+        report.changed.dedup();
         Ok(report)
     }
 
@@ -415,6 +421,7 @@ impl Store {
                 if !edits.is_empty() {
                     self.update_case(&copy, &edits)?;
                     report.cases_updated += 1;
+                    report.changed.push(copy);
                 }
                 Ok(())
             }
@@ -457,6 +464,7 @@ impl Store {
                     },
                 );
                 report.cases_received += 1;
+                report.changed.push(copy);
                 Ok(())
             }
         }
@@ -486,6 +494,7 @@ impl Store {
                 if let Some(referral) = share.referral.clone() {
                     self.update_case(&case, &[Edit::SetReferralStatus { referral, status }])?;
                     report.statuses_copied += 1;
+                    report.changed.push(case);
                 }
             }
             share.mirrored.insert(key);
@@ -496,7 +505,10 @@ impl Store {
                 continue;
             }
             match self.update_case(&case, &[Edit::note(format!("[{peer}] {text}"))]) {
-                Ok(()) => report.notes_copied += 1,
+                Ok(()) => {
+                    report.notes_copied += 1;
+                    report.changed.push(case);
+                }
                 Err(Error::NoteRejected { .. } | Error::InvalidInput { .. }) => {
                     report.notes_refused += 1
                 }

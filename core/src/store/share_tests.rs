@@ -97,6 +97,7 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     assert_eq!(copies.len(), 1);
     let copy_id = copies[0].id;
     assert_ne!(copy_id, shared);
+    assert_eq!(r.changed, vec![copy_id], "the copy is the case it changed");
     let copy = p.case(&copy_id).expect("copy");
     assert_eq!(copy.gender.as_ref().map(|g| g.code()), Some("Feminine"));
     assert_eq!(copy.age_band.as_ref().map(|g| g.code()), Some("18-20"));
@@ -132,6 +133,7 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     let back = p.export_share(&pid).expect("return");
     let r = a.import_share(&back).expect("import return");
     assert_eq!((r.statuses_copied, r.notes_copied), (1, 1));
+    assert_eq!(r.changed, vec![shared], "the real case, once");
     let real = a.case(&shared).expect("case");
     assert_eq!(
         real.referrals[0].history.last().map(|e| e.status.code()),
@@ -159,6 +161,7 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
         .import_share(&a.export_share(&id).expect("export"))
         .expect("import");
     assert_eq!(r.cases_updated, 1);
+    assert_eq!(r.changed, vec![copy_id]);
     let copy = p.case(&copy_id).expect("copy");
     assert_eq!(copy.age_band.as_ref().map(|g| g.code()), Some("21-23"));
     assert!(copy.means_of_control.is_empty());
@@ -170,6 +173,7 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
         .import_share(&a.export_share(&id).expect("export"))
         .expect("import");
     assert_eq!(r.withdrawn, 1);
+    assert!(r.changed.is_empty(), "a withdrawal changes no case");
     assert_eq!(
         p.case(&copy_id)
             .expect("copy")

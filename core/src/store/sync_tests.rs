@@ -850,3 +850,101 @@ fn a_bundle_cut_down_to_its_key_updates_is_refused_unchanged() {
     let r = t[1].store.import_bundle(&bundle).expect("the whole bundle");
     assert_eq!(r.cases_created, 1);
 }
+
+/// Issue 17: a mailbox sync that stops early, cancelled between two bundles or failing
+/// on a read, still says through [`Store::sync_through_into`] which cases the bundles
+/// it imported before changed (they are durable), and nothing more.
+#[test]
+fn a_mailbox_sync_stopped_early_still_reports_what_it_imported() {
+    use crate::store::{FsMailbox, Mailbox};
+    /// Fails every read after the first.
+    struct Failing(FsMailbox, std::cell::Cell<usize>);
+    impl Mailbox for Failing {
+        fn list(&self) -> Result<Vec<String>> {
+            self.0.list()
+        }
+        fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+            self.1.set(self.1.get() + 1);
+            if self.1.get() > 1 {
+                return Err(Error::Io {
+                    file: path.into(),
+                    source: std::io::Error::other("the stick was pulled out"),
+                });
+            }
+            self.0.read(path, limit)
+        }
+        fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
+            self.0.write(path, bytes)
+        }
+        fn remove(&self, path: &str) -> Result<()> {
+            self.0.remove(path)
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+    }
+    let mut t = team(3);
+    let folder = tempfile::tempdir().expect("mailbox");
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(t[0].store.add_case(&edits(n)).expect("add"));
+        let r = t[0].store.sync_mailbox(folder.path()).expect("sync");
+        assert_eq!(r.bundles_written, 1);
+    }
+    // Cancelled after the first of three bundles.
+    let mut report = MailboxReport::default();
+    let got = t[1].store.sync_through_into(
+        &FsMailbox::new(folder.path()),
+        &mut |done, _| done < 1,
+        &mut report,
+    );
+    assert!(matches!(got, Err(Error::Cancelled)), "{got:?}");
+    assert_eq!(report.bundles_imported, 1);
+    assert_eq!(report.changes.changed, vec![ids[0]]);
+    assert!(
+        report.changes.team_changed,
+        "device 1 learnt of device 2 with the first bundle"
+    );
+    assert_eq!(report.bundles_written, 0, "its own bundle is not written");
+    // A read failing after the first bundle: the same (before device 1 writes a
+    // bundle of everything that device 2 might read first).
+    let mut report = MailboxReport::default();
+    let failing = Failing(FsMailbox::new(folder.path()), Default::default());
+    let got = t[2]
+        .store
+        .sync_through_into(&failing, &mut |_, _| true, &mut report);
+    assert!(matches!(got, Err(Error::Io { .. })), "{got:?}");
+    assert_eq!(report.changes.changed, vec![ids[0]]);
+    // The rest is told by the next sync, once.
+    let rest = t[1].store.sync_mailbox(folder.path()).expect("sync on");
+    let mut later = ids[1..].to_vec();
+    later.sort();
+    assert_eq!(rest.changes.changed, later);
+    assert!(!rest.changes.team_changed, "nothing new about the team");
+}
+
+/// Issue 17: a role changed by a coordinator is a team change in the report of the
+/// device that learns it; a bundle carrying the same records again is not.
+#[test]
+fn a_role_change_learnt_by_sync_is_a_team_change() {
+    let mut t = team(2);
+    let b = t[1].store.device_id();
+    t[0].store
+        .set_role(&b, crate::sync::Role::FieldWorker)
+        .expect("role");
+    let bundle = t[0]
+        .store
+        .export_bundle(BundleScope::Everything)
+        .expect("bundle");
+    let r = t[1].store.import_bundle(&bundle).expect("import");
+    assert!(r.team_changed, "{r:?}");
+    assert!(r.changed.is_empty());
+    let again = t[1].store.import_bundle(&bundle).expect("again");
+    assert!(!again.team_changed, "{again:?}");
+    // A live session's last message: what it stored, case by case.
+    let id = t[0].store.add_case(&edits(1)).expect("add");
+    let (a, b) = t.split_at_mut(1);
+    let (sa, sb) = live(&mut a[0].store, &mut b[0].store);
+    assert_eq!(sb.report.changed, vec![id]);
+    assert!(sa.report.changed.is_empty());
+}

@@ -93,7 +93,8 @@ impl Store {
     /// of `total` bundles not imported yet) and once at the end. Returning `false`
     /// cancels with [`Error::Cancelled`] between two bundles: the bundles imported so far
     /// stay imported (each import is durable on its own, and the next sync skips them),
-    /// and this device's own bundle is not written.
+    /// and this device's own bundle is not written. [`Store::sync_through_into`] with an
+    /// [`FsMailbox`] also tells what a cancelled sync imported.
     pub fn sync_mailbox_with_progress(
         &mut self,
         dir: &Path,
@@ -109,18 +110,38 @@ impl Store {
     /// stick pulled out) stops the sync with the bundles imported so far kept, and the
     /// next sync carries on. Names the mailbox lists that are not `<outbox>/<file>` are
     /// ignored; files it refuses to read (too large, not a file) are reported in
-    /// [`MailboxReport::refused`].
+    /// [`MailboxReport::refused`]. A sync that stops early (cancelled, or an error)
+    /// returns only the error: [`Store::sync_through_into`] also tells what it did
+    /// before it stopped.
     pub fn sync_through(
         &mut self,
         mailbox: &dyn Mailbox,
         progress: Progress<'_>,
     ) -> Result<MailboxReport> {
+        let mut report = MailboxReport::default();
+        self.sync_through_into(mailbox, progress, &mut report)?;
+        Ok(report)
+    }
+
+    /// [`Store::sync_through`], writing what it does into `report` as it goes (`report`
+    /// is added to: pass a fresh one). When the sync stops early, with
+    /// [`Error::Cancelled`] between two bundles or any other error, `report` still says
+    /// what was done before: the bundles imported (durable, each on its own) and, in
+    /// [`MailboxReport::changes`], the cases they changed
+    /// ([`SyncReport::changed`]) and whether the team changed, so that an app can
+    /// redraw them before it shows the error. The same holds for a sync that
+    /// completes, as with `Ok(())`.
+    pub fn sync_through_into(
+        &mut self,
+        mailbox: &dyn Mailbox,
+        progress: Progress<'_>,
+        report: &mut MailboxReport,
+    ) -> Result<()> {
         self.check_writable()?;
         let key = self.sending_key()?;
         let own_outbox = outbox_name(key.bytes(), &self.device_id().0);
         let outbox_name = own_outbox.as_str();
         let cursor_name = place_cursor(&mailbox.place());
-        let mut report = MailboxReport::default();
 
         // 0. The listing: bundles and receipts, per outbox (F10: bounded).
         let listing = Listing::of(mailbox.list()?, outbox_name)?;
@@ -456,7 +477,7 @@ impl Store {
                 }
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The bundle of ours just above `floor` (what the member furthest behind needs

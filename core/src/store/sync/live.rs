@@ -25,6 +25,11 @@ pub struct LiveSession {
     done: bool,
     /// What the session has done so far.
     pub report: SyncReport,
+    /// What the latest [`Store::live_receive`] call stored on this device (its
+    /// [`SyncReport::changed`] cases and [`SyncReport::team_changed`]): cleared when the
+    /// call starts and set as soon as the message's changes are durable, so it holds
+    /// them even when the call fails afterwards (sealing the reply, say).
+    pub last_received: SyncReport,
     /// Messages and bytes sent and received.
     pub messages_sent: usize,
     /// Bytes sent.
@@ -62,6 +67,7 @@ impl Store {
             peer: None,
             done: false,
             report: SyncReport::default(),
+            last_received: SyncReport::default(),
             messages_sent: 0,
             bytes_sent: 0,
             messages_received: 0,
@@ -116,6 +122,7 @@ impl Store {
             peer: None,
             done: false,
             report: SyncReport::default(),
+            last_received: SyncReport::default(),
             messages_sent: 0,
             bytes_sent: 0,
             messages_received: 0,
@@ -125,12 +132,16 @@ impl Store {
 
     /// Feeds one message from the peer into the session. Returns the reply to send, if
     /// any; the session is done when [`LiveSession::is_done`] says so. The message's
-    /// changes are stored durably before this returns.
+    /// changes are stored durably before this returns, and
+    /// [`LiveSession::last_received`] tells what they changed (even when this fails
+    /// after storing them). A refused message leaves the session as it was, but for
+    /// `last_received`, cleared.
     pub fn live_receive(
         &mut self,
         session: &mut LiveSession,
         bytes: &[u8],
     ) -> Result<Option<Vec<u8>>> {
+        session.last_received = SyncReport::default();
         if session.done {
             return Err(Error::invalid(
                 "live session",
@@ -197,6 +208,7 @@ impl Store {
         session.messages_received = received;
         session.bytes_received += bytes.len();
         session.report += &report;
+        session.last_received = report;
         if live.last && session.messages_sent > 0 {
             return self.finish(session, peer).map(|()| None);
         }

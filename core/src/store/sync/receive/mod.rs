@@ -81,6 +81,11 @@ pub struct SyncReport {
     /// The cases whose content this changed on this device (created, updated,
     /// rebuilt, erased or withdrawn), sorted, each once: what an app redraws.
     pub changed: Vec<CaseId>,
+    /// Whether the team as [`Store::members`] lists it changed: a device joined or was
+    /// admitted, renamed, given another role, revoked or made active again. (Records
+    /// that change no member, such as a coordinator's decision on a quarantined change
+    /// or a key rotation, leave it `false`.)
+    pub team_changed: bool,
 }
 
 impl std::ops::AddAssign<&SyncReport> for SyncReport {
@@ -103,6 +108,7 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
             notices,
             envelopes_unopened,
             changed,
+            team_changed,
         } = o;
         self.cases_created += cases_created;
         self.cases_updated += cases_updated;
@@ -121,6 +127,7 @@ impl std::ops::AddAssign<&SyncReport> for SyncReport {
         self.changed.extend(changed.iter().copied());
         self.changed.sort();
         self.changed.dedup();
+        self.team_changed |= team_changed;
     }
 }
 

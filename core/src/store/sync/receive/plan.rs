@@ -155,6 +155,18 @@ impl std::fmt::Debug for CasePlan {
     }
 }
 
+/// Whether two memberships list a different team as [`Store::members`] shows it: a
+/// device more or less, or one with another name, role or active state.
+fn team_differs(a: &Membership, b: &Membership) -> bool {
+    a.members.len() != b.members.len()
+        || a.members
+            .iter()
+            .zip(&b.members)
+            .any(|((da, ma), (db, mb))| {
+                da != db || ma.name != mb.name || ma.role != mb.role || ma.active != mb.active
+            })
+}
+
 /// Verifies a payload from `sender` (opened under the single-use invitation `via`, if
 /// a welcome key opened it, decision 0016) against what this device knows, and decides
 /// what receiving it does; or refuses it whole. Reads nothing but its arguments.
@@ -472,9 +484,11 @@ pub(crate) fn plan(
             .copied()
             .collect()
     };
+    let group_changed = report.members_added > 0 || keys_new || delivered;
+    report.team_changed = group_changed && team_differs(&before, &view);
     Ok(ReceivePlan {
         group,
-        group_changed: report.members_added > 0 || keys_new || delivered,
+        group_changed,
         view,
         report,
         tombstones,
