@@ -218,13 +218,13 @@ impl CaravanStore {
         // cancelled after some bundles): what was stored is durable and must be told.
         let (value, changed, team_changed) = self.with(|store| {
             let before = stamps(store);
-            let team_before = store.members();
+            let team_before = store.team().members();
             let value = f(store);
             let after = stamps(store);
             // Membership that changed by sync (a member added, a role, a revocation)
             // is told like a local membership change: with no case ids (F8 of the
             // 2026-12-05 red team).
-            let team_changed = store.members() != team_before;
+            let team_changed = store.team().members() != team_before;
             let mut changed: Vec<String> = after
                 .iter()
                 .filter(|(id, t)| before.get(*id) != Some(*t))

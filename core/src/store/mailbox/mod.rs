@@ -117,7 +117,7 @@ impl Store {
     ) -> Result<MailboxReport> {
         self.check_writable()?;
         let key = self.sending_key()?;
-        let own_outbox = outbox_name(key.bytes(), &self.device_id().0);
+        let own_outbox = outbox_name(key.bytes(), &self.team().device_id().0);
         let outbox_name = own_outbox.as_str();
         let cursor_name = place_cursor(&mailbox.place());
         let mut report = MailboxReport::default();
@@ -387,7 +387,7 @@ impl Store {
     /// mailbox) and devices waiting to be admitted. Revoked devices hold nothing back.
     fn receipt_holders(&self) -> Result<Vec<[u8; 32]>> {
         let view = self.group()?.view();
-        let me = self.device_id();
+        let me = self.team().device_id();
         Ok(view
             .members
             .iter()
@@ -420,7 +420,7 @@ impl Store {
         if recorded.0 != crate::crypto::sha256(&bytes) {
             return None;
         }
-        Receipt::open(&bytes, key).filter(|r| r.device == self.device_id().0)
+        Receipt::open(&bytes, key).filter(|r| r.device == self.team().device_id().0)
     }
 
     /// Writes this device's receipt when it says something new, then removes its
@@ -469,7 +469,7 @@ impl Store {
         read.sort();
         read.truncate(MAX_OUTBOXES);
         let receipt = Receipt {
-            device: self.device_id().0,
+            device: self.team().device_id().0,
             generation,
             read,
         };
