@@ -141,16 +141,18 @@ pub(crate) fn run(n: usize, seed: u64, rounds: usize, json: bool) -> Result<(), 
         Store::create(tmp.path().join(name), &StoreKey::generate().map_err(e)?).map_err(e)
     };
     let (mut a, mut c) = (mk("a")?, mk("c")?);
-    a.create_group("Bench team", "A").map_err(e)?;
+    a.team_mut().create_group("Bench team", "A").map_err(e)?;
     eprintln!("importing {n} cases …");
     a.import(&edits, &mut |_, _| true).map_err(e)?;
-    c.join_group(
-        a.invite(caravan_core::sync::Role::Coordinator)
-            .map_err(e)?
-            .as_text(),
-        "C",
-    )
-    .map_err(e)?;
+    c.team_mut()
+        .join_group(
+            a.team_mut()
+                .invite(caravan_core::sync::Role::Coordinator)
+                .map_err(e)?
+                .as_text(),
+            "C",
+        )
+        .map_err(e)?;
     // Its join reaches A (the invitation carries no key); A's bundle later admits it.
     let join = c.export_bundle(BundleScope::Everything).map_err(e)?;
     a.import_bundle(&join).map_err(e)?;
@@ -164,13 +166,15 @@ pub(crate) fn run(n: usize, seed: u64, rounds: usize, json: bool) -> Result<(), 
     for round in 1..=rounds {
         eprintln!("first sync, round {round} of {rounds} …");
         let mut b = mk(&format!("b{round}"))?;
-        b.join_group(
-            a.invite(caravan_core::sync::Role::Coordinator)
-                .map_err(e)?
-                .as_text(),
-            "B",
-        )
-        .map_err(e)?;
+        b.team_mut()
+            .join_group(
+                a.team_mut()
+                    .invite(caravan_core::sync::Role::Coordinator)
+                    .map_err(e)?
+                    .as_text(),
+                "B",
+            )
+            .map_err(e)?;
         let t = Instant::now();
         let (msgs, bytes) = live(&mut b, &mut a)?;
         first_each.push(ms(t));
@@ -255,19 +259,24 @@ pub(crate) fn run(n: usize, seed: u64, rounds: usize, json: bool) -> Result<(), 
     eprintln!("{ROTATIONS} rotations …");
     for i in 0..ROTATIONS {
         let mut x = mk(&format!("x{i}"))?;
-        x.join_group(
-            a.invite(caravan_core::sync::Role::FieldWorker)
-                .map_err(e)?
-                .as_text(),
-            "X",
-        )
-        .map_err(e)?;
+        x.team_mut()
+            .join_group(
+                a.team_mut()
+                    .invite(caravan_core::sync::Role::FieldWorker)
+                    .map_err(e)?
+                    .as_text(),
+                "X",
+            )
+            .map_err(e)?;
         let join = x.export_bundle(BundleScope::Everything).map_err(e)?;
         a.import_bundle(&join).map_err(e)?;
-        a.revoke(&x.device_id()).map_err(e)?;
+        a.team_mut().revoke(&x.team().device_id()).map_err(e)?;
     }
-    if a.key_epoch() != Some(ROTATIONS as u32) {
-        return Err(format!("{:?} rotations, not {ROTATIONS}", a.key_epoch()));
+    if a.team().key_epoch() != Some(ROTATIONS as u32) {
+        return Err(format!(
+            "{:?} rotations, not {ROTATIONS}",
+            a.team().key_epoch()
+        ));
     }
     // The peer and the bundle target catch up once with the rotations...
     live(&mut a, &mut b)?;
@@ -277,7 +286,7 @@ pub(crate) fn run(n: usize, seed: u64, rounds: usize, json: bool) -> Result<(), 
     a.update_case(&ids[2], &[Edit::set(ScalarField::CaseStatus, "Closed")])
         .map_err(e)?;
     let (_, edit_bytes_rot) = live(&mut a, &mut b)?;
-    if b.key_epoch() != Some(ROTATIONS as u32) {
+    if b.team().key_epoch() != Some(ROTATIONS as u32) {
         return Err("the peer did not get the rotated key".into());
     }
     a.update_case(&ids[3], &[Edit::set(ScalarField::CaseStatus, "Closed")])

@@ -79,7 +79,7 @@ impl CaravanStore {
     /// since) is `InvalidInput` and moves nothing: show the updates again.
     pub fn confirm_handover(&self, receipt: String) -> Result<String> {
         let members: Vec<DeviceId> =
-            self.with(|s| Ok(s.members().iter().map(|m| m.device).collect()))?;
+            self.with(|s| Ok(s.team().members().iter().map(|m| m.device).collect()))?;
         let handover = {
             let mut pending = self
                 .handovers

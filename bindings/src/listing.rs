@@ -187,8 +187,9 @@ impl CaravanStore {
                     .filter(|t| !t.is_empty())
                     .map(str::to_lowercase),
             };
-            let mine: Option<BTreeSet<CaseId>> =
-                query.assigned_to_me.then(|| s.cases_assigned_to_me());
+            let mine: Option<BTreeSet<CaseId>> = query
+                .assigned_to_me
+                .then(|| s.team().cases_assigned_to_me());
             let mut rows: Vec<CoreSummary> = s
                 .list(&filter)
                 .into_iter()

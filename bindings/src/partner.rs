@@ -75,7 +75,7 @@ impl CaravanStore {
     /// Partner agency's coordinator: a request for a sharing agreement. Send `text`
     /// over any channel; read `code` out over the phone.
     pub fn partner_request(&self, agency_name: String) -> Result<JoinRequestInfo> {
-        self.with(|s| Ok(s.partner_request(&agency_name)?.into()))
+        self.with(|s| Ok(s.partners().partner_request(&agency_name)?.into()))
     }
 
     /// Sharing agency's coordinator: agree to share `fields` (field keys, e.g.
@@ -88,7 +88,9 @@ impl CaravanStore {
         fields: Vec<String>,
     ) -> Result<AgreementOfferInfo> {
         self.with(|s| {
-            let (id, offer) = s.partner_agree(&my_agency, &request, &heard_code, &fields)?;
+            let (id, offer) =
+                s.partners_mut()
+                    .partner_agree(&my_agency, &request, &heard_code, &fields)?;
             Ok(AgreementOfferInfo {
                 agreement_id: id,
                 text: offer.as_text().to_string(),
@@ -100,13 +102,14 @@ impl CaravanStore {
     /// Partner agency's coordinator: accept an offer once `heard_code` (read out by
     /// the sharing coordinator) matches. Returns the agreement's id.
     pub fn partner_accept(&self, offer: String, heard_code: String) -> Result<String> {
-        self.with(|s| Ok(s.partner_accept(&offer, &heard_code)?))
+        self.with(|s| Ok(s.partners_mut().partner_accept(&offer, &heard_code)?))
     }
 
     /// This device's sharing agreements.
     pub fn agreements(&self) -> Result<Vec<PartnerAgreementInfo>> {
         self.with(|s| {
-            Ok(s.agreements()
+            Ok(s.partners()
+                .agreements()
                 .into_iter()
                 .map(|a| PartnerAgreementInfo {
                     agreement_id: a.id,
@@ -128,22 +131,28 @@ impl CaravanStore {
         case_id_hex: String,
         service: String,
     ) -> Result<()> {
-        self.with(|s| Ok(s.share_case(&agreement_id, &case_id(&case_id_hex)?, &service)?))
+        self.with(|s| {
+            Ok(s.partners_mut()
+                .share_case(&agreement_id, &case_id(&case_id_hex)?, &service)?)
+        })
     }
 
     /// Withdraws a shared case: no further updates either way.
     pub fn unshare_case(&self, agreement_id: String, case_id_hex: String) -> Result<()> {
-        self.with(|s| Ok(s.unshare_case(&agreement_id, &case_id(&case_id_hex)?)?))
+        self.with(|s| {
+            Ok(s.partners_mut()
+                .unshare_case(&agreement_id, &case_id(&case_id_hex)?)?)
+        })
     }
 
     /// Ends an agreement.
     pub fn end_agreement(&self, agreement_id: String) -> Result<()> {
-        self.with(|s| Ok(s.end_agreement(&agreement_id)?))
+        self.with(|s| Ok(s.partners_mut().end_agreement(&agreement_id)?))
     }
 
     /// A share bundle for the other agency (ciphertext: any channel will do).
     pub fn export_share(&self, agreement_id: String) -> Result<Vec<u8>> {
-        self.with(|s| Ok(s.export_share(&agreement_id)?))
+        self.with(|s| Ok(s.partners_mut().export_share(&agreement_id)?))
     }
 
     /// Takes in a share bundle from the other agency; the change listener is told
@@ -154,7 +163,7 @@ impl CaravanStore {
         // device" about a photo or a truncated file).
         let report = self.syncing(|s| {
             let value = caravan_core::sync::check_message(&bundle)
-                .and_then(|()| s.import_share(&bundle))
+                .and_then(|()| s.partners_mut().import_share(&bundle))
                 .map_err(CaravanError::from);
             let cases = value
                 .as_ref()

@@ -155,6 +155,10 @@ impl CaravanStore {
         agreement_id: String,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<Vec<u8>> {
-        self.with(|s| phased(self, s, &progress, |s| Ok(s.export_share(&agreement_id)?)))
+        self.with(|s| {
+            phased(self, s, &progress, |s| {
+                Ok(s.partners_mut().export_share(&agreement_id)?)
+            })
+        })
     }
 }

@@ -367,12 +367,12 @@ impl LiveSync {
 impl CaravanStore {
     /// This device's public identity (64 hex digits).
     pub fn device_id(&self) -> Result<String> {
-        self.with(|s| Ok(hex(&s.device_id().0)))
+        self.with(|s| Ok(hex(&s.team().device_id().0)))
     }
 
     /// The group's name, if this device is in one.
     pub fn group_name(&self) -> Result<Option<String>> {
-        self.with(|s| Ok(s.group_name()))
+        self.with(|s| Ok(s.team().group_name()))
     }
 
     /// Creates a group with this device, named `device_name`, as its first member and
@@ -380,7 +380,8 @@ impl CaravanStore {
     pub fn create_group(&self, name: String, device_name: String) -> Result<()> {
         self.editing(
             |s| {
-                s.create_group(&name, &device_name)
+                s.team_mut()
+                    .create_group(&name, &device_name)
                     .map_err(|e| locate_findings(e.into(), &[&name, &device_name]))
             },
             |()| Vec::new(),
@@ -391,14 +392,15 @@ impl CaravanStore {
     /// a secret: show it as a QR code, in person; never send it over an untrusted
     /// channel or log it.
     pub fn invite(&self, role: MemberRole) -> Result<String> {
-        self.with(|s| Ok(s.invite(role.into())?.as_text().to_string()))
+        self.with(|s| Ok(s.team_mut().invite(role.into())?.as_text().to_string()))
     }
 
     /// A request to join a team from afar: send `text` to a coordinator over any
     /// channel, then read `code` out to them over the phone.
     pub fn join_request(&self, device_name: String) -> Result<JoinRequestInfo> {
         self.with(|s| {
-            Ok(s.join_request(&device_name)
+            Ok(s.team()
+                .join_request(&device_name)
                 .map_err(|e| locate_findings(e.into(), &[&device_name]))?
                 .into())
         })
@@ -407,7 +409,7 @@ impl CaravanStore {
     /// Checks a join request received over any channel (coordinator side): its code
     /// and the name it gives.
     pub fn read_join_request(&self, request: String) -> Result<JoinRequestInfo> {
-        self.with(|s| Ok(s.read_join_request(&request)?.into()))
+        self.with(|s| Ok(s.team().read_join_request(&request)?.into()))
     }
 
     /// Invites the device of a join request as `role`, once `heard_code` (read out by
@@ -420,7 +422,8 @@ impl CaravanStore {
         heard_code: String,
     ) -> Result<String> {
         self.with(|s| {
-            Ok(s.invite_remote(&request, role.into(), &heard_code)?
+            Ok(s.team_mut()
+                .invite_remote(&request, role.into(), &heard_code)?
                 .as_text()
                 .to_string())
         })
@@ -428,14 +431,14 @@ impl CaravanStore {
 
     /// This device's role, or `None` outside a group or once revoked.
     pub fn my_role(&self) -> Result<Option<MemberRole>> {
-        self.with(|s| Ok(s.role().map(MemberRole::from)))
+        self.with(|s| Ok(s.team().role().map(MemberRole::from)))
     }
 
     /// Revokes a member's device (e.g. a phone taken at a border) and rotates the group
     /// key; it can read nothing written afterwards. Coordinators only.
     pub fn revoke_member(&self, device_id_hex: String) -> Result<()> {
         self.editing(
-            |s| Ok(s.revoke(&device_id(&device_id_hex)?)?),
+            |s| Ok(s.team_mut().revoke(&device_id(&device_id_hex)?)?),
             |()| Vec::new(),
         )
     }
@@ -443,7 +446,10 @@ impl CaravanStore {
     /// Gives a member another role. Coordinators only.
     pub fn set_member_role(&self, device_id_hex: String, role: MemberRole) -> Result<()> {
         self.editing(
-            |s| Ok(s.set_role(&device_id(&device_id_hex)?, role.into())?),
+            |s| {
+                Ok(s.team_mut()
+                    .set_role(&device_id(&device_id_hex)?, role.into())?)
+            },
             |()| Vec::new(),
         )
     }
@@ -460,7 +466,8 @@ impl CaravanStore {
         self.editing(
             |s| {
                 let d = device_id(&device_id_hex)?;
-                Ok(s.assign_case(&case_id(&case_id_hex)?, &d, assigned)?)
+                Ok(s.team_mut()
+                    .assign_case(&case_id(&case_id_hex)?, &d, assigned)?)
             },
             |()| vec![told],
         )
@@ -470,7 +477,8 @@ impl CaravanStore {
     /// to another version of the same change.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedCase>> {
         self.with(|s| {
-            Ok(s.quarantined()
+            Ok(s.team()
+                .quarantined()
                 .into_iter()
                 .map(|q| QuarantinedCase {
                     case_id: q.case.to_hex(),
@@ -492,7 +500,9 @@ impl CaravanStore {
         let told = case_id_hex.clone();
         self.editing(
             |s| {
-                let report = s.resolve_quarantine(&case_id(&case_id_hex)?, accept)?;
+                let report = s
+                    .team_mut()
+                    .resolve_quarantine(&case_id(&case_id_hex)?, accept)?;
                 Ok(SyncSummary::new(&report, vec![case_id_hex.clone()]))
             },
             |_| vec![told],
@@ -504,7 +514,8 @@ impl CaravanStore {
         let invitation = zeroize::Zeroizing::new(invitation);
         self.editing(
             |s| {
-                s.join_group(&invitation, &device_name)
+                s.team_mut()
+                    .join_group(&invitation, &device_name)
                     .map_err(|e| locate_findings(e.into(), &[&device_name]))
             },
             |()| Vec::new(),
@@ -514,8 +525,9 @@ impl CaravanStore {
     /// The group's members.
     pub fn members(&self) -> Result<Vec<GroupMember>> {
         self.with(|s| {
-            let me = s.device_id();
-            Ok(s.members()
+            let me = s.team().device_id();
+            Ok(s.team()
+                .members()
                 .into_iter()
                 .map(|m| GroupMember {
                     device_id: hex(&m.device.0),

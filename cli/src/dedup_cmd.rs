@@ -116,14 +116,14 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: DedupCommand) -> Result<()
         DedupCommand::Index(args) => index(store, json, args),
         DedupCommand::Clear { id } => {
             let id = store.resolve(&id)?;
-            store.clear_blind_index(&id)?;
+            store.dedup_mut().clear_blind_index(&id)?;
             print(json, json!({"id": id.to_hex(), "cleared": true}), || {
                 format!("Blind index of case {} removed.\n", id.short())
             });
             Ok(())
         }
         DedupCommand::ExportIndex { out } => {
-            let list = store.export_blind_indices()?;
+            let list = store.dedup_mut().export_blind_indices()?;
             if list.entries.is_empty() {
                 return Err(Error::InvalidInput {
                     field: "dedup export-index".into(),
@@ -174,7 +174,7 @@ fn key(store: &mut Store, json: bool, cmd: KeyCommand) -> Result<()> {
                 memory_kib,
                 iterations: passes,
             })?;
-            store.set_dedup_key(&key)?;
+            store.dedup_mut().set_dedup_key(&key)?;
             if key.cost() != StretchCost::AGREEMENT {
                 eprintln!(
                     "warning: a cost other than the default ({} KiB, {} passes) changes how \
@@ -193,7 +193,7 @@ fn key(store: &mut Store, json: bool, cmd: KeyCommand) -> Result<()> {
                 None => prompt("Agreement key code: ")?,
             };
             let key = DedupKey::from_handover_code(&text)?;
-            store.set_dedup_key(&key)?;
+            store.dedup_mut().set_dedup_key(&key)?;
             key_done(json, &key, "Imported the agreement key")
         }
         KeyCommand::Export { out } => {
@@ -232,7 +232,7 @@ fn key(store: &mut Store, json: bool, cmd: KeyCommand) -> Result<()> {
             }
             Ok(())
         }
-        KeyCommand::Show => match store.dedup_key()? {
+        KeyCommand::Show => match store.dedup().dedup_key()? {
             Some(key) => key_done(json, &key, "Agreement key"),
             None => {
                 print(json, json!({"key": null}), || {
@@ -250,7 +250,7 @@ fn key(store: &mut Store, json: bool, cmd: KeyCommand) -> Result<()> {
                         .into(),
                 });
             }
-            let removed = store.remove_dedup_key()?;
+            let removed = store.dedup_mut().remove_dedup_key()?;
             print(json, json!({"removed": removed}), || {
                 if removed {
                     "Agreement key removed from this store.\n".into()
@@ -286,7 +286,7 @@ fn key_done(json: bool, key: &DedupKey, what: &str) -> Result<()> {
 }
 
 fn refuse_replacing(store: &Store, replace: bool) -> Result<()> {
-    if !replace && store.dedup_key()?.is_some() {
+    if !replace && store.dedup().dedup_key()?.is_some() {
         return Err(Error::InvalidInput {
             field: "dedup key".into(),
             reason: "this store already has an agreement key; indices made with it will not \
@@ -298,10 +298,14 @@ fn refuse_replacing(store: &Store, replace: bool) -> Result<()> {
 }
 
 fn need_key(store: &Store) -> Result<DedupKey> {
-    store.dedup_key()?.ok_or_else(|| Error::InvalidInput {
-        field: "dedup key".into(),
-        reason: "this store has no agreement key; `caravan dedup key new` or `key import`".into(),
-    })
+    store
+        .dedup()
+        .dedup_key()?
+        .ok_or_else(|| Error::InvalidInput {
+            field: "dedup key".into(),
+            reason: "this store has no agreement key; `caravan dedup key new` or `key import`"
+                .into(),
+        })
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -363,9 +367,10 @@ fn index(store: &mut Store, json: bool, a: IndexArgs) -> Result<()> {
     drop((given, family, born, patronymic, place));
     let index = BlindIndex::compute(&key, &identity)?;
     drop(identity);
-    store.set_blind_index(&id, &index)?;
+    store.dedup_mut().set_blind_index(&id, &index)?;
 
     let related: Vec<PossibleDuplicate> = store
+        .dedup_mut()
         .possible_duplicates_within()?
         .into_iter()
         .filter(|d| d.ours == id || d.other == id)
@@ -417,7 +422,7 @@ fn check(store: &mut Store, json: bool, file: Option<&Path>) -> Result<()> {
                 "index list",
             )?;
             let list = IndexList::from_cbor(&bytes)?;
-            let ours = store.dedup_key()?.map(|k| k.fingerprint());
+            let ours = store.dedup().dedup_key()?.map(|k| k.fingerprint());
             let foreign = match &ours {
                 Some(fp) => list
                     .entries
@@ -427,9 +432,13 @@ fn check(store: &mut Store, json: bool, file: Option<&Path>) -> Result<()> {
                 None => 0,
             };
             let total = list.entries.len();
-            (store.possible_duplicates(&list)?, foreign, total)
+            (
+                store.dedup_mut().possible_duplicates(&list)?,
+                foreign,
+                total,
+            )
         }
-        None => (store.possible_duplicates_within()?, 0, 0),
+        None => (store.dedup_mut().possible_duplicates_within()?, 0, 0),
     };
     print(
         json,

@@ -316,18 +316,20 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         "Aigerim creates a team and invites two colleagues in person (QR code): Bakyt as a \
          field worker, Dana as a coordinator.",
     );
-    aigerim.create_group("Central Asia outreach", "Aigerim, Shymkent")?;
+    aigerim
+        .team_mut()
+        .create_group("Central Asia outreach", "Aigerim, Shymkent")?;
     let mut bakyt = Store::create(base.join("bakyt-phone"), &StoreKey::generate()?)?;
     let mut dana = Store::create(base.join("dana-laptop"), &StoreKey::generate()?)?;
-    let inv = aigerim.invite(Role::FieldWorker)?;
+    let inv = aigerim.team_mut().invite(Role::FieldWorker)?;
     println!(
         "   invitation for Bakyt (Osh, Kyrgyzstan): {}…  ({} characters)",
         &inv.as_text()[..32],
         inv.as_text().len()
     );
-    bakyt.join_group(inv.as_text(), "Bakyt, Osh")?;
-    dana.join_group(
-        aigerim.invite(Role::Coordinator)?.as_text(),
+    bakyt.team_mut().join_group(inv.as_text(), "Bakyt, Osh")?;
+    dana.team_mut().join_group(
+        aigerim.team_mut().invite(Role::Coordinator)?.as_text(),
         "Dana, coordinator, Almaty",
     )?;
     // The invitations carry no team key: each phone's first bundle reaches Aigerim,
@@ -341,7 +343,9 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     println!("   each phone's join reached Aigerim, whose reply admitted it (one exchange each)");
     // Someone photographed Bakyt's invitation and uses it on another phone.
     let mut stranger = Store::create(base.join("stranger-phone"), &StoreKey::generate()?)?;
-    stranger.join_group(inv.as_text(), "Unknown phone")?;
+    stranger
+        .team_mut()
+        .join_group(inv.as_text(), "Unknown phone")?;
     let second = stranger.export_bundle(BundleScope::Everything)?;
     transport_bytes.push(second.clone());
     let before = data_files(aigerim.dir())?;
@@ -365,10 +369,15 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     )?;
     ensure(
         aigerim
+            .team()
             .members()
             .iter()
             .any(|m| m.name == "Bakyt, Osh" && m.active)
-            && aigerim.members().iter().all(|m| m.name != "Unknown phone"),
+            && aigerim
+                .team()
+                .members()
+                .iter()
+                .all(|m| m.name != "Unknown phone"),
         "Bakyt stays the member the invitation admitted",
     )?;
     println!("   the same invitation used again on another phone: refused ({refusal});");
@@ -395,7 +404,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
             }
         }
     }
-    for m in aigerim.members() {
+    for m in aigerim.team().members() {
         println!(
             "   member {}  {:<13} {}",
             m.device.short(),
@@ -405,7 +414,9 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     }
     // A field worker edits the cases it created or was assigned; every device checks.
     let case = ids[0];
-    aigerim.assign_case(&case, &bakyt.device_id(), true)?;
+    aigerim
+        .team_mut()
+        .assign_case(&case, &bakyt.team().device_id(), true)?;
     aigerim.sync_mailbox(&mailbox)?;
     bakyt.sync_mailbox(&mailbox)?;
     match bakyt.erase_case(&case, ErasureReason::EnteredInError) {
@@ -613,28 +624,33 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
          checking codes read out over the phone.",
     );
     let mut shelter = Store::create(base.join("istanbul-shelter"), &StoreKey::generate()?)?;
-    shelter.create_group("Istanbul shelter", "Shelter coordinator")?;
-    let request = shelter.partner_request("Istanbul shelter")?;
+    shelter
+        .team_mut()
+        .create_group("Istanbul shelter", "Shelter coordinator")?;
+    let request = shelter.partners().partner_request("Istanbul shelter")?;
     let fields: Vec<String> = ["gender", "age_band", "citizenship", "exploitation"]
         .map(String::from)
         .to_vec();
-    let (agreement, offer) = dana.partner_agree(
+    let (agreement, offer) = dana.partners_mut().partner_agree(
         "Central Asia outreach",
         request.as_text(),
         request.code(),
         &fields,
     )?;
-    let at_shelter = shelter.partner_accept(offer.as_text(), offer.code())?;
+    let at_shelter = shelter
+        .partners_mut()
+        .partner_accept(offer.as_text(), offer.code())?;
     println!(
         "   codes read out: request {}, offer {}; fields agreed: {}",
         request.code(),
         offer.code(),
         fields.join(", ")
     );
-    dana.share_case(&agreement, &case, "Shelter")?;
-    let to_shelter = dana.export_share(&agreement)?;
+    dana.partners_mut()
+        .share_case(&agreement, &case, "Shelter")?;
+    let to_shelter = dana.partners_mut().export_share(&agreement)?;
     transport_bytes.push(to_shelter.clone());
-    shelter.import_share(&to_shelter)?;
+    shelter.partners_mut().import_share(&to_shelter)?;
     let copy_id = shelter
         .list(&CaseFilter::default())
         .first()
@@ -675,9 +691,9 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
             Edit::note("Bed assigned for two weeks; ZX-SENTINEL-SHELTER legal aid on Monday."),
         ],
     )?;
-    let to_dana = shelter.export_share(&at_shelter)?;
+    let to_dana = shelter.partners_mut().export_share(&at_shelter)?;
     transport_bytes.push(to_dana.clone());
-    let back = dana.import_share(&to_dana)?;
+    let back = dana.partners_mut().import_share(&to_dana)?;
     let real = dana.case(&case)?;
     let status = real
         .referrals
@@ -700,8 +716,8 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         17,
         "Bakyt's phone is taken at the border. Dana revokes it: the team key rotates.",
     );
-    let seized = bakyt.device_id();
-    dana.revoke(&seized)?;
+    let seized = bakyt.team().device_id();
+    dana.team_mut().revoke(&seized)?;
     // Before Aigerim hears of the revocation, the phone hands her a late note on the
     // case it created: not knowing, she applies it.
     bakyt.update_case(&new_case, &[Edit::note("Late note from the seized phone")])?;
@@ -755,7 +771,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     )?;
     println!(
         "   key epoch now {}. On the seized phone: folder sync {}; the new case {}; what it sends {}.",
-        aigerim.key_epoch().unwrap_or(0),
+        aigerim.team().key_epoch().unwrap_or(0),
         match &on_phone {
             Ok(_) => "runs".to_string(),
             Err(e) => format!("fails ({e})"),
@@ -770,21 +786,21 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     if phone_reads_new_case || !refused {
         return Err(Error::Internal("the revoked phone still takes part".into()));
     }
-    for m in dana.members().iter().filter(|m| !m.active) {
+    for m in dana.team().members().iter().filter(|m| !m.active) {
         println!("   revoked: {} {}", m.device.short(), m.name);
     }
     // Dana, who knew of the revocation, holds the late note (and the late case) in
     // quarantine; she rejects them, and the note disappears from Aigerim's copy too.
     aigerim.sync_mailbox(&mailbox)?;
     dana.sync_mailbox(&mailbox)?;
-    let held = dana.quarantined();
+    let held = dana.team().quarantined();
     ensure(
         held.iter()
             .any(|q| q.case == new_case && q.notes.iter().any(|n| n.contains("Late note"))),
         "Dana sees the late note in quarantine, with its text",
     )?;
     for q in held {
-        dana.resolve_quarantine(&q.case, false)?;
+        dana.team_mut().resolve_quarantine(&q.case, false)?;
     }
     dana.sync_mailbox(&mailbox)?;
     aigerim.sync_mailbox(&mailbox)?;
@@ -793,7 +809,7 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         "the rejected late note disappears from every device, Aigerim's included",
     )?;
     ensure(
-        dana.quarantined().is_empty() && aigerim.quarantined().is_empty(),
+        dana.team().quarantined().is_empty() && aigerim.team().quarantined().is_empty(),
         "nothing is left in quarantine on either device",
     )?;
     println!(
@@ -885,8 +901,9 @@ impl<S: std::io::Write> std::io::Write for Tap<S> {
 }
 
 fn member_name(s: &Store) -> String {
-    let me = s.device_id();
-    s.members()
+    let me = s.team().device_id();
+    s.team()
+        .members()
         .into_iter()
         .find(|m| m.device == me)
         .map(|m| m.name)

@@ -85,6 +85,7 @@ pub(crate) enum MemberCommand {
 fn find_member(store: &Store, prefix: &str) -> Result<Member> {
     let p = prefix.trim().to_ascii_lowercase();
     let hits: Vec<Member> = store
+        .team()
         .members()
         .into_iter()
         .filter(|m| !p.is_empty() && m.device.short().starts_with(&p))
@@ -132,16 +133,16 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
             let (inv, how) = match (request, code) {
                 (Some(request), Some(code)) => {
                     let request = text_or_file(request)?;
-                    let named = store.read_join_request(&request)?.name().to_string();
+                    let named = store.team().read_join_request(&request)?.name().to_string();
                     (
-                        store.invite_remote(&request, role, &code)?,
+                        store.team_mut().invite_remote(&request, role, &code)?,
                         format!(
                             "sealed to the join request of {named:?}: send it over any channel"
                         ),
                     )
                 }
                 _ => (
-                    store.invite(role)?,
+                    store.team_mut().invite(role)?,
                     "show it as a QR code, in person; it admits one device".to_string(),
                 ),
             };
@@ -162,7 +163,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
             );
         }
         MemberCommand::Request { name, out } => {
-            let req = store.join_request(&name)?;
+            let req = store.team().join_request(&name)?;
             if let Some(f) = &out {
                 std::fs::write(f, req.as_text()).map_err(io(f))?;
             }
@@ -180,9 +181,9 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         MemberCommand::Join { invitation, name } => {
             let text = text_or_file(invitation)?;
             let code = caravan_core::sync::invitation_code(&text)?;
-            store.join_group(&text, &name)?;
-            let waiting = store.awaiting_admission();
-            let role = store.role().or(waiting);
+            store.team_mut().join_group(&text, &name)?;
+            let waiting = store.team().awaiting_admission();
+            let role = store.team().role().or(waiting);
             let next = if waiting.is_some() {
                 "This device waits to be admitted: export a bundle for the inviter \
                  (`caravan bundle export`), and import the bundle it answers with."
@@ -190,18 +191,18 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 "Sync once with a member so they learn of this device."
             };
             say(
-                json!({"joined": store.group_name(), "role": role.map(Role::code),
+                json!({"joined": store.team().group_name(), "role": role.map(Role::code),
                        "admitted": waiting.is_none(), "code": code}),
                 format!(
                     "Joined team {:?} as a {}. Check that the inviter's screen shows the code {code}.\n{next}",
-                    store.group_name().unwrap_or_default(),
+                    store.team().group_name().unwrap_or_default(),
                     role.map(role_name).unwrap_or("member"),
                 ),
             );
         }
         MemberCommand::List => {
-            let members = store.members();
-            let me = store.device_id();
+            let members = store.team().members();
+            let me = store.team().device_id();
             if json {
                 let v: Vec<_> = members
                     .iter()
@@ -213,7 +214,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                     .collect();
                 println!("{}", serde_json::Value::Array(v));
             } else {
-                println!("Team {:?}:", store.group_name().unwrap_or_default());
+                println!("Team {:?}:", store.team().group_name().unwrap_or_default());
                 for m in members {
                     let mut notes = Vec::new();
                     if m.device == me {
@@ -238,7 +239,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         }
         MemberCommand::Revoke { device } => {
             let m = find_member(store, &device)?;
-            store.revoke(&m.device)?;
+            store.team_mut().revoke(&m.device)?;
             say(
                 json!({"revoked": m.device.short()}),
                 format!(
@@ -252,7 +253,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         MemberCommand::Role { device, role } => {
             let m = find_member(store, &device)?;
             let role = Role::from_code(&role)?;
-            store.set_role(&m.device, role)?;
+            store.team_mut().set_role(&m.device, role)?;
             say(
                 json!({"device": m.device.short(), "role": role.code()}),
                 format!(
@@ -270,7 +271,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         } => {
             let id = store.resolve(&case)?;
             let m = find_member(store, &device)?;
-            store.assign_case(&id, &m.device, !unassign)?;
+            store.team_mut().assign_case(&id, &m.device, !unassign)?;
             say(
                 json!({"case": id.to_hex(), "device": m.device.short(), "assigned": !unassign}),
                 format!(
@@ -288,7 +289,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
         }
         MemberCommand::Quarantine { decision, case } => match (decision.as_deref(), case) {
             (None, _) => {
-                let q = store.quarantined();
+                let q = store.team().quarantined();
                 if json {
                     let v: Vec<_> = q
                         .iter()
@@ -338,6 +339,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                 // first, with the id (or prefix) the list prints.
                 let prefix = case.trim().to_ascii_lowercase();
                 let waiting: Vec<_> = store
+                    .team()
                     .quarantined()
                     .into_iter()
                     .map(|q| q.case)
@@ -347,7 +349,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: MemberCommand) -> Result<(
                     [one] => *one,
                     _ => store.resolve(&case)?,
                 };
-                let report = store.resolve_quarantine(&id, d == "accept")?;
+                let report = store.team_mut().resolve_quarantine(&id, d == "accept")?;
                 say(
                     json!({"case": id.to_hex(), "decision": d, "changes_applied": report.changes_applied}),
                     format!(

@@ -85,7 +85,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
     let say = |value, text| crate::output::say(json, value, text);
     match cmd {
         PartnerCommand::Request { name } => {
-            let req = store.partner_request(&name)?;
+            let req = store.partners().partner_request(&name)?;
             say(
                 json!({"request": req.as_text(), "code": req.code()}),
                 format!(
@@ -103,7 +103,9 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
             agency,
         } => {
             let request = text_or_file(request)?;
-            let (id, offer) = store.partner_agree(&agency, &request, &code, &fields)?;
+            let (id, offer) = store
+                .partners_mut()
+                .partner_agree(&agency, &request, &code, &fields)?;
             say(
                 json!({"agreement": id, "offer": offer.as_text(), "code": offer.code()}),
                 format!(
@@ -117,7 +119,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
         }
         PartnerCommand::Accept { offer, code } => {
             let offer = text_or_file(offer)?;
-            let id = store.partner_accept(&offer, &code)?;
+            let id = store.partners_mut().partner_accept(&offer, &code)?;
             say(
                 json!({"agreement": id}),
                 format!(
@@ -126,7 +128,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
             );
         }
         PartnerCommand::List => {
-            let list = store.agreements();
+            let list = store.partners().agreements();
             if json {
                 let v: Vec<_> = list
                     .iter()
@@ -162,7 +164,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
             service,
         } => {
             let id = store.resolve(&case)?;
-            store.share_case(&agreement, &id, &service)?;
+            store.partners_mut().share_case(&agreement, &id, &service)?;
             say(
                 json!({"case": id.to_hex(), "shared": true}),
                 format!(
@@ -174,7 +176,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
         PartnerCommand::Revoke { agreement, case } => match case {
             Some(case) => {
                 let id = store.resolve(&case)?;
-                store.unshare_case(&agreement, &id)?;
+                store.partners_mut().unshare_case(&agreement, &id)?;
                 say(
                     json!({"case": id.to_hex(), "shared": false}),
                     format!(
@@ -184,7 +186,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
                 );
             }
             None => {
-                store.end_agreement(&agreement)?;
+                store.partners_mut().end_agreement(&agreement)?;
                 say(
                     json!({"agreement": agreement, "ended": true}),
                     "Agreement ended: nothing more is sent or taken in under it.".into(),
@@ -192,7 +194,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
             }
         },
         PartnerCommand::Export { agreement, out } => {
-            let bytes = store.export_share(&agreement)?;
+            let bytes = store.partners_mut().export_share(&agreement)?;
             std::fs::write(&out, &bytes).map_err(io(&out))?;
             say(
                 json!({"bytes": bytes.len(), "out": out.display().to_string()}),
@@ -209,7 +211,7 @@ pub(crate) fn run(store: &mut Store, json: bool, cmd: PartnerCommand) -> Result<
                 caravan_core::store::inputs::MAX_BUNDLE_FILE,
                 "share bundle",
             )?;
-            let r = store.import_share(&bytes)?;
+            let r = store.partners_mut().import_share(&bytes)?;
             say(
                 json!({"cases_received": r.cases_received, "cases_updated": r.cases_updated,
                        "withdrawn": r.withdrawn, "statuses_copied": r.statuses_copied,

@@ -134,7 +134,7 @@ fn report_text(r: &SyncReport) -> String {
 pub(crate) fn group(store: &mut Store, json: bool, cmd: GroupCommand) -> Result<()> {
     match cmd {
         GroupCommand::Create { name, device } => {
-            store.create_group(&name, &device)?;
+            store.team_mut().create_group(&name, &device)?;
             out(
                 json,
                 json!({"group": name}),

@@ -49,9 +49,9 @@ pub use model::{
 #[cfg(feature = "webdav")]
 pub use store::WebDavMailbox;
 pub use store::{
-    BundleScope, CheckReport, Damage, FsMailbox, Handover, LedgerState, LiveSession, Mailbox,
-    MailboxReport, PartnerAgreement, Progress, Quarantined, ReceiptCheck, RepairReport,
-    ShareReport, Store, StoreOptions, SyncReport, Tombstone, TombstoneSignature,
-    MAX_FILES_PER_OUTBOX, MAX_OUTBOXES, MAX_READS_PER_OUTBOX,
+    BundleScope, CheckReport, Damage, Dedup, FsMailbox, Handover, LedgerState, LiveSession,
+    Mailbox, MailboxReport, PartnerAgreement, Partners, Progress, Quarantined, ReceiptCheck,
+    RepairReport, ShareReport, Store, StoreOptions, SyncReport, Team, Tombstone,
+    TombstoneSignature, MAX_FILES_PER_OUTBOX, MAX_OUTBOXES, MAX_READS_PER_OUTBOX,
 };
 pub use sync::LiveRefusal;

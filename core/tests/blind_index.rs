@@ -56,10 +56,18 @@ impl Agency {
                 },
             ])
             .expect("case");
-        let key = self.store.dedup_key().expect("key").expect("has a key");
+        let key = self
+            .store
+            .dedup()
+            .dedup_key()
+            .expect("key")
+            .expect("has a key");
         let index = BlindIndex::compute(&key, &id).expect("index");
         drop(id);
-        self.store.set_blind_index(&case, &index).expect("set");
+        self.store
+            .dedup_mut()
+            .set_blind_index(&case, &index)
+            .expect("set");
         case
     }
 }
@@ -87,19 +95,25 @@ fn two_agencies_match_transliterations_and_nothing_else() {
     let mut almaty = Agency::new();
     let mut bishkek = Agency::new();
     let key = cheap(DedupKey::generate().expect("key"));
-    almaty.store.set_dedup_key(&key).expect("set");
+    almaty.store.dedup_mut().set_dedup_key(&key).expect("set");
     // Handed over in person as a code; the fingerprints agree.
     let code = key.to_handover_code();
     let received = DedupKey::from_handover_code(&code).expect("code");
-    bishkek.store.set_dedup_key(&received).expect("set");
+    bishkek
+        .store
+        .dedup_mut()
+        .set_dedup_key(&received)
+        .expect("set");
     assert_eq!(
         almaty
             .store
+            .dedup()
             .dedup_key()
             .expect("k")
             .map(|k| k.fingerprint()),
         bishkek
             .store
+            .dedup()
             .dedup_key()
             .expect("k")
             .map(|k| k.fingerprint())
@@ -126,12 +140,17 @@ fn two_agencies_match_transliterations_and_nothing_else() {
 
     let wire = almaty
         .store
+        .dedup_mut()
         .export_blind_indices()
         .expect("export")
         .to_cbor()
         .expect("cbor");
     let received = IndexList::from_cbor(&wire).expect("decode");
-    let found = bishkek.store.possible_duplicates(&received).expect("check");
+    let found = bishkek
+        .store
+        .dedup_mut()
+        .possible_duplicates(&received)
+        .expect("check");
     let pairs: Vec<_> = found
         .iter()
         .map(|d| (d.ours, d.other, d.found.strength))
@@ -160,12 +179,14 @@ fn two_agencies_match_transliterations_and_nothing_else() {
     // The same people under another agreement's key: never a match.
     let mut osh = Agency::new();
     osh.store
+        .dedup_mut()
         .set_dedup_key(&cheap(DedupKey::generate().expect("key")))
         .expect("set");
     osh.register(identity("Aigerim", "Kairatkyzy", "1999-03-14"));
     osh.register(identity("Shokhrukh", "Rakhmonov", "1995-07-20"));
     assert!(osh
         .store
+        .dedup_mut()
         .possible_duplicates(&received)
         .expect("check")
         .is_empty());
@@ -189,7 +210,7 @@ fn two_agencies_match_transliterations_and_nothing_else() {
 fn identity_details_never_reach_the_disk_or_debug_output() {
     let mut agency = Agency::new();
     let key = cheap(DedupKey::generate().expect("key"));
-    agency.store.set_dedup_key(&key).expect("set");
+    agency.store.dedup_mut().set_dedup_key(&key).expect("set");
     let planted = [
         "Zhazira",
         "Жазира",
@@ -207,7 +228,12 @@ fn identity_details_never_reach_the_disk_or_debug_output() {
     let debug = format!("{person:?}");
     let case = agency.register(person);
     agency.store.compact_now().expect("compact");
-    let stored = agency.store.blind_index(&case).expect("get").expect("some");
+    let stored = agency
+        .store
+        .dedup_mut()
+        .blind_index(&case)
+        .expect("get")
+        .expect("some");
     let record = agency.store.case(&case).expect("record");
     let debug = format!(
         "{debug} {stored:?} {key:?} {record:?} {:?} {:?}",
@@ -218,6 +244,7 @@ fn identity_details_never_reach_the_disk_or_debug_output() {
     );
     let list = agency
         .store
+        .dedup_mut()
         .export_blind_indices()
         .expect("export")
         .to_cbor()
@@ -559,7 +586,11 @@ fn combined_statistics_count_a_person_registered_by_two_agencies_once() {
             .expect("case");
         if let Some(person) = person {
             let index = BlindIndex::compute(&key, &person).expect("index");
-            agency.store.set_blind_index(&case, &index).expect("set");
+            agency
+                .store
+                .dedup_mut()
+                .set_blind_index(&case, &index)
+                .expect("set");
         }
     };
     let [almaty, bishkek] = &mut agencies;

@@ -91,16 +91,19 @@ fn team(n: usize, setup: Setup) -> Vec<Device> {
     let mut devices: Vec<Device> = (0..n).map(device).collect();
     devices[0]
         .store
+        .team_mut()
         .create_group(GROUP_NAME, "Coordinator phone")
         .expect("create group");
     for i in 1..n {
         let invitation = devices[0]
             .store
+            .team_mut()
             .invite(caravan_core::sync::Role::Coordinator)
             .expect("invite");
         let name = format!("Outreach phone {}", letters(i as u64));
         devices[i]
             .store
+            .team_mut()
             .join_group(invitation.as_text(), &name)
             .expect("join");
         let hello = devices[i]
@@ -1332,7 +1335,7 @@ fn a_live_session_reaches_a_member_that_never_heard_of_the_initiator() {
             Ok(()),
             "newest member started the first session: {newest_starts_first_session}"
         );
-        assert_eq!(t[1].store.members().len(), 3);
+        assert_eq!(t[1].store.team().members().len(), 3);
         let (a, b) = pair(&mut t, 1, 2);
         assert_eq!(records(&mut a.store), records(&mut b.store));
     }

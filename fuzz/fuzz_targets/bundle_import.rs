@@ -22,8 +22,8 @@ fn fixture() -> &'static Mutex<Fixture> {
         let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
         let mut a = Store::create(da.path().join("s"), &StoreKey::generate().expect("key")).expect("a");
         let mut b = Store::create(db.path().join("s"), &StoreKey::generate().expect("key")).expect("b");
-        a.create_group("Fuzz", "A").expect("group");
-        b.join_group(a.invite(Role::Coordinator).expect("invite").as_text(), "B").expect("join");
+        a.team_mut().create_group("Fuzz", "A").expect("group");
+        b.team_mut().join_group(a.team_mut().invite(Role::Coordinator).expect("invite").as_text(), "B").expect("join");
         a.add_case(&[Edit::add(SetField::Citizenship, "KZ"), Edit::note("a plain note")]).expect("add");
         let genuine = a.export_bundle(BundleScope::Everything).expect("bundle");
         Mutex::new(Fixture { store: b, genuine, _dirs: (da, db) })

@@ -89,7 +89,7 @@ pub enum Edit {
     },
     /// Sets the case's blind index for cross-agency duplicate detection, or removes it
     /// (`None`). It holds keyed one-way tokens only, never the identifying details; see
-    /// [`crate::dedup`] and [`Store::set_blind_index`](crate::Store::set_blind_index).
+    /// [`crate::dedup`] and [`Dedup::set_blind_index`](crate::Dedup::set_blind_index).
     SetBlindIndex {
         /// The index, or `None` to remove it.
         index: Option<crate::dedup::BlindIndex>,

@@ -56,8 +56,12 @@ fn send(from: &mut Device, to: &mut Device) -> Result<SyncReport> {
 }
 
 fn active(d: &Device, who: &Device) -> bool {
-    let id = who.store.device_id();
-    d.store.members().iter().any(|m| m.device == id && m.active)
+    let id = who.store.team().device_id();
+    d.store
+        .team()
+        .members()
+        .iter()
+        .any(|m| m.device == id && m.active)
 }
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -88,13 +92,24 @@ fn edits(status: &str) -> Vec<Edit> {
 fn run(e_first_at_b: bool) {
     let mut a = device();
     a.store
+        .team_mut()
         .create_group("Border team", "Aigerim")
         .expect("group");
-    let inv = a.store.invite(Role::FieldWorker).expect("invite");
+    let inv = a
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite");
     let restored = backup(&a);
     let (mut b, mut e) = (device(), device());
-    b.store.join_group(inv.as_text(), "Bakyt").expect("b joins");
-    e.store.join_group(inv.as_text(), "Eve").expect("e joins");
+    b.store
+        .team_mut()
+        .join_group(inv.as_text(), "Bakyt")
+        .expect("b joins");
+    e.store
+        .team_mut()
+        .join_group(inv.as_text(), "Eve")
+        .expect("e joins");
     // A admits B with its clock an hour ahead (so the restored phone's admission of
     // E below carries the earlier time: T2, the clocks decide nothing).
     CLOCK_AHEAD.with(|c| c.set(3600));
@@ -123,7 +138,10 @@ fn run(e_first_at_b: bool) {
     }
     // The restored phone hears of B's admission: it is told, naming both devices.
     let r = send(&mut b, &mut a2).expect("a2 imports b's bundle");
-    let (b_short, e_short) = (b.store.device_id().short(), e.store.device_id().short());
+    let (b_short, e_short) = (
+        b.store.team().device_id().short(),
+        e.store.team().device_id().short(),
+    );
     assert!(
         r.notices
             .iter()
@@ -132,11 +150,14 @@ fn run(e_first_at_b: bool) {
     );
     assert!(active(&a2, &b) && active(&a2, &e), "nobody is displaced");
     // The coordinator decides: E is revoked, the key rotates without it.
-    let epoch_before = a2.store.key_epoch().expect("epoch");
-    a2.store.revoke(&e.store.device_id()).expect("revoke e");
+    let epoch_before = a2.store.team().key_epoch().expect("epoch");
+    a2.store
+        .team_mut()
+        .revoke(&e.store.team().device_id())
+        .expect("revoke e");
     assert!(active(&a2, &b) && !active(&a2, &e));
     assert!(
-        a2.store.key_epoch().expect("epoch") > epoch_before,
+        a2.store.team().key_epoch().expect("epoch") > epoch_before,
         "the key rotated"
     );
     // The original phone, told too, agrees.
@@ -148,8 +169,8 @@ fn run(e_first_at_b: bool) {
         assert!(active(d, &b), "b is a member everywhere");
         assert!(!active(d, &e), "e is cut off everywhere");
     }
-    assert_eq!(a.store.members(), b.store.members());
-    assert_eq!(a.store.members(), a2.store.members());
+    assert_eq!(a.store.team().members(), b.store.team().members());
+    assert_eq!(a.store.team().members(), a2.store.team().members());
     // What A' writes next, E cannot read, and its refusal changes no byte.
     a2.store.add_case(&edits("Active")).expect("a2 adds a case");
     let bundle = a2
@@ -188,8 +209,9 @@ fn a_restored_coordinator_admitting_a_second_device_displaces_nobody_whatever_th
 }
 
 fn role_at(d: &Device, who: &Device) -> Option<Role> {
-    let id = who.store.device_id();
+    let id = who.store.team().device_id();
     d.store
+        .team()
         .members()
         .into_iter()
         .find(|m| m.device == id && m.active)
@@ -205,21 +227,37 @@ fn role_at(d: &Device, who: &Device) -> Option<Role> {
 /// role, the coordinator is told, and revoking E gives C its role back.
 fn t1_run() {
     let mut a = device();
-    a.store.create_group("Border team", "Alice").expect("group");
+    a.store
+        .team_mut()
+        .create_group("Border team", "Alice")
+        .expect("group");
     let mut b = device();
-    let inv_b = a.store.invite(Role::FieldWorker).expect("invite b");
+    let inv_b = a
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite b");
     b.store
+        .team_mut()
         .join_group(inv_b.as_text(), "Bakyt")
         .expect("b joins");
     send(&mut b, &mut a).expect("a admits b");
     send(&mut a, &mut b).expect("b is admitted");
-    let inv_c = a.store.invite(Role::Coordinator).expect("invite c");
+    let inv_c = a
+        .store
+        .team_mut()
+        .invite(Role::Coordinator)
+        .expect("invite c");
     let restored = backup(&a);
     let (mut c, mut e) = (device(), device());
     c.store
+        .team_mut()
         .join_group(inv_c.as_text(), "Chen")
         .expect("c joins");
-    e.store.join_group(inv_c.as_text(), "Eve").expect("e joins");
+    e.store
+        .team_mut()
+        .join_group(inv_c.as_text(), "Eve")
+        .expect("e joins");
     send(&mut c, &mut a).expect("a admits c");
     send(&mut a, &mut c).expect("c is admitted");
     c.store.add_case(&edits("Active")).expect("c adds a case");
@@ -232,10 +270,12 @@ fn t1_run() {
     send(&mut e, &mut a2).expect("the restored phone admits e");
     send(&mut a2, &mut e).expect("e is admitted there");
     e.store
-        .revoke(&b.store.device_id())
+        .team_mut()
+        .revoke(&b.store.team().device_id())
         .expect("e revokes b (locally)");
     e.store
-        .set_role(&a.store.device_id(), Role::FieldWorker)
+        .team_mut()
+        .set_role(&a.store.team().device_id(), Role::FieldWorker)
         .expect("e demotes alice (locally)");
     send(&mut e, &mut a2).expect("the restored phone imports e's records");
     // Until it hears of C, the restored phone believes E (nothing tells them apart).
@@ -247,7 +287,10 @@ fn t1_run() {
     // The restored phone learns of C's admission: Alice is a coordinator again there,
     // B a member, E's records have no effect, and she is told of both devices.
     let r = send(&mut c, &mut a2).expect("a2 imports c's bundle");
-    let (c_short, e_short) = (c.store.device_id().short(), e.store.device_id().short());
+    let (c_short, e_short) = (
+        c.store.team().device_id().short(),
+        e.store.team().device_id().short(),
+    );
     assert!(
         r.notices
             .iter()
@@ -272,20 +315,28 @@ fn t1_run() {
         assert_eq!(role_at(d, &c), Some(Role::FieldWorker), "contested");
     }
     assert!(
-        c.store.revoke(&e.store.device_id()).is_err(),
+        c.store
+            .team_mut()
+            .revoke(&e.store.team().device_id())
+            .is_err(),
         "a contested device cannot decide its own contest"
     );
     // E, told too, cannot act as a coordinator any more.
     send(&mut a2, &mut e).expect("e learns c's admission");
-    assert_eq!(e.store.role(), Some(Role::FieldWorker));
-    assert!(e.store.revoke(&c.store.device_id()).is_err());
+    assert_eq!(e.store.team().role(), Some(Role::FieldWorker));
+    assert!(e
+        .store
+        .team_mut()
+        .revoke(&c.store.team().device_id())
+        .is_err());
     // Alice decides: E is revoked, C holds the coordinator role, everywhere.
-    let epoch_before = a2.store.key_epoch().expect("epoch");
+    let epoch_before = a2.store.team().key_epoch().expect("epoch");
     a2.store
-        .revoke(&e.store.device_id())
+        .team_mut()
+        .revoke(&e.store.team().device_id())
         .expect("alice revokes e");
     assert!(
-        a2.store.key_epoch().expect("epoch") > epoch_before,
+        a2.store.team().key_epoch().expect("epoch") > epoch_before,
         "the key rotated"
     );
     for _ in 0..2 {
@@ -306,9 +357,9 @@ fn t1_run() {
         );
         assert!(!active(d, &e), "e is cut off everywhere");
     }
-    assert_eq!(a.store.members(), c.store.members());
-    assert_eq!(a.store.members(), a2.store.members());
-    assert_eq!(a.store.members(), b.store.members());
+    assert_eq!(a.store.team().members(), c.store.team().members());
+    assert_eq!(a.store.team().members(), a2.store.team().members());
+    assert_eq!(a.store.team().members(), b.store.team().members());
     assert_eq!(a.store.len(), b.store.len(), "c's case reached the team");
     // What Alice writes next, E cannot read; the refusal changes no byte.
     a.store.add_case(&edits("Active")).expect("a adds a case");
@@ -339,11 +390,21 @@ fn a_contested_coordinator_admission_removes_and_demotes_nobody() {
 #[test]
 fn doubled_and_out_of_order_bundles_say_what_happened() {
     let mut a = device();
-    a.store.create_group("Border team", "Alice").expect("group");
+    a.store
+        .team_mut()
+        .create_group("Border team", "Alice")
+        .expect("group");
     let (mut d, mut x) = (device(), device());
     for (dev, name) in [(&mut d, "Dana"), (&mut x, "Xan")] {
-        let inv = a.store.invite(Role::FieldWorker).expect("invite");
-        dev.store.join_group(inv.as_text(), name).expect("join");
+        let inv = a
+            .store
+            .team_mut()
+            .invite(Role::FieldWorker)
+            .expect("invite");
+        dev.store
+            .team_mut()
+            .join_group(inv.as_text(), name)
+            .expect("join");
         send(dev, &mut a).expect("admitted");
         send(&mut a, dev).expect("key");
     }
@@ -358,7 +419,10 @@ fn doubled_and_out_of_order_bundles_say_what_happened() {
     assert!(err.to_string().contains("more than one message"), "{err}");
     assert_eq!(snapshot(d.store.dir()), before);
     // A rotation (X revoked), then two more incremental bundles; D gets the last first.
-    a.store.revoke(&x.store.device_id()).expect("revoke x");
+    a.store
+        .team_mut()
+        .revoke(&x.store.team().device_id())
+        .expect("revoke x");
     let i2 = a.store.export_bundle(since()).expect("i2");
     a.store.add_case(&edits("Closed")).expect("case");
     let i3 = a.store.export_bundle(since()).expect("i3");

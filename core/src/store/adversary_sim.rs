@@ -171,18 +171,20 @@ impl Sim {
 
     /// Whether `at` lists `who` as a member cut off (revoked or displaced).
     fn cut_off_at(&self, at: usize, who: usize) -> bool {
-        let id = self.d[who].store.device_id();
+        let id = self.d[who].store.team().device_id();
         self.d[at]
             .store
+            .team()
             .members()
             .iter()
             .any(|m| m.device == id && !m.active)
     }
 
     fn active_at(&self, at: usize, who: usize) -> bool {
-        let id = self.d[who].store.device_id();
+        let id = self.d[who].store.team().device_id();
         self.d[at]
             .store
+            .team()
             .members()
             .iter()
             .any(|m| m.device == id && m.active)
@@ -191,7 +193,7 @@ impl Sim {
 
 /// Joins `who` on `inv` and has it admitted by `by` (one exchange each way).
 fn admit(d: &mut [Device], by: usize, who: usize, inv: &str, name: &str) {
-    d[who].store.join_group(inv, name).expect("join");
+    d[who].store.team_mut().join_group(inv, name).expect("join");
     let b = d[who]
         .store
         .export_bundle(BundleScope::Everything)
@@ -217,7 +219,7 @@ fn state(d: &mut Device) -> (Vec<CaseRecord>, Vec<Quarantined>) {
         .map(|id| d.store.case(id).expect("case"))
         .collect();
     cases.sort_by_key(|c| c.id);
-    (cases, d.store.quarantined())
+    (cases, d.store.team().quarantined())
 }
 
 /// Checks that every device of `members` shows A's content and quarantine.
@@ -245,17 +247,24 @@ fn same_everywhere(sim: &mut Sim, members: &[usize], when: &str) {
 /// Returns how many times a device was told of two versions of one change.
 pub(super) fn run(seed: u64, prompt: bool) -> usize {
     let mut d: Vec<Device> = (0..6).map(|_| device()).collect();
-    d[A].store.create_group("Team", "A").expect("group");
+    d[A].store
+        .team_mut()
+        .create_group("Team", "A")
+        .expect("group");
     for (who, role, name) in [
         (C, Role::Coordinator, "C"),
         (H1, Role::FieldWorker, "H1"),
         (X, Role::FieldWorker, "X"),
     ] {
-        let inv = d[A].store.invite(role).expect("invite");
+        let inv = d[A].store.team_mut().invite(role).expect("invite");
         admit(&mut d, A, who, inv.as_text(), name);
     }
     // H2's invitation is also forwarded to E; A's phone is backed up after it.
-    let inv_h2 = d[A].store.invite(Role::FieldWorker).expect("invite");
+    let inv_h2 = d[A]
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite");
     let stale = backup(&d[A]);
     admit(&mut d, A, H2, inv_h2.as_text(), "H2");
     let mut sim = Sim {
@@ -268,7 +277,7 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
         told: Vec::new(),
     };
     let mut stale = Some(stale);
-    let x_id = sim.d[X].store.device_id();
+    let x_id = sim.d[X].store.team().device_id();
     let x_case = sim.d[X]
         .store
         .add_case(&[Edit::note("X's case")])
@@ -296,6 +305,7 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
                 CLOCK_AHEAD.with(|c| c.set(60));
                 sim.d[E]
                     .store
+                    .team_mut()
                     .join_group(inv_h2.as_text(), "E")
                     .expect("join");
                 if let Some(b) = sim.bundle(E) {
@@ -323,9 +333,13 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
             }
         }
         if step == revoke_at {
-            sim.d[A].store.revoke(&x_id).expect("revoke");
+            sim.d[A].store.team_mut().revoke(&x_id).expect("revoke");
             if both_revoke && sim.active_at(C, X) {
-                sim.d[C].store.revoke(&x_id).expect("revoke apart");
+                sim.d[C]
+                    .store
+                    .team_mut()
+                    .revoke(&x_id)
+                    .expect("revoke apart");
             }
             if prompt {
                 for to in [C, H1, H2] {
@@ -398,6 +412,7 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
         CLOCK_AHEAD.with(|c| c.set(60));
         sim.d[E]
             .store
+            .team_mut()
             .join_group(inv_h2.as_text(), "E")
             .expect("join");
         if let Some(b) = sim.bundle(E) {
@@ -407,7 +422,7 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
     }
     // The revocation stands (A revokes again if its restored phone lost it).
     if sim.active_at(A, X) {
-        sim.d[A].store.revoke(&x_id).expect("revoke");
+        sim.d[A].store.team_mut().revoke(&x_id).expect("revoke");
     }
     // Quiescence: the rest of the network arrives, then every remaining member
     // exchanges with every other, coordinators decide, everyone exchanges again.
@@ -432,7 +447,7 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
     // The second admission (E, on H2's invitation) is contested (decision 0022): E
     // and H2 are both members with a field worker's rights; a coordinator was told,
     // naming E, and decides by revoking E.
-    let e_short = sim.d[E].store.device_id().short();
+    let e_short = sim.d[E].store.team().device_id().short();
     if [A, C].iter().any(|&c| sim.active_at(c, E)) {
         assert!(
             sim.told
@@ -442,9 +457,10 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
             sim.told
         );
         let decider = if sim.active_at(A, E) { A } else { C };
-        let e_id = sim.d[E].store.device_id();
+        let e_id = sim.d[E].store.team().device_id();
         sim.d[decider]
             .store
+            .team_mut()
             .revoke(&e_id)
             .expect("revoke the intruder");
         settle(&mut sim);
@@ -454,18 +470,21 @@ pub(super) fn run(seed: u64, prompt: bool) -> usize {
     same_everywhere(&mut sim, &members, "before the decisions");
     for _ in 0..2 {
         for coordinator in [A, C] {
-            for q in sim.d[coordinator].store.quarantined() {
+            for q in sim.d[coordinator].store.team().quarantined() {
                 let accept = sim.rng.chance(50);
-                let _ = sim.d[coordinator].store.resolve_quarantine(&q.case, accept);
+                let _ = sim.d[coordinator]
+                    .store
+                    .team_mut()
+                    .resolve_quarantine(&q.case, accept);
             }
         }
         settle(&mut sim);
     }
     // The same membership on every remaining device, with every honest member.
-    let view = sim.d[A].store.members();
+    let view = sim.d[A].store.team().members();
     for &m in &members {
         assert_eq!(
-            sim.d[m].store.members(),
+            sim.d[m].store.team().members(),
             view,
             "seed {seed}: membership of {m}"
         );

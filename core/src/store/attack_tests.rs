@@ -341,7 +341,10 @@ fn every_write_is_confirmed_on_disk_before_it_returns() {
         )
         .expect("import");
     assert_confirmed(&store, "import");
-    store.create_group("team", "phone").expect("group");
+    store
+        .team_mut()
+        .create_group("team", "phone")
+        .expect("group");
     assert_confirmed(&store, "create_group (a sync record batch)");
     store.set_privacy_ledger(b"ledger").expect("ledger");
     assert_confirmed(&store, "set_privacy_ledger");

@@ -159,7 +159,7 @@ fn target(peer: &DeviceId) -> String {
 
 impl Store {
     fn check_peer(&self, peer: &DeviceId) -> Result<()> {
-        if *peer == self.device_id() {
+        if *peer == self.team().device_id() {
             return Err(Error::invalid(
                 "peer",
                 "a hand-over is for another device, not this one",
@@ -175,7 +175,7 @@ impl Store {
         let (bytes, deltas) = self.export_bundle_deferred(BundleScope::SinceLast(target(peer)))?;
         let handover = Handover {
             peer: *peer,
-            sender: self.device_id(),
+            sender: self.team().device_id(),
             bundle: bundle_digest(&bytes),
             deltas,
         };
@@ -195,7 +195,7 @@ impl Store {
         }];
         let handover = Handover {
             peer: *peer,
-            sender: self.device_id(),
+            sender: self.team().device_id(),
             bundle: bundle_digest(&bytes),
             deltas: Some(deltas),
         };
@@ -255,11 +255,11 @@ mod tests {
     fn team(dir: &Path) -> (Store, Store, Store) {
         let key = StoreKey::generate().expect("key");
         let mut a = Store::create(dir.join("a"), &key).expect("a");
-        a.create_group("team", "A").expect("group");
+        a.team_mut().create_group("team", "A").expect("group");
         let mut join = |name: &str| {
             let mut s = Store::create(dir.join(name), &key).expect("store");
-            let inv = a.invite(Role::Coordinator).expect("invite");
-            s.join_group(inv.as_text(), name).expect("join");
+            let inv = a.team_mut().invite(Role::Coordinator).expect("invite");
+            s.team_mut().join_group(inv.as_text(), name).expect("join");
             // The coordinator admits the device by importing its join (decision 0016).
             let hello = s.export_bundle(BundleScope::Everything).expect("hello");
             a.import_bundle(&hello).expect("admit");
@@ -280,7 +280,7 @@ mod tests {
     }
 
     fn members(s: &Store) -> Vec<DeviceId> {
-        s.members().iter().map(|m| m.device).collect()
+        s.team().members().iter().map(|m| m.device).collect()
     }
 
     /// `s` imports `bundle` as a hand-over and gives its receipt.
@@ -296,7 +296,7 @@ mod tests {
     fn nothing_is_lost_when_a_showing_is_not_confirmed() {
         let dir = tempfile::tempdir().expect("tmp");
         let (mut a, mut b, mut c) = team(dir.path());
-        let (bid, cid) = (b.device_id(), c.device_id());
+        let (bid, cid) = (b.team().device_id(), c.team().device_id());
         let first = case(&mut a);
         // A shows B; B never finishes scanning (no receipt).
         let (_lost, _pending) = a.export_handover(&bid).expect("export");
@@ -332,7 +332,11 @@ mod tests {
     fn a_receipt_from_another_device_does_not_confirm_the_showing() {
         let dir = tempfile::tempdir().expect("tmp");
         let (mut a, mut b, mut c) = team(dir.path());
-        let (aid, bid, cid) = (a.device_id(), b.device_id(), c.device_id());
+        let (aid, bid, cid) = (
+            a.team().device_id(),
+            b.team().device_id(),
+            c.team().device_id(),
+        );
         case(&mut a);
         let (bundle, for_b) = a.export_handover(&bid).expect("export");
         // C scans the showing meant for B.
@@ -373,7 +377,11 @@ mod tests {
     fn a_receipt_only_the_receiving_device_can_make() {
         let dir = tempfile::tempdir().expect("tmp");
         let (mut a, mut b, mut c) = team(dir.path());
-        let (aid, bid, cid) = (a.device_id(), b.device_id(), c.device_id());
+        let (aid, bid, cid) = (
+            a.team().device_id(),
+            b.team().device_id(),
+            c.team().device_id(),
+        );
         case(&mut a);
         let (bundle, for_b) = a.export_handover(&bid).expect("export");
         let others = members(&a);
@@ -444,7 +452,7 @@ mod tests {
     fn everything_can_be_shown_again_to_a_peer() {
         let dir = tempfile::tempdir().expect("tmp");
         let (mut a, mut b, mut c) = team(dir.path());
-        let bid = b.device_id();
+        let bid = b.team().device_id();
         case(&mut a);
         case(&mut a);
         let (bundle, pending) = a.export_handover(&bid).expect("export");
@@ -492,7 +500,7 @@ mod tests {
     fn a_handover_to_oneself_is_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let (mut a, _, _) = team(dir.path());
-        let me = a.device_id();
+        let me = a.team().device_id();
         assert!(matches!(
             a.export_handover(&me),
             Err(Error::InvalidInput { .. })

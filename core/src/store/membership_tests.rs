@@ -25,12 +25,14 @@ fn device() -> Device {
 fn team(roles: &[Role]) -> Vec<Device> {
     let mut t: Vec<Device> = (0..=roles.len()).map(|_| device()).collect();
     t[0].store
+        .team_mut()
         .create_group("Border team", "Coordinator")
         .expect("group");
     for (i, role) in roles.iter().enumerate() {
-        let inv = t[0].store.invite(*role).expect("invite");
+        let inv = t[0].store.team_mut().invite(*role).expect("invite");
         t[i + 1]
             .store
+            .team_mut()
             .join_group(inv.as_text(), &format!("Device {}", i + 1))
             .expect("join");
         if *role == Role::Partner {
@@ -127,7 +129,7 @@ fn permission_matrix_is_enforced_by_every_receiving_device() {
         for kind in KINDS {
             // 0: coordinator, 1: the author with `role`, 2: a field worker, 3: a coordinator.
             let mut t = team(&[role, Role::FieldWorker, Role::Coordinator]);
-            let author = t[1].store.device_id();
+            let author = t[1].store.team().device_id();
             let case = t[0].store.add_case(&case_edits()).expect("case");
             if matches!(
                 kind,
@@ -136,6 +138,7 @@ fn permission_matrix_is_enforced_by_every_receiving_device() {
                     | Kind::SetReferralStatusOnAssigned
             ) {
                 t[0].store
+                    .team_mut()
                     .assign_case(&case, &author, true)
                     .expect("assign");
             }
@@ -235,17 +238,17 @@ fn permission_matrix_is_enforced_by_every_receiving_device() {
 fn only_coordinators_change_membership_on_every_device() {
     // 0: coordinator, 1: field worker, 2: partner, 3: observer field worker.
     let mut t = team(&[Role::FieldWorker, Role::Partner, Role::FieldWorker]);
-    let ids: Vec<DeviceId> = t.iter().map(|d| d.store.device_id()).collect();
+    let ids: Vec<DeviceId> = t.iter().map(|d| d.store.team().device_id()).collect();
     let case = t[0].store.add_case(&case_edits()).expect("case");
     send(&mut t, 0, 3).expect("case");
     for author in [1, 2] {
         // The store refuses locally...
         assert!(matches!(
-            t[author].store.revoke(&ids[0]),
+            t[author].store.team_mut().revoke(&ids[0]),
             Err(Error::NotPermitted { .. })
         ));
         assert!(matches!(
-            t[author].store.invite(Role::Coordinator),
+            t[author].store.team_mut().invite(Role::Coordinator),
             Err(Error::NotPermitted { .. })
         ));
         // ...and records forged by a modified app have no effect anywhere.
@@ -276,33 +279,42 @@ fn only_coordinators_change_membership_on_every_device() {
             .write_sync(vec![SyncDelta::Group(g)])
             .expect("write");
         for to in [0, 3] {
-            let before = t[to].store.members();
+            let before = t[to].store.team().members();
             let assigned = t[to].store.group().expect("g").view().assigned.clone();
             send(&mut t, author, to).expect("accepted as a message");
-            assert_eq!(t[to].store.members(), before, "roles and members unchanged");
+            assert_eq!(
+                t[to].store.team().members(),
+                before,
+                "roles and members unchanged"
+            );
             assert_eq!(t[to].store.group().expect("g").view().assigned, assigned);
         }
     }
     // A coordinator's changes do take effect everywhere.
     t[0].store
+        .team_mut()
         .set_role(&ids[1], Role::Coordinator)
         .expect("promote");
     send(&mut t, 0, 3).expect("sync");
-    let m = t[3].store.members();
+    let m = t[3].store.team().members();
     assert_eq!(
         m.iter().find(|m| m.device == ids[1]).map(|m| m.role),
         Some(Role::Coordinator)
     );
-    assert_eq!(t[1].store.role(), Some(Role::FieldWorker), "until it syncs");
+    assert_eq!(
+        t[1].store.team().role(),
+        Some(Role::FieldWorker),
+        "until it syncs"
+    );
     send(&mut t, 0, 1).expect("sync");
-    assert_eq!(t[1].store.role(), Some(Role::Coordinator));
+    assert_eq!(t[1].store.team().role(), Some(Role::Coordinator));
 }
 
 #[test]
 fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quarantined() {
     // 0: coordinator, 1: field worker, 2: field worker (the seized phone R), 3: coordinator.
     let mut t = team(&[Role::FieldWorker, Role::FieldWorker, Role::Coordinator]);
-    let r = t[2].store.device_id();
+    let r = t[2].store.team().device_id();
     let case = t[2].store.add_case(&case_edits()).expect("R's case");
     for to in [0, 1, 3] {
         send(&mut t, 2, to).expect("R's case travels");
@@ -314,7 +326,7 @@ fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quar
         .expect("edit");
     send(&mut t, 2, 1).expect("device 1 takes it");
     // The coordinator revokes R: a new key epoch, sealed to everyone else.
-    t[0].store.revoke(&r).expect("revoke");
+    t[0].store.team_mut().revoke(&r).expect("revoke");
     assert_eq!(
         t[0].store
             .group()
@@ -392,7 +404,7 @@ fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quar
         t[3].store.case(&case).expect("case").notes.len(),
         notes_before
     );
-    let q = t[3].store.quarantined();
+    let q = t[3].store.team().quarantined();
     assert_eq!(q.len(), 1);
     assert_eq!(
         (q[0].case, q[0].changes, q[0].authors.clone()),
@@ -401,20 +413,24 @@ fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quar
     // A field worker cannot decide; a coordinator accepts, and every device follows.
     send(&mut t, 1, 0).expect("forwarded");
     assert!(matches!(
-        t[1].store.resolve_quarantine(&case, true),
+        t[1].store.team_mut().resolve_quarantine(&case, true),
         Err(Error::InvalidInput { .. } | Error::NotPermitted { .. })
     ));
-    let applied = t[3].store.resolve_quarantine(&case, true).expect("accept");
+    let applied = t[3]
+        .store
+        .team_mut()
+        .resolve_quarantine(&case, true)
+        .expect("accept");
     assert_eq!(applied.changes_applied, 1);
     assert_eq!(
         t[3].store.case(&case).expect("case").notes.len(),
         notes_before + 1
     );
-    assert!(t[3].store.quarantined().is_empty());
-    assert_eq!(t[0].store.quarantined().len(), 1);
+    assert!(t[3].store.team().quarantined().is_empty());
+    assert_eq!(t[0].store.team().quarantined().len(), 1);
     let report = send(&mut t, 3, 0).expect("the decision travels");
     assert_eq!(report.changes_applied, 1);
-    assert!(t[0].store.quarantined().is_empty());
+    assert!(t[0].store.team().quarantined().is_empty());
     assert_eq!(
         t[0].store.case(&case).expect("case"),
         t[3].store.case(&case).expect("case")
@@ -425,15 +441,20 @@ fn a_revoked_device_reads_nothing_new_and_is_refused_and_its_late_edits_are_quar
 fn a_member_who_joined_during_a_rotation_gets_the_new_key_from_a_coordinator() {
     // 0 and 1 coordinators; 2 a field worker to revoke.
     let mut t = team(&[Role::Coordinator, Role::FieldWorker]);
-    let r = t[2].store.device_id();
+    let r = t[2].store.team().device_id();
     // While apart: 1 invites a newcomer (keys of epoch 0), 0 revokes device 2 (epoch 1).
-    let inv = t[1].store.invite(Role::FieldWorker).expect("invite");
+    let inv = t[1]
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite");
     let mut newcomer = device();
     newcomer
         .store
+        .team_mut()
         .join_group(inv.as_text(), "Newcomer")
         .expect("join");
-    t[0].store.revoke(&r).expect("revoke");
+    t[0].store.team_mut().revoke(&r).expect("revoke");
     // The newcomer reaches device 1, which now meets the rotation from device 0.
     let hello = newcomer
         .store
@@ -460,8 +481,8 @@ fn a_member_who_joined_during_a_rotation_gets_the_new_key_from_a_coordinator() {
         1
     );
     assert_eq!(
-        newcomer.store.members().len(),
-        t[1].store.members().len(),
+        newcomer.store.team().members().len(),
+        t[1].store.team().members().len(),
         "same membership"
     );
 }
@@ -470,10 +491,12 @@ fn a_member_who_joined_during_a_rotation_gets_the_new_key_from_a_coordinator() {
 fn partner_invitations_carry_no_group_key() {
     let mut t = [device(), device()];
     t[0].store
+        .team_mut()
         .create_group("Border team", "Coordinator")
         .expect("group");
-    let inv = t[0].store.invite(Role::Partner).expect("invite");
+    let inv = t[0].store.team_mut().invite(Role::Partner).expect("invite");
     t[1].store
+        .team_mut()
         .join_group(inv.as_text(), "Shelter, Istanbul")
         .expect("join");
     // Its join (under the invitation's welcome key) reaches the coordinator, who
@@ -570,10 +593,20 @@ fn refused_inputs_change_no_byte_of_the_store() {
         .expect("bundle");
     refused_unchanged(&mut t[1], &foreign, "another group");
     // An invitation used a second time: the second device's join message.
-    let inv = t[0].store.invite(Role::FieldWorker).expect("invite");
+    let inv = t[0]
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite");
     let (mut x, mut e) = (device(), device());
-    x.store.join_group(inv.as_text(), "X").expect("join");
-    e.store.join_group(inv.as_text(), "E").expect("join");
+    x.store
+        .team_mut()
+        .join_group(inv.as_text(), "X")
+        .expect("join");
+    e.store
+        .team_mut()
+        .join_group(inv.as_text(), "E")
+        .expect("join");
     let x_join = x
         .store
         .export_bundle(BundleScope::Everything)
@@ -596,8 +629,8 @@ fn refused_inputs_change_no_byte_of_the_store() {
     refused_unchanged(&mut e, &reply, "the team's bundle to the second device");
     assert!(e.store.case(&case).is_err());
     // A revoked device: what it sends is refused, and what it is sent too.
-    let r = t[2].store.device_id();
-    t[0].store.revoke(&r).expect("revoke");
+    let r = t[2].store.team().device_id();
+    t[0].store.team_mut().revoke(&r).expect("revoke");
     send(&mut t, 0, 1).expect("device 1 learns");
     let from_r = t[2]
         .store
@@ -618,13 +651,18 @@ fn refused_inputs_change_no_byte_of_the_store() {
 #[test]
 fn a_revoked_device_learns_nothing_of_members_added_after_its_revocation() {
     let mut t = team(&[Role::FieldWorker, Role::FieldWorker]);
-    let r = t[2].store.device_id();
+    let r = t[2].store.team().device_id();
     let r_group = t[2].store.group().expect("g").clone();
-    t[0].store.revoke(&r).expect("revoke");
+    t[0].store.team_mut().revoke(&r).expect("revoke");
     // A newcomer joins after the revocation.
     let mut n = device();
-    let inv = t[0].store.invite(Role::FieldWorker).expect("invite");
+    let inv = t[0]
+        .store
+        .team_mut()
+        .invite(Role::FieldWorker)
+        .expect("invite");
     n.store
+        .team_mut()
         .join_group(inv.as_text(), "Nurlan, Turkistan")
         .expect("join");
     let join = n
@@ -651,8 +689,11 @@ fn a_revoked_device_learns_nothing_of_members_added_after_its_revocation() {
     t[1].store
         .import_bundle(&bundles[0])
         .expect("member catches up");
-    assert_eq!(t[1].store.members().len(), t[0].store.members().len());
-    let secret_id = n.store.device_id();
+    assert_eq!(
+        t[1].store.team().members().len(),
+        t[0].store.team().members().len()
+    );
+    let secret_id = n.store.team().device_id();
     let me = &t[2].store.identity;
     for bundle in &bundles {
         for part in crate::sync::envelope::split(bundle).expect("split") {

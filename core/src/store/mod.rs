@@ -65,6 +65,7 @@ use crate::model::{
 use crate::vocab::ErasureReason;
 
 pub use self::bulk_import::{BulkImport, IMPORT_BLOCK};
+pub use self::dedup::Dedup;
 pub use self::handover::{Handover, ReceiptCheck};
 #[cfg(test)]
 pub(crate) use self::mailbox::outbox_name;
@@ -75,8 +76,8 @@ pub use self::mailbox::{
 };
 pub use self::privacy_ledger::LedgerState;
 pub use self::recovery::{CheckReport, RepairReport};
-pub use self::share::{PartnerAgreement, ShareReport};
-pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport};
+pub use self::share::{PartnerAgreement, Partners, ShareReport};
+pub use self::sync::{BundleScope, LiveSession, Quarantined, SyncReport, Team};
 pub(crate) use crate::codec::cbor;
 pub(crate) use crate::ids::Hash;
 pub use crate::tombstone::{Tombstone, TombstoneSignature};

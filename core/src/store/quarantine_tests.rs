@@ -31,11 +31,15 @@ fn reopen(d: &mut Device) {
 /// 0: coordinator A; then one device per role, all admitted and knowing all.
 fn team(roles: &[Role]) -> Vec<Device> {
     let mut t: Vec<Device> = (0..=roles.len()).map(|_| device()).collect();
-    t[0].store.create_group("Team", "A").expect("group");
+    t[0].store
+        .team_mut()
+        .create_group("Team", "A")
+        .expect("group");
     for (i, role) in roles.iter().enumerate() {
-        let inv = t[0].store.invite(*role).expect("invite");
+        let inv = t[0].store.team_mut().invite(*role).expect("invite");
         t[i + 1]
             .store
+            .team_mut()
             .join_group(inv.as_text(), &format!("Device {}", i + 1))
             .expect("join");
         send(&mut t, i + 1, 0).expect("admitted");
@@ -64,7 +68,7 @@ fn state(d: &mut Device) -> (Vec<CaseRecord>, Vec<Quarantined>) {
         .map(|id| d.store.case(id).expect("case"))
         .collect();
     cases.sort_by_key(|c| c.id);
-    (cases, d.store.quarantined())
+    (cases, d.store.team().quarantined())
 }
 
 /// Exchanges bundles both ways between every pair, twice.
@@ -92,12 +96,13 @@ fn a_rejected_late_change_is_withdrawn_from_every_device() {
         .store
         .add_case(&[Edit::note("A's case")])
         .expect("case");
-    let b_id = t[b].store.device_id();
+    let b_id = t[b].store.team().device_id();
     t[a].store
+        .team_mut()
         .assign_case(&shared, &b_id, true)
         .expect("assign");
     settle(&mut t, &[a, b, c]);
-    t[a].store.revoke(&b_id).expect("revoke");
+    t[a].store.team_mut().revoke(&b_id).expect("revoke");
     // B, not knowing, writes; C, not knowing either, takes it.
     let created = t[b]
         .store
@@ -115,15 +120,17 @@ fn a_rejected_late_change_is_withdrawn_from_every_device() {
     // A hears of them through C: quarantined.
     let r = send(&mut t, c, a).expect("A learns through C");
     assert!(r.changes_quarantined >= 2, "{r:?}");
-    assert_eq!(t[a].store.quarantined().len(), 2);
+    assert_eq!(t[a].store.team().quarantined().len(), 2);
     // A rejects both.
     t[a].store
+        .team_mut()
         .resolve_quarantine(&created, false)
         .expect("reject case");
     t[a].store
+        .team_mut()
         .resolve_quarantine(&shared, false)
         .expect("reject note");
-    assert!(t[a].store.quarantined().is_empty());
+    assert!(t[a].store.team().quarantined().is_empty());
     let r = send(&mut t, a, c).expect("C learns the decision");
     assert!(r.changes_dropped >= 1, "{r:?}");
     settle(&mut t, &[a, c]);
@@ -154,10 +161,13 @@ fn concurrent_accept_and_reject_by_two_coordinators_converge() {
             .store
             .add_case(&[Edit::note("A's case")])
             .expect("case");
-        let b_id = t[b].store.device_id();
-        t[a].store.assign_case(&case, &b_id, true).expect("assign");
+        let b_id = t[b].store.team().device_id();
+        t[a].store
+            .team_mut()
+            .assign_case(&case, &b_id, true)
+            .expect("assign");
         settle(&mut t, &[a, b, c, d]);
-        t[a].store.revoke(&b_id).expect("revoke");
+        t[a].store.team_mut().revoke(&b_id).expect("revoke");
         send(&mut t, a, c).expect("C learns of the revocation");
         t[b].store
             .update_case(&case, &[Edit::note("late")])
@@ -167,9 +177,11 @@ fn concurrent_accept_and_reject_by_two_coordinators_converge() {
         send(&mut t, d, a).expect("A quarantines");
         send(&mut t, d, c).expect("C quarantines");
         t[a].store
+            .team_mut()
             .resolve_quarantine(&case, false)
             .expect("A rejects");
         t[c].store
+            .team_mut()
             .resolve_quarantine(&case, true)
             .expect("C accepts");
         settle(&mut t, &[a, c, d]);
@@ -244,16 +256,18 @@ fn late_changes_applied_before_the_revocation_leave_the_case_as_if_they_came_aft
             .store
             .add_case(&[Edit::note("A's case")])
             .expect("case");
-        let b_id = t[b].store.device_id();
+        let b_id = t[b].store.team().device_id();
         t[a].store
+            .team_mut()
             .assign_case(&shared, &b_id, true)
             .expect("assign");
-        let c_id = t[c].store.device_id();
+        let c_id = t[c].store.team().device_id();
         t[a].store
+            .team_mut()
             .assign_case(&shared, &c_id, true)
             .expect("assign");
         settle(&mut t, &[a, b, c, d]);
-        t[a].store.revoke(&b_id).expect("revoke");
+        t[a].store.team_mut().revoke(&b_id).expect("revoke");
         send(&mut t, a, d).expect("D learns of the revocation first");
         let created = t[b]
             .store
@@ -293,9 +307,14 @@ fn late_changes_applied_before_the_revocation_leave_the_case_as_if_they_came_aft
         assert_eq!(state(&mut t[c]), sd, "after reopening");
         // A holds nothing of it but learns it from either quarantine, and decides.
         send(&mut t, c, a).expect("A learns from C");
-        assert_eq!(t[a].store.quarantined().len(), 2, "A holds them to decide");
+        assert_eq!(
+            t[a].store.team().quarantined().len(),
+            2,
+            "A holds them to decide"
+        );
         for case in [created, shared] {
             t[a].store
+                .team_mut()
                 .resolve_quarantine(&case, accept)
                 .expect("decide");
         }
@@ -327,12 +346,15 @@ fn a_device_writing_after_its_own_change_was_parked_still_converges() {
             .add_case(&[Edit::note("A's case")])
             .expect("case");
         for who in [b, c] {
-            let id = t[who].store.device_id();
-            t[a].store.assign_case(&shared, &id, true).expect("assign");
+            let id = t[who].store.team().device_id();
+            t[a].store
+                .team_mut()
+                .assign_case(&shared, &id, true)
+                .expect("assign");
         }
         settle(&mut t, &[a, b, c]);
-        let b_id = t[b].store.device_id();
-        t[a].store.revoke(&b_id).expect("revoke");
+        let b_id = t[b].store.team().device_id();
+        t[a].store.team_mut().revoke(&b_id).expect("revoke");
         t[b].store
             .update_case(&shared, &[Edit::note("B's late note")])
             .expect("late note");
@@ -354,6 +376,7 @@ fn a_device_writing_after_its_own_change_was_parked_still_converges() {
         assert_eq!(t[c].store.case(&shared).expect("shared"), before);
         send(&mut t, c, a).expect("A learns from C");
         t[a].store
+            .team_mut()
             .resolve_quarantine(&shared, accept)
             .expect("A decides");
         settle(&mut t, &[a, c]);
@@ -381,9 +404,10 @@ fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
         .add_case(&[Edit::note("R base case")])
         .expect("case");
     settle(&mut t, &[c1, c2, f, r]);
-    let f_id = t[f].store.device_id();
+    let f_id = t[f].store.team().device_id();
     t[c1]
         .store
+        .team_mut()
         .assign_case(&shared, &f_id, true)
         .expect("assign");
     settle(&mut t, &[c1, c2, f, r]);
@@ -400,16 +424,23 @@ fn a_rejection_learned_together_with_the_revocation_is_withdrawn_for_good() {
     t[f].store
         .update_case(&shared, &[Edit::note("F note after R")])
         .expect("F builds on R's note");
-    let r_id = t[r].store.device_id();
-    t[c1].store.revoke(&r_id).expect("revoke");
+    let r_id = t[r].store.team().device_id();
+    t[c1].store.team_mut().revoke(&r_id).expect("revoke");
     send(&mut t, f, c2).expect("C2 applies R's work");
     send(&mut t, c1, c2).expect("C2 learns of the revocation");
     send(&mut t, f, c1).expect("C1 receives R's work through F");
-    let held: Vec<CaseId> = t[c2].store.quarantined().iter().map(|q| q.case).collect();
+    let held: Vec<CaseId> = t[c2]
+        .store
+        .team()
+        .quarantined()
+        .iter()
+        .map(|q| q.case)
+        .collect();
     assert!(!held.is_empty(), "C2 holds R's late work in quarantine");
     for case in held {
         t[c2]
             .store
+            .team_mut()
             .resolve_quarantine(&case, false)
             .expect("reject");
     }
@@ -476,8 +507,11 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
         .update_case(&case, &[Edit::note("version 2")])
         .expect("v2");
     send(&mut t, f, b).expect("B gets version 2");
-    let f_id = t[f].store.device_id();
-    t[a].store.revoke(&f_id).expect("A revokes the phone");
+    let f_id = t[f].store.team().device_id();
+    t[a].store
+        .team_mut()
+        .revoke(&f_id)
+        .expect("A revokes the phone");
     let other_case = t[a]
         .store
         .add_case(&[Edit::note("A's new case")])
@@ -504,6 +538,7 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
     );
     let active = |d: &Device| {
         d.store
+            .team()
             .members()
             .iter()
             .any(|m| m.device == f_id && m.active)
@@ -514,17 +549,20 @@ fn a_phone_restored_from_an_old_copy_cannot_cut_two_coordinators_apart() {
     // Accepting it cannot work (A holds version 1 with the same number): a typed
     // refusal that says why, nothing changed; rejecting it does.
     let before = state(&mut t[a]);
-    match t[a].store.resolve_quarantine(&case, true) {
+    match t[a].store.team_mut().resolve_quarantine(&case, true) {
         Err(Error::NotPermitted { reason, .. }) => {
             assert!(reason.contains("same sequence number"), "{reason}")
         }
         other => panic!("accepting a clashing change: {other:?}"),
     }
     assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
-    t[a].store.resolve_quarantine(&case, false).expect("reject");
+    t[a].store
+        .team_mut()
+        .resolve_quarantine(&case, false)
+        .expect("reject");
     settle(&mut t, &[a, b]);
     assert_eq!(state(&mut t[a]), state(&mut t[b]));
-    assert!(t[b].store.quarantined().is_empty());
+    assert!(t[b].store.team().quarantined().is_empty());
 }
 
 /// Red team round 3 (M1): two coordinators revoke each other while apart. H learns of
@@ -556,9 +594,9 @@ fn changes_of_a_member_active_again_leave_the_quarantine() {
         .expect("Q's case");
     send(&mut t, p, h).expect("H applies P's late work");
     send(&mut t, q, k).expect("K applies Q's late work");
-    let (p_id, q_id) = (t[p].store.device_id(), t[q].store.device_id());
-    t[p].store.revoke(&q_id).expect("P revokes Q");
-    t[q].store.revoke(&p_id).expect("Q revokes P");
+    let (p_id, q_id) = (t[p].store.team().device_id(), t[q].store.team().device_id());
+    t[p].store.team_mut().revoke(&q_id).expect("P revokes Q");
+    t[q].store.team_mut().revoke(&p_id).expect("Q revokes P");
     // Bundles from the device that ends up revoked are refused: that is expected.
     for (x, y) in [(q, h), (p, h), (p, k), (q, k)] {
         let _ = send(&mut t, x, y);
@@ -574,6 +612,7 @@ fn changes_of_a_member_active_again_leave_the_quarantine() {
     }
     let active: Vec<DeviceId> = t[h]
         .store
+        .team()
         .members()
         .iter()
         .filter(|m| m.active)
@@ -581,13 +620,13 @@ fn changes_of_a_member_active_again_leave_the_quarantine() {
         .collect();
     let s = state(&mut t[h]);
     for who in [p, q, k] {
-        if active.contains(&t[who].store.device_id()) {
+        if active.contains(&t[who].store.team().device_id()) {
             assert_eq!(state(&mut t[who]), s, "device {who} and H");
         }
     }
     // Nothing in any quarantine is by an active member.
     for who in [h, k] {
-        for entry in t[who].store.quarantined() {
+        for entry in t[who].store.team().quarantined() {
             assert!(
                 !entry.authors.iter().any(|a| active.contains(a)),
                 "device {who} holds an active member's changes in quarantine: {entry:?}"
@@ -679,7 +718,7 @@ fn a_restored_phones_two_versions_converge_on_every_device() {
     assert!(notes.iter().any(|n| n == kept_note), "{notes:?}");
     assert!(!notes.iter().any(|n| n == lost_note), "{notes:?}");
     // A coordinator sees what was set aside: both changes, with their notes.
-    let q = t[a].store.quarantined();
+    let q = t[a].store.team().quarantined();
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(
         (q[0].case, q[0].changes, q[0].clashing),
@@ -711,14 +750,17 @@ fn a_restored_phones_two_versions_converge_on_every_device() {
     // Accepting them is refused (typed, with the reason, nothing changed); rejecting
     // them empties every device's quarantine and leaves the case as it is.
     let before = state(&mut t[a]);
-    match t[a].store.resolve_quarantine(&case, true) {
+    match t[a].store.team_mut().resolve_quarantine(&case, true) {
         Err(Error::NotPermitted { reason, .. }) => {
             assert!(reason.contains("same sequence number"), "{reason}")
         }
         other => panic!("accepting changes that lost a clash: {other:?}"),
     }
     assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
-    t[a].store.resolve_quarantine(&case, false).expect("reject");
+    t[a].store
+        .team_mut()
+        .resolve_quarantine(&case, false)
+        .expect("reject");
     settle(&mut t, &everyone);
     let reference = state(&mut t[a]);
     assert!(reference.1.is_empty(), "{:?}", reference.1);
@@ -758,9 +800,12 @@ fn two_cuts_accepting_both_versions_lose_neither_unseen() {
         .update_case(&case, &[Edit::note("version 2")])
         .expect("v2");
     send(&mut t, f, c).expect("C gets version 2");
-    let f_id = t[f].store.device_id();
-    t[a].store.revoke(&f_id).expect("A revokes");
-    t[c].store.revoke(&f_id).expect("C revokes, apart");
+    let f_id = t[f].store.team().device_id();
+    t[a].store.team_mut().revoke(&f_id).expect("A revokes");
+    t[c].store
+        .team_mut()
+        .revoke(&f_id)
+        .expect("C revokes, apart");
     settle(&mut t, &everyone);
     let reference = state(&mut t[a]);
     assert_eq!(state(&mut t[c]), reference, "A and C agree");
@@ -776,9 +821,16 @@ fn two_cuts_accepting_both_versions_lose_neither_unseen() {
         "the lost version is shown: {q:?}"
     );
     let before = state(&mut t[a]);
-    assert!(t[a].store.resolve_quarantine(&case, true).is_err());
+    assert!(t[a]
+        .store
+        .team_mut()
+        .resolve_quarantine(&case, true)
+        .is_err());
     assert_eq!(state(&mut t[a]), before, "a refused accept changes nothing");
-    t[a].store.resolve_quarantine(&case, false).expect("reject");
+    t[a].store
+        .team_mut()
+        .resolve_quarantine(&case, false)
+        .expect("reject");
     settle(&mut t, &everyone);
     let reference = state(&mut t[a]);
     assert!(reference.1.is_empty(), "{:?}", reference.1);
@@ -799,8 +851,11 @@ fn a_restored_phone_revoked_by_a_coordinator_holding_both_versions_converges() {
         let (c, d, f, g) = (0, 1, 2, 3);
         let case = t[c].store.add_case(&[Edit::note("base")]).expect("case");
         for who in [f, g] {
-            let id = t[who].store.device_id();
-            t[c].store.assign_case(&case, &id, true).expect("assign");
+            let id = t[who].store.team().device_id();
+            t[c].store
+                .team_mut()
+                .assign_case(&case, &id, true)
+                .expect("assign");
         }
         settle(&mut t, &[c, d, f, g]);
         let saved = t[f].tmp.path().join("backup");
@@ -818,8 +873,8 @@ fn a_restored_phone_revoked_by_a_coordinator_holding_both_versions_converges() {
         }
         send(&mut t, f, c).expect("F -> C");
         send(&mut t, g, c).expect("G -> C");
-        let f_id = t[f].store.device_id();
-        t[c].store.revoke(&f_id).expect("revoke");
+        let f_id = t[f].store.team().device_id();
+        t[c].store.team_mut().revoke(&f_id).expect("revoke");
         t[f].store
             .update_case(&case, &[Edit::note("B4 late")])
             .expect("late");

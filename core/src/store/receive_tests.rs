@@ -23,11 +23,15 @@ fn device() -> Device {
 /// 0: coordinator A; then one device per role, all admitted and knowing all.
 fn team(roles: &[Role]) -> Vec<Device> {
     let mut t: Vec<Device> = (0..=roles.len()).map(|_| device()).collect();
-    t[0].store.create_group("Team", "A").expect("group");
+    t[0].store
+        .team_mut()
+        .create_group("Team", "A")
+        .expect("group");
     for (i, role) in roles.iter().enumerate() {
-        let inv = t[0].store.invite(*role).expect("invite");
+        let inv = t[0].store.team_mut().invite(*role).expect("invite");
         t[i + 1]
             .store
+            .team_mut()
             .join_group(inv.as_text(), &format!("Device {}", i + 1))
             .expect("join");
         send(&mut t, i + 1, 0).expect("admitted");
@@ -111,8 +115,8 @@ fn planning_twice_gives_the_same_plan_and_writes_nothing() {
 #[test]
 fn a_plan_for_a_revoked_sender_is_an_error_and_touches_nothing() {
     let mut t = team(&[Role::FieldWorker, Role::FieldWorker]);
-    let r = t[2].store.device_id();
-    t[0].store.revoke(&r).expect("revoke");
+    let r = t[2].store.team().device_id();
+    t[0].store.team_mut().revoke(&r).expect("revoke");
     t[2].store
         .add_case(&[Edit::note("written by a revoked phone")])
         .expect("case");
@@ -140,14 +144,14 @@ fn a_plan_quarantines_a_revoked_devices_late_change_and_drops_a_rejected_one() {
     // 0: coordinator A, 1: field worker B (revoked), 2: coordinator C (unaware).
     let mut t = team(&[Role::FieldWorker, Role::Coordinator]);
     let (a, b, c) = (0, 1, 2);
-    let b_id = t[b].store.device_id();
+    let b_id = t[b].store.team().device_id();
     let case = t[b]
         .store
         .add_case(&[Edit::note("B's case")])
         .expect("case");
     send(&mut t, b, a).expect("A has B's case");
     send(&mut t, b, c).expect("C has B's case");
-    t[a].store.revoke(&b_id).expect("revoke");
+    t[a].store.team_mut().revoke(&b_id).expect("revoke");
     t[b].store
         .update_case(&case, &[Edit::note("B's late note")])
         .expect("late note");
@@ -173,7 +177,10 @@ fn a_plan_quarantines_a_revoked_devices_late_change_and_drops_a_rejected_one() {
     // A quarantines it, then rejects it; planned again, the same change is dropped.
     let r = t[a].store.import_bundle(&from_c).expect("import");
     assert_eq!(r.changes_quarantined, 1, "{r:?}");
-    t[a].store.resolve_quarantine(&case, false).expect("reject");
+    t[a].store
+        .team_mut()
+        .resolve_quarantine(&case, false)
+        .expect("reject");
     let (sender, payload, via) = opened(&t[a], &from_c);
     let plan = t[a].store.plan_receive(sender, payload, via).expect("plan");
     let cp = plan

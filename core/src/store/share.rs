@@ -8,6 +8,8 @@
 //! projection id), holding only the agreed fields and the referral; the partner's team
 //! works on it as on any case, and its referral statuses and notes go back.
 
+use std::borrow::Borrow;
+
 use super::index::SyncDelta;
 use super::*;
 use crate::model::{ScalarField, SetField};
@@ -59,7 +61,7 @@ fn hex16(id: &[u8; 16]) -> String {
 
 impl Store {
     fn require_team_coordinator(&self, action: &str) -> Result<()> {
-        match self.role() {
+        match self.team().role() {
             Some(Role::Coordinator) => Ok(()),
             _ => Err(Error::NotPermitted {
                 action: action.into(),
@@ -89,59 +91,43 @@ impl Store {
             )),
         }
     }
+}
+
+/// Sharing with partner agencies: agreements, shared cases and share bundles.
+/// [`Store::partners`] gives the reads, [`Store::partners_mut`] the changes too.
+pub struct Partners<S>(S);
+
+impl Store {
+    /// Reads of this device's sharing agreements with partner agencies.
+    pub fn partners(&self) -> Partners<&Store> {
+        Partners(self)
+    }
+
+    /// Changes to sharing with partner agencies: making, accepting and ending agreements,
+    /// sharing cases, share bundles (and every read of [`Store::partners`]).
+    pub fn partners_mut(&mut self) -> Partners<&mut Store> {
+        Partners(self)
+    }
+}
+
+impl<S: Borrow<Store>> Partners<S> {
+    /// The store this handle reads.
+    fn store(&self) -> &Store {
+        self.0.borrow()
+    }
 
     /// A request for a sharing agreement, from a partner agency's coordinator: send its
     /// text over any channel, read its code out over the phone.
     pub fn partner_request(&self, agency_name: &str) -> Result<JoinRequest> {
-        self.require_team_coordinator("ask for a sharing agreement")?;
-        JoinRequest::new(&self.identity, agency_name)
-    }
-
-    /// Makes a sharing agreement with the agency whose request this is, once
-    /// `heard_code` (read out over the phone) matches: the partner may see `fields`.
-    /// Returns the agreement's id and the offer to send back; read the offer's code out
-    /// to the partner. Coordinators only.
-    pub fn partner_agree(
-        &mut self,
-        my_agency: &str,
-        request: &str,
-        heard_code: &str,
-        fields: &[String],
-    ) -> Result<(String, AgreementOffer)> {
-        self.check_writable()?;
-        self.require_team_coordinator("make a sharing agreement")?;
-        let (agreement, offer) = Agreement::offer(
-            &self.identity,
-            my_agency.trim(),
-            request,
-            heard_code,
-            fields,
-        )?;
-        let id = hex16(&agreement.id);
-        self.write_sync(vec![SyncDelta::Agreement(agreement)])?;
-        Ok((id, offer))
-    }
-
-    /// Accepts an agreement offer sealed to this device's request, once `heard_code`
-    /// (read out by the sharing coordinator) matches. Returns the agreement's id.
-    pub fn partner_accept(&mut self, offer: &str, heard_code: &str) -> Result<String> {
-        self.check_writable()?;
-        self.require_team_coordinator("accept a sharing agreement")?;
-        let agreement = Agreement::accept(&self.identity, offer, heard_code)?;
-        if self.index.sync.agreements.contains_key(&agreement.id) {
-            return Err(Error::invalid(
-                "agreement",
-                "this agreement was accepted already",
-            ));
-        }
-        let id = hex16(&agreement.id);
-        self.write_sync(vec![SyncDelta::Agreement(agreement)])?;
-        Ok(id)
+        let store = self.store();
+        store.require_team_coordinator("ask for a sharing agreement")?;
+        JoinRequest::new(&store.identity, agency_name)
     }
 
     /// This device's sharing agreements.
     pub fn agreements(&self) -> Vec<PartnerAgreement> {
-        self.index
+        self.store()
+            .index
             .sync
             .agreements
             .values()
@@ -155,21 +141,67 @@ impl Store {
             })
             .collect()
     }
+}
+
+impl Partners<&mut Store> {
+    /// Makes a sharing agreement with the agency whose request this is, once
+    /// `heard_code` (read out over the phone) matches: the partner may see `fields`.
+    /// Returns the agreement's id and the offer to send back; read the offer's code out
+    /// to the partner. Coordinators only.
+    pub fn partner_agree(
+        &mut self,
+        my_agency: &str,
+        request: &str,
+        heard_code: &str,
+        fields: &[String],
+    ) -> Result<(String, AgreementOffer)> {
+        self.0.check_writable()?;
+        self.0
+            .require_team_coordinator("make a sharing agreement")?;
+        let (agreement, offer) = Agreement::offer(
+            &self.0.identity,
+            my_agency.trim(),
+            request,
+            heard_code,
+            fields,
+        )?;
+        let id = hex16(&agreement.id);
+        self.0.write_sync(vec![SyncDelta::Agreement(agreement)])?;
+        Ok((id, offer))
+    }
+
+    /// Accepts an agreement offer sealed to this device's request, once `heard_code`
+    /// (read out by the sharing coordinator) matches. Returns the agreement's id.
+    pub fn partner_accept(&mut self, offer: &str, heard_code: &str) -> Result<String> {
+        self.0.check_writable()?;
+        self.0
+            .require_team_coordinator("accept a sharing agreement")?;
+        let agreement = Agreement::accept(&self.0.identity, offer, heard_code)?;
+        if self.0.index.sync.agreements.contains_key(&agreement.id) {
+            return Err(Error::invalid(
+                "agreement",
+                "this agreement was accepted already",
+            ));
+        }
+        let id = hex16(&agreement.id);
+        self.0.write_sync(vec![SyncDelta::Agreement(agreement)])?;
+        Ok(id)
+    }
 
     /// Refers a case to the partner of an agreement for `service` (a service-type code):
     /// adds the referral to the case and shares the agreed fields with the partner at
     /// the next share bundle. Only with the person's consent to sharing.
     pub fn share_case(&mut self, agreement: &str, case: &CaseId, service: &str) -> Result<()> {
-        self.check_writable()?;
-        self.require_team_coordinator("share a case")?;
-        let mut a = self.agreement(agreement)?;
+        self.0.check_writable()?;
+        self.0.require_team_coordinator("share a case")?;
+        let mut a = self.0.agreement(agreement)?;
         if !a.sharer || a.ended {
             return Err(Error::invalid(
                 "agreement",
                 "cases are shared by the agency that made the agreement, while it lasts",
             ));
         }
-        let record = self.case(case)?;
+        let record = self.0.case(case)?;
         if !record.consent.allows_sharing() {
             return Err(Error::NotPermitted {
                 action: "share this case".into(),
@@ -184,7 +216,7 @@ impl Store {
             ));
         }
         let before: Vec<String> = record.referrals.iter().map(|r| r.id.clone()).collect();
-        self.update_case(
+        self.0.update_case(
             case,
             &[Edit::AddReferral {
                 service: service.into(),
@@ -194,6 +226,7 @@ impl Store {
             }],
         )?;
         let referral = self
+            .0
             .case(case)?
             .referrals
             .into_iter()
@@ -208,15 +241,15 @@ impl Store {
                 mirrored: Default::default(),
             },
         );
-        self.write_sync(vec![SyncDelta::Agreement(a)])
+        self.0.write_sync(vec![SyncDelta::Agreement(a)])
     }
 
     /// Withdraws a shared case: the partner gets no further updates of it, and its
     /// updates are no longer taken in.
     pub fn unshare_case(&mut self, agreement: &str, case: &CaseId) -> Result<()> {
-        self.check_writable()?;
-        self.require_team_coordinator("withdraw a shared case")?;
-        let mut a = self.agreement(agreement)?;
+        self.0.check_writable()?;
+        self.0.require_team_coordinator("withdraw a shared case")?;
+        let mut a = self.0.agreement(agreement)?;
         let projection = a.projection_id(case);
         match a.shares.get_mut(&projection) {
             Some(s) if a.sharer && !s.withdrawn => s.withdrawn = true,
@@ -227,24 +260,24 @@ impl Store {
                 ))
             }
         }
-        self.write_sync(vec![SyncDelta::Agreement(a)])
+        self.0.write_sync(vec![SyncDelta::Agreement(a)])
     }
 
     /// Ends an agreement: nothing more is sent or taken in under it.
     pub fn end_agreement(&mut self, agreement: &str) -> Result<()> {
-        self.check_writable()?;
-        self.require_team_coordinator("end a sharing agreement")?;
-        let mut a = self.agreement(agreement)?;
+        self.0.check_writable()?;
+        self.0.require_team_coordinator("end a sharing agreement")?;
+        let mut a = self.0.agreement(agreement)?;
         a.ended = true;
-        self.write_sync(vec![SyncDelta::Agreement(a)])
+        self.0.write_sync(vec![SyncDelta::Agreement(a)])
     }
 
     /// A share bundle for the other agency of an agreement: on the sharing side, the
     /// projections of the shared cases (and the withdrawn ones); on the partner side,
     /// referral statuses and service notes. Ciphertext: safe to carry on any channel.
     pub fn export_share(&mut self, agreement: &str) -> Result<Vec<u8>> {
-        self.require_team_coordinator("send a share bundle")?;
-        let a = self.agreement(agreement)?;
+        self.0.require_team_coordinator("send a share bundle")?;
+        let a = self.0.agreement(agreement)?;
         if a.ended {
             return Err(Error::invalid("agreement", "this agreement has ended"));
         }
@@ -259,7 +292,7 @@ impl Store {
                 }
                 continue;
             }
-            let record = match self.case(&share.case) {
+            let record = match self.0.case(&share.case) {
                 Ok(r) => r,
                 Err(Error::CaseErased { .. } | Error::CaseNotFound { .. }) => {
                     if a.sharer {
@@ -298,16 +331,17 @@ impl Store {
                 });
             }
         }
-        let bytes = a.seal(&self.identity, &payload)?;
+        let bytes = a.seal(&self.0.identity, &payload)?;
         inputs::check_bundle_size(bytes.len())?;
         Ok(bytes)
     }
 
     /// Imports a share bundle from the other agency of one of this device's agreements.
     pub fn import_share(&mut self, bytes: &[u8]) -> Result<ShareReport> {
-        self.check_writable()?;
-        self.require_team_coordinator("take in a share bundle")?;
+        self.0.check_writable()?;
+        self.0.require_team_coordinator("take in a share bundle")?;
         let mut a = self
+            .0
             .index
             .sync
             .agreements
@@ -327,7 +361,7 @@ impl Store {
                 return Err(Error::rejected("a partner's bundle carries shared cases"));
             }
             for ret in payload.returns {
-                self.take_return(&mut a, ret, &mut report)?;
+                self.0.take_return(&mut a, ret, &mut report)?;
             }
         } else {
             if !payload.returns.is_empty() {
@@ -336,7 +370,7 @@ impl Store {
                 ));
             }
             for shared in payload.cases {
-                self.take_shared(&mut a, shared, &mut report)?;
+                self.0.take_shared(&mut a, shared, &mut report)?;
             }
             for projection in payload.withdrawn {
                 if let Some(s) = a.shares.get_mut(&projection) {
@@ -347,12 +381,14 @@ impl Store {
                 }
             }
         }
-        self.write_sync(vec![SyncDelta::Agreement(a)])?;
+        self.0.write_sync(vec![SyncDelta::Agreement(a)])?;
         report.changed.sort();
         report.changed.dedup();
         Ok(report)
     }
+}
 
+impl Store {
     /// Partner side: creates or updates this team's copy of a shared case.
     fn take_shared(
         &mut self,

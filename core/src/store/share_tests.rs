@@ -15,40 +15,62 @@ fn store(tmp: &tempfile::TempDir, name: &str) -> Store {
 /// citizenship.
 fn agencies(tmp: &tempfile::TempDir) -> (Store, Store, Store, String, String) {
     let mut a = store(tmp, "ngo");
-    a.create_group("Almaty NGO", "Dana, coordinator")
+    a.team_mut()
+        .create_group("Almaty NGO", "Dana, coordinator")
         .expect("group");
     let mut p = store(tmp, "shelter");
-    p.create_group("Istanbul shelter", "Shelter coordinator")
+    p.team_mut()
+        .create_group("Istanbul shelter", "Shelter coordinator")
         .expect("group");
     let mut pw = store(tmp, "shelter-worker");
-    pw.join_group(
-        p.invite(Role::FieldWorker).expect("inv").as_text(),
-        "Shelter worker",
-    )
-    .expect("join");
+    pw.team_mut()
+        .join_group(
+            p.team_mut()
+                .invite(Role::FieldWorker)
+                .expect("inv")
+                .as_text(),
+            "Shelter worker",
+        )
+        .expect("join");
     p.import_bundle(&pw.export_bundle(BundleScope::Everything).expect("b"))
         .expect("learn");
-    let req = p.partner_request("Istanbul shelter").expect("request");
+    let req = p
+        .partners()
+        .partner_request("Istanbul shelter")
+        .expect("request");
     let fields: Vec<String> = ["gender", "age_band", "citizenship"]
         .map(String::from)
         .to_vec();
     // The request was replaced on the way: the codes differ, nothing is agreed.
     let mut other = store(tmp, "mitm");
-    other.create_group("Impostor", "Impostor").expect("group");
-    let fake = other.partner_request("Istanbul shelter").expect("fake");
+    other
+        .team_mut()
+        .create_group("Impostor", "Impostor")
+        .expect("group");
+    let fake = other
+        .partners()
+        .partner_request("Istanbul shelter")
+        .expect("fake");
     assert!(a
+        .partners_mut()
         .partner_agree("Almaty NGO", fake.as_text(), req.code(), &fields)
         .is_err());
-    assert!(a.agreements().is_empty());
+    assert!(a.partners().agreements().is_empty());
     let (id, offer) = a
+        .partners_mut()
         .partner_agree("Almaty NGO", req.as_text(), req.code(), &fields)
         .expect("agree");
     // The offer opens only with its own code, on the requesting device.
     assert!(p
+        .partners_mut()
         .partner_accept(offer.as_text(), "AAAA-BBBB-CCCC-DDDD")
         .is_err());
-    assert!(other.partner_accept(offer.as_text(), offer.code()).is_err());
+    assert!(other
+        .partners_mut()
+        .partner_accept(offer.as_text(), offer.code())
+        .is_err());
     let pid = p
+        .partners_mut()
         .partner_accept(offer.as_text(), offer.code())
         .expect("accept");
     assert_eq!(id, pid);
@@ -78,19 +100,21 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     let private = a.add_case(&case(false)).expect("case");
     // Only with consent.
     assert!(matches!(
-        a.share_case(&id, &private, "Shelter"),
+        a.partners_mut().share_case(&id, &private, "Shelter"),
         Err(Error::NotPermitted { .. })
     ));
-    a.share_case(&id, &shared, "Shelter").expect("share");
+    a.partners_mut()
+        .share_case(&id, &shared, "Shelter")
+        .expect("share");
     assert_eq!(a.case(&shared).expect("c").referrals.len(), 1);
-    let bundle = a.export_share(&id).expect("export");
+    let bundle = a.partners_mut().export_share(&id).expect("export");
     // The bundle is ciphertext, and another team's group key does not open it.
     assert!(!bundle.windows(10).any(|w| w == b"ZX-SENTINE"));
     assert!(matches!(
         p.import_bundle(&bundle),
         Err(Error::NotForThisDevice)
     ));
-    let r = p.import_share(&bundle).expect("import");
+    let r = p.partners_mut().import_share(&bundle).expect("import");
     assert_eq!(r.cases_received, 1);
     // The partner's copy: the agreed fields and the referral, nothing else; not the case id.
     let copies = p.list(&CaseFilter::default());
@@ -111,7 +135,8 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     assert_eq!(copy.referrals.len(), 1);
     assert_eq!(copy.referrals[0].partner, "Almaty NGO");
     // The shelter's own team works on it: the coordinator assigns it to a worker.
-    p.assign_case(&copy_id, &pw.device_id(), true)
+    p.team_mut()
+        .assign_case(&copy_id, &pw.team().device_id(), true)
         .expect("assign");
     pw.import_bundle(&p.export_bundle(BundleScope::Everything).expect("b"))
         .expect("sync");
@@ -130,8 +155,8 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     p.import_bundle(&pw.export_bundle(BundleScope::Everything).expect("b"))
         .expect("sync");
     // Back to the NGO: status and service note land in the real case, once.
-    let back = p.export_share(&pid).expect("return");
-    let r = a.import_share(&back).expect("import return");
+    let back = p.partners_mut().export_share(&pid).expect("return");
+    let r = a.partners_mut().import_share(&back).expect("import return");
     assert_eq!((r.statuses_copied, r.notes_copied), (1, 1));
     assert_eq!(r.changed, vec![shared], "the real case, once");
     let real = a.case(&shared).expect("case");
@@ -144,7 +169,7 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
         .iter()
         .any(|n| n.text == "[Istanbul shelter] Bed assigned; legal aid appointment on Monday."));
     assert_eq!(
-        a.import_share(&back).expect("again"),
+        a.partners_mut().import_share(&back).expect("again"),
         ShareReport::default(),
         "idempotent"
     );
@@ -158,7 +183,8 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     )
     .expect("edit");
     let r = p
-        .import_share(&a.export_share(&id).expect("export"))
+        .partners_mut()
+        .import_share(&a.partners_mut().export_share(&id).expect("export"))
         .expect("import");
     assert_eq!(r.cases_updated, 1);
     assert_eq!(r.changed, vec![copy_id]);
@@ -166,11 +192,14 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
     assert_eq!(copy.age_band.as_ref().map(|g| g.code()), Some("21-23"));
     assert!(copy.means_of_control.is_empty());
     // Withdrawing the share stops further updates either way.
-    a.unshare_case(&id, &shared).expect("unshare");
+    a.partners_mut()
+        .unshare_case(&id, &shared)
+        .expect("unshare");
     a.update_case(&shared, &[Edit::set(ScalarField::Gender, "Masculine")])
         .expect("edit");
     let r = p
-        .import_share(&a.export_share(&id).expect("export"))
+        .partners_mut()
+        .import_share(&a.partners_mut().export_share(&id).expect("export"))
         .expect("import");
     assert_eq!(r.withdrawn, 1);
     assert!(r.changed.is_empty(), "a withdrawal changes no case");
@@ -182,8 +211,8 @@ fn a_referred_case_reaches_the_partner_with_only_the_agreed_fields_and_updates_f
             .map(|g| g.code()),
         Some("Feminine")
     );
-    assert!(p.export_share(&pid).is_ok());
-    assert_eq!(p.agreements()[0].shared_cases, 0);
+    assert!(p.partners_mut().export_share(&pid).is_ok());
+    assert_eq!(p.partners().agreements()[0].shared_cases, 0);
 }
 
 #[test]
@@ -191,22 +220,24 @@ fn share_bundles_from_anyone_but_the_partner_coordinator_are_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (mut a, mut p, mut pw, id, _) = agencies(&tmp);
     let c = a.add_case(&case(true)).expect("case");
-    a.share_case(&id, &c, "Legal").expect("share");
-    let bundle = a.export_share(&id).expect("export");
+    a.partners_mut()
+        .share_case(&id, &c, "Legal")
+        .expect("share");
+    let bundle = a.partners_mut().export_share(&id).expect("export");
     // A field worker of the partner cannot take it in (it holds no agreement).
     assert!(matches!(
-        pw.import_share(&bundle),
+        pw.partners_mut().import_share(&bundle),
         Err(Error::NotPermitted { .. })
     ));
     // A tampered bundle is refused and changes nothing.
     let mut bad = bundle.clone();
     let n = bad.len() / 2;
     bad[n] ^= 1;
-    assert!(p.import_share(&bad).is_err());
+    assert!(p.partners_mut().import_share(&bad).is_err());
     assert!(p.list(&CaseFilter::default()).is_empty());
     // The sharing side does not take its own bundle back as a partner's.
-    assert!(a.import_share(&bundle).is_err());
+    assert!(a.partners_mut().import_share(&bundle).is_err());
     // Ending the agreement stops everything.
-    a.end_agreement(&id).expect("end");
-    assert!(a.export_share(&id).is_err());
+    a.partners_mut().end_agreement(&id).expect("end");
+    assert!(a.partners_mut().export_share(&id).is_err());
 }

@@ -29,15 +29,18 @@ fn team(n: usize) -> Vec<Device> {
     let mut devices: Vec<Device> = (0..n).map(|_| device()).collect();
     devices[0]
         .store
+        .team_mut()
         .create_group("Cross-border team", "Device 0")
         .expect("group");
     for i in 1..n {
         let inv = devices[0]
             .store
+            .team_mut()
             .invite(crate::sync::Role::Coordinator)
             .expect("invite");
         devices[i]
             .store
+            .team_mut()
             .join_group(inv.as_text(), &format!("Device {i}"))
             .expect("join");
         // The newcomer's join record reaches the creator with its first bundle.
@@ -410,17 +413,21 @@ fn a_mailbox_folder_syncs_three_devices_and_forgets_erased_cases() {
 fn a_newcomer_can_sync_live_on_first_contact() {
     let mut a = device();
     let mut b = device();
-    a.store.create_group("Team", "A").expect("group");
+    a.store.team_mut().create_group("Team", "A").expect("group");
     a.store.add_case(&edits(1)).expect("add");
     let inv = a
         .store
+        .team_mut()
         .invite(crate::sync::Role::Coordinator)
         .expect("invite");
-    b.store.join_group(inv.as_text(), "B").expect("join");
+    b.store
+        .team_mut()
+        .join_group(inv.as_text(), "B")
+        .expect("join");
     // b connects live before a has ever heard of it.
     let (sb, _) = live(&mut b.store, &mut a.store);
     assert_eq!(sb.report.cases_created, 1);
-    assert_eq!(a.store.members().len(), 2);
+    assert_eq!(a.store.team().members().len(), 2);
     assert_eq!(records(&mut a.store), records(&mut b.store));
 }
 
@@ -669,9 +676,13 @@ fn an_envelope_this_device_cannot_open_is_reported() {
     let mut c = device();
     let inv = t[0]
         .store
+        .team_mut()
         .invite(crate::sync::Role::FieldWorker)
         .expect("invite");
-    c.store.join_group(inv.as_text(), "Device C").expect("join");
+    c.store
+        .team_mut()
+        .join_group(inv.as_text(), "Device C")
+        .expect("join");
     let join = c
         .store
         .export_bundle(BundleScope::Everything)
@@ -747,11 +758,18 @@ fn a_refused_live_session_says_why_and_changes_nothing() {
     let mut t = team(1);
     let inv = t[0]
         .store
+        .team_mut()
         .invite(crate::sync::Role::FieldWorker)
         .expect("invite");
     let (mut b, mut e) = (device(), device());
-    b.store.join_group(inv.as_text(), "Bakyt").expect("b joins");
-    e.store.join_group(inv.as_text(), "Eve").expect("e joins");
+    b.store
+        .team_mut()
+        .join_group(inv.as_text(), "Bakyt")
+        .expect("b joins");
+    e.store
+        .team_mut()
+        .join_group(inv.as_text(), "Eve")
+        .expect("e joins");
     let join = b.store.export_bundle(BundleScope::Everything).expect("b");
     t[0].store.import_bundle(&join).expect("a admits b");
 
@@ -801,8 +819,8 @@ fn a_refused_live_session_says_why_and_changes_nothing() {
 
     // A revoked device that has not heard of it: refused the same way, with its advice.
     let mut t = team(3);
-    let c = t[2].store.device_id();
-    t[0].store.revoke(&c).expect("revoke");
+    let c = t[2].store.team().device_id();
+    t[0].store.team_mut().revoke(&c).expect("revoke");
     let (mut sc, first) = t[2].store.live_start().expect("c starts");
     let before = snapshot(&t[0].dir);
     let mut sa = t[0].store.live_accept().expect("accept");
@@ -826,8 +844,11 @@ fn a_refused_live_session_says_why_and_changes_nothing() {
 #[test]
 fn a_bundle_cut_down_to_its_key_updates_is_refused_unchanged() {
     let mut t = team(3);
-    let gone = t[2].store.device_id();
-    t[0].store.revoke(&gone).expect("revoke: the key rotates");
+    let gone = t[2].store.team().device_id();
+    t[0].store
+        .team_mut()
+        .revoke(&gone)
+        .expect("revoke: the key rotates");
     t[0].store.add_case(&edits(1)).expect("add");
     let bundle = t[0]
         .store
@@ -928,8 +949,9 @@ fn a_mailbox_sync_stopped_early_still_reports_what_it_imported() {
 #[test]
 fn a_role_change_learnt_by_sync_is_a_team_change() {
     let mut t = team(2);
-    let b = t[1].store.device_id();
+    let b = t[1].store.team().device_id();
     t[0].store
+        .team_mut()
         .set_role(&b, crate::sync::Role::FieldWorker)
         .expect("role");
     let bundle = t[0]

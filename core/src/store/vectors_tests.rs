@@ -22,6 +22,7 @@ fn bundle_vector_imports_into_a_store() {
     )
     .expect("store");
     store
+        .team_mut()
         .join_group(
             inv["invitation"]["text"].as_str().expect("text"),
             "Receiver",

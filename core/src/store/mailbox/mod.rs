@@ -139,7 +139,7 @@ impl Store {
     ) -> Result<()> {
         self.check_writable()?;
         let key = self.sending_key()?;
-        let own_outbox = outbox_name(key.bytes(), &self.device_id().0);
+        let own_outbox = outbox_name(key.bytes(), &self.team().device_id().0);
         let outbox_name = own_outbox.as_str();
         let cursor_name = place_cursor(&mailbox.place());
 
@@ -462,7 +462,7 @@ impl Store {
         // keys hold nothing anyone needs (a member still without the new key has no
         // receipt under it, and holds them back).
         if epoch_everything.is_some_and(|n| floor >= n) {
-            let me = self.device_id().0;
+            let me = self.team().device_id().0;
             for old in self.group()?.all_keys() {
                 if old.epoch == key.epoch {
                     continue;
@@ -518,7 +518,7 @@ impl Store {
     /// mailbox) and devices waiting to be admitted. Revoked devices hold nothing back.
     fn receipt_holders(&self) -> Result<Vec<[u8; 32]>> {
         let view = self.group()?.view();
-        let me = self.device_id();
+        let me = self.team().device_id();
         Ok(view
             .members
             .iter()
@@ -551,7 +551,7 @@ impl Store {
         if recorded.0 != crate::crypto::sha256(&bytes) {
             return None;
         }
-        Receipt::open(&bytes, key).filter(|r| r.device == self.device_id().0)
+        Receipt::open(&bytes, key).filter(|r| r.device == self.team().device_id().0)
     }
 
     /// Writes this device's receipt when it says something new, then removes its
@@ -600,7 +600,7 @@ impl Store {
         read.sort();
         read.truncate(MAX_OUTBOXES);
         let receipt = Receipt {
-            device: self.device_id().0,
+            device: self.team().device_id().0,
             generation,
             read,
         };

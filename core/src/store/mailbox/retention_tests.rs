@@ -28,8 +28,14 @@ fn device() -> Device {
 
 /// Brings `newcomer` into the group of `coordinator`, as the in-person exchange does.
 fn admit(coordinator: &mut Store, newcomer: &mut Store, name: &str) {
-    let inv = coordinator.invite(Role::Coordinator).expect("invite");
-    newcomer.join_group(inv.as_text(), name).expect("join");
+    let inv = coordinator
+        .team_mut()
+        .invite(Role::Coordinator)
+        .expect("invite");
+    newcomer
+        .team_mut()
+        .join_group(inv.as_text(), name)
+        .expect("join");
     let b = newcomer
         .export_bundle(BundleScope::Everything)
         .expect("bundle");
@@ -46,7 +52,10 @@ fn admit(coordinator: &mut Store, newcomer: &mut Store, name: &str) {
 
 fn team(n: usize) -> Vec<Device> {
     let mut t: Vec<Device> = (0..n).map(|_| device()).collect();
-    t[0].store.create_group("Team", "Device 0").expect("group");
+    t[0].store
+        .team_mut()
+        .create_group("Team", "Device 0")
+        .expect("group");
     for i in 1..n {
         let (first, rest) = t.split_at_mut(i);
         admit(
@@ -69,7 +78,7 @@ fn case(n: usize) -> Vec<Edit> {
 /// The bundle numbers in `store`'s own outbox in `folder`.
 fn own_bundles(store: &Store, folder: &Path) -> Vec<u64> {
     let key = store.sending_key().expect("key");
-    let outbox = outbox_name(key.bytes(), &store.device_id().0);
+    let outbox = outbox_name(key.bytes(), &store.team().device_id().0);
     let mut out: Vec<u64> = fs::read_dir(folder.join(outbox))
         .map(|d| {
             d.flatten()
@@ -138,8 +147,8 @@ fn a_revoked_member_does_not_hold_bundles_back() {
     let mut t = team(3);
     let folder = tempfile::tempdir().expect("mailbox");
     let dir = folder.path();
-    let revoked: DeviceId = t[2].store.device_id();
-    t[0].store.revoke(&revoked).expect("revoke");
+    let revoked: DeviceId = t[2].store.team().device_id();
+    t[0].store.team_mut().revoke(&revoked).expect("revoke");
     for n in 0..4 {
         t[0].store.add_case(&case(n)).expect("add");
         for d in &mut t[..2] {
@@ -161,11 +170,11 @@ fn a_tampered_or_foreign_receipt_prunes_nothing() {
     let folder = tempfile::tempdir().expect("mailbox");
     let dir = folder.path();
     let key = t[0].store.sending_key().expect("key");
-    let other_id = t[1].store.device_id();
+    let other_id = t[1].store.team().device_id();
     let theirs = outbox_name(key.bytes(), &other_id.0);
     fs::create_dir_all(dir.join(&theirs)).expect("mkdir");
     // What device 1 would claim: bundles 1 to 5 of device 0 read.
-    let mine = outbox_name(key.bytes(), &t[0].store.device_id().0);
+    let mine = outbox_name(key.bytes(), &t[0].store.team().device_id().0);
     let claim = |device: [u8; 32]| Receipt {
         device,
         generation: [9; 16],
@@ -231,8 +240,15 @@ fn a_late_joiner_still_gets_everything() {
     // The newcomer is admitted in person, but the coordinator's reply carries the
     // membership only (no case): everything else it must find in the mailbox.
     let mut late = device();
-    let inv = t[0].store.invite(Role::Coordinator).expect("invite");
-    late.store.join_group(inv.as_text(), "Late").expect("join");
+    let inv = t[0]
+        .store
+        .team_mut()
+        .invite(Role::Coordinator)
+        .expect("invite");
+    late.store
+        .team_mut()
+        .join_group(inv.as_text(), "Late")
+        .expect("join");
     let b = late
         .store
         .export_bundle(BundleScope::Everything)
@@ -417,7 +433,7 @@ fn an_emptied_outbox_numbers_on_and_is_read_again() {
     assert!(own_bundles(&t[0].store, dir).first() > Some(&2), "pruned");
     let newest = *own_bundles(&t[0].store, dir).last().expect("newest");
     let key = t[0].store.sending_key().expect("key");
-    fs::remove_dir_all(dir.join(outbox_name(key.bytes(), &t[0].store.device_id().0)))
+    fs::remove_dir_all(dir.join(outbox_name(key.bytes(), &t[0].store.team().device_id().0)))
         .expect("emptied");
     t[0].store.add_case(&case(4)).expect("add");
     for _ in 0..2 {
@@ -438,7 +454,7 @@ fn outbox_files(store: &Store, folder: &Path, epoch: u32) -> usize {
         .into_iter()
         .find(|k| k.epoch == epoch)
         .expect("the key of that epoch");
-    let outbox = outbox_name(key.bytes(), &store.device_id().0);
+    let outbox = outbox_name(key.bytes(), &store.team().device_id().0);
     fs::read_dir(folder.join(outbox))
         .map(|d| d.flatten().count())
         .unwrap_or(0)
@@ -464,8 +480,9 @@ fn outboxes_of_earlier_epochs_go_once_every_member_read_the_new_one() {
     // rotation.
     t[0].store.add_case(&case(3)).expect("add");
     t[0].store.sync_mailbox(dir).expect("sync");
-    let revoked = t[2].store.device_id();
+    let revoked = t[2].store.team().device_id();
     t[0].store
+        .team_mut()
         .revoke(&revoked)
         .expect("revoke: the key rotates");
     assert_ne!(t[0].store.sending_key().expect("key").epoch, old_epoch);
@@ -514,7 +531,7 @@ fn outboxes_of_earlier_epochs_go_once_every_member_read_the_new_one() {
 /// The path of `store`'s own outbox in `folder` (under its current key).
 fn own_outbox(store: &Store, folder: &Path) -> PathBuf {
     let key = store.sending_key().expect("key");
-    folder.join(outbox_name(key.bytes(), &store.device_id().0))
+    folder.join(outbox_name(key.bytes(), &store.team().device_id().0))
 }
 
 /// Red team round 6, H1 and M2: a bundle lost at the place (its newest file, a file in

@@ -13,7 +13,7 @@ impl Store {
         if group.view().pending.contains_key(&self.identity.id()) {
             return Err(waiting_for_admission());
         }
-        if self.index.sync.group.is_some() && self.role().is_none() {
+        if self.index.sync.group.is_some() && self.team().role().is_none() {
             return Err(Error::NotPermitted {
                 action: "sync".into(),
                 reason: "this device was revoked from its group".into(),

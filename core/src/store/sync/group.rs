@@ -3,6 +3,8 @@
 //! to its own changes before writing them (other devices apply the same on receipt,
 //! see [`super::receive`]).
 
+use std::borrow::Borrow;
+
 use crate::codec::B32;
 use crate::store::index::SyncDelta;
 use crate::store::*;
@@ -15,15 +17,38 @@ thread_local! {
     pub(crate) static LOCAL_CHECKS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// The team of this device: membership, invitations, roles, case assignments and the
+/// quarantine. [`Store::team`] gives the reads, [`Store::team_mut`] the changes too.
+pub struct Team<S>(pub(in crate::store) S);
+
 impl Store {
+    /// Reads of this device's team: its members, roles, assignments and quarantine.
+    pub fn team(&self) -> Team<&Store> {
+        Team(self)
+    }
+
+    /// Changes to this device's team: creating or joining a group, inviting, revoking,
+    /// roles, assignments and quarantine decisions (and every read of [`Store::team`]).
+    pub fn team_mut(&mut self) -> Team<&mut Store> {
+        Team(self)
+    }
+}
+
+impl<S: Borrow<Store>> Team<S> {
+    /// The store this handle reads.
+    pub(in crate::store) fn store(&self) -> &Store {
+        self.0.borrow()
+    }
+
     /// This device's public identity.
     pub fn device_id(&self) -> DeviceId {
-        self.identity.id()
+        self.store().identity.id()
     }
 
     /// The group's name, if this device is in one.
     pub fn group_name(&self) -> Option<String> {
-        self.index
+        self.store()
+            .index
             .sync
             .group
             .as_ref()
@@ -32,7 +57,8 @@ impl Store {
 
     /// The group's members, revoked ones included (`active` false).
     pub fn members(&self) -> Vec<Member> {
-        self.index
+        self.store()
+            .index
             .sync
             .group
             .as_ref()
@@ -53,56 +79,64 @@ impl Store {
 
     /// The group's newest key epoch (0 until the first rotation).
     pub fn key_epoch(&self) -> Option<u32> {
-        self.index.sync.group.as_ref().map(|g| g.view().epoch)
+        self.store()
+            .index
+            .sync
+            .group
+            .as_ref()
+            .map(|g| g.view().epoch)
     }
 
     /// This device's role in its group (`None` outside a group, or once revoked).
     pub fn role(&self) -> Option<Role> {
-        let g = self.index.sync.group.as_ref()?;
-        g.view().active(&self.identity.id()).map(|m| m.role)
+        let g = self.store().index.sync.group.as_ref()?;
+        g.view().active(&self.device_id()).map(|m| m.role)
     }
 
     /// The role this device joined with while it waits for a coordinator to admit it
     /// (`None` once admitted, or outside a group). Until then it holds no group key.
     pub fn awaiting_admission(&self) -> Option<Role> {
-        let g = self.index.sync.group.as_ref()?;
-        g.view().pending.get(&self.identity.id()).map(|(_, r)| *r)
-    }
-
-    /// Creates a group named `name` with this device, named `device_name`, as its
-    /// first member and coordinator.
-    pub fn create_group(&mut self, name: &str, device_name: &str) -> Result<()> {
-        self.check_writable()?;
-        if self.index.sync.group.is_some() {
-            return Err(Error::invalid("group", "this device is already in a group"));
-        }
-        let g = GroupState::create(&self.identity, name, device_name)?;
-        self.write_sync(vec![SyncDelta::Group(g)])
-    }
-
-    /// Creates a one-time invitation admitting one device as `role` (show it as a QR
-    /// code, in person). Coordinators only.
-    pub fn invite(&mut self, role: Role) -> Result<Invitation> {
-        self.check_writable()?;
-        let mut g = self.group()?.clone();
-        let inv = g.invite(&self.identity, role)?;
-        self.write_sync(vec![SyncDelta::Group(g)])?;
-        Ok(inv)
+        let g = self.store().index.sync.group.as_ref()?;
+        g.view().pending.get(&self.device_id()).map(|(_, r)| *r)
     }
 
     /// A join request for joining a group from afar: send its text over any channel,
     /// and read its code out over the phone to the coordinator.
     pub fn join_request(&self, device_name: &str) -> Result<JoinRequest> {
-        if self.index.sync.group.is_some() {
+        let store = self.store();
+        if store.index.sync.group.is_some() {
             return Err(Error::invalid("group", "this device is already in a group"));
         }
-        JoinRequest::new(&self.identity, device_name)
+        JoinRequest::new(&store.identity, device_name)
     }
 
     /// Checks a join request received over any channel and gives its code, to compare
     /// with the one the requester reads out.
     pub fn read_join_request(&self, request: &str) -> Result<JoinRequest> {
         JoinRequest::parse(request)
+    }
+}
+
+impl Team<&mut Store> {
+    /// Creates a group named `name` with this device, named `device_name`, as its
+    /// first member and coordinator.
+    pub fn create_group(&mut self, name: &str, device_name: &str) -> Result<()> {
+        self.0.check_writable()?;
+        if self.0.index.sync.group.is_some() {
+            return Err(Error::invalid("group", "this device is already in a group"));
+        }
+        let g = GroupState::create(&self.0.identity, name, device_name)?;
+        self.0.write_sync(vec![SyncDelta::Group(g)])
+    }
+
+    /// Creates a one-time invitation admitting one device as `role` (show it as a QR
+    /// code, in person). Coordinators only.
+    pub fn invite(&mut self, role: Role) -> Result<Invitation> {
+        self.0.check_writable()?;
+        let mut g = self.0.group()?.clone();
+        let inv = g.invite(&self.0.identity, role)?;
+        self.0.write_sync(vec![SyncDelta::Group(g)])?;
+        Ok(inv)
     }
 
     /// Invites the device of a join request as `role`, once `heard_code` (the code the
@@ -114,22 +148,22 @@ impl Store {
         role: Role,
         heard_code: &str,
     ) -> Result<Invitation> {
-        self.check_writable()?;
-        let mut g = self.group()?.clone();
-        let inv = g.invite_remote(&self.identity, role, request, heard_code)?;
-        self.write_sync(vec![SyncDelta::Group(g)])?;
+        self.0.check_writable()?;
+        let mut g = self.0.group()?.clone();
+        let inv = g.invite_remote(&self.0.identity, role, request, heard_code)?;
+        self.0.write_sync(vec![SyncDelta::Group(g)])?;
         Ok(inv)
     }
 
     /// Joins the group of an invitation (shown in person, or sealed to this device's
     /// join request), naming this device `device_name`.
     pub fn join_group(&mut self, invitation: &str, device_name: &str) -> Result<()> {
-        self.check_writable()?;
-        if self.index.sync.group.is_some() {
+        self.0.check_writable()?;
+        if self.0.index.sync.group.is_some() {
             return Err(Error::invalid("group", "this device is already in a group"));
         }
-        let g = GroupState::join(invitation, &self.identity, device_name)?;
-        self.write_sync(vec![SyncDelta::Group(g)])
+        let g = GroupState::join(invitation, &self.0.identity, device_name)?;
+        self.0.write_sync(vec![SyncDelta::Group(g)])
     }
 
     /// Revokes a member's device for good and rotates the group key: the new key goes,
@@ -137,10 +171,10 @@ impl Store {
     /// device can open nothing sealed afterwards, every message it sends is refused,
     /// and its late changes are quarantined. Coordinators only.
     pub fn revoke(&mut self, device: &DeviceId) -> Result<()> {
-        self.check_writable()?;
-        let mut g = self.group()?.clone();
-        let view = g.require_coordinator(&self.identity, "revoke a member")?;
-        if *device == self.identity.id() {
+        self.0.check_writable()?;
+        let mut g = self.0.group()?.clone();
+        let view = g.require_coordinator(&self.0.identity, "revoke a member")?;
+        if *device == self.0.identity.id() {
             return Err(Error::invalid(
                 "member",
                 "a coordinator cannot revoke its own device; ask another coordinator",
@@ -156,9 +190,9 @@ impl Store {
         // now is accepted by name, so every device applies it, whenever it arrives;
         // any other change by the device waits for a coordinator's decision, on every
         // device alike.
-        for (case, changes) in self.changes_by(device)? {
+        for (case, changes) in self.0.changes_by(device)? {
             g.append(
-                &self.identity,
+                &self.0.identity,
                 MemberOp::Resolve {
                     case,
                     changes,
@@ -167,15 +201,52 @@ impl Store {
             )?;
         }
         g.append(
-            &self.identity,
+            &self.0.identity,
             MemberOp::Revoke {
                 member: B32(device.0),
             },
         )?;
-        g.rekey(&self.identity)?;
-        self.write_sync(vec![SyncDelta::Group(g)])
+        g.rekey(&self.0.identity)?;
+        self.0.write_sync(vec![SyncDelta::Group(g)])
     }
 
+    /// Gives an active member another role. Coordinators only.
+    pub fn set_role(&mut self, device: &DeviceId, role: Role) -> Result<()> {
+        if *device == self.0.identity.id() {
+            return Err(Error::invalid(
+                "member",
+                "a coordinator cannot change its own role; ask another coordinator",
+            ));
+        }
+        self.0.member_op(
+            "change a member's role",
+            device,
+            MemberOp::SetRole {
+                member: B32(device.0),
+                role,
+            },
+        )
+    }
+
+    /// Assigns a case to a member (field worker or partner), or takes it back, so the
+    /// member may change it. Coordinators only.
+    pub fn assign_case(&mut self, case: &CaseId, device: &DeviceId, assigned: bool) -> Result<()> {
+        if !self.0.index.cases.contains_key(case) {
+            return Err(Error::CaseNotFound { id: case.to_hex() });
+        }
+        self.0.member_op(
+            "assign a case",
+            device,
+            MemberOp::Assign {
+                case: *case,
+                member: B32(device.0),
+                assigned,
+            },
+        )
+    }
+}
+
+impl Store {
     /// Every change `device` wrote that this device holds, by case.
     fn changes_by(&mut self, device: &DeviceId) -> Result<Vec<(CaseId, Vec<B32>)>> {
         let actor = device.actor();
@@ -195,41 +266,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Gives an active member another role. Coordinators only.
-    pub fn set_role(&mut self, device: &DeviceId, role: Role) -> Result<()> {
-        if *device == self.identity.id() {
-            return Err(Error::invalid(
-                "member",
-                "a coordinator cannot change its own role; ask another coordinator",
-            ));
-        }
-        self.member_op(
-            "change a member's role",
-            device,
-            MemberOp::SetRole {
-                member: B32(device.0),
-                role,
-            },
-        )
-    }
-
-    /// Assigns a case to a member (field worker or partner), or takes it back, so the
-    /// member may change it. Coordinators only.
-    pub fn assign_case(&mut self, case: &CaseId, device: &DeviceId, assigned: bool) -> Result<()> {
-        if !self.index.cases.contains_key(case) {
-            return Err(Error::CaseNotFound { id: case.to_hex() });
-        }
-        self.member_op(
-            "assign a case",
-            device,
-            MemberOp::Assign {
-                case: *case,
-                member: B32(device.0),
-                assigned,
-            },
-        )
     }
 
     /// Appends a coordinator's membership operation on an active member's `device`.

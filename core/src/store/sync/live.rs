@@ -176,7 +176,7 @@ impl Store {
                 ));
             }
         }
-        if sender == self.device_id() {
+        if sender == self.team().device_id() {
             return Err(Error::rejected("a device cannot sync with itself"));
         }
         // A device that this message shows to be cut off (displaced or revoked) could
@@ -281,7 +281,7 @@ impl Store {
     fn refused_by_peer(&self, reason: crate::error::LiveRefusal) -> Error {
         use crate::error::LiveRefusal as R;
         let advice = match reason {
-            R::NotAccepted if self.awaiting_admission().is_some() => {
+            R::NotAccepted if self.team().awaiting_admission().is_some() => {
                 "it does not accept this device, which is still waiting to be admitted: its \
                  invitation was probably used already by another device (an invitation admits \
                  one device only), or the other device is not the coordinator who invited it. \

@@ -26,6 +26,7 @@ mod vectors_live;
 pub(super) use self::bundle::cursor_meta_key;
 pub use self::bundle::BundleScope;
 pub(super) use self::envelopes::{note_unopened, note_waiting};
+pub use self::group::Team;
 #[cfg(test)]
 pub(crate) use self::group::LOCAL_CHECKS_OFF;
 pub use self::live::LiveSession;

@@ -2,6 +2,7 @@
 //! them with a preview of what they would change, and accepting or rejecting them
 //! (a signed decision that goes through [`Store::ingest`] like any received record).
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use automerge::{AutoCommit, Change};
@@ -37,15 +38,17 @@ pub struct Quarantined {
     pub summary: String,
 }
 
-impl Store {
+impl<S: Borrow<Store>> Team<S> {
     /// Changes by revoked devices that arrived after their revocation, per case,
     /// waiting for a coordinator to accept or reject them.
     pub fn quarantined(&self) -> Vec<Quarantined> {
-        let view = match self.index.sync.group.as_ref() {
+        let store = self.store();
+        let view = match store.index.sync.group.as_ref() {
             Some(g) => g.view(),
             None => return Vec::new(),
         };
-        self.index
+        store
+            .index
             .sync
             .quarantine
             .iter()
@@ -67,13 +70,13 @@ impl Store {
                 // Changes that lost a clash (or build on one) are previewed on the case
                 // without the version kept; the others on the case as it is (red team
                 // round 5: a mixed quarantine showed nothing).
-                let lost = self.lost_in_quarantine(case, &signed);
+                let lost = store.lost_in_quarantine(case, &signed);
                 let (lost_ones, others): (Vec<_>, Vec<_>) = signed
                     .iter()
                     .cloned()
                     .partition(|(c, _)| lost.contains(&c.hash().0));
-                let mut preview = self.preview_quarantined(case, &others, false);
-                let rivals = self.preview_quarantined(case, &lost_ones, true);
+                let mut preview = store.preview_quarantined(case, &others, false);
+                let rivals = store.preview_quarantined(case, &lost_ones, true);
                 preview.0.extend(rivals.0);
                 preview.0.sort();
                 preview.0.dedup();
@@ -87,7 +90,7 @@ impl Store {
                     changes: q.len(),
                     authors: authors.into_iter().collect(),
                     clashing,
-                    new_case: !self.index.cases.contains_key(case),
+                    new_case: !store.index.cases.contains_key(case),
                     fields: preview.0,
                     notes: preview.1,
                     summary: preview.2,
@@ -95,7 +98,9 @@ impl Store {
             })
             .collect()
     }
+}
 
+impl Store {
     /// What quarantined changes would change if accepted: the fields, the notes they
     /// add, and a short summary of a case they create (applied to a copy, never
     /// stored).
@@ -167,21 +172,24 @@ impl Store {
         };
         (fields, notes, summary)
     }
+}
 
+impl Team<&mut Store> {
     /// Accepts (applies) or rejects (drops) a case's quarantined changes. The decision
     /// is a signed membership record, so every device decides the same once it syncs.
     /// Coordinators only.
     pub fn resolve_quarantine(&mut self, case: &CaseId, accept: bool) -> Result<SyncReport> {
-        self.check_writable()?;
+        self.0.check_writable()?;
         let q = self
+            .0
             .index
             .sync
             .quarantine
             .get(case)
             .cloned()
             .ok_or_else(|| Error::invalid("case", "this case has no quarantined changes"))?;
-        let mut g = self.group()?.clone();
-        g.require_coordinator(&self.identity, "resolve quarantined changes")?;
+        let mut g = self.0.group()?.clone();
+        g.require_coordinator(&self.0.identity, "resolve quarantined changes")?;
         let all: Vec<Change> = q
             .iter()
             .filter_map(|PendingChange(b, _)| Change::from_bytes(b.clone()).ok())
@@ -192,7 +200,7 @@ impl Store {
         let held: Vec<Change> = if accept {
             let signed: Vec<(Change, [u8; 64])> =
                 all.iter().map(|c| (c.clone(), [0u8; 64])).collect();
-            let lost = self.lost_in_quarantine(case, &signed);
+            let lost = self.0.lost_in_quarantine(case, &signed);
             all.into_iter()
                 .filter(|c| !lost.contains(&c.hash().0))
                 .collect()
@@ -202,12 +210,12 @@ impl Store {
         if held.is_empty() {
             return Err(cannot_accept());
         }
-        if accept && self.index.cases.contains_key(case) {
+        if accept && self.0.index.cases.contains_key(case) {
             // Changes that reuse an author's sequence number for another change than
             // this device holds can never apply: accepting them would decide nothing.
-            let mut doc = self.take_doc(case)?;
+            let mut doc = self.0.take_doc(case)?;
             let clash = doc.clashes_with(&held);
-            self.cache_put(*case, doc);
+            self.0.cache_put(*case, doc);
             if clash {
                 return Err(cannot_accept());
             }
@@ -215,7 +223,7 @@ impl Store {
         let changes = held.iter().map(|c| B32(c.hash().0)).collect();
         let before = g.records.clone();
         g.append(
-            &self.identity,
+            &self.0.identity,
             MemberOp::Resolve {
                 case: *case,
                 changes,
@@ -226,16 +234,16 @@ impl Store {
         // A case the revoked device created, rejected: erased on every device (a
         // signed erasure), so a device that applied it before it knew of the
         // revocation drops it too (decision 0020).
-        let tombstones = if !accept && !self.index.cases.contains_key(case) {
+        let tombstones = if !accept && !self.0.index.cases.contains_key(case) {
             let mut t = Tombstone {
                 case: *case,
                 erased_at: Timestamp::now(),
                 reason: ErasureReason::Other,
                 signature: None,
             };
-            let sig = self.identity.sign(&t.signed_bytes());
+            let sig = self.0.identity.sign(&t.signed_bytes());
             t.signature = Some(TombstoneSignature {
-                by: self.identity.id().0,
+                by: self.0.identity.id().0,
                 sig,
             });
             vec![t]
@@ -244,8 +252,8 @@ impl Store {
         };
         // The decision goes through the ingest pipeline, as if this device had sent
         // it: applied (or dropped, or withdrawn) and written in one batch.
-        let me = self.identity.id();
-        let mut report = self.ingest(
+        let me = self.0.identity.id();
+        let mut report = self.0.ingest(
             me,
             Payload {
                 members: decision,

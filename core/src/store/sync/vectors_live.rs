@@ -206,7 +206,7 @@ fn party(name: &'static str) -> Party {
 }
 
 fn memory_json(p: &Party, peer: &Party) -> Value {
-    let m = p.store.live_memory(&peer.store.device_id());
+    let m = p.store.live_memory(&peer.store.team().device_id());
     json!({
         "state": state_json(&m.state),
         "state_digest": hex(&spec_state_digest(&m.state)),
@@ -254,10 +254,18 @@ fn live_vectors() -> Value {
     let mut a = party("A");
     let mut b = party("B");
     a.store
+        .team_mut()
         .create_group("Live vectors", "Aigerim")
         .expect("group");
-    let inv = a.store.invite(Role::Coordinator).expect("invite");
-    b.store.join_group(inv.as_text(), "Bakyt").expect("join");
+    let inv = a
+        .store
+        .team_mut()
+        .invite(Role::Coordinator)
+        .expect("invite");
+    b.store
+        .team_mut()
+        .join_group(inv.as_text(), "Bakyt")
+        .expect("join");
     // Admission as section 11 says: B's join message, A's admission, B's first bundle
     // under the group key (after which A forgets the welcome key).
     let send = |from: &mut Party, to: &mut Party| {
@@ -301,8 +309,8 @@ fn live_vectors() -> Value {
     assert!(h1[1].inventory.is_some() && !h1[1].last);
     assert!(h1[2].inventory.is_none() && h1[2].last);
     let after_first = json!({"A": memory_json(&a, &b), "B": memory_json(&b, &a)});
-    let ma = a.store.live_memory(&b.store.device_id());
-    let mb = b.store.live_memory(&a.store.device_id());
+    let ma = a.store.live_memory(&b.store.team().device_id());
+    let mb = b.store.live_memory(&a.store.team().device_id());
     assert_eq!(ma.state, mb.state, "converged");
     assert_eq!(ma.peer_state.as_ref(), Some(&ma.state));
     assert_eq!(mb.peer_state.as_ref(), Some(&mb.state));
@@ -328,8 +336,8 @@ fn live_vectors() -> Value {
     assert!(h2[0].inventory.is_none() && !h2[0].last);
     assert!(h2[1].base.is_none() && h2[1].inventory.is_none() && h2[1].last);
     let after_second = json!({"A": memory_json(&a, &b), "B": memory_json(&b, &a)});
-    let ma = a.store.live_memory(&b.store.device_id());
-    let mb = b.store.live_memory(&a.store.device_id());
+    let ma = a.store.live_memory(&b.store.team().device_id());
+    let mb = b.store.live_memory(&a.store.team().device_id());
     assert_eq!(ma.state, mb.state, "converged");
     assert_eq!(a.store.case(&case_b).expect("b's case").notes.len(), 1);
 
@@ -353,8 +361,8 @@ fn live_vectors() -> Value {
             "meta_digest": hex(&meta_digest),
         },
         "devices": {
-            "A": {"name": "Aigerim", "public_key": hex(&a.store.device_id().0), "role": "Coordinator", "creator": true},
-            "B": {"name": "Bakyt", "public_key": hex(&b.store.device_id().0), "role": "Coordinator", "creator": false},
+            "A": {"name": "Aigerim", "public_key": hex(&a.store.team().device_id().0), "role": "Coordinator", "creator": true},
+            "B": {"name": "Bakyt", "public_key": hex(&b.store.team().device_id().0), "role": "Coordinator", "creator": false},
         },
         "cases": {"A": hex(&case_a.0), "B": hex(&case_b.0)},
         "sessions": [
