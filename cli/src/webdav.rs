@@ -19,10 +19,18 @@ fn password() -> Result<Zeroizing<String>> {
         return Ok(Zeroizing::new(p));
     }
     if let Ok(file) = std::env::var(PASSWORD_FILE) {
-        let text = Zeroizing::new(inputs::read_text_bounded(
-            std::path::Path::new(&file),
-            "WebDAV password file",
-        )?);
+        // A file that is no text, too large or no regular file is the user's input,
+        // not a message from another device (red team round 6, L2): exit 2.
+        let text = Zeroizing::new(
+            inputs::read_text_bounded(std::path::Path::new(&file), "WebDAV password file")
+                .map_err(|e| match e {
+                    Error::Rejected { reason } => Error::InvalidInput {
+                        field: PASSWORD_FILE.into(),
+                        reason,
+                    },
+                    other => other,
+                })?,
+        );
         return Ok(Zeroizing::new(
             text.lines().next().unwrap_or("").trim_end().to_owned(),
         ));

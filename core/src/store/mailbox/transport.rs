@@ -144,7 +144,16 @@ impl Mailbox for FsMailbox {
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
-        inputs::read_bounded(&self.path(path)?, limit, "bundle")
+        let target = self.path(path)?;
+        // A file of the mailbox is a plain file in it: a link (planted by whoever can
+        // write the shared folder) could make the sync read anything the device can
+        // (red team round 6, L6). Refused unread, like a FIFO.
+        if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::rejected(format!(
+                "mailbox file {path} is a link, not a file; it was not read"
+            )));
+        }
+        inputs::read_bounded(&target, limit, "bundle")
     }
 
     fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
@@ -243,6 +252,16 @@ mod tests {
                 .expect_err("linked outbox");
             assert!(matches!(err, Error::Rejected { .. }), "{err}");
             assert_eq!(fs::read_dir(&elsewhere).expect("dir").count(), 0);
+            // A file of an outbox that is a link is refused unread (round 6, L6).
+            let secret = tmp.path().join("secret.txt");
+            fs::write(&secret, b"not for the mailbox").expect("write");
+            std::os::unix::fs::symlink(&secret, tmp.path().join("box/out1/0000000002.cvb"))
+                .expect("link");
+            let err = m
+                .read("out1/0000000002.cvb", 1 << 20)
+                .expect_err("linked file");
+            assert!(matches!(err, Error::Rejected { .. }), "{err}");
+            fs::remove_file(tmp.path().join("box/out1/0000000002.cvb")).expect("unlink");
         }
         // A path of any length is not quoted in a message.
         let long = "x".repeat(100_000);

@@ -111,6 +111,23 @@ impl WebDavMailbox {
             .timeout_recv_body(Some(Duration::from_secs(300)))
             .timeout_send_body(Some(Duration::from_secs(300)))
             .build();
+        if let Some((user, password)) = &credentials {
+            // HTTP Basic joins them with ':'; a user name holding one, or control
+            // characters, cannot be sent as typed (red team round 6, L3). The password
+            // is never echoed.
+            if user.contains(':') || user.chars().any(char::is_control) {
+                return Err(Error::InvalidInput {
+                    field: "WebDAV user".into(),
+                    reason: "a user name cannot contain ':' or control characters".into(),
+                });
+            }
+            if password.is_empty() {
+                return Err(Error::InvalidInput {
+                    field: "WebDAV password".into(),
+                    reason: "the password is empty".into(),
+                });
+            }
+        }
         let auth = credentials.map(|(user, password)| {
             let plain = Zeroizing::new(format!("{user}:{}", password.as_str()));
             Zeroizing::new(format!("Basic {}", base64(plain.as_bytes()).as_str()))
@@ -160,17 +177,27 @@ impl WebDavMailbox {
             _ => ErrorKind::Other,
         };
         // ureq's messages name the failure, never the request's headers.
+        let what = if kind == ErrorKind::TimedOut {
+            "the WebDAV server did not answer in time"
+        } else {
+            "the WebDAV server could not be reached"
+        };
         Error::io(
             self.base.clone(),
-            std::io::Error::new(kind, format!("the WebDAV server could not be reached: {e}")),
+            std::io::Error::new(kind, format!("{what}: {e}")),
         )
     }
 
     fn status(&self, what: &str, status: u16) -> Error {
         let (kind, why) = match status {
-            401 | 403 => (
+            401 => (
                 ErrorKind::PermissionDenied,
                 "the server refused the credentials (check CARAVAN_WEBDAV_USER and the password)",
+            ),
+            403 => (
+                ErrorKind::PermissionDenied,
+                "the server forbids this account access to the mailbox folder (check the \
+                 folder is shared with it)",
             ),
             404 => (ErrorKind::NotFound, "not found on the server"),
             405 | 501 => (
@@ -267,6 +294,18 @@ impl WebDavMailbox {
                 other => other,
             })?;
         let text = String::from_utf8_lossy(&body);
+        // A truncated or garbled answer is no listing: taken as one it would hide
+        // what the mailbox holds (red team round 6, L1).
+        if !closes_multistatus(&text) {
+            return Err(Error::io(
+                self.base.clone(),
+                std::io::Error::new(
+                    ErrorKind::InvalidData,
+                    "listing the mailbox: the server's answer is not a complete WebDAV \
+                     listing (no closing multistatus element); nothing was read",
+                ),
+            ));
+        }
         // Every href is checked before anything is requested from it (F7 of the
         // round-3 mailbox red team): what is kept is a path strictly inside the
         // mailbox collection, on this server.
@@ -414,6 +453,20 @@ fn bad_path(path: &str) -> Error {
     Error::rejected(format!(
         "mailbox path {path:?} is not <outbox>/<file>; it was not used"
     ))
+}
+
+/// Whether `xml` ends its root `multistatus` element (any namespace prefix): a
+/// truncated body does not.
+fn closes_multistatus(xml: &str) -> bool {
+    xml.match_indices("</").any(|(i, _)| {
+        let tag = &xml[i + 2..];
+        let name = tag.split('>').next().unwrap_or("").trim();
+        tag.contains('>')
+            && name
+                .rsplit(':')
+                .next()
+                .is_some_and(|l| l.eq_ignore_ascii_case("multistatus"))
+    })
 }
 
 /// The text of every `href` element (any namespace prefix), XML entities decoded.

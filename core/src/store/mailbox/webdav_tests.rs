@@ -316,3 +316,44 @@ fn hostile_hrefs_are_filtered_before_any_request() {
         vec!["PROPFIND /dav/box/", "PROPFIND /dav/box/x1/"]
     );
 }
+
+/// Red team round 6, L1: a truncated or garbled 207 answer is a typed error, not an
+/// empty mailbox.
+#[test]
+fn a_truncated_listing_is_refused() {
+    let (url, _) = server(|method, _, w, _| match method {
+        "PROPFIND" => {
+            let xml = "<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\"><D:response>\
+                       <D:href>/dav/box/x1/</D:href></D:resp";
+            let _ = write!(
+                w,
+                "HTTP/1.1 207 Multi-Status\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+        }
+        _ => respond(w, "500 Internal Server Error", b""),
+    });
+    let err = mailbox(&url).list().expect_err("truncated");
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == ErrorKind::InvalidData),
+        "{err}"
+    );
+    assert!(closes_multistatus("<a:multistatus></a:multistatus>"));
+    assert!(closes_multistatus("<multistatus>\n</ MULTISTATUS >"));
+    assert!(!closes_multistatus("<D:multistatus><D:href>x</D:href>"));
+}
+
+/// Red team round 6, L3: a user name HTTP Basic cannot carry, or an empty password,
+/// is refused before anything is sent, without echoing the password.
+#[test]
+fn credentials_basic_cannot_carry_are_refused() {
+    for (user, password) in [("te:am", PASSWORD), ("te\nam", PASSWORD), ("team", "")] {
+        let err = WebDavMailbox::new(
+            "https://cloud.example.org/dav/",
+            Some((user.into(), Zeroizing::new(password.to_owned()))),
+        )
+        .expect_err(user);
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        assert!(password.is_empty() || !err.to_string().contains(password));
+    }
+}
