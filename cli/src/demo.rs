@@ -648,9 +648,13 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     );
     dana.partners_mut()
         .share_case(&agreement, &case, "Shelter")?;
+    // Across the border, the share bundles travel through a relay that sees only
+    // ciphertext: a local WebDAV server when one is installed, else a shared folder.
+    let relay = crate::demo_relay::Relay::start(&base.join("relay"))?;
+    println!("   transport across the border: {}", relay.said);
     let to_shelter = dana.partners_mut().export_share(&agreement)?;
-    transport_bytes.push(to_shelter.clone());
-    shelter.partners_mut().import_share(&to_shelter)?;
+    let arrived = relay.carry("almaty-to-istanbul/0000000001.cvs", &to_shelter)?;
+    shelter.partners_mut().import_share(&arrived)?;
     let copy_id = shelter
         .list(&CaseFilter::default())
         .first()
@@ -692,8 +696,24 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
         ],
     )?;
     let to_dana = shelter.partners_mut().export_share(&at_shelter)?;
-    transport_bytes.push(to_dana.clone());
-    let back = dana.partners_mut().import_share(&to_dana)?;
+    let arrived = relay.carry("istanbul-to-almaty/0000000001.cvs", &to_dana)?;
+    let back = dana.partners_mut().import_share(&arrived)?;
+    println!(
+        "   the relay holds {} file(s), {} bytes, all ciphertext (checked in step 18)",
+        walk(&relay.files)?.len(),
+        walk(&relay.files)?
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum::<u64>()
+    );
+    // What the relay stored is what it saw.
+    for entry in walk(&relay.files)? {
+        transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io {
+            file: entry.display().to_string(),
+            source: e,
+        })?);
+    }
+    drop(relay);
     let real = dana.case(&case)?;
     let status = real
         .referrals

@@ -284,21 +284,38 @@ fn vocabularies_and_questionnaire_work_without_a_store() {
     assert_eq!(v["minor"], true);
 }
 
+/// The demo runs whole, its cross-border step through a local WebDAV server when Apache
+/// with mod_dav is installed (tests/install-tools.sh installs it) and through a folder
+/// otherwise, and says which.
 #[test]
 fn the_demo_runs() {
-    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
-        .arg("demo")
-        .output()
-        .expect("demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("note refused: a likely phone number"));
-    assert!(text.contains("appears in the files 0 times"));
-    assert!(text.contains("was erased"));
+    let apache = Path::new("/usr/sbin/apache2").exists()
+        && Path::new("/usr/lib/apache2/modules/mod_dav.so").exists();
+    for relay in ["auto", "folder"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .arg("demo")
+            .env("CARAVAN_DEMO_RELAY", relay)
+            .output()
+            .expect("demo");
+        assert!(
+            out.status.success(),
+            "{relay}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("note refused: a likely phone number"));
+        assert!(text.contains("appears in the files 0 times"));
+        assert!(text.contains("was erased"));
+        let webdav =
+            text.contains("transport across the border: the WebDAV server at http://127.0.0.1:");
+        let folder = text.contains("transport across the border: a shared folder");
+        if relay == "folder" || !apache {
+            assert!(folder, "{relay}: {text}");
+        } else {
+            assert!(webdav, "{relay}: {text}");
+        }
+        assert!(text.contains("back in Almaty: the referral to the shelter is Accepted"));
+    }
 }
 
 #[test]

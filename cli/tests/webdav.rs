@@ -7,44 +7,28 @@
 //! (set by tests/run.sh once install-tools.sh has installed it), where it fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 const PASS: &str = "correct horse battery staple";
 const DAV_USER: &str = "osh-team";
 const DAV_PASSWORD: &str = "dav-secret-Zq8mW3";
-const APACHE: &str = "/usr/sbin/apache2";
-const MODULES: &str = "/usr/lib/apache2/modules";
 
-struct Apache {
+/// The shared launcher of the demo's relay (a private module of the binary).
+#[path = "../src/local_apache.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod local_apache;
+
+/// Apache (stopped first, when dropped) and the folder it runs in.
+struct Server {
+    _apache: local_apache::Apache,
     root: tempfile::TempDir,
-    child: Child,
     url: String,
 }
 
-impl Drop for Apache {
-    fn drop(&mut self) {
-        // SIGTERM: the parent stops its workers too.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn apache() -> Option<Apache> {
-    if !Path::new(APACHE).exists() || !Path::new(MODULES).join("mod_dav.so").exists() {
+fn apache() -> Option<Server> {
+    if !local_apache::installed() {
         let msg = "Apache httpd with mod_dav is not installed (Debian: apt-get install apache2; \
                    tests/install-tools.sh does it)";
         assert!(
@@ -58,86 +42,13 @@ fn apache() -> Option<Apache> {
         .prefix("webdav-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("server dir");
-    let dir = root.path();
-    let dav = dir.join("dav");
-    let lock = dir.join("lock");
-    for d in [&dav, &lock] {
-        std::fs::create_dir_all(d).expect("mkdir");
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let htpasswd = dir.join("htpasswd");
-    let made = Command::new("htpasswd")
-        .args(["-cbB"])
-        .arg(&htpasswd)
-        .args([DAV_USER, DAV_PASSWORD])
-        .output()
-        .expect("htpasswd (apache2-utils)");
-    assert!(made.status.success(), "htpasswd failed");
-    // Apache refuses to serve as root: as root, its workers run as nobody, which must
-    // be able to write the DAV and lock folders.
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let user = if root_user {
-        use std::os::unix::fs::PermissionsExt;
-        for d in [dir, dav.as_path(), lock.as_path()] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        }
-        std::fs::set_permissions(&htpasswd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        "User nobody\nGroup nogroup\n"
-    } else {
-        ""
-    };
-    let d = dir.display();
-    let conf = format!(
-        "ServerRoot \"{d}\"\nListen 127.0.0.1:{port}\nServerName 127.0.0.1\n\
-         PidFile \"{d}/httpd.pid\"\nErrorLog \"{d}/error.log\"\nLogLevel warn\n\
-         LoadModule mpm_prefork_module {MODULES}/mod_mpm_prefork.so\n\
-         LoadModule authz_core_module {MODULES}/mod_authz_core.so\n\
-         LoadModule authn_core_module {MODULES}/mod_authn_core.so\n\
-         LoadModule authn_file_module {MODULES}/mod_authn_file.so\n\
-         LoadModule auth_basic_module {MODULES}/mod_auth_basic.so\n\
-         LoadModule authz_user_module {MODULES}/mod_authz_user.so\n\
-         LoadModule dav_module {MODULES}/mod_dav.so\n\
-         LoadModule dav_fs_module {MODULES}/mod_dav_fs.so\n\
-         {user}StartServers 1\nMinSpareServers 1\nMaxSpareServers 2\nMaxRequestWorkers 4\n\
-         DavLockDB \"{d}/lock/db\"\nDocumentRoot \"{d}/dav\"\n\
-         <Directory \"{d}/dav\">\n  Dav On\n  AuthType Basic\n  AuthName caravan\n\
-         \x20 AuthUserFile \"{d}/htpasswd\"\n  Require valid-user\n</Directory>\n"
-    );
-    let conf_path = dir.join("httpd.conf");
-    std::fs::write(&conf_path, conf).expect("conf");
-    // Its own process group: stopping, Apache signals its whole group.
-    let child = std::os::unix::process::CommandExt::process_group(&mut Command::new(APACHE), 0)
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-DFOREGROUND")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start apache");
-    let mut server = Apache {
-        url: format!("http://127.0.0.1:{port}/caravan/"),
+    let apache = local_apache::start(root.path(), DAV_USER, DAV_PASSWORD).expect("apache");
+    let url = format!("http://127.0.0.1:{}/caravan/", apache.port);
+    Some(Server {
+        _apache: apache,
         root,
-        child,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            let log =
-                std::fs::read_to_string(server.root.path().join("error.log")).unwrap_or_default();
-            panic!("apache exited ({status}): {log}");
-        }
-        assert!(Instant::now() < deadline, "apache did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(server)
+        url,
+    })
 }
 
 fn caravan(store: &Path, args: &[&str], dav_password: Option<&str>) -> Output {
