@@ -141,8 +141,10 @@ pub enum CaravanError {
     /// The device is not in a group yet: create one or join with an invitation.
     #[error("this device is not in a group yet; create one or join with an invitation")]
     NoGroup,
-    /// The call was cancelled through its progress listener; nothing was stored.
-    #[error("cancelled; nothing was stored")]
+    /// The operation was cancelled through its progress callback. An import, an export
+    /// or a bulk write stores nothing; a mailbox sync keeps the bundles it had imported
+    /// before the cancel (each durable, and reported to the change listener).
+    #[error("cancelled; nothing more was stored")]
     Cancelled,
     /// A bug in Caravan (including a panic caught at the boundary). The store was left
     /// unchanged; if it keeps happening, reopen the store and report it.

@@ -178,8 +178,10 @@ pub enum Error {
     #[error("this device is not in a group yet; create one or join with an invitation")]
     NoGroup,
 
-    /// The operation was cancelled through its progress callback; nothing was stored.
-    #[error("cancelled; nothing was stored")]
+    /// The operation was cancelled through its progress callback. An import, an export
+    /// or a bulk write stores nothing; a mailbox sync keeps the bundles it had imported
+    /// before the cancel (each durable, and reported to the change listener).
+    #[error("cancelled; nothing more was stored")]
     Cancelled,
 
     /// An unexpected internal failure (a bug); the store was left unchanged.
