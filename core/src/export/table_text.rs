@@ -191,7 +191,7 @@ impl Table {
         out
     }
 
-    /// The privacy statement in `lang`: [`super::PrivacyReport::statement`] in
+    /// The privacy statement in `lang`: [`super::dp::PrivacyReport::statement`] in
     /// English; in Russian a statement made from the report's figures.
     pub fn statement_in(&self, lang: Lang) -> String {
         let p = &self.privacy;

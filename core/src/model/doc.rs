@@ -1004,7 +1004,7 @@ enum Checked {
     },
 }
 
-/// Checks a batch of edits the way [`CaseDoc::apply`] does before applying it
+/// Checks a batch of edits the way `CaseDoc::apply` does before applying it
 /// (vocabulary codes, note screening, lengths, dates), without a document: the error
 /// of the first bad edit. (Referral status changes, which need the case, pass.)
 pub fn validate_edits(edits: &[Edit]) -> Result<()> {

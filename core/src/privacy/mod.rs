@@ -3,7 +3,7 @@
 //! Case records have no field for a name, phone number, address, date of birth or
 //! document number. Free-text notes are the weak spot, so every note is screened by
 //! [`screen_note`] before it is stored: a note with a likely identifier is refused
-//! with [`Error::NoteRejected`](crate::Error::NoteRejected), which says what kind of
+//! with [`crate::Error::NoteRejected`], which says what kind of
 //! identifier was found and where (character offsets), so the app can highlight it
 //! and ask the worker to rephrase. The identifier itself is never echoed back.
 

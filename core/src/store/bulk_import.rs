@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::{CaseId, Edit, Timestamp};
 
 /// Cases built and sealed together (one parallel build; up to
-/// [`format::BLOCK_RECORDS`](super::format) records per frame).
+/// `format::BLOCK_RECORDS` records per frame).
 pub const IMPORT_BLOCK: usize = 256;
 
 /// An import in progress: see [`Store::begin_import`].

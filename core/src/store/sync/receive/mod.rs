@@ -81,7 +81,7 @@ pub struct SyncReport {
     /// The cases whose content this changed on this device (created, updated,
     /// rebuilt, erased or withdrawn), sorted, each once: what an app redraws.
     pub changed: Vec<CaseId>,
-    /// Whether the team as [`Store::members`] lists it changed: a device joined or was
+    /// Whether the team as [`Team::members`](crate::Team::members) lists it changed: a device joined or was
     /// admitted, renamed, given another role, revoked or made active again. (Records
     /// that change no member, such as a coordinator's decision on a quarantined change
     /// or a key rotation, leave it `false`.)
