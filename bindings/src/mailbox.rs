@@ -91,14 +91,29 @@ impl Foreign {
 
 const NAME: &str = "the app's mailbox folder";
 
+/// At most this many characters of the app's own reason reach an error (red team
+/// round 6, B-F7: the app's storage layer may say anything, at any length).
+const MAX_REASON_CHARS: usize = 300;
+
 fn to_core(e: MailboxError, path: Option<&str>) -> CoreError {
+    let bounded = |reason: String| {
+        let mut out: String = reason.chars().take(MAX_REASON_CHARS).collect();
+        if out.len() < reason.len() {
+            out.push('…');
+        }
+        out
+    };
     match e {
         MailboxError::Refused { reason } => CoreError::Rejected {
-            reason: format!("{NAME} refused {}: {reason}", path.unwrap_or("a file")),
+            reason: format!(
+                "{NAME} refused {}: {}",
+                path.unwrap_or("a file"),
+                bounded(reason)
+            ),
         },
         MailboxError::Unavailable { reason } => CoreError::Io {
             file: NAME.into(),
-            source: std::io::Error::other(reason),
+            source: std::io::Error::other(bounded(reason)),
         },
     }
 }

@@ -344,7 +344,13 @@ impl LiveSync {
 
     /// What the session changed on this device so far.
     pub fn summary(&self) -> Result<SyncSummary> {
-        guard(|| Ok(SyncSummary::new(&session_lock(self)?.report, Vec::new())))
+        guard(|| {
+            let live = session_lock(self)?;
+            Ok(SyncSummary::new(
+                &live.report,
+                hex_ids(&live.report.changed),
+            ))
+        })
     }
 
     /// Bytes sent so far.

@@ -183,5 +183,8 @@ fn a_live_session_tells_the_cases_it_received() {
         heard.extend(calls.take());
     }
     assert!(start.session.is_done().expect("done"));
-    assert_eq!(heard, vec![vec![id]]);
+    assert_eq!(heard, vec![vec![id.clone()]]);
+    // The session's summary names the same case (red team round 6, B-F4).
+    let summary = start.session.summary().expect("summary");
+    assert_eq!(summary.changed_case_ids, vec![id]);
 }

@@ -202,6 +202,26 @@ pub(crate) struct Payload {
     /// (`(epoch, sealed)`, recipients not named; each opens only for its own device).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) keys: Vec<(u32, serde_bytes::ByteBuf)>,
+    /// Mailbox bundles only (protocol section 15.2): which file of which outbox this
+    /// is, and whether it holds everything its writer had. Signed with the rest, so a
+    /// reader credits what it opened, not a file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mailbox: Option<MailboxTag>,
+}
+
+/// What a mailbox bundle says of itself (inside the signed payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MailboxTag {
+    /// The outbox it was written into.
+    #[serde(rename = "outbox")]
+    pub(crate) outbox: String,
+    /// Its number there.
+    #[serde(rename = "number")]
+    pub(crate) number: u64,
+    /// Whether it holds everything its writer had (no base position): a reader that
+    /// imported it may count every earlier number of that outbox as read.
+    #[serde(rename = "everything")]
+    pub(crate) everything: bool,
 }
 
 fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {

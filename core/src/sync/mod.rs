@@ -35,7 +35,7 @@ pub(crate) use crate::identity::change_message;
 #[cfg(test)]
 pub(crate) use message::{decode_body, encode_body};
 pub(crate) use message::{
-    open as open_message, seal as seal_message, CaseChanges, LiveHeader, Payload,
+    open as open_message, seal as seal_message, CaseChanges, LiveHeader, MailboxTag, Payload,
 };
 
 /// Checks that `bytes` are a Caravan message (an envelope of a protocol version and

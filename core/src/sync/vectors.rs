@@ -483,6 +483,7 @@ fn bundle_fixture() -> BundleFixture {
         members: g.records.iter().cloned().collect(),
         live: None,
         keys: Vec::new(),
+        mailbox: None,
     };
     BundleFixture {
         key,

@@ -169,6 +169,8 @@ impl Store {
         }
         files.sort();
         let mut done: BTreeSet<String> = BTreeSet::new();
+        // Bundles imported in full that say they hold everything their writer had.
+        let mut everything_read: BTreeSet<String> = BTreeSet::new();
         let total = files.len();
         for (done_count, path) in files.into_iter().enumerate() {
             if !progress(done_count, total) {
@@ -193,16 +195,52 @@ impl Store {
             let digest = crate::crypto::sha256(&bytes);
             let mut hash = [0u8; 32];
             hash.copy_from_slice(digest.as_ref());
+            let file = transport::check_path(&path)
+                .and_then(|(outbox, name)| Some((outbox.to_owned(), own_number(name)?)));
             if self.index.sync.seen.contains(&B32(hash)) {
-                done.insert(path);
+                // Imported before (above the claim: a gap stopped it): whether it holds
+                // everything is read again from the bundle itself, not remembered.
+                let tag = self
+                    .open_incoming(&bytes)
+                    .ok()
+                    .and_then(|(_, payload, _, _)| payload.mailbox);
+                match tag {
+                    // Another file's bytes under this name: not read, not credited.
+                    Some(t)
+                        if file
+                            .as_ref()
+                            .is_none_or(|(o, n)| t.outbox != *o || t.number != *n) =>
+                    {
+                        report.refused.push(format!(
+                            "{path}: the mailbox handed over another file's bytes under this \
+                             name; not counted as read"
+                        ));
+                    }
+                    Some(t) => {
+                        if t.everything {
+                            everything_read.insert(path.clone());
+                        }
+                        done.insert(path);
+                    }
+                    None => {
+                        done.insert(path);
+                    }
+                }
                 continue;
             }
-            match self.import_bundle(&bytes) {
-                Ok(r) => {
+            let imported = self.import_bundle_from(
+                &bytes,
+                file.as_ref().map(|(outbox, n)| (outbox.as_str(), *n)),
+            );
+            match imported {
+                Ok((r, holds_everything)) => {
                     report.bundles_imported += 1;
                     report.bytes_read += bytes.len();
                     if r.cases_waiting == 0 {
                         self.write_sync(vec![SyncDelta::Seen { bundle: B32(hash) }])?;
+                        if holds_everything {
+                            everything_read.insert(path.clone());
+                        }
                         done.insert(path);
                     }
                     report.changes += &r;
@@ -369,7 +407,12 @@ impl Store {
             } else {
                 Members::Proofs
             };
-            let payload = self.payload_since(cursor.as_ref(), members)?;
+            let mut payload = self.payload_since(cursor.as_ref(), members)?;
+            payload.mailbox = Some(crate::sync::MailboxTag {
+                outbox: outbox_name.to_owned(),
+                number: next,
+                everything,
+            });
             let bytes = self.seal_for_group(&payload, everything || meta_changed)?;
             inputs::check_bundle_size(bytes.len())?;
             mailbox.write(&format!("{outbox_name}/{next:010}.cvb"), &bytes)?;
@@ -438,7 +481,7 @@ impl Store {
             mailbox,
             &listing,
             mine,
-            &done,
+            (&done, &everything_read),
             &cursor_name,
             &key,
             outbox_name,
@@ -505,7 +548,8 @@ impl Store {
             Err(Error::Rejected { .. }) => return Ok(Some(path.clone())),
             Err(_) => return Ok(None),
         };
-        match self.import_bundle(&bytes) {
+        let outbox = transport::check_path(path).map_or("", |(outbox, _)| outbox);
+        match self.import_bundle_from(&bytes, Some((outbox, next))) {
             Err(Error::Rejected { .. } | Error::UnsupportedMessage { .. }) => {
                 Ok(Some(path.clone()))
             }
@@ -564,7 +608,7 @@ impl Store {
         mailbox: &dyn Mailbox,
         listing: &Listing,
         mine: Option<Receipt>,
-        done: &BTreeSet<String>,
+        (done, everything_read): (&BTreeSet<String>, &BTreeSet<String>),
         cursor_name: &str,
         key: &crate::sync::envelope::EpochKey,
         outbox_name: &str,
@@ -582,16 +626,27 @@ impl Store {
             let Some(tag) = retention::tag(outbox) else {
                 continue;
             };
+            // Consecutive numbers only (red team round 6, B-F1): a number missing from
+            // the listing may still be on its way (a folder synced by a third-party
+            // client delivers files in any order), so the claim stops before it,
+            // unless a bundle past it holds everything its writer had.
             let mut upto = trusted(mine.as_ref(), outbox, bundles);
+            let mut gap = false;
             for (number, path) in bundles {
                 let Some(n) = number else { continue };
                 if *n <= upto {
                     continue;
                 }
                 if !done.contains(path) {
-                    break;
+                    gap = true;
+                } else if everything_read.contains(path) {
+                    upto = *n;
+                    gap = false;
+                } else if !gap && *n == upto + 1 {
+                    upto = *n;
+                } else {
+                    gap = true;
                 }
-                upto = *n;
             }
             if upto > 0 {
                 read.push((tag, upto));

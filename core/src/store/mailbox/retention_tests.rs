@@ -653,3 +653,90 @@ fn a_claim_never_covers_a_bundle_written_after_the_outbox_was_emptied() {
     assert_eq!(case_count(&t[0].store), 17);
     assert_eq!(case_count(&t[1].store), 17);
 }
+
+/// A folder mailbox that misbehaves like a synced folder or a confused app: it hides
+/// one file from its listing (delivered late), or hands over another file's bytes.
+struct Faulty {
+    folder: FsMailbox,
+    hidden: Option<String>,
+    swapped: Option<(String, String)>,
+}
+
+impl Mailbox for Faulty {
+    fn list(&self) -> Result<Vec<String>> {
+        let all = self.folder.list()?;
+        Ok(all
+            .into_iter()
+            .filter(|p| Some(p) != self.hidden.as_ref())
+            .collect())
+    }
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        match &self.swapped {
+            Some((asked, given)) if asked == path => self.folder.read(given, limit),
+            _ => self.folder.read(path, limit),
+        }
+    }
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.folder.write(path, bytes)
+    }
+    fn remove(&self, path: &str) -> Result<()> {
+        self.folder.remove(path)
+    }
+    fn describe(&self) -> String {
+        self.folder.describe()
+    }
+}
+
+/// Red team round 6 (bindings), F1 and F2: device 1 syncs while device 0's middle
+/// bundle is missing from the listing (on its way), or while the mailbox hands over
+/// the bytes of another bundle under its name. Device 1's receipt must not credit that
+/// bundle, device 0 must not prune it, and device 1 gets its case on a later sync.
+#[test]
+fn a_bundle_not_read_is_never_credited() {
+    for fault in ["late", "swapped"] {
+        let mut t = team(2);
+        let folder = tempfile::tempdir().expect("mailbox");
+        let dir = folder.path();
+        for d in t.iter_mut() {
+            d.store.sync_mailbox(dir).expect("sync");
+        }
+        for n in 0..3 {
+            t[0].store.add_case(&case(n)).expect("add");
+            t[0].store.sync_mailbox(dir).expect("sync");
+        }
+        let outbox = own_outbox(&t[0].store, dir);
+        let name = outbox
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let numbers = own_bundles(&t[0].store, dir);
+        let middle = format!("{name}/{:010}.cvb", numbers[numbers.len() - 2]);
+        let previous = format!("{name}/{:010}.cvb", numbers[numbers.len() - 3]);
+        let faulty = Faulty {
+            folder: FsMailbox::new(dir),
+            hidden: (fault == "late").then(|| middle.clone()),
+            swapped: (fault == "swapped").then(|| (middle.clone(), previous.clone())),
+        };
+        // The sync through the faulty mailbox writes its bundle and receipt to the same
+        // folder, so give it the folder's place.
+        let r = t[1]
+            .store
+            .sync_through(&faulty, &mut |_, _| true)
+            .expect("sync");
+        if fault == "swapped" {
+            assert_eq!(r.refused.len(), 1, "{fault}: {r:?}");
+        }
+        for _ in 0..2 {
+            t[0].store.sync_mailbox(dir).expect("sync");
+            assert!(
+                outbox
+                    .join(middle.rsplit('/').next().expect("file"))
+                    .exists(),
+                "{fault}: device 0 pruned a bundle device 1 never read"
+            );
+        }
+        t[1].store.sync_mailbox(dir).expect("sync");
+        assert_eq!(case_count(&t[1].store), 3, "{fault}");
+    }
+}

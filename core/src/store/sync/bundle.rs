@@ -83,12 +83,37 @@ impl Store {
 
     /// Imports a bundle: idempotent, in any order, duplicates and gaps tolerated.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<SyncReport> {
+        self.import_bundle_from(bytes, None)
+            .map(|(report, _)| report)
+    }
+
+    /// [`Store::import_bundle`] of the mailbox file `(outbox, number)`: a bundle that
+    /// says it is another file (the place or the app's mailbox handed over the wrong
+    /// bytes) is refused before anything is stored. Also returns whether the bundle
+    /// holds everything its writer had.
+    pub(in crate::store) fn import_bundle_from(
+        &mut self,
+        bytes: &[u8],
+        file: Option<(&str, u64)>,
+    ) -> Result<(SyncReport, bool)> {
         self.check_writable()?;
         let (sender, payload, via, unopened) = self.open_incoming(bytes)?;
+        let mut everything = false;
+        if let (Some((outbox, number)), Some(tag)) = (file, &payload.mailbox) {
+            if tag.outbox != outbox || tag.number != number {
+                return Err(Error::rejected(format!(
+                    "the file {outbox}/{number:010} holds bundle {}/{:010}: the mailbox \
+                     handed over another file's bytes; nothing was changed",
+                    crate::sync::shown_name(&tag.outbox.chars().take(32).collect::<String>()),
+                    tag.number
+                )));
+            }
+            everything = tag.everything;
+        }
         let mut report = self.ingest_from(sender, payload, via)?;
         super::note_unopened(&mut report, unopened);
         super::note_waiting(&mut report);
-        Ok(report)
+        Ok((report, everything))
     }
 }
 

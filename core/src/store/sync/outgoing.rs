@@ -203,6 +203,7 @@ impl Store {
             members,
             live: None,
             keys: Vec::new(),
+            mailbox: None,
         })
     }
 
