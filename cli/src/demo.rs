@@ -698,21 +698,22 @@ fn cross_border(base: &Path, aigerim: &mut Store, ids: &[caravan_core::CaseId]) 
     let to_dana = shelter.partners_mut().export_share(&at_shelter)?;
     let arrived = relay.carry("istanbul-to-almaty/0000000001.cvs", &to_dana)?;
     let back = dana.partners_mut().import_share(&arrived)?;
+    // What the relay stored is what it saw.
+    let stored = walk(&relay.files)?
+        .into_iter()
+        .map(|entry| {
+            std::fs::read(&entry).map_err(|e| Error::Io {
+                file: entry.display().to_string(),
+                source: e,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     println!(
         "   the relay holds {} file(s), {} bytes, all ciphertext (checked in step 18)",
-        walk(&relay.files)?.len(),
-        walk(&relay.files)?
-            .iter()
-            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-            .sum::<u64>()
+        stored.len(),
+        stored.iter().map(Vec::len).sum::<usize>()
     );
-    // What the relay stored is what it saw.
-    for entry in walk(&relay.files)? {
-        transport_bytes.push(std::fs::read(&entry).map_err(|e| Error::Io {
-            file: entry.display().to_string(),
-            source: e,
-        })?);
-    }
+    transport_bytes.extend(stored);
     drop(relay);
     let real = dana.case(&case)?;
     let status = real

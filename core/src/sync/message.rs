@@ -224,6 +224,13 @@ pub(crate) struct MailboxTag {
     pub(crate) everything: bool,
 }
 
+impl MailboxTag {
+    /// Whether the tag names the mailbox file `number` of `outbox`.
+    pub(crate) fn names(&self, outbox: &str, number: u64) -> bool {
+        self.outbox == outbox && self.number == number
+    }
+}
+
 fn signed_message(key: &EpochKey, body: &[u8]) -> Vec<u8> {
     [
         b"caravan/message/v1".as_slice(),

@@ -206,11 +206,7 @@ impl Store {
                     .and_then(|(_, payload, _, _)| payload.mailbox);
                 match tag {
                     // Another file's bytes under this name: not read, not credited.
-                    Some(t)
-                        if file
-                            .as_ref()
-                            .is_none_or(|(o, n)| t.outbox != *o || t.number != *n) =>
-                    {
+                    Some(t) if !file.as_ref().is_some_and(|(o, n)| t.names(o, *n)) => {
                         report.refused.push(format!(
                             "{path}: the mailbox handed over another file's bytes under this \
                              name; not counted as read"
@@ -312,7 +308,7 @@ impl Store {
         // A bundle of ours that every reader is stuck below and that does not open
         // (damaged at the place) is removed and everything written again (red team
         // round 6, M1); readers skip the gap it leaves.
-        let damaged = self.damaged_own_bundle(mailbox, &own, floor)?;
+        let damaged = self.damaged_own_bundle(mailbox, &own, floor, own_top)?;
         if let Some(damaged) = &damaged {
             mailbox.remove(damaged)?;
             own.retain(|(_, path)| path != damaged);
@@ -532,12 +528,9 @@ impl Store {
         mailbox: &dyn Mailbox,
         own: &[(String, String)],
         floor: u64,
+        newest: u64,
     ) -> Result<Option<String>> {
-        let newest = own.iter().filter_map(|(name, _)| own_number(name)).max();
-        let Some(next) = floor
-            .checked_add(1)
-            .filter(|n| newest.is_some_and(|top| *n < top))
-        else {
+        let Some(next) = floor.checked_add(1).filter(|n| *n < newest) else {
             return Ok(None);
         };
         let Some((_, path)) = own.iter().find(|(name, _)| own_number(name) == Some(next)) else {

@@ -534,6 +534,21 @@ fn own_outbox(store: &Store, folder: &Path) -> PathBuf {
     folder.join(outbox_name(key.bytes(), &store.team().device_id().0))
 }
 
+/// A team of `n` that has synced once through a new folder, then three bundles of
+/// device 0 (a case each) that no one else has read yet.
+fn three_unread_bundles(n: usize) -> (Vec<Device>, tempfile::TempDir) {
+    let mut t = team(n);
+    let folder = tempfile::tempdir().expect("mailbox");
+    for d in t.iter_mut() {
+        d.store.sync_mailbox(folder.path()).expect("sync");
+    }
+    for n in 0..3 {
+        t[0].store.add_case(&case(n)).expect("add");
+        t[0].store.sync_mailbox(folder.path()).expect("sync");
+    }
+    (t, folder)
+}
+
 /// Red team round 6, H1 and M2: a bundle lost at the place (its newest file, a file in
 /// the middle, or the whole outbox) is never followed by a reused number, and the
 /// members who had not read it get everything again: every device converges, every
@@ -541,17 +556,9 @@ fn own_outbox(store: &Store, folder: &Path) -> PathBuf {
 #[test]
 fn a_bundle_lost_at_the_place_loses_nothing() {
     for loss in ["newest", "middle", "whole outbox"] {
-        let mut t = team(3);
-        let folder = tempfile::tempdir().expect("mailbox");
-        let dir = folder.path();
-        for d in t.iter_mut() {
-            d.store.sync_mailbox(dir).expect("sync");
-        }
         // Device 0 writes three bundles no one reads before one goes missing.
-        for n in 0..3 {
-            t[0].store.add_case(&case(n)).expect("add");
-            t[0].store.sync_mailbox(dir).expect("sync");
-        }
+        let (mut t, folder) = three_unread_bundles(3);
+        let dir = folder.path();
         let outbox = own_outbox(&t[0].store, dir);
         let mut bundles = own_bundles(&t[0].store, dir);
         assert!(bundles.len() >= 2, "{loss}: {bundles:?}");
@@ -694,16 +701,8 @@ impl Mailbox for Faulty {
 #[test]
 fn a_bundle_not_read_is_never_credited() {
     for fault in ["late", "swapped"] {
-        let mut t = team(2);
-        let folder = tempfile::tempdir().expect("mailbox");
+        let (mut t, folder) = three_unread_bundles(2);
         let dir = folder.path();
-        for d in t.iter_mut() {
-            d.store.sync_mailbox(dir).expect("sync");
-        }
-        for n in 0..3 {
-            t[0].store.add_case(&case(n)).expect("add");
-            t[0].store.sync_mailbox(dir).expect("sync");
-        }
         let outbox = own_outbox(&t[0].store, dir);
         let name = outbox
             .file_name()

@@ -100,7 +100,7 @@ impl Store {
         let (sender, payload, via, unopened) = self.open_incoming(bytes)?;
         let mut everything = false;
         if let (Some((outbox, number)), Some(tag)) = (file, &payload.mailbox) {
-            if tag.outbox != outbox || tag.number != number {
+            if !tag.names(outbox, number) {
                 return Err(Error::rejected(format!(
                     "the file {outbox}/{number:010} holds bundle {}/{:010}: the mailbox \
                      handed over another file's bytes; nothing was changed",
